@@ -1,0 +1,43 @@
+# The two commands a newcomer needs (README "Quick start"):
+#   make demo   set everything up, then run the demo flow in examples/
+#   make test   set everything up, then run every test (Rust and Python)
+# Both start from a fresh machine with Python >= 3.10 and a Rust toolchain.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.ferroflow-installed
+
+.PHONY: demo test test-rust test-python test-wheel dev bench clean
+
+demo: dev
+	$(VENV)/bin/ferroflow run examples/etl.py --param n=100000
+
+test: test-rust test-python test-wheel
+
+dev: $(STAMP)
+
+# Editable install of the package (builds the Rust extension in release mode) and
+# every tool the tests and benches use; re-run when the build inputs change.
+$(STAMP): pyproject.toml Cargo.toml rust/core/Cargo.toml rust/python/Cargo.toml $(wildcard rust/*/src/*.rs)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test-rust:
+	cargo test --workspace --exclude ferroflow-python
+
+test-python: dev
+	$(PY) -m pytest
+
+# A built wheel installs into a fresh virtualenv and runs an example there, with no
+# Rust toolchain and no source tree on the path.
+test-wheel: dev
+	bash .ci/check-wheel.sh
+
+bench: dev
+	$(PY) benches/compare_mapped.py
+
+clean:
+	rm -rf $(VENV) target dist

@@ -1,0 +1,45 @@
+"""ferroflow: turn ordinary Python functions into robust workflows.
+
+Tasks and flows in the style of Prefect Core 1 — retries, triggers, signals, dynamic
+mapping, parameters — scheduled by a compiled Rust core that stays fast with millions of
+mapped task runs::
+
+    from ferroflow import task, Flow, Parameter
+
+    @task
+    def double(x):
+        return 2 * x
+
+    with Flow("example") as flow:
+        n = Parameter("n", default=3)
+        ...
+
+    state = flow.run(n=10)
+"""
+
+from ferroflow import signals, states, triggers
+from ferroflow.core.edge import flatten, mapped, unmapped
+from ferroflow.core.flow import Flow
+from ferroflow.core.parameter import Parameter
+from ferroflow.core.task import Task, task
+
+try:
+    from importlib.metadata import PackageNotFoundError, version
+
+    __version__ = version("ferroflow")
+except PackageNotFoundError:  # running from a source tree without installing
+    from ferroflow._core import __version__
+
+__all__ = [
+    "Flow",
+    "Parameter",
+    "Task",
+    "flatten",
+    "mapped",
+    "signals",
+    "states",
+    "task",
+    "triggers",
+    "unmapped",
+    "__version__",
+]

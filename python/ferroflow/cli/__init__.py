@@ -1,0 +1,263 @@
+"""The ``ferroflow`` command line.
+
+::
+
+    ferroflow --version
+    ferroflow plugins [--strict] [--json] [--verbose]
+    ferroflow run FILE.py[:FLOW_NAME] [--param KEY=VALUE ...] [--executor NAME]
+                  [--executor-option KEY=VALUE ...] [--no-progress] [--traceback]
+
+Exit codes of ``run``: 0 the flow run succeeded, 1 it failed, 2 usage or load error
+(one line on stderr; ``--traceback`` shows the traceback), 130 cancelled by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from typing import Any, Optional, Sequence
+
+from ferroflow.errors import FerroflowError, FlowDefinitionError, ParameterError, PluginError
+
+__all__ = ["UsageError", "build_parser", "get_version", "main", "parse_key_values"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(FerroflowError):
+    """A command line argument is malformed; the message names the argument."""
+
+
+def get_version() -> str:
+    """ferroflow's version: the installed distribution's, else ``ferroflow.__version__``."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("ferroflow")
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    try:
+        import ferroflow
+
+        return str(getattr(ferroflow, "__version__", "unknown"))
+    except Exception:  # noqa: BLE001 - --version must work even from a broken tree
+        return "unknown"
+
+
+def parse_key_values(items: Optional[Sequence[str]], option: str = "--param") -> dict[str, Any]:
+    """Parse ``["n=1000", 'x="a"', "name=etl"]`` into ``{"n": 1000, "x": "a", "name": "etl"}``.
+
+    A value is parsed as JSON when it is valid JSON (``1000`` -> int, ``true`` ->
+    True, ``"a"`` -> str, ``[1, 2]`` -> list, ``null`` -> None), else kept as the raw
+    string. ``NaN`` and ``Infinity`` stay strings.
+
+    Raises:
+        UsageError: an item has no ``=``, an empty key, or repeats a key; the message
+            names the item and the option.
+    """
+    result: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise UsageError(f"{option} {item!r}: expected KEY=VALUE")
+        if not key:
+            raise UsageError(f"{option} {item!r}: the key before '=' is empty")
+        if key in result:
+            raise UsageError(f"{option} {item!r}: {key!r} is given more than once")
+        result[key] = _parse_value(raw)
+    return result
+
+
+def _parse_value(raw: str) -> Any:
+    def no_constants(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        return json.loads(raw, parse_constant=no_constants)
+    except ValueError:
+        return raw
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors say ``ferroflow: error: ...`` and exit 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``ferroflow`` argument parser (sub-commands ``run`` and ``plugins``)."""
+    parser = _Parser(
+        prog="ferroflow",
+        description="Run ferroflow flows and inspect installed plugins.",
+    )
+    parser.add_argument("--version", action="version", version=f"ferroflow {get_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run", help="run a flow defined in a Python file",
+        description="Run a flow defined in a Python file. Exit code: 0 success, 1 failure, "
+                    "2 usage or load error, 130 interrupted.")
+    run.add_argument("flow", metavar="FILE.py[:FLOW_NAME]",
+                     help="the file defining the flow, and the flow's variable or name "
+                          "when the file defines several")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                     help="a flow parameter; VALUE is parsed as JSON when it is valid JSON "
+                          "(n=1000 is an int), else taken as a string; repeatable")
+    run.add_argument("-e", "--executor", metavar="NAME",
+                     help="the executor to use, by registered name (see `ferroflow plugins`)")
+    run.add_argument("-o", "--executor-option", action="append", default=[], metavar="KEY=VALUE",
+                     help="an option for the executor's factory, parsed like --param; "
+                          "repeatable (needs --executor)")
+    run.add_argument("--no-progress", action="store_true",
+                     help="no live progress display (the summary is still printed)")
+    run.add_argument("--traceback", action="store_true",
+                     help="show tracebacks of load and usage errors")
+    run.set_defaults(handler=_cmd_run)
+
+    plugins = sub.add_parser(
+        "plugins", help="list installed plugins and what they register",
+        description="List installed plugins: name, source, status and registrations.")
+    plugins.add_argument("--strict", action="store_true",
+                         help="exit with status 1 when a plugin failed to load")
+    plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    plugins.add_argument("-v", "--verbose", action="store_true",
+                         help="show the full traceback of each failed plugin")
+    plugins.set_defaults(handler=_cmd_plugins)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``ferroflow`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, argparse errors
+        return _code(exc.code)
+    if getattr(args, "handler", None) is None:
+        parser.print_usage(sys.stderr)
+        print("ferroflow: error: a command is required (run, plugins)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("ferroflow: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _code(code: Any) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _error(exc: BaseException, show_traceback: bool) -> int:
+    if show_traceback:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    message = " ".join(str(exc).split("\n")) or type(exc).__name__
+    print(f"ferroflow: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# ---------------------------------------------------------------------------
+# ferroflow run
+# ---------------------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from ferroflow.cli.loader import FlowLoadError, load_flow
+    from ferroflow.cli.progress import ProgressDisplay
+
+    try:
+        params = parse_key_values(args.param, "--param")
+        executor_options = parse_key_values(args.executor_option, "--executor-option")
+        if executor_options and not args.executor:
+            raise UsageError("--executor-option needs --executor NAME")
+        flow = load_flow(args.flow)
+        executor = None
+        if args.executor:
+            from ferroflow.plugins import get_executor
+
+            executor = get_executor(args.executor, **executor_options)
+        try:
+            from ferroflow.engine import run_flow
+        except ImportError as exc:
+            raise UsageError(f"the ferroflow engine cannot be imported: {exc}") from exc
+    except (UsageError, FlowLoadError, PluginError) as exc:
+        return _error(exc, args.traceback)
+
+    display = ProgressDisplay(mode="off" if args.no_progress else "auto")
+    try:
+        state = run_flow(flow, parameters=params, executor=executor, progress=display)
+    except KeyboardInterrupt:
+        display.close()
+        print("ferroflow: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ParameterError, FlowDefinitionError, PluginError) as exc:
+        display.close()
+        return _error(exc, args.traceback)
+    except Exception as exc:  # noqa: BLE001 - the engine should not raise; report it
+        display.close()
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        print(f"ferroflow: error: the flow run raised {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if state.is_successful():
+        return EXIT_OK
+    if state.is_cancelled():
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED
+
+
+# ---------------------------------------------------------------------------
+# ferroflow plugins
+# ---------------------------------------------------------------------------
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    from ferroflow.plugins import list_plugins
+
+    records = list_plugins()
+    if args.json:
+        import dataclasses
+
+        print(json.dumps([dataclasses.asdict(r) for r in records], indent=2))
+    else:
+        print(_plugins_table(records, verbose=args.verbose), end="")
+    failed = any(r.status == "failed" for r in records)
+    return EXIT_FAILED if (args.strict and failed) else EXIT_OK
+
+
+def _plugins_table(records: list[Any], *, verbose: bool = False) -> str:
+    if not records:
+        return "No plugins installed.\n"
+    rows = [["NAME", "SOURCE", "STATUS", "REGISTERS"]]
+    notes: dict[int, list[str]] = {}
+    for i, record in enumerate(records):
+        registers = "; ".join(f"{kind}: {', '.join(names)}"
+                              for kind, names in record.registrations.items() if names)
+        rows.append([record.name, record.source, record.status, registers or "-"])
+        lines = []
+        if record.error:
+            lines.append(f"error: {_last_line(record.error)}")
+        lines.extend(f"warning: {w}" for w in record.warnings)
+        if verbose and record.traceback:
+            lines.extend(record.traceback.rstrip().splitlines())
+        if lines:
+            notes[i + 1] = lines
+    widths = [max(len(row[c]) for row in rows) for c in range(4)]
+    out = []
+    for i, row in enumerate(rows):
+        out.append("  ".join(cell.ljust(widths[c]) for c, cell in enumerate(row)).rstrip())
+        out.extend("    " + line for line in notes.get(i, []))
+    return "\n".join(out) + "\n"
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else text

@@ -1,0 +1,193 @@
+"""Edges between tasks, and the annotations that shape them.
+
+An :class:`Edge` says that ``downstream_task`` runs after ``upstream_task``. With a
+``key`` it is a *data* edge: the upstream result reaches the downstream ``run()`` as the
+keyword argument ``key``. Without a key it only orders the two tasks (the downstream
+trigger still sees the upstream state).
+
+Annotations wrap an argument to change the edge it becomes:
+
+* :class:`mapped` -- map over this argument even in a plain call;
+* :class:`unmapped` -- pass this argument whole to every child of ``task.map(...)``;
+* :class:`flatten` -- un-nest one level (a list of lists) before mapping over it.
+
+Annotations stack: ``unmapped(flatten(x))`` is both.
+"""
+
+from __future__ import annotations
+
+import keyword
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ferroflow.core.flow import Flow
+    from ferroflow.core.task import Task
+
+__all__ = ["Edge", "EdgeAnnotation", "mapped", "unmapped", "flatten"]
+
+
+class EdgeAnnotation:
+    """Base class of the wrappers that annotate an argument's edge.
+
+    ``value`` is the wrapped task or constant; ``annotations`` maps edge attributes
+    (``"mapped"``, ``"flattened"``) to the values this wrapper imposes. Wrapping an
+    annotation in another merges both, the outer one winning on conflicts.
+    """
+
+    annotations: Dict[str, Any] = {}
+
+    __slots__ = ("value", "annotations")
+
+    def __init__(self, value: Any):
+        merged = dict(type(self).annotations)
+        if isinstance(value, EdgeAnnotation):
+            inner = dict(value.annotations)
+            inner.update(merged)
+            merged = inner
+            value = value.value
+        self.annotations = merged
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.value!r})"
+
+
+class mapped(EdgeAnnotation):
+    """Map over this argument even when the task is called normally:
+    ``add(x=mapped(numbers), y=1)`` is ``add.map(x=numbers, y=unmapped(1))``."""
+
+    __slots__ = ()
+    annotations = {"mapped": True}
+
+
+class unmapped(EdgeAnnotation):
+    """Pass this argument whole to every mapped child:
+    ``add.map(x=numbers, y=unmapped(10))`` adds 10 to each number."""
+
+    __slots__ = ()
+    annotations = {"mapped": False}
+
+
+class flatten(EdgeAnnotation):
+    """Un-nest one level of the argument's value before mapping over it:
+    mapping over ``flatten([[1], [2, 3]])`` makes three children, 1, 2 and 3."""
+
+    __slots__ = ()
+    annotations = {"flattened": True}
+
+
+def is_valid_key(key: object) -> bool:
+    """True when ``key`` can be a keyword argument name (an identifier, not a keyword)."""
+    return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
+
+
+class Edge:
+    """A directed dependency from ``upstream_task`` to ``downstream_task``.
+
+    ``key`` (optional) makes it a data edge: the upstream result is passed to the
+    downstream task's ``run()`` as that keyword argument. ``mapped`` edges feed one
+    element per mapped child; ``flattened`` edges un-nest the upstream value one level
+    first. Annotations on either end (``unmapped(t)``, ``flatten(t)``...) override the
+    ``mapped``/``flattened`` arguments. Non-task ends are converted with
+    :func:`ferroflow.core.collections.as_task` (collections containing tasks are bound
+    into ``flow``, or the active flow).
+
+    Edges are immutable values: equal (and hashing alike) when their tasks, key and
+    flags are equal. They are normally created by :meth:`Flow.add_edge` rather than by
+    hand.
+    """
+
+    __slots__ = ("upstream_task", "downstream_task", "key", "mapped", "flattened", "_hash")
+
+    def __init__(
+        self,
+        upstream_task: Any,
+        downstream_task: Any,
+        key: Optional[str] = None,
+        mapped: Optional[bool] = None,
+        flattened: Optional[bool] = None,
+        flow: Optional["Flow"] = None,
+    ):
+        mapped = bool(mapped)
+        flattened = bool(flattened)
+        for end in (upstream_task, downstream_task):
+            if isinstance(end, EdgeAnnotation):
+                mapped = bool(end.annotations.get("mapped", mapped))
+                flattened = bool(end.annotations.get("flattened", flattened))
+        if not isinstance(upstream_task, _task.Task):
+            upstream_task = _collections.as_task(upstream_task, flow=flow)
+        if not isinstance(downstream_task, _task.Task):
+            downstream_task = _collections.as_task(downstream_task, flow=flow)
+        if not isinstance(upstream_task, _task.Task) or not isinstance(downstream_task, _task.Task):
+            raise TypeError(
+                f"An edge connects tasks, got {upstream_task!r} -> {downstream_task!r}"
+            )
+        if upstream_task is downstream_task:
+            raise ValueError(f"An edge cannot connect task {upstream_task.name!r} to itself")
+        if key is not None and not is_valid_key(key):
+            raise ValueError(
+                f"Edge key {key!r} (into task {downstream_task.name!r}) is not a valid "
+                "keyword argument name"
+            )
+        self._init(upstream_task, downstream_task, key, mapped, flattened)
+
+    def _init(self, up: "Task", down: "Task", key: Optional[str], mapped: bool, flattened: bool) -> None:
+        setter = object.__setattr__
+        setter(self, "upstream_task", up)
+        setter(self, "downstream_task", down)
+        setter(self, "key", key)
+        setter(self, "mapped", mapped)
+        setter(self, "flattened", flattened)
+        setter(self, "_hash", hash((id(up), id(down), key, mapped, flattened)))
+
+    @classmethod
+    def _trusted(cls, up: "Task", down: "Task", key: Optional[str], mapped: bool, flattened: bool) -> "Edge":
+        """Build an edge from already-checked parts (the flow's fast path)."""
+        edge = cls.__new__(cls)
+        edge._init(up, down, key, mapped, flattened)
+        return edge
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Edges are immutable; create a new Edge instead")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Edges are immutable; create a new Edge instead")
+
+    def __reduce__(self):
+        return (
+            Edge._trusted,
+            (self.upstream_task, self.downstream_task, self.key, self.mapped, self.flattened),
+        )
+
+    @property
+    def tasks(self) -> set:
+        """Both ends of the edge, as a set."""
+        return {self.upstream_task, self.downstream_task}
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return (
+            self.upstream_task is other.upstream_task  # type: ignore[attr-defined]
+            and self.downstream_task is other.downstream_task  # type: ignore[attr-defined]
+            and self.key == other.key  # type: ignore[attr-defined]
+            and self.mapped == other.mapped  # type: ignore[attr-defined]
+            and self.flattened == other.flattened  # type: ignore[attr-defined]
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        flags = "".join(
+            f", {name}=True" for name in ("mapped", "flattened") if getattr(self, name)
+        )
+        return (
+            f"<Edge(key={self.key!r}{flags}): "
+            f"{self.upstream_task.name} -> {self.downstream_task.name}>"
+        )
+
+
+# Late imports: task.py and collections.py both use this module.
+from ferroflow.core import collections as _collections  # noqa: E402
+from ferroflow.core import task as _task  # noqa: E402

@@ -1,0 +1,891 @@
+"""Tasks: the units of work a flow runs.
+
+Subclass :class:`Task` and implement ``run()``, or decorate a function with
+:func:`task`. Inside ``with Flow(...)``, *calling* a task returns a copy bound to its
+inputs; tasks and plain values mix freely::
+
+    @task
+    def add(x, y=1):
+        return x + y
+
+    with Flow("sums") as flow:
+        a = add(1)          # a copy of `add`, bound to x=1
+        b = add(a, y=10)    # the result of `a` flows into x
+        c = add.map([1, 2, 3])
+
+Task options (retries, trigger, tags...) are declared once, in ``TASK_OPTIONS``: that
+table says how each option is normalised, validated and copied. ``Task.__init__`` and
+``Task.copy(**task_args)`` both go through it, so a new option is one table entry plus
+one keyword argument.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import copy as _copy
+import datetime
+import functools
+import inspect
+import typing
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    Iterator,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Tuple,
+    Type,
+    Union,
+)
+
+from ferroflow import signals, triggers
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ferroflow.core.flow import Flow
+
+__all__ = [
+    "Task",
+    "FunctionTask",
+    "task",
+    "tags",
+    "active_flow",
+    "TASK_OPTIONS",
+    "RESERVED_ARGUMENTS",
+    "MAX_RETRIES_LIMIT",
+]
+
+#: Names ``run()`` may not use: ``Task.__call__``/``bind``/``map`` take them.
+RESERVED_ARGUMENTS = ("upstream_tasks", "mapped", "task_args", "flow")
+
+#: ferroflow keeps retry counters in one byte per task run.
+MAX_RETRIES_LIMIT = 255
+
+# The flow that `with Flow(...)` made active, and the tags of enclosing `tags(...)`.
+_ACTIVE_FLOW: contextvars.ContextVar[Optional["Flow"]] = contextvars.ContextVar(
+    "ferroflow_active_flow", default=None
+)
+_CONTEXT_TAGS: contextvars.ContextVar[FrozenSet[str]] = contextvars.ContextVar(
+    "ferroflow_context_tags", default=frozenset()
+)
+
+
+def active_flow() -> Optional["Flow"]:
+    """The flow of the innermost enclosing ``with Flow(...)`` block, or None."""
+    return _ACTIVE_FLOW.get()
+
+
+@contextlib.contextmanager
+def tags(*names: str) -> Iterator[None]:
+    """Add ``names`` to the tags of every task created, copied or bound inside the block.
+
+    ::
+
+        with Flow("f") as flow, tags("db"):
+            load()          # tagged "db"
+    """
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"tags() takes tag names (str), got {name!r}")
+    token = _CONTEXT_TAGS.set(_CONTEXT_TAGS.get() | frozenset(names))
+    try:
+        yield
+    finally:
+        _CONTEXT_TAGS.reset(token)
+
+
+# --------------------------------------------------------------------------- run() signature
+
+
+class _RunInfo(NamedTuple):
+    """What ferroflow needs to know about a ``run`` callable, computed once."""
+
+    func: Any
+    signature: inspect.Signature
+    positional: Tuple[str, ...]  # names that may be passed by position, in order
+    names: FrozenSet[str]  # every name that may be passed by keyword
+    required: Tuple[str, ...]  # names without a default
+    var_keyword: Optional[str]  # name of **kwargs, if any
+    nout: Optional[int]
+
+
+def _describe(owner: str) -> str:
+    return owner
+
+
+def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
+    """Inspect and validate ``func`` as a task's ``run``; ``owner`` names the task
+    (or task class) in error messages."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{_describe(owner)}: cannot read the signature of {func!r} ({exc}); builtin "
+            "and C functions often cannot be inspected: wrap it in a Python function"
+        ) from None
+    params = list(signature.parameters.values())
+    if drop_first and params:
+        params = params[1:]
+        signature = signature.replace(parameters=params)
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        raise ValueError(
+            f"{_describe(owner)}: run() may not take *args, because ferroflow passes every "
+            "input by keyword; take **kwargs instead"
+        )
+    positional_only = [p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_ONLY]
+    if positional_only:
+        raise TypeError(
+            f"{_describe(owner)}: run() may not have positional-only parameters "
+            f"{positional_only}, because ferroflow passes every input by keyword"
+        )
+    reserved = [
+        p.name
+        for p in params
+        if p.kind is not inspect.Parameter.VAR_KEYWORD and p.name in RESERVED_ARGUMENTS
+    ]
+    if reserved:
+        raise ValueError(
+            f"{_describe(owner)}: run() may not have parameters named {reserved}: "
+            f"{', '.join(RESERVED_ARGUMENTS)} are reserved by Task.__call__/bind/map"
+        )
+    var_keyword = next(
+        (p.name for p in params if p.kind is inspect.Parameter.VAR_KEYWORD), None
+    )
+    named = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    return _RunInfo(
+        func=func,
+        signature=signature,
+        positional=tuple(
+            p.name for p in named if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+        ),
+        names=frozenset(p.name for p in named),
+        required=tuple(p.name for p in named if p.default is inspect.Parameter.empty),
+        var_keyword=var_keyword,
+        nout=_infer_nout(func, signature),
+    )
+
+
+def _infer_nout(func: Any, signature: inspect.Signature) -> Optional[int]:
+    """Number of outputs from a ``-> Tuple[a, b]`` return annotation; None when there
+    is no such annotation or the tuple has variable length."""
+    annotation = signature.return_annotation
+    if annotation is inspect.Signature.empty:
+        return None
+    if isinstance(annotation, str):  # `from __future__ import annotations`
+        try:
+            annotation = typing.get_type_hints(func).get("return")
+        except Exception:
+            return None
+    origin = typing.get_origin(annotation)
+    if origin is not tuple:
+        return None
+    args = typing.get_args(annotation)
+    if not args:  # bare `Tuple` / `tuple`
+        return None
+    if len(args) == 2 and args[1] is Ellipsis:
+        return None
+    if args == ((),):  # `Tuple[()]`
+        return 0
+    return len(args)
+
+
+def _class_run_info(cls: type) -> Optional[_RunInfo]:
+    raw = inspect.getattr_static(cls, "run", None)
+    if isinstance(raw, staticmethod):
+        return _inspect_run(raw.__func__, f"Task class {cls.__name__}", drop_first=False)
+    if isinstance(raw, classmethod):
+        return _inspect_run(raw.__func__, f"Task class {cls.__name__}", drop_first=True)
+    if inspect.isfunction(raw) or (callable(raw) and hasattr(raw, "__wrapped__")):
+        return _inspect_run(raw, f"Task class {cls.__name__}", drop_first=True)
+    return None  # an unusual descriptor: inspected per instance, lazily
+
+
+# --------------------------------------------------------------------------- options
+
+
+class _Option(NamedTuple):
+    """One task option: how a given value is normalised/validated and how a copy gets
+    its own value."""
+
+    normalize: Callable[["Task", Any], Any]
+    clone: Optional[Callable[[Any], Any]] = None  # None: copies share the (immutable) value
+
+
+def _check_tags(t: "Task", value: Any) -> set:
+    if value is None:
+        result: set = set()
+    elif isinstance(value, str):
+        raise TypeError(
+            f"Task {t.name!r}: tags must be a collection of strings, not the string "
+            f"{value!r} (write tags=[{value!r}])"
+        )
+    else:
+        try:
+            result = set(value)
+        except TypeError:
+            raise TypeError(
+                f"Task {t.name!r}: tags must be a collection of strings, got {value!r}"
+            ) from None
+        bad = [tag for tag in result if not isinstance(tag, str)]
+        if bad:
+            raise TypeError(f"Task {t.name!r}: tags must be strings, got {bad[0]!r}")
+    context_tags = _CONTEXT_TAGS.get()
+    if context_tags:
+        result |= context_tags
+    return result
+
+
+def _check_max_retries(t: "Task", value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"Task {t.name!r}: max_retries must be an int, got {value!r}")
+    if not 0 <= value <= MAX_RETRIES_LIMIT:
+        raise ValueError(
+            f"Task {t.name!r}: max_retries must be between 0 and {MAX_RETRIES_LIMIT} "
+            f"(ferroflow stores retry counters in one byte), got {value}"
+        )
+    return value
+
+
+def _check_retry_delay(t: "Task", value: Any) -> Optional[datetime.timedelta]:
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        delay = value
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        delay = datetime.timedelta(seconds=value)
+    else:
+        raise TypeError(
+            f"Task {t.name!r}: retry_delay must be a datetime.timedelta (or a number of "
+            f"seconds), got {value!r}"
+        )
+    if delay < datetime.timedelta(0):
+        raise ValueError(f"Task {t.name!r}: retry_delay must not be negative, got {value!r}")
+    return delay
+
+
+def _check_retry_on(t: "Task", value: Any) -> Tuple[Type[BaseException], ...]:
+    if value is None:
+        return ()
+    if isinstance(value, type):
+        candidates: list = [value]
+    else:
+        try:
+            candidates = list(value)
+        except TypeError:
+            raise TypeError(
+                f"Task {t.name!r}: retry_on must be an exception type or an iterable of "
+                f"exception types, got an instance of {type(value).__name__}: {value!r}"
+            ) from None
+    for candidate in candidates:
+        if not isinstance(candidate, type):
+            raise TypeError(
+                f"Task {t.name!r}: retry_on must hold exception types, got an instance "
+                f"of {type(candidate).__name__}: {candidate!r}"
+            )
+        if not issubclass(candidate, Exception):
+            raise TypeError(
+                f"Task {t.name!r}: retry_on must hold subclasses of Exception, got "
+                f"{candidate.__name__}"
+            )
+    return tuple(dict.fromkeys(candidates))
+
+
+def _check_trigger(t: "Task", value: Any) -> Callable:
+    if value is None:
+        return triggers.all_successful
+    if not callable(value):
+        raise TypeError(
+            f"Task {t.name!r}: trigger must be callable "
+            f"(upstream_states -> bool), got {value!r}"
+        )
+    return value
+
+
+def _check_skip(t: "Task", value: Any) -> bool:
+    return bool(value)
+
+
+def _check_nout(t: "Task", value: Any) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"Task {t.name!r}: nout must be None or an int, got {value!r}")
+    if value < 0:
+        raise ValueError(f"Task {t.name!r}: nout must not be negative, got {value}")
+    return value
+
+
+#: Every task option, in the order they are set: name -> how to normalise and copy it.
+#: Add an option here, add it as a keyword to ``Task.__init__`` (passed on to
+#: ``_set_options``), and ``copy(**task_args)``/``task_args=`` handle it too.
+TASK_OPTIONS: Dict[str, _Option] = {
+    "tags": _Option(_check_tags, clone=set),
+    "max_retries": _Option(_check_max_retries),
+    "retry_delay": _Option(_check_retry_delay),
+    "retry_on": _Option(_check_retry_on),
+    "trigger": _Option(_check_trigger),
+    "skip_on_upstream_skip": _Option(_check_skip),
+    "nout": _Option(_check_nout),
+}
+
+
+def _check_option_combination(t: "Task") -> None:
+    """Constraints between options, checked after any of them changes."""
+    if t.max_retries > 0 and t.retry_delay is None:
+        raise ValueError(
+            f"Task {t.name!r}: max_retries={t.max_retries} needs a retry_delay "
+            "(a datetime.timedelta)"
+        )
+    if t.retry_on and t.max_retries == 0:
+        raise ValueError(
+            f"Task {t.name!r}: retry_on is set, so max_retries must be greater than 0"
+        )
+    if t.retry_delay is not None and t.max_retries == 0:
+        raise ValueError(
+            f"Task {t.name!r}: retry_delay is set, so max_retries must be greater than 0"
+        )
+
+
+def _check_name(value: Any, what: str = "Task name") -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{what} must be a non-empty str, got {value!r}")
+    return value
+
+
+def _check_slug(name: str, value: Any) -> Optional[str]:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise TypeError(f"Task {name!r}: slug must be None or a non-empty str, got {value!r}")
+    return value
+
+
+def _require_flow(t: "Task", flow: Optional["Flow"]) -> "Flow":
+    flow = flow if flow is not None else _ACTIVE_FLOW.get()
+    if flow is None:
+        runner = t.name if isinstance(t, FunctionTask) else f"{type(t).__name__}(...)"
+        raise ValueError(
+            f"Task {t.name!r} was called outside a flow, so there is no flow to add it to. "
+            f"Build flows inside a `with Flow(...)` block (or pass flow=...); to run the "
+            f"task's code directly, call `{runner}.run(...)`."
+        )
+    return flow
+
+
+# --------------------------------------------------------------------------- Task
+
+
+class Task:
+    """A unit of work: subclass it and implement ``run()``.
+
+    ``run()`` receives every input as a keyword argument; it may not take ``*args``,
+    positional-only parameters, or parameters named ``upstream_tasks``, ``mapped``,
+    ``task_args`` or ``flow``.
+
+    Options:
+
+    * ``name`` -- display name (default: the class name); ``slug`` -- a stable id that
+      must be unique within a flow (default: generated by the flow, ``"{name}-{n}"``);
+    * ``tags`` -- a collection of strings (a bare ``str`` is a TypeError);
+    * ``max_retries`` (int, 0 to 255) and ``retry_delay`` (timedelta, or seconds):
+      retry a failed run up to ``max_retries`` times, waiting ``retry_delay``;
+      ``retry_on`` -- an exception type or types: retry only those;
+    * ``trigger`` -- ``fn(upstream_states) -> bool``, default
+      :func:`ferroflow.triggers.all_successful`;
+    * ``skip_on_upstream_skip`` -- skip this task when an upstream task skipped
+      (default True);
+    * ``nout`` -- how many values ``run()`` returns, for ``a, b = t()``; inferred from
+      a ``-> Tuple[int, str]`` return annotation.
+    """
+
+    auto_generated = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "run" in cls.__dict__:
+            cls._ff_run_info = _class_run_info(cls)
+
+    def __init__(
+        self,
+        name: Optional[str] = None,
+        slug: Optional[str] = None,
+        tags: Optional[Iterable[str]] = None,
+        max_retries: Optional[int] = None,
+        retry_delay: Optional[Union[datetime.timedelta, int, float]] = None,
+        retry_on: Optional[Union[Type[Exception], Iterable[Type[Exception]]]] = None,
+        trigger: Optional[Callable[..., bool]] = None,
+        skip_on_upstream_skip: bool = True,
+        nout: Optional[int] = None,
+    ):
+        self.name = _check_name(name if name is not None else type(self).__name__)
+        self.slug = _check_slug(self.name, slug)
+        if nout is None:
+            nout = self._run_info().nout
+        self._set_options(
+            dict(
+                tags=tags,
+                max_retries=max_retries,
+                retry_delay=retry_delay,
+                retry_on=retry_on,
+                trigger=trigger,
+                skip_on_upstream_skip=skip_on_upstream_skip,
+                nout=nout,
+            )
+        )
+
+    def _set_options(self, given: Mapping[str, Any]) -> None:
+        """Normalise and validate ``given`` options, then set them all or none."""
+        values = {name: TASK_OPTIONS[name].normalize(self, value) for name, value in given.items()}
+        previous = {name: self.__dict__[name] for name in values if name in self.__dict__}
+        self.__dict__.update(values)
+        try:
+            _check_option_combination(self)
+        except Exception:
+            for name in values:
+                if name in previous:
+                    self.__dict__[name] = previous[name]
+                else:
+                    del self.__dict__[name]
+            raise
+
+    def _run_info(self) -> _RunInfo:
+        """The inspected ``run`` of this task (cached per class, or per instance when
+        ``run`` is an instance attribute as in :class:`FunctionTask`)."""
+        run = self.__dict__.get("run")
+        if run is None:
+            info = type(self).__dict__.get("_ff_run_info")
+            if info is None:
+                info = getattr(type(self), "_ff_run_info", None)
+            if info is not None:
+                return info
+            run = self.run
+            cached = self.__dict__.get("_ff_instance_run_info")
+            if cached is not None and cached.func == run:
+                return cached
+            info = _inspect_run(run, f"Task {self.name!r}", drop_first=False)
+        else:
+            cached = self.__dict__.get("_ff_instance_run_info")
+            if cached is not None and cached.func is run:
+                return cached
+            info = _inspect_run(run, f"Task {self.name!r}", drop_first=False)
+        self.__dict__["_ff_instance_run_info"] = info
+        return info
+
+    def __repr__(self) -> str:
+        return f"<Task: {self.name}>"
+
+    __hash__ = object.__hash__
+
+    # ------------------------------------------------------------------- run
+
+    def run(self) -> Any:
+        """The task's work. Override it; the engine calls it with keyword arguments
+        (the bound inputs). Return the result, raise to fail, or raise a signal from
+        :mod:`ferroflow.signals` to choose the resulting state."""
+        return None
+
+    # ------------------------------------------------------------------- copying and binding
+
+    def copy(self, **task_args: Any) -> "Task":
+        """A shallow copy of this task, with attributes in ``task_args`` replaced.
+
+        Options among ``task_args`` are validated like constructor arguments; any other
+        name must be an existing attribute (else AttributeError). An explicit slug gets
+        ``"-copy"`` appended unless ``slug`` is given. Tags are the union of this
+        task's, the given ones and the enclosing :func:`tags` block's.
+        """
+        cls = type(self)
+        new = cls.__new__(cls)
+        state = new.__dict__
+        state.update(self.__dict__)
+        for name, option in TASK_OPTIONS.items():
+            if option.clone is not None and name in state:
+                state[name] = option.clone(state[name])
+        if self.slug and "slug" not in task_args:
+            state["slug"] = self.slug + "-copy"
+        if task_args:
+            options = {}
+            for attr, value in task_args.items():
+                if attr in TASK_OPTIONS:
+                    options[attr] = value
+                elif attr == "name":
+                    state["name"] = _check_name(value)
+                elif attr == "slug":
+                    state["slug"] = _check_slug(new.name, value)
+                elif hasattr(new, attr):
+                    setattr(new, attr, value)
+                else:
+                    raise AttributeError(
+                        f"Task {self.name!r} has no attribute {attr!r} to set through "
+                        "task_args/copy()"
+                    )
+            if "tags" in options:
+                options["tags"] = set(self.tags) | _check_tags(new, options["tags"])
+            if options:
+                new._set_options(options)
+        context_tags = _CONTEXT_TAGS.get()
+        if context_tags:
+            new.tags |= context_tags
+        return new
+
+    def __call__(
+        self,
+        *args: Any,
+        mapped: bool = False,
+        task_args: Optional[dict] = None,
+        upstream_tasks: Optional[Iterable[Any]] = None,
+        flow: Optional["Flow"] = None,
+        **kwargs: Any,
+    ) -> "Task":
+        """Copy this task (applying ``task_args``) and bind the copy to the inputs, in
+        ``flow`` or the active flow. Returns the copy.
+
+        ``mapped=True`` maps over every input (see :meth:`map`); ``upstream_tasks``
+        adds state-only dependencies.
+        """
+        _require_flow(self, flow)
+        new = self.copy(**task_args) if task_args else self.copy()
+        return new.bind(
+            *args, mapped=mapped, upstream_tasks=upstream_tasks, flow=flow, **kwargs
+        )
+
+    def bind(
+        self,
+        *args: Any,
+        mapped: bool = False,
+        upstream_tasks: Optional[Iterable[Any]] = None,
+        flow: Optional["Flow"] = None,
+        **kwargs: Any,
+    ) -> "Task":
+        """Bind *this* task (no copy) to inputs in ``flow`` or the active flow.
+
+        Arguments are matched to ``run()``'s signature (a missing required argument is a
+        TypeError naming the task). Each becomes a keyed edge; plain values become
+        constants. ``upstream_tasks`` adds state-only edges. A key may be bound once per
+        flow. Returns ``self``.
+        """
+        arguments = self._bind_arguments(args, kwargs)
+        flow = _require_flow(self, flow)
+        flow.set_dependencies(
+            self, upstream_tasks=upstream_tasks, keyword_tasks=arguments, mapped=mapped
+        )
+        context_tags = _CONTEXT_TAGS.get()
+        if context_tags:
+            self.tags |= context_tags
+        return self
+
+    def _bind_arguments(self, args: tuple, kwargs: dict) -> Dict[str, Any]:
+        """Match call arguments to ``run()``'s parameters, like
+        ``inspect.signature(run).bind`` (whose message is reused on error), with
+        ``**kwargs`` expanded."""
+        info = self._run_info()
+        ok = len(args) <= len(info.positional)
+        arguments = dict(zip(info.positional, args))
+        if ok:
+            for key, value in kwargs.items():
+                if key in arguments or (key not in info.names and info.var_keyword is None):
+                    ok = False
+                    break
+                arguments[key] = value
+        if ok:
+            for name in info.required:
+                if name not in arguments:
+                    ok = False
+                    break
+        if not ok:
+            try:
+                info.signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"Task {self.name!r}: {exc}") from None
+            raise TypeError(f"Task {self.name!r}: cannot bind arguments {args!r}, {kwargs!r}")
+        return arguments
+
+    def map(
+        self,
+        *args: Any,
+        upstream_tasks: Optional[Iterable[Any]] = None,
+        flow: Optional["Flow"] = None,
+        task_args: Optional[dict] = None,
+        **kwargs: Any,
+    ) -> "Task":
+        """Copy this task and map the copy over its inputs: one child run per element
+        (the shortest input decides how many). Wrap an input in
+        :class:`~ferroflow.core.edge.unmapped` to pass it whole to every child, in
+        :class:`~ferroflow.core.edge.flatten` to un-nest it first. Inputs must be tasks,
+        annotations or subscriptable values. The copy's ``nout`` is None."""
+        arguments = self._bind_arguments(args, kwargs)
+        for key, value in arguments.items():
+            if not (
+                isinstance(value, (Task, _edge.EdgeAnnotation)) or hasattr(value, "__getitem__")
+            ):
+                raise TypeError(
+                    f"Task {self.name!r}: cannot map over argument {key!r}: "
+                    f"{type(value).__name__} object {_preview(value)} is not subscriptable "
+                    "(wrap it in unmapped(...) to pass it whole to every child)"
+                )
+        _require_flow(self, flow)
+        options = dict(task_args) if task_args else {}
+        options.setdefault("nout", None)
+        new = self.copy(**options)
+        return new.bind(
+            *args, mapped=True, upstream_tasks=upstream_tasks, flow=flow, **kwargs
+        )
+
+    def set_dependencies(
+        self,
+        flow: Optional["Flow"] = None,
+        upstream_tasks: Optional[Iterable[Any]] = None,
+        downstream_tasks: Optional[Iterable[Any]] = None,
+        keyword_tasks: Optional[Mapping[str, Any]] = None,
+        mapped: bool = False,
+        validate: Optional[bool] = None,
+    ) -> "Task":
+        """Add dependencies of this task to ``flow`` (or the active flow); see
+        :meth:`Flow.set_dependencies`. Returns ``self``."""
+        flow = _require_flow(self, flow)
+        flow.set_dependencies(
+            self,
+            upstream_tasks=upstream_tasks,
+            downstream_tasks=downstream_tasks,
+            keyword_tasks=keyword_tasks,
+            mapped=mapped,
+            validate=validate,
+        )
+        return self
+
+    def set_upstream(
+        self, task: Any, flow: Optional["Flow"] = None, key: Optional[str] = None, mapped: bool = False
+    ) -> "Task":
+        """Make ``task`` an upstream dependency of this task; with ``key``, its result
+        is passed to this task's ``run()`` under that name. Returns ``self``."""
+        if key is not None:
+            return self.set_dependencies(flow=flow, keyword_tasks={key: task}, mapped=mapped)
+        return self.set_dependencies(flow=flow, upstream_tasks=[task], mapped=mapped)
+
+    def set_downstream(
+        self, task: "Task", flow: Optional["Flow"] = None, key: Optional[str] = None, mapped: bool = False
+    ) -> "Task":
+        """Make ``task`` a downstream dependency of this task; with ``key``, this task's
+        result is passed to ``task.run()`` under that name. Returns ``self``."""
+        if not isinstance(task, Task):
+            raise TypeError(f"set_downstream() takes a Task, got {task!r}")
+        if key is not None:
+            task.set_dependencies(flow=flow, keyword_tasks={key: self}, mapped=mapped)
+        else:
+            task.set_dependencies(flow=flow, upstream_tasks=[self], mapped=mapped)
+        return self
+
+    # ------------------------------------------------------------------- introspection
+
+    def inputs(self) -> Dict[str, Dict[str, Any]]:
+        """``run()``'s inputs: name -> ``{"type", "required", "default"}``."""
+        result = {}
+        for name, p in self._run_info().signature.parameters.items():
+            if p.kind is inspect.Parameter.VAR_KEYWORD:
+                continue
+            required = p.default is inspect.Parameter.empty
+            result[name] = {
+                "type": Any if p.annotation is inspect.Parameter.empty else p.annotation,
+                "required": required,
+                "default": None if required else p.default,
+            }
+        return result
+
+    def outputs(self) -> Any:
+        """``run()``'s return annotation (``Any`` when there is none)."""
+        annotation = self._run_info().signature.return_annotation
+        return Any if annotation is inspect.Signature.empty else annotation
+
+    def pipe(_ff_self, _ff_task: Any, **kwargs: Any) -> "Task":  # noqa: N805
+        """``t.pipe(f, y=1)`` is ``f(t, y=1)``; an annotation class is applied:
+        ``t.pipe(unmapped)`` is ``unmapped(t)`` turned into a task."""
+        if inspect.isclass(_ff_task) and issubclass(_ff_task, _edge.EdgeAnnotation):
+            return _collections.as_task(_ff_task(_ff_self))
+        return _ff_task(_ff_self, **kwargs)
+
+    # ------------------------------------------------------------------- outputs as tasks
+
+    def __getitem__(self, key: Any) -> "Task":
+        """A :class:`~ferroflow.core.collections.GetItem` task computing ``self[key]``."""
+        label = key.name if isinstance(key, Task) else repr(key)
+        return _collections.GetItem(name=f"{self.name}[{label}]").bind(self, key)
+
+    def __iter__(self) -> Iterator["Task"]:
+        if self.nout is None:
+            raise TypeError(
+                f"Task {self.name!r} is not iterable: to unpack several results, pass "
+                "nout=... to the task (or its decorator), or annotate run() with a "
+                "Tuple[...] return type"
+            )
+        return (self[i] for i in range(self.nout))
+
+    # ------------------------------------------------------------------- operators
+
+    def __or__(self, other: Any) -> Any:
+        """``a | b`` makes ``b`` run after ``a`` (a state dependency); returns ``b``."""
+        self.set_dependencies(downstream_tasks=[other])
+        return other
+
+    def __ror__(self, other: Any) -> "Task":
+        """``x | t`` makes ``t`` run after ``x``; returns ``t``."""
+        self.set_dependencies(upstream_tasks=[other])
+        return self
+
+    def __add__(self, other: Any) -> "Task":
+        """A task computing ``self + other``."""
+        return _operators.Add().bind(self, other)
+
+    def __sub__(self, other: Any) -> "Task":
+        """A task computing ``self - other``."""
+        return _operators.Sub().bind(self, other)
+
+    def __mul__(self, other: Any) -> "Task":
+        """A task computing ``self * other``."""
+        return _operators.Mul().bind(self, other)
+
+    def __truediv__(self, other: Any) -> "Task":
+        """A task computing ``self / other``."""
+        return _operators.Div().bind(self, other)
+
+    def __floordiv__(self, other: Any) -> "Task":
+        """A task computing ``self // other``."""
+        return _operators.FloorDiv().bind(self, other)
+
+    def __mod__(self, other: Any) -> "Task":
+        """A task computing ``self % other``."""
+        return _operators.Mod().bind(self, other)
+
+    def __pow__(self, other: Any) -> "Task":
+        """A task computing ``self ** other``."""
+        return _operators.Pow().bind(self, other)
+
+    def __and__(self, other: Any) -> "Task":
+        """A task computing ``self and other``."""
+        return _operators.And().bind(self, other)
+
+    def __radd__(self, other: Any) -> "Task":
+        """A task computing ``other + self``."""
+        return _operators.Add().bind(other, self)
+
+    def __rsub__(self, other: Any) -> "Task":
+        """A task computing ``other - self``."""
+        return _operators.Sub().bind(other, self)
+
+    def __rmul__(self, other: Any) -> "Task":
+        """A task computing ``other * self``."""
+        return _operators.Mul().bind(other, self)
+
+    def __rtruediv__(self, other: Any) -> "Task":
+        """A task computing ``other / self``."""
+        return _operators.Div().bind(other, self)
+
+    def __rfloordiv__(self, other: Any) -> "Task":
+        """A task computing ``other // self``."""
+        return _operators.FloorDiv().bind(other, self)
+
+    def __rmod__(self, other: Any) -> "Task":
+        """A task computing ``other % self``."""
+        return _operators.Mod().bind(other, self)
+
+    def __rpow__(self, other: Any) -> "Task":
+        """A task computing ``other ** self``."""
+        return _operators.Pow().bind(other, self)
+
+    def __rand__(self, other: Any) -> "Task":
+        """A task computing ``other and self``."""
+        return _operators.And().bind(other, self)
+
+    def __gt__(self, other: Any) -> "Task":
+        """A task computing ``self > other``."""
+        return _operators.GreaterThan().bind(self, other)
+
+    def __ge__(self, other: Any) -> "Task":
+        """A task computing ``self >= other``."""
+        return _operators.GreaterThanOrEqual().bind(self, other)
+
+    def __lt__(self, other: Any) -> "Task":
+        """A task computing ``self < other``."""
+        return _operators.LessThan().bind(self, other)
+
+    def __le__(self, other: Any) -> "Task":
+        """A task computing ``self <= other``."""
+        return _operators.LessThanOrEqual().bind(self, other)
+
+    def is_equal(self, other: Any) -> "Task":
+        """A task computing ``self == other`` (``==`` itself compares task identity)."""
+        return _operators.Equal().bind(self, other)
+
+    def is_not_equal(self, other: Any) -> "Task":
+        """A task computing ``self != other``."""
+        return _operators.NotEqual().bind(self, other)
+
+    def not_(self) -> "Task":
+        """A task computing ``not self``."""
+        return _operators.Not().bind(self)
+
+    def or_(self, other: Any) -> "Task":
+        """A task computing ``self or other`` (``|`` adds a dependency instead)."""
+        return _operators.Or().bind(self, other)
+
+
+Task._ff_run_info = _class_run_info(Task)
+
+
+def _preview(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class FunctionTask(Task):
+    """A task whose ``run`` is the function ``fn``; what :func:`task` creates.
+
+    ``name`` defaults to the function's name; other keyword arguments are Task options.
+    """
+
+    def __init__(self, fn: Callable[..., Any], name: Optional[str] = None, **task_kwargs: Any):
+        if not callable(fn):
+            raise TypeError(f"FunctionTask needs a callable, got {fn!r}")
+        if name is None:
+            name = getattr(fn, "__name__", None) or type(self).__name__
+        functools.update_wrapper(self, fn)
+        self.run = fn
+        self.__dict__["_ff_instance_run_info"] = _inspect_run(
+            fn, f"Task {name!r}", drop_first=False
+        )
+        super().__init__(name=name, **task_kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Task: {self.name}>"
+
+
+@typing.overload
+def task(__fn: Callable[..., Any]) -> FunctionTask: ...
+
+
+@typing.overload
+def task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], FunctionTask]: ...
+
+
+def task(fn: Optional[Callable[..., Any]] = None, **task_kwargs: Any) -> Any:
+    """Turn a function into a task template (a :class:`FunctionTask`).
+
+    Use ``@task`` or ``@task(name=..., max_retries=..., ...)`` with any Task option.
+    Calling the template inside ``with Flow(...)`` adds a bound copy to the flow;
+    ``template.run(...)`` calls the function itself.
+    """
+    if fn is None:
+        return lambda function: FunctionTask(function, **task_kwargs)
+    return FunctionTask(fn, **task_kwargs)
+
+
+# Late imports: these modules subclass Task or build tasks.
+from ferroflow.core import edge as _edge  # noqa: E402
+from ferroflow.core import collections as _collections  # noqa: E402
+from ferroflow.core import operators as _operators  # noqa: E402
+
+_ = (signals, _copy)  # signals: documented in run(); kept importable from here

@@ -1,0 +1,66 @@
+"""Freezing a flow into the Rust core's compact graph (ids, CSR edges, topological
+order, cycle check)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from ferroflow import _core
+from ferroflow.errors import FlowDefinitionError
+
+
+class FrozenFlow:
+    """A flow numbered for the core: ``tasks[i]`` has id ``i``.
+
+    ``in_edges[i]`` lists the edges entering task ``i``; ``graph`` is the core's graph.
+    Building it raises :class:`ferroflow.errors.CycleError` naming the cycle.
+    """
+
+    def __init__(self, flow: Any):
+        self.flow = flow
+        self.tasks: list = list(flow.tasks)
+        self.index: dict = {t: i for i, t in enumerate(self.tasks)}
+        self.in_edges: list[list] = [[] for _ in self.tasks]
+        spec_edges = []
+        for edge in flow.edges:
+            try:
+                up, down = self.index[edge.upstream_task], self.index[edge.downstream_task]
+            except KeyError as exc:
+                raise FlowDefinitionError(
+                    f"Flow {flow.name!r} has an edge {edge} whose task {exc.args[0]!r} is not in the flow"
+                ) from None
+            self.in_edges[down].append(edge)
+            spec_edges.append((up, down, bool(edge.mapped), bool(edge.flattened)))
+        self.graph = _core.Graph([t.name for t in self.tasks], spec_edges)
+
+    def sorted_tasks(self) -> list:
+        """Tasks in topological order (ties broken by insertion order)."""
+        return [self.tasks[i] for i in self.graph.order()]
+
+    def specs(self) -> list[tuple]:
+        """One scheduling spec per task, in the shape the core takes."""
+        constants = self.flow.constants
+        return [_spec(t, len(constants.get(t, ()))) for t in self.tasks]
+
+
+def _spec(task: Any, n_constants: int) -> tuple:
+    spec = getattr(task.trigger, "_ff_spec", ("custom",))
+    name = spec[0]
+    at_least = float(spec[1]) if len(spec) > 1 and spec[1] is not None else None
+    at_most = float(spec[2]) if len(spec) > 2 and spec[2] is not None else None
+    delay = task.retry_delay or timedelta(0)
+    return (
+        name,
+        at_least,
+        at_most,
+        bool(task.skip_on_upstream_skip),
+        int(task.max_retries or 0),
+        max(0, round(delay.total_seconds() * 1000)),
+        n_constants,
+    )
+
+
+def freeze(flow: Any) -> FrozenFlow:
+    """Freeze ``flow`` (validates that it is acyclic)."""
+    return FrozenFlow(flow)

@@ -1,0 +1,203 @@
+"""What a run produced, and State objects built from it on demand.
+
+The core keeps one byte per task run; values and failure details live in Python
+lists and dicts indexed by the core's ids. ``State`` objects exist only once someone
+asks for them: ``flow_state.result[task]`` builds one per task, and a mapped task's
+``map_states`` is a lazy sequence, so a million children cost no Python objects until
+they are looked at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Iterator
+
+from ferroflow import _core, signals, states
+
+STATE_CLASSES = {
+    _core.PENDING: states.Pending,
+    _core.RUNNING: states.Running,
+    _core.RETRYING: states.Retrying,
+    _core.PAUSED: states.Paused,
+    _core.SUCCESS: states.Success,
+    _core.CACHED: states.Cached,
+    _core.MAPPED: states.Mapped,
+    _core.SKIPPED: states.Skipped,
+    _core.FAILED: states.Failed,
+    _core.TRIGGER_FAILED: states.TriggerFailed,
+    _core.TIMED_OUT: states.TimedOut,
+    _core.CANCELLED: states.Cancelled,
+}
+
+UPSTREAM_SKIPPED = (
+    "Upstream task was skipped; if this was not the intended behavior, consider "
+    "changing `skip_on_upstream_skip=False` for this task."
+)
+NOTHING_TO_MAP = "No upstream states can be mapped over."
+UNMAPPABLE = "At least one upstream state has an unmappable result."
+CANCELLED = "Interrupt signal raised, cancelling flow run."
+
+_TRIGGER_MESSAGES = {
+    "all_successful": 'Trigger was "all_successful" but some of the upstream tasks failed.',
+    "all_failed": 'Trigger was "all_failed" but some of the upstream tasks succeeded.',
+    "any_successful": 'Trigger was "any_successful" but none of the upstream tasks succeeded.',
+    "any_failed": 'Trigger was "any_failed" but none of the upstream tasks failed.',
+    "all_finished": 'Trigger was "all_finished" but some of the upstream tasks were not finished.',
+    "not_all_skipped": 'Trigger was "not_all_skipped" but some of the upstream tasks failed.',
+    "some_successful": 'Trigger was "some_successful" but thresholds were not met.',
+    "some_failed": 'Trigger was "some_failed" but thresholds were not met.',
+}
+
+TASK_LEVEL = -1
+
+
+class RunRecord:
+    """Codes (in the core), values and details of one flow run."""
+
+    def __init__(self, frozen: Any, core: Any):
+        self.frozen = frozen
+        self.core = core
+        n = len(frozen.tasks)
+        self.values: list = [None] * n
+        # (task id, child index or TASK_LEVEL) -> (message, traceback text)
+        self.details: dict = {}
+        self.cancel_message = CANCELLED
+
+    # ----- values ------------------------------------------------------------------
+
+    def trigger_signal(self, task_id: int) -> signals.TRIGGERFAIL:
+        spec = getattr(self.frozen.tasks[task_id].trigger, "_ff_spec", ("custom",))
+        return signals.TRIGGERFAIL(_TRIGGER_MESSAGES.get(spec[0], "Trigger failed."))
+
+    def result(self, task_id: int, index: int, code: int) -> Any:
+        """The value a state carries: the return value, or the failure it ended with."""
+        if index == TASK_LEVEL:
+            value = self.values[task_id]
+        else:
+            value = self.values[task_id][index]
+        if value is None and code == _core.TRIGGER_FAILED and (task_id, index) not in self.details:
+            # Decided by the core without Python: build the signal lazily.
+            value = self.trigger_signal(task_id)
+        return value
+
+    def reduced(self, task_id: int) -> list:
+        """The list a downstream task receives from a mapped task: one entry per
+        child, the child's value or the exception it failed with."""
+        values = list(self.values[task_id])
+        codes = self.core.child_states(task_id)
+        tf = bytes([_core.TRIGGER_FAILED])
+        at = codes.find(tf)
+        while at != -1:
+            values[at] = self.result(task_id, at, _core.TRIGGER_FAILED)
+            at = codes.find(tf, at + 1)
+        return values
+
+    def value(self, task_id: int) -> Any:
+        """A task's value as seen through an unmapped edge."""
+        code = self.core.task_state(task_id)
+        if code == _core.MAPPED:
+            return self.reduced(task_id)
+        return self.result(task_id, TASK_LEVEL, code)
+
+    # ----- states ------------------------------------------------------------------
+
+    def message(self, task_id: int, index: int, code: int, run_count: int) -> Any:
+        detail = self.details.get((task_id, index))
+        if code == _core.RETRYING:
+            task = self.frozen.tasks[task_id]
+            return f"Retrying Task (after attempt {run_count} of {task.max_retries + 1})"
+        if detail is not None:
+            return detail[0]
+        task = self.frozen.tasks[task_id]
+        if code == _core.SUCCESS:
+            return "Task run succeeded."
+        if code == _core.MAPPED:
+            return "Ready to proceed with mapping."
+        if code == _core.SKIPPED:
+            if task.skip_on_upstream_skip:
+                return UPSTREAM_SKIPPED
+            return "All upstreams were skipped"
+        if code == _core.TRIGGER_FAILED:
+            return str(self.trigger_signal(task_id))
+        if code == _core.FAILED and index == TASK_LEVEL:
+            return NOTHING_TO_MAP
+        if code == _core.CANCELLED:
+            return self.cancel_message
+        if code == _core.PENDING:
+            return "Task not run."
+        return None
+
+    def state(self, task_id: int, index: int = TASK_LEVEL) -> states.State:
+        """Build the State of a task run (``index`` = TASK_LEVEL) or of one child."""
+        if index == TASK_LEVEL:
+            code = self.core.task_state(task_id)
+            run_count = max(1, self.core.task_run_count(task_id))
+        else:
+            code = self.core.child_states(task_id)[index]
+            run_count = max(1, self.core.child_run_counts(task_id)[index])
+        cls = STATE_CLASSES[code]
+        detail = self.details.get((task_id, index))
+        traceback = detail[1] if detail else None
+        message = self.message(task_id, index, code, run_count)
+        if code == _core.MAPPED:
+            children = ChildStates(self, task_id)
+            return states.Mapped(message, self.reduced(task_id), map_states=children, run_count=run_count)
+        result = None if code in (_core.PENDING, _core.CANCELLED) and index == TASK_LEVEL and self.values[task_id] is None else self.result(task_id, index, code)
+        return cls(message, result, traceback=traceback, run_count=run_count)
+
+
+class ChildStates(Sequence):
+    """The states of a mapped task's children, built one by one on access."""
+
+    def __init__(self, record: RunRecord, task_id: int):
+        self._record = record
+        self._task_id = task_id
+        self._len = record.core.width(task_id) or 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._len))]
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError(f"child index {index} out of range for {self._len} children")
+        return self._record.state(self._task_id, index)
+
+    def counts(self) -> dict:
+        """Number of children per state name, without building any State."""
+        tally = self._record.core.tallies()[self._task_id]
+        tally[self._record.core.task_state(self._task_id)] -= 1
+        return {_core.STATE_NAMES[c]: n for c, n in enumerate(tally) if n}
+
+    def __repr__(self) -> str:
+        return f"<{self._len} child states of {self._record.frozen.tasks[self._task_id].name!r}: {self.counts()}>"
+
+
+class TaskStates(Mapping):
+    """``flow_state.result``: every task of the flow mapped to its State, built on
+    first access and kept."""
+
+    def __init__(self, record: RunRecord):
+        self._record = record
+        self._cache: dict = {}
+
+    def __getitem__(self, task: Any) -> states.State:
+        try:
+            return self._cache[task]
+        except KeyError:
+            pass
+        task_id = self._record.frozen.index[task]  # KeyError for a foreign task
+        state = self._cache[task] = self._record.state(task_id)
+        return state
+
+    def __iter__(self) -> Iterator:
+        return iter(self._record.frozen.tasks)
+
+    def __len__(self) -> int:
+        return len(self._record.frozen.tasks)
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"<Task: {t.name}>: {self[t]!r}" for t in self) + "}"

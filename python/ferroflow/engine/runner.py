@@ -1,0 +1,307 @@
+"""The engine loop: ask the core for a batch of ready task runs, run them through the
+executor, report the batch of outcomes, repeat.
+
+Python does per task run only what needs Python: building arguments and calling the
+user's function (inside :meth:`WorkUnit.run`). Readiness, triggers, skips, mapping
+and retries are the core's.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Any, Optional
+
+from ferroflow import _core, signals, states
+from ferroflow.engine import inputs
+from ferroflow.engine.graph import freeze
+from ferroflow.engine.parameters import check_parameters
+from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
+from ferroflow.errors import EngineError
+from ferroflow.executors.base import UnitResult, WorkUnit
+
+#: Task runs handed out per round trip to the core.
+BATCH_SIZE = 65_536
+#: Mapped children per work unit.
+UNIT_SIZE = 8_192
+#: Seconds between progress snapshots.
+PROGRESS_EVERY = 0.1
+
+_VERDICTS = {
+    0: (states.Success, "All reference tasks succeeded."),
+    1: (states.Failed, "Some reference tasks failed."),
+    2: (states.Success, "No reference tasks failed."),
+}
+
+
+def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None, progress: Any = None) -> states.State:
+    """Run ``flow`` once and return its final State.
+
+    ``parameters`` maps parameter names to values (unknown or missing required ones
+    raise :class:`ferroflow.errors.ParameterError` before anything runs);
+    ``executor`` is an executor instance or a registered name (default ``"local"``);
+    ``progress`` receives ``start``/``update``/``finish`` calls (see
+    ``ferroflow.cli.progress``).
+    """
+    frozen = freeze(flow)
+    params = check_parameters(flow, parameters or {})
+    from ferroflow.plugins import get_executor
+
+    exe = get_executor(executor if executor is not None else "local")
+    return FlowRun(frozen, params, exe, progress).execute()
+
+
+class FlowRun:
+    """One run of a frozen flow."""
+
+    def __init__(self, frozen: Any, parameters: dict, executor: Any, progress: Any = None):
+        self.frozen = frozen
+        self.flow = frozen.flow
+        self.parameters = parameters
+        self.executor = executor
+        self.progress = progress
+        self.core = _core.Run(frozen.graph, frozen.specs())
+        self.record = RunRecord(frozen, self.core)
+        tasks = frozen.tasks
+        self.custom_trigger = [not hasattr(t.trigger, "_ff_spec") for t in tasks]
+        self.retries = [bool(t.max_retries) for t in tasks]
+        self.plans: dict[int, inputs.MapPlan] = {}
+        self.direct: list = []  # outcomes decided without running anything
+        self.in_flight = 0
+        self._t0 = time.monotonic()
+        self._last_progress = 0.0
+
+    def now_ms(self) -> int:
+        return int((time.monotonic() - self._t0) * 1000)
+
+    # ----- the loop --------------------------------------------------------------
+
+    def execute(self) -> states.State:
+        if self.progress is not None:
+            self.progress.start(self.flow.name, [t.name for t in self.frozen.sorted_tasks()])
+        try:
+            self.executor.start()
+            try:
+                self._loop()
+            finally:
+                self.executor.shutdown()
+            state = self._final_state()
+        except KeyboardInterrupt:
+            self.core.cancel()
+            state = states.Cancelled(self.record.cancel_message, TaskStates(self.record))
+        except Exception as exc:
+            self.core.cancel()
+            self.record.cancel_message = "Cancelled: the engine stopped after an unexpected error."
+            state = states.Failed(
+                f"Unexpected error while running flow: {exc!r}",
+                exc,
+                traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+            )
+            state.task_states = TaskStates(self.record)  # type: ignore[attr-defined]
+        if self.progress is not None:
+            self._snapshot()
+            self.progress.finish(state)
+        return state
+
+    def _loop(self) -> None:
+        core = self.core
+        executor = self.executor
+        while True:
+            items = core.next_batch(BATCH_SIZE, self.now_ms())
+            for task_id, kind, indices in items:
+                if kind == 1:
+                    self._prepare(task_id)
+                else:
+                    for unit in self._units(task_id, indices):
+                        executor.submit(unit)
+                        self.in_flight += 1
+            reports = self.direct
+            self.direct = []
+            if self.in_flight:
+                for unit, result in executor.wait():
+                    self.in_flight -= 1
+                    reports.append(self._absorb(unit, result))
+            if reports:
+                core.report(reports, self.now_ms())
+            elif not items:
+                if core.is_complete():
+                    return
+                due = core.next_timer()
+                if due is None:
+                    raise EngineError(self._stall_message())
+                time.sleep(max(0.0, (due - self.now_ms()) / 1000))
+            if self.progress is not None and time.monotonic() - self._last_progress >= PROGRESS_EVERY:
+                self._snapshot()
+
+    def _snapshot(self) -> None:
+        self._last_progress = time.monotonic()
+        names = _core.STATE_NAMES
+        tallies = self.core.tallies()
+        snapshot = []
+        for i in self.frozen.graph.order():
+            counts = {names[c]: n for c, n in enumerate(tallies[i]) if n}
+            snapshot.append((self.frozen.tasks[i].name, counts))
+        self.progress.update(snapshot)
+
+    def _stall_message(self) -> str:
+        stuck = [t.name for i, t in enumerate(self.frozen.tasks) if not self.core.task_state(i) >= _core.SUCCESS]
+        return f"the run cannot make progress; unfinished tasks: {', '.join(stuck[:10])}"
+
+    def _final_state(self) -> states.State:
+        index = self.frozen.index
+        reference = [index[t] for t in self.flow.reference_tasks()]
+        cls, message = _VERDICTS[self.core.verdict(reference)]
+        return cls(message, TaskStates(self.record))
+
+    # ----- building work ------------------------------------------------------------
+
+    def _prepare(self, task_id: int) -> None:
+        plan, width_hint, flat, failure = inputs.prepare(self.record, task_id)
+        if failure is not None:
+            self.record.details[(task_id, TASK_LEVEL)] = (failure, None)
+            self.core.prepared(task_id, None, [], _core.FAILED)
+            return
+        self.plans[task_id] = plan
+        self.core.prepared(task_id, width_hint, flat, None)
+        width = self.core.width(task_id) or 0
+        self.record.values[task_id] = [None] * width
+
+    def _units(self, task_id: int, indices: Any):
+        task = self.frozen.tasks[task_id]
+        if indices is None:
+            yield from self._single(task_id, task)
+            return
+        plan = self.plans.get(task_id)
+        if plan is None:
+            plan = self.plans[task_id] = inputs.prepare(self.record, task_id)[0]
+            self.record.values[task_id] = [None] * (self.core.width(task_id) or 0)
+        if self.custom_trigger[task_id]:
+            indices = [i for i in indices if self._custom_trigger_passes(task_id, i)]
+            if not indices:
+                return
+        label = task.name
+        retry_on = tuple(task.retry_on or ())
+        for start in range(0, len(indices), UNIT_SIZE):
+            chunk = indices[start:start + UNIT_SIZE]
+            yield WorkUnit(
+                task_id=task_id,
+                label=label,
+                fn=task.run,
+                indices=chunk,
+                size=len(chunk),
+                static=plan.static,
+                mapped_keys=plan.keys,
+                columns=tuple(inputs.column_slice(s, chunk) for s in plan.sources),
+                retry_on=retry_on,
+            )
+
+    def _single(self, task_id: int, task: Any):
+        if _is_parameter(task):
+            value = self.parameters.get(task.name, getattr(task, "default", None))
+            self.record.values[task_id] = value
+            self.direct.append((task_id, None, _core.SUCCESS))
+            return
+        if self.custom_trigger[task_id] and not self._custom_trigger_passes(task_id, TASK_LEVEL):
+            return
+        yield WorkUnit(
+            task_id=task_id,
+            label=task.name,
+            fn=task.run,
+            indices=None,
+            size=1,
+            static=inputs.whole_kwargs(self.record, task_id),
+            retry_on=tuple(task.retry_on or ()),
+        )
+
+    def _custom_trigger_passes(self, task_id: int, index: int) -> bool:
+        """Call a user's trigger; record the outcome when it does not pass."""
+        task = self.frozen.tasks[task_id]
+        upstream = self._upstream_states(task_id, index)
+        try:
+            if task.trigger(upstream):
+                return True
+            code, value, detail = _core.TRIGGER_FAILED, None, (f'Trigger was "{_name(task.trigger)}" but returned False.', None)
+        except signals.FerroflowSignal as sig:
+            code = {"Skipped": _core.SKIPPED, "Success": _core.SUCCESS}.get(sig.state_name, _core.TRIGGER_FAILED)
+            value, detail = sig.result, (sig.message, None)
+        except Exception as exc:
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            code, value, detail = _core.TRIGGER_FAILED, exc, (f"Unexpected error while checking task trigger: {exc!r}", text)
+        self._store(task_id, index, value, detail)
+        self.direct.append((task_id, None if index == TASK_LEVEL else [index], code if index == TASK_LEVEL else bytes([code])))
+        return False
+
+    def _upstream_states(self, task_id: int, index: int) -> dict:
+        """The ``{Edge: State}`` a custom trigger receives (Prefect 1's shape)."""
+        from ferroflow.core.collections import Constant
+        from ferroflow.core.edge import Edge
+
+        record = self.record
+        frozen = self.frozen
+        task = frozen.tasks[task_id]
+        result: dict = {}
+        for edge in frozen.in_edges[task_id]:
+            up = frozen.index[edge.upstream_task]
+            if edge.mapped and index != TASK_LEVEL:
+                if self.core.task_state(up) == _core.MAPPED and not edge.flattened:
+                    result[edge] = record.state(up, index)
+                else:
+                    parent = record.state(up)
+                    result[edge] = type(parent)(parent.message, _element(parent.result, index))
+            else:
+                result[edge] = record.state(up)
+        for key, value in frozen.flow.constants.get(task, {}).items():
+            result[Edge(Constant(value), task, key=key)] = states.Success("Auto-generated constant value", value)
+        return result
+
+    # ----- absorbing results ----------------------------------------------------------
+
+    def _store(self, task_id: int, index: int, value: Any, detail: Any) -> None:
+        if index == TASK_LEVEL:
+            self.record.values[task_id] = value
+        else:
+            self.record.values[task_id][index] = value
+        if detail is not None:
+            self.record.details[(task_id, index)] = detail
+
+    def _absorb(self, unit: WorkUnit, result: UnitResult) -> tuple:
+        task_id = unit.task_id
+        details = self.record.details
+        if unit.indices is None:
+            self.record.values[task_id] = result.values[0]
+            if self.retries[task_id]:
+                details.pop((task_id, TASK_LEVEL), None)
+            detail = result.details.get(0)
+            if detail is not None:
+                details[(task_id, TASK_LEVEL)] = detail
+            return (task_id, None, result.codes[0])
+        indices = unit.indices
+        values = self.record.values[task_id]
+        if type(indices) is range:
+            values[indices.start:indices.stop] = result.values
+        else:
+            for j, i in enumerate(indices):
+                values[i] = result.values[j]
+        if self.retries[task_id]:
+            for i in indices:
+                details.pop((task_id, i), None)
+        for j, detail in result.details.items():
+            details[(task_id, indices[j])] = detail
+        return (task_id, indices, bytes(result.codes))
+
+
+def _is_parameter(task: Any) -> bool:
+    from ferroflow.core.parameter import Parameter
+
+    return isinstance(task, Parameter)
+
+
+def _name(fn: Any) -> str:
+    return getattr(fn, "__name__", type(fn).__name__)
+
+
+def _element(value: Any, index: int) -> Any:
+    try:
+        return value[index]
+    except Exception:
+        return None

@@ -1,0 +1,46 @@
+"""Typed errors raised by ferroflow.
+
+Every error names its culprit (the task, the parameter, the cycle's path, the plugin)
+so that a message read at 3 a.m. says what to fix.
+"""
+
+from __future__ import annotations
+
+
+class FerroflowError(Exception):
+    """Base class of every error ferroflow raises on purpose."""
+
+
+class FlowDefinitionError(FerroflowError, ValueError):
+    """A flow or task was built in a way ferroflow cannot run."""
+
+
+class CycleError(FlowDefinitionError):
+    """The flow's graph has a cycle.
+
+    ``cycle`` lists the task names along the cycle, first name repeated at the end:
+    ``["extract", "transform", "extract"]``.
+    """
+
+    def __init__(self, cycle: list[str]):
+        self.cycle = list(cycle)
+        super().__init__("Cycle found; flows must be acyclic: " + " -> ".join(self.cycle))
+
+
+class ParameterError(FerroflowError, ValueError):
+    """A flow run was given an unknown parameter or lacks a required one."""
+
+
+class PluginError(FerroflowError):
+    """A plugin could not be loaded or does not honour its hook's contract."""
+
+
+class ExecutorError(FerroflowError):
+    """An executor failed (as opposed to the user's code inside a task)."""
+
+
+class EngineError(FerroflowError):
+    """ferroflow's own engine hit an unexpected condition.
+
+    The run that hit it ends Failed with this error as the flow state's result.
+    """

@@ -1,0 +1,158 @@
+"""The executor contract.
+
+The engine owns the scheduling loop: it asks the Rust core for ready task runs, packs
+them into :class:`WorkUnit` objects (one task, one or many mapped children), and hands
+them to an executor. An executor only *runs* units somewhere and gives back their
+results. A new executor is a class with four methods::
+
+    class MyExecutor(Executor):
+        name = "mine"
+        def submit(self, unit):   # start running unit.run() somewhere; don't block
+            ...
+        def wait(self):           # block until at least one submitted unit finished;
+            ...                   # return [(unit, unit_result), ...]
+
+``start()`` and ``shutdown()`` default to doing nothing; ``slots()`` says how many units
+it can run at once (the engine keeps about twice that many in flight).
+
+Register it through the ``register_executors`` hook (see ``docs/writing-an-executor.md``).
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+from ferroflow import signals
+from ferroflow._core import FAILED, RETRY_OK, RETRYING, SKIPPED, SUCCESS, TRIGGER_FAILED
+
+__all__ = ["Executor", "WorkUnit", "UnitResult"]
+
+
+@dataclass
+class UnitResult:
+    """What running a unit produced: one state code and one value per task run, and
+    details (message, traceback) for the runs that did not simply succeed, keyed by
+    position in the unit."""
+
+    codes: bytearray
+    values: list
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class WorkUnit:
+    """Task runs of one task, ready to run anywhere (picklable with cloudpickle).
+
+    ``static`` holds the keyword arguments shared by every run; ``columns`` holds, for
+    each mapped keyword in ``mapped_keys``, one value per run. A non-mapped task run is
+    a unit of one run with no columns.
+    """
+
+    task_id: int
+    label: str
+    fn: Callable[..., Any]
+    indices: Optional[Sequence[int]]
+    size: int
+    static: dict
+    mapped_keys: tuple = ()
+    columns: tuple = ()
+    retry_on: tuple = ()
+
+    def run(self) -> UnitResult:
+        """Run every task run of the unit. A user's exception fails that run only;
+        ``KeyboardInterrupt`` and ``SystemExit`` propagate."""
+        n = self.size
+        codes = bytearray([SUCCESS]) * n
+        values: list = [None] * n
+        details: dict = {}
+        fn = self.fn
+        kwargs = dict(self.static)
+        keys = self.mapped_keys
+        if len(keys) == 1:
+            # The common case, kept tight: one mapped argument.
+            key, column = keys[0], self.columns[0]
+            for j in range(n):
+                kwargs[key] = column[j]
+                try:
+                    values[j] = fn(**kwargs)
+                except signals.FerroflowSignal as sig:
+                    codes[j], values[j], details[j] = _signal_outcome(sig, self.retry_on)
+                except Exception as exc:
+                    codes[j], values[j], details[j] = _failure(exc, self.retry_on)
+        else:
+            columns = self.columns
+            for j in range(n):
+                for key, column in zip(keys, columns):
+                    kwargs[key] = column[j]
+                try:
+                    values[j] = fn(**kwargs)
+                except signals.FerroflowSignal as sig:
+                    codes[j], values[j], details[j] = _signal_outcome(sig, self.retry_on)
+                except Exception as exc:
+                    codes[j], values[j], details[j] = _failure(exc, self.retry_on)
+        return UnitResult(codes, values, details)
+
+
+def _retry_flag(result: Any, retry_on: tuple) -> int:
+    if not retry_on or isinstance(result, retry_on):
+        return RETRY_OK
+    return 0
+
+
+def _failure(exc: Exception, retry_on: tuple):
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    # Drop the frames: the formatted text keeps what a user needs, and a million failed
+    # children must not keep a million stacks (and their locals) alive.
+    exc.__traceback__ = None
+    message = f"Error during execution of task: {exc!r}"
+    return FAILED | _retry_flag(exc, retry_on), exc, (message, text)
+
+
+_SIGNAL_CODES = {
+    "Failed": FAILED,
+    "TriggerFailed": TRIGGER_FAILED,
+    "Success": SUCCESS,
+    "Skipped": SKIPPED,
+    "Retrying": RETRYING,
+}
+
+
+def _signal_outcome(sig: signals.FerroflowSignal, retry_on: tuple):
+    code = _SIGNAL_CODES.get(sig.state_name)
+    if code is None:
+        raise TypeError(f"signal {type(sig).__name__} is not supported by this version of ferroflow")
+    if code == FAILED:
+        code |= _retry_flag(sig.result, retry_on)
+    text = None
+    if code & ~RETRY_OK in (FAILED, TRIGGER_FAILED):
+        text = "".join(traceback.format_exception(type(sig), sig, sig.__traceback__))
+    sig.__traceback__ = None
+    return code, sig.result, (sig.message, text)
+
+
+class Executor:
+    """Base class of executors; see the module docstring for the contract."""
+
+    name = "executor"
+
+    def start(self) -> None:
+        """Acquire resources (pools, clusters) before the first unit."""
+
+    def slots(self) -> int:
+        """How many units can run at once."""
+        return 1
+
+    def submit(self, unit: WorkUnit) -> None:  # pragma: no cover - abstract
+        """Start running ``unit.run()``; must not wait for it."""
+        raise NotImplementedError
+
+    def wait(self) -> list:  # pragma: no cover - abstract
+        """Block until at least one submitted unit finished and return the finished
+        ones as ``[(unit, UnitResult), ...]``. ``unit.run()`` never raises for a user's
+        error; if running a unit fails otherwise, raise: the engine ends the run."""
+        raise NotImplementedError
+
+    def shutdown(self) -> None:
+        """Release resources; called once, even after an error or Ctrl-C."""

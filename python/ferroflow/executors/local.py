@@ -1,0 +1,37 @@
+"""The built-in ``local`` executor: runs work units in the calling thread, one after
+the other. It registers through the same ``register_executors`` hook a third-party
+plugin uses."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from ferroflow.executors.base import Executor, WorkUnit
+from ferroflow.plugins import hookimpl
+
+
+class LocalExecutor(Executor):
+    """Run task runs in-process, sequentially. The default executor."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        self._queue: deque[WorkUnit] = deque()
+
+    def submit(self, unit: WorkUnit) -> None:
+        self._queue.append(unit)
+
+    def wait(self) -> list:
+        done = []
+        while self._queue:
+            unit = self._queue.popleft()
+            done.append((unit, unit.run()))
+        return done
+
+    def shutdown(self) -> None:
+        self._queue.clear()
+
+
+@hookimpl
+def register_executors(register) -> None:
+    register("local", LocalExecutor)

@@ -1,0 +1,152 @@
+"""Hook specifications: every integration point a ferroflow plugin can implement.
+
+A plugin is any importable object (usually a module) whose functions are marked with
+:data:`ferroflow.plugins.hookimpl` and named after one of the hooks below. A
+distribution makes its plugin known by declaring an entry point in the ``ferroflow``
+group::
+
+    [project.entry-points.ferroflow]
+    dask = "ferroflow_dask"
+
+Built-in executors, result stores, serializers and notifiers are registered through
+these same hooks; nothing built in is special.
+
+Registration hooks take a ``register`` callback (the shape ``llm`` uses): the plugin
+calls ``register(name, factory)`` once per thing it provides. ``name`` is what users
+write (``flow.run(executor="dask")``, ``ferroflow run --executor dask``); ``factory``
+is called with the user's options as keyword arguments to build an instance. A
+plugin may register several things in one call, or none.
+
+Registration hooks are called once per plugin manager (lazily, the first time a
+registry is needed), never per flow run and never per task run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from ferroflow.executors import Executor
+
+__all__ = [
+    "PROJECT_NAME",
+    "hookspec",
+    "register_executors",
+    "register_result_stores",
+    "register_serializers",
+    "register_notifiers",
+]
+
+#: The pluggy project name shared by the hookspec and hookimpl markers.
+PROJECT_NAME = "ferroflow"
+
+#: Marks a function in this module as a hook specification.
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_executors(register: Callable[[str, Callable[..., "Executor"]], None]) -> None:
+    """Register executors: the objects that run the engine's work units.
+
+    Call ``register(name, factory)`` once per executor the plugin provides.
+
+    Args:
+        register: ``register(name: str, factory: Callable[..., Executor]) -> None``.
+            ``name`` is the executor's public name (``"local"``, ``"dask"``);
+            it must be a non-empty string not used by another plugin.
+            ``factory`` is called as ``factory(**options)`` with the options the
+            user passed to :func:`ferroflow.plugins.get_executor`; an executor
+            class is the usual factory.
+
+    Returns:
+        Nothing; the return value is ignored.
+
+    Example::
+
+        from ferroflow.plugins import hookimpl
+
+        @hookimpl
+        def register_executors(register):
+            register("dask", DaskExecutor)
+
+    If the hook raises, nothing this plugin registered in this hook is kept and the
+    plugin is reported as failed (``ferroflow plugins``) while the others still load.
+    A name already taken by an earlier plugin is refused (the first registration
+    wins, built-ins first) and reported as a warning on the later plugin.
+    """
+
+
+@hookspec
+def register_result_stores(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register result stores: where checkpointed task results are written and read.
+
+    Call ``register(name, factory)`` once per result store the plugin provides.
+
+    Args:
+        register: ``register(name: str, factory: Callable[..., ResultStore]) -> None``.
+            ``name`` is the store's public name (``"local"``, ``"s3"``);
+            ``factory(**options)`` builds a store (for instance
+            ``factory(location="/tmp/results")``).
+
+    Returns:
+        Nothing; the return value is ignored.
+
+    Example::
+
+        @hookimpl
+        def register_result_stores(register):
+            register("s3", S3ResultStore)
+
+    Failure and name-conflict rules are those of :func:`register_executors`.
+    """
+
+
+@hookspec
+def register_serializers(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register serializers: how result values become bytes and back.
+
+    Call ``register(name, factory)`` once per serializer the plugin provides.
+
+    Args:
+        register: ``register(name: str, factory: Callable[..., Serializer]) -> None``.
+            ``name`` is the serializer's public name (``"pickle"``, ``"json"``);
+            ``factory(**options)`` builds a serializer.
+
+    Returns:
+        Nothing; the return value is ignored.
+
+    Example::
+
+        @hookimpl
+        def register_serializers(register):
+            register("msgpack", MsgpackSerializer)
+
+    Failure and name-conflict rules are those of :func:`register_executors`.
+    """
+
+
+@hookspec
+def register_notifiers(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register notifiers: state handlers that tell people or systems about states.
+
+    Call ``register(name, factory)`` once per notifier the plugin provides.
+
+    Args:
+        register: ``register(name: str, factory: Callable[..., Notifier]) -> None``.
+            ``name`` is the notifier's public name (``"slack"``, ``"email"``);
+            ``factory(**options)`` builds a notifier (for instance
+            ``factory(webhook_url=..., only_states=[Failed])``).
+
+    Returns:
+        Nothing; the return value is ignored.
+
+    Example::
+
+        @hookimpl
+        def register_notifiers(register):
+            register("slack", SlackNotifier)
+
+    Failure and name-conflict rules are those of :func:`register_executors`.
+    """

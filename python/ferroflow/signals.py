@@ -1,0 +1,67 @@
+"""Signals: raise one inside a task (or a trigger) to put the task in a given state.
+
+Signals derive from ``BaseException`` so that a user's ``except Exception`` cannot
+swallow them by accident.
+
+=================  ====================================================
+signal             resulting state
+=================  ====================================================
+``FAIL``           ``Failed`` (retried like any failure)
+``TRIGGERFAIL``    ``TriggerFailed`` (never retried)
+``SUCCESS``        ``Success`` with ``result``
+``SKIP``           ``Skipped`` (propagates downstream)
+``RETRY``          ``Retrying`` now, even when ``max_retries`` is used up
+=================  ====================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["FerroflowSignal", "FAIL", "TRIGGERFAIL", "SUCCESS", "SKIP", "RETRY"]
+
+_NOTHING = object()
+
+
+class FerroflowSignal(BaseException):
+    """Base class of every signal; ``state_name`` names the state it produces."""
+
+    state_name = "State"
+
+    def __init__(self, message: str | None = None, result: Any = _NOTHING):
+        super().__init__(message)
+        self.message = message
+        # A signal without an explicit result carries itself as the state's result,
+        # as in Prefect 1, so the state still explains what happened.
+        self.result = self if result is _NOTHING else result
+
+
+class FAIL(FerroflowSignal):
+    """Fail the task run (retries apply)."""
+
+    state_name = "Failed"
+
+
+class TRIGGERFAIL(FAIL):
+    """The task's trigger did not pass; the task run is never retried."""
+
+    state_name = "TriggerFailed"
+
+
+class SUCCESS(FerroflowSignal):
+    """Finish the task run successfully with ``result``."""
+
+    state_name = "Success"
+
+
+class SKIP(FerroflowSignal):
+    """Skip the task run; downstream tasks skip too unless they opt out with
+    ``skip_on_upstream_skip=False``."""
+
+    state_name = "Skipped"
+
+
+class RETRY(FerroflowSignal):
+    """Retry the task run now, even when ``max_retries`` is used up."""
+
+    state_name = "Retrying"

@@ -1,0 +1,190 @@
+"""States: what happened to a flow run, a task run or a mapped child.
+
+The hierarchy and the ``is_*`` family follow Prefect Core 1: ``is_successful()`` is
+true for ``Success`` and its subclasses ``Cached``, ``Mapped`` and ``Skipped``;
+``is_failed()`` for ``Failed``, ``TriggerFailed`` and ``TimedOut``.
+
+``State.result`` is the value (a task's return value, or the exception of a failed
+run). A failed state also keeps the formatted ``traceback``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Optional, Sequence
+
+__all__ = [
+    "State",
+    "Pending",
+    "Scheduled",
+    "Paused",
+    "Retrying",
+    "Running",
+    "Finished",
+    "Success",
+    "Cached",
+    "Mapped",
+    "Skipped",
+    "Failed",
+    "TriggerFailed",
+    "TimedOut",
+    "Cancelled",
+]
+
+
+class State:
+    """Base state. ``message`` explains it, ``result`` carries its value."""
+
+    color = "#000000"
+
+    def __init__(self, message: Optional[str] = None, result: Any = None, **attrs: Any):
+        self.message = message
+        self.result = result
+        self.traceback: Optional[str] = attrs.pop("traceback", None)
+        self.run_count: int = attrs.pop("run_count", 1)
+        if attrs:
+            raise TypeError(f"{type(self).__name__}() got unexpected arguments {sorted(attrs)}")
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f'<{name}: "{self.message}">' if self.message is not None else f"<{name}>"
+
+    def __eq__(self, other: object) -> bool:
+        # Equal when of the same type with equal results, as in Prefect 1 (the
+        # message is an explanation, not part of the state's identity).
+        return type(self) is type(other) and _same(self.result, other.result)  # type: ignore[attr-defined]
+
+    __hash__ = object.__hash__
+
+    def is_pending(self) -> bool:
+        return isinstance(self, Pending)
+
+    def is_scheduled(self) -> bool:
+        return isinstance(self, Scheduled)
+
+    def is_retrying(self) -> bool:
+        return isinstance(self, Retrying)
+
+    def is_paused(self) -> bool:
+        return isinstance(self, Paused)
+
+    def is_running(self) -> bool:
+        return isinstance(self, Running)
+
+    def is_finished(self) -> bool:
+        return isinstance(self, Finished)
+
+    def is_successful(self) -> bool:
+        return isinstance(self, Success)
+
+    def is_cached(self) -> bool:
+        return isinstance(self, Cached)
+
+    def is_mapped(self) -> bool:
+        return isinstance(self, Mapped)
+
+    def is_skipped(self) -> bool:
+        return isinstance(self, Skipped)
+
+    def is_failed(self) -> bool:
+        return isinstance(self, Failed)
+
+    def is_cancelled(self) -> bool:
+        return isinstance(self, Cancelled)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if isinstance(a, BaseException) or isinstance(b, BaseException):
+        return type(a) is type(b) and a.args == b.args
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+class Pending(State):
+    """Not started yet: waiting for upstream tasks."""
+
+
+class Scheduled(Pending):
+    """Waiting for ``start_time``."""
+
+    def __init__(self, message=None, result=None, start_time: Optional[datetime.datetime] = None, **attrs):
+        super().__init__(message, result, **attrs)
+        self.start_time = start_time
+
+
+class Paused(Scheduled):
+    """Waiting to be resumed."""
+
+
+class Retrying(Scheduled):
+    """Failed, and waiting for ``start_time`` to run again (attempt ``run_count + 1``)."""
+
+
+class Running(State):
+    """Running now."""
+
+
+class Finished(State):
+    """Base of every terminal state."""
+
+
+class Success(Finished):
+    """Finished successfully; ``result`` is the task's return value."""
+
+
+class Cached(Success):
+    """Finished successfully using a cached result."""
+
+
+class Skipped(Success):
+    """Skipped (counts as a success for triggers and for the flow's state)."""
+
+
+class Mapped(Success):
+    """A mapped task whose children were created; says nothing about how the
+    children did. ``map_states`` lists one state per child; ``result`` lists
+    their results."""
+
+    def __init__(self, message=None, result=None, map_states: Optional[Sequence[State]] = None,
+                 n_map_states: Optional[int] = None, **attrs):
+        super().__init__(message, result, **attrs)
+        self._map_states = map_states if map_states is not None else []
+        self._n_map_states = n_map_states
+
+    @property
+    def map_states(self) -> Sequence[State]:
+        return self._map_states
+
+    @map_states.setter
+    def map_states(self, value: Sequence[State]) -> None:
+        self._map_states = value
+        self._n_map_states = None
+
+    @property
+    def n_map_states(self) -> int:
+        return self._n_map_states if self._n_map_states is not None else len(self._map_states)
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and list(self.map_states) == list(other.map_states)  # type: ignore[attr-defined]
+
+    __hash__ = State.__hash__
+
+
+class Failed(Finished):
+    """Finished with an error; ``result`` is the exception, ``traceback`` its text."""
+
+
+class TriggerFailed(Failed):
+    """The task's trigger did not pass, so it did not run. Never retried."""
+
+
+class TimedOut(Failed):
+    """The task run exceeded its timeout (retried like any failure)."""
+
+
+class Cancelled(Finished):
+    """The run was cancelled (for instance by Ctrl-C) before this task finished."""

@@ -1,0 +1,23 @@
+//! ferroflow-core: the scheduling core of ferroflow, free of any Python dependency.
+//!
+//! * [`graph`] freezes a flow into a compact graph: topological order, cycle detection
+//!   whose error names the tasks on the cycle in order.
+//! * [`state`] defines the one-byte state codes shared with the Python layer.
+//! * [`trigger`] evaluates the built-in triggers on counters of upstream states.
+//! * [`run`] keeps the per-run bookkeeping (one byte per task run and mapped child),
+//!   expands mapped tasks, propagates skips and trigger failures, keeps retry timers and
+//!   hands out ready task runs in batches.
+//!
+//! The core never sees task values: it holds states, counters and indices. The Python
+//! layer runs user code and reports one state code per task run.
+
+pub mod error;
+pub mod graph;
+pub mod run;
+pub mod state;
+pub mod trigger;
+
+pub use error::CoreError;
+pub use graph::{EdgeSpec, Graph};
+pub use run::{FinalVerdict, Item, ItemKind, Run, TaskSpec};
+pub use trigger::{Bound, Trigger, Verdict};

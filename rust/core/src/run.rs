@@ -1,0 +1,738 @@
+//! Per-run bookkeeping: one byte of state (and one of run count) per task run and per
+//! mapped child, readiness counters, mapping expansion, skip and trigger-failure
+//! propagation, retry timers, batches of ready work and the flow's final verdict.
+//!
+//! The Python layer drives a run with two calls per round: [`Run::next_batch`] hands
+//! out ready task runs grouped by task, and [`Run::report`] takes their outcomes back.
+//! A mapped task whose width depends on values (the length of an upstream list) is
+//! handed out once as an [`ItemKind::Prepare`] item; Python measures the values and
+//! answers with [`Run::prepared`].
+//!
+//! Readiness follows Prefect Core 1: a non-mapped task waits for every upstream task
+//! and every child of a mapped upstream; a mapped task's parent waits for its mapped
+//! upstreams' parents only, and child `i` then waits for child `i` of each mapped
+//! upstream, so mapped -> mapped chains run child by child.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+
+use crate::error::CoreError;
+use crate::graph::Graph;
+use crate::state::*;
+use crate::trigger::{Trigger, Verdict};
+
+/// What the engine must know about a task to schedule it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TaskSpec {
+    pub trigger: Trigger,
+    pub skip_on_upstream_skip: bool,
+    pub max_retries: u8,
+    pub retry_delay_ms: u64,
+    /// Keyed constant inputs: each counts as one successful upstream state.
+    pub n_constants: u32,
+}
+
+impl Default for TaskSpec {
+    fn default() -> Self {
+        TaskSpec {
+            trigger: Trigger::AllSuccessful,
+            skip_on_upstream_skip: true,
+            max_retries: 0,
+            retry_delay_ms: 0,
+            n_constants: 0,
+        }
+    }
+}
+
+/// How a task depends on one upstream task (edges deduplicated per upstream and kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkKind {
+    /// A mapped, unflattened edge: child `i` depends on the upstream's child `i` (or
+    /// element `i` of a non-mapped upstream's value).
+    Child,
+    /// An unmapped edge: the whole upstream, all of its children when it is mapped.
+    Whole,
+    /// A mapped, flattened edge: one child per element of the flattened upstream.
+    Flat,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    up: u32,
+    kind: LinkKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    /// Run the task (or the listed children).
+    Run,
+    /// Measure a mapped task's inputs and answer with [`Run::prepared`].
+    Prepare,
+}
+
+/// A group of ready task runs of one task. `indices` is `None` for the task itself
+/// (a non-mapped task run or a mapped task's parent) and lists children otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub task: u32,
+    pub kind: ItemKind,
+    pub indices: Option<Vec<u32>>,
+}
+
+/// The flow's final verdict over its reference tasks (mapped ones expanded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalVerdict {
+    AllSucceeded,
+    SomeFailed,
+    /// Nothing failed but not everything succeeded (e.g. a cancelled task).
+    NoneFailed,
+}
+
+const SELF: u32 = u32::MAX;
+
+struct Children {
+    width: u32,
+    state: Vec<u8>,
+    run_count: Vec<u8>,
+    /// Child links whose upstream child `i` is not finished yet.
+    waiting: Vec<u16>,
+    /// Upstream counts shared by every child (unmapped links, constants, mapped
+    /// links from non-mapped upstreams).
+    base: Counts,
+    /// Per-element states of flattened mapped upstreams, keyed by upstream.
+    flat: Vec<(u32, Vec<u8>)>,
+    unfinished: u32,
+    tally: [u64; N_STATES],
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    ParentFinished(u32),
+    FullyDone(u32),
+    ChildFinished(u32, u32),
+    Evaluate(u32),
+}
+
+pub struct Run {
+    graph: Graph,
+    specs: Vec<TaskSpec>,
+    links: Vec<Vec<Link>>,
+    out: Vec<Vec<(u32, LinkKind)>>,
+    has_edges: Vec<bool>,
+    mapped: Vec<bool>,
+    state: Vec<u8>,
+    run_count: Vec<u8>,
+    waiting: Vec<u32>,
+    done: Vec<bool>,
+    children: Vec<Option<Box<Children>>>,
+    ready_self: Vec<Option<ItemKind>>,
+    ready_children: Vec<VecDeque<u32>>,
+    active: BTreeSet<(Reverse<u32>, u32)>,
+    timers: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    in_flight: u64,
+    not_done: u32,
+    events: Vec<Event>,
+}
+
+impl Run {
+    /// Start a run of `graph`; roots become ready at once.
+    pub fn new(graph: Graph, specs: Vec<TaskSpec>) -> Result<Run, CoreError> {
+        let n = graph.len();
+        if specs.len() != n {
+            return Err(CoreError::SpecCount { specs: specs.len(), tasks: n });
+        }
+        let mut links: Vec<Vec<Link>> = vec![Vec::new(); n];
+        let mut out: Vec<Vec<(u32, LinkKind)>> = vec![Vec::new(); n];
+        let mut has_edges = vec![false; n];
+        let mut mapped = vec![false; n];
+        for d in 0..n as u32 {
+            let edges = graph.in_edges.of(d);
+            has_edges[d as usize] = !edges.is_empty() || specs[d as usize].n_constants > 0;
+            for &e in edges {
+                let e = graph.edge(e);
+                let kind = match (e.mapped, e.flattened) {
+                    (true, false) => LinkKind::Child,
+                    (true, true) => LinkKind::Flat,
+                    (false, _) => LinkKind::Whole,
+                };
+                mapped[d as usize] |= e.mapped;
+                let list = &mut links[d as usize];
+                if !list.iter().any(|l| l.up == e.upstream && l.kind == kind) {
+                    list.push(Link { up: e.upstream, kind });
+                    out[e.upstream as usize].push((d, kind));
+                }
+            }
+        }
+        let waiting: Vec<u32> = links.iter().map(|l| l.len() as u32).collect();
+        let mut run = Run {
+            specs,
+            links,
+            out,
+            has_edges,
+            mapped,
+            state: vec![PENDING; n],
+            run_count: vec![0; n],
+            waiting,
+            done: vec![false; n],
+            children: (0..n).map(|_| None).collect(),
+            ready_self: vec![None; n],
+            ready_children: (0..n).map(|_| VecDeque::new()).collect(),
+            active: BTreeSet::new(),
+            timers: BinaryHeap::new(),
+            in_flight: 0,
+            not_done: n as u32,
+            events: Vec::new(),
+            graph,
+        };
+        for &t in run.graph.order().to_vec().iter() {
+            if run.waiting[t as usize] == 0 {
+                run.events.push(Event::Evaluate(t));
+            }
+        }
+        run.drain();
+        Ok(run)
+    }
+
+    // ----- queries -------------------------------------------------------------
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    pub fn is_mapped(&self, task: u32) -> bool {
+        self.mapped[task as usize]
+    }
+
+    /// Task-level state code (a mapped task's parent).
+    pub fn task_state(&self, task: u32) -> u8 {
+        self.state[task as usize]
+    }
+
+    pub fn task_states(&self) -> &[u8] {
+        &self.state
+    }
+
+    pub fn task_run_count(&self, task: u32) -> u8 {
+        self.run_count[task as usize]
+    }
+
+    /// Number of children of a mapped task, once it has mapped.
+    pub fn width(&self, task: u32) -> Option<u32> {
+        self.children[task as usize].as_ref().map(|c| c.width)
+    }
+
+    /// State codes of a mapped task's children (empty before it maps).
+    pub fn child_states(&self, task: u32) -> &[u8] {
+        self.children[task as usize].as_ref().map_or(&[], |c| &c.state)
+    }
+
+    pub fn child_run_counts(&self, task: u32) -> &[u8] {
+        self.children[task as usize].as_ref().map_or(&[], |c| &c.run_count)
+    }
+
+    /// Task runs of `task` by state code: the task itself plus its mapped children.
+    pub fn tally(&self, task: u32) -> [u64; N_STATES] {
+        let mut t = self.children[task as usize].as_ref().map_or([0; N_STATES], |c| c.tally);
+        t[self.state[task as usize] as usize] += 1;
+        t
+    }
+
+    /// True once every task (and every mapped child) is finished.
+    pub fn is_complete(&self) -> bool {
+        self.not_done == 0
+    }
+
+    /// Task runs handed out and not yet reported.
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight
+    }
+
+    /// Whether some task run is ready to be handed out now.
+    pub fn has_ready(&self) -> bool {
+        !self.active.is_empty()
+    }
+
+    /// When the earliest retry timer fires.
+    pub fn next_timer(&self) -> Option<u64> {
+        self.timers.peek().map(|Reverse((due, _, _))| *due)
+    }
+
+    /// Nothing ready, nothing in flight, no timer, yet not complete: the run cannot
+    /// progress by itself (a paused task, or an engine bug).
+    pub fn is_stalled(&self) -> bool {
+        !self.is_complete() && self.active.is_empty() && self.in_flight == 0 && self.timers.is_empty()
+    }
+
+    /// The final verdict over `reference` tasks, mapped tasks expanded to children.
+    pub fn verdict(&self, reference: &[u32]) -> FinalVerdict {
+        let mut c = Counts::default();
+        for &t in reference {
+            self.add_whole(&mut c, t);
+        }
+        if c.failed > 0 {
+            FinalVerdict::SomeFailed
+        } else if c.success == c.total {
+            FinalVerdict::AllSucceeded
+        } else {
+            FinalVerdict::NoneFailed
+        }
+    }
+
+    // ----- the batch API -------------------------------------------------------
+
+    /// Hand out up to `max_items` ready task runs, deepest tasks first (so mapped
+    /// pipelines advance child by child instead of breadth first). Retry timers due at
+    /// `now_ms` become ready first.
+    pub fn next_batch(&mut self, max_items: usize, now_ms: u64) -> Vec<Item> {
+        while let Some(&Reverse((due, t, i))) = self.timers.peek() {
+            if due > now_ms {
+                break;
+            }
+            self.timers.pop();
+            let still_retrying = if i == SELF {
+                self.state[t as usize] == RETRYING
+            } else {
+                self.children[t as usize].as_ref().is_some_and(|c| c.state[i as usize] == RETRYING)
+            };
+            if still_retrying {
+                self.make_ready(t, i, ItemKind::Run);
+            }
+        }
+        let mut budget = max_items.max(1);
+        let mut items = Vec::new();
+        while budget > 0 {
+            let Some(&key) = self.active.first() else { break };
+            let t = key.1;
+            let tu = t as usize;
+            if let Some(kind) = self.ready_self[tu].take() {
+                if kind == ItemKind::Run {
+                    self.run_count[tu] = self.run_count[tu].saturating_add(1);
+                }
+                self.set_task_state(t, RUNNING);
+                items.push(Item { task: t, kind, indices: None });
+                budget -= 1;
+            } else {
+                let queue = &mut self.ready_children[tu];
+                let take = budget.min(queue.len());
+                let indices: Vec<u32> = queue.drain(..take).collect();
+                let ch = self.children[tu].as_mut().expect("ready children of a mapped task");
+                for &i in &indices {
+                    let old = ch.state[i as usize];
+                    ch.tally[old as usize] -= 1;
+                    ch.tally[RUNNING as usize] += 1;
+                    ch.state[i as usize] = RUNNING;
+                    ch.run_count[i as usize] = ch.run_count[i as usize].saturating_add(1);
+                }
+                budget -= take;
+                items.push(Item { task: t, kind: ItemKind::Run, indices: Some(indices) });
+            }
+            if self.ready_self[tu].is_none() && self.ready_children[tu].is_empty() {
+                self.active.remove(&key);
+            }
+        }
+        self.in_flight += items.iter().map(|it| it.indices.as_ref().map_or(1, |v| v.len() as u64)).sum::<u64>();
+        items
+    }
+
+    /// Report outcomes of task runs handed out by [`Run::next_batch`]: one code per
+    /// run (`indices: None` = the task itself). FAILED and TIMED_OUT may carry
+    /// [`RETRY_OK`]; RETRYING means "retry now whatever `max_retries` says".
+    pub fn report(&mut self, task: u32, indices: Option<&[u32]>, codes: &[u8], now_ms: u64) -> Result<(), CoreError> {
+        let t = task as usize;
+        if t >= self.state.len() {
+            return Err(CoreError::BadReport(format!("unknown task id {task}")));
+        }
+        match indices {
+            None => {
+                let [code] = codes else {
+                    return Err(CoreError::BadReport(format!("expected one code for task {}", self.graph.name(task))));
+                };
+                if self.state[t] != RUNNING {
+                    return Err(self.not_running(task, None));
+                }
+                let code = self.outcome(task, self.run_count[t], *code, now_ms, SELF)?;
+                self.in_flight -= 1;
+                self.set_task_state(task, code);
+            }
+            Some(indices) => {
+                if indices.len() != codes.len() {
+                    return Err(CoreError::BadReport(format!(
+                        "{} indices but {} codes for task {}",
+                        indices.len(),
+                        codes.len(),
+                        self.graph.name(task)
+                    )));
+                }
+                for (&i, &code) in indices.iter().zip(codes) {
+                    let (state, runs) = match self.children[t].as_ref() {
+                        Some(ch) if (i as usize) < ch.state.len() => (ch.state[i as usize], ch.run_count[i as usize]),
+                        _ => return Err(self.not_running(task, Some(i))),
+                    };
+                    if state != RUNNING {
+                        return Err(self.not_running(task, Some(i)));
+                    }
+                    let code = self.outcome(task, runs, code, now_ms, i)?;
+                    self.in_flight -= 1;
+                    self.set_child_state(task, i, code);
+                }
+            }
+        }
+        self.drain();
+        Ok(())
+    }
+
+    /// Answer a [`ItemKind::Prepare`] item. `width_hint` is the shortest length among
+    /// mapped inputs coming from non-mapped upstreams (None if there are none);
+    /// `flat` gives, per flattened mapped upstream that is itself mapped, the number of
+    /// elements each of its children contributes. `fail_code` ends the task instead
+    /// (e.g. FAILED for an unmappable input).
+    pub fn prepared(
+        &mut self,
+        task: u32,
+        width_hint: Option<u32>,
+        flat: &[(u32, Vec<u32>)],
+        fail_code: Option<u8>,
+    ) -> Result<(), CoreError> {
+        let t = task as usize;
+        if t >= self.state.len() || !self.mapped[t] || self.state[t] != RUNNING {
+            return Err(CoreError::BadReport(format!("task id {task} was not being prepared")));
+        }
+        self.in_flight -= 1;
+        match fail_code {
+            Some(code) if is_finished(code) && code != MAPPED => self.set_task_state(task, code),
+            Some(code) => return Err(CoreError::BadReport(format!("cannot end a mapped task with code {code}"))),
+            None => self.map_task(task, width_hint, flat)?,
+        }
+        self.drain();
+        Ok(())
+    }
+
+    /// Cancel every unfinished task run (Ctrl-C): they end CANCELLED.
+    pub fn cancel(&mut self) {
+        for t in 0..self.state.len() as u32 {
+            if !is_finished(self.state[t as usize]) {
+                self.set_task_state(t, CANCELLED);
+            }
+            if let Some(ch) = self.children[t as usize].as_mut() {
+                for i in 0..ch.width as usize {
+                    let old = ch.state[i];
+                    if !is_finished(old) {
+                        ch.tally[old as usize] -= 1;
+                        ch.tally[CANCELLED as usize] += 1;
+                        ch.state[i] = CANCELLED;
+                    }
+                }
+                ch.unfinished = 0;
+            }
+            self.done[t as usize] = true;
+        }
+        self.events.clear();
+        self.active.clear();
+        self.timers.clear();
+        for q in &mut self.ready_children {
+            q.clear();
+        }
+        self.ready_self.iter_mut().for_each(|r| *r = None);
+        self.in_flight = 0;
+        self.not_done = 0;
+    }
+
+    // ----- internals -----------------------------------------------------------
+
+    fn not_running(&self, task: u32, index: Option<u32>) -> CoreError {
+        let what = match index {
+            Some(i) => format!("{}[{i}]", self.graph.name(task)),
+            None => self.graph.name(task).to_string(),
+        };
+        CoreError::BadReport(format!("{what} was reported but is not running"))
+    }
+
+    /// Turn a reported code into the state to record, arming a retry timer if needed.
+    fn outcome(&mut self, task: u32, runs: u8, code: u8, now_ms: u64, index: u32) -> Result<u8, CoreError> {
+        let base = code & !RETRY_OK;
+        let spec = self.specs[task as usize];
+        let recorded = match base {
+            FAILED | TIMED_OUT if code & RETRY_OK != 0 && runs <= spec.max_retries => {
+                self.timers.push(Reverse((now_ms.saturating_add(spec.retry_delay_ms), task, index)));
+                RETRYING
+            }
+            RETRYING => {
+                self.timers.push(Reverse((now_ms, task, index)));
+                RETRYING
+            }
+            SUCCESS | CACHED | SKIPPED | FAILED | TRIGGER_FAILED | TIMED_OUT | CANCELLED | PAUSED => base,
+            _ => {
+                return Err(CoreError::BadReport(format!(
+                    "code {code} is not a valid outcome for {}",
+                    self.graph.name(task)
+                )))
+            }
+        };
+        Ok(recorded)
+    }
+
+    fn set_task_state(&mut self, t: u32, code: u8) {
+        self.state[t as usize] = code;
+        if is_finished(code) {
+            self.events.push(Event::ParentFinished(t));
+        }
+    }
+
+    fn set_child_state(&mut self, t: u32, i: u32, code: u8) {
+        let ch = self.children[t as usize].as_mut().expect("children");
+        let old = ch.state[i as usize];
+        ch.tally[old as usize] -= 1;
+        ch.tally[code as usize] += 1;
+        ch.state[i as usize] = code;
+        if is_finished(code) {
+            self.events.push(Event::ChildFinished(t, i));
+        }
+    }
+
+    fn make_ready(&mut self, t: u32, index: u32, kind: ItemKind) {
+        if index == SELF {
+            self.ready_self[t as usize] = Some(kind);
+        } else {
+            self.ready_children[t as usize].push_back(index);
+        }
+        self.active.insert((Reverse(self.graph.rank(t)), t));
+    }
+
+    fn drain(&mut self) {
+        while let Some(ev) = self.events.pop() {
+            match ev {
+                Event::ParentFinished(t) => {
+                    for k in 0..self.out[t as usize].len() {
+                        let (d, kind) = self.out[t as usize][k];
+                        if kind == LinkKind::Child {
+                            self.satisfy(d);
+                        }
+                    }
+                    let unfinished = self.children[t as usize].as_ref().map_or(0, |c| c.unfinished);
+                    if unfinished == 0 {
+                        self.events.push(Event::FullyDone(t));
+                    }
+                }
+                Event::FullyDone(t) => {
+                    if std::mem::replace(&mut self.done[t as usize], true) {
+                        continue;
+                    }
+                    self.not_done -= 1;
+                    for k in 0..self.out[t as usize].len() {
+                        let (d, kind) = self.out[t as usize][k];
+                        if kind != LinkKind::Child {
+                            self.satisfy(d);
+                        }
+                    }
+                }
+                Event::ChildFinished(t, i) => {
+                    let ch = self.children[t as usize].as_mut().expect("children");
+                    ch.unfinished -= 1;
+                    let all_done = ch.unfinished == 0;
+                    for k in 0..self.out[t as usize].len() {
+                        let (d, kind) = self.out[t as usize][k];
+                        if kind != LinkKind::Child {
+                            continue;
+                        }
+                        let Some(dc) = self.children[d as usize].as_mut() else { continue };
+                        if i < dc.width {
+                            dc.waiting[i as usize] -= 1;
+                            if dc.waiting[i as usize] == 0 && dc.state[i as usize] == PENDING {
+                                self.evaluate_child(d, i);
+                            }
+                        }
+                    }
+                    if all_done && self.state[t as usize] == MAPPED {
+                        self.events.push(Event::FullyDone(t));
+                    }
+                }
+                Event::Evaluate(t) => self.evaluate_task(t),
+            }
+        }
+    }
+
+    fn satisfy(&mut self, d: u32) {
+        self.waiting[d as usize] -= 1;
+        if self.waiting[d as usize] == 0 {
+            self.events.push(Event::Evaluate(d));
+        }
+    }
+
+    /// Add the upstream states `t` contributes through an unmapped edge.
+    fn add_whole(&self, c: &mut Counts, t: u32) {
+        match self.children[t as usize].as_ref() {
+            Some(ch) if self.state[t as usize] == MAPPED => *c = c.merged(&Counts::from_tally(&ch.tally)),
+            _ => c.add(self.state[t as usize], 1),
+        }
+    }
+
+    fn evaluate_task(&mut self, t: u32) {
+        if self.state[t as usize] != PENDING {
+            return;
+        }
+        if self.mapped[t as usize] {
+            return self.evaluate_parent(t);
+        }
+        let mut c = Counts::default();
+        for l in &self.links[t as usize] {
+            self.add_whole(&mut c, l.up);
+        }
+        c.add(SUCCESS, self.specs[t as usize].n_constants as u64);
+        self.decide(t, SELF, &c);
+    }
+
+    /// A mapped task's parent never evaluates its trigger (its children do); it skips,
+    /// fails for lack of anything to map over, or maps.
+    fn evaluate_parent(&mut self, t: u32) {
+        let spec = self.specs[t as usize];
+        let links = &self.links[t as usize];
+        let skipped = links.iter().any(|l| {
+            let s = self.state[l.up as usize];
+            match l.kind {
+                LinkKind::Child => s == SKIPPED,
+                LinkKind::Flat => s == SKIPPED,
+                LinkKind::Whole => {
+                    s == SKIPPED
+                        || (s == MAPPED
+                            && self.children[l.up as usize].as_ref().is_some_and(|c| c.tally[SKIPPED as usize] > 0))
+                }
+            }
+        });
+        if spec.skip_on_upstream_skip && skipped {
+            return self.set_task_state(t, SKIPPED);
+        }
+        let mappable = links.iter().any(|l| l.kind != LinkKind::Whole && is_successful(self.state[l.up as usize]));
+        if !mappable {
+            return self.set_task_state(t, FAILED);
+        }
+        let needs_values = links.iter().any(|l| {
+            let s = self.state[l.up as usize];
+            match l.kind {
+                LinkKind::Child => is_successful(s) && s != MAPPED,
+                LinkKind::Flat => is_successful(s),
+                LinkKind::Whole => false,
+            }
+        });
+        if needs_values {
+            self.make_ready(t, SELF, ItemKind::Prepare);
+        } else {
+            self.map_task(t, None, &[]).expect("mapping over mapped upstreams needs no values");
+        }
+    }
+
+    fn map_task(&mut self, t: u32, width_hint: Option<u32>, flat: &[(u32, Vec<u32>)]) -> Result<(), CoreError> {
+        let tu = t as usize;
+        let mut width = width_hint.unwrap_or(u32::MAX);
+        let mut base = Counts::default();
+        let mut flat_codes: Vec<(u32, Vec<u8>)> = Vec::new();
+        for l in &self.links[tu] {
+            let s = self.state[l.up as usize];
+            let up_children = self.children[l.up as usize].as_ref().filter(|_| s == MAPPED);
+            match (l.kind, up_children) {
+                (LinkKind::Whole, _) => self.add_whole(&mut base, l.up),
+                (LinkKind::Child, Some(uc)) => width = width.min(uc.width),
+                (LinkKind::Flat, Some(uc)) => {
+                    let counts = flat.iter().find(|(u, _)| *u == l.up).map(|(_, c)| c).ok_or_else(|| {
+                        CoreError::BadReport(format!(
+                            "missing flattened element counts of {} for {}",
+                            self.graph.name(l.up),
+                            self.graph.name(t)
+                        ))
+                    })?;
+                    if counts.len() != uc.width as usize {
+                        return Err(CoreError::BadReport(format!(
+                            "{} element counts for {} children of {}",
+                            counts.len(),
+                            uc.width,
+                            self.graph.name(l.up)
+                        )));
+                    }
+                    let mut codes = Vec::new();
+                    for (j, &n) in counts.iter().enumerate() {
+                        codes.extend(std::iter::repeat_n(uc.state[j], n as usize));
+                    }
+                    width = width.min(codes.len() as u32);
+                    flat_codes.push((l.up, codes));
+                }
+                (_, None) => base.add(s, 1),
+            }
+        }
+        base.add(SUCCESS, self.specs[tu].n_constants as u64);
+        if width == u32::MAX {
+            width = 0;
+        }
+        for (_, codes) in &mut flat_codes {
+            codes.truncate(width as usize);
+        }
+        let mut waiting = vec![0u16; width as usize];
+        for l in &self.links[tu] {
+            if l.kind != LinkKind::Child || self.state[l.up as usize] != MAPPED {
+                continue;
+            }
+            let uc = self.children[l.up as usize].as_ref().expect("children");
+            for (w, &s) in waiting.iter_mut().zip(&uc.state) {
+                if !is_finished(s) {
+                    *w += 1;
+                }
+            }
+        }
+        let mut tally = [0u64; N_STATES];
+        tally[PENDING as usize] = width as u64;
+        self.children[tu] = Some(Box::new(Children {
+            width,
+            state: vec![PENDING; width as usize],
+            run_count: vec![0; width as usize],
+            waiting,
+            base,
+            flat: flat_codes,
+            unfinished: width,
+            tally,
+        }));
+        self.set_task_state(t, MAPPED);
+        for i in 0..width {
+            if self.children[tu].as_ref().expect("children").waiting[i as usize] == 0 {
+                self.evaluate_child(t, i);
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate_child(&mut self, t: u32, i: u32) {
+        let ch = self.children[t as usize].as_ref().expect("children");
+        let mut c = ch.base;
+        for l in &self.links[t as usize] {
+            match l.kind {
+                LinkKind::Child if self.state[l.up as usize] == MAPPED => {
+                    let uc = self.children[l.up as usize].as_ref().expect("children");
+                    c.add(uc.state[i as usize], 1);
+                }
+                LinkKind::Flat => {
+                    if let Some((_, codes)) = ch.flat.iter().find(|(u, _)| *u == l.up) {
+                        c.add(codes[i as usize], 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.decide(t, i, &c);
+    }
+
+    fn decide(&mut self, t: u32, index: u32, c: &Counts) {
+        let spec = self.specs[t as usize];
+        let verdict = if spec.skip_on_upstream_skip && c.skipped > 0 {
+            Verdict::Skip
+        } else {
+            spec.trigger.evaluate(self.has_edges[t as usize], c)
+        };
+        let code = match verdict {
+            Verdict::Run | Verdict::Python => return self.make_ready(t, index, ItemKind::Run),
+            Verdict::TriggerFail => TRIGGER_FAILED,
+            Verdict::Skip => SKIPPED,
+        };
+        if index == SELF {
+            self.set_task_state(t, code);
+        } else {
+            self.set_child_state(t, index, code);
+        }
+    }
+}

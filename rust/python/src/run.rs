@@ -1,0 +1,230 @@
+//! `Run`: the per-run bookkeeping and the batch API the Python engine drives.
+
+use std::sync::Mutex;
+
+use ferroflow_core::{state, Bound as Threshold, FinalVerdict, ItemKind, Run as CoreRun, TaskSpec, Trigger};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyRange, PyRangeMethods, PyTuple};
+
+use crate::errors::to_py;
+use crate::graph::Graph;
+
+/// Above this many task runs, core work runs with the GIL released.
+const DETACH_AT: usize = 4096;
+
+/// One task's scheduling spec, as the engine sends it:
+/// `(trigger, at_least, at_most, skip_on_upstream_skip, max_retries, retry_delay_ms, n_constants)`.
+type SpecTuple = (String, Option<f64>, Option<f64>, bool, u8, u64, u32);
+
+fn trigger_from(name: &str, at_least: Option<f64>, at_most: Option<f64>) -> PyResult<Trigger> {
+    let b = |v: Option<f64>| v.map_or(Threshold::Default, Threshold::Value);
+    Ok(match name {
+        "all_successful" => Trigger::AllSuccessful,
+        "all_failed" => Trigger::AllFailed,
+        "any_successful" => Trigger::AnySuccessful,
+        "any_failed" => Trigger::AnyFailed,
+        "all_finished" => Trigger::AllFinished,
+        "not_all_skipped" => Trigger::NotAllSkipped,
+        "some_successful" => Trigger::SomeSuccessful { at_least: b(at_least), at_most: b(at_most) },
+        "some_failed" => Trigger::SomeFailed { at_least: b(at_least), at_most: b(at_most) },
+        "custom" => Trigger::Custom,
+        other => return Err(PyValueError::new_err(format!("unknown built-in trigger {other:?}"))),
+    })
+}
+
+/// Indices of children handed out: a `range` when contiguous (the common case), else a list.
+fn indices_to_py<'py>(py: Python<'py>, indices: &[u32]) -> PyResult<Bound<'py, PyAny>> {
+    let first = indices[0] as isize;
+    let contiguous = indices.windows(2).all(|w| w[1] == w[0] + 1);
+    if contiguous {
+        Ok(PyRange::new(py, first, first + indices.len() as isize)?.into_any())
+    } else {
+        Ok(PyList::new(py, indices)?.into_any())
+    }
+}
+
+fn indices_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+    if let Ok(range) = obj.cast::<PyRange>() {
+        let (start, stop, step) = (range.start()?, range.stop()?, range.step()?);
+        if step != 1 || start < 0 {
+            return Err(PyValueError::new_err("child index ranges must be ascending by 1"));
+        }
+        return Ok((start as u32..stop.max(start) as u32).collect());
+    }
+    obj.extract::<Vec<u32>>()
+}
+
+/// The bookkeeping of one flow run. See `ferroflow_core::run` for the semantics.
+#[pyclass(frozen, module = "ferroflow._core")]
+pub struct Run {
+    inner: Mutex<CoreRun>,
+}
+
+impl Run {
+    fn core(&self) -> std::sync::MutexGuard<'_, CoreRun> {
+        // A panic inside the core poisons the lock; the data is still the best record
+        // we have, so keep going and let the engine report the failure.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[pymethods]
+impl Run {
+    #[new]
+    fn new(py: Python<'_>, graph: &Graph, specs: Vec<SpecTuple>) -> PyResult<Self> {
+        let specs = specs
+            .into_iter()
+            .map(|(trigger, at_least, at_most, skip, max_retries, delay, n_constants)| {
+                Ok(TaskSpec {
+                    trigger: trigger_from(&trigger, at_least, at_most)?,
+                    skip_on_upstream_skip: skip,
+                    max_retries,
+                    retry_delay_ms: delay,
+                    n_constants,
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let g = graph.inner.clone();
+        let run = py.detach(|| CoreRun::new(g, specs)).map_err(to_py)?;
+        Ok(Run { inner: Mutex::new(run) })
+    }
+
+    /// Up to `max_items` ready task runs as `(task, kind, indices)` tuples: kind 0 =
+    /// run, 1 = prepare a mapped task; `indices` is None for the task itself, else a
+    /// `range` or list of child indices.
+    fn next_batch<'py>(&self, py: Python<'py>, max_items: usize, now_ms: u64) -> PyResult<Vec<Bound<'py, PyTuple>>> {
+        let items = {
+            let mut guard = self.core();
+            let core: &mut CoreRun = &mut guard;
+            if max_items >= DETACH_AT {
+                py.detach(|| core.next_batch(max_items, now_ms))
+            } else {
+                core.next_batch(max_items, now_ms)
+            }
+        };
+        items
+            .into_iter()
+            .map(|it| {
+                let kind = match it.kind {
+                    ItemKind::Run => 0u8,
+                    ItemKind::Prepare => 1u8,
+                };
+                let indices = match &it.indices {
+                    None => py.None().into_bound(py),
+                    Some(ix) => indices_to_py(py, ix)?,
+                };
+                PyTuple::new(py, [it.task.into_pyobject(py)?.into_any(), kind.into_pyobject(py)?.into_any(), indices])
+            })
+            .collect()
+    }
+
+    /// Report a batch of outcomes: a list of `(task, indices, codes)` where indices is
+    /// None (codes: one int) or the indices handed out (codes: bytes, one per child).
+    fn report(&self, py: Python<'_>, reports: &Bound<'_, PyList>, now_ms: u64) -> PyResult<()> {
+        let mut parsed: Vec<(u32, Option<Vec<u32>>, Vec<u8>)> = Vec::with_capacity(reports.len());
+        let mut total = 0usize;
+        for entry in reports.iter() {
+            let (task, indices, codes): (u32, Bound<'_, PyAny>, Bound<'_, PyAny>) = entry.extract()?;
+            if indices.is_none() {
+                parsed.push((task, None, vec![codes.extract::<u8>()?]));
+                total += 1;
+            } else {
+                let ix = indices_from(&indices)?;
+                let codes: Vec<u8> = codes.extract()?;
+                total += ix.len();
+                parsed.push((task, Some(ix), codes));
+            }
+        }
+        let mut guard = self.core();
+        let core: &mut CoreRun = &mut guard;
+        let mut apply = move || -> Result<(), ferroflow_core::CoreError> {
+            for (task, ix, codes) in &parsed {
+                core.report(*task, ix.as_deref(), codes, now_ms)?;
+            }
+            Ok(())
+        };
+        let result = if total >= DETACH_AT { py.detach(apply) } else { apply() };
+        result.map_err(to_py)
+    }
+
+    /// Answer a prepare item: `width_hint` = shortest length among mapped inputs from
+    /// non-mapped upstreams, `flat` = `[(upstream, [elements per child])]` for
+    /// flattened mapped upstreams, `fail_code` ends the task instead of mapping it.
+    #[pyo3(signature = (task, width_hint=None, flat=Vec::new(), fail_code=None))]
+    fn prepared(&self, task: u32, width_hint: Option<u32>, flat: Vec<(u32, Vec<u32>)>, fail_code: Option<u8>) -> PyResult<()> {
+        self.core().prepared(task, width_hint, &flat, fail_code).map_err(to_py)
+    }
+
+    /// Cancel every unfinished task run.
+    fn cancel(&self) {
+        self.core().cancel()
+    }
+
+    fn is_complete(&self) -> bool {
+        self.core().is_complete()
+    }
+
+    fn is_stalled(&self) -> bool {
+        self.core().is_stalled()
+    }
+
+    fn has_ready(&self) -> bool {
+        self.core().has_ready()
+    }
+
+    fn in_flight(&self) -> u64 {
+        self.core().in_flight()
+    }
+
+    /// Milliseconds (on the engine's clock) when the earliest retry timer fires.
+    fn next_timer(&self) -> Option<u64> {
+        self.core().next_timer()
+    }
+
+    /// Task-level state codes of every task, as bytes.
+    fn task_states<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.core().task_states())
+    }
+
+    fn task_state(&self, task: u32) -> u8 {
+        self.core().task_state(task)
+    }
+
+    fn task_run_count(&self, task: u32) -> u8 {
+        self.core().task_run_count(task)
+    }
+
+    /// Number of children of a mapped task (None before it maps).
+    fn width(&self, task: u32) -> Option<u32> {
+        self.core().width(task)
+    }
+
+    /// State codes of a mapped task's children, as bytes.
+    fn child_states<'py>(&self, py: Python<'py>, task: u32) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.core().child_states(task))
+    }
+
+    fn child_run_counts<'py>(&self, py: Python<'py>, task: u32) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.core().child_run_counts(task))
+    }
+
+    /// Per task, task runs (the task plus its children) by state code.
+    fn tallies(&self) -> Vec<Vec<u64>> {
+        let core = self.core();
+        (0..core.graph().len() as u32).map(|t| core.tally(t).to_vec()).collect()
+    }
+
+    /// 0 = all reference tasks succeeded, 1 = some failed, 2 = none failed but not
+    /// all succeeded.
+    fn verdict(&self, reference: Vec<u32>) -> u8 {
+        match self.core().verdict(&reference) {
+            FinalVerdict::AllSucceeded => 0,
+            FinalVerdict::SomeFailed => 1,
+            FinalVerdict::NoneFailed => 2,
+        }
+    }
+}
+
+#[allow(dead_code)]
+const _STATE_CODES_ARE_BYTES: u8 = state::CANCELLED;
