@@ -39,6 +39,8 @@ def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., No
     def install(*names: str) -> None:
         for name in reversed(names):
             site = tmp_path / f"site-{name}"
+            if site.exists():  # already installed by an earlier call
+                continue
             shutil.copytree(FIXTURES / name, site)
             monkeypatch.syspath_prepend(str(site))
         plugins.reset_plugin_manager()

@@ -84,18 +84,14 @@ def _parse_value(raw: str) -> Any:
         return raw
 
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors say ``ferroflow: error: ...`` and exit 2."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``ferroflow`` argument parser (sub-commands ``run`` and ``plugins``)."""
-    parser = _Parser(
+    parser = argparse.ArgumentParser(
         prog="ferroflow",
         description="Run ferroflow flows and inspect installed plugins.",
     )
     parser.add_argument("--version", action="version", version=f"ferroflow {get_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser(
         "run", help="run a flow defined in a Python file",

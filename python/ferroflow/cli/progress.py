@@ -13,7 +13,8 @@ import os
 import shutil
 import sys
 import time
-from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, TextIO, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Optional, Protocol, TextIO, runtime_checkable
 
 __all__ = [
     "FINISHED_STATES",
@@ -155,7 +156,7 @@ class ProgressDisplay:
         if self.mode == "off":
             return
         now = self._clock()
-        if self._last_output is not None and now - self._last_output < self.interval:
+        if self._last_output is not None and now - self._last_output < self.interval - 1e-6:
             self._dirty = True
             return
         if self.mode == "tty":
@@ -256,7 +257,8 @@ def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
                    elapsed: Optional[float] = None) -> str:
     """The summary table printed when a run ends.
 
-    One row per task: name, final state, and details (child counts by state for a
+    One row per task (in the snapshot's topological order when it names the tasks):
+    name, final state, and details (child counts by state for a
     mapped task, the first line of the error for a failed one); then the flow's final
     state and message, and the elapsed time and throughput when ``elapsed`` is given.
     ``snapshot`` (the last one) supplies child counts; without it they are counted from
@@ -272,12 +274,17 @@ def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
         del by_name[name]
 
     results = getattr(state, "result", None)
+    task_states = results if isinstance(results, Mapping) else getattr(state, "task_states", None)
     table = [["task", "state", "details"]]
-    if isinstance(results, dict):
-        for task, task_state in results.items():
+    if isinstance(task_states, Mapping):
+        rows = []
+        for task, task_state in task_states.items():
             name = _task_name(task)
-            table.append([name, type(task_state).__name__,
-                          _details(task_state, by_name.get(name))])
+            rows.append([name, type(task_state).__name__, _details(task_state, by_name.get(name))])
+        # Topological order, as in the live table, when the snapshot names the tasks.
+        position = {name: i for i, (name, _) in enumerate(snapshot) if name in by_name}
+        rows.sort(key=lambda row: position.get(row[0], len(position)))
+        table.extend(rows)
 
     lines: list[str] = []
     flow_state = type(state).__name__
@@ -287,14 +294,14 @@ def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
         title += f" - {_first_line(message)}"
     lines.append(title)
     if elapsed is not None:
-        total, done, _ = _totals(snapshot)
+        _, done, _ = _totals(snapshot)
         rate = done / elapsed if elapsed > 0 else 0.0
         lines.append(f"{_n(done)} task runs in {_duration(elapsed)} ({_rate(rate)} runs/s)")
+    if isinstance(results, BaseException):
+        lines.append(f"error: {first_error_line(state)}")
     if len(table) > 1:
         lines.append("")
         lines.extend(_format_table(table, right_from=None))
-    elif results is not None and not isinstance(results, dict) and getattr(state, "is_failed", lambda: False)():
-        lines.append(f"error: {first_error_line(state)}")
     return "\n".join(lines) + "\n"
 
 

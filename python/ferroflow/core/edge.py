@@ -17,6 +17,7 @@ Annotations stack: ``unmapped(flatten(x))`` is both.
 from __future__ import annotations
 
 import keyword
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,8 +37,6 @@ class EdgeAnnotation:
 
     annotations: Dict[str, Any] = {}
 
-    __slots__ = ("value", "annotations")
-
     def __init__(self, value: Any):
         merged = dict(type(self).annotations)
         if isinstance(value, EdgeAnnotation):
@@ -56,7 +55,6 @@ class mapped(EdgeAnnotation):
     """Map over this argument even when the task is called normally:
     ``add(x=mapped(numbers), y=1)`` is ``add.map(x=numbers, y=unmapped(1))``."""
 
-    __slots__ = ()
     annotations = {"mapped": True}
 
 
@@ -64,7 +62,6 @@ class unmapped(EdgeAnnotation):
     """Pass this argument whole to every mapped child:
     ``add.map(x=numbers, y=unmapped(10))`` adds 10 to each number."""
 
-    __slots__ = ()
     annotations = {"mapped": False}
 
 
@@ -72,7 +69,6 @@ class flatten(EdgeAnnotation):
     """Un-nest one level of the argument's value before mapping over it:
     mapping over ``flatten([[1], [2, 3]])`` makes three children, 1, 2 and 3."""
 
-    __slots__ = ()
     annotations = {"flattened": True}
 
 
@@ -81,7 +77,7 @@ def is_valid_key(key: object) -> bool:
     return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
 
 
-class Edge:
+class Edge(tuple):
     """A directed dependency from ``upstream_task`` to ``downstream_task``.
 
     ``key`` (optional) makes it a data edge: the upstream result is passed to the
@@ -92,22 +88,23 @@ class Edge:
     :func:`ferroflow.core.collections.as_task` (collections containing tasks are bound
     into ``flow``, or the active flow).
 
-    Edges are immutable values: equal (and hashing alike) when their tasks, key and
+    Edges are immutable values, equal (and hashing alike) when their tasks, key and
     flags are equal. They are normally created by :meth:`Flow.add_edge` rather than by
-    hand.
+    hand. (Internally an edge is a 5-tuple, which keeps building large flows fast;
+    it never compares equal to a plain tuple.)
     """
 
-    __slots__ = ("upstream_task", "downstream_task", "key", "mapped", "flattened", "_hash")
+    __slots__ = ()
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         upstream_task: Any,
         downstream_task: Any,
         key: Optional[str] = None,
         mapped: Optional[bool] = None,
         flattened: Optional[bool] = None,
         flow: Optional["Flow"] = None,
-    ):
+    ) -> "Edge":
         mapped = bool(mapped)
         flattened = bool(flattened)
         for end in (upstream_task, downstream_task):
@@ -118,10 +115,6 @@ class Edge:
             upstream_task = _collections.as_task(upstream_task, flow=flow)
         if not isinstance(downstream_task, _task.Task):
             downstream_task = _collections.as_task(downstream_task, flow=flow)
-        if not isinstance(upstream_task, _task.Task) or not isinstance(downstream_task, _task.Task):
-            raise TypeError(
-                f"An edge connects tasks, got {upstream_task!r} -> {downstream_task!r}"
-            )
         if upstream_task is downstream_task:
             raise ValueError(f"An edge cannot connect task {upstream_task.name!r} to itself")
         if key is not None and not is_valid_key(key):
@@ -129,63 +122,54 @@ class Edge:
                 f"Edge key {key!r} (into task {downstream_task.name!r}) is not a valid "
                 "keyword argument name"
             )
-        self._init(upstream_task, downstream_task, key, mapped, flattened)
+        return tuple.__new__(cls, (upstream_task, downstream_task, key, mapped, flattened))
 
-    def _init(self, up: "Task", down: "Task", key: Optional[str], mapped: bool, flattened: bool) -> None:
-        setter = object.__setattr__
-        setter(self, "upstream_task", up)
-        setter(self, "downstream_task", down)
-        setter(self, "key", key)
-        setter(self, "mapped", mapped)
-        setter(self, "flattened", flattened)
-        setter(self, "_hash", hash((id(up), id(down), key, mapped, flattened)))
-
-    @classmethod
-    def _trusted(cls, up: "Task", down: "Task", key: Optional[str], mapped: bool, flattened: bool) -> "Edge":
-        """Build an edge from already-checked parts (the flow's fast path)."""
-        edge = cls.__new__(cls)
-        edge._init(up, down, key, mapped, flattened)
-        return edge
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Edges are immutable; create a new Edge instead")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError("Edges are immutable; create a new Edge instead")
-
-    def __reduce__(self):
-        return (
-            Edge._trusted,
-            (self.upstream_task, self.downstream_task, self.key, self.mapped, self.flattened),
-        )
+    upstream_task: "Task" = property(itemgetter(0), doc="The task that runs first.")  # type: ignore[assignment]
+    downstream_task: "Task" = property(itemgetter(1), doc="The task that runs after it.")  # type: ignore[assignment]
+    key: Optional[str] = property(  # type: ignore[assignment]
+        itemgetter(2), doc="The downstream run() argument fed by this edge, or None."
+    )
+    mapped: bool = property(itemgetter(3), doc="True when the downstream task maps over it.")  # type: ignore[assignment]
+    flattened: bool = property(  # type: ignore[assignment]
+        itemgetter(4), doc="True when the upstream value is un-nested one level first."
+    )
 
     @property
     def tasks(self) -> set:
         """Both ends of the edge, as a set."""
-        return {self.upstream_task, self.downstream_task}
+        return {self[0], self[1]}
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return (
-            self.upstream_task is other.upstream_task  # type: ignore[attr-defined]
-            and self.downstream_task is other.downstream_task  # type: ignore[attr-defined]
-            and self.key == other.key  # type: ignore[attr-defined]
-            and self.mapped == other.mapped  # type: ignore[attr-defined]
-            and self.flattened == other.flattened  # type: ignore[attr-defined]
-        )
+        return type(other) is type(self) and tuple.__eq__(self, other)  # type: ignore[arg-type]
 
-    def __hash__(self) -> int:
-        return self._hash
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+    def _no_order(self, other: object) -> bool:
+        return NotImplemented
+
+    # Tuples order element-wise, which would call the tasks' operators (and build
+    # tasks); edges have no order.
+    __lt__ = __le__ = __gt__ = __ge__ = _no_order  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:
+        return (_edge_from_parts, tuple(self))
 
     def __repr__(self) -> str:
-        flags = "".join(
-            f", {name}=True" for name in ("mapped", "flattened") if getattr(self, name)
-        )
-        return (
-            f"<Edge(key={self.key!r}{flags}): "
-            f"{self.upstream_task.name} -> {self.downstream_task.name}>"
-        )
+        flags = "".join(f", {name}=True" for name, on in (("mapped", self[3]), ("flattened", self[4])) if on)
+        return f"<Edge(key={self[2]!r}{flags}): {self[0].name} -> {self[1].name}>"
+
+
+_tuple_new = tuple.__new__
+
+
+def _edge_from_parts(
+    upstream: "Task", downstream: "Task", key: Optional[str], mapped: bool, flattened: bool
+) -> Edge:
+    """Build an edge from already-checked parts (unpickling and the flow's fast path)."""
+    return _tuple_new(Edge, (upstream, downstream, key, mapped, flattened))
 
 
 # Late imports: task.py and collections.py both use this module.

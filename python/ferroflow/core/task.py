@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import copy as _copy
 import datetime
 import functools
 import inspect
@@ -44,7 +43,7 @@ from typing import (
     Union,
 )
 
-from ferroflow import signals, triggers
+from ferroflow import triggers
 
 if TYPE_CHECKING:  # pragma: no cover
     from ferroflow.core.flow import Flow
@@ -114,10 +113,6 @@ class _RunInfo(NamedTuple):
     nout: Optional[int]
 
 
-def _describe(owner: str) -> str:
-    return owner
-
-
 def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
     """Inspect and validate ``func`` as a task's ``run``; ``owner`` names the task
     (or task class) in error messages."""
@@ -125,7 +120,7 @@ def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
         signature = inspect.signature(func)
     except (TypeError, ValueError) as exc:
         raise ValueError(
-            f"{_describe(owner)}: cannot read the signature of {func!r} ({exc}); builtin "
+            f"{owner}: cannot read the signature of {func!r} ({exc}); builtin "
             "and C functions often cannot be inspected: wrap it in a Python function"
         ) from None
     params = list(signature.parameters.values())
@@ -134,13 +129,13 @@ def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
         signature = signature.replace(parameters=params)
     if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
         raise ValueError(
-            f"{_describe(owner)}: run() may not take *args, because ferroflow passes every "
+            f"{owner}: run() may not take *args, because ferroflow passes every "
             "input by keyword; take **kwargs instead"
         )
     positional_only = [p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_ONLY]
     if positional_only:
         raise TypeError(
-            f"{_describe(owner)}: run() may not have positional-only parameters "
+            f"{owner}: run() may not have positional-only parameters "
             f"{positional_only}, because ferroflow passes every input by keyword"
         )
     reserved = [
@@ -150,7 +145,7 @@ def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
     ]
     if reserved:
         raise ValueError(
-            f"{_describe(owner)}: run() may not have parameters named {reserved}: "
+            f"{owner}: run() may not have parameters named {reserved}: "
             f"{', '.join(RESERVED_ARGUMENTS)} are reserved by Task.__call__/bind/map"
         )
     var_keyword = next(
@@ -458,9 +453,7 @@ class Task:
         ``run`` is an instance attribute as in :class:`FunctionTask`)."""
         run = self.__dict__.get("run")
         if run is None:
-            info = type(self).__dict__.get("_ff_run_info")
-            if info is None:
-                info = getattr(type(self), "_ff_run_info", None)
+            info = getattr(type(self), "_ff_run_info", None)
             if info is not None:
                 return info
             run = self.run
@@ -479,7 +472,11 @@ class Task:
     def __repr__(self) -> str:
         return f"<Task: {self.name}>"
 
-    __hash__ = object.__hash__
+    def __getstate__(self) -> Dict[str, Any]:
+        # The inspected signature is a cache (and may hold unpicklable annotations).
+        state = self.__dict__.copy()
+        state.pop("_ff_instance_run_info", None)
+        return state
 
     # ------------------------------------------------------------------- run
 
@@ -504,8 +501,9 @@ class Task:
         state = new.__dict__
         state.update(self.__dict__)
         for name, option in TASK_OPTIONS.items():
-            if option.clone is not None and name in state:
-                state[name] = option.clone(state[name])
+            clone = option.clone
+            if clone is not None and name in state:
+                state[name] = clone(state[name])
         if self.slug and "slug" not in task_args:
             state["slug"] = self.slug + "-copy"
         if task_args:
@@ -548,11 +546,14 @@ class Task:
         ``mapped=True`` maps over every input (see :meth:`map`); ``upstream_tasks``
         adds state-only dependencies.
         """
-        _require_flow(self, flow)
+        flow = _require_flow(self, flow)
         new = self.copy(**task_args) if task_args else self.copy()
-        return new.bind(
-            *args, mapped=mapped, upstream_tasks=upstream_tasks, flow=flow, **kwargs
-        )
+        arguments = new._bind_arguments(args, kwargs)
+        flow._bind_inputs(new, arguments, bool(mapped), upstream_tasks)
+        context_tags = _CONTEXT_TAGS.get()
+        if context_tags:
+            new.tags |= context_tags
+        return new
 
     def bind(
         self,
@@ -571,9 +572,7 @@ class Task:
         """
         arguments = self._bind_arguments(args, kwargs)
         flow = _require_flow(self, flow)
-        flow.set_dependencies(
-            self, upstream_tasks=upstream_tasks, keyword_tasks=arguments, mapped=mapped
-        )
+        flow._bind_inputs(self, arguments, bool(mapped), upstream_tasks)
         context_tags = _CONTEXT_TAGS.get()
         if context_tags:
             self.tags |= context_tags
@@ -597,6 +596,12 @@ class Task:
                 if name not in arguments:
                     ok = False
                     break
+        if ok and info.var_keyword is not None:
+            for key in kwargs:
+                if key not in info.names and not _edge.is_valid_key(key):
+                    raise ValueError(
+                        f"Task {self.name!r}: {key!r} is not a valid keyword argument name"
+                    )
         if not ok:
             try:
                 info.signature.bind(*args, **kwargs)
@@ -887,5 +892,3 @@ def task(fn: Optional[Callable[..., Any]] = None, **task_kwargs: Any) -> Any:
 from ferroflow.core import edge as _edge  # noqa: E402
 from ferroflow.core import collections as _collections  # noqa: E402
 from ferroflow.core import operators as _operators  # noqa: E402
-
-_ = (signals, _copy)  # signals: documented in run(); kept importable from here

@@ -219,7 +219,7 @@ def list_plugins() -> list[PluginRecord]:
             if plugin is not None and name not in known:
                 records.append(PluginRecord(name=name, source=RUNTIME_SOURCE))
         for record in records:
-            if record.status != "ok" and record.name not in regs.registered:
+            if record.status != "ok":  # never registered: nothing to add
                 continue
             record.registrations = {k: list(v) for k, v in regs.registered.get(record.name, {}).items()}
             record.warnings.extend(regs.warnings.get(record.name, []))
@@ -571,8 +571,8 @@ def _create(kind: str, name_or_instance: Any, options: dict[str, Any]) -> Any:
         return name_or_instance(**options)
     if options:
         raise PluginError(
-            f"Options {sorted(options)} were given with a {noun} instance "
-            f"({name_or_instance!r}); options only apply when a {noun} is named")
+            f"Options {sorted(options)} were given with an instance ({name_or_instance!r}); "
+            f"options only apply to a registered name")
     return name_or_instance
 
 

@@ -1,0 +1,114 @@
+"""Side-by-side: a trivial task mapped over N items plus a reduce, on ferroflow's local
+executor, as a plain Python loop, and on Dask (``dask.delayed`` and the threaded
+scheduler, when dask is installed), in one run.
+
+Each measurement runs in a fresh subprocess so its peak RSS is its own. Prints, per
+contender, the median wall time of ``--repeat`` runs, the per-item overhead over the
+plain loop in microseconds, the ratio to the loop, and the peak RSS.
+
+    python benches/compare_mapped.py               # N = 1,000,000, 3 repeats
+    python benches/compare_mapped.py -n 100000 --repeat 5 --no-dask
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import textwrap
+
+CONTENDERS = {
+    "python loop": """
+        def inc(x):
+            return x + 1
+        t0 = time.perf_counter()
+        total = sum([inc(x) for x in range(N)])
+        elapsed = time.perf_counter() - t0
+        assert total == N * (N + 1) // 2
+    """,
+    "ferroflow local": """
+        from ferroflow import Flow, task
+        @task
+        def inc(x):
+            return x + 1
+        @task
+        def total(xs):
+            return sum(xs)
+        with Flow("bench") as flow:
+            t = total(inc.map(list(range(N))))
+        t0 = time.perf_counter()
+        state = flow.run()
+        elapsed = time.perf_counter() - t0
+        assert state.is_successful(), state
+        assert state.result[t].result == N * (N + 1) // 2
+    """,
+    "dask delayed (threads)": """
+        import dask
+        def inc(x):
+            return x + 1
+        t0 = time.perf_counter()
+        parts = [dask.delayed(inc)(x) for x in range(N)]
+        total = dask.delayed(sum)(parts).compute(scheduler="threads")
+        elapsed = time.perf_counter() - t0
+        assert total == N * (N + 1) // 2
+    """,
+}
+
+RUNNER = """
+import json, resource, sys, time
+N = {n}
+{body}
+peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"seconds": elapsed, "peak_mib": peak_kib / 1024}}))
+"""
+
+
+def measure(body: str, n: int) -> dict:
+    code = RUNNER.format(n=n, body=textwrap.dedent(body))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"benchmark failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=1_000_000, help="number of mapped items")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-dask", action="store_true", help="skip the Dask contender")
+    parser.add_argument("--dask-max", type=int, default=200_000,
+                        help="largest N to try on dask.delayed (it needs ~1 ms and KiBs per task)")
+    args = parser.parse_args(argv)
+
+    try:
+        import dask  # noqa: F401
+        have_dask = not args.no_dask
+    except ImportError:
+        have_dask = False
+
+    rows = []
+    for name, body in CONTENDERS.items():
+        n = args.n
+        if name.startswith("dask"):
+            if not have_dask:
+                continue
+            n = min(n, args.dask_max)
+        runs = [measure(body, n) for _ in range(args.repeat)]
+        seconds = statistics.median(r["seconds"] for r in runs)
+        rows.append((name, n, seconds, max(r["peak_mib"] for r in runs)))
+
+    loop_per_item = {n: s / n for name, n, s, _ in rows if name == "python loop"}
+    base = loop_per_item.get(args.n)
+    print(f"{'contender':<24}{'N':>11}{'median s':>11}{'us/item':>10}{'overhead us':>13}{'x loop':>9}{'peak MiB':>10}")
+    for name, n, seconds, peak in rows:
+        per = seconds / n * 1e6
+        over = per - base * 1e6 if base else float("nan")
+        ratio = (seconds / n) / base if base else float("nan")
+        print(f"{name:<24}{n:>11,}{seconds:>11.3f}{per:>10.2f}{over:>13.2f}{ratio:>9.1f}{peak:>10.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,789 @@
+"""Flows: a graph of tasks, built functionally or imperatively, then run.
+
+Functional API -- tasks called inside ``with Flow(...)`` are added with their inputs::
+
+    with Flow("etl") as flow:
+        rows = extract()
+        load(transform(rows))
+
+Imperative API -- ``add_task``, ``add_edge``, ``set_dependencies``, ``chain``.
+
+The flow keeps adjacency indexes (upstream and downstream edges per task, keys bound
+per task) up to date as edges are added, so graph queries cost what they return, even
+on flows of 100,000 tasks. Topological order and cycle detection are the Rust core's
+job (:func:`ferroflow.engine.graph.freeze`).
+"""
+
+from __future__ import annotations
+
+import collections
+import collections.abc
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Set,
+    Tuple,
+)
+
+from ferroflow.core.collections import Constant, as_task, is_constant
+from ferroflow.core.edge import Edge, EdgeAnnotation, _edge_from_parts, is_valid_key
+from ferroflow.core.parameter import Parameter
+from ferroflow.core.task import _ACTIVE_FLOW, Task
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ferroflow.states import State
+
+__all__ = ["Flow", "TaskSet"]
+
+# Values stored as constants without further inspection on the bind fast path.
+_SCALARS = frozenset({int, float, str, bool, bytes, complex, type(None)})
+_NO_KEYS: Mapping[str, Any] = {}
+
+
+class TaskSet(collections.abc.MutableSet):
+    """A set of tasks that iterates in insertion order.
+
+    Supports ``in``, ``len``, iteration, the set operators and the usual ``set``
+    methods (``copy``, ``union``, ``difference``...), whose results are TaskSets too.
+    Compares equal to a built-in ``set`` with the same members.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, iterable: Iterable[Task] = ()):
+        self._items: Dict[Task, None] = dict.fromkeys(iterable)
+
+    @classmethod
+    def _from_iterable(cls, iterable: Iterable[Task]) -> "TaskSet":
+        return TaskSet(iterable)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"TaskSet({list(self._items)!r})"
+
+    def add(self, task: Task) -> None:
+        """Add ``task`` (no-op when present)."""
+        self._items[task] = None
+
+    def discard(self, task: Task) -> None:
+        """Remove ``task`` if present."""
+        self._items.pop(task, None)
+
+    def copy(self) -> "TaskSet":
+        """An independent copy."""
+        return TaskSet(self._items)
+
+    def union(self, *others: Iterable[Task]) -> "TaskSet":
+        """Members of this set or any of ``others``."""
+        result = TaskSet(self._items)
+        for other in others:
+            result._items.update(dict.fromkeys(other))
+        return result
+
+    def intersection(self, *others: Iterable[Task]) -> "TaskSet":
+        """Members of this set found in every one of ``others``."""
+        keep = [set(other) for other in others]
+        return TaskSet(t for t in self._items if all(t in k for k in keep))
+
+    def difference(self, *others: Iterable[Task]) -> "TaskSet":
+        """Members of this set found in none of ``others``."""
+        drop: set = set().union(*others)
+        return TaskSet(t for t in self._items if t not in drop)
+
+    def issubset(self, other: Iterable[Task]) -> bool:
+        """True when every member is in ``other``."""
+        other_set = other if isinstance(other, (set, frozenset, TaskSet)) else set(other)
+        return all(t in other_set for t in self._items)
+
+    def issuperset(self, other: Iterable[Task]) -> bool:
+        """True when every member of ``other`` is in this set."""
+        return all(t in self._items for t in other)
+
+
+class _FlowTasks(TaskSet):
+    """The live, read-only view of a flow's tasks (``flow.tasks``)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def _view(cls, items: Dict[Task, None]) -> "_FlowTasks":
+        view = cls.__new__(cls)
+        view._items = items
+        return view
+
+    def add(self, task: Task) -> None:
+        raise TypeError("flow.tasks is read-only: use flow.add_task(task)")
+
+    def discard(self, task: Task) -> None:
+        raise TypeError("flow.tasks is read-only: use flow.replace(...) or build a new flow")
+
+    def __ior__(self, other: Any) -> Any:  # MutableSet's in-place ops would mutate
+        raise TypeError("flow.tasks is read-only: use flow.add_task(task)")
+
+    __iand__ = __ixor__ = __isub__ = __ior__
+
+
+class Flow:
+    """A named graph of tasks.
+
+    ``tasks`` and ``edges`` (optional) seed the flow; ``reference_tasks`` are the
+    tasks whose states decide the flow run's state (default: the terminal tasks).
+
+    ``flow.tasks`` is an insertion-ordered, read-only set view; ``flow.edges`` a set of
+    :class:`~ferroflow.core.edge.Edge`; ``flow.constants[task][key]`` holds the plain
+    values bound to a task's keyword arguments (they are not graph nodes);
+    ``flow.slugs[task]`` is each task's slug in this flow.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        tasks: Optional[Iterable[Task]] = None,
+        edges: Optional[Iterable[Edge]] = None,
+        reference_tasks: Optional[Iterable[Task]] = None,
+    ):
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"A flow needs a non-empty name (a str), got {name!r}")
+        self.name = name
+        self._tasks: Dict[Task, None] = {}
+        self.edges: Set[Edge] = set()
+        self.constants: Dict[Task, Dict[str, Any]] = collections.defaultdict(dict)
+        self.slugs: Dict[Task, str] = {}
+        self._slug_owner: Dict[str, Task] = {}
+        self._slug_counters: Dict[str, int] = {}
+        # Adjacency indexes, kept in step with `edges` (lists: `edges` dedups).
+        self._edges_in: Dict[Task, List[Edge]] = {}
+        self._edges_out: Dict[Task, List[Edge]] = {}
+        self._keyed_in: Dict[Task, Dict[str, Edge]] = {}
+        self._reference_tasks: Dict[Task, None] = {}
+        self._cache: Dict[Any, Any] = {}
+        self._context_tokens: list = []
+        for t in tasks or ():
+            self.add_task(t)
+        for e in edges or ():
+            self.add_edge(
+                e.upstream_task, e.downstream_task, key=e.key, mapped=e.mapped,
+                flattened=e.flattened, validate=False,
+            )
+        if reference_tasks:
+            self.set_reference_tasks(reference_tasks)
+
+    # ------------------------------------------------------------------- basics
+
+    @property
+    def tasks(self) -> TaskSet:
+        """The flow's tasks, in insertion order (a read-only live view)."""
+        return _FlowTasks._view(self._tasks)
+
+    def __repr__(self) -> str:
+        return f'<Flow: name="{self.name}">'
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self.sorted_tasks())
+
+    def __enter__(self) -> "Flow":
+        self._context_tokens.append(_ACTIVE_FLOW.set(self))
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        _ACTIVE_FLOW.reset(self._context_tokens.pop())
+
+    def __getstate__(self) -> dict:
+        # The frozen graph (a Rust object) and `with` tokens do not travel.
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        state["_context_tokens"] = []
+        return state
+
+    def _changed(self) -> None:
+        if self._cache:
+            self._cache.clear()
+
+    # ------------------------------------------------------------------- adding tasks
+
+    def _check_addable(self, task: Any) -> None:
+        if not isinstance(task, Task):
+            raise TypeError(f"Flow {self.name!r}: only Task instances can be added, got {task!r}")
+        if task in self._tasks:
+            return
+        slug = task.slug
+        if slug is not None and slug in self._slug_owner:
+            self._slug_taken(task)
+
+    def _slug_taken(self, task: Task) -> None:
+        what = "parameter" if isinstance(task, Parameter) else "task"
+        raise ValueError(
+            f'Flow {self.name!r} already has a task with the slug "{task.slug}": cannot add '
+            f"{what} {task.name!r} (slugs must be unique within a flow)"
+        )
+
+    def add_task(self, task: Task) -> Task:
+        """Add ``task`` (no-op when already there) and give it a slug; returns it.
+
+        A task's explicit slug must be unique in the flow (ValueError naming it);
+        otherwise the slug is ``"{name}-{n}"`` (sorted tags join the prefix:
+        ``"{name}-{tag1}-{tag2}-{n}"``), n counting per prefix from 1.
+        """
+        tasks = self._tasks
+        if task in tasks:
+            return task
+        if not isinstance(task, Task):
+            raise TypeError(f"Flow {self.name!r}: only Task instances can be added, got {task!r}")
+        owners = self._slug_owner
+        slug = task.slug
+        if slug is None:
+            prefix = "-".join([task.name, *sorted(task.tags)]) if task.tags else task.name
+            n = self._slug_counters.get(prefix, 0) + 1
+            slug = f"{prefix}-{n}"
+            while slug in owners:
+                n += 1
+                slug = f"{prefix}-{n}"
+            self._slug_counters[prefix] = n
+        elif slug in owners:
+            self._slug_taken(task)
+        self.slugs[task] = slug
+        owners[slug] = task
+        tasks[task] = None
+        if self._cache:
+            self._cache.clear()
+        return task
+
+    # ------------------------------------------------------------------- adding edges
+
+    def add_edge(
+        self,
+        upstream_task: Any,
+        downstream_task: Any,
+        key: Optional[str] = None,
+        mapped: bool = False,
+        flattened: bool = False,
+        validate: Optional[bool] = None,
+    ) -> Edge:
+        """Add an edge ``upstream_task -> downstream_task`` and both tasks; returns it.
+
+        Non-task ends are converted with :func:`~ferroflow.core.collections.as_task`;
+        annotations (``unmapped(t)``, ``flatten(t)``) override ``mapped``/``flattened``.
+        With ``key``, the upstream result becomes ``downstream.run(key=...)``; a constant
+        bound to a key without mapping/flattening is stored in
+        ``flow.constants[downstream][key]`` instead of becoming a node (the returned
+        edge then starts at a :class:`Constant` that is not in the flow).
+
+        Errors: a Parameter downstream, a task linked to itself, an invalid key, a key
+        ``run()`` does not accept, or a key already bound for that task.
+        ``validate=True`` also runs :meth:`validate` (cycle check) afterwards.
+        """
+        edge = self._add_edge(upstream_task, downstream_task, key, mapped, flattened, need_edge=True)
+        assert edge is not None
+        if validate:
+            self.validate()
+        return edge
+
+    def _add_edge(
+        self,
+        upstream: Any,
+        downstream: Any,
+        key: Optional[str],
+        mapped: bool,
+        flattened: bool,
+        need_edge: bool,
+    ) -> Optional[Edge]:
+        mapped = bool(mapped)
+        flattened = bool(flattened)
+        if isinstance(upstream, EdgeAnnotation):
+            mapped = bool(upstream.annotations.get("mapped", mapped))
+            flattened = bool(upstream.annotations.get("flattened", flattened))
+            upstream = upstream.value
+        if isinstance(downstream, EdgeAnnotation):
+            mapped = bool(downstream.annotations.get("mapped", mapped))
+            flattened = bool(downstream.annotations.get("flattened", flattened))
+            downstream = downstream.value
+        if not isinstance(downstream, Task):
+            downstream = as_task(downstream, flow=self)
+        if isinstance(downstream, Parameter):
+            self._parameter_downstream(downstream)
+        if upstream is downstream:
+            raise ValueError(f"An edge cannot connect task {downstream.name!r} to itself")
+        if key is not None:
+            if not is_valid_key(key):
+                raise ValueError(
+                    f"Task {downstream.name!r}: {key!r} is not a valid keyword argument name"
+                )
+            info = downstream._run_info()
+            if key not in info.names and info.var_keyword is None:
+                raise TypeError(
+                    f"Task {downstream.name!r}: run() has no argument {key!r} "
+                    f"(it takes {sorted(info.names) or 'no arguments'})"
+                )
+        return self._keyed_or_link(upstream, downstream, key, mapped, flattened, need_edge)
+
+    def _keyed_or_link(
+        self,
+        upstream: Any,
+        downstream: Task,
+        key: Optional[str],
+        mapped: bool,
+        flattened: bool,
+        need_edge: bool,
+    ) -> Optional[Edge]:
+        """Bind ``upstream`` (annotation already unwrapped, key already checked) into
+        ``downstream``: a plain constant is stored, anything else becomes an edge."""
+        if key is not None:
+            previous = self._keyed_in.get(downstream, _NO_KEYS).get(key)
+            if previous is not None:
+                if (
+                    previous.upstream_task is upstream
+                    and previous.mapped == mapped
+                    and previous.flattened == flattened
+                ):
+                    return previous  # the very same edge again
+                self._key_taken(downstream, key)
+            bound = self.constants.get(downstream, _NO_KEYS)
+            if key in bound:
+                if bound[key] is not upstream or mapped or flattened:
+                    self._key_taken(downstream, key)
+                stored = True  # the very same constant again
+            elif not (mapped or flattened) and not isinstance(upstream, Task) and is_constant(upstream):
+                # A plain value bound to a key is stored, not made a node.
+                self.add_task(downstream)
+                self.constants[downstream][key] = upstream
+                stored = True
+            else:
+                stored = False
+            if stored:
+                if need_edge:
+                    return _edge_from_parts(Constant(upstream), downstream, key, False, False)
+                return None
+        if not isinstance(upstream, Task):
+            upstream = as_task(upstream, flow=self)
+        if key is not None and not (mapped or flattened) and isinstance(upstream, Constant):
+            # A Constant task bound to a key: keep its value, not the node.
+            self.add_task(downstream)
+            self.constants[downstream][key] = upstream.value
+            return _edge_from_parts(upstream, downstream, key, False, False)
+        return self._link(upstream, downstream, key, mapped, flattened)
+
+    def _link(self, upstream: Task, downstream: Task, key: Optional[str], mapped: bool, flattened: bool) -> Edge:
+        """Add the edge and both tasks, updating the indexes."""
+        edge = _edge_from_parts(upstream, downstream, key, mapped, flattened)
+        edges = self.edges
+        if edge in edges:
+            return edge
+        tasks = self._tasks
+        if upstream not in tasks:
+            self._check_addable(upstream)
+        if downstream not in tasks:
+            self.add_task(downstream)
+        if upstream not in tasks:
+            self.add_task(upstream)
+        edges.add(edge)
+        ins = self._edges_in.get(downstream)
+        if ins is None:
+            self._edges_in[downstream] = [edge]
+        else:
+            ins.append(edge)
+        outs = self._edges_out.get(upstream)
+        if outs is None:
+            self._edges_out[upstream] = [edge]
+        else:
+            outs.append(edge)
+        if key is not None:
+            keyed = self._keyed_in.get(downstream)
+            if keyed is None:
+                self._keyed_in[downstream] = {key: edge}
+            else:
+                keyed[key] = edge
+        if self._cache:
+            self._cache.clear()
+        return edge
+
+    def _bind_inputs(
+        self,
+        task: Task,
+        arguments: Dict[str, Any],
+        mapped: bool,
+        upstream_tasks: Optional[Iterable[Any]],
+    ) -> None:
+        """What :meth:`Task.bind` calls: ``arguments`` come from matching ``run()``'s
+        signature (keys already checked), annotations not yet unwrapped."""
+        if isinstance(task, Parameter) and (arguments or upstream_tasks):
+            self._parameter_downstream(task)
+        if task in self._tasks:
+            self._bind_into(task, arguments, mapped, upstream_tasks)
+            return
+        self.add_task(task)
+        try:
+            self._bind_into(task, arguments, mapped, upstream_tasks)
+        except BaseException:
+            self._detach(task)  # a call that fails leaves no half-bound copy behind
+            raise
+
+    def _bind_into(
+        self,
+        task: Task,
+        arguments: Dict[str, Any],
+        mapped: bool,
+        upstream_tasks: Optional[Iterable[Any]],
+    ) -> None:
+        if upstream_tasks:
+            for upstream in upstream_tasks:
+                self._add_edge(upstream, task, None, mapped, False, need_edge=False)
+        if not arguments:
+            return
+        keyed = self._keyed_in.get(task)
+        bound = self.constants.get(task)
+        for key, value in arguments.items():
+            if (keyed is not None and key in keyed) or (bound is not None and key in bound):
+                self._keyed_or_link(value, task, key, mapped, False, need_edge=False)
+            elif type(value) in _SCALARS and not mapped:
+                if bound is None:
+                    bound = self.constants[task]
+                bound[key] = value
+            elif isinstance(value, Task) and not mapped and not isinstance(value, Constant):
+                if value is task:
+                    raise ValueError(f"An edge cannot connect task {task.name!r} to itself")
+                self._link(value, task, key, False, False)
+            else:
+                flattened = False
+                edge_mapped = mapped
+                if isinstance(value, EdgeAnnotation):
+                    edge_mapped = bool(value.annotations.get("mapped", mapped))
+                    flattened = bool(value.annotations.get("flattened", False))
+                    value = value.value
+                if value is task:
+                    raise ValueError(f"An edge cannot connect task {task.name!r} to itself")
+                self._keyed_or_link(value, task, key, edge_mapped, flattened, need_edge=False)
+            keyed = self._keyed_in.get(task)
+            bound = self.constants.get(task)
+
+    def _parameter_downstream(self, parameter: Task) -> None:
+        raise ValueError(
+            f"Parameter {parameter.name!r} cannot have upstream dependencies: "
+            "parameters are root tasks"
+        )
+
+    def _key_taken(self, task: Task, key: str) -> None:
+        raise ValueError(
+            f"Argument {key!r} of task {task.name!r} is already bound in flow "
+            f"{self.name!r}; to call the task again with new arguments, call it (which "
+            "copies it) or use task.copy() instead of bind()"
+        )
+
+    def set_dependencies(
+        self,
+        task: Any,
+        upstream_tasks: Optional[Iterable[Any]] = None,
+        downstream_tasks: Optional[Iterable[Any]] = None,
+        keyword_tasks: Optional[Mapping[str, Any]] = None,
+        mapped: bool = False,
+        validate: Optional[bool] = None,
+    ) -> None:
+        """Add ``task`` with its dependencies.
+
+        ``upstream_tasks`` run before it (state-only edges, mapped when ``mapped``);
+        ``downstream_tasks`` run after it; ``keyword_tasks`` (key -> task or value) feed
+        its ``run()`` arguments, mapped when ``mapped`` unless wrapped in ``unmapped``.
+        Non-tasks are converted with :func:`~ferroflow.core.collections.as_task`.
+        ``validate=True`` runs :meth:`validate` at the end.
+        """
+        task = as_task(task, flow=self)
+        self.add_task(task)
+        for upstream in upstream_tasks or ():
+            self._add_edge(upstream, task, None, mapped, False, need_edge=False)
+        for downstream in downstream_tasks or ():
+            self._add_edge(task, downstream, None, False, False, need_edge=False)
+        if keyword_tasks:
+            for key, upstream in keyword_tasks.items():
+                self._add_edge(upstream, task, key, mapped, False, need_edge=False)
+        if validate:
+            self.validate()
+
+    def chain(self, *tasks: Any, validate: Optional[bool] = None) -> List[Edge]:
+        """Make each task run after the previous one; returns the new edges."""
+        edges = []
+        if len(tasks) == 1 and isinstance(tasks[0], Task):
+            self.add_task(tasks[0])
+        for upstream, downstream in zip(tasks, tasks[1:]):
+            edges.append(self.add_edge(upstream, downstream, validate=False))
+        if validate:
+            self.validate()
+        return edges
+
+    # ------------------------------------------------------------------- reference tasks
+
+    def set_reference_tasks(self, tasks: Iterable[Task]) -> None:
+        """Set the tasks whose states decide the flow run's state (an empty iterable
+        restores the default, the terminal tasks). Each must be in the flow."""
+        chosen = dict.fromkeys(tasks)
+        for t in chosen:
+            if t not in self._tasks:
+                raise ValueError(
+                    f"Reference task {t!r} is not in flow {self.name!r}: add it first"
+                )
+        self._reference_tasks = chosen
+        self._changed()
+
+    def reference_tasks(self) -> TaskSet:
+        """The tasks deciding the flow run's state: those set with
+        :meth:`set_reference_tasks`, else the terminal tasks."""
+        if self._reference_tasks:
+            return TaskSet(self._reference_tasks)
+        return self.terminal_tasks()
+
+    # ------------------------------------------------------------------- graph queries
+
+    def _check_member(self, task: Task) -> None:
+        if task not in self._tasks:
+            raise ValueError(f"Task {task!r} is not in flow {self.name!r}")
+
+    def root_tasks(self) -> TaskSet:
+        """Tasks without upstream edges, in insertion order."""
+        cached = self._cache.get("root")
+        if cached is None:
+            ins = self._edges_in
+            cached = self._cache["root"] = TaskSet(t for t in self._tasks if not ins.get(t))
+        return cached.copy()
+
+    def terminal_tasks(self) -> TaskSet:
+        """Tasks without downstream edges, in insertion order."""
+        cached = self._cache.get("terminal")
+        if cached is None:
+            outs = self._edges_out
+            cached = self._cache["terminal"] = TaskSet(t for t in self._tasks if not outs.get(t))
+        return cached.copy()
+
+    def parameters(self) -> TaskSet:
+        """The flow's :class:`~ferroflow.core.parameter.Parameter` tasks."""
+        return TaskSet(t for t in self._tasks if isinstance(t, Parameter))
+
+    def get_tasks(
+        self,
+        name: Optional[str] = None,
+        slug: Optional[str] = None,
+        tags: Optional[Iterable[str]] = None,
+        task_type: Optional[type] = None,
+    ) -> List[Task]:
+        """Tasks matching *all* the given criteria: ``name``, ``slug`` (this flow's
+        slug), all of ``tags``, instance of ``task_type``."""
+        if slug is not None:
+            owner = self._slug_owner.get(slug)
+            candidates: Iterable[Task] = () if owner is None else (owner,)
+        else:
+            candidates = self._tasks
+        wanted = None if tags is None else set(tags)
+        return [
+            t
+            for t in candidates
+            if (name is None or t.name == name)
+            and (wanted is None or wanted <= t.tags)
+            and (task_type is None or isinstance(t, task_type))
+        ]
+
+    def edges_to(self, task: Task) -> Set[Edge]:
+        """The edges into ``task`` (a new set). ValueError if it is not in the flow."""
+        self._check_member(task)
+        return set(self._edges_in.get(task, ()))
+
+    def edges_from(self, task: Task) -> Set[Edge]:
+        """The edges out of ``task`` (a new set). ValueError if it is not in the flow."""
+        self._check_member(task)
+        return set(self._edges_out.get(task, ()))
+
+    def upstream_tasks(self, task: Task) -> Set[Task]:
+        """The tasks with an edge into ``task``."""
+        self._check_member(task)
+        return {e.upstream_task for e in self._edges_in.get(task, ())}
+
+    def downstream_tasks(self, task: Task) -> Set[Task]:
+        """The tasks with an edge from ``task``."""
+        self._check_member(task)
+        return {e.downstream_task for e in self._edges_out.get(task, ())}
+
+    def all_upstream_edges(self) -> Dict[Task, Set[Edge]]:
+        """Every task -> the set of its upstream edges (new sets)."""
+        ins = self._edges_in
+        return {t: set(ins.get(t, ())) for t in self._tasks}
+
+    def all_downstream_edges(self) -> Dict[Task, Set[Edge]]:
+        """Every task -> the set of its downstream edges (new sets)."""
+        outs = self._edges_out
+        return {t: set(outs.get(t, ())) for t in self._tasks}
+
+    # ------------------------------------------------------------------- order and validation
+
+    def _frozen(self) -> Any:
+        """The flow frozen by the Rust core (cached until the flow changes). Raises
+        :class:`~ferroflow.errors.CycleError` when the graph has a cycle."""
+        frozen = self._cache.get("frozen")
+        if frozen is None:
+            from ferroflow.engine.graph import freeze
+
+            frozen = self._cache["frozen"] = freeze(self)
+        return frozen
+
+    def sorted_tasks(self, root_tasks: Optional[Iterable[Task]] = None) -> Tuple[Task, ...]:
+        """The tasks in topological order (upstream before downstream), computed by
+        the Rust core; with ``root_tasks``, only those and the tasks downstream of
+        them. Raises :class:`~ferroflow.errors.CycleError` naming a cycle."""
+        order = self._cache.get("sorted")
+        if order is None:
+            order = self._cache["sorted"] = tuple(self._frozen().sorted_tasks())
+        if not root_tasks:
+            return order
+        roots = list(root_tasks)
+        for t in roots:
+            self._check_member(t)
+        reached = set(roots)
+        pending = list(roots)
+        outs = self._edges_out
+        while pending:
+            for edge in outs.get(pending.pop(), ()):
+                child = edge.downstream_task
+                if child not in reached:
+                    reached.add(child)
+                    pending.append(child)
+        return tuple(t for t in order if t in reached)
+
+    def validate(self) -> None:
+        """Check the flow: every edge joins tasks of the flow, every reference task is
+        in the flow, and the graph has no cycle (checked by the Rust core; raises
+        :class:`~ferroflow.errors.CycleError` naming the cycle)."""
+        for edge in self.edges:
+            for end in (edge.upstream_task, edge.downstream_task):
+                if end not in self._tasks:
+                    raise ValueError(
+                        f"Edge {edge!r} refers to task {end!r}, which is not in flow "
+                        f"{self.name!r}"
+                    )
+        for t in self._reference_tasks:
+            if t not in self._tasks:
+                raise ValueError(f"Reference task {t!r} is not in flow {self.name!r}")
+        self._changed()
+        self.sorted_tasks()
+
+    # ------------------------------------------------------------------- whole-flow operations
+
+    def copy(self) -> "Flow":
+        """A copy with its own graph (the tasks themselves are shared)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._tasks = dict(self._tasks)
+        new.edges = set(self.edges)
+        new.constants = collections.defaultdict(dict, {t: dict(c) for t, c in self.constants.items()})
+        new.slugs = dict(self.slugs)
+        new._slug_owner = dict(self._slug_owner)
+        new._slug_counters = dict(self._slug_counters)
+        new._edges_in = {t: list(s) for t, s in self._edges_in.items()}
+        new._edges_out = {t: list(s) for t, s in self._edges_out.items()}
+        new._keyed_in = {t: dict(k) for t, k in self._keyed_in.items()}
+        new._reference_tasks = dict(self._reference_tasks)
+        new._cache = {}
+        new._context_tokens = []
+        return new
+
+    def update(
+        self,
+        flow: "Flow",
+        merge_parameters: bool = False,
+        validate: Optional[bool] = None,
+        merge_reference_tasks: bool = False,
+    ) -> None:
+        """Add the tasks, edges and constants of ``flow`` to this flow.
+
+        ``merge_parameters=True`` first replaces this flow's parameters by ``flow``'s
+        parameters of the same name (then validates); ``merge_reference_tasks=True``
+        adds ``flow``'s reference tasks to this flow's.
+        """
+        if merge_parameters:
+            validate = True
+            incoming = {p.name: p for p in flow.parameters()}
+            for p in list(self.parameters()):
+                replacement = incoming.get(p.name)
+                if replacement is not None and replacement is not p:
+                    self.replace(p, replacement, validate=False)
+        for t in flow.tasks:
+            self.add_task(t)
+        for e in flow.edges:
+            if e not in self.edges:
+                self._add_edge(e.upstream_task, e.downstream_task, e.key, e.mapped, e.flattened, need_edge=False)
+        for t, values in flow.constants.items():
+            if values:
+                self.add_task(t)
+                self.constants[t].update(values)
+        if merge_reference_tasks:
+            self.set_reference_tasks([*self.reference_tasks(), *flow.reference_tasks()])
+        if validate:
+            self.validate()
+
+    def replace(self, old: Task, new: Any, validate: bool = True) -> None:
+        """Put ``new`` in place of ``old``: its edges, bound constants and reference-task
+        status move to ``new``. ValueError if ``old`` is not in the flow."""
+        self._check_member(old)
+        new = as_task(new, flow=self)
+        was_reference = old in self._reference_tasks
+        touching, constants = self._detach(old)
+        self.add_task(new)
+        for edge in touching:
+            up = new if edge.upstream_task is old else edge.upstream_task
+            down = new if edge.downstream_task is old else edge.downstream_task
+            self._add_edge(up, down, edge.key, edge.mapped, edge.flattened, need_edge=False)
+        if constants:
+            self.constants[new].update(constants)
+        if was_reference:
+            self._reference_tasks[new] = None
+        if validate:
+            self.validate()
+
+    def _detach(self, task: Task) -> Tuple[List[Edge], Optional[Dict[str, Any]]]:
+        """Remove ``task`` with its edges and bound constants; returns both."""
+        touching = self._edges_in.pop(task, []) + self._edges_out.pop(task, [])
+        for edge in touching:
+            self.edges.discard(edge)
+            if edge.upstream_task is not task:
+                self._edges_out[edge.upstream_task].remove(edge)
+            if edge.downstream_task is not task:
+                self._edges_in[edge.downstream_task].remove(edge)
+                keyed = self._keyed_in.get(edge.downstream_task)
+                if keyed is not None and edge.key is not None and keyed.get(edge.key) is edge:
+                    del keyed[edge.key]
+        self._keyed_in.pop(task, None)
+        constants = self.constants.pop(task, None)
+        del self._tasks[task]
+        del self._slug_owner[self.slugs.pop(task)]
+        self._reference_tasks.pop(task, None)
+        self._changed()
+        return touching, constants
+
+    # ------------------------------------------------------------------- running
+
+    def run(
+        self,
+        parameters: Optional[Dict[str, Any]] = None,
+        executor: Any = None,
+        **parameter_kwargs: Any,
+    ) -> "State":
+        """Run the flow and return its final state (``state.result`` maps every task to
+        its state). Parameter values come from ``parameters`` and keyword arguments (the
+        latter win); ``executor`` defaults to the local one."""
+        if self._context_tokens:
+            raise RuntimeError(
+                f"flow.run() was called inside the `with Flow({self.name!r})` block that "
+                "builds the flow; call it after the block ends"
+            )
+        from ferroflow.engine import run_flow
+
+        merged = {**(parameters or {}), **parameter_kwargs}
+        return run_flow(self, parameters=merged, executor=executor)
