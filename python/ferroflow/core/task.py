@@ -179,12 +179,12 @@ def _infer_nout(func: Any, signature: inspect.Signature) -> Optional[int]:
     origin = typing.get_origin(annotation)
     if origin is not tuple:
         return None
-    args = typing.get_args(annotation)
-    if not args:  # bare `Tuple` / `tuple`
+    if annotation is tuple or annotation is typing.Tuple:  # bare: length unknown
         return None
+    args = typing.get_args(annotation)
     if len(args) == 2 and args[1] is Ellipsis:
         return None
-    if args == ((),):  # `Tuple[()]`
+    if args == ((),):  # `Tuple[()]` before Python 3.11
         return 0
     return len(args)
 
@@ -687,15 +687,28 @@ class Task:
 
     # ------------------------------------------------------------------- introspection
 
+    def _annotations(self) -> Dict[str, Any]:
+        info = self._run_info()
+        found = {name: p.annotation for name, p in info.signature.parameters.items()}
+        found["return"] = info.signature.return_annotation
+        if any(isinstance(a, str) for a in found.values()):
+            try:  # string annotations (`from __future__ import annotations`)
+                found.update(typing.get_type_hints(info.func))
+            except Exception:
+                pass
+        return found
+
     def inputs(self) -> Dict[str, Dict[str, Any]]:
         """``run()``'s inputs: name -> ``{"type", "required", "default"}``."""
+        annotations = self._annotations()
         result = {}
         for name, p in self._run_info().signature.parameters.items():
             if p.kind is inspect.Parameter.VAR_KEYWORD:
                 continue
             required = p.default is inspect.Parameter.empty
+            annotation = annotations[name]
             result[name] = {
-                "type": Any if p.annotation is inspect.Parameter.empty else p.annotation,
+                "type": Any if annotation is inspect.Parameter.empty else annotation,
                 "required": required,
                 "default": None if required else p.default,
             }
@@ -703,7 +716,7 @@ class Task:
 
     def outputs(self) -> Any:
         """``run()``'s return annotation (``Any`` when there is none)."""
-        annotation = self._run_info().signature.return_annotation
+        annotation = self._annotations()["return"]
         return Any if annotation is inspect.Signature.empty else annotation
 
     def pipe(_ff_self, _ff_task: Any, **kwargs: Any) -> "Task":  # noqa: N805

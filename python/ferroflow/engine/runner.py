@@ -20,10 +20,11 @@ from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
 from ferroflow.errors import EngineError
 from ferroflow.executors.base import UnitResult, WorkUnit
 
-#: Task runs handed out per round trip to the core.
-BATCH_SIZE = 65_536
 #: Mapped children per work unit.
 UNIT_SIZE = 8_192
+#: Task runs kept in flight per executor slot: enough to keep every slot busy while
+#: results come back, few enough that a million-child map is not sliced all at once.
+WINDOW_PER_SLOT = 2 * UNIT_SIZE
 #: Seconds between progress snapshots.
 PROGRESS_EVERY = 0.1
 
@@ -67,7 +68,8 @@ class FlowRun:
         self.retries = [bool(t.max_retries) for t in tasks]
         self.plans: dict[int, inputs.MapPlan] = {}
         self.direct: list = []  # outcomes decided without running anything
-        self.in_flight = 0
+        self.in_flight = 0  # units
+        self.runs_in_flight = 0
         self._t0 = time.monotonic()
         self._last_progress = 0.0
 
@@ -107,7 +109,9 @@ class FlowRun:
         core = self.core
         executor = self.executor
         while True:
-            items = core.next_batch(BATCH_SIZE, self.now_ms())
+            window = WINDOW_PER_SLOT * max(1, executor.slots())
+            room = window - self.runs_in_flight
+            items = core.next_batch(room, self.now_ms()) if room > 0 else []
             for task_id, kind, indices in items:
                 if kind == 1:
                     self._prepare(task_id)
@@ -115,11 +119,13 @@ class FlowRun:
                     for unit in self._units(task_id, indices):
                         executor.submit(unit)
                         self.in_flight += 1
+                        self.runs_in_flight += unit.size
             reports = self.direct
             self.direct = []
             if self.in_flight:
                 for unit, result in executor.wait():
                     self.in_flight -= 1
+                    self.runs_in_flight -= unit.size
                     reports.append(self._absorb(unit, result))
             if reports:
                 core.report(reports, self.now_ms())

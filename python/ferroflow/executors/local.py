@@ -22,11 +22,9 @@ class LocalExecutor(Executor):
         self._queue.append(unit)
 
     def wait(self) -> list:
-        done = []
-        while self._queue:
-            unit = self._queue.popleft()
-            done.append((unit, unit.run()))
-        return done
+        # One unit per call, so the engine reports (and shows progress) between units.
+        unit = self._queue.popleft()
+        return [(unit, unit.run())]
 
     def shutdown(self) -> None:
         self._queue.clear()

@@ -1,0 +1,462 @@
+"""Task construction: options, run() signature checks, the decorator, copy()."""
+
+from __future__ import annotations
+
+import datetime
+import pickle
+from typing import Tuple
+
+import cloudpickle
+import pytest
+
+from ferroflow import triggers
+from ferroflow.core import Flow, FunctionTask, Task, tags, task
+from ferroflow.core.task import MAX_RETRIES_LIMIT, TASK_OPTIONS
+
+SECOND = datetime.timedelta(seconds=1)
+
+
+# ----------------------------------------------------------------------------- defaults
+
+
+def test_defaults():
+    t = Task()
+    assert t.name == "Task"
+    assert t.slug is None
+    assert t.tags == set()
+    assert t.max_retries == 0
+    assert t.retry_delay is None
+    assert t.retry_on == ()
+    assert t.trigger is triggers.all_successful
+    assert t.skip_on_upstream_skip is True
+    assert t.nout is None
+    assert t.run() is None
+
+
+def test_subclass_name_defaults_to_class_name():
+    class Extract(Task):
+        def run(self):
+            return 1
+
+    assert Extract().name == "Extract"
+    assert Extract(name="e").name == "e"
+    assert repr(Extract()) == "<Task: Extract>"
+
+
+def test_tasks_hash_and_compare_by_identity():
+    a, b = Task(name="x"), Task(name="x")
+    assert a != b
+    assert len({a, b}) == 2
+    assert a == a
+
+
+# ----------------------------------------------------------------------------- valid options
+
+
+@pytest.mark.parametrize(
+    "kwargs, attr, expected",
+    [
+        (dict(tags=["a", "b"]), "tags", {"a", "b"}),
+        (dict(tags=("a", "a")), "tags", {"a"}),
+        (dict(tags=None), "tags", set()),
+        (dict(max_retries=3, retry_delay=SECOND), "max_retries", 3),
+        (dict(max_retries=MAX_RETRIES_LIMIT, retry_delay=SECOND), "max_retries", 255),
+        (dict(max_retries=0), "max_retries", 0),
+        (dict(max_retries=2, retry_delay=SECOND), "retry_delay", SECOND),
+        (dict(max_retries=2, retry_delay=1.5), "retry_delay", datetime.timedelta(seconds=1.5)),
+        (dict(max_retries=1, retry_delay=SECOND, retry_on=ValueError), "retry_on", (ValueError,)),
+        (
+            dict(max_retries=1, retry_delay=SECOND, retry_on=[KeyError, ValueError, KeyError]),
+            "retry_on",
+            (KeyError, ValueError),
+        ),
+        (dict(max_retries=1, retry_delay=SECOND, retry_on={OSError}), "retry_on", (OSError,)),
+        (dict(max_retries=1, retry_delay=SECOND, retry_on=[]), "retry_on", ()),
+        (dict(trigger=triggers.any_failed), "trigger", triggers.any_failed),
+        (dict(skip_on_upstream_skip=False), "skip_on_upstream_skip", False),
+        (dict(nout=2), "nout", 2),
+        (dict(slug="my-slug"), "slug", "my-slug"),
+    ],
+)
+def test_valid_options(kwargs, attr, expected):
+    assert getattr(Task(**kwargs), attr) == expected
+
+
+# ----------------------------------------------------------------------------- invalid options
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, fragments",
+    [
+        (dict(tags="etl"), TypeError, ["'culprit'", "string 'etl'"]),
+        (dict(tags=[1]), TypeError, ["'culprit'", "1"]),
+        (dict(tags=5), TypeError, ["'culprit'", "tags"]),
+        (dict(max_retries=2), ValueError, ["'culprit'", "retry_delay"]),
+        (dict(retry_delay=SECOND), ValueError, ["'culprit'", "max_retries"]),
+        (dict(max_retries=0, retry_delay=SECOND), ValueError, ["'culprit'", "max_retries"]),
+        (dict(retry_on=ValueError), ValueError, ["'culprit'", "max_retries"]),
+        (dict(max_retries=256, retry_delay=SECOND), ValueError, ["'culprit'", "255", "one byte"]),
+        (dict(max_retries=-1, retry_delay=SECOND), ValueError, ["'culprit'", "255"]),
+        (dict(max_retries=1.5, retry_delay=SECOND), TypeError, ["'culprit'", "max_retries", "1.5"]),
+        (dict(max_retries=True, retry_delay=SECOND), TypeError, ["'culprit'", "max_retries"]),
+        (dict(max_retries=1, retry_delay="1s"), TypeError, ["'culprit'", "retry_delay", "'1s'"]),
+        (dict(max_retries=1, retry_delay=-SECOND), ValueError, ["'culprit'", "negative"]),
+        (
+            dict(max_retries=1, retry_delay=SECOND, retry_on=ValueError("boom")),
+            TypeError,
+            ["'culprit'", "instance of ValueError"],
+        ),
+        (
+            dict(max_retries=1, retry_delay=SECOND, retry_on=[ValueError, "KeyError"]),
+            TypeError,
+            ["'culprit'", "'KeyError'"],
+        ),
+        (
+            dict(max_retries=1, retry_delay=SECOND, retry_on=[KeyboardInterrupt]),
+            TypeError,
+            ["'culprit'", "KeyboardInterrupt", "Exception"],
+        ),
+        (dict(trigger="all_successful"), TypeError, ["'culprit'", "trigger"]),
+        (dict(nout="2"), TypeError, ["'culprit'", "nout"]),
+        (dict(nout=-1), ValueError, ["'culprit'", "nout"]),
+        (dict(slug=""), TypeError, ["'culprit'", "slug"]),
+    ],
+)
+def test_invalid_options(kwargs, error, fragments):
+    with pytest.raises(error) as info:
+        Task(name="culprit", **kwargs)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["", 3])
+def test_invalid_name(name):
+    with pytest.raises(TypeError, match="name"):
+        Task(name=name)
+
+
+def test_options_table_covers_every_option():
+    t = Task()
+    for name in TASK_OPTIONS:
+        assert hasattr(t, name), name
+
+
+# ----------------------------------------------------------------------------- run() signature
+
+
+def _fn_varargs(*args):
+    return args
+
+
+def _fn_posonly(x, /):
+    return x
+
+
+def _fn_reserved_positional(x, upstream_tasks):
+    return x
+
+
+def _fn_reserved_keyword_only(x, *, flow=None):
+    return x
+
+
+def _fn_reserved_two(mapped, task_args):
+    return mapped
+
+
+@pytest.mark.parametrize(
+    "fn, error, fragments",
+    [
+        (_fn_varargs, ValueError, ["'_fn_varargs'", "*args"]),
+        (_fn_posonly, TypeError, ["'_fn_posonly'", "positional-only", "'x'"]),
+        (_fn_reserved_positional, ValueError, ["'_fn_reserved_positional'", "upstream_tasks"]),
+        (_fn_reserved_keyword_only, ValueError, ["'_fn_reserved_keyword_only'", "flow"]),
+        (_fn_reserved_two, ValueError, ["'mapped'", "'task_args'"]),
+    ],
+)
+def test_bad_function_signatures(fn, error, fragments):
+    with pytest.raises(error) as info:
+        task(fn)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_kwargs_named_like_a_reserved_word_are_fine():
+    @task
+    def gather(**flow):
+        return flow
+
+    assert gather.run(a=1) == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    "body, error, fragment",
+    [
+        ("def run(self, *xs): pass", ValueError, "*args"),
+        ("def run(self, x, /): pass", TypeError, "positional-only"),
+        ("def run(self, mapped): pass", ValueError, "mapped"),
+        ("def run(self, *, upstream_tasks): pass", ValueError, "upstream_tasks"),
+    ],
+)
+def test_bad_run_method_fails_at_class_definition(body, error, fragment):
+    namespace: dict = {}
+    exec(body, namespace)
+    with pytest.raises(error) as info:
+        type("Offender", (Task,), {"run": namespace["run"]})
+    assert "Offender" in str(info.value)
+    assert fragment in str(info.value)
+
+
+def test_uninspectable_callable_is_reported():
+    with pytest.raises(ValueError, match="'max'.*wrap it in a Python function"):
+        FunctionTask(max)
+
+
+def test_function_task_needs_a_callable():
+    with pytest.raises(TypeError, match="callable"):
+        FunctionTask(42)
+
+
+# ----------------------------------------------------------------------------- decorator
+
+
+def _double(x):
+    return 2 * x
+
+
+@pytest.mark.parametrize(
+    "make, name, retries",
+    [
+        (lambda: task(_double), "_double", 0),
+        (lambda: task()(_double), "_double", 0),
+        (lambda: task(name="twice")(_double), "twice", 0),
+        (lambda: task(max_retries=2, retry_delay=SECOND)(_double), "_double", 2),
+        (lambda: FunctionTask(_double), "_double", 0),
+    ],
+)
+def test_decorator_forms(make, name, retries):
+    t = make()
+    assert isinstance(t, FunctionTask)
+    assert t.name == name
+    assert t.max_retries == retries
+    assert t.run(4) == 8
+    assert t.run(x=4) == 8
+
+
+def test_decorator_keeps_function_metadata():
+    @task
+    def documented(x):
+        """Doubles."""
+        return x
+
+    assert documented.__doc__ == "Doubles."
+    assert documented.__wrapped__.__name__ == "documented"
+
+
+def test_decorator_validates_options():
+    with pytest.raises(ValueError, match="'flaky'.*retry_delay"):
+
+        @task(max_retries=3)
+        def flaky():
+            pass
+
+
+# ----------------------------------------------------------------------------- nout
+
+
+def _two() -> Tuple[int, str]:
+    return 1, "a"
+
+
+def _builtin_two() -> tuple[int, str]:
+    return 1, "a"
+
+
+def _variadic() -> Tuple[int, ...]:
+    return (1,)
+
+
+def _bare() -> tuple:
+    return ()
+
+
+def _empty() -> Tuple[()]:
+    return ()
+
+
+def _int() -> int:
+    return 1
+
+
+def _string_annotation() -> "Tuple[int, int, int]":
+    return 1, 2, 3
+
+
+def _unresolvable() -> "Tuple[Nope, int]":  # noqa: F821
+    return 1, 2
+
+
+@pytest.mark.parametrize(
+    "fn, nout",
+    [
+        (_two, 2),
+        (_builtin_two, 2),
+        (_variadic, None),
+        (_bare, None),
+        (_empty, 0),
+        (_int, None),
+        (_string_annotation, 3),
+        (_unresolvable, None),
+        (_double, None),
+    ],
+)
+def test_nout_inferred_from_return_annotation(fn, nout):
+    assert task(fn).nout == nout
+
+
+def test_explicit_nout_wins():
+    assert task(nout=4)(_two).nout == 4
+
+
+def test_nout_from_run_method_annotation():
+    class Pair(Task):
+        def run(self) -> Tuple[int, int]:
+            return 1, 2
+
+    assert Pair().nout == 2
+
+
+# ----------------------------------------------------------------------------- copy
+
+
+def test_copy_is_a_new_task_with_same_options():
+    t = Task(name="t", tags=["a"], max_retries=1, retry_delay=SECOND, retry_on=KeyError)
+    c = t.copy()
+    assert c is not t
+    assert type(c) is Task
+    for attr in ("name", "tags", "max_retries", "retry_delay", "retry_on", "trigger"):
+        assert getattr(c, attr) == getattr(t, attr)
+
+
+def test_copy_does_not_share_tags():
+    t = Task(tags=["a"])
+    c = t.copy()
+    c.tags.add("b")
+    assert t.tags == {"a"}
+
+
+def test_copy_appends_copy_to_explicit_slug():
+    assert Task(slug="s").copy().slug == "s-copy"
+    assert Task(slug="s").copy(slug="other").slug == "other"
+    assert Task().copy().slug is None
+
+
+@pytest.mark.parametrize(
+    "task_args, attr, expected",
+    [
+        (dict(name="renamed"), "name", "renamed"),
+        (dict(max_retries=2, retry_delay=SECOND), "max_retries", 2),
+        (dict(retry_delay=2), "retry_delay", 2 * SECOND),  # original has max_retries=1
+        (dict(tags=["new"]), "tags", {"old", "new"}),
+        (dict(nout=None), "nout", None),
+        (dict(trigger=triggers.all_finished), "trigger", triggers.all_finished),
+    ],
+)
+def test_copy_task_args(task_args, attr, expected):
+    t = Task(tags=["old"], max_retries=1, retry_delay=SECOND, nout=3)
+    assert getattr(t.copy(**task_args), attr) == expected
+
+
+@pytest.mark.parametrize(
+    "task_args, error, fragments",
+    [
+        (dict(no_such_attr=1), AttributeError, ["'orig'", "'no_such_attr'"]),
+        (dict(max_retries=300), ValueError, ["'orig'", "255"]),
+        (dict(max_retries=0), ValueError, ["'orig'", "retry_delay is set"]),
+        (dict(tags="x"), TypeError, ["'orig'", "string"]),
+        (dict(name=""), TypeError, ["name"]),
+    ],
+)
+def test_copy_rejects_bad_task_args(task_args, error, fragments):
+    t = Task(name="orig", max_retries=1, retry_delay=SECOND)
+    with pytest.raises(error) as info:
+        t.copy(**task_args)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+    assert t.max_retries == 1  # the original is untouched
+
+
+def test_copy_sets_custom_attributes():
+    class WithAttr(Task):
+        def __init__(self, level=1, **kw):
+            self.level = level
+            super().__init__(**kw)
+
+    assert WithAttr().copy(level=5).level == 5
+
+
+def test_copy_of_function_task_runs_the_same_function():
+    t = task(_double)
+    assert t.copy().run(3) == 6
+
+
+# ----------------------------------------------------------------------------- tags context
+
+
+def test_tags_context_applies_on_init_copy_and_call():
+    template = task(_double)
+    with Flow("f"):
+        with tags("db", "slow"):
+            created = Task()
+            copied = template.copy()
+            called = template(1)
+        outside = template(2)
+    assert created.tags == {"db", "slow"}
+    assert copied.tags == {"db", "slow"}
+    assert called.tags == {"db", "slow"}
+    assert outside.tags == set()
+    assert template.tags == set()
+
+
+def test_tags_context_nests():
+    with tags("a"):
+        with tags("b"):
+            assert Task().tags == {"a", "b"}
+        assert Task().tags == {"a"}
+
+
+def test_tags_context_rejects_non_strings():
+    with pytest.raises(TypeError, match="3"):
+        with tags("a", 3):  # type: ignore[arg-type]
+            pass
+
+
+# ----------------------------------------------------------------------------- introspection
+
+
+def test_inputs_and_outputs():
+    def fn(x: int, y: str = "a", **rest) -> float:
+        return 1.0
+
+    t = task(fn)
+    assert t.inputs() == {
+        "x": {"type": int, "required": True, "default": None},
+        "y": {"type": str, "required": False, "default": "a"},
+    }
+    assert t.outputs() is float
+
+
+# ----------------------------------------------------------------------------- pickling
+
+
+def test_tasks_pickle():
+    t = Task(name="t", tags=["a"], max_retries=1, retry_delay=SECOND, retry_on=KeyError)
+    back = pickle.loads(pickle.dumps(t))
+    assert (back.name, back.tags, back.max_retries, back.retry_on) == ("t", {"a"}, 1, (KeyError,))
+
+
+def test_function_tasks_cloudpickle():
+    t = task(lambda x: x + 1)
+    back = cloudpickle.loads(cloudpickle.dumps(t))
+    assert back.run(1) == 2
+    assert back.inputs()["x"]["required"] is True
