@@ -1541,6 +1541,20 @@ def _(pf):
     return flow, {}, {"fail": f, "mapped": m}
 
 
+@scenario("map/unmapped_failed_task_all_finished")
+def _(pf):
+    lib = _lib(pf)
+
+    @pf.task(trigger=pf.triggers.all_finished)
+    def pair(x, y):
+        return [x, y]
+
+    with pf.Flow("map-unmapped-failed-af") as flow:
+        f = lib.fail()
+        m = pair.map([1, 2], pf.unmapped(f))
+    return flow, {}, {"mapped": m}
+
+
 @scenario("map/mapped_annotation")
 def _(pf):
     lib = _lib(pf)
@@ -2442,7 +2456,7 @@ def _(pf):
         ))
         return True
 
-    @pf.task(trigger=recorder)
+    @pf.task(trigger=recorder, skip_on_upstream_skip=False)
     def guarded(a, b, c):
         return list(seen)
 
