@@ -56,3 +56,17 @@ def test_freeze_10000_task_chain(benchmark):
             t = inc(t)
     frozen = benchmark(freeze, flow)
     assert len(frozen.sorted_tasks()) == 10_000
+
+
+def test_build_100000_task_flow(benchmark):
+    def build():
+        with Flow("big") as flow:
+            t = inc(0)
+            for _ in range(49_999):
+                t = inc(t)
+            for i in range(50_000):
+                inc(i)
+        return flow
+
+    flow = benchmark.pedantic(build, rounds=3, iterations=1)
+    assert len(flow.tasks) == 100_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import pickle
 from typing import Tuple
 
@@ -460,3 +461,50 @@ def test_function_tasks_cloudpickle():
     back = cloudpickle.loads(cloudpickle.dumps(t))
     assert back.run(1) == 2
     assert back.inputs()["x"]["required"] is True
+
+
+# ----------------------------------------------------------------------------- unusual run()
+
+
+def _passthrough(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+class _Static(Task):
+    @staticmethod
+    def run(x):
+        return 2 * x
+
+
+class _Decorated(Task):
+    @_passthrough
+    def run(self, x, y=2):
+        return x + y
+
+
+class _Assigned(Task):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.run = lambda z: z
+
+
+@pytest.mark.parametrize(
+    "make, inputs, names",
+    [
+        (_Static, dict(x=3), {"x"}),
+        (_Decorated, dict(x=1), {"x", "y"}),
+        (_Assigned, dict(z=4), {"z"}),
+    ],
+)
+def test_unusual_run_definitions_bind_by_their_real_signature(make, inputs, names):
+    with Flow("f") as flow:
+        t = make()(**inputs)
+    assert flow.constants[t] == inputs
+    assert set(t.inputs()) == names
+    with Flow("g"):
+        with pytest.raises(TypeError, match="missing a required argument"):
+            make()()

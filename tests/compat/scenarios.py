@@ -223,6 +223,9 @@ def run_scenario(pf: SimpleNamespace, name: str) -> Dict[str, Any]:
             "tasks": {},
         }
     all_states = flow_state.result
+    if not (hasattr(all_states, "items") and hasattr(all_states, "get")):
+        # an engine error instead of {task: state}
+        all_states = {}
     record: Dict[str, Any] = {
         "flow": {
             "state": type(flow_state).__name__,
@@ -734,6 +737,24 @@ def _(pf):
     return flow, {}, {"flaky": t}
 
 
+@scenario("signal/retry_signal_consumes_retry_budget")
+def _(pf):
+    calls = []
+
+    @pf.task(max_retries=1, retry_delay=ZERO)
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            raise pf.signals.RETRY("explicit retry")
+        if len(calls) == 2:
+            raise ValueError(f"attempt {len(calls)}")
+        return len(calls)
+
+    with pf.Flow("sig-retry-budget") as flow:
+        t = flaky()
+    return flow, {}, {"flaky": t}
+
+
 @scenario("signal/fail_signal_is_retried")
 def _(pf):
     calls = []
@@ -1150,7 +1171,7 @@ def _(pf):
     return flow, {}, {"fail": f}
 
 
-@scenario("flow/only_parameter")
+@scenario("flow/only_parameter", "warns")
 def _(pf):
     with pf.Flow("only-param") as flow:
         p = pf.Parameter("p", default=3)

@@ -161,6 +161,9 @@ class GetItem(Task):
             return default
 
 
+_ATOMIC = frozenset({int, float, complex, bool, str, bytes, type(None)})
+
+
 def is_constant(value: Any) -> bool:
     """True when ``value`` holds no task and no edge annotation, looking inside
     lists, tuples, sets and dicts (keys and values)."""
@@ -168,6 +171,8 @@ def is_constant(value: Any) -> bool:
         return False
     kind = type(value)
     if kind is list or kind is tuple or kind is set or kind is frozenset:
+        if _ATOMIC.issuperset(map(type, value)):  # the common case, at C speed
+            return True
         return all(map(is_constant, value))
     if kind is dict:
         return all(map(is_constant, value.values())) and all(map(is_constant, value))

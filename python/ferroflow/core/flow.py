@@ -29,6 +29,7 @@ from typing import (
     Optional,
     Set,
     Tuple,
+    Union,
 )
 
 from ferroflow.core.collections import Constant, as_task, is_constant
@@ -75,6 +76,13 @@ class TaskSet(collections.abc.MutableSet):
     def __repr__(self) -> str:
         return f"TaskSet({list(self._items)!r})"
 
+    def __and__(self, other: Any) -> "TaskSet":
+        if not isinstance(other, collections.abc.Iterable):
+            return NotImplemented
+        return self.intersection(other)  # keeps this set's order
+
+    __rand__ = __and__
+
     def add(self, task: Task) -> None:
         """Add ``task`` (no-op when present)."""
         self._items[task] = None
@@ -96,7 +104,7 @@ class TaskSet(collections.abc.MutableSet):
 
     def intersection(self, *others: Iterable[Task]) -> "TaskSet":
         """Members of this set found in every one of ``others``."""
-        keep = [set(other) for other in others]
+        keep = [o if isinstance(o, (set, frozenset, TaskSet)) else set(o) for o in others]
         return TaskSet(t for t in self._items if all(t in k for k in keep))
 
     def difference(self, *others: Iterable[Task]) -> "TaskSet":
@@ -165,10 +173,11 @@ class Flow:
         self.slugs: Dict[Task, str] = {}
         self._slug_owner: Dict[str, Task] = {}
         self._slug_counters: Dict[str, int] = {}
-        # Adjacency indexes, kept in step with `edges` (lists: `edges` dedups).
-        self._edges_in: Dict[Task, List[Edge]] = {}
+        # Adjacency indexes, kept in step with `edges`. Upstream edges of a task are
+        # filed under their key (data edges) or themselves (state-only edges), so the
+        # same dict answers "is this argument bound yet?".
+        self._edges_in: Dict[Task, Dict[Union[str, Edge], Edge]] = {}
         self._edges_out: Dict[Task, List[Edge]] = {}
-        self._keyed_in: Dict[Task, Dict[str, Edge]] = {}
         self._reference_tasks: Dict[Task, None] = {}
         self._cache: Dict[Any, Any] = {}
         self._context_tokens: list = []
@@ -342,7 +351,7 @@ class Flow:
         """Bind ``upstream`` (annotation already unwrapped, key already checked) into
         ``downstream``: a plain constant is stored, anything else becomes an edge."""
         if key is not None:
-            previous = self._keyed_in.get(downstream, _NO_KEYS).get(key)
+            previous = self._edges_in.get(downstream, _NO_KEYS).get(key)
             if previous is not None:
                 if (
                     previous.upstream_task is upstream
@@ -383,29 +392,23 @@ class Flow:
         if edge in edges:
             return edge
         tasks = self._tasks
-        if upstream not in tasks:
-            self._check_addable(upstream)
         if downstream not in tasks:
-            self.add_task(downstream)
+            self._check_addable(downstream)
         if upstream not in tasks:
             self.add_task(upstream)
+        if downstream not in tasks:
+            self.add_task(downstream)
         edges.add(edge)
         ins = self._edges_in.get(downstream)
         if ins is None:
-            self._edges_in[downstream] = [edge]
+            self._edges_in[downstream] = {edge if key is None else key: edge}
         else:
-            ins.append(edge)
+            ins[edge if key is None else key] = edge
         outs = self._edges_out.get(upstream)
         if outs is None:
             self._edges_out[upstream] = [edge]
         else:
             outs.append(edge)
-        if key is not None:
-            keyed = self._keyed_in.get(downstream)
-            if keyed is None:
-                self._keyed_in[downstream] = {key: edge}
-            else:
-                keyed[key] = edge
         if self._cache:
             self._cache.clear()
         return edge
@@ -443,7 +446,7 @@ class Flow:
                 self._add_edge(upstream, task, None, mapped, False, need_edge=False)
         if not arguments:
             return
-        keyed = self._keyed_in.get(task)
+        keyed = self._edges_in.get(task)
         bound = self.constants.get(task)
         for key, value in arguments.items():
             if (keyed is not None and key in keyed) or (bound is not None and key in bound):
@@ -466,7 +469,7 @@ class Flow:
                 if value is task:
                     raise ValueError(f"An edge cannot connect task {task.name!r} to itself")
                 self._keyed_or_link(value, task, key, edge_mapped, flattened, need_edge=False)
-            keyed = self._keyed_in.get(task)
+            keyed = self._edges_in.get(task)
             bound = self.constants.get(task)
 
     def _parameter_downstream(self, parameter: Task) -> None:
@@ -531,7 +534,8 @@ class Flow:
         for t in chosen:
             if t not in self._tasks:
                 raise ValueError(
-                    f"Reference task {t!r} is not in flow {self.name!r}: add it first"
+                    f"Reference task {getattr(t, 'name', t)!r} is not in flow {self.name!r}: "
+                    "add it first"
                 )
         self._reference_tasks = chosen
         self._changed()
@@ -547,7 +551,7 @@ class Flow:
 
     def _check_member(self, task: Task) -> None:
         if task not in self._tasks:
-            raise ValueError(f"Task {task!r} is not in flow {self.name!r}")
+            raise ValueError(f"Task {task.name!r} is not in flow {self.name!r}")
 
     def root_tasks(self) -> TaskSet:
         """Tasks without upstream edges, in insertion order."""
@@ -595,7 +599,7 @@ class Flow:
     def edges_to(self, task: Task) -> Set[Edge]:
         """The edges into ``task`` (a new set). ValueError if it is not in the flow."""
         self._check_member(task)
-        return set(self._edges_in.get(task, ()))
+        return set(self._edges_in.get(task, _NO_KEYS).values())
 
     def edges_from(self, task: Task) -> Set[Edge]:
         """The edges out of ``task`` (a new set). ValueError if it is not in the flow."""
@@ -605,7 +609,7 @@ class Flow:
     def upstream_tasks(self, task: Task) -> Set[Task]:
         """The tasks with an edge into ``task``."""
         self._check_member(task)
-        return {e.upstream_task for e in self._edges_in.get(task, ())}
+        return {e.upstream_task for e in self._edges_in.get(task, _NO_KEYS).values()}
 
     def downstream_tasks(self, task: Task) -> Set[Task]:
         """The tasks with an edge from ``task``."""
@@ -615,7 +619,7 @@ class Flow:
     def all_upstream_edges(self) -> Dict[Task, Set[Edge]]:
         """Every task -> the set of its upstream edges (new sets)."""
         ins = self._edges_in
-        return {t: set(ins.get(t, ())) for t in self._tasks}
+        return {t: set(ins.get(t, _NO_KEYS).values()) for t in self._tasks}
 
     def all_downstream_edges(self) -> Dict[Task, Set[Edge]]:
         """Every task -> the set of its downstream edges (new sets)."""
@@ -665,12 +669,12 @@ class Flow:
             for end in (edge.upstream_task, edge.downstream_task):
                 if end not in self._tasks:
                     raise ValueError(
-                        f"Edge {edge!r} refers to task {end!r}, which is not in flow "
+                        f"Edge {edge!r} refers to task {end.name!r}, which is not in flow "
                         f"{self.name!r}"
                     )
         for t in self._reference_tasks:
             if t not in self._tasks:
-                raise ValueError(f"Reference task {t!r} is not in flow {self.name!r}")
+                raise ValueError(f"Reference task {t.name!r} is not in flow {self.name!r}")
         self._changed()
         self.sorted_tasks()
 
@@ -686,9 +690,8 @@ class Flow:
         new.slugs = dict(self.slugs)
         new._slug_owner = dict(self._slug_owner)
         new._slug_counters = dict(self._slug_counters)
-        new._edges_in = {t: list(s) for t, s in self._edges_in.items()}
+        new._edges_in = {t: dict(s) for t, s in self._edges_in.items()}
         new._edges_out = {t: list(s) for t, s in self._edges_out.items()}
-        new._keyed_in = {t: dict(k) for t, k in self._keyed_in.items()}
         new._reference_tasks = dict(self._reference_tasks)
         new._cache = {}
         new._context_tokens = []
@@ -749,17 +752,13 @@ class Flow:
 
     def _detach(self, task: Task) -> Tuple[List[Edge], Optional[Dict[str, Any]]]:
         """Remove ``task`` with its edges and bound constants; returns both."""
-        touching = self._edges_in.pop(task, []) + self._edges_out.pop(task, [])
+        touching = [*self._edges_in.pop(task, _NO_KEYS).values(), *self._edges_out.pop(task, ())]
         for edge in touching:
             self.edges.discard(edge)
             if edge.upstream_task is not task:
                 self._edges_out[edge.upstream_task].remove(edge)
             if edge.downstream_task is not task:
-                self._edges_in[edge.downstream_task].remove(edge)
-                keyed = self._keyed_in.get(edge.downstream_task)
-                if keyed is not None and edge.key is not None and keyed.get(edge.key) is edge:
-                    del keyed[edge.key]
-        self._keyed_in.pop(task, None)
+                del self._edges_in[edge.downstream_task][edge if edge.key is None else edge.key]
         constants = self.constants.pop(task, None)
         del self._tasks[task]
         del self._slug_owner[self.slugs.pop(task)]

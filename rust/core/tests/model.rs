@@ -200,7 +200,7 @@ fn scripted(case: &Case, task: u32, index: u32, attempt: u8) -> u8 {
 
 /// Length of the list value a non-mapped task returns, as Python would measure it.
 fn value_len(case: &Case, task: u32) -> u32 {
-    (hash(case.seed, &[2, task as u64]) % 5) as u32
+    (hash(case.seed, &[2, task as u64]) % 7) as u32
 }
 
 // ----- the reference model -------------------------------------------------------------
@@ -452,7 +452,8 @@ fn drive(case: &Case, flow: &Flow, seed: u64) -> Result<Outcome, TestCaseError> 
         rounds += 1;
         prop_assert!(rounds < 100_000, "no progress");
         prop_assert!(!run.is_stalled(), "stalled: {:?}", names(run.task_states()));
-        let max_items = 1 + rng.below(if rng.below(4) == 0 { 3 } else { 50 }) as usize;
+        let cap = if rng.below(4) == 0 { 3 } else { 50 };
+        let max_items = 1 + rng.below(cap) as usize;
         let items = run.next_batch(max_items, now);
         let handed: usize = items.iter().map(|i| i.indices.as_ref().map_or(1, |v| v.len())).sum();
         prop_assert!(handed <= max_items, "{handed} runs handed out for a batch of {max_items}");
@@ -522,7 +523,13 @@ fn drive(case: &Case, flow: &Flow, seed: u64) -> Result<Outcome, TestCaseError> 
             rng.below(held.len() as u64 + 1) as usize
         };
         let take = if items.is_empty() { take.max(1) } else { take };
-        let done: Vec<Work> = held.drain(..take).collect();
+        let mut done: Vec<Work> = held.drain(..take).collect();
+        if rng.below(2) == 0 {
+            // group children of one task so that reports carry several of them
+            done.sort_by_key(|w| match *w {
+                Work::Prepare(t) | Work::Task(t) | Work::Child(t, _) => t,
+            });
+        }
         let mut k = 0;
         while k < done.len() {
             match done[k] {
@@ -637,8 +644,13 @@ fn compare(want: &Outcome, got: &Outcome, flow: &Flow, label: &str) -> Result<()
     Ok(())
 }
 
+/// 5,000 cases by default (about 4 s in a debug build); PROPTEST_CASES overrides.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000)
+}
+
 proptest! {
-    #![proptest_config(Config { cases: 2_000, max_shrink_iters: 20_000, ..Config::default() })]
+    #![proptest_config(Config { cases: cases(), max_shrink_iters: 20_000, ..Config::default() })]
 
     #[test]
     fn core_matches_reference_model(case in case()) {
