@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ferroflow import _core
-from ferroflow.engine.record import RunRecord
+from ferroflow.engine.record import UNMAPPABLE, RunRecord
 
 _NOT_SUCCESSFUL = object()
 
@@ -46,8 +46,13 @@ def whole_kwargs(record: RunRecord, task_id: int) -> dict:
     for edge in frozen.in_edges[task_id]:
         if edge.key is None or edge.mapped:
             continue
-        value = record.value(frozen.index[edge.upstream_task])
-        kwargs[edge.key] = flatten_value(value) if edge.flattened else value
+        up = frozen.index[edge.upstream_task]
+        if edge.flattened and record.core.task_state(up) == _core.MAPPED:
+            kwargs[edge.key] = flatten_children(record, up)[0]
+        elif edge.flattened:
+            kwargs[edge.key] = flatten_value(record.value(up))
+        else:
+            kwargs[edge.key] = record.value(up)
     return kwargs
 
 
@@ -65,41 +70,40 @@ class MapPlan:
         self.sources = [s for _, s in sources]
 
 
-def prepare(record: RunRecord, task_id: int) -> tuple[MapPlan, Any, list, Any]:
-    """Measure a mapped task's inputs.
+def prepare(record: RunRecord, task_id: int) -> tuple[Any, Any, list, Any]:
+    """Measure a task's inputs for the core.
 
-    Returns ``(plan, width_hint, flat, failure)``: ``width_hint`` is the shortest
-    length among mapped inputs from non-mapped upstreams, ``flat`` the element counts
-    of flattened mapped upstreams that are themselves mapped, and ``failure`` a
-    message when an input cannot be mapped over (else None).
+    Returns ``(plan, width_hint, flat, failure)``: the children's :class:`MapPlan`
+    (None for a non-mapped task), the shortest length among mapped inputs from
+    non-mapped upstreams, the element counts of flattened upstreams that are mapped
+    tasks, and a message when an input cannot be mapped over (else None).
     """
     frozen = record.frozen
     core = record.core
     sources: list = []
     width_hint = None
-    flat: list = []
+    flat: dict = {}
+    is_mapped = False
     for edge in frozen.in_edges[task_id]:
-        if not edge.mapped:
-            continue
         up = frozen.index[edge.upstream_task]
         code = core.task_state(up)
+        if edge.flattened and code == _core.MAPPED and up not in flat:
+            flat[up] = flatten_children(record, up)[1]
+        if not edge.mapped:
+            continue
+        is_mapped = True
         if code == _core.MAPPED:
-            if edge.flattened:
-                elements, counts = flatten_children(record, up)
-                flat.append((up, counts))
-                source = elements
-            else:
-                source = record.values[up]
+            source = flatten_children(record, up)[0] if edge.flattened else record.child_values(up)
         elif code in (_core.SUCCESS, _core.CACHED, _core.SKIPPED):
             value = record.values[up]
             if edge.flattened:
                 value = flatten_value(value)
-            if not hasattr(value, "__getitem__"):
-                return MapPlan({}, []), None, [], "At least one upstream state has an unmappable result."
             try:
+                if not hasattr(value, "__getitem__"):
+                    raise TypeError
                 length = len(value)
             except TypeError:
-                return MapPlan({}, []), None, [], "At least one upstream state has an unmappable result."
+                return None, None, [], UNMAPPABLE
             width_hint = length if width_hint is None else min(width_hint, length)
             source = value
         else:
@@ -108,7 +112,8 @@ def prepare(record: RunRecord, task_id: int) -> tuple[MapPlan, Any, list, Any]:
             source = _NoneColumn()
         if edge.key is not None:
             sources.append((edge.key, source))
-    return MapPlan(whole_kwargs(record, task_id), sources), width_hint, flat, None
+    plan = MapPlan(whole_kwargs(record, task_id), sources) if is_mapped else None
+    return plan, width_hint, list(flat.items()), None
 
 
 class _NoneColumn:

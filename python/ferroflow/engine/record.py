@@ -65,6 +65,14 @@ class RunRecord:
 
     # ----- values ------------------------------------------------------------------
 
+    def child_values(self, task_id: int) -> list:
+        """The list of a mapped task's child values (one slot per child), created on
+        first use."""
+        values = self.values[task_id]
+        if values is None:
+            values = self.values[task_id] = [None] * (self.core.width(task_id) or 0)
+        return values
+
     def trigger_signal(self, task_id: int) -> signals.TRIGGERFAIL:
         spec = getattr(self.frozen.tasks[task_id].trigger, "_ff_spec", ("custom",))
         return signals.TRIGGERFAIL(_TRIGGER_MESSAGES.get(spec[0], "Trigger failed."))
@@ -74,7 +82,7 @@ class RunRecord:
         if index == TASK_LEVEL:
             value = self.values[task_id]
         else:
-            value = self.values[task_id][index]
+            value = self.child_values(task_id)[index]
         if value is None and code == _core.TRIGGER_FAILED and (task_id, index) not in self.details:
             # Decided by the core without Python: build the signal lazily.
             value = self.trigger_signal(task_id)
@@ -83,7 +91,7 @@ class RunRecord:
     def reduced(self, task_id: int) -> list:
         """The list a downstream task receives from a mapped task: one entry per
         child, the child's value or the exception it failed with."""
-        values = list(self.values[task_id])
+        values = list(self.child_values(task_id))
         codes = self.core.child_states(task_id)
         tf = bytes([_core.TRIGGER_FAILED])
         at = codes.find(tf)
@@ -98,6 +106,24 @@ class RunRecord:
         if code == _core.MAPPED:
             return self.reduced(task_id)
         return self.result(task_id, TASK_LEVEL, code)
+
+    def upstream_skipped(self, task_id: int, index: int) -> bool:
+        """Whether any upstream state of a task run (or of child ``index``) is Skipped."""
+        frozen, core = self.frozen, self.core
+        for edge in frozen.in_edges[task_id]:
+            up = frozen.index[edge.upstream_task]
+            code = core.task_state(up)
+            if code == _core.SKIPPED:
+                return True
+            if code != _core.MAPPED:
+                continue
+            children = core.child_states(up)
+            if edge.mapped and not edge.flattened and index != TASK_LEVEL:
+                if children[index] == _core.SKIPPED:
+                    return True
+            elif _core.SKIPPED in children:
+                return True
+        return False
 
     # ----- states ------------------------------------------------------------------
 
@@ -114,7 +140,8 @@ class RunRecord:
         if code == _core.MAPPED:
             return "Ready to proceed with mapping."
         if code == _core.SKIPPED:
-            if task.skip_on_upstream_skip:
+            by_trigger = getattr(task.trigger, "_ff_spec", ("custom",))[0] == "not_all_skipped"
+            if task.skip_on_upstream_skip and not (by_trigger and not self.upstream_skipped(task_id, index)):
                 return UPSTREAM_SKIPPED
             return "All upstreams were skipped"
         if code == _core.TRIGGER_FAILED:

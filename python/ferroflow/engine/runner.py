@@ -18,7 +18,7 @@ from ferroflow.engine.graph import freeze
 from ferroflow.engine.parameters import check_parameters
 from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
 from ferroflow.errors import EngineError
-from ferroflow.executors.base import UnitResult, WorkUnit
+from ferroflow.executors.base import SIGNAL_CODES, UnitResult, WorkUnit
 
 #: Mapped children per work unit.
 UNIT_SIZE = 8_192
@@ -167,10 +167,9 @@ class FlowRun:
             self.record.details[(task_id, TASK_LEVEL)] = (failure, None)
             self.core.prepared(task_id, None, [], _core.FAILED)
             return
-        self.plans[task_id] = plan
+        if plan is not None:
+            self.plans[task_id] = plan
         self.core.prepared(task_id, width_hint, flat, None)
-        width = self.core.width(task_id) or 0
-        self.record.values[task_id] = [None] * width
 
     def _units(self, task_id: int, indices: Any):
         task = self.frozen.tasks[task_id]
@@ -180,7 +179,6 @@ class FlowRun:
         plan = self.plans.get(task_id)
         if plan is None:
             plan = self.plans[task_id] = inputs.prepare(self.record, task_id)[0]
-            self.record.values[task_id] = [None] * (self.core.width(task_id) or 0)
         if self.custom_trigger[task_id]:
             indices = [i for i in indices if self._custom_trigger_passes(task_id, i)]
             if not indices:
@@ -226,9 +224,11 @@ class FlowRun:
         try:
             if task.trigger(upstream):
                 return True
-            code, value, detail = _core.TRIGGER_FAILED, None, (f'Trigger was "{_name(task.trigger)}" but returned False.', None)
+            code, value, detail = _core.TRIGGER_FAILED, signals.TRIGGERFAIL("Trigger failed"), ("Trigger failed", None)
         except signals.FerroflowSignal as sig:
-            code = {"Skipped": _core.SKIPPED, "Success": _core.SUCCESS}.get(sig.state_name, _core.TRIGGER_FAILED)
+            # A signal raised by a trigger gives its own state (never retried: the task
+            # did not run).
+            code = SIGNAL_CODES.get(sig.state_name, _core.TRIGGER_FAILED)
             value, detail = sig.result, (sig.message, None)
         except Exception as exc:
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -266,7 +266,7 @@ class FlowRun:
         if index == TASK_LEVEL:
             self.record.values[task_id] = value
         else:
-            self.record.values[task_id][index] = value
+            self.record.child_values(task_id)[index] = value
         if detail is not None:
             self.record.details[(task_id, index)] = detail
 
@@ -282,7 +282,7 @@ class FlowRun:
                 details[(task_id, TASK_LEVEL)] = detail
             return (task_id, None, result.codes[0])
         indices = unit.indices
-        values = self.record.values[task_id]
+        values = self.record.child_values(task_id)
         if type(indices) is range:
             values[indices.start:indices.stop] = result.values
         else:

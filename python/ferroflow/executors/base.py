@@ -110,7 +110,7 @@ def _failure(exc: Exception, retry_on: tuple):
     return FAILED | _retry_flag(exc, retry_on), exc, (message, text)
 
 
-_SIGNAL_CODES = {
+SIGNAL_CODES = {
     "Failed": FAILED,
     "TriggerFailed": TRIGGER_FAILED,
     "Success": SUCCESS,
@@ -120,10 +120,10 @@ _SIGNAL_CODES = {
 
 
 def _signal_outcome(sig: signals.FerroflowSignal, retry_on: tuple):
-    code = _SIGNAL_CODES.get(sig.state_name)
+    code = SIGNAL_CODES.get(sig.state_name)
     if code is None:
         raise TypeError(f"signal {type(sig).__name__} is not supported by this version of ferroflow")
-    if code == FAILED:
+    if code in (FAILED, TRIGGER_FAILED):
         code |= _retry_flag(sig.result, retry_on)
     text = None
     if code & ~RETRY_OK in (FAILED, TRIGGER_FAILED):

@@ -52,6 +52,9 @@ enum LinkKind {
     Child,
     /// An unmapped edge: the whole upstream, all of its children when it is mapped.
     Whole,
+    /// An unmapped, flattened edge: like `Whole`, but a mapped upstream counts one
+    /// upstream state per element of its flattened children.
+    WholeFlat,
     /// A mapped, flattened edge: one child per element of the flattened upstream.
     Flat,
 }
@@ -132,6 +135,8 @@ pub struct Run {
     in_flight: u64,
     not_done: u32,
     events: Vec<Event>,
+    /// Element counts of flattened mapped upstreams reported for non-mapped tasks.
+    flat_counts: std::collections::HashMap<u32, Vec<(u32, Vec<u32>)>>,
 }
 
 impl Run {
@@ -153,7 +158,8 @@ impl Run {
                 let kind = match (e.mapped, e.flattened) {
                     (true, false) => LinkKind::Child,
                     (true, true) => LinkKind::Flat,
-                    (false, _) => LinkKind::Whole,
+                    (false, false) => LinkKind::Whole,
+                    (false, true) => LinkKind::WholeFlat,
                 };
                 mapped[d as usize] |= e.mapped;
                 let list = &mut links[d as usize];
@@ -182,6 +188,7 @@ impl Run {
             in_flight: 0,
             not_done: n as u32,
             events: Vec::new(),
+            flat_counts: std::collections::HashMap::new(),
             graph,
         };
         for &t in run.graph.order().to_vec().iter() {
@@ -394,10 +401,23 @@ impl Run {
         fail_code: Option<u8>,
     ) -> Result<(), CoreError> {
         let t = task as usize;
-        if t >= self.state.len() || !self.mapped[t] || self.state[t] != RUNNING {
+        if t >= self.state.len() || self.state[t] != RUNNING {
             return Err(CoreError::BadReport(format!("task id {task} was not being prepared")));
         }
         self.in_flight -= 1;
+        if !self.mapped[t] {
+            // A reduce over flattened mapped upstreams: now that the element counts are
+            // known, decide it like any other task.
+            self.flat_counts.insert(task, flat.to_vec());
+            self.state[t] = PENDING;
+            match fail_code {
+                Some(code) if is_finished(code) => self.set_task_state(task, code),
+                Some(code) => return Err(CoreError::BadReport(format!("cannot end a task with code {code}"))),
+                None => self.evaluate_task(task),
+            }
+            self.drain();
+            return Ok(());
+        }
         match fail_code {
             Some(code) if is_finished(code) && code != MAPPED => self.set_task_state(task, code),
             Some(code) => return Err(CoreError::BadReport(format!("cannot end a mapped task with code {code}"))),
@@ -452,7 +472,9 @@ impl Run {
         let base = code & !RETRY_OK;
         let spec = self.specs[task as usize];
         let recorded = match base {
-            FAILED | TIMED_OUT if code & RETRY_OK != 0 && runs <= spec.max_retries => {
+            // A trigger failure decided by the core never carries RETRY_OK; a TRIGGERFAIL
+            // raised inside the task body does, and is retried like any failure.
+            FAILED | TIMED_OUT | TRIGGER_FAILED if code & RETRY_OK != 0 && runs <= spec.max_retries => {
                 self.timers.push(Reverse((now_ms.saturating_add(spec.retry_delay_ms), task, index)));
                 RETRYING
             }
@@ -566,6 +588,26 @@ impl Run {
         }
     }
 
+    /// Add the upstream states `t` contributes through an unmapped flattened edge:
+    /// one per element of a mapped upstream's flattened children (`counts` per child).
+    fn add_flattened(&self, c: &mut Counts, t: u32, counts: Option<&[u32]>) {
+        match (self.children[t as usize].as_ref(), counts) {
+            (Some(ch), Some(counts)) if self.state[t as usize] == MAPPED => {
+                for (&code, &n) in ch.state.iter().zip(counts) {
+                    c.add(code, n as u64);
+                }
+            }
+            _ => self.add_whole(c, t),
+        }
+    }
+
+    /// Whether `t` needs element counts from Python before it can be decided.
+    fn needs_flat_counts(&self, t: u32) -> bool {
+        self.links[t as usize]
+            .iter()
+            .any(|l| matches!(l.kind, LinkKind::WholeFlat | LinkKind::Flat) && self.state[l.up as usize] == MAPPED)
+    }
+
     fn evaluate_task(&mut self, t: u32) {
         if self.state[t as usize] != PENDING {
             return;
@@ -573,9 +615,18 @@ impl Run {
         if self.mapped[t as usize] {
             return self.evaluate_parent(t);
         }
+        if self.needs_flat_counts(t) && !self.flat_counts.contains_key(&t) {
+            return self.make_ready(t, SELF, ItemKind::Prepare);
+        }
         let mut c = Counts::default();
+        let flat = self.flat_counts.remove(&t).unwrap_or_default();
         for l in &self.links[t as usize] {
-            self.add_whole(&mut c, l.up);
+            if l.kind == LinkKind::WholeFlat {
+                let counts = flat.iter().find(|(u, _)| *u == l.up).map(|(_, n)| n.as_slice());
+                self.add_flattened(&mut c, l.up, counts);
+            } else {
+                self.add_whole(&mut c, l.up);
+            }
         }
         c.add(SUCCESS, self.specs[t as usize].n_constants as u64);
         self.decide(t, SELF, &c);
@@ -591,7 +642,7 @@ impl Run {
             match l.kind {
                 LinkKind::Child => s == SKIPPED,
                 LinkKind::Flat => s == SKIPPED,
-                LinkKind::Whole => {
+                LinkKind::Whole | LinkKind::WholeFlat => {
                     s == SKIPPED
                         || (s == MAPPED
                             && self.children[l.up as usize].as_ref().is_some_and(|c| c.tally[SKIPPED as usize] > 0))
@@ -601,7 +652,9 @@ impl Run {
         if spec.skip_on_upstream_skip && skipped {
             return self.set_task_state(t, SKIPPED);
         }
-        let mappable = links.iter().any(|l| l.kind != LinkKind::Whole && is_successful(self.state[l.up as usize]));
+        let mappable = links
+            .iter()
+            .any(|l| matches!(l.kind, LinkKind::Child | LinkKind::Flat) && is_successful(self.state[l.up as usize]));
         if !mappable {
             return self.set_task_state(t, FAILED);
         }
@@ -610,6 +663,7 @@ impl Run {
             match l.kind {
                 LinkKind::Child => is_successful(s) && s != MAPPED,
                 LinkKind::Flat => is_successful(s),
+                LinkKind::WholeFlat => s == MAPPED,
                 LinkKind::Whole => false,
             }
         });
@@ -630,6 +684,10 @@ impl Run {
             let up_children = self.children[l.up as usize].as_ref().filter(|_| s == MAPPED);
             match (l.kind, up_children) {
                 (LinkKind::Whole, _) => self.add_whole(&mut base, l.up),
+                (LinkKind::WholeFlat, _) => {
+                    let counts = flat.iter().find(|(u, _)| *u == l.up).map(|(_, n)| n.as_slice());
+                    self.add_flattened(&mut base, l.up, counts);
+                }
                 (LinkKind::Child, Some(uc)) => width = width.min(uc.width),
                 (LinkKind::Flat, Some(uc)) => {
                     let counts = flat.iter().find(|(u, _)| *u == l.up).map(|(_, c)| c).ok_or_else(|| {
