@@ -112,7 +112,7 @@ struct Children {
 enum Event {
     ParentFinished(u32),
     FullyDone(u32),
-    ChildFinished(u32, u32),
+    EvaluateChild(u32, u32),
     Evaluate(u32),
 }
 
@@ -357,6 +357,7 @@ impl Run {
                 if self.state[t] != RUNNING {
                     return Err(self.not_running(task, None));
                 }
+                self.check_code(task, *code)?;
                 let code = self.outcome(task, self.run_count[t], *code, now_ms, SELF)?;
                 self.in_flight -= 1;
                 self.set_task_state(task, code);
@@ -370,14 +371,18 @@ impl Run {
                         self.graph.name(task)
                     )));
                 }
+                // All or nothing: check every child before recording any.
                 for (&i, &code) in indices.iter().zip(codes) {
-                    let (state, runs) = match self.children[t].as_ref() {
-                        Some(ch) if (i as usize) < ch.state.len() => (ch.state[i as usize], ch.run_count[i as usize]),
-                        _ => return Err(self.not_running(task, Some(i))),
-                    };
-                    if state != RUNNING {
+                    let running = self.children[t]
+                        .as_ref()
+                        .is_some_and(|ch| ch.state.get(i as usize) == Some(&RUNNING));
+                    if !running {
                         return Err(self.not_running(task, Some(i)));
                     }
+                    self.check_code(task, code)?;
+                }
+                for (&i, &code) in indices.iter().zip(codes) {
+                    let runs = self.children[t].as_ref().expect("children").run_count[i as usize];
                     let code = self.outcome(task, runs, code, now_ms, i)?;
                     self.in_flight -= 1;
                     self.set_child_state(task, i, code);
@@ -404,6 +409,16 @@ impl Run {
         if t >= self.state.len() || self.state[t] != RUNNING {
             return Err(CoreError::BadReport(format!("task id {task} was not being prepared")));
         }
+        if let Some(code) = fail_code {
+            if !is_finished(code) || code == MAPPED {
+                return Err(CoreError::BadReport(format!(
+                    "cannot end {} with code {code}",
+                    self.graph.name(task)
+                )));
+            }
+        } else {
+            self.check_flat(task, flat)?;
+        }
         self.in_flight -= 1;
         if !self.mapped[t] {
             // A reduce over flattened mapped upstreams: now that the element counts are
@@ -411,17 +426,15 @@ impl Run {
             self.flat_counts.insert(task, flat.to_vec());
             self.state[t] = PENDING;
             match fail_code {
-                Some(code) if is_finished(code) => self.set_task_state(task, code),
-                Some(code) => return Err(CoreError::BadReport(format!("cannot end a task with code {code}"))),
+                Some(code) => self.set_task_state(task, code),
                 None => self.evaluate_task(task),
             }
             self.drain();
             return Ok(());
         }
         match fail_code {
-            Some(code) if is_finished(code) && code != MAPPED => self.set_task_state(task, code),
-            Some(code) => return Err(CoreError::BadReport(format!("cannot end a mapped task with code {code}"))),
-            None => self.map_task(task, width_hint, flat)?,
+            Some(code) => self.set_task_state(task, code),
+            None => self.map_task(task, width_hint, flat),
         }
         self.drain();
         Ok(())
@@ -459,6 +472,35 @@ impl Run {
 
     // ----- internals -----------------------------------------------------------
 
+    /// Element counts must cover every child of each flattened mapped upstream.
+    fn check_flat(&self, task: u32, flat: &[(u32, Vec<u32>)]) -> Result<(), CoreError> {
+        for l in &self.links[task as usize] {
+            if !matches!(l.kind, LinkKind::Flat | LinkKind::WholeFlat) || self.state[l.up as usize] != MAPPED {
+                continue;
+            }
+            let width = self.children[l.up as usize].as_ref().map_or(0, |c| c.width);
+            match flat.iter().find(|(u, _)| *u == l.up) {
+                None => {
+                    return Err(CoreError::BadReport(format!(
+                        "missing flattened element counts of {} for {}",
+                        self.graph.name(l.up),
+                        self.graph.name(task)
+                    )))
+                }
+                Some((_, counts)) if counts.len() != width as usize => {
+                    return Err(CoreError::BadReport(format!(
+                        "{} element counts for {} children of {}",
+                        counts.len(),
+                        width,
+                        self.graph.name(l.up)
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     fn not_running(&self, task: u32, index: Option<u32>) -> CoreError {
         let what = match index {
             Some(i) => format!("{}[{i}]", self.graph.name(task)),
@@ -467,8 +509,19 @@ impl Run {
         CoreError::BadReport(format!("{what} was reported but is not running"))
     }
 
-    /// Turn a reported code into the state to record, arming a retry timer if needed.
+    fn check_code(&self, task: u32, code: u8) -> Result<(), CoreError> {
+        match code & !RETRY_OK {
+            SUCCESS | CACHED | SKIPPED | FAILED | TRIGGER_FAILED | TIMED_OUT | CANCELLED | PAUSED | RETRYING => Ok(()),
+            _ => Err(CoreError::BadReport(format!(
+                "code {code} is not a valid outcome for {}",
+                self.graph.name(task)
+            ))),
+        }
+    }
+
+    /// Turn a reported (and checked) code into the state to record, arming a retry timer if needed.
     fn outcome(&mut self, task: u32, runs: u8, code: u8, now_ms: u64, index: u32) -> Result<u8, CoreError> {
+        debug_assert!(self.check_code(task, code).is_ok());
         let base = code & !RETRY_OK;
         let spec = self.specs[task as usize];
         let recorded = match base {
@@ -482,13 +535,7 @@ impl Run {
                 self.timers.push(Reverse((now_ms, task, index)));
                 RETRYING
             }
-            SUCCESS | CACHED | SKIPPED | FAILED | TRIGGER_FAILED | TIMED_OUT | CANCELLED | PAUSED => base,
-            _ => {
-                return Err(CoreError::BadReport(format!(
-                    "code {code} is not a valid outcome for {}",
-                    self.graph.name(task)
-                )))
-            }
+            _ => base,
         };
         Ok(recorded)
     }
@@ -500,14 +547,35 @@ impl Run {
         }
     }
 
+    /// Record a child's state. When it finishes, the children it feeds are updated at
+    /// once (so a downstream task mapped later sees consistent counters) and only their
+    /// evaluation is deferred to the event queue.
     fn set_child_state(&mut self, t: u32, i: u32, code: u8) {
         let ch = self.children[t as usize].as_mut().expect("children");
         let old = ch.state[i as usize];
         ch.tally[old as usize] -= 1;
         ch.tally[code as usize] += 1;
         ch.state[i as usize] = code;
-        if is_finished(code) {
-            self.events.push(Event::ChildFinished(t, i));
+        if !is_finished(code) || is_finished(old) {
+            return;
+        }
+        ch.unfinished -= 1;
+        let all_done = ch.unfinished == 0;
+        for k in 0..self.out[t as usize].len() {
+            let (d, kind) = self.out[t as usize][k];
+            if kind != LinkKind::Child {
+                continue;
+            }
+            let Some(dc) = self.children[d as usize].as_mut() else { continue };
+            if i < dc.width {
+                dc.waiting[i as usize] -= 1;
+                if dc.waiting[i as usize] == 0 {
+                    self.events.push(Event::EvaluateChild(d, i));
+                }
+            }
+        }
+        if all_done && self.state[t as usize] == MAPPED {
+            self.events.push(Event::FullyDone(t));
         }
     }
 
@@ -547,25 +615,9 @@ impl Run {
                         }
                     }
                 }
-                Event::ChildFinished(t, i) => {
-                    let ch = self.children[t as usize].as_mut().expect("children");
-                    ch.unfinished -= 1;
-                    let all_done = ch.unfinished == 0;
-                    for k in 0..self.out[t as usize].len() {
-                        let (d, kind) = self.out[t as usize][k];
-                        if kind != LinkKind::Child {
-                            continue;
-                        }
-                        let Some(dc) = self.children[d as usize].as_mut() else { continue };
-                        if i < dc.width {
-                            dc.waiting[i as usize] -= 1;
-                            if dc.waiting[i as usize] == 0 && dc.state[i as usize] == PENDING {
-                                self.evaluate_child(d, i);
-                            }
-                        }
-                    }
-                    if all_done && self.state[t as usize] == MAPPED {
-                        self.events.push(Event::FullyDone(t));
+                Event::EvaluateChild(t, i) => {
+                    if self.children[t as usize].as_ref().is_some_and(|c| c.state[i as usize] == PENDING) {
+                        self.evaluate_child(t, i);
                     }
                 }
                 Event::Evaluate(t) => self.evaluate_task(t),
@@ -670,11 +722,11 @@ impl Run {
         if needs_values {
             self.make_ready(t, SELF, ItemKind::Prepare);
         } else {
-            self.map_task(t, None, &[]).expect("mapping over mapped upstreams needs no values");
+            self.map_task(t, None, &[]);
         }
     }
 
-    fn map_task(&mut self, t: u32, width_hint: Option<u32>, flat: &[(u32, Vec<u32>)]) -> Result<(), CoreError> {
+    fn map_task(&mut self, t: u32, width_hint: Option<u32>, flat: &[(u32, Vec<u32>)]) {
         let tu = t as usize;
         let mut width = width_hint.unwrap_or(u32::MAX);
         let mut base = Counts::default();
@@ -690,21 +742,7 @@ impl Run {
                 }
                 (LinkKind::Child, Some(uc)) => width = width.min(uc.width),
                 (LinkKind::Flat, Some(uc)) => {
-                    let counts = flat.iter().find(|(u, _)| *u == l.up).map(|(_, c)| c).ok_or_else(|| {
-                        CoreError::BadReport(format!(
-                            "missing flattened element counts of {} for {}",
-                            self.graph.name(l.up),
-                            self.graph.name(t)
-                        ))
-                    })?;
-                    if counts.len() != uc.width as usize {
-                        return Err(CoreError::BadReport(format!(
-                            "{} element counts for {} children of {}",
-                            counts.len(),
-                            uc.width,
-                            self.graph.name(l.up)
-                        )));
-                    }
+                    let counts = flat.iter().find(|(u, _)| *u == l.up).map(|(_, c)| c).expect("checked by check_flat");
                     let mut codes = Vec::new();
                     for (j, &n) in counts.iter().enumerate() {
                         codes.extend(std::iter::repeat_n(uc.state[j], n as usize));
@@ -752,7 +790,6 @@ impl Run {
                 self.evaluate_child(t, i);
             }
         }
-        Ok(())
     }
 
     fn evaluate_child(&mut self, t: u32, i: u32) {
