@@ -21,7 +21,7 @@ from ferroflow import signals, states, triggers
 from ferroflow.core.edge import flatten, mapped, unmapped
 from ferroflow.core.flow import Flow
 from ferroflow.core.parameter import Parameter
-from ferroflow.core.task import Task, task
+from ferroflow.core.task import Task, tags, task
 
 try:
     from importlib.metadata import PackageNotFoundError, version
@@ -38,6 +38,7 @@ __all__ = [
     "mapped",
     "signals",
     "states",
+    "tags",
     "task",
     "triggers",
     "unmapped",

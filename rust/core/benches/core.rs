@@ -7,8 +7,9 @@
 //! * `run/map_1m_reduce`: one mapped task with 1,000,000 children and a reduce.
 //!
 //! Throughput is in state transitions: every task run counts two (Pending -> Running
-//! and Running -> Success). Besides criterion's own report, each run bench prints its
-//! median transitions per second measured over a few plain timed runs.
+//! and Running -> Success). A run bench times `Run::new`, the loop and dropping the
+//! run. Besides criterion's own report, each run bench prints its median transitions
+//! per second over five plain timed runs, with the time of each phase.
 //!
 //! `cargo bench -p ferroflow-core` (about two minutes on two cores).
 
@@ -72,10 +73,13 @@ fn map_reduce() -> (Vec<String>, Vec<EdgeSpec>) {
 }
 
 /// Drive a run to completion, every task run succeeding. Returns the number of task
-/// runs (each is two state transitions).
-fn simulate(graph: Graph, width: u32) -> u64 {
+/// runs (each is two state transitions) and the time spent in `Run::new`, in the
+/// next_batch/report loop and in dropping the run.
+fn simulate_timed(graph: Graph, width: u32) -> (u64, [Duration; 3]) {
+    let start = Instant::now();
     let specs = vec![TaskSpec::default(); graph.len()];
     let mut run = Run::new(graph, specs).expect("specs");
+    let created = Instant::now();
     let codes = vec![SUCCESS; BATCH];
     let mut runs = 0u64;
     while !run.is_complete() {
@@ -95,27 +99,43 @@ fn simulate(graph: Graph, width: u32) -> u64 {
             }
         }
     }
-    runs
+    let finished = Instant::now();
+    drop(run);
+    (runs, [created - start, finished - created, finished.elapsed()])
 }
 
-/// Time a few plain runs and print the median transitions per second.
+fn simulate(graph: Graph, width: u32) -> u64 {
+    simulate_timed(graph, width).0
+}
+
+/// Time a few plain runs and print the median transitions per second, with the
+/// median time of each phase.
 fn print_rate(label: &str, graph: &Graph, width: u32) -> u64 {
-    let mut secs = Vec::new();
+    let mut totals = Vec::new();
+    let mut phases: [Vec<f64>; 3] = Default::default();
     let mut runs = 0;
     for _ in 0..5 {
         let g = graph.clone();
-        let start = Instant::now();
-        runs = black_box(simulate(g, width));
-        secs.push(start.elapsed().as_secs_f64());
+        let (r, p) = black_box(simulate_timed(g, width));
+        runs = r;
+        totals.push(p.iter().map(|d| d.as_secs_f64()).sum::<f64>());
+        for (k, d) in p.iter().enumerate() {
+            phases[k].push(d.as_secs_f64());
+        }
     }
-    secs.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let median = secs[secs.len() / 2];
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let total = median(&mut totals);
+    let [new, looped, dropped] = phases.map(|mut v| median(&mut v) * 1e3);
     let transitions = 2 * runs;
     println!(
-        "{label}: {runs} task runs, {transitions} transitions in {:.1} ms (median of {}): {:.1} M transitions/s",
-        median * 1e3,
-        secs.len(),
-        transitions as f64 / median / 1e6
+        "{label}: {runs} task runs = {transitions} transitions in {:.1} ms (median of 5): {:.2} M transitions/s \
+         [Run::new {new:.1} ms, next_batch/report loop {looped:.1} ms ({:.2} M transitions/s), drop {dropped:.1} ms]",
+        total * 1e3,
+        transitions as f64 / total / 1e6,
+        transitions as f64 / (looped / 1e3) / 1e6,
     );
     transitions
 }

@@ -11,8 +11,9 @@
 //!   mapped edge has a successful upstream, and otherwise maps over the shortest mapped
 //!   input; child `i` sees child `i` of mapped upstreams on mapped edges, the upstream
 //!   itself for other mapped edges, and everything for unmapped edges;
-//! * a task run follows an outcome script per attempt; retryable failures are retried
-//!   while `run_count <= max_retries`, RETRYING (the RETRY signal) always is.
+//! * a task run follows an outcome script per attempt; retryable failures (FAILED,
+//!   TIMED_OUT or an in-task TRIGGERFAIL carrying RETRY_OK) are retried while
+//!   `run_count <= max_retries`, RETRYING (the RETRY signal) always is.
 //!
 //! The triggers and state categories are re-derived here on plain lists of state codes
 //! (the core's `Trigger::evaluate` and `state::is_*` are not used).
@@ -187,14 +188,15 @@ fn scripted(case: &Case, task: u32, index: u32, attempt: u8) -> u8 {
     if r >= bad {
         return if r % 7 == 0 { CACHED } else { SUCCESS };
     }
-    match r % 8 {
-        0 | 1 => FAILED | RETRY_OK,
+    match r % 10 {
+        0 | 1 | 7 => FAILED | RETRY_OK,
         2 => FAILED,
         3 => SKIPPED,
         4 => TIMED_OUT | RETRY_OK,
         5 => RETRYING,
         6 => TIMED_OUT,
-        _ => FAILED | RETRY_OK,
+        8 => TRIGGER_FAILED | RETRY_OK, // TRIGGERFAIL raised inside the task body
+        _ => TRIGGER_FAILED,
     }
 }
 

@@ -504,6 +504,9 @@ fn retry_table() {
         (0, vec![RETRYING, RETRYING, SUCCESS], SUCCESS, 3),
         (1, vec![FAILED | RETRY_OK, RETRYING, FAILED | RETRY_OK], FAILED, 3),
         (0, vec![TRIGGER_FAILED], TRIGGER_FAILED, 1),
+        // a TRIGGERFAIL raised inside the task body is retried like any failure
+        (1, vec![TRIGGER_FAILED | RETRY_OK, SUCCESS], SUCCESS, 2),
+        (1, vec![TRIGGER_FAILED | RETRY_OK, TRIGGER_FAILED | RETRY_OK], TRIGGER_FAILED, 2),
         (2, vec![CACHED], CACHED, 1),
     ];
     for (row, (max_retries, script, want, runs)) in rows.into_iter().enumerate() {
