@@ -36,8 +36,13 @@ test-python: dev
 test-wheel: dev
 	bash .ci/check-wheel.sh
 
+# Benchmarks (not part of `make test`): the side-by-side comparison and the
+# pytest-benchmark suites; figures and how to read them are in benches/README.md.
 bench: dev
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	$(PY) benches/compare_mapped.py
+	$(PY) -m pytest benches --benchmark-only -q
+	cargo bench -p ferroflow-core
 
 clean:
 	rm -rf $(VENV) target dist

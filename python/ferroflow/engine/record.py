@@ -169,8 +169,7 @@ class RunRecord:
         if code == _core.MAPPED:
             children = ChildStates(self, task_id)
             return states.Mapped(message, self.reduced(task_id), map_states=children, run_count=run_count)
-        result = None if code in (_core.PENDING, _core.CANCELLED) and index == TASK_LEVEL and self.values[task_id] is None else self.result(task_id, index, code)
-        return cls(message, result, traceback=traceback, run_count=run_count)
+        return cls(message, self.result(task_id, index, code), traceback=traceback, run_count=run_count)
 
 
 class ChildStates(Sequence):

@@ -93,6 +93,55 @@ pub enum FinalVerdict {
 
 const SELF: u32 = u32::MAX;
 
+/// Rows of variable length stored flat (row `v` is `items[offsets[v]..offsets[v+1]]`):
+/// two allocations for the whole graph instead of two per task.
+struct Rows<T> {
+    offsets: Vec<u32>,
+    items: Vec<T>,
+}
+
+impl<T: Copy> Rows<T> {
+    fn with_capacity(rows: usize, items: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Rows { offsets, items: Vec::with_capacity(items) }
+    }
+
+    /// Close the row being filled.
+    fn end_row(&mut self) {
+        self.offsets.push(self.items.len() as u32);
+    }
+
+    #[inline]
+    fn of(&self, row: u32) -> &[T] {
+        &self.items[self.offsets[row as usize] as usize..self.offsets[row as usize + 1] as usize]
+    }
+
+    /// Regroup the items of `rows` by the row `key` assigns them (`n` rows).
+    fn transpose<U: Copy>(rows: &Rows<U>, n: usize, key: impl Fn(u32, &U) -> (u32, T)) -> Rows<T> {
+        let mut offsets = vec![0u32; n + 1];
+        for r in 0..n as u32 {
+            for item in rows.of(r) {
+                offsets[key(r, item).0 as usize + 1] += 1;
+            }
+        }
+        for v in 0..n {
+            offsets[v + 1] += offsets[v];
+        }
+        let mut fill = offsets.clone();
+        let mut items: Vec<Option<T>> = vec![None; offsets[n] as usize];
+        for r in 0..n as u32 {
+            for item in rows.of(r) {
+                let (row, value) = key(r, item);
+                let slot = &mut fill[row as usize];
+                items[*slot as usize] = Some(value);
+                *slot += 1;
+            }
+        }
+        Rows { offsets, items: items.into_iter().map(|x| x.expect("every slot filled")).collect() }
+    }
+}
+
 struct Children {
     width: u32,
     state: Vec<u8>,
@@ -119,8 +168,8 @@ enum Event {
 pub struct Run {
     graph: Graph,
     specs: Vec<TaskSpec>,
-    links: Vec<Vec<Link>>,
-    out: Vec<Vec<(u32, LinkKind)>>,
+    links: Rows<Link>,
+    out: Rows<(u32, LinkKind)>,
     has_edges: Vec<bool>,
     mapped: Vec<bool>,
     state: Vec<u8>,
@@ -146,13 +195,13 @@ impl Run {
         if specs.len() != n {
             return Err(CoreError::SpecCount { specs: specs.len(), tasks: n });
         }
-        let mut links: Vec<Vec<Link>> = vec![Vec::new(); n];
-        let mut out: Vec<Vec<(u32, LinkKind)>> = vec![Vec::new(); n];
         let mut has_edges = vec![false; n];
         let mut mapped = vec![false; n];
+        let mut links: Rows<Link> = Rows::with_capacity(n, graph.edges().len());
         for d in 0..n as u32 {
             let edges = graph.in_edges.of(d);
             has_edges[d as usize] = !edges.is_empty() || specs[d as usize].n_constants > 0;
+            let start = links.items.len();
             for &e in edges {
                 let e = graph.edge(e);
                 let kind = match (e.mapped, e.flattened) {
@@ -162,14 +211,14 @@ impl Run {
                     (false, true) => LinkKind::WholeFlat,
                 };
                 mapped[d as usize] |= e.mapped;
-                let list = &mut links[d as usize];
-                if !list.iter().any(|l| l.up == e.upstream && l.kind == kind) {
-                    list.push(Link { up: e.upstream, kind });
-                    out[e.upstream as usize].push((d, kind));
+                if !links.items[start..].iter().any(|l| l.up == e.upstream && l.kind == kind) {
+                    links.items.push(Link { up: e.upstream, kind });
                 }
             }
+            links.end_row();
         }
-        let waiting: Vec<u32> = links.iter().map(|l| l.len() as u32).collect();
+        let out = Rows::transpose(&links, n, |d, l| (l.up, (d, l.kind)));
+        let waiting: Vec<u32> = (0..n as u32).map(|d| links.of(d).len() as u32).collect();
         let mut run = Run {
             specs,
             links,
@@ -474,7 +523,7 @@ impl Run {
 
     /// Element counts must cover every child of each flattened mapped upstream.
     fn check_flat(&self, task: u32, flat: &[(u32, Vec<u32>)]) -> Result<(), CoreError> {
-        for l in &self.links[task as usize] {
+        for l in self.links.of(task) {
             if !matches!(l.kind, LinkKind::Flat | LinkKind::WholeFlat) || self.state[l.up as usize] != MAPPED {
                 continue;
             }
@@ -561,8 +610,8 @@ impl Run {
         }
         ch.unfinished -= 1;
         let all_done = ch.unfinished == 0;
-        for k in 0..self.out[t as usize].len() {
-            let (d, kind) = self.out[t as usize][k];
+        for k in 0..self.out.of(t).len() {
+            let (d, kind) = self.out.of(t)[k];
             if kind != LinkKind::Child {
                 continue;
             }
@@ -592,8 +641,8 @@ impl Run {
         while let Some(ev) = self.events.pop() {
             match ev {
                 Event::ParentFinished(t) => {
-                    for k in 0..self.out[t as usize].len() {
-                        let (d, kind) = self.out[t as usize][k];
+                    for k in 0..self.out.of(t).len() {
+                        let (d, kind) = self.out.of(t)[k];
                         if kind == LinkKind::Child {
                             self.satisfy(d);
                         }
@@ -608,8 +657,8 @@ impl Run {
                         continue;
                     }
                     self.not_done -= 1;
-                    for k in 0..self.out[t as usize].len() {
-                        let (d, kind) = self.out[t as usize][k];
+                    for k in 0..self.out.of(t).len() {
+                        let (d, kind) = self.out.of(t)[k];
                         if kind != LinkKind::Child {
                             self.satisfy(d);
                         }
@@ -655,7 +704,7 @@ impl Run {
 
     /// Whether `t` needs element counts from Python before it can be decided.
     fn needs_flat_counts(&self, t: u32) -> bool {
-        self.links[t as usize]
+        self.links.of(t)
             .iter()
             .any(|l| matches!(l.kind, LinkKind::WholeFlat | LinkKind::Flat) && self.state[l.up as usize] == MAPPED)
     }
@@ -672,7 +721,7 @@ impl Run {
         }
         let mut c = Counts::default();
         let flat = self.flat_counts.remove(&t).unwrap_or_default();
-        for l in &self.links[t as usize] {
+        for l in self.links.of(t) {
             if l.kind == LinkKind::WholeFlat {
                 let counts = flat.iter().find(|(u, _)| *u == l.up).map(|(_, n)| n.as_slice());
                 self.add_flattened(&mut c, l.up, counts);
@@ -688,7 +737,7 @@ impl Run {
     /// fails for lack of anything to map over, or maps.
     fn evaluate_parent(&mut self, t: u32) {
         let spec = self.specs[t as usize];
-        let links = &self.links[t as usize];
+        let links = self.links.of(t);
         let skipped = links.iter().any(|l| {
             let s = self.state[l.up as usize];
             match l.kind {
@@ -731,7 +780,7 @@ impl Run {
         let mut width = width_hint.unwrap_or(u32::MAX);
         let mut base = Counts::default();
         let mut flat_codes: Vec<(u32, Vec<u8>)> = Vec::new();
-        for l in &self.links[tu] {
+        for l in self.links.of(t) {
             let s = self.state[l.up as usize];
             let up_children = self.children[l.up as usize].as_ref().filter(|_| s == MAPPED);
             match (l.kind, up_children) {
@@ -761,7 +810,7 @@ impl Run {
             codes.truncate(width as usize);
         }
         let mut waiting = vec![0u16; width as usize];
-        for l in &self.links[tu] {
+        for l in self.links.of(t) {
             if l.kind != LinkKind::Child || self.state[l.up as usize] != MAPPED {
                 continue;
             }
@@ -795,7 +844,7 @@ impl Run {
     fn evaluate_child(&mut self, t: u32, i: u32) {
         let ch = self.children[t as usize].as_ref().expect("children");
         let mut c = ch.base;
-        for l in &self.links[t as usize] {
+        for l in self.links.of(t) {
             match l.kind {
                 LinkKind::Child if self.state[l.up as usize] == MAPPED => {
                     let uc = self.children[l.up as usize].as_ref().expect("children");

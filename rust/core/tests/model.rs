@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 
 use ferroflow_core::state::{
-    CACHED, FAILED, MAPPED, N_STATES, NAMES, PENDING, RETRYING, RETRY_OK, RUNNING, SKIPPED, SUCCESS, TIMED_OUT,
+    CACHED, FAILED, MAPPED, NAMES, N_STATES, PENDING, RETRYING, RETRY_OK, RUNNING, SKIPPED, SUCCESS, TIMED_OUT,
     TRIGGER_FAILED,
 };
 use ferroflow_core::{Bound, EdgeSpec, FinalVerdict, Graph, ItemKind, Run, TaskSpec, Trigger};
@@ -186,7 +186,7 @@ fn scripted(case: &Case, task: u32, index: u32, attempt: u8) -> u8 {
     let r = hash(case.seed, &[1, task as u64, index as u64, attempt as u64]) % 100;
     let bad = [6, 25, 45, 70][case.harshness as usize];
     if r >= bad {
-        return if r % 7 == 0 { CACHED } else { SUCCESS };
+        return if r.is_multiple_of(7) { CACHED } else { SUCCESS };
     }
     match r % 10 {
         0 | 1 | 7 => FAILED | RETRY_OK,
@@ -328,13 +328,16 @@ fn model(case: &Case, flow: &Flow) -> Outcome {
             continue;
         }
         // A mapped task's parent: skip, fail, or map.
-        let skipped = links.iter().any(|&(u, mapped)| {
-            if mapped {
-                out.state[u as usize] == SKIPPED
-            } else {
-                whole(&out, u).contains(&SKIPPED)
-            }
-        });
+        let skipped =
+            links.iter().any(
+                |&(u, mapped)| {
+                    if mapped {
+                        out.state[u as usize] == SKIPPED
+                    } else {
+                        whole(&out, u).contains(&SKIPPED)
+                    }
+                },
+            );
         if spec.skip_on_upstream_skip && skipped {
             out.state[tu] = SKIPPED;
             continue;
@@ -519,11 +522,8 @@ fn drive(case: &Case, flow: &Flow, seed: u64) -> Result<Outcome, TestCaseError> 
         for k in (1..held.len()).rev() {
             held.swap(k, rng.below(k as u64 + 1) as usize);
         }
-        let take = if items.is_empty() || rng.below(3) == 0 {
-            held.len()
-        } else {
-            rng.below(held.len() as u64 + 1) as usize
-        };
+        let take =
+            if items.is_empty() || rng.below(3) == 0 { held.len() } else { rng.below(held.len() as u64 + 1) as usize };
         let take = if items.is_empty() { take.max(1) } else { take };
         let mut done: Vec<Work> = held.drain(..take).collect();
         if rng.below(2) == 0 {

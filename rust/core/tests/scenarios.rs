@@ -542,8 +542,7 @@ fn retry_table() {
             };
             assert_eq!((name(state), count), (name(want), runs), "row {row} mapped={mapped}");
             // the clock only moved by retry delays
-            let retries_with_delay =
-                script.iter().take(runs as usize - 1).filter(|&&c| c != RETRYING).count() as u64;
+            let retries_with_delay = script.iter().take(runs as usize - 1).filter(|&&c| c != RETRYING).count() as u64;
             assert_eq!(end, 7 * retries_with_delay, "row {row} mapped={mapped}");
         }
     }
@@ -1064,7 +1063,9 @@ fn bad_reports_are_refused() {
 
 #[test]
 fn prepare_can_only_end_in_a_finished_state() {
-    for (code, ok) in [(FAILED, true), (SKIPPED, true), (CANCELLED, true), (MAPPED, false), (PENDING, false), (PAUSED, false)] {
+    for (code, ok) in
+        [(FAILED, true), (SKIPPED, true), (CANCELLED, true), (MAPPED, false), (PENDING, false), (PAUSED, false)]
+    {
         let mut f = Flow::new();
         let (_, m) = mapped_over_list(&mut f);
         let mut run = f.start();
@@ -1139,21 +1140,20 @@ fn million_child_map_and_reduce() {
     let _ = list;
 }
 
-// ----- core bugs found by these tests ----------------------------------------------------
+// ----- regressions: core bugs found by these tests (fixed in e29a1c9) --------------------
 
 /// A mapped task must not evaluate child `i` before child `i` of every mapped upstream
 /// has finished.
 ///
-/// Found by the model test. When one `report` finishes several children of `a`, their
-/// `ChildFinished` events sit on the event stack; if a cascade from the first one maps a
-/// downstream task `x` (here through `unmapped(c)`), `map_task` computes `x`'s per-child
-/// waiting counters from `a`'s *states* (already finished), and the still-queued
-/// `ChildFinished(a, i)` then decrements `x.waiting[i]` a second time: in debug builds
-/// an "attempt to subtract with overflow" panic (u16 underflow at run.rs `dc.waiting[i]
-/// -= 1`); in release, when `x` has another mapped upstream `b` whose child `i` is still
-/// running, the counter reaches 0 early and `x[i]` is decided before `b[i]` finished
-/// (here, with `all_finished`, x[1] is handed out to run while b[1] is still running;
-/// with `all_successful` it would be TriggerFailed at once).
+/// Found by the model test. The bug: when one `report` finished several children of `a`,
+/// their `ChildFinished` events sat on the event stack; if a cascade from the first one
+/// mapped a downstream task `x` (here through `unmapped(c)`), `map_task` computed `x`'s
+/// per-child waiting counters from `a`'s *states* (already finished), and the
+/// still-queued `ChildFinished(a, i)` then decremented `x.waiting[i]` a second time: in
+/// debug builds an "attempt to subtract with overflow" panic; in release, when `x` has
+/// another mapped upstream `b` whose child `i` is still running, the counter reached 0
+/// early and `x[i]` was decided before `b[i]` finished (here, with `all_finished`, x[1]
+/// was handed out to run while b[1] was still running).
 #[test]
 fn child_waits_for_every_mapped_upstream_child_after_a_cascade() {
     // r, r1 roots; a = map(r); b = map(r); c = map(a, r1) (one child);
@@ -1192,11 +1192,10 @@ fn child_waits_for_every_mapped_upstream_child_after_a_cascade() {
     assert_eq!(children_of(&batch(&mut run, 0), x), vec![0]);
 }
 
-/// A refused `prepared` call must not consume the Prepare item: `prepared` decrements
-/// `in_flight` before it validates `fail_code` / the flattened element counts, so after
-/// a refusal the task is still RUNNING, `in_flight()` is 0, `is_stalled()` is true, and
-/// the corrected call underflows `in_flight` ("attempt to subtract with overflow" in
-/// debug builds).
+/// A refused `prepared` call must not consume the Prepare item. The bug: `prepared`
+/// decremented `in_flight` before it validated `fail_code` / the flattened element
+/// counts, so after a refusal the task was still RUNNING, `in_flight()` was 0,
+/// `is_stalled()` true, and the corrected call underflowed `in_flight`.
 #[test]
 fn refused_prepared_leaves_the_run_unchanged() {
     let mut f = Flow::new();
@@ -1221,10 +1220,9 @@ fn refused_prepared_leaves_the_run_unchanged() {
     assert_eq!(run.width(fl), Some(3));
 }
 
-/// A refused multi-child `report` (an index not running, or an invalid code, after a
-/// valid one) applies the children before the bad one, decrements `in_flight` for
-/// them, and leaves their events undrained (downstream readiness waits for the next
-/// call). Expected: all or nothing.
+/// A refused multi-child `report` changes nothing. The bug: an index not running, or an
+/// invalid code, after a valid one applied the children before the bad one, decremented
+/// `in_flight` for them and left their events undrained.
 #[test]
 fn refused_child_report_leaves_the_run_unchanged() {
     let mut f = Flow::new();
