@@ -555,18 +555,16 @@ class Flow:
 
     def root_tasks(self) -> TaskSet:
         """Tasks without upstream edges, in insertion order."""
-        cached = self._cache.get("root")
-        if cached is None:
-            ins = self._edges_in
-            cached = self._cache["root"] = TaskSet(t for t in self._tasks if not ins.get(t))
-        return cached.copy()
+        return self._unlinked("root", self._edges_in)
 
     def terminal_tasks(self) -> TaskSet:
         """Tasks without downstream edges, in insertion order."""
-        cached = self._cache.get("terminal")
+        return self._unlinked("terminal", self._edges_out)
+
+    def _unlinked(self, name: str, index: dict) -> TaskSet:
+        cached = self._cache.get(name)
         if cached is None:
-            outs = self._edges_out
-            cached = self._cache["terminal"] = TaskSet(t for t in self._tasks if not outs.get(t))
+            cached = self._cache[name] = TaskSet(t for t in self._tasks if not index.get(t))
         return cached.copy()
 
     def parameters(self) -> TaskSet:

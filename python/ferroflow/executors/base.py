@@ -70,6 +70,8 @@ class WorkUnit:
         fn = self.fn
         kwargs = dict(self.static)
         keys = self.mapped_keys
+        retry_on = self.retry_on
+        caught = (Exception, signals.FerroflowSignal)
         if len(keys) == 1:
             # The common case, kept tight: one mapped argument.
             key, column = keys[0], self.columns[0]
@@ -77,10 +79,8 @@ class WorkUnit:
                 kwargs[key] = column[j]
                 try:
                     values[j] = fn(**kwargs)
-                except signals.FerroflowSignal as sig:
-                    codes[j], values[j], details[j] = _signal_outcome(sig, self.retry_on)
-                except Exception as exc:
-                    codes[j], values[j], details[j] = _failure(exc, self.retry_on)
+                except caught as exc:
+                    codes[j], values[j], details[j] = _outcome(exc, retry_on)
         else:
             columns = self.columns
             for j in range(n):
@@ -88,10 +88,8 @@ class WorkUnit:
                     kwargs[key] = column[j]
                 try:
                     values[j] = fn(**kwargs)
-                except signals.FerroflowSignal as sig:
-                    codes[j], values[j], details[j] = _signal_outcome(sig, self.retry_on)
-                except Exception as exc:
-                    codes[j], values[j], details[j] = _failure(exc, self.retry_on)
+                except caught as exc:
+                    codes[j], values[j], details[j] = _outcome(exc, retry_on)
         return UnitResult(codes, values, details)
 
 
@@ -101,7 +99,14 @@ def _retry_flag(result: Any, retry_on: tuple) -> int:
     return 0
 
 
-def _failure(exc: Exception, retry_on: tuple):
+def _outcome(exc: BaseException, retry_on: tuple):
+    """(code, value, details) of a task run that raised ``exc``."""
+    if isinstance(exc, signals.FerroflowSignal):
+        return _signal_outcome(exc, retry_on)
+    return _failure(exc, retry_on)
+
+
+def _failure(exc: BaseException, retry_on: tuple):
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     # Drop the frames: the formatted text keeps what a user needs, and a million failed
     # children must not keep a million stacks (and their locals) alive.
