@@ -301,3 +301,21 @@ def test_mapping_over_a_non_iterable_result_fails_clearly():
     st = flow.run().result[m]
     assert isinstance(st, states.Failed)
     assert st.message == "At least one upstream state has an unmappable result."
+
+
+def test_an_input_whose_len_raises_fails_the_mapped_task_not_the_engine():
+    class Broken(list):
+        def __len__(self):
+            raise OSError("lazy sequence lost its connection")
+
+    @task
+    def source():
+        return Broken([1, 2])
+
+    with Flow("bad-len") as flow:
+        m = inc.map(source())
+    state = flow.run()
+    st = state.result[m]
+    assert isinstance(st, states.Failed)
+    assert "lazy sequence lost its connection" in st.message
+    assert isinstance(st.result, OSError) and "raise OSError" in st.traceback

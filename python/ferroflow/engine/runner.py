@@ -162,7 +162,14 @@ class FlowRun:
     # ----- building work ------------------------------------------------------------
 
     def _prepare(self, task_id: int) -> None:
-        plan, width_hint, flat, failure = inputs.prepare(self.record, task_id)
+        try:
+            plan, width_hint, flat, failure = inputs.prepare(self.record, task_id)
+        except Exception as exc:  # a user's value whose len() or iteration raised
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            self.record.values[task_id] = exc
+            self.record.details[(task_id, TASK_LEVEL)] = (f"Could not measure the inputs to map over: {exc!r}", text)
+            self.core.prepared(task_id, None, [], _core.FAILED)
+            return
         if failure is not None:
             self.record.details[(task_id, TASK_LEVEL)] = (failure, None)
             self.core.prepared(task_id, None, [], _core.FAILED)
