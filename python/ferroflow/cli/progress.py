@@ -294,9 +294,12 @@ def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
         title += f" - {_first_line(message)}"
     lines.append(title)
     if elapsed is not None:
-        _, done, _ = _totals(snapshot)
-        rate = done / elapsed if elapsed > 0 else 0.0
-        lines.append(f"{_n(done)} task runs in {_duration(elapsed)} ({_rate(rate)} runs/s)")
+        _, done, counts = _totals(snapshot)
+        cancelled = counts.get("Cancelled", 0)
+        ran = done - cancelled
+        rate = ran / elapsed if elapsed > 0 else 0.0
+        line = f"{_n(ran)} task runs in {_duration(elapsed)} ({_rate(rate)} runs/s)"
+        lines.append(line + (f", {_n(cancelled)} cancelled" if cancelled else ""))
     if isinstance(results, BaseException):
         lines.append(f"error: {first_error_line(state)}")
     if len(table) > 1:
