@@ -2634,3 +2634,29 @@ def _(pf):
     with pf.Flow("const-unmapped") as flow:
         t = half_failed.map(lib.fail_on_2.map([1, 2]), pf.unmapped(0))
     return flow, {}, {"mapped": t}
+
+
+# --------------------------------------------------------- the same upstream on two edges
+
+
+@scenario("map/same_list_on_two_mapped_edges_counts_twice")
+def _(pf):
+    # Each mapped edge from a non-mapped task gives a child its own copy of the
+    # upstream state, so the two edges count as two successful upstream states.
+    lib = _lib(pf)
+    with pf.Flow("map-same-list-twice") as flow:
+        nums = lib.nums()
+        m = lib.add.map(nums, nums, task_args=dict(trigger=pf.triggers.some_successful(at_least=2)))
+    return flow, {}, {"mapped": m}
+
+
+@scenario("map/mapped_upstream_on_mapped_and_unmapped_edges")
+def _(pf):
+    # Child i of the upstream reaches the child through both edges but is one state.
+    lib = _lib(pf)
+    with pf.Flow("map-mapped-and-unmapped") as flow:
+        a = lib.fail_on_2.map([1, 2, 3])
+        m = lib.add.map(
+            a, pf.unmapped(a), task_args=dict(trigger=pf.triggers.some_failed(at_most=1))
+        )
+    return flow, {}, {"upstream": a, "mapped": m}

@@ -63,6 +63,10 @@ enum LinkKind {
 struct Link {
     up: u32,
     kind: LinkKind,
+    /// How many edges of this kind come from `up`. Mapping over a non-mapped task
+    /// gives each child a fresh copy of the upstream state per edge, so Prefect counts
+    /// each edge then; everywhere else the same state object counts once.
+    edges: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,8 +215,9 @@ impl Run {
                     (false, true) => LinkKind::WholeFlat,
                 };
                 mapped[d as usize] |= e.mapped;
-                if !links.items[start..].iter().any(|l| l.up == e.upstream && l.kind == kind) {
-                    links.items.push(Link { up: e.upstream, kind });
+                match links.items[start..].iter_mut().find(|l| l.up == e.upstream && l.kind == kind) {
+                    Some(link) => link.edges += 1,
+                    None => links.items.push(Link { up: e.upstream, kind, edges: 1 }),
                 }
             }
             links.end_row();
@@ -799,7 +804,7 @@ impl Run {
                     width = width.min(codes.len() as u32);
                     flat_codes.push((l.up, codes));
                 }
-                (_, None) => base.add(s, 1),
+                (_, None) => base.add(s, l.edges as u64),
             }
         }
         base.add(SUCCESS, self.specs[tu].n_constants as u64);
@@ -844,9 +849,15 @@ impl Run {
     fn evaluate_child(&mut self, t: u32, i: u32) {
         let ch = self.children[t as usize].as_ref().expect("children");
         let mut c = ch.base;
-        for l in self.links.of(t) {
+        let links = self.links.of(t);
+        for l in links {
             match l.kind {
-                LinkKind::Child if self.state[l.up as usize] == MAPPED => {
+                // Child i already counts among the upstream's children when the task
+                // also takes that upstream whole: the same state counts once.
+                LinkKind::Child
+                    if self.state[l.up as usize] == MAPPED
+                        && !links.iter().any(|w| w.up == l.up && w.kind == LinkKind::Whole) =>
+                {
                     let uc = self.children[l.up as usize].as_ref().expect("children");
                     c.add(uc.state[i as usize], 1);
                 }

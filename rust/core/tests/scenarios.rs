@@ -1237,3 +1237,47 @@ fn refused_child_report_leaves_the_run_unchanged() {
     assert_eq!(names(run.child_states(m)), names(&[RUNNING, RUNNING]));
     assert_eq!(run.in_flight(), 2);
 }
+
+// ----- one upstream on several edges ------------------------------------------------
+
+/// Mapping twice over the same non-mapped task: each edge gives the child its own
+/// copy of the upstream state, so both count (Prefect 1.4.1 does the same).
+#[test]
+fn same_list_on_two_mapped_edges_counts_twice() {
+    let mut f = Flow::new();
+    let list = f.task();
+    let m = f.with(spec(some_ok(Some(2.0), None)));
+    f.mapped(list, m);
+    f.mapped(list, m);
+    let strict = f.with(spec(some_ok(Some(3.0), None)));
+    f.mapped(list, strict);
+    f.mapped(list, strict);
+    let mut run = f.start();
+    batch(&mut run, 0);
+    report1(&mut run, list, SUCCESS);
+    for item in batch(&mut run, 0) {
+        run.prepared(item.task, Some(2), &[], None).unwrap();
+    }
+    assert_eq!(children_of(&batch(&mut run, 0), m), vec![0, 1], "two successes >= 2");
+    assert_eq!(names(run.child_states(strict)), names(&[TRIGGER_FAILED, TRIGGER_FAILED]), "two < 3");
+}
+
+/// A mapped upstream taken both mapped and whole: child i of the upstream is one
+/// state, counted once among all the upstream's children.
+#[test]
+fn mapped_upstream_on_mapped_and_whole_edges_counts_each_child_once() {
+    let mut f = Flow::new();
+    let (list, a) = mapped_over_list(&mut f);
+    let m = f.with(no_skip(some_failed(None, Some(1.0))));
+    f.mapped(a, m);
+    f.edge(a, m);
+    let mut run = f.start();
+    batch(&mut run, 0);
+    report1(&mut run, list, SUCCESS);
+    batch(&mut run, 0);
+    run.prepared(a, Some(3), &[], None).unwrap();
+    let ix = children_of(&batch(&mut run, 0), a);
+    run.report(a, Some(&ix), &[SUCCESS, FAILED, SUCCESS], 0).unwrap();
+    // One failure among a's three children: at most one failed for every child of m.
+    assert_eq!(children_of(&batch(&mut run, 0), m), vec![0, 1, 2]);
+}
