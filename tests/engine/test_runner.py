@@ -319,3 +319,29 @@ def test_an_input_whose_len_raises_fails_the_mapped_task_not_the_engine():
     assert isinstance(st, states.Failed)
     assert "lazy sequence lost its connection" in st.message
     assert isinstance(st.result, OSError) and "raise OSError" in st.traceback
+
+
+def test_mapped_pipelines_run_depth_first():
+    order = []
+
+    @task
+    def load(x):
+        order.append(("load", x))
+        return x
+
+    @task
+    def save(x):
+        order.append(("save", x))
+        return x
+
+    n = 50_000
+    with Flow("depth-first") as flow:
+        save.map(load.map(list(range(n))))
+    assert flow.run().is_successful()
+    first_save = order.index(("save", 0))
+    last_load = order.index(("load", n - 1))
+    # save[0] ran long before the last load: children advance through the pipeline
+    # in chunks instead of every load running before any save.
+    assert first_save < last_load
+    loads_before_first_save = sum(1 for kind, _ in order[:first_save] if kind == "load")
+    assert loads_before_first_save <= 20_000
