@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use ferroflow_core::{state, Bound as Threshold, FinalVerdict, ItemKind, Run as CoreRun, TaskSpec, Trigger};
+use ferroflow_core::{Bound as Threshold, FinalVerdict, ItemKind, Run as CoreRun, TaskSpec, Trigger};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyRange, PyRangeMethods, PyTuple};
@@ -225,6 +225,3 @@ impl Run {
         }
     }
 }
-
-#[allow(dead_code)]
-const _STATE_CODES_ARE_BYTES: u8 = state::CANCELLED;
