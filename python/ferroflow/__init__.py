@@ -22,6 +22,8 @@ from ferroflow.core.edge import flatten, mapped, unmapped
 from ferroflow.core.flow import Flow
 from ferroflow.core.parameter import Parameter
 from ferroflow.core.task import Task, tags, task
+from ferroflow.engine.context import context
+from ferroflow.engine.logs import get_logger
 
 try:
     from importlib.metadata import PackageNotFoundError, version
@@ -32,6 +34,8 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 __all__ = [
     "Flow",
+    "context",
+    "get_logger",
     "Parameter",
     "Task",
     "flatten",

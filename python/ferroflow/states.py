@@ -42,6 +42,8 @@ class State:
         self.result = result
         self.traceback: Optional[str] = attrs.pop("traceback", None)
         self.run_count: int = attrs.pop("run_count", 1)
+        #: What the task run logged (``ferroflow.engine.logs.LogEntry`` tuples).
+        self.logs: Sequence = attrs.pop("logs", ())
         if attrs:
             raise TypeError(f"{type(self).__name__}() got unexpected arguments {sorted(attrs)}")
 

@@ -303,7 +303,7 @@ def _check_trigger(t: "Task", value: Any) -> Callable:
     return value
 
 
-def _check_skip(t: "Task", value: Any) -> bool:
+def _check_flag(t: "Task", value: Any) -> bool:
     return bool(value)
 
 
@@ -326,8 +326,9 @@ TASK_OPTIONS: Dict[str, _Option] = {
     "retry_delay": _Option(_check_retry_delay),
     "retry_on": _Option(_check_retry_on),
     "trigger": _Option(_check_trigger),
-    "skip_on_upstream_skip": _Option(_check_skip),
+    "skip_on_upstream_skip": _Option(_check_flag),
     "nout": _Option(_check_nout),
+    "log_stdout": _Option(_check_flag),
 }
 
 
@@ -416,6 +417,7 @@ class Task:
         trigger: Optional[Callable[..., bool]] = None,
         skip_on_upstream_skip: bool = True,
         nout: Optional[int] = None,
+        log_stdout: bool = False,
     ):
         self.name = _check_name(name if name is not None else type(self).__name__)
         self.slug = _check_slug(self.name, slug)
@@ -430,6 +432,7 @@ class Task:
                 trigger=trigger,
                 skip_on_upstream_skip=skip_on_upstream_skip,
                 nout=nout,
+                log_stdout=log_stdout,
             )
         )
 

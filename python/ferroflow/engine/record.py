@@ -61,6 +61,9 @@ class RunRecord:
         self.values: list = [None] * n
         # (task id, child index or TASK_LEVEL) -> (message, traceback text)
         self.details: dict = {}
+        # (task id, child index or TASK_LEVEL) -> [LogEntry, ...]
+        self.logs: dict = {}
+        self.run_id: str = ""
         self.cancel_message = CANCELLED
 
     # ----- values ------------------------------------------------------------------
@@ -166,10 +169,11 @@ class RunRecord:
         detail = self.details.get((task_id, index))
         traceback = detail[1] if detail else None
         message = self.message(task_id, index, code, run_count)
+        logs = self.logs.get((task_id, index), ())
         if code == _core.MAPPED:
             children = ChildStates(self, task_id)
-            return states.Mapped(message, self.reduced(task_id), map_states=children, run_count=run_count)
-        return cls(message, self.result(task_id, index, code), traceback=traceback, run_count=run_count)
+            return states.Mapped(message, self.reduced(task_id), map_states=children, run_count=run_count, logs=logs)
+        return cls(message, self.result(task_id, index, code), traceback=traceback, run_count=run_count, logs=logs)
 
 
 class ChildStates(Sequence):

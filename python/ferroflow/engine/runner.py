@@ -8,13 +8,19 @@ and retries are the core's.
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
+import uuid
 from typing import Any, Optional
+
+import pendulum
 
 from ferroflow import _core, signals, states
 from ferroflow.engine import inputs
+from ferroflow.engine.context import Frame, RunInfo
 from ferroflow.engine.graph import freeze
+from ferroflow.engine.logs import RunLogHandler
 from ferroflow.engine.parameters import check_parameters
 from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
 from ferroflow.errors import EngineError
@@ -63,6 +69,8 @@ class FlowRun:
         self.progress = progress
         self.core = _core.Run(frozen.graph, frozen.specs())
         self.record = RunRecord(frozen, self.core)
+        self.info = RunInfo(self.flow.name, uuid.uuid4().hex, parameters, pendulum.now("UTC"))
+        self.record.run_id = self.info.flow_run_id
         tasks = frozen.tasks
         self.custom_trigger = [not hasattr(t.trigger, "_ff_spec") for t in tasks]
         self.retries = [bool(t.max_retries) for t in tasks]
@@ -81,12 +89,17 @@ class FlowRun:
     def execute(self) -> states.State:
         if self.progress is not None:
             self.progress.start(self.flow.name, [t.name for t in self.frozen.sorted_tasks()])
+        logs = RunLogHandler(self.info)
+        logger = logging.getLogger("ferroflow")
+        logger.addHandler(logs)
+        self.record.logs = logs.entries
         try:
             self.executor.start()
             try:
                 self._loop()
             finally:
                 self.executor.shutdown()
+                logger.removeHandler(logs)
             state = self._final_state()
         except KeyboardInterrupt:
             self.core.cancel()
@@ -194,6 +207,11 @@ class FlowRun:
         retry_on = tuple(task.retry_on or ())
         for start in range(0, len(indices), UNIT_SIZE):
             chunk = indices[start:start + UNIT_SIZE]
+            if type(chunk) is range:
+                counts = self.core.child_run_counts(task_id, chunk.start, chunk.stop)
+            else:
+                every = self.core.child_run_counts(task_id)
+                counts = bytes(every[i] for i in chunk)
             yield WorkUnit(
                 task_id=task_id,
                 label=label,
@@ -204,6 +222,8 @@ class FlowRun:
                 mapped_keys=plan.keys,
                 columns=tuple(inputs.column_slice(s, chunk) for s in plan.sources),
                 retry_on=retry_on,
+                frame=self._frame(task_id, task, chunk, counts),
+                log_stdout=task.log_stdout,
             )
 
     def _single(self, task_id: int, task: Any):
@@ -222,7 +242,13 @@ class FlowRun:
             size=1,
             static=inputs.whole_kwargs(self.record, task_id),
             retry_on=tuple(task.retry_on or ()),
+            frame=self._frame(task_id, task, None, bytes([self.core.task_run_count(task_id)])),
+            log_stdout=task.log_stdout,
         )
+
+    def _frame(self, task_id: int, task: Any, indices: Any, run_counts: bytes) -> Frame:
+        slug = self.flow.slugs.get(task) if hasattr(self.flow, "slugs") else task.slug
+        return Frame(self.info, task_id, task.name, slug, frozenset(task.tags), indices, run_counts)
 
     def _custom_trigger_passes(self, task_id: int, index: int) -> bool:
         """Call a user's trigger; record the outcome when it does not pass."""

@@ -20,12 +20,14 @@ Register it through the ``register_executors`` hook (see ``docs/writing-an-execu
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from ferroflow import signals
 from ferroflow._core import FAILED, RETRY_OK, RETRYING, SKIPPED, SUCCESS, TRIGGER_FAILED
+from ferroflow.engine.context import _FRAME, Frame
 
 __all__ = ["Executor", "WorkUnit", "UnitResult"]
 
@@ -59,11 +61,30 @@ class WorkUnit:
     mapped_keys: tuple = ()
     columns: tuple = ()
     retry_on: tuple = ()
+    frame: Optional[Frame] = None
+    log_stdout: bool = False
 
     def run(self) -> UnitResult:
         """Run every task run of the unit. A user's exception fails that run only;
         ``KeyboardInterrupt`` and ``SystemExit`` propagate."""
+        token = _FRAME.set(self.frame)
+        try:
+            if self.log_stdout:
+                from ferroflow.engine.logs import StdoutToLogger, get_logger
+
+                stream = StdoutToLogger(get_logger())
+                with contextlib.redirect_stdout(stream):
+                    try:
+                        return self._run()
+                    finally:
+                        stream.flush()
+            return self._run()
+        finally:
+            _FRAME.reset(token)
+
+    def _run(self) -> UnitResult:
         n = self.size
+        frame = self.frame if self.frame is not None else Frame(None, self.task_id, self.label, None, frozenset(), self.indices, None)
         codes = bytearray([SUCCESS]) * n
         values: list = [None] * n
         details: dict = {}
@@ -76,6 +97,7 @@ class WorkUnit:
             # The common case, kept tight: one mapped argument.
             key, column = keys[0], self.columns[0]
             for j in range(n):
+                frame.j = j
                 kwargs[key] = column[j]
                 try:
                     values[j] = fn(**kwargs)
@@ -84,6 +106,7 @@ class WorkUnit:
         else:
             columns = self.columns
             for j in range(n):
+                frame.j = j
                 for key, column in zip(keys, columns):
                     kwargs[key] = column[j]
                 try:

@@ -205,8 +205,13 @@ impl Run {
         PyBytes::new(py, self.core().child_states(task))
     }
 
-    fn child_run_counts<'py>(&self, py: Python<'py>, task: u32) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, self.core().child_run_counts(task))
+    /// Run counts of a mapped task's children `start..stop` (all by default), as bytes.
+    #[pyo3(signature = (task, start=0, stop=None))]
+    fn child_run_counts<'py>(&self, py: Python<'py>, task: u32, start: usize, stop: Option<usize>) -> Bound<'py, PyBytes> {
+        let core = self.core();
+        let counts = core.child_run_counts(task);
+        let stop = stop.unwrap_or(counts.len()).min(counts.len());
+        PyBytes::new(py, &counts[start.min(stop)..stop])
     }
 
     /// Per task, task runs (the task plus its children) by state code.

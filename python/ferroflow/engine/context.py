@@ -1,0 +1,165 @@
+"""``ferroflow.context``: what a running task can know about its run.
+
+Reading it inside a task gives the flow's name and run id, the parameters, the
+scheduled start time (and date helpers derived from it), and the task run's own name,
+map index and attempt number::
+
+    from ferroflow import context, task
+
+    @task
+    def work(x):
+        return f"{context.task_full_name} attempt {context.task_run_count}"
+
+It costs almost nothing per task run: a work unit sets one context variable for all
+of its runs and moves an index from one run to the next; the values are computed only
+when read. The variable is a ``contextvars.ContextVar``, so threads and asyncio tasks
+each see their own task run. ``with context(key=value):`` adds user values for a block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime
+from typing import Any, Iterator, Optional, Sequence
+
+__all__ = ["context", "RunInfo", "Frame", "current_frame"]
+
+
+class RunInfo:
+    """Facts about one flow run, shared by all of its task runs."""
+
+    __slots__ = ("flow_name", "flow_run_id", "parameters", "scheduled_start_time", "extra")
+
+    def __init__(self, flow_name: str, flow_run_id: str, parameters: dict,
+                 scheduled_start_time: datetime.datetime, extra: Optional[dict] = None):
+        self.flow_name = flow_name
+        self.flow_run_id = flow_run_id
+        self.parameters = parameters
+        self.scheduled_start_time = scheduled_start_time
+        self.extra = extra or {}
+
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+class Frame:
+    """The task runs of one work unit: ``j`` is the position of the one running now."""
+
+    __slots__ = ("run", "task_id", "task_name", "task_slug", "task_tags", "indices", "run_counts", "j")
+
+    def __init__(self, run: RunInfo, task_id: int, task_name: str, task_slug: Optional[str],
+                 task_tags: frozenset, indices: Optional[Sequence[int]], run_counts: Optional[bytes]):
+        self.run = run
+        self.task_id = task_id
+        self.task_name = task_name
+        self.task_slug = task_slug
+        self.task_tags = task_tags
+        self.indices = indices
+        self.run_counts = run_counts
+        self.j = 0
+
+    @property
+    def map_index(self) -> Optional[int]:
+        return None if self.indices is None else self.indices[self.j]
+
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+_FRAME: contextvars.ContextVar[Optional[Frame]] = contextvars.ContextVar("ferroflow_frame", default=None)
+_USER: contextvars.ContextVar[dict] = contextvars.ContextVar("ferroflow_user_context", default={})
+
+
+def current_frame() -> Optional[Frame]:
+    """The frame of the task run executing in this thread, if any."""
+    return _FRAME.get()
+
+
+def _date_keys(when: datetime.datetime) -> dict:
+    day = datetime.timedelta(days=1)
+    return {
+        "date": when,
+        "today": when.strftime("%Y-%m-%d"),
+        "today_nodash": when.strftime("%Y%m%d"),
+        "yesterday": (when - day).strftime("%Y-%m-%d"),
+        "yesterday_nodash": (when - day).strftime("%Y%m%d"),
+        "tomorrow": (when + day).strftime("%Y-%m-%d"),
+        "tomorrow_nodash": (when + day).strftime("%Y%m%d"),
+    }
+
+
+def _frame_values(frame: Frame) -> dict:
+    run = frame.run
+    index = frame.map_index
+    values = {
+        "flow_name": run.flow_name,
+        "flow_run_id": run.flow_run_id,
+        "parameters": run.parameters,
+        "scheduled_start_time": run.scheduled_start_time,
+        "task_name": frame.task_name,
+        "task_slug": frame.task_slug,
+        "task_tags": frame.task_tags,
+        "map_index": index,
+        "task_full_name": frame.task_name if index is None else f"{frame.task_name}[{index}]",
+        "task_run_count": max(1, frame.run_counts[frame.j]) if frame.run_counts else 1,
+    }
+    values.update(_date_keys(run.scheduled_start_time))
+    return {**run.extra, **values}
+
+
+class Context:
+    """Read-only view of the current run's context, plus user values set with
+    ``with context(key=value):``. Missing keys raise AttributeError (attribute
+    access) or return the default (``get``)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_dict().get(key, default)
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        values = self.to_dict()
+        try:
+            return values[key]
+        except KeyError:
+            where = "inside a task run" if _FRAME.get() is not None else "outside a task run"
+            raise AttributeError(
+                f"ferroflow.context has no {key!r} {where}; available: {', '.join(sorted(values)) or 'nothing'}"
+            ) from None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.to_dict()
+
+    def to_dict(self) -> dict:
+        """Every key available here and now."""
+        frame = _FRAME.get()
+        values = _frame_values(frame) if frame is not None else {}
+        values.update(_USER.get())
+        from ferroflow.engine.logs import get_logger
+
+        values.setdefault("logger", get_logger())
+        return values
+
+    @contextlib.contextmanager
+    def __call__(self, **values: Any) -> Iterator[None]:
+        token = _USER.set({**_USER.get(), **values})
+        try:
+            yield
+        finally:
+            _USER.reset(token)
+
+    def __repr__(self) -> str:
+        return f"<ferroflow.context {sorted(self.to_dict())}>"
+
+
+#: The context object, importable as ``from ferroflow import context``.
+context = Context()
