@@ -307,6 +307,19 @@ def _check_flag(t: "Task", value: Any) -> bool:
     return bool(value)
 
 
+def _check_timeout(t: "Task", value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise TypeError(
+            f"Task {t.name!r}: timeout must be None, a positive number of seconds or a "
+            f"datetime.timedelta, got {value!r}"
+        )
+    return float(value)
+
+
 def _check_nout(t: "Task", value: Any) -> Optional[int]:
     if value is None:
         return None
@@ -329,6 +342,7 @@ TASK_OPTIONS: Dict[str, _Option] = {
     "skip_on_upstream_skip": _Option(_check_flag),
     "nout": _Option(_check_nout),
     "log_stdout": _Option(_check_flag),
+    "timeout": _Option(_check_timeout),
 }
 
 
@@ -418,6 +432,7 @@ class Task:
         skip_on_upstream_skip: bool = True,
         nout: Optional[int] = None,
         log_stdout: bool = False,
+        timeout: Optional[Union[float, datetime.timedelta]] = None,
     ):
         self.name = _check_name(name if name is not None else type(self).__name__)
         self.slug = _check_slug(self.name, slug)
@@ -433,6 +448,7 @@ class Task:
                 skip_on_upstream_skip=skip_on_upstream_skip,
                 nout=nout,
                 log_stdout=log_stdout,
+                timeout=timeout,
             )
         )
 

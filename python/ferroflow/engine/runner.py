@@ -224,6 +224,7 @@ class FlowRun:
                 retry_on=retry_on,
                 frame=self._frame(task_id, task, chunk, counts),
                 log_stdout=task.log_stdout,
+                timeout=task.timeout,
             )
 
     def _single(self, task_id: int, task: Any):
@@ -244,6 +245,7 @@ class FlowRun:
             retry_on=tuple(task.retry_on or ()),
             frame=self._frame(task_id, task, None, bytes([self.core.task_run_count(task_id)])),
             log_stdout=task.log_stdout,
+            timeout=task.timeout,
         )
 
     def _frame(self, task_id: int, task: Any, indices: Any, run_counts: bytes) -> Frame:

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from ferroflow import signals
-from ferroflow._core import FAILED, RETRY_OK, RETRYING, SKIPPED, SUCCESS, TRIGGER_FAILED
+from ferroflow._core import FAILED, RETRY_OK, RETRYING, SKIPPED, SUCCESS, TIMED_OUT, TRIGGER_FAILED
 from ferroflow.engine.context import _FRAME, Frame
+from ferroflow.executors.timeouts import TaskTimeout, call_with_timeout
 
 __all__ = ["Executor", "WorkUnit", "UnitResult"]
 
@@ -63,6 +64,7 @@ class WorkUnit:
     retry_on: tuple = ()
     frame: Optional[Frame] = None
     log_stdout: bool = False
+    timeout: Optional[float] = None
 
     def run(self) -> UnitResult:
         """Run every task run of the unit. A user's exception fails that run only;
@@ -84,15 +86,21 @@ class WorkUnit:
 
     def _run(self) -> UnitResult:
         n = self.size
+        fn = self.fn
+        if self.timeout is not None:
+            seconds, body = self.timeout, fn
+
+            def fn(**kwargs):
+                return call_with_timeout(body, seconds, kwargs)
+
         frame = self.frame if self.frame is not None else Frame(None, self.task_id, self.label, None, frozenset(), self.indices, None)
         codes = bytearray([SUCCESS]) * n
         values: list = [None] * n
         details: dict = {}
-        fn = self.fn
         kwargs = dict(self.static)
         keys = self.mapped_keys
         retry_on = self.retry_on
-        caught = (Exception, signals.FerroflowSignal)
+        caught = (Exception, signals.FerroflowSignal, TaskTimeout)
         if len(keys) == 1:
             # The common case, kept tight: one mapped argument.
             key, column = keys[0], self.columns[0]
@@ -126,6 +134,9 @@ def _outcome(exc: BaseException, retry_on: tuple):
     """(code, value, details) of a task run that raised ``exc``."""
     if isinstance(exc, signals.FerroflowSignal):
         return _signal_outcome(exc, retry_on)
+    if isinstance(exc, TaskTimeout):
+        exc.__traceback__ = None
+        return TIMED_OUT | _retry_flag(exc, retry_on), exc, ("Task timed out during execution.", str(exc))
     return _failure(exc, retry_on)
 
 
