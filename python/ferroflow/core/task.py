@@ -320,6 +320,20 @@ def _check_timeout(t: "Task", value: Any) -> Optional[float]:
     return float(value)
 
 
+def _check_state_handlers(t: "Task", value: Any) -> list:
+    handlers = list(value or ())
+    for h in handlers:
+        if not callable(h):
+            raise TypeError(f"Task {t.name!r}: state_handlers must be callables, got {h!r}")
+    return handlers
+
+
+def _check_callback(t: "Task", value: Any) -> Optional[Callable[..., Any]]:
+    if value is not None and not callable(value):
+        raise TypeError(f"Task {t.name!r}: on_failure must be a callable, got {value!r}")
+    return value
+
+
 def _check_nout(t: "Task", value: Any) -> Optional[int]:
     if value is None:
         return None
@@ -343,6 +357,8 @@ TASK_OPTIONS: Dict[str, _Option] = {
     "nout": _Option(_check_nout),
     "log_stdout": _Option(_check_flag),
     "timeout": _Option(_check_timeout),
+    "state_handlers": _Option(_check_state_handlers, clone=list),
+    "on_failure": _Option(_check_callback),
 }
 
 
@@ -433,6 +449,8 @@ class Task:
         nout: Optional[int] = None,
         log_stdout: bool = False,
         timeout: Optional[Union[float, datetime.timedelta]] = None,
+        state_handlers: Optional[Iterable[Callable[..., Any]]] = None,
+        on_failure: Optional[Callable[..., Any]] = None,
     ):
         self.name = _check_name(name if name is not None else type(self).__name__)
         self.slug = _check_slug(self.name, slug)
@@ -449,6 +467,8 @@ class Task:
                 nout=nout,
                 log_stdout=log_stdout,
                 timeout=timeout,
+                state_handlers=state_handlers,
+                on_failure=on_failure,
             )
         )
 

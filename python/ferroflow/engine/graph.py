@@ -58,6 +58,7 @@ def _spec(task: Any, n_constants: int) -> tuple:
         int(task.max_retries or 0),
         max(0, round(delay.total_seconds() * 1000)),
         n_constants,
+        bool(getattr(task, "state_handlers", None) or getattr(task, "on_failure", None)),
     )
 
 

@@ -20,6 +20,7 @@ from ferroflow import _core, signals, states
 from ferroflow.engine import inputs
 from ferroflow.engine.context import Frame, RunInfo
 from ferroflow.engine.graph import freeze
+from ferroflow.engine.handlers import call_handlers, on_failure_handler, outcome_of, state_of
 from ferroflow.engine.logs import RunLogHandler
 from ferroflow.engine.parameters import check_parameters
 from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
@@ -74,6 +75,7 @@ class FlowRun:
         tasks = frozen.tasks
         self.custom_trigger = [not hasattr(t.trigger, "_ff_spec") for t in tasks]
         self.retries = [bool(t.max_retries) for t in tasks]
+        self.handlers = [_handlers_of(t) for t in tasks]
         self.plans: dict[int, inputs.MapPlan] = {}
         self.direct: list = []  # outcomes decided without running anything
         self.in_flight = 0  # units
@@ -125,9 +127,11 @@ class FlowRun:
             window = WINDOW_PER_SLOT * max(1, executor.slots())
             room = window - self.runs_in_flight
             items = core.next_batch(room, self.now_ms()) if room > 0 else []
-            for task_id, kind, indices in items:
+            for task_id, kind, indices, code in items:
                 if kind == 1:
                     self._prepare(task_id)
+                elif kind == 2:
+                    self._confirm(task_id, indices, code)
                 else:
                     for unit in self._units(task_id, indices):
                         executor.submit(unit)
@@ -225,6 +229,8 @@ class FlowRun:
                 frame=self._frame(task_id, task, chunk, counts),
                 log_stdout=task.log_stdout,
                 timeout=task.timeout,
+                handlers=self.handlers[task_id],
+                owner=task,
             )
 
     def _single(self, task_id: int, task: Any):
@@ -246,11 +252,32 @@ class FlowRun:
             frame=self._frame(task_id, task, None, bytes([self.core.task_run_count(task_id)])),
             log_stdout=task.log_stdout,
             timeout=task.timeout,
+            handlers=self.handlers[task_id],
+            owner=task,
         )
 
     def _frame(self, task_id: int, task: Any, indices: Any, run_counts: bytes) -> Frame:
         slug = self.flow.slugs.get(task) if hasattr(self.flow, "slugs") else task.slug
         return Frame(self.info, task_id, task.name, slug, frozenset(task.tags), indices, run_counts)
+
+    def _confirm(self, task_id: int, indices: Any, code: int) -> None:
+        """Pass a state the core decided for an observed task through its handlers
+        and report what they leave."""
+        task = self.frozen.tasks[task_id]
+        record = self.record
+        for index in (TASK_LEVEL,) if indices is None else indices:
+            proposed = state_of(code, record.result(task_id, index, code) if code == _core.TRIGGER_FAILED else None,
+                                None, record.message(task_id, index, code, 1), 1)
+            final = call_handlers(task, self.handlers[task_id], states.Pending(), proposed)
+            if final is proposed:
+                outcome, value, detail = code, proposed.result, (proposed.message, None)
+            else:
+                outcome, value, detail = outcome_of(final)
+            self._store(task_id, index, value, detail)
+            if index == TASK_LEVEL:
+                self.direct.append((task_id, None, outcome))
+            else:
+                self.direct.append((task_id, [index], bytes([outcome])))
 
     def _custom_trigger_passes(self, task_id: int, index: int) -> bool:
         """Call a user's trigger; record the outcome when it does not pass."""
@@ -329,6 +356,13 @@ class FlowRun:
         for j, detail in result.details.items():
             details[(task_id, indices[j])] = detail
         return (task_id, indices, bytes(result.codes))
+
+
+def _handlers_of(task: Any) -> tuple:
+    handlers = list(getattr(task, "state_handlers", None) or ())
+    if getattr(task, "on_failure", None) is not None:
+        handlers.append(on_failure_handler(task.on_failure))
+    return tuple(handlers)
 
 
 def _is_parameter(task: Any) -> bool:

@@ -65,6 +65,8 @@ class WorkUnit:
     frame: Optional[Frame] = None
     log_stdout: bool = False
     timeout: Optional[float] = None
+    handlers: tuple = ()
+    owner: Any = None
 
     def run(self) -> UnitResult:
         """Run every task run of the unit. A user's exception fails that run only;
@@ -94,6 +96,8 @@ class WorkUnit:
                 return call_with_timeout(body, seconds, kwargs)
 
         frame = self.frame if self.frame is not None else Frame(None, self.task_id, self.label, None, frozenset(), self.indices, None)
+        if self.handlers:
+            return self._run_observed(fn, frame)
         codes = bytearray([SUCCESS]) * n
         values: list = [None] * n
         details: dict = {}
@@ -121,6 +125,42 @@ class WorkUnit:
                     values[j] = fn(**kwargs)
                 except caught as exc:
                     codes[j], values[j], details[j] = _outcome(exc, retry_on)
+        return UnitResult(codes, values, details)
+
+    def _run_observed(self, fn: Callable[..., Any], frame: Frame) -> UnitResult:
+        """The run loop of a task with state handlers: every transition passes
+        through them (Pending -> Running -> outcome)."""
+        from ferroflow import states
+        from ferroflow.engine.handlers import call_handlers, outcome_of, state_of
+
+        n = self.size
+        codes = bytearray(n)
+        values: list = [None] * n
+        details: dict = {}
+        kwargs = dict(self.static)
+        for j in range(n):
+            frame.j = j
+            for key, column in zip(self.mapped_keys, self.columns):
+                kwargs[key] = column[j]
+            run_count = max(1, frame.run_counts[j]) if frame.run_counts else 1
+            running = states.Running("Starting task run.", run_count=run_count)
+            started = call_handlers(self.owner, self.handlers, states.Pending(), running)
+            if started.is_finished():
+                codes[j], values[j], details[j] = outcome_of(started)
+                continue
+            try:
+                code, value, detail = SUCCESS, fn(**kwargs), None
+            except (Exception, signals.FerroflowSignal, TaskTimeout) as exc:
+                code, value, detail = _outcome(exc, self.retry_on)
+            new = state_of(code, value, detail, "Task run succeeded.", run_count)
+            final = call_handlers(self.owner, self.handlers, running, new)
+            if final is not new:
+                code, value, detail = outcome_of(final)
+                if code in (FAILED, TIMED_OUT, TRIGGER_FAILED):
+                    code |= _retry_flag(value, self.retry_on)
+            codes[j], values[j] = code, value
+            if detail is not None:
+                details[j] = detail
         return UnitResult(codes, values, details)
 
 

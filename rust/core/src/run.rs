@@ -30,6 +30,10 @@ pub struct TaskSpec {
     pub retry_delay_ms: u64,
     /// Keyed constant inputs: each counts as one successful upstream state.
     pub n_constants: u32,
+    /// Python watches this task's transitions (state handlers): outcomes the core
+    /// decides alone (skips, trigger failures) are proposed to Python as
+    /// [`ItemKind::Decided`] items instead of being recorded at once.
+    pub observed: bool,
 }
 
 impl Default for TaskSpec {
@@ -40,6 +44,7 @@ impl Default for TaskSpec {
             max_retries: 0,
             retry_delay_ms: 0,
             n_constants: 0,
+            observed: false,
         }
     }
 }
@@ -75,6 +80,9 @@ pub enum ItemKind {
     Run,
     /// Measure a mapped task's inputs and answer with [`Run::prepared`].
     Prepare,
+    /// The core decided these runs end in the given state without running; Python
+    /// confirms (or rewrites) it through [`Run::report`]. Only for observed tasks.
+    Decided(u8),
 }
 
 /// A group of ready task runs of one task. `indices` is `None` for the task itself
@@ -183,6 +191,8 @@ pub struct Run {
     children: Vec<Option<Box<Children>>>,
     ready_self: Vec<Option<ItemKind>>,
     ready_children: Vec<VecDeque<u32>>,
+    /// Proposed outcomes of observed tasks: (index or SELF, code).
+    ready_decided: Vec<VecDeque<(u32, u8)>>,
     active: BTreeSet<(Reverse<u32>, u32)>,
     timers: BinaryHeap<Reverse<(u64, u32, u32)>>,
     in_flight: u64,
@@ -237,6 +247,7 @@ impl Run {
             children: (0..n).map(|_| None).collect(),
             ready_self: vec![None; n],
             ready_children: (0..n).map(|_| VecDeque::new()).collect(),
+            ready_decided: (0..n).map(|_| VecDeque::new()).collect(),
             active: BTreeSet::new(),
             timers: BinaryHeap::new(),
             in_flight: 0,
@@ -365,7 +376,33 @@ impl Run {
             let Some(&key) = self.active.first() else { break };
             let t = key.1;
             let tu = t as usize;
-            if let Some(kind) = self.ready_self[tu].take() {
+            if let Some(&(first, code)) = self.ready_decided[tu].front() {
+                // One item per run of proposals with the same code (SELF alone).
+                let mut indices = Vec::new();
+                while budget > 0 {
+                    match self.ready_decided[tu].front() {
+                        Some(&(i, c)) if c == code && (i == SELF) == (first == SELF) && !(first == SELF && !indices.is_empty()) => {
+                            self.ready_decided[tu].pop_front();
+                            indices.push(i);
+                            budget -= 1;
+                        }
+                        _ => break,
+                    }
+                }
+                if first == SELF {
+                    self.set_task_state(t, RUNNING);
+                    items.push(Item { task: t, kind: ItemKind::Decided(code), indices: None });
+                } else {
+                    let ch = self.children[tu].as_mut().expect("children");
+                    for &i in &indices {
+                        let old = ch.state[i as usize];
+                        ch.tally[old as usize] -= 1;
+                        ch.tally[RUNNING as usize] += 1;
+                        ch.state[i as usize] = RUNNING;
+                    }
+                    items.push(Item { task: t, kind: ItemKind::Decided(code), indices: Some(indices) });
+                }
+            } else if let Some(kind) = self.ready_self[tu].take() {
                 if kind == ItemKind::Run {
                     self.run_count[tu] = self.run_count[tu].saturating_add(1);
                 }
@@ -387,7 +424,7 @@ impl Run {
                 budget -= take;
                 items.push(Item { task: t, kind: ItemKind::Run, indices: Some(indices) });
             }
-            if self.ready_self[tu].is_none() && self.ready_children[tu].is_empty() {
+            if self.ready_self[tu].is_none() && self.ready_children[tu].is_empty() && self.ready_decided[tu].is_empty() {
                 self.active.remove(&key);
             }
         }
@@ -517,6 +554,9 @@ impl Run {
         self.active.clear();
         self.timers.clear();
         for q in &mut self.ready_children {
+            q.clear();
+        }
+        for q in &mut self.ready_decided {
             q.clear();
         }
         self.ready_self.iter_mut().for_each(|r| *r = None);
@@ -756,13 +796,13 @@ impl Run {
             }
         });
         if spec.skip_on_upstream_skip && skipped {
-            return self.set_task_state(t, SKIPPED);
+            return self.conclude(t, SELF, SKIPPED);
         }
         let mappable = links
             .iter()
             .any(|l| matches!(l.kind, LinkKind::Child | LinkKind::Flat) && is_successful(self.state[l.up as usize]));
         if !mappable {
-            return self.set_task_state(t, FAILED);
+            return self.conclude(t, SELF, FAILED);
         }
         let needs_values = links.iter().any(|l| {
             let s = self.state[l.up as usize];
@@ -884,7 +924,16 @@ impl Run {
             Verdict::TriggerFail => TRIGGER_FAILED,
             Verdict::Skip => SKIPPED,
         };
-        if index == SELF {
+        self.conclude(t, index, code);
+    }
+
+    /// Record an outcome the core decided alone, or propose it to Python when the task
+    /// is observed.
+    fn conclude(&mut self, t: u32, index: u32, code: u8) {
+        if self.specs[t as usize].observed {
+            self.ready_decided[t as usize].push_back((index, code));
+            self.active.insert((Reverse(self.graph.rank(t)), t));
+        } else if index == SELF {
             self.set_task_state(t, code);
         } else {
             self.set_child_state(t, index, code);

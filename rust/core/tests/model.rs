@@ -152,6 +152,9 @@ impl Flow {
                 max_retries: t.max_retries,
                 retry_delay_ms: t.retry_delay_ms,
                 n_constants: t.n_constants,
+                // Observed tasks get the core's own decisions back as Decided items;
+                // echoing them must not change any outcome.
+                observed: (t.retry_delay_ms + t.n_constants as u64) % 2 == 1,
             })
             .collect();
         let reference = (0..n as u32).filter(|&i| case.reference_mask >> (i % 64) & 1 == 1).collect();
@@ -419,6 +422,8 @@ enum Work {
     Prepare(u32),
     Task(u32),
     Child(u32, u32),
+    /// A decision the core proposed for an observed task: (task, index or MAX, code).
+    Decided(u32, u32, u8),
 }
 
 fn names(codes: &[u8]) -> Vec<&'static str> {
@@ -483,6 +488,16 @@ fn drive(case: &Case, flow: &Flow, seed: u64) -> Result<Outcome, TestCaseError> 
                     }
                 }
                 (ItemKind::Prepare, Some(_)) => prop_assert!(false, "Prepare item for children"),
+                (ItemKind::Decided(code), None) => {
+                    prop_assert!(flow.specs[t as usize].observed, "t{t}: decision proposed for an unobserved task");
+                    held.push(Work::Decided(t, u32::MAX, code));
+                }
+                (ItemKind::Decided(code), Some(ix)) => {
+                    prop_assert!(flow.specs[t as usize].observed, "t{t}: decision proposed for an unobserved task");
+                    for &i in ix {
+                        held.push(Work::Decided(t, i, code));
+                    }
+                }
             }
         }
         for it in &items {
@@ -529,7 +544,7 @@ fn drive(case: &Case, flow: &Flow, seed: u64) -> Result<Outcome, TestCaseError> 
         if rng.below(2) == 0 {
             // group children of one task so that reports carry several of them
             done.sort_by_key(|w| match *w {
-                Work::Prepare(t) | Work::Task(t) | Work::Child(t, _) => t,
+                Work::Prepare(t) | Work::Task(t) | Work::Child(t, _) | Work::Decided(t, _, _) => t,
             });
         }
         let mut k = 0;
@@ -562,6 +577,13 @@ fn drive(case: &Case, flow: &Flow, seed: u64) -> Result<Outcome, TestCaseError> 
                         let delay = if code == RETRYING { 0 } else { flow.specs[t as usize].retry_delay_ms };
                         due.insert((t, u32::MAX), now + delay);
                     }
+                    k += 1;
+                }
+                Work::Decided(t, i, code) => {
+                    let ix = [i];
+                    let indices = if i == u32::MAX { None } else { Some(&ix[..]) };
+                    run.report(t, indices, &[code], now)
+                        .map_err(|e| TestCaseError::fail(format!("confirm t{t}[{i}]: {e}")))?;
                     k += 1;
                 }
                 Work::Child(t, _) => {

@@ -147,6 +147,10 @@ fn drive(
                     let code = outcome(it.task, None, run.task_run_count(it.task));
                     run.report(it.task, None, &[code], now).unwrap();
                 }
+                (ItemKind::Decided(code), ix) => {
+                    let n = ix.as_ref().map_or(1, |v| v.len());
+                    run.report(it.task, ix.as_deref(), &vec![code; n], now).unwrap();
+                }
                 (ItemKind::Run, Some(ix)) => {
                     let rc = run.child_run_counts(it.task).to_vec();
                     let codes: Vec<u8> = ix.iter().map(|&i| outcome(it.task, Some(i), rc[i as usize])).collect();

@@ -14,8 +14,9 @@ use crate::graph::Graph;
 const DETACH_AT: usize = 4096;
 
 /// One task's scheduling spec, as the engine sends it:
-/// `(trigger, at_least, at_most, skip_on_upstream_skip, max_retries, retry_delay_ms, n_constants)`.
-type SpecTuple = (String, Option<f64>, Option<f64>, bool, u8, u64, u32);
+/// `(trigger, at_least, at_most, skip_on_upstream_skip, max_retries, retry_delay_ms,
+/// n_constants, observed)`.
+type SpecTuple = (String, Option<f64>, Option<f64>, bool, u8, u64, u32, bool);
 
 fn trigger_from(name: &str, at_least: Option<f64>, at_most: Option<f64>) -> PyResult<Trigger> {
     let b = |v: Option<f64>| v.map_or(Threshold::Default, Threshold::Value);
@@ -75,13 +76,14 @@ impl Run {
     fn new(py: Python<'_>, graph: &Graph, specs: Vec<SpecTuple>) -> PyResult<Self> {
         let specs = specs
             .into_iter()
-            .map(|(trigger, at_least, at_most, skip, max_retries, delay, n_constants)| {
+            .map(|(trigger, at_least, at_most, skip, max_retries, delay, n_constants, observed)| {
                 Ok(TaskSpec {
                     trigger: trigger_from(&trigger, at_least, at_most)?,
                     skip_on_upstream_skip: skip,
                     max_retries,
                     retry_delay_ms: delay,
                     n_constants,
+                    observed,
                 })
             })
             .collect::<PyResult<Vec<_>>>()?;
@@ -90,9 +92,10 @@ impl Run {
         Ok(Run { inner: Mutex::new(run) })
     }
 
-    /// Up to `max_items` ready task runs as `(task, kind, indices)` tuples: kind 0 =
-    /// run, 1 = prepare a mapped task; `indices` is None for the task itself, else a
-    /// `range` or list of child indices.
+    /// Up to `max_items` ready task runs as `(task, kind, indices, code)` tuples: kind
+    /// 0 = run, 1 = prepare a mapped task, 2 = the core decided `code` for an observed
+    /// task (confirm it through `report`); `indices` is None for the task itself, else
+    /// a `range` or list of child indices.
     fn next_batch<'py>(&self, py: Python<'py>, max_items: usize, now_ms: u64) -> PyResult<Vec<Bound<'py, PyTuple>>> {
         let items = {
             let mut guard = self.core();
@@ -106,15 +109,24 @@ impl Run {
         items
             .into_iter()
             .map(|it| {
-                let kind = match it.kind {
-                    ItemKind::Run => 0u8,
-                    ItemKind::Prepare => 1u8,
+                let (kind, code) = match it.kind {
+                    ItemKind::Run => (0u8, None),
+                    ItemKind::Prepare => (1u8, None),
+                    ItemKind::Decided(code) => (2u8, Some(code)),
                 };
                 let indices = match &it.indices {
                     None => py.None().into_bound(py),
                     Some(ix) => indices_to_py(py, ix)?,
                 };
-                PyTuple::new(py, [it.task.into_pyobject(py)?.into_any(), kind.into_pyobject(py)?.into_any(), indices])
+                PyTuple::new(
+                    py,
+                    [
+                        it.task.into_pyobject(py)?.into_any(),
+                        kind.into_pyobject(py)?.into_any(),
+                        indices,
+                        code.into_pyobject(py)?.into_any(),
+                    ],
+                )
             })
             .collect()
     }

@@ -1,0 +1,95 @@
+"""State handlers: ``fn(obj, old_state, new_state) -> new_state | None``.
+
+Handlers of a task run are chained as in Prefect 1: each receives the state the
+previous one returned (``None`` keeps it). A handler may raise a signal to choose a
+state; any other exception fails the task run with
+``Failed("Unexpected error while calling state handlers: ...")``.
+
+Only tasks that have handlers pay for them: the engine marks them *observed* in the
+core, which then proposes the states it would decide alone (skips, trigger failures)
+instead of recording them, so every transition of an observed task passes through its
+handlers. Tasks without handlers keep the fast path.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable, Optional, Sequence
+
+from ferroflow import _core, signals, states
+
+__all__ = ["call_handlers", "on_failure_handler", "state_of", "outcome_of"]
+
+Handler = Callable[[Any, states.State, states.State], Optional[states.State]]
+
+_SIGNAL_STATES = {
+    "Failed": states.Failed,
+    "TriggerFailed": states.TriggerFailed,
+    "Success": states.Success,
+    "Skipped": states.Skipped,
+    "Retrying": states.Retrying,
+}
+
+
+def on_failure_handler(fn: Callable[[Any, states.State], Any]) -> Handler:
+    """Turn ``on_failure=fn(obj, state)`` into a handler called for failed states."""
+
+    def handler(obj: Any, old: states.State, new: states.State) -> states.State:
+        if new.is_failed():
+            fn(obj, new)
+        return new
+
+    handler.__name__ = f"on_failure({getattr(fn, '__name__', fn)!s})"
+    return handler
+
+
+def call_handlers(obj: Any, handlers: Sequence[Handler], old: states.State, new: states.State) -> states.State:
+    """Run ``handlers`` in order on the transition ``old -> new``; return the final state."""
+    for handler in handlers:
+        try:
+            returned = handler(obj, old, new)
+        except signals.FerroflowSignal as sig:
+            cls = _SIGNAL_STATES.get(sig.state_name, states.Failed)
+            return cls(sig.message, sig.result)
+        except Exception as exc:
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            return states.Failed(f"Unexpected error while calling state handlers: {exc!r}", exc, traceback=text)
+        if returned is not None:
+            if not isinstance(returned, states.State):
+                return states.Failed(
+                    f"State handler {getattr(handler, '__name__', handler)!s} returned {returned!r}, "
+                    "not a State or None"
+                )
+            new = returned
+    return new
+
+
+_CODES = {
+    states.Cached: _core.CACHED,
+    states.Skipped: _core.SKIPPED,
+    states.Success: _core.SUCCESS,
+    states.TriggerFailed: _core.TRIGGER_FAILED,
+    states.TimedOut: _core.TIMED_OUT,
+    states.Failed: _core.FAILED,
+    states.Cancelled: _core.CANCELLED,
+    states.Retrying: _core.RETRYING,
+    states.Paused: _core.PAUSED,
+}
+
+
+def outcome_of(state: states.State) -> tuple:
+    """``(code, value, (message, traceback))`` to report for a final handler state."""
+    for cls, code in _CODES.items():
+        if isinstance(state, cls):
+            return code, state.result, (state.message, state.traceback)
+    # Pending, Running, Mapped...: not an outcome a handler may end a task run with.
+    message = f"A state handler returned {type(state).__name__}, which cannot end a task run"
+    return _core.FAILED, None, (message, None)
+
+
+def state_of(code: int, value: Any, detail: Optional[tuple], default_message: Optional[str], run_count: int) -> states.State:
+    """The State a task run is about to be recorded in."""
+    from ferroflow.engine.record import STATE_CLASSES
+
+    message, text = detail if detail is not None else (default_message, None)
+    return STATE_CLASSES[code & ~_core.RETRY_OK](message, value, traceback=text, run_count=run_count)

@@ -1,0 +1,159 @@
+"""State handlers and on_failure on tasks: every transition passes through them,
+including states the core decides alone (skips, trigger failures)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from ferroflow import Flow, signals, states, task, triggers
+
+
+def recorder(seen):
+    def handler(obj, old, new):
+        seen.append((obj.name, type(old).__name__, type(new).__name__))
+
+    return handler
+
+
+def test_transitions_of_a_successful_run():
+    seen = []
+
+    @task(state_handlers=[recorder(seen)])
+    def ok():
+        return 1
+
+    with Flow("h") as flow:
+        ok()
+    assert flow.run().is_successful()
+    assert seen == [("ok", "Pending", "Running"), ("ok", "Running", "Success")]
+
+
+def test_handlers_see_core_decided_states_and_children():
+    seen = []
+
+    @task
+    def boom():
+        raise ValueError("no")
+
+    @task(state_handlers=[recorder(seen)])
+    def after(x):
+        return x
+
+    @task
+    def skip():
+        raise signals.SKIP("nothing to do")
+
+    @task(state_handlers=[recorder(seen)])
+    def child(x, y):
+        return x
+
+    with Flow("decided") as flow:
+        after(boom())
+        child.map([1, 2], y=skip())
+    state = flow.run()
+    assert ("after", "Pending", "TriggerFailed") in seen
+    assert seen.count(("child", "Pending", "Skipped")) == 1  # the parent skips as a whole
+    assert state.is_failed()
+
+
+def test_handler_chain_can_rewrite_failure_into_success():
+    def forgive(obj, old, new):
+        if new.is_failed():
+            return states.Success("forgiven", result="fallback")
+
+    finals = []
+
+    def check(obj, old, new):
+        if isinstance(old, states.Running):
+            finals.append(new.message)  # receives the previous handler's state
+
+    @task(state_handlers=[forgive, check])
+    def flaky(x):
+        if x == 2:
+            raise RuntimeError("bad")
+        return x
+
+    @task
+    def total(xs):
+        return xs
+
+    with Flow("rewrite") as flow:
+        t = total(flaky.map([1, 2, 3]))
+    state = flow.run()
+    assert state.is_successful()
+    assert state.result[t].result == [1, "fallback", 3]
+    assert sorted(finals) == ["Task run succeeded.", "Task run succeeded.", "forgiven"]
+
+
+def test_on_failure_is_called_with_the_failed_state_of_each_child():
+    failures = []
+
+    @task(on_failure=lambda t, s: failures.append((t.name, str(s.result))), max_retries=1,
+          retry_delay=timedelta(0))
+    def work(x):
+        if x:
+            raise KeyError(x)
+        return x
+
+    with Flow("on-failure") as flow:
+        work.map([0, 1, 2])
+    flow.run()
+    # Each failing child fails twice (the first failure is retried).
+    assert sorted(failures) == [("work", "1"), ("work", "1"), ("work", "2"), ("work", "2")]
+
+
+def test_a_handler_that_raises_fails_the_task_run():
+    def broken(obj, old, new):
+        if isinstance(new, states.Success):
+            raise ZeroDivisionError("handler bug")
+
+    @task(state_handlers=[broken])
+    def fine():
+        return 1
+
+    with Flow("broken-handler") as flow:
+        f = fine()
+    st = flow.run().result[f]
+    assert isinstance(st, states.Failed)
+    assert st.message == "Unexpected error while calling state handlers: ZeroDivisionError('handler bug')"
+
+
+def test_a_handler_signal_sets_the_state():
+    def skip_it(obj, old, new):
+        if isinstance(new, states.Running):
+            raise signals.SKIP("maintenance window")
+
+    ran = []
+
+    @task(state_handlers=[skip_it])
+    def job():
+        ran.append(1)
+
+    with Flow("signal-handler") as flow:
+        j = job()
+    st = flow.run().result[j]
+    assert isinstance(st, states.Skipped) and st.message == "maintenance window"
+    assert ran == []
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(state_handlers=[1]), "state_handlers must be callables"),
+    (dict(on_failure="x"), "on_failure must be a callable"),
+])
+def test_bad_handler_options(bad, match):
+    with pytest.raises(TypeError, match=match):
+        task(**bad)(lambda: None)
+
+
+def test_tasks_without_handlers_keep_the_fast_path():
+    from ferroflow.engine.graph import freeze
+
+    @task
+    def plain():
+        pass
+
+    with Flow("plain") as flow:
+        plain()
+    assert freeze(flow).specs()[0][-1] is False
