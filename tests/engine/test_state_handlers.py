@@ -157,3 +157,43 @@ def test_tasks_without_handlers_keep_the_fast_path():
     with Flow("plain") as flow:
         plain()
     assert freeze(flow).specs()[0][-1] is False
+
+
+def test_flow_state_handlers_on_failure_and_terminal_state_handler():
+    seen, failures, terminal_calls = [], [], []
+
+    def terminal(flow, state, reference_states):
+        terminal_calls.append(sorted(type(s).__name__ for s in reference_states))
+        if state.is_failed():
+            return states.Success("failure accepted", result=state.result)
+
+    @task
+    def boom():
+        raise RuntimeError("x")
+
+    with Flow("flow-handlers", state_handlers=[recorder(seen)], on_failure=lambda f, s: failures.append(s),
+              terminal_state_handler=terminal) as flow:
+        boom()
+    state = flow.run()
+    assert state.is_successful() and state.message == "failure accepted"
+    assert terminal_calls == [["Failed"]]
+    assert seen == [("flow-handlers", "Pending", "Running"), ("flow-handlers", "Running", "Success")]
+    assert failures == []  # the terminal handler ran first and the flow ended Success
+
+
+def test_flow_on_failure():
+    failures = []
+
+    @task
+    def boom():
+        raise RuntimeError("x")
+
+    with Flow("flow-fail", on_failure=lambda f, s: failures.append((f.name, s.message))) as flow:
+        boom()
+    flow.run()
+    assert failures == [("flow-fail", "Some reference tasks failed.")]
+
+
+def test_bad_flow_handler_options():
+    with pytest.raises(TypeError, match="Flow 'f': state_handlers must be callables"):
+        Flow("f", state_handlers=[3])

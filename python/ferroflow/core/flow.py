@@ -21,6 +21,7 @@ import collections.abc
 from typing import (
     TYPE_CHECKING,
     Any,
+    Callable,
     Dict,
     Iterable,
     Iterator,
@@ -163,10 +164,21 @@ class Flow:
         tasks: Optional[Iterable[Task]] = None,
         edges: Optional[Iterable[Edge]] = None,
         reference_tasks: Optional[Iterable[Task]] = None,
+        state_handlers: Optional[Iterable[Callable[..., Any]]] = None,
+        on_failure: Optional[Callable[..., Any]] = None,
+        terminal_state_handler: Optional[Callable[..., Any]] = None,
     ):
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"A flow needs a non-empty name (a str), got {name!r}")
         self.name = name
+        self.state_handlers = list(state_handlers or ())
+        for what, fn in [("state_handlers", h) for h in self.state_handlers] + [
+            ("on_failure", on_failure), ("terminal_state_handler", terminal_state_handler)
+        ]:
+            if fn is not None and not callable(fn):
+                raise TypeError(f"Flow {name!r}: {what} must be callables, got {fn!r}")
+        self.on_failure = on_failure
+        self.terminal_state_handler = terminal_state_handler
         self._tasks: Dict[Task, None] = {}
         self.edges: Set[Edge] = set()
         self.constants: Dict[Task, Dict[str, Any]] = collections.defaultdict(dict)
@@ -691,6 +703,7 @@ class Flow:
         new._edges_in = {t: dict(s) for t, s in self._edges_in.items()}
         new._edges_out = {t: list(s) for t, s in self._edges_out.items()}
         new._reference_tasks = dict(self._reference_tasks)
+        new.state_handlers = list(self.state_handlers)
         new._cache = {}
         new._context_tokens = []
         return new

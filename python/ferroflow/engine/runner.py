@@ -91,6 +91,11 @@ class FlowRun:
     def execute(self) -> states.State:
         if self.progress is not None:
             self.progress.start(self.flow.name, [t.name for t in self.frozen.sorted_tasks()])
+        flow_handlers = _handlers_of(self.flow)
+        if flow_handlers:
+            started = call_handlers(self.flow, flow_handlers, states.Pending(), states.Running("Running flow."))
+            if started.is_finished():
+                return self._finish(started)
         logs = RunLogHandler(self.info)
         logger = logging.getLogger("ferroflow")
         logger.addHandler(logs)
@@ -115,6 +120,11 @@ class FlowRun:
                 traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
             )
             state.task_states = TaskStates(self.record)  # type: ignore[attr-defined]
+        if flow_handlers:
+            state = call_handlers(self.flow, flow_handlers, states.Running("Running flow."), state)
+        return self._finish(state)
+
+    def _finish(self, state: states.State) -> states.State:
         if self.progress is not None:
             self._snapshot()
             self.progress.finish(state)
@@ -174,7 +184,15 @@ class FlowRun:
         index = self.frozen.index
         reference = [index[t] for t in self.flow.reference_tasks()]
         cls, message = _VERDICTS[self.core.verdict(reference)]
-        return cls(message, TaskStates(self.record))
+        task_states = TaskStates(self.record)
+        state = cls(message, task_states)
+        terminal = getattr(self.flow, "terminal_state_handler", None)
+        if terminal is not None:
+            # Prefect 1's hook: may replace the final state, given the reference states.
+            replaced = terminal(self.flow, state, {task_states[t] for t in self.flow.reference_tasks()})
+            if replaced is not None:
+                state = replaced
+        return state
 
     # ----- building work ------------------------------------------------------------
 
