@@ -19,17 +19,18 @@ dev: $(STAMP)
 
 # Editable install of the package (builds the Rust extension in release mode) and
 # every tool the tests and benches use; re-run when the build inputs change.
-$(STAMP): pyproject.toml Cargo.toml rust/core/Cargo.toml rust/python/Cargo.toml $(wildcard rust/*/src/*.rs)
+$(STAMP): pyproject.toml Cargo.toml rust/core/Cargo.toml rust/python/Cargo.toml $(wildcard rust/*/src/*.rs) $(wildcard plugins/*/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet $(foreach p,$(wildcard plugins/*/pyproject.toml),-e $(dir $(p)))
 	touch $(STAMP)
 
 test-rust:
 	cargo test --workspace --exclude ferroflow-python
 
 test-python: dev
-	$(PY) -m pytest
+	$(PY) -m pytest tests plugins
 
 # A built wheel installs into a fresh virtualenv and runs an example there, with no
 # Rust toolchain and no source tree on the path.

@@ -1,0 +1,609 @@
+"""Notifications: tell people or systems when a flow or a task reaches chosen states.
+
+A *notifier* is an object with a state filter (:meth:`Notifier.wants`) and a way to
+deliver a :class:`NotificationEvent` (:meth:`Notifier.send`). Notifiers are plugins:
+a distribution registers a notifier class through the ``register_notifiers`` hook and
+users build it by name (:func:`get_notifier`) or import the class. This module holds the
+contract the engine calls; the webhook, Slack and email notifiers live in their own
+distributions under ``plugins/``.
+
+The engine calls a notifier through :func:`as_state_handler` (a Prefect-style state
+handler ``fn(obj, old_state, new_state) -> new_state``) or directly::
+
+    if notifier.wants(new_state):
+        notifier.notify(NotificationEvent.from_state(new_state, flow_name=..., ...))
+
+**Guarantees.** :meth:`Notifier.notify` never raises and never changes a state. It runs
+:meth:`Notifier.send` in a daemon thread and waits for it at most ``timeout`` seconds
+(``thread.join(timeout)``), so a notifier that hangs in any way (DNS, a silent server,
+a bug) costs the run at most ``timeout`` seconds. A send that is still running when the
+timeout expires is abandoned (the daemon thread cannot be killed; it ends when the
+socket timeout the built-in notifiers also set fires, or with the process). While an
+abandoned send of a notifier is still running, that notifier's later notifications are
+skipped at once rather than piling up threads and timeouts; one warning says so, and
+another when the notifier works again. Every failure (server down, HTTP error, timeout,
+any exception) is logged as a warning on the ``ferroflow.notifications`` logger naming
+the notifier and the error, and ``notify`` returns ``False``.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextvars
+import dataclasses
+import datetime
+import json
+import logging
+import reprlib
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
+
+from ferroflow import states as _states
+
+__all__ = [
+    "CONTEXT_FIELDS",
+    "DEFAULT_TIMEOUT",
+    "MAX_RESULT_CHARS",
+    "MAX_TRACEBACK_CHARS",
+    "NotificationError",
+    "NotificationEvent",
+    "Notifier",
+    "StateSpec",
+    "as_state_handler",
+    "check_http_url",
+    "get_notifier",
+    "post_json",
+    "redact_url",
+    "resolve_states",
+    "safe_repr",
+]
+
+logger = logging.getLogger("ferroflow.notifications")
+
+#: Seconds :meth:`Notifier.notify` waits for a send before giving up.
+DEFAULT_TIMEOUT = 10.0
+
+#: Longest ``NotificationEvent.result`` (characters; longer reprs are cut).
+MAX_RESULT_CHARS = 1000
+
+#: Longest ``NotificationEvent.traceback`` (characters; the end of a traceback is kept).
+MAX_TRACEBACK_CHARS = 4000
+
+#: Fields of :class:`NotificationEvent` a context mapping may supply.
+CONTEXT_FIELDS = ("flow_name", "flow_run_id", "task_name", "task_full_name", "map_index")
+
+StateSpec = Union[None, str, type, Iterable[Union[str, type]]]
+
+
+class NotificationError(Exception):
+    """A notification could not be delivered (raised by ``send``, logged by ``notify``)."""
+
+
+# ---------------------------------------------------------------------------
+# events
+# ---------------------------------------------------------------------------
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+_repr = reprlib.Repr()
+_repr.maxlevel = 3
+_repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = _repr.maxdeque = 20
+_repr.maxdict = 20
+_repr.maxstring = MAX_RESULT_CHARS
+_repr.maxlong = 100
+_repr.maxother = MAX_RESULT_CHARS
+
+
+def _cut(text: str, limit: int) -> str:
+    """The start of ``text``, at most ``limit`` characters, marked when cut."""
+    if len(text) <= limit:
+        return text
+    marker = f"... ({len(text) - limit} more characters)"
+    return text[: max(0, limit - len(marker))] + marker
+
+
+def _cut_tail(text: str, limit: int) -> str:
+    """The end of ``text`` (where a traceback says what went wrong), marked when cut."""
+    if len(text) <= limit:
+        return text
+    marker = f"... ({len(text) - limit} characters cut)\n"
+    return marker + text[len(text) - max(0, limit - len(marker)):]
+
+
+def safe_repr(value: Any, limit: int = MAX_RESULT_CHARS) -> str:
+    """``repr(value)``, bounded: long containers are abbreviated (without building the
+    full repr of a million-item list), long strings cut, and a ``__repr__`` that raises
+    gives ``<unrepresentable T: error>``."""
+    try:
+        text = _repr.repr(value)
+    except Exception as exc:  # noqa: BLE001 - a bad __repr__ must not break a notification
+        text = f"<unrepresentable {type(value).__name__}: {_one_line(exc)}>"
+    return _cut(text, limit)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NotificationEvent:
+    """What a notifier is told: one state of one flow run, task run or mapped child.
+
+    Every field is plain data (str, int, None, an aware UTC datetime), so an event can be
+    sent as JSON (:meth:`to_dict`), pickled, or formatted into a message.
+
+    Attributes:
+        flow_name: The flow's name, or None when unknown.
+        flow_run_id: The flow run's id, or None when unknown.
+        task_name: The task's name; None for a flow-level event.
+        task_full_name: The task run's display name, ``"load[3]"`` for child 3 of a
+            mapped task, ``"load"`` otherwise; None for a flow-level event. Derived
+            from ``task_name`` and ``map_index`` when not given.
+        map_index: The mapped child's index, or None.
+        state: The state's class name (``"Failed"``, ``"TriggerFailed"``, ``"Success"``).
+        message: The state's message, or None.
+        result: ``repr`` of the state's result (the exception of a failed run), cut to
+            :data:`MAX_RESULT_CHARS`; None when the result is None.
+        traceback: The failure's formatted traceback, its last
+            :data:`MAX_TRACEBACK_CHARS` characters; None when there is none.
+        timestamp: When the event was built (timezone-aware, UTC).
+        previous_state: The class name of the state before this one, when known.
+        failed: True when the state is a ``Failed`` (or a subclass).
+    """
+
+    flow_name: Optional[str] = None
+    flow_run_id: Optional[str] = None
+    task_name: Optional[str] = None
+    task_full_name: Optional[str] = None
+    map_index: Optional[int] = None
+    state: str
+    message: Optional[str] = None
+    result: Optional[str] = None
+    traceback: Optional[str] = None
+    timestamp: datetime.datetime = dataclasses.field(default_factory=_utcnow)
+    previous_state: Optional[str] = None
+    failed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.task_full_name is None and self.task_name is not None:
+            full = self.task_name if self.map_index is None else f"{self.task_name}[{self.map_index}]"
+            object.__setattr__(self, "task_full_name", full)
+
+    @classmethod
+    def from_state(
+        cls,
+        state: _states.State,
+        *,
+        flow_name: Optional[str] = None,
+        flow_run_id: Optional[str] = None,
+        task_name: Optional[str] = None,
+        task_full_name: Optional[str] = None,
+        map_index: Optional[int] = None,
+        previous_state: Optional[_states.State] = None,
+        timestamp: Optional[datetime.datetime] = None,
+    ) -> "NotificationEvent":
+        """Build the event for ``state`` with the identity the caller knows.
+
+        ``state.message``, ``state.result`` (through a bounded repr) and
+        ``state.traceback`` (its tail) are copied; nothing here raises for a strange
+        result. Leave ``task_name`` None for a flow-level event.
+
+        Args:
+            state: The new state.
+            flow_name, flow_run_id, task_name, task_full_name, map_index: The run's
+                identity, as in :class:`NotificationEvent`.
+            previous_state: The state before ``state`` (its class name is kept).
+            timestamp: Defaults to now (UTC).
+        """
+        message = state.message
+        result = state.result
+        tb = getattr(state, "traceback", None)
+        return cls(
+            flow_name=flow_name,
+            flow_run_id=None if flow_run_id is None else str(flow_run_id),
+            task_name=task_name,
+            task_full_name=task_full_name,
+            map_index=map_index,
+            state=type(state).__name__,
+            message=None if message is None else _cut(str(message), MAX_RESULT_CHARS),
+            result=None if result is None else safe_repr(result),
+            traceback=None if not tb else _cut_tail(str(tb), MAX_TRACEBACK_CHARS),
+            timestamp=timestamp if timestamp is not None else _utcnow(),
+            previous_state=None if previous_state is None else type(previous_state).__name__,
+            failed=isinstance(state, _states.Failed),
+        )
+
+    @property
+    def is_flow_event(self) -> bool:
+        """True for an event about the flow run itself (no task)."""
+        return self.task_name is None
+
+    def summary(self) -> str:
+        """One line for a subject or a title: ``Task 'load[3]' of flow 'etl' is Failed``
+        or ``Flow 'etl' is Success``."""
+        flow = repr(self.flow_name) if self.flow_name is not None else "(unnamed)"
+        if self.is_flow_event:
+            return f"Flow {flow} is {self.state}"
+        return f"Task {self.task_full_name!r} of flow {flow} is {self.state}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as a JSON-ready dict: every field, ``timestamp`` in ISO 8601."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["timestamp"] = self.timestamp.isoformat()
+        return data
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as a JSON string."""
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------
+# state filters
+# ---------------------------------------------------------------------------
+
+
+def _state_classes() -> dict[str, type]:
+    return {name.casefold(): getattr(_states, name) for name in _states.__all__}
+
+
+def resolve_states(spec: StateSpec) -> Optional[tuple[type, ...]]:
+    """Turn a state filter into a tuple of State classes (None stays None).
+
+    ``spec`` is None, a State class, a state class name (``"Failed"``, any case), or an
+    iterable of those. Subclasses match too when the result is used with
+    ``isinstance`` (``Failed`` covers ``TriggerFailed`` and ``TimedOut``).
+
+    Raises:
+        ValueError: an unknown state name (the message lists the known ones).
+        TypeError: something that is neither a name nor a State subclass.
+    """
+    if spec is None:
+        return None
+    items = [spec] if isinstance(spec, (str, type)) else list(spec)
+    known = _state_classes()
+    classes: list[type] = []
+    for item in items:
+        if isinstance(item, str):
+            cls = known.get(item.strip().casefold())
+            if cls is None:
+                raise ValueError(
+                    f"Unknown state {item!r}; states are: {', '.join(_states.__all__)}")
+        elif isinstance(item, type) and issubclass(item, _states.State):
+            cls = item
+        else:
+            raise TypeError(f"A state filter takes State classes or their names, got {item!r}")
+        if cls not in classes:
+            classes.append(cls)
+    return tuple(classes)
+
+
+# ---------------------------------------------------------------------------
+# notifiers
+# ---------------------------------------------------------------------------
+
+
+def _one_line(exc: BaseException) -> str:
+    try:
+        text = str(exc).strip()
+    except Exception:  # noqa: BLE001 - an exception whose str() raises
+        text = ""
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _check_timeout(timeout: Any) -> float:
+    if isinstance(timeout, datetime.timedelta):
+        timeout = timeout.total_seconds()
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"A notifier's timeout must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+class Notifier(abc.ABC):
+    """Base class of notifiers: a state filter, a bounded, never-raising :meth:`notify`,
+    and an abstract :meth:`send` that subclasses implement.
+
+    Args:
+        only_states: Notify only for these states: State classes or class names
+            (``[Failed]``, ``["Failed", "Retrying"]``); subclasses included, as
+            Prefect 1's ``only_states``. None (the default) means every state.
+        ignore_states: Never notify for these states (same forms), even when
+            ``only_states`` lets them through.
+        timeout: Seconds (or a ``timedelta``) :meth:`notify` waits for :meth:`send`;
+            10 by default. Subclasses that open sockets should also use it as their
+            socket timeout.
+
+    Subclasses set :attr:`name` and implement :meth:`send`; they may override
+    :meth:`describe` to say where they deliver (without secrets).
+    """
+
+    #: Public name, as registered through ``register_notifiers`` (``"slack"``).
+    name: str = "notifier"
+
+    # Class-level fallbacks, so that a subclass that forgets super().__init__()
+    # still has a working notify().
+    timeout: float = DEFAULT_TIMEOUT
+    only_states: Optional[tuple[type, ...]] = None
+    ignore_states: tuple[type, ...] = ()
+    _lock = threading.Lock()
+    _stuck: Optional[threading.Thread] = None
+    _skipped: int = 0
+
+    def __init__(self, only_states: StateSpec = None, ignore_states: StateSpec = None,
+                 timeout: Union[float, datetime.timedelta] = DEFAULT_TIMEOUT) -> None:
+        self.only_states = resolve_states(only_states)
+        self.ignore_states = resolve_states(ignore_states) or ()
+        self.timeout = _check_timeout(timeout)
+        self._lock = threading.Lock()
+        self._stuck = None
+        self._skipped = 0
+
+    def __repr__(self) -> str:
+        return f"<{self.describe()}>"
+
+    def describe(self) -> str:
+        """How warnings name this notifier: ``'webhook' (WebhookNotifier)``. Never
+        include secrets (tokens in URLs, passwords)."""
+        return f"{self.name!r} ({type(self).__name__})"
+
+    def wants(self, state: _states.State) -> bool:
+        """True when ``state`` passes the filters: an instance of one of
+        ``only_states`` (or any state if None) and of none of ``ignore_states``.
+        Cheap; call it before building an event."""
+        only = self.only_states
+        if only is not None and not isinstance(state, only):
+            return False
+        ignore = self.ignore_states
+        return not (ignore and isinstance(state, ignore))
+
+    @abc.abstractmethod
+    def send(self, event: NotificationEvent) -> None:
+        """Deliver ``event``; raise on failure (any exception). The return value is
+        ignored. Called by :meth:`notify` in a worker thread, so it needs no timeout
+        of its own to be bounded, but should set socket timeouts to ``self.timeout``
+        so that an abandoned send ends too."""
+        raise NotImplementedError(f"{type(self).__name__} must implement send(event)")
+
+    def notify(self, event: NotificationEvent) -> bool:
+        """Send ``event`` within ``timeout`` seconds; never raise.
+
+        Returns True when :meth:`send` returned in time, False otherwise (it raised,
+        timed out, or was skipped because an earlier send is still hanging); every
+        False is explained by a warning on the ``ferroflow.notifications`` logger.
+        The filter is not applied here: callers check :meth:`wants` first.
+        """
+        try:
+            return self._notify(event)
+        except Exception as exc:  # noqa: BLE001 - notify never raises
+            self._warn(event, _one_line(exc))
+            return False
+
+    def _notify(self, event: NotificationEvent) -> bool:
+        with self._lock:
+            stuck = self._stuck
+            if stuck is not None:
+                if stuck.is_alive():
+                    self._skipped += 1
+                    if self._skipped == 1:
+                        logger.warning(
+                            "notifier %s skipped the %s notification of %s: an earlier send "
+                            "is still running after its %g s timeout; skipping until it ends",
+                            self.describe(), event.state, _where(event), self.timeout)
+                    return False
+                self._stuck = None
+                if self._skipped:
+                    logger.warning("notifier %s is sending again; %d notification(s) were skipped",
+                                   self.describe(), self._skipped)
+                    self._skipped = 0
+
+        outcome: list[BaseException] = []
+        done: list[bool] = []
+
+        def target() -> None:
+            try:
+                self.send(event)
+            except BaseException as exc:  # noqa: BLE001 - reported by notify
+                outcome.append(exc)
+            else:
+                done.append(True)
+
+        ctx = contextvars.copy_context()
+        thread = threading.Thread(target=ctx.run, args=(target,), daemon=True,
+                                  name=f"ferroflow-notify-{self.name}")
+        thread.start()
+        thread.join(self.timeout)
+        if thread.is_alive():
+            with self._lock:
+                self._stuck = thread
+            self._warn(event, f"timed out after {self.timeout:g} s")
+            return False
+        if outcome:
+            exc = outcome[0]
+            self._warn(event, _one_line(exc), exc)
+            return False
+        return bool(done)
+
+    def _warn(self, event: Any, error: str, exc: Optional[BaseException] = None) -> None:
+        state = getattr(event, "state", "?")
+        logger.warning("notifier %s failed to send the %s notification of %s: %s",
+                       self.describe(), state, _where(event), error)
+        if exc is not None and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("notifier %s traceback", self.describe(),
+                         exc_info=(type(exc), exc, exc.__traceback__))
+
+
+def _where(event: Any) -> str:
+    try:
+        flow = getattr(event, "flow_name", None)
+        task = getattr(event, "task_full_name", None)
+        where = f"flow {flow!r}" if flow is not None else "a flow"
+        return where if task is None else f"task {task!r} of {where}"
+    except Exception:  # noqa: BLE001
+        return "an event"
+
+
+def get_notifier(name_or_instance: Any, /, **options: Any) -> Notifier:
+    """Return a notifier: an instance as is, or the notifier registered under a name
+    (``"webhook"``, ``"slack"``, ``"email"``) built with ``options``.
+
+    Raises:
+        ferroflow.errors.PluginError: unknown name (the message lists the registered
+            notifiers and any plugin that failed to load), or the factory raised.
+    """
+    from ferroflow.plugins.manager import _create
+
+    return _create("notifiers", name_or_instance, options)
+
+
+# ---------------------------------------------------------------------------
+# state handlers
+# ---------------------------------------------------------------------------
+
+
+def _runtime_context() -> Mapping[str, Any]:
+    """The running flow's identity from ``ferroflow.context``, when it has one."""
+    try:
+        ctx = getattr(sys.modules.get("ferroflow"), "context", None)
+        to_dict = getattr(ctx, "to_dict", None)
+        values = to_dict() if callable(to_dict) else None
+    except Exception:  # noqa: BLE001 - no context means less detail, not no notification
+        return {}
+    return values if isinstance(values, Mapping) else {}
+
+
+def _identity(obj: Any, context: Optional[Callable[[], Mapping[str, Any]]]) -> dict[str, Any]:
+    values = context() if context is not None else _runtime_context()
+    fields = {key: values.get(key) for key in CONTEXT_FIELDS}
+    from ferroflow.core.flow import Flow
+    from ferroflow.core.task import Task
+
+    if isinstance(obj, Flow):
+        fields.update(flow_name=obj.name, task_name=None, task_full_name=None, map_index=None)
+    elif isinstance(obj, Task):
+        if fields["task_name"] != obj.name:  # the context is about another task
+            fields.update(task_name=obj.name, task_full_name=None, map_index=None)
+    return fields
+
+
+def as_state_handler(notifier: Notifier, *,
+                     context: Optional[Callable[[], Mapping[str, Any]]] = None
+                     ) -> Callable[[Any, _states.State, _states.State], _states.State]:
+    """A Prefect-style state handler that notifies ``notifier`` of wanted states.
+
+    The handler is ``fn(obj, old_state, new_state) -> new_state`` for a task or a flow;
+    it always returns ``new_state`` unchanged and never raises. When
+    ``notifier.wants(new_state)``, it builds a :class:`NotificationEvent` (the name of
+    ``obj``, plus flow name, run id, task name, full name and map index from
+    ``context()``) and calls ``notifier.notify``, bounded by the notifier's timeout.
+
+    Args:
+        notifier: The notifier to call.
+        context: Zero-argument callable returning a mapping with any of the keys
+            ``flow_name``, ``flow_run_id``, ``task_name``, ``task_full_name``,
+            ``map_index``. By default ``ferroflow.context`` is read, when present.
+
+    The handler has a ``notifier`` attribute, so the engine can recognise it.
+    """
+    if not isinstance(notifier, Notifier):
+        raise TypeError(f"as_state_handler() takes a Notifier, got {notifier!r}")
+
+    def handler(obj: Any, old_state: _states.State, new_state: _states.State) -> _states.State:
+        try:
+            if notifier.wants(new_state):
+                event = NotificationEvent.from_state(
+                    new_state, previous_state=old_state, **_identity(obj, context))
+                notifier.notify(event)
+        except Exception as exc:  # noqa: BLE001 - a notification never changes a state
+            logger.warning("notifier %s: could not build the %s notification: %s",
+                           notifier.describe(), type(new_state).__name__, _one_line(exc))
+        return new_state
+
+    handler.notifier = notifier  # type: ignore[attr-defined]
+    handler.__name__ = handler.__qualname__ = f"notify_{notifier.name}"
+    return handler
+
+
+# ---------------------------------------------------------------------------
+# HTTP helper for notifiers (stdlib only)
+# ---------------------------------------------------------------------------
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: following it would turn the POST into a GET."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D401
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect())
+
+
+def check_http_url(url: str) -> str:
+    """Return ``url`` if it is an ``http://`` or ``https://`` URL with a host; raise
+    ValueError otherwise (urllib would also open ``file://``)."""
+    if not isinstance(url, str):
+        raise TypeError(f"A URL must be a str, got {url!r}")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"Expected an http:// or https:// URL, got {redact_url(url)!r}")
+    return url
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host:port/...``: a URL without its path, query and credentials, which
+    often hold tokens (Slack webhook URLs do). For logs and reprs."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port else ""
+        tail = "/..." if (parts.path not in ("", "/") or parts.query) else ""
+        return f"{parts.scheme}://{host}{port}{tail}" if parts.scheme else "<url>"
+    except ValueError:
+        return "<url>"
+
+
+def post_json(url: str, payload: Any, *, headers: Optional[Mapping[str, str]] = None,
+              timeout: float = DEFAULT_TIMEOUT, max_response: int = 65536) -> tuple[int, bytes]:
+    """POST ``payload`` as JSON to ``url`` with ``urllib.request``; return
+    ``(status, body)`` (body cut to ``max_response`` bytes).
+
+    ``timeout`` is the socket timeout (connect and each read). Proxies from the
+    environment apply as usual in urllib. Redirects are not followed.
+
+    Raises:
+        NotificationError: the server answered with a status other than 2xx (the
+            message has the status and the start of the response body).
+        OSError: connection refused, timeout, DNS failure (``urllib.error.URLError``
+            and ``TimeoutError`` are OSErrors).
+    """
+    data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    request = urllib.request.Request(url, data=data, method="POST")
+    request.add_header("Content-Type", "application/json")
+    request.add_header("User-Agent", f"ferroflow/{_version()}")
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            status = response.status
+            body = response.read(max_response)
+    except urllib.error.HTTPError as exc:
+        try:
+            excerpt = exc.read(300).decode("utf-8", "replace").strip()
+        except Exception:  # noqa: BLE001
+            excerpt = ""
+        finally:
+            exc.close()
+        detail = f": {_cut(' '.join(excerpt.split()), 200)}" if excerpt else ""
+        raise NotificationError(f"HTTP {exc.code} {exc.reason}{detail}") from None
+    if not 200 <= status < 300:
+        raise NotificationError(f"HTTP {status}")
+    return status, body
+
+
+def _version() -> str:
+    return getattr(sys.modules.get("ferroflow"), "__version__", "0")
