@@ -88,7 +88,7 @@ def register_result_stores(register: Callable[[str, Callable[..., Any]], None]) 
         register: ``register(name: str, factory: Callable[..., ResultStore]) -> None``.
             ``name`` is the store's public name (``"local"``, ``"s3"``);
             ``factory(**options)`` builds a store (for instance
-            ``factory(location="/tmp/results")``).
+            ``factory(base_url="file:///tmp/results")``).
 
     Returns:
         Nothing; the return value is ignored.

@@ -69,7 +69,11 @@ ENTRY_POINT_GROUP = "ferroflow"
 
 #: Modules registered as plugins by the manager itself, in this order, before any
 #: third-party plugin. They go through the same hooks as third-party plugins.
-BUILTIN_PLUGINS: tuple[str, ...] = ("ferroflow.executors.local",)
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "ferroflow.executors.local",
+    "ferroflow.results.serializers",
+    "ferroflow.results.stores",
+)
 
 #: Environment variable: entry point names not to load, comma-separated, or ``all``.
 DISABLE_ENV = "FERROFLOW_DISABLE_PLUGINS"

@@ -1,0 +1,408 @@
+"""``Result``: a store, a serializer and a location template, used together.
+
+::
+
+    result = Result("fsspec", base="file:///data/results",
+                    location="{flow_name}/{task_name}/{map_index}.pkl")
+    location = result.write_value(value, flow_name="etl", task_name="load", map_index=3)
+    result.read_value(location)
+
+A :class:`Result` holds no value (unlike Prefect 1's, whose ``write`` returns a new
+``Result`` carrying one): it is configuration, shared by every run of a task, and safe
+to use from several threads. Locations are templated with :meth:`str.format` from the
+keyword arguments given (the engine passes the run's context, the flow's parameters and
+the task's inputs, see :func:`template_context`), so ``{map_index}``,
+``{parameters[n]}``, ``{scheduled_start_time:%Y-%m-%d}`` all work.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+
+from ferroflow.results.errors import (
+    ResultError,
+    ResultLocationError,
+    SerializationError,
+    one_line,
+)
+from ferroflow.results.serializers import Serializer, get_serializer
+from ferroflow.results.stores import ResultStore, _wrap, check_location, get_result_store
+
+__all__ = ["DEFAULT_LOCATION", "Result", "LocationTemplate", "template_context"]
+
+#: The location used when a :class:`Result` is given none. The engine provides every
+#: key it uses.
+DEFAULT_LOCATION = "{flow_name}/{flow_run_id}/{task_slug}/{map_index}.result"
+
+
+def template_context(context: Optional[Mapping[str, Any]] = None, *,
+                     parameters: Optional[Mapping[str, Any]] = None,
+                     inputs: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """The keys a location template is formatted with, merged as Prefect 1 does.
+
+    Parameters first, then the run context, then the task's inputs (a later source
+    wins on a shared name); ``parameters`` is also available as a whole, so both
+    ``{n}`` and ``{parameters[n]}`` work.
+    """
+    merged: dict[str, Any] = dict(parameters or {})
+    merged.update(context or {})
+    if parameters is not None:
+        merged.setdefault("parameters", parameters)
+    merged.update(inputs or {})
+    return merged
+
+
+class LocationTemplate:
+    """A parsed location template: a ``str.format`` string, or a callable.
+
+    A string is checked when the template is created (balanced braces, named fields
+    only); a callable is called as ``template(**context)`` and must return a str.
+
+    Attributes:
+        template: The string or callable given.
+        fields: The root names the template refers to (``{"task_name",
+            "parameters"}`` for ``"{task_name}/{parameters[n]}"``); ``None`` for a
+            callable, which may use any key. The engine can look at it to build only
+            the keys a template needs.
+    """
+
+    __slots__ = ("template", "fields", "_expressions")
+
+    def __init__(self, template: Union[str, Callable[..., str]]) -> None:
+        self.template = template
+        if callable(template) and not isinstance(template, str):
+            self.fields: Optional[frozenset[str]] = None
+            self._expressions: tuple[str, ...] = ()
+            return
+        if not isinstance(template, str):
+            raise ResultLocationError(
+                f"A result location must be a template string or a callable, got {template!r}",
+                template=None)
+        expressions = []
+        try:
+            for _, field, spec, _ in string.Formatter().parse(template):
+                if field is None:
+                    continue
+                root = _root(field)
+                if not root or root.isdigit():
+                    raise ResultLocationError(
+                        f"Location template {template!r} has a positional field "
+                        f"{{{field}}}; use names such as {{task_name}} or {{map_index}}",
+                        template=template)
+                expressions.append(field)
+                if spec and "{" in spec:
+                    for _, inner, _, _ in string.Formatter().parse(spec):
+                        if inner is not None:
+                            expressions.append(inner)
+        except ValueError as exc:
+            raise ResultLocationError(f"Location template {template!r} is malformed: {exc}",
+                                      template=template) from None
+        self._expressions = tuple(expressions)
+        self.fields = frozenset(_root(e) for e in expressions)
+
+    def format(self, context: Mapping[str, Any]) -> str:
+        """Format the template with ``context`` and check the location it gives.
+
+        Raises:
+            ResultLocationError: A key is missing (naming the template, the key and
+                the keys available), formatting failed, or the location is invalid
+                (absolute, ``..``; see :func:`~ferroflow.results.stores.check_location`).
+        """
+        template = self.template
+        if self.fields is None:
+            try:
+                location = template(**context)  # type: ignore[operator]
+            except Exception as exc:  # noqa: BLE001 - the user's callable
+                raise ResultLocationError(
+                    f"Location callable {_name(template)} raised {one_line(exc)}",
+                    template=_name(template)) from exc
+            if not isinstance(location, str):
+                raise ResultLocationError(
+                    f"Location callable {_name(template)} returned {location!r}, not a str",
+                    template=_name(template))
+        else:
+            try:
+                location = template.format_map(context)  # type: ignore[union-attr]
+            except Exception as exc:  # noqa: BLE001
+                raise self._explain(context, exc) from None
+        try:
+            return check_location(location)
+        except ResultLocationError as exc:
+            exc.message += f" (from location template {_name(template)})"
+            exc.template = _name(template)
+            raise
+
+    def _explain(self, context: Mapping[str, Any], exc: Exception) -> ResultLocationError:
+        template = str(self.template)
+        available = ", ".join(sorted(map(str, context))) or "(none)"
+        for expression in self._expressions:
+            root = _root(expression)
+            if root not in context:
+                return ResultLocationError(
+                    f"Location template {template!r} needs key {root!r}, which was not given; "
+                    f"available keys: {available}", template=template, key=root)
+            try:
+                string.Formatter().get_field(expression, (), context)
+            except Exception as inner:  # noqa: BLE001
+                key = inner.args[0] if isinstance(inner, KeyError) and inner.args else None
+                what = f"key {key!r} is missing" if key is not None else one_line(inner)
+                return ResultLocationError(
+                    f"Location template {template!r}: in {{{expression}}}, {what}",
+                    template=template, key=None if key is None else str(key))
+        return ResultLocationError(f"Location template {template!r} cannot be formatted: "
+                                   f"{one_line(exc)}", template=template)
+
+    def __repr__(self) -> str:
+        return f"LocationTemplate({_name(self.template)})"
+
+
+def _root(field: str) -> str:
+    end = len(field)
+    for sep in (".", "["):
+        pos = field.find(sep)
+        if pos != -1:
+            end = min(end, pos)
+    return field[:end]
+
+
+def _name(template: Any) -> str:
+    if isinstance(template, str):
+        return repr(template)
+    return getattr(template, "__qualname__", None) or repr(template)
+
+
+class Result:
+    """Where and how a task's return values are kept: a store, a serializer, a location.
+
+    Args:
+        store: A registered result store name (``"memory"``, ``"fsspec"``, a
+            plugin's), a store instance, or a URL or path (``"file:///data/r"``,
+            ``"/data/r"``, ``"s3://bucket/r"``: an ``fsspec`` store on it). Default:
+            ``"fsspec"`` when ``base`` is given, else a new ``"memory"`` store.
+        base: The store's base URL or path (given to its factory as ``base_url``).
+        serializer: A registered serializer name (``"cloudpickle"``, the default;
+            ``"json"``; a plugin's) or a serializer instance.
+        location: A template such as ``"{flow_name}/{task_name}/{map_index}.pkl"``
+            or a callable ``location(**context) -> str``. Default
+            :data:`DEFAULT_LOCATION`.
+        store_options: More keyword arguments for the store's factory (credentials,
+            ``fsync=True``...).
+
+    Raises:
+        PluginError: Unknown store or serializer name, or its factory failed.
+        ResultLocationError: ``location`` is malformed.
+
+    Attributes:
+        store: The :class:`~ferroflow.results.ResultStore`.
+        serializer: The :class:`~ferroflow.results.Serializer`.
+        template: The :class:`LocationTemplate`.
+    """
+
+    def __init__(self, store: Any = None, *, base: Optional[str] = None, serializer: Any = None,
+                 location: Union[str, Callable[..., str], None] = None,
+                 store_options: Optional[Mapping[str, Any]] = None) -> None:
+        options = dict(store_options or {})
+        if base is not None:
+            options["base_url"] = base
+            if store is None:
+                store = "fsspec"
+        self.store: ResultStore = get_result_store(store, **options)
+        self.serializer: Serializer = get_serializer(serializer)
+        self.template = LocationTemplate(DEFAULT_LOCATION if location is None else location)
+
+    @property
+    def location(self) -> Union[str, Callable[..., str]]:
+        """The location template (or callable) as given."""
+        return self.template.template
+
+    # -- locations ------------------------------------------------------------------
+
+    def format(self, /, **context: Any) -> str:
+        """The location for ``context``: the template formatted and checked.
+
+        Raises:
+            ResultLocationError: A key is missing (the message names the template and
+                the key), or the location is invalid.
+        """
+        return self.template.format(context)
+
+    def exists(self, /, **context: Any) -> bool:
+        """Whether a complete record is at the location formatted from ``context``
+        (the ``target=`` check: an existing target means the task is Cached).
+
+        Raises:
+            ResultLocationError: As :meth:`format`.
+            ResultStoreError: The store could not tell.
+        """
+        location = self.template.format(context)
+        try:
+            return self.store.exists(location)
+        except ResultError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a third-party store's own error
+            raise _wrap(self.store, exc, location, "check") from exc
+
+    # -- one value ------------------------------------------------------------------
+
+    def write_value(self, value: Any, /, **context: Any) -> str:
+        """Serialize ``value``, write it at the location formatted from ``context``
+        and return that location.
+
+        Raises:
+            ResultLocationError: As :meth:`format`; nothing is serialized or written.
+            SerializationError: ``value`` cannot be serialized (naming its type and
+                the serializer); nothing is written.
+            ResultStoreError: The write failed (naming errno, URL and store); nothing
+                partial is left at the location.
+        """
+        return self.write_to(self.template.format(context), value)
+
+    def write_to(self, location: str, value: Any) -> str:
+        """Serialize ``value`` and write it at ``location`` (no templating); return it.
+
+        Raises:
+            SerializationError, ResultStoreError, ResultLocationError: As
+            :meth:`write_value`.
+        """
+        check_location(location)
+        data = self._dumps(value, location)
+        try:
+            self.store.write(location, data)
+        except ResultError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise _wrap(self.store, exc, location, "write") from exc
+        return location
+
+    def read_value(self, location: str) -> Any:
+        """Read the record at ``location`` and deserialize it.
+
+        Raises:
+            ResultNotFound: Nothing is there.
+            ResultCorrupt: The record is truncated or altered.
+            ResultStoreError: The read failed otherwise.
+            SerializationError: The bytes could not be deserialized (naming the
+                serializer and the location).
+        """
+        try:
+            data = self.store.read(location)
+        except ResultError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise _wrap(self.store, exc, location, "read") from exc
+        return self._loads(data, location)
+
+    # -- many values ----------------------------------------------------------------
+
+    def write_many(self, values: Sequence[Any], contexts: Sequence[Mapping[str, Any]],
+                   /, **common: Any) -> list[Union[str, ResultError]]:
+        """Write many values (the children of a mapped task) in one batch.
+
+        Item ``i`` is formatted with ``{**common, **contexts[i]}`` (typically
+        ``common`` holds the flow and task keys and ``contexts[i]`` is
+        ``{"map_index": i}``), serialized with the serializer's ``dumps_many`` and
+        written with the store's ``write_many``.
+
+        Returns:
+            One entry per value, in order: its location, or the
+            :class:`~ferroflow.results.ResultError` (``ResultLocationError``,
+            ``SerializationError`` or ``ResultStoreError``) that kept it from being
+            written. Never raises for one item's failure.
+
+        Raises:
+            ValueError: ``values`` and ``contexts`` differ in length.
+        """
+        if len(values) != len(contexts):
+            raise ValueError(f"write_many: {len(values)} values but {len(contexts)} contexts")
+        out: list[Union[str, ResultError]] = []
+        template = self.template
+        for context in contexts:
+            merged = dict(common)
+            merged.update(context)
+            try:
+                out.append(template.format(merged))
+            except ResultLocationError as exc:
+                out.append(exc)
+        todo = [i for i, loc in enumerate(out) if isinstance(loc, str)]
+        if len(todo) == len(values):
+            blobs = self._dumps_many(values)
+        else:
+            blobs = self._dumps_many([values[i] for i in todo])
+        items: list[tuple[str, bytes]] = []
+        positions: list[int] = []
+        for i, blob in zip(todo, blobs):
+            if isinstance(blob, SerializationError):
+                blob.location = out[i]  # type: ignore[assignment]
+                out[i] = blob
+            else:
+                items.append((out[i], blob))  # type: ignore[arg-type]
+                positions.append(i)
+        if items:
+            try:
+                errors = self.store.write_many(items)
+            except Exception as exc:  # noqa: BLE001 - a store must not raise here; be safe
+                errors = {k: _wrap(self.store, exc, loc, "write") for k, (loc, _) in enumerate(items)}
+            for k, error in errors.items():
+                out[positions[k]] = error
+        return out
+
+    def read_many(self, locations: Iterable[str]) -> list[Any]:
+        """Read and deserialize many records.
+
+        Returns:
+            One entry per location: the value, or the
+            :class:`~ferroflow.results.ResultError` that kept it from being read
+            (tell them apart with ``isinstance(entry, ResultError)``).
+        """
+        locations = list(locations)
+        try:
+            blobs = self.store.read_many(locations)
+        except Exception as exc:  # noqa: BLE001
+            return [_wrap(self.store, exc, loc, "read") for loc in locations]
+        out: list[Any] = []
+        for location, blob in zip(locations, blobs):
+            if isinstance(blob, ResultError):
+                out.append(blob)
+                continue
+            try:
+                out.append(self._loads(blob, location))
+            except SerializationError as exc:
+                out.append(exc)
+        return out
+
+    # -- serialization --------------------------------------------------------------
+
+    def _dumps(self, value: Any, location: str) -> bytes:
+        name = getattr(self.serializer, "name", "") or type(self.serializer).__name__
+        try:
+            return self.serializer.dumps(value)
+        except SerializationError as exc:
+            exc.location = location
+            raise
+        except Exception as exc:  # noqa: BLE001 - a third-party serializer's own error
+            error = SerializationError.for_value(name, value, exc)
+            error.location = location
+            raise error from exc
+
+    def _dumps_many(self, values: Sequence[Any]) -> list[Union[bytes, SerializationError]]:
+        many = getattr(self.serializer, "dumps_many", None)
+        if many is not None:
+            return many(values)
+        return Serializer.dumps_many(self.serializer, values)  # type: ignore[arg-type]
+
+    def _loads(self, data: bytes, location: str) -> Any:
+        name = getattr(self.serializer, "name", "") or type(self.serializer).__name__
+        try:
+            return self.serializer.loads(data)
+        except SerializationError as exc:
+            raise SerializationError(exc.serializer, "deserialize", exc.reason,
+                                     location=location) from exc
+        except Exception as exc:  # noqa: BLE001
+            raise SerializationError(name, "deserialize", one_line(exc),
+                                     location=location) from exc
+
+    def __repr__(self) -> str:
+        return (f"Result(store={self.store!r}, serializer={self.serializer!r}, "
+                f"location={_name(self.location)})")
+
