@@ -197,3 +197,26 @@ def test_flow_on_failure():
 def test_bad_flow_handler_options():
     with pytest.raises(TypeError, match="Flow 'f': state_handlers must be callables"):
         Flow("f", state_handlers=[3])
+
+
+def test_handlers_called_by_the_engine_see_the_run_context():
+    from ferroflow import context
+
+    seen = []
+
+    def where(obj, old, new):
+        seen.append((type(new).__name__, context.flow_name, context.get("task_full_name"), len(context.flow_run_id)))
+
+    @task
+    def boom():
+        raise RuntimeError("x")
+
+    @task(state_handlers=[where])
+    def after(x, y):
+        return x
+
+    with Flow("ctx-handlers", state_handlers=[where]) as flow:
+        after.map([1, 2], y=boom())
+    flow.run()
+    assert ("TriggerFailed", "ctx-handlers", "after[1]", 32) in seen
+    assert ("Running", "ctx-handlers", None, 32) in seen

@@ -23,7 +23,7 @@ import contextvars
 import datetime
 from typing import Any, Iterator, Optional, Sequence
 
-__all__ = ["context", "RunInfo", "Frame", "current_frame"]
+__all__ = ["context", "RunInfo", "Frame", "current_frame", "in_frame"]
 
 
 class RunInfo:
@@ -52,7 +52,7 @@ class Frame:
 
     __slots__ = ("run", "task_id", "task_name", "task_slug", "task_tags", "indices", "run_counts", "j")
 
-    def __init__(self, run: RunInfo, task_id: int, task_name: str, task_slug: Optional[str],
+    def __init__(self, run: RunInfo, task_id: int, task_name: Optional[str], task_slug: Optional[str],
                  task_tags: frozenset, indices: Optional[Sequence[int]], run_counts: Optional[bytes]):
         self.run = run
         self.task_id = task_id
@@ -84,6 +84,16 @@ def current_frame() -> Optional[Frame]:
     return _FRAME.get()
 
 
+@contextlib.contextmanager
+def in_frame(frame: Frame) -> Iterator[None]:
+    """Make ``frame`` current for a block (state handlers called by the engine)."""
+    token = _FRAME.set(frame)
+    try:
+        yield
+    finally:
+        _FRAME.reset(token)
+
+
 def _date_keys(when: datetime.datetime) -> dict:
     day = datetime.timedelta(days=1)
     return {
@@ -99,20 +109,24 @@ def _date_keys(when: datetime.datetime) -> dict:
 
 def _frame_values(frame: Frame) -> dict:
     run = frame.run
-    index = frame.map_index
     values = {
         "flow_name": run.flow_name,
         "flow_run_id": run.flow_run_id,
         "parameters": run.parameters,
         "scheduled_start_time": run.scheduled_start_time,
+        **_date_keys(run.scheduled_start_time),
+    }
+    if frame.task_name is None:  # flow-level: no task run
+        return {**run.extra, **values}
+    index = frame.map_index
+    values.update({
         "task_name": frame.task_name,
         "task_slug": frame.task_slug,
         "task_tags": frame.task_tags,
         "map_index": index,
         "task_full_name": frame.task_name if index is None else f"{frame.task_name}[{index}]",
         "task_run_count": max(1, frame.run_counts[frame.j]) if frame.run_counts else 1,
-    }
-    values.update(_date_keys(run.scheduled_start_time))
+    })
     return {**run.extra, **values}
 
 

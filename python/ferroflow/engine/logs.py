@@ -29,7 +29,7 @@ class _ContextAdapter(logging.LoggerAdapter):
 
     def process(self, msg: Any, kwargs: dict) -> tuple:
         frame = current_frame()
-        if frame is not None:
+        if frame is not None and frame.task_name is not None:
             index = frame.map_index
             extra = {
                 "flow_name": frame.run.flow_name,
@@ -74,6 +74,8 @@ class RunLogHandler(logging.Handler):
         frame = current_frame()
         if frame is None or frame.run is not self._run:
             return  # another run's (or no) task: not ours to keep
+        if frame.task_name is None:
+            return  # flow-level records are not kept with a task run
         index = frame.map_index
         key = (frame.task_id, -1 if index is None else index)
         try:

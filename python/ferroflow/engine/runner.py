@@ -18,7 +18,7 @@ import pendulum
 
 from ferroflow import _core, signals, states
 from ferroflow.engine import inputs
-from ferroflow.engine.context import Frame, RunInfo
+from ferroflow.engine.context import Frame, RunInfo, in_frame
 from ferroflow.engine.graph import freeze
 from ferroflow.engine.handlers import call_handlers, on_failure_handler, outcome_of, state_of
 from ferroflow.engine.logs import RunLogHandler
@@ -92,8 +92,10 @@ class FlowRun:
         if self.progress is not None:
             self.progress.start(self.flow.name, [t.name for t in self.frozen.sorted_tasks()])
         flow_handlers = _handlers_of(self.flow)
+        flow_frame = Frame(self.info, -1, None, None, frozenset(), None, None)
         if flow_handlers:
-            started = call_handlers(self.flow, flow_handlers, states.Pending(), states.Running("Running flow."))
+            with in_frame(flow_frame):
+                started = call_handlers(self.flow, flow_handlers, states.Pending(), states.Running("Running flow."))
             if started.is_finished():
                 return self._finish(started)
         logs = RunLogHandler(self.info)
@@ -121,7 +123,8 @@ class FlowRun:
             )
             state.task_states = TaskStates(self.record)  # type: ignore[attr-defined]
         if flow_handlers:
-            state = call_handlers(self.flow, flow_handlers, states.Running("Running flow."), state)
+            with in_frame(flow_frame):
+                state = call_handlers(self.flow, flow_handlers, states.Running("Running flow."), state)
         return self._finish(state)
 
     def _finish(self, state: states.State) -> states.State:
@@ -286,7 +289,9 @@ class FlowRun:
         for index in (TASK_LEVEL,) if indices is None else indices:
             proposed = state_of(code, record.result(task_id, index, code) if code == _core.TRIGGER_FAILED else None,
                                 None, record.message(task_id, index, code, 1), 1)
-            final = call_handlers(task, self.handlers[task_id], states.Pending(), proposed)
+            frame = self._frame(task_id, task, None if index == TASK_LEVEL else (index,), b"\x01")
+            with in_frame(frame):
+                final = call_handlers(task, self.handlers[task_id], states.Pending(), proposed)
             if final is proposed:
                 outcome, value, detail = code, proposed.result, (proposed.message, None)
             else:
