@@ -31,6 +31,16 @@ class ParameterError(FerroflowError, ValueError):
     """A flow run was given an unknown parameter or lacks a required one."""
 
 
+class ScheduleError(FerroflowError, ValueError):
+    """A schedule, clock, filter or adjustment was given input it cannot use.
+
+    Raised when the object is built, never later while runs are being scheduled. The
+    message names the argument at fault and its value: the cron field and value, the
+    naive datetime, the interval. It subclasses ``ValueError``, so code written for
+    Prefect 1 that catches ``ValueError`` still catches it.
+    """
+
+
 class PluginError(FerroflowError):
     """A plugin could not be loaded or does not honour its hook's contract."""
 

@@ -1,0 +1,46 @@
+"""Schedules: when a flow runs, in the style of Prefect Core 1's ``prefect.schedules``.
+
+A :class:`Schedule` merges the events of one or more clocks (:class:`IntervalClock`,
+:class:`CronClock`, :class:`DatesClock`), keeps those its filters allow and moves them
+by its adjustments; ``schedule.next(n)`` lists the coming times::
+
+    import pendulum
+    from ferroflow.schedules import CronSchedule
+
+    schedule = CronSchedule("0 9 * * 1-5",
+                            start_date=pendulum.datetime(2024, 1, 1, tz="Europe/Paris"))
+    schedule.next(3, after=pendulum.datetime(2024, 3, 1, tz="Europe/Paris"))
+
+Every datetime given to a schedule must carry a time zone, and bad input (a malformed
+cron string, a naive datetime, a non-positive interval) raises :class:`ScheduleError`
+when the object is built. :func:`run_on_schedule` calls a function at each coming
+time. See ``docs/schedules.md``.
+"""
+
+from ferroflow.schedules import adjustments, clocks, filters
+from ferroflow.schedules.clocks import Clock, ClockEvent, CronClock, DatesClock, IntervalClock
+from ferroflow.errors import ScheduleError
+from ferroflow.schedules.runner import run_on_schedule
+from ferroflow.schedules.schedules import (
+    MAX_EVENTS_SCANNED,
+    CronSchedule,
+    IntervalSchedule,
+    Schedule,
+)
+
+__all__ = [
+    "MAX_EVENTS_SCANNED",
+    "Clock",
+    "ClockEvent",
+    "CronClock",
+    "CronSchedule",
+    "DatesClock",
+    "IntervalClock",
+    "IntervalSchedule",
+    "Schedule",
+    "ScheduleError",
+    "adjustments",
+    "clocks",
+    "filters",
+    "run_on_schedule",
+]
