@@ -167,6 +167,7 @@ class Flow:
         state_handlers: Optional[Iterable[Callable[..., Any]]] = None,
         on_failure: Optional[Callable[..., Any]] = None,
         terminal_state_handler: Optional[Callable[..., Any]] = None,
+        schedule: Any = None,
     ):
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"A flow needs a non-empty name (a str), got {name!r}")
@@ -179,6 +180,9 @@ class Flow:
                 raise TypeError(f"Flow {name!r}: {what} must be callables, got {fn!r}")
         self.on_failure = on_failure
         self.terminal_state_handler = terminal_state_handler
+        if schedule is not None and not hasattr(schedule, "next"):
+            raise TypeError(f"Flow {name!r}: schedule must be a ferroflow.schedules.Schedule, got {schedule!r}")
+        self.schedule = schedule
         self._tasks: Dict[Task, None] = {}
         self.edges: Set[Edge] = set()
         self.constants: Dict[Task, Dict[str, Any]] = collections.defaultdict(dict)
@@ -783,11 +787,18 @@ class Flow:
         self,
         parameters: Optional[Dict[str, Any]] = None,
         executor: Any = None,
+        run_on_schedule: Optional[bool] = None,
+        max_runs: Optional[int] = None,
         **parameter_kwargs: Any,
     ) -> "State":
         """Run the flow and return its final state (``state.result`` maps every task to
         its state). Parameter values come from ``parameters`` and keyword arguments (the
-        latter win); ``executor`` defaults to the local one."""
+        latter win); ``executor`` defaults to the local one.
+
+        With a ``schedule`` (and ``run_on_schedule`` not False), run at each scheduled
+        time until the schedule ends, ``max_runs`` runs were made, or Ctrl-C while
+        waiting; each clock's ``parameter_defaults`` override the given parameters, as
+        in Prefect 1. Returns the last run's state."""
         if self._context_tokens:
             raise RuntimeError(
                 f"flow.run() was called inside the `with Flow({self.name!r})` block that "
@@ -796,4 +807,15 @@ class Flow:
         from ferroflow.engine import run_flow
 
         merged = {**(parameters or {}), **parameter_kwargs}
-        return run_flow(self, parameters=merged, executor=executor)
+        if self.schedule is None or run_on_schedule is False:
+            return run_flow(self, parameters=merged, executor=executor)
+        from ferroflow.schedules import run_on_schedule as on_schedule
+
+        def run_once(defaults: dict, when: Any) -> "State":
+            return run_flow(self, parameters={**merged, **defaults}, executor=executor,
+                            scheduled_start_time=when)
+
+        states = on_schedule(self.schedule, run_once, max_runs=max_runs)
+        if not states:
+            raise ValueError(f"Flow {self.name!r} has no more scheduled runs.")
+        return states[-1]

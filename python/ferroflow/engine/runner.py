@@ -42,27 +42,30 @@ _VERDICTS = {
 }
 
 
-def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None, progress: Any = None) -> states.State:
+def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None, progress: Any = None,
+             scheduled_start_time: Any = None) -> states.State:
     """Run ``flow`` once and return its final State.
 
     ``parameters`` maps parameter names to values (unknown or missing required ones
     raise :class:`ferroflow.errors.ParameterError` before anything runs);
     ``executor`` is an executor instance or a registered name (default ``"local"``);
     ``progress`` receives ``start``/``update``/``finish`` calls (see
-    ``ferroflow.cli.progress``).
+    ``ferroflow.cli.progress``); ``scheduled_start_time`` (default now) is what
+    ``ferroflow.context`` reports and derives its date helpers from.
     """
     frozen = freeze(flow)
     params = check_parameters(flow, parameters or {})
     from ferroflow.plugins import get_executor
 
     exe = get_executor(executor if executor is not None else "local")
-    return FlowRun(frozen, params, exe, progress).execute()
+    return FlowRun(frozen, params, exe, progress, scheduled_start_time).execute()
 
 
 class FlowRun:
     """One run of a frozen flow."""
 
-    def __init__(self, frozen: Any, parameters: dict, executor: Any, progress: Any = None):
+    def __init__(self, frozen: Any, parameters: dict, executor: Any, progress: Any = None,
+                 scheduled_start_time: Any = None):
         self.frozen = frozen
         self.flow = frozen.flow
         self.parameters = parameters
@@ -70,7 +73,7 @@ class FlowRun:
         self.progress = progress
         self.core = _core.Run(frozen.graph, frozen.specs())
         self.record = RunRecord(frozen, self.core)
-        self.info = RunInfo(self.flow.name, uuid.uuid4().hex, parameters, pendulum.now("UTC"))
+        self.info = RunInfo(self.flow.name, uuid.uuid4().hex, parameters, scheduled_start_time or pendulum.now("UTC"))
         self.record.run_id = self.info.flow_run_id
         tasks = frozen.tasks
         self.custom_trigger = [not hasattr(t.trigger, "_ff_spec") for t in tasks]
