@@ -6,6 +6,9 @@
     ferroflow plugins [--strict] [--json] [--verbose]
     ferroflow run FILE.py[:FLOW_NAME] [--param KEY=VALUE ...] [--executor NAME]
                   [--executor-option KEY=VALUE ...] [--no-progress] [--traceback]
+    ferroflow runs [--limit N] [--flow NAME]
+    ferroflow runs show RUN_ID
+    ferroflow logs RUN_ID [--task NAME [--map-index I]]
 
 Exit codes of ``run``: 0 the flow run succeeded, 1 it failed, 2 usage or load error
 (one line on stderr; ``--traceback`` shows the traceback), 130 cancelled by Ctrl-C.
@@ -123,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("-v", "--verbose", action="store_true",
                          help="show the full traceback of each failed plugin")
     plugins.set_defaults(handler=_cmd_plugins)
+
+    from ferroflow.cli.runs import add_parsers as add_run_store_parsers
+
+    add_run_store_parsers(sub)  # runs, runs show, logs
     return parser
 
 

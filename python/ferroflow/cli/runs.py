@@ -1,0 +1,284 @@
+"""``ferroflow runs`` and ``ferroflow logs``: read the run store.
+
+::
+
+    ferroflow runs [--limit N] [--flow NAME]       recent runs, newest first
+    ferroflow runs show RUN_ID [--failed N]        one run's task states
+    ferroflow logs RUN_ID [--task NAME [--map-index I]]
+
+``RUN_ID`` may be abbreviated to any unique prefix. The store is
+``$FERROFLOW_HOME/runs.db`` (default ``~/.ferroflow/runs.db``). Exit codes: 0 done, 1 the
+store cannot be read, 2 usage error or unknown run id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+from typing import Any, Optional
+
+__all__ = ["add_parsers", "format_duration", "format_time"]
+
+EXIT_OK = 0
+EXIT_STORE = 1
+EXIT_USAGE = 2
+
+
+def add_parsers(sub: Any) -> None:
+    """Register ``runs`` (with ``runs show``) and ``logs`` on the ``ferroflow`` parser's
+    sub-command action ``sub``."""
+    runs = sub.add_parser(
+        "runs", help="list recorded flow runs (`runs show RUN_ID` for one run)",
+        description="List recorded flow runs, newest first, from the run store "
+                    "($FERROFLOW_HOME/runs.db). `ferroflow runs show RUN_ID` shows one run's task states.")
+    runs.add_argument("--limit", type=_non_negative, default=20, metavar="N",
+                      help="show at most N runs (default 20; 0 shows all)")
+    runs.add_argument("--flow", metavar="NAME", help="only runs of the flow named NAME")
+    runs.set_defaults(handler=cmd_runs)
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="[show RUN_ID]")
+    show = runs_sub.add_parser(
+        "show", help="show a run's task states",
+        description="Show a recorded run: its state and parameters, every task's state with mapped "
+                    "children counted by state, and the failed children with their messages. "
+                    "RUN_ID may be any unique prefix. Exit code 2 for an unknown run id.")
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("--failed", type=_non_negative, default=20, metavar="N",
+                      help="list at most N failed children per task (default 20; 0 lists none)")
+    show.set_defaults(handler=cmd_runs_show)
+
+    logs = sub.add_parser(
+        "logs", help="print a recorded run's logs",
+        description="Print the log records kept with a recorded run, oldest first, optionally of one "
+                    "task (by name or slug) and one mapped child. RUN_ID may be any unique prefix. "
+                    "Exit code 2 for an unknown run id or task.")
+    logs.add_argument("run_id", metavar="RUN_ID")
+    logs.add_argument("--task", metavar="NAME", help="only records of the task named (or slugged) NAME")
+    logs.add_argument("--map-index", type=int, metavar="I",
+                      help="only records of child I of the mapped task (needs --task; -1: the task itself)")
+    logs.set_defaults(handler=cmd_logs)
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+# ----- helpers ---------------------------------------------------------------------
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"ferroflow: error: {message}", file=sys.stderr)
+    return code
+
+
+def _open_store() -> Any:
+    """The run store, or None when it does not exist yet (reading never creates it)."""
+    from ferroflow.store import SQLiteRunStore, default_store_path
+
+    path = default_store_path()
+    if not os.path.exists(path):
+        return None
+    return SQLiteRunStore(path)
+
+
+def _resolve(store: Any, run_id: str) -> Any:
+    """The RunSummary for ``run_id`` or a unique prefix of it; raises _Unknown."""
+    run = store.get_run(run_id)
+    if run is not None:
+        return run
+    matches = store.match_run_ids(run_id, limit=6) if run_id else []
+    if len(matches) == 1:
+        return store.get_run(matches[0])
+    if len(matches) > 1:
+        shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+        raise _Unknown(f"run id prefix {run_id!r} is ambiguous: it matches {shown}")
+    raise _Unknown(f"no run with id {run_id!r} in the run store {store.location} (see `ferroflow runs`)")
+
+
+class _Unknown(Exception):
+    pass
+
+
+def format_time(ts: Optional[float], millis: bool = False) -> str:
+    """Local time of an epoch timestamp: ``2026-11-22 05:01:02`` (``.123`` with millis)."""
+    if ts is None:
+        return "-"
+    moment = datetime.datetime.fromtimestamp(ts)
+    text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text}.{moment.microsecond // 1000:03d}" if millis else text
+
+
+def format_duration(seconds: Optional[float]) -> str:
+    """``0.31s``, ``12.3s``, ``2m03s``, ``1h02m``; ``-`` for None."""
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(widths[c]) for c, cell in enumerate(row)).rstrip() for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(text: Optional[str], width: int = 100) -> str:
+    if not text:
+        return ""
+    line = " ".join(str(text).split())
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+# ----- ferroflow runs --------------------------------------------------------------
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """``ferroflow runs``: a table of recent runs."""
+    from ferroflow.store import StateStoreError, default_store_path
+
+    try:
+        store = _open_store()
+        if store is None:
+            print(f"No runs recorded yet ({default_store_path()} does not exist).")
+            return EXIT_OK
+        with store:
+            runs = store.list_runs(limit=args.limit or None, flow_name=args.flow)
+    except StateStoreError as exc:
+        return _fail(str(exc), EXIT_STORE)
+    if not runs:
+        which = f" of flow {args.flow!r}" if args.flow else ""
+        print(f"No runs{which} recorded in {store.location}.")
+        return EXIT_OK
+    rows = [["RUN ID", "FLOW", "STATE", "STARTED", "DURATION"]]
+    for run in runs:
+        duration = "running" if run.ended_at is None else format_duration(run.duration)
+        rows.append([run.run_id, run.flow_name, run.state, format_time(run.started_at), duration])
+    print(_table(rows), end="")
+    return EXIT_OK
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    """``ferroflow runs show RUN_ID``: a run's header and its task states."""
+    from ferroflow.store import StateStoreError, default_store_path
+
+    try:
+        store = _open_store()
+        if store is None:
+            return _fail(f"no run with id {args.run_id!r}: no run store at {default_store_path()}", EXIT_USAGE)
+        with store:
+            run = _resolve(store, args.run_id)
+            tasks = store.task_states(run.run_id, failed_limit=args.failed)
+    except _Unknown as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except StateStoreError as exc:
+        return _fail(str(exc), EXIT_STORE)
+    print(_run_header(run), end="")
+    print()
+    if not tasks:
+        print("No tasks recorded.")
+        return EXIT_OK
+    rows = [["TASK", "STATE", "RUNS", "CHILDREN", "MESSAGE"]]
+    for t in tasks:
+        rows.append([t.name, t.state or "-", "-" if t.run_count is None else str(t.run_count),
+                     _children(t), _one_line(t.message, 80)])
+    print(_table(rows), end="")
+    for t in tasks:
+        if not t.failed_count:
+            continue
+        print()
+        listed = len(t.failed_children)
+        print(f"Failed children of {t.name} ({t.failed_count:,}):")
+        for child in t.failed_children:
+            message = _one_line(child.message, 120)
+            print(f"  [{child.map_index}] {child.state}" + (f": {message}" if message else ""))
+        if listed < t.failed_count:
+            print(f"  ... and {t.failed_count - listed:,} more (`ferroflow runs show {run.run_id} "
+                  f"--failed {t.failed_count}` lists them)")
+    return EXIT_OK
+
+
+def _run_header(run: Any) -> str:
+    state = run.state + (f": {_one_line(run.message, 100)}" if run.message else "")
+    if run.ended_at is None:
+        timing = f"{format_time(run.started_at)} (not ended)"
+    else:
+        timing = f"{format_time(run.started_at)} (duration {format_duration(run.duration)})"
+    lines = [
+        ["Run", run.run_id],
+        ["Flow", run.flow_name],
+        ["State", state],
+        ["Started", timing],
+        ["Parameters", json.dumps(run.parameters) if run.parameters else "-"],
+    ]
+    if run.resumed_from:
+        lines.append(["Resumed from", run.resumed_from])
+    width = max(len(k) for k, _ in lines)
+    return "".join(f"{k.ljust(width)}  {v}\n" for k, v in lines)
+
+
+def _children(task: Any) -> str:
+    if not task.counts:
+        return "" if not task.is_mapped else "0"
+    total = sum(task.counts.values())
+    parts = ", ".join(f"{n:,} {name}" for name, n in sorted(task.counts.items(), key=lambda kv: -kv[1]))
+    return f"{total:,}: {parts}"
+
+
+# ----- ferroflow logs --------------------------------------------------------------
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """``ferroflow logs RUN_ID``: a run's log records, oldest first."""
+    from ferroflow.store import StateStoreError, default_store_path
+
+    if args.map_index is not None and args.task is None:
+        return _fail("--map-index needs --task NAME", EXIT_USAGE)
+    try:
+        store = _open_store()
+        if store is None:
+            return _fail(f"no run with id {args.run_id!r}: no run store at {default_store_path()}", EXIT_USAGE)
+        with store:
+            run = _resolve(store, args.run_id)
+            if args.task is not None:
+                names = [(t.name, t.slug) for t in store.task_states(run.run_id, failed_limit=0)]
+                if not any(args.task in pair for pair in names):
+                    shown = ", ".join(name for name, _ in names) or "none recorded"
+                    raise _Unknown(f"run {run.run_id} has no task named {args.task!r} (tasks: {shown})")
+            lines = store.logs(run.run_id, task_name=args.task, map_index=args.map_index)
+    except _Unknown as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except StateStoreError as exc:
+        return _fail(str(exc), EXIT_STORE)
+    if not lines:
+        which = ""
+        if args.task is not None:
+            which = f" of task {args.task!r}" + ("" if args.map_index is None else f", child {args.map_index}")
+        print(f"No logs recorded{which} for run {run.run_id}.")
+        return EXIT_OK
+    out = sys.stdout
+    for line in lines:
+        if line.task_name is None and line.task_id is None:
+            who = "(flow)"
+        else:
+            name = line.task_name if line.task_name is not None else f"task {line.task_id}"
+            who = name if line.map_index is None else f"{name}[{line.map_index}]"
+        first, *rest = str(line.message).split("\n") or [""]
+        out.write(f"{format_time(line.created_at, millis=True)}  {line.levelname:<8} {who}  {line.logger}: {first}\n")
+        for more in rest:
+            out.write(f"    {more}\n")
+    return EXIT_OK

@@ -1,0 +1,395 @@
+"""The run store interface, and what its queries return.
+
+A run store records every flow run: flow, parameters, start and end, final state, the
+state of every task and of every mapped child that did not simply succeed, result
+locations and logs. :class:`RunStore` is the interface the engine and the CLI use;
+:class:`ferroflow.store.SQLiteRunStore` is the default implementation, and a PostgreSQL
+store can follow by implementing the same methods.
+
+Writes are batched: ``start_run`` and ``record_*`` add their records to a pending
+batch, written every few tens of milliseconds; ``end_run`` and ``flush()`` write at
+once. Reads see everything this process recorded before them.
+
+State codes are the core's (``ferroflow._core.SUCCESS``, ...); ``_core.STATE_NAMES``
+names them.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional, Union
+
+from ferroflow import _core
+
+__all__ = [
+    "ChildState",
+    "LogLine",
+    "NullRunStore",
+    "Report",
+    "ResumeInfo",
+    "RunStore",
+    "RunSummary",
+    "StateRow",
+    "TaskResume",
+    "TaskSummary",
+    "TaskSpec",
+    "LogRow",
+    "FAILED_CODES",
+    "state_name",
+]
+
+#: ``(task_id, name, slug, is_mapped)``: one task of a flow, given to ``start_run``.
+TaskSpec = tuple
+#: ``(task_id, map_index or -1, code, run_count, message or None, result_location or None)``.
+StateRow = tuple
+#: ``(task_id, indices or None, codes[, details])``: the engine's report of one batch
+#: (see :meth:`RunStore.record_report`).
+Report = tuple
+#: ``(task_id or None, map_index or -1, created_at, level, logger, message)``.
+LogRow = tuple
+#: A time: seconds since the epoch, or a datetime (naive means local time).
+Timestamp = Union[float, int, datetime.datetime, None]
+
+#: Codes of the states that count as failed (Prefect 1's ``is_failed()``).
+FAILED_CODES = frozenset({_core.FAILED, _core.TRIGGER_FAILED, _core.TIMED_OUT})
+
+
+def state_name(code: Optional[int]) -> Optional[str]:
+    """The state name of a core state code (``4`` -> ``"Success"``); None for None."""
+    if code is None:
+        return None
+    names = _core.STATE_NAMES
+    return names[code] if 0 <= code < len(names) else f"Unknown({code})"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One recorded flow run.
+
+    ``state`` is ``"Running"`` until the run ends (or forever, for a run whose process
+    died). Times are seconds since the epoch.
+    """
+
+    run_id: str
+    flow_name: str
+    state: str
+    message: Optional[str]
+    parameters: dict
+    started_at: float
+    ended_at: Optional[float]
+    resumed_from: Optional[str] = None
+    hostname: Optional[str] = None
+    pid: Optional[int] = None
+
+    @property
+    def duration(self) -> Optional[float]:
+        """Seconds from start to end, or None while the run has not ended."""
+        return None if self.ended_at is None else max(0.0, self.ended_at - self.started_at)
+
+
+@dataclass(frozen=True)
+class ChildState:
+    """The recorded state of one task run: a mapped child (``map_index >= 0``) or a
+    task itself (``map_index == -1``).
+
+    ``run_count`` is None for a child recorded only as part of a batch of plain
+    successes (their run counts are not kept).
+    """
+
+    task_id: int
+    map_index: int
+    code: int
+    run_count: Optional[int]
+    message: Optional[str]
+    result_location: Optional[str]
+
+    @property
+    def state(self) -> str:
+        """The state's name (``"Failed"``)."""
+        return state_name(self.code)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """A task of a recorded run: its own final state and, for a mapped task, its
+    children counted by state, with the failed ones listed.
+
+    ``state`` is None for a task that never reported (it never ran, or the run died
+    first). ``counts`` maps state names to numbers of children (empty for an unmapped
+    task); ``failed_children`` lists children whose state is failed (``Failed``,
+    ``TriggerFailed``, ``TimedOut``) in index order, up to the limit the query was
+    given, and ``failed_count`` counts all of them.
+    """
+
+    task_id: int
+    name: str
+    slug: Optional[str]
+    is_mapped: bool
+    width: Optional[int]
+    code: Optional[int]
+    run_count: Optional[int]
+    message: Optional[str]
+    result_location: Optional[str]
+    counts: dict = field(default_factory=dict)
+    failed_children: list = field(default_factory=list)
+    failed_count: int = 0
+
+    @property
+    def state(self) -> Optional[str]:
+        """The task's state name, or None when it never reported."""
+        return state_name(self.code)
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One recorded log record. ``map_index`` is None for a record of a task itself
+    and ``task_id``/``task_name`` are None for a record of the flow run."""
+
+    task_id: Optional[int]
+    task_name: Optional[str]
+    map_index: Optional[int]
+    created_at: float
+    level: int
+    levelname: str
+    logger: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TaskResume:
+    """What resuming needs to know about one task of an earlier run.
+
+    ``code``/``result_location`` are the task's own (None when it never reported).
+    ``children`` maps the index of every child recorded individually (any child that
+    is not a plain success, and every child with a result location) to
+    ``(code, result_location)``. ``reported`` lists ``(start, stop)`` index ranges,
+    merged and sorted, of every child that reported at all: a child inside them and
+    absent from ``children`` succeeded without a result location.
+    """
+
+    task_id: int
+    name: str
+    slug: Optional[str]
+    is_mapped: bool
+    width: Optional[int]
+    code: Optional[int]
+    result_location: Optional[str]
+    children: dict
+    reported: list
+
+    def child(self, index: int) -> Optional[tuple]:
+        """``(code, result_location)`` of child ``index``, or None if it never reported."""
+        found = self.children.get(index)
+        if found is not None:
+            return found
+        for start, stop in self.reported:
+            if start <= index < stop:
+                return (_core.SUCCESS, None)
+            if start > index:
+                break
+        return None
+
+
+@dataclass(frozen=True)
+class ResumeInfo:
+    """An earlier run as resume sees it: the run and each task by task id."""
+
+    run: RunSummary
+    tasks: dict
+
+
+class RunStore(abc.ABC):
+    """Where flow runs are recorded. See the module docstring for the write model.
+
+    Every method may raise :class:`ferroflow.store.StateStoreError` when the store
+    cannot be used. A batch that cannot be written raises from the call that wrote it
+    and from every later writing call until ``flush()`` or ``close()`` has raised it;
+    records are never dropped silently (the error counts them).
+    """
+
+    #: Where the store lives (a path or URL), for messages.
+    location: str = ""
+
+    # ----- writing -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def start_run(self, run_id: str, flow_name: str, parameters: Mapping[str, Any],
+                  tasks: Iterable[TaskSpec], started_at: Timestamp = None, *,
+                  resumed_from: Optional[str] = None) -> None:
+        """Record that a run started: its flow, parameters (kept as JSON, values that
+        are not JSON by ``repr``) and tasks as ``(task_id, name, slug, is_mapped)`` in
+        the order to display them. Calling it again for the same ``run_id`` reopens
+        the run (its state becomes ``Running`` again)."""
+
+    @abc.abstractmethod
+    def end_run(self, run_id: str, state_name: str, message: Optional[str] = None,
+                ended_at: Timestamp = None) -> None:
+        """Record a run's final state (``"Success"``, ``"Failed"``, ``"Cancelled"``...)."""
+
+    @abc.abstractmethod
+    def record_states(self, run_id: str, rows: Iterable[StateRow]) -> None:
+        """Record task run states, one ``(task_id, map_index or -1, code, run_count,
+        message or None, result_location or None)`` tuple each; the latest state of a
+        task run replaces the earlier one.
+
+        A mapped child (``map_index >= 0``) that is a plain success (``SUCCESS`` with
+        no message and no location) is only counted, not stored as a row."""
+
+    @abc.abstractmethod
+    def record_report(self, run_id: str, reports: Iterable[Report],
+                      details: Optional[Mapping[tuple, tuple]] = None) -> None:
+        """Record a batch of outcomes in the shape the engine hands to the core's
+        ``Run.report``: ``(task_id, indices, codes)`` with ``indices`` None (the task
+        itself, ``codes`` an int) or a ``range``/list of child indices (``codes`` a
+        bytes-like of one code per child).
+
+        The task runs that carry more than a code are described by ``details``, a
+        mapping ``{(task_id, map_index or -1): (message, result_location, run_count)}``
+        (each item may be None; entries for task runs not in ``reports`` are
+        ignored), or by an optional fourth item of a report, the same mapping keyed by
+        map index alone.
+
+        Codes may carry the core's ``RETRY_OK`` flag; the store records the state
+        without it. Reporting a child again with the same code and no details costs
+        nothing and changes nothing, so the engine may re-report a whole task's
+        ``child_states()`` at the end of a run to record what the core decided
+        without Python (skips, trigger failures, cancellations).
+
+        The store keeps references to ``reports`` until it is written: do not mutate
+        the lists afterwards."""
+
+    @abc.abstractmethod
+    def record_width(self, run_id: str, task_id: int, width: int) -> None:
+        """Record the number of children of a mapped task."""
+
+    @abc.abstractmethod
+    def record_logs(self, run_id: str, rows: Iterable[LogRow]) -> None:
+        """Record log records, one ``(task_id or None, map_index or -1, created_at,
+        level, logger, message)`` tuple each; ``level`` is a number or a name
+        (``"INFO"``)."""
+
+    @abc.abstractmethod
+    def flush(self) -> None:
+        """Write every pending record now; raise :class:`StateStoreError` if this or an
+        earlier write failed (once: the store is usable again afterwards)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush, then release the store. Raises :class:`StateStoreError` if a write
+        failed (after releasing)."""
+
+    # ----- reading -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def list_runs(self, limit: Optional[int] = 20, flow_name: Optional[str] = None) -> list[RunSummary]:
+        """The most recent runs first, at most ``limit`` (None: all), optionally of
+        one flow only."""
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> Optional[RunSummary]:
+        """The run with this id, or None."""
+
+    @abc.abstractmethod
+    def match_run_ids(self, prefix: str, limit: int = 10) -> list[str]:
+        """Run ids that start with ``prefix`` (most recent first), for abbreviations."""
+
+    @abc.abstractmethod
+    def task_states(self, run_id: str, failed_limit: Optional[int] = 100) -> list[TaskSummary]:
+        """Every task of a run in the order given to ``start_run``, with its final
+        state, mapped children counted by state, and up to ``failed_limit`` failed
+        children per task (None: all). Raises :class:`UnknownRunError`."""
+
+    @abc.abstractmethod
+    def child_state(self, run_id: str, task_id: int, index: int) -> Optional[ChildState]:
+        """The recorded state of child ``index`` of a task (``index == -1``: the task
+        itself), or None when it never reported. Raises :class:`UnknownRunError`."""
+
+    @abc.abstractmethod
+    def logs(self, run_id: str, task_name: Optional[str] = None, map_index: Optional[int] = None,
+             limit: Optional[int] = None) -> list[LogLine]:
+        """A run's log records in time order, optionally of the tasks named (or
+        slugged) ``task_name`` only and of one child only (``map_index``; -1 for the
+        task itself). Raises :class:`UnknownRunError`."""
+
+    @abc.abstractmethod
+    def resume_info(self, run_id: str) -> ResumeInfo:
+        """Per task and per child, the recorded code and result location of a run, to
+        resume it. Raises :class:`UnknownRunError`."""
+
+    # ----- conveniences ------------------------------------------------------------
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class NullRunStore(RunStore):
+    """A store that records nothing (recording turned off): every write is a no-op
+    and every run is unknown."""
+
+    location = "(recording off)"
+
+    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):  # noqa: D102
+        pass
+
+    def end_run(self, run_id, state_name, message=None, ended_at=None):  # noqa: D102
+        pass
+
+    def record_states(self, run_id, rows):  # noqa: D102
+        pass
+
+    def record_report(self, run_id, reports, details=None):  # noqa: D102
+        pass
+
+    def record_width(self, run_id, task_id, width):  # noqa: D102
+        pass
+
+    def record_logs(self, run_id, rows):  # noqa: D102
+        pass
+
+    def flush(self):  # noqa: D102
+        pass
+
+    def close(self):  # noqa: D102
+        pass
+
+    def list_runs(self, limit=20, flow_name=None):  # noqa: D102
+        return []
+
+    def get_run(self, run_id):  # noqa: D102
+        return None
+
+    def match_run_ids(self, prefix, limit=10):  # noqa: D102
+        return []
+
+    def _unknown(self, run_id: str):
+        from ferroflow.store.errors import UnknownRunError
+
+        raise UnknownRunError(run_id, self.location)
+
+    def task_states(self, run_id, failed_limit=100):  # noqa: D102
+        self._unknown(run_id)
+
+    def child_state(self, run_id, task_id, index):  # noqa: D102
+        self._unknown(run_id)
+
+    def logs(self, run_id, task_name=None, map_index=None, limit=None):  # noqa: D102
+        self._unknown(run_id)
+
+    def resume_info(self, run_id):  # noqa: D102
+        self._unknown(run_id)
+
+
+def to_epoch(value: Timestamp) -> float:
+    """Seconds since the epoch of a time given as a number, a datetime or None (now)."""
+    if value is None:
+        import time
+
+        return time.time()
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    return float(value)

@@ -1,0 +1,71 @@
+"""Where the run store lives and whether runs are recorded.
+
+* ``FERROFLOW_HOME``: ferroflow's home directory (default ``~/.ferroflow``); the run
+  store is the file ``runs.db`` in it.
+* ``FERROFLOW_RECORD``: ``0`` (or ``false``, ``no``, ``off``) turns recording off.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Optional
+
+from ferroflow.store.base import NullRunStore, RunStore
+
+__all__ = ["HOME_ENV", "RECORD_ENV", "STORE_FILE", "ferroflow_home", "default_store_path",
+           "recording_enabled", "get_run_store", "new_run_id"]
+
+HOME_ENV = "FERROFLOW_HOME"
+RECORD_ENV = "FERROFLOW_RECORD"
+STORE_FILE = "runs.db"
+
+_OFF = {"0", "false", "no", "off"}
+_STORES: dict = {}
+_STORES_LOCK = threading.Lock()
+
+
+def ferroflow_home() -> Path:
+    """``$FERROFLOW_HOME``, else ``~/.ferroflow`` (not created here)."""
+    home = os.environ.get(HOME_ENV)
+    return Path(home).expanduser() if home else Path.home() / ".ferroflow"
+
+
+def default_store_path() -> Path:
+    """The default run store file: ``ferroflow_home() / "runs.db"``."""
+    return ferroflow_home() / STORE_FILE
+
+
+def recording_enabled() -> bool:
+    """False when ``FERROFLOW_RECORD`` is ``0``, ``false``, ``no`` or ``off``."""
+    return os.environ.get(RECORD_ENV, "1").strip().lower() not in _OFF
+
+
+def new_run_id() -> str:
+    """A new flow run id: 32 hex digits (a UUID4)."""
+    return uuid.uuid4().hex
+
+
+def get_run_store(record: Optional[bool] = None) -> RunStore:
+    """The run store flow runs of this process record into.
+
+    ``record=False``, or ``record=None`` with ``FERROFLOW_RECORD=0``, gives a
+    :class:`~ferroflow.store.NullRunStore` that records nothing. Otherwise the
+    :class:`~ferroflow.store.SQLiteRunStore` at :func:`default_store_path`, opened once
+    per process and path and shared (do not close it; it is flushed at exit).
+
+    Raises:
+        StateStoreError: the store cannot be opened.
+    """
+    if record is False or (record is None and not recording_enabled()):
+        return NullRunStore()
+    from ferroflow.store.sqlite import SQLiteRunStore
+
+    path = os.path.abspath(default_store_path())
+    with _STORES_LOCK:
+        store = _STORES.get(path)
+        if store is None or store._closed or store._pid != os.getpid():
+            store = _STORES[path] = SQLiteRunStore(path)
+        return store

@@ -1,0 +1,168 @@
+"""Errors of the run store.
+
+A run store that cannot record what it was given says so: it raises
+:class:`StateStoreError` naming the database and the operating system's error, and
+never drops records silently.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Optional
+
+from ferroflow.errors import FerroflowError
+
+__all__ = ["StateStoreError", "UnknownRunError", "describe_sqlite_error"]
+
+
+class StateStoreError(FerroflowError):
+    """The run store could not be opened, read or written.
+
+    The message starts with the reason (``disk full``, ``read-only``, ``locked``, ...)
+    and names the database path and, when one can be found, the operating system's
+    error: ``disk full: cannot write the run store /home/me/.ferroflow/runs.db
+    ([Errno 28] No space left on device; sqlite: database or disk is full)``.
+
+    Attributes:
+        path: the database file.
+        reason: the short reason the message starts with.
+        os_error: the :class:`OSError` found for the path, or None.
+        lost: how many queued records were not written because of this error (0 when
+            nothing was lost, for example when the store could not be opened).
+    """
+
+    def __init__(self, reason: str, path: str, action: str = "use", detail: Optional[str] = None,
+                 os_error: Optional[OSError] = None, lost: int = 0):
+        self.reason = reason
+        self.path = str(path)
+        self.os_error = os_error
+        self.detail = detail
+        self.lost = lost
+        causes = []
+        if os_error is not None:
+            causes.append(str(os_error))
+        if detail:
+            causes.append(detail)
+        message = f"{reason}: cannot {action} the run store {self.path}"
+        if causes:
+            message += f" ({'; '.join(causes)})"
+        if lost:
+            message += f"; {lost:,} queued record(s) were not written"
+        super().__init__(message)
+
+
+class UnknownRunError(FerroflowError, LookupError):
+    """No run with this id is recorded in the run store."""
+
+    def __init__(self, run_id: str, path: str):
+        self.run_id = run_id
+        self.path = str(path)
+        super().__init__(f"no run with id {run_id!r} in the run store {self.path}")
+
+    def __str__(self) -> str:  # LookupError would quote the message like a KeyError
+        return str(self.args[0])
+
+
+# Primary SQLite result codes (sqlite3.h) and what they mean for a run store.
+_REASONS = {
+    3: "permission denied",  # SQLITE_PERM
+    5: "locked",  # SQLITE_BUSY: another connection held the lock beyond busy_timeout
+    6: "locked",  # SQLITE_LOCKED
+    8: "read-only",  # SQLITE_READONLY
+    10: "I/O error",  # SQLITE_IOERR
+    11: "corrupt",  # SQLITE_CORRUPT
+    13: "disk full",  # SQLITE_FULL
+    14: "cannot open",  # SQLITE_CANTOPEN
+    26: "not a database",  # SQLITE_NOTADB
+}
+
+
+def describe_sqlite_error(exc: BaseException, path: str, action: str, busy_timeout: float = 0.0,
+                          lost: int = 0) -> StateStoreError:
+    """Turn a :mod:`sqlite3` (or OS) error met while using the store at ``path`` into a
+    :class:`StateStoreError` with a reason and, when one can be found, the OS error."""
+    if isinstance(exc, OSError):
+        found = find_os_error(path) if exc.errno == errno.EEXIST else None
+        err = found or exc
+        return StateStoreError(_os_reason(err), path, action, None, err, lost)
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc)
+    reason = _REASONS.get(code & 0xFF) if isinstance(code, int) else None
+    if reason is None:
+        lowered = text.lower()
+        if "disk is full" in lowered:
+            reason = "disk full"
+        elif "locked" in lowered or "busy" in lowered:
+            reason = "locked"
+        elif "readonly" in lowered or "read-only" in lowered:
+            reason = "read-only"
+        elif "unable to open" in lowered:
+            reason = "cannot open"
+        elif "disk i/o" in lowered:
+            reason = "I/O error"
+        else:
+            reason = "database error"
+    detail = f"sqlite: {text}"
+    if reason == "locked":
+        detail += f"; another process held the write lock for more than the busy timeout ({busy_timeout:g} s)"
+    os_error = find_os_error(path, reason)
+    if os_error is not None:
+        reason = _os_reason(os_error, reason)
+    return StateStoreError(reason, path, action, detail, os_error, lost)
+
+
+def _os_reason(err: OSError, default: str = "OS error") -> str:
+    return {
+        errno.ENOSPC: "disk full",
+        errno.EDQUOT: "disk full",
+        errno.EFBIG: "disk full",
+        errno.EROFS: "read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.ENOTDIR: "not a directory",
+        errno.ENOENT: "cannot open",
+    }.get(err.errno or 0, default)
+
+
+def find_os_error(path: str, reason: str = "") -> Optional[OSError]:
+    """Look for the operating system's reason why ``path`` cannot be used: a missing or
+    non-directory parent, a read-only file system, no permission, no free space, or a
+    file-size limit. SQLite does not report ``errno``; this asks the system instead."""
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path) or "."
+    probe = parent
+    while not os.path.exists(probe):
+        up = os.path.dirname(probe)
+        if up == probe:
+            break
+        probe = up
+    if probe != parent:
+        if not os.path.isdir(probe):
+            return OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), probe)
+        return OSError(errno.ENOENT, os.strerror(errno.ENOENT), parent)
+    if not os.path.isdir(parent):
+        return OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), parent)
+    try:
+        st = os.statvfs(parent)
+    except OSError as err:
+        return err
+    if st.f_flag & getattr(os, "ST_RDONLY", 1):
+        return OSError(errno.EROFS, os.strerror(errno.EROFS), parent)
+    for target in (path, parent):
+        if os.path.exists(target) and not os.access(target, os.W_OK):
+            return OSError(errno.EACCES, os.strerror(errno.EACCES), target)
+    if st.f_bavail == 0 or (reason == "disk full" and st.f_bavail * st.f_frsize < 1 << 20):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), parent)
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if soft != resource.RLIM_INFINITY:
+            sizes = [os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p)]
+            if reason == "disk full" or any(size >= soft for size in sizes):
+                return OSError(errno.EFBIG, os.strerror(errno.EFBIG) + f" (file size limit {soft} bytes)", path)
+    except (ImportError, OSError, ValueError):
+        pass
+    return None
+

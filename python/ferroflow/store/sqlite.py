@@ -1,0 +1,1129 @@
+"""The default run store: one SQLite file (stdlib :mod:`sqlite3`).
+
+How it stays cheap and safe with several processes on one file
+(``/work/shared/design/RELIABILITY.md`` lesson 10):
+
+* WAL journal: readers never block the writer and the writer never blocks readers;
+  ``synchronous=NORMAL``: a commit survives a killed process (kill -9), only the last
+  commits may be lost on power loss.
+* One writer per process and file: one connection, one transaction at a time.
+  ``start_run``/``record_*`` add records to a pending batch and return; the batch is
+  committed in one ``BEGIN IMMEDIATE`` transaction (the write lock is taken up front,
+  so a transaction never fails half-way for a lock) once its oldest record is
+  ``flush_interval`` old (50 ms) or ``flush_rows`` rows (5,000) wait, by the recording
+  call that finds it due, or by the store's backstop thread when the recording thread
+  went quiet (within ``(1 + BACKSTOP_PERIODS) * flush_interval``); ``end_run`` and
+  ``flush()`` commit at once. A transaction waits up to ``busy_timeout`` (30 s) for
+  other processes' transactions. (Committing from a thread only would cost a busy
+  engine thread a GIL hand-off per statement, about 1 ms each on a 2-vCPU machine,
+  more than the writes themselves.)
+* A mapped child that simply succeeded costs no row: the thread keeps one byte per
+  child (its last recorded code) and writes per-task counts, plus one ``child_spans``
+  row per reported range of children; a row in ``task_runs`` is written only for a
+  child that is not a plain success (failed, retrying, skipped, ...) or that carries a
+  message or a result location.
+* Many rows go in one statement (``json_each`` over a JSON array) rather than
+  ``executemany``, which releases the GIL once per row: with other Python threads
+  busy (a threaded executor), each release is a hand-off.
+* A write that fails (disk full, read-only, locked beyond the timeout) raises
+  :class:`~ferroflow.store.StateStoreError` naming the file, the reason, the OS error
+  and the number of records not written, from the call that committed, and again from
+  every later ``record_*``/``start_run``/``end_run`` until ``flush()`` or ``close()``
+  raised it (then the store can be used again). Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import socket
+import sqlite3
+import sys
+import threading
+import time
+from typing import Any, Callable, Mapping, Optional
+
+from ferroflow import _core
+from ferroflow.store.base import (
+    FAILED_CODES,
+    ChildState,
+    LogLine,
+    ResumeInfo,
+    RunStore,
+    RunSummary,
+    TaskResume,
+    TaskSummary,
+    state_name,
+    to_epoch,
+)
+from ferroflow.store.errors import StateStoreError, UnknownRunError, describe_sqlite_error
+
+__all__ = ["SQLiteRunStore", "SCHEMA_VERSION", "MIGRATIONS"]
+
+#: The schema version this ferroflow writes (kept in the ``meta`` table).
+SCHEMA_VERSION = 1
+
+#: Statements that bring a store from version ``v - 1`` to ``v``, applied in order in
+#: one transaction when a store is opened. Never edit a released version: add one.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL UNIQUE,
+            flow_name TEXT NOT NULL,
+            parameters TEXT NOT NULL,
+            state TEXT NOT NULL,
+            message TEXT,
+            started_at REAL NOT NULL,
+            ended_at REAL,
+            resumed_from TEXT,
+            hostname TEXT,
+            pid INTEGER
+        )""",
+        "CREATE INDEX runs_by_start ON runs (started_at)",
+        "CREATE INDEX runs_by_flow ON runs (flow_name, started_at)",
+        """CREATE TABLE tasks (
+            run INTEGER NOT NULL,
+            task_id INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            slug TEXT,
+            is_mapped INTEGER NOT NULL,
+            width INTEGER,
+            PRIMARY KEY (run, task_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE task_runs (
+            run INTEGER NOT NULL,
+            task_id INTEGER NOT NULL,
+            map_index INTEGER NOT NULL,
+            code INTEGER NOT NULL,
+            run_count INTEGER NOT NULL,
+            message TEXT,
+            result_location TEXT,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (run, task_id, map_index)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE child_counts (
+            run INTEGER NOT NULL,
+            task_id INTEGER NOT NULL,
+            code INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (run, task_id, code)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE child_spans (
+            run INTEGER NOT NULL,
+            task_id INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            stop INTEGER NOT NULL
+        )""",
+        "CREATE INDEX child_spans_by_task ON child_spans (run, task_id, start)",
+        """CREATE TABLE logs (
+            id INTEGER PRIMARY KEY,
+            run INTEGER NOT NULL,
+            task_id INTEGER,
+            map_index INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            level INTEGER NOT NULL,
+            levelname TEXT NOT NULL,
+            logger TEXT NOT NULL,
+            message TEXT NOT NULL
+        )""",
+        "CREATE INDEX logs_by_task ON logs (run, task_id, map_index)",
+    ),
+}
+
+DEFAULT_BUSY_TIMEOUT = 30.0
+DEFAULT_FLUSH_INTERVAL = 0.05
+DEFAULT_FLUSH_ROWS = 5_000
+#: The backstop thread looks for a due batch every this many flush intervals.
+BACKSTOP_PERIODS = 4
+
+_SUCCESS = _core.SUCCESS
+_UNKNOWN = 0xFF  # "never reported" in a writer's per-child code cache
+_FLAGS_OFF = bytes(b & 0x7F for b in range(256))  # drops RETRY_OK (0x80)
+_NCODES = len(_core.STATE_NAMES)
+_BLOCK = 512
+
+_UPSERT_TASK_RUN = (
+    "INSERT INTO task_runs (run, task_id, map_index, code, run_count, message, result_location, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run, task_id, map_index) DO UPDATE SET "
+    "code = excluded.code, run_count = excluded.run_count, message = excluded.message, "
+    "result_location = excluded.result_location, updated_at = excluded.updated_at"
+)
+_DELETE_TASK_RUN = "DELETE FROM task_runs WHERE run = ? AND task_id = ? AND map_index = ?"
+_INSERT_LOGS = ("INSERT INTO logs (run, task_id, map_index, created_at, level, levelname, logger, message) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _from_json(n: int) -> str:
+    return ", ".join(f"json_extract(value, '$[{i}]')" for i in range(n))
+
+
+#: The same statements, for many rows given as one JSON array of arrays.
+_JSON_FORMS = {
+    _UPSERT_TASK_RUN: _UPSERT_TASK_RUN.replace("VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                               f"SELECT {_from_json(8)} FROM json_each(?) WHERE true"),
+    _DELETE_TASK_RUN: (f"DELETE FROM task_runs WHERE (run, task_id, map_index) IN "
+                       f"(SELECT {_from_json(3)} FROM json_each(?))"),
+    _INSERT_LOGS: _INSERT_LOGS.replace("VALUES (?, ?, ?, ?, ?, ?, ?, ?)", f"SELECT {_from_json(8)} FROM json_each(?)"),
+}
+_ADD_COUNTS = (
+    "INSERT INTO child_counts (run, task_id, code, n) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (run, task_id, code) DO UPDATE SET n = n + excluded.n"
+)
+_RUN_COLUMNS = "run_id, flow_name, state, message, parameters, started_at, ended_at, resumed_from, hostname, pid"
+
+
+class SQLiteRunStore(RunStore):
+    """A run store in one SQLite file (default ``$FERROFLOW_HOME/runs.db``).
+
+    Opening it creates the file and its directory when needed and migrates an older
+    schema; it raises :class:`StateStoreError` when the file cannot be opened, is not a
+    run store, or was written by a newer ferroflow. Writes go through the process's one
+    writer for this file, shared by every store on it (see the module docstring); reads
+    use the store's own connection and first commit this process's pending records.
+
+    Args:
+        path: the database file; None for :func:`ferroflow.store.default_store_path`.
+        busy_timeout: seconds to wait for another process's write lock before failing.
+        flush_interval: how old (seconds) the oldest pending record gets before its
+            batch is written.
+        flush_rows: how many pending rows make a batch be written at once.
+    """
+
+    def __init__(self, path: Optional[os.PathLike | str] = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+                 flush_interval: float = DEFAULT_FLUSH_INTERVAL, flush_rows: int = DEFAULT_FLUSH_ROWS):
+        if path is None:
+            from ferroflow.store.config import default_store_path
+
+            path = default_store_path()
+        self.path = os.path.abspath(os.fspath(path))
+        self.location = self.path
+        self.busy_timeout = float(busy_timeout)
+        self.flush_interval = float(flush_interval)
+        self.flush_rows = int(flush_rows)
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        self._writer: Optional[_Writer] = None
+        self._closed = False
+        parent = os.path.dirname(self.path)
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError as exc:
+            raise describe_sqlite_error(exc, self.path, "create") from exc
+        self._conn: Optional[sqlite3.Connection] = None
+        self._conn = self._open()
+
+    def __repr__(self) -> str:
+        return f"<SQLiteRunStore {self.path}>"
+
+    # ----- connections --------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        """A new connection to the file, configured (WAL, busy timeout, NORMAL sync).
+        Tests override this to inject faults."""
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise describe_sqlite_error(exc, self.path, "open", self.busy_timeout) from exc
+        try:
+            _migrate(conn, self.path)
+        except StateStoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise describe_sqlite_error(exc, self.path, "open", self.busy_timeout) from exc
+        return conn
+
+    def _check_process(self) -> None:
+        # After fork the child must not touch the parent's connection or writer thread.
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._lock = threading.RLock()
+            self._writer = None
+            self._conn = None  # abandoned, never closed: it belongs to the parent
+
+    def _reader(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StateStoreError("closed", self.path, "read", "the store was closed")
+        self._check_process()
+        if self._conn is None:
+            self._conn = self._open()
+        return self._conn
+
+    # ----- writing ------------------------------------------------------------------
+
+    def _put(self, item: tuple) -> None:
+        if self._closed:
+            raise StateStoreError("closed", self.path, "write", "the store was closed")
+        self._check_process()
+        writer = self._writer
+        if writer is None:
+            writer = self._writer = _Writer.acquire(self)
+        writer.put(item)
+
+    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):  # noqa: D102
+        tasks = [tuple(t) for t in tasks]
+        self._put(("start", str(run_id), str(flow_name), _to_json(parameters), tasks, to_epoch(started_at),
+                   resumed_from, socket.gethostname(), os.getpid()))
+
+    def end_run(self, run_id, state_name, message=None, ended_at=None):  # noqa: D102
+        self._put(("end", str(run_id), str(state_name), message, to_epoch(ended_at)))
+
+    def record_states(self, run_id, rows):  # noqa: D102
+        rows = rows if isinstance(rows, list) else list(rows)
+        if rows:
+            self._put(("states", str(run_id), rows, time.time()))
+
+    def record_report(self, run_id, reports, details=None):  # noqa: D102
+        reports = reports if isinstance(reports, list) else list(reports)
+        if reports:
+            self._put(("report", str(run_id), reports, time.time(), details or None))
+
+    def record_width(self, run_id, task_id, width):  # noqa: D102
+        self._put(("width", str(run_id), int(task_id), int(width)))
+
+    def record_logs(self, run_id, rows):  # noqa: D102
+        rows = rows if isinstance(rows, list) else list(rows)
+        if rows:
+            self._put(("logs", str(run_id), rows))
+
+    def flush(self) -> None:  # noqa: D102
+        if self._closed:
+            return
+        self._check_process()
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:  # noqa: D102
+        if self._closed:
+            return
+        error: Optional[StateStoreError] = None
+        if self._pid == os.getpid():
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                try:
+                    writer.release()
+                except StateStoreError as exc:
+                    error = exc
+            with self._lock:
+                if self._conn is not None:
+                    self._conn.close()
+        self._conn = None
+        self._closed = True
+        if error is not None:
+            raise error
+
+    # ----- reading ------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        """Let reads see this process's pending records (a failed write is raised by the
+        writing calls, not here)."""
+        self._check_process()
+        writer = self._writer or _Writer.existing(self.path)
+        if writer is not None:
+            writer.flush(raise_error=False)
+
+    def _query(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        self._sync()
+        with self._lock:
+            conn = self._reader()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    return fn(conn)
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise describe_sqlite_error(exc, self.path, "read", self.busy_timeout) from exc
+
+    def _run_key(self, conn: sqlite3.Connection, run_id: str) -> int:
+        row = conn.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise UnknownRunError(run_id, self.path)
+        return row[0]
+
+    def list_runs(self, limit=20, flow_name=None):  # noqa: D102
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        args: list = []
+        if flow_name is not None:
+            sql += " WHERE flow_name = ?"
+            args.append(flow_name)
+        sql += " ORDER BY started_at DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return self._query(lambda c: [_run_summary(r) for r in c.execute(sql, args)])
+
+    def get_run(self, run_id):  # noqa: D102
+        def get(c):
+            row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            return None if row is None else _run_summary(row)
+
+        return self._query(get)
+
+    def match_run_ids(self, prefix, limit=10):  # noqa: D102
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        sql = "SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' ORDER BY started_at DESC LIMIT ?"
+        return self._query(lambda c: [r[0] for r in c.execute(sql, (escaped + "%", int(limit)))
+                                      if r[0].startswith(prefix)])
+
+    def task_states(self, run_id, failed_limit=100):  # noqa: D102
+        def get(c):
+            key = self._run_key(c, run_id)
+            own = {r[0]: r[1:] for r in c.execute(
+                "SELECT task_id, code, run_count, message, result_location FROM task_runs "
+                "WHERE run = ? AND map_index = -1", (key,))}
+            counts: dict = {}
+            for task_id, code, n in c.execute(
+                    "SELECT task_id, code, n FROM child_counts WHERE run = ? AND n != 0 ORDER BY code", (key,)):
+                counts.setdefault(task_id, {})[code] = n
+            result = []
+            for task_id, name, slug, is_mapped, width in c.execute(
+                    "SELECT task_id, name, slug, is_mapped, width FROM tasks WHERE run = ? ORDER BY position",
+                    (key,)).fetchall():
+                by_code = counts.get(task_id, {})
+                failed_count = sum(n for code, n in by_code.items() if code in FAILED_CODES)
+                failed = []
+                if failed_count and failed_limit != 0:
+                    sql = ("SELECT map_index, code, run_count, message, result_location FROM task_runs "
+                           f"WHERE run = ? AND task_id = ? AND map_index >= 0 AND code IN "
+                           f"({', '.join(str(x) for x in sorted(FAILED_CODES))}) ORDER BY map_index")
+                    args: tuple = (key, task_id)
+                    if failed_limit is not None:
+                        sql += " LIMIT ?"
+                        args += (int(failed_limit),)
+                    failed = [ChildState(task_id, *r) for r in c.execute(sql, args)]
+                code, run_count, message, location = own.get(task_id, (None, None, None, None))
+                if code is None and by_code:
+                    code = _core.MAPPED  # children reported, the parent not (yet)
+                result.append(TaskSummary(
+                    task_id=task_id, name=name, slug=slug, is_mapped=bool(is_mapped), width=width,
+                    code=code, run_count=run_count, message=message, result_location=location,
+                    counts={state_name(code_): n for code_, n in by_code.items()},
+                    failed_children=failed, failed_count=failed_count))
+            return result
+
+        return self._query(get)
+
+    def child_state(self, run_id, task_id, index):  # noqa: D102
+        def get(c):
+            key = self._run_key(c, run_id)
+            row = c.execute("SELECT code, run_count, message, result_location FROM task_runs "
+                            "WHERE run = ? AND task_id = ? AND map_index = ?", (key, task_id, index)).fetchone()
+            if row is not None:
+                return ChildState(task_id, index, *row)
+            if index < 0:
+                return None
+            span = c.execute("SELECT 1 FROM child_spans WHERE run = ? AND task_id = ? AND start <= ? AND stop > ? "
+                             "LIMIT 1", (key, task_id, index, index)).fetchone()
+            return None if span is None else ChildState(task_id, index, _SUCCESS, None, None, None)
+
+        return self._query(get)
+
+    def logs(self, run_id, task_name=None, map_index=None, limit=None):  # noqa: D102
+        def get(c):
+            key = self._run_key(c, run_id)
+            sql = ("SELECT l.task_id, t.name, l.map_index, l.created_at, l.level, l.levelname, l.logger, l.message "
+                   "FROM logs AS l LEFT JOIN tasks AS t ON t.run = l.run AND t.task_id = l.task_id WHERE l.run = ?")
+            args: list = [key]
+            if task_name is not None:
+                sql += " AND (t.name = ? OR t.slug = ?)"
+                args += [task_name, task_name]
+            if map_index is not None:
+                sql += " AND l.map_index = ?"
+                args.append(int(map_index))
+            sql += " ORDER BY l.created_at, l.id"
+            if limit is not None:
+                sql += " LIMIT ?"
+                args.append(int(limit))
+            return [LogLine(r[0], r[1], None if r[2] < 0 else r[2], *r[3:]) for r in c.execute(sql, args)]
+
+        return self._query(get)
+
+    def resume_info(self, run_id):  # noqa: D102
+        def get(c):
+            key = self._run_key(c, run_id)
+            run = _run_summary(c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (key,)).fetchone())
+            own: dict = {}
+            children: dict = {}
+            for task_id, index, code, location in c.execute(
+                    "SELECT task_id, map_index, code, result_location FROM task_runs WHERE run = ?", (key,)):
+                if index < 0:
+                    own[task_id] = (code, location)
+                else:
+                    children.setdefault(task_id, {})[index] = (code, location)
+            spans: dict = {}
+            for task_id, start, stop in c.execute(
+                    "SELECT task_id, start, stop FROM child_spans WHERE run = ? ORDER BY task_id, start", (key,)):
+                spans.setdefault(task_id, []).append((start, stop))
+            tasks = {}
+            for task_id, name, slug, is_mapped, width in c.execute(
+                    "SELECT task_id, name, slug, is_mapped, width FROM tasks WHERE run = ? ORDER BY position",
+                    (key,)):
+                code, location = own.get(task_id, (None, None))
+                tasks[task_id] = TaskResume(task_id, name, slug, bool(is_mapped), width, code, location,
+                                            children.get(task_id, {}), _merge(spans.get(task_id, [])))
+            return ResumeInfo(run, tasks)
+
+        return self._query(get)
+
+    # ----- maintenance ------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the file's ``meta`` table."""
+        return self._query(lambda c: int(c.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]))
+
+    def integrity_check(self) -> str:
+        """``PRAGMA integrity_check``: ``"ok"`` or the problems SQLite found."""
+        return "\n".join(r[0] for r in self._query(lambda c: c.execute("PRAGMA integrity_check").fetchall()))
+
+
+# ----------------------------------------------------------------------------------
+# schema
+# ----------------------------------------------------------------------------------
+
+
+def _migrate(conn: sqlite3.Connection, path: str) -> None:
+    """Create the schema or bring it to :data:`SCHEMA_VERSION` (one transaction)."""
+    version = _read_version(conn, path)
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        version = _read_version(conn, path)  # another process may have migrated meanwhile
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target]:
+                conn.execute(statement)
+        if version < SCHEMA_VERSION:
+            conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) "
+                         "DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
+            if version == 0:
+                from ferroflow._core import __version__
+
+                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('created_by', ?)",
+                             (f"ferroflow {__version__}",))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _read_version(conn: sqlite3.Connection, path: str) -> int:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "meta" not in tables:
+        if tables:
+            raise StateStoreError("not a run store", path, "open",
+                                  f"the file holds tables {sorted(tables)} but no ferroflow meta table")
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    version = int(row[0]) if row else 0
+    if version > SCHEMA_VERSION:
+        raise StateStoreError("newer schema", path, "open",
+                              f"it has schema version {version}; this ferroflow knows versions up to "
+                              f"{SCHEMA_VERSION}: upgrade ferroflow")
+    return version
+
+
+# ----------------------------------------------------------------------------------
+# the writer thread
+# ----------------------------------------------------------------------------------
+
+_WRITERS: dict = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+class _Writer:
+    """The writer of this process for one database file: one connection, one commit at a
+    time, and one backstop thread.
+
+    Records wait in ``pending``. A batch is committed by the thread that finds it due:
+    the recording thread itself, inside ``put``, once the oldest pending record is
+    ``interval`` old or ``max_rows`` rows wait (at once for ``end_run`` and ``flush``);
+    or the backstop thread, which looks every ``BACKSTOP_PERIODS`` intervals while
+    records are pending and commits a batch the recording thread left due (it went
+    quiet), so a record waits at most about ``(1 + BACKSTOP_PERIODS) * interval``.
+
+    Why not commit from the thread only: a thread that takes the GIL from a busy engine
+    thread costs that thread far more than the write itself on a small machine (each
+    hand-off needs the OS to wake a thread; measured on 2 vCPUs: about 1 ms). Committing
+    in the recording thread costs it the write and no hand-off; the backstop thread wakes
+    a few times a second at most, and not at all while nothing is pending.
+    """
+
+    @classmethod
+    def acquire(cls, store: SQLiteRunStore) -> "_Writer":
+        with _WRITERS_LOCK:
+            writer = _WRITERS.get(store.path)
+            if writer is None or writer.stopped:
+                writer = _WRITERS[store.path] = cls(store)
+            writer.refs += 1
+            return writer
+
+    @classmethod
+    def existing(cls, path: str) -> Optional["_Writer"]:
+        with _WRITERS_LOCK:
+            writer = _WRITERS.get(path)
+        return None if writer is None or writer.stopped else writer
+
+    def __init__(self, store: SQLiteRunStore):
+        self.path = store.path
+        self.busy_timeout = store.busy_timeout
+        self.interval = store.flush_interval
+        self.max_rows = store.flush_rows
+        self.refs = 0
+        self.stopped = False
+        self.error: Optional[StateStoreError] = None
+        self.lost = 0
+        try:
+            self.conn = store._connect()
+        except sqlite3.Error as exc:
+            raise describe_sqlite_error(exc, self.path, "open", self.busy_timeout) from exc
+        self.json = _has_json(self.conn)  # bulk writes through json_each
+        self.runs: dict[str, int] = {}  # run id -> runs.id
+        self.cache: dict[tuple, bytearray] = {}  # (runs.id, task id) -> last code per child
+        self.lock = threading.Lock()  # pending, rows, first_at
+        self.write_lock = threading.Lock()  # the connection, the caches: one commit at a time
+        self.pending: list = []
+        self.rows = 0
+        self.first_at: Optional[float] = None
+        self.wake = threading.Event()
+        self.quit = threading.Event()
+        self.parked = True  # the backstop thread waits for `wake` (nothing pending)
+        self.thread = threading.Thread(target=self._backstop, daemon=True,
+                                       name=f"ferroflow-run-store:{os.path.basename(self.path)}")
+        self.thread.start()
+
+    # ----- recording ------------------------------------------------------------------
+
+    def put(self, item: tuple) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.stopped:
+            raise StateStoreError("closed", self.path, "write", "the store was closed")
+        weight = _weight(item)
+        with self.lock:
+            self.pending.append(item)
+            self.rows += weight
+            now = time.monotonic()
+            first = self.first_at
+            if first is None:
+                self.first_at = first = now
+            due = item[0] in _URGENT or self.rows >= self.max_rows or now - first >= self.interval
+            arm = self.parked and not due
+            if arm:
+                self.parked = False
+        if due:
+            self.commit()
+            if self.error is not None:
+                raise self.error
+        elif arm:
+            self.wake.set()  # the backstop thread commits the batch if nobody else does
+
+    def commit(self) -> None:
+        """Commit everything pending now, in this thread."""
+        with self.write_lock:
+            with self.lock:
+                batch, self.pending = self.pending, []
+                self.rows = 0
+                self.first_at = None
+            if batch:
+                self._write(batch)
+
+    def flush(self, raise_error: bool = True) -> None:
+        if not self.stopped:
+            self.commit()
+        if raise_error:
+            self._raise()
+
+    def _raise(self) -> None:
+        """Raise the error met by a write, once: afterwards the store can be used again
+        (for example once space was freed)."""
+        error = self.error
+        if error is not None:
+            self.error = None
+            self.lost = 0
+            raise error
+
+    def release(self) -> None:
+        with _WRITERS_LOCK:
+            self.refs -= 1
+            last = self.refs <= 0
+            if last and _WRITERS.get(self.path) is self:
+                del _WRITERS[self.path]
+        if last:
+            self.stop()
+        else:
+            self.flush()
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.quit.set()
+            self.wake.set()
+            if self.thread is not threading.current_thread():
+                self.thread.join()
+            with self.write_lock:
+                self.stopped = True
+            self.commit()
+            with self.write_lock:
+                self.cache.clear()
+                try:
+                    self.conn.close()
+                except sqlite3.Error:
+                    pass
+        self._raise()
+
+    # ----- the backstop thread ----------------------------------------------------------
+
+    def _backstop(self) -> None:
+        """Commit batches the recording thread left due; park while nothing is pending."""
+        period = BACKSTOP_PERIODS * self.interval
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            while True:
+                if self.quit.wait(period):
+                    return
+                with self.lock:
+                    first = self.first_at
+                    if first is None:
+                        self.parked = True
+                        break
+                if time.monotonic() - first >= self.interval:
+                    try:
+                        self.commit()
+                    except BaseException as exc:  # noqa: BLE001 - never die silently
+                        if self.error is None:
+                            self.error = _as_store_error(exc, self.path, "write", self.busy_timeout)
+
+    # ----- one transaction --------------------------------------------------------------
+
+    def _write(self, records: list) -> None:
+        if self.error is not None:
+            self.lost += sum(_records(item) for item in records)
+            self.error = _as_store_error(self.error, self.path, "write", self.busy_timeout, self.lost)
+            return
+        conn = self.conn
+        txn = _Transaction(self, conn)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for item in records:
+                    txn.handle(item)
+                txn.apply()
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except BaseException as exc:  # noqa: BLE001 - reported by the next call
+            self.lost += sum(_records(item) for item in records)
+            self.error = _as_store_error(exc, self.path, "write", self.busy_timeout, self.lost)
+            self.cache.clear()
+            self.runs.clear()
+            return
+        for key in txn.ended:
+            for k in [k for k in self.cache if k[0] == key]:
+                del self.cache[k]
+
+
+_URGENT = frozenset({"end"})
+
+
+def _has_json(conn: sqlite3.Connection) -> bool:
+    try:
+        return conn.execute("SELECT json_extract('[[7]]', '$[0][0]')").fetchone()[0] == 7
+    except sqlite3.Error:
+        return False
+
+
+def _weight(item: tuple) -> int:
+    kind = item[0]
+    if kind == "report":
+        rows = 0
+        for report in item[2]:
+            codes = report[2]
+            rows += 1 if isinstance(codes, int) else 1 + len(codes) - codes.count(_SUCCESS)
+        return rows
+    if kind in ("states", "logs"):
+        return len(item[2])
+    if kind == "start":
+        return 1 + len(item[4])
+    return 1
+
+
+def _records(item: tuple) -> int:
+    kind = item[0]
+    if kind == "report":
+        return sum(1 if isinstance(r[2], int) else len(r[2]) for r in item[2])
+    if kind in ("states", "logs"):
+        return len(item[2])
+    return 1
+
+
+def _as_store_error(exc: BaseException, path: str, action: str, busy_timeout: float, lost: int = 0) -> StateStoreError:
+    if isinstance(exc, StateStoreError):
+        return exc if not lost else StateStoreError(exc.reason, path, action, exc.detail, exc.os_error, lost)
+    if isinstance(exc, (sqlite3.Error, OSError)):
+        return describe_sqlite_error(exc, path, action, busy_timeout, lost)
+    return StateStoreError("invalid record", path, action, f"{type(exc).__name__}: {exc}", None, lost)
+
+
+class _Transaction:
+    """What one batch writes: run-level statements run as they come; task run rows,
+    counts, spans and logs are gathered and written at the end, many rows per statement."""
+
+    def __init__(self, writer: _Writer, conn: sqlite3.Connection):
+        self.w = writer
+        self.conn = conn
+        self.now = time.time()
+        self.rows: dict = {}  # (run, task, index) -> (code, run_count, message, location) or None (delete)
+        self.counts: dict = {}  # (run, task, code) -> delta
+        self.spans: dict = {}  # (run, task) -> [(start, stop), ...]
+        self.logs: list = []
+        self.ended: list = []
+
+    # ----- per item -------------------------------------------------------------------
+
+    def handle(self, item: tuple) -> None:
+        getattr(self, "_" + item[0])(*item[1:])
+
+    def _key(self, run_id: str) -> int:
+        key = self.w.runs.get(run_id)
+        if key is None:
+            row = self.conn.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise StateStoreError("unknown run", self.w.path, "write",
+                                      f"records for run {run_id!r}, which was never started (call start_run first)")
+            key = self.w.runs[run_id] = row[0]
+        return key
+
+    def _start(self, run_id, flow_name, parameters, tasks, started_at, resumed_from, hostname, pid) -> None:
+        c = self.conn
+        c.execute(
+            "INSERT INTO runs (run_id, flow_name, parameters, state, message, started_at, ended_at, resumed_from, "
+            "hostname, pid) VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
+            "flow_name = excluded.flow_name, parameters = excluded.parameters, state = 'Running', message = NULL, "
+            "ended_at = NULL, hostname = excluded.hostname, pid = excluded.pid",
+            (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid))
+        key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+        self.w.runs[run_id] = key
+        c.executemany(
+            "INSERT INTO tasks (run, task_id, position, name, slug, is_mapped) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (run, task_id) DO UPDATE SET position = excluded.position, name = excluded.name, "
+            "slug = excluded.slug, is_mapped = excluded.is_mapped",
+            [(key, int(t[0]), pos, str(t[1]), None if t[2] is None else str(t[2]), int(bool(t[3])))
+             for pos, t in enumerate(tasks)])
+
+    def _end(self, run_id, state, message, ended_at) -> None:
+        key = self._key(run_id)
+        self.conn.execute("UPDATE runs SET state = ?, message = ?, ended_at = ? WHERE id = ?",
+                          (state, message, ended_at, key))
+        self.ended.append(key)
+
+    def _width(self, run_id, task_id, width) -> None:
+        key = self._key(run_id)
+        self.conn.execute("UPDATE tasks SET width = ? WHERE run = ? AND task_id = ?", (width, key, task_id))
+        self._cache(key, task_id, width)
+
+    def _logs(self, run_id, rows) -> None:
+        key = self._key(run_id)
+        out = self.logs
+        for task_id, map_index, created_at, level, logger, message in rows:
+            if isinstance(level, str):
+                levelname = level
+                number = logging.getLevelName(level)
+                level = number if isinstance(number, int) else 0
+            else:
+                level = int(level)
+                levelname = logging.getLevelName(level)
+            out.append((key, task_id, -1 if map_index is None else int(map_index), to_epoch(created_at), level,
+                        levelname, str(logger), str(message)))
+
+    def _states(self, run_id, rows, now) -> None:
+        key = self._key(run_id)
+        for task_id, index, code, run_count, message, location in rows:
+            code = int(code) & 0x7F
+            if index is None or index < 0:
+                self.rows[(key, task_id, -1)] = (code, run_count or 1, message, location, now)
+                continue
+            cache = self._cache(key, task_id, index + 1)
+            old = cache[index]
+            detail = None if message is None and location is None else (message, location, run_count)
+            if old == code and detail is None:
+                continue
+            if old == _UNKNOWN:
+                self._span(key, task_id, index, index + 1)
+            cache[index] = code
+            self._child(key, task_id, index, old, code, detail, run_count, now)
+
+    def _report(self, run_id, reports, now, shared=None) -> None:
+        key = self._key(run_id)
+        by_task: dict = {}
+        if shared:
+            for (task_id, index), detail in shared.items():
+                by_task.setdefault(task_id, {})[index] = detail
+        for report in reports:
+            task_id, indices, codes = report[0], report[1], report[2]
+            details = report[3] if len(report) > 3 else None
+            if by_task.get(task_id):
+                details = {**by_task[task_id], **details} if details else by_task[task_id]
+            if indices is None:
+                message = location = run_count = None
+                if details:
+                    found = details.get(-1)
+                    if found is not None:
+                        message, location, run_count = found
+                self.rows[(key, task_id, -1)] = (int(codes) & 0x7F, run_count or 1, message, location, now)
+            elif type(indices) is range and indices.step == 1:
+                self._report_range(key, task_id, indices.start, indices.stop, codes, details, now)
+            else:
+                self._report_list(key, task_id, indices, codes, details, now)
+
+    # ----- children ---------------------------------------------------------------------
+
+    def _cache(self, key: int, task_id: int, need: int) -> bytearray:
+        cache = self.w.cache.get((key, task_id))
+        if cache is None:
+            cache = self.w.cache[(key, task_id)] = self._load_cache(key, task_id)
+        if len(cache) < need:
+            cache.extend(b"\xff" * (need - len(cache)))
+        return cache
+
+    def _load_cache(self, key: int, task_id: int) -> bytearray:
+        """The last code of each child of a task that this process has not seen yet (a
+        run reopened, or records after end_run): rebuilt from spans and rows."""
+        cache = bytearray()
+        c = self.conn
+        for start, stop in c.execute("SELECT start, stop FROM child_spans WHERE run = ? AND task_id = ?",
+                                     (key, task_id)):
+            if len(cache) < stop:
+                cache.extend(b"\xff" * (stop - len(cache)))
+            cache[start:stop] = bytes([_SUCCESS]) * (stop - start)
+        for index, code in c.execute("SELECT map_index, code FROM task_runs WHERE run = ? AND task_id = ? "
+                                     "AND map_index >= 0", (key, task_id)):
+            if len(cache) <= index:
+                cache.extend(b"\xff" * (index + 1 - len(cache)))
+            cache[index] = code
+        return cache
+
+    def _span(self, key: int, task_id: int, start: int, stop: int) -> None:
+        spans = self.spans.get((key, task_id))
+        if spans is None:
+            self.spans[(key, task_id)] = [(start, stop)]
+        elif spans[-1][1] == start:
+            spans[-1] = (spans[-1][0], stop)
+        else:
+            spans.append((start, stop))
+
+    def _count(self, key: int, task_id: int, code: int, delta: int) -> None:
+        k = (key, task_id, code)
+        self.counts[k] = self.counts.get(k, 0) + delta
+
+    def _child(self, key, task_id, index, old, new, detail, run_count, now) -> None:
+        """Child ``index`` changed from code ``old`` to ``new`` (or got a detail)."""
+        if old != _UNKNOWN:
+            self._count(key, task_id, old, -1)
+        self._count(key, task_id, new, 1)
+        message = location = None
+        if detail is not None:
+            message, location, run_count = detail
+        if new == _SUCCESS and message is None and location is None:
+            if old != _UNKNOWN and old != _SUCCESS:
+                self.rows[(key, task_id, index)] = None  # its failed/retrying row goes
+            return
+        self.rows[(key, task_id, index)] = (new, run_count or 1, message, location, now)
+
+    def _report_range(self, key, task_id, start, stop, codes, details, now) -> None:
+        n = stop - start
+        if len(codes) != n:
+            raise ValueError(f"task {task_id}: {len(codes)} codes for {n} children")
+        codes = bytes(codes).translate(_FLAGS_OFF)
+        cache = self._cache(key, task_id, stop)
+        prev = cache[start:stop]
+        if prev == codes and not details:
+            return  # a re-report that changes nothing
+        cache[start:stop] = codes
+        unknown = prev.count(_UNKNOWN)
+        if unknown:
+            self._span(key, task_id, start, stop)
+        if unknown == n:
+            # New children: count them by code; rows only for those that are not plain successes.
+            successes = codes.count(_SUCCESS)
+            if successes:
+                self._count(key, task_id, _SUCCESS, successes)
+            if successes != n:
+                rows = self.rows
+                for code in range(_NCODES):
+                    if code == _SUCCESS:
+                        continue
+                    k = codes.count(code)
+                    if not k:
+                        continue
+                    self._count(key, task_id, code, k)
+                    value = (code, 1, None, None, now)
+                    at = codes.find(code)
+                    while at != -1:
+                        rows[(key, task_id, start + at)] = value
+                        at = codes.find(code, at + 1)
+            if details:
+                for index, detail in details.items():
+                    if start <= index < stop:
+                        code = codes[index - start]
+                        message, location, run_count = detail
+                        if code != _SUCCESS or message is not None or location is not None:
+                            self.rows[(key, task_id, index)] = (code, run_count or 1, message, location, now)
+            return
+        # Some children were reported before: compare block by block, child by child
+        # only where something changed.
+        marked = {(i - start) // _BLOCK for i in details if start <= i < stop} if details else ()
+        for b in range(0, n, _BLOCK):
+            pb = prev[b:b + _BLOCK]
+            cb = codes[b:b + _BLOCK]
+            if pb == cb and b // _BLOCK not in marked:
+                continue
+            for j in range(len(cb)):
+                old, new = pb[j], cb[j]
+                detail = details.get(start + b + j) if details else None
+                if old == new and detail is None:
+                    continue
+                self._child(key, task_id, start + b + j, old, new, detail, 1, now)
+
+    def _report_list(self, key, task_id, indices, codes, details, now) -> None:
+        if isinstance(codes, int):
+            codes = bytes([codes]) * len(indices)
+        if len(codes) != len(indices):
+            raise ValueError(f"task {task_id}: {len(codes)} codes for {len(indices)} children")
+        codes = bytes(codes).translate(_FLAGS_OFF)
+        cache = self._cache(key, task_id, (max(indices) + 1) if len(indices) else 0)
+        for j, index in enumerate(indices):
+            new = codes[j]
+            old = cache[index]
+            detail = details.get(index) if details else None
+            if old == new and detail is None:
+                continue
+            if old == _UNKNOWN:
+                self._span(key, task_id, index, index + 1)
+            cache[index] = new
+            self._child(key, task_id, index, old, new, detail, 1, now)
+
+    # ----- at the end of the batch ----------------------------------------------------
+
+    def apply(self) -> None:
+        c = self.conn
+        if self.rows:
+            upserts = []
+            deletes = []
+            for (key, task_id, index), value in self.rows.items():
+                if value is None:
+                    deletes.append((key, task_id, index))
+                else:
+                    upserts.append((key, task_id, index) + value)
+            if upserts:
+                self._many(_UPSERT_TASK_RUN, upserts)
+            if deletes:
+                self._many(_DELETE_TASK_RUN, deletes)
+        if self.counts:
+            c.executemany(_ADD_COUNTS, [k + (n,) for k, n in self.counts.items() if n])
+        if self.spans:
+            c.executemany("INSERT INTO child_spans (run, task_id, start, stop) VALUES (?, ?, ?, ?)",
+                          [k + span for k, spans in self.spans.items() for span in _merge(spans)])
+        if self.logs:
+            self._many(_INSERT_LOGS, self.logs)
+
+    def _many(self, sql: str, rows: list) -> None:
+        """``executemany``, or, when SQLite has JSON functions, one statement per 20,000
+        rows reading them from a JSON array: ``executemany`` releases and retakes the GIL
+        for every row, which stalls the engine's thread (the convoy effect) when a batch
+        has many rows (failed children)."""
+        if len(rows) < 64 or not self.w.json:
+            self.conn.executemany(sql, rows)
+            return
+        bulk = _JSON_FORMS[sql]
+        for at in range(0, len(rows), 20_000):
+            self.conn.execute(bulk, (json.dumps(rows[at:at + 20_000]),))
+
+
+def _merge(spans: list) -> list:
+    """Sort and merge overlapping or adjacent ``(start, stop)`` ranges."""
+    merged: list = []
+    for start, stop in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            if stop > merged[-1][1]:
+                merged[-1] = (merged[-1][0], stop)
+        else:
+            merged.append((start, stop))
+    return merged
+
+
+def _run_summary(row: tuple) -> RunSummary:
+    run_id, flow_name, state, message, parameters, started_at, ended_at, resumed_from, hostname, pid = row
+    try:
+        params = json.loads(parameters)
+    except ValueError:
+        params = {}
+    return RunSummary(run_id, flow_name, state, message, params, started_at, ended_at, resumed_from, hostname, pid)
+
+
+def _short_repr(value: Any) -> str:
+    """A parameter value JSON cannot hold, as its repr (at most 1,000 characters)."""
+    try:
+        text = repr(value)
+    except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not stop recording
+        text = f"<{type(value).__name__} object: repr() raised {type(exc).__name__}>"
+    return text if len(text) <= 1000 else text[:997] + "..."
+
+
+def _to_json(parameters: Optional[Mapping[str, Any]]) -> str:
+    params = dict(parameters or {})
+    try:
+        return json.dumps(params, default=_short_repr)
+    except (TypeError, ValueError):  # keys JSON cannot hold, or a circular value
+        return json.dumps({str(k): _short_repr(v) for k, v in params.items()})
+
+
+# ----------------------------------------------------------------------------------
+# process lifecycle
+# ----------------------------------------------------------------------------------
+
+
+def _close_writers_at_exit() -> None:
+    """Commit what is still pending when the interpreter exits; say so if it cannot."""
+    with _WRITERS_LOCK:
+        writers = list(_WRITERS.values())
+        _WRITERS.clear()
+    for writer in writers:
+        try:
+            writer.stop()
+        except StateStoreError as exc:
+            print(f"ferroflow: run store: {exc}", file=sys.stderr)
+
+
+def _after_fork_in_child() -> None:
+    global _WRITERS_LOCK
+    _WRITERS_LOCK = threading.Lock()
+    for writer in _WRITERS.values():
+        writer.stopped = True  # its thread does not exist in the child
+    _WRITERS.clear()
+
+
+atexit.register(_close_writers_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,65 @@
+"""Fixtures for run store tests: a store in tmp_path, a tmp FERROFLOW_HOME, subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+import ferroflow
+from ferroflow.store import HOME_ENV, RECORD_ENV, SQLiteRunStore
+
+#: The directory holding the ``ferroflow`` package these tests import.
+PACKAGE_ROOT = Path(ferroflow.__file__).parents[1]
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ``FERROFLOW_HOME`` (recording on)."""
+    path = tmp_path / "ffhome"
+    monkeypatch.setenv(HOME_ENV, str(path))
+    monkeypatch.delenv(RECORD_ENV, raising=False)
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    """A SQLiteRunStore on ``tmp_path/runs.db``, closed after the test."""
+    s = SQLiteRunStore(tmp_path / "runs.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def run_python() -> Callable[..., subprocess.CompletedProcess]:
+    """Run a Python script (file or ``-c`` code) in a fresh interpreter that imports this
+    ferroflow; return the completed process."""
+
+    def run(*args: str, env: dict | None = None, prefix: list[str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run([*(prefix or []), sys.executable, *args], env=child_env(env),
+                              capture_output=True, text=True, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def spawn_python() -> Callable[..., subprocess.Popen]:
+    """Start a Python script in a fresh interpreter that imports this ferroflow; return
+    the Popen (stdout is a text pipe)."""
+
+    def spawn(*args: str, env: dict | None = None) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, *args], env=child_env(env), stdout=subprocess.PIPE, text=True)
+
+    return spawn
+
+
+def child_env(extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env.update(extra or {})
+    return env
