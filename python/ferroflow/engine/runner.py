@@ -12,6 +12,7 @@ import logging
 import time
 import traceback
 import uuid
+from collections import deque
 from typing import Any, Optional
 
 import pendulum
@@ -27,10 +28,18 @@ from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
 from ferroflow.errors import EngineError
 from ferroflow.executors.base import SIGNAL_CODES, UnitResult, WorkUnit
 
-#: Mapped children per work unit.
+#: Most mapped children per work unit.
 UNIT_SIZE = 8_192
-#: Task runs kept in flight per executor slot: enough to keep every slot busy while
-#: results come back, few enough that a million-child map is not sliced all at once.
+#: Children in a task's first work unit; later units grow (doubling) until the first
+#: unit of that task has been timed, then are sized to take about ``UNIT_SECONDS``.
+FIRST_UNIT_SIZE = 8
+UNIT_SECONDS = 0.1
+#: Units handed to the executor per slot; the rest wait, unsliced, in the backlog, so
+#: each new unit is sized with the latest timings.
+UNITS_PER_SLOT = 2
+#: Task runs taken from the core per executor slot (in flight or in the backlog):
+#: enough to keep every slot busy, few enough that a million-child map is not sliced
+#: all at once.
 WINDOW_PER_SLOT = 2 * UNIT_SIZE
 #: Seconds between progress snapshots.
 PROGRESS_EVERY = 0.1
@@ -81,8 +90,11 @@ class FlowRun:
         self.handlers = [_handlers_of(t) for t in tasks]
         self.plans: dict[int, inputs.MapPlan] = {}
         self.direct: list = []  # outcomes decided without running anything
+        self.backlog: deque = deque()  # generators of units not yet sliced
+        self.unit_size = [FIRST_UNIT_SIZE] * len(tasks)
+        self.timed = [False] * len(tasks)
         self.in_flight = 0  # units
-        self.runs_in_flight = 0
+        self.runs_in_flight = 0  # task runs taken from the core and not yet reported
         self._t0 = time.monotonic()
         self._last_progress = 0.0
 
@@ -139,8 +151,11 @@ class FlowRun:
     def _loop(self) -> None:
         core = self.core
         executor = self.executor
+        slots = max(1, executor.slots())
+        window = WINDOW_PER_SLOT * slots
+        max_units = UNITS_PER_SLOT * slots
+        backlog = self.backlog
         while True:
-            window = WINDOW_PER_SLOT * max(1, executor.slots())
             room = window - self.runs_in_flight
             items = core.next_batch(room, self.now_ms()) if room > 0 else []
             for task_id, kind, indices, code in items:
@@ -149,16 +164,22 @@ class FlowRun:
                 elif kind == 2:
                     self._confirm(task_id, indices, code)
                 else:
-                    for unit in self._units(task_id, indices):
-                        executor.submit(unit)
-                        self.in_flight += 1
-                        self.runs_in_flight += unit.size
+                    self.runs_in_flight += 1 if indices is None else len(indices)
+                    backlog.append(self._units(task_id, indices))
+            while backlog and self.in_flight < max_units:
+                unit = next(backlog[0], None)
+                if unit is None:
+                    backlog.popleft()
+                else:
+                    executor.submit(unit)
+                    self.in_flight += 1
             reports = self.direct
             self.direct = []
             if self.in_flight:
                 for unit, result in executor.wait():
                     self.in_flight -= 1
                     self.runs_in_flight -= unit.size
+                    self._time(unit, result)
                     reports.append(self._absorb(unit, result))
             if reports:
                 core.report(reports, self.now_ms())
@@ -228,13 +249,20 @@ class FlowRun:
         if plan is None:
             plan = self.plans[task_id] = inputs.prepare(self.record, task_id)[0]
         if self.custom_trigger[task_id]:
-            indices = [i for i in indices if self._custom_trigger_passes(task_id, i)]
+            passed = [i for i in indices if self._custom_trigger_passes(task_id, i)]
+            self.runs_in_flight -= len(indices) - len(passed)
+            indices = passed
             if not indices:
                 return
         label = task.name
         retry_on = tuple(task.retry_on or ())
-        for start in range(0, len(indices), UNIT_SIZE):
-            chunk = indices[start:start + UNIT_SIZE]
+        start, n = 0, len(indices)
+        while start < n:
+            size = self.unit_size[task_id]
+            if not self.timed[task_id]:
+                self.unit_size[task_id] = min(UNIT_SIZE, 2 * size)
+            chunk = indices[start:start + size]
+            start += size
             if type(chunk) is range:
                 counts = self.core.child_run_counts(task_id, chunk.start, chunk.stop)
             else:
@@ -262,8 +290,10 @@ class FlowRun:
             value = self.parameters.get(task.name, getattr(task, "default", None))
             self.record.values[task_id] = value
             self.direct.append((task_id, None, _core.SUCCESS))
+            self.runs_in_flight -= 1
             return
         if self.custom_trigger[task_id] and not self._custom_trigger_passes(task_id, TASK_LEVEL):
+            self.runs_in_flight -= 1
             return
         yield WorkUnit(
             task_id=task_id,
@@ -357,6 +387,16 @@ class FlowRun:
             self.record.child_values(task_id)[index] = value
         if detail is not None:
             self.record.details[(task_id, index)] = detail
+
+    def _time(self, unit: WorkUnit, result: UnitResult) -> None:
+        """Size the next units of a mapped task to take about ``UNIT_SECONDS`` each,
+        from how long this one took per child."""
+        if unit.indices is None or not result.elapsed:
+            return
+        task_id = unit.task_id
+        per_run = result.elapsed / unit.size
+        self.unit_size[task_id] = max(1, min(UNIT_SIZE, int(UNIT_SECONDS / per_run) if per_run else UNIT_SIZE))
+        self.timed[task_id] = True
 
     def _absorb(self, unit: WorkUnit, result: UnitResult) -> tuple:
         task_id = unit.task_id
