@@ -21,6 +21,7 @@ Register it through the ``register_executors`` hook (see ``docs/writing-an-execu
 from __future__ import annotations
 
 import contextlib
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
@@ -42,6 +43,8 @@ class UnitResult:
     codes: bytearray
     values: list
     details: dict = field(default_factory=dict)
+    #: Seconds the unit took to run (the engine sizes later units from it).
+    elapsed: float = 0.0
 
 
 @dataclass
@@ -72,6 +75,7 @@ class WorkUnit:
         """Run every task run of the unit. A user's exception fails that run only;
         ``KeyboardInterrupt`` and ``SystemExit`` propagate."""
         token = _FRAME.set(self.frame)
+        started = time.perf_counter()
         try:
             if self.log_stdout:
                 from ferroflow.engine.logs import StdoutToLogger, get_logger
@@ -79,12 +83,15 @@ class WorkUnit:
                 stream = StdoutToLogger(get_logger())
                 with contextlib.redirect_stdout(stream):
                     try:
-                        return self._run()
+                        result = self._run()
                     finally:
                         stream.flush()
-            return self._run()
+            else:
+                result = self._run()
         finally:
             _FRAME.reset(token)
+        result.elapsed = time.perf_counter() - started
+        return result
 
     def _run(self) -> UnitResult:
         n = self.size
