@@ -1,6 +1,7 @@
 """Side-by-side: a trivial task mapped over N items plus a reduce, on ferroflow's local
-executor, as a plain Python loop, and on Dask's threaded scheduler with a
-hand-written graph (when dask is installed), in one run.
+executor (recorded in the run store, and with recording off), as a plain Python loop,
+and on Dask's threaded scheduler with a hand-written graph (when dask is installed), in
+one run.
 
 Each measurement runs in a fresh subprocess so its peak RSS is its own. Prints, per
 contender, the median wall time of ``--repeat`` runs, the per-item overhead over the
@@ -14,10 +15,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
+
+FERROFLOW = """
+    from ferroflow import Flow, task
+    @task
+    def inc(x):
+        return x + 1
+    @task
+    def total(xs):
+        return sum(xs)
+    with Flow("bench") as flow:
+        t = total(inc.map(list(range(N))))
+    t0 = time.perf_counter()
+    state = flow.run(RUN_ARGS)
+    elapsed = time.perf_counter() - t0
+    assert state.is_successful(), state
+    assert state.result[t].result == N * (N + 1) // 2
+"""
 
 CONTENDERS = {
     "python loop": """
@@ -28,22 +48,8 @@ CONTENDERS = {
         elapsed = time.perf_counter() - t0
         assert total == N * (N + 1) // 2
     """,
-    "ferroflow local": """
-        from ferroflow import Flow, task
-        @task
-        def inc(x):
-            return x + 1
-        @task
-        def total(xs):
-            return sum(xs)
-        with Flow("bench") as flow:
-            t = total(inc.map(list(range(N))))
-        t0 = time.perf_counter()
-        state = flow.run()
-        elapsed = time.perf_counter() - t0
-        assert state.is_successful(), state
-        assert state.result[t].result == N * (N + 1) // 2
-    """,
+    "ferroflow local": FERROFLOW.replace("RUN_ARGS", ""),
+    "ferroflow, not recorded": FERROFLOW.replace("RUN_ARGS", "record=False"),
     "dask graph (threads)": """
         from dask.threaded import get
         def inc(x):
@@ -66,9 +72,10 @@ print(json.dumps({{"seconds": elapsed, "peak_mib": peak_kib / 1024}}))
 """
 
 
-def measure(body: str, n: int) -> dict:
+def measure(body: str, n: int, home: str) -> dict:
     code = RUNNER.format(n=n, body=textwrap.dedent(body))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = {**os.environ, "FERROFLOW_HOME": home}  # the run store of this benchmark only
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise SystemExit(f"benchmark failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -96,7 +103,8 @@ def main(argv=None) -> int:
             if not have_dask:
                 continue
             n = min(n, args.dask_max)
-        runs = [measure(body, n) for _ in range(args.repeat)]
+        with tempfile.TemporaryDirectory() as home:
+            runs = [measure(body, n, home) for _ in range(args.repeat)]
         seconds = statistics.median(r["seconds"] for r in runs)
         rows.append((name, n, seconds, max(r["peak_mib"] for r in runs)))
 

@@ -44,6 +44,8 @@ class State:
         self.run_count: int = attrs.pop("run_count", 1)
         #: What the task run logged (``ferroflow.engine.logs.LogEntry`` tuples).
         self.logs: Sequence = attrs.pop("logs", ())
+        #: Where the result was checkpointed (``result=``/``target=``), or None.
+        self.location: Optional[str] = attrs.pop("location", None)
         if attrs:
             raise TypeError(f"{type(self).__name__}() got unexpected arguments {sorted(attrs)}")
 

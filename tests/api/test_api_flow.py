@@ -540,8 +540,8 @@ def test_run_inside_the_with_block_is_an_error():
 def test_run_delegates_to_the_engine(monkeypatch):
     calls = []
 
-    def fake_run_flow(flow, parameters, executor):
-        calls.append((flow, parameters, executor))
+    def fake_run_flow(flow, parameters, executor, **options):
+        calls.append((flow, parameters, executor, options))
         return "state"
 
     monkeypatch.setattr(ferroflow.engine, "run_flow", fake_run_flow)
@@ -549,7 +549,8 @@ def test_run_delegates_to_the_engine(monkeypatch):
     executor = object()
     assert flow.run({"a": 1, "b": 2}, executor=executor, b=3, c=4) == "state"
     assert flow.run() == "state"
-    assert calls == [(flow, {"a": 1, "b": 3, "c": 4}, executor), (flow, {}, None)]
+    assert calls == [(flow, {"a": 1, "b": 3, "c": 4}, executor, {"record": None}),
+                     (flow, {}, None, {"record": None})]
 
 
 def test_run_end_to_end():

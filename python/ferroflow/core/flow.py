@@ -789,6 +789,7 @@ class Flow:
         executor: Any = None,
         run_on_schedule: Optional[bool] = None,
         max_runs: Optional[int] = None,
+        record: Optional[bool] = None,
         **parameter_kwargs: Any,
     ) -> "State":
         """Run the flow and return its final state (``state.result`` maps every task to
@@ -798,7 +799,10 @@ class Flow:
         With a ``schedule`` (and ``run_on_schedule`` not False), run at each scheduled
         time until the schedule ends, ``max_runs`` runs were made, or Ctrl-C while
         waiting; each clock's ``parameter_defaults`` override the given parameters, as
-        in Prefect 1. Returns the last run's state."""
+        in Prefect 1. Returns the last run's state.
+
+        Each run is recorded in the run store (``docs/run-store.md``) unless ``record``
+        is False or ``FERROFLOW_RECORD=0``; ``state.flow_run_id`` is the run's id."""
         if self._context_tokens:
             raise RuntimeError(
                 f"flow.run() was called inside the `with Flow({self.name!r})` block that "
@@ -808,12 +812,12 @@ class Flow:
 
         merged = {**(parameters or {}), **parameter_kwargs}
         if self.schedule is None or run_on_schedule is False:
-            return run_flow(self, parameters=merged, executor=executor)
+            return run_flow(self, parameters=merged, executor=executor, record=record)
         from ferroflow.schedules import run_on_schedule as on_schedule
 
         def run_once(defaults: dict, when: Any) -> "State":
             return run_flow(self, parameters={**merged, **defaults}, executor=executor,
-                            scheduled_start_time=when)
+                            scheduled_start_time=when, record=record)
 
         states = on_schedule(self.schedule, run_once, max_runs=max_runs)
         if not states:

@@ -68,6 +68,8 @@ class RunLogHandler(logging.Handler):
     def __init__(self, run: Any, level: int = logging.INFO):
         super().__init__(level)
         self.entries: dict = {}
+        #: Records not yet handed to the run store, as its log rows.
+        self.pending: list = []
         self._run = run
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -83,6 +85,7 @@ class RunLogHandler(logging.Handler):
         except Exception:  # a bad format string must not break the task
             message = str(record.msg)
         self.entries.setdefault(key, []).append(LogEntry((record.created, record.levelname, record.name, message)))
+        self.pending.append((key[0], key[1], record.created, record.levelno, record.name, message))
 
 
 class StdoutToLogger(io.TextIOBase):

@@ -63,10 +63,16 @@ class RunRecord:
         self.details: dict = {}
         # (task id, child index or TASK_LEVEL) -> [LogEntry, ...]
         self.logs: dict = {}
+        # (task id, child index or TASK_LEVEL) -> where its result was checkpointed
+        self.locations: dict = {}
         self.run_id: str = ""
         self.cancel_message = CANCELLED
 
     # ----- values ------------------------------------------------------------------
+
+    def location(self, task_id: int, index: int = TASK_LEVEL) -> Any:
+        """Where the result of a task run was checkpointed, or None."""
+        return self.locations.get((task_id, index))
 
     def child_values(self, task_id: int) -> list:
         """The list of a mapped task's child values (one slot per child), created on
@@ -173,7 +179,8 @@ class RunRecord:
         if code == _core.MAPPED:
             children = ChildStates(self, task_id)
             return states.Mapped(message, self.reduced(task_id), map_states=children, run_count=run_count, logs=logs)
-        return cls(message, self.result(task_id, index, code), traceback=traceback, run_count=run_count, logs=logs)
+        return cls(message, self.result(task_id, index, code), traceback=traceback, run_count=run_count, logs=logs,
+                   location=self.locations.get((task_id, index)))
 
 
 class ChildStates(Sequence):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-import uuid
 from collections import deque
 from typing import Any, Optional
 
@@ -25,7 +24,9 @@ from ferroflow.engine.handlers import call_handlers, on_failure_handler, outcome
 from ferroflow.engine.logs import RunLogHandler
 from ferroflow.engine.parameters import check_parameters
 from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
+from ferroflow.engine.recorder import Recorder
 from ferroflow.errors import EngineError
+from ferroflow.store import NullRunStore, RunStore, StateStoreError, get_run_store, new_run_id
 from ferroflow.executors.base import SIGNAL_CODES, UnitResult, WorkUnit
 
 #: Most mapped children per work unit.
@@ -52,7 +53,7 @@ _VERDICTS = {
 
 
 def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None, progress: Any = None,
-             scheduled_start_time: Any = None) -> states.State:
+             scheduled_start_time: Any = None, record: Optional[bool] = None) -> states.State:
     """Run ``flow`` once and return its final State.
 
     ``parameters`` maps parameter names to values (unknown or missing required ones
@@ -60,21 +61,33 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
     ``executor`` is an executor instance or a registered name (default ``"local"``);
     ``progress`` receives ``start``/``update``/``finish`` calls (see
     ``ferroflow.cli.progress``); ``scheduled_start_time`` (default now) is what
-    ``ferroflow.context`` reports and derives its date helpers from.
+    ``ferroflow.context`` reports and derives its date helpers from; ``record``
+    (default: unless ``FERROFLOW_RECORD=0``) records the run in the run store (see
+    ``docs/run-store.md``). The returned state's ``flow_run_id`` is the run's id.
     """
     frozen = freeze(flow)
     params = check_parameters(flow, parameters or {})
     from ferroflow.plugins import get_executor
 
     exe = get_executor(executor if executor is not None else "local")
-    return FlowRun(frozen, params, exe, progress, scheduled_start_time).execute()
+    return FlowRun(frozen, params, exe, progress, scheduled_start_time, store=open_run_store(record)).execute()
+
+
+def open_run_store(record: Optional[bool]) -> RunStore:
+    """The run store to record into; a store that cannot be opened is a warning (the
+    run goes on unrecorded), never a failed run."""
+    try:
+        return get_run_store(record)
+    except StateStoreError as exc:
+        logging.getLogger("ferroflow.store").warning("this run is not recorded: %s", exc)
+        return NullRunStore()
 
 
 class FlowRun:
     """One run of a frozen flow."""
 
     def __init__(self, frozen: Any, parameters: dict, executor: Any, progress: Any = None,
-                 scheduled_start_time: Any = None):
+                 scheduled_start_time: Any = None, store: Optional[RunStore] = None):
         self.frozen = frozen
         self.flow = frozen.flow
         self.parameters = parameters
@@ -82,8 +95,10 @@ class FlowRun:
         self.progress = progress
         self.core = _core.Run(frozen.graph, frozen.specs())
         self.record = RunRecord(frozen, self.core)
-        self.info = RunInfo(self.flow.name, uuid.uuid4().hex, parameters, scheduled_start_time or pendulum.now("UTC"))
+        self.info = RunInfo(self.flow.name, new_run_id(), parameters, scheduled_start_time or pendulum.now("UTC"))
         self.record.run_id = self.info.flow_run_id
+        self.recorder = Recorder(store if store is not None else NullRunStore(), self.info.flow_run_id, self.record)
+        self.logs: Optional[RunLogHandler] = None
         tasks = frozen.tasks
         self.custom_trigger = [not hasattr(t.trigger, "_ff_spec") for t in tasks]
         self.retries = [bool(t.max_retries) for t in tasks]
@@ -106,6 +121,7 @@ class FlowRun:
     def execute(self) -> states.State:
         if self.progress is not None:
             self.progress.start(self.flow.name, [t.name for t in self.frozen.sorted_tasks()])
+        self.recorder.start(self.parameters)
         flow_handlers = _handlers_of(self.flow)
         flow_frame = Frame(self.info, -1, None, None, frozenset(), None, None)
         if flow_handlers:
@@ -113,7 +129,7 @@ class FlowRun:
                 started = call_handlers(self.flow, flow_handlers, states.Pending(), states.Running("Running flow."))
             if started.is_finished():
                 return self._finish(started)
-        logs = RunLogHandler(self.info)
+        logs = self.logs = RunLogHandler(self.info)
         logger = logging.getLogger("ferroflow")
         logger.addHandler(logs)
         self.record.logs = logs.entries
@@ -143,6 +159,8 @@ class FlowRun:
         return self._finish(state)
 
     def _finish(self, state: states.State) -> states.State:
+        state.flow_run_id = self.info.flow_run_id  # type: ignore[attr-defined]
+        self.recorder.finish(state, self.logs)
         if self.progress is not None:
             self._snapshot()
             self.progress.finish(state)
@@ -183,6 +201,7 @@ class FlowRun:
                     reports.append(self._absorb(unit, result))
             if reports:
                 core.report(reports, self.now_ms())
+                self.recorder.report(reports, self.logs)
             elif not items:
                 if core.is_complete():
                     return
@@ -387,6 +406,7 @@ class FlowRun:
             self.record.child_values(task_id)[index] = value
         if detail is not None:
             self.record.details[(task_id, index)] = detail
+            self.recorder.note(task_id, index, detail[0])
 
     def _time(self, unit: WorkUnit, result: UnitResult) -> None:
         """Size the next units of a mapped task to take about ``UNIT_SECONDS`` each,
@@ -408,6 +428,7 @@ class FlowRun:
             detail = result.details.get(0)
             if detail is not None:
                 details[(task_id, TASK_LEVEL)] = detail
+                self.recorder.note(task_id, TASK_LEVEL, detail[0])
             return (task_id, None, result.codes[0])
         indices = unit.indices
         values = self.record.child_values(task_id)
@@ -419,8 +440,10 @@ class FlowRun:
         if self.retries[task_id]:
             for i in indices:
                 details.pop((task_id, i), None)
+        note = self.recorder.note
         for j, detail in result.details.items():
             details[(task_id, indices[j])] = detail
+            note(task_id, indices[j], detail[0])
         return (task_id, indices, bytes(result.codes))
 
 

@@ -1,0 +1,92 @@
+"""Recording a flow run into the run store as it goes.
+
+The engine hands the recorder what it hands the core: each round of reports (task id,
+indices, codes), plus the few task runs that carry a message or a result location.
+The store batches and writes them on its own thread, so recording costs the engine
+one call per round. At the end the recorder re-reports every task's final codes,
+which records what the core decided without Python (skips, trigger failures,
+cancellations) at the cost of a byte comparison per child.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from ferroflow import _core
+from ferroflow.engine.record import TASK_LEVEL, RunRecord
+from ferroflow.store import RunStore, StateStoreError
+
+__all__ = ["Recorder"]
+
+log = logging.getLogger("ferroflow.store")
+
+
+class Recorder:
+    """Writes one flow run's states and logs to a :class:`~ferroflow.store.RunStore`.
+
+    A store that fails is reported once as a warning and then left alone: the run goes
+    on and its outcome does not change (the warning names the store and what was lost).
+    """
+
+    def __init__(self, store: RunStore, run_id: str, record: RunRecord):
+        self.store = store
+        self.run_id = run_id
+        self.record = record
+        self.round: dict = {}  # (task id, index) -> (message, location, run count)
+        self.failed: Optional[StateStoreError] = None
+
+    def _guard(self, write, *args: Any, **kwargs: Any) -> None:
+        if self.failed is not None:
+            return
+        try:
+            write(*args, **kwargs)
+        except StateStoreError as exc:
+            self.failed = exc
+            log.warning("the run store failed; this run is no longer recorded: %s", exc)
+
+    def start(self, parameters: dict, resumed_from: Optional[str] = None) -> None:
+        frozen = self.record.frozen
+        slugs = getattr(frozen.flow, "slugs", {})
+        tasks = [
+            (i, t.name, slugs.get(t, t.slug), any(e.mapped for e in frozen.in_edges[i]))
+            for i in frozen.graph.order()
+            for t in (frozen.tasks[i],)
+        ]
+        self._guard(self.store.start_run, self.run_id, frozen.flow.name, parameters, tasks,
+                    resumed_from=resumed_from)
+
+    def note(self, task_id: int, index: int, message: Optional[str], location: Optional[str] = None) -> None:
+        """Remember a message or location of a task run reported in this round."""
+        self.round[(task_id, index)] = (None if message is None else str(message), location, None)
+
+    def report(self, reports: list, logs: Any) -> None:
+        """Record one round of reports (as given to the core) and the new log records."""
+        details, self.round = self.round, {}
+        self._guard(self.store.record_report, self.run_id, reports, details)
+        if logs.pending:
+            rows, logs.pending = logs.pending, []
+            self._guard(self.store.record_logs, self.run_id, rows)
+
+    def finish(self, state: Any, logs: Any) -> None:
+        """Record every task's final codes, the run's final state, and flush."""
+        record, core = self.record, self.record.core
+        reports: list = []
+        details: dict = {}
+        for task_id in range(len(record.frozen.tasks)):
+            code = core.task_state(task_id)
+            width = core.width(task_id)
+            if width:
+                self._guard(self.store.record_width, self.run_id, task_id, width)
+                reports.append((task_id, range(width), core.child_states(task_id)))
+            run_count = max(1, core.task_run_count(task_id))
+            message = record.message(task_id, TASK_LEVEL, code, run_count)
+            details[(task_id, TASK_LEVEL)] = (None if message is None else str(message),
+                                              record.location(task_id, TASK_LEVEL), run_count)
+            reports.append((task_id, None, code))
+        self._guard(self.store.record_report, self.run_id, reports, details)
+        if logs is not None and logs.pending:
+            self._guard(self.store.record_logs, self.run_id, logs.pending)
+            logs.pending = []
+        self._guard(self.store.end_run, self.run_id, type(state).__name__, state.message)
+        self._guard(self.store.flush)
