@@ -6,6 +6,7 @@
     ferroflow plugins [--strict] [--json] [--verbose]
     ferroflow run FILE.py[:FLOW_NAME] [--param KEY=VALUE ...] [--executor NAME]
                   [--executor-option KEY=VALUE ...] [--no-progress] [--traceback]
+                  [--resume RUN_ID] [--no-record]
     ferroflow runs [--limit N] [--flow NAME]
     ferroflow runs show RUN_ID
     ferroflow logs RUN_ID [--task NAME [--map-index I]]
@@ -115,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="no live progress display (the summary is still printed)")
     run.add_argument("--traceback", action="store_true",
                      help="show tracebacks of load and usage errors")
+    run.add_argument("--resume", metavar="RUN_ID",
+                     help="resume an earlier run of this flow (see `ferroflow runs`): task runs "
+                          "whose checkpointed results can be read are not run again")
+    run.add_argument("--no-record", action="store_true",
+                     help="do not record this run in the run store")
     run.set_defaults(handler=_cmd_run)
 
     plugins = sub.add_parser(
@@ -195,14 +201,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (UsageError, FlowLoadError, PluginError) as exc:
         return _error(exc, args.traceback)
 
+    from ferroflow.engine.resume import ResumeError
+    from ferroflow.store import UnknownRunError, recording_enabled
+
     display = ProgressDisplay(mode="off" if args.no_progress else "auto")
+    record = False if args.no_record else None
     try:
-        state = run_flow(flow, parameters=params, executor=executor, progress=display)
+        state = run_flow(flow, parameters=params, executor=executor, progress=display, record=record,
+                         resume=args.resume)
     except KeyboardInterrupt:
         display.close()
         print("ferroflow: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ParameterError, FlowDefinitionError, PluginError) as exc:
+    except (ParameterError, FlowDefinitionError, PluginError, UnknownRunError, ResumeError) as exc:
         display.close()
         return _error(exc, args.traceback)
     except Exception as exc:  # noqa: BLE001 - the engine should not raise; report it
@@ -210,6 +221,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
         print(f"ferroflow: error: the flow run raised {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if record is None and recording_enabled():
+        print(f"Flow run id: {state.flow_run_id}  (details: ferroflow runs show {state.flow_run_id[:12]})")
     if state.is_successful():
         return EXIT_OK
     if state.is_cancelled():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import contextvars
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -46,6 +47,12 @@ __all__ = ["Flow", "TaskSet"]
 # Values stored as constants without further inspection on the bind fast path.
 _SCALARS = frozenset({int, float, str, bool, bytes, complex, type(None)})
 _NO_KEYS: Mapping[str, Any] = {}
+
+#: While set, called as ``hook(flow, task)`` after a task is newly added to any flow;
+#: ``ferroflow.control_flow.case`` sets it to collect the tasks created in its block.
+TASK_ADDED_HOOK: contextvars.ContextVar[Optional[Callable[["Flow", Task], None]]] = contextvars.ContextVar(
+    "ferroflow_task_added_hook", default=None
+)
 
 
 class TaskSet(collections.abc.MutableSet):
@@ -168,10 +175,15 @@ class Flow:
         on_failure: Optional[Callable[..., Any]] = None,
         terminal_state_handler: Optional[Callable[..., Any]] = None,
         schedule: Any = None,
+        result: Any = None,
     ):
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"A flow needs a non-empty name (a str), got {name!r}")
         self.name = name
+        from ferroflow.core.result_options import check_result
+
+        #: The default result of the flow's tasks (``docs/results.md``).
+        self.result = check_result(self, result)
         self.state_handlers = list(state_handlers or ())
         for what, fn in [("state_handlers", h) for h in self.state_handlers] + [
             ("on_failure", on_failure), ("terminal_state_handler", terminal_state_handler)
@@ -285,6 +297,9 @@ class Flow:
         tasks[task] = None
         if self._cache:
             self._cache.clear()
+        hook = TASK_ADDED_HOOK.get()
+        if hook is not None:
+            hook(self, task)
         return task
 
     # ------------------------------------------------------------------- adding edges
@@ -790,6 +805,7 @@ class Flow:
         run_on_schedule: Optional[bool] = None,
         max_runs: Optional[int] = None,
         record: Optional[bool] = None,
+        resume: Optional[str] = None,
         **parameter_kwargs: Any,
     ) -> "State":
         """Run the flow and return its final state (``state.result`` maps every task to
@@ -802,7 +818,9 @@ class Flow:
         in Prefect 1. Returns the last run's state.
 
         Each run is recorded in the run store (``docs/run-store.md``) unless ``record``
-        is False or ``FERROFLOW_RECORD=0``; ``state.flow_run_id`` is the run's id."""
+        is False or ``FERROFLOW_RECORD=0``; ``state.flow_run_id`` is the run's id.
+        ``resume=RUN_ID`` resumes an earlier run (one whose process died, say): task
+        runs whose checkpointed results can be read are not run again."""
         if self._context_tokens:
             raise RuntimeError(
                 f"flow.run() was called inside the `with Flow({self.name!r})` block that "
@@ -812,7 +830,7 @@ class Flow:
 
         merged = {**(parameters or {}), **parameter_kwargs}
         if self.schedule is None or run_on_schedule is False:
-            return run_flow(self, parameters=merged, executor=executor, record=record)
+            return run_flow(self, parameters=merged, executor=executor, record=record, resume=resume)
         from ferroflow.schedules import run_on_schedule as on_schedule
 
         def run_once(defaults: dict, when: Any) -> "State":

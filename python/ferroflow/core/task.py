@@ -44,6 +44,7 @@ from typing import (
 )
 
 from ferroflow import triggers
+from ferroflow.core import result_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from ferroflow.core.flow import Flow
@@ -359,6 +360,14 @@ TASK_OPTIONS: Dict[str, _Option] = {
     "timeout": _Option(_check_timeout),
     "state_handlers": _Option(_check_state_handlers, clone=list),
     "on_failure": _Option(_check_callback),
+    "result": _Option(result_options.check_result),
+    "checkpoint": _Option(result_options.check_checkpoint),
+    "target": _Option(result_options.check_target),
+    "cache_for": _Option(result_options.check_cache_for),
+    "cache_validator": _Option(result_options.check_cache_validator),
+    "cache_key": _Option(result_options.check_cache_key),
+    "cache_key_fn": _Option(result_options.check_cache_key_fn),
+    "task_run_name": _Option(result_options.check_task_run_name),
 }
 
 
@@ -426,7 +435,20 @@ class Task:
     * ``skip_on_upstream_skip`` -- skip this task when an upstream task skipped
       (default True);
     * ``nout`` -- how many values ``run()`` returns, for ``a, b = t()``; inferred from
-      a ``-> Tuple[int, str]`` return annotation.
+      a ``-> Tuple[int, str]`` return annotation;
+    * ``log_stdout``, ``timeout``, ``state_handlers``, ``on_failure`` -- see
+      ``docs/logging.md``, ``docs/timeouts.md``, ``docs/state-handlers.md``;
+    * ``result`` -- a :class:`ferroflow.results.Result` (or a URL/path) where the
+      values of successful runs are checkpointed (default: the flow's ``result``);
+      ``checkpoint=False`` turns that off; ``target`` -- a location template
+      (``"{task_name}/{map_index}.pkl"``): a run whose target exists is ``Cached``
+      with the value stored there and does not run (``docs/results.md``);
+    * ``cache_for`` (timedelta or seconds), ``cache_validator`` (from
+      :mod:`ferroflow.cache_validators`), ``cache_key`` (shared between tasks and
+      flows), ``cache_key_fn(context, inputs) -> str`` -- reuse values of earlier runs,
+      kept in the result store (``docs/caching.md``);
+    * ``task_run_name`` -- a template (``"load-{source}"``) or callable naming each
+      run from its inputs and the context.
     """
 
     auto_generated = False
@@ -451,6 +473,14 @@ class Task:
         timeout: Optional[Union[float, datetime.timedelta]] = None,
         state_handlers: Optional[Iterable[Callable[..., Any]]] = None,
         on_failure: Optional[Callable[..., Any]] = None,
+        result: Any = None,
+        checkpoint: Optional[bool] = None,
+        target: Union[str, Callable[..., str], None] = None,
+        cache_for: Optional[Union[datetime.timedelta, int, float]] = None,
+        cache_validator: Any = None,
+        cache_key: Optional[str] = None,
+        cache_key_fn: Optional[Callable[..., Any]] = None,
+        task_run_name: Union[str, Callable[..., str], None] = None,
     ):
         self.name = _check_name(name if name is not None else type(self).__name__)
         self.slug = _check_slug(self.name, slug)
@@ -469,6 +499,14 @@ class Task:
                 timeout=timeout,
                 state_handlers=state_handlers,
                 on_failure=on_failure,
+                result=result,
+                checkpoint=checkpoint,
+                target=target,
+                cache_for=cache_for,
+                cache_validator=cache_validator,
+                cache_key=cache_key,
+                cache_key_fn=cache_key_fn,
+                task_run_name=task_run_name,
             )
         )
 
@@ -479,6 +517,7 @@ class Task:
         self.__dict__.update(values)
         try:
             _check_option_combination(self)
+            result_options.check_result_combination(self)
         except Exception:
             for name in values:
                 if name in previous:

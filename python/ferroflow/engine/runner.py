@@ -24,7 +24,9 @@ from ferroflow.engine.handlers import call_handlers, on_failure_handler, outcome
 from ferroflow.engine.logs import RunLogHandler
 from ferroflow.engine.parameters import check_parameters
 from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
+from ferroflow.engine.persistence import checkpoint_of
 from ferroflow.engine.recorder import Recorder
+from ferroflow.engine.resume import Resume, find_run
 from ferroflow.errors import EngineError
 from ferroflow.store import NullRunStore, RunStore, StateStoreError, get_run_store, new_run_id
 from ferroflow.executors.base import SIGNAL_CODES, UnitResult, WorkUnit
@@ -53,7 +55,8 @@ _VERDICTS = {
 
 
 def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None, progress: Any = None,
-             scheduled_start_time: Any = None, record: Optional[bool] = None) -> states.State:
+             scheduled_start_time: Any = None, record: Optional[bool] = None,
+             resume: Optional[str] = None) -> states.State:
     """Run ``flow`` once and return its final State.
 
     ``parameters`` maps parameter names to values (unknown or missing required ones
@@ -64,13 +67,27 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
     ``ferroflow.context`` reports and derives its date helpers from; ``record``
     (default: unless ``FERROFLOW_RECORD=0``) records the run in the run store (see
     ``docs/run-store.md``). The returned state's ``flow_run_id`` is the run's id.
+
+    ``resume`` is the id (or a unique prefix) of an earlier run of this flow, say one
+    whose process died: its parameters are used (``parameters`` override them) and
+    every task run whose checkpointed result can be read is not run again (see
+    ``docs/results.md``). Raises :class:`ferroflow.store.UnknownRunError` or
+    :class:`ferroflow.engine.resume.ResumeError` when it cannot be resumed.
     """
     frozen = freeze(flow)
+    earlier = reader = None
+    if resume is not None:
+        reader = get_run_store(True)
+        earlier = find_run(reader, resume)
+        parameters = {**earlier.parameters, **(parameters or {})}
     params = check_parameters(flow, parameters or {})
     from ferroflow.plugins import get_executor
 
     exe = get_executor(executor if executor is not None else "local")
-    return FlowRun(frozen, params, exe, progress, scheduled_start_time, store=open_run_store(record)).execute()
+    run = FlowRun(frozen, params, exe, progress, scheduled_start_time, store=open_run_store(record))
+    if earlier is not None:
+        run.resume = Resume(reader, earlier, frozen, run.checkpoints)
+    return run.execute()
 
 
 def open_run_store(record: Optional[bool]) -> RunStore:
@@ -99,10 +116,17 @@ class FlowRun:
         self.record.run_id = self.info.flow_run_id
         self.recorder = Recorder(store if store is not None else NullRunStore(), self.info.flow_run_id, self.record)
         self.logs: Optional[RunLogHandler] = None
+        self.resume: Optional[Resume] = None
         tasks = frozen.tasks
         self.custom_trigger = [not hasattr(t.trigger, "_ff_spec") for t in tasks]
         self.retries = [bool(t.max_retries) for t in tasks]
         self.handlers = [_handlers_of(t) for t in tasks]
+        slugs = getattr(self.flow, "slugs", {})
+        self.checkpoints = [
+            None if _is_parameter(t) else checkpoint_of(t, self.flow, slugs.get(t, t.slug) or t.name,
+                                                        any(e.mapped for e in frozen.in_edges[i]))
+            for i, t in enumerate(tasks)
+        ]
         self.plans: dict[int, inputs.MapPlan] = {}
         self.direct: list = []  # outcomes decided without running anything
         self.backlog: deque = deque()  # generators of units not yet sliced
@@ -121,7 +145,7 @@ class FlowRun:
     def execute(self) -> states.State:
         if self.progress is not None:
             self.progress.start(self.flow.name, [t.name for t in self.frozen.sorted_tasks()])
-        self.recorder.start(self.parameters)
+        self.recorder.start(self.parameters, resumed_from=None if self.resume is None else self.resume.run.run_id)
         flow_handlers = _handlers_of(self.flow)
         flow_frame = Frame(self.info, -1, None, None, frozenset(), None, None)
         if flow_handlers:
@@ -267,6 +291,10 @@ class FlowRun:
         plan = self.plans.get(task_id)
         if plan is None:
             plan = self.plans[task_id] = inputs.prepare(self.record, task_id)[0]
+        if self.resume is not None:
+            indices = self._resumed(task_id, indices)
+            if not indices:
+                return
         if self.custom_trigger[task_id]:
             passed = [i for i in indices if self._custom_trigger_passes(task_id, i)]
             self.runs_in_flight -= len(indices) - len(passed)
@@ -302,6 +330,7 @@ class FlowRun:
                 timeout=task.timeout,
                 handlers=self.handlers[task_id],
                 owner=task,
+                checkpoint=self.checkpoints[task_id],
             )
 
     def _single(self, task_id: int, task: Any):
@@ -310,6 +339,8 @@ class FlowRun:
             self.record.values[task_id] = value
             self.direct.append((task_id, None, _core.SUCCESS))
             self.runs_in_flight -= 1
+            return
+        if self.resume is not None and self._resumed(task_id, None) == []:
             return
         if self.custom_trigger[task_id] and not self._custom_trigger_passes(task_id, TASK_LEVEL):
             self.runs_in_flight -= 1
@@ -327,6 +358,7 @@ class FlowRun:
             timeout=task.timeout,
             handlers=self.handlers[task_id],
             owner=task,
+            checkpoint=self.checkpoints[task_id],
         )
 
     def _frame(self, task_id: int, task: Any, indices: Any, run_counts: bytes) -> Frame:
@@ -408,6 +440,28 @@ class FlowRun:
             self.record.details[(task_id, index)] = detail
             self.recorder.note(task_id, index, detail[0])
 
+    def _resumed(self, task_id: int, indices: Any) -> Any:
+        """Report the task runs the resumed run finished with their checkpointed
+        values; return the indices left to run (``[]``: none; None: the task itself)."""
+        done, values, locations, left = self.resume.take(task_id, indices, self.frozen.tasks[task_id].name)
+        if not done:
+            return left
+        for index, value, location in zip(done, values, locations):
+            self._store(task_id, TASK_LEVEL if index is None else index, value, None)
+            self._located(task_id, TASK_LEVEL if index is None else index, location)
+        self.runs_in_flight -= len(done)
+        if indices is None:
+            self.direct.append((task_id, None, _core.SUCCESS))
+        else:
+            self.direct.append((task_id, done, bytes([_core.SUCCESS]) * len(done)))
+        return left
+
+    def _located(self, task_id: int, index: int, location: str) -> None:
+        """Keep where a task run's result was checkpointed (and record it)."""
+        self.record.locations[(task_id, index)] = location
+        detail = self.record.details.get((task_id, index))
+        self.recorder.note(task_id, index, None if detail is None else detail[0], location)
+
     def _time(self, unit: WorkUnit, result: UnitResult) -> None:
         """Size the next units of a mapped task to take about ``UNIT_SECONDS`` each,
         from how long this one took per child."""
@@ -429,6 +483,8 @@ class FlowRun:
             if detail is not None:
                 details[(task_id, TASK_LEVEL)] = detail
                 self.recorder.note(task_id, TASK_LEVEL, detail[0])
+            if result.locations is not None and result.locations[0] is not None:
+                self._located(task_id, TASK_LEVEL, result.locations[0])
             return (task_id, None, result.codes[0])
         indices = unit.indices
         values = self.record.child_values(task_id)
@@ -444,6 +500,10 @@ class FlowRun:
         for j, detail in result.details.items():
             details[(task_id, indices[j])] = detail
             note(task_id, indices[j], detail[0])
+        if result.locations is not None:
+            for j, location in enumerate(result.locations):
+                if location is not None:
+                    self._located(task_id, indices[j], location)
         return (task_id, indices, bytes(result.codes))
 
 

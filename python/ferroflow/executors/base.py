@@ -45,6 +45,8 @@ class UnitResult:
     details: dict = field(default_factory=dict)
     #: Seconds the unit took to run (the engine sizes later units from it).
     elapsed: float = 0.0
+    #: Where each task run's result was checkpointed (None: not checkpointed).
+    locations: Optional[list] = None
 
 
 @dataclass
@@ -70,12 +72,24 @@ class WorkUnit:
     timeout: Optional[float] = None
     handlers: tuple = ()
     owner: Any = None
+    #: Results and target (``ferroflow.executors.checkpoints.Checkpoint``), or None.
+    checkpoint: Any = None
 
     def run(self) -> UnitResult:
         """Run every task run of the unit. A user's exception fails that run only;
         ``KeyboardInterrupt`` and ``SystemExit`` propagate."""
-        token = _FRAME.set(self.frame)
         started = time.perf_counter()
+        if self.checkpoint is not None:
+            from ferroflow.executors.checkpoints import run_checkpointed
+
+            result = run_checkpointed(self, WorkUnit._run_in_frame)
+        else:
+            result = self._run_in_frame()
+        result.elapsed = time.perf_counter() - started
+        return result
+
+    def _run_in_frame(self) -> UnitResult:
+        token = _FRAME.set(self.frame)
         try:
             if self.log_stdout:
                 from ferroflow.engine.logs import StdoutToLogger, get_logger
@@ -83,15 +97,12 @@ class WorkUnit:
                 stream = StdoutToLogger(get_logger())
                 with contextlib.redirect_stdout(stream):
                     try:
-                        result = self._run()
+                        return self._run()
                     finally:
                         stream.flush()
-            else:
-                result = self._run()
+            return self._run()
         finally:
             _FRAME.reset(token)
-        result.elapsed = time.perf_counter() - started
-        return result
 
     def _run(self) -> UnitResult:
         n = self.size

@@ -1,0 +1,123 @@
+"""Cache validators: what a cached task run depends on.
+
+A task with ``cache_for=`` reuses the value of an earlier run (of this or any flow, in
+this or another process) while the entry has not expired and the run depends on the
+same things. The validator says what those things are::
+
+    from datetime import timedelta
+    from ferroflow import task
+    from ferroflow.cache_validators import all_inputs, task_source
+
+    @task(cache_for=timedelta(hours=1), cache_validator=all_inputs + task_source)
+    def fetch(url):
+        ...
+
+The names are Prefect 1's (``ferroflow.cache_validators.all_inputs`` for
+``prefect.engine.cache_validators.all_inputs``); unlike Prefect 1, a validator is not
+called on candidate entries one by one: it decides what goes into the cache *key*
+(:func:`ferroflow.results.cache_key_for`), so finding a valid entry is one read from
+the result store, and entries survive the process.
+
+* :data:`never_use` -- never reuse (and never store).
+* :data:`duration_only` -- reuse any unexpired entry of the key (the default).
+* :data:`all_inputs` / :data:`all_parameters` -- only when every input / every flow
+  parameter is equal.
+* :func:`partial_inputs_only` / :func:`partial_parameters_only` -- only the named ones.
+* :data:`task_source` -- only while the task's source code is unchanged (as Prefect
+  2/3's ``TASK_SOURCE`` policy); combine with ``+``.
+
+A mapped child's entry is its own (the key includes its map index) unless the
+validator keys on inputs, in which case children with equal inputs share an entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional, Union
+
+__all__ = [
+    "CacheValidator",
+    "never_use",
+    "duration_only",
+    "all_inputs",
+    "all_parameters",
+    "partial_inputs_only",
+    "partial_parameters_only",
+    "task_source",
+]
+
+#: ``None``: not a dependency; ``"all"``: all of them; a frozenset: those names.
+Selection = Union[None, str, frozenset]
+
+
+@dataclass(frozen=True)
+class CacheValidator:
+    """What cached task runs depend on (see the module docstring).
+
+    Attributes:
+        name: For messages (``"all_inputs + task_source"``).
+        inputs: ``None``, ``"all"`` or a frozenset of input names.
+        parameters: ``None``, ``"all"`` or a frozenset of parameter names.
+        source: Whether the task's source code is part of the key.
+        use: False only for :data:`never_use`.
+    """
+
+    name: str
+    inputs: Selection = None
+    parameters: Selection = None
+    source: bool = False
+    use: bool = True
+
+    def __add__(self, other: "CacheValidator") -> "CacheValidator":
+        if not isinstance(other, CacheValidator):
+            return NotImplemented
+        if not (self.use and other.use):
+            raise ValueError("never_use cannot be combined with another cache validator")
+        return CacheValidator(
+            f"{self.name} + {other.name}",
+            _union(self.inputs, other.inputs),
+            _union(self.parameters, other.parameters),
+            self.source or other.source,
+        )
+
+    def __repr__(self) -> str:
+        return f"<cache validator {self.name}>"
+
+
+def _union(a: Selection, b: Selection) -> Selection:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if a == "all" or b == "all":
+        return "all"
+    return a | b  # type: ignore[operator]
+
+
+def _names(what: str, validate_on: Optional[Iterable[str]]) -> frozenset:
+    if isinstance(validate_on, str) or validate_on is None:
+        raise TypeError(f"{what}(validate_on=...) takes a list of names, got {validate_on!r}")
+    names = frozenset(validate_on)
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad or not names:
+        raise TypeError(f"{what}(validate_on=...) takes a non-empty list of names, got {validate_on!r}")
+    return names
+
+
+never_use = CacheValidator("never_use", use=False)
+duration_only = CacheValidator("duration_only")
+all_inputs = CacheValidator("all_inputs", inputs="all")
+all_parameters = CacheValidator("all_parameters", parameters="all")
+task_source = CacheValidator("task_source", source=True)
+
+
+def partial_inputs_only(validate_on: Iterable[str]) -> CacheValidator:
+    """Reuse an entry only while the named inputs are equal."""
+    names = _names("partial_inputs_only", validate_on)
+    return CacheValidator(f"partial_inputs_only({sorted(names)})", inputs=names)
+
+
+def partial_parameters_only(validate_on: Iterable[str]) -> CacheValidator:
+    """Reuse an entry only while the named flow parameters are equal."""
+    names = _names("partial_parameters_only", validate_on)
+    return CacheValidator(f"partial_parameters_only({sorted(names)})", parameters=names)

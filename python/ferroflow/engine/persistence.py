@@ -1,0 +1,34 @@
+"""Which tasks of a flow keep their results, have targets, or cache: one
+:class:`~ferroflow.executors.checkpoints.Checkpoint` per task (or None), decided once
+per flow run."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ferroflow.errors import FlowDefinitionError
+from ferroflow.executors.caching import cache_of
+from ferroflow.executors.checkpoints import Checkpoint
+from ferroflow.results import LocationTemplate
+
+__all__ = ["checkpoint_of"]
+
+
+def checkpoint_of(task: Any, flow: Any, slug: str, mapped: bool) -> Optional[Checkpoint]:
+    """The checkpoint of ``task`` in ``flow``: its ``result`` (else the flow's) unless
+    ``checkpoint=False``, its ``target``, and its cache."""
+    result = task.result
+    if result is None and not task.auto_generated:  # constants and collections are not kept
+        result = getattr(flow, "result", None)
+    if task.checkpoint is False:
+        result = None
+    target = task.target
+    if target is not None and result is None:
+        raise FlowDefinitionError(
+            f"Task {task.name!r} has target={target!r} but no result to keep it in: "
+            f"give the task or Flow({flow.name!r}) a result=ferroflow.results.Result(...)"
+        )
+    cache = cache_of(task, flow.name, slug, result, mapped)
+    if result is None and cache is None:
+        return None
+    return Checkpoint(result, None if target is None else LocationTemplate(target), cache)

@@ -1,0 +1,97 @@
+"""Resuming an earlier flow run (``flow.run(resume=RUN_ID)``).
+
+The run store says, for every task run of the earlier run, its state and where its
+result was checkpointed. A task run (a mapped child included) that succeeded and whose
+checkpoint can still be read is not run again: its value is read back and reported
+as it was. Everything else runs: task runs that failed, never ran (the process died
+first), or kept no result. Tasks are matched by slug, so a resumed flow may have
+gained or lost tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from ferroflow import _core
+from ferroflow.errors import FerroflowError
+from ferroflow.results import ResultError
+from ferroflow.store import RunStore, RunSummary, UnknownRunError
+
+__all__ = ["ResumeError", "Resume", "find_run"]
+
+log = logging.getLogger("ferroflow.resume")
+
+_DONE = (_core.SUCCESS, _core.CACHED)
+
+
+class ResumeError(FerroflowError, ValueError):
+    """The run to resume cannot be resumed by this flow."""
+
+
+def find_run(store: RunStore, run_id: str) -> RunSummary:
+    """The recorded run ``run_id`` (or the one run whose id starts with it)."""
+    run = store.get_run(run_id)
+    if run is not None:
+        return run
+    matches = store.match_run_ids(run_id, limit=2) if run_id else []
+    if len(matches) == 1:
+        return store.get_run(matches[0])  # type: ignore[return-value]
+    if matches:
+        raise ResumeError(f"run id prefix {run_id!r} is ambiguous; give more of it (see `ferroflow runs`)")
+    raise UnknownRunError(run_id, store.location)
+
+
+class Resume:
+    """What the earlier run left that this run may reuse."""
+
+    def __init__(self, store: RunStore, run: RunSummary, frozen: Any, checkpoints: list):
+        flow = frozen.flow
+        if run.flow_name != flow.name:
+            raise ResumeError(f"run {run.run_id} is a run of flow {run.flow_name!r}, not of {flow.name!r}")
+        self.run = run
+        info = store.resume_info(run.run_id)
+        by_slug = {(t.slug or t.name): t for t in info.tasks.values()}
+        slugs = getattr(flow, "slugs", {})
+        self.tasks: dict = {}
+        for i, task in enumerate(frozen.tasks):
+            earlier = by_slug.get(slugs.get(task, task.slug) or task.name)
+            checkpoint = checkpoints[i]
+            if earlier is not None and checkpoint is not None and checkpoint.result is not None:
+                self.tasks[i] = (earlier, checkpoint.result)
+
+    def take(self, task_id: int, indices: Optional[Any], label: str) -> tuple:
+        """Split the task runs about to run into those the earlier run finished.
+
+        Returns ``(done, values, locations, left)``: the indices (None for the task
+        itself) whose results were read back, their values and locations, and the
+        indices still to run (None when the task itself still runs, or ``[]``).
+        """
+        found = self.tasks.get(task_id)
+        if found is None:
+            return [], [], [], indices
+        earlier, result = found
+        if indices is None:
+            wanted = [(None, (earlier.code, earlier.result_location))]
+        else:
+            wanted = [(i, earlier.child(i)) for i in indices]
+        candidates = [(i, loc) for i, rec in wanted if rec is not None and rec[0] in _DONE and (loc := rec[1])]
+        if not candidates:
+            return [], [], [], indices
+        done, values, locations = [], [], []
+        unread = 0
+        read = result.read_many([loc for _, loc in candidates])
+        for (i, location), value in zip(candidates, read):
+            if isinstance(value, ResultError):
+                unread += 1
+                continue
+            done.append(i)
+            values.append(value)
+            locations.append(location)
+        if unread:
+            log.warning("task %r: %d checkpointed result(s) of run %s could not be read and run again",
+                        label, unread, self.run.run_id)
+        if indices is None:
+            return done, values, locations, (None if not done else [])
+        finished = set(done)
+        return done, values, locations, [i for i in indices if i not in finished]

@@ -1,0 +1,194 @@
+"""Checkpointed results and targets, inside a work unit (so they run wherever the
+executor runs the unit, and a unit's results are written in one batch).
+
+* ``target=``: before running, each task run whose target location already holds a
+  record is ``Cached`` with the value read from it, and is not run.
+* ``result=`` / ``checkpoint=``: after running, every successful task run's value is
+  written (serialized, then written atomically by the store) and its location kept;
+  a write that fails fails that task run with the error (never a silent success).
+
+Locations are formatted from the run's context (``flow_name``, ``task_name``,
+``map_index``, ``today``...), the parameters and the task run's inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional
+
+from ferroflow._core import CACHED, FAILED, RETRY_OK, SUCCESS
+from ferroflow.engine.context import _frame_values
+from ferroflow.results import LocationTemplate, Result, ResultError, template_context
+
+__all__ = ["Checkpoint", "run_checkpointed"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """How a task's results are kept: where (``result``; None: not checkpointed), the
+    ``target`` template whose existing record makes a task run Cached, and the
+    task's ``cache`` (:class:`ferroflow.executors.caching.Cache`)."""
+
+    result: Optional[Result]
+    target: Optional[LocationTemplate] = None
+    cache: Any = None
+
+    def location_of(self, unit: Any, j: int, kwargs: dict) -> str:
+        """The target location of task run ``j`` of ``unit`` (inputs ``kwargs``)."""
+        return self.target.format(_keys(unit, j, kwargs))  # type: ignore[union-attr]
+
+
+def _keys(unit: Any, j: int, kwargs: dict) -> dict:
+    frame = unit.frame
+    frame.j = j
+    context = _frame_values(frame)
+    return template_context(context, parameters=frame.run.parameters, inputs=kwargs)
+
+
+def _inputs(unit: Any, j: int) -> dict:
+    kwargs = dict(unit.static)
+    for key, column in zip(unit.mapped_keys, unit.columns):
+        kwargs[key] = column[j]
+    return kwargs
+
+
+def _index(unit: Any, j: int) -> Optional[int]:
+    return None if unit.indices is None else unit.indices[j]
+
+
+def _failed(error: ResultError, unit: Any, j: int, what: str) -> tuple:
+    error.with_task(unit.label, _index(unit, j))
+    return FAILED | RETRY_OK, error, (f"{what}: {error}", None)
+
+
+def run_checkpointed(unit: Any, run: Any) -> Any:
+    """Run ``unit`` (``run(sub_unit)`` runs task runs the plain way) with its
+    checkpoint: targets first, then the task runs left, then their writes."""
+    checkpoint: Checkpoint = unit.checkpoint
+    n = unit.size
+    codes = bytearray([SUCCESS]) * n
+    values: list = [None] * n
+    details: dict = {}
+    locations: list = [None] * n
+    todo = list(range(n))
+    if checkpoint.target is not None:
+        todo = _read_targets(unit, checkpoint, codes, values, details, locations)
+    keys: dict = {}
+    if checkpoint.cache is not None and todo:
+        todo = _read_cache(unit, checkpoint.cache, todo, keys, codes, values, details)
+    if todo:
+        sub = unit if len(todo) == n else _subset(unit, todo)
+        done = run(sub)
+        for k, j in enumerate(todo):
+            codes[j] = done.codes[k]
+            values[j] = done.values[k]
+        for k, detail in done.details.items():
+            details[todo[k]] = detail
+        if checkpoint.result is not None:
+            _write(unit, checkpoint, todo, codes, values, details, locations)
+        for j, key in keys.items():
+            if codes[j] == SUCCESS:
+                checkpoint.cache.save(key, values[j], unit.label)
+    from ferroflow.executors.base import UnitResult
+
+    result = UnitResult(codes, values, details)
+    result.locations = locations
+    return result
+
+
+def _read_targets(unit, checkpoint, codes, values, details, locations) -> list:
+    """Mark Cached every task run whose target exists; return the positions to run."""
+    todo = []
+    found: list = []
+    for j in range(unit.size):
+        try:
+            location = checkpoint.location_of(unit, j, _inputs(unit, j))
+            exists = checkpoint.result.store.exists(location)
+        except ResultError as exc:
+            codes[j], values[j], details[j] = _failed(exc, unit, j, "Could not check the task's target")
+            continue
+        except Exception as exc:  # noqa: BLE001 - a template's or store's own error
+            codes[j], values[j], details[j] = _failed(_wrap(exc), unit, j, "Could not check the task's target")
+            continue
+        if exists:
+            found.append((j, location))
+        else:
+            todo.append(j)
+            locations[j] = location
+    if found:
+        read = checkpoint.result.read_many([loc for _, loc in found])
+        for (j, location), value in zip(found, read):
+            if isinstance(value, ResultError):
+                codes[j], values[j], details[j] = _failed(value, unit, j, "Could not read the task's target")
+            else:
+                codes[j], values[j], locations[j] = CACHED, value, location
+                details[j] = (f"Result found at task target {location}", None)
+    return todo
+
+
+def _read_cache(unit, cache, todo, keys, codes, values, details) -> list:
+    """Mark Cached every task run with a valid cache entry; fill ``keys`` with the
+    cache key of each of the others; return the positions to run."""
+    left = []
+    parameters = unit.frame.run.parameters
+    for j in todo:
+        inputs = _inputs(unit, j)
+        unit.frame.j = j
+        try:
+            key = cache.key(_frame_values(unit.frame), inputs, parameters, _index(unit, j))
+        except Exception as exc:  # noqa: BLE001 - the user's cache_key_fn
+            codes[j], values[j] = FAILED, exc
+            details[j] = (f"Error computing the cache key of task {unit.label!r}: {exc!r}", None)
+            continue
+        if key is not None:
+            hit, value = cache.lookup(key, unit.label)
+            if hit:
+                codes[j], values[j] = CACHED, value
+                details[j] = (f"Result from cache entry {key}", None)
+                continue
+            keys[j] = key
+        left.append(j)
+    return left
+
+
+def _write(unit, checkpoint, todo, codes, values, details, locations) -> None:
+    """Write the values of the successful task runs among ``todo``."""
+    ok = [j for j in todo if codes[j] == SUCCESS]
+    if not ok:
+        return
+    result = checkpoint.result
+    if checkpoint.target is not None:
+        # The location is the target (already formatted before the run).
+        written = []
+        for j in ok:
+            try:
+                written.append(result.write_to(locations[j], values[j]))
+            except ResultError as exc:
+                written.append(exc)
+    else:
+        contexts = [_keys(unit, j, _inputs(unit, j)) for j in ok]
+        written = result.write_many([values[j] for j in ok], contexts)
+    for j, outcome in zip(ok, written):
+        if isinstance(outcome, ResultError):
+            locations[j] = None
+            codes[j], values[j], details[j] = _failed(outcome, unit, j, "Could not checkpoint the task's result")
+        else:
+            locations[j] = outcome
+
+
+def _subset(unit: Any, positions: list) -> Any:
+    """A unit of only the task runs at ``positions`` of ``unit``."""
+    indices = None if unit.indices is None else [unit.indices[j] for j in positions]
+    frame = unit.frame
+    if frame is not None:
+        frame = type(frame)(frame.run, frame.task_id, frame.task_name, frame.task_slug, frame.task_tags, indices,
+                            bytes(frame.run_counts[j] for j in positions) if frame.run_counts else None)
+    columns = tuple([column[j] for j in positions] for column in unit.columns)
+    return dataclasses.replace(unit, indices=indices, size=len(positions), columns=columns, frame=frame,
+                               checkpoint=None)
+
+
+def _wrap(exc: BaseException) -> ResultError:
+    error = ResultError(f"{type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
