@@ -32,7 +32,7 @@ def check_result(t: Any, value: Any) -> Any:
         return value
     if isinstance(value, str):
         return Result(value)
-    kind = "Flow" if hasattr(t, "edges") else "Task"
+    kind = "Flow" if any(c.__name__ == "Flow" for c in type(t).__mro__) else "Task"
     raise TypeError(
         f"{kind} {t.name!r}: result must be a ferroflow.results.Result or a URL/path string, got {value!r}"
     )

@@ -29,17 +29,20 @@ class ResumeError(FerroflowError, ValueError):
     """The run to resume cannot be resumed by this flow."""
 
 
-def find_run(store: RunStore, run_id: str) -> RunSummary:
-    """The recorded run ``run_id`` (or the one run whose id starts with it)."""
+def find_run(store: RunStore, run_id: str, flow_name: str) -> RunSummary:
+    """The recorded run ``run_id`` (or the one run whose id starts with it), which
+    must be a run of the flow named ``flow_name``."""
     run = store.get_run(run_id)
-    if run is not None:
-        return run
-    matches = store.match_run_ids(run_id, limit=2) if run_id else []
-    if len(matches) == 1:
-        return store.get_run(matches[0])  # type: ignore[return-value]
-    if matches:
-        raise ResumeError(f"run id prefix {run_id!r} is ambiguous; give more of it (see `ferroflow runs`)")
-    raise UnknownRunError(run_id, store.location)
+    if run is None:
+        matches = store.match_run_ids(run_id, limit=2) if run_id else []
+        if len(matches) > 1:
+            raise ResumeError(f"run id prefix {run_id!r} is ambiguous; give more of it (see `ferroflow runs`)")
+        if not matches:
+            raise UnknownRunError(run_id, store.location)
+        run = store.get_run(matches[0])
+    if run.flow_name != flow_name:  # type: ignore[union-attr]
+        raise ResumeError(f"run {run.run_id} is a run of flow {run.flow_name!r}, not of {flow_name!r}")  # type: ignore[union-attr]
+    return run  # type: ignore[return-value]
 
 
 class Resume:
@@ -47,8 +50,6 @@ class Resume:
 
     def __init__(self, store: RunStore, run: RunSummary, frozen: Any, checkpoints: list):
         flow = frozen.flow
-        if run.flow_name != flow.name:
-            raise ResumeError(f"run {run.run_id} is a run of flow {run.flow_name!r}, not of {flow.name!r}")
         self.run = run
         info = store.resume_info(run.run_id)
         by_slug = {(t.slug or t.name): t for t in info.tasks.values()}

@@ -78,7 +78,7 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
     earlier = reader = None
     if resume is not None:
         reader = get_run_store(True)
-        earlier = find_run(reader, resume)
+        earlier = find_run(reader, resume, flow.name)
         parameters = {**earlier.parameters, **(parameters or {})}
     params = check_parameters(flow, parameters or {})
     from ferroflow.plugins import get_executor
@@ -325,6 +325,7 @@ class FlowRun:
                 mapped_keys=plan.keys,
                 columns=tuple(inputs.column_slice(s, chunk) for s in plan.sources),
                 retry_on=retry_on,
+                retry_condition=getattr(task, "retry_condition", None),
                 frame=self._frame(task_id, task, chunk, counts),
                 log_stdout=task.log_stdout,
                 timeout=task.timeout,
@@ -353,6 +354,7 @@ class FlowRun:
             size=1,
             static=inputs.whole_kwargs(self.record, task_id),
             retry_on=tuple(task.retry_on or ()),
+            retry_condition=getattr(task, "retry_condition", None),
             frame=self._frame(task_id, task, None, bytes([self.core.task_run_count(task_id)])),
             log_stdout=task.log_stdout,
             timeout=task.timeout,
