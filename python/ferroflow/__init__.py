@@ -22,6 +22,7 @@ from ferroflow.core.edge import flatten, mapped, unmapped
 from ferroflow.core.flow import Flow
 from ferroflow.core.parameter import Parameter
 from ferroflow.core.task import Task, tags, task
+from ferroflow.control_flow import apply_map, case, ifelse, merge, switch
 from ferroflow.engine.context import context
 from ferroflow.engine.logs import get_logger
 
@@ -36,12 +37,17 @@ __all__ = [
     "Flow",
     "context",
     "get_logger",
+    "ifelse",
+    "merge",
     "Parameter",
     "Task",
+    "apply_map",
+    "case",
     "flatten",
     "mapped",
     "signals",
     "states",
+    "switch",
     "tags",
     "task",
     "triggers",

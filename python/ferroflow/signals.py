@@ -11,6 +11,8 @@ signal             resulting state
 ``SUCCESS``        ``Success`` with ``result``
 ``SKIP``           ``Skipped`` (propagates downstream)
 ``RETRY``          ``Retrying`` now, even when ``max_retries`` is used up
+``LOOP``           run the task again at once (``context.loop_count``,
+                   ``context.loop_result``); its last return is the result
 =================  ====================================================
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FerroflowSignal", "FAIL", "TRIGGERFAIL", "SUCCESS", "SKIP", "RETRY"]
+__all__ = ["FerroflowSignal", "FAIL", "TRIGGERFAIL", "SUCCESS", "SKIP", "RETRY", "LOOP"]
 
 _NOTHING = object()
 
@@ -65,3 +67,29 @@ class RETRY(FerroflowSignal):
     """Retry the task run now, even when ``max_retries`` is used up."""
 
     state_name = "Retrying"
+
+
+class LOOP(FerroflowSignal):
+    """Run the task again at once, as the next iteration of a loop.
+
+    The next call sees ``ferroflow.context.loop_count`` (1 in the first call, one more
+    per iteration) and ``ferroflow.context.loop_result`` (this signal's ``result``).
+    The value the task finally returns (or the state it finally raises) ends the task
+    run; iterations are not attempts: ``task_run_count`` does not change, and a
+    ``timeout`` applies to each iteration. As in Prefect 1, a LOOP without ``result``
+    carries ``repr()`` of itself::
+
+        @task
+        def countdown(n):
+            left = context.get("loop_result", n)
+            if left > 0:
+                raise signals.LOOP(f"{left} to go", result=left - 1)
+            return context.loop_count
+    """
+
+    state_name = "Looped"
+
+    def __init__(self, message: str | None = None, result: Any = _NOTHING):
+        if result is _NOTHING:
+            result = repr(self)  # before the message is set, as in Prefect 1
+        super().__init__(message, result)

@@ -2,7 +2,8 @@
 
 Reading it inside a task gives the flow's name and run id, the parameters, the
 scheduled start time (and date helpers derived from it), and the task run's own name,
-map index and attempt number::
+map index and attempt number (and, for a task raising ``signals.LOOP``, its iteration
+``loop_count`` and the ``loop_result`` the last iteration carried)::
 
     from ferroflow import context, task
 
@@ -29,7 +30,7 @@ __all__ = ["context", "RunInfo", "Frame", "current_frame", "in_frame"]
 class RunInfo:
     """Facts about one flow run, shared by all of its task runs."""
 
-    __slots__ = ("flow_name", "flow_run_id", "parameters", "scheduled_start_time", "extra")
+    __slots__ = ("flow_name", "flow_run_id", "parameters", "scheduled_start_time", "extra", "loops")
 
     def __init__(self, flow_name: str, flow_run_id: str, parameters: dict,
                  scheduled_start_time: datetime.datetime, extra: Optional[dict] = None):
@@ -38,6 +39,9 @@ class RunInfo:
         self.parameters = parameters
         self.scheduled_start_time = scheduled_start_time
         self.extra = extra or {}
+        # (task id, map index) -> (loop count, loop result) of a looping task run that
+        # failed, so that its retry resumes at that iteration (ferroflow.executors.loop).
+        self.loops: dict = {}
 
     def __getstate__(self):
         return {k: getattr(self, k) for k in self.__slots__}
@@ -77,6 +81,8 @@ class Frame:
 
 _FRAME: contextvars.ContextVar[Optional[Frame]] = contextvars.ContextVar("ferroflow_frame", default=None)
 _USER: contextvars.ContextVar[dict] = contextvars.ContextVar("ferroflow_user_context", default={})
+# (loop count, loop result) while a task run loops (set by ferroflow.executors.loop).
+_LOOP: contextvars.ContextVar[Optional[tuple]] = contextvars.ContextVar("ferroflow_loop", default=None)
 
 
 def current_frame() -> Optional[Frame]:
@@ -127,6 +133,13 @@ def _frame_values(frame: Frame) -> dict:
         "task_full_name": frame.task_name if index is None else f"{frame.task_name}[{index}]",
         "task_run_count": max(1, frame.run_counts[frame.j]) if frame.run_counts else 1,
     })
+    loop = _LOOP.get()
+    if loop is None and getattr(run, "loops", None):
+        loop = run.loops.get((frame.task_id, index))
+    if loop is None:
+        values["loop_count"] = 1
+    else:  # Prefect 1's names too, present (as there) once the task has looped
+        values.update(loop_count=loop[0], loop_result=loop[1], task_loop_count=loop[0], task_loop_result=loop[1])
     return {**run.extra, **values}
 
 

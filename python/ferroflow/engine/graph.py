@@ -3,10 +3,9 @@ order, cycle check)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from typing import Any, Optional
 
-from ferroflow import _core
+from ferroflow import _core, retries
 from ferroflow.errors import FlowDefinitionError
 
 
@@ -38,25 +37,35 @@ class FrozenFlow:
         """Tasks in topological order (ties broken by insertion order)."""
         return [self.tasks[i] for i in self.graph.order()]
 
-    def specs(self) -> list[tuple]:
-        """One scheduling spec per task, in the shape the core takes."""
+    def specs(self, seed: Optional[int] = None) -> list[tuple]:
+        """One scheduling spec per task, in the shape the core takes.
+
+        ``seed`` seeds the jitter of retry delays (default: fresh for each call, so
+        each flow run draws its own); a backoff with its own ``seed`` keeps it.
+        """
         constants = self.flow.constants
-        return [_spec(t, len(constants.get(t, ()))) for t in self.tasks]
+        seed = retries.run_seed(seed)
+        return [_spec(t, len(constants.get(t, ())), seed) for t in self.tasks]
 
 
-def _spec(task: Any, n_constants: int) -> tuple:
+def _spec(task: Any, n_constants: int, seed: int = 0) -> tuple:
+    """``(trigger, at_least, at_most, skip_on_upstream_skip, max_retries,
+    retry_delays_ms, retry_jitter, retry_seed, n_constants, observed)``."""
     spec = getattr(task.trigger, "_ff_spec", ("custom",))
     name = spec[0]
     at_least = float(spec[1]) if len(spec) > 1 and spec[1] is not None else None
     at_most = float(spec[2]) if len(spec) > 2 and spec[2] is not None else None
-    delay = task.retry_delay or timedelta(0)
+    max_retries = int(task.max_retries or 0)
+    delays_ms, jitter, own_seed = retries.core_delays(task.retry_delay, max_retries)
     return (
         name,
         at_least,
         at_most,
         bool(task.skip_on_upstream_skip),
-        int(task.max_retries or 0),
-        max(0, round(delay.total_seconds() * 1000)),
+        max_retries,
+        delays_ms,
+        jitter,
+        seed if own_seed is None else own_seed,
         n_constants,
         bool(getattr(task, "state_handlers", None) or getattr(task, "on_failure", None)),
     )

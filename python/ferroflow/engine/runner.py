@@ -9,6 +9,7 @@ and retries are the core's.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import traceback
 from collections import deque
@@ -137,8 +138,11 @@ class FlowRun:
         self._t0 = time.monotonic()
         self._last_progress = 0.0
 
-    def now_ms(self) -> int:
-        return int((time.monotonic() - self._t0) * 1000)
+    def now_ms(self, up: bool = False) -> int:
+        """Milliseconds since the run started; rounded up for reports, so a retry
+        timer (due = report time + delay) never fires early."""
+        elapsed = (time.monotonic() - self._t0) * 1000
+        return math.ceil(elapsed) if up else int(elapsed)
 
     # ----- the loop --------------------------------------------------------------
 
@@ -224,7 +228,7 @@ class FlowRun:
                     self._time(unit, result)
                     reports.append(self._absorb(unit, result))
             if reports:
-                core.report(reports, self.now_ms())
+                core.report(reports, self.now_ms(up=True))
                 self.recorder.report(reports, self.logs)
             elif not items:
                 if core.is_complete():

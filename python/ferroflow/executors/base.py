@@ -29,6 +29,7 @@ from typing import Any, Callable, Optional, Sequence
 from ferroflow import signals
 from ferroflow._core import FAILED, RETRY_OK, RETRYING, SKIPPED, SUCCESS, TIMED_OUT, TRIGGER_FAILED
 from ferroflow.engine.context import _FRAME, Frame
+from ferroflow.retries import RetryRule
 from ferroflow.executors.timeouts import TaskTimeout, call_with_timeout
 
 __all__ = ["Executor", "WorkUnit", "UnitResult"]
@@ -67,6 +68,8 @@ class WorkUnit:
     mapped_keys: tuple = ()
     columns: tuple = ()
     retry_on: tuple = ()
+    #: The task's ``retry_condition(task, state) -> bool``, or None.
+    retry_condition: Optional[Callable[..., Any]] = None
     frame: Optional[Frame] = None
     log_stdout: bool = False
     timeout: Optional[float] = None
@@ -121,7 +124,7 @@ class WorkUnit:
         details: dict = {}
         kwargs = dict(self.static)
         keys = self.mapped_keys
-        retry_on = self.retry_on
+        retry_on = _retry_rule(self)
         caught = (Exception, signals.FerroflowSignal, TaskTimeout)
         if len(keys) == 1:
             # The common case, kept tight: one mapped argument.
@@ -131,6 +134,9 @@ class WorkUnit:
                 kwargs[key] = column[j]
                 try:
                     values[j] = fn(**kwargs)
+                except signals.LOOP as sig:  # iterations: ferroflow.executors.loop
+                    from ferroflow.executors.loop import keep_looping
+                    codes[j], values[j] = keep_looping(fn, kwargs, sig, retry_on, details, j)
                 except caught as exc:
                     codes[j], values[j], details[j] = _outcome(exc, retry_on)
         else:
@@ -141,6 +147,9 @@ class WorkUnit:
                     kwargs[key] = column[j]
                 try:
                     values[j] = fn(**kwargs)
+                except signals.LOOP as sig:  # iterations: ferroflow.executors.loop
+                    from ferroflow.executors.loop import keep_looping
+                    codes[j], values[j] = keep_looping(fn, kwargs, sig, retry_on, details, j)
                 except caught as exc:
                     codes[j], values[j], details[j] = _outcome(exc, retry_on)
         return UnitResult(codes, values, details)
@@ -168,14 +177,19 @@ class WorkUnit:
                 continue
             try:
                 code, value, detail = SUCCESS, fn(**kwargs), None
+            except signals.LOOP as sig:  # iterations: ferroflow.executors.loop
+                from ferroflow.executors.loop import keep_looping
+                observed = (self.owner, self.handlers, running)
+                codes[j], values[j] = keep_looping(fn, kwargs, sig, _retry_rule(self), details, j, observed)
+                continue
             except (Exception, signals.FerroflowSignal, TaskTimeout) as exc:
-                code, value, detail = _outcome(exc, self.retry_on)
+                code, value, detail = _outcome(exc, _retry_rule(self))
             new = state_of(code, value, detail, "Task run succeeded.", run_count)
             final = call_handlers(self.owner, self.handlers, running, new)
             if final is not new:
                 code, value, detail = outcome_of(final)
                 if code in (FAILED, TIMED_OUT, TRIGGER_FAILED):
-                    code |= _retry_flag(value, self.retry_on)
+                    code = _ask_condition(code | _retry_flag(value, self.retry_on), value, detail, _retry_rule(self))
             codes[j], values[j] = code, value
             if detail is not None:
                 details[j] = detail
@@ -188,14 +202,35 @@ def _retry_flag(result: Any, retry_on: tuple) -> int:
     return 0
 
 
+def _retry_rule(unit: WorkUnit) -> tuple:
+    """What decides a unit's retries: its ``retry_on`` tuple, or (when the task has a
+    ``retry_condition``) a :class:`RetryRule` carrying both. No cost without one."""
+    if unit.retry_condition is None:
+        return unit.retry_on
+    return RetryRule(unit.retry_on, unit.retry_condition, unit.owner)
+
+
 def _outcome(exc: BaseException, retry_on: tuple):
-    """(code, value, details) of a task run that raised ``exc``."""
+    """(code, value, details) of a task run that raised ``exc``; ``retry_on`` is a
+    tuple of exception types or a :class:`RetryRule`."""
     if isinstance(exc, signals.FerroflowSignal):
-        return _signal_outcome(exc, retry_on)
-    if isinstance(exc, TaskTimeout):
+        outcome = _signal_outcome(exc, retry_on)
+    elif isinstance(exc, TaskTimeout):
         exc.__traceback__ = None
-        return TIMED_OUT | _retry_flag(exc, retry_on), exc, ("Task timed out during execution.", str(exc))
-    return _failure(exc, retry_on)
+        outcome = TIMED_OUT | _retry_flag(exc, retry_on), exc, ("Task timed out during execution.", str(exc))
+    else:
+        outcome = _failure(exc, retry_on)
+    if outcome[0] & RETRY_OK and type(retry_on) is RetryRule:
+        return (_ask_condition(*outcome, retry_on), outcome[1], outcome[2])
+    return outcome
+
+
+def _ask_condition(code: int, value: Any, detail: Any, retry_on: tuple) -> int:
+    """``code`` without RETRY_OK when ``retry_on`` is a RetryRule whose condition
+    refuses the retry."""
+    if code & RETRY_OK and type(retry_on) is RetryRule:
+        return code if retry_on.allows(code, value, detail) else code & ~RETRY_OK
+    return code
 
 
 def _failure(exc: BaseException, retry_on: tuple):

@@ -96,6 +96,7 @@ fn simulate_timed(graph: Graph, width: u32) -> (u64, [Duration; 3]) {
                     runs += ix.len() as u64;
                     run.report(it.task, Some(&ix), &codes[..ix.len()], 0).expect("report");
                 }
+                (ItemKind::Decided(_), _) => unreachable!("no task is observed"),
             }
         }
     }

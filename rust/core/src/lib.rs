@@ -3,6 +3,7 @@
 //! * [`graph`] freezes a flow into a compact graph: topological order, cycle detection
 //!   whose error names the tasks on the cycle in order.
 //! * [`state`] defines the one-byte state codes shared with the Python layer.
+//! * [`retry`] computes per-attempt retry delays with seeded, allocation-free jitter.
 //! * [`trigger`] evaluates the built-in triggers on counters of upstream states.
 //! * [`run`] keeps the per-run bookkeeping (one byte per task run and mapped child),
 //!   expands mapped tasks, propagates skips and trigger failures, keeps retry timers and
@@ -13,11 +14,13 @@
 
 pub mod error;
 pub mod graph;
+pub mod retry;
 pub mod run;
 pub mod state;
 pub mod trigger;
 
 pub use error::CoreError;
 pub use graph::{EdgeSpec, Graph};
+pub use retry::{InvalidJitter, RetryDelays};
 pub use run::{FinalVerdict, Item, ItemKind, Run, TaskSpec};
 pub use trigger::{Bound, Trigger, Verdict};

@@ -18,16 +18,18 @@ use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 use crate::error::CoreError;
 use crate::graph::Graph;
+use crate::retry::RetryDelays;
 use crate::state::*;
 use crate::trigger::{Trigger, Verdict};
 
 /// What the engine must know about a task to schedule it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskSpec {
     pub trigger: Trigger,
     pub skip_on_upstream_skip: bool,
     pub max_retries: u8,
-    pub retry_delay_ms: u64,
+    /// How long each retry waits (per attempt, optionally jittered).
+    pub retry_delays: RetryDelays,
     /// Keyed constant inputs: each counts as one successful upstream state.
     pub n_constants: u32,
     /// Python watches this task's transitions (state handlers): outcomes the core
@@ -42,7 +44,7 @@ impl Default for TaskSpec {
             trigger: Trigger::AllSuccessful,
             skip_on_upstream_skip: true,
             max_retries: 0,
-            retry_delay_ms: 0,
+            retry_delays: RetryDelays::NONE,
             n_constants: 0,
             observed: false,
         }
@@ -327,6 +329,26 @@ impl Run {
     /// When the earliest retry timer fires.
     pub fn next_timer(&self) -> Option<u64> {
         self.timers.peek().map(|Reverse((due, _, _))| *due)
+    }
+
+    /// Armed retry timers as `(due_ms, task, index)`, earliest first (`index` is
+    /// `None` for the task itself). A timer whose run was cancelled meanwhile may
+    /// linger until it fires (it is then ignored).
+    pub fn pending_retries(&self) -> Vec<(u64, u32, Option<u32>)> {
+        let mut timers: Vec<(u64, u32, Option<u32>)> = self
+            .timers
+            .iter()
+            .map(|&Reverse((due, t, i))| (due, t, (i != SELF).then_some(i)))
+            .collect();
+        timers.sort_unstable();
+        timers
+    }
+
+    /// The wait the core schedules when attempt `attempt` of `task` (child `index`,
+    /// or the task itself for `None`) fails and may be retried; `None` for an unknown task.
+    pub fn retry_delay_ms(&self, task: u32, index: Option<u32>, attempt: u8) -> Option<u64> {
+        let spec = self.specs.get(task as usize)?;
+        Some(spec.retry_delays.delay_ms(task, index.unwrap_or(SELF), attempt))
     }
 
     /// Nothing ready, nothing in flight, no timer, yet not complete: the run cannot
@@ -617,12 +639,14 @@ impl Run {
     fn outcome(&mut self, task: u32, runs: u8, code: u8, now_ms: u64, index: u32) -> Result<u8, CoreError> {
         debug_assert!(self.check_code(task, code).is_ok());
         let base = code & !RETRY_OK;
-        let spec = self.specs[task as usize];
+        let spec = &self.specs[task as usize];
         let recorded = match base {
             // A trigger failure decided by the core never carries RETRY_OK; a TRIGGERFAIL
-            // raised inside the task body does, and is retried like any failure.
+            // raised inside the task body does, and is retried like any failure. The
+            // delay is that of this run's own attempt (a mapped child's, for a child).
             FAILED | TIMED_OUT | TRIGGER_FAILED if code & RETRY_OK != 0 && runs <= spec.max_retries => {
-                self.timers.push(Reverse((now_ms.saturating_add(spec.retry_delay_ms), task, index)));
+                let delay = spec.retry_delays.delay_ms(task, index, runs);
+                self.timers.push(Reverse((now_ms.saturating_add(delay), task, index)));
                 RETRYING
             }
             RETRYING => {
@@ -781,7 +805,7 @@ impl Run {
     /// A mapped task's parent never evaluates its trigger (its children do); it skips,
     /// fails for lack of anything to map over, or maps.
     fn evaluate_parent(&mut self, t: u32) {
-        let spec = self.specs[t as usize];
+        let skip_on_upstream_skip = self.specs[t as usize].skip_on_upstream_skip;
         let links = self.links.of(t);
         let skipped = links.iter().any(|l| {
             let s = self.state[l.up as usize];
@@ -795,7 +819,7 @@ impl Run {
                 }
             }
         });
-        if spec.skip_on_upstream_skip && skipped {
+        if skip_on_upstream_skip && skipped {
             return self.conclude(t, SELF, SKIPPED);
         }
         let mappable = links
@@ -913,7 +937,7 @@ impl Run {
     }
 
     fn decide(&mut self, t: u32, index: u32, c: &Counts) {
-        let spec = self.specs[t as usize];
+        let spec = &self.specs[t as usize];
         let verdict = if spec.skip_on_upstream_skip && c.skipped > 0 {
             Verdict::Skip
         } else {

@@ -13,7 +13,9 @@
 //!   itself for other mapped edges, and everything for unmapped edges;
 //! * a task run follows an outcome script per attempt; retryable failures (FAILED,
 //!   TIMED_OUT or an in-task TRIGGERFAIL carrying RETRY_OK) are retried while
-//!   `run_count <= max_retries`, RETRYING (the RETRY signal) always is.
+//!   `run_count <= max_retries`, RETRYING (the RETRY signal) always is. A retry is not
+//!   handed out before its delay: the per-attempt delay of that run's own attempt (the
+//!   last one repeating), less the jitter share re-derived here from the seed.
 //!
 //! The triggers and state categories are re-derived here on plain lists of state codes
 //! (the core's `Trigger::evaluate` and `state::is_*` are not used).
@@ -29,7 +31,7 @@ use ferroflow_core::state::{
     CACHED, FAILED, MAPPED, NAMES, N_STATES, PENDING, RETRYING, RETRY_OK, RUNNING, SKIPPED, SUCCESS, TIMED_OUT,
     TRIGGER_FAILED,
 };
-use ferroflow_core::{Bound, EdgeSpec, FinalVerdict, Graph, ItemKind, Run, TaskSpec, Trigger};
+use ferroflow_core::{Bound, EdgeSpec, FinalVerdict, Graph, ItemKind, RetryDelays, Run, TaskSpec, Trigger};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
@@ -40,7 +42,10 @@ struct TaskGen {
     trigger: Trigger,
     skip_on_upstream_skip: bool,
     max_retries: u8,
-    retry_delay_ms: u64,
+    /// Per-attempt delays (empty: retry at once), jitter fraction and seed.
+    retry_delays_ms: Vec<u64>,
+    jitter: f64,
+    jitter_seed: u64,
     n_constants: u32,
     /// (upstream pick, mapped, duplicate the edge): the pick is reduced modulo the id.
     ups: Vec<(u32, bool, bool)>,
@@ -84,18 +89,25 @@ fn task_gen() -> impl Strategy<Value = TaskGen> {
         trigger(),
         prop::bool::weighted(0.8),
         0u8..=3,
-        prop_oneof![Just(0u64), 1u64..=20],
+        prop::collection::vec(prop_oneof![Just(0u64), 1u64..=20], 0..=3),
+        (prop_oneof![2 => Just(0.0), 1 => prop::sample::select(vec![0.25, 0.5, 1.0])], any::<u64>()),
         prop_oneof![6 => Just(0u32), 1 => 1u32..=2],
         prop::collection::vec((any::<u32>(), prop::bool::weighted(0.4), prop::bool::weighted(0.1)), 0..=3),
     )
-        .prop_map(|(trigger, skip_on_upstream_skip, max_retries, retry_delay_ms, n_constants, ups)| TaskGen {
-            trigger,
-            skip_on_upstream_skip,
-            max_retries,
-            retry_delay_ms,
-            n_constants,
-            ups,
-        })
+        .prop_map(
+            |(trigger, skip_on_upstream_skip, max_retries, retry_delays_ms, (jitter, jitter_seed), n_constants, ups)| {
+                TaskGen {
+                    trigger,
+                    skip_on_upstream_skip,
+                    max_retries,
+                    retry_delays_ms,
+                    jitter,
+                    jitter_seed,
+                    n_constants,
+                    ups,
+                }
+            },
+        )
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -150,11 +162,13 @@ impl Flow {
                 trigger: t.trigger,
                 skip_on_upstream_skip: t.skip_on_upstream_skip,
                 max_retries: t.max_retries,
-                retry_delay_ms: t.retry_delay_ms,
+                retry_delays: RetryDelays::per_attempt(t.retry_delays_ms.clone())
+                    .with_jitter(t.jitter, t.jitter_seed)
+                    .expect("jitter in 0..=1"),
                 n_constants: t.n_constants,
                 // Observed tasks get the core's own decisions back as Decided items;
                 // echoing them must not change any outcome.
-                observed: (t.retry_delay_ms + t.n_constants as u64) % 2 == 1,
+                observed: (t.retry_delays_ms.len() as u32 + t.n_constants) % 2 == 1,
             })
             .collect();
         let reference = (0..n as u32).filter(|&i| case.reference_mask >> (i % 64) & 1 == 1).collect();
@@ -272,6 +286,30 @@ struct Outcome {
     children: Vec<Vec<u8>>,
     child_run_counts: Vec<Vec<u8>>,
     verdict: FinalVerdict,
+}
+
+/// The wait before the retry after attempt `attempt` of `(task, index)`, derived from
+/// the case without the core: the attempt's own delay (the last repeating), less a
+/// share `jitter * u` of it, `u` in [0, 1) a splitmix64 hash of (seed, task, index,
+/// attempt).
+fn model_delay(case: &Case, task: u32, index: u32, attempt: u8) -> u64 {
+    let t = &case.tasks[task as usize];
+    let Some(&last) = t.retry_delays_ms.last() else { return 0 };
+    let base = t.retry_delays_ms.get(attempt as usize - 1).copied().unwrap_or(last);
+    if t.jitter == 0.0 || t.retry_delays_ms.iter().all(|&d| d == 0) {
+        return base;
+    }
+    fn mix(x: u64) -> u64 {
+        let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    let h = mix(mix(t.jitter_seed ^ ((task as u64) << 32 | index as u64)) ^ attempt as u64);
+    let u = (h >> 11) as f64 / (1u64 << 53) as f64;
+    let delay = base - ((base as f64 * t.jitter * u) as u64).min(base);
+    assert!(delay <= base && delay as f64 >= base as f64 * (1.0 - t.jitter) - 1.0);
+    delay
 }
 
 /// One task run: (state, run count).
@@ -574,8 +612,14 @@ fn drive(case: &Case, flow: &Flow, seed: u64) -> Result<Outcome, TestCaseError> 
                     let code = scripted(case, t, u32::MAX, attempt);
                     run.report(t, None, &[code], now).map_err(|e| TestCaseError::fail(format!("report t{t}: {e}")))?;
                     if run.task_state(t) == RETRYING {
-                        let delay = if code == RETRYING { 0 } else { flow.specs[t as usize].retry_delay_ms };
+                        let delay = if code == RETRYING { 0 } else { model_delay(case, t, u32::MAX, attempt) };
                         due.insert((t, u32::MAX), now + delay);
+                        prop_assert!(
+                            run.pending_retries().contains(&(now + delay, t, None)),
+                            "t{t} attempt {attempt}: no timer at {} in {:?}",
+                            now + delay,
+                            run.pending_retries()
+                        );
                     }
                     k += 1;
                 }
@@ -605,8 +649,15 @@ fn drive(case: &Case, flow: &Flow, seed: u64) -> Result<Outcome, TestCaseError> 
                         .map_err(|e| TestCaseError::fail(format!("report t{t}{ix:?}: {e}")))?;
                     for (&i, &code) in ix.iter().zip(&codes) {
                         if run.child_states(t)[i as usize] == RETRYING {
-                            let delay = if code == RETRYING { 0 } else { flow.specs[t as usize].retry_delay_ms };
+                            let attempt = attempts[&(t, i)];
+                            let delay = if code == RETRYING { 0 } else { model_delay(case, t, i, attempt) };
                             due.insert((t, i), now + delay);
+                            prop_assert!(
+                                run.pending_retries().contains(&(now + delay, t, Some(i))),
+                                "t{t}[{i}] attempt {attempt}: no timer at {} in {:?}",
+                                now + delay,
+                                run.pending_retries()
+                            );
                         }
                     }
                     k = end;
@@ -706,7 +757,9 @@ fn model_sanity() {
         trigger: Trigger::AllSuccessful,
         skip_on_upstream_skip: true,
         max_retries: 0,
-        retry_delay_ms: 0,
+        retry_delays_ms: vec![],
+        jitter: 0.0,
+        jitter_seed: 0,
         n_constants: 0,
         ups,
     };

@@ -7,7 +7,9 @@
 //! a run: `next_batch` -> run the items -> `report` / `prepared`.
 
 use ferroflow_core::state::*;
-use ferroflow_core::{Bound, CoreError, EdgeSpec, FinalVerdict, Graph, Item, ItemKind, Run, TaskSpec, Trigger};
+use ferroflow_core::{
+    Bound, CoreError, EdgeSpec, FinalVerdict, Graph, Item, ItemKind, RetryDelays, Run, TaskSpec, Trigger,
+};
 
 // ----- helpers -------------------------------------------------------------------
 
@@ -65,7 +67,7 @@ fn no_skip(trigger: Trigger) -> TaskSpec {
 }
 
 fn retrying(max_retries: u8, retry_delay_ms: u64) -> TaskSpec {
-    TaskSpec { max_retries, retry_delay_ms, ..TaskSpec::default() }
+    TaskSpec { max_retries, retry_delays: RetryDelays::fixed(retry_delay_ms), ..TaskSpec::default() }
 }
 
 fn bound(v: Option<f64>) -> Bound {

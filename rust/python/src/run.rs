@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use ferroflow_core::{Bound as Threshold, FinalVerdict, ItemKind, Run as CoreRun, TaskSpec, Trigger};
+use ferroflow_core::{Bound as Threshold, FinalVerdict, ItemKind, RetryDelays, Run as CoreRun, TaskSpec, Trigger};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyRange, PyRangeMethods, PyTuple};
@@ -14,9 +14,17 @@ use crate::graph::Graph;
 const DETACH_AT: usize = 4096;
 
 /// One task's scheduling spec, as the engine sends it:
-/// `(trigger, at_least, at_most, skip_on_upstream_skip, max_retries, retry_delay_ms,
-/// n_constants, observed)`.
-type SpecTuple = (String, Option<f64>, Option<f64>, bool, u8, u64, u32, bool);
+/// `(trigger, at_least, at_most, skip_on_upstream_skip, max_retries, retry_delays_ms,
+/// retry_jitter, retry_seed, n_constants, observed)`. `retry_delays_ms` lists the wait
+/// before each retry (the last repeats; empty = retry at once); `retry_jitter` (0..=1)
+/// takes a random share off each, drawn from `retry_seed`.
+type SpecTuple = (String, Option<f64>, Option<f64>, bool, u8, Vec<u64>, f64, u64, u32, bool);
+
+fn retry_delays_from(name: &str, delays_ms: Vec<u64>, jitter: f64, seed: u64) -> PyResult<RetryDelays> {
+    RetryDelays::per_attempt(delays_ms)
+        .with_jitter(jitter, seed)
+        .map_err(|e| PyValueError::new_err(format!("Task '{name}': {e}")))
+}
 
 fn trigger_from(name: &str, at_least: Option<f64>, at_most: Option<f64>) -> PyResult<Trigger> {
     let b = |v: Option<f64>| v.map_or(Threshold::Default, Threshold::Value);
@@ -74,20 +82,24 @@ impl Run {
 impl Run {
     #[new]
     fn new(py: Python<'_>, graph: &Graph, specs: Vec<SpecTuple>) -> PyResult<Self> {
+        let g = graph.inner.clone();
+        if specs.len() != g.len() {
+            return Err(to_py(ferroflow_core::CoreError::SpecCount { specs: specs.len(), tasks: g.len() }));
+        }
         let specs = specs
             .into_iter()
-            .map(|(trigger, at_least, at_most, skip, max_retries, delay, n_constants, observed)| {
+            .enumerate()
+            .map(|(t, (trigger, at_least, at_most, skip, max_retries, delays, jitter, seed, n_constants, observed))| {
                 Ok(TaskSpec {
                     trigger: trigger_from(&trigger, at_least, at_most)?,
                     skip_on_upstream_skip: skip,
                     max_retries,
-                    retry_delay_ms: delay,
+                    retry_delays: retry_delays_from(g.name(t as u32), delays, jitter, seed)?,
                     n_constants,
                     observed,
                 })
             })
             .collect::<PyResult<Vec<_>>>()?;
-        let g = graph.inner.clone();
         let run = py.detach(|| CoreRun::new(g, specs)).map_err(to_py)?;
         Ok(Run { inner: Mutex::new(run) })
     }
@@ -192,6 +204,21 @@ impl Run {
     /// Milliseconds (on the engine's clock) when the earliest retry timer fires.
     fn next_timer(&self) -> Option<u64> {
         self.core().next_timer()
+    }
+
+    /// Armed retry timers as `(due_ms, task, index)`, earliest first; `index` is None
+    /// for the task itself.
+    fn pending_retries(&self) -> Vec<(u64, u32, Option<u32>)> {
+        self.core().pending_retries()
+    }
+
+    /// The wait (ms) the core schedules when attempt `attempt` of `task` (child
+    /// `index`, or the task itself) fails and may be retried, jitter included.
+    #[pyo3(signature = (task, index, attempt))]
+    fn retry_delay_ms(&self, task: u32, index: Option<u32>, attempt: u8) -> PyResult<u64> {
+        self.core()
+            .retry_delay_ms(task, index, attempt)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown task id {task}")))
     }
 
     /// Task-level state codes of every task, as bytes.

@@ -1,0 +1,167 @@
+"""``signals.LOOP``: run a task again at once, as the next iteration of a loop.
+
+A task run that raises :class:`~ferroflow.signals.LOOP` is handed to
+:func:`keep_looping` by the ``except signals.LOOP`` branch of the work unit's run
+loop (:mod:`ferroflow.executors.base`). Task runs that never loop never reach this
+module, so looping costs the others nothing.
+
+What it does, as Prefect 1.4.1 does:
+
+* iteration ``k + 1`` sees ``context.loop_count == k + 1`` and ``context.loop_result``
+  equal to the ``result`` of the LOOP raised by iteration ``k`` (the first iteration
+  sees ``loop_count == 1`` and no ``loop_result``);
+* each iteration is one call of the task's (timeout-wrapped) function, so a
+  ``timeout`` applies to each iteration;
+* the task run ends with what the last iteration returned or raised; iterations are
+  not attempts (``task_run_count`` does not change);
+* when iteration ``k`` fails and the task run is retried, the retry resumes at
+  iteration ``k`` with the same ``loop_result``: the loop state is kept in the flow
+  run's :class:`~ferroflow.engine.context.RunInfo` (``loops``), in the process that
+  ran the unit;
+* state handlers see, per iteration, ``Running -> Looped("Task is looping (k)")`` and
+  then ``Pending("Looping task (on loop index k)") -> Running``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from ferroflow import signals, states
+from ferroflow._core import FAILED, RETRY_OK, SUCCESS, TIMED_OUT, TRIGGER_FAILED
+from ferroflow.engine.context import _LOOP, current_frame
+from ferroflow.executors import base as _base
+from ferroflow.executors.timeouts import TaskTimeout
+
+__all__ = ["Looped", "keep_looping"]
+
+_CAUGHT = (Exception, signals.FerroflowSignal, TaskTimeout)
+# Outcomes a retry may follow: the loop state is kept for them.
+_RESUMABLE = (FAILED, TIMED_OUT)
+
+
+class Looped(states.Finished):
+    """One iteration of a looping task finished (raised ``LOOP``); the next one runs
+    at once. Only state handlers see it: a task run never ends ``Looped``.
+    ``loop_count`` is the iteration that looped (1 for the first)."""
+
+    def __init__(self, message: Optional[str] = None, result: Any = None, loop_count: int = 1, **attrs: Any):
+        super().__init__(message, result, **attrs)
+        self.loop_count = loop_count
+
+    def is_looped(self) -> bool:
+        return True
+
+
+def keep_looping(
+    fn: Callable[..., Any],
+    kwargs: dict,
+    sig: signals.LOOP,
+    retry_on: tuple,
+    details: dict,
+    j: int,
+    observed: Optional[tuple] = None,
+) -> tuple:
+    """Run the task run whose call raised ``sig`` until a call returns or raises
+    something other than ``LOOP``; return its ``(code, value)`` and record its details
+    (message, traceback) in ``details[j]`` when it did not simply succeed.
+
+    ``observed`` is ``(task, handlers, running_state)`` for a task with state handlers:
+    every transition then passes through them, as in the work unit's observed loop.
+    """
+    frame = current_frame()
+    loops = key = None
+    if frame is not None and frame.run is not None:
+        loops = frame.run.loops
+        key = (frame.task_id, frame.map_index)
+    # A retry of a run that failed while looping resumes at that iteration.
+    resumed = loops.pop(key, None) if loops else None
+    count = resumed[0] if resumed is not None else 1
+    carried = resumed[1] if resumed is not None else None
+    token = _LOOP.get()
+    try:
+        while True:
+            outcome = None
+            result = sig.result
+            if observed is not None:
+                outcome, count, result = _handle_looped(observed, sig, count, result, retry_on)
+                if outcome is not None:
+                    break  # a handler ended the loop: a retry reruns this iteration
+            count += 1
+            carried = result
+            _LOOP.set((count, result))
+            if observed is not None:
+                outcome = _handle_restart(observed, count - 1)
+                if outcome is not None:
+                    break
+            try:
+                value = fn(**kwargs)
+            except signals.LOOP as again:
+                sig = again
+                continue
+            except _CAUGHT as exc:
+                outcome = _base._outcome(exc, retry_on)
+            else:
+                outcome = (SUCCESS, value, None)
+            if observed is not None:
+                outcome = _handle_end(observed, outcome, retry_on)
+            break
+    finally:
+        _LOOP.set(token)
+    if loops is not None and count > 1 and outcome[0] & ~RETRY_OK in _RESUMABLE:
+        loops[key] = (count, carried)
+    code, value, detail = outcome
+    if detail is not None:
+        details[j] = detail
+    return code, value
+
+
+# ----- state handlers ---------------------------------------------------------------
+
+
+def _handle_looped(observed: tuple, sig: signals.LOOP, count: int, result: Any, retry_on: tuple):
+    """Running -> Looped through the handlers: ``(None, count, result)`` to go on
+    looping (a handler may change both by returning another Looped), or
+    ``(outcome, ...)`` when a handler ended the run with another state."""
+    from ferroflow.engine.handlers import call_handlers, outcome_of
+
+    task, handlers, running = observed
+    proposed = Looped(sig.message or f"Task is looping ({count})", result, loop_count=count,
+                      run_count=running.run_count)
+    final = call_handlers(task, handlers, running, proposed)
+    if isinstance(final, Looped):
+        return None, final.loop_count, final.result
+    return _with_retry_flag(outcome_of(final), retry_on), count, result
+
+
+def _handle_restart(observed: tuple, loop_index: int):
+    """Pending -> Running of the next iteration; an outcome when a handler finished
+    the run instead (as for the first iteration, not retried)."""
+    from ferroflow.engine.handlers import call_handlers, outcome_of
+
+    task, handlers, running = observed
+    pending = states.Pending(f"Looping task (on loop index {loop_index})")
+    started = call_handlers(task, handlers, pending, running)
+    if started.is_finished():
+        return outcome_of(started)
+    return None
+
+
+def _handle_end(observed: tuple, outcome: tuple, retry_on: tuple) -> tuple:
+    """Running -> the last iteration's outcome, through the handlers."""
+    from ferroflow.engine.handlers import call_handlers, outcome_of, state_of
+
+    task, handlers, running = observed
+    code, value, detail = outcome
+    new = state_of(code, value, detail, "Task run succeeded.", running.run_count)
+    final = call_handlers(task, handlers, running, new)
+    if final is new:
+        return outcome
+    return _with_retry_flag(outcome_of(final), retry_on)
+
+
+def _with_retry_flag(outcome: tuple, retry_on: tuple) -> tuple:
+    """A handler's failed state may be retried, as in the work unit's observed loop."""
+    code, value, detail = outcome
+    if code in (FAILED, TIMED_OUT, TRIGGER_FAILED):
+        code = _base._ask_condition(code | _base._retry_flag(value, retry_on), value, detail, retry_on)
+    return code, value, detail

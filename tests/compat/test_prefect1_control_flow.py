@@ -1,0 +1,92 @@
+"""Differential test for control flow and LOOP: every scenario of
+``scenarios_control_flow.py`` must end on ferroflow as it ended on Prefect Core 1.4.1
+(recorded in ``prefect1_control_flow_expected.json`` by
+``record_prefect1_control_flow.py``), compared exactly as ``test_prefect1_compat.py``
+compares the base set (whose ``compare`` this module reuses). A flow that Prefect
+refused to build must be refused by ferroflow with an exception of the same class.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+import sys
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+FIXTURE = HERE / "prefect1_control_flow_expected.json"
+
+# Deliberate differences (documented in docs/control-flow.md): scenario -> reason.
+# Each must fail (strict xfail).
+KNOWN_DIFFERENCES: dict[str, str] = {
+    "merge/eleven_branches": "merge picks branches in argument order; Prefect 1.4.1 sorts the "
+                             "keys task_1, task_10, task_11, task_2... as strings",
+    "merge/skipped_and_value": "merge passes over a branch that raised SKIP; Prefect 1.4.1 returns "
+                               "the SKIP signal (the skipped task's result) as the merged value",
+    "merge/constant_branch": "same: merge passes over the SKIP signal of a skipped branch",
+    "merge/mapped_true_child_by_child": "same, child by child (Prefect 1.4.1 merges SKIP signals, "
+                                        "which then break the sum downstream)",
+    "loop/retry_counts_while_looping": "task_run_count stays the attempt number for every iteration; "
+                                       "Prefect 1.4.1 resets it to 1 after the first LOOP of a retry",
+    "loop/retried_loop_respects_max_retries": "ferroflow stops after max_retries=1 (call 4 fails the "
+                                              "task); Prefect 1.4.1's run-count reset lets it retry "
+                                              "after every LOOP",
+}
+
+
+def _load(name: str, path: pathlib.Path):
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+SC = _load("ferroflow_compat_control_flow", HERE / "scenarios_control_flow.py")
+BASE_TEST = _load("ferroflow_compat_test_base", HERE / "test_prefect1_compat.py")
+EXPECTED = json.loads(FIXTURE.read_text())["scenarios"]
+
+
+def _params():
+    params = []
+    for name in sorted(set(SC.SCENARIOS) | set(EXPECTED)):
+        marks = []
+        if name in KNOWN_DIFFERENCES:
+            marks.append(pytest.mark.xfail(reason=KNOWN_DIFFERENCES[name], strict=True))
+        if "warns" in SC.SCENARIO_TAGS.get(name, ()):
+            marks.append(pytest.mark.filterwarnings("ignore"))
+        params.append(pytest.param(name, marks=marks, id=name))
+    return params
+
+
+@pytest.fixture(scope="module")
+def ff():
+    """The ferroflow namespace (imports ferroflow on first use only)."""
+    return SC.ferroflow_namespace()
+
+
+def test_fixture_matches_registry():
+    """Every registered scenario has a recording and vice versa (re-run the recorder)."""
+    missing = sorted(set(SC.SCENARIOS) - set(EXPECTED))
+    stale = sorted(set(EXPECTED) - set(SC.SCENARIOS))
+    assert not missing and not stale, (
+        f"{FIXTURE.name} is out of date: not recorded {missing}, no longer registered {stale}; "
+        "run tests/compat/record_prefect1_control_flow.py with Prefect 1.4.1"
+    )
+
+
+@pytest.mark.parametrize("name", _params())
+def test_control_flow_matches_prefect1(name, ff):
+    assert name in EXPECTED, f"{name} not recorded; re-run record_prefect1_control_flow.py"
+    assert name in SC.SCENARIOS, f"{name} recorded but no longer registered"
+    got = SC.run_scenario(ff, name)
+    expected = EXPECTED[name]
+    problems = BASE_TEST.compare(expected, got)
+    if "raises" in expected["flow"] and expected.get("phase") != got.get("phase"):
+        problems.append(f"Prefect raised while {expected.get('phase')}ing the flow, ferroflow while "
+                        f"{got.get('phase')}ing it")
+    assert not problems, f"{name} differs from Prefect 1.4.1:\n  " + "\n  ".join(problems)
