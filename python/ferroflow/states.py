@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence
 
 __all__ = [
     "State",
+    "Looped",
     "Pending",
     "Scheduled",
     "Paused",
@@ -138,6 +139,19 @@ class Finished(State):
 
 class Success(Finished):
     """Finished successfully; ``result`` is the task's return value."""
+
+
+class Looped(Finished):
+    """One iteration of a looping task finished (raised ``LOOP``); the next one runs
+    at once. Only state handlers see it: a task run never ends ``Looped``.
+    ``loop_count`` is the iteration that looped (1 for the first)."""
+
+    def __init__(self, message: Optional[str] = None, result: Any = None, loop_count: int = 1, **attrs: Any):
+        super().__init__(message, result, **attrs)
+        self.loop_count = loop_count
+
+    def is_looped(self) -> bool:
+        return True
 
 
 class Cached(Success):

@@ -57,7 +57,7 @@ PREFECT_TO_FERROFLOW_STATE = {
     "Submitted": None,        # backend-only (agent submission)
     "Queued": None,           # backend concurrency limits
     "Resume": None,           # manual_only / PAUSE resumption (not supported)
-    "Looped": None,           # LOOP signal (not supported)
+    "Looped": None,           # LOOP: see scenarios_control_flow.py
     "ClientFailed": None,     # backend API failure
     "ValidationFailed": None, # deprecated result validators
     "Cancelling": None,       # backend cancellation in progress

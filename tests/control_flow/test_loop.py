@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from ferroflow import Flow, context, signals, states, task
-from ferroflow.executors.loop import Looped
+from ferroflow.states import Looped
 
 
 def test_loop_until_done_and_pass_the_result_on():

@@ -120,6 +120,8 @@ class FlowRun:
         self.resume: Optional[Resume] = None
         tasks = frozen.tasks
         self.custom_trigger = [not hasattr(t.trigger, "_ff_spec") for t in tasks]
+        # Whether a task's runs may run again (retries, or a RETRY signal seen), so
+        # the details of an earlier attempt must be cleared when the next reports.
         self.retries = [bool(t.max_retries) for t in tasks]
         self.handlers = [_handlers_of(t) for t in tasks]
         slugs = getattr(self.flow, "slugs", {})
@@ -489,6 +491,7 @@ class FlowRun:
             if detail is not None:
                 details[(task_id, TASK_LEVEL)] = detail
                 self.recorder.note(task_id, TASK_LEVEL, detail[0])
+                self.retries[task_id] = True  # a RETRY signal may run it again
             if result.locations is not None and result.locations[0] is not None:
                 self._located(task_id, TASK_LEVEL, result.locations[0])
             return (task_id, None, result.codes[0])
@@ -506,6 +509,8 @@ class FlowRun:
         for j, detail in result.details.items():
             details[(task_id, indices[j])] = detail
             note(task_id, indices[j], detail[0])
+        if result.details:
+            self.retries[task_id] = True  # a RETRY signal may run some again
         if result.locations is not None:
             for j, location in enumerate(result.locations):
                 if location is not None:

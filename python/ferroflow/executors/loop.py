@@ -32,24 +32,11 @@ from ferroflow.engine.context import _LOOP, current_frame
 from ferroflow.executors import base as _base
 from ferroflow.executors.timeouts import TaskTimeout
 
-__all__ = ["Looped", "keep_looping"]
+__all__ = ["keep_looping"]
 
 _CAUGHT = (Exception, signals.FerroflowSignal, TaskTimeout)
 # Outcomes a retry may follow: the loop state is kept for them.
 _RESUMABLE = (FAILED, TIMED_OUT)
-
-
-class Looped(states.Finished):
-    """One iteration of a looping task finished (raised ``LOOP``); the next one runs
-    at once. Only state handlers see it: a task run never ends ``Looped``.
-    ``loop_count`` is the iteration that looped (1 for the first)."""
-
-    def __init__(self, message: Optional[str] = None, result: Any = None, loop_count: int = 1, **attrs: Any):
-        super().__init__(message, result, **attrs)
-        self.loop_count = loop_count
-
-    def is_looped(self) -> bool:
-        return True
 
 
 def keep_looping(
@@ -125,10 +112,10 @@ def _handle_looped(observed: tuple, sig: signals.LOOP, count: int, result: Any, 
     from ferroflow.engine.handlers import call_handlers, outcome_of
 
     task, handlers, running = observed
-    proposed = Looped(sig.message or f"Task is looping ({count})", result, loop_count=count,
+    proposed = states.Looped(sig.message or f"Task is looping ({count})", result, loop_count=count,
                       run_count=running.run_count)
     final = call_handlers(task, handlers, running, proposed)
-    if isinstance(final, Looped):
+    if isinstance(final, states.Looped):
         return None, final.loop_count, final.result
     return _with_retry_flag(outcome_of(final), retry_on), count, result
 
