@@ -22,7 +22,7 @@ from ferroflow.core.edge import flatten, mapped, unmapped
 from ferroflow.core.flow import Flow
 from ferroflow.core.parameter import Parameter
 from ferroflow.core.task import Task, tags, task
-from ferroflow.control_flow import apply_map, case, ifelse, merge, switch
+from ferroflow.control_flow import apply_map, case, ifelse, merge, pause_task, switch
 from ferroflow.engine.context import context
 from ferroflow.engine.logs import get_logger
 
@@ -39,6 +39,7 @@ __all__ = [
     "get_logger",
     "ifelse",
     "merge",
+    "pause_task",
     "Parameter",
     "Task",
     "apply_map",

@@ -13,6 +13,9 @@ signal             resulting state
 ``RETRY``          ``Retrying`` now, even when ``max_retries`` is used up
 ``LOOP``           run the task again at once (``context.loop_count``,
                    ``context.loop_result``); its last return is the result
+``PAUSE``          ``Paused``: the task (and what depends on it) waits for
+                   approval; the flow run ends ``Paused`` and is resumed
+                   with ``flow.run(resume=RUN_ID, approve=[...])``
 =================  ====================================================
 """
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FerroflowSignal", "FAIL", "TRIGGERFAIL", "SUCCESS", "SKIP", "RETRY", "LOOP"]
+__all__ = ["FerroflowSignal", "FAIL", "TRIGGERFAIL", "SUCCESS", "SKIP", "RETRY", "LOOP", "PAUSE"]
 
 _NOTHING = object()
 
@@ -67,6 +70,17 @@ class RETRY(FerroflowSignal):
     """Retry the task run now, even when ``max_retries`` is used up."""
 
     state_name = "Retrying"
+
+
+class PAUSE(FerroflowSignal):
+    """Pause the task run until someone approves it (see ``docs/pause-and-approve.md``).
+
+    Tasks downstream of it wait; everything else runs on. When nothing else can run,
+    the flow run ends ``Paused``; ``flow.run(resume=RUN_ID, approve=["task"])`` runs
+    it again with ``ferroflow.context.resume`` True for the approved tasks, so a task
+    that paused with :func:`ferroflow.pause_task` goes on."""
+
+    state_name = "Paused"
 
 
 class LOOP(FerroflowSignal):

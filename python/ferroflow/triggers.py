@@ -33,6 +33,7 @@ __all__ = [
     "some_successful",
     "some_failed",
     "not_all_skipped",
+    "manual_only",
 ]
 
 
@@ -178,3 +179,14 @@ def some_failed(
     """Run when between ``at_least`` and ``at_most`` upstream states failed (bounds as
     in :func:`some_successful`)."""
     return _threshold("failed", at_least, at_most)
+
+
+def manual_only(upstream_states: UpstreamStates) -> bool:
+    """Run only once approved: the task pauses (``Paused``) until the run is resumed
+    with the task approved, ``flow.run(resume=RUN_ID, approve=["task"])`` (then
+    ``ferroflow.context.resume`` is True). Upstream states do not matter."""
+    from ferroflow.engine.context import context
+
+    if context.get("resume"):
+        return True
+    raise signals.PAUSE('Trigger function is "manual_only"')

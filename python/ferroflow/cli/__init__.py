@@ -6,13 +6,14 @@
     ferroflow plugins [--strict] [--json] [--verbose]
     ferroflow run FILE.py[:FLOW_NAME] [--param KEY=VALUE ...] [--executor NAME]
                   [--executor-option KEY=VALUE ...] [--no-progress] [--traceback]
-                  [--resume RUN_ID] [--no-record]
+                  [--resume RUN_ID [--approve TASK ... | --approve-all]] [--no-record]
     ferroflow runs [--limit N] [--flow NAME]
     ferroflow runs show RUN_ID
     ferroflow logs RUN_ID [--task NAME [--map-index I]]
 
 Exit codes of ``run``: 0 the flow run succeeded, 1 it failed, 2 usage or load error
-(one line on stderr; ``--traceback`` shows the traceback), 130 cancelled by Ctrl-C.
+(one line on stderr; ``--traceback`` shows the traceback), 3 paused waiting for
+approval (resume it with ``--resume RUN_ID --approve TASK``), 130 cancelled by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = ["UsageError", "build_parser", "get_version", "main", "parse_key_value
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_PAUSED = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="run a flow defined in a Python file",
         description="Run a flow defined in a Python file. Exit code: 0 success, 1 failure, "
-                    "2 usage or load error, 130 interrupted.")
+                    "2 usage or load error, 3 paused (waiting for approval), 130 interrupted.")
     run.add_argument("flow", metavar="FILE.py[:FLOW_NAME]",
                      help="the file defining the flow, and the flow's variable or name "
                           "when the file defines several")
@@ -119,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RUN_ID",
                      help="resume an earlier run of this flow (see `ferroflow runs`): task runs "
                           "whose checkpointed results can be read are not run again")
+    run.add_argument("--approve", action="append", default=[], metavar="TASK",
+                     help="with --resume: approve a task that paused (signals.PAUSE, manual_only) "
+                          "or waited behind a pause in that run; repeatable")
+    run.add_argument("--approve-all", action="store_true",
+                     help="with --resume: approve every task that paused or waited in that run")
     run.add_argument("--no-record", action="store_true",
                      help="do not record this run in the run store")
     run.set_defaults(handler=_cmd_run)
@@ -188,6 +195,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         executor_options = parse_key_values(args.executor_option, "--executor-option")
         if executor_options and not args.executor:
             raise UsageError("--executor-option needs --executor NAME")
+        if (args.approve or args.approve_all) and not args.resume:
+            raise UsageError("--approve and --approve-all need --resume RUN_ID")
         flow = load_flow(args.flow)
         executor = None
         if args.executor:
@@ -207,8 +216,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     display = ProgressDisplay(mode="off" if args.no_progress else "auto")
     record = False if args.no_record else None
     try:
+        approve = True if args.approve_all else (args.approve or None)
         state = run_flow(flow, parameters=params, executor=executor, progress=display, record=record,
-                         resume=args.resume)
+                         resume=args.resume, approve=approve)
     except KeyboardInterrupt:
         display.close()
         print("ferroflow: interrupted", file=sys.stderr)
@@ -227,6 +237,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if state.is_cancelled():
         return EXIT_INTERRUPTED
+    if state.is_paused():
+        return EXIT_PAUSED
     return EXIT_FAILED
 
 

@@ -6,7 +6,8 @@ which maps a function that builds several tasks (conditional ones included).
   ``value`` (:mod:`ferroflow.control_flow.case`);
 * :func:`switch`, :func:`ifelse` -- choose one of several tasks;
 * :func:`merge` -- the first result of several branches that is not None;
-* :func:`apply_map` -- one copy of a whole sub-graph per element.
+* :func:`apply_map` -- one copy of a whole sub-graph per element;
+* :func:`pause_task` -- wait for approval (``docs/pause-and-approve.md``).
 
 Loops are a signal instead: raise :class:`ferroflow.signals.LOOP` inside a task.
 See ``docs/control-flow.md``.
@@ -15,5 +16,6 @@ See ``docs/control-flow.md``.
 from ferroflow.control_flow.apply_map import apply_map
 from ferroflow.control_flow.case import case
 from ferroflow.control_flow.conditional import CompareValue, Merge, ifelse, merge, switch
+from ferroflow.control_flow.pause import pause_task
 
-__all__ = ["case", "merge", "ifelse", "switch", "apply_map", "CompareValue", "Merge"]
+__all__ = ["case", "merge", "ifelse", "switch", "apply_map", "pause_task", "CompareValue", "Merge"]

@@ -806,6 +806,7 @@ class Flow:
         max_runs: Optional[int] = None,
         record: Optional[bool] = None,
         resume: Optional[str] = None,
+        approve: Any = None,
         **parameter_kwargs: Any,
     ) -> "State":
         """Run the flow and return its final state (``state.result`` maps every task to
@@ -820,7 +821,8 @@ class Flow:
         Each run is recorded in the run store (``docs/run-store.md``) unless ``record``
         is False or ``FERROFLOW_RECORD=0``; ``state.flow_run_id`` is the run's id.
         ``resume=RUN_ID`` resumes an earlier run (one whose process died, say): task
-        runs whose checkpointed results can be read are not run again."""
+        runs whose checkpointed results can be read are not run again; ``approve``
+        (True, or task names) approves the tasks that paused in it."""
         if self._context_tokens:
             raise RuntimeError(
                 f"flow.run() was called inside the `with Flow({self.name!r})` block that "
@@ -830,7 +832,8 @@ class Flow:
 
         merged = {**(parameters or {}), **parameter_kwargs}
         if self.schedule is None or run_on_schedule is False:
-            return run_flow(self, parameters=merged, executor=executor, record=record, resume=resume)
+            return run_flow(self, parameters=merged, executor=executor, record=record, resume=resume,
+                            approve=approve)
         from ferroflow.schedules import run_on_schedule as on_schedule
 
         def run_once(defaults: dict, when: Any) -> "State":

@@ -30,7 +30,7 @@ __all__ = ["context", "RunInfo", "Frame", "current_frame", "in_frame"]
 class RunInfo:
     """Facts about one flow run, shared by all of its task runs."""
 
-    __slots__ = ("flow_name", "flow_run_id", "parameters", "scheduled_start_time", "extra", "loops")
+    __slots__ = ("flow_name", "flow_run_id", "parameters", "scheduled_start_time", "extra", "loops", "approved")
 
     def __init__(self, flow_name: str, flow_run_id: str, parameters: dict,
                  scheduled_start_time: datetime.datetime, extra: Optional[dict] = None):
@@ -42,6 +42,9 @@ class RunInfo:
         # (task id, map index) -> (loop count, loop result) of a looping task run that
         # failed, so that its retry resumes at that iteration (ferroflow.executors.loop).
         self.loops: dict = {}
+        # Ids of the tasks approved to go on (``context.resume``): paused tasks of the
+        # run this one resumes, approved with ``flow.run(resume=..., approve=...)``.
+        self.approved: frozenset = frozenset()
 
     def __getstate__(self):
         return {k: getattr(self, k) for k in self.__slots__}
@@ -54,10 +57,12 @@ class RunInfo:
 class Frame:
     """The task runs of one work unit: ``j`` is the position of the one running now."""
 
-    __slots__ = ("run", "task_id", "task_name", "task_slug", "task_tags", "indices", "run_counts", "j")
+    __slots__ = ("run", "task_id", "task_name", "task_slug", "task_tags", "indices", "run_counts", "j",
+                 "run_name", "unit")
 
     def __init__(self, run: RunInfo, task_id: int, task_name: Optional[str], task_slug: Optional[str],
-                 task_tags: frozenset, indices: Optional[Sequence[int]], run_counts: Optional[bytes]):
+                 task_tags: frozenset, indices: Optional[Sequence[int]], run_counts: Optional[bytes],
+                 run_name: Any = None):
         self.run = run
         self.task_id = task_id
         self.task_name = task_name
@@ -66,6 +71,20 @@ class Frame:
         self.indices = indices
         self.run_counts = run_counts
         self.j = 0
+        #: The task's ``task_run_name`` template (or callable), or None.
+        self.run_name = run_name
+        #: The work unit running, for the inputs a ``task_run_name`` uses.
+        self.unit: Any = None
+
+    def inputs(self) -> dict:
+        """The keyword arguments of the task run at position ``j`` ({} outside a unit)."""
+        unit = self.unit
+        if unit is None:
+            return {}
+        kwargs = dict(unit.static)
+        for key, column in zip(unit.mapped_keys, unit.columns):
+            kwargs[key] = column[self.j]
+        return kwargs
 
     @property
     def map_index(self) -> Optional[int]:
@@ -132,7 +151,10 @@ def _frame_values(frame: Frame) -> dict:
         "map_index": index,
         "task_full_name": frame.task_name if index is None else f"{frame.task_name}[{index}]",
         "task_run_count": max(1, frame.run_counts[frame.j]) if frame.run_counts else 1,
+        "resume": frame.task_id in getattr(run, "approved", ()),
     })
+    if frame.run_name is not None:
+        values["task_run_name"] = run_name(frame, values)
     loop = _LOOP.get()
     if loop is None and getattr(run, "loops", None):
         loop = run.loops.get((frame.task_id, index))
@@ -141,6 +163,18 @@ def _frame_values(frame: Frame) -> dict:
     else:  # Prefect 1's names too, present (as there) once the task has looped
         values.update(loop_count=loop[0], loop_result=loop[1], task_loop_count=loop[0], task_loop_result=loop[1])
     return {**run.extra, **values}
+
+
+def run_name(frame: Frame, values: dict) -> str:
+    """The ``task_run_name`` of the task run at ``frame``: its template formatted with
+    the context ``values`` and the run's inputs (or its callable called with them)."""
+    keys = {**values, **frame.inputs()}
+    template = frame.run_name
+    try:
+        name = template(**keys) if callable(template) else template.format(**keys)
+    except Exception as exc:  # noqa: BLE001 - a user's template or callable
+        return f"{values.get('task_full_name')} (task_run_name failed: {exc!r})"
+    return str(name)
 
 
 class Context:

@@ -38,6 +38,10 @@ class _ContextAdapter(logging.LoggerAdapter):
                 "task_full_name": frame.task_name if index is None else f"{frame.task_name}[{index}]",
                 "map_index": index,
             }
+            if frame.run_name is not None:
+                from ferroflow.engine.context import _frame_values
+
+                extra["task_run_name"] = _frame_values(frame)["task_run_name"]
             kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
         return msg, kwargs
 

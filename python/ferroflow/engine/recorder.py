@@ -45,11 +45,11 @@ class Recorder:
             self.failed = exc
             log.warning("the run store failed; this run is no longer recorded: %s", exc)
 
-    def start(self, parameters: dict, resumed_from: Optional[str] = None) -> None:
+    def start(self, parameters: dict, resumed_from: Optional[str] = None, approved: frozenset = frozenset()) -> None:
         frozen = self.record.frozen
         slugs = getattr(frozen.flow, "slugs", {})
         tasks = [
-            (i, t.name, slugs.get(t, t.slug), any(e.mapped for e in frozen.in_edges[i]))
+            (i, t.name, slugs.get(t, t.slug), any(e.mapped for e in frozen.in_edges[i]), i in approved)
             for i in frozen.graph.order()
             for t in (frozen.tasks[i],)
         ]

@@ -55,11 +55,42 @@ class Resume:
         by_slug = {(t.slug or t.name): t for t in info.tasks.values()}
         slugs = getattr(flow, "slugs", {})
         self.tasks: dict = {}
+        # task id -> (name, slug) of the tasks that did not finish in that run (paused,
+        # or waiting behind a pause): the ones ``approve`` may name
+        self.unfinished: dict = {}
+        self.already_approved: set = set()
         for i, task in enumerate(frozen.tasks):
-            earlier = by_slug.get(slugs.get(task, task.slug) or task.name)
+            slug = slugs.get(task, task.slug) or task.name
+            earlier = by_slug.get(slug)
+            if earlier is None:
+                continue
+            if earlier.approved:
+                self.already_approved.add(i)
+            if earlier.code in (None, _core.PENDING, _core.PAUSED) or any(
+                    c == _core.PAUSED for c, _ in earlier.children.values()):
+                self.unfinished[i] = (task.name, slug)
             checkpoint = checkpoints[i]
-            if earlier is not None and checkpoint is not None and checkpoint.result is not None:
+            if checkpoint is not None and checkpoint.result is not None:
                 self.tasks[i] = (earlier, checkpoint.result)
+
+    def approved(self, approve: Any) -> frozenset:
+        """Ids of the tasks approved to go on past a pause in this run: those approved
+        in the earlier run, plus those ``approve`` names (True: every task that did not
+        finish in the earlier run; else names or slugs of such tasks)."""
+        chosen = set(self.already_approved)
+        if approve is None or approve is False:
+            return frozenset(chosen)
+        if approve is True:
+            return frozenset(chosen | set(self.unfinished))
+        names = [approve] if isinstance(approve, str) else list(approve)
+        for name in names:
+            ids = [i for i, (n, slug) in self.unfinished.items() if name in (n, slug)]
+            if not ids:
+                waiting = ", ".join(repr(n) for n, _ in self.unfinished.values()) or "none"
+                raise ResumeError(f"cannot approve {name!r}: it is not a task that paused or waited in run "
+                                  f"{self.run.run_id} (those are: {waiting})")
+            chosen.update(ids)
+        return frozenset(chosen)
 
     def take(self, task_id: int, indices: Optional[Any], label: str) -> tuple:
         """Split the task runs about to run into those the earlier run finished.

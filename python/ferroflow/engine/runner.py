@@ -57,7 +57,7 @@ _VERDICTS = {
 
 def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None, progress: Any = None,
              scheduled_start_time: Any = None, record: Optional[bool] = None,
-             resume: Optional[str] = None) -> states.State:
+             resume: Optional[str] = None, approve: Any = None) -> states.State:
     """Run ``flow`` once and return its final State.
 
     ``parameters`` maps parameter names to values (unknown or missing required ones
@@ -72,9 +72,14 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
     ``resume`` is the id (or a unique prefix) of an earlier run of this flow, say one
     whose process died: its parameters are used (``parameters`` override them) and
     every task run whose checkpointed result can be read is not run again (see
-    ``docs/results.md``). Raises :class:`ferroflow.store.UnknownRunError` or
+    ``docs/checkpoints-and-resume.md``). ``approve`` (with ``resume``: True, or names
+    or slugs of tasks) approves tasks that paused in that run (``signals.PAUSE``,
+    ``manual_only``): they see ``ferroflow.context.resume`` True. Raises
+    :class:`ferroflow.store.UnknownRunError` or
     :class:`ferroflow.engine.resume.ResumeError` when it cannot be resumed.
     """
+    if approve is not None and resume is None:
+        raise ValueError("approve= approves the paused tasks of an earlier run: give resume=RUN_ID too")
     frozen = freeze(flow)
     earlier = reader = None
     if resume is not None:
@@ -88,6 +93,7 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
     run = FlowRun(frozen, params, exe, progress, scheduled_start_time, store=open_run_store(record))
     if earlier is not None:
         run.resume = Resume(reader, earlier, frozen, run.checkpoints)
+        run.info.approved = run.resume.approved(approve)
     return run.execute()
 
 
@@ -151,7 +157,8 @@ class FlowRun:
     def execute(self) -> states.State:
         if self.progress is not None:
             self.progress.start(self.flow.name, [t.name for t in self.frozen.sorted_tasks()])
-        self.recorder.start(self.parameters, resumed_from=None if self.resume is None else self.resume.run.run_id)
+        self.recorder.start(self.parameters, resumed_from=None if self.resume is None else self.resume.run.run_id,
+                            approved=self.info.approved)
         flow_handlers = _handlers_of(self.flow)
         flow_frame = Frame(self.info, -1, None, None, frozenset(), None, None)
         if flow_handlers:
@@ -237,6 +244,8 @@ class FlowRun:
                     return
                 due = core.next_timer()
                 if due is None:
+                    if self._paused():
+                        return  # the rest waits for approval: the run ends Paused
                     raise EngineError(self._stall_message())
                 time.sleep(max(0.0, (due - self.now_ms()) / 1000))
             if self.progress is not None and time.monotonic() - self._last_progress >= PROGRESS_EVERY:
@@ -256,7 +265,22 @@ class FlowRun:
         stuck = [t.name for i, t in enumerate(self.frozen.tasks) if not self.core.task_state(i) >= _core.SUCCESS]
         return f"the run cannot make progress; unfinished tasks: {', '.join(stuck[:10])}"
 
+    def _paused(self) -> list:
+        """Names of the tasks with a paused task run."""
+        tallies = self.core.tallies()
+        return [t.name for i, t in enumerate(self.frozen.tasks) if tallies[i][_core.PAUSED]]
+
     def _final_state(self) -> states.State:
+        paused = self._paused()
+        if paused:
+            names = ", ".join(repr(n) for n in paused)
+            approve = ", ".join(repr(n) for n in paused)
+            return states.Paused(
+                f"Flow run paused: {names} wait(s) for approval. Resume with "
+                f"flow.run(resume={self.info.flow_run_id!r}, approve=[{approve}]) or "
+                f"`ferroflow run FILE --resume {self.info.flow_run_id[:12]} --approve NAME`.",
+                TaskStates(self.record),
+            )
         index = self.frozen.index
         reference = [index[t] for t in self.flow.reference_tasks()]
         cls, message = _VERDICTS[self.core.verdict(reference)]
@@ -371,7 +395,8 @@ class FlowRun:
 
     def _frame(self, task_id: int, task: Any, indices: Any, run_counts: bytes) -> Frame:
         slug = self.flow.slugs.get(task) if hasattr(self.flow, "slugs") else task.slug
-        return Frame(self.info, task_id, task.name, slug, frozenset(task.tags), indices, run_counts)
+        return Frame(self.info, task_id, task.name, slug, frozenset(task.tags), indices, run_counts,
+                     getattr(task, "task_run_name", None))
 
     def _confirm(self, task_id: int, indices: Any, code: int) -> None:
         """Pass a state the core decided for an observed task through its handlers
@@ -398,8 +423,11 @@ class FlowRun:
         """Call a user's trigger; record the outcome when it does not pass."""
         task = self.frozen.tasks[task_id]
         upstream = self._upstream_states(task_id, index)
+        frame = self._frame(task_id, task, None if index == TASK_LEVEL else (index,), b"\x01")
         try:
-            if task.trigger(upstream):
+            with in_frame(frame):  # context.resume, for manual_only
+                passes = task.trigger(upstream)
+            if passes:
                 return True
             code, value, detail = _core.TRIGGER_FAILED, signals.TRIGGERFAIL("Trigger failed"), ("Trigger failed", None)
         except signals.FerroflowSignal as sig:

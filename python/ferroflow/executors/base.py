@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from ferroflow import signals
-from ferroflow._core import FAILED, RETRY_OK, RETRYING, SKIPPED, SUCCESS, TIMED_OUT, TRIGGER_FAILED
+from ferroflow._core import FAILED, PAUSED, RETRY_OK, RETRYING, SKIPPED, SUCCESS, TIMED_OUT, TRIGGER_FAILED
 from ferroflow.engine.context import _FRAME, Frame
 from ferroflow.retries import RetryRule
 from ferroflow.executors.timeouts import TaskTimeout, call_with_timeout
@@ -92,6 +92,8 @@ class WorkUnit:
         return result
 
     def _run_in_frame(self) -> UnitResult:
+        if self.frame is not None and self.frame.run_name is not None:
+            self.frame.unit = self  # task_run_name reads the inputs
         token = _FRAME.set(self.frame)
         try:
             if self.log_stdout:
@@ -248,6 +250,7 @@ SIGNAL_CODES = {
     "Success": SUCCESS,
     "Skipped": SKIPPED,
     "Retrying": RETRYING,
+    "Paused": PAUSED,
 }
 
 

@@ -182,7 +182,8 @@ def _subset(unit: Any, positions: list) -> Any:
     frame = unit.frame
     if frame is not None:
         frame = type(frame)(frame.run, frame.task_id, frame.task_name, frame.task_slug, frame.task_tags, indices,
-                            bytes(frame.run_counts[j] for j in positions) if frame.run_counts else None)
+                            bytes(frame.run_counts[j] for j in positions) if frame.run_counts else None,
+                            frame.run_name)
     columns = tuple([column[j] for j in positions] for column in unit.columns)
     return dataclasses.replace(unit, indices=indices, size=len(positions), columns=columns, frame=frame,
                                checkpoint=None)

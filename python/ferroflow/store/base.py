@@ -40,7 +40,8 @@ __all__ = [
     "state_name",
 ]
 
-#: ``(task_id, name, slug, is_mapped)``: one task of a flow, given to ``start_run``.
+#: ``(task_id, name, slug, is_mapped[, approved])``: one task of a flow, given to
+#: ``start_run`` (``approved``: the run may go on past this task's pause).
 TaskSpec = tuple
 #: ``(task_id, map_index or -1, code, run_count, message or None, result_location or None)``.
 StateRow = tuple
@@ -166,7 +167,9 @@ class TaskResume:
     is not a plain success, and every child with a result location) to
     ``(code, result_location)``. ``reported`` lists ``(start, stop)`` index ranges,
     merged and sorted, of every child that reported at all: a child inside them and
-    absent from ``children`` succeeded without a result location.
+    absent from ``children`` succeeded without a result location. ``approved``: the
+    task was approved to go on past a pause in that run (and stays approved when it
+    is resumed again).
     """
 
     task_id: int
@@ -178,6 +181,7 @@ class TaskResume:
     result_location: Optional[str]
     children: dict
     reported: list
+    approved: bool = False
 
     def child(self, index: int) -> Optional[tuple]:
         """``(code, result_location)`` of child ``index``, or None if it never reported."""

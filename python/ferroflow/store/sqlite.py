@@ -63,7 +63,7 @@ from ferroflow.store.errors import StateStoreError, UnknownRunError, describe_sq
 __all__ = ["SQLiteRunStore", "SCHEMA_VERSION", "MIGRATIONS"]
 
 #: The schema version this ferroflow writes (kept in the ``meta`` table).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Statements that bring a store from version ``v - 1`` to ``v``, applied in order in
 #: one transaction when a store is opened. Never edit a released version: add one.
@@ -132,6 +132,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
         "CREATE INDEX logs_by_task ON logs (run, task_id, map_index)",
     ),
+    # Tasks approved to go on after a pause (flow.run(resume=..., approve=...)).
+    2: ("ALTER TABLE tasks ADD COLUMN approved INTEGER NOT NULL DEFAULT 0",),
 }
 
 DEFAULT_BUSY_TIMEOUT = 30.0
@@ -473,12 +475,13 @@ class SQLiteRunStore(RunStore):
                     "SELECT task_id, start, stop FROM child_spans WHERE run = ? ORDER BY task_id, start", (key,)):
                 spans.setdefault(task_id, []).append((start, stop))
             tasks = {}
-            for task_id, name, slug, is_mapped, width in c.execute(
-                    "SELECT task_id, name, slug, is_mapped, width FROM tasks WHERE run = ? ORDER BY position",
-                    (key,)):
+            for task_id, name, slug, is_mapped, width, approved in c.execute(
+                    "SELECT task_id, name, slug, is_mapped, width, approved FROM tasks WHERE run = ? "
+                    "ORDER BY position", (key,)):
                 code, location = own.get(task_id, (None, None))
                 tasks[task_id] = TaskResume(task_id, name, slug, bool(is_mapped), width, code, location,
-                                            children.get(task_id, {}), _merge(spans.get(task_id, [])))
+                                            children.get(task_id, {}), _merge(spans.get(task_id, [])),
+                                            bool(approved))
             return ResumeInfo(run, tasks)
 
         return self._query(get)
@@ -826,11 +829,11 @@ class _Transaction:
         key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
         self.w.runs[run_id] = key
         c.executemany(
-            "INSERT INTO tasks (run, task_id, position, name, slug, is_mapped) VALUES (?, ?, ?, ?, ?, ?) "
+            "INSERT INTO tasks (run, task_id, position, name, slug, is_mapped, approved) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (run, task_id) DO UPDATE SET position = excluded.position, name = excluded.name, "
-            "slug = excluded.slug, is_mapped = excluded.is_mapped",
-            [(key, int(t[0]), pos, str(t[1]), None if t[2] is None else str(t[2]), int(bool(t[3])))
-             for pos, t in enumerate(tasks)])
+            "slug = excluded.slug, is_mapped = excluded.is_mapped, approved = excluded.approved",
+            [(key, int(t[0]), pos, str(t[1]), None if t[2] is None else str(t[2]), int(bool(t[3])),
+              int(len(t) > 4 and bool(t[4]))) for pos, t in enumerate(tasks)])
 
     def _end(self, run_id, state, message, ended_at) -> None:
         key = self._key(run_id)
