@@ -71,6 +71,8 @@ ENTRY_POINT_GROUP = "ferroflow"
 #: third-party plugin. They go through the same hooks as third-party plugins.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "ferroflow.executors.local",
+    "ferroflow.executors.threads",
+    "ferroflow.executors.processes",
     "ferroflow.results.serializers",
     "ferroflow.results.stores",
 )

@@ -1,0 +1,666 @@
+"""The built-in ``processes`` executor: runs work units in a small pool of worker
+processes. Use it for CPU-bound pure-Python tasks (one GIL per worker), to contain
+code that may crash, and for timeouts that stop the work.
+
+Design, and why:
+
+* **Its own pool, not** ``concurrent.futures.ProcessPoolExecutor``: there, one dead
+  worker breaks the whole pool (``BrokenProcessPool``) and every pending future with
+  it. Here a worker that dies (segfault, ``os._exit``, ``kill -9``, the OOM killer)
+  fails only the task runs of the unit it was running — each with a
+  :class:`WorkerCrashedError` naming the task, the map index that was running and the
+  exit code or signal — a replacement worker is started when there is work for it,
+  and the flow goes on. Those failures are retried like any other (``max_retries``).
+* **Fresh interpreters**, started like ``multiprocessing``'s ``spawn`` (never
+  ``fork``: forking a process that has threads, as the flow process may, can
+  deadlock the child), but through :mod:`subprocess`, so that the flow's ``__main__``
+  module is *not* re-imported in each worker: a script that calls ``flow.run()``
+  without an ``if __name__ == "__main__":`` guard works. Workers get the flow
+  process's ``sys.path``, so tasks defined in importable modules are found by
+  reference; the rest travels by value with cloudpickle.
+* **Small payloads.** A unit travels as its keyword arguments (mapped columns sliced to
+  the unit) and its frame; the task (function, state handlers), the run's info and a
+  mapped task's shared arguments are pickled once and sent once per worker, then
+  named by key (each worker keeps the last :data:`~ferroflow.executors._worker.
+  CACHE_SIZE`). No flow object crosses.
+* **Results** travel back pickled. A value that does not pickle fails its task run
+  with a :class:`~ferroflow.results.SerializationError` naming task, map index and
+  type; the unit's other runs keep their results.
+* **Logs**: records emitted in a worker while a unit runs (``get_logger()``, printed
+  lines with ``log_stdout=True``, any other logger) come back with the unit's results
+  and are handled again in the flow process, in the task run they belong to: they
+  reach ``state.logs`` and the flow process's handlers with their original time.
+  They arrive when the unit finishes, not as they are emitted.
+* **Timeouts are hard**: a worker runs units in its main thread, so ``timeout=``
+  interrupts the task run with ``SIGALRM`` (as ``local`` does). A task run stuck in C
+  code that does not return to Python is stopped anyway: when it is still running
+  ``grace`` seconds after its timeout, the flow process kills the worker (and every
+  process in its process group) and records the run ``TimedOut``.
+* **Ctrl-C / errors**: each worker is in its own session, so a terminal's Ctrl-C
+  reaches only the flow process; ``shutdown()`` then sends ``SIGTERM`` to the process
+  group of every busy worker, ``SIGKILL`` after ``grace`` seconds, and stops idle
+  workers. A worker whose flow process disappears (even ``kill -9``) kills its own
+  process group (a *lifeline* pipe reaches end of file).
+
+POSIX only (it relies on ``pass_fds``, process groups and ``SIGALRM``).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import fcntl
+import itertools
+import json
+import logging
+import mmap
+import multiprocessing.spawn
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections import OrderedDict, deque
+from multiprocessing import connection
+from multiprocessing.connection import Connection
+from typing import Any, Optional
+
+import cloudpickle
+
+from ferroflow.engine.context import _USER, in_frame
+from ferroflow.errors import ExecutorError
+from ferroflow.executors._worker import (
+    CACHE_SIZE,
+    LOADING,
+    MARK_BYTES,
+    RemoteTaskError,
+    WorkerCrashedError,
+    one_line,
+    run_name,
+    source_file,
+)
+from ferroflow.executors import base
+from ferroflow.executors.base import Executor, UnitResult, WorkUnit, _outcome
+from ferroflow.executors.threads import check_workers
+from ferroflow.executors.timeouts import TaskTimeout
+from ferroflow.plugins import hookimpl
+
+__all__ = ["ProcessesExecutor", "WorkerCrashedError", "RemoteTaskError", "default_process_workers"]
+
+#: How a worker starts: set ``sys.path`` to the flow process's, then serve.
+_BOOT = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
+         "from ferroflow.executors._worker import main; main(sys.argv[2:])")
+#: Seconds between checks for workers that died without closing their pipe, and
+#: between checks of running task runs' timeouts.
+_POLL = 1.0
+_TIMEOUT_POLL = 0.1
+#: Pipe buffer asked for (Linux), in bytes.
+PIPE_BYTES = 1 << 20
+#: Task entries and shared-argument blobs kept pickled.
+_KEEP_TASKS = 256
+#: WorkUnit fields that are the same for every unit of a task (in a run): pickled once,
+#: sent once per worker.
+TASK_FIELDS = tuple(name for name in ("fn", "owner", "handlers", "checkpoint", "retry_condition")
+                    if name in {f.name for f in dataclasses.fields(WorkUnit)})
+
+
+def default_process_workers() -> int:
+    """The default pool size: the CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class _Unsendable(Exception):
+    """Part of a unit does not pickle; ``what`` says which, ``value`` is it."""
+
+    def __init__(self, what: str, value: Any, error: BaseException):
+        super().__init__(what)
+        self.what = what
+        self.value = value
+        self.error = error
+
+
+def _dumps(what: str, value: Any) -> bytes:
+    try:
+        return cloudpickle.dumps(value)
+    except Exception as exc:  # noqa: BLE001 - reported as the task run's failure
+        raise _Unsendable(what, value, exc) from exc
+
+
+def _first_unpicklable(items: Any) -> Optional[tuple]:
+    for name, value in items:
+        try:
+            cloudpickle.dumps(value)
+        except Exception as exc:  # noqa: BLE001
+            return name, value, exc
+    return None
+
+
+@dataclasses.dataclass
+class _Job:
+    unit: WorkUnit
+    uid: int
+    refs: tuple  # (run, task, static): each None or (key, bytes)
+    body: bytes
+    loops: tuple = ()  # keys of RunInfo.loops sent with the unit
+
+
+class _Encoder:
+    """Turns units into jobs, pickling each task, run info and shared arguments once."""
+
+    def __init__(self) -> None:
+        self._keys = itertools.count(1)
+        self._tasks: OrderedDict = OrderedDict()  # task id -> (TASK_FIELDS values, ref)
+        self._statics: OrderedDict = OrderedDict()  # task id -> (static, ref)
+        self._run: Optional[tuple] = None  # (run info, ref)
+
+    def job(self, unit: WorkUnit, uid: int) -> _Job:
+        run_ref = None
+        frame = unit.frame
+        if frame is not None:
+            if self._run is None or self._run[0] is not frame.run:
+                self._run = (frame.run, (next(self._keys), _dumps("the run's context (parameters)", frame.run)))
+            run_ref = self._run[1]
+            frame = copy.copy(frame)
+            frame.run = None
+        shared = tuple(getattr(unit, name) for name in TASK_FIELDS)
+        entry = self._tasks.get(unit.task_id)
+        if entry is None or not _same(entry[0], shared):
+            what = "its function" if not unit.handlers else "its function or state handlers"
+            blob = _dumps(what, (TASK_FIELDS, shared, source_file(unit.fn)))
+            entry = (shared, (next(self._keys), blob))
+            _remember(self._tasks, unit.task_id, entry)
+        else:
+            self._tasks.move_to_end(unit.task_id)
+        task_ref = entry[1]
+        static_ref = None
+        if unit.indices is not None and unit.static:
+            shared = self._statics.get(unit.task_id)
+            if shared is None or shared[0] is not unit.static:
+                shared = (unit.static, (next(self._keys), _dumps("its unmapped arguments", unit.static)))
+                _remember(self._statics, unit.task_id, shared)
+            else:
+                self._statics.move_to_end(unit.task_id)
+            static_ref = shared[1]
+        light = dataclasses.replace(unit, frame=frame, static=None if static_ref is not None else unit.static,
+                                    **dict.fromkeys(TASK_FIELDS))
+        user = _USER.get() or None
+        loops = _loops_of(unit)
+        body = _dumps("its arguments", (light, user, loops))
+        return _Job(unit, uid, (run_ref, task_ref, static_ref), body, tuple(loops or ()))
+
+
+def _loops_of(unit: WorkUnit) -> Optional[dict]:
+    """The iterations to resume (``RunInfo.loops``: a looping task run that failed
+    resumes there when retried) of ``unit``'s task runs: they travel with the unit, and
+    the worker's version comes back with its results."""
+    loops = getattr(unit.frame.run, "loops", None) if unit.frame is not None else None
+    if not loops:
+        return None
+    indices = unit.indices
+    members = {None} if indices is None else indices if type(indices) is range else set(indices)
+    return {key: value for key, value in loops.items() if key[0] == unit.task_id and key[1] in members} or None
+
+
+def _same(old: tuple, new: tuple) -> bool:
+    for a, b in zip(old, new):
+        if a is b:
+            continue
+        try:
+            if not a == b:  # a bound method is a new object each time, but equal
+                return False
+        except Exception:  # noqa: BLE001 - an odd __eq__: treat as changed
+            return False
+    return True
+
+
+def _remember(cache: OrderedDict, key: Any, value: Any) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    if len(cache) > _KEEP_TASKS:
+        cache.popitem(last=False)
+
+
+class _Worker:
+    """The flow process's handle on one worker process."""
+
+    def __init__(self, proc: subprocess.Popen, commands: Connection, results: Connection, mark: memoryview,
+                 mapped: mmap.mmap):
+        self.proc = proc
+        self.pid = proc.pid
+        self.commands = commands
+        self.results = results
+        self.mark = mark
+        self.mapped = mapped
+        self.keys: OrderedDict = OrderedDict()  # the worker's cache, mirrored
+        self.ready = False
+        self.job: Optional[_Job] = None
+        self.seen = LOADING  # position last seen in the mark, and since when
+        self.seen_at = 0.0
+
+    def close(self) -> None:
+        for conn in (self.commands, self.results):
+            conn.close()
+        self.mark.release()
+        self.mapped.close()
+
+
+class ProcessesExecutor(Executor):
+    """Run work units in up to ``max_workers`` worker processes (default: the CPUs
+    available), started when there is work for them.
+
+    ``grace``: seconds a worker is given to stop by itself before it is killed — after a
+    task run's ``timeout`` when ``SIGALRM`` did not stop it, and at shutdown when units
+    are still running (default 5).
+    """
+
+    name = "processes"
+
+    def __init__(self, max_workers: Optional[int] = None, grace: float = 5.0) -> None:
+        self.max_workers = check_workers(max_workers, default_process_workers())
+        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
+            raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
+        self.grace = float(grace)
+        self._workers: list[_Worker] = []
+        self._started = False
+        #: Counters of the last run, for the curious (and the tests): units and bytes sent,
+        #: shared parts (task, run info, unmapped arguments) sent, workers started.
+        self.stats = {"units": 0, "bytes": 0, "blobs": 0, "workers": 0}
+
+    def __repr__(self) -> str:
+        return f"ProcessesExecutor(max_workers={self.max_workers})"
+
+    # ----- the contract ---------------------------------------------------------
+
+    def start(self) -> None:
+        self._workers = []
+        self._idle: deque = deque()
+        self._queue: deque = deque()
+        self._finished: list = []  # results decided without a worker
+        self._uids = itertools.count(1)
+        self._encoder = _Encoder()
+        self._lifeline = os.pipe()
+        self.stats = {"units": 0, "bytes": 0, "blobs": 0, "workers": 0}
+        self._started = True
+
+    def slots(self) -> int:
+        return self.max_workers
+
+    def submit(self, unit: WorkUnit) -> None:
+        if not self._started:
+            raise RuntimeError("ProcessesExecutor.submit() before start()")
+        try:
+            job = self._encoder.job(unit, next(self._uids))
+        except _Unsendable as exc:
+            self._finished.append((unit, self._unsendable(unit, exc)))
+            return
+        self._queue.append(job)
+        self._dispatch()
+
+    def wait(self) -> list:
+        if not self._started:
+            raise RuntimeError("ProcessesExecutor.wait() before start()")
+        out, self._finished = self._finished, []
+        block = not out
+        while True:
+            if not any(w.job is not None for w in self._workers) and not self._queue:
+                if out:
+                    return out
+                raise RuntimeError("ProcessesExecutor.wait() with no unit in flight")
+            timed = [w for w in self._workers if w.job is not None and w.job.unit.timeout is not None]
+            timeout = (_TIMEOUT_POLL if timed else _POLL) if block else 0
+            by_conn = {w.results: w for w in self._workers}
+            ready = connection.wait(list(by_conn), timeout)
+            for conn in ready:
+                self._receive(by_conn[conn], out)
+            self._check(out, timed, deaths=not ready)
+            if out:
+                return out
+            block = True
+
+    def shutdown(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        workers, self._workers = self._workers, []
+        self._queue.clear()
+        self._idle.clear()
+        busy = []
+        for w in workers:
+            if w.job is None and w.ready:
+                try:
+                    w.commands.send_bytes(pickle.dumps(("stop",)))
+                except OSError:
+                    pass
+            else:
+                busy.append(w)
+                _killpg(w.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace
+        for w in workers:
+            _exited(w.proc, deadline)
+            if w in busy or not _has_exited(w.proc):
+                _killpg(w.pid, signal.SIGKILL)
+            w.proc.wait()
+            w.close()
+        for fd in self._lifeline:
+            os.close(fd)
+
+    # ----- workers ----------------------------------------------------------------
+
+    def _spawn(self) -> _Worker:
+        commands_r, commands_w = os.pipe()
+        results_r, results_w = os.pipe()
+        for fd in (commands_w, results_w):
+            _widen(fd)
+        with tempfile.TemporaryFile() as mark_file:
+            os.ftruncate(mark_file.fileno(), MARK_BYTES)
+            mapped = mmap.mmap(mark_file.fileno(), MARK_BYTES)
+            fds = (commands_r, results_w, self._lifeline[0], mark_file.fileno())
+            try:
+                proc = subprocess.Popen(
+                    [multiprocessing.spawn.get_executable(), "-c", _BOOT, _sys_path(), *map(str, fds)],
+                    pass_fds=fds, start_new_session=True, stdin=subprocess.DEVNULL)
+            except BaseException:
+                for fd in (commands_w, results_r):
+                    os.close(fd)
+                mapped.close()
+                raise
+            finally:
+                os.close(commands_r)
+                os.close(results_w)
+        mark = memoryview(mapped).cast("q")
+        mark[0] = LOADING
+        worker = _Worker(proc, Connection(commands_w, readable=False), Connection(results_r, writable=False),
+                         mark, mapped)
+        levels = {name: logger.level for name, logger in logging_loggers() if logger.level}
+        levels[""] = _root_level()
+        worker.commands.send_bytes(pickle.dumps(("init", levels, _disabled_level())))
+        self._workers.append(worker)
+        self.stats["workers"] += 1
+        return worker
+
+    def _dispatch(self) -> None:
+        while self._queue:
+            if self._idle:
+                worker = self._idle.popleft()
+            elif len(self._workers) < self.max_workers:
+                worker = self._spawn()
+            else:
+                return
+            self._send(worker, self._queue.popleft())
+
+    def _send(self, worker: _Worker, job: _Job) -> None:
+        keys = worker.keys
+        refs = []
+        for ref in job.refs:
+            if ref is None:
+                refs.append(None)
+                continue
+            key, blob = ref
+            if key in keys:
+                keys.move_to_end(key)
+                refs.append((key, None))
+            else:
+                keys[key] = None
+                if len(keys) > CACHE_SIZE:
+                    keys.popitem(last=False)
+                refs.append((key, blob))
+                self.stats["blobs"] += 1
+        data = pickle.dumps(("unit", job.uid, tuple(refs), job.body), protocol=pickle.HIGHEST_PROTOCOL)
+        worker.job = job
+        worker.mark[0] = LOADING
+        worker.seen, worker.seen_at = LOADING, time.monotonic()
+        self.stats["units"] += 1
+        self.stats["bytes"] += len(data)
+        try:
+            worker.commands.send_bytes(data)
+        except OSError:
+            pass  # it died: its result pipe says so, and the unit fails as a crash
+
+    def _receive(self, worker: _Worker, out: list) -> None:
+        try:
+            data = worker.results.recv_bytes()
+        except (EOFError, OSError):
+            self._lost(worker, out, None)
+            return
+        message = pickle.loads(data)
+        kind = message[0]
+        if kind == "ready":
+            worker.ready = True
+            return
+        job = worker.job
+        if job is None or message[1] != job.uid:
+            raise ExecutorError(f"worker process {worker.pid} answered for a unit it was not given")
+        worker.job = None
+        if kind == "done":
+            out.append((job.unit, self._result(job, message[2])))
+        else:
+            out.append((job.unit, _failed(job.unit, ExecutorError(
+                f"Task {job.unit.label!r} could not run in a worker process: {message[2]}"), message[3])))
+        self._idle.append(worker)
+        self._dispatch()
+
+    def _result(self, job: _Job, payload: bytes) -> UnitResult:
+        unit = job.unit
+        try:
+            fields, records, loops = pickle.loads(payload)
+        except Exception as exc:  # noqa: BLE001
+            return _failed(unit, ExecutorError(
+                f"The results of task {unit.label!r} could not be unpickled in the flow process: "
+                f"{one_line(exc)}"), traceback.format_exc())
+        if records:
+            _replay(unit, records)
+        if job.loops or loops:
+            kept = unit.frame.run.loops
+            for key in job.loops:
+                kept.pop(key, None)
+            kept.update(loops or {})
+        fields["codes"] = bytearray(fields["codes"])
+        return UnitResult(**fields)
+
+    def _check(self, out: list, timed: list, deaths: bool) -> None:
+        """Find task runs that outlived their timeout by ``grace`` seconds and (when
+        ``deaths``) workers that died without closing their pipe."""
+        now = time.monotonic()
+        if deaths:
+            for worker in list(self._workers):
+                if _has_exited(worker.proc):
+                    self._lost(worker, out, None)
+        for worker in timed:
+            if worker.job is None or worker not in self._workers:
+                continue
+            position = worker.mark[0]
+            if position != worker.seen:
+                worker.seen, worker.seen_at = position, now
+            elif position >= 0 and now - worker.seen_at > worker.job.unit.timeout + self.grace:
+                _killpg(worker.pid, signal.SIGKILL)
+                unit = worker.job.unit
+                self._lost(worker, out, f"was killed: task run {run_name(unit, position)!r} was still running "
+                                        f"{self.grace:g} s after its timeout of {unit.timeout:g} s, in code "
+                                        f"that did not return to Python")
+
+    def _lost(self, worker: _Worker, out: list, overran: Optional[str]) -> None:
+        """``worker`` died (or was killed, ``overran`` says why: a task run outlived its
+        timeout): fail its unit, forget it; a replacement starts when needed."""
+        position = worker.mark[0]
+        # The process group first (the worker is dead or a zombie, so its id is still
+        # reserved): processes its task started die with it.
+        _killpg(worker.pid, signal.SIGKILL)
+        code = worker.proc.wait()
+        worker.close()
+        self._workers.remove(worker)
+        if worker in self._idle:
+            self._idle.remove(worker)
+        job, worker.job = worker.job, None
+        if not worker.ready:
+            raise ExecutorError(f"A worker process (pid {worker.pid}) of the processes executor could not "
+                                f"start: it {_how(code)} (its error output, if any, is on stderr)")
+        if job is not None:
+            out.append((job.unit, _crashed(job.unit, worker.pid, code, position, overran)))
+        self._dispatch()
+
+    def _unsendable(self, unit: WorkUnit, exc: _Unsendable) -> UnitResult:
+        from ferroflow.results.errors import SerializationError
+
+        value, error, what = exc.value, exc.error, exc.what
+        if what == "its arguments":
+            culprit = _first_unpicklable(zip(unit.mapped_keys, unit.columns)) or \
+                _first_unpicklable((unit.static or {}).items())
+            if culprit is not None:
+                what, value, error = f"its argument {culprit[0]!r}", culprit[1], culprit[2]
+            else:
+                culprit = _first_unpicklable((_USER.get() or {}).items())
+                if culprit is not None:
+                    what, value, error = (f"the context value {culprit[0]!r} (set with `with context(...)`)",
+                                          culprit[1], culprit[2])
+        elif what == "its unmapped arguments":
+            culprit = _first_unpicklable(unit.static.items())
+            if culprit is not None:
+                what, value, error = f"its argument {culprit[0]!r}", culprit[1], culprit[2]
+        serialization = SerializationError.for_value("cloudpickle", value, error).with_task(unit.label)
+        return _failed(unit, ExecutorError(
+            f"Task {unit.label!r} cannot be sent to a worker process: {what} cannot be pickled: "
+            f"{serialization}"), None)
+
+
+# ----- outcomes ------------------------------------------------------------------------
+
+
+def _failed(unit: WorkUnit, error: BaseException, text: Optional[str]) -> UnitResult:
+    """Every task run of ``unit`` failed with ``error``."""
+    code, _, _ = _outcome(error, _rule(unit))
+    detail = (str(error), text)
+    return UnitResult(bytearray([code]) * unit.size, [error] * unit.size, dict.fromkeys(range(unit.size), detail))
+
+
+def _crashed(unit: WorkUnit, pid: int, exitcode: int, position: int, overran: Optional[str]) -> UnitResult:
+    """Every task run of ``unit`` failed because its worker died (``overran``: was
+    killed, and why) while at ``position``."""
+    n = unit.size
+    running = 0 <= position < n
+    if overran is not None:
+        what = overran
+    elif running:
+        what = f"{_how(exitcode)} while running task run {run_name(unit, position)!r}"
+    else:
+        doing = "loading" if position == LOADING else "sending back"
+        what = f"{_how(exitcode)} while {doing} a work unit of task {unit.label!r}"
+    index = unit.indices[position] if running and unit.indices is not None else None
+    error = WorkerCrashedError(f"The worker process (pid {pid}) {what}", unit.label, index, exitcode, pid)
+    code, _, _ = _outcome(error, _rule(unit))
+    codes = bytearray([code]) * n
+    values: list = [error] * n
+    lost = (f"Lost with its worker process (pid {pid}), which {what} (the task runs of a work unit "
+            f"share their worker's fate)")
+    details = dict.fromkeys(range(n), (lost, None))
+    if running:
+        if overran is not None:
+            timeout = TaskTimeout(f"Task timed out after {unit.timeout:g} s (hard: its worker process was killed)")
+            codes[position], values[position], details[position] = _outcome(timeout, _rule(unit))
+        else:
+            details[position] = (f"Its worker process (pid {pid}) {_how(exitcode)} while running this "
+                                 f"task run", None)
+    return UnitResult(codes, values, details)
+
+
+def _rule(unit: WorkUnit) -> Any:
+    """What decides whether ``unit``'s failed runs may be retried: its ``retry_on``,
+    with the task's ``retry_condition`` when base.py knows about those."""
+    rule = getattr(base, "_retry_rule", None)
+    return rule(unit) if rule is not None else unit.retry_on
+
+
+def _how(code: int) -> str:
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name} (exit code {code})"
+    return f"exited with code {code}"
+
+
+def _replay(unit: WorkUnit, records: list) -> None:
+    """Handle again, in this process, the records a worker emitted for ``unit``."""
+    frame = copy.copy(unit.frame) if unit.frame is not None else None  # same run info: kept by the run
+    for j, data in records:
+        record = logging.makeLogRecord(data)
+        logger = logging.getLogger(record.name) if record.name != "root" else logging.getLogger()
+        if not logger.isEnabledFor(record.levelno):
+            continue
+        if j is None or frame is None or not 0 <= j < unit.size:
+            logger.handle(record)
+            continue
+        frame.j = j
+        with in_frame(frame):
+            logger.handle(record)
+
+
+def logging_loggers() -> list:
+    return [(name, logger) for name, logger in list(logging.root.manager.loggerDict.items())
+            if isinstance(logger, logging.Logger)]
+
+
+def _root_level() -> int:
+    return logging.getLogger().level
+
+
+def _disabled_level() -> int:
+    return logging.root.manager.disable
+
+
+# ----- processes ---------------------------------------------------------------------
+
+
+def _sys_path() -> str:
+    """This process's ``sys.path``, for a worker's command line."""
+    return json.dumps([os.fspath(p) for p in sys.path if isinstance(p, (str, os.PathLike))])
+
+
+def _widen(fd: int) -> None:
+    """Give a pipe a 1 MiB buffer where the OS allows (Linux), so that sending a unit
+    or its results rarely waits for the other side to read."""
+    size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if size is None:  # pragma: no cover - not Linux
+        return
+    try:
+        fcntl.fcntl(fd, size, PIPE_BYTES)
+    except OSError:  # above /proc/sys/fs/pipe-max-size for an unprivileged process
+        pass
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _has_exited(proc: subprocess.Popen) -> bool:
+    """Whether ``proc`` has exited, without reaping it where the OS allows (so its
+    process group id stays reserved for a last ``killpg``)."""
+    if proc.returncode is not None:
+        return True
+    waitid = getattr(os, "waitid", None)
+    if waitid is None:  # pragma: no cover - macOS
+        return proc.poll() is not None
+    try:
+        return waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # pragma: no cover - reaped elsewhere
+        return True
+
+
+def _exited(proc: subprocess.Popen, deadline: float) -> None:
+    """Wait until ``proc`` has exited or ``deadline`` passed."""
+    while not _has_exited(proc) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+@hookimpl
+def register_executors(register) -> None:
+    register("processes", ProcessesExecutor)
