@@ -5,16 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ferroflow import Flow, apply_map, case, flatten, ifelse, merge, signals, switch, task, unmapped
-
-
-@task
-def inc(x):
-    return x + 1
-
-
-@task
-def add(x, y):
-    return x + y
+from ferroflow.testing.conformance import add, inc  # shared trivial tasks
 
 
 @task

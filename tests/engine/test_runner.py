@@ -11,21 +11,7 @@ import pytest
 from ferroflow import Flow, Parameter, signals, states, task, triggers, unmapped
 from ferroflow.errors import CycleError, ParameterError
 from ferroflow.executors.local import LocalExecutor
-
-
-@task
-def inc(x):
-    return x + 1
-
-
-@task
-def add(x, y):
-    return x + y
-
-
-@task
-def total(xs):
-    return sum(xs)
+from ferroflow.testing.conformance import add, inc, total  # shared trivial tasks
 
 
 def test_linear_flow_results():

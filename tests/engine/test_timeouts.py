@@ -92,3 +92,27 @@ def test_soft_timeout_outside_the_main_thread(caplog):
 def test_bad_timeout_is_a_clear_error(bad):
     with pytest.raises(TypeError, match="timeout must be None, a positive number of seconds"):
         task(timeout=bad)(lambda: None)
+
+
+def test_a_timeout_keeps_an_outer_alarm_armed():
+    """A task's timeout in the main thread must not cancel an alarm set outside the
+    flow run (pytest-timeout's, an application's own watchdog)."""
+    import signal
+
+    from ferroflow import Flow, task
+
+    @task(timeout=5)
+    def quick():
+        return 1
+
+    with Flow("outer-alarm") as flow:
+        quick()
+    previous = signal.signal(signal.SIGALRM, lambda *a: None)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 60)
+        assert flow.run().is_successful()
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left <= 60
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -79,3 +79,13 @@ def test_units_in_flight_are_bounded_per_slot(slots):
     assert state.is_successful()
     assert executor.most_in_flight <= runner.UNITS_PER_SLOT * slots
     assert [s.result for s in state.result[doubled].map_states] == [2 * i for i in range(60)]
+
+
+def test_parallel_slots_share_the_children_before_any_unit_is_timed():
+    executor = TimingExecutor(seconds_per_run=0.01, slots=6)
+    flow, _ = mapped_flow(400)
+    assert flow.run(executor=executor).is_successful()
+    first_wave = executor.sizes[: runner.UNITS_PER_SLOT * 6]
+    assert max(first_wave) == runner.FIRST_UNIT_SIZE  # no doubling before timings
+    assert max(executor.sizes) <= int(runner.UNIT_SECONDS / 0.01)
+    assert sum(executor.sizes) == 400

@@ -143,10 +143,10 @@ def test_ctrl_c_returns_without_waiting_for_running_threads(tmp_path):
          "--executor-option", "max_workers=2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
-        assert proc.stdout.readline().strip() == "started"
+        assert "started" in proc.stdout.readline()  # both threads may print at once
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)  # a hang guard: the threads sleep for an hour
     finally:
         proc.kill()
     assert proc.returncode == 130, err
-    assert out.startswith("Flow 'sleepy': Cancelled")
+    assert "Flow 'sleepy': Cancelled" in out

@@ -141,6 +141,7 @@ class FlowRun:
         self.backlog: deque = deque()  # generators of units not yet sliced
         self.unit_size = [FIRST_UNIT_SIZE] * len(tasks)
         self.timed = [False] * len(tasks)
+        self.slots = 1  # the executor's, once the run starts
         self.in_flight = 0  # units
         self.runs_in_flight = 0  # task runs taken from the core and not yet reported
         self._t0 = time.monotonic()
@@ -206,13 +207,17 @@ class FlowRun:
     def _loop(self) -> None:
         core = self.core
         executor = self.executor
-        slots = max(1, executor.slots())
+        slots = self.slots = max(1, executor.slots())
         window = WINDOW_PER_SLOT * slots
         max_units = UNITS_PER_SLOT * slots
         backlog = self.backlog
         while True:
             room = window - self.runs_in_flight
-            items = core.next_batch(room, self.now_ms()) if room > 0 else []
+            # Take ready runs in big batches (a trickle of small ones would be sliced
+            # into small units): at least a quarter window, or whatever is there when
+            # nothing waits to be sliced.
+            take = room >= window // 4 or (room > 0 and not backlog)
+            items = core.next_batch(room, self.now_ms()) if take else []
             for task_id, kind, indices, code in items:
                 if kind == 1:
                     self._prepare(task_id)
@@ -334,10 +339,17 @@ class FlowRun:
         label = task.name
         retry_on = tuple(task.retry_on or ())
         start, n = 0, len(indices)
+        slots = self.slots
         while start < n:
             size = self.unit_size[task_id]
-            if not self.timed[task_id]:
-                self.unit_size[task_id] = min(UNIT_SIZE, 2 * size)
+            if slots == 1:
+                if not self.timed[task_id]:
+                    self.unit_size[task_id] = min(UNIT_SIZE, 2 * size)
+            else:
+                # Parallel slots: no growth before a unit was timed (a dozen units are
+                # sliced before the first returns), and the rest split evenly enough
+                # that every slot gets a share.
+                size = max(1, min(size, -(-(n - start) // slots)))
             chunk = indices[start:start + size]
             start += size
             if type(chunk) is range:

@@ -19,6 +19,7 @@ import contextvars
 import logging
 import signal
 import threading
+import time
 from typing import Any, Callable
 
 __all__ = ["TaskTimeout", "call_with_timeout"]
@@ -42,6 +43,8 @@ def _with_alarm(fn: Callable[..., Any], seconds: float, kwargs: dict) -> Any:
     def expire(signum, frame):
         raise TaskTimeout(f"Task timed out after {seconds:g} s")
 
+    outer_delay, _ = signal.getitimer(signal.ITIMER_REAL)  # an alarm someone else set
+    started = time.monotonic()
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
@@ -49,6 +52,10 @@ def _with_alarm(fn: Callable[..., Any], seconds: float, kwargs: dict) -> Any:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_delay:
+            # Re-arm the outer alarm with what is left of it (at once if it came due
+            # meanwhile: it fires late, never lost).
+            signal.setitimer(signal.ITIMER_REAL, max(1e-3, outer_delay - (time.monotonic() - started)))
 
 
 def _in_thread(fn: Callable[..., Any], seconds: float, kwargs: dict) -> Any:
