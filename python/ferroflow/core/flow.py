@@ -807,6 +807,7 @@ class Flow:
         record: Optional[bool] = None,
         resume: Optional[str] = None,
         approve: Any = None,
+        keep_results: bool = True,
         **parameter_kwargs: Any,
     ) -> "State":
         """Run the flow and return its final state (``state.result`` maps every task to
@@ -822,7 +823,9 @@ class Flow:
         is False or ``FERROFLOW_RECORD=0``; ``state.flow_run_id`` is the run's id.
         ``resume=RUN_ID`` resumes an earlier run (one whose process died, say): task
         runs whose checkpointed results can be read are not run again; ``approve``
-        (True, or task names) approves the tasks that paused in it."""
+        (True, or task names) approves the tasks that paused in it.
+        ``keep_results=False`` drops intermediate mapped values once consumed, for
+        pipelines too big to keep (``docs/large-flows.md``)."""
         if self._context_tokens:
             raise RuntimeError(
                 f"flow.run() was called inside the `with Flow({self.name!r})` block that "
@@ -833,12 +836,12 @@ class Flow:
         merged = {**(parameters or {}), **parameter_kwargs}
         if self.schedule is None or run_on_schedule is False:
             return run_flow(self, parameters=merged, executor=executor, record=record, resume=resume,
-                            approve=approve)
+                            approve=approve, keep_results=keep_results)
         from ferroflow.schedules import run_on_schedule as on_schedule
 
         def run_once(defaults: dict, when: Any) -> "State":
             return run_flow(self, parameters={**merged, **defaults}, executor=executor,
-                            scheduled_start_time=when, record=record)
+                            scheduled_start_time=when, record=record, keep_results=keep_results)
 
         states = on_schedule(self.schedule, run_once, max_runs=max_runs)
         if not states:

@@ -27,6 +27,7 @@ from ferroflow.engine.parameters import check_parameters
 from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
 from ferroflow.engine.persistence import checkpoint_of
 from ferroflow.engine.recorder import Recorder
+from ferroflow.engine.release import Releaser
 from ferroflow.engine.resume import Resume, find_run
 from ferroflow.errors import EngineError
 from ferroflow.store import NullRunStore, RunStore, StateStoreError, get_run_store, new_run_id
@@ -57,7 +58,7 @@ _VERDICTS = {
 
 def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None, progress: Any = None,
              scheduled_start_time: Any = None, record: Optional[bool] = None,
-             resume: Optional[str] = None, approve: Any = None) -> states.State:
+             resume: Optional[str] = None, approve: Any = None, keep_results: bool = True) -> states.State:
     """Run ``flow`` once and return its final State.
 
     ``parameters`` maps parameter names to values (unknown or missing required ones
@@ -77,7 +78,13 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
     ``manual_only``): they see ``ferroflow.context.resume`` True. Raises
     :class:`ferroflow.store.UnknownRunError` or
     :class:`ferroflow.engine.resume.ResumeError` when it cannot be resumed.
+
+    ``keep_results=False`` drops a mapped child's value once every task consuming it
+    child by child has finished with it (reference tasks keep theirs), so a long
+    mapped pipeline holds a bounded number of values (``docs/large-flows.md``).
     """
+    if not isinstance(keep_results, bool):
+        raise TypeError(f"keep_results must be True or False, got {keep_results!r}")
     if approve is not None and resume is None:
         raise ValueError("approve= approves the paused tasks of an earlier run: give resume=RUN_ID too")
     frozen = freeze(flow)
@@ -90,7 +97,8 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
     from ferroflow.plugins import get_executor
 
     exe = get_executor(executor if executor is not None else "local")
-    run = FlowRun(frozen, params, exe, progress, scheduled_start_time, store=open_run_store(record))
+    run = FlowRun(frozen, params, exe, progress, scheduled_start_time, store=open_run_store(record),
+                  keep_results=keep_results)
     if earlier is not None:
         run.resume = Resume(reader, earlier, frozen, run.checkpoints)
         run.info.approved = run.resume.approved(approve)
@@ -111,7 +119,7 @@ class FlowRun:
     """One run of a frozen flow."""
 
     def __init__(self, frozen: Any, parameters: dict, executor: Any, progress: Any = None,
-                 scheduled_start_time: Any = None, store: Optional[RunStore] = None):
+                 scheduled_start_time: Any = None, store: Optional[RunStore] = None, keep_results: bool = True):
         self.frozen = frozen
         self.flow = frozen.flow
         self.parameters = parameters
@@ -123,6 +131,10 @@ class FlowRun:
         self.record.run_id = self.info.flow_run_id
         self.recorder = Recorder(store if store is not None else NullRunStore(), self.info.flow_run_id, self.record)
         self.logs: Optional[RunLogHandler] = None
+        self.releaser: Optional[Releaser] = None
+        if not keep_results:
+            index = frozen.index
+            self.releaser = Releaser(frozen, self.record, {index[t] for t in self.flow.reference_tasks()})
         self.resume: Optional[Resume] = None
         tasks = frozen.tasks
         self.custom_trigger = [not hasattr(t.trigger, "_ff_spec") for t in tasks]
@@ -244,6 +256,8 @@ class FlowRun:
             if reports:
                 core.report(reports, self.now_ms(up=True))
                 self.recorder.report(reports, self.logs)
+                if self.releaser is not None:
+                    self.releaser.consumed(reports)
             elif not items:
                 if core.is_complete():
                     return
