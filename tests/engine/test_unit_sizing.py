@@ -89,3 +89,25 @@ def test_parallel_slots_share_the_children_before_any_unit_is_timed():
     assert max(first_wave) == runner.FIRST_UNIT_SIZE  # no doubling before timings
     assert max(executor.sizes) <= int(runner.UNIT_SECONDS / 0.01)
     assert sum(executor.sizes) == 400
+
+
+class DuplicatingExecutor(TimingExecutor):
+    """Returns every unit twice, the second time with a wrong result (a recomputed
+    future reporting late)."""
+
+    def wait(self):
+        unit = self.queue.popleft()
+        result = unit.run()
+        late = unit.run()
+        late.values = ["late"] * unit.size
+        return [(unit, result), (unit, late)]
+
+
+def test_a_duplicate_result_never_overwrites_the_recorded_one(caplog):
+    executor = DuplicatingExecutor(seconds_per_run=1e-6)
+    flow, doubled = mapped_flow(50)
+    with caplog.at_level("WARNING", logger="ferroflow.engine"):
+        state = flow.run(executor=executor)
+    assert state.is_successful()
+    assert [s.result for s in state.result[doubled].map_states] == [2 * i for i in range(50)]
+    assert any("ignored a second result" in r.getMessage() for r in caplog.records)

@@ -33,6 +33,8 @@ from ferroflow.errors import EngineError
 from ferroflow.store import NullRunStore, RunStore, StateStoreError, get_run_store, new_run_id
 from ferroflow.executors.base import SIGNAL_CODES, UnitResult, WorkUnit
 
+log = logging.getLogger("ferroflow.engine")
+
 #: Most mapped children per work unit.
 UNIT_SIZE = 8_192
 #: Children in a task's first work unit; later units grow (doubling) until the first
@@ -223,6 +225,7 @@ class FlowRun:
         window = WINDOW_PER_SLOT * slots
         max_units = UNITS_PER_SLOT * slots
         backlog = self.backlog
+        submitted: dict = {}  # id -> unit, of the units handed to the executor and not back
         while True:
             room = window - self.runs_in_flight
             # Take ready runs in big batches (a trickle of small ones would be sliced
@@ -243,12 +246,19 @@ class FlowRun:
                 if unit is None:
                     backlog.popleft()
                 else:
+                    submitted[id(unit)] = unit
                     executor.submit(unit)
                     self.in_flight += 1
             reports = self.direct
             self.direct = []
             if self.in_flight:
                 for unit, result in executor.wait():
+                    if submitted.pop(id(unit), None) is not unit:
+                        # A late or duplicate result (a recomputed future, say): the
+                        # unit's outcome was recorded once already and stands.
+                        log.warning("ignored a second result for a unit of task %r from executor %r",
+                                    unit.label, getattr(executor, "name", executor))
+                        continue
                     self.in_flight -= 1
                     self.runs_in_flight -= unit.size
                     self._time(unit, result)
