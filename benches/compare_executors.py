@@ -6,7 +6,14 @@ Workloads (each a mapped task plus a reduce):
 * ``trivial``: ``x + 1`` over 10^4, 10^5 and 10^6 items — the executor's own cost per
   task run (for ``processes``: pickling arguments and results across a pipe);
 * ``cpu``: a pure-Python loop of about 1.3 ms per item — what a GIL-free pool buys;
-* ``io``: ``time.sleep(0.01)`` per item — what waiting in threads buys.
+* ``io``: ``time.sleep(0.01)`` per item — what waiting in threads buys;
+* ``pipeline``: ``inc`` mapped, then ``double`` mapped over it child by child, then the
+  reduce (mapped -> mapped -> reduce) over 10^5 items;
+* ``layered``: a 100 x 100 layered DAG of non-mapped tasks, each depending on two
+  tasks of the layer before (N is the number of tasks).
+
+Any registered executor may be named in ``--executors`` (``dask`` and ``ray`` once
+their plugins are installed; each is then started with its defaults, a local cluster).
 
 Each measurement runs in a fresh subprocess (so its peak RSS is its own; for
 ``processes`` that is the flow process, not its workers) and times ``flow.run()``
@@ -55,9 +62,28 @@ def wait(x):
 def reduce(xs):
     return len(xs), sum(xs)
 
-body = {{"trivial": inc, "cpu": burn, "io": wait}}[WORKLOAD]
-with Flow("bench") as flow:
-    t = reduce(body.map(list(range(N))))
+@task
+def double(x):
+    return 2 * x
+
+@task
+def join(a, b):
+    return a + b
+
+if WORKLOAD == "layered":
+    width = 100
+    with Flow("bench") as flow:
+        layer = [inc(i) for i in range(width)]
+        for _ in range(N // width - 1):
+            layer = [join(layer[i], layer[(i + 1) % width]) for i in range(width)]
+        t = reduce(layer)
+elif WORKLOAD == "pipeline":
+    with Flow("bench") as flow:
+        t = reduce(double.map(inc.map(list(range(N)))))
+else:
+    body = {{"trivial": inc, "cpu": burn, "io": wait}}[WORKLOAD]
+    with Flow("bench") as flow:
+        t = reduce(body.map(list(range(N))))
 
 from ferroflow.plugins import get_executor
 # Built before timing, so that loading the plugins is not counted against `local`.
@@ -67,12 +93,13 @@ t0 = time.perf_counter()
 state = flow.run(executor=executor, record=False)
 elapsed = time.perf_counter() - t0
 assert state.is_successful(), state
-assert state.result[t].result[0] == N
+assert state.result[t].result[0] == (100 if WORKLOAD == "layered" else N)
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"seconds": elapsed, "peak_mib": peak_kib / 1024, "slots": slots}}))
 """
 
-SIZES = {"trivial": (10_000, 100_000, 1_000_000), "cpu": (2_000,), "io": (400,)}
+SIZES = {"trivial": (10_000, 100_000, 1_000_000), "cpu": (2_000,), "io": (400,), "pipeline": (100_000,),
+         "layered": (10_000,)}
 EXECUTORS = ("local", "threads", "processes")
 
 
@@ -88,7 +115,8 @@ def measure(workload: str, n: int, executor: str, workers: int, home: str) -> di
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workloads", default="trivial,cpu,io", help="comma-separated: trivial, cpu, io")
+    parser.add_argument("--workloads", default="trivial,cpu,io,pipeline,layered",
+                        help="comma-separated: trivial, cpu, io, pipeline, layered")
     parser.add_argument("--sizes", default="", help="override the trivial workload's sizes (comma-separated)")
     parser.add_argument("--executors", default=",".join(EXECUTORS))
     parser.add_argument("--workers", type=int, default=0,
