@@ -144,12 +144,16 @@ class FlowRun:
         # the details of an earlier attempt must be cleared when the next reports.
         self.retries = [bool(t.max_retries) for t in tasks]
         self.handlers = [_handlers_of(t) for t in tasks]
+        from ferroflow.core.collections import Constant
+
         slugs = getattr(self.flow, "slugs", {})
         self.checkpoints = [
             None if _is_parameter(t) else checkpoint_of(t, self.flow, slugs.get(t, t.slug) or t.name,
                                                         any(e.mapped for e in frozen.in_edges[i]))
             for i, t in enumerate(tasks)
         ]
+        self.inline = [type(t) is Constant and not self.handlers[i] and self.checkpoints[i] is None
+                       for i, t in enumerate(tasks)]
         self.plans: dict[int, inputs.MapPlan] = {}
         self.direct: list = []  # outcomes decided without running anything
         self.backlog: deque = deque()  # generators of units not yet sliced
@@ -230,8 +234,8 @@ class FlowRun:
             room = window - self.runs_in_flight
             # Take ready runs in big batches (a trickle of small ones would be sliced
             # into small units): at least a quarter window, or whatever is there when
-            # nothing waits to be sliced.
-            take = room >= window // 4 or (room > 0 and not backlog)
+            # a slot is idle and nothing waits to be sliced.
+            take = room >= window // 4 or (room > 0 and not backlog and self.in_flight < slots)
             items = core.next_batch(room, self.now_ms()) if take else []
             for task_id, kind, indices, code in items:
                 if kind == 1:
@@ -371,9 +375,9 @@ class FlowRun:
                     self.unit_size[task_id] = min(UNIT_SIZE, 2 * size)
             else:
                 # Parallel slots: no growth before a unit was timed (a dozen units are
-                # sliced before the first returns), and the rest split evenly enough
+                # sliced before the first returns), and the batch split evenly enough
                 # that every slot gets a share.
-                size = max(1, min(size, -(-(n - start) // slots)))
+                size = max(1, min(size, -(-n // slots)))
             chunk = indices[start:start + size]
             start += size
             if type(chunk) is range:
@@ -410,6 +414,13 @@ class FlowRun:
         if self.resume is not None and self._resumed(task_id, None) == []:
             return
         if self.custom_trigger[task_id] and not self._custom_trigger_passes(task_id, TASK_LEVEL):
+            self.runs_in_flight -= 1
+            return
+        if self.inline[task_id]:
+            # A plain Constant: its value is here already; no executor round trip
+            # (on a remote executor a big list would travel to a worker and back).
+            self.record.values[task_id] = task.value
+            self.direct.append((task_id, None, _core.SUCCESS))
             self.runs_in_flight -= 1
             return
         yield WorkUnit(

@@ -21,7 +21,6 @@ Protocol (each message one ``Connection.send_bytes``, pickled):
 
 from __future__ import annotations
 
-import dataclasses
 import faulthandler
 import logging
 import mmap
@@ -31,17 +30,24 @@ import signal
 import sys
 import threading
 import traceback
-import types
 from collections import OrderedDict
 from multiprocessing.connection import Connection
 from typing import Any, Optional
 
 import cloudpickle
 
-from ferroflow.engine.context import _USER, Frame, current_frame
-from ferroflow.errors import ExecutorError
-from ferroflow.executors import base
-from ferroflow.executors.base import UnitResult, WorkUnit, _outcome
+from ferroflow.engine.context import _USER, Frame
+from ferroflow.executors.base import WorkUnit
+# What both sides share with remote executors (Dask, Ray...) lives in remote.py.
+from ferroflow.executors.remote import (  # noqa: F401 - re-exported
+    RemoteTaskError,
+    WorkerCrashedError,
+    encode_result,
+    one_line,
+    restore_source_file,
+    run_name,
+)
+from ferroflow.executors.remote import LogCapture as _Capture
 
 __all__ = ["WorkerCrashedError", "RemoteTaskError", "main"]
 
@@ -51,88 +57,6 @@ CACHE_SIZE = 16
 MARK_BYTES = 8
 #: Mark values besides a position ``j >= 0``: loading the unit, and sending it back.
 LOADING, RETURNING = -1, -2
-
-_PLAIN = (str, int, float, bool, type(None))
-
-
-class WorkerCrashedError(ExecutorError):
-    """The worker process running a task run died (a crash, ``os._exit``, a signal,
-    the kernel's OOM killer) or had to be killed.
-
-    Attributes: ``task_name``, ``map_index`` (the child that was running, when known),
-    ``exitcode`` (negative: the signal number) and ``pid``.
-    """
-
-    def __init__(self, message: str, task_name: Optional[str] = None, map_index: Optional[int] = None,
-                 exitcode: Optional[int] = None, pid: Optional[int] = None):
-        super().__init__(message)
-        self.task_name = task_name
-        self.map_index = map_index
-        self.exitcode = exitcode
-        self.pid = pid
-
-    def __reduce__(self) -> Any:
-        return (type(self), (self.args[0], self.task_name, self.map_index, self.exitcode, self.pid))
-
-
-class RemoteTaskError(Exception):
-    """Stands for an exception a task raised in a worker process that could not travel
-    back as itself (it does not pickle, or not back). ``type_name`` is its class."""
-
-    def __init__(self, message: str, type_name: str = ""):
-        super().__init__(message)
-        self.type_name = type_name
-
-    def __reduce__(self) -> Any:
-        return (type(self), (self.args[0], self.type_name))
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def type_name(value: Any) -> str:
-    cls = type(value)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-
-
-def map_index(unit: WorkUnit, j: int) -> Optional[int]:
-    return None if unit.indices is None else unit.indices[j]
-
-
-def run_name(unit: WorkUnit, j: int) -> str:
-    """``"task"`` or ``"task[i]"`` for position ``j`` of ``unit``."""
-    index = map_index(unit, j) if 0 <= j < unit.size else None
-    return unit.label if index is None else f"{unit.label}[{index}]"
-
-
-def source_file(fn: Any) -> Optional[str]:
-    """The file ``fn`` (a function or method) was defined in, if it is a real file.
-
-    cloudpickle ships functions it cannot import by reference (a task's function
-    usually: its module attribute is the Task, not the function) by value, and names
-    their code ``<dynamic-code>``; the worker puts the file back so that tracebacks show
-    the task's file, line and source."""
-    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-    if not isinstance(code, types.CodeType) or code.co_filename.startswith("<"):
-        return None
-    return code.co_filename
-
-
-def restore_source_file(fn: Any, filename: str) -> None:
-    function = getattr(fn, "__func__", fn)
-    code = getattr(function, "__code__", None)
-    if isinstance(code, types.CodeType) and code.co_filename != filename:
-        try:
-            function.__code__ = _renamed(code, filename)
-        except (AttributeError, TypeError, ValueError):  # pragma: no cover - builtins, odd callables
-            pass
-
-
-def _renamed(code: types.CodeType, filename: str) -> types.CodeType:
-    consts = tuple(_renamed(c, filename) if isinstance(c, types.CodeType) else c for c in code.co_consts)
-    return code.replace(co_filename=filename, co_consts=consts)
 
 
 class _Broken:
@@ -173,44 +97,6 @@ def _tracked(frame: Frame, run: Any, mark: memoryview) -> _TrackedFrame:
     tracked._mark = mark
     tracked._j = 0
     return tracked
-
-
-class _Capture(logging.Handler):
-    """Keeps the records emitted while a unit runs, as plain dictionaries, with the
-    position of the task run that emitted them."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.NOTSET)
-        self.records: Optional[list] = None
-        self._format = logging.Formatter()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        records = self.records
-        if records is None:  # outside a unit: as a process without handlers would
-            if logging.lastResort is not None and record.levelno >= logging.lastResort.level:
-                logging.lastResort.handle(record)
-            return
-        frame = current_frame()
-        j = frame.j if frame is not None and frame.task_name is not None else None
-        records.append((j, plain_record(record, self._format)))
-
-
-def plain_record(record: logging.LogRecord, formatter: logging.Formatter) -> dict:
-    """``record`` as a dictionary that always pickles: the message formatted, the
-    exception as text, values that are not plain data as their repr."""
-    data = {}
-    for key, value in record.__dict__.items():
-        data[key] = value if type(value) in _PLAIN else repr(value)
-    try:
-        data["msg"] = record.getMessage()
-    except Exception:  # a bad format string must not break the task
-        data["msg"] = str(record.msg)
-    data["args"] = None
-    if record.exc_info:
-        data["exc_text"] = formatter.formatException(record.exc_info)
-    data["exc_info"] = None
-    data.pop("message", None)
-    return data
 
 
 class Worker:
@@ -316,43 +202,6 @@ class Worker:
 
 def _error(uid: int, reason: str, text: Optional[str]) -> bytes:
     return pickle.dumps(("error", uid, f"{reason} (worker pid {os.getpid()})", text))
-
-
-def encode_result(unit: WorkUnit, result: UnitResult, records: list, loops: Optional[dict] = None) -> bytes:
-    """The unit's outcome (every field of its UnitResult, the log records and the
-    iterations to resume of its looping task runs) as bytes. A value that does not pickle fails its task run
-    (with a SerializationError naming task, map index and type) instead of the unit;
-    an exception that would not come back as itself travels as a RemoteTaskError."""
-    codes, values, details = result.codes, result.values, result.details
-    for j in details:  # failed runs hold their exception: make sure it survives the trip
-        value = values[j]
-        if isinstance(value, BaseException):
-            try:
-                pickle.loads(cloudpickle.dumps(value))
-            except Exception as exc:  # noqa: BLE001
-                values[j] = RemoteTaskError(f"{type_name(value)}: {value} (the exception itself could not be "
-                                            f"sent back from the worker process: {one_line(exc)})",
-                                            type_name(value))
-    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
-    fields["codes"] = bytes(codes)
-    try:
-        return cloudpickle.dumps((fields, records, loops))
-    except Exception:  # noqa: BLE001 - find the culprits, fail only them
-        pass
-    from ferroflow.results.errors import SerializationError
-
-    for j, value in enumerate(values):
-        try:
-            cloudpickle.dumps(value)
-        except Exception as exc:  # noqa: BLE001
-            error = SerializationError.for_value("cloudpickle", value, exc).with_task(unit.label, map_index(unit, j))
-            rule = getattr(base, "_retry_rule", None)  # with the task's retry_condition, when known
-            code, _, (_, text) = _outcome(error, rule(unit) if rule is not None else unit.retry_on)
-            codes[j], values[j] = code, error
-            details[j] = (f"The result of task run {run_name(unit, j)!r} could not be sent back from its "
-                          f"worker process: {error}", text)
-    fields["codes"] = bytes(codes)
-    return cloudpickle.dumps((fields, records, loops))
 
 
 def _watch_lifeline(fd: int) -> None:

@@ -52,7 +52,6 @@ import dataclasses
 import fcntl
 import itertools
 import json
-import logging
 import mmap
 import multiprocessing.spawn
 import os
@@ -62,28 +61,32 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections import OrderedDict, deque
 from multiprocessing import connection
 from multiprocessing.connection import Connection
 from typing import Any, Optional
 
-import cloudpickle
-
-from ferroflow.engine.context import _USER, in_frame
+from ferroflow.engine.context import _USER
 from ferroflow.errors import ExecutorError
-from ferroflow.executors._worker import (
-    CACHE_SIZE,
-    LOADING,
-    MARK_BYTES,
-    RemoteTaskError,
-    WorkerCrashedError,
-    one_line,
-    run_name,
-    source_file,
-)
-from ferroflow.executors import base
+from ferroflow.executors._worker import CACHE_SIZE, LOADING, MARK_BYTES
 from ferroflow.executors.base import Executor, UnitResult, WorkUnit, _outcome
+# What this executor shares with remote executors (Dask, Ray...) lives in remote.py.
+from ferroflow.executors.remote import (  # noqa: F401 - some re-exported
+    TASK_FIELDS,
+    RemoteTaskError,
+    Unsendable as _Unsendable,
+    WorkerCrashedError,
+    decode_result,
+    dumps as _dumps,
+    failed_result,
+    logging_levels,
+    retry_rule as _rule,
+    run_name,
+    same as _same,
+    source_file,
+    unit_loops as _loops_of,
+    unsendable_error,
+)
 from ferroflow.executors.threads import check_workers
 from ferroflow.executors.timeouts import TaskTimeout
 from ferroflow.plugins import hookimpl
@@ -101,10 +104,6 @@ _TIMEOUT_POLL = 0.1
 PIPE_BYTES = 1 << 20
 #: Task entries and shared-argument blobs kept pickled.
 _KEEP_TASKS = 256
-#: WorkUnit fields that are the same for every unit of a task (in a run): pickled once,
-#: sent once per worker.
-TASK_FIELDS = tuple(name for name in ("fn", "owner", "handlers", "checkpoint", "retry_condition")
-                    if name in {f.name for f in dataclasses.fields(WorkUnit)})
 
 
 def default_process_workers() -> int:
@@ -113,32 +112,6 @@ def default_process_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-class _Unsendable(Exception):
-    """Part of a unit does not pickle; ``what`` says which, ``value`` is it."""
-
-    def __init__(self, what: str, value: Any, error: BaseException):
-        super().__init__(what)
-        self.what = what
-        self.value = value
-        self.error = error
-
-
-def _dumps(what: str, value: Any) -> bytes:
-    try:
-        return cloudpickle.dumps(value)
-    except Exception as exc:  # noqa: BLE001 - reported as the task run's failure
-        raise _Unsendable(what, value, exc) from exc
-
-
-def _first_unpicklable(items: Any) -> Optional[tuple]:
-    for name, value in items:
-        try:
-            cloudpickle.dumps(value)
-        except Exception as exc:  # noqa: BLE001
-            return name, value, exc
-    return None
 
 
 @dataclasses.dataclass
@@ -193,30 +166,6 @@ class _Encoder:
         loops = _loops_of(unit)
         body = _dumps("its arguments", (light, user, loops))
         return _Job(unit, uid, (run_ref, task_ref, static_ref), body, tuple(loops or ()))
-
-
-def _loops_of(unit: WorkUnit) -> Optional[dict]:
-    """The iterations to resume (``RunInfo.loops``: a looping task run that failed
-    resumes there when retried) of ``unit``'s task runs: they travel with the unit, and
-    the worker's version comes back with its results."""
-    loops = getattr(unit.frame.run, "loops", None) if unit.frame is not None else None
-    if not loops:
-        return None
-    indices = unit.indices
-    members = {None} if indices is None else indices if type(indices) is range else set(indices)
-    return {key: value for key, value in loops.items() if key[0] == unit.task_id and key[1] in members} or None
-
-
-def _same(old: tuple, new: tuple) -> bool:
-    for a, b in zip(old, new):
-        if a is b:
-            continue
-        try:
-            if not a == b:  # a bound method is a new object each time, but equal
-                return False
-        except Exception:  # noqa: BLE001 - an odd __eq__: treat as changed
-            return False
-    return True
 
 
 def _remember(cache: OrderedDict, key: Any, value: Any) -> None:
@@ -377,9 +326,8 @@ class ProcessesExecutor(Executor):
         mark[0] = LOADING
         worker = _Worker(proc, Connection(commands_w, readable=False), Connection(results_r, writable=False),
                          mark, mapped)
-        levels = {name: logger.level for name, logger in logging_loggers() if logger.level}
-        levels[""] = _root_level()
-        worker.commands.send_bytes(pickle.dumps(("init", levels, _disabled_level())))
+        levels, disable = logging_levels()
+        worker.commands.send_bytes(pickle.dumps(("init", levels, disable)))
         self._workers.append(worker)
         self.stats["workers"] += 1
         return worker
@@ -446,22 +394,7 @@ class ProcessesExecutor(Executor):
         self._dispatch()
 
     def _result(self, job: _Job, payload: bytes) -> UnitResult:
-        unit = job.unit
-        try:
-            fields, records, loops = pickle.loads(payload)
-        except Exception as exc:  # noqa: BLE001
-            return _failed(unit, ExecutorError(
-                f"The results of task {unit.label!r} could not be unpickled in the flow process: "
-                f"{one_line(exc)}"), traceback.format_exc())
-        if records:
-            _replay(unit, records)
-        if job.loops or loops:
-            kept = unit.frame.run.loops
-            for key in job.loops:
-                kept.pop(key, None)
-            kept.update(loops or {})
-        fields["codes"] = bytearray(fields["codes"])
-        return UnitResult(**fields)
+        return decode_result(job.unit, payload, job.loops)
 
     def _check(self, out: list, timed: list, deaths: bool) -> None:
         """Find task runs that outlived their timeout by ``grace`` seconds and (when
@@ -505,37 +438,14 @@ class ProcessesExecutor(Executor):
         self._dispatch()
 
     def _unsendable(self, unit: WorkUnit, exc: _Unsendable) -> UnitResult:
-        from ferroflow.results.errors import SerializationError
-
-        value, error, what = exc.value, exc.error, exc.what
-        if what == "its arguments":
-            culprit = _first_unpicklable(zip(unit.mapped_keys, unit.columns)) or \
-                _first_unpicklable((unit.static or {}).items())
-            if culprit is not None:
-                what, value, error = f"its argument {culprit[0]!r}", culprit[1], culprit[2]
-            else:
-                culprit = _first_unpicklable((_USER.get() or {}).items())
-                if culprit is not None:
-                    what, value, error = (f"the context value {culprit[0]!r} (set with `with context(...)`)",
-                                          culprit[1], culprit[2])
-        elif what == "its unmapped arguments":
-            culprit = _first_unpicklable(unit.static.items())
-            if culprit is not None:
-                what, value, error = f"its argument {culprit[0]!r}", culprit[1], culprit[2]
-        serialization = SerializationError.for_value("cloudpickle", value, error).with_task(unit.label)
-        return _failed(unit, ExecutorError(
-            f"Task {unit.label!r} cannot be sent to a worker process: {what} cannot be pickled: "
-            f"{serialization}"), None)
+        return _failed(unit, unsendable_error(unit, exc, "a worker process"), None)
 
 
 # ----- outcomes ------------------------------------------------------------------------
 
 
-def _failed(unit: WorkUnit, error: BaseException, text: Optional[str]) -> UnitResult:
-    """Every task run of ``unit`` failed with ``error``."""
-    code, _, _ = _outcome(error, _rule(unit))
-    detail = (str(error), text)
-    return UnitResult(bytearray([code]) * unit.size, [error] * unit.size, dict.fromkeys(range(unit.size), detail))
+#: Every task run of a unit failed with one error.
+_failed = failed_result
 
 
 def _crashed(unit: WorkUnit, pid: int, exitcode: int, position: int, overran: Optional[str]) -> UnitResult:
@@ -568,13 +478,6 @@ def _crashed(unit: WorkUnit, pid: int, exitcode: int, position: int, overran: Op
     return UnitResult(codes, values, details)
 
 
-def _rule(unit: WorkUnit) -> Any:
-    """What decides whether ``unit``'s failed runs may be retried: its ``retry_on``,
-    with the task's ``retry_condition`` when base.py knows about those."""
-    rule = getattr(base, "_retry_rule", None)
-    return rule(unit) if rule is not None else unit.retry_on
-
-
 def _how(code: int) -> str:
     if code < 0:
         try:
@@ -583,35 +486,6 @@ def _how(code: int) -> str:
             name = f"signal {-code}"
         return f"was killed by {name} (exit code {code})"
     return f"exited with code {code}"
-
-
-def _replay(unit: WorkUnit, records: list) -> None:
-    """Handle again, in this process, the records a worker emitted for ``unit``."""
-    frame = copy.copy(unit.frame) if unit.frame is not None else None  # same run info: kept by the run
-    for j, data in records:
-        record = logging.makeLogRecord(data)
-        logger = logging.getLogger(record.name) if record.name != "root" else logging.getLogger()
-        if not logger.isEnabledFor(record.levelno):
-            continue
-        if j is None or frame is None or not 0 <= j < unit.size:
-            logger.handle(record)
-            continue
-        frame.j = j
-        with in_frame(frame):
-            logger.handle(record)
-
-
-def logging_loggers() -> list:
-    return [(name, logger) for name, logger in list(logging.root.manager.loggerDict.items())
-            if isinstance(logger, logging.Logger)]
-
-
-def _root_level() -> int:
-    return logging.getLogger().level
-
-
-def _disabled_level() -> int:
-    return logging.root.manager.disable
 
 
 # ----- processes ---------------------------------------------------------------------

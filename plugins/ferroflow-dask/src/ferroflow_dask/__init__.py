@@ -1,0 +1,471 @@
+"""ferroflow-dask: run a flow's work units on a Dask cluster.
+
+Registered as the ``dask`` executor through the ``register_executors`` hook::
+
+    flow.run(executor="dask")                                   # a LocalCluster for the run
+    flow.run(executor=DaskExecutor(address="tcp://10.0.0.5:8786"))  # an existing scheduler
+    flow.run(executor=DaskExecutor(cluster_class="dask_jobqueue.SLURMCluster",
+                                   cluster_kwargs={"cores": 8, "memory": "16GB"},
+                                   adapt_kwargs={"minimum": 1, "maximum": 20}))
+
+or ``ferroflow run flow.py --executor dask --executor-option address=tcp://...``.
+
+The engine stays in the flow process: it packs ready task runs into work units (one
+task run, or a slice of a mapped task's children sized to take about 0.1 s) and this
+executor submits each unit as one Dask task (``client.submit(run_packed, payload)``,
+see :mod:`ferroflow.executors.remote`). A million mapped children make about a
+hundred Dask tasks, not a million. No flow object travels, and results come back to
+the flow process, which decides states, retries and triggers as with any executor.
+
+Dask's own guarantees apply: a worker that dies has its tasks run again elsewhere
+(``distributed.scheduler.allowed-failures`` times, then the unit's task runs fail with
+a :class:`~ferroflow.executors.remote.WorkerCrashedError` and the task's retries
+apply). A unit's outcome is recorded once, even if Dask completes a recomputed task
+again. See ``README.md`` for resources (``dask-resource:GPU=1`` tags), timeouts and
+Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import multiprocessing
+import re
+import socket
+import time
+import traceback
+import uuid
+from typing import Any, Optional, Union
+
+from ferroflow.errors import ExecutorError
+from ferroflow.executors.base import Executor, UnitResult, WorkUnit
+from ferroflow.executors.remote import (
+    WorkerCrashedError,
+    failed_result,
+    one_line,
+    pack_unit,
+    run_packed,
+    unpack_result,
+)
+from ferroflow.plugins import hookimpl
+
+__all__ = ["DaskExecutor", "RESOURCE_TAG", "CONNECT_TIMEOUT", "register_executors"]
+
+log = logging.getLogger("ferroflow.dask")
+
+#: Tag prefix through which a task asks for Dask worker resources:
+#: ``@task(tags=["dask-resource:GPU=1"])``.
+RESOURCE_TAG = "dask-resource:"
+#: Seconds given to reach a scheduler (``client_kwargs={"timeout": ...}`` changes it).
+CONNECT_TIMEOUT = 10.0
+#: Payloads larger than this are scattered to the cluster first instead of being
+#: embedded in the task graph (which Dask warns about past 10 MB).
+SCATTER_BYTES = 4 << 20
+#: Seconds given to close the client, and a cluster the executor started.
+CLOSE_TIMEOUT = 30.0
+
+_KEY_SAFE = re.compile(r"[^A-Za-z0-9_.]+")
+
+
+class DaskExecutor(Executor):
+    """Run work units on a Dask cluster.
+
+    Args:
+        address: The address of a running Dask scheduler (``"tcp://host:8786"``). The
+            executor connects to it and never closes it. Leave out to start a cluster
+            for each flow run.
+        cluster_class: The cluster to start when there is no ``address``: a class or
+            its dotted path (``"dask_jobqueue.SLURMCluster"``). Default
+            ``distributed.LocalCluster`` (worker processes on this machine; Dask's
+            defaults pick their number and threads from the CPUs).
+        cluster_kwargs: Keyword arguments of ``cluster_class``
+            (``{"n_workers": 4, "threads_per_worker": 1}``).
+        adapt_kwargs: When given (even ``{}``), ``cluster.adapt(**adapt_kwargs)``
+            makes the cluster scale with the load (``{"minimum": 1, "maximum": 10}``).
+        client_kwargs: Keyword arguments of ``distributed.Client``. ``timeout``
+            (seconds to reach the scheduler) defaults to :data:`CONNECT_TIMEOUT`;
+            ``set_as_default`` to False, so your own Dask code is not redirected.
+        resources_from_tags: Turn tags ``dask-resource:NAME=AMOUNT`` of a task into
+            Dask resource restrictions of its units (default True).
+
+    ``slots()`` is the number of worker threads of the cluster (for an adaptive
+    cluster, what its ``maximum`` would give). Timeouts are soft (task runs execute in
+    worker threads). Ctrl-C cancels the submitted units; a running one cannot be
+    interrupted by Dask: on an external cluster it finishes in the background and its
+    result is dropped, a cluster the executor started is closed with its workers.
+    """
+
+    name = "dask"
+
+    def __init__(self, address: Optional[str] = None, cluster_class: Union[str, type, None] = None,
+                 cluster_kwargs: Optional[dict] = None, adapt_kwargs: Optional[dict] = None,
+                 client_kwargs: Optional[dict] = None, resources_from_tags: bool = True) -> None:
+        if address is not None and (not isinstance(address, str) or not address.strip()):
+            raise ValueError(f"address must be a Dask scheduler address such as 'tcp://127.0.0.1:8786', "
+                             f"got {address!r}")
+        if address is not None and (cluster_class is not None or cluster_kwargs or adapt_kwargs is not None):
+            raise ValueError("address= connects to a running Dask scheduler, while cluster_class, cluster_kwargs "
+                             "and adapt_kwargs describe a cluster to start: give one or the other")
+        self.address = address.strip() if address is not None else None
+        self.cluster_class = _resolve_class(cluster_class) if cluster_class is not None else None
+        self.cluster_kwargs = _mapping("cluster_kwargs", cluster_kwargs)
+        self.adapt_kwargs = None if adapt_kwargs is None else _mapping("adapt_kwargs", adapt_kwargs)
+        self.client_kwargs = _mapping("client_kwargs", client_kwargs)
+        if not isinstance(resources_from_tags, bool):
+            raise ValueError(f"resources_from_tags must be True or False, got {resources_from_tags!r}")
+        self.resources_from_tags = resources_from_tags
+        timeout = self.client_kwargs.get("timeout", CONNECT_TIMEOUT)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
+            raise ValueError(f"client_kwargs['timeout'] must be a positive number of seconds, got {timeout!r}")
+        #: Seconds given to reach the scheduler.
+        self.connect_timeout = float(timeout)
+        self._client: Any = None
+        self._cluster: Any = None  # only a cluster this executor started (and closes)
+        self._completions: Any = None
+        self._running: dict = {}  # Dask key -> (unit, future, scattered payload or None)
+        self._ready: list = []  # outcomes decided without Dask
+        self._resources: dict = {}  # (task id, tags) -> resources or the error
+        self._warned: set = set()
+        #: Counters of the last run, for the curious (and the tests).
+        self.stats = {"units": 0, "bytes": 0, "scattered": 0, "ignored": 0}
+
+    def __repr__(self) -> str:
+        if self.address is not None:
+            return f"DaskExecutor(address={self.address!r})"
+        cls = self.cluster_class
+        name = "distributed.LocalCluster" if cls is None else f"{cls.__module__}.{cls.__qualname__}"
+        return f"DaskExecutor(cluster_class={name})"
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` of the current run (None outside a run)."""
+        return self._client
+
+    @property
+    def cluster(self) -> Any:
+        """The cluster this executor started for the current run (None with ``address``)."""
+        return self._cluster
+
+    # ----- the contract ---------------------------------------------------------
+
+    def start(self) -> None:
+        import distributed
+
+        self._running, self._ready, self._resources, self._warned = {}, [], {}, set()
+        self.stats = {"units": 0, "bytes": 0, "scattered": 0, "ignored": 0}
+        kwargs = {"set_as_default": False, **self.client_kwargs, "timeout": self.connect_timeout}
+        cluster = client = None
+        try:
+            if self.address is not None:
+                _probe(self.address, self.connect_timeout)
+                try:
+                    client = distributed.Client(self.address, **kwargs)
+                except (OSError, ValueError, TimeoutError) as exc:
+                    raise ExecutorError(f"Could not connect to the Dask scheduler at {self.address!r} "
+                                        f"(connect timeout {self.connect_timeout:g} s): {one_line(exc)}") from None
+            else:
+                cluster = self._start_cluster()
+                client = distributed.Client(cluster, **kwargs)
+            self._completions = distributed.as_completed(loop=client.loop, with_results=True, raise_errors=False)
+        except BaseException:  # Ctrl-C included: the engine calls shutdown() only after a start
+            if client is not None:
+                _close(client, "its Dask client")
+            if cluster is not None:
+                _close(cluster, "the Dask cluster it started")
+            raise
+        self._client, self._cluster = client, cluster
+
+    def slots(self) -> int:
+        client = self._require("slots")
+        threads = client.nthreads()
+        total = sum(threads.values())
+        maximum = (self.adapt_kwargs or {}).get("maximum")
+        if isinstance(maximum, (int, float)) and not isinstance(maximum, bool) and math.isfinite(maximum):
+            per_worker = self.cluster_kwargs.get("threads_per_worker") or (total // len(threads) if threads else 1)
+            total = max(total, int(maximum) * max(1, int(per_worker)))
+        return max(1, total)
+
+    def submit(self, unit: WorkUnit) -> None:
+        client = self._require("submit")
+        if client.status not in ("running", "connecting"):
+            raise ExecutorError(f"The Dask client of {self!r} is {client.status}: the connection to the scheduler "
+                                f"was lost")
+        try:
+            resources = self._resources_of(unit)
+            payload = pack_unit(unit)
+        except ExecutorError as exc:  # fail the unit's task runs, not the flow run
+            self._ready.append((unit, failed_result(unit, exc)))
+            return
+        key = f"{_KEY_SAFE.sub('_', unit.label)[:60] or 'task'}-{uuid.uuid4().hex}"
+        argument: Any = payload
+        scattered = None
+        if len(payload) > SCATTER_BYTES:
+            # Not embedded in the graph: sent to a worker once, then named.
+            scattered = argument = client.scatter(payload, hash=False)
+            self.stats["scattered"] += 1
+        future = client.submit(run_packed, argument, key=key, pure=False, resources=resources)
+        self._running[key] = (unit, future, scattered)
+        self.stats["units"] += 1
+        self.stats["bytes"] += len(payload)
+        self._track(future)
+
+    def wait(self) -> list:
+        self._require("wait")
+        out, self._ready = self._ready, []
+        while True:
+            if self._running:
+                try:
+                    batch = self._completions.next_batch(block=not out)  # Ctrl-C interrupts it
+                except StopIteration:
+                    raise ExecutorError(f"{self!r} lost track of {len(self._running)} Dask future(s)") from None
+            else:
+                batch = []
+            for future, result in batch:
+                entry = self._running.get(future.key)
+                if entry is None or entry[1] is not future:
+                    # A late or duplicate completion (a recomputed task Dask reports
+                    # again): the unit's outcome was recorded already.
+                    self.stats["ignored"] += 1
+                    continue
+                del self._running[future.key]
+                out.append((entry[0], self._outcome(entry[0], future, result)))
+            if out:
+                return out
+            if not self._running:
+                raise RuntimeError("DaskExecutor.wait() with no unit in flight")
+
+    def shutdown(self) -> None:
+        client, cluster = self._client, self._cluster
+        self._client = self._cluster = None
+        running, self._running = self._running, {}
+        self._ready = []
+        if self._completions is not None:
+            self._completions.clear()
+            self._completions = None
+        if client is None:
+            return
+        futures = [entry[1] for entry in running.values()]
+        if futures and client.status == "running":
+            # Ctrl-C or an error: what has not started never will. (Dask cannot stop a
+            # task already running in a worker thread: on a cluster started here it
+            # ends with the cluster; elsewhere it finishes and its result is dropped.)
+            try:
+                client.cancel(futures)
+            except Exception as exc:  # noqa: BLE001 - shutting down anyway
+                log.warning("could not cancel %d Dask future(s): %s", len(futures), one_line(exc))
+        del futures, running
+        _close(client, "its Dask client")
+        if cluster is not None:
+            _close(cluster, "the Dask cluster it started")
+
+    # ----- inside ----------------------------------------------------------------
+
+    def _require(self, what: str) -> Any:
+        if self._client is None:
+            raise RuntimeError(f"DaskExecutor.{what}() before start()")
+        return self._client
+
+    def _track(self, future: Any) -> None:
+        """Have ``future``'s completion (with its result) reach :meth:`wait`."""
+        self._completions.add(future)
+
+    def _start_cluster(self) -> Any:
+        cls = self.cluster_class
+        kwargs = dict(self.cluster_kwargs)
+        if cls is None:
+            from distributed import LocalCluster
+
+            cls = LocalCluster
+            kwargs.setdefault("processes", True)
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        if kwargs.get("processes", False) and getattr(multiprocessing.current_process(), "_inheriting", False):
+            raise ExecutorError(
+                f"{name} was asked to start worker processes from a worker process that is importing the "
+                f"flow's script again (Python's 'spawn' does that): call flow.run() under "
+                f"`if __name__ == \"__main__\":` in the script, or use `ferroflow run`")
+        try:
+            cluster = cls(**kwargs)
+        except Exception as exc:
+            raise ExecutorError(f"Could not start a Dask cluster {name}(**{kwargs!r}): {one_line(exc)}") from exc
+        if self.adapt_kwargs is not None:
+            adapt = getattr(cluster, "adapt", None)
+            try:
+                if adapt is None:
+                    raise TypeError(f"{name} has no adapt() method")
+                adapt(**self.adapt_kwargs)
+            except Exception as exc:
+                _close(cluster, "the Dask cluster it started")
+                raise ExecutorError(f"Could not make the Dask cluster {name} adaptive with "
+                                    f"adapt(**{self.adapt_kwargs!r}): {one_line(exc)}") from exc
+        return cluster
+
+    def _resources_of(self, unit: WorkUnit) -> Optional[dict]:
+        """The Dask resources a unit asks for through its task's tags, or None."""
+        if not self.resources_from_tags:
+            return None
+        tags = unit.frame.task_tags if unit.frame is not None else frozenset(getattr(unit.owner, "tags", ()) or ())
+        if not tags:
+            return None
+        key = (unit.task_id, tags)
+        known = self._resources.get(key, self)
+        if known is self:
+            try:
+                known = resources_from_tags(tags, unit.label)
+            except ExecutorError as exc:
+                known = exc
+            if isinstance(known, dict):
+                self._check_offered(unit.label, known)
+            self._resources[key] = known
+        if isinstance(known, ExecutorError):
+            raise known
+        return known
+
+    def _check_offered(self, label: str, wanted: dict) -> None:
+        """Warn (once per resource) when no worker offers enough of a resource a task
+        asks for: Dask would hold its units until such a worker joins."""
+        try:
+            workers = self._client.scheduler_info(n_workers=-1).get("workers", {})
+        except TypeError:  # older distributed: no n_workers
+            workers = self._client.scheduler_info().get("workers", {})
+        except Exception:  # noqa: BLE001 - only a warning is at stake
+            return
+        for name, amount in wanted.items():
+            offered = [w.get("resources", {}).get(name, 0) for w in workers.values()]
+            if any(o >= amount for o in offered) or (name, amount) in self._warned:
+                continue
+            self._warned.add((name, amount))
+            log.warning("task %r asks for Dask resource %s=%g (tag %r), but no worker of the cluster offers that "
+                        "much now (%s): its task runs wait until such a worker joins (e.g. "
+                        "`dask worker SCHEDULER --resources \"%s=%g\"`)", label, name, amount,
+                        f"{RESOURCE_TAG}{name}={amount:g}",
+                        f"offered: {', '.join(f'{o:g}' for o in offered)}" if offered else "no workers",
+                        name, amount)
+
+    def _outcome(self, unit: WorkUnit, future: Any, result: Any) -> UnitResult:
+        status = future.status
+        if status == "finished":
+            if not isinstance(result, (bytes, bytearray, memoryview)):
+                raise ExecutorError(f"The Dask task of {unit.label!r} returned {type(result).__name__}, not the "
+                                    f"bytes of run_packed()")
+            return unpack_result(unit, result)
+        if status == "error":
+            typ, exc, tb = result
+            text = "".join(traceback.format_exception(typ, exc, tb))
+            if _is_killed_worker(exc):
+                index = unit.indices[0] if unit.indices is not None and unit.size == 1 else None
+                error: BaseException = WorkerCrashedError(
+                    f"The Dask workers running a work unit of task {unit.label!r} ({unit.size} task run(s)) kept "
+                    f"dying, and Dask gave up on it: {one_line(exc)}", unit.label, index)
+            else:
+                error = ExecutorError(f"Task {unit.label!r} could not run on the Dask cluster: {one_line(exc)}")
+            return failed_result(unit, error, text)
+        client = self._client
+        if client is not None and client.status not in ("running", "connecting"):
+            raise ExecutorError(f"The Dask client of {self!r} is {client.status}: the connection to the scheduler "
+                                f"was lost")
+        if status == "cancelled":
+            reason = getattr(result, "reason", None)
+            return failed_result(unit, ExecutorError(
+                f"The Dask task of a work unit of {unit.label!r} was cancelled"
+                f"{f' ({reason})' if reason else ''}"))
+        return failed_result(unit, ExecutorError(f"The Dask task of a work unit of {unit.label!r} ended "
+                                                 f"{status!r}"))
+
+
+def resources_from_tags(tags: Any, label: str = "?") -> Optional[dict]:
+    """``{"GPU": 1.0}`` from tags like ``"dask-resource:GPU=1"`` (None: no such tag).
+    A malformed one raises :class:`~ferroflow.errors.ExecutorError` naming it."""
+    wanted: dict = {}
+    for tag in sorted(tags):
+        if not isinstance(tag, str) or not tag.startswith(RESOURCE_TAG):
+            continue
+        name, sep, amount = tag[len(RESOURCE_TAG):].partition("=")
+        name = name.strip()
+        try:
+            value = float(amount)
+        except ValueError:
+            value = math.nan
+        if not sep or not name or not math.isfinite(value) or value <= 0:
+            raise ExecutorError(f"Task {label!r} has the tag {tag!r}, which is not a Dask resource: write "
+                                f"'{RESOURCE_TAG}NAME=AMOUNT' with a positive amount, e.g. '{RESOURCE_TAG}GPU=1'")
+        wanted[name] = value
+    return wanted or None
+
+
+def _is_killed_worker(exc: BaseException) -> bool:
+    try:
+        from distributed.scheduler import KilledWorker
+    except ImportError:  # pragma: no cover - moved in a future distributed
+        return type(exc).__name__ == "KilledWorker"
+    return isinstance(exc, KilledWorker)
+
+
+def _mapping(name: str, value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValueError(f"{name} must be a dict of keyword arguments, got {value!r}")
+    return dict(value)
+
+
+def _resolve_class(value: Union[str, type]) -> type:
+    if isinstance(value, str):
+        module_name, _, attr = value.strip().rpartition(".")
+        if not module_name or not attr:
+            raise ValueError(f"cluster_class must be a class or its dotted path such as "
+                             f"'distributed.LocalCluster', got {value!r}")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ValueError(f"cluster_class {value!r}: cannot import module {module_name!r}: {one_line(exc)}") from exc
+        cls = getattr(module, attr, None)
+        if cls is None:
+            raise ValueError(f"cluster_class {value!r}: module {module_name!r} has no attribute {attr!r}")
+        value = cls
+    if not callable(value):
+        raise ValueError(f"cluster_class must be a class or its dotted path, got {value!r}")
+    return value
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Fail fast and clearly on an address that is malformed, or where nothing
+    listens within ``timeout`` seconds (before a Client, whose failed start leaves
+    threads to clean up)."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        if scheme not in ("tcp", "tls"):
+            return
+        host, port = parse_host_port(location)
+    except ValueError as exc:
+        raise ExecutorError(f"{address!r} is not a Dask scheduler address ({exc}); expected e.g. "
+                            f"'tcp://127.0.0.1:8786'") from None
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            socket.create_connection((host, port), timeout=max(0.05, left)).close()
+            return
+        except OSError as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ExecutorError(f"Could not connect to the Dask scheduler at {address!r} within "
+                                    f"{timeout:g} s: {one_line(exc)}") from None
+            time.sleep(min(0.2, left))  # a scheduler that is starting: try again
+
+
+def _close(thing: Any, what: str) -> None:
+    try:
+        thing.close(timeout=CLOSE_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - shutting down anyway
+        log.warning("the dask executor could not close %s: %s", what, one_line(exc))
+
+
+@hookimpl
+def register_executors(register) -> None:
+    """Register :class:`DaskExecutor` as ``"dask"``."""
+    register("dask", DaskExecutor)

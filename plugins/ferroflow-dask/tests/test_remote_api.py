@@ -1,0 +1,62 @@
+"""``ferroflow.executors.remote``, the API this plugin (and any remote executor) is
+built on, without a cluster: pack, run, unpack in one process; errors that name
+their culprit."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ferroflow._core import FAILED, RETRY_OK, SUCCESS
+from ferroflow.errors import ExecutorError
+from ferroflow.executors.base import WorkUnit
+from ferroflow.executors.remote import failed_result, pack_unit, run_packed, unpack_result
+
+
+def _unit(fn, xs, **static) -> WorkUnit:
+    return WorkUnit(task_id=0, label="work", fn=fn, indices=range(len(xs)), size=len(xs), static=static,
+                    mapped_keys=("x",), columns=(list(xs),))
+
+
+def test_pack_run_unpack():
+    unit = _unit(lambda x, k: x * k if x != 2 else 1 / 0, [1, 2, 3], k=10)
+    result = unpack_result(unit, run_packed(pack_unit(unit)))
+    assert list(result.codes[i] & ~RETRY_OK for i in range(3)) == [SUCCESS, FAILED, SUCCESS]
+    assert result.values[0] == 10 and result.values[2] == 30
+    assert isinstance(result.values[1], ZeroDivisionError) and "ZeroDivisionError" in result.details[1][1]
+
+
+def test_an_unpicklable_argument_is_named():
+    unit = _unit(lambda x, lock: x, [1, 2], lock=threading.Lock())
+    with pytest.raises(ExecutorError, match="Task 'work' cannot be sent to a worker: its argument 'lock' "
+                                            "cannot be pickled"):
+        pack_unit(unit)
+    unit = _unit(lambda x: x, [threading.Lock()])
+    with pytest.raises(ExecutorError, match="its argument 'x' cannot be pickled"):
+        pack_unit(unit)
+
+
+def test_an_unpicklable_result_fails_that_task_run_only():
+    unit = _unit(lambda x: threading.Lock() if x == 1 else x, [0, 1, 2])
+    result = unpack_result(unit, run_packed(pack_unit(unit)))
+    assert result.values[0] == 0 and result.values[2] == 2
+    assert result.codes[1] & ~RETRY_OK == FAILED
+    assert result.details[1][0].startswith("The result of task run 'work[1]' could not be sent back")
+
+
+def test_failed_result_is_retryable_for_every_run():
+    unit = _unit(lambda x: x, [0, 1, 2])
+    result = failed_result(unit, ExecutorError("worker lost"), "details")
+    assert list(result.codes) == [FAILED | RETRY_OK] * 3
+    assert all(isinstance(v, ExecutorError) for v in result.values)
+    assert result.details == {j: ("worker lost", "details") for j in range(3)}
+
+
+def test_a_payload_that_is_not_ours():
+    unit = _unit(lambda x: x, [0])
+    with pytest.raises(ExecutorError, match="did not produce"):
+        unpack_result(unit, b"nonsense")
+    result = unpack_result(unit, run_packed(b"nonsense"))  # run_packed never raises
+    assert result.codes[0] & ~RETRY_OK == FAILED
+    assert result.details[0][0].startswith("Task 'work' could not run on a worker: could not load it:")

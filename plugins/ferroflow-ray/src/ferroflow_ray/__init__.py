@@ -1,0 +1,638 @@
+"""ferroflow-ray: run ferroflow's work units as Ray tasks.
+
+Registered as the ``ray`` executor through the ``register_executors`` hook::
+
+    flow.run(executor="ray")                                   # a local Ray instance
+    flow.run(executor=RayExecutor(address="10.0.0.5:6379"))    # an existing cluster
+
+    ferroflow run etl.py --executor ray -o address=10.0.0.5:6379
+
+How it works: the engine packs ready task runs into work units (one task; one run or
+a slice of a mapped task's children); :meth:`RayExecutor.submit` packs a unit into
+bytes (:func:`ferroflow.executors.remote.pack_unit`) and starts one Ray task running
+:func:`~ferroflow.executors.remote.run_packed` on it; :meth:`RayExecutor.wait` waits
+with ``ray.wait`` for the first of the outstanding tasks to finish and turns the bytes
+that came back into the unit's result (log records handled again in this process,
+loop state merged). States, retries and triggers are decided by ferroflow's engine in
+this process, as with every other executor.
+
+* **Small payloads.** A unit carries its own slice of a mapped task's arguments. The
+  part its task's units share (function, the run's parameters, unmapped arguments) is
+  put in Ray's object store once when it is large, and named by reference after that.
+* **Ray's resources.** A unit asks for one CPU (``num_cpus_per_unit`` changes that). A
+  task opts into more with tags: ``ray-num-cpus:2``, ``ray-num-gpus:1``,
+  ``ray-resource:NAME=AMOUNT`` (see :func:`ray_options`).
+* **Lost workers.** Ray runs a unit again when the worker process running it dies
+  (up to ``max_retries`` times); if that is not enough, the unit's task runs fail with
+  :class:`~ferroflow.executors.remote.WorkerCrashedError` and the task's own
+  ``max_retries`` apply. A unit's outcome is returned exactly once.
+* **Ctrl-C and errors.** ``shutdown()`` cancels every outstanding Ray task
+  (``ray.cancel(force=True)``: a running one is stopped by ending its worker
+  process), then shuts down the Ray instance only if this executor started it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import pickle
+import socket
+import time
+from collections import OrderedDict
+from typing import Any, Iterable, Mapping, Optional
+
+from ferroflow.errors import ExecutorError
+from ferroflow.executors.base import Executor, UnitResult, WorkUnit
+from ferroflow.executors import remote as _remote
+from ferroflow.executors.remote import WorkerCrashedError, failed_result, pack_unit, run_packed, unpack_result
+from ferroflow.plugins import hookimpl
+
+__all__ = ["RayExecutor", "ray_options", "probe_address", "TAG_PREFIX", "register_executors"]
+
+#: Tags starting with this ask Ray for resources (see :func:`ray_options`).
+TAG_PREFIX = "ray-"
+_TAGS = ("ray-num-cpus:N", "ray-num-gpus:N", "ray-resource:NAME=N")
+#: Seconds between two looks at the cluster's size (for ``slots()``, resource checks).
+_REFRESH = 10.0
+#: What a gRPC (HTTP/2) client sends first: the connection preface and an empty SETTINGS
+#: frame. A Ray head node (GCS) or Ray Client server answers with a SETTINGS frame.
+_H2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_H2_SETTINGS = 0x04
+#: A packed unit's shared part (its task, the run's parameters, a mapped task's unmapped
+#: arguments) this large or larger goes to Ray's object store once, not with every unit.
+#: Below it, Ray sends arguments inline with the task, which is faster.
+SHARED_INLINE_BYTES = 100 * 1024
+#: Shared parts kept in the object store during a flow run (least recently used out).
+_SHARED_KEPT = 32
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - ray is a dependency of this distribution
+        raise ExecutorError(f"The ray executor needs the `ray` package, which cannot be imported ({exc}); "
+                            f"install it with `pip install ferroflow-ray`") from exc
+    return ray
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+# ----- resources from tags ---------------------------------------------------------------
+
+
+def _amount(text: str, tag: str, task_name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ExecutorError(f"Task {task_name!r} has the tag {tag!r}: {text!r} is not an amount of a Ray "
+                            f"resource (a number >= 0, as in {_TAGS[0]!r})")
+    return int(value) if value.is_integer() else value
+
+
+def ray_options(tags: Iterable[str], task_name: str = "task") -> dict:
+    """The Ray task options (``num_cpus``, ``num_gpus``, ``resources``) that the tags of
+    task ``task_name`` ask for.
+
+    =========================  ===========================================
+    tag                        Ray option
+    =========================  ===========================================
+    ``ray-num-cpus:2``         ``num_cpus=2`` (fractions allowed: ``0.5``)
+    ``ray-num-gpus:1``         ``num_gpus=1``
+    ``ray-resource:NAME=N``    ``resources={"NAME": N}`` (repeatable)
+    =========================  ===========================================
+
+    Tags that do not start with ``ray-`` or hold no ``:`` are not Ray's and are
+    ignored. A ``ray-...:...`` tag that is none of the above, a value that is not an
+    amount, or two different amounts for the same resource raise
+    :class:`~ferroflow.errors.ExecutorError` naming the task and the tag.
+    """
+    options: dict = {}
+    resources: dict = {}
+    seen: dict = {}  # option or resource name -> the tag that set it
+
+    def put(target: dict, key: str, value: float, tag: str, label: str) -> None:
+        if key in target and target[key] != value:
+            raise ExecutorError(f"Task {task_name!r} has the tags {seen[label]!r} and {tag!r}, which ask Ray "
+                                f"for different amounts of {label}")
+        target[key] = value
+        seen[label] = tag
+
+    for tag in sorted(tags):
+        if not tag.startswith(TAG_PREFIX) or ":" not in tag:
+            continue
+        kind, _, value = tag[len(TAG_PREFIX):].partition(":")
+        if kind == "num-cpus":
+            put(options, "num_cpus", _amount(value, tag, task_name), tag, "CPU")
+        elif kind == "num-gpus":
+            put(options, "num_gpus", _amount(value, tag, task_name), tag, "GPU")
+        elif kind == "resource":
+            name, equals, amount = value.partition("=")
+            name = name.strip()
+            if not equals or not name:
+                raise ExecutorError(f"Task {task_name!r} has the tag {tag!r}: write a custom Ray resource as "
+                                    f"'ray-resource:NAME=AMOUNT' (as in 'ray-resource:db_connections=1')")
+            if name in ("CPU", "GPU"):
+                raise ExecutorError(f"Task {task_name!r} has the tag {tag!r}: ask for {name}s with "
+                                    f"'ray-num-{name.lower()}s:{amount}'")
+            put(resources, name, _amount(amount, tag, task_name), tag, f"resource {name!r}")
+        else:
+            raise ExecutorError(f"Task {task_name!r} has the tag {tag!r}, which is not a Ray resource tag "
+                                f"(those are {', '.join(repr(t) for t in _TAGS)}; a tag without ':' is "
+                                f"not read as one)")
+    if resources:
+        options["resources"] = resources
+    return options
+
+
+def _request(options: Mapping[str, Any]) -> dict:
+    """The resources a Ray task with ``options`` needs on one node (Ray's names)."""
+    need = {"CPU": options.get("num_cpus", 1), "GPU": options.get("num_gpus", 0), **options.get("resources", {})}
+    return {name: amount for name, amount in need.items() if amount}
+
+
+def _fits(need: Mapping[str, float], nodes: list) -> bool:
+    return any(all(node.get(name, 0) + 1e-9 >= amount for name, amount in need.items()) for node in nodes)
+
+
+def _describe(resources: Mapping[str, float]) -> str:
+    shown = {name: amount for name, amount in resources.items()
+             if not name.startswith("node:") and name not in ("memory", "object_store_memory")}
+    return ", ".join(f"{name}={amount:g}" for name, amount in sorted(shown.items())) or "none"
+
+
+# ----- reaching a cluster ---------------------------------------------------------------------
+
+
+def _split_address(address: str) -> Optional[tuple]:
+    """``(host, port)`` of ``host:port``, ``[v6]:port`` or ``ray://host:port``; None for
+    addresses Ray resolves itself (``auto``, ``local``, a bare host)."""
+    target = address.split("://", 1)[1] if "://" in address else address
+    target = target.split("/", 1)[0]
+    if target.startswith("["):
+        host, _, rest = target[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, colon, port = target.rpartition(":")
+        if not colon:
+            return None
+    if not port:
+        return None
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ExecutorError(f"The Ray address {address!r} is not HOST:PORT (port {port!r} is not a port number)")
+    return host, int(port)
+
+
+def _recv(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def probe_address(address: str, timeout: float, source: str = "address") -> None:
+    """Fail fast, naming ``address``, when no Ray cluster answers there: nothing listens,
+    the host is unknown or unreachable, nothing answers within ``timeout`` seconds, or
+    what answers does not speak gRPC (HTTP/2) as a Ray head node does.
+
+    ``ray.init`` itself would retry such an address for minutes. Addresses Ray resolves
+    itself (``auto``, ``local``) are left to it; with ``RAY_USE_TLS`` set only the TCP
+    connection is checked."""
+    parts = _split_address(address)
+    if parts is None:
+        return
+    host, port = parts
+    where = f"the Ray cluster at {source} {address!r}"
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true", "yes"):
+                return
+            sock.settimeout(timeout)
+            sock.sendall(_H2_HELLO)
+            head = _recv(sock, 9)
+    except socket.gaierror as exc:
+        raise ExecutorError(f"Cannot reach {where}: the host {host!r} is unknown ({exc.strerror or exc})") from None
+    except socket.timeout:
+        raise ExecutorError(f"Cannot reach {where}: nothing answered on {host}:{port} within {timeout:g} s "
+                            f"(RayExecutor connect_timeout)") from None
+    except OSError as exc:
+        reason = exc.strerror or _one_line(exc)
+        raise ExecutorError(f"Cannot reach {where}: {reason} (is a Ray head node running there? start one "
+                            f"with `ray start --head`)") from None
+    if len(head) < 9 or head[3] != _H2_SETTINGS:
+        raise ExecutorError(f"Cannot use {where}: something answers on {host}:{port}, but not as a Ray head "
+                            f"node (no gRPC answer); check the host and port (`ray status` on the head node "
+                            f"prints the address)")
+
+
+# ----- payloads -----------------------------------------------------------------------------------
+
+
+def _split(payload: bytes) -> Optional[tuple]:
+    """``(head, shared, body)`` of a payload of :func:`~ferroflow.executors.remote.pack_unit`
+    whose format this module knows (``head``: what goes before the shared part); None
+    for any other, which then travels whole."""
+    try:
+        parts = pickle.loads(payload)
+    except Exception:  # noqa: BLE001 - not ours to read
+        return None
+    if (type(parts) is not tuple or len(parts) != 4 or parts[0] != getattr(_remote, "PACK_VERSION", None)
+            or type(parts[2]) is not bytes or type(parts[3]) is not bytes):
+        return None
+    version, origin, shared, body = parts
+    return (version, origin), shared, body
+
+
+def _parts_runner() -> Any:
+    """The function Ray runs for a payload sent in parts: it puts the parts together
+    again and runs them. Made here, in a closure, so that it travels by value: Ray's
+    workers need ``ferroflow``, not this plugin."""
+
+    def run_parts(head: tuple, shared: bytes, body: bytes) -> bytes:
+        import pickle
+
+        from ferroflow.executors.remote import run_packed
+
+        return run_packed(pickle.dumps((*head, shared, body), protocol=pickle.HIGHEST_PROTOCOL))
+
+    return run_parts
+
+
+def _user_paths() -> list:
+    """The directories on this process's ``sys.path`` that are not Python's own or an
+    environment's packages: the flow's directory, the current directory, ``PYTHONPATH``."""
+    import sys
+
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix) if p}
+    paths: list = []
+    for entry in sys.path:
+        if not isinstance(entry, str):
+            continue
+        path = os.path.realpath(entry or os.curdir)
+        if (not os.path.isdir(path) or path in paths or "site-packages" in path.split(os.sep)
+                or any(path == p or path.startswith(p + os.sep) for p in prefixes)):
+            continue
+        paths.append(path)
+    return paths
+
+
+def _with_driver_path(runtime_env: Any) -> Any:
+    """``runtime_env`` (for a Ray instance on this machine) with ``PYTHONPATH`` set to
+    this process's own directories (see :func:`_user_paths`), so that Ray's workers
+    import the modules a flow's tasks use as this process does, whatever the current
+    directory. A ``PYTHONPATH`` the user gives, or a runtime_env that is not a dict, is
+    left alone."""
+    if runtime_env is not None and not isinstance(runtime_env, dict):
+        return runtime_env
+    paths = _user_paths()
+    env = dict(runtime_env or {})
+    env_vars = dict(env.get("env_vars") or {})
+    if not paths or "PYTHONPATH" in env_vars:
+        return runtime_env
+    env_vars["PYTHONPATH"] = os.pathsep.join(paths)
+    env["env_vars"] = env_vars
+    return env
+
+
+# ----- the executor ------------------------------------------------------------------------------
+
+
+class RayExecutor(Executor):
+    """Run work units as Ray tasks.
+
+    Args:
+        address: The Ray cluster to connect to: ``"HOST:PORT"`` of its head node (what
+            ``ray start --head`` prints), ``"ray://HOST:10001"`` (Ray Client, needs
+            ``ray[client]``) or ``"auto"`` (the cluster ``ray start`` started on this
+            machine). Default: a new local Ray instance (or the cluster named by the
+            ``RAY_ADDRESS`` environment variable, as ``ray.init()`` does).
+        init_kwargs: More keyword arguments for ``ray.init()`` (``num_cpus``,
+            ``object_store_memory``, ``runtime_env``, ``namespace``...).
+        num_cpus_per_unit: CPUs a work unit asks Ray for (default 1, Ray's default);
+            a task's ``ray-num-cpus:N`` tag overrides it.
+        resources_from_tags: Read ``ray-...`` tags (see :func:`ray_options`).
+        max_in_flight: Units run at once (``slots()``). Default: the cluster's CPUs
+            divided by ``num_cpus_per_unit``.
+        max_retries: How many times Ray runs a unit again when the worker process
+            running it dies (Ray's ``max_retries``). After that its task runs fail
+            with :class:`~ferroflow.executors.remote.WorkerCrashedError` and the
+            task's own ``max_retries`` apply.
+        connect_timeout: Seconds to wait for the cluster at ``address`` to answer
+            before giving up with an :class:`~ferroflow.errors.ExecutorError`.
+        check_resources: Fail a task's runs at once when no node of the cluster has
+            the resources its tags ask for (instead of waiting for such a node
+            forever). Set it to False on a cluster that an autoscaler grows.
+
+    If this process is already connected to Ray (``ray.init()`` was called), the
+    executor uses that connection and leaves it open; ``init_kwargs`` are then unused.
+    It calls ``ray.shutdown()`` at the end of a flow run only when it called
+    ``ray.init()`` itself: a local instance it started stops; a cluster it connected
+    to is only disconnected from.
+
+    A local Ray instance that the executor starts gives its workers this process's
+    own ``sys.path`` directories (``runtime_env`` ``env_vars.PYTHONPATH``, unless
+    ``init_kwargs`` sets one), so tasks import the modules next to the flow's file.
+
+    ``timeout=`` is hard for Python code: Ray runs a task in its worker's main thread,
+    where ``SIGALRM`` interrupts the task run.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: Optional[str] = None, init_kwargs: Optional[Mapping[str, Any]] = None,
+                 num_cpus_per_unit: Optional[float] = None, resources_from_tags: bool = True,
+                 max_in_flight: Optional[int] = None, max_retries: int = 3, connect_timeout: float = 10.0,
+                 check_resources: bool = True) -> None:
+        if address is not None and (not isinstance(address, str) or not address.strip()):
+            raise ValueError(f"address must be a Ray cluster address such as '10.0.0.5:6379', got {address!r}")
+        if init_kwargs is None:
+            init_kwargs = {}
+        if not isinstance(init_kwargs, Mapping) or not all(isinstance(k, str) for k in init_kwargs):
+            raise TypeError(f"init_kwargs must be a dict of keyword arguments for ray.init(), got {init_kwargs!r}")
+        if "address" in init_kwargs:
+            raise ValueError("give the Ray cluster's address as RayExecutor(address=...), not in init_kwargs")
+        if num_cpus_per_unit is not None and not _is_amount(num_cpus_per_unit):
+            raise ValueError(f"num_cpus_per_unit must be a number of CPUs >= 0, got {num_cpus_per_unit!r}")
+        if max_in_flight is not None and (isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int)
+                                          or max_in_flight < 1):
+            raise ValueError(f"max_in_flight must be a positive integer, got {max_in_flight!r}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < -1:
+            raise ValueError(f"max_retries must be an integer >= 0 (or -1: retry forever), got {max_retries!r}")
+        if not _is_amount(connect_timeout) or connect_timeout <= 0:
+            raise ValueError(f"connect_timeout must be a number of seconds > 0, got {connect_timeout!r}")
+        self.address = address.strip() if address is not None else None
+        self.init_kwargs = dict(init_kwargs)
+        self.num_cpus_per_unit = num_cpus_per_unit
+        self.resources_from_tags = bool(resources_from_tags)
+        self.max_in_flight = max_in_flight
+        self.max_retries = max_retries
+        self.connect_timeout = float(connect_timeout)
+        self.check_resources = bool(check_resources)
+        self._ray: Any = None
+        self._started = False
+        self._owner = False
+        self._pending: dict = {}
+        self._done: list = []
+        self._remote: Any = None
+        self._remote_parts: Any = None
+        self._tasks: dict = {}
+        self._shared: OrderedDict = OrderedDict()
+        self._nodes: list = []
+        self._nodes_at = -math.inf
+        self._cpus: Optional[float] = None
+        self._cpus_at = -math.inf
+        #: Counters of the last flow run: units submitted, bytes sent with them (total and
+        #: largest), shared parts put in the object store (and their bytes), units whose
+        #: worker was lost for good, Ray tasks cancelled at shutdown.
+        self.stats = self._fresh_stats()
+
+    def __repr__(self) -> str:
+        where = f"address={self.address!r}" if self.address else "local"
+        return f"RayExecutor({where})"
+
+    @staticmethod
+    def _fresh_stats() -> dict:
+        return {"units": 0, "bytes": 0, "max_bytes": 0, "shared": 0, "shared_bytes": 0, "lost": 0,
+                "cancelled": 0}
+
+    # ----- the contract ---------------------------------------------------------
+
+    def start(self) -> None:
+        ray = self._ray = _import_ray()
+        self._pending = {}
+        self._done = []
+        self._tasks = {}
+        self._shared = OrderedDict()
+        self._nodes_at = self._cpus_at = -math.inf
+        self.stats = self._fresh_stats()
+        if ray.is_initialized():
+            self._owner = False
+        else:
+            self._connect(ray)
+            self._owner = True
+        try:
+            self._remote = ray.remote(run_packed)
+            self._remote_parts = ray.remote(_parts_runner())
+            self.slots()  # the cluster answers (and its size is known) before the first unit
+        except BaseException:
+            self._release()
+            raise
+        self._started = True
+
+    def slots(self) -> int:
+        if self.max_in_flight is not None:
+            return self.max_in_flight
+        if self._ray is None:
+            raise RuntimeError("RayExecutor.slots() before start(): the cluster's CPUs are not known yet "
+                               "(or give max_in_flight)")
+        now = time.monotonic()
+        if self._cpus is None or now - self._cpus_at > _REFRESH:
+            self._cpus = float(self._ray.cluster_resources().get("CPU", 0))
+            self._cpus_at = now
+        per = self.num_cpus_per_unit or 1
+        return max(1, int(self._cpus // per + 1e-9))
+
+    def submit(self, unit: WorkUnit) -> None:
+        if not self._started:
+            raise RuntimeError("RayExecutor.submit() before start()")
+        try:
+            whole, parts = self._remote_for(unit)
+            payload = pack_unit(unit)
+        except ExecutorError as exc:  # an argument that does not pickle, a bad tag, no node fits
+            self._done.append((unit, failed_result(unit, exc)))
+            return
+        split = _split(payload) if len(payload) >= SHARED_INLINE_BYTES else None
+        if split is not None and len(split[1]) >= SHARED_INLINE_BYTES:
+            head, shared, body = split
+            ref = parts.remote(head, self._put_shared(shared), body)
+            sent = len(payload) - len(shared)
+        else:
+            ref = whole.remote(payload)
+            sent = len(payload)
+        self._pending[ref] = unit
+        stats = self.stats
+        stats["units"] += 1
+        stats["bytes"] += sent
+        stats["max_bytes"] = max(stats["max_bytes"], sent)
+
+    def wait(self) -> list:
+        if not self._started:
+            raise RuntimeError("RayExecutor.wait() before start()")
+        out, self._done = self._done, []
+        pending = self._pending
+        if not pending:
+            if out:
+                return out
+            raise RuntimeError("RayExecutor.wait() with no unit in flight")
+        ray = self._ray
+        refs = list(pending)
+        try:
+            # Blocks in Ray's wait, which Ctrl-C interrupts; not at all when results
+            # decided here are waiting to be returned.
+            ready, rest = ray.wait(refs, num_returns=1, timeout=0 if out else None, fetch_local=True)
+            if ready and rest:
+                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0, fetch_local=True)
+                ready.extend(more)
+        except ray.exceptions.RayError as exc:
+            raise ExecutorError(f"The ray executor lost its Ray cluster while waiting for work units: "
+                                f"{_one_line(exc)}") from exc
+        for ref in ready:
+            unit = pending.pop(ref)  # popped once: a unit's outcome is returned once
+            out.append((unit, self._outcome(unit, ref)))
+        return out
+
+    def shutdown(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        pending, self._pending = self._pending, {}
+        self._done = []
+        self._shared.clear()  # Ray frees those objects once no task needs them
+        try:
+            for ref in pending:
+                # A task not started yet is dropped; a running one is stopped by ending
+                # the worker process that runs it (its task run may be in C code that
+                # a KeyboardInterrupt would not reach).
+                try:
+                    self._ray.cancel(ref, force=True, recursive=True)
+                except Exception:  # noqa: BLE001 - finished meanwhile, or the cluster is gone
+                    continue
+                self.stats["cancelled"] += 1
+        finally:
+            self._release()
+
+    # ----- helpers ----------------------------------------------------------------------
+
+    def _connect(self, ray: Any) -> None:
+        address, source = self.address, "address"
+        if address is None and os.environ.get("RAY_ADDRESS"):
+            address, source = os.environ["RAY_ADDRESS"], "RAY_ADDRESS"
+        if address is not None:
+            probe_address(address, self.connect_timeout, source)
+        kwargs = dict(self.init_kwargs)
+        if address is None:
+            kwargs["runtime_env"] = _with_driver_path(kwargs.get("runtime_env"))
+        try:
+            ray.init(address=self.address, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - say which cluster, keep Ray's reason
+            if ray.is_initialized():
+                ray.shutdown()
+            what = (f"connect to the Ray cluster at {source} {address!r}" if address is not None
+                    else "start a local Ray instance")
+            raise ExecutorError(f"The ray executor could not {what}: {_one_line(exc)}") from exc
+
+    def _release(self) -> None:
+        if self._owner:
+            self._owner = False
+            self._ray.shutdown()
+
+    def _put_shared(self, shared: bytes) -> Any:
+        """An object reference to ``shared``, put in the object store the first time
+        these bytes are seen in this flow run (every unit of a task brings them)."""
+        key = hashlib.blake2b(shared, digest_size=16).digest()
+        ref = self._shared.get(key)
+        if ref is not None:
+            self._shared.move_to_end(key)
+            return ref
+        ref = self._shared[key] = self._ray.put(shared)
+        if len(self._shared) > _SHARED_KEPT:
+            self._shared.popitem(last=False)
+        self.stats["shared"] += 1
+        self.stats["shared_bytes"] += len(shared)
+        return ref
+
+    def _remote_for(self, unit: WorkUnit) -> tuple:
+        """The remote functions (whole payload, payload in parts) with the options of
+        ``unit``'s task, made once per task and run; raises ExecutorError for bad tags
+        or resources no node has."""
+        entry = self._tasks.get(unit.task_id)
+        if entry is None:
+            try:
+                entry = self._options_for(unit)
+            except ExecutorError as exc:
+                entry = exc
+            self._tasks[unit.task_id] = entry
+        if isinstance(entry, ExecutorError):
+            raise entry
+        return entry
+
+    def _options_for(self, unit: WorkUnit) -> tuple:
+        options: dict = {}
+        if self.num_cpus_per_unit is not None:
+            options["num_cpus"] = self.num_cpus_per_unit
+        tags: Iterable[str] = ()
+        if self.resources_from_tags:
+            if unit.frame is not None:
+                tags = unit.frame.task_tags
+            else:
+                tags = getattr(unit.owner, "tags", None) or ()
+            options.update(ray_options(tags, unit.label))
+        if self.check_resources:
+            need = _request(options)
+            if not _fits(need, self._alive_nodes(refresh=False)) and not _fits(need, self._alive_nodes(refresh=True)):
+                asked = [t for t in sorted(tags) if t.startswith(TAG_PREFIX)]
+                largest = max(self._alive_nodes(refresh=False), key=lambda n: n.get("CPU", 0), default={})
+                raise ExecutorError(
+                    f"Task {unit.label!r} asks Ray for {_describe(need)}"
+                    f"{' (tags ' + ', '.join(map(repr, asked)) + ')' if asked else ''}, which no node of the Ray "
+                    f"cluster has (the largest has {_describe(largest)}); start nodes that have it, or set "
+                    f"RayExecutor(check_resources=False) when an autoscaler adds them")
+        try:
+            return tuple(remote.options(name=unit.label, max_retries=self.max_retries, retry_exceptions=False,
+                                        **options) for remote in (self._remote, self._remote_parts))
+        except (TypeError, ValueError) as exc:
+            raise ExecutorError(f"Ray refuses the options {options!r} of task {unit.label!r}: "
+                                f"{_one_line(exc)}") from exc
+
+    def _alive_nodes(self, refresh: bool) -> list:
+        now = time.monotonic()
+        if refresh and now - self._nodes_at > 1.0 or now - self._nodes_at > _REFRESH:
+            self._nodes = [dict(node.get("Resources", {})) for node in self._ray.nodes() if node.get("Alive")]
+            self._nodes_at = now
+        return self._nodes
+
+    def _outcome(self, unit: WorkUnit, ref: Any) -> UnitResult:
+        ray = self._ray
+        errors = ray.exceptions
+        try:
+            payload = ray.get(ref)
+        except (errors.RaySystemError, errors.LocalRayletDiedError) as exc:
+            raise ExecutorError(f"The ray executor lost its Ray cluster (while getting the results of task "
+                                f"{unit.label!r}): {_one_line(exc)}") from exc
+        except (errors.WorkerCrashedError, errors.NodeDiedError, errors.OutOfMemoryError,
+                errors.ObjectLostError) as exc:
+            self.stats["lost"] += 1
+            error = WorkerCrashedError(
+                f"The Ray worker running a work unit of task {unit.label!r} ({unit.size} task run(s)) was lost: "
+                f"{_one_line(exc)} (Ray ran the unit {self.max_retries + 1} time(s): RayExecutor "
+                f"max_retries={self.max_retries})", unit.label)
+            return failed_result(unit, error, str(exc))
+        except errors.TaskCancelledError as exc:
+            return failed_result(unit, ExecutorError(
+                f"The Ray task running a work unit of task {unit.label!r} was cancelled from outside the flow "
+                f"run: {_one_line(exc)}"), str(exc))
+        except errors.RayError as exc:  # a runtime_env that cannot be set up, an unschedulable task...
+            return failed_result(unit, ExecutorError(
+                f"Task {unit.label!r} could not run on Ray: {_one_line(exc)}"), str(exc))
+        try:
+            return unpack_result(unit, payload)
+        except ExecutorError as exc:
+            return failed_result(unit, exc)
+
+
+def _is_amount(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
+
+
+@hookimpl
+def register_executors(register) -> None:
+    """Register :class:`RayExecutor` as ``"ray"``."""
+    register("ray", RayExecutor)
