@@ -1,7 +1,8 @@
 """Side-by-side: a trivial task mapped over N items plus a reduce, on ferroflow's
 ``dask`` executor (the ferroflow-dask plugin), on Dask itself (``client.map`` and
-``client.submit(sum, ...)``) on the same kind of cluster, and on ferroflow's ``local``
-executor, at N = 10^4, 10^5 and 10^6, in one run.
+``client.submit(sum, ...)``) on the same kind of cluster, on ferroflow's ``local``,
+``threads`` and ``processes`` executors (``--workers`` processes) and as a plain Python
+loop, at N = 10^4, 10^5 and 10^6 (add 10000000 to ``--sizes`` for 10^7), in one run.
 
 Both Dask contenders use a fresh ``distributed.LocalCluster`` per measurement (worker
 processes, ``--workers`` of them with one thread each), started in a helper process
@@ -62,6 +63,10 @@ CONTENDERS = {
         assert total == N * (N + 1) // 2
     """, False),
     "ferroflow local": (FERROFLOW.replace("EXECUTOR_SETUP", 'executor = "local"'), False),
+    "ferroflow threads": (FERROFLOW.replace("EXECUTOR_SETUP", 'executor = "threads"'), False),
+    "ferroflow processes": (FERROFLOW.replace("EXECUTOR_SETUP", "from ferroflow.executors import ProcessesExecutor\n"
+                                                                "    executor = ProcessesExecutor(max_workers=WORKERS)"),
+                            False),
     "ferroflow dask": (FERROFLOW.replace("EXECUTOR_SETUP", "from ferroflow_dask import DaskExecutor\n"
                                                            "    executor = DaskExecutor(address=ADDRESS)"), True),
     "dask client.map": ("""
@@ -80,7 +85,7 @@ CONTENDERS = {
 
 RUNNER = """
 import json, resource, sys, time
-N, ADDRESS = {n}, {address!r}
+N, ADDRESS, WORKERS = {n}, {address!r}, {workers}
 {body}
 peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"seconds": elapsed, "peak_mib": peak_kib / 1024}}))
@@ -122,8 +127,8 @@ class Cluster:
             self.proc.wait()
 
 
-def measure(body: str, n: int, home: str, address: str, budget: float) -> dict:
-    code = RUNNER.format(n=n, address=address, body=textwrap.dedent(body))
+def measure(body: str, n: int, home: str, address: str, budget: float, workers: int) -> dict:
+    code = RUNNER.format(n=n, address=address, workers=workers, body=textwrap.dedent(body))
     env = {**os.environ, "FERROFLOW_HOME": home}
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=budget)
@@ -166,7 +171,8 @@ def main(argv=None) -> int:
                     try:
                         if cluster is not None:
                             starts.append(cluster.started)
-                        runs.append(measure(body, n, home, cluster.address if cluster else "", args.budget))
+                        runs.append(measure(body, n, home, cluster.address if cluster else "", args.budget,
+                                            args.workers))
                     finally:
                         if cluster is not None:
                             cluster.close()
