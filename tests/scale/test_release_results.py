@@ -157,3 +157,37 @@ def test_keep_results_must_be_a_bool():
     flow, _, _ = pipeline()
     with pytest.raises(TypeError, match="keep_results must be True or False"):
         flow.run(keep_results="no")
+
+
+def test_the_flow_default_and_the_cli_release():
+    with Flow("declared-big", keep_results=False) as flow:
+        a = transform.map(load.map(list(range(50))))
+        save.map(a)
+    state = flow.run(record=False)
+    assert state.result[a].map_states[0].result is None  # released by the flow's default
+    assert flow.run(record=False, keep_results=True).result[a].map_states[0].result.n == 0
+    with pytest.raises(TypeError, match="keep_results must be True or False"):
+        Flow("bad", keep_results="yes")
+
+
+def test_the_cli_releases_unless_told_to_keep(tmp_path, monkeypatch):
+    from ferroflow.cli import main as cli_main
+    from ferroflow.engine import runner as runner_module
+
+    seen = []
+    real = runner_module.run_flow
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["keep_results"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "run_flow", spy)
+    import ferroflow.engine
+
+    monkeypatch.setattr(ferroflow.engine, "run_flow", spy)
+    path = tmp_path / "f.py"
+    path.write_text("from ferroflow import Flow, task\n@task\ndef one():\n    return 1\n"
+                    "with Flow('f') as flow:\n    one()\n")
+    assert cli_main(["run", str(path), "--no-progress", "--no-record"]) == 0
+    assert cli_main(["run", str(path), "--no-progress", "--no-record", "--keep-results"]) == 0
+    assert seen == [False, True]

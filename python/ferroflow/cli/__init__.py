@@ -7,6 +7,7 @@
     ferroflow run FILE.py[:FLOW_NAME] [--param KEY=VALUE ...] [--executor NAME]
                   [--executor-option KEY=VALUE ...] [--no-progress] [--traceback]
                   [--resume RUN_ID [--approve TASK ... | --approve-all]] [--no-record]
+                  [--keep-results]
     ferroflow runs [--limit N] [--flow NAME]
     ferroflow runs show RUN_ID
     ferroflow logs RUN_ID [--task NAME [--map-index I]]
@@ -126,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "or waited behind a pause in that run; repeatable")
     run.add_argument("--approve-all", action="store_true",
                      help="with --resume: approve every task that paused or waited in that run")
+    run.add_argument("--keep-results", action="store_true",
+                     help="keep every intermediate value until the run ends (by default the CLI, "
+                          "which shows only states, releases mapped values once consumed)")
     run.add_argument("--no-record", action="store_true",
                      help="do not record this run in the run store")
     run.set_defaults(handler=_cmd_run)
@@ -218,7 +222,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         approve = True if args.approve_all else (args.approve or None)
         state = run_flow(flow, parameters=params, executor=executor, progress=display, record=record,
-                         resume=args.resume, approve=approve)
+                         resume=args.resume, approve=approve, keep_results=args.keep_results)
     except KeyboardInterrupt:
         display.close()
         print("ferroflow: interrupted", file=sys.stderr)

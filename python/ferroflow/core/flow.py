@@ -176,6 +176,7 @@ class Flow:
         terminal_state_handler: Optional[Callable[..., Any]] = None,
         schedule: Any = None,
         result: Any = None,
+        keep_results: bool = True,
     ):
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"A flow needs a non-empty name (a str), got {name!r}")
@@ -195,6 +196,10 @@ class Flow:
         if schedule is not None and not hasattr(schedule, "next"):
             raise TypeError(f"Flow {name!r}: schedule must be a ferroflow.schedules.Schedule, got {schedule!r}")
         self.schedule = schedule
+        if not isinstance(keep_results, bool):
+            raise TypeError(f"Flow {name!r}: keep_results must be True or False, got {keep_results!r}")
+        #: The default of ``flow.run(keep_results=...)`` (``docs/large-flows.md``).
+        self.keep_results = keep_results
         self._tasks: Dict[Task, None] = {}
         self.edges: Set[Edge] = set()
         self.constants: Dict[Task, Dict[str, Any]] = collections.defaultdict(dict)
@@ -807,7 +812,7 @@ class Flow:
         record: Optional[bool] = None,
         resume: Optional[str] = None,
         approve: Any = None,
-        keep_results: bool = True,
+        keep_results: Optional[bool] = None,
         **parameter_kwargs: Any,
     ) -> "State":
         """Run the flow and return its final state (``state.result`` maps every task to
@@ -825,7 +830,10 @@ class Flow:
         runs whose checkpointed results can be read are not run again; ``approve``
         (True, or task names) approves the tasks that paused in it.
         ``keep_results=False`` drops intermediate mapped values once consumed, for
-        pipelines too big to keep (``docs/large-flows.md``)."""
+        pipelines too big to keep (``docs/large-flows.md``); the default is the flow's
+        ``keep_results`` (True unless ``Flow(keep_results=False)``)."""
+        if keep_results is None:
+            keep_results = getattr(self, "keep_results", True)
         if self._context_tokens:
             raise RuntimeError(
                 f"flow.run() was called inside the `with Flow({self.name!r})` block that "
