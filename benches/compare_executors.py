@@ -88,7 +88,10 @@ else:
 from ferroflow.plugins import get_executor
 # Built before timing, so that loading the plugins is not counted against `local`.
 executor = get_executor(EXECUTOR, **({{"max_workers": WORKERS}} if WORKERS and EXECUTOR != "local" else {{}}))
-slots = executor.slots()
+try:
+    slots = executor.slots()
+except RuntimeError:  # dask, ray: known once started (their local cluster starts inside the timing)
+    slots = "-"
 t0 = time.perf_counter()
 state = flow.run(executor=executor, record=False)
 elapsed = time.perf_counter() - t0
