@@ -75,14 +75,17 @@ def record_all(sc, only=None):
     return out
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None, sc=None, fixture=None, description=None):
+    """Record ``sc``'s scenarios (default: ``scenarios.py``) into ``fixture``
+    (default: ``prefect1_expected.json``); ``--check`` and ``-k`` as the help says."""
+    ap = argparse.ArgumentParser(description=description or __doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true",
                     help="re-record and fail if the fixture differs")
     ap.add_argument("-k", action="append", default=[],
                     help="only scenarios whose name contains this (prints, no write)")
     args = ap.parse_args(argv)
-    sc = _load_scenarios()
+    sc = sc if sc is not None else _load_scenarios()
+    fixture = fixture if fixture is not None else FIXTURE
     # record twice: every scenario must be deterministic
     first = record_all(sc, args.k)
     second = record_all(sc, args.k)
@@ -95,13 +98,13 @@ def main(argv=None):
         sys.stdout.write(text)
         return 0
     if args.check:
-        if not FIXTURE.exists() or FIXTURE.read_text() != text:
-            print(f"{FIXTURE.name} is stale; re-run without --check", file=sys.stderr)
+        if not fixture.exists() or fixture.read_text() != text:
+            print(f"{fixture.name} is stale; re-run without --check", file=sys.stderr)
             return 1
-        print(f"{FIXTURE.name} is up to date ({len(first)} scenarios)")
+        print(f"{fixture.name} is up to date ({len(first)} scenarios)")
         return 0
-    FIXTURE.write_text(text)
-    print(f"wrote {FIXTURE} ({len(first)} scenarios)")
+    fixture.write_text(text)
+    print(f"wrote {fixture} ({len(first)} scenarios)")
     return 0
 
 

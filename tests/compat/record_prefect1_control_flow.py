@@ -15,9 +15,7 @@ refused. ``prefect1_expected.json`` is left alone.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import json
 import pathlib
 import sys
 
@@ -34,31 +32,9 @@ def _load(name: str, path: pathlib.Path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="re-record and fail if the fixture differs")
-    ap.add_argument("-k", action="append", default=[],
-                    help="only scenarios whose name contains this (prints, no write)")
-    args = ap.parse_args(argv)
     recorder = _load("ferroflow_compat_recorder", HERE / "record_prefect1.py")
     sc = _load("ferroflow_compat_control_flow", HERE / "scenarios_control_flow.py")
-    first = recorder.record_all(sc, args.k)
-    second = recorder.record_all(sc, args.k)
-    if first != second:
-        bad = sorted(n for n in first if first[n] != second.get(n))
-        raise SystemExit(f"non-deterministic scenarios: {bad}")
-    text = json.dumps({"prefect_version": "1.4.1", "scenarios": first}, indent=1, sort_keys=True) + "\n"
-    if args.k:
-        sys.stdout.write(text)
-        return 0
-    if args.check:
-        if not FIXTURE.exists() or FIXTURE.read_text() != text:
-            print(f"{FIXTURE.name} is stale; re-run without --check", file=sys.stderr)
-            return 1
-        print(f"{FIXTURE.name} is up to date ({len(first)} scenarios)")
-        return 0
-    FIXTURE.write_text(text)
-    print(f"wrote {FIXTURE} ({len(first)} scenarios)")
-    return 0
+    return recorder.main(argv, sc=sc, fixture=FIXTURE, description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

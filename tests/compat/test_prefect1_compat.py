@@ -37,28 +37,31 @@ STRICT = os.environ.get("FERROFLOW_COMPAT_STRICT") == "1"
 KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
-def _load_scenarios():
-    name = "ferroflow_compat_scenarios"
+def load_module(name: str, path: pathlib.Path):
+    """Import a file of this directory once, under ``name`` (the directory is not a
+    package)."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HERE / "scenarios.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
 
 
-SC = _load_scenarios()
+SC = load_module("ferroflow_compat_scenarios", HERE / "scenarios.py")
 EXPECTED = json.loads(FIXTURE.read_text())["scenarios"]
 
 
-def _params():
+def scenario_params(sc, expected: dict, known: dict) -> list:
+    """One pytest param per scenario registered or recorded; a known difference is a
+    strict xfail, and a scenario tagged ``warns`` may warn."""
     params = []
-    for name in sorted(set(SC.SCENARIOS) | set(EXPECTED)):
+    for name in sorted(set(sc.SCENARIOS) | set(expected)):
         marks = []
-        if name in KNOWN_DIFFERENCES:
-            marks.append(pytest.mark.xfail(reason=KNOWN_DIFFERENCES[name], strict=True))
-        if "warns" in SC.SCENARIO_TAGS.get(name, ()):
+        if name in known:
+            marks.append(pytest.mark.xfail(reason=known[name], strict=True))
+        if "warns" in sc.SCENARIO_TAGS.get(name, ()):
             marks.append(pytest.mark.filterwarnings("ignore"))
         params.append(pytest.param(name, marks=marks, id=name))
     return params
@@ -145,7 +148,7 @@ def compare(expected, got):
     return problems
 
 
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", scenario_params(SC, EXPECTED, KNOWN_DIFFERENCES))
 def test_scenario_matches_prefect1(name, ff):
     assert name in EXPECTED, f"{name} not recorded; re-run record_prefect1.py"
     assert name in SC.SCENARIOS, f"{name} recorded but no longer registered"

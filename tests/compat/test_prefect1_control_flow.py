@@ -8,10 +8,8 @@ refused to build must be refused by ferroflow with an exception of the same clas
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
-import sys
 
 import pytest
 
@@ -36,31 +34,11 @@ KNOWN_DIFFERENCES: dict[str, str] = {
 }
 
 
-def _load(name: str, path: pathlib.Path):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+# pytest puts this directory on sys.path (rootdir-relative "prepend" imports).
+import test_prefect1_compat as BASE_TEST  # noqa: E402
 
-
-SC = _load("ferroflow_compat_control_flow", HERE / "scenarios_control_flow.py")
-BASE_TEST = _load("ferroflow_compat_test_base", HERE / "test_prefect1_compat.py")
+SC = BASE_TEST.load_module("ferroflow_compat_control_flow", HERE / "scenarios_control_flow.py")
 EXPECTED = json.loads(FIXTURE.read_text())["scenarios"]
-
-
-def _params():
-    params = []
-    for name in sorted(set(SC.SCENARIOS) | set(EXPECTED)):
-        marks = []
-        if name in KNOWN_DIFFERENCES:
-            marks.append(pytest.mark.xfail(reason=KNOWN_DIFFERENCES[name], strict=True))
-        if "warns" in SC.SCENARIO_TAGS.get(name, ()):
-            marks.append(pytest.mark.filterwarnings("ignore"))
-        params.append(pytest.param(name, marks=marks, id=name))
-    return params
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +57,7 @@ def test_fixture_matches_registry():
     )
 
 
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", BASE_TEST.scenario_params(SC, EXPECTED, KNOWN_DIFFERENCES))
 def test_control_flow_matches_prefect1(name, ff):
     assert name in EXPECTED, f"{name} not recorded; re-run record_prefect1_control_flow.py"
     assert name in SC.SCENARIOS, f"{name} recorded but no longer registered"

@@ -30,7 +30,8 @@ __all__ = ["context", "RunInfo", "Frame", "current_frame", "in_frame"]
 class RunInfo:
     """Facts about one flow run, shared by all of its task runs."""
 
-    __slots__ = ("flow_name", "flow_run_id", "parameters", "scheduled_start_time", "extra", "loops", "approved")
+    __slots__ = ("flow_name", "flow_run_id", "parameters", "scheduled_start_time", "extra", "loops", "approved",
+                 "_values")
 
     def __init__(self, flow_name: str, flow_run_id: str, parameters: dict,
                  scheduled_start_time: datetime.datetime, extra: Optional[dict] = None):
@@ -45,11 +46,25 @@ class RunInfo:
         # Ids of the tasks approved to go on (``context.resume``): paused tasks of the
         # run this one resumes, approved with ``flow.run(resume=..., approve=...)``.
         self.approved: frozenset = frozenset()
+        self._values: Optional[dict] = None  # the run-level context, built on first read
+
+    def values(self) -> dict:
+        """A new dict of the run-level context: flow, run id, parameters, dates."""
+        if self._values is None:
+            self._values = {
+                "flow_name": self.flow_name,
+                "flow_run_id": self.flow_run_id,
+                "parameters": self.parameters,
+                "scheduled_start_time": self.scheduled_start_time,
+                **_date_keys(self.scheduled_start_time),
+            }
+        return dict(self._values)
 
     def __getstate__(self):
-        return {k: getattr(self, k) for k in self.__slots__}
+        return {k: getattr(self, k) for k in self.__slots__ if k != "_values"}
 
     def __setstate__(self, state):
+        self._values = None
         for k, v in state.items():
             setattr(self, k, v)
 
@@ -78,22 +93,18 @@ class Frame:
 
     def inputs(self) -> dict:
         """The keyword arguments of the task run at position ``j`` ({} outside a unit)."""
-        unit = self.unit
-        if unit is None:
-            return {}
-        kwargs = dict(unit.static)
-        for key, column in zip(unit.mapped_keys, unit.columns):
-            kwargs[key] = column[self.j]
-        return kwargs
+        return {} if self.unit is None else self.unit.inputs(self.j)
 
     @property
     def map_index(self) -> Optional[int]:
         return None if self.indices is None else self.indices[self.j]
 
     def __getstate__(self):
-        return {k: getattr(self, k) for k in self.__slots__}
+        # Not the unit: a unit carries its frame, and is set again where it runs.
+        return {k: getattr(self, k) for k in self.__slots__ if k != "unit"}
 
     def __setstate__(self, state):
+        self.unit = None
         for k, v in state.items():
             setattr(self, k, v)
 
@@ -134,13 +145,7 @@ def _date_keys(when: datetime.datetime) -> dict:
 
 def _frame_values(frame: Frame) -> dict:
     run = frame.run
-    values = {
-        "flow_name": run.flow_name,
-        "flow_run_id": run.flow_run_id,
-        "parameters": run.parameters,
-        "scheduled_start_time": run.scheduled_start_time,
-        **_date_keys(run.scheduled_start_time),
-    }
+    values = run.values()
     if frame.task_name is None:  # flow-level: no task run
         return {**run.extra, **values}
     index = frame.map_index

@@ -142,7 +142,7 @@ class FlowRun:
         self.custom_trigger = [not hasattr(t.trigger, "_ff_spec") for t in tasks]
         # Whether a task's runs may run again (retries, or a RETRY signal seen), so
         # the details of an earlier attempt must be cleared when the next reports.
-        self.retries = [bool(t.max_retries) for t in tasks]
+        self.rerunnable = [bool(t.max_retries) for t in tasks]
         self.handlers = [_handlers_of(t) for t in tasks]
         from ferroflow.core.collections import Constant
 
@@ -307,10 +307,9 @@ class FlowRun:
         paused = self._paused()
         if paused:
             names = ", ".join(repr(n) for n in paused)
-            approve = ", ".join(repr(n) for n in paused)
             return states.Paused(
                 f"Flow run paused: {names} wait(s) for approval. Resume with "
-                f"flow.run(resume={self.info.flow_run_id!r}, approve=[{approve}]) or "
+                f"flow.run(resume={self.info.flow_run_id!r}, approve=[{names}]) or "
                 f"`ferroflow run FILE --resume {self.info.flow_run_id[:12]} --approve NAME`.",
                 TaskStates(self.record),
             )
@@ -395,7 +394,7 @@ class FlowRun:
                 mapped_keys=plan.keys,
                 columns=tuple(inputs.column_slice(s, chunk) for s in plan.sources),
                 retry_on=retry_on,
-                retry_condition=getattr(task, "retry_condition", None),
+                retry_condition=task.retry_condition,
                 frame=self._frame(task_id, task, chunk, counts),
                 log_stdout=task.log_stdout,
                 timeout=task.timeout,
@@ -406,10 +405,7 @@ class FlowRun:
 
     def _single(self, task_id: int, task: Any):
         if _is_parameter(task):
-            value = self.parameters.get(task.name, getattr(task, "default", None))
-            self.record.values[task_id] = value
-            self.direct.append((task_id, None, _core.SUCCESS))
-            self.runs_in_flight -= 1
+            self._known(task_id, self.parameters.get(task.name, getattr(task, "default", None)))
             return
         if self.resume is not None and self._resumed(task_id, None) == []:
             return
@@ -419,9 +415,7 @@ class FlowRun:
         if self.inline[task_id]:
             # A plain Constant: its value is here already; no executor round trip
             # (on a remote executor a big list would travel to a worker and back).
-            self.record.values[task_id] = task.value
-            self.direct.append((task_id, None, _core.SUCCESS))
-            self.runs_in_flight -= 1
+            self._known(task_id, task.value)
             return
         yield WorkUnit(
             task_id=task_id,
@@ -431,7 +425,7 @@ class FlowRun:
             size=1,
             static=inputs.whole_kwargs(self.record, task_id),
             retry_on=tuple(task.retry_on or ()),
-            retry_condition=getattr(task, "retry_condition", None),
+            retry_condition=task.retry_condition,
             frame=self._frame(task_id, task, None, bytes([self.core.task_run_count(task_id)])),
             log_stdout=task.log_stdout,
             timeout=task.timeout,
@@ -440,10 +434,16 @@ class FlowRun:
             checkpoint=self.checkpoints[task_id],
         )
 
+    def _known(self, task_id: int, value: Any) -> None:
+        """Report a task whose value the engine already has (a parameter, a constant)."""
+        self.record.values[task_id] = value
+        self.direct.append((task_id, None, _core.SUCCESS))
+        self.runs_in_flight -= 1
+
     def _frame(self, task_id: int, task: Any, indices: Any, run_counts: bytes) -> Frame:
         slug = self.flow.slugs.get(task) if hasattr(self.flow, "slugs") else task.slug
         return Frame(self.info, task_id, task.name, slug, frozenset(task.tags), indices, run_counts,
-                     getattr(task, "task_run_name", None))
+                     task.task_run_name)
 
     def _confirm(self, task_id: int, indices: Any, code: int) -> None:
         """Pass a state the core decided for an observed task through its handlers
@@ -560,13 +560,13 @@ class FlowRun:
         details = self.record.details
         if unit.indices is None:
             self.record.values[task_id] = result.values[0]
-            if self.retries[task_id]:
+            if self.rerunnable[task_id]:
                 details.pop((task_id, TASK_LEVEL), None)
             detail = result.details.get(0)
             if detail is not None:
                 details[(task_id, TASK_LEVEL)] = detail
                 self.recorder.note(task_id, TASK_LEVEL, detail[0])
-                self.retries[task_id] = True  # a RETRY signal may run it again
+                self.rerunnable[task_id] = True  # a RETRY signal may run it again
             if result.locations is not None and result.locations[0] is not None:
                 self._located(task_id, TASK_LEVEL, result.locations[0])
             return (task_id, None, result.codes[0])
@@ -577,7 +577,7 @@ class FlowRun:
         else:
             for j, i in enumerate(indices):
                 values[i] = result.values[j]
-        if self.retries[task_id]:
+        if self.rerunnable[task_id]:
             for i in indices:
                 details.pop((task_id, i), None)
         note = self.recorder.note
@@ -585,7 +585,7 @@ class FlowRun:
             details[(task_id, indices[j])] = detail
             note(task_id, indices[j], detail[0])
         if result.details:
-            self.retries[task_id] = True  # a RETRY signal may run some again
+            self.rerunnable[task_id] = True  # a RETRY signal may run some again
         if result.locations is not None:
             for j, location in enumerate(result.locations):
                 if location is not None:

@@ -78,6 +78,13 @@ class WorkUnit:
     #: Results and target (``ferroflow.executors.checkpoints.Checkpoint``), or None.
     checkpoint: Any = None
 
+    def inputs(self, j: int) -> dict:
+        """The keyword arguments of the task run at position ``j``."""
+        kwargs = dict(self.static)
+        for key, column in zip(self.mapped_keys, self.columns):
+            kwargs[key] = column[j]
+        return kwargs
+
     def run(self) -> UnitResult:
         """Run every task run of the unit. A user's exception fails that run only;
         ``KeyboardInterrupt`` and ``SystemExit`` propagate."""

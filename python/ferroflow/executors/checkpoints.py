@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from ferroflow._core import CACHED, FAILED, RETRY_OK, SUCCESS
+from ferroflow._core import CACHED, FAILED, SUCCESS
 from ferroflow.engine.context import _frame_values
 from ferroflow.results import LocationTemplate, Result, ResultError, template_context
 
@@ -45,20 +45,15 @@ def _keys(unit: Any, j: int, kwargs: dict) -> dict:
     return template_context(context, parameters=frame.run.parameters, inputs=kwargs)
 
 
-def _inputs(unit: Any, j: int) -> dict:
-    kwargs = dict(unit.static)
-    for key, column in zip(unit.mapped_keys, unit.columns):
-        kwargs[key] = column[j]
-    return kwargs
-
-
 def _index(unit: Any, j: int) -> Optional[int]:
     return None if unit.indices is None else unit.indices[j]
 
 
 def _failed(error: ResultError, unit: Any, j: int, what: str) -> tuple:
+    from ferroflow.executors.base import _retry_flag
+
     error.with_task(unit.label, _index(unit, j))
-    return FAILED | RETRY_OK, error, (f"{what}: {error}", None)
+    return FAILED | _retry_flag(error, unit.retry_on), error, (f"{what}: {error}", None)
 
 
 def run_checkpointed(unit: Any, run: Any) -> Any:
@@ -102,7 +97,7 @@ def _read_targets(unit, checkpoint, codes, values, details, locations) -> list:
     found: list = []
     for j in range(unit.size):
         try:
-            location = checkpoint.location_of(unit, j, _inputs(unit, j))
+            location = checkpoint.location_of(unit, j, unit.inputs(j))
             exists = checkpoint.result.store.exists(location)
         except ResultError as exc:
             codes[j], values[j], details[j] = _failed(exc, unit, j, "Could not check the task's target")
@@ -132,7 +127,7 @@ def _read_cache(unit, cache, todo, keys, codes, values, details) -> list:
     left = []
     parameters = unit.frame.run.parameters
     for j in todo:
-        inputs = _inputs(unit, j)
+        inputs = unit.inputs(j)
         unit.frame.j = j
         try:
             key = cache.key(_frame_values(unit.frame), inputs, parameters, _index(unit, j))
@@ -166,7 +161,7 @@ def _write(unit, checkpoint, todo, codes, values, details, locations) -> None:
             except ResultError as exc:
                 written.append(exc)
     else:
-        contexts = [_keys(unit, j, _inputs(unit, j)) for j in ok]
+        contexts = [_keys(unit, j, unit.inputs(j)) for j in ok]
         written = result.write_many([values[j] for j in ok], contexts)
     for j, outcome in zip(ok, written):
         if isinstance(outcome, ResultError):
