@@ -82,3 +82,18 @@ def test_resume_errors_name_the_run():
     run_id = other.run().flow_run_id
     with pytest.raises(ResumeError, match=f"run {run_id} is a run of flow 'other', not of 'resumable'"):
         flow.run(resume=run_id)
+
+
+def test_the_cli_names_an_unknown_or_foreign_run(tmp_path, capsys):
+    from ferroflow.cli import main as cli_main
+
+    path = tmp_path / "f.py"
+    path.write_text("from ferroflow import Flow, task\n@task\ndef one():\n    return 1\n"
+                    "with Flow('cli-resume') as flow:\n    one()\n")
+    assert cli_main(["run", str(path), "--no-progress", "--resume", "nope"]) == 2
+    assert "no run with id 'nope'" in capsys.readouterr().err
+    with Flow("someone-else") as other:
+        task(lambda: 1, name="one")()
+    run_id = other.run().flow_run_id
+    assert cli_main(["run", str(path), "--no-progress", "--resume", run_id]) == 2
+    assert "is a run of flow 'someone-else', not of 'cli-resume'" in capsys.readouterr().err
