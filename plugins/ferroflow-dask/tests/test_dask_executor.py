@@ -353,6 +353,41 @@ def test_ctrl_c_cancels_the_submitted_futures(address):
     assert naps and all(f.status == "cancelled" for f in naps), [f.status for f in naps]
 
 
+def test_a_fetched_result_stands_when_the_future_is_reset_after(address):
+    """A worker that dies after a unit's result was fetched has Dask reset the future
+    to "pending" (it computes the lost value again); the result in hand still counts."""
+
+    class ResetAfterFetch(DaskExecutor):
+        def _outcome(self, unit, future, result):
+            future._state.reset()  # what the client does when the scheduler reports the data lost
+            assert future.status == "pending"
+            return super()._outcome(unit, future, result)
+
+    with Flow("reset") as flow:
+        m = inc.map([1, 2, 3])
+        t = total(m)
+    state = flow.run(executor=ResetAfterFetch(address=address))
+    assert state.is_successful(), state.message
+    assert state.result[t].result == 9
+
+
+def test_a_unit_cancelled_outside_the_run_fails_its_task_runs_naming_the_task(address):
+    class CancelNaps(DaskExecutor):
+        """Someone cancels the naps' Dask tasks (client.cancel, the dashboard...)."""
+
+        def _track(self, future):
+            if future.key.startswith("nap-"):
+                future.cancel(reason="cancelled by the test")
+            super()._track(future)
+
+    with Flow("cancelled") as flow:
+        naps = nap.map([5.0, 5.0])
+    state = flow.run(executor=CancelNaps(address=address))
+    assert state.is_failed()
+    messages = {child.message for child in state.result[naps].map_states}
+    assert all("The Dask task of a work unit of 'nap' was cancelled" in m for m in messages), messages
+
+
 @task
 def unpicklable_result(x):
     return threading.Lock() if x == 1 else x

@@ -128,10 +128,12 @@ def is_ray_worker(pid: int, known: set) -> bool:
 
 
 def kill_first_worker(marks, known: set, killed: list, stop: threading.Event) -> None:
-    """SIGKILL the first Ray worker process that starts running a marked task run."""
+    """SIGKILL the first Ray worker process that has run part of a marked task run.
+    (A mark file exists from its open(), but holds its line only once closed: a kill in
+    between would leave no trace that the unit had begun.)"""
     while not stop.is_set():
         for name in os.listdir(marks):
-            if is_ray_worker(int(name), known):
+            if os.path.getsize(os.path.join(marks, name)) and is_ray_worker(int(name), known):
                 os.kill(int(name), signal.SIGKILL)
                 killed.append(int(name))
                 return

@@ -343,14 +343,13 @@ class DaskExecutor(Executor):
                         name, amount)
 
     def _outcome(self, unit: WorkUnit, future: Any, result: Any) -> UnitResult:
-        status = future.status
-        if status == "finished":
-            if not isinstance(result, (bytes, bytearray, memoryview)):
-                raise ExecutorError(f"The Dask task of {unit.label!r} returned {type(result).__name__}, not the "
-                                    f"bytes of run_packed()")
+        # Decided by what as_completed fetched, never by ``future.status`` now: a
+        # worker that dies after the result was fetched makes Dask reset the future
+        # to "pending" (to compute it again), which does not undo the result in hand.
+        if isinstance(result, (bytes, bytearray, memoryview)):
             return unpack_result(unit, result)
-        if status == "error":
-            typ, exc, tb = result
+        if isinstance(result, tuple) and len(result) == 3 and isinstance(result[1], BaseException):
+            typ, exc, tb = result  # (raise_errors=False) the unit's Dask task failed
             text = "".join(traceback.format_exception(typ, exc, tb))
             if _is_killed_worker(exc):
                 index = unit.indices[0] if unit.indices is not None and unit.size == 1 else None
@@ -364,13 +363,14 @@ class DaskExecutor(Executor):
         if client is not None and client.status not in ("running", "connecting"):
             raise ExecutorError(f"The Dask client of {self!r} is {client.status}: the connection to the scheduler "
                                 f"was lost")
-        if status == "cancelled":
-            reason = getattr(result, "reason", None)
+        if isinstance(result, BaseException):  # a CancelledError
+            reason = getattr(result, "reason", None) or one_line(result)
             return failed_result(unit, ExecutorError(
                 f"The Dask task of a work unit of {unit.label!r} was cancelled"
                 f"{f' ({reason})' if reason else ''}"))
-        return failed_result(unit, ExecutorError(f"The Dask task of a work unit of {unit.label!r} ended "
-                                                 f"{status!r}"))
+        return failed_result(unit, ExecutorError(f"The Dask task of a work unit of {unit.label!r} returned "
+                                                 f"{type(result).__name__}, not the bytes of run_packed() "
+                                                 f"(future status {future.status!r})"))
 
 
 def resources_from_tags(tags: Any, label: str = "?") -> Optional[dict]:
