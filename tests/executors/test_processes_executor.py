@@ -1,6 +1,7 @@
 """The ``processes`` executor beyond the conformance suite: worker crashes (a real
-``os._exit``, segfault, ``SIGKILL`` from inside and from outside) fail only their unit
-and the flow goes on; values that do not pickle fail their task run; hard timeouts;
+``os._exit``, segfault, ``SIGKILL`` from inside and from outside) fail only the task
+run that was running (its unit's other runs run again, up to ``allowed_crashes``) and
+the flow goes on; values that do not pickle fail their task run; hard timeouts;
 small payloads; workers never outlive the flow process."""
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def after(x):
     ("segfault", "was killed by SIGSEGV (exit code -11)"),
     ("sigkill", "was killed by SIGKILL (exit code -9)"),
 ])
-def test_a_crash_fails_its_unit_only_and_the_flow_goes_on(how, cause):
+def test_a_crash_fails_its_task_run_only_and_the_flow_goes_on(how, cause):
     executor = ProcessesExecutor(max_workers=2)
     with Flow("crash") as flow:
         crashed = crash_on_1.map([0, 1, 2], how=unmapped(how))
@@ -73,9 +74,9 @@ def test_a_crash_fails_its_unit_only_and_the_flow_goes_on(how, cause):
     assert str(culprit.result) == (f"The worker process (pid {culprit.result.pid}) {cause} while running "
                                    f"task run 'crash_on_1[1]'")
     assert culprit.result.task_name == "crash_on_1" and culprit.result.map_index == 1
-    # The other runs of the same unit are lost with it, and say why.
-    assert children[0].is_failed() and children[0].message.startswith("Lost with its worker process")
-    assert "'crash_on_1[1]'" in children[0].message
+    # The other runs of the same unit ran again, in another worker.
+    assert [c.result for c in children[::2]] == [0, 20] and all(c.run_count == 1 for c in children)
+    assert executor.stats["reruns"] == 1
     # The flow went on: the downstream task ran, other tasks ran on a new worker.
     assert state.result[counted].is_successful()
     assert state.result[more].result == list(range(1, 101))
@@ -243,11 +244,109 @@ def test_a_task_run_deaf_to_its_timeout_gets_its_worker_killed():
         m = deaf.map([0, 1])
         more = after.map([1, 2])
     state = flow.run(executor=executor)
-    lost, stuck = state.result[m].map_states
+    ok, stuck = state.result[m].map_states
     assert isinstance(stuck, states.TimedOut)
     assert "hard: its worker process was killed" in str(stuck.result)
-    assert "was still running 0.2 s after its timeout of 0.2 s" in lost.message
+    assert ok.is_successful() and ok.result == 0  # run again in the replacement worker
     assert state.result[more].result == [2, 3]
+    with Flow("deaf-alone") as flow:
+        m = deaf.map([0, 1])
+    state = flow.run(executor=ProcessesExecutor(max_workers=1, grace=0.2, allowed_crashes=0))
+    first, stuck = state.result[m].map_states
+    assert isinstance(stuck, states.TimedOut)
+    assert "was still running 0.2 s after its timeout of 0.2 s" in first.message
+    assert "allowed_crashes is 0" in first.message
+
+
+
+def die_on(x, poison):
+    """x * 10, unless x is poison: then the process exits at once, as a crash would."""
+    if x in poison:
+        os._exit(3)
+    return x * 10
+
+
+def run_one_unit(executor, poison, size=8):
+    """Run one work unit of ``size`` task runs of die_on through ``executor``."""
+    from ferroflow.engine.context import Frame
+    from ferroflow.executors.base import WorkUnit
+
+    indices = list(range(100, 100 + size))
+    unit = WorkUnit(task_id=0, label="die_on", fn=die_on, indices=indices, size=size,
+                    static={"poison": frozenset(poison)}, mapped_keys=("x",), columns=(list(range(size)),),
+                    frame=Frame(None, 0, "die_on", "die_on", frozenset(), indices, None))
+    executor.start()
+    try:
+        executor.submit(unit)
+        ((back, result),) = executor.wait()
+    finally:
+        executor.shutdown()
+    assert back is unit
+    return result
+
+
+def test_a_poison_task_run_fails_alone_and_the_rest_of_its_unit_runs_again():
+    from ferroflow._core import SUCCESS
+
+    executor = ProcessesExecutor(max_workers=1)
+    result = run_one_unit(executor, poison={3})
+    crashed = result.values[3]
+    assert isinstance(crashed, WorkerCrashedError) and crashed.map_index == 103
+    assert "exited with code 3 while running task run 'die_on[103]'" in str(crashed)
+    assert [result.codes[j] == SUCCESS for j in range(8)] == [j != 3 for j in range(8)]
+    assert [result.values[j] for j in range(8) if j != 3] == [0, 10, 20, 40, 50, 60, 70]
+    assert executor.stats["reruns"] == 1 and executor.stats["workers"] == 2
+
+
+def test_past_allowed_crashes_the_rest_of_the_unit_fails_with_it():
+    executor = ProcessesExecutor(max_workers=1, allowed_crashes=2)
+    result = run_one_unit(executor, poison={1, 4, 6})
+    errors = result.values
+    assert all(isinstance(e, WorkerCrashedError) for e in errors)
+    # Each death failed the run that was running; the third ended the unit (the runs
+    # left fail with that last crash).
+    assert [e.map_index for e in errors] == [106, 101, 106, 106, 104, 106, 106, 106]
+    messages = {j: result.details[j][0] for j in range(8)}
+    for j in (1, 4, 6):
+        assert messages[j].startswith("Its worker process") and "while running this task run" in messages[j]
+    for j in (0, 2, 3, 5, 7):
+        assert messages[j].startswith("Lost with its worker process")
+        assert "its work unit's workers died 3 time(s), and allowed_crashes is 2" in messages[j]
+    assert executor.stats["reruns"] == 2 and executor.stats["workers"] == 3
+
+
+def test_allowed_crashes_0_fails_the_whole_unit_at_once():
+    executor = ProcessesExecutor(max_workers=1, allowed_crashes=0)
+    result = run_one_unit(executor, poison={5})
+    assert all(isinstance(e, WorkerCrashedError) for e in result.values)
+    assert "allowed_crashes is 0" in result.details[0][0] and executor.stats["reruns"] == 0
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "3", None])
+def test_allowed_crashes_must_be_a_whole_number(bad):
+    with pytest.raises(ValueError, match=f"allowed_crashes must be a whole number >= 0, got {bad!r}"):
+        ProcessesExecutor(allowed_crashes=bad)
+
+
+@task
+def poison_771(x):
+    if x == 771:
+        os._exit(1)
+    return x + 1
+
+
+def test_a_poison_item_in_a_large_map_fails_alone():
+    """RELIABILITY.md B2 on worker processes: one item of 1,000 kills its worker."""
+    executor = ProcessesExecutor(max_workers=2)
+    with Flow("poison") as flow:
+        m = poison_771.map(list(range(1000)))
+        counted = count_results(m)
+    state = flow.run(executor=executor)
+    children = state.result[m].map_states
+    assert [i for i, c in enumerate(children) if not c.is_successful()] == [771]
+    assert isinstance(children[771].result, WorkerCrashedError)
+    assert state.result[counted].result == 999
+    assert executor.stats["reruns"] == 1
 
 
 def test_payloads_are_small_and_the_task_travels_once_per_worker():

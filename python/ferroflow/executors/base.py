@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional, Sequence
 
 from ferroflow import signals
@@ -48,6 +48,22 @@ class UnitResult:
     elapsed: float = 0.0
     #: Where each task run's result was checkpointed (None: not checkpointed).
     locations: Optional[list] = None
+
+    def place(self, positions: Sequence[int], part: "UnitResult") -> None:
+        """Put ``part``, the result of :meth:`WorkUnit.subset` ``(positions)``, in its
+        place: its k-th task run is this result's ``positions[k]``-th."""
+        codes, values = self.codes, self.values
+        for k, j in enumerate(positions):
+            codes[j] = part.codes[k]
+            values[j] = part.values[k]
+        for k, detail in part.details.items():
+            self.details[positions[k]] = detail
+        if part.locations is not None:
+            if self.locations is None:
+                self.locations = [None] * len(codes)
+            for k, location in enumerate(part.locations):
+                self.locations[positions[k]] = location
+        self.elapsed += part.elapsed
 
 
 @dataclass
@@ -77,6 +93,17 @@ class WorkUnit:
     owner: Any = None
     #: Results and target (``ferroflow.executors.checkpoints.Checkpoint``), or None.
     checkpoint: Any = None
+
+    def subset(self, positions: Sequence[int]) -> "WorkUnit":
+        """A unit of only the task runs at ``positions`` (in that order) of this one."""
+        indices = None if self.indices is None else [self.indices[j] for j in positions]
+        frame = self.frame
+        if frame is not None:
+            frame = Frame(frame.run, frame.task_id, frame.task_name, frame.task_slug, frame.task_tags, indices,
+                          bytes(frame.run_counts[j] for j in positions) if frame.run_counts else None,
+                          frame.run_name)
+        columns = tuple([column[j] for j in positions] for column in self.columns)
+        return replace(self, indices=indices, size=len(positions), columns=columns, frame=frame)
 
     def inputs(self, j: int) -> dict:
         """The keyword arguments of the task run at position ``j``."""

@@ -65,6 +65,9 @@ def run_checkpointed(unit: Any, run: Any) -> Any:
     values: list = [None] * n
     details: dict = {}
     locations: list = [None] * n
+    from ferroflow.executors.base import UnitResult
+
+    result = UnitResult(codes, values, details, locations=locations)
     todo = list(range(n))
     if checkpoint.target is not None:
         todo = _read_targets(unit, checkpoint, codes, values, details, locations)
@@ -72,22 +75,13 @@ def run_checkpointed(unit: Any, run: Any) -> Any:
     if checkpoint.cache is not None and todo:
         todo = _read_cache(unit, checkpoint.cache, todo, keys, codes, values, details)
     if todo:
-        sub = unit if len(todo) == n else _subset(unit, todo)
-        done = run(sub)
-        for k, j in enumerate(todo):
-            codes[j] = done.codes[k]
-            values[j] = done.values[k]
-        for k, detail in done.details.items():
-            details[todo[k]] = detail
+        # (run() runs plain task runs: no targets, no writes, whatever the unit says)
+        result.place(todo, run(unit if len(todo) == n else unit.subset(todo)))
         if checkpoint.result is not None:
             _write(unit, checkpoint, todo, codes, values, details, locations)
         for j, key in keys.items():
             if codes[j] == SUCCESS:
                 checkpoint.cache.save(key, values[j], unit.label)
-    from ferroflow.executors.base import UnitResult
-
-    result = UnitResult(codes, values, details)
-    result.locations = locations
     return result
 
 
@@ -169,19 +163,6 @@ def _write(unit, checkpoint, todo, codes, values, details, locations) -> None:
             codes[j], values[j], details[j] = _failed(outcome, unit, j, "Could not checkpoint the task's result")
         else:
             locations[j] = outcome
-
-
-def _subset(unit: Any, positions: list) -> Any:
-    """A unit of only the task runs at ``positions`` of ``unit``."""
-    indices = None if unit.indices is None else [unit.indices[j] for j in positions]
-    frame = unit.frame
-    if frame is not None:
-        frame = type(frame)(frame.run, frame.task_id, frame.task_name, frame.task_slug, frame.task_tags, indices,
-                            bytes(frame.run_counts[j] for j in positions) if frame.run_counts else None,
-                            frame.run_name)
-    columns = tuple([column[j] for j in positions] for column in unit.columns)
-    return dataclasses.replace(unit, indices=indices, size=len(positions), columns=columns, frame=frame,
-                               checkpoint=None)
 
 
 def _wrap(exc: BaseException) -> ResultError:

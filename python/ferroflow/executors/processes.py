@@ -7,10 +7,11 @@ Design, and why:
 * **Its own pool, not** ``concurrent.futures.ProcessPoolExecutor``: there, one dead
   worker breaks the whole pool (``BrokenProcessPool``) and every pending future with
   it. Here a worker that dies (segfault, ``os._exit``, ``kill -9``, the OOM killer)
-  fails only the task runs of the unit it was running — each with a
-  :class:`WorkerCrashedError` naming the task, the map index that was running and the
-  exit code or signal — a replacement worker is started when there is work for it,
-  and the flow goes on. Those failures are retried like any other (``max_retries``).
+  fails only the task run it was running, with a :class:`WorkerCrashedError` naming
+  the task, the map index and the exit code or signal; the other task runs of its unit
+  run again in another worker (up to ``allowed_crashes`` deaths per unit, then they
+  fail with it), a replacement worker is started when there is work for it, and the
+  flow goes on. Those failures are retried like any other (``max_retries``).
 * **Fresh interpreters**, started like ``multiprocessing``'s ``spawn`` (never
   ``fork``: forking a process that has threads, as the flow process may, can
   deadlock the child), but through :mod:`subprocess`, so that the flow's ``__main__``
@@ -121,6 +122,18 @@ class _Job:
     refs: tuple  # (run, task, static): each None or (key, bytes)
     body: bytes
     loops: tuple = ()  # keys of RunInfo.loops sent with the unit
+    #: Set when this job runs again the task runs a worker's death interrupted.
+    rest_of: Optional["_Rest"] = None
+
+
+@dataclasses.dataclass
+class _Rest:
+    """What a job that re-runs the rest of a crashed unit completes."""
+
+    job: _Job  # the job whose worker died
+    result: UnitResult  # its result: the crashed task run's outcome, the rest to fill
+    positions: list  # where the re-run task runs sit in that result
+    deaths: int  # worker deaths of the first job's unit so far
 
 
 class _Encoder:
@@ -206,20 +219,30 @@ class ProcessesExecutor(Executor):
     ``grace``: seconds a worker is given to stop by itself before it is killed — after a
     task run's ``timeout`` when ``SIGALRM`` did not stop it, and at shutdown when units
     are still running (default 5).
+
+    ``allowed_crashes``: how many times the workers running one unit may die before
+    the unit gives up. Up to that, a worker's death fails only the task run it was
+    running, and the unit's other task runs are run again in another worker (the ones
+    that had finished too: their results died with the process). Past it, they fail
+    with the crash (default 3; 0: a death fails the whole unit at once).
     """
 
     name = "processes"
 
-    def __init__(self, max_workers: Optional[int] = None, grace: float = 5.0) -> None:
+    def __init__(self, max_workers: Optional[int] = None, grace: float = 5.0, allowed_crashes: int = 3) -> None:
         self.max_workers = check_workers(max_workers, default_process_workers())
         if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
             raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
         self.grace = float(grace)
+        if isinstance(allowed_crashes, bool) or not isinstance(allowed_crashes, int) or allowed_crashes < 0:
+            raise ValueError(f"allowed_crashes must be a whole number >= 0, got {allowed_crashes!r}")
+        self.allowed_crashes = allowed_crashes
         self._workers: list[_Worker] = []
         self._started = False
         #: Counters of the last run, for the curious (and the tests): units and bytes sent,
-        #: shared parts (task, run info, unmapped arguments) sent, workers started.
-        self.stats = {"units": 0, "bytes": 0, "blobs": 0, "workers": 0}
+        #: shared parts (task, run info, unmapped arguments) sent, workers started,
+        #: units sent again without the task run that crashed their worker.
+        self.stats = {"units": 0, "bytes": 0, "blobs": 0, "workers": 0, "reruns": 0}
 
     def __repr__(self) -> str:
         return f"ProcessesExecutor(max_workers={self.max_workers})"
@@ -234,7 +257,7 @@ class ProcessesExecutor(Executor):
         self._uids = itertools.count(1)
         self._encoder = _Encoder()
         self._lifeline = os.pipe()
-        self.stats = {"units": 0, "bytes": 0, "blobs": 0, "workers": 0}
+        self.stats = {"units": 0, "bytes": 0, "blobs": 0, "workers": 0, "reruns": 0}
         self._started = True
 
     def slots(self) -> int:
@@ -386,10 +409,10 @@ class ProcessesExecutor(Executor):
             raise ExecutorError(f"worker process {worker.pid} answered for a unit it was not given")
         worker.job = None
         if kind == "done":
-            out.append((job.unit, self._result(job, message[2])))
+            self._finish(job, self._result(job, message[2]), out)
         else:
-            out.append((job.unit, _failed(job.unit, ExecutorError(
-                f"Task {job.unit.label!r} could not run in a worker process: {message[2]}"), message[3])))
+            self._finish(job, _failed(job.unit, ExecutorError(
+                f"Task {job.unit.label!r} could not run in a worker process: {message[2]}"), message[3]), out)
         self._idle.append(worker)
         self._dispatch()
 
@@ -419,7 +442,9 @@ class ProcessesExecutor(Executor):
 
     def _lost(self, worker: _Worker, out: list, overran: Optional[str]) -> None:
         """``worker`` died (or was killed, ``overran`` says why: a task run outlived its
-        timeout): fail its unit, forget it; a replacement starts when needed."""
+        timeout): fail the task run it was running, run the others of its unit again
+        (or, past ``allowed_crashes``, fail them too), forget the worker; a replacement
+        starts when needed."""
         position = worker.mark[0]
         # The process group first (the worker is dead or a zombie, so its id is still
         # reserved): processes its task started die with it.
@@ -434,8 +459,37 @@ class ProcessesExecutor(Executor):
             raise ExecutorError(f"A worker process (pid {worker.pid}) of the processes executor could not "
                                 f"start: it {_how(code)} (its error output, if any, is on stderr)")
         if job is not None:
-            out.append((job.unit, _crashed(job.unit, worker.pid, code, position, overran)))
+            deaths = 1 + (job.rest_of.deaths if job.rest_of is not None else 0)
+            others = job.unit.size > 1 and 0 <= position < job.unit.size  # to run again, or fail with it
+            over = others and deaths > self.allowed_crashes
+            result = _crashed(job.unit, worker.pid, code, position, overran,
+                              f"its work unit's workers died {deaths} time(s), and allowed_crashes is "
+                              f"{self.allowed_crashes}" if over else None)
+            if over or not others or not self._rerun(job, result, position, deaths):
+                self._finish(job, result, out)
         self._dispatch()
+
+    def _rerun(self, job: _Job, result: UnitResult, position: int, deaths: int) -> bool:
+        """Queue (first) a job that runs ``job``'s task runs but the one at ``position``,
+        whose crash is in ``result``; False if that cannot be sent."""
+        positions = [j for j in range(job.unit.size) if j != position]
+        try:
+            rest = self._encoder.job(job.unit.subset(positions), next(self._uids))
+        except _Unsendable:  # (it was sent once: the unit changed meanwhile)
+            return False
+        rest.rest_of = _Rest(job, result, positions, deaths)
+        self._queue.appendleft(rest)
+        self.stats["reruns"] += 1
+        return True
+
+    def _finish(self, job: _Job, result: UnitResult, out: list) -> None:
+        """``job`` ended with ``result``: the unit it runs is done, or completes the
+        unit of the job it runs again."""
+        while job.rest_of is not None:
+            rest = job.rest_of
+            rest.result.place(rest.positions, result)
+            job, result = rest.job, rest.result
+        out.append((job.unit, result))
 
     def _unsendable(self, unit: WorkUnit, exc: _Unsendable) -> UnitResult:
         return _failed(unit, unsendable_error(unit, exc, "a worker process"), None)
@@ -448,9 +502,10 @@ class ProcessesExecutor(Executor):
 _failed = failed_result
 
 
-def _crashed(unit: WorkUnit, pid: int, exitcode: int, position: int, overran: Optional[str]) -> UnitResult:
+def _crashed(unit: WorkUnit, pid: int, exitcode: int, position: int, overran: Optional[str],
+             over: Optional[str] = None) -> UnitResult:
     """Every task run of ``unit`` failed because its worker died (``overran``: was
-    killed, and why) while at ``position``."""
+    killed, and why) while at ``position``; ``over``: why the others are not run again."""
     n = unit.size
     running = 0 <= position < n
     if overran is not None:
@@ -465,8 +520,8 @@ def _crashed(unit: WorkUnit, pid: int, exitcode: int, position: int, overran: Op
     code, _, _ = _outcome(error, _rule(unit))
     codes = bytearray([code]) * n
     values: list = [error] * n
-    lost = (f"Lost with its worker process (pid {pid}), which {what} (the task runs of a work unit "
-            f"share their worker's fate)")
+    why = over or "the task runs of a work unit share their worker's fate"
+    lost = f"Lost with its worker process (pid {pid}), which {what} ({why})"
     details = dict.fromkeys(range(n), (lost, None))
     if running:
         if overran is not None:
