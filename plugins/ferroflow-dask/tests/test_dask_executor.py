@@ -131,9 +131,44 @@ def test_killed_worker_fails_the_unit_and_the_tasks_retries_apply(address, clust
     assert state.is_successful(), state.message
     results = state.result[m].result
     assert [x for x, _ in results] == [0, 1, 2]
-    # The unit holding item 1 failed with its worker (a WorkerCrashedError) and was retried.
+    # The unit holding item 1 failed with its worker (KilledWorker), ran again in halves
+    # until item 1 was alone; it failed (a WorkerCrashedError) and was retried.
     assert results[1] == (1, 2)
     assert executor.counts() == {1}
+
+
+@task
+def poison_11(x):
+    if x == 11:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * 3
+
+
+def test_a_poison_item_fails_alone_and_the_rest_of_its_unit_completes():
+    """RELIABILITY.md B2 on Dask: the unit Dask gives up on runs in halves, until the
+    item that kills its workers is alone. On a cluster of its own whose workers hold
+    one unit at a time: Dask gives up on every unit a dying worker holds, so with more
+    the poison's neighbours could be given up on with it (and split in turn)."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.scheduler.allowed-failures": 0}):  # one death per lost unit
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=":0") as cluster:
+            with Flow("poison") as flow:
+                m = poison_11.map(list(range(40)))
+            executor = Counting(address=cluster.scheduler_address)
+            state = flow.run(executor=executor)
+    children = state.result[m].map_states
+    assert [i for i, c in enumerate(children) if not c.is_successful()] == [11]
+    crashed = children[11].result
+    assert isinstance(crashed, WorkerCrashedError) and crashed.map_index == 11
+    assert "task 'poison_11' (1 task run(s)) kept dying" in str(crashed)
+    assert [c.result for i, c in enumerate(children) if i != 11] == [3 * i for i in range(40) if i != 11]
+    assert all(c.run_count == 1 for c in children)
+    assert 1 <= executor.stats["split"] <= 6  # log2 of the unit's size, at most
+    assert executor.counts() == {1}  # each unit the engine gave came back once
 
 
 @task(max_retries=0)

@@ -40,6 +40,7 @@ from typing import Any, Optional, Union
 
 from ferroflow.errors import ExecutorError
 from ferroflow.executors.base import Executor, UnitResult, WorkUnit
+from ferroflow.executors.crash_split import CrashSplitter
 from ferroflow.executors.remote import (
     WorkerCrashedError,
     failed_result,
@@ -125,10 +126,11 @@ class DaskExecutor(Executor):
         self._completions: Any = None
         self._running: dict = {}  # Dask key -> (unit, future, scattered payload or None)
         self._ready: list = []  # outcomes decided without Dask
+        self._splitter = CrashSplitter()  # units whose workers kept dying, run in halves
         self._resources: dict = {}  # (task id, tags) -> resources or the error
         self._warned: set = set()
         #: Counters of the last run, for the curious (and the tests).
-        self.stats = {"units": 0, "bytes": 0, "scattered": 0, "ignored": 0}
+        self.stats = {"units": 0, "bytes": 0, "scattered": 0, "ignored": 0, "split": 0}
 
     def __repr__(self) -> str:
         if self.address is not None:
@@ -153,7 +155,8 @@ class DaskExecutor(Executor):
         import distributed
 
         self._running, self._ready, self._resources, self._warned = {}, [], {}, set()
-        self.stats = {"units": 0, "bytes": 0, "scattered": 0, "ignored": 0}
+        self.stats = {"units": 0, "bytes": 0, "scattered": 0, "ignored": 0, "split": 0}
+        self._splitter = CrashSplitter(self.stats)
         kwargs = {"set_as_default": False, **self.client_kwargs, "timeout": self.connect_timeout}
         cluster = client = None
         try:
@@ -167,7 +170,10 @@ class DaskExecutor(Executor):
             else:
                 cluster = self._start_cluster()
                 client = distributed.Client(cluster, **kwargs)
-            self._completions = distributed.as_completed(loop=client.loop, with_results=True, raise_errors=False)
+            # Without results: as_completed's own fetch of a result loses the future
+            # (raises in Dask's event loop, and wait() would hang) when the worker that
+            # held it dies and the computation Dask starts again fails; _fetch() does not.
+            self._completions = distributed.as_completed(loop=client.loop)
         except BaseException:  # Ctrl-C included: the engine calls shutdown() only after a start
             if client is not None:
                 _close(client, "its Dask client")
@@ -212,8 +218,11 @@ class DaskExecutor(Executor):
 
     def wait(self) -> list:
         self._require("wait")
-        out, self._ready = self._ready, []
+        out: list = []
         while True:
+            ready, self._ready = self._ready, []
+            for unit, result in ready:
+                self._splitter.handle(unit, result, False, self.submit, out)
             if self._running:
                 try:
                     batch = self._completions.next_batch(block=not out)  # Ctrl-C interrupts it
@@ -221,7 +230,7 @@ class DaskExecutor(Executor):
                     raise ExecutorError(f"{self!r} lost track of {len(self._running)} Dask future(s)") from None
             else:
                 batch = []
-            for future, result in batch:
+            for future, result in self._fetch(batch):
                 entry = self._running.get(future.key)
                 if entry is None or entry[1] is not future:
                     # A late or duplicate completion (a recomputed task Dask reports
@@ -229,10 +238,11 @@ class DaskExecutor(Executor):
                     self.stats["ignored"] += 1
                     continue
                 del self._running[future.key]
-                out.append((entry[0], self._outcome(entry[0], future, result)))
+                lost = isinstance(result, tuple) and len(result) == 3 and _is_killed_worker(result[1])
+                self._splitter.handle(entry[0], self._outcome(entry[0], future, result), lost, self.submit, out)
             if out:
                 return out
-            if not self._running:
+            if not self._running and not self._ready:
                 raise RuntimeError("DaskExecutor.wait() with no unit in flight")
 
     def shutdown(self) -> None:
@@ -240,6 +250,7 @@ class DaskExecutor(Executor):
         self._client = self._cluster = None
         running, self._running = self._running, {}
         self._ready = []
+        self._splitter.clear()
         if self._completions is not None:
             self._completions.clear()
             self._completions = None
@@ -260,6 +271,27 @@ class DaskExecutor(Executor):
             _close(cluster, "the Dask cluster it started")
 
     # ----- inside ----------------------------------------------------------------
+
+    def _fetch(self, futures: list) -> list:
+        """``(future, result)`` of completed futures, their results fetched in one go:
+        the bytes of run_packed(), ``(type, exception, traceback)`` of a failed one, or
+        None (cancelled). A result lost with a worker before it was fetched is computed
+        again by Dask and waited for; if that fails, the failure is the result."""
+        client = self._client
+        finished = {f.key: f for f in futures if f.status == "finished"}
+        try:
+            values = client.gather(finished, errors="skip") if finished else {}
+        except (OSError, TimeoutError) as exc:
+            raise ExecutorError(f"The Dask client of {self!r} could not fetch results from the cluster: "
+                                f"{one_line(exc)}") from exc
+        out = []
+        for future in futures:
+            value = values.get(future.key)
+            if value is None and future.status == "error":
+                exc = future.exception()
+                value = (type(exc), exc, future.traceback())
+            out.append((future, value))
+        return out
 
     def _require(self, what: str) -> Any:
         if self._client is None:
@@ -343,13 +375,13 @@ class DaskExecutor(Executor):
                         name, amount)
 
     def _outcome(self, unit: WorkUnit, future: Any, result: Any) -> UnitResult:
-        # Decided by what as_completed fetched, never by ``future.status`` now: a
-        # worker that dies after the result was fetched makes Dask reset the future
-        # to "pending" (to compute it again), which does not undo the result in hand.
+        # Decided by what _fetch() fetched, never by ``future.status`` now: a worker
+        # that dies after the result was fetched makes Dask reset the future to
+        # "pending" (to compute it again), which does not undo the result in hand.
         if isinstance(result, (bytes, bytearray, memoryview)):
             return unpack_result(unit, result)
         if isinstance(result, tuple) and len(result) == 3 and isinstance(result[1], BaseException):
-            typ, exc, tb = result  # (raise_errors=False) the unit's Dask task failed
+            typ, exc, tb = result  # the unit's Dask task failed
             text = "".join(traceback.format_exception(typ, exc, tb))
             if _is_killed_worker(exc):
                 index = unit.indices[0] if unit.indices is not None and unit.size == 1 else None
@@ -363,11 +395,9 @@ class DaskExecutor(Executor):
         if client is not None and client.status not in ("running", "connecting"):
             raise ExecutorError(f"The Dask client of {self!r} is {client.status}: the connection to the scheduler "
                                 f"was lost")
-        if isinstance(result, BaseException):  # a CancelledError
-            reason = getattr(result, "reason", None) or one_line(result)
+        if future.cancelled():
             return failed_result(unit, ExecutorError(
-                f"The Dask task of a work unit of {unit.label!r} was cancelled"
-                f"{f' ({reason})' if reason else ''}"))
+                f"The Dask task of a work unit of {unit.label!r} was cancelled (outside the flow run)"))
         return failed_result(unit, ExecutorError(f"The Dask task of a work unit of {unit.label!r} returned "
                                                  f"{type(result).__name__}, not the bytes of run_packed() "
                                                  f"(future status {future.status!r})"))

@@ -44,6 +44,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 from ferroflow.errors import ExecutorError
 from ferroflow.executors.base import Executor, UnitResult, WorkUnit
+from ferroflow.executors.crash_split import CrashSplitter
 from ferroflow.executors import remote as _remote
 from ferroflow.executors.remote import WorkerCrashedError, failed_result, pack_unit, run_packed, unpack_result
 from ferroflow.plugins import hookimpl
@@ -381,6 +382,7 @@ class RayExecutor(Executor):
         self._owner = False
         self._pending: dict = {}
         self._done: list = []
+        self._splitter = CrashSplitter()  # lost units, run again in halves
         self._remote: Any = None
         self._remote_parts: Any = None
         self._tasks: dict = {}
@@ -391,7 +393,8 @@ class RayExecutor(Executor):
         self._cpus_at = -math.inf
         #: Counters of the last flow run: units submitted, bytes sent with them (total and
         #: largest), shared parts put in the object store (and their bytes), units whose
-        #: worker was lost for good, Ray tasks cancelled at shutdown.
+        #: worker was lost for good, units run again in halves to find a task run that
+        #: kills its workers, Ray tasks cancelled at shutdown.
         self.stats = self._fresh_stats()
 
     def __repr__(self) -> str:
@@ -401,7 +404,7 @@ class RayExecutor(Executor):
     @staticmethod
     def _fresh_stats() -> dict:
         return {"units": 0, "bytes": 0, "max_bytes": 0, "shared": 0, "shared_bytes": 0, "lost": 0,
-                "cancelled": 0}
+                "split": 0, "cancelled": 0}
 
     # ----- the contract ---------------------------------------------------------
 
@@ -413,6 +416,7 @@ class RayExecutor(Executor):
         self._shared = OrderedDict()
         self._nodes_at = self._cpus_at = -math.inf
         self.stats = self._fresh_stats()
+        self._splitter = CrashSplitter(self.stats)
         if ray.is_initialized():
             self._owner = False
         else:
@@ -466,28 +470,35 @@ class RayExecutor(Executor):
     def wait(self) -> list:
         if not self._started:
             raise RuntimeError("RayExecutor.wait() before start()")
-        out, self._done = self._done, []
-        pending = self._pending
-        if not pending:
+        out: list = []
+        while True:
+            done, self._done = self._done, []
+            for unit, result in done:
+                self._splitter.handle(unit, result, False, self.submit, out)
+            pending = self._pending
+            if not pending:
+                if out:
+                    return out
+                if self._done:
+                    continue
+                raise RuntimeError("RayExecutor.wait() with no unit in flight")
+            ray = self._ray
+            refs = list(pending)
+            try:
+                # Blocks in Ray's wait, which Ctrl-C interrupts; not at all when results
+                # decided here are waiting to be returned.
+                ready, rest = ray.wait(refs, num_returns=1, timeout=0 if out else None, fetch_local=True)
+                if ready and rest:
+                    more, _ = ray.wait(rest, num_returns=len(rest), timeout=0, fetch_local=True)
+                    ready.extend(more)
+            except ray.exceptions.RayError as exc:
+                raise ExecutorError(f"The ray executor lost its Ray cluster while waiting for work units: "
+                                    f"{_one_line(exc)}") from exc
+            for ref in ready:
+                unit = pending.pop(ref)  # popped once: a unit's outcome is returned once
+                self._splitter.handle(unit, *self._outcome(unit, ref), self.submit, out)
             if out:
                 return out
-            raise RuntimeError("RayExecutor.wait() with no unit in flight")
-        ray = self._ray
-        refs = list(pending)
-        try:
-            # Blocks in Ray's wait, which Ctrl-C interrupts; not at all when results
-            # decided here are waiting to be returned.
-            ready, rest = ray.wait(refs, num_returns=1, timeout=0 if out else None, fetch_local=True)
-            if ready and rest:
-                more, _ = ray.wait(rest, num_returns=len(rest), timeout=0, fetch_local=True)
-                ready.extend(more)
-        except ray.exceptions.RayError as exc:
-            raise ExecutorError(f"The ray executor lost its Ray cluster while waiting for work units: "
-                                f"{_one_line(exc)}") from exc
-        for ref in ready:
-            unit = pending.pop(ref)  # popped once: a unit's outcome is returned once
-            out.append((unit, self._outcome(unit, ref)))
-        return out
 
     def shutdown(self) -> None:
         if not self._started:
@@ -495,6 +506,7 @@ class RayExecutor(Executor):
         self._started = False
         pending, self._pending = self._pending, {}
         self._done = []
+        self._splitter.clear()
         self._shared.clear()  # Ray frees those objects once no task needs them
         try:
             for ref in pending:
@@ -599,7 +611,8 @@ class RayExecutor(Executor):
             self._nodes_at = now
         return self._nodes
 
-    def _outcome(self, unit: WorkUnit, ref: Any) -> UnitResult:
+    def _outcome(self, unit: WorkUnit, ref: Any) -> tuple:
+        """``(result, lost)`` of the unit of ``ref`` (``lost``: its worker died for good)."""
         ray = self._ray
         errors = ray.exceptions
         try:
@@ -614,18 +627,18 @@ class RayExecutor(Executor):
                 f"The Ray worker running a work unit of task {unit.label!r} ({unit.size} task run(s)) was lost: "
                 f"{_one_line(exc)} (Ray ran the unit {self.max_retries + 1} time(s): RayExecutor "
                 f"max_retries={self.max_retries})", unit.label)
-            return failed_result(unit, error, str(exc))
+            return failed_result(unit, error, str(exc)), True
         except errors.TaskCancelledError as exc:
             return failed_result(unit, ExecutorError(
                 f"The Ray task running a work unit of task {unit.label!r} was cancelled from outside the flow "
-                f"run: {_one_line(exc)}"), str(exc))
+                f"run: {_one_line(exc)}"), str(exc)), False
         except errors.RayError as exc:  # a runtime_env that cannot be set up, an unschedulable task...
             return failed_result(unit, ExecutorError(
-                f"Task {unit.label!r} could not run on Ray: {_one_line(exc)}"), str(exc))
+                f"Task {unit.label!r} could not run on Ray: {_one_line(exc)}"), str(exc)), False
         try:
-            return unpack_result(unit, payload)
+            return unpack_result(unit, payload), False
         except ExecutorError as exc:
-            return failed_result(unit, exc)
+            return failed_result(unit, exc), False
 
 
 def _is_amount(value: Any) -> bool:

@@ -1,0 +1,130 @@
+"""Finding the task run that kills its workers, for executors that cannot see inside a
+unit (Dask, Ray): a unit lost as a whole is split in two halves that run again, a lost
+half is split again, and so on, until the culprit is a unit of one task run that fails
+alone while the rest of the unit completes.
+
+One *poison* task run in a unit of ``n`` costs ``1 + ceil(log2(n))`` lost units (each
+costing what the executor spends before giving up on a unit: Dask's
+``allowed-failures + 1`` worker deaths, Ray's ``max_retries + 1``) instead of the whole
+unit. Splitting stops after :func:`lost_budget` losses per unit, enough to isolate two
+poison runs: when every task run kills its worker (a broken environment, not a bad
+item), the halves already made fail when lost, unsplit, so a unit of ``n`` loses at
+most ``2 * lost_budget(n) + 1`` pieces (43 for 1,024 runs, not 2,047) and the rest of
+its task runs fail without taking down hundreds of workers.
+
+Usage, in an executor (see ``ferroflow_dask`` and ``ferroflow_ray``)::
+
+    splitter = CrashSplitter()
+    # in wait(), for every unit that came back (one the engine gave, or a half):
+    splitter.handle(unit, result, lost, self.submit, out)
+    # out gets (the unit the engine gave, its whole result) once all of it is back
+
+where ``lost`` says the executor gave up on the unit as a whole (its workers kept
+dying), and ``result`` then fails each of its task runs with that error.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from ferroflow.executors.base import UnitResult, WorkUnit
+
+__all__ = ["CrashSplitter", "lost_budget"]
+
+log = logging.getLogger("ferroflow.executors")
+
+
+def lost_budget(size: int) -> int:
+    """Lost pieces a unit of ``size`` task runs may have before splitting stops: enough
+    to isolate two poison task runs."""
+    return 1 + 2 * math.ceil(math.log2(size)) if size > 1 else 1
+
+
+@dataclass
+class _Split:
+    unit: WorkUnit  # the unit that was split
+    result: UnitResult  # its result, filled in by its halves
+    pending: int  # halves not back yet
+    root: "_Root"
+
+
+@dataclass
+class _Root:
+    size: int
+    lost: int = 0
+
+
+class CrashSplitter:
+    """Splits units lost as a whole, and puts their halves' results back together."""
+
+    def __init__(self, stats: Optional[dict] = None) -> None:
+        self._pieces: dict = {}  # id(half) -> (half, the _Split it belongs to, its positions)
+        self._roots: dict = {}  # id(unit given by the engine) -> _Root, while split
+        #: Counts units split as ``stats["split"]`` (an executor's stats, or its own).
+        self.stats = stats if stats is not None else {}
+        self.stats.setdefault("split", 0)
+
+    def handle(self, unit: WorkUnit, result: UnitResult, lost: bool, submit: Callable[[WorkUnit], Any],
+               out: list) -> None:
+        """``unit`` came back with ``result`` (``lost``: its workers kept dying): submit
+        its halves when it is to be split; append to ``out`` what goes back to the
+        engine, ``(unit it gave, whole result)``, once all of it is back."""
+        if lost:
+            halves = self.split(unit, result)
+            if halves:
+                log.warning("the workers running a work unit of task %r (%d task runs) kept dying: running it "
+                            "again in two halves, to find the task run that kills them", unit.label, unit.size)
+                for half in halves:
+                    submit(half)
+                return
+        done = self.settle(unit, result)
+        if done is not None:
+            out.append(done)
+
+    def split(self, unit: WorkUnit, lost: UnitResult) -> list:
+        """Two halves of ``unit`` to run instead (their results go to :meth:`settle`),
+        or ``[]``: ``unit`` has one task run, or its unit lost too many pieces already;
+        then settle ``lost`` as its result."""
+        piece = self._pieces.get(id(unit))
+        root = piece[1].root if piece is not None else self._roots.get(id(unit)) or _Root(unit.size)
+        root.lost += 1
+        if unit.size < 2 or root.lost > lost_budget(root.size):
+            return []
+        if piece is None:
+            self._roots[id(unit)] = root
+        self.stats["split"] += 1
+        node = _Split(unit, lost, 2, root)
+        middle = unit.size // 2
+        halves = []
+        for positions in (range(middle), range(middle, unit.size)):
+            half = unit.subset(positions)
+            self._pieces[id(half)] = (half, node, positions)
+            halves.append(half)
+        return halves
+
+    def settle(self, unit: WorkUnit, result: UnitResult) -> Optional[tuple]:
+        """``unit`` came back with ``result``: the ``(unit, result)`` to give the engine
+        (``unit`` as it gave it), or None while other halves are still running."""
+        while True:
+            piece = self._pieces.pop(id(unit), None)
+            if piece is None:
+                self._roots.pop(id(unit), None)
+                return unit, result
+            _, node, positions = piece
+            node.result.place(positions, result)
+            node.pending -= 1
+            if node.pending:
+                return None
+            unit, result = node.unit, node.result
+
+    def clear(self) -> None:
+        """Forget every split (the run ended)."""
+        self._pieces.clear()
+        self._roots.clear()
+
+    def __len__(self) -> int:
+        """Halves still expected."""
+        return len(self._pieces)
