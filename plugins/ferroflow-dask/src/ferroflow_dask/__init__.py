@@ -18,10 +18,10 @@ hundred Dask tasks, not a million. No flow object travels, and results come back
 the flow process, which decides states, retries and triggers as with any executor.
 
 Dask's own guarantees apply: a worker that dies has its tasks run again elsewhere
-(``distributed.scheduler.allowed-failures`` times, then the unit's task runs fail with
-a :class:`~ferroflow.executors.remote.WorkerCrashedError` and the task's retries
-apply). A unit's outcome is recorded once, even if Dask completes a recomputed task
-again. See ``README.md`` for resources (``dask-resource:GPU=1`` tags), timeouts and
+(``distributed.scheduler.allowed-failures`` times; then the unit runs again in halves
+until the task run that kills its workers is alone, and that one fails with a
+:class:`~ferroflow.executors.remote.WorkerCrashedError`: the task's retries apply). A
+unit's outcome is recorded once, even if Dask completes a recomputed task again. See ``README.md`` for resources (``dask-resource:GPU=1`` tags), timeouts and
 Ctrl-C.
 """
 
