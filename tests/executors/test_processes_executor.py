@@ -381,8 +381,20 @@ def test_payloads_are_small_and_the_task_travels_once_per_worker():
     assert len({job.refs[1] for job in jobs}) == 1 and len(jobs[0].refs[1][1]) < 5_000
 
 
-def test_a_worker_that_cannot_start_is_an_executor_error(monkeypatch):
+@pytest.mark.parametrize("dead_before_init", [False, True])
+def test_a_worker_that_cannot_start_is_an_executor_error(monkeypatch, dead_before_init):
     monkeypatch.setattr(processes_module, "_BOOT", "import sys; sys.exit(3)")
+    if dead_before_init:  # the worker is gone before its first message: a broken pipe
+        levels = processes_module.logging_levels
+
+        def after_the_worker_died():
+            deadline = time.monotonic() + 60  # a hang guard only
+            while time.monotonic() < deadline and any(
+                    child.status() != psutil.STATUS_ZOMBIE for child in psutil.Process().children()):
+                time.sleep(0.01)
+            return levels()
+
+        monkeypatch.setattr(processes_module, "logging_levels", after_the_worker_died)
     with Flow("nostart") as flow:
         a = after(1)
     state = flow.run(executor=ProcessesExecutor(max_workers=1))

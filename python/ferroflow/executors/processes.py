@@ -349,10 +349,13 @@ class ProcessesExecutor(Executor):
         mark[0] = LOADING
         worker = _Worker(proc, Connection(commands_w, readable=False), Connection(results_r, writable=False),
                          mark, mapped)
-        levels, disable = logging_levels()
-        worker.commands.send_bytes(pickle.dumps(("init", levels, disable)))
         self._workers.append(worker)
         self.stats["workers"] += 1
+        levels, disable = logging_levels()
+        try:
+            worker.commands.send_bytes(pickle.dumps(("init", levels, disable)))
+        except OSError:
+            pass  # it died at once: its result pipe says so, and _lost() tells why
         return worker
 
     def _dispatch(self) -> None:
