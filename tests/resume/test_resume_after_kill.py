@@ -1,6 +1,7 @@
 """Resume after a crash: a real `ferroflow run` process is killed with SIGKILL in the
-middle of a mapped flow, then `ferroflow run --resume RUN_ID` runs only the task runs
-whose checkpointed results were not recorded, and the flow's result is right."""
+middle of a mapped flow; `ferroflow runs` then shows its run Crashed, and `ferroflow
+run --resume RUN_ID` runs only the task runs whose checkpointed results were not
+recorded, and the flow's result is right."""
 
 import os
 import signal
@@ -89,6 +90,14 @@ def test_resume_after_kill_9_runs_only_what_was_not_checkpointed(tmp_path):
     assert len(ran_first) < N, "the kill came too late to test anything"
     with SQLiteRunStore(db) as store:
         assert store.get_run(run_id).state == "Running"  # it died: never ended
+    # `ferroflow runs` finds it orphaned (its process is gone) and marks it Crashed.
+    listed = subprocess.run([sys.executable, "-m", "ferroflow", "runs"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0 and run_id in listed.stdout and "Crashed" in listed.stdout, listed.stdout
+    with SQLiteRunStore(db) as store:
+        crashed = store.get_run(run_id)
+    assert crashed.state == "Crashed" and crashed.ended_at is not None
+    assert f"(pid {first.pid} on " in crashed.message and "ended without ending the run" in crashed.message
+    assert f"--resume {run_id}" in crashed.message
     resumable = recorded_checkpoints(db, run_id, "work")
     assert resumable and resumable <= ran_first
 

@@ -38,7 +38,7 @@ def add_parsers(sub: Any) -> None:
                       help="show at most N runs (default 20; 0 shows all)")
     runs.add_argument("--flow", metavar="NAME", help="only runs of the flow named NAME")
     runs.set_defaults(handler=cmd_runs)
-    runs_sub = runs.add_subparsers(dest="runs_command", metavar="[show RUN_ID]")
+    runs_sub = runs.add_subparsers(dest="runs_command", metavar="[show RUN_ID | reap]")
     show = runs_sub.add_parser(
         "show", help="show a run's task states",
         description="Show a recorded run: its state and parameters, every task's state with mapped "
@@ -48,6 +48,15 @@ def add_parsers(sub: Any) -> None:
     show.add_argument("--failed", type=_non_negative, default=20, metavar="N",
                       help="list at most N failed children per task (default 20; 0 lists none)")
     show.set_defaults(handler=cmd_runs_show)
+    reap = runs_sub.add_parser(
+        "reap", help="mark Crashed the runs whose process died without ending them",
+        description="Mark Crashed every run still recorded as Running whose process is gone: started on "
+                    "this machine by a process that no longer exists, or silent (no heartbeat) for more than "
+                    "--timeout seconds. `ferroflow runs` and `runs show` do this first too.")
+    reap.add_argument("--timeout", type=_non_negative, default=60, metavar="SECONDS",
+                      help="seconds without a heartbeat after which a run's process is presumed dead "
+                           "(default 60; its heartbeat comes every 10 s)")
+    reap.set_defaults(handler=cmd_runs_reap)
 
     logs = sub.add_parser(
         "logs", help="print a recorded run's logs",
@@ -87,6 +96,17 @@ def _open_store() -> Any:
     if not os.path.exists(path):
         return None
     return SQLiteRunStore(path)
+
+
+def _reap(store: Any) -> None:
+    """Mark orphaned runs Crashed before showing runs; a store this user cannot write
+    (read-only, locked for too long) is shown as it is, with a warning."""
+    from ferroflow.store import StateStoreError
+
+    try:
+        store.reap()
+    except StateStoreError as exc:
+        print(f"ferroflow: warning: could not look for runs whose process died: {exc}", file=sys.stderr)
 
 
 def _resolve(store: Any, run_id: str) -> Any:
@@ -157,6 +177,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(f"No runs recorded yet ({default_store_path()} does not exist).")
             return EXIT_OK
         with store:
+            _reap(store)
             runs = store.list_runs(limit=args.limit or None, flow_name=args.flow)
     except StateStoreError as exc:
         return _fail(str(exc), EXIT_STORE)
@@ -181,6 +202,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         if store is None:
             return _fail(f"no run with id {args.run_id!r}: no run store at {default_store_path()}", EXIT_USAGE)
         with store:
+            _reap(store)
             run = _resolve(store, args.run_id)
             tasks = store.task_states(run.run_id, failed_limit=args.failed)
     except _Unknown as exc:
@@ -209,6 +231,30 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         if listed < t.failed_count:
             print(f"  ... and {t.failed_count - listed:,} more (`ferroflow runs show {run.run_id} "
                   f"--failed {t.failed_count}` lists them)")
+    return EXIT_OK
+
+
+def cmd_runs_reap(args: argparse.Namespace) -> int:
+    """``ferroflow runs reap``: mark orphaned runs Crashed, and say which."""
+    from ferroflow.store import StateStoreError
+
+    try:
+        store = _open_store()
+        if store is None:
+            print("No runs recorded yet.")
+            return EXIT_OK
+        with store:
+            reaped = store.reap(timeout=args.timeout)
+    except StateStoreError as exc:
+        return _fail(str(exc), EXIT_STORE)
+    if not reaped:
+        print("No orphaned runs: every run recorded as Running has a live process.")
+        return EXIT_OK
+    print(f"Marked {len(reaped)} run{'s' if len(reaped) != 1 else ''} Crashed (their process died without "
+          f"ending them):")
+    for run_id in reaped:
+        print(f"  {run_id}")
+    print("Resume one with `ferroflow run FLOW_FILE --resume RUN_ID`.")
     return EXIT_OK
 
 

@@ -69,8 +69,9 @@ def state_name(code: Optional[int]) -> Optional[str]:
 class RunSummary:
     """One recorded flow run.
 
-    ``state`` is ``"Running"`` until the run ends (or forever, for a run whose process
-    died). Times are seconds since the epoch.
+    ``state`` is ``"Running"`` until the run ends; a run whose process died without
+    ending it is ``"Crashed"`` once :meth:`RunStore.reap` found it. Times are seconds
+    since the epoch.
     """
 
     run_id: str
@@ -323,6 +324,12 @@ class RunStore(abc.ABC):
         resume it. Raises :class:`UnknownRunError`."""
 
     # ----- conveniences ------------------------------------------------------------
+
+    def reap(self, timeout: float = 60.0) -> list[str]:
+        """Mark ``Crashed`` the runs still ``Running`` whose process is gone (see
+        :mod:`ferroflow.store.orphans`); return their ids. A store that cannot tell
+        returns ``[]``."""
+        return []
 
     def __enter__(self) -> "RunStore":
         return self

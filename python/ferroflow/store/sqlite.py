@@ -59,11 +59,12 @@ from ferroflow.store.base import (
     to_epoch,
 )
 from ferroflow.store.errors import StateStoreError, UnknownRunError, describe_sqlite_error
+from ferroflow.store.orphans import CRASHED, HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, orphan_message
 
 __all__ = ["SQLiteRunStore", "SCHEMA_VERSION", "MIGRATIONS"]
 
 #: The schema version this ferroflow writes (kept in the ``meta`` table).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Statements that bring a store from version ``v - 1`` to ``v``, applied in order in
 #: one transaction when a store is opened. Never edit a released version: add one.
@@ -134,6 +135,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # Tasks approved to go on after a pause (flow.run(resume=..., approve=...)).
     2: ("ALTER TABLE tasks ADD COLUMN approved INTEGER NOT NULL DEFAULT 0",),
+    # When a live run's process last said it was alive (ferroflow.store.orphans).
+    3: ("ALTER TABLE runs ADD COLUMN heartbeat_at REAL",),
 }
 
 DEFAULT_BUSY_TIMEOUT = 30.0
@@ -497,6 +500,30 @@ class SQLiteRunStore(RunStore):
         """``PRAGMA integrity_check``: ``"ok"`` or the problems SQLite found."""
         return "\n".join(r[0] for r in self._query(lambda c: c.execute("PRAGMA integrity_check").fetchall()))
 
+    def reap(self, timeout: float = HEARTBEAT_TIMEOUT) -> list:  # noqa: D102
+        self._sync()
+        now, host = time.time(), socket.gethostname()
+        with self._lock:
+            conn = self._reader()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    found = []
+                    for key, run_id, hostname, pid, started_at, beat in conn.execute(
+                            "SELECT id, run_id, hostname, pid, started_at, heartbeat_at FROM runs "
+                            "WHERE state = 'Running'").fetchall():
+                        last = beat if beat is not None else started_at
+                        message = orphan_message(run_id, hostname, pid, last, now, host, timeout)
+                        if message is not None:
+                            conn.execute("UPDATE runs SET state = ?, message = ?, ended_at = ? "
+                                         "WHERE id = ? AND state = 'Running'", (CRASHED, message, last, key))
+                            found.append(run_id)
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise describe_sqlite_error(exc, self.path, "write", self.busy_timeout) from exc
+        return found
+
 
 # ----------------------------------------------------------------------------------
 # schema
@@ -613,6 +640,10 @@ class _Writer:
         self.thread = threading.Thread(target=self._backstop, daemon=True,
                                        name=f"ferroflow-run-store:{os.path.basename(self.path)}")
         self.thread.start()
+        self.live: set = set()  # runs.id of the runs started and not ended here
+        self.beats = threading.Thread(target=self._heartbeat, daemon=True,
+                                      name=f"ferroflow-heartbeat:{os.path.basename(self.path)}")
+        self.beats.start()
 
     # ----- recording ------------------------------------------------------------------
 
@@ -682,6 +713,8 @@ class _Writer:
             self.wake.set()
             if self.thread is not threading.current_thread():
                 self.thread.join()
+            if self.beats is not threading.current_thread():
+                self.beats.join()
             with self.write_lock:
                 self.stopped = True
             self.commit()
@@ -715,6 +748,16 @@ class _Writer:
                     except BaseException as exc:  # noqa: BLE001 - never die silently
                         if self.error is None:
                             self.error = _as_store_error(exc, self.path, "write", self.busy_timeout)
+
+    def _heartbeat(self) -> None:
+        """Stamp the live runs' ``heartbeat_at`` every HEARTBEAT_SECONDS (see
+        ferroflow.store.orphans), however long their tasks take."""
+        while not self.quit.wait(HEARTBEAT_SECONDS):
+            if self.live and self.error is None:
+                try:
+                    self.put(("beat", time.time()))
+                except StateStoreError:  # raised again by the run's own next call
+                    pass
 
     # ----- one transaction --------------------------------------------------------------
 
@@ -822,12 +865,14 @@ class _Transaction:
         c = self.conn
         c.execute(
             "INSERT INTO runs (run_id, flow_name, parameters, state, message, started_at, ended_at, resumed_from, "
-            "hostname, pid) VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET "
-            "flow_name = excluded.flow_name, parameters = excluded.parameters, state = 'Running', message = NULL, "
-            "ended_at = NULL, hostname = excluded.hostname, pid = excluded.pid",
-            (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid))
+            "hostname, pid, heartbeat_at) VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?, ?) "
+            "ON CONFLICT (run_id) DO UPDATE SET flow_name = excluded.flow_name, parameters = excluded.parameters, "
+            "state = 'Running', message = NULL, ended_at = NULL, hostname = excluded.hostname, pid = excluded.pid, "
+            "heartbeat_at = excluded.heartbeat_at",
+            (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid, self.now))
         key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
         self.w.runs[run_id] = key
+        self.w.live.add(key)
         c.executemany(
             "INSERT INTO tasks (run, task_id, position, name, slug, is_mapped, approved) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (run, task_id) DO UPDATE SET position = excluded.position, name = excluded.name, "
@@ -840,6 +885,17 @@ class _Transaction:
         self.conn.execute("UPDATE runs SET state = ?, message = ?, ended_at = ? WHERE id = ?",
                           (state, message, ended_at, key))
         self.ended.append(key)
+        self.w.live.discard(key)
+
+    def _beat(self, now) -> None:
+        live = list(self.w.live)
+        if not live:
+            return
+        marks = ", ".join("?" * len(live))
+        self.conn.execute(f"UPDATE runs SET heartbeat_at = ? WHERE id IN ({marks})", [now, *live])
+        # Marked Crashed while this process was stopped (SIGSTOP, asleep): it is back.
+        self.conn.execute(f"UPDATE runs SET state = 'Running', message = NULL, ended_at = NULL "
+                          f"WHERE state = '{CRASHED}' AND id IN ({marks})", live)
 
     def _width(self, run_id, task_id, width) -> None:
         key = self._key(run_id)

@@ -1,0 +1,65 @@
+"""Runs whose process died without ending them (``kill -9``, the OOM killer, a machine
+that went down): found and marked ``Crashed``, so that ``ferroflow runs`` does not show
+them ``Running`` for ever.
+
+While a run is live, its process's run-store writer stamps ``runs.heartbeat_at`` every
+:data:`HEARTBEAT_SECONDS` (from a thread of its own, so a task that runs for hours does
+not stop it). A run still ``Running`` in the store is an *orphan* when:
+
+* it was started on this machine and its process (``runs.pid``) no longer exists: it is
+  marked at once; or
+* its last heartbeat (its start, if none) is older than :data:`HEARTBEAT_TIMEOUT`
+  seconds: its process is presumed dead, wherever it ran (a process id reused by
+  another program is caught this way too).
+
+A process that was only stopped (``SIGSTOP``, a laptop asleep) and comes back marks its
+run ``Running`` again with its next heartbeat, and ends it as usual. ``ferroflow runs``,
+``ferroflow runs show`` and ``ferroflow runs reap`` look for orphans first.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+__all__ = ["HEARTBEAT_SECONDS", "HEARTBEAT_TIMEOUT", "CRASHED", "orphan_message", "process_exists"]
+
+#: Seconds between two heartbeats of a live run.
+HEARTBEAT_SECONDS = 10.0
+#: Seconds without a heartbeat after which a run's process is presumed dead.
+HEARTBEAT_TIMEOUT = 60.0
+#: The state an orphan is given.
+CRASHED = "Crashed"
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    except OSError:
+        return True  # cannot tell: leave it to the heartbeat
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def orphan_message(run_id: str, hostname: Optional[str], pid: Optional[int], last_sign: float,
+                   now: float, this_host: str, timeout: float = HEARTBEAT_TIMEOUT) -> Optional[str]:
+    """Why the ``Running`` run ``run_id`` is an orphan (its ``Crashed`` message), or None
+    when its process may still be running it. ``last_sign``: its last heartbeat, or its
+    start."""
+    where = f"pid {pid} on {hostname}" if pid is not None else f"on {hostname}"
+    resume = f" Resume it with `ferroflow run FLOW_FILE --resume {run_id}`."
+    if hostname == this_host and pid is not None and pid != os.getpid() and not process_exists(pid):
+        return f"The flow run's process ({where}) ended without ending the run: it was killed or crashed.{resume}"
+    silent = now - last_sign
+    if silent > timeout:
+        return (f"No heartbeat from the flow run's process ({where}) for {silent:.0f} s (more than "
+                f"{timeout:g} s): it is presumed dead.{resume}")
+    return None

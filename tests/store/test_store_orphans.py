@@ -1,0 +1,159 @@
+"""Runs whose process died without ending them are found and marked Crashed
+(``ferroflow.store.orphans``): a process gone on this machine at once, any process
+silent for longer than the heartbeat timeout; live runs are never touched, a run whose
+process comes back is Running again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from ferroflow import cli
+from ferroflow.store import SQLiteRunStore, default_store_path
+from ferroflow.store import sqlite as sqlite_module
+from ferroflow.store.orphans import orphan_message, process_exists
+
+TASKS = [(0, "a", "a-1", False)]
+
+STARTER = textwrap.dedent("""
+    import sys, time
+    from ferroflow.store import SQLiteRunStore
+    store = SQLiteRunStore(sys.argv[1])
+    store.start_run(sys.argv[2], "victim", {}, [(0, "a", "a-1", False)])
+    store.flush()
+    print("started", flush=True)
+    time.sleep(3600)
+""")
+
+
+def run_started_by_a_killed_process(path, run_id: str) -> int:
+    """Start ``run_id`` in another process, then SIGKILL it; return its pid."""
+    proc = subprocess.Popen([sys.executable, "-c", STARTER, str(path), run_id], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "started"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+    return proc.pid
+
+
+def set_columns(path, run_id: str, **values) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        for column, value in values.items():
+            conn.execute(f"UPDATE runs SET {column} = ? WHERE run_id = ?", (value, run_id))
+    conn.close()
+
+
+def test_a_run_whose_process_was_killed_is_marked_crashed(tmp_path):
+    path = tmp_path / "runs.db"
+    pid = run_started_by_a_killed_process(path, "dead0001")
+    with SQLiteRunStore(path) as store:
+        assert store.get_run("dead0001").state == "Running"
+        assert store.reap() == ["dead0001"]
+        run = store.get_run("dead0001")
+        assert store.reap() == []  # once
+    assert run.state == "Crashed" and run.ended_at is not None
+    assert run.message.startswith(f"The flow run's process (pid {pid} on ")
+    assert "ended without ending the run: it was killed or crashed" in run.message
+    assert "Resume it with `ferroflow run FLOW_FILE --resume dead0001`" in run.message
+
+
+def test_live_runs_are_not_reaped(tmp_path):
+    with SQLiteRunStore(tmp_path / "runs.db") as store:
+        store.start_run("live0001", "alive", {}, TASKS)
+        assert store.reap() == [] and store.get_run("live0001").state == "Running"
+        store.end_run("live0001", "Success")
+        assert store.reap() == [] and store.get_run("live0001").state == "Success"
+
+
+def test_a_silent_run_elsewhere_is_presumed_dead_after_the_timeout(tmp_path):
+    path = tmp_path / "runs.db"
+    with SQLiteRunStore(path) as store:
+        store.start_run("far00001", "remote", {}, TASKS)
+        store.start_run("far00002", "remote", {}, TASKS)
+        store.flush()
+        now = time.time()
+        # Runs of another machine: only their heartbeat can tell.
+        set_columns(path, "far00001", hostname="elsewhere", pid=4242, heartbeat_at=now - 120)
+        set_columns(path, "far00002", hostname="elsewhere", pid=4242, heartbeat_at=now - 30)
+        assert store.reap() == ["far00001"]
+        message = store.get_run("far00001").message
+        assert store.get_run("far00002").state == "Running"
+        assert store.reap(timeout=10) == ["far00002"]
+    assert message.startswith("No heartbeat from the flow run's process (pid 4242 on elsewhere) for 12")
+    assert "(more than 60 s): it is presumed dead" in message
+
+
+def test_live_runs_beat_and_a_run_whose_process_is_back_is_running_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 0.02)
+    path = tmp_path / "runs.db"
+    with SQLiteRunStore(path) as store:
+        store.start_run("beat0001", "beats", {}, TASKS)
+        store.flush()
+        set_columns(path, "beat0001", heartbeat_at=1.0, state="Crashed", message="presumed dead", ended_at=2.0)
+        deadline = time.monotonic() + 60  # a hang guard only
+        while time.monotonic() < deadline:
+            run = store.get_run("beat0001")
+            if run.state == "Running":
+                break
+            time.sleep(0.01)
+        store.end_run("beat0001", "Success")
+        ended = store.get_run("beat0001")
+    assert (run.state, run.message, run.ended_at) == ("Running", None, None)
+    assert ended.state == "Success"
+    conn = sqlite3.connect(path)
+    (beat,) = conn.execute("SELECT heartbeat_at FROM runs WHERE run_id = 'beat0001'").fetchone()
+    conn.close()
+    assert beat > 1.0
+
+
+def test_ferroflow_runs_reap_says_what_it_marked(home, capsys):
+    path = default_store_path()
+    assert cli.main(["runs", "reap"]) == 0
+    assert "No runs recorded yet." in capsys.readouterr().out
+    run_started_by_a_killed_process(path, "dead0002")
+    assert cli.main(["runs", "reap"]) == 0
+    out = capsys.readouterr().out
+    assert "Marked 1 run Crashed (their process died without ending them):\n  dead0002\n" in out
+    assert cli.main(["runs", "reap"]) == 0
+    assert "No orphaned runs" in capsys.readouterr().out
+    assert cli.main(["runs"]) == 0
+    assert "Crashed" in capsys.readouterr().out
+
+
+def test_ferroflow_runs_marks_orphans_before_listing(home, capsys):
+    run_started_by_a_killed_process(default_store_path(), "dead0003")
+    assert cli.main(["runs", "show", "dead0003"]) == 0
+    out = capsys.readouterr().out
+    assert "State       Crashed: The flow run's process (pid" in out
+
+
+def test_a_zombie_is_gone_and_this_process_is_not():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 60  # a hang guard only
+    while process_exists(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)  # exited, not reaped: a zombie
+    assert not process_exists(child.pid)
+    child.wait()
+    assert process_exists(os.getpid())
+
+
+def test_this_process_is_never_called_dead():
+    host = "here"
+    assert orphan_message("r", host, os.getpid(), time.time(), time.time(), host) is None
+
+
+@pytest.mark.parametrize("timeout", [0.0, 59.0])
+def test_the_timeout_is_a_bound_not_a_guess(timeout):
+    now = time.time()
+    message = orphan_message("r", "far", 1, now - 60, now, "here", timeout)
+    assert message is not None and f"more than {timeout:g} s" in message
