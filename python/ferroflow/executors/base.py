@@ -20,7 +20,6 @@ Register it through the ``register_executors`` hook (see ``docs/writing-an-execu
 
 from __future__ import annotations
 
-import contextlib
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -132,9 +131,10 @@ class WorkUnit:
         try:
             if self.log_stdout:
                 from ferroflow.engine.logs import StdoutToLogger, get_logger
+                from ferroflow.engine.stdout import prints_to
 
                 stream = StdoutToLogger(get_logger())
-                with contextlib.redirect_stdout(stream):
+                with prints_to(stream):  # this thread's prints only: safe in any executor
                     try:
                         return self._run()
                     finally:

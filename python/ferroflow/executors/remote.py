@@ -576,20 +576,6 @@ def _error_payload(reason: str, text: Optional[str]) -> bytes:
     return _ERROR + pickle.dumps((f"{reason} ({where})", text))
 
 
-def _run_routed(unit: WorkUnit) -> UnitResult:
-    if not unit.log_stdout:
-        return unit.run()
-    # unit.run() would swap sys.stdout, which is process-wide, while other units may
-    # print in other threads: route this thread's prints to this unit instead.
-    from ferroflow.executors import threads
-
-    threads._router_acquire()
-    try:
-        return threads._run_unit(unit)
-    finally:
-        threads._router_release()
-
-
 def run_packed(payload: bytes) -> bytes:
     """Run a unit packed by :func:`pack_unit`; return its outcome as bytes for
     :func:`unpack_result`. Never raises for a user's error: a failing task run is in
@@ -623,7 +609,7 @@ def run_packed(payload: bytes) -> bytes:
     captured = _CAPTURED.set(records) if not here else None
     user_token = _USER.set(user) if user else None
     try:
-        result = _run_routed(unit)
+        result = unit.run()  # (prints are routed per thread: ferroflow.engine.stdout)
     except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt raised by a task
         j = unit.frame.j if unit.frame is not None else 0
         return _error_payload(f"task run {run_name(unit, j)!r} raised {exc!r}; the {unit.size} task run(s) "

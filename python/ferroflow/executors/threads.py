@@ -18,24 +18,20 @@ What it guarantees and what it cannot:
   interrupted (Python cannot stop a thread): they finish in the background (each
   finishes the task runs of its unit) and their results are discarded. The worker
   threads are daemon threads, so they never keep the interpreter from exiting.
-* ``log_stdout=True``: ``sys.stdout`` is swapped, for the run, for a stream that sends
-  what each worker thread prints to the task run that thread is running (prints from
-  other threads go to the real stdout), so concurrent units never capture each
-  other's output.
+* ``log_stdout=True``: what each worker thread prints goes to the task run that thread
+  is running (prints from other threads go to the real stdout), so concurrent units
+  never capture each other's output (:mod:`ferroflow.engine.stdout`).
 """
 
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import os
 import queue
-import sys
 import threading
 from typing import Any, Optional
 
-from ferroflow.engine.context import in_frame
-from ferroflow.executors.base import Executor, UnitResult, WorkUnit
+from ferroflow.executors.base import Executor, WorkUnit
 from ferroflow.plugins import hookimpl
 
 __all__ = ["ThreadsExecutor", "default_thread_workers"]
@@ -78,7 +74,6 @@ class ThreadsExecutor(Executor):
         self._state: Optional[_State] = None
         self._threads: list[threading.Thread] = []
         self._in_flight = 0
-        self._routes_stdout = False
 
     def __repr__(self) -> str:
         return f"ThreadsExecutor(max_workers={self.max_workers})"
@@ -95,9 +90,6 @@ class ThreadsExecutor(Executor):
         state = self._state
         if state is None:
             raise RuntimeError("ThreadsExecutor.submit() before start()")
-        if unit.log_stdout and not self._routes_stdout:
-            _router_acquire()
-            self._routes_stdout = True
         state.todo.put((unit, contextvars.copy_context()))
         self._in_flight += 1
         if len(self._threads) < min(self.max_workers, self._in_flight):
@@ -147,9 +139,6 @@ class ThreadsExecutor(Executor):
             # stopped, they end after it (daemon threads, results discarded).
         self._threads = []
         self._in_flight = 0
-        if self._routes_stdout:
-            self._routes_stdout = False
-            _router_release()
 
 
 def _work(state: _State) -> None:
@@ -160,74 +149,11 @@ def _work(state: _State) -> None:
             return
         unit, context = item
         try:
-            result = context.run(_run_unit, unit)
+            result = context.run(unit.run)
         except BaseException as exc:  # noqa: BLE001 - handed to wait() in the engine's thread
             done.put((unit, None, exc))
         else:
             done.put((unit, result, None))
-
-
-def _run_unit(unit: WorkUnit) -> UnitResult:
-    if not unit.log_stdout:
-        return unit.run()
-    # WorkUnit.run() would swap sys.stdout itself, which is process-wide: two units
-    # doing so at once restore each other's streams in the wrong order. Route this
-    # thread's prints instead (the router is installed while such units run).
-    from ferroflow.engine.logs import StdoutToLogger, get_logger
-
-    stream = StdoutToLogger(get_logger())
-    _ROUTES.stream = stream
-    try:
-        return dataclasses.replace(unit, log_stdout=False).run()
-    finally:
-        _ROUTES.stream = None
-        if unit.frame is not None:
-            with in_frame(unit.frame):
-                stream.flush()
-
-
-class _StdoutRouter:
-    """``sys.stdout`` while threads capture prints: each thread writes to its own
-    stream when it has one, else to the stdout it replaced."""
-
-    def __init__(self, target: Any) -> None:
-        self.target = target
-
-    def write(self, text: str) -> int:
-        stream = getattr(_ROUTES, "stream", None)
-        return (stream if stream is not None else self.target).write(text)
-
-    def flush(self) -> None:
-        stream = getattr(_ROUTES, "stream", None)
-        (stream if stream is not None else self.target).flush()
-
-    def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno, ...
-        return getattr(self.target, name)
-
-
-_ROUTES = threading.local()
-_router_lock = threading.Lock()
-_router: Optional[_StdoutRouter] = None
-_router_users = 0
-
-
-def _router_acquire() -> None:
-    global _router, _router_users
-    with _router_lock:
-        if _router_users == 0:
-            _router = _StdoutRouter(sys.stdout)
-            sys.stdout = _router
-        _router_users += 1
-
-
-def _router_release() -> None:
-    global _router, _router_users
-    with _router_lock:
-        _router_users -= 1
-        if _router_users == 0 and _router is not None:
-            if sys.stdout is _router:
-                sys.stdout = _router.target
-            _router = None
 
 
 @hookimpl
