@@ -11,7 +11,14 @@ import pytest
 from ferroflow._core import FAILED, RETRY_OK, SUCCESS
 from ferroflow.errors import ExecutorError
 from ferroflow.executors.base import WorkUnit
-from ferroflow.executors.remote import failed_result, pack_unit, run_packed, unpack_result
+from ferroflow.executors.remote import (
+    failed_result,
+    pack_unit,
+    run_packed,
+    run_split,
+    split_payload,
+    unpack_result,
+)
 
 
 def _unit(fn, xs, **static) -> WorkUnit:
@@ -25,6 +32,21 @@ def test_pack_run_unpack():
     assert list(result.codes[i] & ~RETRY_OK for i in range(3)) == [SUCCESS, FAILED, SUCCESS]
     assert result.values[0] == 10 and result.values[2] == 30
     assert isinstance(result.values[1], ZeroDivisionError) and "ZeroDivisionError" in result.details[1][1]
+
+
+def test_a_payload_split_in_its_shared_part_and_its_own_runs_the_same():
+    big = list(range(50_000))  # an unmapped argument: part of what the task's units share
+    def fn(x, table):
+        return x + len(table)
+
+    unit = _unit(fn, [1, 2], table=big)
+    shared, own = split_payload(pack_unit(unit))
+    assert len(shared) > 100_000 > len(own)  # the big argument is in the shared part only
+    assert split_payload(pack_unit(_unit(fn, [3], table=big)))[0] == shared  # the same for every unit
+    result = unpack_result(unit, run_split(shared, own))
+    assert result.values == [50_001, 50_002]
+    broken = unpack_result(unit, run_split(shared, b"nonsense"))
+    assert all(code & ~RETRY_OK == FAILED for code in broken.codes)
 
 
 def test_an_unpicklable_argument_is_named():

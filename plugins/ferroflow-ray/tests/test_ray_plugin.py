@@ -261,8 +261,8 @@ def test_slots_need_a_cluster_or_max_in_flight():
 def test_payloads_of_another_format_travel_whole():
     import pickle
 
-    from ferroflow_ray import _split
+    from ferroflow.executors.remote import split_payload
 
-    assert _split(b"not a pickle") is None
-    assert _split(pickle.dumps((999, "origin", b"shared", b"body"))) is None
-    assert _split(pickle.dumps([1, 2])) is None
+    assert split_payload(b"not a pickle") is None
+    assert split_payload(pickle.dumps((999, "origin", b"shared", b"body"))) is None
+    assert split_payload(pickle.dumps([1, 2])) is None

@@ -61,7 +61,7 @@ from ferroflow.errors import ExecutorError
 from ferroflow.executors import base
 from ferroflow.executors.base import UnitResult, WorkUnit, _outcome
 
-__all__ = ["pack_unit", "run_packed", "unpack_result", "failed_result"]
+__all__ = ["pack_unit", "run_packed", "unpack_result", "failed_result", "split_payload", "run_split"]
 
 #: Format of :func:`pack_unit`'s payload (a worker refuses another one, clearly).
 PACK_VERSION = 1
@@ -524,6 +524,31 @@ def pack_unit(unit: WorkUnit) -> bytes:
         error = unsendable_error(unit, exc)
         raise error from error.__cause__
     return pickle.dumps((PACK_VERSION, _origin(), blob, body), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def split_payload(payload: bytes) -> Optional[tuple]:
+    """``(shared, own)`` of a payload of :func:`pack_unit`: ``shared`` is the part every
+    unit of the task in the run carries (the task, the run's context, the unmapped
+    arguments), worth sending once (an object store, a scattered value); ``own`` is the
+    rest. :func:`run_split` runs the two. None for bytes that are not such a payload."""
+    try:
+        parts = pickle.loads(payload)
+    except Exception:  # noqa: BLE001 - not a payload of ours
+        return None
+    if (type(parts) is not tuple or len(parts) != 4 or parts[0] != PACK_VERSION
+            or type(parts[2]) is not bytes or type(parts[3]) is not bytes):
+        return None
+    version, origin, shared, body = parts
+    return shared, pickle.dumps((version, origin, body), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def run_split(shared: bytes, own: bytes) -> bytes:
+    """:func:`run_packed` of a payload :func:`split_payload` split."""
+    try:
+        version, origin, body = pickle.loads(own)
+    except Exception as exc:  # noqa: BLE001
+        return _error_payload(f"could not load it: {one_line(exc)}", traceback.format_exc())
+    return run_packed(pickle.dumps((version, origin, shared, body), protocol=pickle.HIGHEST_PROTOCOL))
 
 
 #: Shared parts loaded on a worker, by digest of their bytes (least recently used out).

@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import pickle
 import socket
 import time
 from collections import OrderedDict
@@ -45,8 +44,15 @@ from typing import Any, Iterable, Mapping, Optional
 from ferroflow.errors import ExecutorError
 from ferroflow.executors.base import Executor, UnitResult, WorkUnit
 from ferroflow.executors.crash_split import CrashSplitter
-from ferroflow.executors import remote as _remote
-from ferroflow.executors.remote import WorkerCrashedError, failed_result, pack_unit, run_packed, unpack_result
+from ferroflow.executors.remote import (
+    WorkerCrashedError,
+    failed_result,
+    pack_unit,
+    run_packed,
+    run_split,
+    split_payload,
+    unpack_result,
+)
 from ferroflow.plugins import hookimpl
 
 __all__ = ["RayExecutor", "ray_options", "probe_address", "TAG_PREFIX", "register_executors"]
@@ -237,36 +243,6 @@ def probe_address(address: str, timeout: float, source: str = "address") -> None
 # ----- payloads -----------------------------------------------------------------------------------
 
 
-def _split(payload: bytes) -> Optional[tuple]:
-    """``(head, shared, body)`` of a payload of :func:`~ferroflow.executors.remote.pack_unit`
-    whose format this module knows (``head``: what goes before the shared part); None
-    for any other, which then travels whole."""
-    try:
-        parts = pickle.loads(payload)
-    except Exception:  # noqa: BLE001 - not ours to read
-        return None
-    if (type(parts) is not tuple or len(parts) != 4 or parts[0] != getattr(_remote, "PACK_VERSION", None)
-            or type(parts[2]) is not bytes or type(parts[3]) is not bytes):
-        return None
-    version, origin, shared, body = parts
-    return (version, origin), shared, body
-
-
-def _parts_runner() -> Any:
-    """The function Ray runs for a payload sent in parts: it puts the parts together
-    again and runs them. Made here, in a closure, so that it travels by value: Ray's
-    workers need ``ferroflow``, not this plugin."""
-
-    def run_parts(head: tuple, shared: bytes, body: bytes) -> bytes:
-        import pickle
-
-        from ferroflow.executors.remote import run_packed
-
-        return run_packed(pickle.dumps((*head, shared, body), protocol=pickle.HIGHEST_PROTOCOL))
-
-    return run_parts
-
-
 def _user_paths() -> list:
     """The directories on this process's ``sys.path`` that are not Python's own or an
     environment's packages: the flow's directory, the current directory, ``PYTHONPATH``."""
@@ -424,7 +400,7 @@ class RayExecutor(Executor):
             self._owner = True
         try:
             self._remote = ray.remote(run_packed)
-            self._remote_parts = ray.remote(_parts_runner())
+            self._remote_parts = ray.remote(run_split)
             self.slots()  # the cluster answers (and its size is known) before the first unit
         except BaseException:
             self._release()
@@ -453,11 +429,11 @@ class RayExecutor(Executor):
         except ExecutorError as exc:  # an argument that does not pickle, a bad tag, no node fits
             self._done.append((unit, failed_result(unit, exc)))
             return
-        split = _split(payload) if len(payload) >= SHARED_INLINE_BYTES else None
-        if split is not None and len(split[1]) >= SHARED_INLINE_BYTES:
-            head, shared, body = split
-            ref = parts.remote(head, self._put_shared(shared), body)
-            sent = len(payload) - len(shared)
+        split = split_payload(payload) if len(payload) >= SHARED_INLINE_BYTES else None
+        if split is not None and len(split[0]) >= SHARED_INLINE_BYTES:
+            shared, own = split  # the shared part goes to Ray's object store once
+            ref = parts.remote(self._put_shared(shared), own)
+            sent = len(own)
         else:
             ref = whole.remote(payload)
             sent = len(payload)
