@@ -157,3 +157,21 @@ def test_the_timeout_is_a_bound_not_a_guess(timeout):
     now = time.time()
     message = orphan_message("r", "far", 1, now - 60, now, "here", timeout)
     assert message is not None and f"more than {timeout:g} s" in message
+
+
+def test_looking_for_orphans_does_not_wait_for_a_writer(tmp_path):
+    """`ferroflow runs` during a big run: with nothing to mark, reap only reads (WAL
+    readers never wait for the writer), so a held write lock does not stall it."""
+    path = tmp_path / "runs.db"
+    with SQLiteRunStore(path) as store:
+        store.start_run("live0002", "alive", {}, TASKS)
+        store.flush()
+        writer = sqlite3.connect(path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # another process, writing
+        try:
+            with SQLiteRunStore(path, busy_timeout=0.05) as impatient:
+                assert impatient.reap() == []
+                assert [r.run_id for r in impatient.list_runs()] == ["live0002"]
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()

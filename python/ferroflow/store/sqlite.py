@@ -501,22 +501,32 @@ class SQLiteRunStore(RunStore):
         return "\n".join(r[0] for r in self._query(lambda c: c.execute("PRAGMA integrity_check").fetchall()))
 
     def reap(self, timeout: float = HEARTBEAT_TIMEOUT) -> list:  # noqa: D102
-        self._sync()
         now, host = time.time(), socket.gethostname()
+        # Looked for in a read (never blocked by a writer, WAL); the write lock is
+        # taken only when there is something to mark.
+        running = self._query(lambda c: c.execute(
+            "SELECT id, run_id, hostname, pid, started_at, heartbeat_at FROM runs WHERE state = 'Running'").fetchall())
+        orphans = []
+        for key, run_id, hostname, pid, started_at, beat in running:
+            last = beat if beat is not None else started_at
+            message = orphan_message(run_id, hostname, pid, last, now, host, timeout)
+            if message is not None:
+                orphans.append((key, run_id, beat, last, message))
+        if not orphans:
+            return []
+        found = []
         with self._lock:
             conn = self._reader()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    found = []
-                    for key, run_id, hostname, pid, started_at, beat in conn.execute(
-                            "SELECT id, run_id, hostname, pid, started_at, heartbeat_at FROM runs "
-                            "WHERE state = 'Running'").fetchall():
-                        last = beat if beat is not None else started_at
-                        message = orphan_message(run_id, hostname, pid, last, now, host, timeout)
-                        if message is not None:
-                            conn.execute("UPDATE runs SET state = ?, message = ?, ended_at = ? "
-                                         "WHERE id = ? AND state = 'Running'", (CRASHED, message, last, key))
+                    for key, run_id, beat, last, message in orphans:
+                        # (unless it ended, or beat again, meanwhile)
+                        changed = conn.execute(
+                            "UPDATE runs SET state = ?, message = ?, ended_at = ? "
+                            "WHERE id = ? AND state = 'Running' AND heartbeat_at IS ?",
+                            (CRASHED, message, last, key, beat)).rowcount
+                        if changed:
                             found.append(run_id)
                 finally:
                     conn.execute("COMMIT")
