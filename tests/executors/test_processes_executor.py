@@ -346,7 +346,7 @@ def test_a_poison_item_in_a_large_map_fails_alone():
     assert [i for i, c in enumerate(children) if not c.is_successful()] == [771]
     assert isinstance(children[771].result, WorkerCrashedError)
     assert state.result[counted].result == 999
-    assert executor.stats["reruns"] == 1
+    assert executor.stats["reruns"] <= 1  # (none if item 771 was a unit of its own)
 
 
 def test_payloads_are_small_and_the_task_travels_once_per_worker():
