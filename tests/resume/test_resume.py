@@ -84,6 +84,21 @@ def test_resume_errors_name_the_run():
         flow.run(resume=run_id)
 
 
+def test_a_run_still_running_elsewhere_is_not_resumed():
+    from ferroflow.store import get_run_store
+
+    flow, _, _ = build([], set(), None)
+    store = get_run_store(True)
+    store.start_run("alive0001", "resumable", {"n": 3}, [])  # live: this process keeps it alive
+    store.flush()
+    with pytest.raises(ResumeError, match=r"run alive0001 is still running \(pid \d+ on .*\): resume it once it "
+                                          r"has ended, or after stopping that process"):
+        flow.run(resume="alive0001")
+    store.end_run("alive0001", "Failed")
+    store.flush()
+    assert flow.run(resume="alive0001").is_successful()  # ended: it may be resumed
+
+
 def test_the_cli_names_an_unknown_or_foreign_run(tmp_path, capsys):
     from ferroflow.cli import main as cli_main
 

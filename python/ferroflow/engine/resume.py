@@ -42,6 +42,15 @@ def find_run(store: RunStore, run_id: str, flow_name: str) -> RunSummary:
         run = store.get_run(matches[0])
     if run.flow_name != flow_name:  # type: ignore[union-attr]
         raise ResumeError(f"run {run.run_id} is a run of flow {run.flow_name!r}, not of {flow_name!r}")  # type: ignore[union-attr]
+    if run.state == "Running":  # type: ignore[union-attr]
+        # Recorded as running: crashed (then it is marked so), or running now, in
+        # another process, which would write the same checkpoints as this one.
+        store.reap()
+        run = store.get_run(run.run_id)  # type: ignore[union-attr]
+        if run.state == "Running":  # type: ignore[union-attr]
+            raise ResumeError(
+                f"run {run.run_id} is still running (pid {run.pid} on {run.hostname}, which keeps it alive): "  # type: ignore[union-attr]
+                f"resume it once it has ended, or after stopping that process")
     return run  # type: ignore[return-value]
 
 
