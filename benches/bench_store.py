@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "python"))
 
 from ferroflow import _core  # noqa: E402
 from ferroflow.store import SQLiteRunStore  # noqa: E402
+from harness import run_measurement  # noqa: E402
 
 UNIT = 8_192
 
@@ -230,11 +231,7 @@ def bench_engine(n: int, repeat: int) -> dict:
             for record in (False, True):  # interleaved: the machine is noisy
                 with tempfile.TemporaryDirectory() as d:
                     code = ENGINE.format(root=str(ROOT / "python"), n=n, record=record, fail=fail, tmp=d)
-                    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                          env={**os.environ, "FERROFLOW_RECORD": "0"})
-                    if proc.returncode != 0:
-                        raise SystemExit(f"engine bench failed:\n{proc.stderr}")
-                    result = json.loads(proc.stdout.strip().splitlines()[-1])
+                    result = run_measurement(code, {"FERROFLOW_RECORD": "0"})
                     samples[record].append(result["seconds"])
                     counts = result.get("counts", counts)
         off, on = _median(samples[False]), _median(samples[True])

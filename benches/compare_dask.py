@@ -26,14 +26,14 @@ Then whether 10^6 children on the dask executor stayed under the 60 s bar.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
+
+from harness import MeasurementFailed, run_measurement
+
 
 FERROFLOW = """
     from ferroflow import Flow, task
@@ -132,15 +132,12 @@ class Cluster:
 
 def measure(body: str, n: int, home: str, address: str, budget: float, workers: int) -> dict:
     code = RUNNER.format(n=n, address=address, workers=workers, body=textwrap.dedent(body))
-    env = {**os.environ, "FERROFLOW_HOME": home}
     try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=budget)
+        return run_measurement(code, {"FERROFLOW_HOME": home}, timeout=budget)
     except subprocess.TimeoutExpired:
         return {"seconds": float("inf"), "peak_mib": float("nan"), "failed": f"stopped after {budget:g} s"}
-    if out.returncode != 0:  # reported, and the benchmark goes on
-        last = [line for line in out.stderr.strip().splitlines() if line.strip()][-1:] or ["no error output"]
-        return {"seconds": float("nan"), "peak_mib": float("nan"), "failed": f"exit {out.returncode}: {last[0]}"}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    except MeasurementFailed as exc:  # reported, and the benchmark goes on
+        return {"seconds": float("nan"), "peak_mib": float("nan"), "failed": f"exit {exc.returncode}: {exc.last_line}"}
 
 
 def main(argv=None) -> int:

@@ -29,12 +29,12 @@ microseconds per item, and the ratio to ``local``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
+
+from harness import MeasurementFailed, run_measurement
+
 
 RUNNER = """
 import json, resource, sys, time
@@ -108,11 +108,10 @@ EXECUTORS = ("local", "threads", "processes")
 
 def measure(workload: str, n: int, executor: str, workers: int, home: str) -> dict:
     code = RUNNER.format(workload=workload, n=n, executor=executor, workers=workers)
-    env = {**os.environ, "FERROFLOW_HOME": home}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise SystemExit(f"benchmark {workload} N={n} on {executor} failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    try:
+        return run_measurement(code, {"FERROFLOW_HOME": home})
+    except MeasurementFailed as exc:
+        raise SystemExit(f"benchmark {workload} N={n} on {executor} failed:\n{exc.stderr}") from None
 
 
 def main(argv=None) -> int:

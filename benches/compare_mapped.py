@@ -14,13 +14,13 @@ plain loop in microseconds, the ratio to the loop, and the peak RSS.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
+
+from harness import run_measurement
+
 
 FERROFLOW = """
     from ferroflow import Flow, task
@@ -74,11 +74,7 @@ print(json.dumps({{"seconds": elapsed, "peak_mib": peak_kib / 1024}}))
 
 def measure(body: str, n: int, home: str) -> dict:
     code = RUNNER.format(n=n, body=textwrap.dedent(body))
-    env = {**os.environ, "FERROFLOW_HOME": home}  # the run store of this benchmark only
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise SystemExit(f"benchmark failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_measurement(code, {"FERROFLOW_HOME": home})  # the run store of this benchmark only
 
 
 def main(argv=None) -> int:

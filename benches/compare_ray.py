@@ -34,13 +34,13 @@ and not to send usage statistics (``RAY_USAGE_STATS_ENABLED=0``).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
+
+from harness import run_measurement
+
 
 START_RAY = """
     import ray
@@ -140,13 +140,8 @@ if "ray" in sys.modules and sys.modules["ray"].is_initialized():
 
 def measure(body: str, n: int, cpus: int, batch: int, warm: int, home: str) -> dict:
     code = RUNNER.format(n=n, cpus=cpus, batch=batch, warm=warm, body=textwrap.dedent(body))
-    env = {**os.environ, "FERROFLOW_HOME": home, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-           "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("RAY_ADDRESS", None)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise SystemExit(f"benchmark failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    env = {"FERROFLOW_HOME": home, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+    return run_measurement(code, env, unset=["RAY_ADDRESS"])
 
 
 def main(argv=None) -> int:

@@ -15,13 +15,12 @@ subprocess (so its peak RSS is its own):
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import textwrap
+
+from harness import run_measurement
+
 
 MAP = """
     from ferroflow import Flow, task
@@ -72,11 +71,7 @@ print(json.dumps({{"seconds": elapsed, "peak_mib": resource.getrusage(resource.R
 
 def measure(body: str, n: int, keep: bool, home: str) -> dict:
     code = RUNNER.format(n=n, keep=keep, body=textwrap.dedent(body))
-    env = {**os.environ, "FERROFLOW_HOME": home}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise SystemExit(f"benchmark failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_measurement(code, {"FERROFLOW_HOME": home})
 
 
 def main(argv=None) -> int:
