@@ -32,17 +32,10 @@ import sys
 import tempfile
 import textwrap
 
-from harness import MeasurementFailed, run_measurement
+from harness import TRIVIAL_TASKS, MeasurementFailed, run_measurement
 
 
-FERROFLOW = """
-    from ferroflow import Flow, task
-    @task
-    def inc(x):
-        return x + 1
-    @task
-    def total(xs):
-        return sum(xs)
+FERROFLOW = TRIVIAL_TASKS + """
     with Flow("bench") as flow:
         t = total(inc.map(list(range(N))))
     EXECUTOR_SETUP

@@ -19,17 +19,10 @@ import sys
 import tempfile
 import textwrap
 
-from harness import run_measurement
+from harness import TRIVIAL_TASKS, run_measurement
 
 
-FERROFLOW = """
-    from ferroflow import Flow, task
-    @task
-    def inc(x):
-        return x + 1
-    @task
-    def total(xs):
-        return sum(xs)
+FERROFLOW = TRIVIAL_TASKS + """
     with Flow("bench") as flow:
         t = total(inc.map(list(range(N))))
     t0 = time.perf_counter()

@@ -10,7 +10,20 @@ import subprocess
 import sys
 from typing import Iterable, Optional
 
-__all__ = ["MeasurementFailed", "run_measurement"]
+__all__ = ["MeasurementFailed", "run_measurement", "TRIVIAL_TASKS"]
+
+#: The trivial tasks the map benchmarks time (``inc`` mapped, ``total`` reducing), as
+#: the start of a measurement's code (indented like the scripts' snippets, which they
+#: dedent).
+TRIVIAL_TASKS = """
+    from ferroflow import Flow, task
+    @task
+    def inc(x):
+        return x + 1
+    @task
+    def total(xs):
+        return sum(xs)
+"""
 
 
 class MeasurementFailed(SystemExit):

@@ -19,17 +19,10 @@ import statistics
 import tempfile
 import textwrap
 
-from harness import run_measurement
+from harness import TRIVIAL_TASKS, run_measurement
 
 
-MAP = """
-    from ferroflow import Flow, task
-    @task
-    def inc(x):
-        return x + 1
-    @task
-    def total(xs):
-        return sum(xs)
+MAP = TRIVIAL_TASKS + """
     with Flow("scale-map") as flow:
         t = total(inc.map(range(N)))
     t0 = time.perf_counter()
