@@ -109,10 +109,10 @@ def test_a_timeout_keeps_an_outer_alarm_armed():
         quick()
     previous = signal.signal(signal.SIGALRM, lambda *a: None)
     try:
-        signal.setitimer(signal.ITIMER_REAL, 60)
+        signal.setitimer(signal.ITIMER_REAL, 60, 30)  # a repeating one
         assert flow.run().is_successful()
-        left, _ = signal.getitimer(signal.ITIMER_REAL)
-        assert 0 < left <= 60
+        left, interval = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left <= 60 and interval == 30  # still repeating
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

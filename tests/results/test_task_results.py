@@ -128,6 +128,37 @@ def test_a_write_that_fails_fails_the_task_run_never_a_silent_success():
     assert "No space left" in child.message
 
 
+@pytest.mark.parametrize("allowed", [False, True])
+def test_a_write_that_fails_is_retried_as_the_retry_condition_says(allowed):
+    asked = []
+
+    def condition(task, state):
+        asked.append(state.message)
+        return allowed
+
+    @task(max_retries=1, retry_delay=datetime.timedelta(0), retry_condition=condition)
+    def make():
+        return 1
+
+    with Flow("full-disk", result=Result(BrokenStore(), location="{task_name}")) as flow:
+        made = make()
+    state = flow.run()
+    assert state.result[made].is_failed() and state.result[made].run_count == (2 if allowed else 1)
+    assert asked and all("Could not checkpoint" in m for m in asked)
+
+
+def test_a_target_may_use_the_task_run_name(store):
+    @task(task_run_name="item-{x}", target="{task_run_name}.bin", result=Result(store))
+    def make(x):
+        return x * 10
+
+    with Flow("named") as flow:
+        made = make.map([1, 2])
+    state = flow.run()
+    assert [c.location for c in state.result[made].map_states] == ["item-1.bin", "item-2.bin"]
+    assert flow.run().result[made].map_states[1].is_cached()
+
+
 def test_a_value_the_serializer_cannot_write_fails_the_task_run(store):
     @task
     def unjsonable():

@@ -115,6 +115,8 @@ class WorkUnit:
         """Run every task run of the unit. A user's exception fails that run only;
         ``KeyboardInterrupt`` and ``SystemExit`` propagate."""
         started = time.perf_counter()
+        if self.frame is not None and self.frame.run_name is not None:
+            self.frame.unit = self  # task_run_name reads the inputs (targets too)
         if self.checkpoint is not None:
             from ferroflow.executors.checkpoints import run_checkpointed
 
@@ -126,7 +128,7 @@ class WorkUnit:
 
     def _run_in_frame(self) -> UnitResult:
         if self.frame is not None and self.frame.run_name is not None:
-            self.frame.unit = self  # task_run_name reads the inputs
+            self.frame.unit = self  # (a subset of the unit has a frame of its own)
         token = _FRAME.set(self.frame)
         try:
             if self.log_stdout:
@@ -201,6 +203,7 @@ class WorkUnit:
         values: list = [None] * n
         details: dict = {}
         kwargs = dict(self.static)
+        rule = _retry_rule(self)
         for j in range(n):
             frame.j = j
             for key, column in zip(self.mapped_keys, self.columns):
@@ -216,20 +219,28 @@ class WorkUnit:
             except signals.LOOP as sig:  # iterations: ferroflow.executors.loop
                 from ferroflow.executors.loop import keep_looping
                 observed = (self.owner, self.handlers, running)
-                codes[j], values[j] = keep_looping(fn, kwargs, sig, _retry_rule(self), details, j, observed)
+                codes[j], values[j] = keep_looping(fn, kwargs, sig, rule, details, j, observed)
                 continue
             except (Exception, signals.FerroflowSignal, TaskTimeout) as exc:
-                code, value, detail = _outcome(exc, _retry_rule(self))
+                code, value, detail = _outcome(exc, rule)
             new = state_of(code, value, detail, "Task run succeeded.", run_count)
             final = call_handlers(self.owner, self.handlers, running, new)
             if final is not new:
-                code, value, detail = outcome_of(final)
-                if code in (FAILED, TIMED_OUT, TRIGGER_FAILED):
-                    code = _ask_condition(code | _retry_flag(value, self.retry_on), value, detail, _retry_rule(self))
+                code, value, detail = _retryable(outcome_of(final), rule)
             codes[j], values[j] = code, value
             if detail is not None:
                 details[j] = detail
         return UnitResult(codes, values, details)
+
+
+def _retryable(outcome: tuple, retry_on: tuple) -> tuple:
+    """``(code, value, detail)`` with RETRY_OK added to a failed code when ``retry_on``
+    (a tuple of exception types or a :class:`RetryRule`) lets it retry: an outcome
+    decided outside the task's own code (a state handler's state, a result write)."""
+    code, value, detail = outcome
+    if code in (FAILED, TIMED_OUT, TRIGGER_FAILED):
+        code = _ask_condition(code | _retry_flag(value, retry_on), value, detail, retry_on)
+    return code, value, detail
 
 
 def _retry_flag(result: Any, retry_on: tuple) -> int:

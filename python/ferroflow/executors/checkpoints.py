@@ -50,10 +50,10 @@ def _index(unit: Any, j: int) -> Optional[int]:
 
 
 def _failed(error: ResultError, unit: Any, j: int, what: str) -> tuple:
-    from ferroflow.executors.base import _retry_flag
+    from ferroflow.executors.base import _retry_rule, _retryable
 
     error.with_task(unit.label, _index(unit, j))
-    return FAILED | _retry_flag(error, unit.retry_on), error, (f"{what}: {error}", None)
+    return _retryable((FAILED, error, (f"{what}: {error}", None)), _retry_rule(unit))
 
 
 def run_checkpointed(unit: Any, run: Any) -> Any:

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from ferroflow import signals, states
-from ferroflow._core import FAILED, RETRY_OK, SUCCESS, TIMED_OUT, TRIGGER_FAILED
+from ferroflow._core import FAILED, RETRY_OK, SUCCESS, TIMED_OUT
 from ferroflow.engine.context import _LOOP, current_frame
 from ferroflow.executors import base as _base
 from ferroflow.executors.timeouts import TaskTimeout
@@ -117,7 +117,7 @@ def _handle_looped(observed: tuple, sig: signals.LOOP, count: int, result: Any, 
     final = call_handlers(task, handlers, running, proposed)
     if isinstance(final, states.Looped):
         return None, final.loop_count, final.result
-    return _with_retry_flag(outcome_of(final), retry_on), count, result
+    return _base._retryable(outcome_of(final), retry_on), count, result
 
 
 def _handle_restart(observed: tuple, loop_index: int):
@@ -143,12 +143,4 @@ def _handle_end(observed: tuple, outcome: tuple, retry_on: tuple) -> tuple:
     final = call_handlers(task, handlers, running, new)
     if final is new:
         return outcome
-    return _with_retry_flag(outcome_of(final), retry_on)
-
-
-def _with_retry_flag(outcome: tuple, retry_on: tuple) -> tuple:
-    """A handler's failed state may be retried, as in the work unit's observed loop."""
-    code, value, detail = outcome
-    if code in (FAILED, TIMED_OUT, TRIGGER_FAILED):
-        code = _base._ask_condition(code | _base._retry_flag(value, retry_on), value, detail, retry_on)
-    return code, value, detail
+    return _base._retryable(outcome_of(final), retry_on)

@@ -43,7 +43,7 @@ def _with_alarm(fn: Callable[..., Any], seconds: float, kwargs: dict) -> Any:
     def expire(signum, frame):
         raise TaskTimeout(f"Task timed out after {seconds:g} s")
 
-    outer_delay, _ = signal.getitimer(signal.ITIMER_REAL)  # an alarm someone else set
+    outer_delay, outer_interval = signal.getitimer(signal.ITIMER_REAL)  # an alarm someone else set
     started = time.monotonic()
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -54,8 +54,9 @@ def _with_alarm(fn: Callable[..., Any], seconds: float, kwargs: dict) -> Any:
         signal.signal(signal.SIGALRM, previous)
         if outer_delay:
             # Re-arm the outer alarm with what is left of it (at once if it came due
-            # meanwhile: it fires late, never lost).
-            signal.setitimer(signal.ITIMER_REAL, max(1e-3, outer_delay - (time.monotonic() - started)))
+            # meanwhile: it fires late, never lost), and its interval if it repeats.
+            signal.setitimer(signal.ITIMER_REAL, max(1e-3, outer_delay - (time.monotonic() - started)),
+                             outer_interval)
 
 
 def _in_thread(fn: Callable[..., Any], seconds: float, kwargs: dict) -> Any:
