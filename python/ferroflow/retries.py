@@ -120,12 +120,12 @@ def check_retry_delay(value: Any, culprit: str) -> Any:
                 f"{culprit}: retry_delay lists {len(value)} delays, but a task retries at "
                 f"most {MAX_RETRIES} times"
             )
-        return tuple(_timedelta(v, f"{culprit}: retry_delay[{k}]") for k, v in enumerate(value))
+        return tuple(as_timedelta(v, f"{culprit}: retry_delay[{k}]") for k, v in enumerate(value))
     expected = (
         "a datetime.timedelta (or a number of seconds), a list of them, or "
         "ferroflow.retries.exponential_backoff(...)"
     )
-    return _timedelta(value, f"{culprit}: retry_delay", expected)
+    return as_timedelta(value, f"{culprit}: retry_delay", expected)
 
 
 def default_max_retries(max_retries: Any, retry_delay: Any) -> Any:
@@ -238,7 +238,9 @@ def _is_real(value: Any) -> bool:
 _A_DELAY = "a datetime.timedelta or a number of seconds"
 
 
-def _timedelta(value: Any, what: str, expected: str = _A_DELAY) -> datetime.timedelta:
+def as_timedelta(value: Any, what: str, expected: str = _A_DELAY) -> datetime.timedelta:
+    """``value`` (a timedelta or a finite number of seconds >= 0) as a timedelta; a
+    clear TypeError or ValueError that starts with ``what`` otherwise."""
     if isinstance(value, datetime.timedelta):
         delay = value
     elif _is_real(value):
@@ -256,7 +258,7 @@ def _timedelta(value: Any, what: str, expected: str = _A_DELAY) -> datetime.time
 
 
 def _seconds(value: Any, name: str) -> float:
-    return min(_timedelta(value, f"exponential_backoff: {name}").total_seconds(), MAX_DELAY_SECONDS)
+    return min(as_timedelta(value, f"exponential_backoff: {name}").total_seconds(), MAX_DELAY_SECONDS)
 
 
 def _jitter(value: Any, where: str) -> float:

@@ -233,3 +233,12 @@ def test_runs_a_real_flow_with_the_clock_parameters():
                              now=clock.now, sleep=clock.sleep, max_runs=3)
     assert [s.is_successful() for s in states] == [True, True, True]
     assert [s.result[result].result for s in states] == [40, 20, 20]
+
+
+def test_resume_and_approve_need_run_on_schedule_false():
+    with Flow("scheduled", schedule=IntervalSchedule(start_date=T0, interval=timedelta(minutes=10))) as flow:
+        Parameter("p", default=1)
+    for option in ({"resume": "abc"}, {"resume": "abc", "approve": True}):
+        with pytest.raises(ValueError, match="Flow 'scheduled' has a schedule: resume= and approve= resume one "
+                                             "earlier run, so pass run_on_schedule=False with them"):
+            flow.run(**option)

@@ -88,7 +88,7 @@ def test_a_silent_run_elsewhere_is_presumed_dead_after_the_timeout(tmp_path):
         assert store.reap() == ["far00001"]
         message = store.get_run("far00001").message
         assert store.get_run("far00002").state == "Running"
-        assert store.reap(timeout=10) == ["far00002"]
+        assert store.reap(timeout=20) == ["far00002"]
     assert message.startswith("No heartbeat from the flow run's process (pid 4242 on elsewhere) for 12")
     assert "(more than 60 s): it is presumed dead" in message
 
@@ -175,3 +175,20 @@ def test_looking_for_orphans_does_not_wait_for_a_writer(tmp_path):
         finally:
             writer.execute("ROLLBACK")
             writer.close()
+
+
+@pytest.mark.parametrize("timeout", [0, 19.9, -5, float("nan"), "60", True])
+def test_a_timeout_that_would_reap_live_runs_is_refused(tmp_path, timeout):
+    with SQLiteRunStore(tmp_path / "runs.db") as store:
+        store.start_run("live0003", "alive", {}, TASKS)
+        with pytest.raises(ValueError, match=r"the heartbeat timeout must be at least 20 seconds \(live runs beat "
+                                             r"every 10 s; a shorter timeout would mark them Crashed\)"):
+            store.reap(timeout=timeout)
+        assert store.get_run("live0003").state == "Running"
+
+
+@pytest.mark.parametrize("argument, words", [("0", "must be at least 20 seconds"),
+                                             ("soon", "expected a number of seconds, got 'soon'")])
+def test_ferroflow_runs_reap_checks_its_timeout(home, capsys, argument, words):
+    assert cli.main(["runs", "reap", "--timeout", argument]) == 2
+    assert words in capsys.readouterr().err

@@ -56,6 +56,9 @@ def test_loading_the_plugin_does_not_import_ray():
     ({"max_in_flight": 0}, "max_in_flight must be a positive integer"),
     ({"max_retries": "3"}, "max_retries must be an integer"),
     ({"connect_timeout": 0}, "connect_timeout must be a number of seconds > 0"),
+    ({"check_resources": "False"}, "check_resources must be True or False \\(on the command line: "
+                                   "check_resources=false\\), got 'False'"),
+    ({"resources_from_tags": 0}, "resources_from_tags must be True or False"),
 ])
 def test_options_are_checked(options, message):
     with pytest.raises((TypeError, ValueError), match=message):

@@ -20,6 +20,8 @@ import os
 import sys
 from typing import Any, Optional
 
+from ferroflow.store.orphans import HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, check_timeout
+
 __all__ = ["add_parsers", "format_duration", "format_time"]
 
 EXIT_OK = 0
@@ -53,9 +55,10 @@ def add_parsers(sub: Any) -> None:
         description="Mark Crashed every run still recorded as Running whose process is gone: started on "
                     "this machine by a process that no longer exists, or silent (no heartbeat) for more than "
                     "--timeout seconds. `ferroflow runs` and `runs show` do this first too.")
-    reap.add_argument("--timeout", type=_non_negative, default=60, metavar="SECONDS",
-                      help="seconds without a heartbeat after which a run's process is presumed dead "
-                           "(default 60; its heartbeat comes every 10 s)")
+    reap.add_argument("--timeout", type=_heartbeat_timeout, default=HEARTBEAT_TIMEOUT, metavar="SECONDS",
+                      help=f"seconds without a heartbeat after which a run's process is presumed dead "
+                           f"(default {HEARTBEAT_TIMEOUT:g}, at least {2 * HEARTBEAT_SECONDS:g}: a live run "
+                           f"beats every {HEARTBEAT_SECONDS:g} s)")
     reap.set_defaults(handler=cmd_runs_reap)
 
     logs = sub.add_parser(
@@ -68,6 +71,17 @@ def add_parsers(sub: Any) -> None:
     logs.add_argument("--map-index", type=int, metavar="I",
                       help="only records of child I of the mapped task (needs --task; -1: the task itself)")
     logs.set_defaults(handler=cmd_logs)
+
+
+def _heartbeat_timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    try:
+        return check_timeout(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _non_negative(text: str) -> int:

@@ -842,6 +842,9 @@ class Flow:
         from ferroflow.engine import run_flow
 
         merged = {**(parameters or {}), **parameter_kwargs}
+        if self.schedule is not None and run_on_schedule is not False and (resume is not None or approve is not None):
+            raise ValueError(f"Flow {self.name!r} has a schedule: resume= and approve= resume one earlier run, so "
+                             f"pass run_on_schedule=False with them")
         if self.schedule is None or run_on_schedule is False:
             return run_flow(self, parameters=merged, executor=executor, record=record, resume=resume,
                             approve=approve, keep_results=keep_results)

@@ -60,15 +60,12 @@ def check_target(t: Any, value: Any) -> Union[str, Callable[..., str], None]:
 def check_cache_for(t: Any, value: Any) -> Optional[datetime.timedelta]:
     if value is None:
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = datetime.timedelta(seconds=value)
-    if not isinstance(value, datetime.timedelta):
-        raise TypeError(
-            f"Task {t.name!r}: cache_for must be a datetime.timedelta or a number of seconds, got {value!r}"
-        )
-    if value <= datetime.timedelta(0):
+    from ferroflow.retries import as_timedelta
+
+    if (value <= datetime.timedelta(0) if isinstance(value, datetime.timedelta)
+            else isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0):
         raise ValueError(f"Task {t.name!r}: cache_for must be positive, got {value!r}")
-    return value
+    return as_timedelta(value, f"Task {t.name!r}: cache_for", "a datetime.timedelta or a number of seconds")
 
 
 def check_cache_validator(t: Any, value: Any) -> Any:

@@ -45,6 +45,7 @@ from typing import (
 
 from ferroflow import triggers
 from ferroflow.core import result_options
+from ferroflow.retries import MAX_RETRIES
 
 if TYPE_CHECKING:  # pragma: no cover
     from ferroflow.core.flow import Flow
@@ -64,7 +65,7 @@ __all__ = [
 RESERVED_ARGUMENTS = ("upstream_tasks", "mapped", "task_args", "flow")
 
 #: ferroflow keeps retry counters in one byte per task run.
-MAX_RETRIES_LIMIT = 255
+MAX_RETRIES_LIMIT = MAX_RETRIES
 
 # The flow that `with Flow(...)` made active, and the tags of enclosing `tags(...)`.
 _ACTIVE_FLOW: contextvars.ContextVar[Optional["Flow"]] = contextvars.ContextVar(

@@ -49,8 +49,8 @@ def find_run(store: RunStore, run_id: str, flow_name: str) -> RunSummary:
         run = store.get_run(run.run_id)  # type: ignore[union-attr]
         if run.state == "Running":  # type: ignore[union-attr]
             raise ResumeError(
-                f"run {run.run_id} is still running (pid {run.pid} on {run.hostname}, which keeps it alive): "  # type: ignore[union-attr]
-                f"resume it once it has ended, or after stopping that process")
+                f"run {run.run_id} is still running (pid {run.pid} on {run.hostname}, alive and recording "  # type: ignore[union-attr]
+                f"heartbeats): resume it once it has ended, or after stopping that process")
     return run  # type: ignore[return-value]
 
 

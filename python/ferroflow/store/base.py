@@ -327,7 +327,8 @@ class RunStore(abc.ABC):
 
     def reap(self, timeout: float = 60.0) -> list[str]:
         """Mark ``Crashed`` the runs still ``Running`` whose process is gone (see
-        :mod:`ferroflow.store.orphans`); return their ids. A store that cannot tell
+        :mod:`ferroflow.store.orphans`; ``timeout``: seconds without a heartbeat, at
+        least two heartbeat periods); return their ids. A store that cannot tell
         returns ``[]``."""
         return []
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-__all__ = ["HEARTBEAT_SECONDS", "HEARTBEAT_TIMEOUT", "CRASHED", "orphan_message", "process_exists"]
+__all__ = ["HEARTBEAT_SECONDS", "HEARTBEAT_TIMEOUT", "CRASHED", "check_timeout", "orphan_message",
+           "process_exists"]
 
 #: Seconds between two heartbeats of a live run.
 HEARTBEAT_SECONDS = 10.0
@@ -30,6 +31,16 @@ HEARTBEAT_SECONDS = 10.0
 HEARTBEAT_TIMEOUT = 60.0
 #: The state an orphan is given.
 CRASHED = "Crashed"
+
+
+def check_timeout(timeout: float) -> float:
+    """``timeout`` if it leaves a live run room for a late heartbeat (at least two
+    heartbeat periods); a ValueError saying so otherwise."""
+    least = 2 * HEARTBEAT_SECONDS
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= least:
+        raise ValueError(f"the heartbeat timeout must be at least {least:g} seconds (live runs beat every "
+                         f"{HEARTBEAT_SECONDS:g} s; a shorter timeout would mark them Crashed), got {timeout!r}")
+    return float(timeout)
 
 
 def process_exists(pid: int) -> bool:

@@ -59,7 +59,7 @@ from ferroflow.store.base import (
     to_epoch,
 )
 from ferroflow.store.errors import StateStoreError, UnknownRunError, describe_sqlite_error
-from ferroflow.store.orphans import CRASHED, HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, orphan_message
+from ferroflow.store.orphans import CRASHED, HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, check_timeout, orphan_message
 
 __all__ = ["SQLiteRunStore", "SCHEMA_VERSION", "MIGRATIONS"]
 
@@ -501,6 +501,7 @@ class SQLiteRunStore(RunStore):
         return "\n".join(r[0] for r in self._query(lambda c: c.execute("PRAGMA integrity_check").fetchall()))
 
     def reap(self, timeout: float = HEARTBEAT_TIMEOUT) -> list:  # noqa: D102
+        timeout = check_timeout(timeout)
         now, host = time.time(), socket.gethostname()
         # Looked for in a read (never blocked by a writer, WAL); the write lock is
         # taken only when there is something to mark.

@@ -345,14 +345,17 @@ class RayExecutor(Executor):
             raise ValueError(f"max_retries must be an integer >= 0 (or -1: retry forever), got {max_retries!r}")
         if not _is_amount(connect_timeout) or connect_timeout <= 0:
             raise ValueError(f"connect_timeout must be a number of seconds > 0, got {connect_timeout!r}")
+        for name, flag in (("resources_from_tags", resources_from_tags), ("check_resources", check_resources)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False (on the command line: {name}=false), got {flag!r}")
         self.address = address.strip() if address is not None else None
         self.init_kwargs = dict(init_kwargs)
         self.num_cpus_per_unit = num_cpus_per_unit
-        self.resources_from_tags = bool(resources_from_tags)
+        self.resources_from_tags = resources_from_tags
         self.max_in_flight = max_in_flight
         self.max_retries = max_retries
         self.connect_timeout = float(connect_timeout)
-        self.check_resources = bool(check_resources)
+        self.check_resources = check_resources
         self._ray: Any = None
         self._started = False
         self._owner = False
