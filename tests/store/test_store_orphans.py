@@ -192,3 +192,16 @@ def test_a_timeout_that_would_reap_live_runs_is_refused(tmp_path, timeout):
 def test_ferroflow_runs_reap_checks_its_timeout(home, capsys, argument, words):
     assert cli.main(["runs", "reap", "--timeout", argument]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_a_failed_transaction_of_the_store_is_rolled_back(tmp_path):
+    with SQLiteRunStore(tmp_path / "runs.db") as store:
+        store.start_run("live0004", "alive", {}, TASKS)
+
+        def half_done(conn):
+            conn.execute("UPDATE runs SET state = 'Crashed'")
+            raise ZeroDivisionError("in the middle")
+
+        with pytest.raises(ZeroDivisionError):
+            store._query(half_done, write=True)
+        assert store.get_run("live0004").state == "Running"  # nothing half-written stayed

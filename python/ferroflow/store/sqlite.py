@@ -344,18 +344,24 @@ class SQLiteRunStore(RunStore):
         if writer is not None:
             writer.flush(raise_error=False)
 
-    def _query(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    def _query(self, fn: Callable[[sqlite3.Connection], Any], write: bool = False) -> Any:
+        """``fn(connection)`` in one transaction of the store's own connection (a
+        ``write`` one takes the write lock first); rolled back if ``fn`` raises."""
         self._sync()
         with self._lock:
             conn = self._reader()
             try:
-                conn.execute("BEGIN")
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
-                    return fn(conn)
-                finally:
-                    conn.execute("COMMIT")
+                    result = fn(conn)
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return result
             except sqlite3.Error as exc:
-                raise describe_sqlite_error(exc, self.path, "read", self.busy_timeout) from exc
+                raise describe_sqlite_error(exc, self.path, "write" if write else "read", self.busy_timeout) from exc
 
     def _run_key(self, conn: sqlite3.Connection, run_id: str) -> int:
         row = conn.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
@@ -515,25 +521,15 @@ class SQLiteRunStore(RunStore):
                 orphans.append((key, run_id, beat, last, message))
         if not orphans:
             return []
-        found = []
-        with self._lock:
-            conn = self._reader()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for key, run_id, beat, last, message in orphans:
-                        # (unless it ended, or beat again, meanwhile)
-                        changed = conn.execute(
-                            "UPDATE runs SET state = ?, message = ?, ended_at = ? "
-                            "WHERE id = ? AND state = 'Running' AND heartbeat_at IS ?",
-                            (CRASHED, message, last, key, beat)).rowcount
-                        if changed:
-                            found.append(run_id)
-                finally:
-                    conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise describe_sqlite_error(exc, self.path, "write", self.busy_timeout) from exc
-        return found
+
+        def mark(c: sqlite3.Connection) -> list:
+            # (unless it ended, or beat again, meanwhile)
+            return [run_id for key, run_id, beat, last, message in orphans if c.execute(
+                "UPDATE runs SET state = ?, message = ?, ended_at = ? "
+                "WHERE id = ? AND state = 'Running' AND heartbeat_at IS ?",
+                (CRASHED, message, last, key, beat)).rowcount]
+
+        return self._query(mark, write=True)
 
 
 # ----------------------------------------------------------------------------------
