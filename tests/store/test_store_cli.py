@@ -171,6 +171,10 @@ def test_logs_usage_errors(filled, capsys):
     assert code == 2 and "no run with id 'nope'" in err
     code, _, err = run_cli(capsys, "logs")
     assert code == 2 and "the following arguments are required: RUN_ID" in err
+    for bad in ("-7", "two"):
+        code, _, err = run_cli(capsys, "logs", RUN, "--task", "transform", "--map-index", bad)
+        assert code == 2
+        assert f"expected a child's index (0 or more) or -1 (the task itself), got '{bad}'" in err
 
 
 def test_a_store_that_cannot_be_read_exits_1(home, capsys):

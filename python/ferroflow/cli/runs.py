@@ -68,7 +68,7 @@ def add_parsers(sub: Any) -> None:
                     "Exit code 2 for an unknown run id or task.")
     logs.add_argument("run_id", metavar="RUN_ID")
     logs.add_argument("--task", metavar="NAME", help="only records of the task named (or slugged) NAME")
-    logs.add_argument("--map-index", type=int, metavar="I",
+    logs.add_argument("--map-index", type=_map_index, metavar="I",
                       help="only records of child I of the mapped task (needs --task; -1: the task itself)")
     logs.set_defaults(handler=cmd_logs)
 
@@ -82,6 +82,16 @@ def _heartbeat_timeout(text: str) -> float:
         return check_timeout(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _map_index(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -2
+    if value < -1:
+        raise argparse.ArgumentTypeError(f"expected a child's index (0 or more) or -1 (the task itself), got {text!r}")
+    return value
 
 
 def _non_negative(text: str) -> int:
