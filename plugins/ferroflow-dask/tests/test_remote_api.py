@@ -57,6 +57,10 @@ def test_an_unpicklable_argument_is_named():
     unit = _unit(lambda x: x, [threading.Lock()])
     with pytest.raises(ExecutorError, match="its argument 'x' cannot be pickled"):
         pack_unit(unit)
+    unit = _unit(lambda x: x, [1, 2, threading.Lock()])  # the culprit is one item, not the list
+    with pytest.raises(ExecutorError, match=r"its argument 'x' cannot be pickled: Cannot serialize a value of "
+                                            r"type '_thread.lock'.*\(task 'work', map index 2\)"):
+        pack_unit(unit)
 
 
 def test_an_unpicklable_result_fails_that_task_run_only():

@@ -367,6 +367,7 @@ class FlowRun:
         retry_on = tuple(task.retry_on or ())
         start, n = 0, len(indices)
         slots = self.slots
+        every = None  # the task's run counts, fetched once (the batch's own do not change)
         while start < n:
             size = self.unit_size[task_id]
             if slots == 1:
@@ -382,7 +383,8 @@ class FlowRun:
             if type(chunk) is range:
                 counts = self.core.child_run_counts(task_id, chunk.start, chunk.stop)
             else:
-                every = self.core.child_run_counts(task_id)
+                if every is None:
+                    every = self.core.child_run_counts(task_id)
                 counts = bytes(every[i] for i in chunk)
             yield WorkUnit(
                 task_id=task_id,

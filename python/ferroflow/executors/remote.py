@@ -203,11 +203,17 @@ def unsendable_error(unit: WorkUnit, exc: Unsendable, where: str = "a worker") -
     from ferroflow.results.errors import SerializationError
 
     value, error, what = exc.value, exc.error, exc.what
+    index = None
     if what == "its arguments":
-        culprit = first_unpicklable(zip(unit.mapped_keys, unit.columns)) or \
-            first_unpicklable((unit.static or {}).items())
-        if culprit is not None:
-            what, value, error = f"its argument {culprit[0]!r}", culprit[1], culprit[2]
+        # A mapped argument item by item: the culprit is one child's value, not its column.
+        mapped = first_unpicklable(((key, j), column[j]) for key, column in zip(unit.mapped_keys, unit.columns)
+                                   for j in range(len(column)))
+        static = None if mapped is not None else first_unpicklable((unit.static or {}).items())
+        if mapped is not None:
+            (key, j), value, error = mapped
+            what, index = f"its argument {key!r}", map_index(unit, j)
+        elif static is not None:
+            what, value, error = f"its argument {static[0]!r}", static[1], static[2]
         else:
             culprit = first_unpicklable((_USER.get() or {}).items())
             if culprit is not None:
@@ -217,7 +223,7 @@ def unsendable_error(unit: WorkUnit, exc: Unsendable, where: str = "a worker") -
         culprit = first_unpicklable(unit.static.items())
         if culprit is not None:
             what, value, error = f"its argument {culprit[0]!r}", culprit[1], culprit[2]
-    serialization = SerializationError.for_value("cloudpickle", value, error).with_task(unit.label)
+    serialization = SerializationError.for_value("cloudpickle", value, error).with_task(unit.label, index)
     failure = ExecutorError(f"Task {unit.label!r} cannot be sent to {where}: {what} cannot be pickled: "
                             f"{serialization}")
     failure.__cause__ = serialization
