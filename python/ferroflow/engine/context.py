@@ -156,12 +156,12 @@ def _frame_values(frame: Frame) -> dict:
         "map_index": index,
         "task_full_name": frame.task_name if index is None else f"{frame.task_name}[{index}]",
         "task_run_count": max(1, frame.run_counts[frame.j]) if frame.run_counts else 1,
-        "resume": frame.task_id in getattr(run, "approved", ()),
+        "resume": frame.task_id in run.approved,
     })
     if frame.run_name is not None:
         values["task_run_name"] = run_name(frame, values)
     loop = _LOOP.get()
-    if loop is None and getattr(run, "loops", None):
+    if loop is None and run.loops:
         loop = run.loops.get((frame.task_id, index))
     if loop is None:
         values["loop_count"] = 1

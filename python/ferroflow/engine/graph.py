@@ -48,7 +48,7 @@ class FrozenFlow:
         return [_spec(t, len(constants.get(t, ())), seed) for t in self.tasks]
 
 
-def _spec(task: Any, n_constants: int, seed: int = 0) -> tuple:
+def _spec(task: Any, n_constants: int, seed: int) -> tuple:
     """``(trigger, at_least, at_most, skip_on_upstream_skip, max_retries,
     retry_delays_ms, retry_jitter, retry_seed, n_constants, observed)``."""
     spec = getattr(task.trigger, "_ff_spec", ("custom",))

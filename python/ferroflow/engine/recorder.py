@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from ferroflow import _core
 from ferroflow.engine.record import TASK_LEVEL, RunRecord
 from ferroflow.store import RunStore, StateStoreError
 

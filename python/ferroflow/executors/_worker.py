@@ -10,12 +10,14 @@ Protocol (each message one ``Connection.send_bytes``, pickled):
 
 * flow process -> worker: ``("init", levels, disable)`` once, then
   ``("unit", uid, refs, body)`` per unit and ``("stop",)``. ``refs`` are the run info,
-  the task (function, owner, state handlers) and, for mapped units, the shared keyword
+  the task (``remote.TASK_FIELDS``: function, owner, state handlers, checkpoint, retry
+  condition) and, for mapped units, the shared keyword
   arguments, each ``(key, bytes)`` the first time this worker sees it and ``(key,
   None)`` afterwards: both sides keep the same small LRU of keys, so a task's function
   crosses the pipe once per worker, not once per unit.
 * worker -> flow process: ``("ready", pid)`` once, then per unit ``("done", uid,
-  payload)`` (payload: codes, values, details and the log records the unit emitted) or
+  payload)`` (payload: codes, values, details, the log records the unit emitted and
+  its task runs' loop state) or
   ``("error", uid, message, traceback)`` when the unit could not even run.
 """
 
@@ -39,9 +41,7 @@ import cloudpickle
 from ferroflow.engine.context import _USER, Frame
 from ferroflow.executors.base import WorkUnit
 # What both sides share with remote executors (Dask, Ray...) lives in remote.py.
-from ferroflow.executors.remote import (  # noqa: F401 - re-exported
-    RemoteTaskError,
-    WorkerCrashedError,
+from ferroflow.executors.remote import (
     encode_result,
     one_line,
     restore_source_file,
@@ -49,7 +49,7 @@ from ferroflow.executors.remote import (  # noqa: F401 - re-exported
 )
 from ferroflow.executors.remote import LogCapture as _Capture
 
-__all__ = ["WorkerCrashedError", "RemoteTaskError", "main"]
+__all__ = ["main"]
 
 #: Keys each worker keeps (function, run info, shared arguments), least recently used out.
 CACHE_SIZE = 16

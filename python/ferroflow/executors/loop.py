@@ -16,8 +16,8 @@ What it does, as Prefect 1.4.1 does:
   not attempts (``task_run_count`` does not change);
 * when iteration ``k`` fails and the task run is retried, the retry resumes at
   iteration ``k`` with the same ``loop_result``: the loop state is kept in the flow
-  run's :class:`~ferroflow.engine.context.RunInfo` (``loops``), in the process that
-  ran the unit;
+  run's :class:`~ferroflow.engine.context.RunInfo` (``loops``); a unit run in another
+  process takes its task runs' loop state along and brings it back with its results;
 * state handlers see, per iteration, ``Running -> Looped("Task is looping (k)")`` and
   then ``Pending("Looping task (on loop index k)") -> Running``.
 """

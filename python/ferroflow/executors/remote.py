@@ -8,6 +8,10 @@ Four functions make a remote executor::
     result = unpack_result(unit, future.result()) # flow process: a UnitResult
     result = failed_result(unit, error)           # the worker was lost, the future cancelled...
 
+and two more send the part every unit of a task shares only once, where a cluster has
+an object store: ``shared, own = split_payload(payload)``, then ``run_split(shared,
+own)`` on the worker (the Ray plugin does so).
+
 * :func:`pack_unit` pickles the unit with cloudpickle: its task (function, state
   handlers, checkpoint settings), the run's context and a mapped task's unmapped
   arguments (pickled once per task and run, then reused), its own mapped arguments
@@ -60,14 +64,14 @@ from ferroflow.engine.context import _USER, current_frame, in_frame
 from ferroflow.errors import ExecutorError
 from ferroflow.executors import base
 from ferroflow.executors.base import UnitResult, WorkUnit, _outcome
+from ferroflow.results.errors import one_line, type_name_of
 
 __all__ = ["pack_unit", "run_packed", "unpack_result", "failed_result", "split_payload", "run_split"]
 
 #: Format of :func:`pack_unit`'s payload (a worker refuses another one, clearly).
 PACK_VERSION = 1
 #: WorkUnit fields that are the same for every unit of a task in a run: pickled once.
-TASK_FIELDS = tuple(name for name in ("fn", "owner", "handlers", "checkpoint", "retry_condition")
-                    if name in {f.name for f in dataclasses.fields(WorkUnit)})
+TASK_FIELDS = ("fn", "owner", "handlers", "checkpoint", "retry_condition")
 #: Loggers of cluster frameworks: their levels are the cluster's business, not sent.
 CLUSTER_LOGGERS = ("distributed", "dask", "tornado", "asyncio", "ray", "bokeh")
 
@@ -112,16 +116,6 @@ class RemoteTaskError(Exception):
 
 
 # ----- naming --------------------------------------------------------------------------
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def type_name(value: Any) -> str:
-    cls = type(value)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
 def map_index(unit: WorkUnit, j: int) -> Optional[int]:
@@ -369,9 +363,8 @@ def logging_levels(skip: tuple = ()) -> tuple:
 
 def retry_rule(unit: WorkUnit) -> Any:
     """What decides whether ``unit``'s failed runs may be retried: its ``retry_on``,
-    with the task's ``retry_condition`` when base.py knows about those."""
-    rule = getattr(base, "_retry_rule", None)
-    return rule(unit) if rule is not None else unit.retry_on
+    with the task's ``retry_condition``."""
+    return base._retry_rule(unit)
 
 
 def failed_result(unit: WorkUnit, error: BaseException, text: Optional[str] = None) -> UnitResult:
@@ -397,9 +390,9 @@ def encode_result(unit: WorkUnit, result: UnitResult, records: list, loops: Opti
             try:
                 pickle.loads(cloudpickle.dumps(value))
             except Exception as exc:  # noqa: BLE001
-                values[j] = RemoteTaskError(f"{type_name(value)}: {value} (the exception itself could not be "
+                values[j] = RemoteTaskError(f"{type_name_of(value)}: {value} (the exception itself could not be "
                                             f"sent back from the worker process: {one_line(exc)})",
-                                            type_name(value))
+                                            type_name_of(value))
     fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
     fields["codes"] = bytes(codes)
     try:
@@ -554,7 +547,7 @@ def run_split(shared: bytes, own: bytes) -> bytes:
         version, origin, body = pickle.loads(own)
     except Exception as exc:  # noqa: BLE001
         return _error_payload(f"could not load it: {one_line(exc)}", traceback.format_exc())
-    return run_packed(pickle.dumps((version, origin, shared, body), protocol=pickle.HIGHEST_PROTOCOL))
+    return _run_parts(version, origin, shared, body)
 
 
 #: Shared parts loaded on a worker, by digest of their bytes (least recently used out).
@@ -617,6 +610,10 @@ def run_packed(payload: bytes) -> bytes:
         version, origin, blob, body = pickle.loads(payload)
     except Exception as exc:  # noqa: BLE001
         return _error_payload(f"could not load it: {one_line(exc)}", traceback.format_exc())
+    return _run_parts(version, origin, blob, body)
+
+
+def _run_parts(version: Any, origin: Any, blob: bytes, body: bytes) -> bytes:
     if version != PACK_VERSION:
         return _error_payload(f"it was packed in format {version!r} and this worker reads format "
                               f"{PACK_VERSION} (install the same ferroflow version everywhere)", None)

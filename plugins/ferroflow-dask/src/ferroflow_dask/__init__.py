@@ -299,7 +299,7 @@ class DaskExecutor(Executor):
         return self._client
 
     def _track(self, future: Any) -> None:
-        """Have ``future``'s completion (with its result) reach :meth:`wait`."""
+        """Have ``future``'s completion reach :meth:`wait` (which fetches its result)."""
         self._completions.add(future)
 
     def _start_cluster(self) -> Any:

@@ -47,6 +47,7 @@ from ferroflow.executors.crash_split import CrashSplitter
 from ferroflow.executors.remote import (
     WorkerCrashedError,
     failed_result,
+    one_line,
     pack_unit,
     run_packed,
     run_split,
@@ -81,11 +82,6 @@ def _import_ray() -> Any:
         raise ExecutorError(f"The ray executor needs the `ray` package, which cannot be imported ({exc}); "
                             f"install it with `pip install ferroflow-ray`") from exc
     return ray
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 # ----- resources from tags ---------------------------------------------------------------
@@ -231,7 +227,7 @@ def probe_address(address: str, timeout: float, source: str = "address") -> None
         raise ExecutorError(f"Cannot reach {where}: nothing answered on {host}:{port} within {timeout:g} s "
                             f"(RayExecutor connect_timeout)") from None
     except OSError as exc:
-        reason = exc.strerror or _one_line(exc)
+        reason = exc.strerror or one_line(exc)
         raise ExecutorError(f"Cannot reach {where}: {reason} (is a Ray head node running there? start one "
                             f"with `ray start --head`)") from None
     if len(head) < 9 or head[3] != _H2_SETTINGS:
@@ -472,7 +468,7 @@ class RayExecutor(Executor):
                     ready.extend(more)
             except ray.exceptions.RayError as exc:
                 raise ExecutorError(f"The ray executor lost its Ray cluster while waiting for work units: "
-                                    f"{_one_line(exc)}") from exc
+                                    f"{one_line(exc)}") from exc
             for ref in ready:
                 unit = pending.pop(ref)  # popped once: a unit's outcome is returned once
                 self._splitter.handle(unit, *self._outcome(unit, ref), self.submit, out)
@@ -518,7 +514,7 @@ class RayExecutor(Executor):
                 ray.shutdown()
             what = (f"connect to the Ray cluster at {source} {address!r}" if address is not None
                     else "start a local Ray instance")
-            raise ExecutorError(f"The ray executor could not {what}: {_one_line(exc)}") from exc
+            raise ExecutorError(f"The ray executor could not {what}: {one_line(exc)}") from exc
 
     def _release(self) -> None:
         if self._owner:
@@ -581,7 +577,7 @@ class RayExecutor(Executor):
                                         **options) for remote in (self._remote, self._remote_parts))
         except (TypeError, ValueError) as exc:
             raise ExecutorError(f"Ray refuses the options {options!r} of task {unit.label!r}: "
-                                f"{_one_line(exc)}") from exc
+                                f"{one_line(exc)}") from exc
 
     def _alive_nodes(self, refresh: bool) -> list:
         now = time.monotonic()
@@ -598,22 +594,22 @@ class RayExecutor(Executor):
             payload = ray.get(ref)
         except (errors.RaySystemError, errors.LocalRayletDiedError) as exc:
             raise ExecutorError(f"The ray executor lost its Ray cluster (while getting the results of task "
-                                f"{unit.label!r}): {_one_line(exc)}") from exc
+                                f"{unit.label!r}): {one_line(exc)}") from exc
         except (errors.WorkerCrashedError, errors.NodeDiedError, errors.OutOfMemoryError,
                 errors.ObjectLostError) as exc:
             self.stats["lost"] += 1
             error = WorkerCrashedError(
                 f"The Ray worker running a work unit of task {unit.label!r} ({unit.size} task run(s)) was lost: "
-                f"{_one_line(exc)} (Ray ran the unit {self.max_retries + 1} time(s): RayExecutor "
+                f"{one_line(exc)} (Ray ran the unit {self.max_retries + 1} time(s): RayExecutor "
                 f"max_retries={self.max_retries})", unit.label)
             return failed_result(unit, error, str(exc)), True
         except errors.TaskCancelledError as exc:
             return failed_result(unit, ExecutorError(
                 f"The Ray task running a work unit of task {unit.label!r} was cancelled from outside the flow "
-                f"run: {_one_line(exc)}"), str(exc)), False
+                f"run: {one_line(exc)}"), str(exc)), False
         except errors.RayError as exc:  # a runtime_env that cannot be set up, an unschedulable task...
             return failed_result(unit, ExecutorError(
-                f"Task {unit.label!r} could not run on Ray: {_one_line(exc)}"), str(exc)), False
+                f"Task {unit.label!r} could not run on Ray: {one_line(exc)}"), str(exc)), False
         try:
             return unpack_result(unit, payload), False
         except ExecutorError as exc:
