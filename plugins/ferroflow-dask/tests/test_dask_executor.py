@@ -359,6 +359,22 @@ def test_payloads_are_small(address):
 
 
 @task
+def lookup(x, table):
+    return table[x]
+
+
+def test_a_large_unmapped_argument_is_scattered_once_per_task(address):
+    table = list(range(1_000_000))  # about 5 MB pickled: over SCATTER_BYTES
+    with Flow("big-table") as flow:
+        m = lookup.map(list(range(2_000)), table=unmapped(table))
+    executor = DaskExecutor(address=address)
+    state = flow.run(executor=executor)
+    assert state.result[m].result == list(range(2_000))
+    assert executor.stats["units"] > 1 and executor.stats["scattered"] == 1
+    assert executor.stats["bytes"] < 1_000_000  # no unit carried the table in its graph
+
+
+@task
 def nap(x):
     time.sleep(x)
     return x

@@ -12,11 +12,12 @@ from ferroflow._core import FAILED, RETRY_OK, SUCCESS
 from ferroflow.errors import ExecutorError
 from ferroflow.executors.base import WorkUnit
 from ferroflow.executors.remote import (
+    SharedParts,
     failed_result,
+    pack_parts,
     pack_unit,
     run_packed,
     run_split,
-    split_payload,
     unpack_result,
 )
 
@@ -34,19 +35,29 @@ def test_pack_run_unpack():
     assert isinstance(result.values[1], ZeroDivisionError) and "ZeroDivisionError" in result.details[1][1]
 
 
-def test_a_payload_split_in_its_shared_part_and_its_own_runs_the_same():
+def test_a_unit_packed_in_its_shared_part_and_its_own_runs_the_same():
     big = list(range(50_000))  # an unmapped argument: part of what the task's units share
     def fn(x, table):
         return x + len(table)
 
     unit = _unit(fn, [1, 2], table=big)
-    shared, own = split_payload(pack_unit(unit))
+    shared, own = pack_parts(unit)
     assert len(shared) > 100_000 > len(own)  # the big argument is in the shared part only
-    assert split_payload(pack_unit(_unit(fn, [3], table=big)))[0] == shared  # the same for every unit
+    assert pack_parts(unit.subset([1]))[0] is shared  # the same for every unit of the task
     result = unpack_result(unit, run_split(shared, own))
     assert result.values == [50_001, 50_002]
     broken = unpack_result(unit, run_split(shared, b"nonsense"))
     assert all(code & ~RETRY_OK == FAILED for code in broken.codes)
+
+
+def test_shared_parts_are_uploaded_once_per_part():
+    uploads = []
+    parts = SharedParts(lambda part: uploads.append(part) or f"ref{len(uploads)}", keep=2)
+    a, b, c = b"a" * 10, b"b" * 10, b"c" * 10
+    assert [parts.ref(a), parts.ref(a), parts.ref(b), parts.ref(a)] == ["ref1", "ref1", "ref2", "ref1"]
+    assert parts.ref(c) == "ref3" and parts.ref(b) == "ref4"  # b was the least recently used: out
+    parts.clear()
+    assert parts.ref(a) == "ref5" and uploads == [a, b, c, b, a]
 
 
 def test_an_unpicklable_argument_is_named():

@@ -259,13 +259,3 @@ def test_ferroflow_run_starts_and_stops_a_local_ray_instance(tmp_path):
 def test_slots_need_a_cluster_or_max_in_flight():
     with pytest.raises(RuntimeError, match=r"RayExecutor.slots\(\) before start\(\)"):
         RayExecutor().slots()
-
-
-def test_payloads_of_another_format_travel_whole():
-    import pickle
-
-    from ferroflow.executors.remote import split_payload
-
-    assert split_payload(b"not a pickle") is None
-    assert split_payload(pickle.dumps((999, "origin", b"shared", b"body"))) is None
-    assert split_payload(pickle.dumps([1, 2])) is None

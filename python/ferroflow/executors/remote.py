@@ -8,9 +8,10 @@ Four functions make a remote executor::
     result = unpack_result(unit, future.result()) # flow process: a UnitResult
     result = failed_result(unit, error)           # the worker was lost, the future cancelled...
 
-and two more send the part every unit of a task shares only once, where a cluster has
-an object store: ``shared, own = split_payload(payload)``, then ``run_split(shared,
-own)`` on the worker (the Ray plugin does so).
+and three more send the part every unit of a task shares only once, where a cluster
+has an object store: ``shared, own = pack_parts(unit)``, ``SharedParts`` to upload
+``shared`` once per task, then ``run_split(shared, own)`` on the worker (the Dask and
+Ray plugins do so).
 
 * :func:`pack_unit` pickles the unit with cloudpickle: its task (function, state
   handlers, checkpoint settings), the run's context and a mapped task's unmapped
@@ -66,7 +67,7 @@ from ferroflow.executors import base
 from ferroflow.executors.base import UnitResult, WorkUnit, _outcome
 from ferroflow.results.errors import one_line, type_name_of
 
-__all__ = ["pack_unit", "run_packed", "unpack_result", "failed_result", "split_payload", "run_split"]
+__all__ = ["pack_unit", "run_packed", "unpack_result", "failed_result", "pack_parts", "run_split", "SharedParts"]
 
 #: Format of :func:`pack_unit`'s payload (a worker refuses another one, clearly).
 PACK_VERSION = 1
@@ -509,40 +510,63 @@ def pack_unit(unit: WorkUnit) -> bytes:
     :class:`~ferroflow.errors.ExecutorError` naming the task and the argument (or the
     ``with context(...)`` value) when something does not pickle.
     """
+    blob, body = _pack(unit)
+    return pickle.dumps((PACK_VERSION, _origin(), blob, body), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def pack_parts(unit: WorkUnit) -> tuple:
+    """``(shared, own)``: :func:`pack_unit`'s payload in two parts, for
+    :func:`run_split`. ``shared`` is what every unit of the task carries (the task, the
+    run's context, the unmapped arguments): the same bytes object for each of them,
+    worth sending once where a cluster has an object store (:class:`SharedParts`).
+    ``own`` is the unit's own part."""
+    blob, body = _pack(unit)
+    return blob, pickle.dumps((PACK_VERSION, _origin(), body), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _pack(unit: WorkUnit) -> tuple:
     try:
         blob = _shared_blob(unit)
         frame = unit.frame
         if frame is not None:
-            frame = copy.copy(frame)
+            frame = copy.copy(frame)  # (a copy drops the frame's unit)
             frame.run = None
-            frame.unit = None
         light = dataclasses.replace(unit, frame=frame, static=None if unit.indices is not None and unit.static
                                     else unit.static, **dict.fromkeys(TASK_FIELDS))
         body = dumps("its arguments", (light, _USER.get() or None, unit_loops(unit)))
     except Unsendable as exc:
         error = unsendable_error(unit, exc)
         raise error from error.__cause__
-    return pickle.dumps((PACK_VERSION, _origin(), blob, body), protocol=pickle.HIGHEST_PROTOCOL)
+    return blob, body
 
 
-def split_payload(payload: bytes) -> Optional[tuple]:
-    """``(shared, own)`` of a payload of :func:`pack_unit`: ``shared`` is the part every
-    unit of the task in the run carries (the task, the run's context, the unmapped
-    arguments), worth sending once (an object store, a scattered value); ``own`` is the
-    rest. :func:`run_split` runs the two. None for bytes that are not such a payload."""
-    try:
-        parts = pickle.loads(payload)
-    except Exception:  # noqa: BLE001 - not a payload of ours
-        return None
-    if (type(parts) is not tuple or len(parts) != 4 or parts[0] != PACK_VERSION
-            or type(parts[2]) is not bytes or type(parts[3]) is not bytes):
-        return None
-    version, origin, shared, body = parts
-    return shared, pickle.dumps((version, origin, body), protocol=pickle.HIGHEST_PROTOCOL)
+class SharedParts:
+    """The shared parts of :func:`pack_parts` sent once per task and run: ``ref(shared)``
+    uploads a part with ``upload(shared)`` (``ray.put``, ``client.scatter``...) the
+    first time it sees it, and returns the same reference for the task's next units."""
+
+    def __init__(self, upload: Any, keep: int = 64) -> None:
+        self._upload = upload
+        self._keep = keep
+        self._refs: OrderedDict = OrderedDict()  # id(part) -> (part, reference)
+
+    def ref(self, shared: bytes) -> Any:
+        entry = self._refs.get(id(shared))
+        if entry is not None and entry[0] is shared:  # (the part is held: its id is its own)
+            self._refs.move_to_end(id(shared))
+            return entry[1]
+        reference = self._upload(shared)
+        self._refs[id(shared)] = (shared, reference)
+        if len(self._refs) > self._keep:
+            self._refs.popitem(last=False)
+        return reference
+
+    def clear(self) -> None:
+        self._refs.clear()
 
 
 def run_split(shared: bytes, own: bytes) -> bytes:
-    """:func:`run_packed` of a payload :func:`split_payload` split."""
+    """:func:`run_packed` of the two parts of :func:`pack_parts`."""
     try:
         version, origin, body = pickle.loads(own)
     except Exception as exc:  # noqa: BLE001

@@ -12,7 +12,7 @@ or ``ferroflow run flow.py --executor dask --executor-option address=tcp://...``
 
 The engine stays in the flow process: it packs ready task runs into work units (one
 task run, or a slice of a mapped task's children sized to take about 0.1 s) and this
-executor submits each unit as one Dask task (``client.submit(run_packed, payload)``,
+executor submits each unit as one Dask task (``client.submit(run_split, shared, own)``,
 see :mod:`ferroflow.executors.remote`). A million mapped children make about a
 hundred Dask tasks, not a million. No flow object travels, and results come back to
 the flow process, which decides states, retries and triggers as with any executor.
@@ -42,11 +42,12 @@ from ferroflow.errors import ExecutorError
 from ferroflow.executors.base import Executor, UnitResult, WorkUnit
 from ferroflow.executors.crash_split import CrashSplitter
 from ferroflow.executors.remote import (
+    SharedParts,
     WorkerCrashedError,
     failed_result,
     one_line,
-    pack_unit,
-    run_packed,
+    pack_parts,
+    run_split,
     unpack_result,
 )
 from ferroflow.plugins import hookimpl
@@ -60,8 +61,9 @@ log = logging.getLogger("ferroflow.dask")
 RESOURCE_TAG = "dask-resource:"
 #: Seconds given to reach a scheduler (``client_kwargs={"timeout": ...}`` changes it).
 CONNECT_TIMEOUT = 10.0
-#: Payloads larger than this are scattered to the cluster first instead of being
-#: embedded in the task graph (which Dask warns about past 10 MB).
+#: A unit's part larger than this is scattered to the cluster first instead of being
+#: embedded in the task graph (which Dask warns about past 10 MB); the part a task's
+#: units share (its function, the run's parameters, unmapped arguments), once per task.
 SCATTER_BYTES = 4 << 20
 #: Seconds given to close the client, and a cluster the executor started.
 CLOSE_TIMEOUT = 30.0
@@ -127,6 +129,7 @@ class DaskExecutor(Executor):
         self._running: dict = {}  # Dask key -> (unit, future, scattered payload or None)
         self._ready: list = []  # outcomes decided without Dask
         self._splitter = CrashSplitter()  # units whose workers kept dying, run in halves
+        self._shared = SharedParts(self._scatter)  # each task's shared part, scattered once
         self._resources: dict = {}  # (task id, tags) -> resources or the error
         self._warned: set = set()
         #: Counters of the last run, for the curious (and the tests).
@@ -157,6 +160,7 @@ class DaskExecutor(Executor):
         self._running, self._ready, self._resources, self._warned = {}, [], {}, set()
         self.stats = {"units": 0, "bytes": 0, "scattered": 0, "ignored": 0, "split": 0}
         self._splitter = CrashSplitter(self.stats)
+        self._shared = SharedParts(self._scatter)
         kwargs = {"set_as_default": False, **self.client_kwargs, "timeout": self.connect_timeout}
         cluster = client = None
         try:
@@ -199,22 +203,25 @@ class DaskExecutor(Executor):
                                 f"was lost")
         try:
             resources = self._resources_of(unit)
-            payload = pack_unit(unit)
+            shared, own = pack_parts(unit)
         except ExecutorError as exc:  # fail the unit's task runs, not the flow run
             self._ready.append((unit, failed_result(unit, exc)))
             return
         key = f"{_KEY_SAFE.sub('_', unit.label)[:60] or 'task'}-{uuid.uuid4().hex}"
-        argument: Any = payload
-        scattered = None
-        if len(payload) > SCATTER_BYTES:
-            # Not embedded in the graph: sent to a worker once, then named.
-            scattered = argument = client.scatter(payload, hash=False)
-            self.stats["scattered"] += 1
-        future = client.submit(run_packed, argument, key=key, pure=False, resources=resources)
-        self._running[key] = (unit, future, scattered)
+        # A large part is not embedded in the graph: it is scattered to the cluster and
+        # named; the part a task's units share, once per task.
+        first = self._shared.ref(shared) if len(shared) > SCATTER_BYTES else shared
+        second = self._scatter(own) if len(own) > SCATTER_BYTES else own
+        future = client.submit(run_split, first, second, key=key, pure=False, resources=resources)
+        # (a scattered part of its own is kept until the unit is back)
+        self._running[key] = (unit, future, second if second is not own else None)
         self.stats["units"] += 1
-        self.stats["bytes"] += len(payload)
+        self.stats["bytes"] += (len(shared) if first is shared else 0) + (len(own) if second is own else 0)
         self._track(future)
+
+    def _scatter(self, part: bytes) -> Any:
+        self.stats["scattered"] += 1
+        return self._client.scatter(part, hash=False)
 
     def wait(self) -> list:
         self._require("wait")
@@ -251,6 +258,7 @@ class DaskExecutor(Executor):
         running, self._running = self._running, {}
         self._ready = []
         self._splitter.clear()
+        self._shared.clear()
         if self._completions is not None:
             self._completions.clear()
             self._completions = None
@@ -274,7 +282,7 @@ class DaskExecutor(Executor):
 
     def _fetch(self, futures: list) -> list:
         """``(future, result)`` of completed futures, their results fetched in one go:
-        the bytes of run_packed(), ``(type, exception, traceback)`` of a failed one, or
+        the bytes of run_split(), ``(type, exception, traceback)`` of a failed one, or
         None (cancelled). A result lost with a worker before it was fetched is computed
         again by Dask and waited for; if that fails, the failure is the result."""
         client = self._client
@@ -399,7 +407,7 @@ class DaskExecutor(Executor):
             return failed_result(unit, ExecutorError(
                 f"The Dask task of a work unit of {unit.label!r} was cancelled (outside the flow run)"))
         return failed_result(unit, ExecutorError(f"The Dask task of a work unit of {unit.label!r} returned "
-                                                 f"{type(result).__name__}, not the bytes of run_packed() "
+                                                 f"{type(result).__name__}, not the bytes of run_split() "
                                                  f"(future status {future.status!r})"))
 
 

@@ -9,8 +9,8 @@ Registered as the ``ray`` executor through the ``register_executors`` hook::
 
 How it works: the engine packs ready task runs into work units (one task; one run or
 a slice of a mapped task's children); :meth:`RayExecutor.submit` packs a unit into
-bytes (:func:`ferroflow.executors.remote.pack_unit`) and starts one Ray task running
-:func:`~ferroflow.executors.remote.run_packed` on it; :meth:`RayExecutor.wait` waits
+bytes (:func:`ferroflow.executors.remote.pack_parts`) and starts one Ray task running
+:func:`~ferroflow.executors.remote.run_split` on them; :meth:`RayExecutor.wait` waits
 with ``ray.wait`` for the first of the outstanding tasks to finish and turns the bytes
 that came back into the unit's result (log records handled again in this process,
 loop state merged). States, retries and triggers are decided by ferroflow's engine in
@@ -33,25 +33,22 @@ this process, as with every other executor.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import socket
 import time
-from collections import OrderedDict
 from typing import Any, Iterable, Mapping, Optional
 
 from ferroflow.errors import ExecutorError
-from ferroflow.executors.base import Executor, UnitResult, WorkUnit
+from ferroflow.executors.base import Executor, WorkUnit
 from ferroflow.executors.crash_split import CrashSplitter
 from ferroflow.executors.remote import (
     WorkerCrashedError,
     failed_result,
     one_line,
-    pack_unit,
-    run_packed,
+    SharedParts,
+    pack_parts,
     run_split,
-    split_payload,
     unpack_result,
 )
 from ferroflow.plugins import hookimpl
@@ -359,9 +356,8 @@ class RayExecutor(Executor):
         self._done: list = []
         self._splitter = CrashSplitter()  # lost units, run again in halves
         self._remote: Any = None
-        self._remote_parts: Any = None
         self._tasks: dict = {}
-        self._shared: OrderedDict = OrderedDict()
+        self._shared = SharedParts(self._upload, _SHARED_KEPT)
         self._nodes: list = []
         self._nodes_at = -math.inf
         self._cpus: Optional[float] = None
@@ -388,7 +384,7 @@ class RayExecutor(Executor):
         self._pending = {}
         self._done = []
         self._tasks = {}
-        self._shared = OrderedDict()
+        self._shared = SharedParts(self._upload, _SHARED_KEPT)
         self._nodes_at = self._cpus_at = -math.inf
         self.stats = self._fresh_stats()
         self._splitter = CrashSplitter(self.stats)
@@ -398,8 +394,7 @@ class RayExecutor(Executor):
             self._connect(ray)
             self._owner = True
         try:
-            self._remote = ray.remote(run_packed)
-            self._remote_parts = ray.remote(run_split)
+            self._remote = ray.remote(run_split)
             self.slots()  # the cluster answers (and its size is known) before the first unit
         except BaseException:
             self._release()
@@ -423,19 +418,17 @@ class RayExecutor(Executor):
         if not self._started:
             raise RuntimeError("RayExecutor.submit() before start()")
         try:
-            whole, parts = self._remote_for(unit)
-            payload = pack_unit(unit)
+            remote = self._remote_for(unit)
+            shared, own = pack_parts(unit)
         except ExecutorError as exc:  # an argument that does not pickle, a bad tag, no node fits
             self._done.append((unit, failed_result(unit, exc)))
             return
-        split = split_payload(payload) if len(payload) >= SHARED_INLINE_BYTES else None
-        if split is not None and len(split[0]) >= SHARED_INLINE_BYTES:
-            shared, own = split  # the shared part goes to Ray's object store once
-            ref = parts.remote(self._put_shared(shared), own)
+        if len(shared) >= SHARED_INLINE_BYTES:  # to Ray's object store, once per task
+            ref = remote.remote(self._shared.ref(shared), own)
             sent = len(own)
         else:
-            ref = whole.remote(payload)
-            sent = len(payload)
+            ref = remote.remote(shared, own)
+            sent = len(shared) + len(own)
         self._pending[ref] = unit
         stats = self.stats
         stats["units"] += 1
@@ -521,25 +514,14 @@ class RayExecutor(Executor):
             self._owner = False
             self._ray.shutdown()
 
-    def _put_shared(self, shared: bytes) -> Any:
-        """An object reference to ``shared``, put in the object store the first time
-        these bytes are seen in this flow run (every unit of a task brings them)."""
-        key = hashlib.blake2b(shared, digest_size=16).digest()
-        ref = self._shared.get(key)
-        if ref is not None:
-            self._shared.move_to_end(key)
-            return ref
-        ref = self._shared[key] = self._ray.put(shared)
-        if len(self._shared) > _SHARED_KEPT:
-            self._shared.popitem(last=False)
+    def _upload(self, shared: bytes) -> Any:
         self.stats["shared"] += 1
         self.stats["shared_bytes"] += len(shared)
-        return ref
+        return self._ray.put(shared)
 
-    def _remote_for(self, unit: WorkUnit) -> tuple:
-        """The remote functions (whole payload, payload in parts) with the options of
-        ``unit``'s task, made once per task and run; raises ExecutorError for bad tags
-        or resources no node has."""
+    def _remote_for(self, unit: WorkUnit) -> Any:
+        """The remote function with the options of ``unit``'s task, made once per task
+        and run; raises ExecutorError for bad tags or resources no node has."""
         entry = self._tasks.get(unit.task_id)
         if entry is None:
             try:
@@ -551,7 +533,7 @@ class RayExecutor(Executor):
             raise entry
         return entry
 
-    def _options_for(self, unit: WorkUnit) -> tuple:
+    def _options_for(self, unit: WorkUnit) -> Any:
         options: dict = {}
         if self.num_cpus_per_unit is not None:
             options["num_cpus"] = self.num_cpus_per_unit
@@ -573,8 +555,8 @@ class RayExecutor(Executor):
                     f"cluster has (the largest has {_describe(largest)}); start nodes that have it, or set "
                     f"RayExecutor(check_resources=False) when an autoscaler adds them")
         try:
-            return tuple(remote.options(name=unit.label, max_retries=self.max_retries, retry_exceptions=False,
-                                        **options) for remote in (self._remote, self._remote_parts))
+            return self._remote.options(name=unit.label, max_retries=self.max_retries, retry_exceptions=False,
+                                        **options)
         except (TypeError, ValueError) as exc:
             raise ExecutorError(f"Ray refuses the options {options!r} of task {unit.label!r}: "
                                 f"{one_line(exc)}") from exc
