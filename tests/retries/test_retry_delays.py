@@ -199,3 +199,15 @@ def test_copies_keep_and_replace_per_attempt_delays():
     fixed = flaky.copy(retry_delay=3)
     assert (fixed.max_retries, fixed.retry_delay) == (2, timedelta(seconds=3))
 
+
+
+def test_a_list_of_delays_defaults_max_retries_in_copy_and_task_args_too():
+    from ferroflow import Task
+
+    base = Task(name="base")
+    assert base.copy(retry_delay=[1, 2]).max_retries == 2
+    assert base.copy(retry_delay=[1, 2], max_retries=5).max_retries == 5
+    assert Task(name="kept", max_retries=1, retry_delay=1).copy(retry_delay=[1, 2, 3]).max_retries == 1
+    with Flow("args"):
+        called = task(lambda: 1, name="t")(task_args={"retry_delay": [1, 2, 3]})
+    assert called.max_retries == 3

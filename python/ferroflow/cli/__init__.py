@@ -9,7 +9,8 @@
                   [--resume RUN_ID [--approve TASK ... | --approve-all]] [--no-record]
                   [--keep-results]
     ferroflow runs [--limit N] [--flow NAME]
-    ferroflow runs show RUN_ID
+    ferroflow runs show RUN_ID [--failed N]
+    ferroflow runs reap [--timeout SECONDS]
     ferroflow logs RUN_ID [--task NAME [--map-index I]]
 
 Exit codes of ``run``: 0 the flow run succeeded, 1 it failed, 2 usage or load error

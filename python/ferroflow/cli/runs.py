@@ -4,6 +4,7 @@
 
     ferroflow runs [--limit N] [--flow NAME]       recent runs, newest first
     ferroflow runs show RUN_ID [--failed N]        one run's task states
+    ferroflow runs reap [--timeout SECONDS]        mark Crashed the runs whose process died
     ferroflow logs RUN_ID [--task NAME [--map-index I]]
 
 ``RUN_ID`` may be abbreviated to any unique prefix. The store is
@@ -35,7 +36,9 @@ def add_parsers(sub: Any) -> None:
     runs = sub.add_parser(
         "runs", help="list recorded flow runs (`runs show RUN_ID` for one run)",
         description="List recorded flow runs, newest first, from the run store "
-                    "($FERROFLOW_HOME/runs.db). `ferroflow runs show RUN_ID` shows one run's task states.")
+                    "($FERROFLOW_HOME/runs.db); runs whose process died are marked Crashed first. "
+                    "`ferroflow runs show RUN_ID` shows one run's task states, `ferroflow runs reap` "
+                    "marks dead runs Crashed.")
     runs.add_argument("--limit", type=_non_negative, default=20, metavar="N",
                       help="show at most N runs (default 20; 0 shows all)")
     runs.add_argument("--flow", metavar="NAME", help="only runs of the flow named NAME")

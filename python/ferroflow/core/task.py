@@ -509,7 +509,7 @@ class Task:
         self._set_options(
             dict(
                 tags=tags,
-                max_retries=_default_max_retries(max_retries, retry_delay),
+                max_retries=max_retries,
                 retry_delay=retry_delay,
                 retry_on=retry_on,
                 retry_condition=retry_condition,
@@ -533,6 +533,10 @@ class Task:
 
     def _set_options(self, given: Mapping[str, Any]) -> None:
         """Normalise and validate ``given`` options, then set them all or none."""
+        if "retry_delay" in given and given.get("max_retries") is None and not self.__dict__.get("max_retries"):
+            # A list of delays without max_retries retries once per delay (in the
+            # constructor, copy() and task_args= alike).
+            given = {**given, "max_retries": _default_max_retries(None, given["retry_delay"])}
         values = {name: TASK_OPTIONS[name].normalize(self, value) for name, value in given.items()}
         previous = {name: self.__dict__[name] for name in values if name in self.__dict__}
         self.__dict__.update(values)

@@ -2,7 +2,8 @@
 
 Records logged through :func:`get_logger` (or any logger under ``ferroflow``) while a
 task runs carry ``flow_name``, ``flow_run_id``, ``task_name``, ``task_full_name`` and
-``map_index`` attributes, so a handler's format string can use them. During
+``map_index`` attributes (and ``task_run_name`` when the task has one), so a handler's
+format string can use them. During
 ``flow.run()`` they are also kept with the run: ``state.logs`` of a task run's (or a
 mapped child's) State lists what it logged.
 """

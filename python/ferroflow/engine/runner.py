@@ -37,8 +37,10 @@ log = logging.getLogger("ferroflow.engine")
 
 #: Most mapped children per work unit.
 UNIT_SIZE = 8_192
-#: Children in a task's first work unit; later units grow (doubling) until the first
-#: unit of that task has been timed, then are sized to take about ``UNIT_SECONDS``.
+#: Children in a task's first work unit. Until a unit of that task has been timed,
+#: later units grow (doubling) with one executor slot and stay this small with several
+#: (the batch is split among the slots); then they are sized to take about
+#: ``UNIT_SECONDS``.
 FIRST_UNIT_SIZE = 8
 UNIT_SECONDS = 0.1
 #: Units handed to the executor per slot; the rest wait, unsliced, in the backlog, so

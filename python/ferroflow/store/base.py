@@ -224,8 +224,9 @@ class RunStore(abc.ABC):
                   tasks: Iterable[TaskSpec], started_at: Timestamp = None, *,
                   resumed_from: Optional[str] = None) -> None:
         """Record that a run started: its flow, parameters (kept as JSON, values that
-        are not JSON by ``repr``) and tasks as ``(task_id, name, slug, is_mapped)`` in
-        the order to display them. Calling it again for the same ``run_id`` reopens
+        are not JSON by ``repr``) and tasks as ``(task_id, name, slug, is_mapped)``
+        (optionally a fifth item: approved to go on past a pause) in the order to
+        display them. Calling it again for the same ``run_id`` reopens
         the run (its state becomes ``Running`` again)."""
 
     @abc.abstractmethod

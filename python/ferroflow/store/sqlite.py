@@ -1,7 +1,7 @@
 """The default run store: one SQLite file (stdlib :mod:`sqlite3`).
 
 How it stays cheap and safe with several processes on one file
-(``/work/shared/design/RELIABILITY.md`` lesson 10):
+(one writer, WAL, a busy timeout, ``BEGIN IMMEDIATE``):
 
 * WAL journal: readers never block the writer and the writer never blocks readers;
   ``synchronous=NORMAL``: a commit survives a killed process (kill -9), only the last

@@ -23,9 +23,10 @@ this process, as with every other executor.
   task opts into more with tags: ``ray-num-cpus:2``, ``ray-num-gpus:1``,
   ``ray-resource:NAME=AMOUNT`` (see :func:`ray_options`).
 * **Lost workers.** Ray runs a unit again when the worker process running it dies
-  (up to ``max_retries`` times); if that is not enough, the unit's task runs fail with
-  :class:`~ferroflow.executors.remote.WorkerCrashedError` and the task's own
-  ``max_retries`` apply. A unit's outcome is returned exactly once.
+  (up to ``max_retries`` times); if that is not enough, the unit runs again in halves
+  until the task run that kills its workers is alone, and that one fails with
+  :class:`~ferroflow.executors.remote.WorkerCrashedError` (the task's own
+  ``max_retries`` apply). A unit's outcome is returned exactly once.
 * **Ctrl-C and errors.** ``shutdown()`` cancels every outstanding Ray task
   (``ray.cancel(force=True)``: a running one is stopped by ending its worker
   process), then shuts down the Ray instance only if this executor started it.
@@ -292,9 +293,10 @@ class RayExecutor(Executor):
         max_in_flight: Units run at once (``slots()``). Default: the cluster's CPUs
             divided by ``num_cpus_per_unit``.
         max_retries: How many times Ray runs a unit again when the worker process
-            running it dies (Ray's ``max_retries``). After that its task runs fail
-            with :class:`~ferroflow.executors.remote.WorkerCrashedError` and the
-            task's own ``max_retries`` apply.
+            running it dies (Ray's ``max_retries``; -1: for ever). After that the
+            unit runs in halves until the task run that kills its workers is alone;
+            it fails with :class:`~ferroflow.executors.remote.WorkerCrashedError` and
+            the task's own ``max_retries`` apply.
         connect_timeout: Seconds to wait for the cluster at ``address`` to answer
             before giving up with an :class:`~ferroflow.errors.ExecutorError`.
         check_resources: Fail a task's runs at once when no node of the cluster has
@@ -582,8 +584,8 @@ class RayExecutor(Executor):
             self.stats["lost"] += 1
             error = WorkerCrashedError(
                 f"The Ray worker running a work unit of task {unit.label!r} ({unit.size} task run(s)) was lost: "
-                f"{one_line(exc)} (Ray ran the unit {self.max_retries + 1} time(s): RayExecutor "
-                f"max_retries={self.max_retries})", unit.label)
+                f"{one_line(exc)} ({_attempts(self.max_retries)}: RayExecutor max_retries={self.max_retries})",
+                unit.label)
             return failed_result(unit, error, str(exc)), True
         except errors.TaskCancelledError as exc:
             return failed_result(unit, ExecutorError(
@@ -596,6 +598,13 @@ class RayExecutor(Executor):
             return unpack_result(unit, payload), False
         except ExecutorError as exc:
             return failed_result(unit, exc), False
+
+
+def _attempts(max_retries: int) -> str:
+    """What Ray tried before giving up on a unit, for a message."""
+    if max_retries < 0:
+        return "Ray retries it for ever, but could not run it"
+    return f"Ray ran the unit {max_retries + 1} time(s)"
 
 
 def _is_amount(value: Any) -> bool:
