@@ -382,7 +382,7 @@ def _check_option_combination(t: "Task") -> None:
     if t.max_retries > 0 and t.retry_delay is None:
         raise ValueError(
             f"Task {t.name!r}: max_retries={t.max_retries} needs a retry_delay "
-            "(a datetime.timedelta)"
+            "(a datetime.timedelta or seconds, a list of delays, or exponential_backoff(...))"
         )
     if t.retry_on and t.max_retries == 0:
         raise ValueError(

@@ -118,16 +118,21 @@ def _read_targets(unit, checkpoint, codes, values, details, locations) -> list:
 def _read_cache(unit, cache, todo, keys, codes, values, details) -> list:
     """Mark Cached every task run with a valid cache entry; fill ``keys`` with the
     cache key of each of the others; return the positions to run."""
+    from ferroflow.executors.base import _retry_rule, _retryable
+
     left = []
     parameters = unit.frame.run.parameters
+    # Only what the key is made of is worked out, child by child.
+    uses_context = cache.key_fn is not None
+    uses_inputs = uses_context or cache.validator.inputs is not None
     for j in todo:
-        inputs = unit.inputs(j)
+        inputs = unit.inputs(j) if uses_inputs else {}
         unit.frame.j = j
         try:
-            key = cache.key(_frame_values(unit.frame), inputs, parameters, _index(unit, j))
+            key = cache.key(_frame_values(unit.frame) if uses_context else {}, inputs, parameters, _index(unit, j))
         except Exception as exc:  # noqa: BLE001 - the user's cache_key_fn
-            codes[j], values[j] = FAILED, exc
-            details[j] = (f"Error computing the cache key of task {unit.label!r}: {exc!r}", None)
+            detail = (f"Error computing the cache key of task {unit.label!r}: {exc!r}", None)
+            codes[j], values[j], details[j] = _retryable((FAILED, exc, detail), _retry_rule(unit))
             continue
         if key is not None:
             hit, value = cache.lookup(key, unit.label)
