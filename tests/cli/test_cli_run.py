@@ -86,6 +86,20 @@ def test_successful_run_exits_0_with_a_summary(capsys, flow_file):
     assert captured.err == ""  # --no-progress: no live output
 
 
+def test_the_run_id_is_shown_only_for_a_recorded_run(capsys, flow_file, tmp_path, monkeypatch):
+    path = flow_file(MAP_FLOW)
+    monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path / "home"))
+    assert cli.main(["run", str(path), "--no-progress"]) == 0
+    assert "Flow run id: " in capsys.readouterr().out
+    assert cli.main(["run", str(path), "--no-progress", "--no-record"]) == 0
+    assert "Flow run id" not in capsys.readouterr().out
+    blocker = tmp_path / "not-a-directory"  # a store that cannot be opened: not recorded
+    blocker.write_text("a file where the home directory should be")
+    monkeypatch.setenv("FERROFLOW_HOME", str(blocker))
+    assert cli.main(["run", str(path), "--no-progress"]) == 0
+    assert "Flow run id" not in capsys.readouterr().out
+
+
 def test_params_reach_the_flow_as_json_values(capsys, flow_file, tmp_path):
     path = flow_file(MAP_FLOW)
     out = tmp_path / "out.json"

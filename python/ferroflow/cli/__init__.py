@@ -216,7 +216,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _error(exc, args.traceback)
 
     from ferroflow.engine.resume import ResumeError
-    from ferroflow.store import UnknownRunError, recording_enabled
+    from ferroflow.store import UnknownRunError
 
     display = ProgressDisplay(mode="off" if args.no_progress else "auto")
     record = False if args.no_record else None
@@ -236,7 +236,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
         print(f"ferroflow: error: the flow run raised {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    if record is None and recording_enabled():
+    if getattr(state, "recorded", False):
         print(f"Flow run id: {state.flow_run_id}  (details: ferroflow runs show {state.flow_run_id[:12]})")
     if state.is_successful():
         return EXIT_OK

@@ -14,7 +14,7 @@ import logging
 from typing import Any, Optional
 
 from ferroflow.engine.record import TASK_LEVEL, RunRecord
-from ferroflow.store import RunStore, StateStoreError
+from ferroflow.store import NullRunStore, RunStore, StateStoreError
 
 __all__ = ["Recorder"]
 
@@ -63,9 +63,17 @@ class Recorder:
         """Record one round of reports (as given to the core) and the new log records."""
         details, self.round = self.round, {}
         self._guard(self.store.record_report, self.run_id, reports, details)
-        if logs.pending:
+        self._logs(logs)
+
+    def _logs(self, logs: Any) -> None:
+        if logs is not None and logs.pending:
             rows, logs.pending = logs.pending, []
             self._guard(self.store.record_logs, self.run_id, rows)
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the run is in the run store (recording on, and the store worked)."""
+        return not isinstance(self.store, NullRunStore) and self.failed is None
 
     def finish(self, state: Any, logs: Any) -> None:
         """Record every task's final codes, the run's final state, and flush."""
@@ -84,8 +92,6 @@ class Recorder:
                                               record.location(task_id, TASK_LEVEL), run_count)
             reports.append((task_id, None, code))
         self._guard(self.store.record_report, self.run_id, reports, details)
-        if logs is not None and logs.pending:
-            self._guard(self.store.record_logs, self.run_id, logs.pending)
-            logs.pending = []
+        self._logs(logs)
         self._guard(self.store.end_run, self.run_id, type(state).__name__, state.message)
         self._guard(self.store.flush)

@@ -219,6 +219,7 @@ class FlowRun:
     def _finish(self, state: states.State) -> states.State:
         state.flow_run_id = self.info.flow_run_id  # type: ignore[attr-defined]
         self.recorder.finish(state, self.logs)
+        state.recorded = self.recorder.recorded  # type: ignore[attr-defined]
         if self.progress is not None:
             self._snapshot()
             self.progress.finish(state)
