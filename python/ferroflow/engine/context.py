@@ -15,6 +15,8 @@ It costs almost nothing per task run: a work unit sets one context variable for 
 of its runs and moves an index from one run to the next; the values are computed only
 when read. The variable is a ``contextvars.ContextVar``, so threads and asyncio tasks
 each see their own task run. ``with context(key=value):`` adds user values for a block.
+It reads like Prefect 1's ``prefect.context``: ``context["today"]``, ``context.today``,
+``context.get("today")``, ``"today" in context``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
+from collections.abc import Mapping
 from typing import Any, Iterator, Optional, Sequence
 
 __all__ = ["context", "RunInfo", "Frame", "current_frame", "in_frame"]
@@ -182,13 +185,31 @@ def run_name(frame: Frame, values: dict) -> str:
     return str(name)
 
 
-class Context:
+class Context(Mapping):
     """Read-only view of the current run's context, plus user values set with
-    ``with context(key=value):``. Missing keys raise AttributeError (attribute
-    access) or return the default (``get``)."""
+    ``with context(key=value):``.
+
+    Read it as Prefect 1's ``prefect.context`` is read: ``context["key"]``,
+    ``context.key``, ``context.get("key", default)``, ``"key" in context``, and as any
+    read-only mapping (``keys()``, ``items()``, ``len()``, iteration). A missing key
+    raises ``KeyError(key)`` by subscript and ``AttributeError`` by attribute, as
+    there. It cannot be assigned to: ``with context(key=value):`` sets values for a
+    block."""
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.to_dict().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.to_dict()
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
@@ -202,11 +223,14 @@ class Context:
                 f"ferroflow.context has no {key!r} {where}; available: {', '.join(sorted(values)) or 'nothing'}"
             ) from None
 
-    def __contains__(self, key: str) -> bool:
-        return key in self.to_dict()
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise TypeError(f"ferroflow.context is read-only: set {key!r} for a block with "
+                        f"`with ferroflow.context(key=value):`")
+
+    __setattr__ = __setitem__
 
     def to_dict(self) -> dict:
-        """Every key available here and now."""
+        """Every key available here and now (a new dict)."""
         frame = _FRAME.get()
         values = _frame_values(frame) if frame is not None else {}
         values.update(_USER.get())
