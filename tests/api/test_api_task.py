@@ -508,3 +508,54 @@ def test_unusual_run_definitions_bind_by_their_real_signature(make, inputs, name
     with Flow("g"):
         with pytest.raises(TypeError, match="missing a required argument"):
             make()()
+
+
+# ----------------------------------------------------------------------------- Prefect 1 surface
+
+
+def test_task_logger_logs_as_the_task_and_is_kept_with_its_run():
+    # Prefect 1's Task.logger: a Task subclass logs with self.logger in run().
+    class Load(Task):
+        def run(self):
+            self.logger.info("loaded %d rows", 3)
+            return 3
+
+    load = Load(name="load")
+    assert load.logger.logger.name == "ferroflow.task.load"
+    assert Task().logger.logger.name == "ferroflow.task.Task"
+    with Flow("logs") as flow:
+        loaded = load()
+    state = flow.run(record=False)
+    assert state.result[loaded].result == 3
+    assert [(e.level, e.logger, e.message) for e in state.result[loaded].logs] == [
+        ("INFO", "ferroflow.task.load", "loaded 3 rows")
+    ]
+
+
+@task
+def _ok():
+    return 1
+
+
+@task
+def _boom():
+    raise ValueError("boom")
+
+
+@pytest.mark.parametrize("factory", [triggers.some_successful, triggers.some_failed])
+def test_an_uncalled_some_trigger_runs_the_task_whatever_its_upstream_states(factory):
+    # Prefect 1 calls the factory with the upstream states, gets the inner trigger
+    # back (a true value) and runs the task: the same as calling it without bounds.
+    @task(trigger=factory)
+    def after(**values):
+        return sorted(values)
+
+    assert after.trigger._ff_spec == factory()._ff_spec
+    with Flow("uncalled") as flow:
+        both_failed = after(a=_boom(), b=_boom())
+        both_ok = after(a=_ok(), b=_ok())
+        alone = after()
+    state = flow.run(record=False)
+    for t in (both_failed, both_ok, alone):
+        assert state.result[t].is_successful(), state.result[t]
+    assert state.result[both_failed].result == ["a", "b"]

@@ -301,6 +301,11 @@ def _default_max_retries(max_retries: Any, retry_delay: Any) -> Any:
 def _check_trigger(t: "Task", value: Any) -> Callable:
     if value is None:
         return triggers.all_successful
+    if value is triggers.some_successful or value is triggers.some_failed:
+        # Given uncalled, Prefect 1 calls the factory with the upstream states and
+        # takes the trigger it returns (a true value) as a pass: the task always runs,
+        # which is what the factory's trigger without bounds does.
+        return value()
     if not callable(value):
         raise TypeError(
             f"Task {t.name!r}: trigger must be callable "
@@ -574,6 +579,15 @@ class Task:
 
     def __repr__(self) -> str:
         return f"<Task: {self.name}>"
+
+    @property
+    def logger(self) -> Any:
+        """The task's logger (``ferroflow.task.<name>``), as Prefect 1's ``Task.logger``:
+        its records carry the task run's flow, task and map index and are kept with
+        the run's states (``docs/logging.md``)."""
+        from ferroflow.engine.logs import get_logger
+
+        return get_logger(self.name)
 
     def __getstate__(self) -> Dict[str, Any]:
         # The inspected signature is a cache (and may hold unpicklable annotations).
@@ -982,6 +996,15 @@ class FunctionTask(Task):
 
     def __repr__(self) -> str:
         return f"<Task: {self.name}>"
+
+    @property
+    def logger(self) -> Any:
+        """The task's logger (``ferroflow.task.<name>``), as Prefect 1's ``Task.logger``:
+        its records carry the task run's flow, task and map index and are kept with
+        the run's states (``docs/logging.md``)."""
+        from ferroflow.engine.logs import get_logger
+
+        return get_logger(self.name)
 
 
 @typing.overload
