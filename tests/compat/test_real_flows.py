@@ -1,0 +1,295 @@
+"""Real Prefect 1 flows, unchanged but for their imports, must end on ferroflow as they
+ended on Prefect Core 1.4.1.
+
+Each file of ``real_flows/`` is a flow a Prefect 1 user wrote (examples and docs of
+Prefect 1.4.1, projects that ran Prefect 1), made deterministic and offline.
+``record_real_flows.py`` ran each on Prefect 1.4.1 into ``real_flows_expected.json``.
+Here every file's imports are rewritten by the import table of
+``docs/migrating-from-prefect-1.md`` (parsed from the page, so the page and this test
+cannot drift), the file runs on ferroflow through the same ``run_flow_module``, and the
+two records must be equal: per run the flow's state and message, per task (by slug)
+the state class, message, normalized result and mapped children, the ``after`` facts,
+and what the flow's handlers and tasks ``OBSERVED``.
+
+A flow that does not match yet is a strict xfail in ``KNOWN_MISMATCHES`` with the
+cause; when a fix lands the test XPASSes (and fails, strict): delete its entry.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import pathlib
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+import pytest
+
+# pytest puts this directory on sys.path (rootdir-relative "prepend" imports).
+import record_real_flows as REC  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+DOC = HERE.parent.parent / "docs" / "migrating-from-prefect-1.md"
+EXPECTED = json.loads(REC.FIXTURE.read_text())["flows"]
+
+# Rows these flows need that the doc's import table does not have yet, in the table's
+# own format. Each must be missing from the doc (test_extra_rows_are_not_in_the_doc):
+# once the doc has a row, delete it here.
+EXTRA_ROWS = """
+| `import prefect` | `import ferroflow as prefect` |
+| `from prefect import case, apply_map, context` | `from ferroflow import case, apply_map, context` |
+"""
+
+# Flows that do not match Prefect 1.4.1 yet: name -> the cause (strict xfail).
+KNOWN_MISMATCHES: Dict[str, str] = {}
+
+
+# ---------------------------------------------------------------------------
+# the import table
+# ---------------------------------------------------------------------------
+
+_FROM = re.compile(r"^from\s+([\w.]+)\s+import\s+(.+)$")
+_IMPORT = re.compile(r"^import\s+([\w.]+)(?:\s+as\s+(\w+))?$")
+
+
+@dataclass
+class ImportTable:
+    """Where Prefect 1 names live in ferroflow, from rows of a Markdown import table.
+
+    A row ``from A import x, y`` -> ``from B import x, y`` maps those names of ``A`` to
+    ``B``; a row with ``...`` on either side maps the whole module ``A`` (and its
+    submodules) to ``B``; ``import A`` -> ``import B as A`` maps the statement.
+    """
+
+    names: Dict[Tuple[str, str], str] = field(default_factory=dict)
+    modules: Dict[str, str] = field(default_factory=dict)
+    imports: Dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_markdown(cls, *texts: str) -> "ImportTable":
+        """The table of every ``| `prefect ...` | `ferroflow ...` |`` row in ``texts``;
+        an earlier text wins over a later one for the same name or module."""
+        table = cls()
+        for text in reversed(texts):
+            for left, right in table_rows(text):
+                table.add_row(left, right)
+        return table
+
+    def add_row(self, left: str, right: str) -> None:
+        plain_l, plain_r = _IMPORT.match(left), _IMPORT.match(right)
+        if plain_l and plain_r:
+            self.imports[plain_l.group(1)] = plain_r.group(1)
+            return
+        from_l, from_r = _FROM.match(left), _FROM.match(right)
+        if not (from_l and from_r):
+            return
+        module, target = from_l.group(1), from_r.group(1)
+        names = [n.strip() for n in from_l.group(2).split(",")]
+        if "..." in names or "..." in from_r.group(2):
+            self.modules[module] = target
+        else:
+            for name in names:
+                self.names[(module, name)] = target
+
+    def module(self, module: str) -> Optional[str]:
+        """ferroflow's module for Prefect's ``module`` (None: the table has none): a
+        module row, or the module of a mapped name (``prefect.engine.signals`` from
+        the ``from prefect.engine import signals`` row), or a submodule of either."""
+        if module in self.modules:
+            return self.modules[module]
+        parent, _, last = module.rpartition(".")
+        if not parent:
+            return None
+        if (parent, last) in self.names:
+            return f"{self.names[(parent, last)]}.{last}"
+        base = self.module(parent)
+        return f"{base}.{last}" if base is not None else None
+
+    def name(self, module: str, name: str) -> Optional[Tuple[str, str]]:
+        """``(ferroflow module, name)`` to import for ``from module import name``."""
+        if (module, name) in self.names:
+            return self.names[(module, name)], name
+        target = self.module(f"{module}.{name}")
+        if target is None:
+            return None
+        parent, _, last = target.rpartition(".")
+        return parent, last
+
+
+def table_rows(text: str) -> Iterable[Tuple[str, str]]:
+    """``(prefect code, ferroflow code)`` of every Markdown table row whose first cell
+    is code starting with ``from prefect`` or ``import prefect``."""
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 2:
+            continue
+        left, right = _first_code(cells[0]), _first_code(cells[1])
+        if left and right and re.match(r"^(from|import)\s+prefect\b", left):
+            yield left, right
+
+
+def _first_code(cell: str) -> Optional[str]:
+    match = re.search(r"`([^`]+)`", cell)
+    return match.group(1).strip() if match else None
+
+
+def rewrite_imports(source: str, table: ImportTable) -> str:
+    """``source`` with every Prefect import rewritten by ``table``; a name the table
+    does not place is left importing from Prefect (and so fails on ferroflow)."""
+    lines = source.splitlines(keepends=True)
+    nodes = [n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    for node in sorted(nodes, key=lambda n: n.lineno, reverse=True):
+        new = _rewrite_node(node, table)
+        if new is None:
+            continue
+        first = lines[node.lineno - 1]
+        indent = first[: len(first) - len(first.lstrip())]
+        lines[node.lineno - 1: node.end_lineno] = [indent + "; ".join(new) + "\n"]
+    return "".join(lines)
+
+
+def _alias(name: str, asname: Optional[str]) -> str:
+    return name if asname in (None, name) else f"{name} as {asname}"
+
+
+def _rewrite_node(node: Any, table: ImportTable) -> Optional[List[str]]:
+    if isinstance(node, ast.Import):
+        out, changed = [], False
+        for alias in node.names:
+            target = table.imports.get(alias.name)
+            if target is not None and (alias.asname or "." not in alias.name):
+                out.append(f"import {target} as {alias.asname or alias.name}")
+                changed = True
+            else:
+                out.append(f"import {_alias(alias.name, alias.asname)}")
+        return out if changed else None
+    if node.level or not node.module or not node.module.startswith("prefect"):
+        return None
+    grouped: Dict[str, List[str]] = {}
+    for alias in node.names:
+        placed = table.name(node.module, alias.name)
+        module, name = placed if placed else (node.module, alias.name)
+        grouped.setdefault(module, []).append(_alias(name, alias.asname or alias.name))
+    return [f"from {module} import {', '.join(names)}" for module, names in grouped.items()]
+
+
+TABLE = ImportTable.from_markdown(DOC.read_text(), EXTRA_ROWS)
+
+
+# ---------------------------------------------------------------------------
+# comparing records
+# ---------------------------------------------------------------------------
+
+NOT_COMPARED = {"warnings", "message_kind"}
+
+
+def differences(expected: Any, got: Any, where: str = "") -> List[str]:
+    """Every place where ferroflow's record ``got`` differs from Prefect's
+    ``expected``, as ``where: Prefect X, ferroflow Y``."""
+    if isinstance(expected, dict) and isinstance(got, dict):
+        out = []
+        for key in sorted(set(expected) | set(got)):
+            if key in NOT_COMPARED:
+                continue
+            here = f"{where}.{key}" if where else key
+            if key not in got:
+                out.append(f"{here}: Prefect {_short(expected[key])}, ferroflow has none")
+            elif key not in expected:
+                out.append(f"{here}: Prefect has none, ferroflow {_short(got[key])}")
+            else:
+                out.extend(differences(expected[key], got[key], here))
+        return out
+    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
+        out = []
+        for i, (e, g) in enumerate(zip(expected, got)):
+            out.extend(differences(e, g, f"{where}[{i}]"))
+        return out
+    if expected != got:
+        return [f"{where}: Prefect {_short(expected)}, ferroflow {_short(got)}"]
+    return []
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def run_on_ferroflow(name: str) -> Dict[str, Any]:
+    """Run flow file ``name`` on ferroflow, its imports rewritten; return its record."""
+    path = REC.flow_files()[name]
+    source = rewrite_imports(path.read_text(), TABLE)
+    return REC.run_flow_module(lambda: REC.load_flow_module(name, source, str(path)))
+
+
+# ---------------------------------------------------------------------------
+# tests
+# ---------------------------------------------------------------------------
+
+def _params() -> list:
+    names = sorted(set(REC.flow_files()) | set(EXPECTED))
+    return [pytest.param(n, id=n, marks=[pytest.mark.xfail(reason=KNOWN_MISMATCHES[n], strict=True)]
+                         if n in KNOWN_MISMATCHES else []) for n in names]
+
+
+def test_fixture_matches_flow_files():
+    """Every flow file is recorded and every recording has its file."""
+    files, recorded = set(REC.flow_files()), set(EXPECTED)
+    assert files == recorded, (
+        f"real_flows_expected.json is out of date: not recorded {sorted(files - recorded)}, "
+        f"no file for {sorted(recorded - files)}; run "
+        "/work/p1venv/bin/python tests/compat/record_real_flows.py")
+
+
+def test_known_mismatches_name_real_flows():
+    assert not set(KNOWN_MISMATCHES) - set(REC.flow_files())
+
+
+def test_extra_rows_are_not_in_the_doc():
+    """An extra row the doc now has (for the same module or name) must go."""
+    doc = ImportTable.from_markdown(DOC.read_text())
+    extra = ImportTable.from_markdown(EXTRA_ROWS)
+    covered = ([f"import {m}" for m in extra.imports if m in doc.imports]
+               + [f"from {m} import ..." for m in extra.modules if m in doc.modules]
+               + [f"from {m} import {n}" for m, n in extra.names if (m, n) in doc.names])
+    assert not covered, f"{DOC.name} now has rows for {covered}: delete them from EXTRA_ROWS"
+
+
+def test_import_rewriting():
+    """The rewrite follows the table: names, whole modules, submodules, and leaves
+    what the table does not place."""
+    table = ImportTable.from_markdown(
+        "| `from prefect import task, Flow` | `from ferroflow import task, Flow` |\n"
+        "| `from prefect.engine import signals` | `from ferroflow import signals` |\n"
+        "| `from prefect.engine.state import Success, ...` | `from ferroflow.states import Success, ...` |\n"
+        "| `from prefect.schedules import clocks` | `from ferroflow.schedules import X, ...` |\n"
+        "| `import prefect` | `import ferroflow as prefect` |\n")
+    source = ("import prefect\n"
+              "from prefect import task, Flow as F, Secret\n"
+              "from prefect.engine.signals import SKIP\n"
+              "from prefect.engine import state\n"
+              "from prefect.schedules.clocks import CronClock\n"
+              "def f():\n"
+              "    from prefect.engine.state import (Failed,\n"
+              "        Success)\n"
+              "    return 1\n")
+    assert rewrite_imports(source, table) == (
+        "import ferroflow as prefect\n"
+        "from ferroflow import task, Flow as F; from prefect import Secret\n"
+        "from ferroflow.signals import SKIP\n"
+        "from ferroflow import states as state\n"
+        "from ferroflow.schedules.clocks import CronClock\n"
+        "def f():\n"
+        "    from ferroflow.states import Failed, Success\n"
+        "    return 1\n")
+
+
+@pytest.mark.parametrize("name", _params())
+def test_real_flow_matches_prefect1(name, monkeypatch, tmp_path):
+    assert name in EXPECTED, f"{name} not recorded; re-run record_real_flows.py"
+    monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path))  # a cache and run store of its own
+    got = run_on_ferroflow(name)
+    problems = differences(EXPECTED[name], got)
+    assert not problems, (f"{name} differs from Prefect 1.4.1 ({len(problems)}):\n  "
+                          + "\n  ".join(problems[:60])
+                          + (f"\n  warnings on ferroflow: {got['warnings']}" if got.get("warnings") else ""))
