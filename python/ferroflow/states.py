@@ -5,7 +5,8 @@ true for ``Success`` and its subclasses ``Cached``, ``Mapped`` and ``Skipped``;
 ``is_failed()`` for ``Failed``, ``TriggerFailed`` and ``TimedOut``.
 
 ``State.result`` is the value (a task's return value, or the exception of a failed
-run). A failed state also keeps the formatted ``traceback``.
+run). A failed state also keeps the formatted ``traceback``. ``State._result`` gives
+the value with its checkpoint ``location``, for code written against Prefect 1.
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ class State:
     def __repr__(self) -> str:
         name = type(self).__name__
         return f'<{name}: "{self.message}">' if self.message is not None else f"<{name}>"
+
+    @property
+    def _result(self) -> Any:
+        """The result as Prefect 1 code reads it (``state._result.value``): a
+        :class:`~ferroflow.results.ResultValue` with ``value`` (``state.result``) and
+        ``location`` (``state.location``), or :data:`~ferroflow.results.NoResult` for
+        a state without one (not finished, or skipped without running)."""
+        from ferroflow.results.value import NoResult, ResultValue
+
+        if self.result is None and self.location is None and (self.is_skipped() or not self.is_finished()):
+            return NoResult
+        return ResultValue(self.result, self.location)
 
     def __eq__(self, other: object) -> bool:
         # Equal when of the same type with equal results, as in Prefect 1 (the

@@ -177,7 +177,7 @@ def test_flow_state_handlers_on_failure_and_terminal_state_handler():
     state = flow.run()
     assert state.is_successful() and state.message == "failure accepted"
     assert terminal_calls == [["Failed"]]
-    assert seen == [("flow-handlers", "Pending", "Running"), ("flow-handlers", "Running", "Success")]
+    assert seen == [("flow-handlers", "Scheduled", "Running"), ("flow-handlers", "Running", "Success")]
     assert failures == []  # the terminal handler ran first and the flow ended Success
 
 

@@ -9,8 +9,8 @@ they are looked at.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Iterator
+from collections.abc import Sequence
+from typing import Any
 
 from ferroflow import _core, signals, states
 
@@ -213,28 +213,72 @@ class ChildStates(Sequence):
         return f"<{self._len} child states of {self._record.frozen.tasks[self._task_id].name!r}: {self.counts()}>"
 
 
-class TaskStates(Mapping):
-    """``flow_state.result``: every task of the flow mapped to its State, built on
-    first access and kept."""
+class TaskStates(dict):
+    """``flow_state.result``: a ``dict`` of every task of the flow to its State.
+
+    A real ``dict`` (Prefect 1 code checks ``isinstance(state.result, dict)``) whose
+    States are built when first read: ``result[task]``, ``get`` and ``in`` build (at
+    most) that task's State; anything that sees the whole dict (iteration, ``items``,
+    ``dict(result)``, ``==``, ``repr``, changes) builds the rest first. A mapped task's
+    children stay lazy either way (``map_states``)."""
 
     def __init__(self, record: RunRecord):
-        self._record = record
-        self._cache: dict = {}
+        super().__init__()
+        self._record: Any = record  # None once every State is built
 
-    def __getitem__(self, task: Any) -> states.State:
-        try:
-            return self._cache[task]
-        except KeyError:
-            pass
-        task_id = self._record.frozen.index[task]  # KeyError for a foreign task
-        state = self._cache[task] = self._record.state(task_id)
+    def __missing__(self, task: Any) -> states.State:
+        record = self._record
+        if record is None:
+            raise KeyError(task)
+        state = record.state(record.frozen.index[task])  # KeyError for a foreign task
+        dict.__setitem__(self, task, state)
         return state
 
-    def __iter__(self) -> Iterator:
-        return iter(self._record.frozen.tasks)
+    def get(self, task: Any, default: Any = None) -> Any:
+        try:
+            return self[task]
+        except KeyError:
+            return default
+
+    def __contains__(self, task: object) -> bool:
+        record = self._record
+        if record is None:
+            return dict.__contains__(self, task)
+        try:
+            return task in record.frozen.index
+        except TypeError:  # unhashable
+            return False
 
     def __len__(self) -> int:
-        return len(self._record.frozen.tasks)
+        record = self._record
+        return dict.__len__(self) if record is None else len(record.frozen.tasks)
 
-    def __repr__(self) -> str:
-        return "{" + ", ".join(f"<Task: {t.name}>: {self[t]!r}" for t in self) + "}"
+    def _build_all(self) -> None:
+        record = self._record
+        if record is not None:
+            for task in record.frozen.tasks:
+                if not dict.__contains__(self, task):
+                    self.__missing__(task)
+            self._record = None
+
+    def __reduce__(self) -> tuple:
+        return dict, (dict(self.items()),)
+
+
+def _building_all(name: str) -> Any:
+    method = getattr(dict, name)
+
+    def whole(self: TaskStates, *args: Any, **kwargs: Any) -> Any:
+        self._build_all()
+        return method(self, *args, **kwargs)
+
+    whole.__name__ = whole.__qualname__ = name
+    whole.__doc__ = method.__doc__
+    return whole
+
+
+for _name in ("__iter__", "__reversed__", "__eq__", "__ne__", "__repr__", "__or__", "__ror__", "__ior__",
+              "keys", "values", "items", "copy", "pop", "popitem", "clear", "update", "setdefault",
+              "__setitem__", "__delitem__"):
+    setattr(TaskStates, _name, _building_all(_name))
+del _name

@@ -67,7 +67,7 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
 
     ``parameters`` maps parameter names to values (unknown or missing required ones
     raise :class:`ferroflow.errors.ParameterError` before anything runs);
-    ``executor`` is an executor instance or a registered name (default ``"local"``);
+    ``executor`` is an executor instance or a registered name (default: the flow's ``executor``, else ``"local"``);
     ``progress`` receives ``start``/``update``/``finish`` calls (see
     ``ferroflow.cli.progress``); ``scheduled_start_time`` (default now) is what
     ``ferroflow.context`` reports and derives its date helpers from; ``record``
@@ -100,7 +100,7 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
     params = check_parameters(flow, parameters or {})
     from ferroflow.plugins import get_executor
 
-    exe = get_executor(executor if executor is not None else "local")
+    exe = get_executor(executor if executor is not None else getattr(flow, "executor", None) or "local")
     run = FlowRun(frozen, params, exe, progress, scheduled_start_time, store=open_run_store(record),
                   keep_results=keep_results)
     if earlier is not None:
@@ -184,7 +184,8 @@ class FlowRun:
         flow_frame = Frame(self.info, -1, None, None, frozenset(), None, None)
         if flow_handlers:
             with in_frame(flow_frame):
-                started = call_handlers(self.flow, flow_handlers, states.Pending(), states.Running("Running flow."))
+                scheduled = states.Scheduled(start_time=self.info.scheduled_start_time)  # as in Prefect 1
+                started = call_handlers(self.flow, flow_handlers, scheduled, states.Running("Running flow."))
             if started.is_finished():
                 return self._finish(started)
         logs = self.logs = RunLogHandler(self.info)

@@ -10,6 +10,8 @@
   :class:`ResultCorrupt` error, never a wrong value.
 * Serializers (:class:`Serializer`): ``cloudpickle`` (default) and ``json`` are built
   in; plugins add more through the ``register_serializers`` hook.
+* :class:`ResultValue` and :data:`NoResult`: a value with the location it was kept
+  at, as Prefect 1 code reads it from ``state._result``.
 * Caching: :class:`CacheRecord`, :func:`cache_key_for`, :func:`hash_value`,
   :func:`task_source_hash`, :func:`save_cache_record`, :func:`load_cache_record`.
 
@@ -56,6 +58,7 @@ from ferroflow.results.stores import (
     check_location,
     get_result_store,
 )
+from ferroflow.results.value import NoResult, ResultValue
 
 if TYPE_CHECKING:  # pragma: no cover
     from ferroflow.results.filesystem import FsspecResultStore
@@ -70,6 +73,7 @@ __all__ = [
     "JSONSerializer",
     "LocationTemplate",
     "MemoryResultStore",
+    "NoResult",
     "Result",
     "ResultCorrupt",
     "ResultError",
@@ -77,6 +81,7 @@ __all__ = [
     "ResultNotFound",
     "ResultStore",
     "ResultStoreError",
+    "ResultValue",
     "SerializationError",
     "Serializer",
     "cache_key_for",
