@@ -9,7 +9,7 @@ import pytest
 from ferroflow.store import SCHEMA_VERSION, SQLiteRunStore, StateStoreError
 from ferroflow.store import sqlite as mod
 
-TABLES = {"meta", "runs", "tasks", "task_runs", "child_counts", "child_spans", "logs"}
+TABLES = {"meta", "runs", "tasks", "task_runs", "child_counts", "child_spans", "logs", "run_parameters"}
 
 
 def meta(path) -> dict:
@@ -85,3 +85,48 @@ def test_another_database_is_refused(tmp_path):
         conn.execute("CREATE TABLE customers (id INTEGER)")
     with pytest.raises(StateStoreError, match=r"not a run store: .*\['customers'\] but no ferroflow meta table"):
         SQLiteRunStore(path)
+
+
+def store_at_version(path, version: int) -> None:
+    """A run store file as a ferroflow of schema ``version`` left it, holding one ended run."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    for v in range(1, version + 1):
+        for statement in mod.MIGRATIONS[v]:
+            conn.execute(statement)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(version),))
+    conn.execute("INSERT INTO runs (run_id, flow_name, parameters, state, started_at, ended_at, hostname, pid) "
+                 "VALUES ('old', 'etl', '{\"n\": 3, \"day\": \"datetime.date(2026, 1, 2)\"}', 'Failed', 1.0, 2.0, "
+                 "'h', 1)")
+    conn.execute("INSERT INTO tasks (run, task_id, position, name, slug, is_mapped) VALUES (1, 0, 0, 't', 't-1', 0)")
+    conn.execute("INSERT INTO task_runs VALUES (1, 0, -1, 4, 1, NULL, 'file:///x', 2.0)")
+    conn.close()
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_stores_of_every_older_version_are_migrated_to_4(tmp_path, version):
+    from ferroflow.engine.resume import resumed_parameters
+
+    path = tmp_path / "runs.db"
+    store_at_version(path, version)
+    with SQLiteRunStore(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.integrity_check() == "ok"
+        old = store.get_run("old")
+        assert (old.state, old.parameters) == ("Failed", {"n": 3, "day": "datetime.date(2026, 1, 2)"})
+        assert store.resume_info("old").tasks[0].result_location == "file:///x"
+        # Recorded before pickles were kept: resume has only the JSON form to go on.
+        assert store.recorded_parameters("old") is None
+        assert resumed_parameters(store, old, {"n": 4}) == {"n": 4, "day": "datetime.date(2026, 1, 2)"}
+        store.start_run("new", "etl", {"n": 5}, [(0, "t", "t-1", False)])
+        store.end_run("new", "Success")
+        assert store.recorded_parameters("new")["n"][0] is not None
+    conn = sqlite3.connect(path)
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
+    task_columns = {r[1] for r in conn.execute("PRAGMA table_info(tasks)")}
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
+    assert "approved" in task_columns
+    assert {"heartbeat_at", "owner", "record_error"} <= columns
+    assert tables == TABLES
+    assert meta(path)["schema_version"] == "4"

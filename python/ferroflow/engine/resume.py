@@ -17,8 +17,9 @@ from ferroflow import _core
 from ferroflow.errors import FerroflowError
 from ferroflow.results import ResultError
 from ferroflow.store import RunStore, RunSummary, UnknownRunError
+from ferroflow.store.parameters import restore
 
-__all__ = ["ResumeError", "Resume", "find_run"]
+__all__ = ["ResumeError", "Resume", "find_run", "resumed_parameters"]
 
 log = logging.getLogger("ferroflow.resume")
 
@@ -52,6 +53,37 @@ def find_run(store: RunStore, run_id: str, flow_name: str) -> RunSummary:
                 f"run {run.run_id} is still running (pid {run.pid} on {run.hostname}, alive and recording "  # type: ignore[union-attr]
                 f"heartbeats): resume it once it has ended, or after stopping that process")
     return run  # type: ignore[return-value]
+
+
+def resumed_parameters(store: RunStore, run: RunSummary, given: Optional[dict] = None) -> dict:
+    """The parameters to resume ``run`` with: those ``given``, and for the others the
+    values the run was recorded with (restored from their pickles, so a date stays a
+    date). Raises :class:`ResumeError` naming every parameter that cannot be restored,
+    rather than run with a changed value; giving such a parameter again is the way on.
+
+    A run recorded without pickles (by a ferroflow before schema 4) has only the JSON
+    form of its parameters: those are used as they are."""
+    given = dict(given or {})
+    recorded = store.recorded_parameters(run.run_id)
+    if recorded is None:
+        return {**run.parameters, **given}
+    values: dict = {}
+    problems: list = []
+    for name, (data, problem) in recorded.items():
+        if name in given:
+            continue
+        try:
+            values[name] = restore(name, data, problem)
+        except ValueError as exc:
+            problems.append((name, str(exc)))
+    if problems:
+        names = ", ".join(repr(name) for name, _ in problems)
+        hint = " ".join(f"--param {name}=VALUE" for name, _ in problems)
+        raise ResumeError(
+            f"cannot resume run {run.run_id} with the parameter values it ran with: "
+            f"{'; '.join(text for _, text in problems)}. Give {names} again "
+            f"(flow.run(resume=..., {problems[0][0]}=...) or `ferroflow run FILE --resume {run.run_id[:12]} {hint}`)")
+    return {**values, **given}
 
 
 class Resume:

@@ -28,7 +28,7 @@ from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
 from ferroflow.engine.persistence import checkpoint_of
 from ferroflow.engine.recorder import Recorder
 from ferroflow.engine.release import Releaser
-from ferroflow.engine.resume import Resume, find_run
+from ferroflow.engine.resume import Resume, find_run, resumed_parameters
 from ferroflow.errors import EngineError
 from ferroflow.store import NullRunStore, RunStore, StateStoreError, get_run_store, new_run_id
 from ferroflow.executors.base import SIGNAL_CODES, UnitResult, WorkUnit
@@ -96,7 +96,7 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
     if resume is not None:
         reader = get_run_store(True)
         earlier = find_run(reader, resume, flow.name)
-        parameters = {**earlier.parameters, **(parameters or {})}
+        parameters = resumed_parameters(reader, earlier, parameters)
     params = check_parameters(flow, parameters or {})
     from ferroflow.plugins import get_executor
 

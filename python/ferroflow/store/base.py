@@ -223,8 +223,9 @@ class RunStore(abc.ABC):
     def start_run(self, run_id: str, flow_name: str, parameters: Mapping[str, Any],
                   tasks: Iterable[TaskSpec], started_at: Timestamp = None, *,
                   resumed_from: Optional[str] = None) -> None:
-        """Record that a run started: its flow, parameters (kept as JSON, values that
-        are not JSON by ``repr``) and tasks as ``(task_id, name, slug, is_mapped)``
+        """Record that a run started: its flow, parameters (kept twice: as JSON for
+        display, a value JSON cannot hold by its ``repr``; and each value pickled, for
+        :meth:`recorded_parameters`) and tasks as ``(task_id, name, slug, is_mapped)``
         (optionally a fifth item: approved to go on past a pause) in the order to
         display them. Calling it again for the same ``run_id`` reopens
         the run (its state becomes ``Running`` again)."""
@@ -324,6 +325,14 @@ class RunStore(abc.ABC):
         """Per task and per child, the recorded code and result location of a run, to
         resume it. Raises :class:`UnknownRunError`."""
 
+    def recorded_parameters(self, run_id: str) -> Optional[dict]:
+        """The faithful record of a run's parameters, for resuming it: ``{name: (value
+        pickled with cloudpickle or None, why it could not be pickled or None)}`` (see
+        :mod:`ferroflow.store.parameters`). None when the run was recorded without it (by
+        a ferroflow before schema 4, or a store that keeps only the JSON form): then
+        only ``RunSummary.parameters`` is known. Raises :class:`UnknownRunError`."""
+        return None
+
     # ----- conveniences ------------------------------------------------------------
 
     def reap(self, timeout: float = 60.0) -> list[str]:
@@ -394,6 +403,9 @@ class NullRunStore(RunStore):
         self._unknown(run_id)
 
     def resume_info(self, run_id):  # noqa: D102
+        self._unknown(run_id)
+
+    def recorded_parameters(self, run_id):  # noqa: D102
         self._unknown(run_id)
 
 

@@ -43,7 +43,7 @@ import sqlite3
 import sys
 import threading
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Optional
 
 from ferroflow import _core
 from ferroflow.store.base import (
@@ -60,11 +60,12 @@ from ferroflow.store.base import (
 )
 from ferroflow.store.errors import StateStoreError, UnknownRunError, describe_sqlite_error
 from ferroflow.store.orphans import CRASHED, HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, check_timeout, orphan_message
+from ferroflow.store.parameters import pickled, readable
 
 __all__ = ["SQLiteRunStore", "SCHEMA_VERSION", "MIGRATIONS"]
 
 #: The schema version this ferroflow writes (kept in the ``meta`` table).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Statements that bring a store from version ``v - 1`` to ``v``, applied in order in
 #: one transaction when a store is opened. Never edit a released version: add one.
@@ -137,6 +138,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: ("ALTER TABLE tasks ADD COLUMN approved INTEGER NOT NULL DEFAULT 0",),
     # When a live run's process last said it was alive (ferroflow.store.orphans).
     3: ("ALTER TABLE runs ADD COLUMN heartbeat_at REAL",),
+    # The lease of the process recording a run (NULL once it ended, was reaped or was
+    # taken over); why its record is incomplete; parameters pickled, for resume.
+    4: (
+        "ALTER TABLE runs ADD COLUMN owner TEXT",
+        "ALTER TABLE runs ADD COLUMN record_error TEXT",
+        """CREATE TABLE run_parameters (
+            run INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            value BLOB,
+            problem TEXT,
+            PRIMARY KEY (run, name)
+        )""",
+    ),
 }
 
 DEFAULT_BUSY_TIMEOUT = 30.0
@@ -284,8 +298,8 @@ class SQLiteRunStore(RunStore):
 
     def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):  # noqa: D102
         tasks = [tuple(t) for t in tasks]
-        self._put(("start", str(run_id), str(flow_name), _to_json(parameters), tasks, to_epoch(started_at),
-                   resumed_from, socket.gethostname(), os.getpid()))
+        self._put(("start", str(run_id), str(flow_name), readable(parameters), pickled(parameters), tasks,
+                   to_epoch(started_at), resumed_from, socket.gethostname(), os.getpid()))
 
     def end_run(self, run_id, state_name, message=None, ended_at=None):  # noqa: D102
         self._put(("end", str(run_id), str(state_name), message, to_epoch(ended_at)))
@@ -492,6 +506,14 @@ class SQLiteRunStore(RunStore):
                                             children.get(task_id, {}), _merge(spans.get(task_id, [])),
                                             bool(approved))
             return ResumeInfo(run, tasks)
+
+        return self._query(get)
+
+    def recorded_parameters(self, run_id):  # noqa: D102
+        def get(c):
+            key = self._run_key(c, run_id)
+            rows = c.execute("SELECT name, value, problem FROM run_parameters WHERE run = ?", (key,)).fetchall()
+            return {name: (data, problem) for name, data, problem in rows} or None
 
         return self._query(get)
 
@@ -818,7 +840,7 @@ def _weight(item: tuple) -> int:
     if kind in ("states", "logs"):
         return len(item[2])
     if kind == "start":
-        return 1 + len(item[4])
+        return 1 + len(item[5])
     return 1
 
 
@@ -868,7 +890,7 @@ class _Transaction:
             key = self.w.runs[run_id] = row[0]
         return key
 
-    def _start(self, run_id, flow_name, parameters, tasks, started_at, resumed_from, hostname, pid) -> None:
+    def _start(self, run_id, flow_name, parameters, pickles, tasks, started_at, resumed_from, hostname, pid) -> None:
         c = self.conn
         c.execute(
             "INSERT INTO runs (run_id, flow_name, parameters, state, message, started_at, ended_at, resumed_from, "
@@ -880,6 +902,9 @@ class _Transaction:
         key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
         self.w.runs[run_id] = key
         self.w.live.add(key)
+        c.execute("DELETE FROM run_parameters WHERE run = ?", (key,))
+        c.executemany("INSERT INTO run_parameters (run, name, value, problem) VALUES (?, ?, ?, ?)",
+                      [(key, name, data, problem) for name, data, problem in pickles])
         c.executemany(
             "INSERT INTO tasks (run, task_id, position, name, slug, is_mapped, approved) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (run, task_id) DO UPDATE SET position = excluded.position, name = excluded.name, "
@@ -1146,23 +1171,6 @@ def _run_summary(row: tuple) -> RunSummary:
     except ValueError:
         params = {}
     return RunSummary(run_id, flow_name, state, message, params, started_at, ended_at, resumed_from, hostname, pid)
-
-
-def _short_repr(value: Any) -> str:
-    """A parameter value JSON cannot hold, as its repr (at most 1,000 characters)."""
-    try:
-        text = repr(value)
-    except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not stop recording
-        text = f"<{type(value).__name__} object: repr() raised {type(exc).__name__}>"
-    return text if len(text) <= 1000 else text[:997] + "..."
-
-
-def _to_json(parameters: Optional[Mapping[str, Any]]) -> str:
-    params = dict(parameters or {})
-    try:
-        return json.dumps(params, default=_short_repr)
-    except (TypeError, ValueError):  # keys JSON cannot hold, or a circular value
-        return json.dumps({str(k): _short_repr(v) for k, v in params.items()})
 
 
 # ----------------------------------------------------------------------------------

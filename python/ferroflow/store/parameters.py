@@ -1,0 +1,73 @@
+"""A run's parameters as the run store keeps them: twice.
+
+* A readable JSON object, for display (``ferroflow runs show``, ``RunSummary.parameters``):
+  each parameter on its own, its JSON value when JSON can hold it, else its ``repr``
+  (a date, a tuple-keyed dict, a list that contains itself). One such parameter never
+  turns the others into strings.
+* Per parameter, the value pickled with cloudpickle: what resuming the run uses, so a
+  resumed task gets a ``datetime.date`` back, not the text of one. A value that cannot
+  be pickled (a lock, an open file) is kept as the reason instead, and resuming refuses
+  to guess it (:func:`restore`).
+
+Unpickling runs code named by the pickle: the run store is trusted like the results
+a run checkpoints, and should be writable only by its owner.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Optional
+
+__all__ = ["readable", "pickled", "restore", "short_repr"]
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)``, at most 1,000 characters (a broken ``__repr__`` says so)."""
+    try:
+        text = repr(value)
+    except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not stop recording
+        text = f"<{type(value).__name__} object: repr() raised {type(exc).__name__}>"
+    return text if len(text) <= 1000 else text[:997] + "..."
+
+
+def _one(value: Any) -> str:
+    """One parameter as JSON text: its JSON value, else its repr as a JSON string."""
+    try:
+        return json.dumps(value, default=short_repr)
+    except (TypeError, ValueError, RecursionError):  # keys JSON cannot hold, a cycle, too deep
+        return json.dumps(short_repr(value))
+
+
+def readable(parameters: Optional[Mapping[str, Any]]) -> str:
+    """The parameters as one JSON object, for display (see the module docstring)."""
+    items = (f"{json.dumps(str(name))}: {_one(value)}" for name, value in (parameters or {}).items())
+    return "{" + ", ".join(items) + "}"
+
+
+def pickled(parameters: Optional[Mapping[str, Any]]) -> list:
+    """``[(name, pickled bytes or None, problem or None), ...]``: each value pickled with
+    cloudpickle on its own; ``problem`` says why one could not be (``TypeError: cannot
+    pickle '_thread.lock' object``)."""
+    import cloudpickle
+
+    out = []
+    for name, value in (parameters or {}).items():
+        try:
+            out.append((str(name), cloudpickle.dumps(value), None))
+        except Exception as exc:  # noqa: BLE001 - any failure is this parameter's alone
+            out.append((str(name), None, f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+def restore(name: str, data: Optional[bytes], problem: Optional[str]) -> Any:
+    """The value of a recorded parameter; a ValueError naming it when it cannot be
+    restored (it could not be pickled when recorded, or unpickling it fails now)."""
+    if data is None:
+        raise ValueError(f"parameter {name!r} could not be recorded ({problem or 'no value kept'})")
+    import cloudpickle
+
+    try:
+        return cloudpickle.loads(data)
+    except Exception as exc:  # noqa: BLE001 - whatever the pickle's code raised
+        raise ValueError(f"parameter {name!r} cannot be restored: unpickling it raised "
+                         f"{type(exc).__name__}: {exc}") from exc
