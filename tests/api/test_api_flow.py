@@ -591,3 +591,67 @@ def test_building_large_flows():
     assert len(flow.root_tasks()) == 50_001
     assert len(flow.terminal_tasks()) == 50_001
     assert all(not flow.edges_to(x) for x in fan[:1000])
+
+
+# ----------------------------------------------------------------------------- Prefect 1's signature
+
+
+def test_flow_takes_prefect_1_arguments_in_prefect_1_order():
+    import inspect
+
+    names = list(inspect.signature(Flow).parameters)
+    assert names[:13] == ["name", "schedule", "executor", "run_config", "storage", "tasks", "edges",
+                          "reference_tasks", "state_handlers", "on_failure", "validate", "result",
+                          "terminal_state_handler"]
+    import datetime as dt
+
+    import pendulum
+
+    from ferroflow.executors import LocalExecutor
+    from ferroflow.schedules import IntervalSchedule
+
+    schedule = IntervalSchedule(start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), interval=dt.timedelta(hours=1))
+    executor = LocalExecutor()
+    a = Task(name="a")
+    flow = Flow("positional", schedule, executor, None, None, [a])
+    assert flow.schedule is schedule and flow.executor is executor and a in flow.tasks
+
+
+@pytest.mark.parametrize("what", ["run_config", "storage"])
+def test_prefect_server_settings_are_refused_by_name(what):
+    with pytest.raises(TypeError, match=rf"Flow 'f': {what} is a Prefect Server/Cloud setting"):
+        Flow("f", **{what: object()})
+    assert getattr(Flow("f", **{what: None}), what) is None
+
+
+def test_validate_checks_the_seeded_flow_at_once():
+    a, b = Task(name="a"), Task(name="b")
+    edges = [Edge(a, b), Edge(b, a)]
+    Flow("lazy", edges=edges)  # not checked until it runs
+    with pytest.raises(CycleError, match="a -> b -> a|b -> a -> b"):
+        Flow("eager", edges=edges, validate=True)
+
+
+def test_flow_executor_runs_the_flow_unless_run_is_given_one():
+    from ferroflow.executors import LocalExecutor
+
+    class Counting(LocalExecutor):
+        def __init__(self):
+            super().__init__()
+            self.units = 0
+
+        def submit(self, unit):
+            self.units += 1
+            super().submit(unit)
+
+    mine, given = Counting(), Counting()
+    with Flow("exec", executor=mine) as flow:
+        total = add(add.map([1, 2, 3]).pipe(task(lambda xs: sum(xs))))
+    assert flow.run(record=False).result[total].result == 10
+    assert mine.units > 0
+    used = mine.units
+    assert flow.run(executor=given, record=False).result[total].result == 10
+    assert given.units == used and mine.units == used
+    assert Flow("named", executor="threads").executor == "threads"
+    with pytest.raises(TypeError, match="Flow 'bad': executor must be"):
+        Flow("bad", executor=3)

@@ -156,8 +156,13 @@ class _FlowTasks(TaskSet):
 class Flow:
     """A named graph of tasks.
 
-    ``tasks`` and ``edges`` (optional) seed the flow; ``reference_tasks`` are the
-    tasks whose states decide the flow run's state (default: the terminal tasks).
+    The arguments come in Prefect 1's order: ``Flow(name, schedule, executor, ...)``.
+    ``schedule`` runs the flow at each of its times (:mod:`ferroflow.schedules`);
+    ``executor`` (an executor or its registered name) is the one ``flow.run()`` uses
+    when given none; ``tasks`` and ``edges`` seed the flow (``validate=True`` checks it
+    at once); ``reference_tasks`` are the tasks whose states decide the flow run's
+    state (default: the terminal tasks). ``run_config`` and ``storage`` are Prefect
+    Server settings: ferroflow runs flows itself, so they must stay None.
 
     ``flow.tasks`` is an insertion-ordered, read-only set view; ``flow.edges`` a set of
     :class:`~ferroflow.core.edge.Edge`; ``flow.constants[task][key]`` holds the plain
@@ -168,14 +173,19 @@ class Flow:
     def __init__(
         self,
         name: str,
+        schedule: Any = None,
+        executor: Any = None,
+        run_config: None = None,
+        storage: None = None,
         tasks: Optional[Iterable[Task]] = None,
         edges: Optional[Iterable[Edge]] = None,
         reference_tasks: Optional[Iterable[Task]] = None,
         state_handlers: Optional[Iterable[Callable[..., Any]]] = None,
         on_failure: Optional[Callable[..., Any]] = None,
-        terminal_state_handler: Optional[Callable[..., Any]] = None,
-        schedule: Any = None,
+        validate: Optional[bool] = None,
         result: Any = None,
+        terminal_state_handler: Optional[Callable[..., Any]] = None,
+        *,
         keep_results: bool = True,
     ):
         if not isinstance(name, str) or not name.strip():
@@ -196,6 +206,16 @@ class Flow:
         if schedule is not None and not hasattr(schedule, "next"):
             raise TypeError(f"Flow {name!r}: schedule must be a ferroflow.schedules.Schedule, got {schedule!r}")
         self.schedule = schedule
+        if executor is not None and not (isinstance(executor, str) or callable(executor) or hasattr(executor, "submit")):
+            raise TypeError(f"Flow {name!r}: executor must be an executor (ferroflow.executors) or a registered "
+                            f"executor name, got {executor!r}")
+        #: The executor ``flow.run()`` uses when given none (None: ``"local"``).
+        self.executor = executor
+        for what, value in (("run_config", run_config), ("storage", storage)):
+            if value is not None:
+                raise TypeError(f"Flow {name!r}: {what} is a Prefect Server/Cloud setting (how an agent deploys "
+                                f"and starts the flow); ferroflow runs flows itself: drop it")
+        self.run_config = self.storage = None
         if not isinstance(keep_results, bool):
             raise TypeError(f"Flow {name!r}: keep_results must be True or False, got {keep_results!r}")
         #: The default of ``flow.run(keep_results=...)`` (``docs/large-flows.md``).
@@ -223,6 +243,8 @@ class Flow:
             )
         if reference_tasks:
             self.set_reference_tasks(reference_tasks)
+        if validate:
+            self.validate()
 
     # ------------------------------------------------------------------- basics
 
@@ -817,7 +839,7 @@ class Flow:
     ) -> "State":
         """Run the flow and return its final state (``state.result`` maps every task to
         its state). Parameter values come from ``parameters`` and keyword arguments (the
-        latter win); ``executor`` defaults to the local one.
+        latter win); ``executor`` defaults to the flow's ``executor``, else the local one.
 
         With a ``schedule`` (and ``run_on_schedule`` not False), run at each scheduled
         time until the schedule ends, ``max_runs`` runs were made, or Ctrl-C while
