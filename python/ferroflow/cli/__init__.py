@@ -15,13 +15,16 @@
 
 Exit codes of ``run``: 0 the flow run succeeded, 1 it failed, 2 usage or load error
 (one line on stderr; ``--traceback`` shows the traceback), 3 paused waiting for
-approval (resume it with ``--resume RUN_ID --approve TASK``), 130 cancelled by Ctrl-C.
+approval (resume it with ``--resume RUN_ID --approve TASK``), 130 cancelled by Ctrl-C
+(SIGINT), 143 cancelled by SIGTERM (handled like Ctrl-C: see ``cli.interrupts``).
+Warnings of ferroflow's loggers during the run go to stderr (``cli.console``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import traceback
 from typing import Any, Optional, Sequence
@@ -34,7 +37,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_PAUSED = 3
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class UsageError(FerroflowError):
@@ -104,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="run a flow defined in a Python file",
         description="Run a flow defined in a Python file. Exit code: 0 success, 1 failure, "
-                    "2 usage or load error, 3 paused (waiting for approval), 130 interrupted.")
+                    "2 usage or load error, 3 paused (waiting for approval), 130 interrupted "
+                    "(Ctrl-C), 143 terminated (SIGTERM; the run is cancelled and recorded as with "
+                    "Ctrl-C). A second Ctrl-C or SIGTERM stops at once.")
     run.add_argument("flow", metavar="FILE.py[:FLOW_NAME]",
                      help="the file defining the flow, and the flow's variable or name "
                           "when the file defines several")
@@ -215,20 +221,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (UsageError, FlowLoadError, PluginError) as exc:
         return _error(exc, args.traceback)
 
+    from ferroflow.cli.console import ConsoleLog
+    from ferroflow.cli.interrupts import StopSignals
     from ferroflow.engine.resume import ResumeError
-    from ferroflow.store import UnknownRunError
+    from ferroflow.store import StateStoreError, UnknownRunError
 
     display = ProgressDisplay(mode="off" if args.no_progress else "auto")
     record = False if args.no_record else None
+    console = ConsoleLog(display)
+    logger = logging.getLogger("ferroflow")
+    logger.addHandler(console)
+    stop = StopSignals()
     try:
-        approve = True if args.approve_all else (args.approve or None)
-        state = run_flow(flow, parameters=params, executor=executor, progress=display, record=record,
-                         resume=args.resume, approve=approve, keep_results=args.keep_results)
+        with stop:
+            approve = True if args.approve_all else (args.approve or None)
+            state = run_flow(flow, parameters=params, executor=executor, progress=display, record=record,
+                             resume=args.resume, approve=approve, keep_results=args.keep_results)
     except KeyboardInterrupt:
         display.close()
         print("ferroflow: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except (ParameterError, FlowDefinitionError, PluginError, UnknownRunError, ResumeError) as exc:
+        return stop.exit_code(EXIT_INTERRUPTED)
+    except (ParameterError, FlowDefinitionError, PluginError, UnknownRunError, ResumeError,
+            StateStoreError) as exc:
         display.close()
         return _error(exc, args.traceback)
     except Exception as exc:  # noqa: BLE001 - the engine should not raise; report it
@@ -236,12 +250,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
         print(f"ferroflow: error: the flow run raised {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        logger.removeHandler(console)
     if getattr(state, "recorded", False):
         print(f"Flow run id: {state.flow_run_id}  (details: ferroflow runs show {state.flow_run_id[:12]})")
     if state.is_successful():
         return EXIT_OK
     if state.is_cancelled():
-        return EXIT_INTERRUPTED
+        return stop.exit_code(EXIT_INTERRUPTED)
     if state.is_paused():
         return EXIT_PAUSED
     return EXIT_FAILED

@@ -6,6 +6,10 @@ task runs carry ``flow_name``, ``flow_run_id``, ``task_name``, ``task_full_name`
 format string can use them. During
 ``flow.run()`` they are also kept with the run: ``state.logs`` of a task run's (or a
 mapped child's) State lists what it logged.
+
+The handlers ferroflow adds to keep records (:class:`KeepingHandler`) do not count as
+logging being configured: a record that no other handler gets is shown as Python shows
+it when nothing is configured (``logging.lastResort``: WARNING and above, on stderr).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any, Optional
 
 from ferroflow.engine.context import current_frame
 
-__all__ = ["get_logger", "LogEntry", "RunLogHandler", "StdoutToLogger"]
+__all__ = ["get_logger", "handlers_reached", "KeepingHandler", "LogEntry", "RunLogHandler", "StdoutToLogger"]
 
 TASK_LOGGER = "ferroflow.task"
 
@@ -67,8 +71,43 @@ class LogEntry(tuple):
         return f"<{self.level} {self.logger}: {self.message}>"
 
 
-class RunLogHandler(logging.Handler):
-    """Keeps records emitted during one flow run's task runs, keyed by task run."""
+def handlers_reached(name: str) -> list:
+    """The handlers a record of logger ``name`` reaches, in the order
+    ``Logger.callHandlers`` calls them (whatever their levels)."""
+    logger: Optional[logging.Logger] = logging.getLogger(name) if name != "root" else logging.getLogger()
+    found: list = []
+    while logger is not None:
+        found.extend(logger.handlers)
+        if not logger.propagate:
+            break
+        logger = logger.parent
+    return found
+
+
+class KeepingHandler(logging.Handler):
+    """A handler ferroflow adds to keep records (with a run, or to send them from a
+    worker), not to show them.
+
+    Python shows a record on stderr (``logging.lastResort``, WARNING and above) only
+    when no handler at all gets it, so a keeping handler alone would hide warnings
+    that nobody configured logging for. :meth:`show_unhandled` puts that back.
+    """
+
+    def show_unhandled(self, record: logging.LogRecord) -> None:
+        """Show ``record`` as ``logging.lastResort`` would when it reaches no handler
+        other than keeping ones; the first keeping handler it reaches does it, so
+        several (one per concurrent run) show it once."""
+        last = logging.lastResort
+        if last is None or record.levelno < last.level:
+            return
+        reached = handlers_reached(record.name)
+        if reached and reached[0] is self and all(isinstance(h, KeepingHandler) for h in reached):
+            last.handle(record)
+
+
+class RunLogHandler(KeepingHandler):
+    """Keeps records emitted during one flow run's task runs, keyed by task run, and
+    shows on stderr what no other handler gets (see :class:`KeepingHandler`)."""
 
     def __init__(self, run: Any, level: int = logging.INFO):
         super().__init__(level)
@@ -78,6 +117,7 @@ class RunLogHandler(logging.Handler):
         self._run = run
 
     def emit(self, record: logging.LogRecord) -> None:
+        self.show_unhandled(record)
         frame = current_frame()
         if frame is None or frame.run is not self._run:
             return  # another run's (or no) task: not ours to keep

@@ -10,18 +10,16 @@ gained or lost tasks.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Optional
 
 from ferroflow import _core
 from ferroflow.errors import FerroflowError
+from ferroflow.executors.checkpoints import UnreadCheckpoints
 from ferroflow.results import ResultError
 from ferroflow.store import RunStore, RunSummary, UnknownRunError
 from ferroflow.store.parameters import restore
 
 __all__ = ["ResumeError", "Resume", "find_run", "resumed_parameters"]
-
-log = logging.getLogger("ferroflow.resume")
 
 _DONE = (_core.SUCCESS, _core.CACHED)
 
@@ -92,6 +90,8 @@ class Resume:
     def __init__(self, store: RunStore, run: RunSummary, frozen: Any, checkpoints: list):
         flow = frozen.flow
         self.run = run
+        #: Says which checkpoints cannot be read back (their task runs run again).
+        self.unread = UnreadCheckpoints(run.run_id)
         info = store.resume_info(run.run_id)
         by_slug = {(t.slug or t.name): t for t in info.tasks.values()}
         slugs = getattr(flow, "slugs", {})
@@ -152,18 +152,14 @@ class Resume:
         if not candidates:
             return [], [], [], indices
         done, values, locations = [], [], []
-        unread = 0
         read = result.read_many([loc for _, loc in candidates])
         for (i, location), value in zip(candidates, read):
             if isinstance(value, ResultError):
-                unread += 1
+                self.unread.add(label, i, location, value)
                 continue
             done.append(i)
             values.append(value)
             locations.append(location)
-        if unread:
-            log.warning("task %r: %d checkpointed result(s) of run %s could not be read and run again",
-                        label, unread, self.run.run_id)
         if indices is None:
             return done, values, locations, (None if not done else [])
         finished = set(done)

@@ -218,6 +218,8 @@ class FlowRun:
         return self._finish(state)
 
     def _finish(self, state: states.State) -> states.State:
+        if self.resume is not None:
+            self.resume.unread.finish()
         state.flow_run_id = self.info.flow_run_id  # type: ignore[attr-defined]
         self.recorder.finish(state, self.logs)
         state.recorded = self.recorder.recorded  # type: ignore[attr-defined]

@@ -9,18 +9,28 @@ executor runs the unit, and a unit's results are written in one batch).
 
 Locations are formatted from the run's context (``flow_name``, ``task_name``,
 ``map_index``, ``today``...), the parameters and the task run's inputs.
+
+A resumed run that cannot read a checkpoint back runs that task run again and says so
+(:class:`UnreadCheckpoints`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any, Optional
 
 from ferroflow._core import CACHED, FAILED, SUCCESS
 from ferroflow.engine.context import _frame_values
 from ferroflow.results import LocationTemplate, Result, ResultError, template_context
 
-__all__ = ["Checkpoint", "run_checkpointed"]
+__all__ = ["Checkpoint", "UNREAD_LISTED", "UnreadCheckpoints", "run_checkpointed"]
+
+log = logging.getLogger("ferroflow.resume")
+
+#: Unreadable checkpoints a resumed run lists one line each; the rest are counted and
+#: summed up in one line when the run ends.
+UNREAD_LISTED = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +46,45 @@ class Checkpoint:
     def location_of(self, unit: Any, j: int, kwargs: dict) -> str:
         """The target location of task run ``j`` of ``unit`` (inputs ``kwargs``)."""
         return self.target.format(_keys(unit, j, kwargs))  # type: ignore[union-attr]
+
+
+class UnreadCheckpoints:
+    """Warnings (logger ``ferroflow.resume``) about the checkpoints of an earlier run
+    that a resumed run cannot read back, so it runs those task runs again.
+
+    The first ``listed`` of the run get one line each, naming the task, the map index,
+    the location and why it cannot be read; :meth:`finish` then counts the others in
+    one line, per task, so a million corrupt children cost a bounded number of lines.
+    """
+
+    def __init__(self, run_id: str, listed: int = UNREAD_LISTED):
+        self.run_id = run_id
+        self.listed = listed
+        self.count = 0
+        self.unlisted: dict = {}  # task label -> how many were counted, not listed
+
+    def add(self, label: str, index: Optional[int], location: str, error: BaseException) -> None:
+        """Checkpoint ``location`` of task ``label`` (child ``index``, None: the task
+        itself) could not be read (``error``)."""
+        self.count += 1
+        if self.count > self.listed:
+            self.unlisted[label] = self.unlisted.get(label, 0) + 1
+            return
+        who = f"task {label!r}" + ("" if index is None else f", map index {index},")
+        text = str(error).strip()
+        reason = text.splitlines()[0] if text else type(error).__name__
+        log.warning("resuming run %s: %s runs again: its checkpoint %r could not be read: %s%s",
+                    self.run_id, who, location, reason,
+                    " (further unreadable checkpoints are counted, not listed)" if self.count == self.listed else "")
+
+    def finish(self) -> None:
+        """Sum up, in one line, the unreadable checkpoints that were not listed."""
+        if not self.unlisted:
+            return
+        per_task = ", ".join(f"task {label!r}: {n:,}" for label, n in self.unlisted.items())
+        log.warning("resuming run %s: %s more checkpoints could not be read (%s); in all, %s task runs had "
+                    "to run again because their checkpoint could not be read", self.run_id,
+                    f"{self.count - self.listed:,}", per_task, f"{self.count:,}")
 
 
 def _keys(unit: Any, j: int, kwargs: dict) -> dict:

@@ -62,6 +62,7 @@ from typing import Any, Iterable, Optional
 import cloudpickle
 
 from ferroflow.engine.context import _USER, current_frame, in_frame
+from ferroflow.engine.logs import KeepingHandler
 from ferroflow.errors import ExecutorError
 from ferroflow.executors import base
 from ferroflow.executors.base import UnitResult, WorkUnit, _outcome
@@ -269,14 +270,15 @@ def merge_loops(unit: WorkUnit, sent: Iterable, loops: Optional[dict]) -> None:
 _CAPTURED: contextvars.ContextVar[Optional[list]] = contextvars.ContextVar("ferroflow_captured", default=None)
 
 
-class LogCapture(logging.Handler):
+class LogCapture(KeepingHandler):
     """On a worker, keeps the records emitted while a unit runs, as plain dictionaries,
     with the position of the task run that emitted them.
 
     The list is the context's (set by :func:`run_packed`, one per unit, so units
     running at once in threads of one worker keep their own) or, failing that,
     ``records`` (set by the ``processes`` worker for any thread of its process). A
-    record emitted outside any unit goes on as it would without this handler."""
+    record emitted outside any unit goes on as it would without this handler
+    (:meth:`~ferroflow.engine.logs.KeepingHandler.show_unhandled`)."""
 
     def __init__(self) -> None:
         super().__init__(logging.NOTSET)
@@ -288,25 +290,11 @@ class LogCapture(logging.Handler):
         if records is None:
             records = self.records
         if records is None:
-            if logging.lastResort is not None and record.levelno >= logging.lastResort.level \
-                    and not self._handled_elsewhere(record.name):
-                logging.lastResort.handle(record)
+            self.show_unhandled(record)
             return
         frame = current_frame()
         j = frame.j if frame is not None and frame.task_name is not None else None
         records.append((j, plain_record(record, self._format)))
-
-    def _handled_elsewhere(self, name: str) -> bool:
-        """Whether another handler on the way from logger ``name`` to the root got the
-        record (if none did, Python would have used ``logging.lastResort``)."""
-        logger: Optional[logging.Logger] = logging.getLogger(name) if name != "root" else logging.getLogger()
-        while logger is not None:
-            if any(h is not self for h in logger.handlers):
-                return True
-            if not logger.propagate:
-                return False
-            logger = logger.parent
-        return False
 
 
 def plain_record(record: logging.LogRecord, formatter: logging.Formatter) -> dict:
