@@ -1,14 +1,19 @@
 """Executors run the engine's work units. See :mod:`ferroflow.executors.base` for the
-contract and :mod:`ferroflow.executors.local` for the built-in in-process executor."""
+contract and :mod:`ferroflow.executors.local` for the built-in in-process executor.
+``LocalDaskExecutor`` and ``DaskExecutor`` build executors from Prefect 1's arguments
+(:mod:`ferroflow.executors.dask_names`)."""
 
 from ferroflow.executors.base import Executor, UnitResult, WorkUnit
 
-__all__ = ["Executor", "UnitResult", "WorkUnit", "LocalExecutor", "ThreadsExecutor", "ProcessesExecutor"]
+__all__ = ["Executor", "UnitResult", "WorkUnit", "LocalExecutor", "ThreadsExecutor", "ProcessesExecutor",
+           "LocalDaskExecutor", "DaskExecutor"]
 
 _BUILTIN = {
     "LocalExecutor": "ferroflow.executors.local",
     "ThreadsExecutor": "ferroflow.executors.threads",
     "ProcessesExecutor": "ferroflow.executors.processes",
+    "LocalDaskExecutor": "ferroflow.executors.dask_names",
+    "DaskExecutor": "ferroflow.executors.dask_names",
 }
 
 
