@@ -54,3 +54,9 @@ class EngineError(FerroflowError):
 
     The run that hit it ends Failed with this error as the flow state's result.
     """
+
+
+class TaskTimeout(BaseException):
+    """Raised inside a task run that exceeded its ``timeout``; the ``result`` of the
+    run's ``TimedOut`` state (Prefect 1's ``TaskTimeoutSignal``). A ``BaseException``,
+    as there, so a task's ``except Exception`` cannot swallow it."""

@@ -559,3 +559,24 @@ def test_an_uncalled_some_trigger_runs_the_task_whatever_its_upstream_states(fac
     for t in (both_failed, both_ok, alone):
         assert state.result[t].is_successful(), state.result[t]
     assert state.result[both_failed].result == ["a", "b"]
+
+
+def test_a_timed_out_run_ends_timed_out_with_the_task_timeout_of_ferroflow_errors():
+    # Prefect 1: TimedOut("Task timed out during execution.") whose result is a
+    # prefect.exceptions.TaskTimeoutSignal, a BaseException.
+    import time
+
+    from ferroflow.errors import TaskTimeout
+    from ferroflow.executors.timeouts import TaskTimeout as same
+
+    @task(timeout=0.1)
+    def slow():
+        time.sleep(30)
+
+    with Flow("slow") as flow:
+        s = slow()
+    state = flow.run(record=False).result[s]
+    assert type(state).__name__ == "TimedOut" and state.message == "Task timed out during execution."
+    assert isinstance(state.result, TaskTimeout) and same is TaskTimeout
+    assert not isinstance(state.result, Exception)
+    assert str(state.result) == "Task timed out after 0.1 s"

@@ -22,14 +22,11 @@ import threading
 import time
 from typing import Any, Callable
 
+from ferroflow.errors import TaskTimeout
+
 __all__ = ["TaskTimeout", "call_with_timeout"]
 
 log = logging.getLogger("ferroflow.timeouts")
-
-
-class TaskTimeout(BaseException):
-    """Raised inside a task run that exceeded its timeout. A ``BaseException`` so a
-    task's ``except Exception`` cannot swallow it."""
 
 
 def call_with_timeout(fn: Callable[..., Any], seconds: float, kwargs: dict) -> Any:
