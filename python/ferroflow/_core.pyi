@@ -30,8 +30,8 @@ class Run:
         self,
         graph: Graph,
         # (trigger, at_least, at_most, skip_on_upstream_skip, max_retries,
-        #  retry_delays_ms, retry_jitter, retry_seed, n_constants, observed)
-        specs: list[tuple[str, Optional[float], Optional[float], bool, int, list[int], float, int, int, bool]],
+        #  retry_delays_ms, retry_jitter, retry_seed, n_constants, observed, constant)
+        specs: list[tuple[str, Optional[float], Optional[float], bool, int, list[int], float, int, int, bool, bool]],
     ) -> None: ...
     def next_batch(self, max_items: int, now_ms: int) -> list[tuple[int, int, Optional[Indices], Optional[int]]]: ...
     def report(self, reports: list[tuple[int, Optional[Indices], Union[int, bytes]]], now_ms: int) -> None: ...

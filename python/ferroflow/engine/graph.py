@@ -48,9 +48,19 @@ class FrozenFlow:
         return [_spec(t, len(constants.get(t, ())), seed) for t in self.tasks]
 
 
+def is_constant_task(task: Any) -> bool:
+    """Whether ``task`` is a :class:`~ferroflow.core.collections.Constant` (or a
+    subclass): as in Prefect 1, it is ``Success`` with its value from the start of a
+    run, never run, whatever its upstream tasks do (its trigger, state handlers, result
+    and cache are not used)."""
+    from ferroflow.core.collections import Constant
+
+    return isinstance(task, Constant)
+
+
 def _spec(task: Any, n_constants: int, seed: int) -> tuple:
     """``(trigger, at_least, at_most, skip_on_upstream_skip, max_retries,
-    retry_delays_ms, retry_jitter, retry_seed, n_constants, observed)``."""
+    retry_delays_ms, retry_jitter, retry_seed, n_constants, observed, constant)``."""
     spec = getattr(task.trigger, "_ff_spec", ("custom",))
     name = spec[0]
     at_least = float(spec[1]) if len(spec) > 1 and spec[1] is not None else None
@@ -68,6 +78,7 @@ def _spec(task: Any, n_constants: int, seed: int) -> tuple:
         seed if own_seed is None else own_seed,
         n_constants,
         bool(getattr(task, "state_handlers", None) or getattr(task, "on_failure", None)),
+        is_constant_task(task),
     )
 
 

@@ -20,7 +20,7 @@ import pendulum
 from ferroflow import _core, signals, states
 from ferroflow.engine import inputs
 from ferroflow.engine.context import Frame, RunInfo, in_frame
-from ferroflow.engine.graph import freeze
+from ferroflow.engine.graph import freeze, is_constant_task
 from ferroflow.engine.handlers import call_handlers, on_failure_handler, outcome_of, state_of
 from ferroflow.engine.logs import RunLogHandler
 from ferroflow.engine.parameters import check_parameters
@@ -146,16 +146,16 @@ class FlowRun:
         # the details of an earlier attempt must be cleared when the next reports.
         self.rerunnable = [bool(t.max_retries) for t in tasks]
         self.handlers = [_handlers_of(t) for t in tasks]
-        from ferroflow.core.collections import Constant
-
         slugs = getattr(self.flow, "slugs", {})
+        constants = [is_constant_task(t) for t in tasks]
         self.checkpoints = [
-            None if _is_parameter(t) else checkpoint_of(t, self.flow, slugs.get(t, t.slug) or t.name,
-                                                        any(e.mapped for e in frozen.in_edges[i]))
+            None if constants[i] or _is_parameter(t)
+            else checkpoint_of(t, self.flow, slugs.get(t, t.slug) or t.name, any(e.mapped for e in frozen.in_edges[i]))
             for i, t in enumerate(tasks)
         ]
-        self.inline = [type(t) is Constant and not self.handlers[i] and self.checkpoints[i] is None
-                       for i, t in enumerate(tasks)]
+        for i, t in enumerate(tasks):
+            if constants[i]:
+                self._constant(i, t.value)
         self.plans: dict[int, inputs.MapPlan] = {}
         self.direct: list = []  # outcomes decided without running anything
         self.backlog: deque = deque()  # generators of units not yet sliced
@@ -420,11 +420,6 @@ class FlowRun:
         if self.custom_trigger[task_id] and not self._custom_trigger_passes(task_id, TASK_LEVEL):
             self.runs_in_flight -= 1
             return
-        if self.inline[task_id]:
-            # A plain Constant: its value is here already; no executor round trip
-            # (on a remote executor a big list would travel to a worker and back).
-            self._known(task_id, task.value)
-            return
         yield WorkUnit(
             task_id=task_id,
             label=task.name,
@@ -442,8 +437,14 @@ class FlowRun:
             checkpoint=self.checkpoints[task_id],
         )
 
+    def _constant(self, task_id: int, value: Any) -> None:
+        """Give a constant task its value and Prefect's ``Success`` with no message (the
+        core made it successful from the start: it is never handed out)."""
+        self.record.values[task_id] = value
+        self.record.details[(task_id, TASK_LEVEL)] = (None, None)
+
     def _known(self, task_id: int, value: Any) -> None:
-        """Report a task whose value the engine already has (a parameter, a constant)."""
+        """Report a task whose value the engine already has (a parameter)."""
         self.record.values[task_id] = value
         self.direct.append((task_id, None, _core.SUCCESS))
         self.runs_in_flight -= 1

@@ -11,7 +11,9 @@
 //! Readiness follows Prefect Core 1: a non-mapped task waits for every upstream task
 //! and every child of a mapped upstream; a mapped task's parent waits for its mapped
 //! upstreams' parents only, and child `i` then waits for child `i` of each mapped
-//! upstream, so mapped -> mapped chains run child by child.
+//! upstream, so mapped -> mapped chains run child by child. A constant task
+//! ([`TaskSpec::constant`]) is successful from the start, as Prefect's flow runner
+//! sets a `Constant` to `Success` without running it.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
@@ -36,6 +38,10 @@ pub struct TaskSpec {
     /// decides alone (skips, trigger failures) are proposed to Python as
     /// [`ItemKind::Decided`] items instead of being recorded at once.
     pub observed: bool,
+    /// A constant (Prefect 1's `Constant` task): SUCCESS from the start of the run,
+    /// whatever its upstream tasks do. It is never handed out, its trigger never
+    /// evaluated, and it never maps (Python already holds its value).
+    pub constant: bool,
 }
 
 impl Default for TaskSpec {
@@ -47,6 +53,7 @@ impl Default for TaskSpec {
             retry_delays: RetryDelays::NONE,
             n_constants: 0,
             observed: false,
+            constant: false,
         }
     }
 }
@@ -226,7 +233,7 @@ impl Run {
                     (false, false) => LinkKind::Whole,
                     (false, true) => LinkKind::WholeFlat,
                 };
-                mapped[d as usize] |= e.mapped;
+                mapped[d as usize] |= e.mapped && !specs[d as usize].constant;
                 match links.items[start..].iter_mut().find(|l| l.up == e.upstream && l.kind == kind) {
                     Some(link) => link.edges += 1,
                     None => links.items.push(Link { up: e.upstream, kind, edges: 1 }),
@@ -259,7 +266,10 @@ impl Run {
             graph,
         };
         for &t in run.graph.order().to_vec().iter() {
-            if run.waiting[t as usize] == 0 {
+            if run.specs[t as usize].constant {
+                // Its upstreams still finish into it (and find it decided already).
+                run.set_task_state(t, SUCCESS);
+            } else if run.waiting[t as usize] == 0 {
                 run.events.push(Event::Evaluate(t));
             }
         }

@@ -11,6 +11,8 @@
 //!   mapped edge has a successful upstream, and otherwise maps over the shortest mapped
 //!   input; child `i` sees child `i` of mapped upstreams on mapped edges, the upstream
 //!   itself for other mapped edges, and everything for unmapped edges;
+//! * a constant task is Success from the start, whatever its upstreams end in, and is
+//!   never handed out (Prefect's flow runner never runs a `Constant`);
 //! * a task run follows an outcome script per attempt; retryable failures (FAILED,
 //!   TIMED_OUT or an in-task TRIGGERFAIL carrying RETRY_OK) are retried while
 //!   `run_count <= max_retries`, RETRYING (the RETRY signal) always is. A retry is not
@@ -49,6 +51,8 @@ struct TaskGen {
     n_constants: u32,
     /// (upstream pick, mapped, duplicate the edge): the pick is reduced modulo the id.
     ups: Vec<(u32, bool, bool)>,
+    /// A `Constant` task: successful from the start, whatever its upstreams do.
+    constant: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -93,9 +97,10 @@ fn task_gen() -> impl Strategy<Value = TaskGen> {
         (prop_oneof![2 => Just(0.0), 1 => prop::sample::select(vec![0.25, 0.5, 1.0])], any::<u64>()),
         prop_oneof![6 => Just(0u32), 1 => 1u32..=2],
         prop::collection::vec((any::<u32>(), prop::bool::weighted(0.4), prop::bool::weighted(0.1)), 0..=3),
+        prop::bool::weighted(0.1),
     )
         .prop_map(
-            |(trigger, skip_on_upstream_skip, max_retries, retry_delays_ms, (jitter, jitter_seed), n_constants, ups)| {
+            |(trigger, skip_on_upstream_skip, max_retries, retry_delays_ms, (jitter, jitter_seed), n_constants, ups, constant)| {
                 TaskGen {
                     trigger,
                     skip_on_upstream_skip,
@@ -105,6 +110,7 @@ fn task_gen() -> impl Strategy<Value = TaskGen> {
                     jitter_seed,
                     n_constants,
                     ups,
+                    constant,
                 }
             },
         )
@@ -169,6 +175,7 @@ impl Flow {
                 // Observed tasks get the core's own decisions back as Decided items;
                 // echoing them must not change any outcome.
                 observed: (t.retry_delays_ms.len() as u32 + t.n_constants) % 2 == 1,
+                constant: t.constant,
             })
             .collect();
         let reference = (0..n as u32).filter(|&i| case.reference_mask >> (i % 64) & 1 == 1).collect();
@@ -176,7 +183,7 @@ impl Flow {
     }
 
     fn is_mapped(&self, t: u32) -> bool {
-        self.links[t as usize].iter().any(|&(_, m)| m)
+        !self.specs[t as usize].constant && self.links[t as usize].iter().any(|&(_, m)| m)
     }
 }
 
@@ -358,6 +365,10 @@ fn model(case: &Case, flow: &Flow) -> Outcome {
         let links = &flow.links[tu];
         let has_edges = !links.is_empty() || spec.n_constants > 0;
         let constants = vec![SUCCESS; spec.n_constants as usize];
+        if spec.constant {
+            out.state[tu] = SUCCESS; // never run, whatever its upstreams did
+            continue;
+        }
         if !flow.is_mapped(t) {
             let mut ups = constants.clone();
             for &(u, _) in links {
@@ -507,6 +518,7 @@ fn drive(case: &Case, flow: &Flow, seed: u64) -> Result<Outcome, TestCaseError> 
         prop_assert!(handed <= max_items, "{handed} runs handed out for a batch of {max_items}");
         for it in &items {
             let t = it.task;
+            prop_assert!(!flow.specs[t as usize].constant, "constant t{t} handed out");
             match (it.kind, &it.indices) {
                 (ItemKind::Prepare, None) => {
                     prop_assert!(flow.is_mapped(t));
@@ -762,6 +774,7 @@ fn model_sanity() {
         jitter_seed: 0,
         n_constants: 0,
         ups,
+        constant: false,
     };
     let case = Case {
         tasks: vec![t(vec![]), t(vec![(0, true, false)]), t(vec![(1, false, false)])],

@@ -430,6 +430,49 @@ fn skip_wins_over_failure_when_skip_on_upstream_skip() {
     assert_eq!(run.task_state(d), TRIGGER_FAILED);
 }
 
+/// A constant task (Prefect 1's `Constant`) is SUCCESS from the start, whatever its
+/// upstreams end in and whatever its trigger says; it is never handed out, never maps,
+/// and its downstream tasks see a successful upstream.
+#[test]
+fn constant_task_succeeds_without_running() {
+    let constant = |trigger| TaskSpec { constant: true, observed: true, ..spec(trigger) };
+    let mut f = Flow::new();
+    let cond = f.task(); // skips, like a case's comparison that does not match
+    let fails = f.task();
+    let k_skip = f.with(constant(Trigger::AllSuccessful)); // a switch branch behind cond
+    let k_fail = f.with(constant(Trigger::AllFailed)); // behind a failure, trigger that would fail
+    let k_root = f.with(constant(Trigger::NotAllSkipped)); // no upstream: would skip
+    let k_mapped = f.with(constant(Trigger::AllSuccessful)); // a mapped edge into a constant
+    let over = f.task(); // mapped over k_skip
+    let after = f.task(); // state edge from k_fail only
+    f.edge(cond, k_skip);
+    f.edge(fails, k_fail);
+    f.mapped(cond, k_mapped);
+    f.mapped(k_skip, over);
+    f.edge(k_fail, after);
+    f.edge(k_root, after);
+    let mut run = f.start();
+    for k in [k_skip, k_fail, k_root, k_mapped] {
+        assert_eq!(name(run.task_state(k)), "Success", "t{k} before anything ran");
+        assert!(!run.is_mapped(k));
+    }
+    // the roots and the task after the constants run; the map over k_skip is prepared
+    let items = batch(&mut run, 0);
+    assert_eq!(tasks_of(&items), vec![cond, fails, over, after]);
+    assert!(items.iter().all(|i| ![k_skip, k_fail, k_root, k_mapped].contains(&i.task)));
+    report1(&mut run, cond, SKIPPED);
+    report1(&mut run, fails, FAILED);
+    report1(&mut run, after, SUCCESS);
+    run.prepared(over, Some(2), &[], None).unwrap();
+    assert_eq!(children_of(&batch(&mut run, 0), over), vec![0, 1]);
+    run.report(over, Some(&[0, 1]), &[SUCCESS, SUCCESS], 0).unwrap();
+    assert!(run.is_complete());
+    for k in [k_skip, k_fail, k_root, k_mapped] {
+        assert_eq!((name(run.task_state(k)), run.task_run_count(k)), ("Success", 0), "t{k}");
+    }
+    assert_eq!(run.verdict(&[k_skip, k_fail, k_root, k_mapped, over, after]), FinalVerdict::AllSucceeded);
+}
+
 #[test]
 fn trigger_failure_propagates() {
     let mut f = Flow::new();
