@@ -116,12 +116,22 @@ def _fail(message: str, code: int) -> int:
 
 
 def _open_store() -> Any:
-    """The run store, or None when it does not exist yet (reading never creates it)."""
+    """The run store, or None when its file does not exist (reading never creates it).
+
+    Raises :class:`~ferroflow.store.StateStoreError` naming the path and the reason when
+    the store cannot be opened, including when whether it exists cannot be found out
+    (a home directory this user may not search, a file where a directory should be):
+    that is not "no runs recorded"."""
     from ferroflow.store import SQLiteRunStore, default_store_path
+    from ferroflow.store.errors import describe_sqlite_error
 
     path = default_store_path()
-    if not os.path.exists(path):
+    try:
+        os.stat(path)
+    except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise describe_sqlite_error(exc, str(path), "read") from exc
     return SQLiteRunStore(path)
 
 
