@@ -6,9 +6,9 @@ locations and logs. :class:`RunStore` is the interface the engine and the CLI us
 :class:`ferroflow.store.SQLiteRunStore` is the default implementation, and a PostgreSQL
 store can follow by implementing the same methods.
 
-Writes are batched: ``start_run`` and ``record_*`` add their records to a pending
-batch, written every few tens of milliseconds; ``end_run`` and ``flush()`` write at
-once. Reads see everything this process recorded before them.
+Writes are batched: ``record_*`` add their records to a pending batch, written every
+few tens of milliseconds; ``start_run``, ``end_run`` and ``flush()`` write at once.
+Reads see everything this process recorded before them.
 
 State codes are the core's (``ferroflow._core.SUCCESS``, ...); ``_core.STATE_NAMES``
 names them.

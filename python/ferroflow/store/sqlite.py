@@ -7,7 +7,10 @@ How it stays cheap and safe with several processes on one file
   ``synchronous=NORMAL``: a commit survives a killed process (kill -9), only the last
   commits may be lost on power loss.
 * One writer per process and file: one connection, one transaction at a time.
-  ``start_run``/``record_*`` add records to a pending batch and return; the batch is
+  ``start_run`` commits at once (with whatever is pending): a run is in the store,
+  with its pid and first heartbeat, before any of its tasks runs, so a task that dies
+  with its process (``os._exit``) or never gives the GIL back still leaves a run to
+  find and resume. ``record_*`` add records to a pending batch and return; the batch is
   committed in one ``BEGIN IMMEDIATE`` transaction (the write lock is taken up front,
   so a transaction never fails half-way for a lock) once its oldest record is
   ``flush_interval`` old (50 ms) or ``flush_rows`` rows (5,000) wait, by the recording
@@ -819,7 +822,10 @@ class _Writer:
                 del self.cache[k]
 
 
-_URGENT = frozenset({"end"})
+#: Records committed at once, by the call that makes them: a run's start (so the run is
+#: in the store before any of its tasks runs, even one that never gives the GIL back)
+#: and its end.
+_URGENT = frozenset({"start", "end"})
 
 
 def _has_json(conn: sqlite3.Connection) -> bool:
