@@ -167,18 +167,20 @@ def run_flow_module(load: Callable[[], types.ModuleType],
 
 @contextlib.contextmanager
 def _prefect_config(values: Optional[Dict[str, Any]]):
-    """Set dotted ``prefect.config`` keys for the duration (what the user's environment
-    variables would have set)."""
+    """Set dotted config keys for the duration (what the user's environment variables
+    would have set), in ``prefect.config`` and in the copy ``prefect.context.config``
+    that the runners read."""
     import prefect
 
     saved = []
-    for dotted, value in (values or {}).items():
-        *parents, key = dotted.split(".")
-        node = prefect.config
-        for part in parents:
-            node = node[part]
-        saved.append((node, key, node[key]))
-        node[key] = value
+    for config in (prefect.config, prefect.context.config):
+        for dotted, value in (values or {}).items():
+            *parents, key = dotted.split(".")
+            node = config
+            for part in parents:
+                node = node[part]
+            saved.append((node, key, node[key]))
+            node[key] = value
     try:
         yield
     finally:
