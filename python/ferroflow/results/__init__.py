@@ -10,6 +10,8 @@
   :class:`ResultCorrupt` error, never a wrong value.
 * Serializers (:class:`Serializer`): ``cloudpickle`` (default) and ``json`` are built
   in; plugins add more through the ``register_serializers`` hook.
+* :class:`LocalResult`: Prefect 1's ``LocalResult(dir=..., location=...)``, files
+  under a directory (or at absolute paths), full paths as locations.
 * :class:`ResultValue` and :data:`NoResult`: a value with the location it was kept
   at, as Prefect 1 code reads it from ``state._result``.
 * Caching: :class:`CacheRecord`, :func:`cache_key_for`, :func:`hash_value`,
@@ -44,6 +46,7 @@ from ferroflow.results.errors import (
     ResultStoreError,
     SerializationError,
 )
+from ferroflow.results.local import LocalResult
 from ferroflow.results.result import DEFAULT_LOCATION, LocationTemplate, Result, template_context
 from ferroflow.results.serializers import (
     DEFAULT_SERIALIZER,
@@ -71,6 +74,7 @@ __all__ = [
     "CloudpickleSerializer",
     "FsspecResultStore",
     "JSONSerializer",
+    "LocalResult",
     "LocationTemplate",
     "MemoryResultStore",
     "NoResult",

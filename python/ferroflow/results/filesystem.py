@@ -114,10 +114,15 @@ class FsspecResultStore(ResultStore):
         fsync: Local files only: flush each record and its directory to disk before
             the write returns (durable across power loss; costs a disk flush per
             record). Default ``False``.
+        absolute_paths: Local files only: a location may also be an absolute path
+            (``"/data/out/x.pkl"``), written there rather than under ``base_url``;
+            what ``LocalResult`` and a ``Result`` with an absolute location template
+            use. Default ``False``: every location stays under ``base_url``.
         **storage_options: Passed to the fsspec filesystem (credentials, endpoint...).
 
     Raises:
-        ValueError: ``base_url`` is empty or not a string, or ``write_mode`` is unknown.
+        ValueError: ``base_url`` is empty or not a string, ``write_mode`` is unknown, or
+            ``absolute_paths`` is asked of a filesystem that is not local.
         ImportError: the URL's protocol needs a package that is not installed (the
             message is fsspec's, naming the package).
     """
@@ -125,7 +130,7 @@ class FsspecResultStore(ResultStore):
     name = "fsspec"
 
     def __init__(self, base_url: str, *, write_mode: Optional[str] = None, fsync: bool = False,
-                 **storage_options: Any) -> None:
+                 absolute_paths: bool = False, **storage_options: Any) -> None:
         if not isinstance(base_url, str) or not base_url.strip():
             raise ValueError(f"fsspec result store: base_url must be a non-empty URL or path, "
                              f"got {base_url!r}")
@@ -136,7 +141,7 @@ class FsspecResultStore(ResultStore):
         from fsspec.implementations.local import LocalFileSystem
 
         self._options = {"base_url": base_url, "write_mode": write_mode, "fsync": bool(fsync),
-                         **storage_options}
+                         "absolute_paths": bool(absolute_paths), **storage_options}
         fs, root = fsspec.core.url_to_fs(base_url, **storage_options)
         self.fs = fs
         protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
@@ -150,6 +155,9 @@ class FsspecResultStore(ResultStore):
             self._options["base_url"] = self.base_url  # absolute: same place once unpickled
         else:
             self.base_url = base_url if "::" in base_url else fs.unstrip_protocol(root)
+        if absolute_paths and self._local is None:
+            raise ValueError(f"fsspec result store: absolute_paths=True needs local files, not {self.base_url!r}")
+        self.absolute_paths = bool(absolute_paths)
         if write_mode is None:
             write_mode = "put" if protocol in OBJECT_STORE_PROTOCOLS else "rename"
         self.write_mode = write_mode
@@ -157,14 +165,18 @@ class FsspecResultStore(ResultStore):
     # -- naming ---------------------------------------------------------------------
 
     def url(self, location: str) -> str:
-        """``base_url/location``: the record's full URL."""
+        """``base_url/location``: the record's full URL (``file:///...`` for an
+        absolute path)."""
+        if self.absolute_paths and location.startswith("/"):
+            return self.fs.unstrip_protocol(location)
         return f"{self.base_url.rstrip('/')}/{location}"
 
     def path(self, location: str) -> str:
         """The record's path: a local path for local files, else the fsspec path."""
-        check_location(location)
+        check_location(location, absolute=self.absolute_paths)
         if self._local is not None:
-            return os.path.join(self._local, *location.split("/"))
+            base = os.sep if location.startswith("/") else self._local
+            return os.path.join(base, *location.strip("/").split("/"))
         return f"{self._root}/{location}"
 
     def _error(self, exc: BaseException, location: str, operation: str) -> ResultStoreError:

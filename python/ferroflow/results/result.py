@@ -27,7 +27,7 @@ from ferroflow.results.errors import (
     one_line,
 )
 from ferroflow.results.serializers import Serializer, get_serializer
-from ferroflow.results.stores import ResultStore, _wrap, check_location, get_result_store
+from ferroflow.results.stores import ResultStore, _looks_like_url, _wrap, check_location, get_result_store
 
 __all__ = ["DEFAULT_LOCATION", "Result", "LocationTemplate", "template_context"]
 
@@ -59,20 +59,28 @@ class LocationTemplate:
     A string is checked when the template is created (balanced braces, named fields
     only); a callable is called as ``template(**context)`` and must return a str.
 
+    A string starting with ``/`` is an absolute path (``"/data/out/{task_name}.pkl"``):
+    the locations it gives are absolute too, for a store that takes them. A relative
+    string never gives an absolute location (a parameter ``"/etc"`` in ``"{p}/x"`` is
+    refused); a callable may return either.
+
     Attributes:
         template: The string or callable given.
         fields: The root names the template refers to (``{"task_name",
             "parameters"}`` for ``"{task_name}/{parameters[n]}"``); ``None`` for a
             callable, which may use any key. The engine can look at it to build only
             the keys a template needs.
+        absolute: True for a string starting with ``/``, False for another string,
+            None for a callable.
     """
 
-    __slots__ = ("template", "fields", "_expressions")
+    __slots__ = ("template", "fields", "absolute", "_expressions")
 
     def __init__(self, template: Union[str, Callable[..., str]]) -> None:
         self.template = template
         if callable(template) and not isinstance(template, str):
             self.fields: Optional[frozenset[str]] = None
+            self.absolute: Optional[bool] = None
             self._expressions: tuple[str, ...] = ()
             return
         if not isinstance(template, str):
@@ -100,6 +108,17 @@ class LocationTemplate:
                                       template=template) from None
         self._expressions = tuple(expressions)
         self.fields = frozenset(_root(e) for e in expressions)
+        self.absolute = template.startswith("/")
+
+    def fixed_directory(self) -> Optional[str]:
+        """The directory an absolute string template always starts with: its text
+        up to the last ``/`` before the first field (``"/data/out"`` for
+        ``"/data/out/{task_name}.pkl"``; ``"/"`` at least). None when not absolute."""
+        if not self.absolute:
+            return None
+        text = self.template  # type: ignore[union-attr]
+        literal = text[:text.find("{")] if "{" in text else text
+        return literal[:literal.rfind("/")] or "/"
 
     def format(self, context: Mapping[str, Any]) -> str:
         """Format the template with ``context`` and check the location it gives.
@@ -107,7 +126,8 @@ class LocationTemplate:
         Raises:
             ResultLocationError: A key is missing (naming the template, the key and
                 the keys available), formatting failed, or the location is invalid
-                (absolute, ``..``; see :func:`~ferroflow.results.stores.check_location`).
+                (``..``, absolute from a relative template; see
+                :func:`~ferroflow.results.stores.check_location`).
         """
         template = self.template
         if self.fields is None:
@@ -127,7 +147,7 @@ class LocationTemplate:
             except Exception as exc:  # noqa: BLE001
                 raise self._explain(context, exc) from None
         try:
-            return check_location(location)
+            return check_location(location, absolute=self.absolute is not False)
         except ResultLocationError as exc:
             exc.message += f" (from location template {_name(template)})"
             exc.template = _name(template)
@@ -185,13 +205,16 @@ class Result:
             ``"json"``; a plugin's) or a serializer instance.
         location: A template such as ``"{flow_name}/{task_name}/{map_index}.pkl"``
             or a callable ``location(**context) -> str``. Default
-            :data:`DEFAULT_LOCATION`.
+            :data:`DEFAULT_LOCATION`. An absolute path (``"/data/out/{task_name}.pkl"``)
+            is written there: it needs a store of local files, and without ``store``
+            or ``base`` one is made on the directory the template starts with.
         store_options: More keyword arguments for the store's factory (credentials,
             ``fsync=True``...).
 
     Raises:
         PluginError: Unknown store or serializer name, or its factory failed.
-        ResultLocationError: ``location`` is malformed.
+        ResultLocationError: ``location`` is malformed, or absolute with a store that
+            does not take absolute paths.
 
     Attributes:
         store: The :class:`~ferroflow.results.ResultStore`.
@@ -202,14 +225,24 @@ class Result:
     def __init__(self, store: Any = None, *, base: Optional[str] = None, serializer: Any = None,
                  location: Union[str, Callable[..., str], None] = None,
                  store_options: Optional[Mapping[str, Any]] = None) -> None:
+        self.template = LocationTemplate(DEFAULT_LOCATION if location is None else location)
         options = dict(store_options or {})
+        absolute = self.template.absolute
+        if absolute and store is None and base is None:
+            base = self.template.fixed_directory()
         if base is not None:
             options["base_url"] = base
             if store is None:
                 store = "fsspec"
+        if absolute and (store == "fsspec" or (isinstance(store, str) and _looks_like_url(store))):
+            options.setdefault("absolute_paths", True)
         self.store: ResultStore = get_result_store(store, **options)
+        if absolute and not getattr(self.store, "absolute_paths", False):
+            raise ResultLocationError(
+                f"Location template {_name(self.template.template)} is an absolute path, which store "
+                f"{self.store!r} does not take: leave store= out, or give a directory of local files "
+                f"(base='/some/dir', or LocalResult(dir=...))", template=_name(self.template.template))
         self.serializer: Serializer = get_serializer(serializer)
-        self.template = LocationTemplate(DEFAULT_LOCATION if location is None else location)
 
     @property
     def location(self) -> Union[str, Callable[..., str]]:
@@ -265,7 +298,7 @@ class Result:
             SerializationError, ResultStoreError, ResultLocationError: As
             :meth:`write_value`.
         """
-        check_location(location)
+        check_location(location, absolute=getattr(self.store, "absolute_paths", False))
         data = self._dumps(value, location)
         try:
             self.store.write(location, data)

@@ -47,12 +47,15 @@ __all__ = [
 Buffer = Union[bytes, bytearray, memoryview]
 
 
-def check_location(location: Any) -> str:
+def check_location(location: Any, absolute: bool = False) -> str:
     """Return ``location`` if it is an acceptable location, else raise.
 
     A location is a non-empty ``str`` of ``/``-separated names, relative to the
     store's base: no leading ``/``, no empty, ``.`` or ``..`` segment, no NUL. This
-    keeps a location templated from user input (a parameter) inside the store.
+    keeps a location templated from user input (a parameter) inside the store. With
+    ``absolute=True`` (for a store of local files that takes absolute paths, see
+    ``FsspecResultStore(absolute_paths=True)``) it may also be an absolute path:
+    ``/`` followed by such names.
 
     Raises:
         ResultLocationError: naming the location and what is wrong with it.
@@ -65,10 +68,11 @@ def check_location(location: Any) -> str:
         problem = "it is empty"
     elif "\x00" in location:
         problem = "it contains a NUL character"
-    elif location.startswith("/"):
-        problem = "it starts with '/' (locations are relative to the store's base)"
+    elif location.startswith("/") and not absolute:
+        problem = ("it starts with '/' (locations are relative to the store's base; only a location "
+                   "template that itself starts with '/' gives absolute paths, on a store of local files)")
     else:
-        for part in location.split("/"):
+        for part in (location[1:] if absolute and location.startswith("/") else location).split("/"):
             if part in ("", ".", ".."):
                 problem = (f"it has an empty, '.' or '..' segment ({part!r}); locations must "
                            f"stay inside the store's base")
@@ -90,6 +94,9 @@ class ResultStore:
 
     #: The name the store is registered under, used in messages.
     name: str = ""
+    #: Whether locations may also be absolute paths of local files (written there,
+    #: outside the store's base): only stores built to take them say True.
+    absolute_paths: bool = False
 
     def url(self, location: str) -> str:
         """The full URL or path of ``location``, for messages and for users."""

@@ -1,0 +1,83 @@
+"""``LocalResult``: Prefect 1's ``LocalResult`` over ferroflow's :class:`Result`.
+
+``LocalResult(dir="/data/results", location="{flow_name}/{task_name}.pkl")`` keeps
+values in files under ``dir`` (default ``$FERROFLOW_HOME/results``); a location may
+also be an absolute path. As in Prefect 1, the locations it reports are full paths
+(``state._result.location``, ``write(...).location``), and it has Prefect's
+``read(location)``, ``write(value, **format_kwargs)`` and ``exists(location,
+**format_kwargs)``. The files are ferroflow's records (checksummed, written
+atomically), not bare pickles: a ``LocalResult`` reads what ferroflow wrote.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Optional, Union
+
+from ferroflow.results.result import DEFAULT_LOCATION, Result
+from ferroflow.results.value import ResultValue
+
+__all__ = ["LocalResult"]
+
+
+def default_dir() -> str:
+    """``$FERROFLOW_HOME/results`` (``~/.ferroflow/results``)."""
+    from ferroflow.store.config import ferroflow_home
+
+    return str(ferroflow_home() / "results")
+
+
+class LocalResult(Result):
+    """Values kept in local files under ``dir``.
+
+    Args:
+        dir: The directory (made absolute; created unless ``validate_dir=False``).
+            Default ``$FERROFLOW_HOME/results``.
+        validate_dir: Create ``dir`` now (default True).
+        location: A template relative to ``dir`` or an absolute path (default
+            :data:`~ferroflow.results.DEFAULT_LOCATION` under ``dir``), or a callable.
+        serializer: As :class:`Result` (default ``cloudpickle``).
+
+    Attributes:
+        dir: The absolute directory.
+    """
+
+    def __init__(self, dir: Optional[str] = None, validate_dir: bool = True,  # noqa: A002 - Prefect's name
+                 location: Union[str, Callable[..., str], None] = None, serializer: Any = None) -> None:
+        directory = os.path.abspath(os.path.expanduser(dir if dir is not None else default_dir()))
+        if validate_dir:
+            os.makedirs(directory, exist_ok=True)
+        self.dir = directory
+        template = DEFAULT_LOCATION if location is None else location
+        if isinstance(template, str) and not template.startswith("/"):
+            # Full paths, as Prefect 1's LocalResult reports them.
+            template = directory.replace("{", "{{").replace("}", "}}").rstrip("/") + "/" + template
+        super().__init__("fsspec", base=directory, serializer=serializer, location=template,
+                         store_options={"absolute_paths": True})
+
+    def read(self, location: str) -> ResultValue:
+        """The value at ``location`` (relative to ``dir``, or absolute), with it.
+
+        Raises:
+            ResultNotFound, ResultCorrupt, ResultStoreError, SerializationError: As
+            :meth:`Result.read_value`.
+        """
+        return ResultValue(self.read_value(location), location)
+
+    def write(self, value: Any, /, **format_kwargs: Any) -> ResultValue:
+        """Write ``value`` at the location formatted from ``format_kwargs``; return
+        it with that (full) location.
+
+        Raises:
+            ResultLocationError, SerializationError, ResultStoreError: As
+            :meth:`Result.write_value`.
+        """
+        return ResultValue(value, self.write_value(value, **format_kwargs))
+
+    def exists(self, location: str, /, **format_kwargs: Any) -> bool:  # type: ignore[override]
+        """Whether a complete record is at ``location`` formatted with
+        ``format_kwargs`` (relative to ``dir``, or absolute)."""
+        return self.store.exists(location.format(**format_kwargs) if format_kwargs else location)
+
+    def __repr__(self) -> str:
+        return f"LocalResult(dir={self.dir!r}, location={self.location!r})"
