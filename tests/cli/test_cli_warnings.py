@@ -153,7 +153,7 @@ def test_ferroflow_run_leaves_warnings_to_logging_the_flow_file_configured(tmp_p
 
 
 STORE_FAILS_FLOW = """
-import resource, signal
+import resource, signal, time
 from ferroflow import Flow, get_logger, task
 from ferroflow.store import get_run_store
 
@@ -165,10 +165,11 @@ resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, resource.getrlimit(resource.
 def chatty(i):
     for _ in range(20):
         get_logger().info("x" * 10_000)  # kept with the run: the store's log rows grow
+    time.sleep(0.01)  # many rounds: batches are committed (and fail) while the run is live
     return i
 
 with Flow("chatty") as flow:
-    chatty.map(list(range(20)))
+    chatty.map(list(range(60)))
 """
 
 
