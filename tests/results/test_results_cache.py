@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import functools
 import importlib.util
+import json
 import logging
 import textwrap
 import threading
@@ -249,6 +250,18 @@ def test_record_round_trip_through_bytes():
     assert CacheRecord.from_bytes(rec.to_bytes()) == rec
     never = _record(expiration=None, hashed_inputs=None)
     assert CacheRecord.from_bytes(never.to_bytes()) == never
+
+
+@pytest.mark.parametrize("message", ["Task run succeeded.", "fine", None])
+def test_a_record_keeps_the_message_of_the_state_that_filled_it(message):
+    rec = _record(message=message)
+    assert CacheRecord.from_bytes(rec.to_bytes()).message == message
+
+
+def test_a_record_written_without_a_message_says_the_run_succeeded():
+    raw = json.loads(_record(message="fine").to_bytes())
+    del raw["message"]  # as written before records kept it
+    assert CacheRecord.from_bytes(json.dumps(raw).encode()).message == "Task run succeeded."
 
 
 def test_record_expiration():

@@ -194,7 +194,8 @@ class WorkUnit:
 
     def _run_observed(self, fn: Callable[..., Any], frame: Frame) -> UnitResult:
         """The run loop of a task with state handlers: every transition passes
-        through them (Pending -> Running -> outcome)."""
+        through them (Pending -> Running -> outcome, as in Prefect 1; a retried run
+        starts from Retrying and a run about to be retried goes on to Retrying)."""
         from ferroflow import states
         from ferroflow.engine.handlers import call_handlers, outcome_of, state_of
 
@@ -210,7 +211,8 @@ class WorkUnit:
                 kwargs[key] = column[j]
             run_count = max(1, frame.run_counts[j]) if frame.run_counts else 1
             running = states.Running("Starting task run.", run_count=run_count)
-            started = call_handlers(self.owner, self.handlers, states.Pending(), running)
+            before = states.Pending() if run_count == 1 else self._retrying(run_count - 1)
+            started = call_handlers(self.owner, self.handlers, before, running)
             if started.is_finished():
                 codes[j], values[j], details[j] = outcome_of(started)
                 continue
@@ -227,10 +229,42 @@ class WorkUnit:
             final = call_handlers(self.owner, self.handlers, running, new)
             if final is not new:
                 code, value, detail = _retryable(outcome_of(final), rule)
+            code, value, detail = self.check_for_retry(final, (code, value, detail), run_count)
             codes[j], values[j] = code, value
             if detail is not None:
                 details[j] = detail
         return UnitResult(codes, values, details)
+
+    def _retrying(self, attempt: int, scheduled: bool = False) -> Any:
+        """The Retrying state after attempt ``attempt`` (Prefect 1's message); with
+        ``scheduled``, its ``start_time`` is now plus the task's delay for that attempt
+        (the core may take a jittered share off it)."""
+        import datetime
+
+        from ferroflow import retries, states
+
+        max_retries = getattr(self.owner, "max_retries", 0) or 0
+        start_time = None
+        if scheduled:
+            delays_ms = retries.core_delays(getattr(self.owner, "retry_delay", None), max_retries)[0]
+            delay_ms = delays_ms[min(attempt, len(delays_ms)) - 1] if delays_ms else 0
+            start_time = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(milliseconds=delay_ms)
+        return states.Retrying(f"Retrying Task (after attempt {attempt} of {max_retries + 1})",
+                               start_time=start_time, run_count=attempt)
+
+    def check_for_retry(self, state: Any, outcome: tuple, run_count: int) -> tuple:
+        """Prefect 1's last step of a task run, for a task with state handlers: when
+        ``outcome`` (the ``(code, value, detail)`` of ``state``) is a failure the core
+        will retry (it may, and attempts are left), pass ``state -> Retrying`` through
+        the handlers; a handler that chooses another state ends the run in it."""
+        from ferroflow.engine.handlers import call_handlers, outcome_of
+
+        code = outcome[0]
+        if not code & RETRY_OK or run_count > (getattr(self.owner, "max_retries", 0) or 0):
+            return outcome
+        retrying = self._retrying(run_count, scheduled=True)
+        final = call_handlers(self.owner, self.handlers, state, retrying)
+        return outcome if final is retrying else outcome_of(final)
 
 
 def _retryable(outcome: tuple, retry_on: tuple) -> tuple:

@@ -1,11 +1,19 @@
 """Persisted caching inside a work unit (``cache_for=``, ``cache_validator=``,
-``cache_key=``, ``cache_key_fn=``).
+``cache_key=``, ``cache_key_fn=``), with Prefect 1's states.
 
 Before a task run, its cache key is computed from what the validator says it depends
 on (see :mod:`ferroflow.cache_validators`); an unexpired record under that key in the
-cache's result store makes the run ``Cached`` with the stored value. After a
-successful run, the value and a record are written. A cache that cannot be read or
-written is a warning: the task runs (or its result stands) as if there were no cache.
+cache's result store makes the run ``Cached`` with the stored value and the message
+of the state that filled the entry ("Task run succeeded.", or a ``SUCCESS`` signal's
+message), without running it: its state handlers see ``Pending -> Cached``. A
+successful run of a caching task ends ``Cached`` too, with its own message: its
+handlers see ``Success -> Cached`` after ``Running -> Success``, and the value is
+stored (unless a handler turned the state into something else). Skipped and failed
+runs are neither cached nor stored. With ``never_use`` the runs still end ``Cached``
+(as in Prefect 1) but nothing is read or stored.
+
+A cache that cannot be read or written is a warning: the task runs (or its result
+stands) as if there were no cache.
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ import datetime
 import logging
 from typing import Any, Callable, Optional
 
+from ferroflow._core import CACHED, FAILED, SUCCESS
+from ferroflow.engine.context import _frame_values, in_frame
 from ferroflow.results import (
     CacheRecord,
     Result,
@@ -28,8 +38,9 @@ from ferroflow.results import (
     save_cache_record,
     task_source_hash,
 )
+from ferroflow.results.cache import SUCCEEDED
 
-__all__ = ["Cache"]
+__all__ = ["Cache", "cache_of", "read_cache", "settle"]
 
 log = logging.getLogger("ferroflow.cache")
 
@@ -45,6 +56,11 @@ class Cache:
     key_fn: Optional[Callable[..., Any]] = None
     mapped: bool = False
     source: Optional[str] = None  # the task's source hash, when the validator keys on it
+
+    @property
+    def used(self) -> bool:
+        """Whether entries are read and stored at all (False for ``never_use``)."""
+        return self.validator.use
 
     def key(self, context: dict, inputs: dict, parameters: dict, map_index: Optional[int]) -> Optional[str]:
         """The cache key of one task run, or None when it is not to be cached."""
@@ -62,20 +78,21 @@ class Cache:
         return cache_key_from_hashes(self.name, hashed_inputs=hashed_inputs, hashed_parameters=hashed_parameters,
                                      source_hash=self.source, extra=extra)
 
-    def lookup(self, key: str, label: str) -> tuple:
-        """``(True, value)`` for a valid entry under ``key``, else ``(False, None)``."""
+    def lookup(self, key: str, label: str) -> Optional[tuple]:
+        """``(value, message)`` of a valid entry under ``key``, else None."""
         store = self.result.store
         try:
             record = load_cache_record(store, key)
             if record is None or record.is_expired():
-                return False, None
-            return True, self.result.read_value(record.value_location)
+                return None
+            return self.result.read_value(record.value_location), record.message
         except ResultError as exc:
             log.warning("task %r: cache entry %s not used: %s", label, key, exc)
-            return False, None
+            return None
 
-    def save(self, key: str, value: Any, label: str) -> None:
-        """Store ``value`` under ``key`` (a warning if that fails)."""
+    def save(self, key: str, value: Any, message: Optional[str], label: str) -> None:
+        """Store ``value`` and the message of its state under ``key`` (a warning if
+        that fails)."""
         expiration = None
         if self.cache_for is not None:
             expiration = datetime.datetime.now(datetime.timezone.utc) + self.cache_for
@@ -84,7 +101,8 @@ class Cache:
             save_cache_record(self.result.store, CacheRecord(
                 cache_key=key, value_location=location, expiration=expiration,
                 task_source_hash=self.source,
-                serializer=getattr(self.result.serializer, "name", None)))
+                serializer=getattr(self.result.serializer, "name", None),
+                message=None if message is None else str(message)))
         except ResultError as exc:
             log.warning("task %r: result not cached: %s", label, exc)
 
@@ -102,12 +120,101 @@ def cache_of(task: Any, flow_name: str, slug: str, result: Optional[Result], map
     from ferroflow.cache_validators import duration_only
 
     validator = task.cache_validator or duration_only
-    if not validator.use:
-        return None
-    if result is None:
+    if result is None and validator.use:
         from ferroflow.store import ferroflow_home
 
         result = Result(base=(ferroflow_home() / "cache").as_uri())
     source = task_source_hash(task.run) if validator.source else None
     return Cache(task.cache_key or f"{flow_name}.{slug}", result, validator, task.cache_for, task.cache_key_fn,
                  mapped, source)
+
+
+# ---------------------------------------------------------------------------
+# inside a work unit
+# ---------------------------------------------------------------------------
+
+def read_cache(unit: Any, cache: Cache, todo: list, keys: dict, codes: Any, values: list, details: dict) -> list:
+    """Make ``Cached`` every task run among positions ``todo`` with a valid entry
+    (through its state handlers: ``Pending -> Cached``); note in ``keys`` the key (None
+    with ``never_use``) of each run that is to end ``Cached`` once it succeeds; return
+    the positions left to run."""
+    if not cache.used:
+        keys.update(dict.fromkeys(todo))
+        return todo
+    with in_frame(unit.frame):
+        return [j for j in todo if not _read_one(unit, cache, j, keys, codes, values, details)]
+
+
+def _read_one(unit: Any, cache: Cache, j: int, keys: dict, codes: Any, values: list, details: dict) -> bool:
+    """Look up task run ``j``'s entry; True when the run is decided (Cached, or failed
+    computing its key). Only what the key is made of is worked out."""
+    from ferroflow.executors.base import _retry_rule, _retryable
+
+    frame = unit.frame
+    frame.j = j
+    uses_context = cache.key_fn is not None
+    inputs = unit.inputs(j) if uses_context or cache.validator.inputs is not None else {}
+    try:
+        key = cache.key(_frame_values(frame) if uses_context else {}, inputs, frame.run.parameters, _index(unit, j))
+    except Exception as exc:  # noqa: BLE001 - the user's cache_key_fn
+        detail = (f"Error computing the cache key of task {unit.label!r}: {exc!r}", None)
+        codes[j], values[j], details[j] = _retryable((FAILED, exc, detail), _retry_rule(unit))
+        return True
+    if key is None:
+        return False
+    found = cache.lookup(key, unit.label)
+    if found is None:
+        keys[j] = key
+        return False
+    value, message = found
+    codes[j], values[j], details[j] = _observed(unit, j, None, _cached(message, value))[1]
+    return True
+
+
+def settle(unit: Any, cache: Cache, keys: dict, codes: Any, values: list, details: dict) -> None:
+    """Turn every successful task run of ``keys`` into ``Cached`` (through its state
+    handlers: ``Success -> Cached``) and store the value of each that stays
+    ``Cached``."""
+    from ferroflow import states
+    from ferroflow.executors.base import _retry_rule, _retryable
+
+    run_counts = unit.frame.run_counts
+    with in_frame(unit.frame):
+        for j, key in keys.items():
+            if codes[j] != SUCCESS:
+                continue
+            detail = details.get(j)
+            message = SUCCEEDED if detail is None else detail[0]
+            old = states.Success(message, values[j])
+            final, (code, value, detail) = _observed(unit, j, old, _cached(message, values[j]))
+            if code != CACHED:
+                # A handler chose another state: the run goes on to Prefect's retry check.
+                outcome = _retryable((code, value, detail), _retry_rule(unit))
+                code, value, detail = unit.check_for_retry(final, outcome, max(1, run_counts[j]) if run_counts else 1)
+            codes[j], values[j], details[j] = code, value, detail
+            if code == CACHED and key is not None:
+                cache.save(key, value, detail[0], unit.label)
+
+
+def _cached(message: Optional[str], value: Any) -> Any:
+    from ferroflow import states
+
+    return states.Cached(message, value)
+
+
+def _observed(unit: Any, j: int, old: Any, new: Any) -> tuple:
+    """``(final state, (code, value, (message, traceback)))`` of task run ``j`` moving
+    from ``old`` (None: Pending) to ``new``, passed through the unit's state handlers
+    (called in the unit's frame, which the caller made current)."""
+    from ferroflow import states
+    from ferroflow.engine.handlers import call_handlers, outcome_of
+
+    final = new
+    if unit.handlers:
+        unit.frame.j = j
+        final = call_handlers(unit.owner, unit.handlers, states.Pending() if old is None else old, new)
+    return final, outcome_of(final)
+
+
+def _index(unit: Any, j: int) -> Optional[int]:
+    return None if unit.indices is None else unit.indices[j]

@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from ferroflow._core import CACHED, FAILED, SUCCESS
 from ferroflow.engine.context import _frame_values
+from ferroflow.executors.caching import read_cache, settle
 from ferroflow.results import LocationTemplate, Result, ResultError, template_context
 
 __all__ = ["Checkpoint", "UNREAD_LISTED", "UnreadCheckpoints", "run_checkpointed"]
@@ -122,15 +123,14 @@ def run_checkpointed(unit: Any, run: Any) -> Any:
         todo = _read_targets(unit, checkpoint, codes, values, details, locations)
     keys: dict = {}
     if checkpoint.cache is not None and todo:
-        todo = _read_cache(unit, checkpoint.cache, todo, keys, codes, values, details)
+        todo = read_cache(unit, checkpoint.cache, todo, keys, codes, values, details)
     if todo:
         # (run() runs plain task runs: no targets, no writes, whatever the unit says)
         result.place(todo, run(unit if len(todo) == n else unit.subset(todo)))
         if checkpoint.result is not None:
             _write(unit, checkpoint, todo, codes, values, details, locations)
-        for j, key in keys.items():
-            if codes[j] == SUCCESS:
-                checkpoint.cache.save(key, values[j], unit.label)
+        if keys:
+            settle(unit, checkpoint.cache, keys, codes, values, details)
     return result
 
 
@@ -162,36 +162,6 @@ def _read_targets(unit, checkpoint, codes, values, details, locations) -> list:
                 codes[j], values[j], locations[j] = CACHED, value, location
                 details[j] = (f"Result found at task target {location}", None)
     return todo
-
-
-def _read_cache(unit, cache, todo, keys, codes, values, details) -> list:
-    """Mark Cached every task run with a valid cache entry; fill ``keys`` with the
-    cache key of each of the others; return the positions to run."""
-    from ferroflow.executors.base import _retry_rule, _retryable
-
-    left = []
-    parameters = unit.frame.run.parameters
-    # Only what the key is made of is worked out, child by child.
-    uses_context = cache.key_fn is not None
-    uses_inputs = uses_context or cache.validator.inputs is not None
-    for j in todo:
-        inputs = unit.inputs(j) if uses_inputs else {}
-        unit.frame.j = j
-        try:
-            key = cache.key(_frame_values(unit.frame) if uses_context else {}, inputs, parameters, _index(unit, j))
-        except Exception as exc:  # noqa: BLE001 - the user's cache_key_fn
-            detail = (f"Error computing the cache key of task {unit.label!r}: {exc!r}", None)
-            codes[j], values[j], details[j] = _retryable((FAILED, exc, detail), _retry_rule(unit))
-            continue
-        if key is not None:
-            hit, value = cache.lookup(key, unit.label)
-            if hit:
-                codes[j], values[j] = CACHED, value
-                details[j] = (f"Result from cache entry {key}", None)
-                continue
-            keys[j] = key
-        left.append(j)
-    return left
 
 
 def _write(unit, checkpoint, todo, codes, values, details, locations) -> None:

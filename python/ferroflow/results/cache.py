@@ -72,6 +72,10 @@ CACHE_PREFIX = "ferroflow-cache"
 
 _DIGEST_SIZE = 16
 
+#: The message of a task run that returned normally, and of a cache record that does
+#: not say otherwise.
+SUCCEEDED = "Task run succeeded."
+
 
 def _new_hasher() -> "hashlib._Hash":
     return hashlib.blake2b(digest_size=_DIGEST_SIZE)
@@ -400,6 +404,9 @@ class CacheRecord:
         task_source_hash: :func:`task_source_hash` of the task, or ``None``.
         serializer: The name of the serializer the value was written with.
         created: When the entry was written (timezone-aware).
+        message: The message of the state that filled the entry (a task run that
+            reuses it reports it again, as Prefect 1 does): ``"Task run succeeded."``
+            unless the task ended with a ``SUCCESS`` signal's own message (or None).
     """
 
     cache_key: str
@@ -410,6 +417,7 @@ class CacheRecord:
     task_source_hash: Optional[str] = None
     serializer: Optional[str] = None
     created: datetime.datetime = dataclasses.field(default_factory=_utcnow)
+    message: Optional[str] = SUCCEEDED
 
     #: Version of the JSON layout written by :meth:`to_bytes`.
     FORMAT_VERSION = 1
@@ -448,6 +456,7 @@ class CacheRecord:
             "task_source_hash": self.task_source_hash,
             "serializer": self.serializer,
             "created": self.created.isoformat(),
+            "message": self.message,
         }
         return json.dumps(data, sort_keys=True).encode("utf-8")
 
@@ -471,6 +480,7 @@ class CacheRecord:
                 task_source_hash=raw["task_source_hash"],
                 serializer=raw["serializer"],
                 created=_parse_time(raw["created"]) or _utcnow(),
+                message=raw.get("message", SUCCEEDED),  # absent from records written before it was kept
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a ferroflow cache record: {one_line(exc)}") from None
