@@ -36,7 +36,7 @@ class ScheduleError(FerroflowError, ValueError):
 
     Raised when the object is built, never later while runs are being scheduled. The
     message names the argument at fault and its value: the cron field and value, the
-    naive datetime, the interval. It subclasses ``ValueError``, so code written for
+    date that is not a datetime, the interval. It subclasses ``ValueError``, so code written for
     Prefect 1 that catches ``ValueError`` still catches it.
     """
 

@@ -1,7 +1,7 @@
 """Schedule cases run on both Prefect 1.4.1 and ferroflow (differential tests).
 
 Each case is ``@case("group/name")`` on ``def _(ns) -> (schedule, after, n)``. It builds
-its schedule only through the namespace ``ns`` (``ns.pendulum``, ``ns.timedelta``,
+its schedule only through the namespace ``ns`` (``ns.pendulum``, ``ns.datetime``, ``ns.timedelta``,
 ``ns.time``, ``ns.Schedule``, ``ns.IntervalClock``, ``ns.CronClock``, ``ns.DatesClock``,
 ``ns.IntervalSchedule``, ``ns.CronSchedule``, ``ns.filters``, ``ns.adjustments``), so the
 same code runs on both libraries. Imports neither library.
@@ -418,3 +418,50 @@ def _(ns):
     schedule = ns.CronSchedule("0 9 * * 1-5",
                                start_date=ns.pendulum.datetime(2024, 1, 1, tz="Europe/Paris"))
     return schedule, ns.pendulum.datetime(2024, 3, 29, tz="Europe/Paris"), 4
+
+
+# --- naive datetimes (standard-library ones): Prefect 1 takes them as UTC -------------
+
+@case("naive/interval-start-and-end")
+def _(ns):
+    clock = ns.IntervalClock(ns.timedelta(hours=1), start_date=ns.datetime(2024, 1, 1, 9),
+                             end_date=ns.datetime(2024, 1, 1, 13))
+    return ns.Schedule(clocks=[clock]), ns.pendulum.datetime(2024, 1, 1, 10, 30, tz="UTC"), 5
+
+
+@case("naive/cron-start-and-after")
+def _(ns):
+    clock = ns.CronClock("0 9 * * *", start_date=ns.datetime(2024, 1, 1, 9))
+    return ns.Schedule(clocks=[clock]), ns.datetime(2024, 1, 1, 10, 30), 2
+
+
+@case("naive/after-with-an-aware-clock")
+def _(ns):
+    clock = ns.CronClock("0 9 * * *", start_date=ns.pendulum.datetime(2024, 1, 1, tz="Europe/Paris"))
+    return ns.Schedule(clocks=[clock]), ns.datetime(2024, 1, 1, 10, 30), 2
+
+
+@case("naive/interval-schedule")
+def _(ns):
+    schedule = ns.IntervalSchedule(start_date=ns.datetime(2024, 1, 1, 9), interval=ns.timedelta(days=1),
+                                   end_date=ns.datetime(2024, 1, 3))
+    return schedule, ns.datetime(2023, 1, 1), 5
+
+
+@case("naive/cron-schedule")
+def _(ns):
+    schedule = ns.CronSchedule("30 6 * * *", start_date=ns.datetime(2024, 1, 1))
+    return schedule, ns.datetime(2024, 2, 1), 2
+
+
+@case("naive/dates-clock")
+def _(ns):
+    clock = ns.DatesClock([ns.datetime(2030, 1, 1, 9)])
+    return ns.Schedule(clocks=[clock]), ns.pendulum.datetime(2029, 1, 1, tz="UTC"), 1
+
+
+@case("naive/between-datetimes-filter")
+def _(ns):
+    clock = ns.IntervalClock(ns.timedelta(hours=1), start_date=ns.pendulum.datetime(2024, 1, 1, tz="UTC"))
+    between = ns.filters.between_datetimes(ns.datetime(2024, 1, 1, 9), ns.datetime(2024, 1, 1, 11))
+    return ns.Schedule(clocks=[clock], filters=[between]), ns.pendulum.datetime(2024, 1, 1, tz="UTC"), 3

@@ -51,7 +51,7 @@ def prefect_namespace() -> types.SimpleNamespace:
     from prefect.schedules.clocks import CronClock, DatesClock, IntervalClock
 
     return types.SimpleNamespace(
-        pendulum=pendulum, timedelta=datetime.timedelta, time=datetime.time,
+        pendulum=pendulum, datetime=datetime.datetime, timedelta=datetime.timedelta, time=datetime.time,
         Schedule=Schedule, IntervalClock=IntervalClock, CronClock=CronClock,
         DatesClock=DatesClock, IntervalSchedule=IntervalSchedule, CronSchedule=CronSchedule,
         filters=filters, adjustments=adjustments)

@@ -44,7 +44,13 @@ _DEDUP_AFTER_ADJUST = ("events an adjustment moves onto the same time as an iden
                        "event make one run; Prefect 1.4.1 dedups before adjusting, so the "
                        "same time comes back twice or more (its in-place mutation of the "
                        "events drops some of the copies, by accident)")
+_NAIVE_UTC = ("a naive datetime is taken as UTC everywhere, as Prefect 1 takes the start and end "
+              "dates of its clocks and `after`; Prefect 1.4.1 keeps a DatesClock's dates and a "
+              "between_datetimes filter's bounds naive, then fails comparing them with aware times "
+              "(TypeError)")
 KNOWN_DIFFERENCES = {
+    "naive/dates-clock": _NAIVE_UTC,
+    "naive/between-datetimes-filter": _NAIVE_UTC,
     "interval/new-york/hourly/autumn": _FIX_UTC,
     "interval/new-york/90-minutes/spring": _FIX_UTC,
     "interval/new-york/90-minutes/autumn": _FIX_UTC,
@@ -67,7 +73,7 @@ KNOWN_DIFFERENCES = {
 
 def _namespace() -> types.SimpleNamespace:
     return types.SimpleNamespace(
-        pendulum=pendulum, timedelta=datetime.timedelta, time=datetime.time,
+        pendulum=pendulum, datetime=datetime.datetime, timedelta=datetime.timedelta, time=datetime.time,
         Schedule=S.Schedule, IntervalClock=S.IntervalClock, CronClock=S.CronClock,
         DatesClock=S.DatesClock, IntervalSchedule=S.IntervalSchedule,
         CronSchedule=S.CronSchedule, filters=S.filters, adjustments=S.adjustments)

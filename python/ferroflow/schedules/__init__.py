@@ -11,9 +11,9 @@ by its adjustments; ``schedule.next(n)`` lists the coming times::
                             start_date=pendulum.datetime(2024, 1, 1, tz="Europe/Paris"))
     schedule.next(3, after=pendulum.datetime(2024, 3, 1, tz="Europe/Paris"))
 
-Every datetime given to a schedule must carry a time zone, and bad input (a malformed
-cron string, a naive datetime, a non-positive interval) raises :class:`ScheduleError`
-when the object is built. :func:`run_on_schedule` calls a function at each coming
+A naive datetime given to a schedule is taken as UTC (as in Prefect 1), and bad input
+(a malformed cron string, a date that is not a datetime, a non-positive interval)
+raises :class:`ScheduleError` when the object is built. :func:`run_on_schedule` calls a function at each coming
 time. See ``docs/schedules.md``.
 """
 

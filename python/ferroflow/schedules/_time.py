@@ -15,29 +15,35 @@ _ONE_US = _dt.timedelta(microseconds=1)
 
 
 def require_aware(value: Any, what: str) -> pendulum.DateTime:
-    """``value`` as a pendulum ``DateTime``, or a ``ScheduleError`` naming ``what``.
-
-    A datetime without a time zone cannot be placed on the time line (is 09:00 in
-    New York or in Tokyo?), so it is refused rather than guessed.
-    """
-    if not isinstance(value, _dt.datetime):
-        raise ScheduleError(
-            f"{what} must be a time-zone-aware datetime, got {type(value).__name__} "
-            f"{value!r}; pass e.g. pendulum.datetime(2024, 1, 1, tz='UTC')"
-        )
+    """``value`` as a pendulum ``DateTime``, or a ``ScheduleError`` naming ``what``
+    when it is not a datetime or is naive (for the clock of ``run_on_schedule``, which
+    must say which instant it is)."""
+    instant = as_instant(value, what)
     if value.tzinfo is None or value.utcoffset() is None:
         raise ScheduleError(
             f"{what} {value.isoformat()} is a naive datetime (it has no time zone); pass a "
-            f"time-zone-aware datetime, e.g. pendulum.datetime({value.year}, {value.month}, "
-            f"{value.day}, tz='America/New_York') or "
-            f"datetime(..., tzinfo=zoneinfo.ZoneInfo('UTC'))"
+            f"time-zone-aware datetime, e.g. pendulum.now('UTC')"
         )
+    return instant
+
+
+def as_instant(value: Any, what: str) -> pendulum.DateTime:
+    """``value`` as a pendulum ``DateTime``: a naive datetime is taken as UTC, as
+    Prefect 1 takes it. Anything but a datetime is a ``ScheduleError`` naming ``what``."""
+    if not isinstance(value, _dt.datetime):
+        raise ScheduleError(
+            f"{what} must be a datetime, got {type(value).__name__} "
+            f"{value!r}; pass e.g. pendulum.datetime(2024, 1, 1, tz='UTC')"
+        )
+    if value.tzinfo is None or value.utcoffset() is None:
+        return pendulum.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                                 value.microsecond, tz="UTC")
     return pendulum.instance(value)
 
 
-def optional_aware(value: Any, what: str) -> Optional[pendulum.DateTime]:
-    """Like :func:`require_aware`, but ``None`` passes through."""
-    return None if value is None else require_aware(value, what)
+def optional_instant(value: Any, what: str) -> Optional[pendulum.DateTime]:
+    """Like :func:`as_instant`, but ``None`` passes through."""
+    return None if value is None else as_instant(value, what)
 
 
 def stdlib_tz(tz: Any) -> _dt.tzinfo:
@@ -109,10 +115,10 @@ def now_utc() -> pendulum.DateTime:
 
 
 def coerce_after(after: Any) -> pendulum.DateTime:
-    """The ``after=`` argument of ``events``/``next``: aware, defaulting to now."""
+    """The ``after=`` argument of ``events``/``next`` (naive: UTC), defaulting to now."""
     if after is None:
         return now_utc()
-    return require_aware(after, "after")
+    return as_instant(after, "after")
 
 
 def minus_one_us(value: _dt.datetime) -> _dt.datetime:

@@ -8,8 +8,7 @@ the parameter defaults and labels that runs started by this clock should get:
   ``start_date``'s time zone;
 * :class:`DatesClock` fires at a fixed list of times.
 
-Every datetime a clock takes must carry a time zone; a naive one is a
-:class:`~ferroflow.errors.ScheduleError` when the clock is built. Times come
+A naive datetime (without a time zone) is taken as UTC, as in Prefect 1. Times come
 back as ``pendulum.DateTime`` objects, shown in the clock's time zone.
 """
 
@@ -127,22 +126,23 @@ class Clock:
     Subclass it and implement :meth:`events` to make a custom clock.
 
     Args:
-        start_date: no event before this time (aware datetime, optional).
-        end_date: no event after this time (aware datetime, optional; inclusive).
+        start_date: no event before this time (a datetime, optional; naive: UTC).
+        end_date: no event after this time (a datetime, optional; inclusive; naive: UTC).
         parameter_defaults: parameter values for every run this clock starts.
         labels: labels for every run this clock starts.
 
     Raises:
-        ScheduleError: a naive ``start_date``/``end_date``, an ``end_date`` before the
-            ``start_date``, or ``parameter_defaults``/``labels`` of the wrong type.
+        ScheduleError: a ``start_date``/``end_date`` that is not a datetime, an
+            ``end_date`` before the ``start_date``, or ``parameter_defaults``/``labels``
+            of the wrong type.
     """
 
     def __init__(self, start_date: Optional[_dt.datetime] = None,
                  end_date: Optional[_dt.datetime] = None,
                  parameter_defaults: Optional[dict] = None,
                  labels: Optional[Sequence[str]] = None) -> None:
-        self.start_date = _time.optional_aware(start_date, "start_date")
-        self.end_date = _time.optional_aware(end_date, "end_date")
+        self.start_date = _time.optional_instant(start_date, "start_date")
+        self.end_date = _time.optional_instant(end_date, "end_date")
         if self.start_date is not None and self.end_date is not None \
                 and _time.to_utc(self.end_date) < _time.to_utc(self.start_date):
             raise ScheduleError(f"end_date {self.end_date.isoformat()} is before start_date "
@@ -370,21 +370,21 @@ class DatesClock(Clock):
     """Fires at each of a fixed list of times.
 
     Args:
-        dates: aware datetimes (any order; duplicates fire once). At least one.
+        dates: datetimes (any order; duplicates fire once; naive: UTC). At least one.
         parameter_defaults, labels: see :class:`Clock`.
 
     ``start_date`` and ``end_date`` are the earliest and latest of ``dates``.
 
     Raises:
-        ScheduleError: ``dates`` is empty or holds a naive datetime or a non-datetime.
+        ScheduleError: ``dates`` is empty or holds a non-datetime.
     """
 
     def __init__(self, dates: Iterable[_dt.datetime], parameter_defaults: Optional[dict] = None,
                  labels: Optional[Sequence[str]] = None) -> None:
         if isinstance(dates, _dt.datetime) or not isinstance(dates, Iterable):
-            raise ScheduleError(f"dates must be a list of aware datetimes, got "
+            raise ScheduleError(f"dates must be a list of datetimes, got "
                                 f"{type(dates).__name__} {dates!r}")
-        checked = [_time.require_aware(d, f"dates[{i}]") for i, d in enumerate(dates)]
+        checked = [_time.as_instant(d, f"dates[{i}]") for i, d in enumerate(dates)]
         if not checked:
             raise ScheduleError("dates must hold at least one datetime; a DatesClock with "
                                 "no dates would never fire")

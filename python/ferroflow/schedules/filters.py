@@ -57,8 +57,8 @@ def _check_time(value: object, what: str) -> _dt.time:
 
 
 def on_datetime(dt: _dt.datetime) -> Filter:
-    """Keep only an event at exactly the instant ``dt`` (an aware datetime)."""
-    target = _time.to_utc(_time.require_aware(dt, "on_datetime(dt)"))
+    """Keep only an event at exactly the instant ``dt`` (a datetime; naive: UTC)."""
+    target = _time.to_utc(_time.as_instant(dt, "on_datetime(dt)"))
 
     def _on_datetime(candidate: _dt.datetime) -> bool:
         return _time.to_utc(candidate) == target
@@ -67,9 +67,9 @@ def on_datetime(dt: _dt.datetime) -> Filter:
 
 
 def between_datetimes(start: _dt.datetime, end: _dt.datetime) -> Filter:
-    """Keep events from ``start`` to ``end`` (aware datetimes, both inclusive)."""
-    low = _time.require_aware(start, "between_datetimes(start)")
-    high = _time.require_aware(end, "between_datetimes(end)")
+    """Keep events from ``start`` to ``end`` (datetimes, naive ones UTC; both inclusive)."""
+    low = _time.as_instant(start, "between_datetimes(start)")
+    high = _time.as_instant(end, "between_datetimes(end)")
     if _time.to_utc(high) < _time.to_utc(low):
         raise ScheduleError(f"between_datetimes: end {high.isoformat()} is before start "
                             f"{low.isoformat()}; no event could pass")

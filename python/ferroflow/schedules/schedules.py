@@ -107,12 +107,13 @@ class Schedule:
 
         Args:
             n: how many times to return (0 or more).
-            after: an aware datetime; default now.
+            after: a datetime (naive: UTC); default now.
             return_events: return :class:`ClockEvent` objects (with the clock's
                 ``parameter_defaults`` and ``labels``) instead of datetimes.
 
         Raises:
-            ScheduleError: ``n`` is not a non-negative int, or ``after`` is naive.
+            ScheduleError: ``n`` is not a non-negative int, or ``after`` is not a
+                datetime.
         """
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise ScheduleError(f"n must be an int >= 0, got {n!r}")
