@@ -47,7 +47,54 @@ EXTRA_ROWS = """
 """
 
 # Flows that do not match Prefect 1.4.1 yet: name -> the cause (strict xfail).
-KNOWN_MISMATCHES: Dict[str, str] = {}
+_NO_EXECUTOR_ROW = ("the import table has no row for Prefect's executors (prefect.executors / "
+                    "prefect.engine.executors: LocalDaskExecutor, DaskExecutor); with ferroflow's "
+                    "ThreadsExecutor in their place the flow matches")
+_NO_PREFECT_RESULT = "ferroflow.results has no PrefectResult (a result stored in its own location string)"
+KNOWN_MISMATCHES: Dict[str, str] = {
+    "docs_custom_logs": "ferroflow.get_logger('Task B') is a LoggerAdapter (no addHandler), and a task's "
+                        "context logger is 'ferroflow.task', not the task-named logger get_logger(name) "
+                        "returns, so a handler attached for 'Task B' never sees Task B's records",
+    "docs_execution_context": "a missing context key raises AttributeError with ferroflow's own message "
+                              "(listing the keys) instead of Prefect's \"'Context' object has no attribute "
+                              "'key'\"",
+    "docs_local_debugging": "flow.run(task_states={task: Success(...)}) is refused (ParameterError: unknown "
+                            "parameter 'task_states')",
+    "docs_local_debugging_raise_on_exception": "no prefect.utilities.debug.raise_on_exception",
+    "docs_mapping_filter_task": "the import table has no row for prefect.tasks.control_flow.filter "
+                                "(FilterTask lives in ferroflow.control_flow.filter; imported from there "
+                                "the flow matches)",
+    "docs_notifications_callback_factory": "no prefect.utilities.notifications.callback_factory",
+    "docs_parallel_local_dask": _NO_EXECUTOR_ROW,
+    "docs_pause_for_approval": "deliberate: a manual_only task pauses the run (flow state Paused, resumed "
+                               "with flow.run(resume=..., approve=...)); Prefect's flow.run asks at the "
+                               "terminal and runs the task when the answer is 'y'",
+    "docs_resource_manager": "no prefect.resource_manager",
+    "docs_results_local_result": "a LocalResult file holds ferroflow's framed record (an 'FFRS' header "
+                                 "before the pickle), so cloudpickle.loads(open(location, 'rb').read()) "
+                                 "fails; Prefect writes the bare cloudpickle bytes",
+    "docs_templating_result_location": "a LocalResult location returned by a callable stays relative "
+                                       "('nested/my_task.prefect'); Prefect joins it to dir",
+    "docs_using_results_flow_result": _NO_PREFECT_RESULT,
+    "hydrologie_sefm_dask_map": _NO_EXECUTOR_ROW,
+    "iguazu_custom_signal_and_validator": "no prefect.engine.signals.PrefectStateSignal (custom signal "
+                                          "classes choosing their state with _state_cls)",
+    "kvnkho_cancelled_state_handler": "a mapped task's state handlers are not called for the parent's "
+                                      "Pending -> Mapped transition",
+    "old_airflow_tutorial_dag": "task library: no prefect.tasks.shell.ShellTask or "
+                                "prefect.tasks.templates.jinja2.JinjaTemplate",
+    "praetor_example_flow": "`import prefect` (as ferroflow): prefect.schedules and "
+                            "prefect.engine.executors are not attributes of the package; with both "
+                            "reachable the flow matches",
+    "schematics_filtered_schedule_mapping": _NO_EXECUTOR_ROW,
+    "schematics_looper_local_result": "prefect.context.get('task_loop_count') is None inside a LocalResult "
+                                      "location callable (Prefect: the last iteration's count) and the "
+                                      "location is not joined to dir",
+    "schematics_opted_task": "Task.__init__ refuses name={} (a dict passed positionally, falsy) with "
+                             "TypeError; Prefect falls back to the class name",
+    "schematics_task_subclass_all_kwargs": _NO_PREFECT_RESULT,
+    "tutorial_parallel_dask": _NO_EXECUTOR_ROW,
+}
 
 
 # ---------------------------------------------------------------------------

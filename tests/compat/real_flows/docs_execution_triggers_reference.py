@@ -1,9 +1,12 @@
-# Source: PrefectHQ/prefect 1.4.1, docs/core/concepts/execution.md ("Triggers") and
-#   docs/core/concepts/flows.md ("Reference Tasks").
+# Source: PrefectHQ/prefect 1.4.1, docs/core/concepts/execution.md ("Triggers"),
+#   docs/core/concepts/flows.md ("Reference Tasks") and docs/core/advanced_tutorials/
+#   task-guide.md (a TriggerFailed task's "corresponding result is the exception that
+#   was caught": `isinstance(state.result, Exception)`).
 # Idioms: `from prefect.triggers import all_successful, all_failed`; tasks named with
 #   spaces ("Task A"); a task passed uncalled in upstream_tasks=[task_a];
 #   flow.set_reference_tasks([success]); a second flow of plain Task() instances wired
-#   with flow.add_edge and `flow.reference_tasks() == {c}`.
+#   with flow.add_edge and `flow.reference_tasks() == {c}`; `isinstance(state.result,
+#   Exception)` for the failed tasks after the run.
 # Made deterministic: task_a fails in the first run and succeeds in the second instead of
 #   drawing random().
 from prefect.triggers import all_successful, all_failed
@@ -29,13 +32,15 @@ def task_c():
 
 
 FACTS = {}
+REFS = {}
 
 
 def build():
     with Flow("Trigger example") as flow:
         success = task_b(upstream_tasks=[task_a])
-        task_c(upstream_tasks=[task_a])
+        fail = task_c(upstream_tasks=[task_a])
     flow.set_reference_tasks([success])
+    REFS.update(success=success, fail=fail)
 
     with Flow('Reference Task Flow') as ref_flow:
         a, b, c = Task(), Task(), Task()
@@ -46,4 +51,6 @@ def build():
 
 
 def after(flow, state):
-    return FACTS
+    failed = {flow.slugs[t]: isinstance(s.result, Exception)
+              for t, s in state.result.items() if s.is_failed()}
+    return dict(FACTS, failed_results_are_exceptions=failed)
