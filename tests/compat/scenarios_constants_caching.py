@@ -525,3 +525,25 @@ def _(pf, rec):
     with pf.Flow("mapped-parent-handlers") as flow:
         ws = work.map([1, 2])
     rec.run(flow, {"work": ws})
+
+
+@scenario("handlers/custom_trigger")
+def _(pf, rec):
+    def refuses(upstream_states):
+        return False
+
+    def skips(upstream_states):
+        raise pf.signals.SKIP("not now")
+
+    def raises(upstream_states):
+        raise RuntimeError("trigger bug")
+
+    lib = BASE._lib(pf)
+    named = {}
+    with pf.Flow("custom-triggers") as flow:
+        for label, trigger in (("refuses", refuses), ("skips", skips), ("raises", raises)):
+            t = _counted(pf, rec, label, trigger=trigger)
+            named[label] = t(1, upstream_tasks=[lib.ok()])
+        each = _counted(pf, rec, "each", trigger=refuses)
+        named["mapped"] = each.map([1, 2])
+    rec.run(flow, named)

@@ -457,26 +457,30 @@ class FlowRun:
     def _confirm(self, task_id: int, indices: Any, code: int) -> None:
         """Pass a state the core decided for an observed task through its handlers
         and report what they leave."""
-        task = self.frozen.tasks[task_id]
         record = self.record
         for index in (TASK_LEVEL,) if indices is None else indices:
             proposed = state_of(code, record.result(task_id, index, code) if code == _core.TRIGGER_FAILED else None,
                                 None, record.message(task_id, index, code, 1), 1)
-            frame = self._frame(task_id, task, None if index == TASK_LEVEL else (index,), b"\x01")
-            with in_frame(frame):
-                final = call_handlers(task, self.handlers[task_id], states.Pending(), proposed)
-            if final is proposed:
-                outcome, value, detail = code, proposed.result, (proposed.message, None)
-            else:
-                outcome, value, detail = outcome_of(final)
+            outcome, value, detail = self._observed(task_id, index, proposed)
             self._store(task_id, index, value, detail)
             if index == TASK_LEVEL:
                 self.direct.append((task_id, None, outcome))
             else:
                 self.direct.append((task_id, [index], bytes([outcome])))
 
+    def _observed(self, task_id: int, index: int, proposed: states.State) -> tuple:
+        """``(code, value, detail)`` of a task run the engine ends without running it,
+        once the task's handlers saw ``Pending -> proposed``."""
+        task = self.frozen.tasks[task_id]
+        frame = self._frame(task_id, task, None if index == TASK_LEVEL else (index,), b"\x01")
+        with in_frame(frame):
+            final = call_handlers(task, self.handlers[task_id], states.Pending(), proposed)
+        return outcome_of(final)
+
     def _custom_trigger_passes(self, task_id: int, index: int) -> bool:
-        """Call a user's trigger; record the outcome when it does not pass."""
+        """Call a user's trigger; record the outcome when it does not pass (through the
+        task's state handlers: ``Pending -> TriggerFailed``, or the state of a signal
+        the trigger raised)."""
         task = self.frozen.tasks[task_id]
         upstream = self._upstream_states(task_id, index)
         frame = self._frame(task_id, task, None if index == TASK_LEVEL else (index,), b"\x01")
@@ -494,6 +498,8 @@ class FlowRun:
         except Exception as exc:
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             code, value, detail = _core.TRIGGER_FAILED, exc, (f"Unexpected error while checking task trigger: {exc!r}", text)
+        if self.handlers[task_id]:  # as in Prefect 1, the handlers see what the trigger decided
+            code, value, detail = self._observed(task_id, index, state_of(code, value, detail, None, 1))
         self._store(task_id, index, value, detail)
         self.direct.append((task_id, None if index == TASK_LEVEL else [index], code if index == TASK_LEVEL else bytes([code])))
         return False
