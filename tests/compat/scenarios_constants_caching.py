@@ -212,6 +212,18 @@ def _(pf, rec):
     rec.run(flow, {"a": _one(flow, "1"), "b": _one(flow, "[2, 3]")})
 
 
+@scenario("const/switch_mapped_plain_values")
+def _(pf, rec):
+    @pf.task
+    def parity(x):
+        return x % 2
+
+    with pf.Flow("switch-mapped-plain") as flow:
+        pf.switch(parity.map([1, 2, 3]), {0: "even", 1: [1, 2]}, mapped=True)
+    rec.run(flow, {"even": _one(flow, "'even'"), "odd": _one(flow, "[1, 2]"),
+                   "compare_0": _one(flow, 'CompareValue: "0"'), "compare_1": _one(flow, 'CompareValue: "1"')})
+
+
 @scenario("const/merge_of_constant_branches_takes_the_first")
 def _(pf, rec):
     lib = BASE._lib(pf)
