@@ -77,20 +77,21 @@ def test_state_store_error_is_a_ferroflow_error():
 @pytest.mark.parametrize("verb", ["COMMIT", "INSERT"])
 def test_disk_full_while_writing(tmp_path, verb):
     store = FaultyStore(tmp_path / "runs.db")
-    store.plan = {"fail": 1, "verbs": {verb}, "error": sqlite_error("database or disk is full", 13, "SQLITE_FULL")}
+    store.plan = {"fail": 0, "verbs": {verb}, "error": sqlite_error("database or disk is full", 13, "SQLITE_FULL")}
     try:
-        store.start_run("r", "etl", {}, [(0, "t", "t", True)])
+        store.start_run("r", "etl", {}, [(0, "t", "t", True)])  # committed at once
+        store.plan["fail"] = 1
         store.record_report("r", [(0, range(4), bytes([S, F, S, F]))])
+        store.record_logs("r", [(0, 1, 1.0, "INFO", "x", "one")])
         with pytest.raises(StateStoreError) as info:
             store.flush()
         err = info.value
         assert str(err).startswith(f"disk full: cannot write the run store {tmp_path / 'runs.db'}")
         assert "sqlite: database or disk is full" in str(err)
-        assert err.lost == 5  # start_run + 4 children: all in the failed transaction
+        assert err.lost == 5  # 4 children and a log record: all in the failed transaction
         # Nothing of the failed batch is half-written.
-        assert store.get_run("r") is None
+        assert store.task_states("r")[0].counts == {} and store.logs("r") == []
         # Raised once; the store works again (space was freed).
-        store.start_run("r", "etl", {}, [(0, "t", "t", True)])
         store.record_report("r", [(0, range(4), bytes([S, F, S, F]))])
         store.flush()
         assert store.task_states("r")[0].counts == {"Success": 2, "Failed": 2}
@@ -103,7 +104,8 @@ def test_every_call_raises_until_flush(tmp_path):
     store = FaultyStore(tmp_path / "runs.db")
     store.plan = {"fail": 1, "verbs": {"COMMIT"}, "error": sqlite_error("disk I/O error", 10, "SQLITE_IOERR")}
     try:
-        store.start_run("r", "etl", {}, [])
+        with pytest.raises(StateStoreError, match="I/O error"):
+            store.start_run("r", "etl", {}, [])  # committed at once, and fails
         with pytest.raises(StateStoreError, match="I/O error"):
             store.flush()
         store.start_run("r", "etl", {}, [])
@@ -117,15 +119,17 @@ def test_every_call_raises_until_flush(tmp_path):
                 call()
         with pytest.raises(StateStoreError, match="I/O error") as info:
             store.close()
-        assert info.value.lost == 2
+        assert info.value.lost == 1  # the end_run
     finally:
         store.close()
 
 
 def test_error_at_close_is_raised(tmp_path):
     store = FaultyStore(tmp_path / "runs.db")
-    store.plan = {"fail": 1, "verbs": {"COMMIT"}, "error": sqlite_error("database or disk is full", 13, "SQLITE_FULL")}
+    store.plan = {"fail": 0, "verbs": {"COMMIT"}, "error": sqlite_error("database or disk is full", 13, "SQLITE_FULL")}
     store.start_run("r", "etl", {}, [])
+    store.plan["fail"] = 1
+    store.record_logs("r", [(None, -1, 1.0, "INFO", "x", "y")])
     with pytest.raises(StateStoreError, match="disk full"):
         store.close()
 
@@ -136,11 +140,12 @@ def test_locked_beyond_the_busy_timeout(tmp_path):
     other = sqlite3.connect(path, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-        store.start_run("r", "etl", {}, [])
         with pytest.raises(StateStoreError) as info:
-            store.flush()
+            store.start_run("r", "etl", {}, [])  # committed at once
         assert str(info.value).startswith(f"locked: cannot write the run store {path}")
         assert "busy timeout (0.05 s)" in str(info.value)
+        with pytest.raises(StateStoreError, match="locked"):
+            store.flush()
         other.execute("ROLLBACK")
         store.start_run("r", "etl", {}, [])
         store.flush()

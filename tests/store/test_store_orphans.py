@@ -1,7 +1,8 @@
 """Runs whose process died without ending them are found and marked Crashed
 (``ferroflow.store.orphans``): a process gone on this machine at once, any process
-silent for longer than the heartbeat timeout; live runs are never touched, a run whose
-process comes back is Running again."""
+silent for longer than the heartbeat timeout; live runs are never touched, and a run
+reaped while its process was only stopped is lost to that process (its lease is
+revoked with the reaping)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import time
 import pytest
 
 from ferroflow import cli
-from ferroflow.store import SQLiteRunStore, default_store_path
+from ferroflow.store import RunLostError, SQLiteRunStore, default_store_path
 from ferroflow.store import sqlite as sqlite_module
 from ferroflow.store.orphans import orphan_message, process_exists
 
@@ -93,27 +94,58 @@ def test_a_silent_run_elsewhere_is_presumed_dead_after_the_timeout(tmp_path):
     assert "(more than 60 s): it is presumed dead" in message
 
 
-def test_live_runs_beat_and_a_run_whose_process_is_back_is_running_again(tmp_path, monkeypatch):
+def test_live_runs_beat_and_a_reaped_run_is_lost_to_its_process(tmp_path, monkeypatch):
+    """A process that was only stopped past the timeout (SIGSTOP, asleep) and comes back
+    does not revive its run: reaping revoked its lease, so its next heartbeat finds the
+    run lost, and every later record of it raises RunLostError, writing nothing."""
     monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 0.02)
     path = tmp_path / "runs.db"
     with SQLiteRunStore(path) as store:
         store.start_run("beat0001", "beats", {}, TASKS)
-        store.flush()
-        set_columns(path, "beat0001", heartbeat_at=1.0, state="Crashed", message="presumed dead", ended_at=2.0)
+        (first,) = _column(path, "heartbeat_at", "beat0001")
         deadline = time.monotonic() + 60  # a hang guard only
-        while time.monotonic() < deadline:
-            run = store.get_run("beat0001")
-            if run.state == "Running":
-                break
+        while _column(path, "heartbeat_at", "beat0001") == (first,):  # it beats
+            assert time.monotonic() < deadline
             time.sleep(0.01)
-        store.end_run("beat0001", "Success")
-        ended = store.get_run("beat0001")
-    assert (run.state, run.message, run.ended_at) == ("Running", None, None)
-    assert ended.state == "Success"
+        set_columns(path, "beat0001", heartbeat_at=1.0)  # as if it had been stopped for ages
+        monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 10.0)  # the reaper's view: silent
+        with SQLiteRunStore(path) as reaper:
+            assert reaper.reap(timeout=20) == ["beat0001"]
+        monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 0.02)
+        while "beat0001" not in store._writer.lost_runs:  # its next heartbeat finds out
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        with pytest.raises(RunLostError, match=r"run beat0001 was marked Crashed by another process .* the flow "
+                                                 r"run stopped here so that no task run runs twice") as info:
+            store.record_states("beat0001", [(0, -1, 4, 1, None, None)])
+        assert (info.value.run_id, info.value.state, info.value.resumed_by) == ("beat0001", "Crashed", None)
+        with pytest.raises(RunLostError):
+            store.end_run("beat0001", "Success")
+        store.flush()
+        run = store.get_run("beat0001")
+    assert run.state == "Crashed" and "No heartbeat" in run.message  # as the reaper left it
+    assert _column(path, "owner", "beat0001") == (None,)
+
+
+def _column(path, column: str, run_id: str) -> tuple:
     conn = sqlite3.connect(path)
-    (beat,) = conn.execute("SELECT heartbeat_at FROM runs WHERE run_id = 'beat0001'").fetchone()
-    conn.close()
-    assert beat > 1.0
+    try:
+        return conn.execute(f"SELECT {column} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    finally:
+        conn.close()
+
+
+def test_check_lease_confirms_an_old_lease_and_raises_once_it_is_lost(tmp_path, monkeypatch):
+    path = tmp_path / "runs.db"
+    with SQLiteRunStore(path) as store:
+        store.start_run("mine0001", "f", {}, TASKS)
+        store.check_lease("mine0001")  # just confirmed by the start: nothing to do
+        store.check_lease("someone-else")  # not a run of this process: nothing to say
+        set_columns(path, "mine0001", owner="another process's token")
+        store.check_lease("mine0001")  # confirmed less than a period ago: not asked yet
+        monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 0.0)
+        with pytest.raises(RunLostError, match="run mine0001 was taken over by another process"):
+            store.check_lease("mine0001")
 
 
 def test_ferroflow_runs_reap_says_what_it_marked(home, capsys):

@@ -13,6 +13,7 @@ from ferroflow import _core
 from ferroflow.store import (
     ChildState,
     NullRunStore,
+    ResumeRefusedError,
     RunStore,
     SQLiteRunStore,
     StateStoreError,
@@ -219,6 +220,10 @@ def test_restart_run_reopens_it(store):
     store.start_run("r", "etl", {"n": 1}, TASKS, 200.0)
     run = store.get_run("r")
     assert (run.state, run.message, run.ended_at, run.started_at) == ("Running", None, None, 100.0)
+    with pytest.raises(ResumeRefusedError, match=r"run r is still running \(pid \d+ on "):
+        store.start_run("r2", "etl", {}, TASKS, resumed_from="r")
+    assert store.get_run("r2") is None
+    store.end_run("r", "Failed", "boom again")
     store.start_run("r2", "etl", {}, TASKS, resumed_from="r")
     assert store.get_run("r2").resumed_from == "r"
 
@@ -410,21 +415,29 @@ def committed_runs(path) -> set:
         return {r[0] for r in conn.execute("SELECT run_id FROM runs")}
 
 
-def test_records_wait_for_the_interval(tmp_path):
+def committed_rows(path) -> int:
+    """Task run rows committed to the file, read without the store."""
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT count(*) FROM task_runs").fetchone()[0]
+
+
+def test_a_start_is_written_at_once_and_records_wait_for_the_interval(tmp_path):
     with SQLiteRunStore(tmp_path / "runs.db", flush_interval=3600) as store:
-        store.start_run("r", "etl", {}, [])
-        assert committed_runs(store.path) == set()  # pending
+        store.start_run("r", "etl", {}, [(0, "t", "t", True)])
+        assert committed_runs(store.path) == {"r"}  # before any task runs
+        store.record_states("r", [(0, 1, F, 1, None, None)])
+        assert committed_rows(store.path) == 0  # pending
         store.flush()
-        assert committed_runs(store.path) == {"r"}
+        assert committed_rows(store.path) == 1
 
 
 def test_a_full_batch_is_written_by_the_call_that_fills_it(tmp_path):
     with SQLiteRunStore(tmp_path / "runs.db", flush_interval=3600, flush_rows=10) as store:
         store.start_run("r", "etl", {}, [(0, "t", "t", True)])
         store.record_states("r", [(0, i, F, 1, None, None) for i in range(5)])
-        assert committed_runs(store.path) == set()
+        assert committed_rows(store.path) == 0
         store.record_states("r", [(0, i, F, 1, None, None) for i in range(5, 10)])
-        assert committed_runs(store.path) == {"r"}
+        assert committed_rows(store.path) == 10
 
 
 def test_end_run_is_written_at_once(tmp_path):
@@ -436,13 +449,14 @@ def test_end_run_is_written_at_once(tmp_path):
 
 def test_the_backstop_thread_writes_what_a_quiet_caller_left(tmp_path):
     with SQLiteRunStore(tmp_path / "runs.db", flush_interval=0.01) as store:
-        store.start_run("r", "etl", {}, [])
-        while not committed_runs(store.path):  # no flush, no further call: the thread writes it
+        store.start_run("r", "etl", {}, [(0, "t", "t", True)])
+        store.record_states("r", [(0, 1, F, 1, None, None)])
+        while not committed_rows(store.path):  # no flush, no further call: the thread writes it
             threading.Event().wait(0.01)
         while not store._writer.parked:  # nothing pending: the thread parks...
             threading.Event().wait(0.01)
-        store.start_run("r2", "etl", {}, [])
-        while committed_runs(store.path) != {"r", "r2"}:  # ...and is woken by the next record
+        store.record_states("r", [(0, 2, F, 1, None, None)])
+        while committed_rows(store.path) != 2:  # ...and is woken by the next record
             threading.Event().wait(0.01)
 
 

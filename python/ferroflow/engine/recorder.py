@@ -6,6 +6,12 @@ The store batches and writes them on its own thread, so recording costs the engi
 one call per round. At the end the recorder re-reports every task's final codes,
 which records what the core decided without Python (skips, trigger failures,
 cancellations) at the cost of a byte comparison per child.
+
+The run's start is committed before any task runs, and the recorder holds the run's
+lease in the store: :meth:`Recorder.check`, called by the engine before it hands out
+work, raises :class:`~ferroflow.store.RunLostError` once another process reaped or
+resumed the run (this process was stopped, say); from then on nothing of the run is
+recorded here.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import logging
 from typing import Any, Optional
 
 from ferroflow.engine.record import TASK_LEVEL, RunRecord
-from ferroflow.store import NullRunStore, RunStore, StateStoreError
+from ferroflow.store import NullRunStore, ResumeRefusedError, RunLostError, RunStore, StateStoreError
 
 __all__ = ["Recorder"]
 
@@ -26,6 +32,9 @@ class Recorder:
 
     A store that fails is reported once as a warning and then left alone: the run goes
     on and its outcome does not change (the warning names the store and what was lost).
+    A run lost to another process (:class:`~ferroflow.store.RunLostError`) is not a
+    store failure: the error propagates, to end the flow run, and nothing more is
+    written.
     """
 
     def __init__(self, store: RunStore, run_id: str, record: RunRecord):
@@ -34,15 +43,19 @@ class Recorder:
         self.record = record
         self.round: dict = {}  # (task id, index) -> (message, location, run count)
         self.failed: Optional[StateStoreError] = None
+        self.lost: Optional[RunLostError] = None
 
     def _guard(self, write, *args: Any, **kwargs: Any) -> None:
-        if self.failed is not None:
+        if self.failed is not None or self.lost is not None:
             return
         try:
             write(*args, **kwargs)
         except StateStoreError as exc:
             self.failed = exc
             log.warning("the run store failed; this run is no longer recorded: %s", exc)
+        except RunLostError as exc:
+            self.lost = exc
+            raise
 
     def start(self, parameters: dict, resumed_from: Optional[str] = None, approved: frozenset = frozenset()) -> None:
         frozen = self.record.frozen
@@ -52,8 +65,20 @@ class Recorder:
             for i in frozen.graph.order()
             for t in (frozen.tasks[i],)
         ]
-        self._guard(self.store.start_run, self.run_id, frozen.flow.name, parameters, tasks,
-                    resumed_from=resumed_from)
+        try:
+            self._guard(self.store.start_run, self.run_id, frozen.flow.name, parameters, tasks,
+                        resumed_from=resumed_from)
+        except ResumeRefusedError as exc:
+            from ferroflow.engine.resume import ResumeError
+
+            raise ResumeError(str(exc)) from exc
+
+    def check(self) -> None:
+        """Raise :class:`~ferroflow.store.RunLostError` when this process no longer holds
+        the run's lease (cheap: the store asks only once a heartbeat period passed
+        without a commit confirming it)."""
+        if self.failed is None and self.lost is None:
+            self._guard(self.store.check_lease, self.run_id)
 
     def note(self, task_id: int, index: int, message: Optional[str], location: Optional[str] = None) -> None:
         """Remember a message or location of a task run reported in this round."""
@@ -76,7 +101,10 @@ class Recorder:
         return not isinstance(self.store, NullRunStore) and self.failed is None
 
     def finish(self, state: Any, logs: Any) -> None:
-        """Record every task's final codes, the run's final state, and flush."""
+        """Record every task's final codes, the run's final state, and flush (nothing
+        for a run lost to another process)."""
+        if self.lost is not None:
+            return
         record, core = self.record, self.record.core
         reports: list = []
         details: dict = {}

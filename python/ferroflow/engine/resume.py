@@ -10,16 +10,19 @@ gained or lost tasks.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Optional
 
 from ferroflow import _core
 from ferroflow.errors import FerroflowError
 from ferroflow.executors.checkpoints import UnreadCheckpoints
 from ferroflow.results import ResultError
-from ferroflow.store import RunStore, RunSummary, UnknownRunError
+from ferroflow.store import RunStore, RunSummary, StateStoreError, UnknownRunError
 from ferroflow.store.parameters import restore
 
 __all__ = ["ResumeError", "Resume", "find_run", "resumed_parameters"]
+
+log = logging.getLogger("ferroflow.resume")
 
 _DONE = (_core.SUCCESS, _core.CACHED)
 
@@ -41,15 +44,20 @@ def find_run(store: RunStore, run_id: str, flow_name: str) -> RunSummary:
         run = store.get_run(matches[0])
     if run.flow_name != flow_name:  # type: ignore[union-attr]
         raise ResumeError(f"run {run.run_id} is a run of flow {run.flow_name!r}, not of {flow_name!r}")  # type: ignore[union-attr]
-    if run.state == "Running":  # type: ignore[union-attr]
-        # Recorded as running: crashed (then it is marked so), or running now, in
-        # another process, which would write the same checkpoints as this one.
+    # Runs recorded as running whose process died are marked so first: this one (then
+    # it may be resumed), or another run resuming it (which would keep the claim below).
+    try:
         store.reap()
-        run = store.get_run(run.run_id)  # type: ignore[union-attr]
-        if run.state == "Running":  # type: ignore[union-attr]
-            raise ResumeError(
-                f"run {run.run_id} is still running (pid {run.pid} on {run.hostname}, alive and recording "  # type: ignore[union-attr]
-                f"heartbeats): resume it once it has ended, or after stopping that process")
+    except StateStoreError as exc:  # a store this process cannot write: shown as it is
+        log.warning("could not look for runs whose process died: %s", exc)
+    run = store.get_run(run.run_id)  # type: ignore[union-attr]
+    if run.state == "Running":  # type: ignore[union-attr]
+        # Running now, in another process, which would write the same checkpoints.
+        raise ResumeError(
+            f"run {run.run_id} is still running (pid {run.pid} on {run.hostname}, alive and recording "  # type: ignore[union-attr]
+            f"heartbeats): resume it once it has ended, or after stopping that process")
+    # Checked again, and claimed, when the new run starts (in one transaction of the
+    # store): of two resumes started at once, exactly one goes ahead.
     return run  # type: ignore[return-value]
 
 

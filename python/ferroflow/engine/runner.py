@@ -30,7 +30,7 @@ from ferroflow.engine.recorder import Recorder
 from ferroflow.engine.release import Releaser
 from ferroflow.engine.resume import Resume, find_run, resumed_parameters
 from ferroflow.errors import EngineError
-from ferroflow.store import NullRunStore, RunStore, StateStoreError, get_run_store, new_run_id
+from ferroflow.store import NullRunStore, RunLostError, RunStore, StateStoreError, get_run_store, new_run_id
 from ferroflow.executors.base import SIGNAL_CODES, UnitResult, WorkUnit
 
 log = logging.getLogger("ferroflow.engine")
@@ -203,6 +203,12 @@ class FlowRun:
         except KeyboardInterrupt:
             self.core.cancel()
             state = states.Cancelled(self.record.cancel_message, TaskStates(self.record))
+        except RunLostError as exc:
+            # Reaped or resumed by another process while this one was silent: stop
+            # before anything more runs twice (nothing more of the run is recorded).
+            self.core.cancel()
+            self.record.cancel_message = f"Cancelled: {exc}"
+            state = states.Cancelled(str(exc), TaskStates(self.record))
         except Exception as exc:
             self.core.cancel()
             self.record.cancel_message = "Cancelled: the engine stopped after an unexpected error."
@@ -237,6 +243,7 @@ class FlowRun:
         backlog = self.backlog
         submitted: dict = {}  # id -> unit, of the units handed to the executor and not back
         while True:
+            self.recorder.check()  # still this process's run to go on with?
             room = window - self.runs_in_flight
             # Take ready runs in big batches (a trickle of small ones would be sliced
             # into small units): at least a quarter window, or whatever is there when

@@ -33,7 +33,7 @@ from ferroflow.store.config import (
     new_run_id,
     recording_enabled,
 )
-from ferroflow.store.errors import StateStoreError, UnknownRunError
+from ferroflow.store.errors import ResumeRefusedError, RunLostError, StateStoreError, UnknownRunError
 from ferroflow.store.sqlite import SCHEMA_VERSION, SQLiteRunStore
 
 __all__ = [
@@ -44,6 +44,8 @@ __all__ = [
     "NullRunStore",
     "RECORD_ENV",
     "ResumeInfo",
+    "ResumeRefusedError",
+    "RunLostError",
     "RunStore",
     "RunSummary",
     "SCHEMA_VERSION",

@@ -228,7 +228,12 @@ class RunStore(abc.ABC):
         :meth:`recorded_parameters`) and tasks as ``(task_id, name, slug, is_mapped)``
         (optionally a fifth item: approved to go on past a pause) in the order to
         display them. Calling it again for the same ``run_id`` reopens
-        the run (its state becomes ``Running`` again)."""
+        the run (its state becomes ``Running`` again).
+
+        The start is committed before this returns, and this process takes the run's
+        lease (see :meth:`check_lease`). With ``resumed_from``, the earlier run is
+        checked and claimed in the same transaction: :class:`ResumeRefusedError` when it
+        is running again or another run resuming it still runs."""
 
     @abc.abstractmethod
     def end_run(self, run_id: str, state_name: str, message: Optional[str] = None,
@@ -325,6 +330,14 @@ class RunStore(abc.ABC):
         """Per task and per child, the recorded code and result location of a run, to
         resume it. Raises :class:`UnknownRunError`."""
 
+    def check_lease(self, run_id: str) -> None:
+        """Raise :class:`ferroflow.store.RunLostError` when this process no longer holds
+        the lease of ``run_id``, a run it started: another process reaped it (its
+        heartbeat was silent too long) or resumed it. Cheap when the lease was confirmed
+        less than a heartbeat period ago (every commit and heartbeat confirms it);
+        otherwise it is confirmed now with one commit. A store that cannot be written
+        cannot tell, and does not raise. The engine calls it before handing out work."""
+
     def recorded_parameters(self, run_id: str) -> Optional[dict]:
         """The faithful record of a run's parameters, for resuming it: ``{name: (value
         pickled with cloudpickle or None, why it could not be pickled or None)}`` (see
@@ -335,11 +348,11 @@ class RunStore(abc.ABC):
 
     # ----- conveniences ------------------------------------------------------------
 
-    def reap(self, timeout: float = 60.0) -> list[str]:
+    def reap(self, timeout: Optional[float] = None) -> list[str]:
         """Mark ``Crashed`` the runs still ``Running`` whose process is gone (see
         :mod:`ferroflow.store.orphans`; ``timeout``: seconds without a heartbeat, at
-        least two heartbeat periods); return their ids. A store that cannot tell
-        returns ``[]``."""
+        least two heartbeat periods, default six), and revoke their leases; return their
+        ids. A store that cannot tell returns ``[]``."""
         return []
 
     def __enter__(self) -> "RunStore":

@@ -13,7 +13,7 @@ from typing import Optional
 
 from ferroflow.errors import FerroflowError
 
-__all__ = ["StateStoreError", "UnknownRunError", "describe_sqlite_error"]
+__all__ = ["ResumeRefusedError", "RunLostError", "StateStoreError", "UnknownRunError", "describe_sqlite_error"]
 
 
 class StateStoreError(FerroflowError):
@@ -62,6 +62,47 @@ class UnknownRunError(FerroflowError, LookupError):
 
     def __str__(self) -> str:  # LookupError would quote the message like a KeyError
         return str(self.args[0])
+
+
+class RunLostError(FerroflowError):
+    """This process no longer holds the lease of a run it was recording: another process
+    marked the run ``Crashed`` (its process was silent past the heartbeat timeout:
+    stopped, asleep, or a task held the GIL) or took it over. Raised by the store's
+    writing calls and lease checks for that run; the engine then ends the flow run
+    ``Cancelled`` and records nothing more of it, so a resumed run and this one never
+    run the same task runs on (see ``docs/checkpoints-and-resume.md``).
+
+    Attributes:
+        run_id: the run.
+        state: its state in the store now (``"Crashed"``), or None when it is gone.
+        resumed_by: the id of the run that resumed it, or None.
+    """
+
+    def __init__(self, run_id: str, state: Optional[str], message: Optional[str], resumed_by: Optional[str]):
+        self.run_id = run_id
+        self.state = state
+        self.resumed_by = resumed_by
+        if state is None:
+            what = f"run {run_id} is no longer in the run store"
+        elif state == "Running":
+            what = f"run {run_id} was taken over by another process"
+        else:
+            what = f"run {run_id} was marked {state} by another process"
+        if resumed_by:
+            what += f" and resumed as run {resumed_by}"
+        text = (f"{what} while this process was silent (stopped, asleep, or a task held the GIL longer than the "
+                f"heartbeat timeout): the flow run stopped here so that no task run runs twice, and nothing more "
+                f"of it is recorded")
+        if message:
+            text += f". The store says: {message}"
+        super().__init__(text)
+
+
+class ResumeRefusedError(FerroflowError, ValueError):
+    """A run cannot be resumed now: it is running again, or another run that resumes it
+    is still running. Raised by ``start_run(..., resumed_from=...)``, which checks and
+    claims the earlier run in the transaction that records the new one, so of two
+    resumes started at once exactly one goes ahead."""
 
 
 # Primary SQLite result codes (sqlite3.h) and what they mean for a run store.

@@ -20,15 +20,37 @@ run ``Running`` again with its next heartbeat, and ends it as usual. ``ferroflow
 from __future__ import annotations
 
 import os
+import sys
 from typing import Optional
 
-__all__ = ["HEARTBEAT_SECONDS", "HEARTBEAT_TIMEOUT", "CRASHED", "check_timeout", "orphan_message",
+__all__ = ["HEARTBEAT_ENV", "HEARTBEAT_SECONDS", "HEARTBEAT_TIMEOUT", "CRASHED", "check_timeout", "orphan_message",
            "process_exists"]
 
-#: Seconds between two heartbeats of a live run.
-HEARTBEAT_SECONDS = 10.0
-#: Seconds without a heartbeat after which a run's process is presumed dead.
-HEARTBEAT_TIMEOUT = 60.0
+#: The environment variable that sets :data:`HEARTBEAT_SECONDS` (for tests and
+#: experiments; set it alike for the processes that run flows and those that reap).
+HEARTBEAT_ENV = "FERROFLOW_HEARTBEAT_SECONDS"
+
+
+def _heartbeat_seconds(default: float = 10.0) -> float:
+    text = os.environ.get(HEARTBEAT_ENV)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        print(f"ferroflow: warning: {HEARTBEAT_ENV}={text!r} is not a positive number of seconds; "
+              f"using {default:g}", file=sys.stderr)
+        return default
+    return value
+
+
+#: Seconds between two heartbeats of a live run (10; ``$FERROFLOW_HEARTBEAT_SECONDS``).
+HEARTBEAT_SECONDS = _heartbeat_seconds()
+#: Seconds without a heartbeat after which a run's process is presumed dead: six
+#: heartbeat periods (60 s).
+HEARTBEAT_TIMEOUT = 6 * HEARTBEAT_SECONDS
 #: The state an orphan is given.
 CRASHED = "Crashed"
 

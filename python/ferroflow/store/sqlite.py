@@ -46,6 +46,7 @@ import sqlite3
 import sys
 import threading
 import time
+import uuid
 from typing import Any, Callable, Optional
 
 from ferroflow import _core
@@ -61,7 +62,13 @@ from ferroflow.store.base import (
     state_name,
     to_epoch,
 )
-from ferroflow.store.errors import StateStoreError, UnknownRunError, describe_sqlite_error
+from ferroflow.store.errors import (
+    ResumeRefusedError,
+    RunLostError,
+    StateStoreError,
+    UnknownRunError,
+    describe_sqlite_error,
+)
 from ferroflow.store.orphans import CRASHED, HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, check_timeout, orphan_message
 from ferroflow.store.parameters import pickled, readable
 
@@ -300,9 +307,13 @@ class SQLiteRunStore(RunStore):
         writer.put(item)
 
     def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):  # noqa: D102
+        run_id = str(run_id)
         tasks = [tuple(t) for t in tasks]
-        self._put(("start", str(run_id), str(flow_name), readable(parameters), pickled(parameters), tasks,
-                   to_epoch(started_at), resumed_from, socket.gethostname(), os.getpid()))
+        self._put(("start", run_id, str(flow_name), readable(parameters), pickled(parameters), tasks,
+                   to_epoch(started_at), resumed_from, socket.gethostname(), os.getpid(), uuid.uuid4().hex))
+        refused = self._writer.refused.pop(run_id, None) if self._writer is not None else None
+        if refused is not None:
+            raise ResumeRefusedError(refused)
 
     def end_run(self, run_id, state_name, message=None, ended_at=None):  # noqa: D102
         self._put(("end", str(run_id), str(state_name), message, to_epoch(ended_at)))
@@ -324,6 +335,13 @@ class SQLiteRunStore(RunStore):
         rows = rows if isinstance(rows, list) else list(rows)
         if rows:
             self._put(("logs", str(run_id), rows))
+
+    def check_lease(self, run_id) -> None:  # noqa: D102
+        if self._closed:
+            return
+        self._check_process()
+        if self._writer is not None:
+            self._writer.check_lease(str(run_id))
 
     def flush(self) -> None:  # noqa: D102
         if self._closed:
@@ -531,8 +549,8 @@ class SQLiteRunStore(RunStore):
         """``PRAGMA integrity_check``: ``"ok"`` or the problems SQLite found."""
         return "\n".join(r[0] for r in self._query(lambda c: c.execute("PRAGMA integrity_check").fetchall()))
 
-    def reap(self, timeout: float = HEARTBEAT_TIMEOUT) -> list:  # noqa: D102
-        timeout = check_timeout(timeout)
+    def reap(self, timeout: Optional[float] = None) -> list:  # noqa: D102
+        timeout = check_timeout(HEARTBEAT_TIMEOUT if timeout is None else timeout)
         now, host = time.time(), socket.gethostname()
         # Looked for in a read (never blocked by a writer, WAL); the write lock is
         # taken only when there is something to mark.
@@ -548,9 +566,10 @@ class SQLiteRunStore(RunStore):
             return []
 
         def mark(c: sqlite3.Connection) -> list:
-            # (unless it ended, or beat again, meanwhile)
+            # (unless it ended, or beat again, meanwhile); its lease is revoked with it,
+            # so a process that was only stopped cannot go on recording it.
             return [run_id for key, run_id, beat, last, message in orphans if c.execute(
-                "UPDATE runs SET state = ?, message = ?, ended_at = ? "
+                "UPDATE runs SET state = ?, message = ?, ended_at = ?, owner = NULL "
                 "WHERE id = ? AND state = 'Running' AND heartbeat_at IS ?",
                 (CRASHED, message, last, key, beat)).rowcount]
 
@@ -672,7 +691,14 @@ class _Writer:
         self.thread = threading.Thread(target=self._backstop, daemon=True,
                                        name=f"ferroflow-run-store:{os.path.basename(self.path)}")
         self.thread.start()
-        self.live: set = set()  # runs.id of the runs started and not ended here
+        # Leases (runs.owner) of the runs started and not ended here: run id -> token,
+        # and when each was last confirmed (time.monotonic()); runs lost to another
+        # process (reaped, taken over) -> the error their recording calls raise; runs
+        # whose resume was refused -> why (for start_run to raise).
+        self.owned: dict[str, str] = {}
+        self.confirmed: dict[str, float] = {}
+        self.lost_runs: dict[str, RunLostError] = {}
+        self.refused: dict[str, str] = {}
         self.beats = threading.Thread(target=self._heartbeat, daemon=True,
                                       name=f"ferroflow-heartbeat:{os.path.basename(self.path)}")
         self.beats.start()
@@ -680,6 +706,8 @@ class _Writer:
     # ----- recording ------------------------------------------------------------------
 
     def put(self, item: tuple) -> None:
+        if self.lost_runs and item[0] != "beat" and item[1] in self.lost_runs:
+            raise self.lost_runs[item[1]]
         if self.error is not None:
             raise self.error
         if self.stopped:
@@ -700,6 +728,8 @@ class _Writer:
             self.commit()
             if self.error is not None:
                 raise self.error
+            if self.lost_runs and item[0] != "beat" and item[1] in self.lost_runs:
+                raise self.lost_runs[item[1]]
         elif arm:
             self.wake.set()  # the backstop thread commits the batch if nobody else does
 
@@ -712,6 +742,22 @@ class _Writer:
                 self.first_at = None
             if batch:
                 self._write(batch)
+
+    def check_lease(self, run_id: str) -> None:
+        """Raise RunLostError if ``run_id`` was lost to another process; confirm its lease
+        with a commit first when it was last confirmed a heartbeat period ago or more."""
+        lost = self.lost_runs.get(run_id)
+        if lost is None:
+            at = self.confirmed.get(run_id)
+            if at is None or time.monotonic() - at < HEARTBEAT_SECONDS:
+                return  # not a run of this process, or confirmed recently
+            with self.lock:
+                self.pending.append(("beat",))
+                self.rows += 1
+            self.commit()  # a store that cannot be written cannot tell: the run goes on
+            lost = self.lost_runs.get(run_id)
+        if lost is not None:
+            raise lost
 
     def flush(self, raise_error: bool = True) -> None:
         if not self.stopped:
@@ -785,9 +831,9 @@ class _Writer:
         """Stamp the live runs' ``heartbeat_at`` every HEARTBEAT_SECONDS (see
         ferroflow.store.orphans), however long their tasks take."""
         while not self.quit.wait(HEARTBEAT_SECONDS):
-            if self.live and self.error is None:
+            if self.owned and self.error is None:
                 try:
-                    self.put(("beat", time.time()))
+                    self.put(("beat",))
                 except StateStoreError:  # raised again by the run's own next call
                     pass
 
@@ -804,7 +850,10 @@ class _Writer:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for item in records:
-                    txn.handle(item)
+                    try:
+                        txn.handle(item)
+                    except _Skip:
+                        pass  # a record of a run lost to another process, or a refused start
                 txn.apply()
                 conn.execute("COMMIT")
             except BaseException:
@@ -817,9 +866,7 @@ class _Writer:
             self.cache.clear()
             self.runs.clear()
             return
-        for key in txn.ended:
-            for k in [k for k in self.cache if k[0] == key]:
-                del self.cache[k]
+        txn.settle()
 
 
 #: Records committed at once, by the call that makes them: a run's start (so the run is
@@ -867,19 +914,34 @@ def _as_store_error(exc: BaseException, path: str, action: str, busy_timeout: fl
     return StateStoreError("invalid record", path, action, f"{type(exc).__name__}: {exc}", None, lost)
 
 
+class _Skip(Exception):
+    """An item not to write: a record of a run lost to another process, a refused start."""
+
+
 class _Transaction:
     """What one batch writes: run-level statements run as they come; task run rows,
-    counts, spans and logs are gathered and written at the end, many rows per statement."""
+    counts, spans and logs are gathered and written at the end, many rows per statement.
+
+    Every run this process holds the lease of is confirmed once per transaction that
+    writes for it (its heartbeat stamped where ``owner`` is still this process's token):
+    a run whose lease was revoked meanwhile (reaped, taken over) gets nothing written,
+    and is lost to this process from then on (``settle``)."""
 
     def __init__(self, writer: _Writer, conn: sqlite3.Connection):
         self.w = writer
         self.conn = conn
+        self.clock = time.monotonic()  # taken before the lease checks: the lease lasts from here
         self.now = time.time()
         self.rows: dict = {}  # (run, task, index) -> (code, run_count, message, location) or None (delete)
         self.counts: dict = {}  # (run, task, code) -> delta
         self.spans: dict = {}  # (run, task) -> [(start, stop), ...]
         self.logs: list = []
-        self.ended: list = []
+        self.ended: list = []  # runs.id of the runs ended here
+        # Leases, applied to the writer only once the transaction committed:
+        self.started: dict = {}  # run id -> owner token
+        self.finished: list = []  # run ids ended
+        self.checked: dict = {}  # run id -> True (lease confirmed) or its RunLostError
+        self.refused: dict = {}  # run id -> why its resume was refused
 
     # ----- per item -------------------------------------------------------------------
 
@@ -887,6 +949,12 @@ class _Transaction:
         getattr(self, "_" + item[0])(*item[1:])
 
     def _key(self, run_id: str) -> int:
+        """``runs.id`` of a run; raises _Skip for a run lost to another process."""
+        if run_id in self.w.lost_runs:
+            raise _Skip(run_id)
+        token = self.started.get(run_id) or self.w.owned.get(run_id)
+        if token is not None and self._confirm(run_id, token) is not True:
+            raise _Skip(run_id)
         key = self.w.runs.get(run_id)
         if key is None:
             row = self.conn.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
@@ -896,18 +964,58 @@ class _Transaction:
             key = self.w.runs[run_id] = row[0]
         return key
 
-    def _start(self, run_id, flow_name, parameters, pickles, tasks, started_at, resumed_from, hostname, pid) -> None:
+    def _confirm(self, run_id: str, token: str) -> Any:
+        """Whether this process still holds the run's lease (stamping its heartbeat),
+        asked once per transaction: True, or the RunLostError to raise."""
+        found = self.checked.get(run_id)
+        if found is None:
+            c = self.conn
+            if c.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND owner = ?",
+                         (self.now, run_id, token)).rowcount:
+                found = True
+            else:
+                row = c.execute("SELECT state, message FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+                by = c.execute("SELECT run_id FROM runs WHERE resumed_from = ? ORDER BY started_at DESC, id DESC "
+                               "LIMIT 1", (run_id,)).fetchone()
+                found = RunLostError(run_id, row and row[0], row and row[1], by and by[0])
+            self.checked[run_id] = found
+        return found
+
+    def _claim(self, run_id: str, earlier: str) -> None:
+        """Take over ``earlier``, the run ``run_id`` resumes: refused (_Skip) while it
+        runs again or another run resuming it still runs; its lease is revoked."""
         c = self.conn
+        row = c.execute("SELECT id, state, pid, hostname FROM runs WHERE run_id = ?", (earlier,)).fetchone()
+        if row is None:
+            return
+        if row[1] == "Running":
+            self.refused[run_id] = (f"run {earlier} is still running (pid {row[2]} on {row[3]}): resume it once "
+                                    f"it has ended, or after stopping that process")
+            raise _Skip(run_id)
+        other = c.execute("SELECT run_id, pid, hostname FROM runs WHERE resumed_from = ? AND state = 'Running' "
+                          "AND run_id != ? ORDER BY started_at DESC LIMIT 1", (earlier, run_id)).fetchone()
+        if other is not None:
+            self.refused[run_id] = (f"run {earlier} is already being resumed by run {other[0]} (pid {other[1]} on "
+                                    f"{other[2]}), which is still running: let it end, or stop it first")
+            raise _Skip(run_id)
+        c.execute("UPDATE runs SET owner = NULL WHERE id = ?", (row[0],))
+
+    def _start(self, run_id, flow_name, parameters, pickles, tasks, started_at, resumed_from, hostname, pid,
+               token) -> None:
+        c = self.conn
+        if resumed_from is not None:
+            self._claim(run_id, resumed_from)
         c.execute(
             "INSERT INTO runs (run_id, flow_name, parameters, state, message, started_at, ended_at, resumed_from, "
-            "hostname, pid, heartbeat_at) VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?, ?) "
+            "hostname, pid, heartbeat_at, owner) VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?, ?, ?) "
             "ON CONFLICT (run_id) DO UPDATE SET flow_name = excluded.flow_name, parameters = excluded.parameters, "
             "state = 'Running', message = NULL, ended_at = NULL, hostname = excluded.hostname, pid = excluded.pid, "
-            "heartbeat_at = excluded.heartbeat_at",
-            (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid, self.now))
+            "heartbeat_at = excluded.heartbeat_at, owner = excluded.owner",
+            (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid, self.now, token))
         key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
         self.w.runs[run_id] = key
-        self.w.live.add(key)
+        self.started[run_id] = token
+        self.checked[run_id] = True
         c.execute("DELETE FROM run_parameters WHERE run = ?", (key,))
         c.executemany("INSERT INTO run_parameters (run, name, value, problem) VALUES (?, ?, ?, ?)",
                       [(key, name, data, problem) for name, data, problem in pickles])
@@ -920,20 +1028,41 @@ class _Transaction:
 
     def _end(self, run_id, state, message, ended_at) -> None:
         key = self._key(run_id)
-        self.conn.execute("UPDATE runs SET state = ?, message = ?, ended_at = ? WHERE id = ?",
+        self.conn.execute("UPDATE runs SET state = ?, message = ?, ended_at = ?, owner = NULL WHERE id = ?",
                           (state, message, ended_at, key))
         self.ended.append(key)
-        self.w.live.discard(key)
+        self.finished.append(run_id)
 
-    def _beat(self, now) -> None:
-        live = list(self.w.live)
-        if not live:
-            return
-        marks = ", ".join("?" * len(live))
-        self.conn.execute(f"UPDATE runs SET heartbeat_at = ? WHERE id IN ({marks})", [now, *live])
-        # Marked Crashed while this process was stopped (SIGSTOP, asleep): it is back.
-        self.conn.execute(f"UPDATE runs SET state = 'Running', message = NULL, ended_at = NULL "
-                          f"WHERE state = '{CRASHED}' AND id IN ({marks})", live)
+    def _beat(self) -> None:
+        """Stamp the heartbeat of every run this process holds the lease of (confirming
+        it; a run reaped meanwhile is lost)."""
+        for run_id, token in list(self.w.owned.items()):
+            if run_id not in self.finished:
+                self._confirm(run_id, token)
+
+    # ----- once committed -------------------------------------------------------------
+
+    def settle(self) -> None:
+        """Apply to the writer what the committed transaction did to leases and caches."""
+        w = self.w
+        for run_id, token in self.started.items():
+            w.owned[run_id] = token
+            w.lost_runs.pop(run_id, None)
+        for run_id, found in self.checked.items():
+            if found is True:
+                if run_id in w.owned:
+                    w.confirmed[run_id] = self.clock
+            else:
+                w.lost_runs[run_id] = found
+                w.owned.pop(run_id, None)
+                w.confirmed.pop(run_id, None)
+        for run_id in self.finished:
+            w.owned.pop(run_id, None)
+            w.confirmed.pop(run_id, None)
+        w.refused.update(self.refused)
+        for key in self.ended:
+            for k in [k for k in w.cache if k[0] == key]:
+                del w.cache[k]
 
     def _width(self, run_id, task_id, width) -> None:
         key = self._key(run_id)
