@@ -39,7 +39,7 @@ EXPECTED = json.loads(REC.FIXTURE.read_text())["flows"]
 # once the doc has a row, delete it here.
 EXTRA_ROWS = """
 | `import prefect` | `import ferroflow as prefect` |
-| `from prefect import case, apply_map, context` | `from ferroflow import case, apply_map, context` |
+| `from prefect import case` | `from ferroflow import case` |
 | `from prefect.core.edge import Edge` | `from ferroflow.core.edge import Edge` |
 | `from prefect.core.flow import Flow` | `from ferroflow import Flow` |
 | `from prefect.core.task import Task` | `from ferroflow import Task` |
@@ -47,9 +47,6 @@ EXTRA_ROWS = """
 """
 
 # Flows that do not match Prefect 1.4.1 yet: name -> the cause (strict xfail).
-_NO_EXECUTOR_ROW = ("the import table has no row for Prefect's executors (prefect.executors / "
-                    "prefect.engine.executors: LocalDaskExecutor, DaskExecutor); with ferroflow's "
-                    "ThreadsExecutor in their place the flow matches")
 _NO_PREFECT_RESULT = "ferroflow.results has no PrefectResult (a result stored in its own location string)"
 KNOWN_MISMATCHES: Dict[str, str] = {
     "docs_custom_logs": "ferroflow.get_logger('Task B') is a LoggerAdapter (no addHandler), and a task's "
@@ -61,11 +58,11 @@ KNOWN_MISMATCHES: Dict[str, str] = {
     "docs_local_debugging": "flow.run(task_states={task: Success(...)}) is refused (ParameterError: unknown "
                             "parameter 'task_states')",
     "docs_local_debugging_raise_on_exception": "no prefect.utilities.debug.raise_on_exception",
-    "docs_mapping_filter_task": "the import table has no row for prefect.tasks.control_flow.filter "
-                                "(FilterTask lives in ferroflow.control_flow.filter; imported from there "
-                                "the flow matches)",
     "docs_notifications_callback_factory": "no prefect.utilities.notifications.callback_factory",
-    "docs_parallel_local_dask": _NO_EXECUTOR_ROW,
+    "docs_persistence_cache_validators": "`import prefect` (as ferroflow): "
+                                         "prefect.engine.cache_validators.all_parameters is not an "
+                                         "attribute path (the validators are ferroflow.cache_validators); "
+                                         "with it reachable the flow matches",
     "docs_pause_for_approval": "deliberate: a manual_only task pauses the run (flow state Paused, resumed "
                                "with flow.run(resume=..., approve=...)); Prefect's flow.run asks at the "
                                "terminal and runs the task when the answer is 'y'",
@@ -76,7 +73,6 @@ KNOWN_MISMATCHES: Dict[str, str] = {
     "docs_templating_result_location": "a LocalResult location returned by a callable stays relative "
                                        "('nested/my_task.prefect'); Prefect joins it to dir",
     "docs_using_results_flow_result": _NO_PREFECT_RESULT,
-    "hydrologie_sefm_dask_map": _NO_EXECUTOR_ROW,
     "iguazu_custom_signal_and_validator": "no prefect.engine.signals.PrefectStateSignal (custom signal "
                                           "classes choosing their state with _state_cls)",
     "kvnkho_cancelled_state_handler": "a mapped task's state handlers are not called for the parent's "
@@ -86,14 +82,12 @@ KNOWN_MISMATCHES: Dict[str, str] = {
     "praetor_example_flow": "`import prefect` (as ferroflow): prefect.schedules and "
                             "prefect.engine.executors are not attributes of the package; with both "
                             "reachable the flow matches",
-    "schematics_filtered_schedule_mapping": _NO_EXECUTOR_ROW,
     "schematics_looper_local_result": "prefect.context.get('task_loop_count') is None inside a LocalResult "
                                       "location callable (Prefect: the last iteration's count) and the "
                                       "location is not joined to dir",
     "schematics_opted_task": "Task.__init__ refuses name={} (a dict passed positionally, falsy) with "
                              "TypeError; Prefect falls back to the class name",
     "schematics_task_subclass_all_kwargs": _NO_PREFECT_RESULT,
-    "tutorial_parallel_dask": _NO_EXECUTOR_ROW,
 }
 
 
@@ -110,11 +104,12 @@ class ImportTable:
     """Where Prefect 1 names live in ferroflow, from rows of a Markdown import table.
 
     A row ``from A import x, y`` -> ``from B import x, y`` maps those names of ``A`` to
-    ``B``; a row with ``...`` on either side maps the whole module ``A`` (and its
-    submodules) to ``B``; ``import A`` -> ``import B as A`` maps the statement.
+    ``B`` (``from B import z as x`` maps ``x`` to ``B.z``); a row with ``...`` on either
+    side maps the whole module ``A`` (and its submodules) to ``B``; ``import A`` ->
+    ``import B as A`` maps the statement.
     """
 
-    names: Dict[Tuple[str, str], str] = field(default_factory=dict)
+    names: Dict[Tuple[str, str], Tuple[str, str]] = field(default_factory=dict)
     modules: Dict[str, str] = field(default_factory=dict)
     imports: Dict[str, str] = field(default_factory=dict)
 
@@ -138,11 +133,13 @@ class ImportTable:
             return
         module, target = from_l.group(1), from_r.group(1)
         names = [n.strip() for n in from_l.group(2).split(",")]
-        if "..." in names or "..." in from_r.group(2):
+        targets = [n.strip() for n in from_r.group(2).split(",")]
+        if "..." in names or "..." in targets:
             self.modules[module] = target
-        else:
-            for name in names:
-                self.names[(module, name)] = target
+            return
+        renamed = dict(reversed(t.split(" as ")) for t in targets if " as " in t)
+        for name in names:
+            self.names[(module, name)] = (target, renamed.get(name, name))
 
     def module(self, module: str) -> Optional[str]:
         """ferroflow's module for Prefect's ``module`` (None: the table has none): a
@@ -154,14 +151,14 @@ class ImportTable:
         if not parent:
             return None
         if (parent, last) in self.names:
-            return f"{self.names[(parent, last)]}.{last}"
+            return ".".join(self.names[(parent, last)])
         base = self.module(parent)
         return f"{base}.{last}" if base is not None else None
 
     def name(self, module: str, name: str) -> Optional[Tuple[str, str]]:
         """``(ferroflow module, name)`` to import for ``from module import name``."""
         if (module, name) in self.names:
-            return self.names[(module, name)], name
+            return self.names[(module, name)]
         target = self.module(f"{module}.{name}")
         if target is None:
             return None
@@ -335,6 +332,7 @@ def test_import_rewriting():
     table = ImportTable.from_markdown(
         "| `from prefect import task, Flow` | `from ferroflow import task, Flow` |\n"
         "| `from prefect.engine import signals` | `from ferroflow import signals` |\n"
+        "| `from prefect.exceptions import TimeoutSignal` | `from ferroflow.errors import Timeout as TimeoutSignal` |\n"
         "| `from prefect.engine.state import Success, ...` | `from ferroflow.states import Success, ...` |\n"
         "| `from prefect.schedules import clocks` | `from ferroflow.schedules import X, ...` |\n"
         "| `import prefect` | `import ferroflow as prefect` |\n")
@@ -342,6 +340,7 @@ def test_import_rewriting():
               "from prefect import task, Flow as F, Secret\n"
               "from prefect.engine.signals import SKIP\n"
               "from prefect.engine import state\n"
+              "from prefect.exceptions import TimeoutSignal\n"
               "from prefect.schedules.clocks import CronClock\n"
               "def f():\n"
               "    from prefect.engine.state import (Failed,\n"
@@ -352,6 +351,7 @@ def test_import_rewriting():
         "from ferroflow import task, Flow as F; from prefect import Secret\n"
         "from ferroflow.signals import SKIP\n"
         "from ferroflow import states as state\n"
+        "from ferroflow.errors import Timeout as TimeoutSignal\n"
         "from ferroflow.schedules.clocks import CronClock\n"
         "def f():\n"
         "    from ferroflow.states import Failed, Success\n"
