@@ -14,16 +14,24 @@ handler ``fn(obj, old_state, new_state) -> new_state``) or directly::
         notifier.notify(NotificationEvent.from_state(new_state, flow_name=..., ...))
 
 **Guarantees.** :meth:`Notifier.notify` never raises and never changes a state. It runs
-:meth:`Notifier.send` in a daemon thread and waits for it at most ``timeout`` seconds
-(``thread.join(timeout)``), so a notifier that hangs in any way (DNS, a silent server,
-a bug) costs the run at most ``timeout`` seconds. A send that is still running when the
-timeout expires is abandoned (the daemon thread cannot be killed; it ends when the
-socket timeout the built-in notifiers also set fires, or with the process). While an
-abandoned send of a notifier is still running, that notifier's later notifications are
-skipped at once rather than piling up threads and timeouts; one warning says so, and
-another when the notifier works again. Every failure (server down, HTTP error, timeout,
-any exception) is logged as a warning on the ``ferroflow.notifications`` logger naming
-the notifier and the error, and ``notify`` returns ``False``.
+:meth:`Notifier.send` in a daemon thread and waits for it at most ``timeout`` seconds,
+so a notifier that hangs in any way (DNS, a silent server, a bug) costs the caller at
+most ``timeout`` seconds. A send that does not succeed within ``timeout`` (still
+running then, or failed with a timeout error, as a socket that times out does) marks
+the notifier *slow* in this process: its next notifications are skipped at once, with
+no connection, for :attr:`Notifier.slow_pause` seconds (60); then one notification
+tries again, and the pause doubles each time it does not answer either, up to
+:attr:`Notifier.slow_pause_max` (an hour). A try that gets any answer in time (even an
+error) ends the episode. The event that ends a flow run (a flow-level ``Finished``
+state) is always tried once, even while the notifier is slow. Every failure, the start
+of an episode and its end (with the number of notifications skipped) are warnings on
+the ``ferroflow.notifications`` logger, naming the notifier but none of its secrets.
+
+Notifiers pickle (plain ``pickle`` and cloudpickle), with their state handler
+(:func:`as_state_handler`), so tasks that notify run on every executor. Whether a
+notifier is slow is kept per process, not in the object: every copy of one notifier in
+a process (one per work unit unpickled there) shares it, and another process finds out
+for itself.
 """
 
 from __future__ import annotations
@@ -34,12 +42,15 @@ import dataclasses
 import datetime
 import json
 import logging
+import os
 import reprlib
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from ferroflow import states as _states
@@ -52,6 +63,7 @@ __all__ = [
     "NotificationError",
     "NotificationEvent",
     "Notifier",
+    "NotifyHandler",
     "StateSpec",
     "as_state_handler",
     "check_http_url",
@@ -317,29 +329,32 @@ class Notifier(abc.ABC):
             socket timeout.
 
     Subclasses set :attr:`name` and implement :meth:`send`; they may override
-    :meth:`describe` to say where they deliver (without secrets).
+    :meth:`describe` to say where they deliver (without secrets). A notifier goes to
+    worker processes with the tasks it serves, so its attributes must pickle.
     """
 
     #: Public name, as registered through ``register_notifiers`` (``"slack"``).
     name: str = "notifier"
+
+    #: Seconds a notifier marked slow is skipped before one notification tries it
+    #: again; doubled after each try that does not answer either.
+    slow_pause: float = 60.0
+    #: Longest pause between two tries of a notifier that keeps not answering.
+    slow_pause_max: float = 3600.0
 
     # Class-level fallbacks, so that a subclass that forgets super().__init__()
     # still has a working notify().
     timeout: float = DEFAULT_TIMEOUT
     only_states: Optional[tuple[type, ...]] = None
     ignore_states: tuple[type, ...] = ()
-    _lock = threading.Lock()
-    _stuck: Optional[threading.Thread] = None
-    _skipped: int = 0
+    _key: Optional[str] = None
 
     def __init__(self, only_states: StateSpec = None, ignore_states: StateSpec = None,
                  timeout: Union[float, datetime.timedelta] = DEFAULT_TIMEOUT) -> None:
         self.only_states = resolve_states(only_states)
         self.ignore_states = resolve_states(ignore_states) or ()
         self.timeout = _check_timeout(timeout)
-        self._lock = threading.Lock()
-        self._stuck = None
-        self._skipped = 0
+        self._key = uuid.uuid4().hex
 
     def __repr__(self) -> str:
         return f"<{self.describe()}>"
@@ -364,16 +379,18 @@ class Notifier(abc.ABC):
         """Deliver ``event``; raise on failure (any exception). The return value is
         ignored. Called by :meth:`notify` in a worker thread, so it needs no timeout
         of its own to be bounded, but should set socket timeouts to ``self.timeout``
-        so that an abandoned send ends too."""
+        so that an abandoned send ends too (and a socket timeout is recognised as
+        no answer at once)."""
         raise NotImplementedError(f"{type(self).__name__} must implement send(event)")
 
     def notify(self, event: NotificationEvent) -> bool:
         """Send ``event`` within ``timeout`` seconds; never raise.
 
-        Returns True when :meth:`send` returned in time, False otherwise (it raised,
-        timed out, or was skipped because an earlier send is still hanging); every
-        False is explained by a warning on the ``ferroflow.notifications`` logger.
-        The filter is not applied here: callers check :meth:`wants` first.
+        Returns True when :meth:`send` returned in time, False otherwise: it raised,
+        timed out, or was skipped because the notifier is marked slow in this process
+        (see the module's guarantees). Failures and slow episodes are explained by
+        warnings on the ``ferroflow.notifications`` logger. The filter is not applied
+        here: callers check :meth:`wants` first.
         """
         try:
             return self._notify(event)
@@ -382,25 +399,30 @@ class Notifier(abc.ABC):
             return False
 
     def _notify(self, event: NotificationEvent) -> bool:
-        with self._lock:
-            stuck = self._stuck
-            if stuck is not None:
-                if stuck.is_alive():
-                    self._skipped += 1
-                    if self._skipped == 1:
-                        logger.warning(
-                            "notifier %s skipped the %s notification of %s: an earlier send "
-                            "is still running after its %g s timeout; skipping until it ends",
-                            self.describe(), event.state, _where(event), self.timeout)
-                    return False
-                self._stuck = None
-                if self._skipped:
-                    logger.warning("notifier %s is sending again; %d notification(s) were skipped",
-                                   self.describe(), self._skipped)
-                    self._skipped = 0
+        key = self._slow_key()
+        retry = _slow.admit(key, _ends_a_run(event), self.timeout)
+        if retry is None:
+            logger.debug("notifier %s skipped the %s notification of %s: it is marked slow",
+                         self.describe(), getattr(event, "state", "?"), _where(event))
+            return False
+        error, timed_out = self._send_within_timeout(event)
+        if timed_out:
+            self._warn(event, _slow.mark(key, self, retry), error)
+            return False
+        if retry:
+            skipped = _slow.clear(key)
+            logger.warning("notifier %s answers in time again; %d notification(s) were skipped in "
+                           "this process while it was slow", self.describe(), skipped)
+        if error is not None:
+            self._warn(event, _one_line(error), error)
+            return False
+        return True
 
-        outcome: list[BaseException] = []
-        done: list[bool] = []
+    def _send_within_timeout(self, event: NotificationEvent) -> tuple[Optional[BaseException], bool]:
+        """Run :meth:`send` in a daemon thread and wait at most ``timeout`` seconds:
+        ``(the exception it raised or None, whether it timed out)``. It timed out when
+        it is still running then (it is abandoned) or raised a timeout error."""
+        outcome: list[Optional[BaseException]] = []
 
         def target() -> None:
             try:
@@ -408,23 +430,24 @@ class Notifier(abc.ABC):
             except BaseException as exc:  # noqa: BLE001 - reported by notify
                 outcome.append(exc)
             else:
-                done.append(True)
+                outcome.append(None)
 
         ctx = contextvars.copy_context()
         thread = threading.Thread(target=ctx.run, args=(target,), daemon=True,
                                   name=f"ferroflow-notify-{self.name}")
         thread.start()
         thread.join(self.timeout)
-        if thread.is_alive():
-            with self._lock:
-                self._stuck = thread
-            self._warn(event, f"timed out after {self.timeout:g} s")
-            return False
-        if outcome:
-            exc = outcome[0]
-            self._warn(event, _one_line(exc), exc)
-            return False
-        return bool(done)
+        if not outcome:
+            return None, True
+        error = outcome[0]
+        return error, error is not None and _is_timeout(error)
+
+    def _slow_key(self) -> str:
+        """The key of this notifier's slow state: made once, kept by every copy."""
+        key = self._key
+        if key is None:  # a subclass that did not call super().__init__()
+            key = self._key = uuid.uuid4().hex
+        return key
 
     def _warn(self, event: Any, error: str, exc: Optional[BaseException] = None) -> None:
         state = getattr(event, "state", "?")
@@ -433,6 +456,100 @@ class Notifier(abc.ABC):
         if exc is not None and logger.isEnabledFor(logging.DEBUG):
             logger.debug("notifier %s traceback", self.describe(),
                          exc_info=(type(exc), exc, exc.__traceback__))
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is a timeout or was raised because of one: socket timeouts are
+    ``TimeoutError``; urllib wraps them as ``URLError.reason``, smtplib raises
+    ``SMTPServerDisconnected`` while handling them."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, TimeoutError) or isinstance(getattr(current, "reason", None), TimeoutError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _ends_a_run(event: Any) -> bool:
+    """Whether ``event`` is a flow run's final state (tried even while slow)."""
+    if getattr(event, "task_name", None) is not None:
+        return False
+    cls = getattr(_states, str(getattr(event, "state", "")), None)
+    return isinstance(cls, type) and issubclass(cls, _states.Finished)
+
+
+@dataclasses.dataclass
+class _Episode:
+    """A notifier marked slow: skipped until ``retry_at`` (``time.monotonic()``)."""
+
+    retry_at: float
+    pause: float
+    skipped: int = 0
+
+
+class _SlowNotifiers:
+    """Which notifiers are slow in this process, by notifier key. Only slow ones have
+    an entry (the table is as small as the trouble), and nothing here travels with a
+    notifier when it is pickled."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._episodes: dict[str, _Episode] = {}
+
+    def admit(self, key: str, ends_a_run: bool, timeout: float) -> Optional[bool]:
+        """May a send go ahead now? False: yes, the notifier is not slow. True: yes, as
+        a try of a slow notifier (its pause is over, or the event ends a run); the try
+        holds off others for its ``timeout``, by when :meth:`mark` or :meth:`clear`
+        says how it went. None: no, skip it (counted)."""
+        with self._lock:
+            episode = self._episodes.get(key)
+            if episode is None:
+                return False
+            now = _monotonic()
+            if ends_a_run or now >= episode.retry_at:
+                episode.retry_at = max(episode.retry_at, now + timeout)
+                return True
+            episode.skipped += 1
+            return None
+
+    def mark(self, key: str, notifier: Notifier, retry: bool) -> str:
+        """Record that a send of ``notifier`` timed out; return what to tell the user.
+        A send that was not a try and finds the notifier already slow (sent at the same
+        time as the one that marked it) changes nothing."""
+        timeout = f"timed out after {notifier.timeout:g} s"
+        with self._lock:
+            episode = self._episodes.get(key)
+            if episode is not None and not retry:
+                return timeout
+            first = float(notifier.slow_pause)
+            pause = first if episode is None else min(2 * episode.pause, float(notifier.slow_pause_max))
+            skipped = 0 if episode is None else episode.skipped
+            self._episodes[key] = _Episode(_monotonic() + pause, pause, skipped)
+        if episode is None:
+            return (f"{timeout}; its notifications are skipped in this process for {pause:g} s, "
+                    f"then one tries again")
+        return (f"{timeout} again; {skipped} notification(s) skipped in this process so far; "
+                f"the next try is in {pause:g} s")
+
+    def clear(self, key: str) -> int:
+        """End the notifier's episode (a try was answered); return how many
+        notifications it skipped."""
+        with self._lock:
+            episode = self._episodes.pop(key, None)
+        return 0 if episode is None else episode.skipped
+
+    def reset(self) -> None:
+        """Forget every episode (in a forked child: its lock may have been held)."""
+        self._lock = threading.Lock()
+        self._episodes = {}
+
+
+_monotonic = time.monotonic
+_slow = _SlowNotifiers()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_slow.reset)
 
 
 def _where(event: Any) -> str:
@@ -505,25 +622,39 @@ def as_state_handler(notifier: Notifier, *,
             ``flow_name``, ``flow_run_id``, ``task_name``, ``task_full_name``,
             ``map_index``. By default ``ferroflow.context`` is read, when present.
 
-    The handler has a ``notifier`` attribute, so the engine can recognise it.
+    The handler is a :class:`NotifyHandler`: it has a ``notifier`` attribute, so the
+    engine can recognise it, and it pickles (plain ``pickle`` and cloudpickle) when
+    ``context`` does, so a task that notifies runs on every executor.
     """
     if not isinstance(notifier, Notifier):
         raise TypeError(f"as_state_handler() takes a Notifier, got {notifier!r}")
+    return NotifyHandler(notifier, context)
 
-    def handler(obj: Any, old_state: _states.State, new_state: _states.State) -> _states.State:
+
+class NotifyHandler:
+    """The state handler made by :func:`as_state_handler` (a class rather than a
+    closure, so that it pickles with plain ``pickle`` too)."""
+
+    def __init__(self, notifier: Notifier,
+                 context: Optional[Callable[[], Mapping[str, Any]]] = None) -> None:
+        self.notifier = notifier
+        self.context = context
+        self.__name__ = self.__qualname__ = f"notify_{notifier.name}"
+
+    def __repr__(self) -> str:
+        return f"<state handler {self.__name__} of {self.notifier!r}>"
+
+    def __call__(self, obj: Any, old_state: _states.State, new_state: _states.State) -> _states.State:
+        notifier = self.notifier
         try:
             if notifier.wants(new_state):
                 event = NotificationEvent.from_state(
-                    new_state, previous_state=old_state, **_identity(obj, context))
+                    new_state, previous_state=old_state, **_identity(obj, self.context))
                 notifier.notify(event)
         except Exception as exc:  # noqa: BLE001 - a notification never changes a state
             logger.warning("notifier %s: could not build the %s notification: %s",
                            notifier.describe(), type(new_state).__name__, _one_line(exc))
         return new_state
-
-    handler.notifier = notifier  # type: ignore[attr-defined]
-    handler.__name__ = handler.__qualname__ = f"notify_{notifier.name}"
-    return handler
 
 
 # ---------------------------------------------------------------------------

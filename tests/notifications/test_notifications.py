@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime
 import json
+import smtplib
 import threading
 import traceback
+import urllib.error
 
 import pytest
 
-from ferroflow import Flow, task
+from ferroflow import Flow, notifications, task
 from ferroflow.errors import PluginError
 from ferroflow.notifications import (
     DEFAULT_TIMEOUT,
@@ -262,28 +264,132 @@ def test_send_is_abstract():
         NoSend()
 
 
-def test_hanging_notifier_is_bounded_then_skipped_then_recovers(warnings_log):
+class Clock:
+    """A monotonic clock that moves only when told (``notifications._monotonic``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(notifications, "_monotonic", fake)
+    return fake
+
+
+def test_hanging_notifier_is_bounded_then_skipped_then_tried_again(warnings_log, clock):
     notifier = HangingNotifier(timeout=0.2)
     try:
         assert notifier.notify(event()) is False
-        assert "timed out after 0.2 s" in warnings_log()[-1]
-        assert "'hanging' (HangingNotifier)" in warnings_log()[-1]
+        [first] = warnings_log()
+        assert "'hanging' (HangingNotifier)" in first and "timed out after 0.2 s" in first
+        assert "skipped in this process for 60 s, then one tries again" in first
 
-        # While the abandoned send still runs, later notifications are skipped at once:
-        # one warning for the whole episode, and send is not called again.
-        assert notifier.notify(event("Success")) is False
-        assert notifier.notify(event("Success")) is False
-        assert notifier.calls == 1
-        skips = [m for m in warnings_log() if "skipped" in m]
-        assert len(skips) == 1 and "still running" in skips[0]
+        # Marked slow: later notifications are skipped at once, send is not called,
+        # and nothing more is logged (the first warning said so).
+        assert [notifier.notify(event("Success")) for _ in range(3)] == [False] * 3
+        assert notifier.calls == 1 and len(warnings_log()) == 1
+
+        clock.now += 60  # the pause is over: one notification tries again, in vain
+        assert notifier.notify(event()) is False
+        assert notifier.calls == 2
+        assert ("timed out after 0.2 s again; 3 notification(s) skipped in this process so far; "
+                "the next try is in 120 s") in warnings_log()[-1]
+
+        clock.now += 60  # the pause doubled: still skipped
+        assert notifier.notify(event()) is False and notifier.calls == 2
+        clock.now += 60
+        notifier.release.set()  # the endpoint answers again
+        assert notifier.notify(event()) is True
+        assert notifier.calls == 3
+        assert "answers in time again; 4 notification(s) were skipped" in warnings_log()[-1]
+
+        assert notifier.notify(event()) is True and notifier.calls == 4  # back to normal
     finally:
         notifier.release.set()
-    notifier._stuck.join()
 
-    notifier.release.set()  # the next send returns at once
-    assert notifier.notify(event()) is True
-    assert notifier.calls == 2
-    assert "2 notification(s) were skipped" in warnings_log()[-1]
+
+class TimingOut(Notifier):
+    """Fails each send with ``error()`` at once: a socket timeout that fired just
+    before ``notify`` stopped waiting, as urllib and smtplib report one."""
+
+    name = "timing-out"
+
+    def __init__(self, error, **options):
+        super().__init__(**options)
+        self.error = error
+        self.calls = 0
+
+    def send(self, event):
+        self.calls += 1
+        raise self.error()
+
+
+def _smtp_timeout():
+    try:
+        try:
+            raise TimeoutError("timed out")
+        except OSError as exc:  # as smtplib.SMTP.getreply does
+            raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}")  # noqa: B904
+    except smtplib.SMTPServerDisconnected as exc:
+        return exc
+
+
+@pytest.mark.parametrize("error", [
+    lambda: TimeoutError("timed out"),
+    lambda: urllib.error.URLError(TimeoutError("timed out")),
+    _smtp_timeout,
+], ids=["socket", "urllib", "smtplib"])
+def test_a_send_that_raises_a_timeout_marks_the_notifier_slow(error, warnings_log):
+    # A socket timeout equal to notify's timeout fires about when notify stops
+    # waiting: the send has ended with an error, and it still means "no answer".
+    notifier = TimingOut(error, timeout=5)
+    assert [notifier.notify(event()) for _ in range(20)] == [False] * 20
+    assert notifier.calls == 1
+    [message] = warnings_log()
+    assert "timed out after 5 s; its notifications are skipped" in message
+
+
+def test_a_send_that_fails_fast_is_not_slow(warnings_log):
+    notifier = RaisingNotifier()
+    assert [notifier.notify(event()) for _ in range(3)] == [False] * 3
+    assert len(warnings_log()) == 3 and all("ConnectionError: server down" in m for m in warnings_log())
+
+
+def test_one_try_at_a_time_while_slow(clock):
+    notifier = HangingNotifier(timeout=0.2)
+    try:
+        assert notifier.notify(event()) is False  # marked slow
+        clock.now += 60
+        trying = threading.Thread(target=notifier.notify, args=(event(),))
+        trying.start()
+        for _ in range(3000):  # a hang guard only: the try starts at once
+            if notifier.calls == 2:
+                break
+            trying.join(0.01)
+        assert notifier.calls == 2
+        assert notifier.notify(event()) is False  # another thread is trying: skipped
+        assert notifier.calls == 2
+    finally:
+        notifier.release.set()
+    trying.join()
+
+
+def test_the_end_of_a_flow_run_is_tried_even_while_slow(clock):
+    notifier = HangingNotifier(timeout=0.2)
+    try:
+        assert notifier.notify(event()) is False
+        flow_event = NotificationEvent(flow_name="etl", state="Running")
+        assert notifier.notify(flow_event) is False and notifier.calls == 1  # not the end
+        notifier.release.set()
+        final = NotificationEvent(flow_name="etl", state="Failed")
+        assert notifier.notify(final) is True and notifier.calls == 2
+    finally:
+        notifier.release.set()
 
 
 def test_notify_runs_concurrently_from_threads():

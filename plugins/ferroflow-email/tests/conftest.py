@@ -22,6 +22,7 @@ from ferroflow.testing.fixtures import (  # noqa: E402,F401
     clean_plugin_manager,
     free_port,
     require_installed,
+    silent_server,
     warnings_log,
 )
 

@@ -16,6 +16,7 @@ from ferroflow.testing.fixtures import (  # noqa: F401
     http_server,
     no_proxy,
     refused_url,
+    silent_server,
     require_installed,
     warnings_log,
 )

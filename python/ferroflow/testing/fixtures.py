@@ -5,7 +5,7 @@ isolating ones apply to every test there::
 
     import pytest
     from ferroflow.testing.fixtures import (  # noqa: F401
-        clean_plugin_manager, http_server, no_proxy, refused_url, warnings_log,
+        clean_plugin_manager, http_server, no_proxy, refused_url, silent_server, warnings_log,
     )
 
     @pytest.fixture(autouse=True)
@@ -143,6 +143,58 @@ def http_server():
 def refused_url() -> str:
     """An http:// URL on 127.0.0.1 where nothing listens (connection refused)."""
     return f"http://127.0.0.1:{free_port()}/hook"
+
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that lets every client connect and never answers (a
+    hung webhook or SMTP server): connections are completed by the kernel and left
+    unanswered until :meth:`close`. :attr:`connections` counts them."""
+
+    def __init__(self, backlog: int = 128) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0), backlog=backlog)
+        self._socket.setblocking(False)
+        self._accepted: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        return self._socket.getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def connections(self) -> int:
+        """How many clients have connected so far (each one counted once)."""
+        with self._lock:
+            while True:
+                try:
+                    conn, _ = self._socket.accept()
+                except (BlockingIOError, OSError):
+                    return len(self._accepted)
+                self._accepted.append(conn)  # kept open: the client keeps waiting
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._accepted:
+                conn.close()
+            self._socket.close()
+
+
+@pytest.fixture
+def silent_server():
+    """``silent_server()``: a started :class:`SilentServer`, closed after the test."""
+    started: list[SilentServer] = []
+
+    def start() -> SilentServer:
+        server = SilentServer()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
 
 
 def free_port() -> int:
