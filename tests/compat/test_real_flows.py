@@ -67,9 +67,6 @@ KNOWN_MISMATCHES: Dict[str, str] = {
                                "with flow.run(resume=..., approve=...)); Prefect's flow.run asks at the "
                                "terminal and runs the task when the answer is 'y'",
     "docs_resource_manager": "no prefect.resource_manager",
-    "docs_results_local_result": "deliberate (migration guide, 'LocalResult files'): the file at "
-                                 "_result.location is ferroflow's checksummed record, not a bare pickle, "
-                                 "so the doc's cloudpickle.loads(open(location, 'rb').read()) fails",
     "docs_templating_result_location": "a LocalResult location returned by a callable stays relative "
                                        "('nested/my_task.prefect'); Prefect joins it to dir",
     "docs_using_results_flow_result": _NO_PREFECT_RESULT,
