@@ -64,9 +64,10 @@ def _constant_name(value: Any) -> str:
 class Constant(Task):
     """A task whose result is ``value``.
 
-    Named after a short ``repr`` of the value, or ``Constant[<type>]``. The engine may
-    treat it as already successful with ``value`` as its result instead of calling
-    :meth:`run`.
+    Named after a short ``repr`` of the value, or ``Constant[<type>]``. As in Prefect 1,
+    a flow run never runs it (nor a subclass): it is ``Success`` with ``value`` as its
+    result and no message from the start of the run, whatever its upstream tasks end
+    in; its trigger, state handlers, result and cache are not used.
     """
 
     def __init__(self, value: Any, name: Optional[str] = None, **task_kwargs: Any):
