@@ -130,3 +130,39 @@ def test_absolute_paths_stay_safe(tmp_path):
     # Stores made without absolute_paths still refuse an absolute location.
     with pytest.raises(ResultLocationError, match="starts with '/'"):
         Result(base=str(tmp_path)).write_to("/abs/x", 1)
+
+
+def test_files_hold_the_bare_serialized_value_as_prefect_wrote_them(tmp_path):
+    # Prefect 1's docs read a LocalResult file with cloudpickle.loads(f.read()); and a
+    # file Prefect wrote (bare cloudpickle bytes) is read back, or found as a target.
+    import cloudpickle
+
+    with Flow("bare") as flow:
+        a = one(task_args={"result": LocalResult(dir=str(tmp_path), location="{task_name}.prefect")})
+    state = flow.run(record=False)
+    with open(state.result[a]._result.location, "rb") as f:
+        assert cloudpickle.loads(f.read()) == 41
+    (tmp_path / "from-prefect.prefect").write_bytes(cloudpickle.dumps({"written": "by prefect"}))
+    assert LocalResult(dir=str(tmp_path)).read("from-prefect.prefect").value == {"written": "by prefect"}
+    calls = []
+
+    @task(target="from-prefect.prefect", result=LocalResult(dir=str(tmp_path)))
+    def produce():
+        calls.append(1)
+
+    with Flow("target") as flow:
+        p = produce()
+    cached = flow.run(record=False).result[p]
+    assert type(cached).__name__ == "Cached" and cached.result == {"written": "by prefect"} and calls == []
+
+
+def test_a_location_callable_is_taken_under_dir(tmp_path):
+    def format_location(result_basepath, task_name, **kwargs):
+        return f"{result_basepath}/{task_name}.prefect"
+
+    with Flow("callable") as flow:
+        a = one(task_args={"result": LocalResult(dir=str(tmp_path), location=format_location)})
+    flow.add_task(Parameter("result_basepath", default="~"))
+    state = flow.run(result_basepath="nested", record=False)
+    assert state.result[a]._result.location == f"{tmp_path}/nested/one.prefect"
+    assert os.path.isfile(tmp_path / "nested" / "one.prefect")

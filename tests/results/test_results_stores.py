@@ -589,3 +589,20 @@ def test_object_store_read_many_reports_missing_and_corrupt(adict):
     assert out[0] == b"fine"
     assert isinstance(out[1], ResultNotFound) and out[1].url == "adict://bucket/missing"
     assert isinstance(out[2], ResultCorrupt)
+
+
+@pytest.mark.parametrize("kind", ["file", "fsspec-memory"])
+def test_an_unframed_store_keeps_the_bare_bytes(kind, tmp_path, memory_url):
+    import fsspec
+
+    base = f"file://{tmp_path / 'bare'}" if kind == "file" else memory_url
+    store = FsspecResultStore(base, framed=False)
+    store.write("a/x.pkl", b"payload")
+    assert store.read("a/x.pkl") == b"payload" and store.exists("a/x.pkl")
+    assert not store.exists("a/missing.pkl")
+    fs, root = fsspec.core.url_to_fs(base)
+    assert fs.cat_file(f"{root.rstrip('/')}/a/x.pkl") == b"payload"  # no header, no checksum
+    assert store.write_many([("m/1", b"1"), ("m/2", b"2")]) == {}
+    got = store.read_many(["m/1", "m/2", "m/3"])
+    assert got[:2] == [b"1", b"2"] and isinstance(got[2], ResultNotFound)
+    assert pickle.loads(pickle.dumps(store)).framed is False

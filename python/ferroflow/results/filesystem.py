@@ -118,6 +118,11 @@ class FsspecResultStore(ResultStore):
             (``"/data/out/x.pkl"``), written there rather than under ``base_url``;
             what ``LocalResult`` and a ``Result`` with an absolute location template
             use. Default ``False``: every location stays under ``base_url``.
+        framed: Write each record with its header and checksum (default ``True``).
+            ``False`` writes the bare bytes, still atomically, as Prefect 1 did (what
+            ``LocalResult`` uses, so its files are plain serializer output): a
+            truncated or altered file is then found only when it fails to
+            deserialize.
         **storage_options: Passed to the fsspec filesystem (credentials, endpoint...).
 
     Raises:
@@ -130,7 +135,7 @@ class FsspecResultStore(ResultStore):
     name = "fsspec"
 
     def __init__(self, base_url: str, *, write_mode: Optional[str] = None, fsync: bool = False,
-                 absolute_paths: bool = False, **storage_options: Any) -> None:
+                 absolute_paths: bool = False, framed: bool = True, **storage_options: Any) -> None:
         if not isinstance(base_url, str) or not base_url.strip():
             raise ValueError(f"fsspec result store: base_url must be a non-empty URL or path, "
                              f"got {base_url!r}")
@@ -141,7 +146,7 @@ class FsspecResultStore(ResultStore):
         from fsspec.implementations.local import LocalFileSystem
 
         self._options = {"base_url": base_url, "write_mode": write_mode, "fsync": bool(fsync),
-                         "absolute_paths": bool(absolute_paths), **storage_options}
+                         "absolute_paths": bool(absolute_paths), "framed": bool(framed), **storage_options}
         fs, root = fsspec.core.url_to_fs(base_url, **storage_options)
         self.fs = fs
         protocol = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
@@ -158,6 +163,7 @@ class FsspecResultStore(ResultStore):
         if absolute_paths and self._local is None:
             raise ValueError(f"fsspec result store: absolute_paths=True needs local files, not {self.base_url!r}")
         self.absolute_paths = bool(absolute_paths)
+        self.framed = bool(framed)
         if write_mode is None:
             write_mode = "put" if protocol in OBJECT_STORE_PROTOCOLS else "rename"
         self.write_mode = write_mode
@@ -178,6 +184,17 @@ class FsspecResultStore(ResultStore):
             base = os.sep if location.startswith("/") else self._local
             return os.path.join(base, *location.strip("/").split("/"))
         return f"{self._root}/{location}"
+
+    def _header(self, view: memoryview) -> bytes:
+        """The record header written before ``view`` (none when not framed)."""
+        return record.encode_header(view) if self.framed else b""
+
+    def _encode(self, data: Buffer) -> bytes:
+        return record.encode(data) if self.framed else bytes(data)
+
+    def _decode(self, blob: Buffer) -> bytes:
+        """The payload of a whole record read back (raises ``record.RecordError``)."""
+        return record.decode(blob) if self.framed else bytes(blob)
 
     def _error(self, exc: BaseException, location: str, operation: str) -> ResultStoreError:
         return ResultStoreError.from_exception(exc, store=self.name, url=self.url(location),
@@ -208,7 +225,7 @@ class FsspecResultStore(ResultStore):
     def _write_local(self, location: str, path: str, view: memoryview) -> None:
         directory, base = os.path.split(path)
         tmp = os.path.join(directory, _temp_name(base))
-        header = record.encode_header(view)
+        header = self._header(view)
         try:
             try:
                 fd = os.open(tmp, _OPEN_FLAGS, 0o666)
@@ -239,7 +256,7 @@ class FsspecResultStore(ResultStore):
     def _write_fs(self, location: str, path: str, view: memoryview) -> None:
         fs = self.fs
         if self.write_mode == "put":
-            blob = record.encode(view)
+            blob = self._encode(view)
             try:
                 try:
                     fs.pipe_file(path, blob)
@@ -256,7 +273,7 @@ class FsspecResultStore(ResultStore):
             if parent:
                 fs.makedirs(parent, exist_ok=True)
             with fs.open(tmp, "wb") as f:
-                f.write(record.encode_header(view))
+                f.write(self._header(view))
                 f.write(view)
             fs.mv(tmp, path)
         except BaseException as exc:
@@ -283,7 +300,7 @@ class FsspecResultStore(ResultStore):
         items = list(items)
         if self._local is None and self.write_mode == "put" and getattr(self.fs, "async_impl", False):
             try:
-                blobs = {self.path(loc): record.encode(data) for loc, data in items}
+                blobs = {self.path(loc): self._encode(data) for loc, data in items}
                 self.fs.pipe(blobs)
                 return {}
             except Exception:  # noqa: BLE001 - fall back to one write per record
@@ -310,11 +327,19 @@ class FsspecResultStore(ResultStore):
         except Exception as exc:
             raise self._error(exc, location, "read") from exc
         try:
-            return record.decode(blob)
+            return self._decode(blob)
         except record.RecordError as exc:
             raise self._corrupt(exc, location) from None
 
     def _read_local(self, location: str, path: str) -> bytes:
+        if not self.framed:
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except (FileNotFoundError, NotADirectoryError):
+                raise self._not_found(location) from None
+            except OSError as exc:
+                raise self._error(exc, location, "read") from exc
         try:
             with open(path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
@@ -360,7 +385,7 @@ class FsspecResultStore(ResultStore):
                 out.append(self._error(blob, location, "read"))
             else:
                 try:
-                    out.append(record.decode(blob))
+                    out.append(self._decode(blob))
                 except record.RecordError as exc:
                     out.append(self._corrupt(exc, location))
         return out
@@ -373,12 +398,19 @@ class FsspecResultStore(ResultStore):
         Checks the header and the size (reading 32 bytes, not the payload), so a
         truncated or foreign file counts as absent (and is logged as a warning): the
         task runs again and replaces it. A payload altered in place is detected by
-        :meth:`read`.
+        :meth:`read`. Without framing, whether a file is there.
 
         Raises:
             ResultStoreError: The filesystem could not tell (permission, network).
         """
         path = self.path(location)
+        if not self.framed:
+            try:
+                if self._local is not None:
+                    return os.path.isfile(path)
+                return bool(self.fs.isfile(path))
+            except Exception as exc:
+                raise self._error(exc, location, "check") from exc
         try:
             if self._local is not None:
                 with open(path, "rb") as f:

@@ -3,10 +3,11 @@
 ``LocalResult(dir="/data/results", location="{flow_name}/{task_name}.pkl")`` keeps
 values in files under ``dir`` (default ``$FERROFLOW_HOME/results``); a location may
 also be an absolute path. As in Prefect 1, the locations it reports are full paths
-(``state._result.location``, ``write(...).location``), and it has Prefect's
+(``state._result.location``, ``write(...).location``), it has Prefect's
 ``read(location)``, ``write(value, **format_kwargs)`` and ``exists(location,
-**format_kwargs)``. The files are ferroflow's records (checksummed, written
-atomically), not bare pickles: a ``LocalResult`` reads what ferroflow wrote.
+**format_kwargs)``, and its files hold the serializer's bytes alone (written
+atomically, without ferroflow's record header and checksum): ``cloudpickle.loads``
+reads them, and a ``LocalResult`` reads the files Prefect 1 wrote.
 """
 
 from __future__ import annotations
@@ -27,6 +28,21 @@ def default_dir() -> str:
     return str(ferroflow_home() / "results")
 
 
+class _InDir:
+    """A location callable whose relative locations are taken under ``directory``."""
+
+    def __init__(self, fn: Callable[..., str], directory: str) -> None:
+        self.fn = fn
+        self.directory = directory
+        self.__qualname__ = getattr(fn, "__qualname__", repr(fn))
+
+    def __call__(self, **context: Any) -> str:
+        location = self.fn(**context)
+        if isinstance(location, str) and location and not location.startswith("/"):
+            return f"{self.directory.rstrip('/')}/{location}"
+        return location
+
+
 class LocalResult(Result):
     """Values kept in local files under ``dir``.
 
@@ -35,7 +51,8 @@ class LocalResult(Result):
             Default ``$FERROFLOW_HOME/results``.
         validate_dir: Create ``dir`` now (default True).
         location: A template relative to ``dir`` or an absolute path (default
-            :data:`~ferroflow.results.DEFAULT_LOCATION` under ``dir``), or a callable.
+            :data:`~ferroflow.results.DEFAULT_LOCATION` under ``dir``), or a callable
+            returning either.
         serializer: As :class:`Result` (default ``cloudpickle``).
 
     Attributes:
@@ -49,11 +66,13 @@ class LocalResult(Result):
             os.makedirs(directory, exist_ok=True)
         self.dir = directory
         template = DEFAULT_LOCATION if location is None else location
+        # Full paths, as Prefect 1's LocalResult reports them.
         if isinstance(template, str) and not template.startswith("/"):
-            # Full paths, as Prefect 1's LocalResult reports them.
             template = directory.replace("{", "{{").replace("}", "}}").rstrip("/") + "/" + template
+        elif callable(template) and not isinstance(template, str):
+            template = _InDir(template, directory)
         super().__init__("fsspec", base=directory, serializer=serializer, location=template,
-                         store_options={"absolute_paths": True})
+                         store_options={"absolute_paths": True, "framed": False})
 
     def read(self, location: str) -> ResultValue:
         """The value at ``location`` (relative to ``dir``, or absolute), with it.
