@@ -67,8 +67,6 @@ KNOWN_MISMATCHES: Dict[str, str] = {
                                "with flow.run(resume=..., approve=...)); Prefect's flow.run asks at the "
                                "terminal and runs the task when the answer is 'y'",
     "docs_resource_manager": "no prefect.resource_manager",
-    "docs_templating_result_location": "a LocalResult location returned by a callable stays relative "
-                                       "('nested/my_task.prefect'); Prefect joins it to dir",
     "docs_using_results_flow_result": _NO_PREFECT_RESULT,
     "iguazu_custom_signal_and_validator": "no prefect.engine.signals.PrefectStateSignal (custom signal "
                                           "classes choosing their state with _state_cls)",
@@ -80,8 +78,7 @@ KNOWN_MISMATCHES: Dict[str, str] = {
                             "prefect.engine.executors are not attributes of the package; with both "
                             "reachable the flow matches",
     "schematics_looper_local_result": "prefect.context.get('task_loop_count') is None inside a LocalResult "
-                                      "location callable (Prefect: the last iteration's count) and the "
-                                      "location is not joined to dir",
+                                      "location callable (Prefect: the last iteration's count, 7)",
     "schematics_opted_task": "Task.__init__ refuses name={} (a dict passed positionally, falsy) with "
                              "TypeError; Prefect falls back to the class name",
     "schematics_task_subclass_all_kwargs": _NO_PREFECT_RESULT,
