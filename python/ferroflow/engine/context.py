@@ -214,14 +214,11 @@ class Context(Mapping):
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
             raise AttributeError(key)
-        values = self.to_dict()
         try:
-            return values[key]
+            return self.to_dict()[key]
         except KeyError:
-            where = "inside a task run" if _FRAME.get() is not None else "outside a task run"
-            raise AttributeError(
-                f"ferroflow.context has no {key!r} {where}; available: {', '.join(sorted(values)) or 'nothing'}"
-            ) from None
+            # Prefect 1's words: code (and recorded states) compare the message.
+            raise AttributeError(f"'Context' object has no attribute {key!r}") from None
 
     def __setitem__(self, key: str, value: Any) -> None:
         raise TypeError(f"ferroflow.context is read-only: set {key!r} for a block with "
