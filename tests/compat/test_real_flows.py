@@ -69,7 +69,10 @@ KNOWN_MISMATCHES: Dict[str, str] = {
     "docs_resource_manager": "no prefect.resource_manager",
     "docs_using_results_flow_result": _NO_PREFECT_RESULT,
     "iguazu_custom_signal_and_validator": "no prefect.engine.signals.PrefectStateSignal (custom signal "
-                                          "classes choosing their state with _state_cls)",
+                                          "classes choosing their state with _state_cls); also a callable "
+                                          "object as cache_validator is refused (TypeError: must be one of "
+                                          "ferroflow.cache_validators) and the mapped parent's Pending -> "
+                                          "Mapped handler call is missing",
     "kvnkho_cancelled_state_handler": "a mapped task's state handlers are not called for the parent's "
                                       "Pending -> Mapped transition",
     "old_airflow_tutorial_dag": "task library: no prefect.tasks.shell.ShellTask or "
