@@ -52,9 +52,6 @@ KNOWN_MISMATCHES: Dict[str, str] = {
     "docs_custom_logs": "ferroflow.get_logger('Task B') is a LoggerAdapter (no addHandler), and a task's "
                         "context logger is 'ferroflow.task', not the task-named logger get_logger(name) "
                         "returns, so a handler attached for 'Task B' never sees Task B's records",
-    "docs_execution_context": "a missing context key raises AttributeError with ferroflow's own message "
-                              "(listing the keys) instead of Prefect's \"'Context' object has no attribute "
-                              "'key'\"",
     "docs_local_debugging": "flow.run(task_states={task: Success(...)}) is refused (ParameterError: unknown "
                             "parameter 'task_states')",
     "docs_local_debugging_raise_on_exception": "no prefect.utilities.debug.raise_on_exception",
