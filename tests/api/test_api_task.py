@@ -130,7 +130,7 @@ def test_invalid_options(kwargs, error, fragments):
         assert fragment in str(info.value)
 
 
-@pytest.mark.parametrize("name", ["", 3])
+@pytest.mark.parametrize("name", [3, ["a"]])
 def test_invalid_name(name):
     with pytest.raises(TypeError, match="name"):
         Task(name=name)
@@ -580,3 +580,16 @@ def test_a_timed_out_run_ends_timed_out_with_the_task_timeout_of_ferroflow_error
     assert isinstance(state.result, TaskTimeout) and same is TaskTimeout
     assert not isinstance(state.result, Exception)
     assert str(state.result) == "Task timed out after 0.1 s"
+
+
+@pytest.mark.parametrize("name", ["", {}, None])
+def test_a_false_name_gives_the_class_name(name):
+    # Prefect 1: Task(name="") or a Task subclass passing its empty **kwargs dict as
+    # the name (`super().__init__(kwargs)`) is named after its class.
+    class Useful(Task):
+        def run(self):
+            return 1
+
+    assert Useful(name=name).name == "Useful"
+    with pytest.raises(TypeError, match="Task name must be a non-empty str, got 5"):
+        Useful(name=5)

@@ -507,7 +507,8 @@ class Task:
         cache_key_fn: Optional[Callable[..., Any]] = None,
         task_run_name: Union[str, Callable[..., str], None] = None,
     ):
-        self.name = _check_name(name if name is not None else type(self).__name__)
+        # A false name (None, "", {}) gives the class name, as in Prefect 1.
+        self.name = _check_name(name or type(self).__name__)
         self.slug = _check_slug(self.name, slug)
         if nout is None:
             nout = self._run_info().nout
