@@ -79,8 +79,6 @@ KNOWN_MISMATCHES: Dict[str, str] = {
                             "reachable the flow matches",
     "schematics_looper_local_result": "prefect.context.get('task_loop_count') is None inside a LocalResult "
                                       "location callable (Prefect: the last iteration's count, 7)",
-    "schematics_opted_task": "Task.__init__ refuses name={} (a dict passed positionally, falsy) with "
-                             "TypeError; Prefect falls back to the class name",
     "schematics_task_subclass_all_kwargs": _NO_PREFECT_RESULT,
 }
 
