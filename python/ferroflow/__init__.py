@@ -33,6 +33,20 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     from ferroflow._core import __version__
 
+#: Subpackages reachable as attributes of ``ferroflow`` (``ferroflow.schedules.CronSchedule``
+#: after a bare ``import ferroflow``), imported on first use.
+_SUBMODULES = frozenset({"cache_validators", "errors", "executors", "notifications", "results", "retries",
+                         "schedules"})
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"ferroflow.{name}")
+    raise AttributeError(f"module 'ferroflow' has no attribute {name!r}")
+
+
 __all__ = [
     "Flow",
     "context",

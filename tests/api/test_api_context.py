@@ -94,3 +94,4 @@ def test_prefect_loop_names_by_subscript():
         return (context["task_loop_count"], context["task_loop_result"], context["loop_count"])
 
     assert run_and_get(countdown) == (3, 20, 3)
+

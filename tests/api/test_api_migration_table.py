@@ -89,3 +89,18 @@ def test_the_prefect_imports_are_real():
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert dict(zip(statements, got)) == {s: bound_names(s) for s in statements}
     assert sys.executable  # (the ferroflow side runs in this interpreter)
+
+
+def test_subpackages_are_attributes_of_a_bare_import():
+    # Prefect 1 code written as `import prefect` reaches prefect.schedules.CronSchedule;
+    # with `import ferroflow as prefect` the subpackages answer the same way.
+    code = ("import ferroflow as prefect\n"
+            "assert prefect.schedules.CronSchedule('* * * * *')\n"
+            "assert prefect.executors.LocalDaskExecutor().max_workers >= 1\n"
+            "assert prefect.results.LocalResult and prefect.cache_validators.all_inputs\n"
+            "assert prefect.errors.TaskTimeout\n"
+            "try:\n"
+            "    prefect.nothing_here\n"
+            "except AttributeError as exc:\n"
+            "    assert str(exc) == \"module 'ferroflow' has no attribute 'nothing_here'\"\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
