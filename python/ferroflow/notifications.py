@@ -412,7 +412,7 @@ class Notifier(abc.ABC):
         if retry:
             skipped = _slow.clear(key)
             logger.warning("notifier %s answers in time again; %d notification(s) were skipped in "
-                           "this process while it was slow", self.describe(), skipped)
+                           "this process (pid %d) while it was slow", self.describe(), skipped, os.getpid())
         if error is not None:
             self._warn(event, _one_line(error), error)
             return False
@@ -527,11 +527,10 @@ class _SlowNotifiers:
             pause = first if episode is None else min(2 * episode.pause, float(notifier.slow_pause_max))
             skipped = 0 if episode is None else episode.skipped
             self._episodes[key] = _Episode(_monotonic() + pause, pause, skipped)
+        here = f"this process (pid {os.getpid()})"
         if episode is None:
-            return (f"{timeout}; its notifications are skipped in this process for {pause:g} s, "
-                    f"then one tries again")
-        return (f"{timeout} again; {skipped} notification(s) skipped in this process so far; "
-                f"the next try is in {pause:g} s")
+            return f"{timeout}; its notifications are skipped in {here} for {pause:g} s, then one tries again"
+        return f"{timeout} again; {skipped} notification(s) skipped in {here} so far; the next try is in {pause:g} s"
 
     def clear(self, key: str) -> int:
         """End the notifier's episode (a try was answered); return how many

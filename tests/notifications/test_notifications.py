@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import json
 import smtplib
 import threading
@@ -41,6 +42,9 @@ from ferroflow.states import (
     TimedOut,
     TriggerFailed,
 )
+
+#: How warnings name this process.
+HERE = f"this process (pid {os.getpid()})"
 
 
 class ListNotifier(Notifier):
@@ -287,7 +291,7 @@ def test_hanging_notifier_is_bounded_then_skipped_then_tried_again(warnings_log,
         assert notifier.notify(event()) is False
         [first] = warnings_log()
         assert "'hanging' (HangingNotifier)" in first and "timed out after 0.2 s" in first
-        assert "skipped in this process for 60 s, then one tries again" in first
+        assert f"skipped in {HERE} for 60 s, then one tries again" in first
 
         # Marked slow: later notifications are skipped at once, send is not called,
         # and nothing more is logged (the first warning said so).
@@ -297,7 +301,7 @@ def test_hanging_notifier_is_bounded_then_skipped_then_tried_again(warnings_log,
         clock.now += 60  # the pause is over: one notification tries again, in vain
         assert notifier.notify(event()) is False
         assert notifier.calls == 2
-        assert ("timed out after 0.2 s again; 3 notification(s) skipped in this process so far; "
+        assert (f"timed out after 0.2 s again; 3 notification(s) skipped in {HERE} so far; "
                 "the next try is in 120 s") in warnings_log()[-1]
 
         clock.now += 60  # the pause doubled: still skipped
