@@ -74,8 +74,8 @@ KNOWN_MISMATCHES: Dict[str, str] = {
                                       "Pending -> Mapped transition",
     "old_airflow_tutorial_dag": "task library: no prefect.tasks.shell.ShellTask or "
                                 "prefect.tasks.templates.jinja2.JinjaTemplate",
-    "praetor_example_flow": "`import prefect` (as ferroflow): prefect.schedules and "
-                            "prefect.engine.executors are not attributes of the package; with both "
+    "praetor_example_flow": "`import prefect` (as ferroflow): prefect.engine.executors.LocalDaskExecutor "
+                            "is not an attribute path (ferroflow.engine has no executors); with it "
                             "reachable the flow matches",
     "schematics_looper_local_result": "prefect.context.get('task_loop_count') is None inside a LocalResult "
                                       "location callable (Prefect: the last iteration's count, 7)",
