@@ -1,13 +1,18 @@
-"""EmailNotifier against aiosmtpd servers on 127.0.0.1."""
+"""EmailNotifier against aiosmtpd servers on 127.0.0.1, alone and in flow runs."""
 
 from __future__ import annotations
 
+import pickle
 import socket
+import ssl
+import time
 import traceback
 
+import cloudpickle
 import pytest
 
-from ferroflow import plugins
+from ferroflow import Flow, plugins, task
+from ferroflow.executors import ProcessesExecutor
 from ferroflow.notifications import NotificationEvent, as_state_handler, get_notifier
 from ferroflow.states import Failed, Running, Success
 from ferroflow_email import EmailNotifier
@@ -190,3 +195,80 @@ def test_registered_through_its_entry_point(smtp_server):
                          timeout=5, local_hostname="localhost")
     assert isinstance(built, EmailNotifier)
     assert built.notify(failed_event()) is True and mailbox.envelopes[0].rcpt_tos == ["a@b.c"]
+
+
+# --------------------------------------------------------------------------- in flow runs
+
+
+@task
+def check(x):
+    if x % 2:
+        raise ValueError(f"odd {x}")
+    return x
+
+
+@task
+def slow_failure(x):
+    """Fails after a moment's work, so that an abandoned send has ended before the next
+    failure notifies."""
+    time.sleep(0.05)
+    raise ValueError(f"bad item {x}")
+
+
+@pytest.mark.parametrize("dumps", [pickle.dumps, cloudpickle.dumps], ids=["pickle", "cloudpickle"])
+def test_pickles_with_its_handler_and_the_copy_logs_in_and_sends(dumps, smtp_server, server_tls, self_signed_cert):
+    cert, _ = self_signed_cert
+    mailbox, port = smtp_server(tls_context=server_tls, require_starttls=True, auth=True, auth_require_tls=True)
+    original = notifier(port, starttls=True, cafile=str(cert), username=mailbox.username,
+                        password=mailbox.password, only_states=["Failed"])
+    copy = pickle.loads(dumps(as_state_handler(original)))
+    state = Failed("boom")
+    assert copy(check, Running(), state) is state
+    assert mailbox.logins == [mailbox.username]
+    assert [m["Subject"] for m in mailbox.messages()] == ["[ferroflow] Task 'check' of flow (unnamed) is Failed"]
+
+
+def test_sends_from_worker_processes(smtp_server):
+    mailbox, port = smtp_server()
+    with Flow("email-in-workers") as flow:
+        checked = check.copy(state_handlers=[as_state_handler(notifier(port, only_states=[Failed]))]).map([0, 1, 2, 3])
+
+    state = flow.run(executor=ProcessesExecutor(max_workers=2), record=False)
+    children = state.result[checked].map_states
+    assert [type(s).__name__ for s in children] == ["Success", "Failed", "Success", "Failed"]
+    assert sorted(m["Subject"] for m in mailbox.messages()) == [
+        "[ferroflow] Task 'check[1]' of flow 'email-in-workers' is Failed",
+        "[ferroflow] Task 'check[3]' of flow 'email-in-workers' is Failed"]
+
+
+def test_a_silent_server_costs_one_connection(silent_server, warnings_log):
+    server = silent_server()
+    silent = notifier(server.port, username="ferroflow", password="s3cret-pw", only_states=[Failed], timeout=0.5)
+    with Flow("silent") as flow:
+        failed = slow_failure.copy(state_handlers=[as_state_handler(silent)]).map(list(range(10)))
+
+    state = flow.run(record=False)
+    assert all(s.is_failed() and "bad item" in s.message for s in state.result[failed].map_states)
+    assert server.connections == 1
+    [message] = warnings_log()
+    assert "'email' (EmailNotifier via 127.0.0.1:" in message and "its notifications are skipped" in message
+    assert "s3cret-pw" not in message
+
+
+def test_an_ssl_context_does_not_pickle_and_the_error_says_so_without_the_password(capfd, warnings_log):
+    context = ssl.create_default_context()
+    with_context = notifier(25, starttls=True, ssl_context=context, username="ferroflow", password="s3cret-pw",
+                            only_states=[Failed])
+    for dumps in (pickle.dumps, cloudpickle.dumps):
+        with pytest.raises(TypeError, match="ssl_context cannot be pickled.*give cafile= instead") as caught:
+            dumps(with_context)
+        assert "s3cret-pw" not in str(caught.value)
+
+    with Flow("tls-context") as flow:
+        checked = check.copy(state_handlers=[as_state_handler(with_context)]).map([1, 2])
+    state = flow.run(executor=ProcessesExecutor(max_workers=1), record=False)
+    children = state.result[checked].map_states
+    assert all(s.is_failed() and "ssl_context cannot be pickled" in s.message for s in children)
+    texts = [s.message for s in children] + [str(s.result) for s in children] + [s.traceback or "" for s in children]
+    texts += warnings_log() + list(capfd.readouterr())
+    assert not any("s3cret-pw" in text for text in texts)

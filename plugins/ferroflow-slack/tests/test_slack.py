@@ -1,10 +1,16 @@
-"""SlackNotifier against real HTTP servers on 127.0.0.1."""
+"""SlackNotifier against real HTTP servers on 127.0.0.1, alone and in flow runs."""
 
 from __future__ import annotations
 
+import pickle
+import time
 import traceback
 
-from ferroflow import plugins
+import cloudpickle
+import pytest
+
+from ferroflow import Flow, plugins, task
+from ferroflow.executors import ProcessesExecutor
 from ferroflow.notifications import NotificationEvent, as_state_handler, get_notifier
 from ferroflow.states import Failed, Retrying, Running, Success
 from ferroflow_slack import SlackNotifier, slack_message
@@ -146,3 +152,63 @@ def test_registered_through_its_entry_point(http_server):
     notifier = get_notifier("slack", webhook_url=server.url, timeout=5)
     assert isinstance(notifier, SlackNotifier)
     assert notifier.notify(failed_event()) is True and len(server.requests) == 1
+
+
+# --------------------------------------------------------------------------- in flow runs
+
+SECRET_PATH = "/services/T000/B000/s3cretXXXX"
+
+
+@task
+def check(x):
+    if x % 2:
+        raise ValueError(f"odd {x}")
+    return x
+
+
+@task
+def slow_failure(x):
+    """Fails after a moment's work, so that an abandoned send has ended before the next
+    failure notifies."""
+    time.sleep(0.05)
+    raise ValueError(f"bad item {x}")
+
+
+@pytest.mark.parametrize("dumps", [pickle.dumps, cloudpickle.dumps], ids=["pickle", "cloudpickle"])
+def test_pickles_with_its_handler_and_the_copy_posts(dumps, http_server):
+    server = http_server()
+    notifier = SlackNotifier(server.url + SECRET_PATH, channel="#alerts", only_states=["Failed"], timeout=5)
+    copy = pickle.loads(dumps(as_state_handler(notifier)))
+    assert copy.notifier.webhook_url == notifier.webhook_url and copy.notifier.overrides == {"channel": "#alerts"}
+    state = Failed("boom")
+    assert copy(check, Running(), state) is state
+    [request] = server.requests
+    assert request.path == SECRET_PATH and request.json()["channel"] == "#alerts"
+
+
+def test_posts_from_worker_processes(http_server):
+    server = http_server()
+    notifier = SlackNotifier(server.url + SECRET_PATH, only_states=[Failed], timeout=5)
+    with Flow("slack-in-workers") as flow:
+        checked = check.copy(state_handlers=[as_state_handler(notifier)]).map([0, 1, 2, 3])
+
+    state = flow.run(executor=ProcessesExecutor(max_workers=2), record=False)
+    children = state.result[checked].map_states
+    assert [type(s).__name__ for s in children] == ["Success", "Failed", "Success", "Failed"]
+    headers = sorted(r.json()["blocks"][0]["text"]["text"] for r in server.requests)
+    assert headers == [":x: Task 'check[1]' of flow 'slack-in-workers' is Failed",
+                       ":x: Task 'check[3]' of flow 'slack-in-workers' is Failed"]
+
+
+def test_a_silent_server_costs_one_connection(silent_server, warnings_log):
+    server = silent_server()
+    notifier = SlackNotifier(server.url + SECRET_PATH, only_states=[Failed], timeout=0.5)
+    with Flow("silent") as flow:
+        failed = slow_failure.copy(state_handlers=[as_state_handler(notifier)]).map(list(range(10)))
+
+    state = flow.run(record=False)
+    assert all(s.is_failed() and "bad item" in s.message for s in state.result[failed].map_states)
+    assert server.connections == 1
+    [message] = warnings_log()
+    assert "'slack' (SlackNotifier to http://127.0.0.1:" in message and "its notifications are skipped" in message
+    assert "s3cret" not in message

@@ -90,7 +90,8 @@ class EmailNotifier(Notifier):
         ssl: Connect with implicit TLS (SMTPS). Exclusive with ``starttls``.
         ssl_context: The ``ssl.SSLContext`` for either; by default
             ``ssl.create_default_context(cafile=cafile)``, which checks the server's
-            certificate and host name.
+            certificate and host name. An SSLContext does not pickle: a notifier
+            given one cannot serve tasks that run in worker processes (use ``cafile``).
         cafile: A CA bundle to trust (a private CA, a self-signed server), when no
             ``ssl_context`` is given.
         subject_prefix: Put before each subject; ``""`` for none.
@@ -142,6 +143,15 @@ class EmailNotifier(Notifier):
         self.cafile = cafile
         self.subject_prefix = subject_prefix
         self.local_hostname = local_hostname
+
+    def __getstate__(self) -> dict:
+        """Pickle the notifier (it goes to worker processes with the tasks it serves).
+        An ``ssl_context`` does not pickle: the error says what to give instead."""
+        if self.ssl_context is not None:
+            raise TypeError("an EmailNotifier with an ssl_context cannot be pickled (an SSLContext does not "
+                            "pickle), so it cannot go to a worker process: give cafile= instead, or run its "
+                            "tasks on the local or threads executor")
+        return dict(self.__dict__)
 
     def describe(self) -> str:
         n = len(self.recipients)
