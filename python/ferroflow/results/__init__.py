@@ -12,6 +12,8 @@
   in; plugins add more through the ``register_serializers`` hook.
 * :class:`LocalResult`: Prefect 1's ``LocalResult(dir=..., location=...)``, files
   under a directory (or at absolute paths), full paths as locations.
+* :class:`PrefectResult`: Prefect 1's ``PrefectResult``, a JSON value kept in its own
+  location string.
 * :class:`ResultValue` and :data:`NoResult`: a value with the location it was kept
   at, as Prefect 1 code reads it from ``state._result``.
 * Caching: :class:`CacheRecord`, :func:`cache_key_for`, :func:`hash_value`,
@@ -46,6 +48,7 @@ from ferroflow.results.errors import (
     ResultStoreError,
     SerializationError,
 )
+from ferroflow.results.inline import PrefectResult
 from ferroflow.results.local import LocalResult
 from ferroflow.results.result import DEFAULT_LOCATION, LocationTemplate, Result, template_context
 from ferroflow.results.serializers import (
@@ -78,6 +81,7 @@ __all__ = [
     "LocationTemplate",
     "MemoryResultStore",
     "NoResult",
+    "PrefectResult",
     "Result",
     "ResultCorrupt",
     "ResultError",
