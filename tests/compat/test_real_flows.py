@@ -47,7 +47,6 @@ EXTRA_ROWS = """
 """
 
 # Flows that do not match Prefect 1.4.1 yet: name -> the cause (strict xfail).
-_NO_PREFECT_RESULT = "ferroflow.results has no PrefectResult (a result stored in its own location string)"
 KNOWN_MISMATCHES: Dict[str, str] = {
     "docs_custom_logs": "ferroflow.get_logger('Task B') is a LoggerAdapter (no addHandler), and a task's "
                         "context logger is 'ferroflow.task', not the task-named logger get_logger(name) "
@@ -64,7 +63,6 @@ KNOWN_MISMATCHES: Dict[str, str] = {
                                "with flow.run(resume=..., approve=...)); Prefect's flow.run asks at the "
                                "terminal and runs the task when the answer is 'y'",
     "docs_resource_manager": "no prefect.resource_manager",
-    "docs_using_results_flow_result": _NO_PREFECT_RESULT,
     "iguazu_custom_signal_and_validator": "no prefect.engine.signals.PrefectStateSignal (custom signal "
                                           "classes choosing their state with _state_cls); also a callable "
                                           "object as cache_validator is refused (TypeError: must be one of "
@@ -79,7 +77,6 @@ KNOWN_MISMATCHES: Dict[str, str] = {
                             "reachable the flow matches",
     "schematics_looper_local_result": "prefect.context.get('task_loop_count') is None inside a LocalResult "
                                       "location callable (Prefect: the last iteration's count, 7)",
-    "schematics_task_subclass_all_kwargs": _NO_PREFECT_RESULT,
 }
 
 
