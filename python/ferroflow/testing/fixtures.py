@@ -171,7 +171,7 @@ class SilentServer:
             while True:
                 try:
                     conn, _ = self._socket.accept()
-                except (BlockingIOError, OSError):
+                except BlockingIOError:  # none waiting
                     return len(self._accepted)
                 self._accepted.append(conn)  # kept open: the client keeps waiting
 
