@@ -559,3 +559,28 @@ def _(pf, rec):
         each = _counted(pf, rec, "each", trigger=refuses)
         named["mapped"] = each.map([1, 2])
     rec.run(flow, named)
+
+
+@scenario("handlers/mapped_parent_refused")
+def _(pf, rec):
+    def to_failed(task, old, new):
+        if type(new).__name__ == "Mapped":
+            raise pf.signals.FAIL("no mapping today")
+
+    def to_skipped(task, old, new):
+        if type(new).__name__ == "Mapped":
+            raise pf.signals.SKIP("not mapping")
+
+    def body(x):
+        rec.call(x)
+        return x
+
+    lib = BASE._lib(pf)
+    failed = pf.task(body, name="failed", state_handlers=[to_failed, rec.handler])
+    skipped = pf.task(body, name="skipped", state_handlers=[to_skipped, rec.handler])
+    with pf.Flow("mapped-parent-refused") as flow:
+        f = failed.map([1, 2])
+        s = skipped.map([1, 2])
+        named = {"failed": f, "skipped": s, "after_failed": lib.inc.map(f), "reduce_failed": lib.total(f),
+                 "after_skipped": lib.inc.map(s)}
+    rec.run(flow, named)

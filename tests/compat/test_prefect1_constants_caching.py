@@ -29,13 +29,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "cache/reused_but_upstream_failed": "ferroflow decides the trigger before looking at the cache: the "
                                         "task ends TriggerFailed as on Prefect, but its handlers see "
                                         "Pending -> TriggerFailed, not Pending -> Cached -> TriggerFailed",
-    "handlers/mapped_parent": "a mapped task's parent does not pass Pending -> Mapped through its state "
-                              "handlers (its children's transitions do)",
 }
-
-# The one scenario that compares a mapped parent's Pending -> Mapped transition; the
-# others leave it out (see KNOWN_DIFFERENCES["handlers/mapped_parent"]).
-PARENT_TRANSITIONS = {"handlers/mapped_parent"}
 
 # pytest puts this directory on sys.path (rootdir-relative "prepend" imports).
 import test_prefect1_compat as BASE_TEST  # noqa: E402
@@ -60,22 +54,17 @@ def test_fixture_matches_registry():
     )
 
 
-def _transitions(run: dict, keep_parents: bool) -> list:
-    return [t for t in run["transitions"] if keep_parents or not (t[1] is None and t[3] == "Mapped")]
-
-
-def compare(name: str, expected: dict, got: dict) -> list:
-    """Human-readable differences between two records of scenario ``name``."""
+def compare(expected: dict, got: dict) -> list:
+    """Human-readable differences between two records of a scenario."""
     problems = []
     if len(got["runs"]) != len(expected["runs"]):
         return [f"{len(got['runs'])} runs, expected {len(expected['runs'])}"]
-    keep = name in PARENT_TRANSITIONS
     for i, (exp, run) in enumerate(zip(expected["runs"], got["runs"]), 1):
         if run["flow"] != exp["flow"]:
             problems.append(f"run {i}: flow {run['flow']} != expected {exp['flow']}")
-        if _transitions(run, keep) != _transitions(exp, keep):
-            problems.append(f"run {i}: handlers saw\n      {_transitions(run, keep)}\n    expected\n"
-                            f"      {_transitions(exp, keep)}")
+        if run["transitions"] != exp["transitions"]:
+            problems.append(f"run {i}: handlers saw\n      {run['transitions']}\n    expected\n"
+                            f"      {exp['transitions']}")
         if run["calls"] != exp["calls"]:
             problems.append(f"run {i}: calls {run['calls']} != expected {exp['calls']}")
     for label, exp in expected["tasks"].items():
@@ -89,5 +78,5 @@ def compare(name: str, expected: dict, got: dict) -> list:
 def test_constants_and_caching_match_prefect1(name, ff):
     assert name in EXPECTED, f"{name} not recorded; re-run record_prefect1_constants_caching.py"
     assert name in SC.SCENARIOS, f"{name} recorded but no longer registered"
-    problems = compare(name, EXPECTED[name], SC.run_scenario(ff, name))
+    problems = compare(EXPECTED[name], SC.run_scenario(ff, name))
     assert not problems, f"{name} differs from Prefect 1.4.1:\n  " + "\n  ".join(problems)

@@ -66,10 +66,7 @@ KNOWN_MISMATCHES: Dict[str, str] = {
     "iguazu_custom_signal_and_validator": "no prefect.engine.signals.PrefectStateSignal (custom signal "
                                           "classes choosing their state with _state_cls); also a callable "
                                           "object as cache_validator is refused (TypeError: must be one of "
-                                          "ferroflow.cache_validators) and the mapped parent's Pending -> "
-                                          "Mapped handler call is missing",
-    "kvnkho_cancelled_state_handler": "a mapped task's state handlers are not called for the parent's "
-                                      "Pending -> Mapped transition",
+                                          "ferroflow.cache_validators)",
     "old_airflow_tutorial_dag": "task library: no prefect.tasks.shell.ShellTask or "
                                 "prefect.tasks.templates.jinja2.JinjaTemplate",
     "praetor_example_flow": "`import prefect` (as ferroflow): prefect.engine.executors.LocalDaskExecutor "

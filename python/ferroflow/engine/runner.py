@@ -463,7 +463,8 @@ class FlowRun:
 
     def _confirm(self, task_id: int, indices: Any, code: int) -> None:
         """Pass a state the core decided for an observed task through its handlers
-        and report what they leave."""
+        and report what they leave (for a proposed Mapped: MAPPED makes the children,
+        another state ends the task without any)."""
         record = self.record
         for index in (TASK_LEVEL,) if indices is None else indices:
             proposed = state_of(code, record.result(task_id, index, code) if code == _core.TRIGGER_FAILED else None,
@@ -482,7 +483,15 @@ class FlowRun:
         frame = self._frame(task_id, task, None if index == TASK_LEVEL else (index,), b"\x01")
         with in_frame(frame):
             final = call_handlers(task, self.handlers[task_id], states.Pending(), proposed)
-        return outcome_of(final)
+        if not isinstance(proposed, states.Mapped):
+            return outcome_of(final)
+        if isinstance(final, states.Mapped):
+            return _core.MAPPED, None, None
+        code, value, detail = outcome_of(final)
+        if code in (_core.RETRYING, _core.PAUSED):
+            name = type(final).__name__
+            return _core.FAILED, None, (f"A state handler returned {name}, which cannot end a mapped task", None)
+        return code, value, detail
 
     def _custom_trigger_passes(self, task_id: int, index: int) -> bool:
         """Call a user's trigger; record the outcome when it does not pass (through the

@@ -35,8 +35,9 @@ pub struct TaskSpec {
     /// Keyed constant inputs: each counts as one successful upstream state.
     pub n_constants: u32,
     /// Python watches this task's transitions (state handlers): outcomes the core
-    /// decides alone (skips, trigger failures) are proposed to Python as
-    /// [`ItemKind::Decided`] items instead of being recorded at once.
+    /// decides alone (skips, trigger failures, and a mapped task's MAPPED before its
+    /// children are made) are proposed to Python as [`ItemKind::Decided`] items
+    /// instead of being recorded at once.
     pub observed: bool,
     /// A constant (Prefect 1's `Constant` task): SUCCESS from the start of the run,
     /// whatever its upstream tasks do. It is never handed out, its trigger never
@@ -91,6 +92,8 @@ pub enum ItemKind {
     Prepare,
     /// The core decided these runs end in the given state without running; Python
     /// confirms (or rewrites) it through [`Run::report`]. Only for observed tasks.
+    /// `Decided(MAPPED)` proposes to map the task: reporting MAPPED makes its children,
+    /// another finished code ends it without children.
     Decided(u8),
 }
 
@@ -209,6 +212,9 @@ pub struct Run {
     events: Vec<Event>,
     /// Element counts of flattened mapped upstreams reported for non-mapped tasks.
     flat_counts: std::collections::HashMap<u32, Vec<(u32, Vec<u32>)>>,
+    /// Observed mapped tasks whose MAPPED was proposed to Python: the width hint and
+    /// element counts to map with once it is confirmed.
+    pending_maps: std::collections::HashMap<u32, (Option<u32>, Vec<(u32, Vec<u32>)>)>,
 }
 
 impl Run {
@@ -263,6 +269,7 @@ impl Run {
             not_done: n as u32,
             events: Vec::new(),
             flat_counts: std::collections::HashMap::new(),
+            pending_maps: std::collections::HashMap::new(),
             graph,
         };
         for &t in run.graph.order().to_vec().iter() {
@@ -480,6 +487,26 @@ impl Run {
                 if self.state[t] != RUNNING {
                     return Err(self.not_running(task, None));
                 }
+                if let Some((width_hint, flat)) = self.pending_maps.remove(&task) {
+                    // The answer to a proposed MAPPED: map, or end in the finished state
+                    // chosen instead (no children then).
+                    let code = *code & !RETRY_OK;
+                    if code != MAPPED && (self.check_code(task, code).is_err() || !is_finished(code)) {
+                        self.pending_maps.insert(task, (width_hint, flat));
+                        return Err(CoreError::BadReport(format!(
+                            "cannot end the mapped task {} with code {code}",
+                            self.graph.name(task)
+                        )));
+                    }
+                    self.in_flight -= 1;
+                    if code == MAPPED {
+                        self.map_task(task, width_hint, &flat);
+                    } else {
+                        self.set_task_state(task, code);
+                    }
+                    self.drain();
+                    return Ok(());
+                }
                 self.check_code(task, *code)?;
                 let code = self.outcome(task, self.run_count[t], *code, now_ms, SELF)?;
                 self.in_flight -= 1;
@@ -557,7 +584,7 @@ impl Run {
         }
         match fail_code {
             Some(code) => self.set_task_state(task, code),
-            None => self.map_task(task, width_hint, flat),
+            None => self.start_mapping(task, width_hint, flat),
         }
         self.drain();
         Ok(())
@@ -585,6 +612,7 @@ impl Run {
         self.events.clear();
         self.active.clear();
         self.timers.clear();
+        self.pending_maps.clear();
         for q in &mut self.ready_children {
             q.clear();
         }
@@ -850,7 +878,20 @@ impl Run {
         if needs_values {
             self.make_ready(t, SELF, ItemKind::Prepare);
         } else {
-            self.map_task(t, None, &[]);
+            self.start_mapping(t, None, &[]);
+        }
+    }
+
+    /// Map `t`, or, when it is observed, propose MAPPED to Python first (its handlers
+    /// see `Pending -> Mapped` and may choose another state): the children are made
+    /// when the proposal comes back as MAPPED.
+    fn start_mapping(&mut self, t: u32, width_hint: Option<u32>, flat: &[(u32, Vec<u32>)]) {
+        if self.specs[t as usize].observed {
+            self.pending_maps.insert(t, (width_hint, flat.to_vec()));
+            self.state[t as usize] = PENDING; // (RUNNING while it was being prepared)
+            self.conclude(t, SELF, MAPPED);
+        } else {
+            self.map_task(t, width_hint, flat);
         }
     }
 

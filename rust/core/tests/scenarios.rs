@@ -893,6 +893,49 @@ fn mapped_parent_skips_or_fails_without_children() {
     }
 }
 
+/// An observed mapped task proposes MAPPED before making its children (its handlers see
+/// `Pending -> Mapped`): confirming it maps, another finished state ends it childless.
+#[test]
+fn observed_mapped_parent_proposes_mapped_first() {
+    let observed = TaskSpec { observed: true, ..TaskSpec::default() };
+    let mut f = Flow::new();
+    let list = f.task();
+    let m = f.with(observed.clone()); // mapped over a list: prepared first
+    f.mapped(list, m);
+    let mm = f.with(observed.clone()); // mapped over m: no Prepare, proposed at once
+    f.mapped(m, mm);
+    let refused = f.with(observed);
+    f.mapped(list, refused);
+    let after = f.task();
+    f.mapped(refused, after);
+    let mut run = f.start();
+    batch(&mut run, 0);
+    report1(&mut run, list, SUCCESS);
+    let prepares = batch(&mut run, 0);
+    assert_eq!(tasks_of(&prepares), vec![m, refused]);
+    run.prepared(m, Some(2), &[], None).unwrap();
+    run.prepared(refused, Some(2), &[], None).unwrap();
+    assert_eq!((run.task_state(m), run.width(m)), (PENDING, None), "not mapped before Python confirms");
+    let proposals = batch(&mut run, 0);
+    assert!(proposals.iter().all(|i| i.kind == ItemKind::Decided(MAPPED) && i.indices.is_none()), "{proposals:?}");
+    assert_eq!(tasks_of(&proposals), vec![m, refused]);
+    assert!(bad(run.report(m, None, &[RETRYING], 0)), "a mapped parent cannot end Retrying");
+    report1(&mut run, m, MAPPED);
+    report1(&mut run, refused, FAILED); // a handler chose Failed: no children
+    assert_eq!((run.task_state(m), run.width(m)), (MAPPED, Some(2)));
+    assert_eq!((run.task_state(refused), run.width(refused)), (FAILED, None));
+    assert_eq!(run.task_state(after), FAILED, "nothing to map over");
+    // mm's width is m's: proposed without a Prepare item, next to m's children
+    let items = batch(&mut run, 0);
+    assert!(items.contains(&Item { task: mm, kind: ItemKind::Decided(MAPPED), indices: None }), "{items:?}");
+    assert_eq!(children_of(&items, m), vec![0, 1]);
+    report1(&mut run, mm, MAPPED);
+    run.report(m, Some(&[0, 1]), &[SUCCESS, SUCCESS], 0).unwrap();
+    assert_eq!(children_of(&batch(&mut run, 0), mm), vec![0, 1]);
+    run.report(mm, Some(&[0, 1]), &[SUCCESS, SUCCESS], 0).unwrap();
+    assert!(run.is_complete());
+}
+
 #[test]
 fn failed_input_beside_a_mappable_one_reaches_every_child() {
     // m = map(list, failed_list): width from list; every child sees the failure.
