@@ -38,12 +38,6 @@ EXPECTED = json.loads(REC.FIXTURE.read_text())["flows"]
 # own format. Each must be missing from the doc (test_extra_rows_are_not_in_the_doc):
 # once the doc has a row, delete it here.
 EXTRA_ROWS = """
-| `import prefect` | `import ferroflow as prefect` |
-| `from prefect import case` | `from ferroflow import case` |
-| `from prefect.core.edge import Edge` | `from ferroflow.core.edge import Edge` |
-| `from prefect.core.flow import Flow` | `from ferroflow import Flow` |
-| `from prefect.core.task import Task` | `from ferroflow import Task` |
-| `from prefect.utilities.logging import get_logger` | `from ferroflow import get_logger` |
 """
 
 # Flows that do not match Prefect 1.4.1 yet: name -> the cause (strict xfail).
@@ -55,10 +49,6 @@ KNOWN_MISMATCHES: Dict[str, str] = {
                             "parameter 'task_states')",
     "docs_local_debugging_raise_on_exception": "no prefect.utilities.debug.raise_on_exception",
     "docs_notifications_callback_factory": "no prefect.utilities.notifications.callback_factory",
-    "docs_persistence_cache_validators": "`import prefect` (as ferroflow): "
-                                         "prefect.engine.cache_validators.all_parameters is not an "
-                                         "attribute path (the validators are ferroflow.cache_validators); "
-                                         "with it reachable the flow matches",
     "docs_pause_for_approval": "deliberate: a manual_only task pauses the run (flow state Paused, resumed "
                                "with flow.run(resume=..., approve=...)); Prefect's flow.run asks at the "
                                "terminal and runs the task when the answer is 'y'",
@@ -69,9 +59,6 @@ KNOWN_MISMATCHES: Dict[str, str] = {
                                           "ferroflow.cache_validators)",
     "old_airflow_tutorial_dag": "task library: no prefect.tasks.shell.ShellTask or "
                                 "prefect.tasks.templates.jinja2.JinjaTemplate",
-    "praetor_example_flow": "`import prefect` (as ferroflow): prefect.engine.executors.LocalDaskExecutor "
-                            "is not an attribute path (ferroflow.engine has no executors); with it "
-                            "reachable the flow matches",
     "schematics_looper_local_result": "prefect.context.get('task_loop_count') is None inside a LocalResult "
                                       "location callable (Prefect: the last iteration's count, 7)",
 }
