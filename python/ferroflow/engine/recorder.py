@@ -30,8 +30,11 @@ log = logging.getLogger("ferroflow.store")
 class Recorder:
     """Writes one flow run's states and logs to a :class:`~ferroflow.store.RunStore`.
 
-    A store that fails is reported once as a warning and then left alone: the run goes
-    on and its outcome does not change (the warning names the store and what was lost).
+    A store that cannot be written for a while (disk full, locked) keeps the records
+    and retries them itself, and says so (see :mod:`ferroflow.store.sqlite`): recording
+    goes on. A store that fails otherwise (a record it refuses) is reported once as a
+    warning and then left alone: the run goes on and its outcome does not change (the
+    warning names the store and what was lost).
     A run lost to another process (:class:`~ferroflow.store.RunLostError`) is not a
     store failure: the error propagates, to end the flow run, and nothing more is
     written.
@@ -44,6 +47,7 @@ class Recorder:
         self.round: dict = {}  # (task id, index) -> (message, location, run count)
         self.failed: Optional[StateStoreError] = None
         self.lost: Optional[RunLostError] = None
+        self.unstored = False  # the store could not take even the run's start (yet)
 
     def _guard(self, write, *args: Any, **kwargs: Any) -> None:
         if self.failed is not None or self.lost is not None:
@@ -51,11 +55,14 @@ class Recorder:
         try:
             write(*args, **kwargs)
         except StateStoreError as exc:
-            self.failed = exc
-            log.warning("the run store failed; this run is no longer recorded: %s", exc)
+            self._stop_recording(exc)
         except RunLostError as exc:
             self.lost = exc
             raise
+
+    def _stop_recording(self, exc: StateStoreError) -> None:
+        self.failed = exc
+        log.warning("the run store failed; this run is no longer recorded: %s", exc)
 
     def start(self, parameters: dict, resumed_from: Optional[str] = None, approved: frozenset = frozenset()) -> None:
         frozen = self.record.frozen
@@ -97,8 +104,9 @@ class Recorder:
 
     @property
     def recorded(self) -> bool:
-        """Whether the run is in the run store (recording on, and the store worked)."""
-        return not isinstance(self.store, NullRunStore) and self.failed is None
+        """Whether the run is in the run store (recording on, and the store worked, or
+        at least took the run's start)."""
+        return not isinstance(self.store, NullRunStore) and self.failed is None and not self.unstored
 
     def finish(self, state: Any, logs: Any) -> None:
         """Record every task's final codes, the run's final state, and flush (nothing
@@ -122,4 +130,14 @@ class Recorder:
         self._guard(self.store.record_report, self.run_id, reports, details)
         self._logs(logs)
         self._guard(self.store.end_run, self.run_id, type(state).__name__, state.message)
-        self._guard(self.store.flush)
+        if self.failed is not None:
+            return
+        try:
+            self.store.flush()
+        except StateStoreError as exc:
+            if not exc.pending:
+                self._stop_recording(exc)  # a batch wrong in itself
+            elif self.store.get_run(self.run_id) is None:
+                # Not even its start could be written yet (the store said so when it
+                # happened); the records wait, and are written if it comes back.
+                self.unstored = True

@@ -70,8 +70,13 @@ class RunSummary:
     """One recorded flow run.
 
     ``state`` is ``"Running"`` until the run ends; a run whose process died without
-    ending it is ``"Crashed"`` once :meth:`RunStore.reap` found it. Times are seconds
-    since the epoch.
+    ending it is ``"Crashed"`` once :meth:`RunStore.reap` found it (``"Unknown"`` if
+    its record was incomplete already: the store could not take its records, so its
+    missing end tells nothing). Times are seconds since the epoch.
+
+    ``record_error`` says why the run's record is incomplete (records its process could
+    not write, or had to drop, while the store could not be written), or is None;
+    ``message`` then starts with it.
     """
 
     run_id: str
@@ -84,6 +89,7 @@ class RunSummary:
     resumed_from: Optional[str] = None
     hostname: Optional[str] = None
     pid: Optional[int] = None
+    record_error: Optional[str] = None
 
     @property
     def duration(self) -> Optional[float]:

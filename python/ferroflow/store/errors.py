@@ -28,17 +28,21 @@ class StateStoreError(FerroflowError):
         path: the database file.
         reason: the short reason the message starts with.
         os_error: the :class:`OSError` found for the path, or None.
-        lost: how many queued records were not written because of this error (0 when
-            nothing was lost, for example when the store could not be opened).
+        lost: how many queued records were not written because of this error, and
+            never will be (0 when nothing was lost, for example when the store could
+            not be opened).
+        pending: how many records wait to be written: kept in memory and retried (a
+            store that cannot be written for a while, see ``docs/run-store.md``).
     """
 
     def __init__(self, reason: str, path: str, action: str = "use", detail: Optional[str] = None,
-                 os_error: Optional[OSError] = None, lost: int = 0):
+                 os_error: Optional[OSError] = None, lost: int = 0, pending: int = 0):
         self.reason = reason
         self.path = str(path)
         self.os_error = os_error
         self.detail = detail
         self.lost = lost
+        self.pending = pending
         causes = []
         if os_error is not None:
             causes.append(str(os_error))
@@ -49,6 +53,8 @@ class StateStoreError(FerroflowError):
             message += f" ({'; '.join(causes)})"
         if lost:
             message += f"; {lost:,} queued record(s) were not written"
+        if pending:
+            message += f"; {pending:,} record(s) wait to be written (kept, and retried)"
         super().__init__(message)
 
 

@@ -12,9 +12,13 @@ not stop it). A run still ``Running`` in the store is an *orphan* when:
   seconds: its process is presumed dead, wherever it ran (a process id reused by
   another program is caught this way too).
 
-A process that was only stopped (``SIGSTOP``, a laptop asleep) and comes back marks its
-run ``Running`` again with its next heartbeat, and ends it as usual. ``ferroflow runs``,
-``ferroflow runs show`` and ``ferroflow runs reap`` look for orphans first.
+Marking a run revokes its process's lease (``runs.owner``): a process that was only
+stopped (``SIGSTOP``, a laptop asleep, a task holding the GIL) and comes back finds its
+run taken and stops it (``RunLostError``: the flow ends ``Cancelled``, nothing more is
+recorded), so that a resumed run and this one never run the same task runs on. A run
+whose process could not write all its records (``runs.record_error``) is marked
+:data:`UNKNOWN` instead: its missing end says nothing of how it ended. ``ferroflow
+runs``, ``ferroflow runs show`` and ``ferroflow runs reap`` look for orphans first.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ import os
 import sys
 from typing import Optional
 
-__all__ = ["HEARTBEAT_ENV", "HEARTBEAT_SECONDS", "HEARTBEAT_TIMEOUT", "CRASHED", "check_timeout", "orphan_message",
-           "process_exists"]
+__all__ = ["HEARTBEAT_ENV", "HEARTBEAT_SECONDS", "HEARTBEAT_TIMEOUT", "CRASHED", "UNKNOWN", "check_timeout",
+           "orphan_message", "process_exists"]
 
 #: The environment variable that sets :data:`HEARTBEAT_SECONDS` (for tests and
 #: experiments; set it alike for the processes that run flows and those that reap).
@@ -53,6 +57,9 @@ HEARTBEAT_SECONDS = _heartbeat_seconds()
 HEARTBEAT_TIMEOUT = 6 * HEARTBEAT_SECONDS
 #: The state an orphan is given.
 CRASHED = "Crashed"
+#: The state an orphan is given when its record was incomplete already (its process
+#: could not write the store): it may have finished, it may have been killed.
+UNKNOWN = "Unknown"
 
 
 def check_timeout(timeout: float) -> float:
@@ -83,16 +90,23 @@ def process_exists(pid: int) -> bool:
 
 
 def orphan_message(run_id: str, hostname: Optional[str], pid: Optional[int], last_sign: float,
-                   now: float, this_host: str, timeout: float = HEARTBEAT_TIMEOUT) -> Optional[str]:
+                   now: float, this_host: str, timeout: Optional[float] = None,
+                   incomplete: bool = False) -> Optional[str]:
     """Why the ``Running`` run ``run_id`` is an orphan (its ``Crashed`` message), or None
     when its process may still be running it. ``last_sign``: its last heartbeat, or its
-    start."""
+    start; ``timeout``: default :data:`HEARTBEAT_TIMEOUT`. ``incomplete``: its process
+    could not write all its records (``runs.record_error``), so a missing end says
+    nothing of how the run ended (the message for an :data:`UNKNOWN` run)."""
     where = f"pid {pid} on {hostname}" if pid is not None else f"on {hostname}"
     resume = f" Resume it with `ferroflow run FLOW_FILE --resume {run_id}`."
+    unknown = " while the run store could not take its records: how the run ended is not known"
     if hostname == this_host and pid is not None and pid != os.getpid() and not process_exists(pid):
+        if incomplete:
+            return f"The flow run's process ({where}) ended without its end being recorded,{unknown}.{resume}"
         return f"The flow run's process ({where}) ended without ending the run: it was killed or crashed.{resume}"
     silent = now - last_sign
+    timeout = HEARTBEAT_TIMEOUT if timeout is None else timeout
     if silent > timeout:
         return (f"No heartbeat from the flow run's process ({where}) for {silent:.0f} s (more than "
-                f"{timeout:g} s): it is presumed dead.{resume}")
+                f"{timeout:g} s){unknown if incomplete else ''}: it is presumed dead.{resume}")
     return None

@@ -28,11 +28,26 @@ How it stays cheap and safe with several processes on one file
 * Many rows go in one statement (``json_each`` over a JSON array) rather than
   ``executemany``, which releases the GIL once per row: with other Python threads
   busy (a threaded executor), each release is a hand-off.
-* A write that fails (disk full, read-only, locked beyond the timeout) raises
-  :class:`~ferroflow.store.StateStoreError` naming the file, the reason, the OS error
-  and the number of records not written, from the call that committed, and again from
-  every later ``record_*``/``start_run``/``end_run`` until ``flush()`` or ``close()``
-  raised it (then the store can be used again). Nothing is dropped silently.
+* Leases: the run row carries the token of the process recording it (``owner``).
+  Every transaction that writes for a run, and every heartbeat, first checks it is
+  still that process's; reaping a run (``reap``) and resuming it (``start_run`` with
+  ``resumed_from``) revoke it in their own transaction. A process whose run was taken
+  from it (it was stopped past the heartbeat timeout) writes nothing more for it and
+  learns it from its next recording call or :meth:`SQLiteRunStore.check_lease`
+  (:class:`~ferroflow.store.RunLostError`).
+* A write that fails for a reason that may pass (disk full, read-only, locked beyond
+  the timeout, an I/O error) does not stop recording: the batch is kept in memory
+  and retried with backoff (0.1 s doubling to 5 s), a warning names the file and the
+  error when it first happens, and meanwhile a small transaction keeps each live run's
+  heartbeat, notes why its record is incomplete (``runs.record_error``) and records
+  the end of runs that ended (updates in place, which SQLite can often make when it
+  cannot add a page). Past ``max_pending`` rows (200,000) the oldest task states and
+  logs are dropped and counted. ``flush()`` raises
+  :class:`~ferroflow.store.StateStoreError` (naming the file, the reason, the OS error
+  and how many records wait) while records wait; ``close()`` gives up on them and
+  raises with how many were never written. A batch wrong in itself (records of a run
+  never started, a malformed report) is dropped and raised by the next call, once.
+  Nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -69,10 +84,19 @@ from ferroflow.store.errors import (
     UnknownRunError,
     describe_sqlite_error,
 )
-from ferroflow.store.orphans import CRASHED, HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, check_timeout, orphan_message
+from ferroflow.store.orphans import (
+    CRASHED,
+    HEARTBEAT_SECONDS,
+    HEARTBEAT_TIMEOUT,
+    UNKNOWN,
+    check_timeout,
+    orphan_message,
+)
 from ferroflow.store.parameters import pickled, readable
 
 __all__ = ["SQLiteRunStore", "SCHEMA_VERSION", "MIGRATIONS"]
+
+log = logging.getLogger("ferroflow.store")
 
 #: The schema version this ferroflow writes (kept in the ``meta`` table).
 SCHEMA_VERSION = 4
@@ -166,6 +190,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 DEFAULT_BUSY_TIMEOUT = 30.0
 DEFAULT_FLUSH_INTERVAL = 0.05
 DEFAULT_FLUSH_ROWS = 5_000
+#: Rows that may wait in memory while the store cannot be written (see _Writer).
+DEFAULT_MAX_PENDING = 200_000
 #: The backstop thread looks for a due batch every this many flush intervals.
 BACKSTOP_PERIODS = 4
 
@@ -202,7 +228,8 @@ _ADD_COUNTS = (
     "INSERT INTO child_counts (run, task_id, code, n) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (run, task_id, code) DO UPDATE SET n = n + excluded.n"
 )
-_RUN_COLUMNS = "run_id, flow_name, state, message, parameters, started_at, ended_at, resumed_from, hostname, pid"
+_RUN_COLUMNS = ("run_id, flow_name, state, message, parameters, started_at, ended_at, resumed_from, hostname, pid, "
+                "record_error")
 
 
 class SQLiteRunStore(RunStore):
@@ -220,10 +247,13 @@ class SQLiteRunStore(RunStore):
         flush_interval: how old (seconds) the oldest pending record gets before its
             batch is written.
         flush_rows: how many pending rows make a batch be written at once.
+        max_pending: how many rows may wait in memory while the store cannot be
+            written; past that the oldest task states and logs are dropped.
     """
 
     def __init__(self, path: Optional[os.PathLike | str] = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-                 flush_interval: float = DEFAULT_FLUSH_INTERVAL, flush_rows: int = DEFAULT_FLUSH_ROWS):
+                 flush_interval: float = DEFAULT_FLUSH_INTERVAL, flush_rows: int = DEFAULT_FLUSH_ROWS,
+                 max_pending: int = DEFAULT_MAX_PENDING):
         if path is None:
             from ferroflow.store.config import default_store_path
 
@@ -233,6 +263,7 @@ class SQLiteRunStore(RunStore):
         self.busy_timeout = float(busy_timeout)
         self.flush_interval = float(flush_interval)
         self.flush_rows = int(flush_rows)
+        self.max_pending = int(max_pending)
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self._writer: Optional[_Writer] = None
@@ -309,11 +340,17 @@ class SQLiteRunStore(RunStore):
     def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):  # noqa: D102
         run_id = str(run_id)
         tasks = [tuple(t) for t in tasks]
-        self._put(("start", run_id, str(flow_name), readable(parameters), pickled(parameters), tasks,
-                   to_epoch(started_at), resumed_from, socket.gethostname(), os.getpid(), uuid.uuid4().hex))
-        refused = self._writer.refused.pop(run_id, None) if self._writer is not None else None
+        item = ("start", run_id, str(flow_name), readable(parameters), pickled(parameters), tasks,
+                to_epoch(started_at), resumed_from, socket.gethostname(), os.getpid(), uuid.uuid4().hex)
+        self._put(item)
+        writer = self._writer
+        refused = writer.refused.pop(run_id, None)
         if refused is not None:
             raise ResumeRefusedError(refused)
+        if resumed_from is not None and not writer.committed(item):
+            # Without its claim in the store, another resume could go ahead at once.
+            raise ResumeRefusedError(f"run {resumed_from} cannot be resumed now: the run store cannot record the "
+                                     f"resumed run ({writer.failing})")
 
     def end_run(self, run_id, state_name, message=None, ended_at=None):  # noqa: D102
         self._put(("end", str(run_id), str(state_name), message, to_epoch(ended_at)))
@@ -377,7 +414,7 @@ class SQLiteRunStore(RunStore):
         self._check_process()
         writer = self._writer or _Writer.existing(self.path)
         if writer is not None:
-            writer.flush(raise_error=False)
+            writer.flush(raise_error=False, force=False)
 
     def _query(self, fn: Callable[[sqlite3.Connection], Any], write: bool = False) -> Any:
         """``fn(connection)`` in one transaction of the store's own connection (a
@@ -555,23 +592,24 @@ class SQLiteRunStore(RunStore):
         # Looked for in a read (never blocked by a writer, WAL); the write lock is
         # taken only when there is something to mark.
         running = self._query(lambda c: c.execute(
-            "SELECT id, run_id, hostname, pid, started_at, heartbeat_at FROM runs WHERE state = 'Running'").fetchall())
+            "SELECT id, run_id, hostname, pid, started_at, heartbeat_at, record_error FROM runs "
+            "WHERE state = 'Running'").fetchall())
         orphans = []
-        for key, run_id, hostname, pid, started_at, beat in running:
+        for key, run_id, hostname, pid, started_at, beat, incomplete in running:
             last = beat if beat is not None else started_at
-            message = orphan_message(run_id, hostname, pid, last, now, host, timeout)
+            message = orphan_message(run_id, hostname, pid, last, now, host, timeout, incomplete is not None)
             if message is not None:
-                orphans.append((key, run_id, beat, last, message))
+                orphans.append((key, run_id, beat, last, UNKNOWN if incomplete is not None else CRASHED, message))
         if not orphans:
             return []
 
         def mark(c: sqlite3.Connection) -> list:
             # (unless it ended, or beat again, meanwhile); its lease is revoked with it,
             # so a process that was only stopped cannot go on recording it.
-            return [run_id for key, run_id, beat, last, message in orphans if c.execute(
+            return [run_id for key, run_id, beat, last, state, message in orphans if c.execute(
                 "UPDATE runs SET state = ?, message = ?, ended_at = ?, owner = NULL "
                 "WHERE id = ? AND state = 'Running' AND heartbeat_at IS ?",
-                (CRASHED, message, last, key, beat)).rowcount]
+                (state, message, last, key, beat)).rowcount]
 
         return self._query(mark, write=True)
 
@@ -633,20 +671,31 @@ _WRITERS_LOCK = threading.Lock()
 
 class _Writer:
     """The writer of this process for one database file: one connection, one commit at a
-    time, and one backstop thread.
+    time, a backstop thread and a heartbeat thread.
 
     Records wait in ``pending``. A batch is committed by the thread that finds it due:
     the recording thread itself, inside ``put``, once the oldest pending record is
-    ``interval`` old or ``max_rows`` rows wait (at once for ``end_run`` and ``flush``);
-    or the backstop thread, which looks every ``BACKSTOP_PERIODS`` intervals while
-    records are pending and commits a batch the recording thread left due (it went
-    quiet), so a record waits at most about ``(1 + BACKSTOP_PERIODS) * interval``.
+    ``interval`` old or ``max_rows`` rows wait (at once for ``start_run``, ``end_run``
+    and ``flush``); or the backstop thread, which looks every ``BACKSTOP_PERIODS``
+    intervals while records are pending and commits a batch the recording thread left
+    due (it went quiet), so a record waits at most about ``(1 + BACKSTOP_PERIODS) *
+    interval``.
 
     Why not commit from the thread only: a thread that takes the GIL from a busy engine
     thread costs that thread far more than the write itself on a small machine (each
     hand-off needs the OS to wake a thread; measured on 2 vCPUs: about 1 ms). Committing
     in the recording thread costs it the write and no hand-off; the backstop thread wakes
     a few times a second at most, and not at all while nothing is pending.
+
+    A batch that cannot be written for a reason that may pass (disk full, locked,
+    read-only, I/O error) is *kept*: back at the front of ``pending``, retried with
+    backoff (``RETRY_FIRST`` doubling up to ``RETRY_MAX`` seconds; the recording thread
+    does not wait for it), a warning logged at the first failure. Meanwhile a small
+    transaction of its own (``_essentials``) keeps each live run's heartbeat going, notes
+    in ``runs.record_error`` why its record is incomplete, and records the end of every
+    run that ended; past ``max_pending`` rows the oldest task states and logs are
+    dropped (counted per run). A batch that is wrong in itself (a record of a run never
+    started, a malformed report) is dropped and raised, once.
     """
 
     @classmethod
@@ -669,10 +718,19 @@ class _Writer:
         self.busy_timeout = store.busy_timeout
         self.interval = store.flush_interval
         self.max_rows = store.flush_rows
+        self.max_pending = store.max_pending
         self.refs = 0
         self.stopped = False
+        # A batch wrong in itself: raised once, by the next call (then forgotten).
         self.error: Optional[StateStoreError] = None
-        self.lost = 0
+        self.unwritten = 0
+        # The store cannot be written now (disk full, ...): since when, and when to retry.
+        self.failing: Optional[StateStoreError] = None
+        self.failing_since = 0.0
+        self.backoff = 0.0
+        self.retry_at = 0.0
+        self.dropped: dict[str, int] = {}  # run id -> records dropped past max_pending
+        self.noted: set = set()  # run ids whose runs.record_error this writer set
         try:
             self.conn = store._connect()
         except sqlite3.Error as exc:
@@ -720,10 +778,17 @@ class _Writer:
             first = self.first_at
             if first is None:
                 self.first_at = first = now
-            due = item[0] in _URGENT or self.rows >= self.max_rows or now - first >= self.interval
+            urgent = item[0] in _URGENT
+            due = urgent or self.rows >= self.max_rows or now - first >= self.interval
+            if self.failing is not None and not urgent and now < self.retry_at:
+                due = False  # the store cannot be written: retried after the backoff
             arm = self.parked and not due
             if arm:
                 self.parked = False
+            over = self.failing is not None and self.rows > self.max_pending
+        if over:
+            with self.write_lock:
+                self._bound()
         if due:
             self.commit()
             if self.error is not None:
@@ -733,15 +798,29 @@ class _Writer:
         elif arm:
             self.wake.set()  # the backstop thread commits the batch if nobody else does
 
-    def commit(self) -> None:
-        """Commit everything pending now, in this thread."""
+    def commit(self, force: bool = True) -> None:
+        """Commit everything pending now, in this thread (unless ``force`` is False and
+        the store cannot be written and its next try is not due)."""
         with self.write_lock:
+            if not force and self.failing is not None and time.monotonic() < self.retry_at:
+                return
             with self.lock:
                 batch, self.pending = self.pending, []
                 self.rows = 0
                 self.first_at = None
             if batch:
                 self._write(batch)
+
+    def committed(self, item: tuple) -> bool:
+        """Whether ``item`` (put earlier) is no longer pending; if it still is (the store
+        cannot be written), it is taken back and never written."""
+        with self.write_lock, self.lock:
+            for i, pending in enumerate(self.pending):
+                if pending is item:
+                    del self.pending[i]
+                    self.rows -= _weight(item)
+                    return False
+        return True
 
     def check_lease(self, run_id: str) -> None:
         """Raise RunLostError if ``run_id`` was lost to another process; confirm its lease
@@ -754,25 +833,30 @@ class _Writer:
             with self.lock:
                 self.pending.append(("beat",))
                 self.rows += 1
-            self.commit()  # a store that cannot be written cannot tell: the run goes on
+            self.commit(force=False)  # a store that cannot be written cannot tell: the run goes on
             lost = self.lost_runs.get(run_id)
         if lost is not None:
             raise lost
 
-    def flush(self, raise_error: bool = True) -> None:
+    def flush(self, raise_error: bool = True, force: bool = True) -> None:
         if not self.stopped:
-            self.commit()
+            self.commit(force)
         if raise_error:
             self._raise()
 
     def _raise(self) -> None:
-        """Raise the error met by a write, once: afterwards the store can be used again
-        (for example once space was freed)."""
+        """Raise the error of a batch wrong in itself, once (afterwards the store can be
+        used again); else, while records wait because the store cannot be written, that
+        failure with their number."""
         error = self.error
         if error is not None:
             self.error = None
-            self.lost = 0
+            self.unwritten = 0
             raise error
+        failing = self.failing
+        if failing is not None and self.pending:
+            raise StateStoreError(failing.reason, self.path, "write", failing.detail, failing.os_error,
+                                  sum(self.dropped.values()), sum(_records(item) for item in self.pending))
 
     def release(self) -> None:
         with _WRITERS_LOCK:
@@ -797,6 +881,8 @@ class _Writer:
                 self.stopped = True
             self.commit()
             with self.write_lock:
+                if self.pending:
+                    self._give_up()
                 self.cache.clear()
                 try:
                     self.conn.close()
@@ -804,10 +890,11 @@ class _Writer:
                     pass
         self._raise()
 
-    # ----- the backstop thread ----------------------------------------------------------
+    # ----- the backstop and heartbeat threads -------------------------------------------
 
     def _backstop(self) -> None:
-        """Commit batches the recording thread left due; park while nothing is pending."""
+        """Commit batches the recording thread left due, and retry those that could not
+        be written; park while nothing is pending."""
         period = BACKSTOP_PERIODS * self.interval
         while True:
             self.wake.wait()
@@ -822,27 +909,34 @@ class _Writer:
                         break
                 if time.monotonic() - first >= self.interval:
                     try:
-                        self.commit()
+                        self.commit(force=False)
                     except BaseException as exc:  # noqa: BLE001 - never die silently
                         if self.error is None:
                             self.error = _as_store_error(exc, self.path, "write", self.busy_timeout)
 
     def _heartbeat(self) -> None:
         """Stamp the live runs' ``heartbeat_at`` every HEARTBEAT_SECONDS (see
-        ferroflow.store.orphans), however long their tasks take."""
+        ferroflow.store.orphans), however long their tasks take, and while the store
+        cannot take their records."""
         while not self.quit.wait(HEARTBEAT_SECONDS):
-            if self.owned and self.error is None:
-                try:
-                    self.put(("beat",))
-                except StateStoreError:  # raised again by the run's own next call
-                    pass
+            if not self.owned or self.error is not None:
+                continue
+            if self.failing is not None:
+                with self.write_lock:
+                    if not self.stopped and self.failing is not None:
+                        self._essentials()
+                continue
+            try:
+                self.put(("beat",))
+            except StateStoreError:  # raised again by the run's own next call
+                pass
 
     # ----- one transaction --------------------------------------------------------------
 
     def _write(self, records: list) -> None:
         if self.error is not None:
-            self.lost += sum(_records(item) for item in records)
-            self.error = _as_store_error(self.error, self.path, "write", self.busy_timeout, self.lost)
+            self.unwritten += sum(_records(item) for item in records)
+            self.error = _as_store_error(self.error, self.path, "write", self.busy_timeout, self.unwritten)
             return
         conn = self.conn
         txn = _Transaction(self, conn)
@@ -855,24 +949,167 @@ class _Writer:
                     except _Skip:
                         pass  # a record of a run lost to another process, or a refused start
                 txn.apply()
+                if self.noted:
+                    txn.complete(self.noted, self.dropped)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        except BaseException as exc:  # noqa: BLE001 - reported by the next call
-            self.lost += sum(_records(item) for item in records)
-            self.error = _as_store_error(exc, self.path, "write", self.busy_timeout, self.lost)
+        except BaseException as exc:  # noqa: BLE001 - kept and retried, or reported by the next call
             self.cache.clear()
+            self.runs.clear()
+            if _may_pass(exc):
+                self._keep(records, exc)
+                return
+            self.unwritten += sum(_records(item) for item in records)
+            self.error = _as_store_error(exc, self.path, "write", self.busy_timeout, self.unwritten)
+            return
+        txn.settle()
+        if self.failing is not None:
+            self._recovered()
+
+    # ----- when the store cannot be written --------------------------------------------
+
+    def _keep(self, records: list, exc: BaseException) -> None:
+        """A batch could not be written for a reason that may pass: keep it, first in
+        line, retry it after a backoff, say so (once), and write what matters most."""
+        error = _as_store_error(exc, self.path, "write", self.busy_timeout)
+        with self.lock:
+            self.pending[:0] = records
+            self.rows += sum(_weight(item) for item in records)
+            if self.first_at is None:
+                self.first_at = time.monotonic()
+            arm, self.parked = self.parked, False
+        if arm:
+            self.wake.set()
+        first = self.failing is None
+        self.failing = error
+        self.backoff = RETRY_FIRST if first else min(RETRY_MAX, 2 * self.backoff)
+        self.retry_at = time.monotonic() + self.backoff
+        if first:
+            self.failing_since = time.time()
+            log.warning("%s. Runs go on: their records are kept in memory and written once the store can take "
+                        "them (retried every %g to %g s; past %s rows waiting, the oldest task states and logs are "
+                        "dropped, and the run's record says it is incomplete)", error, RETRY_FIRST, RETRY_MAX,
+                        f"{self.max_pending:,}")
+        self._bound()
+        self._essentials()
+
+    def _bound(self) -> None:
+        """Drop the oldest task states and logs while more than ``max_pending`` rows wait
+        (a run's start, end and widths are kept); count them per run."""
+        with self.lock:
+            if self.rows <= self.max_pending:
+                return
+            was = bool(self.dropped)
+            kept = []
+            for item in self.pending:
+                if self.rows > self.max_pending and item[0] in _DROPPABLE:
+                    self.rows -= _weight(item)
+                    self.dropped[item[1]] = self.dropped.get(item[1], 0) + _records(item)
+                else:
+                    kept.append(item)
+            self.pending = kept
+            first = not was and bool(self.dropped)
+        if first:
+            log.warning("run store %s: more than %s records wait to be written; the oldest task states and logs "
+                        "are dropped from now on (each run's start, end and final task states are still recorded "
+                        "once the store can be written)", self.path, f"{self.max_pending:,}")
+
+    def _note(self, run_id: str, pending: dict, final: bool = False) -> Optional[str]:
+        """What ``runs.record_error`` says about a run while (or after) its records could
+        not all be written; at the end (``final``), None for a run that lost nothing."""
+        waiting = pending.get(run_id, 0)
+        dropped = self.dropped.get(run_id, 0)
+        if final and not waiting and not dropped:
+            return None
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.failing_since))
+        failing = self.failing
+        parts = [f"Record incomplete: the run store could not be written from {since} "
+                 f"({failing.reason if failing is not None else 'error'})"]
+        if waiting:
+            parts.append(f"{waiting:,} record(s) {'were never written' if final else 'wait to be written'}")
+        if dropped:
+            parts.append(f"{dropped:,} record(s) were dropped (more than {self.max_pending:,} waited)")
+        return "; ".join(parts) + "."
+
+    def _essentials(self, final: bool = False) -> None:
+        """While the records cannot be written: in a transaction of its own, confirm the
+        lease (stamp the heartbeat) of every live run of this process with a note of why
+        its record is incomplete, and record the end of every run that ended. These
+        update rows in place and often succeed when the batch cannot (SQLite needs no
+        new page for them). Nothing, if the store cannot take even that."""
+        with self.lock:
+            pending: dict = {}
+            ends = []
+            for item in self.pending:
+                if item[0] != "beat":
+                    pending[item[1]] = pending.get(item[1], 0) + _records(item)
+                if item[0] == "end":
+                    ends.append(item)
+        runs = set(self.owned) | self.noted | {item[1] for item in ends}
+        if not runs:
+            return
+        notes = {run_id: self._note(run_id, pending, final) for run_id in runs}
+        txn = _Transaction(self, self.conn, notes)
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                txn.note_runs()
+                for item in ends:
+                    try:
+                        txn.handle(item)
+                    except (_Skip, StateStoreError):
+                        pass  # lost, or never started: its start waits too
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError):
             self.runs.clear()
             return
         txn.settle()
+        self.noted.update(txn.noted)
+
+    def _give_up(self) -> None:
+        """At close, with records that still cannot be written: record what matters most
+        (each run's end, a note of what was never written) and drop the rest, raised as
+        one error that counts them."""
+        self._essentials(final=True)
+        with self.lock:
+            lost = sum(_records(item) for item in self.pending)
+            self.pending = []
+            self.rows = 0
+            self.first_at = None
+        failing = self.failing or StateStoreError("not written", self.path, "write")
+        self.unwritten += lost + sum(self.dropped.values())
+        self.error = StateStoreError(failing.reason, self.path, "write", failing.detail, failing.os_error,
+                                     self.unwritten)
+
+    def _recovered(self) -> None:
+        """Everything kept while the store could not be written is written now."""
+        took = time.time() - self.failing_since
+        dropped = sum(self.dropped.values())
+        self.failing = None
+        self.noted.clear()
+        self.dropped.clear()
+        log.warning("run store %s: written again after %.0f s; every record kept meanwhile is written%s", self.path,
+                    took, f" ({dropped:,} dropped)" if dropped else "")
 
 
 #: Records committed at once, by the call that makes them: a run's start (so the run is
 #: in the store before any of its tasks runs, even one that never gives the GIL back)
 #: and its end.
 _URGENT = frozenset({"start", "end"})
+#: Records dropped (oldest first) when too many wait while the store cannot be written.
+_DROPPABLE = frozenset({"report", "states", "logs"})
+#: Seconds before the first retry of a batch the store could not take, and the most
+#: between two retries (the backoff doubles).
+RETRY_FIRST = 0.1
+RETRY_MAX = 5.0
 
 
 def _has_json(conn: sqlite3.Connection) -> bool:
@@ -899,11 +1136,19 @@ def _weight(item: tuple) -> int:
 
 def _records(item: tuple) -> int:
     kind = item[0]
+    if kind == "beat":
+        return 0
     if kind == "report":
         return sum(1 if isinstance(r[2], int) else len(r[2]) for r in item[2])
     if kind in ("states", "logs"):
         return len(item[2])
     return 1
+
+
+def _may_pass(exc: BaseException) -> bool:
+    """Whether a write that failed may succeed later (the disk, a lock, the file system
+    were in the way), rather than the batch being wrong in itself."""
+    return isinstance(exc, (sqlite3.OperationalError, OSError)) or type(exc) is sqlite3.DatabaseError
 
 
 def _as_store_error(exc: BaseException, path: str, action: str, busy_timeout: float, lost: int = 0) -> StateStoreError:
@@ -927,9 +1172,13 @@ class _Transaction:
     a run whose lease was revoked meanwhile (reaped, taken over) gets nothing written,
     and is lost to this process from then on (``settle``)."""
 
-    def __init__(self, writer: _Writer, conn: sqlite3.Connection):
+    def __init__(self, writer: _Writer, conn: sqlite3.Connection, notes: Optional[dict] = None):
         self.w = writer
         self.conn = conn
+        # run id -> what to set runs.record_error to (while the store cannot take
+        # every record); the run ids it was set for
+        self.notes = notes
+        self.noted: set = set()
         self.clock = time.monotonic()  # taken before the lease checks: the lease lasts from here
         self.now = time.time()
         self.rows: dict = {}  # (run, task, index) -> (code, run_count, message, location) or None (delete)
@@ -970,8 +1219,15 @@ class _Transaction:
         found = self.checked.get(run_id)
         if found is None:
             c = self.conn
-            if c.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND owner = ?",
-                         (self.now, run_id, token)).rowcount:
+            if self.notes is not None and run_id in self.notes:
+                confirmed = c.execute("UPDATE runs SET heartbeat_at = ?, record_error = ? WHERE run_id = ? AND owner = ?",
+                                      (self.now, self.notes[run_id], run_id, token)).rowcount
+                if confirmed:
+                    self.noted.add(run_id)
+            else:
+                confirmed = c.execute("UPDATE runs SET heartbeat_at = ? WHERE run_id = ? AND owner = ?",
+                                      (self.now, run_id, token)).rowcount
+            if confirmed:
                 found = True
             else:
                 row = c.execute("SELECT state, message FROM runs WHERE run_id = ?", (run_id,)).fetchone()
@@ -1039,6 +1295,26 @@ class _Transaction:
         for run_id, token in list(self.w.owned.items()):
             if run_id not in self.finished:
                 self._confirm(run_id, token)
+
+    def note_runs(self) -> None:
+        """Set ``runs.record_error`` of every run in ``notes``: with its heartbeat for a
+        run this process holds the lease of, alone for one it ended."""
+        for run_id, note in self.notes.items():
+            token = self.w.owned.get(run_id)
+            if token is not None:
+                self._confirm(run_id, token)
+            elif run_id not in self.w.lost_runs and self.conn.execute(
+                    "UPDATE runs SET record_error = ? WHERE run_id = ?", (note, run_id)).rowcount:
+                self.noted.add(run_id)
+
+    def complete(self, noted: set, dropped: dict) -> None:
+        """Every record kept while the store could not be written is in this batch: the
+        runs noted incomplete are complete again, except for the records dropped."""
+        for run_id in noted:
+            lost = dropped.get(run_id)
+            note = (f"Record incomplete: {lost:,} record(s) were dropped while the run store could not be "
+                    f"written (more than {self.w.max_pending:,} waited).") if lost else None
+            self.conn.execute("UPDATE runs SET record_error = ? WHERE run_id = ?", (note, run_id))
 
     # ----- once committed -------------------------------------------------------------
 
@@ -1300,12 +1576,15 @@ def _merge(spans: list) -> list:
 
 
 def _run_summary(row: tuple) -> RunSummary:
-    run_id, flow_name, state, message, parameters, started_at, ended_at, resumed_from, hostname, pid = row
+    run_id, flow_name, state, message, parameters, started_at, ended_at, resumed_from, hostname, pid, note = row
     try:
         params = json.loads(parameters)
     except ValueError:
         params = {}
-    return RunSummary(run_id, flow_name, state, message, params, started_at, ended_at, resumed_from, hostname, pid)
+    if note:
+        message = f"{note} {message}" if message else note
+    return RunSummary(run_id, flow_name, state, message, params, started_at, ended_at, resumed_from, hostname, pid,
+                      note)
 
 
 # ----------------------------------------------------------------------------------
