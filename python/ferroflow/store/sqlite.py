@@ -830,10 +830,12 @@ class _Writer:
             at = self.confirmed.get(run_id)
             if at is None or time.monotonic() - at < HEARTBEAT_SECONDS:
                 return  # not a run of this process, or confirmed recently
+            if self.failing is not None:
+                return  # a store that cannot be written cannot tell (its heartbeats try): the run goes on
             with self.lock:
                 self.pending.append(("beat",))
                 self.rows += 1
-            self.commit(force=False)  # a store that cannot be written cannot tell: the run goes on
+            self.commit()
             lost = self.lost_runs.get(run_id)
         if lost is not None:
             raise lost
@@ -949,7 +951,7 @@ class _Writer:
                     except _Skip:
                         pass  # a record of a run lost to another process, or a refused start
                 txn.apply()
-                if self.noted:
+                if self.noted or self.dropped:
                     txn.complete(self.noted, self.dropped)
                 conn.execute("COMMIT")
             except BaseException:
@@ -1220,7 +1222,8 @@ class _Transaction:
         if found is None:
             c = self.conn
             if self.notes is not None and run_id in self.notes:
-                confirmed = c.execute("UPDATE runs SET heartbeat_at = ?, record_error = ? WHERE run_id = ? AND owner = ?",
+                confirmed = c.execute("UPDATE runs SET heartbeat_at = ?, record_error = ? "
+                                      "WHERE run_id = ? AND owner = ?",
                                       (self.now, self.notes[run_id], run_id, token)).rowcount
                 if confirmed:
                     self.noted.add(run_id)
@@ -1310,7 +1313,7 @@ class _Transaction:
     def complete(self, noted: set, dropped: dict) -> None:
         """Every record kept while the store could not be written is in this batch: the
         runs noted incomplete are complete again, except for the records dropped."""
-        for run_id in noted:
+        for run_id in noted | dropped.keys():
             lost = dropped.get(run_id)
             note = (f"Record incomplete: {lost:,} record(s) were dropped while the run store could not be "
                     f"written (more than {self.w.max_pending:,} waited).") if lost else None
