@@ -38,12 +38,20 @@ except PackageNotFoundError:  # running from a source tree without installing
 _SUBMODULES = frozenset({"cache_validators", "errors", "executors", "notifications", "results", "retries",
                          "schedules"})
 
+#: Names of ``ferroflow`` defined in modules imported on first use (``from ferroflow
+#: import resource_manager`` works as for any other name).
+_LAZY_NAMES = {"resource_manager": "ferroflow.control_flow.resource_manager"}
+
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
         import importlib
 
         return importlib.import_module(f"ferroflow.{name}")
+    if name in _LAZY_NAMES:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     raise AttributeError(f"module 'ferroflow' has no attribute {name!r}")
 
 
@@ -54,6 +62,7 @@ __all__ = [
     "ifelse",
     "merge",
     "pause_task",
+    "resource_manager",
     "Parameter",
     "Task",
     "apply_map",

@@ -52,7 +52,6 @@ KNOWN_MISMATCHES: Dict[str, str] = {
     "docs_pause_for_approval": "deliberate: a manual_only task pauses the run (flow state Paused, resumed "
                                "with flow.run(resume=..., approve=...)); Prefect's flow.run asks at the "
                                "terminal and runs the task when the answer is 'y'",
-    "docs_resource_manager": "no prefect.resource_manager",
     "iguazu_custom_signal_and_validator": "no prefect.engine.signals.PrefectStateSignal (custom signal "
                                           "classes choosing their state with _state_cls); also a callable "
                                           "object as cache_validator is refused (TypeError: must be one of "

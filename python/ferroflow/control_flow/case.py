@@ -58,6 +58,7 @@ class case:
         self._tasks: Dict[Task, None] = {}
         self._flow: Optional["Flow"] = None
         self._token: Any = None
+        self._outer_hook: Any = None
         self._used = False
 
     def __repr__(self) -> str:
@@ -82,11 +83,14 @@ class case:
             raise RuntimeError(f"{self!r} was already used as a block; create a new case(...) for another block")
         self._used = True
         self._flow = active_flow()
+        self._outer_hook = TASK_ADDED_HOOK.get()
         self._token = TASK_ADDED_HOOK.set(self._hook)
         return self
 
     def _hook(self, flow: "Flow", task: Task) -> None:
         self.add_task(task, flow)
+        if self._outer_hook is not None:  # an enclosing block (a resource manager's) sees the task too
+            self._outer_hook(flow, task)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         TASK_ADDED_HOOK.reset(self._token)

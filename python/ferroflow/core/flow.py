@@ -600,10 +600,22 @@ class Flow:
 
     def reference_tasks(self) -> TaskSet:
         """The tasks deciding the flow run's state: those set with
-        :meth:`set_reference_tasks`, else the terminal tasks."""
+        :meth:`set_reference_tasks`, else the terminal tasks -- where, as in Prefect 1,
+        a resource manager's init and cleanup tasks do not count: they are never
+        reference tasks, and a task whose only downstream tasks are cleanups is
+        terminal (``ferroflow.control_flow.resource_manager``)."""
         if self._reference_tasks:
             return TaskSet(self._reference_tasks)
-        return self.terminal_tasks()
+        cached = self._cache.get("reference")
+        if cached is None:
+            roles = {t: getattr(t, "_ff_resource_role", None) for t in self._tasks}
+            if not any(roles.values()):
+                return self.terminal_tasks()
+            cached = self._cache["reference"] = TaskSet(
+                t for t, role in roles.items()
+                if role not in ("init", "cleanup")
+                and all(roles[d] == "cleanup" for d in self.downstream_tasks(t)))
+        return cached.copy()
 
     # ------------------------------------------------------------------- graph queries
 
