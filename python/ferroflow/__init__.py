@@ -36,7 +36,7 @@ except PackageNotFoundError:  # running from a source tree without installing
 #: Subpackages reachable as attributes of ``ferroflow`` (``ferroflow.schedules.CronSchedule``
 #: after a bare ``import ferroflow``), imported on first use.
 _SUBMODULES = frozenset({"cache_validators", "errors", "executors", "notifications", "results", "retries",
-                         "schedules"})
+                         "schedules", "tasks"})
 
 #: Names of ``ferroflow`` defined in modules imported on first use (``from ferroflow
 #: import resource_manager`` works as for any other name).

@@ -56,8 +56,6 @@ KNOWN_MISMATCHES: Dict[str, str] = {
                                           "classes choosing their state with _state_cls); also a callable "
                                           "object as cache_validator is refused (TypeError: must be one of "
                                           "ferroflow.cache_validators)",
-    "old_airflow_tutorial_dag": "task library: no prefect.tasks.shell.ShellTask or "
-                                "prefect.tasks.templates.jinja2.JinjaTemplate",
     "schematics_looper_local_result": "prefect.context.get('task_loop_count') is None inside a LocalResult "
                                       "location callable (Prefect: the last iteration's count, 7)",
 }

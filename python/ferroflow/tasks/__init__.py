@@ -1,0 +1,17 @@
+"""A small task library, as Prefect 1's ``prefect.tasks``: ready-made Task classes to
+configure and call in a flow.
+
+* :class:`~ferroflow.tasks.shell.ShellTask` -- run a shell command; its last line of
+  output (or all of them) is the result, a non-zero exit code fails the task run;
+* :class:`~ferroflow.tasks.templates.JinjaTemplate` -- render a Jinja template from
+  the task's inputs and the context (needs Jinja2: ``pip install 'ferroflow[templates]'``);
+* :class:`~ferroflow.tasks.templates.StringFormatter` -- ``str.format`` a template
+  the same way.
+
+See ``docs/task-library.md``.
+"""
+
+from ferroflow.tasks.shell import ShellTask
+from ferroflow.tasks.templates import JinjaTemplate, StringFormatter
+
+__all__ = ["ShellTask", "JinjaTemplate", "StringFormatter"]
