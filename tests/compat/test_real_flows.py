@@ -52,10 +52,11 @@ KNOWN_MISMATCHES: Dict[str, str] = {
     "docs_pause_for_approval": "deliberate: a manual_only task pauses the run (flow state Paused, resumed "
                                "with flow.run(resume=..., approve=...)); Prefect's flow.run asks at the "
                                "terminal and runs the task when the answer is 'y'",
-    "iguazu_custom_signal_and_validator": "no prefect.engine.signals.PrefectStateSignal (custom signal "
-                                          "classes choosing their state with _state_cls); also a callable "
-                                          "object as cache_validator is refused (TypeError: must be one of "
-                                          "ferroflow.cache_validators)",
+    "iguazu_custom_signal_and_validator": "a callable object as cache_validator is refused (TypeError: must "
+                                          "be one of ferroflow.cache_validators); and deliberate: SKIPRESULT's "
+                                          "_state_cls (SkippedResult, the user's Success subclass) is recorded "
+                                          "as Success, so the handler sees Success, not SkippedResult "
+                                          "(migration guide, 'Where ferroflow deliberately differs')",
     "schematics_looper_local_result": "prefect.context.get('task_loop_count') is None inside a LocalResult "
                                       "location callable (Prefect: the last iteration's count, 7)",
 }
