@@ -107,6 +107,29 @@ def test_disk_full_while_writing_keeps_the_records_until_they_can_be_written(tmp
         store.close()
 
 
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
+def test_an_interrupt_during_a_commit_goes_on_and_loses_no_record(tmp_path, interrupt):
+    # Ctrl-C (or SIGTERM under ferroflow run) landing while the recording thread
+    # commits: the interrupt reaches the engine, which cancels the run, and the batch
+    # it interrupted is written by the flush that ends the run (it used to be taken for
+    # a broken batch: the interrupt was swallowed and its records dropped).
+    store = FaultyStore(tmp_path / "runs.db")
+    store.plan = {"fail": 0, "verbs": {"INSERT"}, "error": interrupt()}
+    try:
+        store.start_run("r", "etl", {}, [(0, "t", "t", True)])
+        store.record_report("r", [(0, range(4), bytes([S, F, S, F]))])
+        store.plan["fail"] = 1
+        with pytest.raises(interrupt):
+            store.flush()
+        store.end_run("r", "Cancelled")
+        store.flush()  # no error: nothing was wrong with the batch
+        assert store.task_states("r")[0].counts == {"Success": 2, "Failed": 2}
+        assert store.get_run("r").state == "Cancelled"
+        assert store.integrity_check() == "ok"
+    finally:
+        store.close()
+
+
 def test_recording_calls_go_on_and_close_counts_what_was_never_written(tmp_path):
     store = FaultyStore(tmp_path / "runs.db")
     store.plan = {"fail": 10**9, "verbs": {"COMMIT"}, "error": sqlite_error("disk I/O error", 10, "SQLITE_IOERR")}

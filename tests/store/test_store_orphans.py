@@ -155,9 +155,19 @@ def test_ferroflow_runs_reap_says_what_it_marked(home, capsys):
     run_started_by_a_killed_process(path, "dead0002")
     assert cli.main(["runs", "reap"]) == 0
     out = capsys.readouterr().out
-    assert "Marked 1 run Crashed (their process died without ending them):\n  dead0002\n" in out
+    assert "Marked 1 run whose process died without ending it:\n  dead0002  Crashed\n" in out
     assert cli.main(["runs", "reap"]) == 0
     assert "No orphaned runs" in capsys.readouterr().out
+    # A run whose own record was incomplete (its store could not be written) is Unknown,
+    # and reap says so instead of calling it Crashed.
+    run_started_by_a_killed_process(path, "dead0003")
+    run_started_by_a_killed_process(path, "dead0004")
+    set_columns(path, "dead0004", record_error="disk full: cannot write the run store")
+    assert cli.main(["runs", "reap"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Marked 2 runs whose process died without ending them:\n"), out
+    assert "  dead0003  Crashed\n" in out
+    assert "  dead0004  Unknown (its record is incomplete: the store could not be written)\n" in out
     assert cli.main(["runs"]) == 0
     assert "Crashed" in capsys.readouterr().out
 

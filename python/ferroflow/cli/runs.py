@@ -57,7 +57,8 @@ def add_parsers(sub: Any) -> None:
         "reap", help="mark Crashed the runs whose process died without ending them",
         description="Mark Crashed every run still recorded as Running whose process is gone: started on "
                     "this machine by a process that no longer exists, or silent (no heartbeat) for more than "
-                    "--timeout seconds. `ferroflow runs` and `runs show` do this first too.")
+                    "--timeout seconds; a run whose own record was incomplete (its store could not be written) is "
+                    "marked Unknown instead. `ferroflow runs` and `runs show` do this first too.")
     reap.add_argument("--timeout", type=_heartbeat_timeout, default=HEARTBEAT_TIMEOUT, metavar="SECONDS",
                       help=f"seconds without a heartbeat after which a run's process is presumed dead "
                            f"(default {HEARTBEAT_TIMEOUT:g}, at least {2 * HEARTBEAT_SECONDS:g}: a live run "
@@ -272,7 +273,8 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_reap(args: argparse.Namespace) -> int:
-    """``ferroflow runs reap``: mark orphaned runs Crashed, and say which."""
+    """``ferroflow runs reap``: mark orphaned runs Crashed (Unknown when their record was
+    incomplete), and say which."""
     from ferroflow.store import StateStoreError
 
     try:
@@ -282,15 +284,19 @@ def cmd_runs_reap(args: argparse.Namespace) -> int:
             return EXIT_OK
         with store:
             reaped = store.reap(timeout=args.timeout)
+            # Crashed, or Unknown when the run's own record was incomplete (the store
+            # could not be written): say which each one got.
+            marked = [(run_id, getattr(store.get_run(run_id), "state", "?")) for run_id in reaped]
     except StateStoreError as exc:
         return _fail(str(exc), EXIT_STORE)
-    if not reaped:
+    if not marked:
         print("No orphaned runs: every run recorded as Running has a live process.")
         return EXIT_OK
-    print(f"Marked {len(reaped)} run{'s' if len(reaped) != 1 else ''} Crashed (their process died without "
-          f"ending them):")
-    for run_id in reaped:
-        print(f"  {run_id}")
+    print(f"Marked {len(marked)} run{'s' if len(marked) != 1 else ''} whose process died without ending "
+          f"{'them' if len(marked) != 1 else 'it'}:")
+    for run_id, state in marked:
+        note = " (its record is incomplete: the store could not be written)" if state == "Unknown" else ""
+        print(f"  {run_id}  {state}{note}")
     print("Resume one with `ferroflow run FLOW_FILE --resume RUN_ID`.")
     return EXIT_OK
 

@@ -961,6 +961,12 @@ class _Writer:
         except BaseException as exc:  # noqa: BLE001 - kept and retried, or reported by the next call
             self.cache.clear()
             self.runs.clear()
+            if not isinstance(exc, Exception):
+                # Ctrl-C (or SIGTERM under the CLI) or SystemExit landed in the commit: the
+                # batch was rolled back; keep it, first in line, for the flush that ends
+                # the run, and let the interrupt go on.
+                self._requeue(records)
+                raise
             if _may_pass(exc):
                 self._keep(records, exc)
                 return
@@ -973,10 +979,9 @@ class _Writer:
 
     # ----- when the store cannot be written --------------------------------------------
 
-    def _keep(self, records: list, exc: BaseException) -> None:
-        """A batch could not be written for a reason that may pass: keep it, first in
-        line, retry it after a backoff, say so (once), and write what matters most."""
-        error = _as_store_error(exc, self.path, "write", self.busy_timeout)
+    def _requeue(self, records: list) -> None:
+        """Put a batch that was not written back in front of the pending records, and
+        wake the backstop thread to commit it."""
         with self.lock:
             self.pending[:0] = records
             self.rows += sum(_weight(item) for item in records)
@@ -985,6 +990,12 @@ class _Writer:
             arm, self.parked = self.parked, False
         if arm:
             self.wake.set()
+
+    def _keep(self, records: list, exc: BaseException) -> None:
+        """A batch could not be written for a reason that may pass: keep it, first in
+        line, retry it after a backoff, say so (once), and write what matters most."""
+        error = _as_store_error(exc, self.path, "write", self.busy_timeout)
+        self._requeue(records)
         first = self.failing is None
         self.failing = error
         self.backoff = RETRY_FIRST if first else min(RETRY_MAX, 2 * self.backoff)
