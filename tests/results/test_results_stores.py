@@ -606,3 +606,20 @@ def test_an_unframed_store_keeps_the_bare_bytes(kind, tmp_path, memory_url):
     got = store.read_many(["m/1", "m/2", "m/3"])
     assert got[:2] == [b"1", b"2"] and isinstance(got[2], ResultNotFound)
     assert pickle.loads(pickle.dumps(store)).framed is False
+
+
+def test_a_password_in_a_store_url_never_reaches_a_message():
+    # Store URLs may carry credentials (scheme://user:password@host/...); the errors,
+    # locations in messages and reprs that quote them show *** instead.
+    from ferroflow.results.errors import without_password
+    from ferroflow.results.filesystem import FsspecResultStore
+
+    assert without_password("https://alice:s3cret@host/x") == "https://alice:***@host/x"
+    assert without_password("simplecache::ftp://bob:p@ss:w0rd@h:21/d") == "simplecache::ftp://bob:***@h:21/d"
+    assert without_password("s3://bucket/key:with:colons@2x") == "s3://bucket/key:with:colons@2x"
+    assert without_password("/data/results/a.pkl") == "/data/results/a.pkl"
+    store = FsspecResultStore("simplecache::memory://alice:s3cret@bucket/results")
+    with pytest.raises(ResultNotFound) as info:
+        store.read("nothere.pkl")
+    for text in (str(info.value), info.value.url, repr(store), store.url("a.pkl")):
+        assert "s3cret" not in text and "alice:***@bucket" in text, text

@@ -26,6 +26,7 @@ attributes.
 from __future__ import annotations
 
 import errno as errno_module
+import re
 from typing import Any, Optional
 
 from ferroflow.errors import FerroflowError
@@ -37,7 +38,17 @@ __all__ = [
     "ResultStoreError",
     "ResultNotFound",
     "ResultCorrupt",
+    "without_password",
 ]
+
+_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/\s]*@")
+
+
+def without_password(text: str) -> str:
+    """``text`` with the password of every URL's user part (``scheme://user:password@``)
+    replaced by ``***``: store URLs may carry credentials, and errors, logs and reprs
+    quote them."""
+    return _PASSWORD.sub(r"\1:***@", text)
 
 
 def _rebuild(cls: type, attrs: dict[str, Any]) -> "ResultError":
@@ -171,6 +182,7 @@ class ResultStoreError(ResultError):
                 reason += f": {filename!r}"
         else:
             reason = one_line(exc)
+        reason = without_password(reason)
         verb = {"write": "write result", "read": "read result",
                 "check": "check result", "delete": "delete result"}.get(operation, operation)
         return cls(f"Could not {verb} {url!r} (result store {store!r}): {reason}",

@@ -42,6 +42,7 @@ from ferroflow.results.errors import (
     ResultError,
     ResultNotFound,
     ResultStoreError,
+    without_password,
 )
 from ferroflow.results.stores import ResultStore, check_location
 
@@ -175,7 +176,7 @@ class FsspecResultStore(ResultStore):
         absolute path)."""
         if self.absolute_paths and location.startswith("/"):
             return self.fs.unstrip_protocol(location)
-        return f"{self.base_url.rstrip('/')}/{location}"
+        return without_password(f"{self.base_url.rstrip('/')}/{location}")
 
     def path(self, location: str) -> str:
         """The record's path: a local path for local files, else the fsspec path."""
@@ -486,4 +487,4 @@ class FsspecResultStore(ResultStore):
         self.__init__(base_url, **state)  # type: ignore[misc]
 
     def __repr__(self) -> str:
-        return f"FsspecResultStore({self.base_url!r})"
+        return f"FsspecResultStore({without_password(self.base_url)!r})"
