@@ -77,3 +77,39 @@ def test_run_defaults():
 def test_run_needs_a_file(capsys):
     assert cli.main(["run"]) == 2
     assert "the following arguments are required: FILE.py[:FLOW_NAME]" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_stops_the_output_quietly(tmp_path, monkeypatch):
+    # `ferroflow runs show ID | head -1`: the pipe closes while the command still
+    # writes. No traceback, exit 141 (128 + SIGPIPE) as command-line tools give.
+    import os
+    import subprocess
+    import sys
+
+    from ferroflow import Flow, task
+
+    @task
+    def work(i):
+        raise ValueError(i)
+
+    with Flow("pipe") as flow:
+        work.map(list(range(3000)))
+    monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path))
+    assert flow.run().is_failed()
+    run_id = _recorded_run_id(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "ferroflow", "runs", "show", run_id, "--failed", "3000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away while thousands of lines are still to come
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait() == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
+def _recorded_run_id(home) -> str:
+    from ferroflow.store import SQLiteRunStore
+
+    with SQLiteRunStore(home / "runs.db") as store:
+        (run,) = store.list_runs()
+    return run.run_id

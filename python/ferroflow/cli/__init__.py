@@ -16,7 +16,9 @@
 Exit codes of ``run``: 0 the flow run succeeded, 1 it failed, 2 usage or load error
 (one line on stderr; ``--traceback`` shows the traceback), 3 paused waiting for
 approval (resume it with ``--resume RUN_ID --approve TASK``), 130 cancelled by Ctrl-C
-(SIGINT), 143 cancelled by SIGTERM (handled like Ctrl-C: see ``cli.interrupts``).
+(SIGINT), 143 cancelled by SIGTERM (handled like Ctrl-C: see ``cli.interrupts``). Any
+command whose output is cut short by its reader (``ferroflow runs show ID | head``) stops
+quietly with 141.
 Warnings of ferroflow's loggers during the run go to stderr (``cli.console``).
 """
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import traceback
 from typing import Any, Optional, Sequence
@@ -39,6 +42,7 @@ EXIT_USAGE = 2
 EXIT_PAUSED = 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away
 
 
 class UsageError(FerroflowError):
@@ -173,6 +177,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("ferroflow: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`ferroflow runs show ID | head`): stop quietly, as
+        # command-line tools do, and keep Python from failing again on the final flush.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (captured): nothing to flush
+        pass
 
 
 def _code(code: Any) -> int:
