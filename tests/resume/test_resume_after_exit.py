@@ -109,7 +109,7 @@ def test_a_task_calling_os_exit_leaves_a_crashed_run_that_resumes(setup, tmp_pat
     assert died.returncode == 1 and lines(marks) == ["first"], died.stderr
     assert db.exists(), "the run left no record"
     run = only_run(db)
-    assert (run.state, run.parameters) == ("Running", {})  # nobody ended it
+    assert (run.state, run.parameters) == ("Running", {"n": 5})  # nobody ended it; the default is recorded
     listed = ferroflow("runs", env=env, marks=marks)
     assert listed.returncode == 0 and f"{run.run_id}  exits  Crashed" in listed.stdout, listed.stdout
     shown = ferroflow("runs", "show", run.run_id, env=env, marks=marks).stdout

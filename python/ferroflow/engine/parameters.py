@@ -9,8 +9,10 @@ from ferroflow.errors import ParameterError
 
 
 def check_parameters(flow: Any, given: dict) -> dict:
-    """Return ``given`` if every name is a parameter of ``flow`` and every required
-    parameter has a value; otherwise raise :class:`ParameterError` naming them."""
+    """The parameters a run of ``flow`` uses: the default of every parameter not
+    given, then ``given`` (as Prefect 1's ``context.parameters``, so ``{'m': 5, 'n':
+    3}`` for ``m=5`` and ``n`` defaulting to 3). Raises :class:`ParameterError` naming
+    every unknown name and every required parameter without a value."""
     params = {p.name: p for p in flow.parameters()}
     unknown = sorted(set(given) - set(params))
     if unknown:
@@ -27,4 +29,6 @@ def check_parameters(flow: Any, given: dict) -> dict:
         raise ParameterError(
             f"Flow {flow.name!r} is missing required parameter(s): {', '.join(repr(n) for n in missing)}"
         )
-    return dict(given)
+    used = {name: p.default for name, p in params.items() if not p.required}
+    used.update(given)
+    return used
