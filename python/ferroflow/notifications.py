@@ -65,7 +65,9 @@ __all__ = [
     "Notifier",
     "NotifyHandler",
     "StateSpec",
+    "CallbackHandler",
     "as_state_handler",
+    "callback_factory",
     "check_http_url",
     "get_notifier",
     "post_json",
@@ -653,6 +655,43 @@ class NotifyHandler:
         except Exception as exc:  # noqa: BLE001 - a notification never changes a state
             logger.warning("notifier %s: could not build the %s notification: %s",
                            notifier.describe(), type(new_state).__name__, _one_line(exc))
+        return new_state
+
+
+def callback_factory(fn: Callable[[Any, _states.State], Any],
+                     check: Callable[[_states.State], bool]) -> "CallbackHandler":
+    """A state handler that calls ``fn(obj, new_state)`` whenever ``check(new_state)``
+    is ``True`` (Prefect 1's ``prefect.utilities.notifications.callback_factory``),
+    for a task or a flow::
+
+        on_retry = callback_factory(lambda task, state: alert(task.name), lambda s: s.is_retrying())
+
+    It returns ``new_state`` unchanged. As in Prefect 1, ``check`` must return ``True``
+    itself (another truthy value does not call ``fn``), and an exception from ``fn`` or
+    ``check`` is the handler's: the task run (or flow run) fails with it. The handler
+    is a :class:`CallbackHandler`, which pickles when ``fn`` and ``check`` do (plain
+    functions with ``pickle``, lambdas with cloudpickle), so it runs on every executor.
+    """
+    if not callable(fn) or not callable(check):
+        raise TypeError(f"callback_factory(fn, check) takes two callables, got {fn!r} and {check!r}")
+    return CallbackHandler(fn, check)
+
+
+class CallbackHandler:
+    """The state handler made by :func:`callback_factory` (a class rather than a
+    closure, so that it pickles with plain ``pickle`` too)."""
+
+    def __init__(self, fn: Callable[[Any, _states.State], Any], check: Callable[[_states.State], bool]) -> None:
+        self.fn = fn
+        self.check = check
+        self.__name__ = self.__qualname__ = f"callback({getattr(fn, '__name__', type(fn).__name__)})"
+
+    def __repr__(self) -> str:
+        return f"<state handler {self.__name__}>"
+
+    def __call__(self, obj: Any, old_state: _states.State, new_state: _states.State) -> _states.State:
+        if self.check(new_state) is True:
+            self.fn(obj, new_state)
         return new_state
 
 
