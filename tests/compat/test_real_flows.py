@@ -42,9 +42,6 @@ EXTRA_ROWS = """
 
 # Flows that do not match Prefect 1.4.1 yet: name -> the cause (strict xfail).
 KNOWN_MISMATCHES: Dict[str, str] = {
-    "docs_custom_logs": "ferroflow.get_logger('Task B') is a LoggerAdapter (no addHandler), and a task's "
-                        "context logger is 'ferroflow.task', not the task-named logger get_logger(name) "
-                        "returns, so a handler attached for 'Task B' never sees Task B's records",
     "docs_local_debugging": "flow.run(task_states={task: Success(...)}) is refused (ParameterError: unknown "
                             "parameter 'task_states')",
     "docs_local_debugging_raise_on_exception": "no prefect.utilities.debug.raise_on_exception",
@@ -56,8 +53,6 @@ KNOWN_MISMATCHES: Dict[str, str] = {
                                           "_state_cls (SkippedResult, the user's Success subclass) is recorded "
                                           "as Success, so the handler sees Success, not SkippedResult "
                                           "(migration guide, 'Where ferroflow deliberately differs')",
-    "schematics_looper_local_result": "prefect.context.get('task_loop_count') is None inside a LocalResult "
-                                      "location callable (Prefect: the last iteration's count, 7)",
 }
 
 

@@ -24,10 +24,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
+import uuid
 from collections.abc import Mapping
 from typing import Any, Iterator, Optional, Sequence
 
-__all__ = ["context", "RunInfo", "Frame", "current_frame", "in_frame"]
+__all__ = ["context", "RunInfo", "Frame", "current_frame", "in_frame", "task_run_context", "task_run_id"]
 
 
 class RunInfo:
@@ -56,7 +57,9 @@ class RunInfo:
         if self._values is None:
             self._values = {
                 "flow_name": self.flow_name,
+                "flow_id": self.flow_name,  # Prefect 1's keys of a local run
                 "flow_run_id": self.flow_run_id,
+                "flow_run_name": self.flow_run_id,
                 "parameters": self.parameters,
                 "scheduled_start_time": self.scheduled_start_time,
                 **_date_keys(self.scheduled_start_time),
@@ -76,7 +79,7 @@ class Frame:
     """The task runs of one work unit: ``j`` is the position of the one running now."""
 
     __slots__ = ("run", "task_id", "task_name", "task_slug", "task_tags", "indices", "run_counts", "j",
-                 "run_name", "unit")
+                 "run_name", "unit", "looped")
 
     def __init__(self, run: RunInfo, task_id: int, task_name: Optional[str], task_slug: Optional[str],
                  task_tags: frozenset, indices: Optional[Sequence[int]], run_counts: Optional[bytes],
@@ -93,6 +96,10 @@ class Frame:
         self.run_name = run_name
         #: The work unit running, for the inputs a ``task_run_name`` uses.
         self.unit: Any = None
+        #: Map index (None: the task itself) -> ``(loop count, loop result)`` of the
+        #: last iteration of each task run of the unit that looped (``signals.LOOP``):
+        #: what the context says once the loop is over (result locations, handlers).
+        self.looped: dict = {}
 
     def inputs(self) -> dict:
         """The keyword arguments of the task run at position ``j`` ({} outside a unit)."""
@@ -108,6 +115,7 @@ class Frame:
 
     def __setstate__(self, state):
         self.unit = None
+        self.looped = {}
         for k, v in state.items():
             setattr(self, k, v)
 
@@ -155,6 +163,8 @@ def _frame_values(frame: Frame) -> dict:
     values.update({
         "task_name": frame.task_name,
         "task_slug": frame.task_slug,
+        "task_id": frame.task_slug,  # Prefect 1's key of a local run: the slug
+        "task_run_id": task_run_id(run.flow_run_id, frame.task_slug),
         "task_tags": frame.task_tags,
         "map_index": index,
         "task_full_name": frame.task_name if index is None else f"{frame.task_name}[{index}]",
@@ -166,11 +176,38 @@ def _frame_values(frame: Frame) -> dict:
     loop = _LOOP.get()
     if loop is None and run.loops:
         loop = run.loops.get((frame.task_id, index))
+    if loop is None and frame.looped:
+        loop = frame.looped.get(index)
     if loop is None:
         values["loop_count"] = 1
     else:  # Prefect 1's names too, present (as there) once the task has looped
         values.update(loop_count=loop[0], loop_result=loop[1], task_loop_count=loop[0], task_loop_result=loop[1])
     return {**run.extra, **values}
+
+
+def task_run_id(flow_run_id: str, slug: Optional[str]) -> str:
+    """The id of a task's runs in a flow run (shared by its mapped children, as
+    Prefect 1's ``task_run_id``): a UUID derived from both, so every process of the
+    run computes the same one without being told."""
+    try:
+        namespace = uuid.UUID(hex=flow_run_id)
+    except (TypeError, ValueError):  # a run id that is not 32 hex digits
+        namespace = uuid.uuid5(uuid.NAMESPACE_OID, str(flow_run_id))
+    return str(uuid.uuid5(namespace, str(slug)))
+
+
+def task_run_context(frame: Optional[Frame]) -> dict:
+    """Every context key of the task run at ``frame`` (or of the flow run, for a flow
+    frame; the user's values only, for None), user values of ``with context(...)``
+    included, and the ``logger``: what ``ferroflow.context`` shows there, and what
+    location templates and ``task_run_name`` are formatted with."""
+    values = _frame_values(frame) if frame is not None else {}
+    values.update(_USER.get())
+    if "logger" not in values:
+        from ferroflow.engine.logs import get_logger
+
+        values["logger"] = get_logger(frame.task_name if frame is not None else None)
+    return values
 
 
 def run_name(frame: Frame, values: dict) -> str:
@@ -228,13 +265,7 @@ class Context(Mapping):
 
     def to_dict(self) -> dict:
         """Every key available here and now (a new dict)."""
-        frame = _FRAME.get()
-        values = _frame_values(frame) if frame is not None else {}
-        values.update(_USER.get())
-        from ferroflow.engine.logs import get_logger
-
-        values.setdefault("logger", get_logger())
-        return values
+        return task_run_context(_FRAME.get())
 
     @contextlib.contextmanager
     def __call__(self, **values: Any) -> Iterator[None]:

@@ -1,11 +1,13 @@
 """Task logging: ``get_logger()`` and the records kept with a run's states.
 
-Records logged through :func:`get_logger` (or any logger under ``ferroflow``) while a
-task runs carry ``flow_name``, ``flow_run_id``, ``task_name``, ``task_full_name`` and
-``map_index`` attributes (and ``task_run_name`` when the task has one), so a handler's
-format string can use them. During
-``flow.run()`` they are also kept with the run: ``state.logs`` of a task run's (or a
-mapped child's) State lists what it logged.
+A task logs with the logger of its name, ``ferroflow.task.<task name>``
+(``context.logger``, ``Task.logger``, ``get_logger("<task name>")``: one object, shared
+by the task's mapped children). Records logged through a :func:`get_logger` logger
+while a task runs carry ``flow_name``, ``flow_run_id``, ``task_name``, ``task_slug``,
+``task_full_name`` and ``map_index`` attributes (and ``task_run_name`` when the task has
+one), so a handler's format string can use them. During ``flow.run()`` the records of
+every logger under ``ferroflow`` logged by a task run are also kept with the run:
+``state.logs`` of a task run's (or a mapped child's) State lists what it logged.
 
 The handlers ferroflow adds to keep records (:class:`KeepingHandler`) do not count as
 logging being configured: a record that no other handler gets is shown as Python shows
@@ -20,7 +22,8 @@ from typing import Any, Optional
 
 from ferroflow.engine.context import current_frame
 
-__all__ = ["get_logger", "handlers_reached", "KeepingHandler", "LogEntry", "RunLogHandler", "StdoutToLogger"]
+__all__ = ["get_logger", "handlers_reached", "KeepingHandler", "LogEntry", "RunLogHandler", "StdoutToLogger",
+           "TaskLogger"]
 
 TASK_LOGGER = "ferroflow.task"
 
@@ -29,8 +32,24 @@ if logging.getLogger(TASK_LOGGER).level == logging.NOTSET:
     logging.getLogger(TASK_LOGGER).setLevel(logging.INFO)
 
 
-class _ContextAdapter(logging.LoggerAdapter):
-    """Adds the running task's identity to every record."""
+class TaskLogger(logging.LoggerAdapter):
+    """A task logger: the :class:`logging.Logger` ``ferroflow.task`` or
+    ``ferroflow.task.<name>``, whose records get the running task run's identity.
+
+    Logging through it adds ``flow_name``, ``flow_run_id``, ``task_name``,
+    ``task_slug``, ``task_full_name`` and ``map_index`` (and ``task_run_name`` when the
+    task has one) to each record logged during a task run. Everything else is the
+    logger's: ``addHandler``, ``removeHandler``, ``handlers``, ``setLevel``, ``level``,
+    ``propagate``, ``filters``... read and set the underlying logger, so code written
+    for Prefect 1's ``get_logger(name)`` (a plain ``Logger``) configures it as it did.
+    """
+
+    #: Logger attributes that are set on the logger, not on the adapter.
+    _FORWARDED = frozenset({"level", "propagate", "disabled", "handlers", "filters", "parent"})
+
+    def __init__(self, name: Optional[str] = None):
+        super().__init__(logging.getLogger(TASK_LOGGER if name is None else f"{TASK_LOGGER}.{name}"), {})
+        object.__setattr__(self, "_task", name)
 
     def process(self, msg: Any, kwargs: dict) -> tuple:
         frame = current_frame()
@@ -40,6 +59,7 @@ class _ContextAdapter(logging.LoggerAdapter):
                 "flow_name": frame.run.flow_name,
                 "flow_run_id": frame.run.flow_run_id,
                 "task_name": frame.task_name,
+                "task_slug": frame.task_slug,
                 "task_full_name": frame.task_name if index is None else f"{frame.task_name}[{index}]",
                 "map_index": index,
             }
@@ -50,11 +70,43 @@ class _ContextAdapter(logging.LoggerAdapter):
             kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
         return msg, kwargs
 
+    def __getattr__(self, name: str) -> Any:
+        # Only for what the adapter lacks: addHandler, handlers, filters, getChild...
+        if name.startswith("__") or name in ("logger", "extra", "_task"):
+            raise AttributeError(name)
+        return getattr(self.logger, name)
 
-def get_logger(name: Optional[str] = None) -> logging.LoggerAdapter:
-    """A logger for task code (``ferroflow.task`` or ``ferroflow.task.<name>``) whose
-    records carry the flow, task and map index of the task run that logs."""
-    return _ContextAdapter(logging.getLogger(TASK_LOGGER if name is None else f"{TASK_LOGGER}.{name}"), {})
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._FORWARDED:
+            setattr(self.logger, name, value)
+        else:
+            object.__setattr__(self, name, value)
+
+    def __reduce__(self) -> tuple:
+        return get_logger, (self._task,)
+
+    def __repr__(self) -> str:
+        return f"<TaskLogger {self.logger.name} ({logging.getLevelName(self.getEffectiveLevel())})>"
+
+
+_LOGGERS: dict = {}
+
+
+def get_logger(name: Optional[str] = None) -> TaskLogger:
+    """The task logger ``ferroflow.task`` (``name`` None) or ``ferroflow.task.<name>``,
+    as Prefect 1's ``get_logger`` gives ``prefect`` and ``prefect.<name>``.
+
+    A task's logger is the one of its name: ``context.logger`` and ``Task.logger``
+    inside task ``"load"`` are ``get_logger("load")``, the same object, so a handler
+    added to ``get_logger("load")`` sees what task ``"load"`` logs (every mapped child
+    included: they share their task's logger). Its records carry the task run's
+    identity (see :class:`TaskLogger`); the level is INFO unless you set one (on
+    ``ferroflow.task`` or below).
+    """
+    logger = _LOGGERS.get(name)
+    if logger is None:
+        logger = _LOGGERS.setdefault(name, TaskLogger(name))
+    return logger
 
 
 class LogEntry(tuple):
@@ -136,7 +188,7 @@ class RunLogHandler(KeepingHandler):
 class StdoutToLogger(io.TextIOBase):
     """A stream that turns printed lines into INFO records (``log_stdout=True``)."""
 
-    def __init__(self, logger: logging.LoggerAdapter):
+    def __init__(self, logger: Any):
         self._logger = logger
         self._pending = ""
 

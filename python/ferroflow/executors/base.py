@@ -98,9 +98,11 @@ class WorkUnit:
         indices = None if self.indices is None else [self.indices[j] for j in positions]
         frame = self.frame
         if frame is not None:
+            looped = frame.looped
             frame = Frame(frame.run, frame.task_id, frame.task_name, frame.task_slug, frame.task_tags, indices,
                           bytes(frame.run_counts[j] for j in positions) if frame.run_counts else None,
                           frame.run_name)
+            frame.looped = looped  # shared: the whole unit's results are written with it
         columns = tuple([column[j] for j in positions] for column in self.columns)
         return replace(self, indices=indices, size=len(positions), columns=columns, frame=frame)
 
@@ -135,7 +137,7 @@ class WorkUnit:
                 from ferroflow.engine.logs import StdoutToLogger, get_logger
                 from ferroflow.engine.stdout import prints_to
 
-                stream = StdoutToLogger(get_logger())
+                stream = StdoutToLogger(get_logger(None if self.frame is None else self.frame.task_name))
                 with prints_to(stream):  # this thread's prints only: safe in any executor
                     try:
                         return self._run()

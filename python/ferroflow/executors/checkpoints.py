@@ -21,7 +21,7 @@ import logging
 from typing import Any, Optional
 
 from ferroflow._core import CACHED, FAILED, SUCCESS
-from ferroflow.engine.context import _frame_values
+from ferroflow.engine.context import in_frame, task_run_context
 from ferroflow.executors.caching import read_cache, settle
 from ferroflow.results import LocationTemplate, Result, ResultError, template_context
 
@@ -89,10 +89,31 @@ class UnreadCheckpoints:
 
 
 def _keys(unit: Any, j: int, kwargs: dict) -> dict:
+    """The keys a location of task run ``j`` is formatted with, as Prefect 1's
+    ``{**parameters, **context, **inputs}``; the unit's frame (current) moves to ``j``,
+    so a location callable reading ``ferroflow.context`` sees that task run."""
     frame = unit.frame
     frame.j = j
-    context = _frame_values(frame)
-    return template_context(context, parameters=frame.run.parameters, inputs=kwargs)
+    return template_context(task_run_context(frame), parameters=frame.run.parameters, inputs=kwargs)
+
+
+class _Contexts:
+    """The location keys of the task runs at ``positions`` of ``unit``, one by one:
+    taking a task run's keys moves the unit's frame to it, so a location callable that
+    reads ``ferroflow.context`` while ``Result.write_many`` formats that task run's
+    location sees that task run (``task_loop_count`` included, as in Prefect 1)."""
+
+    def __init__(self, unit: Any, positions: list):
+        self.unit = unit
+        self.positions = positions
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __iter__(self) -> Any:
+        unit = self.unit
+        for j in self.positions:
+            yield _keys(unit, j, unit.inputs(j))
 
 
 def _index(unit: Any, j: int) -> Optional[int]:
@@ -118,6 +139,14 @@ def run_checkpointed(unit: Any, run: Any) -> Any:
     from ferroflow.executors.base import UnitResult
 
     result = UnitResult(codes, values, details, locations=locations)
+    with in_frame(unit.frame):  # locations and caches see the task run being handled
+        _run_checkpointed(unit, checkpoint, run, result)
+    return result
+
+
+def _run_checkpointed(unit: Any, checkpoint: Checkpoint, run: Any, result: Any) -> None:
+    n = unit.size
+    codes, values, details, locations = result.codes, result.values, result.details, result.locations
     todo = list(range(n))
     if checkpoint.target is not None:
         todo = _read_targets(unit, checkpoint, codes, values, details, locations)
@@ -131,7 +160,6 @@ def run_checkpointed(unit: Any, run: Any) -> Any:
             _write(unit, checkpoint, todo, codes, values, details, locations)
         if keys:
             settle(unit, checkpoint.cache, keys, codes, values, details)
-    return result
 
 
 def _read_targets(unit, checkpoint, codes, values, details, locations) -> list:
@@ -179,8 +207,7 @@ def _write(unit, checkpoint, todo, codes, values, details, locations) -> None:
             except ResultError as exc:
                 written.append(exc)
     else:
-        contexts = [_keys(unit, j, unit.inputs(j)) for j in ok]
-        written = result.write_many([values[j] for j in ok], contexts)
+        written = result.write_many([values[j] for j in ok], _Contexts(unit, ok))
     for j, outcome in zip(ok, written):
         if isinstance(outcome, ResultError):
             locations[j] = None

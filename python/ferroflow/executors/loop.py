@@ -19,7 +19,10 @@ What it does, as Prefect 1.4.1 does:
   run's :class:`~ferroflow.engine.context.RunInfo` (``loops``); a unit run in another
   process takes its task runs' loop state along and brings it back with its results;
 * state handlers see, per iteration, ``Running -> Looped("Task is looping (k)")`` and
-  then ``Pending("Looping task (on loop index k)") -> Running``.
+  then ``Pending("Looping task (on loop index k)") -> Running``;
+* once the loop is over, the context keeps the last iteration's ``task_loop_count`` and
+  ``task_loop_result`` for that task run (``Frame.looped``): its result's location is
+  formatted with them, as in Prefect 1.
 """
 
 from __future__ import annotations
@@ -94,6 +97,10 @@ def keep_looping(
             break
     finally:
         _LOOP.set(token)
+    if frame is not None:
+        # What the context says of this task run from now on (its result's location,
+        # its handlers): Prefect 1 keeps the last iteration's loop keys too.
+        frame.looped[frame.map_index] = (count, carried)
     if loops is not None and count > 1 and outcome[0] & ~RETRY_OK in _RESUMABLE:
         loops[key] = (count, carried)
     code, value, detail = outcome
