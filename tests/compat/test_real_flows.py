@@ -44,7 +44,6 @@ EXTRA_ROWS = """
 KNOWN_MISMATCHES: Dict[str, str] = {
     "docs_local_debugging": "flow.run(task_states={task: Success(...)}) is refused (ParameterError: unknown "
                             "parameter 'task_states')",
-    "docs_local_debugging_raise_on_exception": "no prefect.utilities.debug.raise_on_exception",
     "docs_pause_for_approval": "deliberate: a manual_only task pauses the run (flow state Paused, resumed "
                                "with flow.run(resume=..., approve=...)); Prefect's flow.run asks at the "
                                "terminal and runs the task when the answer is 'y'",

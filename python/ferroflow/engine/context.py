@@ -35,7 +35,7 @@ class RunInfo:
     """Facts about one flow run, shared by all of its task runs."""
 
     __slots__ = ("flow_name", "flow_run_id", "parameters", "scheduled_start_time", "extra", "loops", "approved",
-                 "_values")
+                 "raise_on_exception", "_values")
 
     def __init__(self, flow_name: str, flow_run_id: str, parameters: dict,
                  scheduled_start_time: datetime.datetime, extra: Optional[dict] = None):
@@ -50,6 +50,9 @@ class RunInfo:
         # Ids of the tasks approved to go on (``context.resume``): paused tasks of the
         # run this one resumes, approved with ``flow.run(resume=..., approve=...)``.
         self.approved: frozenset = frozenset()
+        #: Whether the run stops at its first error and flow.run() raises it
+        #: (``ferroflow.debug.raise_on_exception``).
+        self.raise_on_exception = False
         self._values: Optional[dict] = None  # the run-level context, built on first read
 
     def values(self) -> dict:

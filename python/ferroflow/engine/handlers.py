@@ -3,7 +3,8 @@
 Handlers of a task run are chained as in Prefect 1: each receives the state the
 previous one returned (``None`` keeps it). A handler may raise a signal to choose a
 state; any other exception fails the task run with
-``Failed("Unexpected error while calling state handlers: ...")``.
+``Failed("Unexpected error while calling state handlers: ...")`` (under
+``ferroflow.debug.raise_on_exception``, it stops the run and ``flow.run()`` raises it).
 
 Only tasks that have handlers pay for them: the engine marks them *observed* in the
 core, which then proposes the states it would decide alone (skips, trigger failures)
@@ -17,6 +18,7 @@ import traceback
 from typing import Any, Callable, Optional, Sequence
 
 from ferroflow import _core, signals, states
+from ferroflow.debug import TaskRaised, raising
 
 __all__ = ["call_handlers", "on_failure_handler", "state_of", "outcome_of"]
 
@@ -52,8 +54,11 @@ def call_handlers(obj: Any, handlers: Sequence[Handler], old: states.State, new:
             cls = _SIGNAL_STATES.get(sig.state_name, states.Failed)
             return cls(sig.message, sig.result)
         except Exception as exc:
+            message = f"Unexpected error while calling state handlers: {exc!r}"
+            if raising():  # raise_on_exception: the run stops here
+                raise TaskRaised.here(exc, message) from None
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            return states.Failed(f"Unexpected error while calling state handlers: {exc!r}", exc, traceback=text)
+            return states.Failed(message, exc, traceback=text)
         if returned is not None:
             if not isinstance(returned, states.State):
                 return states.Failed(

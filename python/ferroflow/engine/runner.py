@@ -17,7 +17,8 @@ from typing import Any, Optional
 
 import pendulum
 
-from ferroflow import _core, signals, states
+from ferroflow import _core, debug, signals, states
+from ferroflow.debug import TaskRaised
 from ferroflow.engine import inputs
 from ferroflow.engine.context import Frame, RunInfo, in_frame
 from ferroflow.engine.graph import freeze, is_constant_task
@@ -133,6 +134,9 @@ class FlowRun:
         self.record = RunRecord(frozen, self.core)
         self.info = RunInfo(self.flow.name, new_run_id(), parameters, scheduled_start_time or pendulum.now("UTC"))
         self.record.run_id = self.info.flow_run_id
+        self.info.raise_on_exception = debug.asked()
+        #: The first error of the run under raise_on_exception, once it happened.
+        self.raised: Optional[TaskRaised] = None
         self.recorder = Recorder(store if store is not None else NullRunStore(), self.info.flow_run_id, self.record)
         self.logs: Optional[RunLogHandler] = None
         self.releaser: Optional[Releaser] = None
@@ -183,9 +187,12 @@ class FlowRun:
         flow_handlers = _handlers_of(self.flow)
         flow_frame = Frame(self.info, -1, None, None, frozenset(), None, None)
         if flow_handlers:
-            with in_frame(flow_frame):
-                scheduled = states.Scheduled(start_time=self.info.scheduled_start_time)  # as in Prefect 1
-                started = call_handlers(self.flow, flow_handlers, scheduled, states.Running("Running flow."))
+            try:
+                with in_frame(flow_frame):
+                    scheduled = states.Scheduled(start_time=self.info.scheduled_start_time)  # as in Prefect 1
+                    started = call_handlers(self.flow, flow_handlers, scheduled, states.Running("Running flow."))
+            except TaskRaised as stop:  # raise_on_exception
+                started = self._stopped(stop)
             if started.is_finished():
                 return self._finish(started)
         logs = self.logs = RunLogHandler(self.info)
@@ -199,7 +206,9 @@ class FlowRun:
             finally:
                 self.executor.shutdown()
                 logger.removeHandler(logs)
-            state = self._final_state()
+            state = self._final_state() if self.raised is None else self._stopped(self.raised)
+        except TaskRaised as stop:  # raise_on_exception, from a trigger or handler the engine called
+            state = self._stopped(stop)
         except KeyboardInterrupt:
             self.core.cancel()
             state = states.Cancelled(self.record.cancel_message, TaskStates(self.record))
@@ -218,12 +227,17 @@ class FlowRun:
                 traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
             )
             state.task_states = TaskStates(self.record)  # type: ignore[attr-defined]
-        if flow_handlers:
-            with in_frame(flow_frame):
-                state = call_handlers(self.flow, flow_handlers, states.Running("Running flow."), state)
+        if flow_handlers and self.raised is None:
+            try:
+                with in_frame(flow_frame):
+                    state = call_handlers(self.flow, flow_handlers, states.Running("Running flow."), state)
+            except TaskRaised as stop:  # raise_on_exception
+                state = self._stopped(stop)
         return self._finish(state)
 
     def _finish(self, state: states.State) -> states.State:
+        """Record the run's final ``state`` and return it; under raise_on_exception,
+        once the run is recorded, raise its first error instead."""
         if self.resume is not None:
             self.resume.unread.finish()
         state.flow_run_id = self.info.flow_run_id  # type: ignore[attr-defined]
@@ -232,6 +246,28 @@ class FlowRun:
         if self.progress is not None:
             self._snapshot()
             self.progress.finish(state)
+        if self.raised is not None:
+            raise self.raised.error
+        return state
+
+    def _stopped(self, stop: TaskRaised) -> states.State:
+        """End the run at its first error (raise_on_exception): the task run that
+        raised is recorded with it (when the core was not told yet), every task run
+        not finished is cancelled, and the run's state is ``Failed`` with the error."""
+        self.raised = stop
+        if not stop.reported and stop.task_id is not None:
+            stop.reported = True
+            index = TASK_LEVEL if stop.index is None else stop.index
+            self._store(stop.task_id, index, stop.error, stop.detail)
+            report = ((stop.task_id, None, stop.code) if stop.index is None
+                      else (stop.task_id, [stop.index], bytes([stop.code])))
+            self.core.report([report], self.now_ms(up=True))
+            self.recorder.report([report], self.logs)
+        self.record.cancel_message = "Cancelled: the run stopped at the first error (raise_on_exception)."
+        self.core.cancel()
+        state = states.Failed(f"The run stopped at the first error (raise_on_exception): {stop.detail[0]}",
+                              stop.error, traceback=stop.detail[1])
+        state.task_states = TaskStates(self.record)  # type: ignore[attr-defined]
         return state
 
     def _loop(self) -> None:
@@ -280,11 +316,15 @@ class FlowRun:
                     self.runs_in_flight -= unit.size
                     self._time(unit, result)
                     reports.append(self._absorb(unit, result))
+                    if result.raised is not None and self.raised is None:
+                        self.raised = _raised_in(unit, result)
             if reports:
                 core.report(reports, self.now_ms(up=True))
                 self.recorder.report(reports, self.logs)
                 if self.releaser is not None:
                     self.releaser.consumed(reports)
+                if self.raised is not None:
+                    return  # raise_on_exception: the run stops at its first error
             elif not items:
                 if core.is_complete():
                     return
@@ -514,6 +554,8 @@ class FlowRun:
         except Exception as exc:
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             code, value, detail = _core.TRIGGER_FAILED, exc, (f"Unexpected error while checking task trigger: {exc!r}", text)
+            if self.info.raise_on_exception:  # the run stops here
+                raise TaskRaised(exc, detail, code, task_id, None if index == TASK_LEVEL else index) from None
         if self.handlers[task_id]:  # as in Prefect 1, the handlers see what the trigger decided
             code, value, detail = self._observed(task_id, index, state_of(code, value, detail, None, 1))
         self._store(task_id, index, value, detail)
@@ -622,6 +664,14 @@ class FlowRun:
                 if location is not None:
                     self._located(task_id, indices[j], location)
         return (task_id, indices, bytes(result.codes))
+
+
+def _raised_in(unit: WorkUnit, result: UnitResult) -> TaskRaised:
+    """The first error of the run (raise_on_exception) that ``unit``'s ``result``
+    stopped at, already reported with the unit's result."""
+    j = result.raised
+    return TaskRaised(result.values[j], result.details[j], result.codes[j], unit.task_id,
+                      None if unit.indices is None else unit.indices[j], reported=True)
 
 
 def _handlers_of(task: Any) -> tuple:

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional, Sequence
 
 from ferroflow import signals
-from ferroflow._core import FAILED, PAUSED, RETRY_OK, RETRYING, SKIPPED, SUCCESS, TIMED_OUT, TRIGGER_FAILED
+from ferroflow._core import (CANCELLED, FAILED, PAUSED, RETRY_OK, RETRYING, SKIPPED, SUCCESS, TIMED_OUT,
+                             TRIGGER_FAILED)
+from ferroflow.debug import TaskRaised, raising
 from ferroflow.engine.context import _FRAME, Frame
 from ferroflow.retries import RetryRule
 from ferroflow.executors.timeouts import TaskTimeout, call_with_timeout
@@ -47,6 +49,10 @@ class UnitResult:
     elapsed: float = 0.0
     #: Where each task run's result was checkpointed (None: not checkpointed).
     locations: Optional[list] = None
+    #: Under ``ferroflow.debug.raise_on_exception``: the position of the task run whose
+    #: exception stops the flow run (its value); the unit's runs after it did not run
+    #: and are ``CANCELLED``. None otherwise.
+    raised: Optional[int] = None
 
     def place(self, positions: Sequence[int], part: "UnitResult") -> None:
         """Put ``part``, the result of :meth:`WorkUnit.subset` ``(positions)``, in its
@@ -62,6 +68,8 @@ class UnitResult:
                 self.locations = [None] * len(codes)
             for k, location in enumerate(part.locations):
                 self.locations[positions[k]] = location
+        if part.raised is not None:
+            self.raised = positions[part.raised]
         self.elapsed += part.elapsed
 
 
@@ -119,14 +127,27 @@ class WorkUnit:
         started = time.perf_counter()
         if self.frame is not None and self.frame.run_name is not None:
             self.frame.unit = self  # task_run_name reads the inputs (targets too)
-        if self.checkpoint is not None:
-            from ferroflow.executors.checkpoints import run_checkpointed
+        try:
+            if self.checkpoint is not None:
+                from ferroflow.executors.checkpoints import run_checkpointed
 
-            result = run_checkpointed(self, WorkUnit._run_in_frame)
-        else:
-            result = self._run_in_frame()
+                result = run_checkpointed(self, WorkUnit._run_in_frame)
+            else:
+                result = self._run_in_frame()
+        except TaskRaised as stop:  # raise_on_exception, outside the run loops (a cache's handler)
+            n = self.size
+            result = _stopped_at(self._position(stop), stop, bytearray([CANCELLED]) * n, [None] * n, {})
         result.elapsed = time.perf_counter() - started
         return result
+
+    def _position(self, stop: TaskRaised) -> int:
+        """The position in this unit of the task run ``stop`` comes from."""
+        if self.indices is None or stop.index is None:
+            return 0
+        try:
+            return list(self.indices).index(stop.index)
+        except ValueError:
+            return 0
 
     def _run_in_frame(self) -> UnitResult:
         if self.frame is not None and self.frame.run_name is not None:
@@ -166,48 +187,62 @@ class WorkUnit:
         keys = self.mapped_keys
         retry_on = _retry_rule(self)
         caught = (Exception, signals.FerroflowSignal, TaskTimeout)
-        if len(keys) == 1:
-            # The common case, kept tight: one mapped argument.
-            key, column = keys[0], self.columns[0]
-            for j in range(n):
-                frame.j = j
-                kwargs[key] = column[j]
-                try:
-                    values[j] = fn(**kwargs)
-                except signals.LOOP as sig:  # iterations: ferroflow.executors.loop
-                    from ferroflow.executors.loop import keep_looping
-                    codes[j], values[j] = keep_looping(fn, kwargs, sig, retry_on, details, j)
-                except caught as exc:
-                    codes[j], values[j], details[j] = _outcome(exc, retry_on)
-        else:
-            columns = self.columns
-            for j in range(n):
-                frame.j = j
-                for key, column in zip(keys, columns):
+        j = 0
+        try:
+            if len(keys) == 1:
+                # The common case, kept tight: one mapped argument.
+                key, column = keys[0], self.columns[0]
+                for j in range(n):
+                    frame.j = j
                     kwargs[key] = column[j]
-                try:
-                    values[j] = fn(**kwargs)
-                except signals.LOOP as sig:  # iterations: ferroflow.executors.loop
-                    from ferroflow.executors.loop import keep_looping
-                    codes[j], values[j] = keep_looping(fn, kwargs, sig, retry_on, details, j)
-                except caught as exc:
-                    codes[j], values[j], details[j] = _outcome(exc, retry_on)
+                    try:
+                        values[j] = fn(**kwargs)
+                    except signals.LOOP as sig:  # iterations: ferroflow.executors.loop
+                        from ferroflow.executors.loop import keep_looping
+                        codes[j], values[j] = keep_looping(fn, kwargs, sig, retry_on, details, j)
+                    except caught as exc:
+                        codes[j], values[j], details[j] = _outcome(exc, retry_on)
+            else:
+                columns = self.columns
+                for j in range(n):
+                    frame.j = j
+                    for key, column in zip(keys, columns):
+                        kwargs[key] = column[j]
+                    try:
+                        values[j] = fn(**kwargs)
+                    except signals.LOOP as sig:  # iterations: ferroflow.executors.loop
+                        from ferroflow.executors.loop import keep_looping
+                        codes[j], values[j] = keep_looping(fn, kwargs, sig, retry_on, details, j)
+                    except caught as exc:
+                        codes[j], values[j], details[j] = _outcome(exc, retry_on)
+        except TaskRaised as stop:  # raise_on_exception: the unit stops at run j
+            return _stopped_at(j, stop, codes, values, details)
         return UnitResult(codes, values, details)
 
     def _run_observed(self, fn: Callable[..., Any], frame: Frame) -> UnitResult:
         """The run loop of a task with state handlers: every transition passes
         through them (Pending -> Running -> outcome, as in Prefect 1; a retried run
         starts from Retrying and a run about to be retried goes on to Retrying)."""
-        from ferroflow import states
-        from ferroflow.engine.handlers import call_handlers, outcome_of, state_of
-
         n = self.size
         codes = bytearray(n)
         values: list = [None] * n
         details: dict = {}
         kwargs = dict(self.static)
         rule = _retry_rule(self)
-        for j in range(n):
+        try:
+            self._observe_each(fn, frame, kwargs, rule, codes, values, details)
+        except TaskRaised as stop:  # raise_on_exception: the unit stops at run frame.j
+            return _stopped_at(frame.j, stop, codes, values, details)
+        return UnitResult(codes, values, details)
+
+    def _observe_each(self, fn: Callable[..., Any], frame: Frame, kwargs: dict, rule: Any, codes: bytearray,
+                      values: list, details: dict) -> None:
+        """Run the unit's task runs one by one through the handlers (see
+        :meth:`_run_observed`), filling ``codes``, ``values`` and ``details``."""
+        from ferroflow import states
+        from ferroflow.engine.handlers import call_handlers, outcome_of, state_of
+
+        for j in range(self.size):
             frame.j = j
             for key, column in zip(self.mapped_keys, self.columns):
                 kwargs[key] = column[j]
@@ -235,7 +270,6 @@ class WorkUnit:
             codes[j], values[j] = code, value
             if detail is not None:
                 details[j] = detail
-        return UnitResult(codes, values, details)
 
     def _retrying(self, attempt: int, scheduled: bool = False) -> Any:
         """The Retrying state after attempt ``attempt`` (Prefect 1's message); with
@@ -269,6 +303,17 @@ class WorkUnit:
         return outcome if final is retrying else outcome_of(final)
 
 
+def _stopped_at(j: int, stop: TaskRaised, codes: bytearray, values: list, details: dict) -> UnitResult:
+    """The result of a unit that ``stop`` (raise_on_exception) stopped at position
+    ``j``: run ``j`` ends in its error, the runs after it did not run (CANCELLED), and
+    the result says where the run stops (``raised``)."""
+    codes[j], values[j], details[j] = stop.code, stop.error, stop.detail
+    for k in range(j + 1, len(codes)):
+        codes[k], values[k] = CANCELLED, None
+        details.pop(k, None)
+    return UnitResult(codes, values, details, raised=j)
+
+
 def _retryable(outcome: tuple, retry_on: tuple) -> tuple:
     """``(code, value, detail)`` with RETRY_OK added to a failed code when ``retry_on``
     (a tuple of exception types or a :class:`RetryRule`) lets it retry: an outcome
@@ -295,7 +340,11 @@ def _retry_rule(unit: WorkUnit) -> tuple:
 
 def _outcome(exc: BaseException, retry_on: tuple):
     """(code, value, details) of a task run that raised ``exc``; ``retry_on`` is a
-    tuple of exception types or a :class:`RetryRule`."""
+    tuple of exception types or a :class:`RetryRule`. Under raise_on_exception, an
+    exception that is not a signal raises :class:`~ferroflow.debug.TaskRaised`
+    instead (its traceback kept)."""
+    if not isinstance(exc, signals.FerroflowSignal) and raising():
+        raise TaskRaised.of_task(exc) from None
     if isinstance(exc, signals.FerroflowSignal):
         outcome = _signal_outcome(exc, retry_on)
     elif isinstance(exc, TaskTimeout):
