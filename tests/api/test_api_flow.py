@@ -549,8 +549,8 @@ def test_run_delegates_to_the_engine(monkeypatch):
     executor = object()
     assert flow.run({"a": 1, "b": 2}, executor=executor, b=3, c=4) == "state"
     assert flow.run() == "state"
-    assert calls == [(flow, {"a": 1, "b": 3, "c": 4}, executor, {"record": None, "resume": None, "approve": None, "keep_results": True}),
-                     (flow, {}, None, {"record": None, "resume": None, "approve": None, "keep_results": True})]
+    options = {"record": None, "resume": None, "approve": None, "keep_results": True, "task_states": None}
+    assert calls == [(flow, {"a": 1, "b": 3, "c": 4}, executor, options), (flow, {}, None, options)]
 
 
 def test_run_end_to_end():

@@ -42,8 +42,6 @@ EXTRA_ROWS = """
 
 # Flows that do not match Prefect 1.4.1 yet: name -> the cause (strict xfail).
 KNOWN_MISMATCHES: Dict[str, str] = {
-    "docs_local_debugging": "flow.run(task_states={task: Success(...)}) is refused (ParameterError: unknown "
-                            "parameter 'task_states')",
     "docs_pause_for_approval": "deliberate: a manual_only task pauses the run (flow state Paused, resumed "
                                "with flow.run(resume=..., approve=...)); Prefect's flow.run asks at the "
                                "terminal and runs the task when the answer is 'y'",

@@ -847,6 +847,7 @@ class Flow:
         resume: Optional[str] = None,
         approve: Any = None,
         keep_results: Optional[bool] = None,
+        task_states: Optional[Dict[Any, Any]] = None,
         **parameter_kwargs: Any,
     ) -> "State":
         """Run the flow and return its final state (``state.result`` maps every task to
@@ -865,7 +866,12 @@ class Flow:
         (True, or task names) approves the tasks that paused in it.
         ``keep_results=False`` drops intermediate mapped values once consumed, for
         pipelines too big to keep (``docs/large-flows.md``); the default is the flow's
-        ``keep_results`` (True unless ``Flow(keep_results=False)``)."""
+        ``keep_results`` (True unless ``Flow(keep_results=False)``).
+
+        ``task_states={task: state}`` starts tasks in given states, as in Prefect 1: a
+        task given a finished state (``Success("Mocked", result=42)``, ``Failed``...)
+        is not run and its downstream tasks see that state (``docs/concepts.md``). On
+        a schedule, only the first run starts from them."""
         if keep_results is None:
             keep_results = getattr(self, "keep_results", True)
         if self._context_tokens:
@@ -881,12 +887,15 @@ class Flow:
                              f"pass run_on_schedule=False with them")
         if self.schedule is None or run_on_schedule is False:
             return run_flow(self, parameters=merged, executor=executor, record=record, resume=resume,
-                            approve=approve, keep_results=keep_results)
+                            approve=approve, keep_results=keep_results, task_states=task_states)
         from ferroflow.schedules import run_on_schedule as on_schedule
+
+        given = [task_states]  # the first scheduled run's only, as in Prefect 1
 
         def run_once(defaults: dict, when: Any) -> "State":
             return run_flow(self, parameters={**merged, **defaults}, executor=executor,
-                            scheduled_start_time=when, record=record, keep_results=keep_results)
+                            scheduled_start_time=when, record=record, keep_results=keep_results,
+                            task_states=given.pop() if given else None)
 
         states = on_schedule(self.schedule, run_once, max_runs=max_runs)
         if not states:

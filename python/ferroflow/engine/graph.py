@@ -3,9 +3,10 @@ order, cycle check)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Optional
 
-from ferroflow import _core, retries
+from ferroflow import _core, retries, states
 from ferroflow.errors import FlowDefinitionError
 
 
@@ -37,15 +38,19 @@ class FrozenFlow:
         """Tasks in topological order (ties broken by insertion order)."""
         return [self.tasks[i] for i in self.graph.order()]
 
-    def specs(self, seed: Optional[int] = None) -> list[tuple]:
+    def specs(self, seed: Optional[int] = None, decided: Optional[dict] = None) -> list[tuple]:
         """One scheduling spec per task, in the shape the core takes.
 
         ``seed`` seeds the jitter of retry delays (default: fresh for each call, so
         each flow run draws its own); a backoff with its own ``seed`` keeps it.
+        ``decided`` maps task ids to the state code they are in from the start of the
+        run (states given to ``flow.run(task_states=...)``); a constant task is
+        ``SUCCESS`` from the start unless given another.
         """
         constants = self.flow.constants
         seed = retries.run_seed(seed)
-        return [_spec(t, len(constants.get(t, ())), seed) for t in self.tasks]
+        decided = decided or {}
+        return [_spec(t, len(constants.get(t, ())), seed, decided.get(i)) for i, t in enumerate(self.tasks)]
 
 
 def is_constant_task(task: Any) -> bool:
@@ -58,9 +63,69 @@ def is_constant_task(task: Any) -> bool:
     return isinstance(task, Constant)
 
 
-def _spec(task: Any, n_constants: int, seed: int) -> tuple:
+#: Classes of states ``flow.run(task_states=...)`` may give, and the state code each
+#: decides the task with from the start (first match wins: subclasses first).
+_GIVEN_CODES = (
+    (states.TriggerFailed, _core.TRIGGER_FAILED),
+    (states.TimedOut, _core.TIMED_OUT),
+    (states.Failed, _core.FAILED),
+    (states.Skipped, _core.SKIPPED),
+    (states.Success, _core.SUCCESS),
+    (states.Cancelled, _core.CANCELLED),
+)
+
+
+def given_states(frozen: "FrozenFlow", task_states: Optional[dict]) -> tuple[dict, dict]:
+    """Check the states given to ``flow.run(task_states={task: state})`` and sort them
+    as Prefect 1's flow runner does: ``(decided, cached)``.
+
+    ``decided`` maps the id of each task given a finished state (``Success``,
+    ``Skipped``, ``Failed``, ``TriggerFailed``, ``TimedOut``, ``Cancelled``) to
+    ``(code, state)``: the task is not run, and its downstream tasks see that state.
+    ``cached`` maps the id of each task given a ``Cached`` state to it: the task runs
+    unless its cache validator accepts that state. A ``Pending``, ``Scheduled`` or
+    ``Retrying`` state leaves the task to run as usual. Raises ``ValueError`` for a
+    task not in the flow and for states no run can start from (``Mapped``,
+    ``Running``, ``Paused``, ``Looped``), ``TypeError`` for a value that is not a
+    State.
+    """
+    if task_states is not None and not isinstance(task_states, Mapping):
+        raise TypeError(f"task_states must be a dict of tasks to states, got {task_states!r}")
+    decided: dict = {}
+    cached: dict = {}
+    for task, state in (task_states or {}).items():
+        task_id = frozen.index.get(task)
+        if task_id is None:
+            raise ValueError(f"task_states: {task!r} is not a task of flow {frozen.flow.name!r}")
+        if not isinstance(state, states.State):
+            raise TypeError(f"task_states: the state given for {task!r} must be a ferroflow State, got {state!r}")
+        refused = next((text for cls, text in _REFUSED if isinstance(state, cls)), None)
+        if refused is not None:
+            raise ValueError(f"task_states: {type(state).__name__} state given for {task!r}: {refused}")
+        if isinstance(state, states.Cached):
+            cached[task_id] = state
+        elif not isinstance(state, states.Pending):
+            code = next((c for cls, c in _GIVEN_CODES if isinstance(state, cls)), None)
+            if code is None:
+                raise ValueError(f"task_states: a {type(state).__name__} state cannot be given for {task!r}")
+            decided[task_id] = (code, state)
+    return decided, cached
+
+
+#: States no run can start from, and why.
+_REFUSED = (
+    (states.Mapped, "give the mapped task a Success whose result is the list of its children's values (its "
+                    "downstream tasks map over it), or resume the run that mapped it (flow.run(resume=RUN_ID))"),
+    (states.Looped, "a task run never ends Looped"),
+    (states.Running, "a run cannot start from a Running task (Prefect 1 waits for it forever)"),
+    (states.Paused, "resume the run that paused instead (flow.run(resume=RUN_ID, approve=...))"),
+)
+
+
+def _spec(task: Any, n_constants: int, seed: int, decided: Optional[int] = None) -> tuple:
     """``(trigger, at_least, at_most, skip_on_upstream_skip, max_retries,
-    retry_delays_ms, retry_jitter, retry_seed, n_constants, observed, constant)``."""
+    retry_delays_ms, retry_jitter, retry_seed, n_constants, observed, decided)``:
+    ``decided`` is the state code the task is in from the start (None: it runs)."""
     spec = getattr(task.trigger, "_ff_spec", ("custom",))
     name = spec[0]
     at_least = float(spec[1]) if len(spec) > 1 and spec[1] is not None else None
@@ -78,7 +143,7 @@ def _spec(task: Any, n_constants: int, seed: int) -> tuple:
         seed if own_seed is None else own_seed,
         n_constants,
         bool(getattr(task, "state_handlers", None) or getattr(task, "on_failure", None)),
-        is_constant_task(task),
+        decided if decided is not None else (_core.SUCCESS if is_constant_task(task) else None),
     )
 
 

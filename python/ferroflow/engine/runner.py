@@ -21,7 +21,7 @@ from ferroflow import _core, debug, signals, states
 from ferroflow.debug import TaskRaised
 from ferroflow.engine import inputs
 from ferroflow.engine.context import Frame, RunInfo, in_frame
-from ferroflow.engine.graph import freeze, is_constant_task
+from ferroflow.engine.graph import freeze, given_states, is_constant_task
 from ferroflow.engine.handlers import call_handlers, on_failure_handler, outcome_of, state_of
 from ferroflow.engine.logs import RunLogHandler
 from ferroflow.engine.parameters import check_parameters
@@ -63,7 +63,8 @@ _VERDICTS = {
 
 def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None, progress: Any = None,
              scheduled_start_time: Any = None, record: Optional[bool] = None,
-             resume: Optional[str] = None, approve: Any = None, keep_results: bool = True) -> states.State:
+             resume: Optional[str] = None, approve: Any = None, keep_results: bool = True,
+             task_states: Optional[dict] = None) -> states.State:
     """Run ``flow`` once and return its final State.
 
     ``parameters`` maps parameter names to values (unknown or missing required ones
@@ -87,12 +88,19 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
     ``keep_results=False`` drops a mapped child's value once every task consuming it
     child by child has finished with it (reference tasks keep theirs), so a long
     mapped pipeline holds a bounded number of values (``docs/large-flows.md``).
+
+    ``task_states`` (``{task: State}``, Prefect 1's) starts tasks in given states: a
+    task given a finished state (``Success("Mocked", result=42)``, ``Failed``,
+    ``Skipped``...) is not run and its downstream tasks see that state; a task given a
+    ``Cached`` state runs unless its cache validator accepts it; ``Pending`` leaves it
+    to run (see :func:`ferroflow.engine.graph.given_states`).
     """
     if not isinstance(keep_results, bool):
         raise TypeError(f"keep_results must be True or False, got {keep_results!r}")
     if approve is not None and resume is None:
         raise ValueError("approve= approves the paused tasks of an earlier run: give resume=RUN_ID too")
     frozen = freeze(flow)
+    given = given_states(frozen, task_states)
     earlier = reader = None
     if resume is not None:
         reader = get_run_store(True)
@@ -103,7 +111,7 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
 
     exe = get_executor(executor if executor is not None else getattr(flow, "executor", None) or "local")
     run = FlowRun(frozen, params, exe, progress, scheduled_start_time, store=open_run_store(record),
-                  keep_results=keep_results)
+                  keep_results=keep_results, given=given)
     if earlier is not None:
         run.resume = Resume(reader, earlier, frozen, run.checkpoints)
         run.info.approved = run.resume.approved(approve)
@@ -124,13 +132,15 @@ class FlowRun:
     """One run of a frozen flow."""
 
     def __init__(self, frozen: Any, parameters: dict, executor: Any, progress: Any = None,
-                 scheduled_start_time: Any = None, store: Optional[RunStore] = None, keep_results: bool = True):
+                 scheduled_start_time: Any = None, store: Optional[RunStore] = None, keep_results: bool = True,
+                 given: tuple = ({}, {})):
         self.frozen = frozen
         self.flow = frozen.flow
         self.parameters = parameters
         self.executor = executor
         self.progress = progress
-        self.core = _core.Run(frozen.graph, frozen.specs())
+        decided, cached = given  # states given for tasks (graph.given_states)
+        self.core = _core.Run(frozen.graph, frozen.specs(decided={i: code for i, (code, _) in decided.items()}))
         self.record = RunRecord(frozen, self.core)
         self.info = RunInfo(self.flow.name, new_run_id(), parameters, scheduled_start_time or pendulum.now("UTC"))
         self.record.run_id = self.info.flow_run_id
@@ -158,7 +168,9 @@ class FlowRun:
             for i, t in enumerate(tasks)
         ]
         for i, t in enumerate(tasks):
-            if constants[i]:
+            if i in decided:
+                self._given(i, decided[i][1])
+            elif constants[i]:
                 self._constant(i, t.value)
         self.plans: dict[int, inputs.MapPlan] = {}
         self.direct: list = []  # outcomes decided without running anything
@@ -489,6 +501,14 @@ class FlowRun:
         core made it successful from the start: it is never handed out)."""
         self.record.values[task_id] = value
         self.record.details[(task_id, TASK_LEVEL)] = (None, None)
+
+    def _given(self, task_id: int, state: states.State) -> None:
+        """Give a task decided from the start with a state given to ``flow.run`` (the
+        core holds its code) that state's result, message, traceback and location."""
+        self.record.values[task_id] = state.result
+        self.record.details[(task_id, TASK_LEVEL)] = (state.message, state.traceback)
+        if state.location is not None:
+            self.record.locations[(task_id, TASK_LEVEL)] = state.location
 
     def _known(self, task_id: int, value: Any) -> None:
         """Report a task whose value the engine already has (a parameter)."""

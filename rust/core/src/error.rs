@@ -13,6 +13,9 @@ pub enum CoreError {
     SpecCount { specs: usize, tasks: usize },
     /// The Python layer reported an outcome the core cannot accept.
     BadReport(String),
+    /// A task spec the core cannot accept (a task decided with a state that is not
+    /// a finished one).
+    BadSpec(String),
 }
 
 impl fmt::Display for CoreError {
@@ -28,6 +31,7 @@ impl fmt::Display for CoreError {
                 write!(f, "{specs} task specs given for a graph of {tasks} tasks")
             }
             CoreError::BadReport(msg) => write!(f, "invalid report from the engine: {msg}"),
+            CoreError::BadSpec(msg) => write!(f, "invalid task spec: {msg}"),
         }
     }
 }

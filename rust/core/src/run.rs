@@ -11,9 +11,10 @@
 //! Readiness follows Prefect Core 1: a non-mapped task waits for every upstream task
 //! and every child of a mapped upstream; a mapped task's parent waits for its mapped
 //! upstreams' parents only, and child `i` then waits for child `i` of each mapped
-//! upstream, so mapped -> mapped chains run child by child. A constant task
-//! ([`TaskSpec::constant`]) is successful from the start, as Prefect's flow runner
-//! sets a `Constant` to `Success` without running it.
+//! upstream, so mapped -> mapped chains run child by child. A task decided from the
+//! start ([`TaskSpec::decided`]) is in its given state before anything runs, as
+//! Prefect's flow runner sets a `Constant` to `Success` without running it and does
+//! not run a task given a finished state (`flow.run(task_states=...)`).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
@@ -39,10 +40,12 @@ pub struct TaskSpec {
     /// children are made) are proposed to Python as [`ItemKind::Decided`] items
     /// instead of being recorded at once.
     pub observed: bool,
-    /// A constant (Prefect 1's `Constant` task): SUCCESS from the start of the run,
-    /// whatever its upstream tasks do. It is never handed out, its trigger never
-    /// evaluated, and it never maps (Python already holds its value).
-    pub constant: bool,
+    /// A task decided from the start of the run with this finished state code (not
+    /// MAPPED), whatever its upstream tasks do: SUCCESS for a constant (Prefect 1's
+    /// `Constant` task), or the state given for the task to `flow.run(task_states=...)`.
+    /// It is never handed out, its trigger never evaluated, and it never maps (Python
+    /// already holds its value); its downstream tasks see that state.
+    pub decided: Option<u8>,
 }
 
 impl Default for TaskSpec {
@@ -54,7 +57,7 @@ impl Default for TaskSpec {
             retry_delays: RetryDelays::NONE,
             n_constants: 0,
             observed: false,
-            constant: false,
+            decided: None,
         }
     }
 }
@@ -224,6 +227,16 @@ impl Run {
         if specs.len() != n {
             return Err(CoreError::SpecCount { specs: specs.len(), tasks: n });
         }
+        for (t, spec) in specs.iter().enumerate() {
+            if let Some(code) = spec.decided {
+                if !is_finished(code) || code == MAPPED || code as usize >= N_STATES {
+                    return Err(CoreError::BadSpec(format!(
+                        "task {} cannot be decided from the start with code {code}",
+                        graph.name(t as u32)
+                    )));
+                }
+            }
+        }
         let mut has_edges = vec![false; n];
         let mut mapped = vec![false; n];
         let mut links: Rows<Link> = Rows::with_capacity(n, graph.edges().len());
@@ -239,7 +252,7 @@ impl Run {
                     (false, false) => LinkKind::Whole,
                     (false, true) => LinkKind::WholeFlat,
                 };
-                mapped[d as usize] |= e.mapped && !specs[d as usize].constant;
+                mapped[d as usize] |= e.mapped && specs[d as usize].decided.is_none();
                 match links.items[start..].iter_mut().find(|l| l.up == e.upstream && l.kind == kind) {
                     Some(link) => link.edges += 1,
                     None => links.items.push(Link { up: e.upstream, kind, edges: 1 }),
@@ -273,9 +286,9 @@ impl Run {
             graph,
         };
         for &t in run.graph.order().to_vec().iter() {
-            if run.specs[t as usize].constant {
+            if let Some(code) = run.specs[t as usize].decided {
                 // Its upstreams still finish into it (and find it decided already).
-                run.set_task_state(t, SUCCESS);
+                run.set_task_state(t, code);
             } else if run.waiting[t as usize] == 0 {
                 run.events.push(Event::Evaluate(t));
             }

@@ -11,8 +11,10 @@
 //!   mapped edge has a successful upstream, and otherwise maps over the shortest mapped
 //!   input; child `i` sees child `i` of mapped upstreams on mapped edges, the upstream
 //!   itself for other mapped edges, and everything for unmapped edges;
-//! * a constant task is Success from the start, whatever its upstreams end in, and is
-//!   never handed out (Prefect's flow runner never runs a `Constant`);
+//! * a task decided from the start (a constant: Success; a state given to
+//!   `flow.run(task_states=...)`) is in that state whatever its upstreams end in, and is
+//!   never handed out (Prefect's flow runner never runs a `Constant`, nor a task given a
+//!   finished state);
 //! * a task run follows an outcome script per attempt; retryable failures (FAILED,
 //!   TIMED_OUT or an in-task TRIGGERFAIL carrying RETRY_OK) are retried while
 //!   `run_count <= max_retries`, RETRYING (the RETRY signal) always is. A retry is not
@@ -30,8 +32,8 @@
 use std::collections::HashMap;
 
 use ferroflow_core::state::{
-    CACHED, FAILED, MAPPED, NAMES, N_STATES, PENDING, RETRYING, RETRY_OK, RUNNING, SKIPPED, SUCCESS, TIMED_OUT,
-    TRIGGER_FAILED,
+    CACHED, CANCELLED, FAILED, MAPPED, NAMES, N_STATES, PENDING, RETRYING, RETRY_OK, RUNNING, SKIPPED, SUCCESS,
+    TIMED_OUT, TRIGGER_FAILED,
 };
 use ferroflow_core::{Bound, EdgeSpec, FinalVerdict, Graph, ItemKind, RetryDelays, Run, TaskSpec, Trigger};
 use proptest::prelude::*;
@@ -51,8 +53,9 @@ struct TaskGen {
     n_constants: u32,
     /// (upstream pick, mapped, duplicate the edge): the pick is reduced modulo the id.
     ups: Vec<(u32, bool, bool)>,
-    /// A `Constant` task: successful from the start, whatever its upstreams do.
-    constant: bool,
+    /// Decided from the start with this state (a `Constant` task: SUCCESS; a state
+    /// given to `flow.run(task_states=...)`), whatever its upstreams do.
+    decided: Option<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -97,10 +100,14 @@ fn task_gen() -> impl Strategy<Value = TaskGen> {
         (prop_oneof![2 => Just(0.0), 1 => prop::sample::select(vec![0.25, 0.5, 1.0])], any::<u64>()),
         prop_oneof![6 => Just(0u32), 1 => 1u32..=2],
         prop::collection::vec((any::<u32>(), prop::bool::weighted(0.4), prop::bool::weighted(0.1)), 0..=3),
-        prop::bool::weighted(0.1),
+        prop_oneof![
+            18 => Just(None),
+            1 => Just(Some(SUCCESS)),
+            1 => prop::sample::select(vec![CACHED, SKIPPED, FAILED, TRIGGER_FAILED, TIMED_OUT, CANCELLED]).prop_map(Some),
+        ],
     )
         .prop_map(
-            |(trigger, skip_on_upstream_skip, max_retries, retry_delays_ms, (jitter, jitter_seed), n_constants, ups, constant)| {
+            |(trigger, skip_on_upstream_skip, max_retries, retry_delays_ms, (jitter, jitter_seed), n_constants, ups, decided)| {
                 TaskGen {
                     trigger,
                     skip_on_upstream_skip,
@@ -110,7 +117,7 @@ fn task_gen() -> impl Strategy<Value = TaskGen> {
                     jitter_seed,
                     n_constants,
                     ups,
-                    constant,
+                    decided,
                 }
             },
         )
@@ -175,7 +182,7 @@ impl Flow {
                 // Observed tasks get the core's own decisions back as Decided items;
                 // echoing them must not change any outcome.
                 observed: (t.retry_delays_ms.len() as u32 + t.n_constants) % 2 == 1,
-                constant: t.constant,
+                decided: t.decided,
             })
             .collect();
         let reference = (0..n as u32).filter(|&i| case.reference_mask >> (i % 64) & 1 == 1).collect();
@@ -183,7 +190,7 @@ impl Flow {
     }
 
     fn is_mapped(&self, t: u32) -> bool {
-        !self.specs[t as usize].constant && self.links[t as usize].iter().any(|&(_, m)| m)
+        self.specs[t as usize].decided.is_none() && self.links[t as usize].iter().any(|&(_, m)| m)
     }
 }
 
@@ -365,8 +372,8 @@ fn model(case: &Case, flow: &Flow) -> Outcome {
         let links = &flow.links[tu];
         let has_edges = !links.is_empty() || spec.n_constants > 0;
         let constants = vec![SUCCESS; spec.n_constants as usize];
-        if spec.constant {
-            out.state[tu] = SUCCESS; // never run, whatever its upstreams did
+        if let Some(code) = spec.decided {
+            out.state[tu] = code; // never run, whatever its upstreams did
             continue;
         }
         if !flow.is_mapped(t) {
@@ -518,7 +525,7 @@ fn drive(case: &Case, flow: &Flow, seed: u64) -> Result<Outcome, TestCaseError> 
         prop_assert!(handed <= max_items, "{handed} runs handed out for a batch of {max_items}");
         for it in &items {
             let t = it.task;
-            prop_assert!(!flow.specs[t as usize].constant, "constant t{t} handed out");
+            prop_assert!(flow.specs[t as usize].decided.is_none(), "decided t{t} handed out");
             match (it.kind, &it.indices) {
                 (ItemKind::Prepare, None) => {
                     prop_assert!(flow.is_mapped(t));
@@ -774,7 +781,7 @@ fn model_sanity() {
         jitter_seed: 0,
         n_constants: 0,
         ups,
-        constant: false,
+        decided: None,
     };
     let case = Case {
         tasks: vec![t(vec![]), t(vec![(0, true, false)]), t(vec![(1, false, false)])],

@@ -435,7 +435,7 @@ fn skip_wins_over_failure_when_skip_on_upstream_skip() {
 /// and its downstream tasks see a successful upstream.
 #[test]
 fn constant_task_succeeds_without_running() {
-    let constant = |trigger| TaskSpec { constant: true, observed: true, ..spec(trigger) };
+    let constant = |trigger| TaskSpec { decided: Some(SUCCESS), observed: true, ..spec(trigger) };
     let mut f = Flow::new();
     let cond = f.task(); // skips, like a case's comparison that does not match
     let fails = f.task();
@@ -471,6 +471,56 @@ fn constant_task_succeeds_without_running() {
         assert_eq!((name(run.task_state(k)), run.task_run_count(k)), ("Success", 0), "t{k}");
     }
     assert_eq!(run.verdict(&[k_skip, k_fail, k_root, k_mapped, over, after]), FinalVerdict::AllSucceeded);
+}
+
+/// A task given a finished state for the run (`flow.run(task_states=...)`) is in it
+/// from the start and never runs; its downstream tasks see that state (Failed: their
+/// trigger fails; Skipped: they skip), a mapped task given one does not map (its
+/// downstream maps over its value), and the verdict counts it.
+#[test]
+fn task_decided_from_the_start_with_a_given_state() {
+    let decided = |code| TaskSpec { decided: Some(code), ..TaskSpec::default() };
+    let mut f = Flow::new();
+    let up = f.task();
+    let failed = f.with(decided(FAILED)); // its upstream still runs
+    let skipped = f.with(decided(SKIPPED));
+    let mapped = f.with(decided(SUCCESS)); // a mapped task given a plain Success
+    let after_failed = f.task();
+    let after_skipped = f.task();
+    let over = f.task(); // maps over `mapped`'s value
+    f.edge(up, failed);
+    f.mapped(up, mapped);
+    f.edge(failed, after_failed);
+    f.edge(skipped, after_skipped);
+    f.mapped(mapped, over);
+    let mut run = f.start();
+    assert_eq!(names(&[failed, skipped, mapped].map(|t| run.task_state(t))), ["Failed", "Skipped", "Success"]);
+    assert!(!run.is_mapped(mapped));
+    assert_eq!(name(run.task_state(after_failed)), "TriggerFailed");
+    assert_eq!(name(run.task_state(after_skipped)), "Skipped");
+    let items = batch(&mut run, 0);
+    assert_eq!(tasks_of(&items), vec![up, over]);
+    assert_eq!(items.iter().find(|i| i.task == over).map(|i| i.kind), Some(ItemKind::Prepare));
+    report1(&mut run, up, SUCCESS);
+    run.prepared(over, Some(2), &[], None).unwrap();
+    assert_eq!(children_of(&batch(&mut run, 0), over), vec![0, 1]);
+    run.report(over, Some(&[0, 1]), &[SUCCESS, SUCCESS], 0).unwrap();
+    assert!(run.is_complete());
+    assert_eq!(name(run.task_state(failed)), "Failed"); // whatever its upstream did
+    assert_eq!(run.verdict(&[up, over]), FinalVerdict::AllSucceeded);
+    assert_eq!(run.verdict(&[failed, over]), FinalVerdict::SomeFailed);
+}
+
+#[test]
+fn a_task_cannot_be_decided_with_an_unfinished_or_mapped_state() {
+    for code in [PENDING, RUNNING, RETRYING, PAUSED, MAPPED, N_STATES as u8] {
+        let graph = Graph::new(vec!["t0".into()], vec![]).expect("graph");
+        let spec = TaskSpec { decided: Some(code), ..TaskSpec::default() };
+        match Run::new(graph, vec![spec]) {
+            Err(CoreError::BadSpec(msg)) => assert!(msg.contains("t0") && msg.contains(&format!("code {code}"))),
+            other => panic!("code {code}: {:?}", other.map(|_| "a run")),
+        }
+    }
 }
 
 #[test]

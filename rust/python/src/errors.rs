@@ -11,6 +11,6 @@ pub fn to_py(err: CoreError) -> PyErr {
     match err {
         CoreError::Cycle(path) => CycleError::new_err((path,)),
         CoreError::UnknownTask { .. } | CoreError::SpecCount { .. } => FlowDefinitionError::new_err(err.to_string()),
-        CoreError::BadReport(_) => EngineError::new_err(err.to_string()),
+        CoreError::BadReport(_) | CoreError::BadSpec(_) => EngineError::new_err(err.to_string()),
     }
 }

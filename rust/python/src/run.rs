@@ -15,11 +15,13 @@ const DETACH_AT: usize = 4096;
 
 /// One task's scheduling spec, as the engine sends it:
 /// `(trigger, at_least, at_most, skip_on_upstream_skip, max_retries, retry_delays_ms,
-/// retry_jitter, retry_seed, n_constants, observed, constant)`. `retry_delays_ms` lists
+/// retry_jitter, retry_seed, n_constants, observed, decided)`. `retry_delays_ms` lists
 /// the wait before each retry (the last repeats; empty = retry at once); `retry_jitter`
-/// (0..=1) takes a random share off each, drawn from `retry_seed`; `constant` makes the
-/// task successful from the start (it is never handed out).
-type SpecTuple = (String, Option<f64>, Option<f64>, bool, u8, Vec<u64>, f64, u64, u32, bool, bool);
+/// (0..=1) takes a random share off each, drawn from `retry_seed`; `decided` (a
+/// finished state code other than MAPPED, or None) puts the task in that state from
+/// the start (it is never handed out): SUCCESS for a constant, or a state given to
+/// `flow.run(task_states=...)`.
+type SpecTuple = (String, Option<f64>, Option<f64>, bool, u8, Vec<u64>, f64, u64, u32, bool, Option<u8>);
 
 fn retry_delays_from(name: &str, delays_ms: Vec<u64>, jitter: f64, seed: u64) -> PyResult<RetryDelays> {
     RetryDelays::per_attempt(delays_ms)
@@ -90,7 +92,7 @@ impl Run {
         let specs = specs
             .into_iter()
             .enumerate()
-            .map(|(t, (trigger, at_least, at_most, skip, max_retries, delays, jitter, seed, n_constants, observed, constant))| {
+            .map(|(t, (trigger, at_least, at_most, skip, max_retries, delays, jitter, seed, n_constants, observed, decided))| {
                 Ok(TaskSpec {
                     trigger: trigger_from(&trigger, at_least, at_most)?,
                     skip_on_upstream_skip: skip,
@@ -98,7 +100,7 @@ impl Run {
                     retry_delays: retry_delays_from(g.name(t as u32), delays, jitter, seed)?,
                     n_constants,
                     observed,
-                    constant,
+                    decided,
                 })
             })
             .collect::<PyResult<Vec<_>>>()?;
