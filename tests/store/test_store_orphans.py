@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -187,6 +188,57 @@ def test_a_zombie_is_gone_and_this_process_is_not():
     assert not process_exists(child.pid)
     child.wait()
     assert process_exists(os.getpid())
+
+
+def _silent_run_of_a_live_process(path, run_id):
+    """A run started by a live process of this machine, whose heartbeat is then made ten
+    minutes old (as when a task holds the GIL: the heartbeat thread cannot run)."""
+    proc = subprocess.Popen([sys.executable, "-c", STARTER, str(path), run_id], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    set_columns(path, run_id, heartbeat_at=time.time() - 600)
+    return proc
+
+
+def test_a_live_process_with_a_silent_heartbeat_keeps_its_run_until_stopped(tmp_path):
+    # A task holding the GIL for minutes silences the heartbeat thread: on this machine
+    # the process is seen running, so its run is not taken from it (it used to be
+    # marked Crashed, and the process then cancelled its own run when it came back).
+    path = tmp_path / "runs.db"
+    proc = _silent_run_of_a_live_process(path, "busy0001")
+    try:
+        with SQLiteRunStore(path) as store:
+            assert store.reap(timeout=60) == []
+            assert store.get_run("busy0001").state == "Running"
+            # A stopped process (SIGSTOP, a laptop asleep) may never come back: the
+            # heartbeat rule applies, and its lease is revoked (see test_resume_fencing).
+            proc.send_signal(signal.SIGSTOP)
+            deadline = time.monotonic() + 60  # a hang guard only
+            while sqlite_module.orphan_message("busy0001", socket.gethostname(), proc.pid, time.time() - 600,
+                                               time.time(), socket.gethostname(), 60) is None:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            assert store.reap(timeout=60) == ["busy0001"]
+            assert store.get_run("busy0001").state == "Crashed"
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def test_a_pid_taken_by_a_later_process_is_not_the_run_s(tmp_path):
+    # The run's pid now belongs to a process that started after the run: its process
+    # is gone, whatever the heartbeat says.
+    path = tmp_path / "runs.db"
+    proc = _silent_run_of_a_live_process(path, "reus0001")
+    try:
+        set_columns(path, "reus0001", heartbeat_at=time.time(), started_at=time.time() - 3600)
+        with SQLiteRunStore(path) as store:
+            assert store.reap(timeout=60) == ["reus0001"]
+            assert "ended without ending the run" in store.get_run("reus0001").message
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
 
 
 def test_this_process_is_never_called_dead():

@@ -6,14 +6,17 @@ While a run is live, its process's run-store writer stamps ``runs.heartbeat_at``
 :data:`HEARTBEAT_SECONDS` (from a thread of its own, so a task that runs for hours does
 not stop it). A run still ``Running`` in the store is an *orphan* when:
 
-* it was started on this machine and its process (``runs.pid``) no longer exists: it is
-  marked at once; or
+* it was started on this machine and its process (``runs.pid``) no longer exists (or
+  that pid now belongs to a process started after the run): it is marked at once; or
 * its last heartbeat (its start, if none) is older than :data:`HEARTBEAT_TIMEOUT`
-  seconds: its process is presumed dead, wherever it ran (a process id reused by
-  another program is caught this way too).
+  seconds: its process is presumed dead, wherever it ran. On this machine that rule is
+  applied only when the process cannot be seen running: a process of this machine that
+  exists, is the run's own and is not stopped is alive, however long its heartbeat has
+  been silent (a task that holds the GIL for minutes, a regular expression gone
+  quadratic, keeps the heartbeat thread from running; its run is not taken from it).
 
 Marking a run revokes its process's lease (``runs.owner``): a process that was only
-stopped (``SIGSTOP``, a laptop asleep, a task holding the GIL) and comes back finds its
+stopped (``SIGSTOP``, a laptop asleep, a process on another machine cut off) and comes back finds its
 run taken and stops it (``RunLostError``: the flow ends ``Cancelled``, nothing more is
 recorded), so that a resumed run and this one never run the same task runs on. A run
 whose process could not write all its records (``runs.record_error``) is marked
@@ -28,7 +31,7 @@ import sys
 from typing import Optional
 
 __all__ = ["HEARTBEAT_ENV", "HEARTBEAT_SECONDS", "HEARTBEAT_TIMEOUT", "CRASHED", "UNKNOWN", "check_timeout",
-           "orphan_message", "process_exists"]
+           "orphan_message", "process_exists", "process_running_since"]
 
 #: The environment variable that sets :data:`HEARTBEAT_SECONDS` (for tests and
 #: experiments; set it alike for the processes that run flows and those that reap).
@@ -89,21 +92,49 @@ def process_exists(pid: int) -> bool:
         return True
 
 
+def process_running_since(pid: int, started_at: float) -> Optional[bool]:
+    """Whether the process ``pid`` of this machine is the one that started a run at
+    ``started_at`` (epoch seconds) and is running now: True (it exists, started by then,
+    and is not stopped), False (it is gone, a zombie, or the pid now belongs to a process
+    started after the run), None (it exists but is stopped, or this system cannot
+    tell: leave it to the heartbeat)."""
+    if not process_exists(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        with open("/proc/stat", "rb") as f:
+            boot = next(float(line.split()[1]) for line in f if line.startswith(b"btime "))
+        began = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+    if began > started_at + 2.0:  # boot time is whole seconds: a margin, not a guess
+        return False  # the pid was reused by a later process
+    return None if fields[0] in (b"T", b"t") else True
+
+
 def orphan_message(run_id: str, hostname: Optional[str], pid: Optional[int], last_sign: float,
                    now: float, this_host: str, timeout: Optional[float] = None,
-                   incomplete: bool = False) -> Optional[str]:
+                   incomplete: bool = False, started_at: Optional[float] = None) -> Optional[str]:
     """Why the ``Running`` run ``run_id`` is an orphan (its ``Crashed`` message), or None
     when its process may still be running it. ``last_sign``: its last heartbeat, or its
     start; ``timeout``: default :data:`HEARTBEAT_TIMEOUT`. ``incomplete``: its process
     could not write all its records (``runs.record_error``), so a missing end says
-    nothing of how the run ended (the message for an :data:`UNKNOWN` run)."""
+    nothing of how the run ended (the message for an :data:`UNKNOWN` run).
+    ``started_at``: when the run started, to tell its process from a later one that got
+    its pid (default ``last_sign``)."""
     where = f"pid {pid} on {hostname}" if pid is not None else f"on {hostname}"
     resume = f" Resume it with `ferroflow run FLOW_FILE --resume {run_id}`."
     unknown = " while the run store could not take its records: how the run ended is not known"
-    if hostname == this_host and pid is not None and pid != os.getpid() and not process_exists(pid):
-        if incomplete:
-            return f"The flow run's process ({where}) ended without its end being recorded,{unknown}.{resume}"
-        return f"The flow run's process ({where}) ended without ending the run: it was killed or crashed.{resume}"
+    if hostname == this_host and pid is not None and pid != os.getpid():
+        running = process_running_since(pid, last_sign if started_at is None else started_at)
+        if running is False:
+            if incomplete:
+                return f"The flow run's process ({where}) ended without its end being recorded,{unknown}.{resume}"
+            return (f"The flow run's process ({where}) ended without ending the run: it was killed or "
+                    f"crashed.{resume}")
+        if running:
+            return None  # alive, though perhaps silent: a task may hold the GIL for long
     silent = now - last_sign
     timeout = HEARTBEAT_TIMEOUT if timeout is None else timeout
     if silent > timeout:

@@ -597,7 +597,8 @@ class SQLiteRunStore(RunStore):
         orphans = []
         for key, run_id, hostname, pid, started_at, beat, incomplete in running:
             last = beat if beat is not None else started_at
-            message = orphan_message(run_id, hostname, pid, last, now, host, timeout, incomplete is not None)
+            message = orphan_message(run_id, hostname, pid, last, now, host, timeout, incomplete is not None,
+                                     started_at)
             if message is not None:
                 orphans.append((key, run_id, beat, last, UNKNOWN if incomplete is not None else CRASHED, message))
         if not orphans:
