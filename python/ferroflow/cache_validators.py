@@ -13,10 +13,20 @@ same things. The validator says what those things are::
         ...
 
 The names are Prefect 1's (``ferroflow.cache_validators.all_inputs`` for
-``prefect.engine.cache_validators.all_inputs``); unlike Prefect 1, a validator is not
-called on candidate entries one by one: it decides what goes into the cache *key*
-(:func:`ferroflow.results.cache_key_for`), so finding a valid entry is one read from
-the result store, and entries survive the process.
+``prefect.engine.cache_validators.all_inputs``); unlike Prefect 1, these validators are
+not called on candidate entries one by one: each decides what goes into the cache
+*key* (:func:`ferroflow.results.cache_key_for`), so finding a valid entry is one read
+from the result store, and entries survive the process.
+
+They can still be called as Prefect 1's functions are, ``all_inputs(state, inputs,
+parameters) -> bool`` on a ``Cached`` state, so a validator of your own may combine
+them. A validator of your own is any callable with that signature (a function, or an
+object with ``__call__``: it must pickle with cloudpickle to run in worker processes).
+It is called as Prefect 1 calls it: on each unexpired entry stored for the task (for
+a mapped task, for that child), oldest first, as a ``Cached`` state with the entry's
+message, value, ``hashed_inputs``, ``cached_parameters`` and
+``cached_result_expiration``, with the task run's inputs and the flow run's parameters
+(defaults included); the first entry it accepts is used. See ``docs/caching.md``.
 
 * :data:`never_use` -- never reuse (and never store).
 * :data:`duration_only` -- reuse any unexpired entry of the key (the default).
@@ -32,8 +42,9 @@ validator keys on inputs, in which case children with equal inputs share an entr
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
-from typing import Iterable, Optional, Union
+from typing import Any, Iterable, Mapping, Optional, Union
 
 __all__ = [
     "CacheValidator",
@@ -80,8 +91,63 @@ class CacheValidator:
             self.source or other.source,
         )
 
+    def __call__(self, state: Any, inputs: Optional[Mapping[str, Any]],
+                 parameters: Optional[Mapping[str, Any]]) -> bool:
+        """Prefect 1's call: whether the cached ``state`` may stand for a task run
+        with ``inputs`` in a flow run with ``parameters``. Unexpired (its
+        ``cached_result_expiration`` is None or later than now) and, as selected, the
+        same inputs (compared by ``state.hashed_inputs``, else by
+        ``state.cached_inputs``) and parameters (``state.cached_parameters``).
+
+        Raises:
+            TypeError: The validator keys on the task's source (``task_source``), which
+                a state does not carry.
+        """
+        if not self.use:
+            return False
+        if self.source:
+            raise TypeError(f"{self.name} cannot be called on a state: it keys on the task's source code, "
+                            "which a state does not carry; use it as cache_validator= only")
+        expiration = getattr(state, "cached_result_expiration", None)
+        if expiration is not None and _aware(expiration) <= datetime.datetime.now(datetime.timezone.utc):
+            return False
+        if self.inputs is not None and not _same_inputs(state, dict(inputs or {}), self.inputs):
+            return False
+        if self.parameters is not None:
+            cached = getattr(state, "cached_parameters", None)
+            if self.parameters == "all":
+                return cached == dict(parameters or {})
+            return _pick(cached or {}, self.parameters) == _pick(parameters or {}, self.parameters)
+        return True
+
     def __repr__(self) -> str:
         return f"<cache validator {self.name}>"
+
+
+def _pick(values: Mapping[str, Any], selection: Selection) -> dict:
+    """The entries of ``values`` a selection names (all of them for ``"all"``)."""
+    if selection == "all":
+        return dict(values)
+    return {k: v for k, v in values.items() if k in selection}  # type: ignore[operator]
+
+
+def _same_inputs(state: Any, inputs: dict, selection: Selection) -> bool:
+    """Whether ``state`` was cached for the same (selected) inputs: by its
+    ``hashed_inputs`` when it has them, else by its ``cached_inputs`` values (a
+    ``Result``'s ``.value`` or the value itself; none known: ``{}``)."""
+    hashed = getattr(state, "hashed_inputs", None)
+    if hashed is not None:
+        from ferroflow.results import hash_inputs
+
+        return _pick(hashed, selection) == hash_inputs(_pick(inputs, selection))
+    cached = getattr(state, "cached_inputs", None) or {}
+    values = {k: getattr(v, "value", v) for k, v in cached.items()}
+    return _pick(values, selection) == _pick(inputs, selection)
+
+
+def _aware(when: datetime.datetime) -> datetime.datetime:
+    """``when``, a naive datetime taken as UTC."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=datetime.timezone.utc)
 
 
 def _union(a: Selection, b: Selection) -> Selection:

@@ -168,7 +168,25 @@ class Looped(Finished):
 
 
 class Cached(Success):
-    """Finished successfully using a cached result."""
+    """Finished successfully using a cached result.
+
+    As Prefect 1's, a cached state offered to a cache validator
+    (``validator(state, inputs, parameters)``) says what it was cached for:
+    ``hashed_inputs`` (``{input name: digest}`` of the task's inputs, by
+    :func:`ferroflow.results.hash_inputs`), ``cached_parameters`` (the flow run's
+    parameters), ``cached_result_expiration`` (when it expires; None: never) and
+    ``cached_inputs`` (input values, when known; else ``{}``, as in Prefect 1.4.1).
+    """
+
+    def __init__(self, message: Optional[str] = None, result: Any = None, cached_inputs: Optional[dict] = None,
+                 cached_parameters: Optional[dict] = None,
+                 cached_result_expiration: Optional[datetime.datetime] = None,
+                 hashed_inputs: Optional[dict] = None, **attrs: Any):
+        super().__init__(message, result, **attrs)
+        self.cached_inputs = {} if cached_inputs is None else cached_inputs
+        self.cached_parameters = cached_parameters
+        self.cached_result_expiration = cached_result_expiration
+        self.hashed_inputs = hashed_inputs
 
 
 class Skipped(Success):

@@ -45,11 +45,11 @@ KNOWN_MISMATCHES: Dict[str, str] = {
     "docs_pause_for_approval": "deliberate: a manual_only task pauses the run (flow state Paused, resumed "
                                "with flow.run(resume=..., approve=...)); Prefect's flow.run asks at the "
                                "terminal and runs the task when the answer is 'y'",
-    "iguazu_custom_signal_and_validator": "a callable object as cache_validator is refused (TypeError: must "
-                                          "be one of ferroflow.cache_validators); and deliberate: SKIPRESULT's "
-                                          "_state_cls (SkippedResult, the user's Success subclass) is recorded "
-                                          "as Success, so the handler sees Success, not SkippedResult "
-                                          "(migration guide, 'Where ferroflow deliberately differs')",
+    "iguazu_custom_signal_and_validator": "deliberate: SKIPRESULT's _state_cls (SkippedResult, the user's "
+                                          "Success subclass) is recorded as Success, so the handler sees "
+                                          "Success, not SkippedResult (migration guide, 'Where ferroflow "
+                                          "deliberately differs'); everything else matches (its callable "
+                                          "cache_validator included)",
 }
 
 

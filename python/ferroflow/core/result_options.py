@@ -69,14 +69,15 @@ def check_cache_for(t: Any, value: Any) -> Optional[datetime.timedelta]:
 
 
 def check_cache_validator(t: Any, value: Any) -> Any:
+    """One of :mod:`ferroflow.cache_validators`, or a callable of the user's
+    ``validator(state, inputs, parameters) -> bool`` (Prefect 1's signature)."""
     if value is None:
         return None
-    from ferroflow.cache_validators import CacheValidator
-
-    if not isinstance(value, CacheValidator):
+    if not callable(value):
         raise TypeError(
             f"Task {t.name!r}: cache_validator must be one of ferroflow.cache_validators "
-            f"(all_inputs, duration_only, partial_inputs_only([...]), ...), got {value!r}"
+            f"(all_inputs, duration_only, partial_inputs_only([...]), ...) or a callable "
+            f"validator(state, inputs, parameters) -> bool, got {value!r}"
         )
     return value
 

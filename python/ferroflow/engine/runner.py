@@ -8,6 +8,7 @@ and retries are the core's.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -172,6 +173,12 @@ class FlowRun:
                 self._given(i, decided[i][1])
             elif constants[i]:
                 self._constant(i, t.value)
+        for i, state in cached.items():
+            # Offered to the task's cache validator first; a task that does not cache runs.
+            checkpoint = self.checkpoints[i]
+            if checkpoint is not None and checkpoint.cache is not None:
+                self.checkpoints[i] = dataclasses.replace(checkpoint, cache=dataclasses.replace(checkpoint.cache,
+                                                                                                given=state))
         self.plans: dict[int, inputs.MapPlan] = {}
         self.direct: list = []  # outcomes decided without running anything
         self.backlog: deque = deque()  # generators of units not yet sliced

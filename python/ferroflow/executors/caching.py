@@ -12,6 +12,15 @@ stored (unless a handler turned the state into something else). Skipped and fail
 runs are neither cached nor stored. With ``never_use`` the runs still end ``Cached``
 (as in Prefect 1) but nothing is read or stored.
 
+A validator of the user's (a callable ``validator(state, inputs, parameters)``, as in
+Prefect 1) is not a key: every stored entry of the task (of the child, for a mapped
+task) is a *candidate* under one key, and each run offers the unexpired candidates to
+the validator, oldest first, as ``Cached`` states (value, message, ``hashed_inputs``,
+``cached_parameters``, ``cached_result_expiration``); the first it accepts is used. A
+successful run adds itself as a candidate (its value written with the flow run's
+parameters) and drops the expired ones. A Cached state given to
+``flow.run(task_states=...)`` is offered to the validator first.
+
 A cache that cannot be read or written is a warning: the task runs (or its result
 stands) as if there were no cache.
 """
@@ -21,8 +30,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import traceback
+import uuid
 from typing import Any, Callable, Optional
 
+from ferroflow import states
 from ferroflow._core import CACHED, FAILED, SUCCESS
 from ferroflow.engine.context import _frame_values, in_frame
 from ferroflow.results import (
@@ -38,7 +50,7 @@ from ferroflow.results import (
     save_cache_record,
     task_source_hash,
 )
-from ferroflow.results.cache import SUCCEEDED
+from ferroflow.results.cache import SUCCEEDED, load_cache_candidates, save_cache_candidates
 
 __all__ = ["Cache", "cache_of", "read_cache", "settle"]
 
@@ -47,7 +59,15 @@ log = logging.getLogger("ferroflow.cache")
 
 @dataclasses.dataclass(frozen=True)
 class Cache:
-    """The caching of one task: where (``result``), for how long, keyed on what."""
+    """The caching of one task: where (``result``), for how long, keyed on what.
+
+    ``validator`` is a :class:`~ferroflow.cache_validators.CacheValidator`, which says
+    what the key is made of (one entry per key), or a callable of the user's,
+    ``validator(state, inputs, parameters) -> bool`` as in Prefect 1: the entries of
+    the task (of the child, for a mapped task) are then *candidates* kept under one
+    key, offered to it one by one. ``given`` is a ``Cached`` state given to
+    ``flow.run(task_states=...)``, offered to the validator first.
+    """
 
     name: str
     result: Result
@@ -56,11 +76,23 @@ class Cache:
     key_fn: Optional[Callable[..., Any]] = None
     mapped: bool = False
     source: Optional[str] = None  # the task's source hash, when the validator keys on it
+    given: Any = None
 
     @property
     def used(self) -> bool:
         """Whether entries are read and stored at all (False for ``never_use``)."""
-        return self.validator.use
+        return getattr(self.validator, "use", True)
+
+    @property
+    def chooses(self) -> bool:
+        """Whether the validator is a callable of the user's, choosing among candidates."""
+        return _chooses(self.validator)
+
+    @property
+    def needs_inputs(self) -> bool:
+        """Whether looking up an entry needs the task run's inputs."""
+        return (self.key_fn is not None or self.chooses or self.given is not None
+                or self.validator.inputs is not None)
 
     def key(self, context: dict, inputs: dict, parameters: dict, map_index: Optional[int]) -> Optional[str]:
         """The cache key of one task run, or None when it is not to be cached."""
@@ -69,6 +101,8 @@ class Cache:
             if custom is None:
                 return None
             return cache_key_from_hashes(self.name, extra=hash_value(str(custom)))
+        if self.chooses:  # one list of candidates per task (per child of a mapped one)
+            return cache_key_from_hashes(self.name, extra=hash_value(("candidates", map_index if self.mapped else None)))
         v = self.validator
         hashed_inputs = None if v.inputs is None else hash_inputs(_select(inputs, v.inputs))
         hashed_parameters = None if v.parameters is None else hash_parameters(_select(parameters, v.parameters))
@@ -90,21 +124,75 @@ class Cache:
             log.warning("task %r: cache entry %s not used: %s", label, key, exc)
             return None
 
-    def save(self, key: str, value: Any, message: Optional[str], label: str) -> None:
+    def choose(self, key: str, label: str, inputs: dict, parameters: dict) -> Optional[tuple]:
+        """``(value, message)`` of the first unexpired candidate under ``key`` (oldest
+        first) that the user's validator accepts, else None. The validator's own
+        error propagates."""
+        try:
+            records = [r for r in load_cache_candidates(self.result.store, key) if not r.is_expired()]
+            entries = self.result.read_many([r.value_location for r in records])
+        except ResultError as exc:
+            log.warning("task %r: cache entries %s not used: %s", label, key, exc)
+            return None
+        for record, entry in zip(records, entries):
+            if isinstance(entry, ResultError):
+                log.warning("task %r: cache entry %s not used: %s", label, record.value_location, entry)
+                continue
+            value, cached_parameters = entry
+            candidate = states.Cached(record.message, value, cached_parameters=cached_parameters,
+                                      cached_result_expiration=record.expiration, hashed_inputs=record.hashed_inputs)
+            if self.validator(candidate, inputs, parameters):
+                return value, record.message
+        return None
+
+    def save(self, key: str, value: Any, message: Optional[str], label: str,
+             inputs: Optional[dict] = None, parameters: Optional[dict] = None) -> None:
         """Store ``value`` and the message of its state under ``key`` (a warning if
-        that fails)."""
+        that fails); for a validator of the user's, as one more candidate, with the
+        hashes of ``inputs`` and the ``parameters`` it is offered with later."""
         expiration = None
         if self.cache_for is not None:
             expiration = datetime.datetime.now(datetime.timezone.utc) + self.cache_for
+        message = None if message is None else str(message)
         try:
+            if self.chooses:
+                self._add_candidate(key, value, message, expiration, inputs or {}, parameters or {})
+                return
             location = self.result.write_to(cache_value_location(key), value)
             save_cache_record(self.result.store, CacheRecord(
                 cache_key=key, value_location=location, expiration=expiration,
                 task_source_hash=self.source,
                 serializer=getattr(self.result.serializer, "name", None),
-                message=None if message is None else str(message)))
+                message=message))
         except ResultError as exc:
             log.warning("task %r: result not cached: %s", label, exc)
+
+    def _add_candidate(self, key: str, value: Any, message: Optional[str],
+                       expiration: Optional[datetime.datetime], inputs: dict, parameters: dict) -> None:
+        """Write ``value`` (with ``parameters``) as a new candidate under ``key``,
+        dropping the expired ones (and their values)."""
+        store = self.result.store
+        kept, expired = [], []
+        for record in load_cache_candidates(store, key):
+            (expired if record.is_expired() else kept).append(record)
+        location = self.result.write_to(cache_value_location(f"{key}.{uuid.uuid4().hex}"), (value, parameters))
+        kept.append(CacheRecord(cache_key=key, value_location=location, expiration=expiration,
+                                hashed_inputs=hash_inputs(inputs),
+                                serializer=getattr(self.result.serializer, "name", None), message=message))
+        save_cache_candidates(store, key, kept)
+        for record in expired:
+            try:
+                store.delete(record.value_location)
+            except Exception:  # noqa: BLE001 - a leftover file is only a leftover
+                pass
+
+
+def _chooses(validator: Any) -> bool:
+    """Whether ``validator`` is a callable of the user's rather than one of
+    :mod:`ferroflow.cache_validators` (imported on first use, not with ferroflow)."""
+    from ferroflow.cache_validators import CacheValidator
+
+    return not isinstance(validator, CacheValidator)
 
 
 def _select(values: dict, selection: Any) -> dict:
@@ -117,14 +205,16 @@ def cache_of(task: Any, flow_name: str, slug: str, result: Optional[Result], map
     """The :class:`Cache` of a task in a flow, or None when it does not cache."""
     if task.cache_for is None and task.cache_key_fn is None:
         return None
+
     from ferroflow.cache_validators import duration_only
 
     validator = task.cache_validator or duration_only
-    if result is None and validator.use:
+    builtin = not _chooses(validator)
+    if result is None and (not builtin or validator.use):
         from ferroflow.store import ferroflow_home
 
         result = Result(base=(ferroflow_home() / "cache").as_uri())
-    source = task_source_hash(task.run) if validator.source else None
+    source = task_source_hash(task.run) if builtin and validator.source else None
     return Cache(task.cache_key or f"{flow_name}.{slug}", result, validator, task.cache_for, task.cache_key_fn,
                  mapped, source)
 
@@ -153,29 +243,44 @@ def _read_one(unit: Any, cache: Cache, j: int, keys: dict, codes: Any, values: l
     frame = unit.frame
     frame.j = j
     uses_context = cache.key_fn is not None
-    inputs = unit.inputs(j) if uses_context or cache.validator.inputs is not None else {}
+    inputs = unit.inputs(j) if cache.needs_inputs else {}
+    parameters = frame.run.parameters
     try:
-        key = cache.key(_frame_values(frame) if uses_context else {}, inputs, frame.run.parameters, _index(unit, j))
+        key = cache.key(_frame_values(frame) if uses_context else {}, inputs, parameters, _index(unit, j))
     except Exception as exc:  # noqa: BLE001 - the user's cache_key_fn
         detail = (f"Error computing the cache key of task {unit.label!r}: {exc!r}", None)
         codes[j], values[j], details[j] = _retryable((FAILED, exc, detail), _retry_rule(unit))
         return True
-    if key is None:
-        return False
-    found = cache.lookup(key, unit.label)
+    try:
+        found = _given(cache, inputs, parameters)
+        if found is None and key is not None:
+            found = cache.choose(key, unit.label, inputs, parameters) if cache.chooses else cache.lookup(key, unit.label)
+    except Exception as exc:  # noqa: BLE001 - the user's validator: Prefect 1's "Unexpected error"
+        detail = (f"Unexpected error: {exc!r}", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        codes[j], values[j], details[j] = _retryable((FAILED, exc, detail), _retry_rule(unit))
+        return True
     if found is None:
-        keys[j] = key
+        if key is not None:
+            keys[j] = key
         return False
     value, message = found
     codes[j], values[j], details[j] = _observed(unit, j, None, _cached(message, value))[1]
     return True
 
 
+def _given(cache: Cache, inputs: dict, parameters: dict) -> Optional[tuple]:
+    """``(value, message)`` of the Cached state given for the task
+    (``flow.run(task_states=...)``) when its validator accepts it, else None."""
+    given = cache.given
+    if given is None or not cache.validator(given, inputs, parameters):
+        return None
+    return given.result, given.message
+
+
 def settle(unit: Any, cache: Cache, keys: dict, codes: Any, values: list, details: dict) -> None:
     """Turn every successful task run of ``keys`` into ``Cached`` (through its state
     handlers: ``Success -> Cached``) and store the value of each that stays
     ``Cached``."""
-    from ferroflow import states
     from ferroflow.executors.base import _retry_rule, _retryable
 
     run_counts = unit.frame.run_counts
@@ -193,11 +298,11 @@ def settle(unit: Any, cache: Cache, keys: dict, codes: Any, values: list, detail
                 code, value, detail = unit.check_for_retry(final, outcome, max(1, run_counts[j]) if run_counts else 1)
             codes[j], values[j], details[j] = code, value, detail
             if code == CACHED and key is not None:
-                cache.save(key, value, detail[0], unit.label)
+                cache.save(key, value, detail[0], unit.label, unit.inputs(j) if cache.chooses else None,
+                           unit.frame.run.parameters)
 
 
 def _cached(message: Optional[str], value: Any) -> Any:
-    from ferroflow import states
 
     return states.Cached(message, value)
 
@@ -206,7 +311,6 @@ def _observed(unit: Any, j: int, old: Any, new: Any) -> tuple:
     """``(final state, (code, value, (message, traceback)))`` of task run ``j`` moving
     from ``old`` (None: Pending) to ``new``, passed through the unit's state handlers
     (called in the unit's frame, which the caller made current)."""
-    from ferroflow import states
     from ferroflow.engine.handlers import call_handlers, outcome_of
 
     final = new

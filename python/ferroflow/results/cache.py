@@ -55,13 +55,16 @@ __all__ = [
     "CacheRecord",
     "cache_key_for",
     "cache_key_from_hashes",
+    "cache_candidates_location",
     "cache_record_location",
     "cache_value_location",
     "hash_value",
     "hash_inputs",
     "hash_parameters",
     "task_source_hash",
+    "load_cache_candidates",
     "load_cache_record",
+    "save_cache_candidates",
     "save_cache_record",
 ]
 
@@ -365,6 +368,12 @@ def cache_record_location(cache_key: str) -> str:
     return f"{CACHE_PREFIX}/{cache_key}.json"
 
 
+def cache_candidates_location(cache_key: str) -> str:
+    """Where the candidate entries of ``cache_key`` are kept (a task whose cache
+    validator is a callable of the user's): ``"ferroflow-cache/<key>.candidates.json"``."""
+    return f"{CACHE_PREFIX}/{cache_key}.candidates.json"
+
+
 def cache_value_location(cache_key: str) -> str:
     """A location for the cached value of ``cache_key`` when the task's result has no
     location of its own: ``"ferroflow-cache/<key>.value"``."""
@@ -445,7 +454,11 @@ class CacheRecord:
 
     def to_bytes(self) -> bytes:
         """The record as UTF-8 JSON (what the store holds, inside its framing)."""
-        data = {
+        return json.dumps(self.to_dict(), sort_keys=True).encode("utf-8")
+
+    def to_dict(self) -> dict:
+        """The record as a JSON object (see :meth:`to_bytes`)."""
+        return {
             "format": self.FORMAT_VERSION,
             "cache_key": self.cache_key,
             "value_location": self.value_location,
@@ -458,7 +471,6 @@ class CacheRecord:
             "created": self.created.isoformat(),
             "message": self.message,
         }
-        return json.dumps(data, sort_keys=True).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "CacheRecord":
@@ -469,6 +481,18 @@ class CacheRecord:
         """
         try:
             raw = json.loads(data)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not a ferroflow cache record: {one_line(exc)}") from None
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> "CacheRecord":
+        """Parse :meth:`to_dict` output.
+
+        Raises:
+            ValueError: Not a cache record of a known format.
+        """
+        try:
             if not isinstance(raw, dict) or raw.get("format") != cls.FORMAT_VERSION:
                 raise ValueError(f"unknown cache record format {raw.get('format') if isinstance(raw, dict) else raw!r}")
             return cls(
@@ -508,6 +532,49 @@ def save_cache_record(store: ResultStore, record: CacheRecord) -> str:
     location = cache_record_location(record.cache_key)
     store.write(location, record.to_bytes())
     return location
+
+
+def save_cache_candidates(store: ResultStore, cache_key: str, records: list) -> str:
+    """Write the candidate entries ``records`` (:class:`CacheRecord`, oldest first) of
+    ``cache_key`` to ``store`` at :func:`cache_candidates_location`; return the
+    location.
+
+    Raises:
+        ResultStoreError: As the store's ``write``.
+    """
+    location = cache_candidates_location(cache_key)
+    data = {"format": CacheRecord.FORMAT_VERSION, "cache_key": cache_key,
+            "candidates": [record.to_dict() for record in records]}
+    store.write(location, json.dumps(data, sort_keys=True).encode("utf-8"))
+    return location
+
+
+def load_cache_candidates(store: ResultStore, cache_key: str) -> list:
+    """The candidate entries of ``cache_key`` in ``store``, oldest first (``[]`` when
+    there are none). Corrupt or unreadable candidates count as none (a warning is
+    logged), as for :func:`load_cache_record`; expiration is not checked here.
+
+    Raises:
+        ResultStoreError: The store failed otherwise (permission, network).
+    """
+    location = cache_candidates_location(cache_key)
+    try:
+        data = store.read(location)
+    except ResultNotFound:
+        return []
+    except ResultCorrupt as exc:
+        logger.warning("ferroflow: ignoring cache candidates: %s", exc)
+        return []
+    try:
+        raw = json.loads(data)
+        if not isinstance(raw, dict) or raw.get("format") != CacheRecord.FORMAT_VERSION:
+            raise ValueError("unknown format")
+        if raw.get("cache_key") != cache_key:
+            raise ValueError(f"they are for key {raw.get('cache_key')!r}")
+        return [CacheRecord.from_dict(entry) for entry in raw["candidates"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        logger.warning("ferroflow: ignoring cache candidates %s: %s", store.url(location), one_line(exc))
+        return []
 
 
 def load_cache_record(store: ResultStore, cache_key: str) -> Optional[CacheRecord]:
