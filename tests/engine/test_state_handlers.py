@@ -220,3 +220,93 @@ def test_handlers_called_by_the_engine_see_the_run_context():
     flow.run()
     assert ("TriggerFailed", "ctx-handlers", "after[1]", 32) in seen
     assert ("Running", "ctx-handlers", None, 32) in seen
+
+
+# ----- retried runs: what the handlers see (recorded on Prefect 1.4.1 in /work/p1venv) ----
+
+def messages(seen):
+    def handler(obj, old, new):
+        seen.append(f"{type(old).__name__}({old.message!r}) -> {type(new).__name__}({new.message!r})")
+        return new
+
+    return handler
+
+
+@pytest.mark.parametrize("max_retries", [0, 1])
+def test_a_retry_signal_starts_the_next_attempt_from_its_own_state(max_retries):
+    seen, calls = [], []
+
+    @task(state_handlers=[messages(seen)], max_retries=max_retries,
+          retry_delay=timedelta(0) if max_retries else None)
+    def again(x=None):
+        calls.append(1)
+        if len(calls) == 1:
+            raise signals.RETRY("try again")
+        return "ok"
+
+    with Flow("retry-signal") as flow:
+        again.map([1]) if max_retries else again()  # (a mapped child, or the task itself)
+    state = flow.run(record=False)
+    assert state.is_successful() and len(calls) == 2
+    transitions = [t for t in seen if "Mapped" not in t]
+    assert transitions == [
+        "Pending(None) -> Running('Starting task run.')",
+        "Running('Starting task run.') -> Retrying('try again')",
+        "Retrying('try again') -> Running('Starting task run.')",
+        "Running('Starting task run.') -> Success('Task run succeeded.')",
+    ]
+
+
+def test_a_handlers_retrying_state_starts_the_next_attempt():
+    seen, calls = [], []
+
+    def retry_once(obj, old, new):
+        seen.append(f"{type(old).__name__}({old.message!r}) -> {type(new).__name__}({new.message!r})")
+        if new.is_failed() and len(calls) == 1:
+            return states.Retrying("handler says again")
+        return new
+
+    @task(state_handlers=[retry_once])
+    def flaky(x):
+        calls.append(x)
+        if len(calls) == 1:
+            raise ValueError("first")
+        return x
+
+    with Flow("handler-retry") as flow:
+        flaky.map([1])
+    assert flow.run(record=False).is_successful()
+    assert seen[3:] == ["Retrying('handler says again') -> Running('Starting task run.')",
+                        "Running('Starting task run.') -> Success('Task run succeeded.')"]
+
+
+def test_a_looping_task_that_fails_goes_through_failed_to_retrying():
+    seen, calls = [], []
+
+    @task(state_handlers=[messages(seen)], max_retries=1, retry_delay=timedelta(0))
+    def looper():
+        from ferroflow import context
+
+        calls.append(1)
+        k = context.get("task_loop_count", 1)
+        if k < 3:
+            raise signals.LOOP(result=k, message=f"loop {k}")
+        if len(calls) <= 3:
+            raise ValueError("boom in loop")
+        return "ok"
+
+    with Flow("loop-retry") as flow:
+        looper()
+    assert flow.run(record=False).is_successful() and len(calls) == 4
+    failed = "Failed(\"Error during execution of task: ValueError('boom in loop')\")"
+    assert seen == [
+        "Pending(None) -> Running('Starting task run.')",
+        "Running('Starting task run.') -> Looped('loop 1')",
+        "Pending('Looping task (on loop index 1)') -> Running('Starting task run.')",
+        "Running('Starting task run.') -> Looped('loop 2')",
+        "Pending('Looping task (on loop index 2)') -> Running('Starting task run.')",
+        f"Running('Starting task run.') -> {failed}",
+        f"{failed} -> Retrying('Retrying Task (after attempt 1 of 2)')",
+        "Retrying('Retrying Task (after attempt 1 of 2)') -> Running('Starting task run.')",
+        "Running('Starting task run.') -> Success('Task run succeeded.')",
+    ]

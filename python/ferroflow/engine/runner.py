@@ -161,6 +161,10 @@ class FlowRun:
         # the details of an earlier attempt must be cleared when the next reports.
         self.rerunnable = [bool(t.max_retries) for t in tasks]
         self.handlers = [_handlers_of(t) for t in tasks]
+        # task id -> {map index (TASK_LEVEL: the task itself): message} of the task runs
+        # of tasks with handlers whose last attempt ended Retrying by a RETRY signal or a
+        # handler: their next attempt starts from that state (WorkUnit.retried_from).
+        self.retried: dict = {}
         slugs = getattr(self.flow, "slugs", {})
         constants = [is_constant_task(t) for t in tasks]
         self.checkpoints = [
@@ -475,6 +479,7 @@ class FlowRun:
                 handlers=self.handlers[task_id],
                 owner=task,
                 checkpoint=self.checkpoints[task_id],
+                retried_from=self._retried_from(task_id, chunk),
             )
 
     def _single(self, task_id: int, task: Any):
@@ -501,7 +506,20 @@ class FlowRun:
             handlers=self.handlers[task_id],
             owner=task,
             checkpoint=self.checkpoints[task_id],
+            retried_from=self._retried_from(task_id, None),
         )
+
+    def _retried_from(self, task_id: int, indices: Any) -> Optional[dict]:
+        """``WorkUnit.retried_from`` of a unit of ``task_id`` running ``indices``
+        (None: the task itself), taken out of :attr:`retried`."""
+        retried = self.retried.get(task_id)
+        if not retried:
+            return None
+        if indices is None:
+            message = retried.pop(TASK_LEVEL, None)
+            return None if message is None else {0: message}
+        found = {j: retried.pop(i) for j, i in enumerate(indices) if i in retried}
+        return found or None
 
     def _constant(self, task_id: int, value: Any) -> None:
         """Give a constant task its value and Prefect's ``Success`` with no message (the
@@ -667,6 +685,8 @@ class FlowRun:
                 details[(task_id, TASK_LEVEL)] = detail
                 self.recorder.note(task_id, TASK_LEVEL, detail[0])
                 self.rerunnable[task_id] = True  # a RETRY signal may run it again
+                if result.codes[0] == _core.RETRYING and self.handlers[task_id]:
+                    self.retried.setdefault(task_id, {})[TASK_LEVEL] = detail[0]
             if result.locations is not None and result.locations[0] is not None:
                 self._located(task_id, TASK_LEVEL, result.locations[0])
             return (task_id, None, result.codes[0])
@@ -681,9 +701,12 @@ class FlowRun:
             for i in indices:
                 details.pop((task_id, i), None)
         note = self.recorder.note
+        observed = bool(self.handlers[task_id])
         for j, detail in result.details.items():
             details[(task_id, indices[j])] = detail
             note(task_id, indices[j], detail[0])
+            if observed and result.codes[j] == _core.RETRYING:
+                self.retried.setdefault(task_id, {})[indices[j]] = detail[0]
         if result.details:
             self.rerunnable[task_id] = True  # a RETRY signal may run some again
         if result.locations is not None:

@@ -100,10 +100,17 @@ class WorkUnit:
     owner: Any = None
     #: Results and target (``ferroflow.executors.checkpoints.Checkpoint``), or None.
     checkpoint: Any = None
+    #: Position -> message of the Retrying state a task run's previous attempt ended in
+    #: by a RETRY signal or a state handler (what its handlers see it start from);
+    #: None when there is none (only tasks with state handlers are told).
+    retried_from: Optional[dict] = None
 
     def subset(self, positions: Sequence[int]) -> "WorkUnit":
         """A unit of only the task runs at ``positions`` (in that order) of this one."""
         indices = None if self.indices is None else [self.indices[j] for j in positions]
+        retried = self.retried_from
+        if retried:
+            retried = {k: retried[j] for k, j in enumerate(positions) if j in retried}
         frame = self.frame
         if frame is not None:
             looped = frame.looped
@@ -112,7 +119,8 @@ class WorkUnit:
                           frame.run_name)
             frame.looped = looped  # shared: the whole unit's results are written with it
         columns = tuple([column[j] for j in positions] for column in self.columns)
-        return replace(self, indices=indices, size=len(positions), columns=columns, frame=frame)
+        return replace(self, indices=indices, size=len(positions), columns=columns, frame=frame,
+                       retried_from=retried)
 
     def inputs(self, j: int) -> dict:
         """The keyword arguments of the task run at position ``j``."""
@@ -248,8 +256,7 @@ class WorkUnit:
                 kwargs[key] = column[j]
             run_count = max(1, frame.run_counts[j]) if frame.run_counts else 1
             running = states.Running("Starting task run.", run_count=run_count)
-            before = states.Pending() if run_count == 1 else self._retrying(run_count - 1)
-            started = call_handlers(self.owner, self.handlers, before, running)
+            started = call_handlers(self.owner, self.handlers, self._before(j, run_count), running)
             if started.is_finished():
                 codes[j], values[j], details[j] = outcome_of(started)
                 continue
@@ -257,19 +264,37 @@ class WorkUnit:
                 code, value, detail = SUCCESS, fn(**kwargs), None
             except signals.LOOP as sig:  # iterations: ferroflow.executors.loop
                 from ferroflow.executors.loop import keep_looping
-                observed = (self.owner, self.handlers, running)
-                codes[j], values[j] = keep_looping(fn, kwargs, sig, rule, details, j, observed)
-                continue
+
+                # (each iteration and the last outcome went through the handlers there)
+                code, value = keep_looping(fn, kwargs, sig, rule, details, j, (self.owner, self.handlers, running))
+                detail = details.pop(j, None)
+                final = state_of(code, value, detail, "Task run succeeded.", run_count)
             except (Exception, signals.FerroflowSignal, TaskTimeout) as exc:
                 code, value, detail = _outcome(exc, rule)
-            new = state_of(code, value, detail, "Task run succeeded.", run_count)
-            final = call_handlers(self.owner, self.handlers, running, new)
-            if final is not new:
-                code, value, detail = _retryable(outcome_of(final), rule)
+                final = None
+            else:
+                final = None
+            if final is None:
+                new = state_of(code, value, detail, "Task run succeeded.", run_count)
+                final = call_handlers(self.owner, self.handlers, running, new)
+                if final is not new:
+                    code, value, detail = _retryable(outcome_of(final), rule)
             code, value, detail = self.check_for_retry(final, (code, value, detail), run_count)
             codes[j], values[j] = code, value
             if detail is not None:
                 details[j] = detail
+
+    def _before(self, j: int, run_count: int) -> Any:
+        """The state task run ``j`` starts from: Pending, or for a retry the Retrying
+        state the attempt before ended in (a RETRY signal's or a handler's own, with its
+        message, else Prefect 1's "Retrying Task (after attempt k of n)")."""
+        from ferroflow import states
+
+        if run_count == 1:
+            return states.Pending()
+        if self.retried_from and j in self.retried_from:
+            return states.Retrying(self.retried_from[j], run_count=run_count - 1)
+        return self._retrying(run_count - 1)
 
     def _retrying(self, attempt: int, scheduled: bool = False) -> Any:
         """The Retrying state after attempt ``attempt`` (Prefect 1's message); with
