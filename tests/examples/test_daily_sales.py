@@ -42,9 +42,37 @@ def test_the_daily_sales_example(tmp_path, http_server, no_proxy):  # noqa: F811
 
     second = run_example(tmp_path, server.url + "/hook", "--param", "day=2026-11-28")
     assert second.returncode == 0, second.stderr
-    assert "fetch_sales     Mapped   40 children: Cached 40" in second.stdout  # the cache
+    assert "fetch_sales     Mapped   40 children: Cached 40" in second.stdout
     assert "report          Cached" in second.stdout  # the target exists
     assert len(server.requests) == 2
+
+
+def test_a_second_run_reuses_the_cache_without_calling_the_api(tmp_path, monkeypatch):
+    # The run that fills the cache ends Cached too (as in Prefect 1), so only the calls
+    # tell a reuse apart: the second run, in another process, calls the API for no store.
+    first = run_example(tmp_path, "", "--param", "day=2026-11-28")
+    assert first.returncode == 0, first.stdout + first.stderr
+    monkeypatch.setenv("SALES_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SALES_WEBHOOK_URL", raising=False)
+    flow = load_flow(str(EXAMPLE))
+    [fetch] = [t for t in flow.tasks if t.name == "fetch_sales"]
+    [report] = [t for t in flow.tasks if t.name == "report"]
+    calls = []
+    api = fetch.run
+
+    def counted(**kwargs):
+        calls.append(kwargs["store"])
+        return api(**kwargs)
+
+    fetch.run = counted
+    state = flow.run(day="2026-11-28", run_on_schedule=False)
+    assert state.is_successful() and calls == []
+    children = state.result[fetch].map_states
+    assert children.counts() == {"Cached": 40} and {c.run_count for c in children} == {1}
+    assert state.result[report].message == "Result found at task target reports/2026-11-28.json"
+    state = flow.run(day="2026-11-27", run_on_schedule=False)  # another day: the API is called
+    assert state.is_successful() and len(set(calls)) == 40
 
 
 def test_the_flaky_api_is_retried_with_backoff(tmp_path, monkeypatch):
