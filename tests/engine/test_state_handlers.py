@@ -310,3 +310,28 @@ def test_a_looping_task_that_fails_goes_through_failed_to_retrying():
         "Retrying('Retrying Task (after attempt 1 of 2)') -> Running('Starting task run.')",
         "Running('Starting task run.') -> Success('Task run succeeded.')",
     ]
+
+
+def _note_failure(obj, state):
+    NOTED.append((obj.name, state.message))
+
+
+NOTED: list = []
+
+
+def test_the_on_failure_handler_pickles_with_plain_pickle():
+    import pickle
+
+    from ferroflow.engine.handlers import on_failure_handler
+
+    handler = pickle.loads(pickle.dumps(on_failure_handler(_note_failure)))
+    assert handler.__name__ == "on_failure(_note_failure)"
+    NOTED.clear()
+
+    class Named:
+        name = "t"
+
+    failed = states.Failed("boom")
+    assert handler(Named(), states.Running(), failed) is failed and NOTED == [("t", "boom")]
+    ok = states.Success()
+    assert handler(Named(), states.Running(), ok) is ok and len(NOTED) == 1

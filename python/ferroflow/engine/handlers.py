@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional, Sequence
 from ferroflow import _core, signals, states
 from ferroflow.debug import TaskRaised, raising
 
-__all__ = ["call_handlers", "on_failure_handler", "state_of", "outcome_of"]
+__all__ = ["OnFailure", "call_handlers", "on_failure_handler", "state_of", "outcome_of"]
 
 Handler = Callable[[Any, states.State, states.State], Optional[states.State]]
 
@@ -35,14 +35,25 @@ _SIGNAL_STATES = {
 
 def on_failure_handler(fn: Callable[[Any, states.State], Any]) -> Handler:
     """Turn ``on_failure=fn(obj, state)`` into a handler called for failed states."""
+    return OnFailure(fn)
 
-    def handler(obj: Any, old: states.State, new: states.State) -> states.State:
+
+class OnFailure:
+    """The state handler of ``on_failure=fn``: calls ``fn(obj, new_state)`` when the
+    new state is failed and keeps it. A class rather than a closure, so that it
+    pickles with plain ``pickle`` when ``fn`` does."""
+
+    def __init__(self, fn: Callable[[Any, states.State], Any]):
+        self.fn = fn
+        self.__name__ = f"on_failure({getattr(fn, '__name__', fn)!s})"
+
+    def __call__(self, obj: Any, old: states.State, new: states.State) -> states.State:
         if new.is_failed():
-            fn(obj, new)
+            self.fn(obj, new)
         return new
 
-    handler.__name__ = f"on_failure({getattr(fn, '__name__', fn)!s})"
-    return handler
+    def __repr__(self) -> str:
+        return f"<state handler {self.__name__}>"
 
 
 def call_handlers(obj: Any, handlers: Sequence[Handler], old: states.State, new: states.State) -> states.State:
