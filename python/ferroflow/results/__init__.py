@@ -50,7 +50,14 @@ from ferroflow.results.errors import (
 )
 from ferroflow.results.inline import PrefectResult
 from ferroflow.results.local import LocalResult
-from ferroflow.results.result import DEFAULT_LOCATION, LocationTemplate, Result, template_context
+from ferroflow.results.result import (
+    DEFAULT_LOCATION,
+    DEFAULT_TASK_LOCATION,
+    DefaultLocation,
+    LocationTemplate,
+    Result,
+    template_context,
+)
 from ferroflow.results.serializers import (
     DEFAULT_SERIALIZER,
     CloudpickleSerializer,
@@ -73,6 +80,8 @@ __all__ = [
     "CACHE_PREFIX",
     "DEFAULT_LOCATION",
     "DEFAULT_SERIALIZER",
+    "DEFAULT_TASK_LOCATION",
+    "DefaultLocation",
     "CacheRecord",
     "CloudpickleSerializer",
     "FsspecResultStore",

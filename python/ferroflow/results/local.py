@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Optional, Union
 
-from ferroflow.results.result import DEFAULT_LOCATION, Result
+from ferroflow.results.result import DefaultLocation, Result
 from ferroflow.results.value import ResultValue
 
 __all__ = ["LocalResult"]
@@ -51,7 +51,7 @@ class LocalResult(Result):
             Default ``$FERROFLOW_HOME/results``.
         validate_dir: Create ``dir`` now (default True).
         location: A template relative to ``dir`` or an absolute path (default
-            :data:`~ferroflow.results.DEFAULT_LOCATION` under ``dir``), or a callable
+            :class:`~ferroflow.results.DefaultLocation` under ``dir``), or a callable
             returning either.
         serializer: As :class:`Result` (default ``cloudpickle``).
 
@@ -65,7 +65,7 @@ class LocalResult(Result):
         if validate_dir:
             os.makedirs(directory, exist_ok=True)
         self.dir = directory
-        template = DEFAULT_LOCATION if location is None else location
+        template = DefaultLocation(directory) if location is None else location
         # Full paths, as Prefect 1's LocalResult reports them.
         if isinstance(template, str) and not template.startswith("/"):
             template = directory.replace("{", "{{").replace("}", "}}").rstrip("/") + "/" + template

@@ -29,11 +29,15 @@ from ferroflow.results.errors import (
 from ferroflow.results.serializers import Serializer, get_serializer
 from ferroflow.results.stores import ResultStore, _looks_like_url, _wrap, check_location, get_result_store
 
-__all__ = ["DEFAULT_LOCATION", "Result", "LocationTemplate", "template_context"]
+__all__ = ["DEFAULT_LOCATION", "DEFAULT_TASK_LOCATION", "DefaultLocation", "Result", "LocationTemplate",
+           "template_context"]
 
-#: The location used when a :class:`Result` is given none. The engine provides every
-#: key it uses.
+#: The location of a mapped child's value when a :class:`Result` is given none (see
+#: :class:`DefaultLocation`). The engine provides every key it uses.
 DEFAULT_LOCATION = "{flow_name}/{flow_run_id}/{task_slug}/{map_index}.result"
+#: The location of the value of a task run that is not a mapped child (its
+#: ``map_index`` is None) when a :class:`Result` is given none.
+DEFAULT_TASK_LOCATION = "{flow_name}/{flow_run_id}/{task_slug}.result"
 
 
 def template_context(context: Optional[Mapping[str, Any]] = None, *,
@@ -177,6 +181,25 @@ class LocationTemplate:
         return f"LocationTemplate({_name(self.template)})"
 
 
+class DefaultLocation(LocationTemplate):
+    """The location template of a :class:`Result` given none: :data:`DEFAULT_LOCATION`
+    for a mapped child, :data:`DEFAULT_TASK_LOCATION` for a task run that is not one
+    (a ``map_index`` of None, or none given), so no location ends in ``None.result``;
+    both under ``directory`` when given (a :class:`~ferroflow.results.LocalResult`'s)."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, directory: str = "") -> None:
+        prefix = directory.replace("{", "{{").replace("}", "}}").rstrip("/") + "/" if directory else ""
+        super().__init__(prefix + DEFAULT_LOCATION)
+        self.task = LocationTemplate(prefix + DEFAULT_TASK_LOCATION)
+
+    def format(self, context: Mapping[str, Any]) -> str:
+        if context.get("map_index") is None:
+            return self.task.format(context)
+        return super().format(context)
+
+
 def _root(field: str) -> str:
     end = len(field)
     for sep in (".", "["):
@@ -204,8 +227,9 @@ class Result:
         serializer: A registered serializer name (``"cloudpickle"``, the default;
             ``"json"``; a plugin's) or a serializer instance.
         location: A template such as ``"{flow_name}/{task_name}/{map_index}.pkl"``
-            or a callable ``location(**context) -> str``. Default
-            :data:`DEFAULT_LOCATION`. An absolute path (``"/data/out/{task_name}.pkl"``)
+            or a callable ``location(**context) -> str`` (or a :class:`LocationTemplate`).
+            Default :class:`DefaultLocation`: :data:`DEFAULT_LOCATION` for a mapped
+            child, :data:`DEFAULT_TASK_LOCATION` for another task run. An absolute path (``"/data/out/{task_name}.pkl"``)
             is written there: it needs a store of local files, and without ``store``
             or ``base`` one is made on the directory the template starts with.
         store_options: More keyword arguments for the store's factory (credentials,
@@ -223,9 +247,11 @@ class Result:
     """
 
     def __init__(self, store: Any = None, *, base: Optional[str] = None, serializer: Any = None,
-                 location: Union[str, Callable[..., str], None] = None,
+                 location: Union[str, Callable[..., str], LocationTemplate, None] = None,
                  store_options: Optional[Mapping[str, Any]] = None) -> None:
-        self.template = LocationTemplate(DEFAULT_LOCATION if location is None else location)
+        if location is None:
+            location = DefaultLocation()
+        self.template = location if isinstance(location, LocationTemplate) else LocationTemplate(location)
         options = dict(store_options or {})
         absolute = self.template.absolute
         if absolute and store is None and base is None:
