@@ -35,7 +35,7 @@ class RunInfo:
     """Facts about one flow run, shared by all of its task runs."""
 
     __slots__ = ("flow_name", "flow_run_id", "parameters", "scheduled_start_time", "extra", "loops", "approved",
-                 "raise_on_exception", "_values")
+                 "raise_on_exception", "_values", "_task_run_ids")
 
     def __init__(self, flow_name: str, flow_run_id: str, parameters: dict,
                  scheduled_start_time: datetime.datetime, extra: Optional[dict] = None):
@@ -54,6 +54,7 @@ class RunInfo:
         #: (``ferroflow.debug.raise_on_exception``).
         self.raise_on_exception = False
         self._values: Optional[dict] = None  # the run-level context, built on first read
+        self._task_run_ids: dict = {}  # task slug -> task_run_id, computed on first read
 
     def values(self) -> dict:
         """A new dict of the run-level context: flow, run id, parameters, dates."""
@@ -69,11 +70,19 @@ class RunInfo:
             }
         return dict(self._values)
 
+    def task_run_id(self, slug: Optional[str]) -> str:
+        """The ``task_run_id`` of the task ``slug`` in this run (see :func:`task_run_id`)."""
+        found = self._task_run_ids.get(slug)
+        if found is None:
+            found = self._task_run_ids[slug] = task_run_id(self.flow_run_id, slug)
+        return found
+
     def __getstate__(self):
-        return {k: getattr(self, k) for k in self.__slots__ if k != "_values"}
+        return {k: getattr(self, k) for k in self.__slots__ if k not in ("_values", "_task_run_ids")}
 
     def __setstate__(self, state):
         self._values = None
+        self._task_run_ids = {}
         for k, v in state.items():
             setattr(self, k, v)
 
@@ -167,7 +176,7 @@ def _frame_values(frame: Frame) -> dict:
         "task_name": frame.task_name,
         "task_slug": frame.task_slug,
         "task_id": frame.task_slug,  # Prefect 1's key of a local run: the slug
-        "task_run_id": task_run_id(run.flow_run_id, frame.task_slug),
+        "task_run_id": run.task_run_id(frame.task_slug),
         "task_tags": frame.task_tags,
         "map_index": index,
         "task_full_name": frame.task_name if index is None else f"{frame.task_name}[{index}]",
