@@ -6,6 +6,7 @@ runs only what was not done. A second SIGTERM or SIGINT stops the process at onc
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -124,9 +125,12 @@ def test_sigterm_cancels_records_and_exits_143_and_resume_runs_the_rest(tmp_path
         assert store.task_states(run.run_id)[1].counts.get("Cancelled", 0) > 0
     assert 0 < len(done) < N and done <= set(_ran(tmp_path, proc.pid))
 
-    resumed = subprocess.run([sys.executable, "-m", "ferroflow", "run", str(flow), "--no-progress",
-                              "--resume", run.run_id], cwd=tmp_path, env=_env(tmp_path),
-                             capture_output=True, text=True, timeout=300)
+    # stderr says how to go on; the command it gives is the one run here.
+    (hint,) = [line for line in err.splitlines() if "cancelled by SIGTERM" in line]
+    command = hint.split("`")[1]
+    assert command == f"ferroflow run {flow} --resume {run.run_id[:12]}", hint
+    resumed = subprocess.run([sys.executable, "-m", *shlex.split(command), "--no-progress"], cwd=tmp_path,
+                             env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.startswith("Flow 'terminated': Success")
     (second,) = [int(p.stem) for p in (tmp_path / "out").glob("*.txt") if int(p.stem) != proc.pid]

@@ -28,6 +28,8 @@ import argparse
 import json
 import logging
 import os
+import shlex
+import signal
 import sys
 import traceback
 from typing import Any, Optional, Sequence
@@ -272,6 +274,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         logger.removeHandler(console)
     if getattr(state, "recorded", False):
         print(f"Flow run id: {state.flow_run_id}  (details: ferroflow runs show {state.flow_run_id[:12]})")
+        if stop.received is not None and state.is_cancelled():
+            print(f"ferroflow: the run was cancelled by {signal.Signals(stop.received).name}; go on with "
+                  f"`ferroflow run {shlex.quote(args.flow)} --resume {state.flow_run_id[:12]}`", file=sys.stderr)
     if state.is_successful():
         return EXIT_OK
     if state.is_cancelled():
