@@ -549,6 +549,18 @@ def save_cache_candidates(store: ResultStore, cache_key: str, records: list) -> 
     return location
 
 
+def _read_or_none(store: ResultStore, location: str, what: str) -> Optional[bytes]:
+    """The bytes at ``location``, or None when nothing is there or the record is corrupt
+    (a warning says so: it counts as none, and the task runs and replaces it)."""
+    try:
+        return store.read(location)
+    except ResultNotFound:
+        return None
+    except ResultCorrupt as exc:
+        logger.warning("ferroflow: ignoring %s: %s", what, exc)
+        return None
+
+
 def load_cache_candidates(store: ResultStore, cache_key: str) -> list:
     """The candidate entries of ``cache_key`` in ``store``, oldest first (``[]`` when
     there are none). Corrupt or unreadable candidates count as none (a warning is
@@ -558,12 +570,8 @@ def load_cache_candidates(store: ResultStore, cache_key: str) -> list:
         ResultStoreError: The store failed otherwise (permission, network).
     """
     location = cache_candidates_location(cache_key)
-    try:
-        data = store.read(location)
-    except ResultNotFound:
-        return []
-    except ResultCorrupt as exc:
-        logger.warning("ferroflow: ignoring cache candidates: %s", exc)
+    data = _read_or_none(store, location, "cache candidates")
+    if data is None:
         return []
     try:
         raw = json.loads(data)
@@ -588,12 +596,8 @@ def load_cache_record(store: ResultStore, cache_key: str) -> Optional[CacheRecor
         ResultStoreError: The store failed otherwise (permission, network).
     """
     location = cache_record_location(cache_key)
-    try:
-        data = store.read(location)
-    except ResultNotFound:
-        return None
-    except ResultCorrupt as exc:
-        logger.warning("ferroflow: ignoring cache record: %s", exc)
+    data = _read_or_none(store, location, "cache record")
+    if data is None:
         return None
     try:
         record = CacheRecord.from_bytes(data)
