@@ -190,10 +190,22 @@ def test_a_zombie_is_gone_and_this_process_is_not():
     assert process_exists(os.getpid())
 
 
+def heartbeat_age(path, run_id: str) -> float:
+    conn = sqlite3.connect(path)
+    try:
+        (beat,) = conn.execute("SELECT heartbeat_at FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    finally:
+        conn.close()
+    return time.time() - beat
+
+
 def _silent_run_of_a_live_process(path, run_id):
     """A run started by a live process of this machine, whose heartbeat is then made ten
-    minutes old (as when a task holds the GIL: the heartbeat thread cannot run)."""
-    proc = subprocess.Popen([sys.executable, "-c", STARTER, str(path), run_id], stdout=subprocess.PIPE, text=True)
+    minutes old (as when a task holds the GIL: the heartbeat thread cannot run). The
+    process's own heartbeat period is an hour, so it never stamps a fresh one."""
+    env = {**os.environ, "FERROFLOW_HEARTBEAT_SECONDS": "3600"}
+    proc = subprocess.Popen([sys.executable, "-c", STARTER, str(path), run_id], stdout=subprocess.PIPE, text=True,
+                            env=env)
     assert proc.stdout.readline().strip() == "started"
     set_columns(path, run_id, heartbeat_at=time.time() - 600)
     return proc
@@ -207,7 +219,13 @@ def test_a_live_process_with_a_silent_heartbeat_keeps_its_run_until_stopped(tmp_
     proc = _silent_run_of_a_live_process(path, "busy0001")
     try:
         with SQLiteRunStore(path) as store:
-            assert store.reap(timeout=60) == []
+            for _ in range(100):  # until no stamp of the process's writer came in between
+                set_columns(path, "busy0001", heartbeat_at=time.time() - 600)
+                assert store.reap(timeout=60) == []
+                if heartbeat_age(path, "busy0001") > 500:
+                    break  # the reap saw a heartbeat ten minutes old, and left the run alone
+            else:
+                pytest.fail("the run's heartbeat kept being stamped")
             assert store.get_run("busy0001").state == "Running"
             # A stopped process (SIGSTOP, a laptop asleep) may never come back: the
             # heartbeat rule applies, and its lease is revoked (see test_resume_fencing).
@@ -217,6 +235,9 @@ def test_a_live_process_with_a_silent_heartbeat_keeps_its_run_until_stopped(tmp_
                                                time.time(), socket.gethostname(), 60) is None:
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
+            # Stopped, it writes nothing more: its heartbeat (which its writer may have
+            # stamped once more since the start) is made old for good.
+            set_columns(path, "busy0001", heartbeat_at=time.time() - 600)
             assert store.reap(timeout=60) == ["busy0001"]
             assert store.get_run("busy0001").state == "Crashed"
     finally:
