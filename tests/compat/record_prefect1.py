@@ -32,9 +32,10 @@ os.environ.setdefault("PREFECT__FLOWS__CHECKPOINTING", "false")
 os.environ.setdefault("PREFECT__BACKEND", "server")
 
 
-def _load_scenarios():
-    spec = importlib.util.spec_from_file_location("ferroflow_compat_scenarios",
-                                                  HERE / "scenarios.py")
+def load_scenarios(file_name: str = "scenarios.py", module_name: str = "ferroflow_compat_scenarios"):
+    """Import a scenario file of this directory (the recorders of the other suites use
+    it too: ``record_prefect1_control_flow.py``, ``record_prefect1_constants_caching.py``)."""
+    spec = importlib.util.spec_from_file_location(module_name, HERE / file_name)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod
     spec.loader.exec_module(mod)
@@ -84,7 +85,7 @@ def main(argv=None, sc=None, fixture=None, description=None):
     ap.add_argument("-k", action="append", default=[],
                     help="only scenarios whose name contains this (prints, no write)")
     args = ap.parse_args(argv)
-    sc = sc if sc is not None else _load_scenarios()
+    sc = sc if sc is not None else load_scenarios()
     fixture = fixture if fixture is not None else FIXTURE
     # record twice: every scenario must be deterministic
     first = record_all(sc, args.k)

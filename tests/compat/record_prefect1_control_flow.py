@@ -15,7 +15,6 @@ refused. ``prefect1_expected.json`` is left alone.
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import sys
 
@@ -23,18 +22,11 @@ HERE = pathlib.Path(__file__).resolve().parent
 FIXTURE = HERE / "prefect1_control_flow_expected.json"
 
 
-def _load(name: str, path: pathlib.Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def main(argv=None):
-    recorder = _load("ferroflow_compat_recorder", HERE / "record_prefect1.py")
-    sc = _load("ferroflow_compat_control_flow", HERE / "scenarios_control_flow.py")
-    return recorder.main(argv, sc=sc, fixture=FIXTURE, description=__doc__.splitlines()[0])
+    import record_prefect1  # this directory is on sys.path: the script's own
+
+    sc = record_prefect1.load_scenarios("scenarios_control_flow.py", "ferroflow_compat_control_flow")
+    return record_prefect1.main(argv, sc=sc, fixture=FIXTURE, description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -73,15 +73,20 @@ def ff():
     return SC.ferroflow_namespace()
 
 
+def check_registry(sc, expected: dict, fixture: str, recorder: str) -> None:
+    """Every registered scenario of ``sc`` has a recording in ``expected`` and vice
+    versa; else say which, and the recorder to run (with Prefect 1.4.1)."""
+    missing = sorted(set(sc.SCENARIOS) - set(expected))
+    stale = sorted(set(expected) - set(sc.SCENARIOS))
+    assert not missing and not stale, (
+        f"{fixture} is out of date: not recorded {missing}, no longer registered {stale}; "
+        f"run tests/compat/{recorder} with Prefect 1.4.1 (see tests/compat/README.md)"
+    )
+
+
 def test_fixture_matches_registry():
     """Every registered scenario has a recording and vice versa (re-run the recorder)."""
-    missing = sorted(set(SC.SCENARIOS) - set(EXPECTED))
-    stale = sorted(set(EXPECTED) - set(SC.SCENARIOS))
-    assert not missing and not stale, (
-        f"prefect1_expected.json is out of date: not recorded {missing}, "
-        f"no longer registered {stale}; run "
-        f"/work/p1venv/bin/python tests/compat/record_prefect1.py"
-    )
+    check_registry(SC, EXPECTED, "prefect1_expected.json", "record_prefect1.py")
 
 
 def _compare_state(where, exp, got, problems):

@@ -49,12 +49,7 @@ def ff():
 
 def test_fixture_matches_registry():
     """Every registered scenario has a recording and vice versa (re-run the recorder)."""
-    missing = sorted(set(SC.SCENARIOS) - set(EXPECTED))
-    stale = sorted(set(EXPECTED) - set(SC.SCENARIOS))
-    assert not missing and not stale, (
-        f"{FIXTURE.name} is out of date: not recorded {missing}, no longer registered {stale}; "
-        "run tests/compat/record_prefect1_control_flow.py with Prefect 1.4.1"
-    )
+    BASE_TEST.check_registry(SC, EXPECTED, FIXTURE.name, "record_prefect1_control_flow.py")
 
 
 @pytest.mark.parametrize("name", BASE_TEST.scenario_params(SC, EXPECTED, KNOWN_DIFFERENCES))
