@@ -23,8 +23,8 @@ from ferroflow.core.flow import Flow
 from ferroflow.core.parameter import Parameter
 from ferroflow.core.task import Task, tags, task
 from ferroflow.control_flow import apply_map, case, ifelse, merge, pause_task, switch
-from ferroflow.engine.context import context
-from ferroflow.engine.logs import get_logger
+from ferroflow.runtime.context import context
+from ferroflow.runtime.logs import get_logger
 
 try:
     from importlib.metadata import PackageNotFoundError, version
@@ -35,7 +35,8 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 #: Subpackages reachable as attributes of ``ferroflow`` (``ferroflow.schedules.CronSchedule``
 #: after a bare ``import ferroflow``), imported on first use.
-_SUBMODULES = frozenset({"cache_validators", "errors", "executors", "notifications", "results", "retries",
+_SUBMODULES = frozenset({"cache_validators", "debug", "engine", "errors", "executors", "notifications", "plugins",
+                         "results", "retries", "runtime", "store",
                          "schedules", "tasks"})
 
 #: Names of ``ferroflow`` defined in modules imported on first use (``from ferroflow

@@ -31,7 +31,7 @@ import traceback
 from typing import Iterator, Optional
 
 from ferroflow._core import FAILED, TIMED_OUT
-from ferroflow.engine.context import context, current_frame
+from ferroflow.runtime.context import context, current_frame
 
 __all__ = ["raise_on_exception", "TaskRaised"]
 
@@ -106,7 +106,7 @@ class TaskRaised(BaseException):
     def of_task(cls, error: BaseException) -> "TaskRaised":
         """The TaskRaised of an exception the task's own code raised (its function, or
         its timeout), with Prefect's message for it."""
-        from ferroflow.executors.timeouts import TaskTimeout
+        from ferroflow.runtime.timeouts import TaskTimeout
 
         if isinstance(error, TaskTimeout):
             return cls.here(error, "Task timed out during execution.", TIMED_OUT)

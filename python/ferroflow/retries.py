@@ -168,8 +168,8 @@ class RetryRule(tuple):
         """Whether the condition lets the failed run (``code``, ``value``, ``detail``
         as reported to the core) retry. It is not asked when no retry is left; if it
         raises, a warning names the task and the run is not retried."""
-        from ferroflow.engine.context import current_frame
-        from ferroflow.engine.handlers import state_of
+        from ferroflow.runtime.context import current_frame
+        from ferroflow.runtime.handlers import state_of
 
         frame = current_frame()
         run_count = 1

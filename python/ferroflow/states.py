@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime
 from typing import Any, Optional, Sequence
 
+from ferroflow import _core
+
 __all__ = [
     "State",
     "Looped",
@@ -44,7 +46,7 @@ class State:
         self.result = result
         self.traceback: Optional[str] = attrs.pop("traceback", None)
         self.run_count: int = attrs.pop("run_count", 1)
-        #: What the task run logged (``ferroflow.engine.logs.LogEntry`` tuples).
+        #: What the task run logged (``ferroflow.runtime.logs.LogEntry`` tuples).
         self.logs: Sequence = attrs.pop("logs", ())
         #: Where the result was checkpointed (``result=``/``target=``), or None.
         self.location: Optional[str] = attrs.pop("location", None)
@@ -237,3 +239,20 @@ class TimedOut(Failed):
 
 class Cancelled(Finished):
     """The run was cancelled (for instance by Ctrl-C) before this task finished."""
+
+
+#: The State class of each state code of the core.
+STATE_CLASSES = {
+    _core.PENDING: Pending,
+    _core.RUNNING: Running,
+    _core.RETRYING: Retrying,
+    _core.PAUSED: Paused,
+    _core.SUCCESS: Success,
+    _core.CACHED: Cached,
+    _core.MAPPED: Mapped,
+    _core.SKIPPED: Skipped,
+    _core.FAILED: Failed,
+    _core.TRIGGER_FAILED: TriggerFailed,
+    _core.TIMED_OUT: TimedOut,
+    _core.CANCELLED: Cancelled,
+}

@@ -185,7 +185,7 @@ def manual_only(upstream_states: UpstreamStates) -> bool:
     """Run only once approved: the task pauses (``Paused``) until the run is resumed
     with the task approved, ``flow.run(resume=RUN_ID, approve=["task"])`` (then
     ``ferroflow.context.resume`` is True). Upstream states do not matter."""
-    from ferroflow.engine.context import context
+    from ferroflow.runtime.context import context
 
     if context.get("resume"):
         return True

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from ferroflow import Flow, signals, states, task
-from ferroflow.executors.base import SIGNAL_CODES
+from ferroflow.runtime.unit import SIGNAL_CODES
 from ferroflow.signals import PrefectStateSignal
 
 

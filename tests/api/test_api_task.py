@@ -567,7 +567,7 @@ def test_a_timed_out_run_ends_timed_out_with_the_task_timeout_of_ferroflow_error
     import time
 
     from ferroflow.errors import TaskTimeout
-    from ferroflow.executors.timeouts import TaskTimeout as same
+    from ferroflow.runtime.timeouts import TaskTimeout as same
 
     @task(timeout=0.1)
     def slow():

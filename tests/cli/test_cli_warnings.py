@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import ferroflow.cli
-from ferroflow.engine.logs import RunLogHandler
-from ferroflow.executors.checkpoints import UNREAD_LISTED
+from ferroflow.runtime.logs import RunLogHandler
+from ferroflow.runtime.checkpoints import UNREAD_LISTED
 
 pytestmark = pytest.mark.usefixtures("engine")
 

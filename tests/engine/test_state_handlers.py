@@ -322,7 +322,7 @@ NOTED: list = []
 def test_the_on_failure_handler_pickles_with_plain_pickle():
     import pickle
 
-    from ferroflow.engine.handlers import on_failure_handler
+    from ferroflow.runtime.handlers import on_failure_handler
 
     handler = pickle.loads(pickle.dumps(on_failure_handler(_note_failure)))
     assert handler.__name__ == "on_failure(_note_failure)"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ferroflow._core import FAILED, SUCCESS
-from ferroflow.engine.context import Frame
-from ferroflow.executors.base import UnitResult, WorkUnit
+from ferroflow.runtime.context import Frame
+from ferroflow.runtime.unit import UnitResult, WorkUnit
 from ferroflow.executors.crash_split import CrashSplitter, lost_budget
 
 

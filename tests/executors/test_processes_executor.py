@@ -268,8 +268,8 @@ def die_on(x, poison):
 
 def run_one_unit(executor, poison, size=8):
     """Run one work unit of ``size`` task runs of die_on through ``executor``."""
-    from ferroflow.engine.context import Frame
-    from ferroflow.executors.base import WorkUnit
+    from ferroflow.runtime.context import Frame
+    from ferroflow.runtime.unit import WorkUnit
 
     indices = list(range(100, 100 + size))
     unit = WorkUnit(task_id=0, label="die_on", fn=die_on, indices=indices, size=size,

@@ -11,7 +11,7 @@ import threading
 import time
 
 from ferroflow import Flow, task
-from ferroflow.engine.stdout import prints_to
+from ferroflow.runtime.stdout import prints_to
 from ferroflow.executors import Executor
 
 

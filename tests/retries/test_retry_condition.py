@@ -13,7 +13,7 @@ import cloudpickle
 import pytest
 
 from ferroflow import Flow, context, signals, states, task
-from ferroflow.executors.base import WorkUnit, _retry_rule
+from ferroflow.runtime.unit import WorkUnit, retry_rule
 from ferroflow.retries import RetryRule
 
 
@@ -218,9 +218,9 @@ def test_condition_also_judges_a_failure_chosen_by_a_state_handler():
 
 def test_no_condition_costs_nothing_and_units_pickle():
     unit = WorkUnit(task_id=0, label="t", fn=len, indices=None, size=1, static={}, retry_on=(ValueError,))
-    assert _retry_rule(unit) is unit.retry_on
+    assert retry_rule(unit) is unit.retry_on
     unit.retry_condition = lambda t, s: True
-    rule = _retry_rule(unit)
+    rule = retry_rule(unit)
     assert isinstance(rule, RetryRule) and tuple(rule) == (ValueError,)
     assert isinstance(ValueError(), rule), "a rule is the retry_on tuple itself"
     again = cloudpickle.loads(cloudpickle.dumps(rule))

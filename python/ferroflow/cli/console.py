@@ -18,8 +18,8 @@ import logging
 import sys
 from typing import Any, Optional, TextIO
 
-from ferroflow.engine.context import current_frame
-from ferroflow.engine.logs import KeepingHandler, handlers_reached
+from ferroflow.runtime.context import current_frame
+from ferroflow.runtime.logs import KeepingHandler, handlers_reached
 
 __all__ = ["ConsoleLog"]
 

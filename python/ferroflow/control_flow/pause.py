@@ -19,7 +19,7 @@ def pause_task(message: Optional[str] = None) -> None:
             pause_task("deploy to production?")
             ...  # runs once approved
     """
-    from ferroflow.engine.context import context
+    from ferroflow.runtime.context import context
 
     if not context.get("resume"):
         raise signals.PAUSE(message or "Waiting for approval (pause_task).")

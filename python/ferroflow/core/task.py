@@ -586,7 +586,7 @@ class Task:
         """The task's logger (``ferroflow.task.<name>``), as Prefect 1's ``Task.logger``:
         its records carry the task run's flow, task and map index and are kept with
         the run's states (``docs/logging.md``)."""
-        from ferroflow.engine.logs import get_logger
+        from ferroflow.runtime.logs import get_logger
 
         return get_logger(self.name)
 
@@ -1003,7 +1003,7 @@ class FunctionTask(Task):
         """The task's logger (``ferroflow.task.<name>``), as Prefect 1's ``Task.logger``:
         its records carry the task run's flow, task and map index and are kept with
         the run's states (``docs/logging.md``)."""
-        from ferroflow.engine.logs import get_logger
+        from ferroflow.runtime.logs import get_logger
 
         return get_logger(self.name)
 

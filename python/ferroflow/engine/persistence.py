@@ -1,5 +1,5 @@
 """Which tasks of a flow keep their results, have targets, or cache: one
-:class:`~ferroflow.executors.checkpoints.Checkpoint` per task (or None), decided once
+:class:`~ferroflow.runtime.checkpoints.Checkpoint` per task (or None), decided once
 per flow run."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ferroflow.errors import FlowDefinitionError
-from ferroflow.executors.caching import cache_of
-from ferroflow.executors.checkpoints import Checkpoint
+from ferroflow.runtime.caching import cache_of
+from ferroflow.runtime.checkpoints import Checkpoint
 from ferroflow.results import LocationTemplate
 
 __all__ = ["checkpoint_of"]

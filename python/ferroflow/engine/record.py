@@ -13,21 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ferroflow import _core, signals, states
+from ferroflow.states import STATE_CLASSES
 
-STATE_CLASSES = {
-    _core.PENDING: states.Pending,
-    _core.RUNNING: states.Running,
-    _core.RETRYING: states.Retrying,
-    _core.PAUSED: states.Paused,
-    _core.SUCCESS: states.Success,
-    _core.CACHED: states.Cached,
-    _core.MAPPED: states.Mapped,
-    _core.SKIPPED: states.Skipped,
-    _core.FAILED: states.Failed,
-    _core.TRIGGER_FAILED: states.TriggerFailed,
-    _core.TIMED_OUT: states.TimedOut,
-    _core.CANCELLED: states.Cancelled,
-}
 
 UPSTREAM_SKIPPED = (
     "Upstream task was skipped; if this was not the intended behavior, consider "

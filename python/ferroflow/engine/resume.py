@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from ferroflow import _core
 from ferroflow.errors import FerroflowError
-from ferroflow.executors.checkpoints import UnreadCheckpoints
+from ferroflow.runtime.checkpoints import UnreadCheckpoints
 from ferroflow.results import ResultError
 from ferroflow.store import RunStore, RunSummary, StateStoreError, UnknownRunError
 from ferroflow.store.parameters import restore

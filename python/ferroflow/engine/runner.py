@@ -21,10 +21,10 @@ import pendulum
 from ferroflow import _core, debug, signals, states
 from ferroflow.debug import TaskRaised
 from ferroflow.engine import inputs
-from ferroflow.engine.context import Frame, RunInfo, in_frame
+from ferroflow.runtime.context import Frame, RunInfo, in_frame
 from ferroflow.engine.graph import freeze, given_states, is_constant_task
-from ferroflow.engine.handlers import call_handlers, on_failure_handler, outcome_of, state_of
-from ferroflow.engine.logs import RunLogHandler
+from ferroflow.runtime.handlers import call_handlers, on_failure_handler, outcome_of, state_of
+from ferroflow.runtime.logs import RunLogHandler
 from ferroflow.engine.parameters import check_parameters
 from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
 from ferroflow.engine.persistence import checkpoint_of
@@ -33,7 +33,7 @@ from ferroflow.engine.release import Releaser
 from ferroflow.engine.resume import Resume, find_run, resumed_parameters
 from ferroflow.errors import EngineError
 from ferroflow.store import NullRunStore, RunLostError, RunStore, StateStoreError, get_run_store, new_run_id
-from ferroflow.executors.base import SIGNAL_CODES, UnitResult, WorkUnit
+from ferroflow.runtime.unit import SIGNAL_CODES, UnitResult, WorkUnit
 
 log = logging.getLogger("ferroflow.engine")
 

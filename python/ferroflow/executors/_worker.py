@@ -38,8 +38,8 @@ from typing import Any, Optional
 
 import cloudpickle
 
-from ferroflow.engine.context import _USER, Frame
-from ferroflow.executors.base import WorkUnit
+from ferroflow.runtime.context import USER_VALUES, Frame
+from ferroflow.runtime.unit import WorkUnit
 # What both sides share with remote executors (Dask, Ray...) lives in remote.py.
 from ferroflow.executors.remote import (
     encode_result,
@@ -178,7 +178,7 @@ class Worker:
     def _run(self, uid: int, unit: WorkUnit, user: Optional[dict], loops: Optional[dict]) -> bytes:
         records: list = []
         self.capture.records = records
-        token = _USER.set(user) if user else None
+        token = USER_VALUES.set(user) if user else None
         try:
             result = unit.run()
         except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt raised by a task
@@ -189,7 +189,7 @@ class Worker:
             self.mark[0] = RETURNING
             self.capture.records = None
             if token is not None:
-                _USER.reset(token)
+                USER_VALUES.reset(token)
             sys.stdout.flush()
         back = dict(loops) if loops else None
         if loops:

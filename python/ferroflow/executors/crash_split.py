@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from ferroflow.executors.base import UnitResult, WorkUnit
+from ferroflow.runtime.unit import UnitResult, WorkUnit
 
 __all__ = ["CrashSplitter", "lost_budget"]
 

@@ -67,10 +67,11 @@ from multiprocessing import connection
 from multiprocessing.connection import Connection
 from typing import Any, Optional
 
-from ferroflow.engine.context import _USER
+from ferroflow.runtime.context import USER_VALUES
 from ferroflow.errors import ExecutorError
 from ferroflow.executors._worker import CACHE_SIZE, LOADING, MARK_BYTES
-from ferroflow.executors.base import Executor, UnitResult, WorkUnit, _outcome
+from ferroflow.executors.base import Executor
+from ferroflow.runtime.unit import UnitResult, WorkUnit, outcome_of_exception
 # What this executor shares with remote executors (Dask, Ray...) lives in remote.py.
 from ferroflow.executors.remote import (  # noqa: F401 - some re-exported
     TASK_FIELDS,
@@ -89,7 +90,7 @@ from ferroflow.executors.remote import (  # noqa: F401 - some re-exported
     unsendable_error,
 )
 from ferroflow.executors.threads import check_workers
-from ferroflow.executors.timeouts import TaskTimeout
+from ferroflow.runtime.timeouts import TaskTimeout
 from ferroflow.plugins import hookimpl
 
 __all__ = ["ProcessesExecutor", "WorkerCrashedError", "RemoteTaskError", "default_process_workers"]
@@ -175,7 +176,7 @@ class _Encoder:
             static_ref = shared[1]
         light = dataclasses.replace(unit, frame=frame, static=None if static_ref is not None else unit.static,
                                     **dict.fromkeys(TASK_FIELDS))
-        user = _USER.get() or None
+        user = USER_VALUES.get() or None
         loops = _loops_of(unit)
         body = _dumps("its arguments", (light, user, loops))
         return _Job(unit, uid, (run_ref, task_ref, static_ref), body, tuple(loops or ()))
@@ -520,7 +521,7 @@ def _crashed(unit: WorkUnit, pid: int, exitcode: int, position: int, overran: Op
         what = f"{_how(exitcode)} while {doing} a work unit of task {unit.label!r}"
     index = unit.indices[position] if running and unit.indices is not None else None
     error = WorkerCrashedError(f"The worker process (pid {pid}) {what}", unit.label, index, exitcode, pid)
-    code, _, _ = _outcome(error, _rule(unit))
+    code, _, _ = outcome_of_exception(error, _rule(unit))
     codes = bytearray([code]) * n
     values: list = [error] * n
     why = over or "the task runs of a work unit share their worker's fate"
@@ -529,7 +530,7 @@ def _crashed(unit: WorkUnit, pid: int, exitcode: int, position: int, overran: Op
     if running:
         if overran is not None:
             timeout = TaskTimeout(f"Task timed out after {unit.timeout:g} s (hard: its worker process was killed)")
-            codes[position], values[position], details[position] = _outcome(timeout, _rule(unit))
+            codes[position], values[position], details[position] = outcome_of_exception(timeout, _rule(unit))
         else:
             details[position] = (f"Its worker process (pid {pid}) {_how(exitcode)} while running this "
                                  f"task run", None)

@@ -61,11 +61,11 @@ from typing import Any, Iterable, Optional
 
 import cloudpickle
 
-from ferroflow.engine.context import _USER, current_frame, in_frame
-from ferroflow.engine.logs import KeepingHandler
+from ferroflow.runtime.context import USER_VALUES, current_frame, in_frame
+from ferroflow.runtime.logs import KeepingHandler
 from ferroflow.errors import ExecutorError
-from ferroflow.executors import base
-from ferroflow.executors.base import UnitResult, WorkUnit, _outcome
+from ferroflow.runtime import unit as base
+from ferroflow.runtime.unit import UnitResult, WorkUnit, outcome_of_exception
 from ferroflow.results.errors import one_line, type_name_of
 
 __all__ = ["pack_unit", "run_packed", "unpack_result", "failed_result", "pack_parts", "run_split", "SharedParts"]
@@ -211,7 +211,7 @@ def unsendable_error(unit: WorkUnit, exc: Unsendable, where: str = "a worker") -
         elif static is not None:
             what, value, error = f"its argument {static[0]!r}", static[1], static[2]
         else:
-            culprit = first_unpicklable((_USER.get() or {}).items())
+            culprit = first_unpicklable((USER_VALUES.get() or {}).items())
             if culprit is not None:
                 what, value, error = (f"the context value {culprit[0]!r} (set with `with context(...)`)",
                                       culprit[1], culprit[2])
@@ -278,7 +278,7 @@ class LogCapture(KeepingHandler):
     running at once in threads of one worker keep their own) or, failing that,
     ``records`` (set by the ``processes`` worker for any thread of its process). A
     record emitted outside any unit goes on as it would without this handler
-    (:meth:`~ferroflow.engine.logs.KeepingHandler.show_unhandled`)."""
+    (:meth:`~ferroflow.runtime.logs.KeepingHandler.show_unhandled`)."""
 
     def __init__(self) -> None:
         super().__init__(logging.NOTSET)
@@ -353,7 +353,7 @@ def logging_levels(skip: tuple = ()) -> tuple:
 def retry_rule(unit: WorkUnit) -> Any:
     """What decides whether ``unit``'s failed runs may be retried: its ``retry_on``,
     with the task's ``retry_condition``."""
-    return base._retry_rule(unit)
+    return base.retry_rule(unit)
 
 
 def failed_result(unit: WorkUnit, error: BaseException, text: Optional[str] = None) -> UnitResult:
@@ -361,7 +361,7 @@ def failed_result(unit: WorkUnit, error: BaseException, text: Optional[str] = No
     traceback or any explanation, are the runs' details). Retryable like a task's own
     failure (``max_retries``, ``retry_on``, ``retry_condition``): for a lost worker, a
     cancelled future, a unit that could not be sent or loaded."""
-    code, _, _ = _outcome(error, retry_rule(unit))
+    code, _, _ = outcome_of_exception(error, retry_rule(unit))
     detail = (str(error), text)
     return UnitResult(bytearray([code]) * unit.size, [error] * unit.size, dict.fromkeys(range(unit.size), detail))
 
@@ -395,7 +395,7 @@ def encode_result(unit: WorkUnit, result: UnitResult, records: list, loops: Opti
             cloudpickle.dumps(value)
         except Exception as exc:  # noqa: BLE001
             error = SerializationError.for_value("cloudpickle", value, exc).with_task(unit.label, map_index(unit, j))
-            code, _, (_, text) = _outcome(error, retry_rule(unit))
+            code, _, (_, text) = outcome_of_exception(error, retry_rule(unit))
             codes[j], values[j] = code, error
             details[j] = (f"The result of task run {run_name(unit, j)!r} could not be sent back from its "
                           f"worker process: {error}", text)
@@ -521,7 +521,7 @@ def _pack(unit: WorkUnit) -> tuple:
             frame.run = None
         light = dataclasses.replace(unit, frame=frame, static=None if unit.indices is not None and unit.static
                                     else unit.static, **dict.fromkeys(TASK_FIELDS))
-        body = dumps("its arguments", (light, _USER.get() or None, unit_loops(unit)))
+        body = dumps("its arguments", (light, USER_VALUES.get() or None, unit_loops(unit)))
     except Unsendable as exc:
         error = unsendable_error(unit, exc)
         raise error from error.__cause__
@@ -647,9 +647,9 @@ def _run_parts(version: Any, origin: Any, blob: bytes, body: bytes) -> bytes:
     if not here:
         _prepare_worker(levels)
     captured = _CAPTURED.set(records) if not here else None
-    user_token = _USER.set(user) if user else None
+    user_token = USER_VALUES.set(user) if user else None
     try:
-        result = unit.run()  # (prints are routed per thread: ferroflow.engine.stdout)
+        result = unit.run()  # (prints are routed per thread: ferroflow.runtime.stdout)
     except BaseException as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt raised by a task
         j = unit.frame.j if unit.frame is not None else 0
         return _error_payload(f"task run {run_name(unit, j)!r} raised {exc!r}; the {unit.size} task run(s) "
@@ -657,7 +657,7 @@ def _run_parts(version: Any, origin: Any, blob: bytes, body: bytes) -> bytes:
                               "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
     finally:
         if user_token is not None:
-            _USER.reset(user_token)
+            USER_VALUES.reset(user_token)
         if captured is not None:
             _CAPTURED.reset(captured)
     try:

@@ -11,7 +11,7 @@ What it guarantees and what it cannot:
   as with ``local``.
 * ``timeout=`` is **soft** here: a task run that overruns is recorded ``TimedOut`` at
   its deadline, but its thread cannot be stopped and keeps running in the background
-  (see :mod:`ferroflow.executors.timeouts`).
+  (see :mod:`ferroflow.runtime.timeouts`).
 * Ctrl-C (or any error) while the engine waits: ``wait()`` raises at once, the engine
   cancels the run and calls ``shutdown()``, which returns without waiting for running
   task runs. Units not started yet are dropped. Units already running cannot be
@@ -20,7 +20,7 @@ What it guarantees and what it cannot:
   threads are daemon threads, so they never keep the interpreter from exiting.
 * ``log_stdout=True``: what each worker thread prints goes to the task run that thread
   is running (prints from other threads go to the real stdout), so concurrent units
-  never capture each other's output (:mod:`ferroflow.engine.stdout`).
+  never capture each other's output (:mod:`ferroflow.runtime.stdout`).
 """
 
 from __future__ import annotations

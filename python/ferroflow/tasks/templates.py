@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ferroflow.core.task import Task
-from ferroflow.engine.context import context
+from ferroflow.runtime.context import context
 
 __all__ = ["JinjaTemplate", "StringFormatter"]
 

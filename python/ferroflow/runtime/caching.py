@@ -36,7 +36,7 @@ from typing import Any, Callable, Optional
 
 from ferroflow import states
 from ferroflow._core import CACHED, FAILED, SUCCESS
-from ferroflow.engine.context import _frame_values, in_frame
+from ferroflow.runtime.context import frame_values, in_frame
 from ferroflow.results import (
     CacheRecord,
     Result,
@@ -238,7 +238,7 @@ def read_cache(unit: Any, cache: Cache, todo: list, keys: dict, codes: Any, valu
 def _read_one(unit: Any, cache: Cache, j: int, keys: dict, codes: Any, values: list, details: dict) -> bool:
     """Look up task run ``j``'s entry; True when the run is decided (Cached, or failed
     computing its key). Only what the key is made of is worked out."""
-    from ferroflow.executors.base import _retry_rule, _retryable
+    from ferroflow.runtime.unit import retry_rule, retryable
 
     frame = unit.frame
     frame.j = j
@@ -246,10 +246,10 @@ def _read_one(unit: Any, cache: Cache, j: int, keys: dict, codes: Any, values: l
     inputs = unit.inputs(j) if cache.needs_inputs else {}
     parameters = frame.run.parameters
     try:
-        key = cache.key(_frame_values(frame) if uses_context else {}, inputs, parameters, _index(unit, j))
+        key = cache.key(frame_values(frame) if uses_context else {}, inputs, parameters, _index(unit, j))
     except Exception as exc:  # noqa: BLE001 - the user's cache_key_fn
         detail = (f"Error computing the cache key of task {unit.label!r}: {exc!r}", None)
-        codes[j], values[j], details[j] = _retryable((FAILED, exc, detail), _retry_rule(unit))
+        codes[j], values[j], details[j] = retryable((FAILED, exc, detail), retry_rule(unit))
         return True
     try:
         found = _given(cache, inputs, parameters)
@@ -257,7 +257,7 @@ def _read_one(unit: Any, cache: Cache, j: int, keys: dict, codes: Any, values: l
             found = cache.choose(key, unit.label, inputs, parameters) if cache.chooses else cache.lookup(key, unit.label)
     except Exception as exc:  # noqa: BLE001 - the user's validator: Prefect 1's "Unexpected error"
         detail = (f"Unexpected error: {exc!r}", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-        codes[j], values[j], details[j] = _retryable((FAILED, exc, detail), _retry_rule(unit))
+        codes[j], values[j], details[j] = retryable((FAILED, exc, detail), retry_rule(unit))
         return True
     if found is None:
         if key is not None:
@@ -281,7 +281,7 @@ def settle(unit: Any, cache: Cache, keys: dict, codes: Any, values: list, detail
     """Turn every successful task run of ``keys`` into ``Cached`` (through its state
     handlers: ``Success -> Cached``) and store the value of each that stays
     ``Cached``."""
-    from ferroflow.executors.base import _retry_rule, _retryable
+    from ferroflow.runtime.unit import retry_rule, retryable
 
     run_counts = unit.frame.run_counts
     with in_frame(unit.frame):
@@ -294,7 +294,7 @@ def settle(unit: Any, cache: Cache, keys: dict, codes: Any, values: list, detail
             final, (code, value, detail) = _observed(unit, j, old, _cached(message, values[j]))
             if code != CACHED:
                 # A handler chose another state: the run goes on to Prefect's retry check.
-                outcome = _retryable((code, value, detail), _retry_rule(unit))
+                outcome = retryable((code, value, detail), retry_rule(unit))
                 code, value, detail = unit.check_for_retry(final, outcome, max(1, run_counts[j]) if run_counts else 1)
             codes[j], values[j], details[j] = code, value, detail
             if code == CACHED and key is not None:
@@ -311,7 +311,7 @@ def _observed(unit: Any, j: int, old: Any, new: Any) -> tuple:
     """``(final state, (code, value, (message, traceback)))`` of task run ``j`` moving
     from ``old`` (None: Pending) to ``new``, passed through the unit's state handlers
     (called in the unit's frame, which the caller made current)."""
-    from ferroflow.engine.handlers import call_handlers, outcome_of
+    from ferroflow.runtime.handlers import call_handlers, outcome_of
 
     final = new
     if unit.handlers:

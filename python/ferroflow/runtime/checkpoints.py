@@ -21,8 +21,8 @@ import logging
 from typing import Any, Optional
 
 from ferroflow._core import CACHED, FAILED, SUCCESS
-from ferroflow.engine.context import in_frame, task_run_context
-from ferroflow.executors.caching import read_cache, settle
+from ferroflow.runtime.context import in_frame, task_run_context
+from ferroflow.runtime.caching import read_cache, settle
 from ferroflow.results import LocationTemplate, Result, ResultError, template_context
 
 __all__ = ["Checkpoint", "UNREAD_LISTED", "UnreadCheckpoints", "run_checkpointed"]
@@ -38,7 +38,7 @@ UNREAD_LISTED = 20
 class Checkpoint:
     """How a task's results are kept: where (``result``; None: not checkpointed), the
     ``target`` template whose existing record makes a task run Cached, and the
-    task's ``cache`` (:class:`ferroflow.executors.caching.Cache`)."""
+    task's ``cache`` (:class:`ferroflow.runtime.caching.Cache`)."""
 
     result: Optional[Result]
     target: Optional[LocationTemplate] = None
@@ -121,10 +121,10 @@ def _index(unit: Any, j: int) -> Optional[int]:
 
 
 def _failed(error: ResultError, unit: Any, j: int, what: str) -> tuple:
-    from ferroflow.executors.base import _retry_rule, _retryable
+    from ferroflow.runtime.unit import retry_rule, retryable
 
     error.with_task(unit.label, _index(unit, j))
-    return _retryable((FAILED, error, (f"{what}: {error}", None)), _retry_rule(unit))
+    return retryable((FAILED, error, (f"{what}: {error}", None)), retry_rule(unit))
 
 
 def run_checkpointed(unit: Any, run: Any) -> Any:
@@ -136,7 +136,7 @@ def run_checkpointed(unit: Any, run: Any) -> Any:
     values: list = [None] * n
     details: dict = {}
     locations: list = [None] * n
-    from ferroflow.executors.base import UnitResult
+    from ferroflow.runtime.unit import UnitResult
 
     result = UnitResult(codes, values, details, locations=locations)
     with in_frame(unit.frame):  # locations and caches see the task run being handled

@@ -20,7 +20,7 @@ import io
 import logging
 from typing import Any, Optional
 
-from ferroflow.engine.context import current_frame
+from ferroflow.runtime.context import current_frame
 
 __all__ = ["get_logger", "handlers_reached", "KeepingHandler", "LogEntry", "RunLogHandler", "StdoutToLogger",
            "TaskLogger"]
@@ -64,9 +64,9 @@ class TaskLogger(logging.LoggerAdapter):
                 "map_index": index,
             }
             if frame.run_name is not None:
-                from ferroflow.engine.context import _frame_values
+                from ferroflow.runtime.context import frame_values
 
-                extra["task_run_name"] = _frame_values(frame)["task_run_name"]
+                extra["task_run_name"] = frame_values(frame)["task_run_name"]
             kwargs["extra"] = {**extra, **kwargs.get("extra", {})}
         return msg, kwargs
 

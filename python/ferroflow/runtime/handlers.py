@@ -105,7 +105,7 @@ def outcome_of(state: states.State) -> tuple:
 
 def state_of(code: int, value: Any, detail: Optional[tuple], default_message: Optional[str], run_count: int) -> states.State:
     """The State a task run is about to be recorded in."""
-    from ferroflow.engine.record import STATE_CLASSES
+    from ferroflow.states import STATE_CLASSES
 
     message, text = detail if detail is not None else (default_message, None)
     return STATE_CLASSES[code & ~_core.RETRY_OK](message, value, traceback=text, run_count=run_count)

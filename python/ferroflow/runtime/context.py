@@ -45,7 +45,7 @@ class RunInfo:
         self.scheduled_start_time = scheduled_start_time
         self.extra = extra or {}
         # (task id, map index) -> (loop count, loop result) of a looping task run that
-        # failed, so that its retry resumes at that iteration (ferroflow.executors.loop).
+        # failed, so that its retry resumes at that iteration (ferroflow.runtime.loop).
         self.loops: dict = {}
         # Ids of the tasks approved to go on (``context.resume``): paused tasks of the
         # run this one resumes, approved with ``flow.run(resume=..., approve=...)``.
@@ -132,25 +132,25 @@ class Frame:
             setattr(self, k, v)
 
 
-_FRAME: contextvars.ContextVar[Optional[Frame]] = contextvars.ContextVar("ferroflow_frame", default=None)
-_USER: contextvars.ContextVar[dict] = contextvars.ContextVar("ferroflow_user_context", default={})
-# (loop count, loop result) while a task run loops (set by ferroflow.executors.loop).
-_LOOP: contextvars.ContextVar[Optional[tuple]] = contextvars.ContextVar("ferroflow_loop", default=None)
+CURRENT_FRAME: contextvars.ContextVar[Optional[Frame]] = contextvars.ContextVar("ferroflow_frame", default=None)
+USER_VALUES: contextvars.ContextVar[dict] = contextvars.ContextVar("ferroflow_user_context", default={})
+# (loop count, loop result) while a task run loops (set by ferroflow.runtime.loop).
+LOOP_STATE: contextvars.ContextVar[Optional[tuple]] = contextvars.ContextVar("ferroflow_loop", default=None)
 
 
 def current_frame() -> Optional[Frame]:
     """The frame of the task run executing in this thread, if any."""
-    return _FRAME.get()
+    return CURRENT_FRAME.get()
 
 
 @contextlib.contextmanager
 def in_frame(frame: Frame) -> Iterator[None]:
     """Make ``frame`` current for a block (state handlers called by the engine)."""
-    token = _FRAME.set(frame)
+    token = CURRENT_FRAME.set(frame)
     try:
         yield
     finally:
-        _FRAME.reset(token)
+        CURRENT_FRAME.reset(token)
 
 
 def _date_keys(when: datetime.datetime) -> dict:
@@ -166,7 +166,7 @@ def _date_keys(when: datetime.datetime) -> dict:
     }
 
 
-def _frame_values(frame: Frame) -> dict:
+def frame_values(frame: Frame) -> dict:
     run = frame.run
     values = run.values()
     if frame.task_name is None:  # flow-level: no task run
@@ -185,7 +185,7 @@ def _frame_values(frame: Frame) -> dict:
     })
     if frame.run_name is not None:
         values["task_run_name"] = run_name(frame, values)
-    loop = _LOOP.get()
+    loop = LOOP_STATE.get()
     if loop is None and run.loops:
         loop = run.loops.get((frame.task_id, index))
     if loop is None and frame.looped:
@@ -213,10 +213,10 @@ def task_run_context(frame: Optional[Frame]) -> dict:
     frame; the user's values only, for None), user values of ``with context(...)``
     included, and the ``logger``: what ``ferroflow.context`` shows there, and what
     location templates and ``task_run_name`` are formatted with."""
-    values = _frame_values(frame) if frame is not None else {}
-    values.update(_USER.get())
+    values = frame_values(frame) if frame is not None else {}
+    values.update(USER_VALUES.get())
     if "logger" not in values:
-        from ferroflow.engine.logs import get_logger
+        from ferroflow.runtime.logs import get_logger
 
         values["logger"] = get_logger(frame.task_name if frame is not None else None)
     return values
@@ -277,15 +277,15 @@ class Context(Mapping):
 
     def to_dict(self) -> dict:
         """Every key available here and now (a new dict)."""
-        return task_run_context(_FRAME.get())
+        return task_run_context(CURRENT_FRAME.get())
 
     @contextlib.contextmanager
     def __call__(self, **values: Any) -> Iterator[None]:
-        token = _USER.set({**_USER.get(), **values})
+        token = USER_VALUES.set({**USER_VALUES.get(), **values})
         try:
             yield
         finally:
-            _USER.reset(token)
+            USER_VALUES.reset(token)
 
     def __repr__(self) -> str:
         return f"<ferroflow.context {sorted(self.to_dict())}>"

@@ -16,7 +16,7 @@ What it does, as Prefect 1.4.1 does:
   not attempts (``task_run_count`` does not change);
 * when iteration ``k`` fails and the task run is retried, the retry resumes at
   iteration ``k`` with the same ``loop_result``: the loop state is kept in the flow
-  run's :class:`~ferroflow.engine.context.RunInfo` (``loops``); a unit run in another
+  run's :class:`~ferroflow.runtime.context.RunInfo` (``loops``); a unit run in another
   process takes its task runs' loop state along and brings it back with its results;
 * state handlers see, per iteration, ``Running -> Looped("Task is looping (k)")`` and
   then ``Pending("Looping task (on loop index k)") -> Running``;
@@ -31,9 +31,9 @@ from typing import Any, Callable, Optional
 
 from ferroflow import signals, states
 from ferroflow._core import FAILED, RETRY_OK, SUCCESS, TIMED_OUT
-from ferroflow.engine.context import _LOOP, current_frame
-from ferroflow.executors import base as _base
-from ferroflow.executors.timeouts import TaskTimeout
+from ferroflow.runtime.context import LOOP_STATE, current_frame
+from ferroflow.runtime import unit as _base
+from ferroflow.runtime.timeouts import TaskTimeout
 
 __all__ = ["keep_looping"]
 
@@ -67,7 +67,7 @@ def keep_looping(
     resumed = loops.pop(key, None) if loops else None
     count = resumed[0] if resumed is not None else 1
     carried = resumed[1] if resumed is not None else None
-    token = _LOOP.get()
+    token = LOOP_STATE.get()
     try:
         while True:
             outcome = None
@@ -78,7 +78,7 @@ def keep_looping(
                     break  # a handler ended the loop: a retry reruns this iteration
             count += 1
             carried = result
-            _LOOP.set((count, result))
+            LOOP_STATE.set((count, result))
             if observed is not None:
                 outcome = _handle_restart(observed, count - 1)
                 if outcome is not None:
@@ -89,14 +89,14 @@ def keep_looping(
                 sig = again
                 continue
             except _CAUGHT as exc:
-                outcome = _base._outcome(exc, retry_on)
+                outcome = _base.outcome_of_exception(exc, retry_on)
             else:
                 outcome = (SUCCESS, value, None)
             if observed is not None:
                 outcome = _handle_end(observed, outcome, retry_on)
             break
     finally:
-        _LOOP.set(token)
+        LOOP_STATE.set(token)
     if frame is not None:
         # What the context says of this task run from now on (its result's location,
         # its handlers): Prefect 1 keeps the last iteration's loop keys too.
@@ -116,7 +116,7 @@ def _handle_looped(observed: tuple, sig: signals.LOOP, count: int, result: Any, 
     """Running -> Looped through the handlers: ``(None, count, result)`` to go on
     looping (a handler may change both by returning another Looped), or
     ``(outcome, ...)`` when a handler ended the run with another state."""
-    from ferroflow.engine.handlers import call_handlers, outcome_of
+    from ferroflow.runtime.handlers import call_handlers, outcome_of
 
     task, handlers, running = observed
     proposed = states.Looped(sig.message or f"Task is looping ({count})", result, loop_count=count,
@@ -124,13 +124,13 @@ def _handle_looped(observed: tuple, sig: signals.LOOP, count: int, result: Any, 
     final = call_handlers(task, handlers, running, proposed)
     if isinstance(final, states.Looped):
         return None, final.loop_count, final.result
-    return _base._retryable(outcome_of(final), retry_on), count, result
+    return _base.retryable(outcome_of(final), retry_on), count, result
 
 
 def _handle_restart(observed: tuple, loop_index: int):
     """Pending -> Running of the next iteration; an outcome when a handler finished
     the run instead (as for the first iteration, not retried)."""
-    from ferroflow.engine.handlers import call_handlers, outcome_of
+    from ferroflow.runtime.handlers import call_handlers, outcome_of
 
     task, handlers, running = observed
     pending = states.Pending(f"Looping task (on loop index {loop_index})")
@@ -142,7 +142,7 @@ def _handle_restart(observed: tuple, loop_index: int):
 
 def _handle_end(observed: tuple, outcome: tuple, retry_on: tuple) -> tuple:
     """Running -> the last iteration's outcome, through the handlers."""
-    from ferroflow.engine.handlers import call_handlers, outcome_of, state_of
+    from ferroflow.runtime.handlers import call_handlers, outcome_of, state_of
 
     task, handlers, running = observed
     code, value, detail = outcome
@@ -150,4 +150,4 @@ def _handle_end(observed: tuple, outcome: tuple, retry_on: tuple) -> tuple:
     final = call_handlers(task, handlers, running, new)
     if final is new:
         return outcome
-    return _base._retryable(outcome_of(final), retry_on)
+    return _base.retryable(outcome_of(final), retry_on)
