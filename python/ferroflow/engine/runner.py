@@ -33,6 +33,7 @@ from ferroflow.engine.release import Releaser
 from ferroflow.engine.resume import Resume, find_run, resumed_parameters
 from ferroflow.errors import EngineError
 from ferroflow.store import NullRunStore, RunLostError, RunStore, StateStoreError, get_run_store, new_run_id
+from ferroflow.runtime.batch import TaskPlan, TaskRuns
 from ferroflow.runtime.unit import SIGNAL_CODES, UnitResult, WorkUnit
 
 log = logging.getLogger("ferroflow.engine")
@@ -184,6 +185,12 @@ class FlowRun:
                 self.checkpoints[i] = dataclasses.replace(checkpoint, cache=dataclasses.replace(checkpoint.cache,
                                                                                                 given=state))
         self.plans: dict[int, inputs.MapPlan] = {}
+        # Plain tasks (runtime/batch.py): their TaskPlan and the (keyword, upstream id)
+        # pairs their arguments come from; their ready runs are batched.
+        self.plain: dict[int, TaskPlan] = {}
+        self.plain_args: dict[int, tuple] = {}
+        self._find_plain(constants)
+        self.batches = getattr(executor, "batches", True)
         self.direct: list = []  # outcomes decided without running anything
         self.backlog: deque = deque()  # generators of units not yet sliced
         self.unit_size = [FIRST_UNIT_SIZE] * len(tasks)
@@ -193,6 +200,31 @@ class FlowRun:
         self.runs_in_flight = 0  # task runs taken from the core and not yet reported
         self._t0 = time.monotonic()
         self._last_progress = 0.0
+
+    def _find_plain(self, constants: list) -> None:
+        """Fill :attr:`plain` and :attr:`plain_args` for the tasks whose runs can be
+        batched: not mapped, no state handlers, checkpoint, timeout, ``log_stdout``,
+        ``retry_condition``, ``task_run_name`` or custom trigger, and every argument
+        read whole from an upstream task that is never mapped."""
+        frozen = self.frozen
+        slugs = getattr(self.flow, "slugs", {})
+        can_map = [any(e.mapped for e in edges) for edges in frozen.in_edges]
+        for i, t in enumerate(frozen.tasks):
+            if (constants[i] or _is_parameter(t) or self.custom_trigger[i] or self.handlers[i] or can_map[i]
+                    or self.checkpoints[i] is not None or t.timeout is not None or t.log_stdout
+                    or t.retry_condition is not None or t.task_run_name is not None):
+                continue
+            args = []
+            for edge in frozen.in_edges[i]:
+                up = frozen.index[edge.upstream_task]
+                if edge.flattened or can_map[up]:
+                    break
+                if edge.key is not None:
+                    args.append((edge.key, up))
+            else:
+                self.plain[i] = TaskPlan(i, t.name, slugs.get(t, t.slug), frozenset(t.tags), t.run,
+                                         tuple(t.retry_on or ()))
+                self.plain_args[i] = tuple(args)
 
     def now_ms(self, up: bool = False) -> int:
         """Milliseconds since the run started; rounded up for reports, so a retry
@@ -300,6 +332,7 @@ class FlowRun:
         window = WINDOW_PER_SLOT * slots
         max_units = UNITS_PER_SLOT * slots
         backlog = self.backlog
+        plain, batches = self.plain, self.batches
         submitted: dict = {}  # id -> unit, of the units handed to the executor and not back
         while True:
             self.recorder.check()  # still this process's run to go on with?
@@ -309,14 +342,24 @@ class FlowRun:
             # a slot is idle and nothing waits to be sliced.
             take = room >= window // 4 or (room > 0 and not backlog and self.in_flight < slots)
             items = core.next_batch(room, self.now_ms()) if take else []
+            batched = []
             for task_id, kind, indices, code in items:
                 if kind == 1:
                     self._prepare(task_id)
                 elif kind == 2:
                     self._confirm(task_id, indices, code)
+                elif indices is None and task_id in plain and batches and self.resume is None:
+                    batched.append(task_id)
                 else:
+                    if batched:  # the runs keep the core's order
+                        self.runs_in_flight += len(batched)
+                        backlog.append(self._batches(batched))
+                        batched = []
                     self.runs_in_flight += 1 if indices is None else len(indices)
                     backlog.append(self._units(task_id, indices))
+            if batched:
+                self.runs_in_flight += len(batched)
+                backlog.append(self._batches(batched))
             while backlog and self.in_flight < max_units:
                 unit = next(backlog[0], None)
                 if unit is None:
@@ -337,8 +380,11 @@ class FlowRun:
                         continue
                     self.in_flight -= 1
                     self.runs_in_flight -= unit.size
-                    self._time(unit, result)
-                    reports.append(self._absorb(unit, result))
+                    if type(unit) is TaskRuns:
+                        reports.extend(self._absorb_runs(unit, result))
+                    else:
+                        self._time(unit, result)
+                        reports.append(self._absorb(unit, result))
                     if result.raised is not None and self.raised is None:
                         self.raised = _raised_in(unit, result)
             if reports:
@@ -420,6 +466,49 @@ class FlowRun:
         if plan is not None:
             self.plans[task_id] = plan
         self.core.prepared(task_id, width_hint, flat, None)
+
+    def _batches(self, task_ids: list):
+        """Batches (:class:`TaskRuns`) of the ready runs of the plain tasks
+        ``task_ids``, shared evenly among the executor's slots, their arguments read
+        when each batch is made."""
+        size = max(1, min(UNIT_SIZE, -(-len(task_ids) // self.slots)))
+        values, record, core = self.record.values, self.record, self.core
+        constants = self.flow.constants
+        tasks, args_of, rerunnable = self.frozen.tasks, self.plain_args, self.rerunnable
+        for start in range(0, len(task_ids), size):
+            chunk = task_ids[start:start + size]
+            all_kwargs = []
+            counts = bytearray(b"\x01") * len(chunk)
+            for j, task_id in enumerate(chunk):
+                given = constants.get(tasks[task_id])
+                kwargs = dict(given) if given else {}
+                for key, up in args_of[task_id]:
+                    value = values[up]
+                    # None may stand for a value built on demand (a trigger failure)
+                    kwargs[key] = record.value(up) if value is None else value
+                all_kwargs.append(kwargs)
+                if rerunnable[task_id]:
+                    counts[j] = max(1, core.task_run_count(task_id))
+            yield TaskRuns(self.info, self.plain, chunk, all_kwargs, bytes(counts))
+
+    def _absorb_runs(self, batch: TaskRuns, result: UnitResult) -> list:
+        """Keep the values and details of a batch's runs; the reports for the core."""
+        task_ids, codes = batch.task_ids, result.codes
+        values = self.record.values
+        for task_id, value in zip(task_ids, result.values):
+            values[task_id] = value
+        rerunnable = self.rerunnable
+        if any(rerunnable[t] for t in task_ids):
+            details = self.record.details
+            for task_id in task_ids:
+                if rerunnable[task_id]:
+                    details.pop((task_id, TASK_LEVEL), None)
+        for j, detail in result.details.items():
+            task_id = task_ids[j]
+            self.record.details[(task_id, TASK_LEVEL)] = detail
+            self.recorder.note(task_id, TASK_LEVEL, detail[0])
+            rerunnable[task_id] = True  # a RETRY signal may run it again
+        return [(task_id, None, code) for task_id, code in zip(task_ids, codes)]
 
     def _units(self, task_id: int, indices: Any):
         task = self.frozen.tasks[task_id]
@@ -720,6 +809,9 @@ def _raised_in(unit: WorkUnit, result: UnitResult) -> TaskRaised:
     """The first error of the run (raise_on_exception) that ``unit``'s ``result``
     stopped at, already reported with the unit's result."""
     j = result.raised
+    if type(unit) is TaskRuns:
+        return TaskRaised(result.values[j], result.details[j], result.codes[j], unit.task_ids[j], None,
+                          reported=True)
     return TaskRaised(result.values[j], result.details[j], result.codes[j], unit.task_id,
                       None if unit.indices is None else unit.indices[j], reported=True)
 

@@ -29,6 +29,13 @@ class Executor:
     """Base class of executors; see the module docstring for the contract."""
 
     name = "executor"
+    #: Whether the engine may hand this executor batches of ordinary task runs
+    #: (:class:`ferroflow.runtime.batch.TaskRuns`, one unit for the ready runs of
+    #: several plain tasks) besides :class:`WorkUnit` objects. A batch has what an
+    #: executor that only calls ``unit.run()`` uses (``run()``, ``size``, ``label``,
+    #: ``subset()``), so such an executor can say True and run a layer of a DAG in one
+    #: hand-over; the default is False, for executors that take units apart.
+    batches = False
 
     def start(self) -> None:
         """Acquire resources (pools, clusters) before the first unit."""

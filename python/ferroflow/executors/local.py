@@ -14,6 +14,7 @@ class LocalExecutor(Executor):
     """Run task runs in-process, sequentially. The default executor."""
 
     name = "local"
+    batches = True  # it only calls unit.run()
 
     def __init__(self) -> None:
         self._queue: deque[WorkUnit] = deque()

@@ -68,6 +68,7 @@ class ThreadsExecutor(Executor):
     :func:`default_thread_workers`)."""
 
     name = "threads"
+    batches = True  # it only calls unit.run()
 
     def __init__(self, max_workers: Optional[int] = None) -> None:
         self.max_workers = check_workers(max_workers, default_thread_workers())

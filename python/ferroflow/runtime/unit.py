@@ -132,7 +132,7 @@ class WorkUnit:
                 result = self._run_in_frame()
         except TaskRaised as stop:  # raise_on_exception, outside the run loops (a cache's handler)
             n = self.size
-            result = _stopped_at(self._position(stop), stop, bytearray([CANCELLED]) * n, [None] * n, {})
+            result = stopped_at(self._position(stop), stop, bytearray([CANCELLED]) * n, [None] * n, {})
         result.elapsed = time.perf_counter() - started
         return result
 
@@ -212,7 +212,7 @@ class WorkUnit:
                     except caught as exc:
                         codes[j], values[j], details[j] = outcome_of_exception(exc, retry_on)
         except TaskRaised as stop:  # raise_on_exception: the unit stops at run j
-            return _stopped_at(j, stop, codes, values, details)
+            return stopped_at(j, stop, codes, values, details)
         return UnitResult(codes, values, details)
 
     def _run_observed(self, fn: Callable[..., Any], frame: Frame) -> UnitResult:
@@ -228,7 +228,7 @@ class WorkUnit:
         try:
             self._observe_each(fn, frame, kwargs, rule, codes, values, details)
         except TaskRaised as stop:  # raise_on_exception: the unit stops at run frame.j
-            return _stopped_at(frame.j, stop, codes, values, details)
+            return stopped_at(frame.j, stop, codes, values, details)
         return UnitResult(codes, values, details)
 
     def _observe_each(self, fn: Callable[..., Any], frame: Frame, kwargs: dict, rule: Any, codes: bytearray,
@@ -316,7 +316,7 @@ class WorkUnit:
         return outcome if final is retrying else outcome_of(final)
 
 
-def _stopped_at(j: int, stop: TaskRaised, codes: bytearray, values: list, details: dict) -> UnitResult:
+def stopped_at(j: int, stop: TaskRaised, codes: bytearray, values: list, details: dict) -> UnitResult:
     """The result of a unit that ``stop`` (raise_on_exception) stopped at position
     ``j``: run ``j`` ends in its error, the runs after it did not run (CANCELLED), and
     the result says where the run stops (``raised``)."""

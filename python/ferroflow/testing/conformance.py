@@ -189,6 +189,7 @@ class Spy(Executor):
 
     def __init__(self, inner: Executor, fail_at: Optional[int] = None, error: Optional[BaseException] = None):
         self.inner = inner
+        self.batches = getattr(inner, "batches", False)
         self.name = f"spy({getattr(inner, 'name', type(inner).__name__)})"
         self.fail_at = fail_at
         self.error = error

@@ -1,0 +1,140 @@
+"""A batch of ordinary task runs: the single (non-mapped) runs of several tasks that are
+ready at the same time (a layer of a grid, the branches of a fan-out), run one after
+another as one work unit.
+
+A mapped task's children already share a unit (:class:`~ferroflow.runtime.unit.WorkUnit`);
+a batch gives ordinary tasks the same economy: one hand-over to the executor, one
+result and one report to the core for the whole batch, instead of one of each per task.
+Only *plain* tasks are batched: no state handlers, checkpoint, cache, timeout,
+``log_stdout``, ``retry_condition`` or ``task_run_name`` (the engine decides which, once
+per flow run; the others keep a unit of their own). What each task needs to run is in
+its :class:`TaskPlan`, built once per flow run and shared by every batch.
+
+A batch has the parts of a unit an executor uses: ``run()``, ``size``, ``label``,
+``subset()``, ``task_id`` (-1: several tasks) and ``indices`` (None), so an executor that
+calls ``unit.run()`` runs batches without knowing them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional, Sequence
+
+from ferroflow import signals
+from ferroflow._core import SUCCESS
+from ferroflow.debug import TaskRaised
+from ferroflow.runtime.context import CURRENT_FRAME, Frame, RunInfo
+from ferroflow.runtime.timeouts import TaskTimeout
+from ferroflow.runtime.unit import UnitResult, outcome_of_exception, stopped_at
+
+__all__ = ["TaskPlan", "TaskRuns"]
+
+_CAUGHT = (Exception, signals.FerroflowSignal, TaskTimeout)
+
+
+class TaskPlan:
+    """What every run of one plain task needs, fixed for a flow run: the function, the
+    names the context shows, and the exceptions that may be retried."""
+
+    __slots__ = ("task_id", "name", "slug", "tags", "fn", "retry_on")
+
+    def __init__(self, task_id: int, name: str, slug: Optional[str], tags: frozenset, fn: Callable[..., Any],
+                 retry_on: tuple):
+        self.task_id = task_id
+        self.name = name
+        self.slug = slug
+        self.tags = tags
+        self.fn = fn
+        self.retry_on = retry_on
+
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state):
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+class TaskRuns:
+    """Single runs of several plain tasks: run ``j`` is a run of task ``task_ids[j]``
+    with keyword arguments ``kwargs[j]``, its attempt number ``run_counts[j]``.
+
+    ``plans`` maps task ids to :class:`TaskPlan` (the flow run's table, shared).
+    """
+
+    __slots__ = ("run_info", "plans", "task_ids", "kwargs", "run_counts")
+
+    task_id = -1
+    indices = None
+    frame = None
+    timeout = None
+
+    def __init__(self, run_info: Optional[RunInfo], plans: Any, task_ids: list, kwargs: list, run_counts: bytes):
+        self.run_info = run_info
+        self.plans = plans
+        self.task_ids = task_ids
+        self.kwargs = kwargs
+        self.run_counts = run_counts
+
+    @property
+    def size(self) -> int:
+        return len(self.task_ids)
+
+    @property
+    def label(self) -> str:
+        names = sorted({self.plans[t].name for t in self.task_ids})
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        return f"{len(self.task_ids)} task runs ({shown})"
+
+    def subset(self, positions: Sequence[int]) -> "TaskRuns":
+        """A batch of only the runs at ``positions`` (in that order) of this one."""
+        return TaskRuns(self.run_info, self.plans, [self.task_ids[j] for j in positions],
+                        [self.kwargs[j] for j in positions], bytes(self.run_counts[j] for j in positions))
+
+    def inputs(self, j: int) -> dict:
+        """The keyword arguments of run ``j``."""
+        return dict(self.kwargs[j])
+
+    def run(self) -> UnitResult:
+        """Run every run of the batch; a user's exception fails that run only
+        (``KeyboardInterrupt`` and ``SystemExit`` propagate)."""
+        started = time.perf_counter()
+        n = len(self.task_ids)
+        codes = bytearray([SUCCESS]) * n
+        values: list = [None] * n
+        details: dict = {}
+        plans, task_ids, all_kwargs = self.plans, self.task_ids, self.kwargs
+        frame = Frame(self.run_info, -1, None, None, frozenset(), None, self.run_counts)
+        token = CURRENT_FRAME.set(frame)
+        j = 0
+        try:
+            for j in range(n):
+                plan = plans[task_ids[j]]
+                frame.task_id, frame.task_name, frame.task_slug, frame.task_tags = (
+                    plan.task_id, plan.name, plan.slug, plan.tags)
+                frame.j = j
+                kwargs = all_kwargs[j]
+                try:
+                    values[j] = plan.fn(**kwargs)
+                except signals.LOOP as sig:  # iterations: ferroflow.runtime.loop
+                    from ferroflow.runtime.loop import keep_looping
+
+                    codes[j], values[j] = keep_looping(plan.fn, kwargs, sig, plan.retry_on, details, j)
+                except _CAUGHT as exc:
+                    codes[j], values[j], details[j] = outcome_of_exception(exc, plan.retry_on)
+        except TaskRaised as stop:  # raise_on_exception: the batch stops at run j
+            result = stopped_at(j, stop, codes, values, details)
+        else:
+            result = UnitResult(codes, values, details)
+        finally:
+            CURRENT_FRAME.reset(token)
+        result.elapsed = time.perf_counter() - started
+        return result
+
+    def __getstate__(self):
+        # Only the plans this batch uses travel with it.
+        plans = {t: self.plans[t] for t in set(self.task_ids)}
+        return (self.run_info, plans, self.task_ids, self.kwargs, self.run_counts)
+
+    def __setstate__(self, state):
+        self.run_info, self.plans, self.task_ids, self.kwargs, self.run_counts = state
