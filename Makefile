@@ -30,6 +30,7 @@ test-rust:
 	cargo test --workspace --exclude ferroflow-python
 
 test-python: dev
+	$(PY) -m mypy.stubtest ferroflow._core
 	$(PY) -m pytest tests plugins
 
 # A built wheel installs into a fresh virtualenv and runs an example there, with no

@@ -1,6 +1,34 @@
 """Type stub of ferroflow._core, the compiled Rust core (see rust/python/src)."""
 
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Union, final
+
+__all__ = [
+    "Graph",
+    "Run",
+    "TaskSpec",
+    "PENDING",
+    "RUNNING",
+    "RETRYING",
+    "PAUSED",
+    "SUCCESS",
+    "CACHED",
+    "MAPPED",
+    "SKIPPED",
+    "FAILED",
+    "TRIGGER_FAILED",
+    "TIMED_OUT",
+    "CANCELLED",
+    "RETRY_OK",
+    "STATE_NAMES",
+    "ITEM_RUN",
+    "ITEM_PREPARE",
+    "ITEM_DECIDED",
+    "VERDICT_ALL_SUCCEEDED",
+    "VERDICT_SOME_FAILED",
+    "VERDICT_NONE_FAILED",
+    "TRIGGERS",
+    "__version__",
+]
 
 PENDING: int
 RUNNING: int
@@ -16,30 +44,73 @@ TIMED_OUT: int
 CANCELLED: int
 RETRY_OK: int
 STATE_NAMES: list[str]
+ITEM_RUN: int
+ITEM_PREPARE: int
+ITEM_DECIDED: int
+VERDICT_ALL_SUCCEEDED: int
+VERDICT_SOME_FAILED: int
+VERDICT_NONE_FAILED: int
+TRIGGERS: list[str]
 __version__: str
 
-Indices = Union[range, list[int]]
+_Indices = Union[range, list[int]]
 
+@final
 class Graph:
-    def __init__(self, names: list[str], edges: list[tuple[int, int, bool, bool]]) -> None: ...
+    def __new__(cls, names: list[str], edges: list[tuple[int, int, bool, bool]]) -> Graph: ...
     def order(self) -> list[int]: ...
     def __len__(self) -> int: ...
 
+@final
+class TaskSpec:
+    @property
+    def trigger(self) -> str: ...
+    @property
+    def at_least(self) -> Optional[float]: ...
+    @property
+    def at_most(self) -> Optional[float]: ...
+    @property
+    def skip_on_upstream_skip(self) -> bool: ...
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def retry_delays_ms(self) -> list[int]: ...
+    @property
+    def retry_jitter(self) -> float: ...
+    @property
+    def retry_seed(self) -> int: ...
+    @property
+    def n_constants(self) -> int: ...
+    @property
+    def observed(self) -> bool: ...
+    @property
+    def decided(self) -> Optional[int]: ...
+    def __new__(
+        cls,
+        trigger: str = "all_successful",
+        *,
+        at_least: Optional[float] = None,
+        at_most: Optional[float] = None,
+        skip_on_upstream_skip: bool = True,
+        max_retries: int = 0,
+        retry_delays_ms: Sequence[int] = ...,
+        retry_jitter: float = 0.0,
+        retry_seed: int = 0,
+        n_constants: int = 0,
+        observed: bool = False,
+        decided: Optional[int] = None,
+    ) -> TaskSpec: ...
+
+@final
 class Run:
-    def __init__(
-        self,
-        graph: Graph,
-        # (trigger, at_least, at_most, skip_on_upstream_skip, max_retries,
-        #  retry_delays_ms, retry_jitter, retry_seed, n_constants, observed, constant)
-        specs: list[tuple[str, Optional[float], Optional[float], bool, int, list[int], float, int, int, bool, bool]],
-    ) -> None: ...
-    def next_batch(self, max_items: int, now_ms: int) -> list[tuple[int, int, Optional[Indices], Optional[int]]]: ...
-    def report(self, reports: list[tuple[int, Optional[Indices], Union[int, bytes]]], now_ms: int) -> None: ...
+    def __new__(cls, graph: Graph, specs: Sequence[TaskSpec]) -> Run: ...
+    def next_batch(self, max_items: int, now_ms: int) -> list[tuple[int, int, Optional[_Indices], Optional[int]]]: ...
+    def report(self, reports: list[tuple[int, Optional[_Indices], Union[int, bytes]]], now_ms: int) -> None: ...
     def prepared(
         self,
         task: int,
         width_hint: Optional[int] = None,
-        flat: Sequence[tuple[int, list[int]]] = (),
+        flat: Sequence[tuple[int, list[int]]] = ...,
         fail_code: Optional[int] = None,
     ) -> None: ...
     def cancel(self) -> None: ...

@@ -156,7 +156,7 @@ def test_tasks_without_handlers_keep_the_fast_path():
 
     with Flow("plain") as flow:
         plain()
-    assert freeze(flow).specs()[0][9] is False  # (..., n_constants, observed, constant)
+    assert freeze(flow).specs()[0].observed is False
 
 
 def test_flow_state_handlers_on_failure_and_terminal_state_handler():

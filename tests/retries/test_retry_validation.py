@@ -97,18 +97,20 @@ def test_failed_option_change_leaves_the_task_as_it_was():
     assert t.max_retries == 2 and t.retry_condition is None
 
 
-def test_core_refuses_bad_jitter_naming_the_task():
+def test_core_refuses_bad_jitter_naming_the_task(monkeypatch):
     @task(max_retries=1, retry_delay=0.01)
     def named():
         pass
 
     with Flow("core") as flow:
         named()
-    frozen = freeze(flow)
-    spec = list(frozen.specs(seed=0)[0])
-    spec[6] = 1.5
-    with pytest.raises(ValueError, match=r"Task 'named': retry jitter must be a fraction between 0 and 1, got 1.5"):
-        _core.Run(frozen.graph, [tuple(spec)])
-    spec[5] = [-1]
+    with pytest.raises(ValueError, match=r"^retry jitter must be a fraction between 0 and 1, got 1.5"):
+        _core.TaskSpec(max_retries=1, retry_delays_ms=[10], retry_jitter=1.5)
     with pytest.raises(OverflowError):
-        _core.Run(frozen.graph, [tuple(spec)])
+        _core.TaskSpec(max_retries=1, retry_delays_ms=[-1])
+    # A spec the core refuses names its task when the flow is frozen.
+    from ferroflow import retries
+
+    monkeypatch.setattr(retries, "core_delays", lambda delay, n: ([10], 1.5, None))
+    with pytest.raises(ValueError, match=r"Task 'named': retry jitter must be a fraction between 0 and 1, got 1.5"):
+        freeze(flow).specs(seed=0)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from ferroflow import _core, retries, states
+from ferroflow.core.collections import Constant
 from ferroflow.errors import FlowDefinitionError
 
 
@@ -38,8 +39,9 @@ class FrozenFlow:
         """Tasks in topological order (ties broken by insertion order)."""
         return [self.tasks[i] for i in self.graph.order()]
 
-    def specs(self, seed: Optional[int] = None, decided: Optional[dict] = None) -> list[tuple]:
-        """One scheduling spec per task, in the shape the core takes.
+    def specs(self, seed: Optional[int] = None, decided: Optional[dict] = None) -> list:
+        """One :class:`ferroflow._core.TaskSpec` per task (tasks that schedule alike
+        share one).
 
         ``seed`` seeds the jitter of retry delays (default: fresh for each call, so
         each flow run draws its own); a backoff with its own ``seed`` keeps it.
@@ -50,7 +52,18 @@ class FrozenFlow:
         constants = self.flow.constants
         seed = retries.run_seed(seed)
         decided = decided or {}
-        return [_spec(t, len(constants.get(t, ())), seed, decided.get(i)) for i, t in enumerate(self.tasks)]
+        shared: dict = {}
+        specs = []
+        for i, task in enumerate(self.tasks):
+            fields = _spec_fields(task, len(constants.get(task, ())), seed, decided.get(i))
+            spec = shared.get(fields)
+            if spec is None:
+                try:
+                    spec = shared[fields] = _core.TaskSpec(fields[0], **dict(zip(_SPEC_NAMES, fields[1:])))
+                except ValueError as exc:
+                    raise ValueError(f"Task {task.name!r}: {exc}") from None
+            specs.append(spec)
+        return specs
 
 
 def is_constant_task(task: Any) -> bool:
@@ -58,8 +71,6 @@ def is_constant_task(task: Any) -> bool:
     subclass): as in Prefect 1, it is ``Success`` with its value from the start of a
     run, never run, whatever its upstream tasks do (its trigger, state handlers, result
     and cache are not used)."""
-    from ferroflow.core.collections import Constant
-
     return isinstance(task, Constant)
 
 
@@ -122,16 +133,28 @@ _REFUSED = (
 )
 
 
-def _spec(task: Any, n_constants: int, seed: int, decided: Optional[int] = None) -> tuple:
-    """``(trigger, at_least, at_most, skip_on_upstream_skip, max_retries,
-    retry_delays_ms, retry_jitter, retry_seed, n_constants, observed, decided)``:
-    ``decided`` is the state code the task is in from the start (None: it runs)."""
+#: The keyword fields of a TaskSpec, in the order :func:`_spec_fields` gives them
+#: after the trigger's name.
+_SPEC_NAMES = ("at_least", "at_most", "skip_on_upstream_skip", "max_retries", "retry_delays_ms", "retry_jitter",
+               "retry_seed", "n_constants", "observed", "decided")
+
+
+def _spec_fields(task: Any, n_constants: int, seed: int, decided: Optional[int] = None) -> tuple:
+    """The fields of ``task``'s :class:`~ferroflow._core.TaskSpec` as a hashable tuple:
+    the trigger's name, then :data:`_SPEC_NAMES` in order. ``decided`` is the state code
+    the task is in from the start (None: it runs)."""
     spec = getattr(task.trigger, "_ff_spec", ("custom",))
     name = spec[0]
     at_least = float(spec[1]) if len(spec) > 1 and spec[1] is not None else None
     at_most = float(spec[2]) if len(spec) > 2 and spec[2] is not None else None
     max_retries = int(task.max_retries or 0)
-    delays_ms, jitter, own_seed = retries.core_delays(task.retry_delay, max_retries)
+    if max_retries:
+        delays_ms, jitter, own_seed = retries.core_delays(task.retry_delay, max_retries)
+        delays_ms = tuple(delays_ms)
+    else:
+        delays_ms, jitter, own_seed, seed = (), 0.0, None, 0
+    if decided is None and isinstance(task, Constant):
+        decided = _core.SUCCESS
     return (
         name,
         at_least,
@@ -143,7 +166,7 @@ def _spec(task: Any, n_constants: int, seed: int, decided: Optional[int] = None)
         seed if own_seed is None else own_seed,
         n_constants,
         bool(getattr(task, "state_handlers", None) or getattr(task, "on_failure", None)),
-        decided if decided is not None else (_core.SUCCESS if is_constant_task(task) else None),
+        decided,
     )
 
 

@@ -38,6 +38,8 @@ from ferroflow.runtime.unit import SIGNAL_CODES, UnitResult, WorkUnit
 
 log = logging.getLogger("ferroflow.engine")
 
+PREPARE, DECIDED = _core.ITEM_PREPARE, _core.ITEM_DECIDED
+
 #: Most mapped children per work unit.
 UNIT_SIZE = 8_192
 #: Children in a task's first work unit. Until a unit of that task has been timed,
@@ -57,9 +59,9 @@ WINDOW_PER_SLOT = 2 * UNIT_SIZE
 PROGRESS_EVERY = 0.1
 
 _VERDICTS = {
-    0: (states.Success, "All reference tasks succeeded."),
-    1: (states.Failed, "Some reference tasks failed."),
-    2: (states.Success, "No reference tasks failed."),
+    _core.VERDICT_ALL_SUCCEEDED: (states.Success, "All reference tasks succeeded."),
+    _core.VERDICT_SOME_FAILED: (states.Failed, "Some reference tasks failed."),
+    _core.VERDICT_NONE_FAILED: (states.Success, "No reference tasks failed."),
 }
 
 
@@ -344,9 +346,9 @@ class FlowRun:
             items = core.next_batch(room, self.now_ms()) if take else []
             batched = []
             for task_id, kind, indices, code in items:
-                if kind == 1:
+                if kind == PREPARE:
                     self._prepare(task_id)
-                elif kind == 2:
+                elif kind == DECIDED:
                     self._confirm(task_id, indices, code)
                 elif indices is None and task_id in plain and batches and self.resume is None:
                     batched.append(task_id)

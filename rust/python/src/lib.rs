@@ -1,7 +1,7 @@
 //! `ferroflow._core`: thin PyO3 bindings over the pure-Rust `ferroflow-core` crate.
 //!
 //! One file per exposed concept: [`graph`] (freezing, topological order, cycles) and
-//! [`run`] (per-run bookkeeping and the batch API). Core errors map to the exceptions
+//! [`run`] (per-run bookkeeping and the batch API), [`spec`] (a task's scheduling spec). Core errors map to the exceptions
 //! of `ferroflow.errors` in [`errors`].
 
 use pyo3::prelude::*;
@@ -9,12 +9,14 @@ use pyo3::prelude::*;
 mod errors;
 mod graph;
 mod run;
+mod spec;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     use ferroflow_core::state as s;
     m.add_class::<graph::Graph>()?;
     m.add_class::<run::Run>()?;
+    m.add_class::<spec::TaskSpec>()?;
     for (name, code) in [
         ("PENDING", s::PENDING),
         ("RUNNING", s::RUNNING),
@@ -33,6 +35,17 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add(name, code)?;
     }
     m.add("STATE_NAMES", s::NAMES.to_vec())?;
+    for (name, value) in [
+        ("ITEM_RUN", run::ITEM_RUN),
+        ("ITEM_PREPARE", run::ITEM_PREPARE),
+        ("ITEM_DECIDED", run::ITEM_DECIDED),
+        ("VERDICT_ALL_SUCCEEDED", run::VERDICT_ALL_SUCCEEDED),
+        ("VERDICT_SOME_FAILED", run::VERDICT_SOME_FAILED),
+        ("VERDICT_NONE_FAILED", run::VERDICT_NONE_FAILED),
+    ] {
+        m.add(name, value)?;
+    }
+    m.add("TRIGGERS", spec::TRIGGERS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

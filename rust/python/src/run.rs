@@ -2,48 +2,26 @@
 
 use std::sync::Mutex;
 
-use ferroflow_core::{Bound as Threshold, FinalVerdict, ItemKind, RetryDelays, Run as CoreRun, TaskSpec, Trigger};
-use pyo3::exceptions::PyValueError;
+use ferroflow_core::{FinalVerdict, ItemKind, Run as CoreRun};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyRange, PyRangeMethods, PyTuple};
 
-use crate::errors::to_py;
+use crate::errors::{indices_error, to_py, unknown_task};
 use crate::graph::Graph;
+use crate::spec::TaskSpec;
+
+/// `next_batch` item kinds.
+pub const ITEM_RUN: u8 = 0;
+pub const ITEM_PREPARE: u8 = 1;
+pub const ITEM_DECIDED: u8 = 2;
+
+/// `verdict` answers.
+pub const VERDICT_ALL_SUCCEEDED: u8 = 0;
+pub const VERDICT_SOME_FAILED: u8 = 1;
+pub const VERDICT_NONE_FAILED: u8 = 2;
 
 /// Above this many task runs, core work runs with the GIL released.
 const DETACH_AT: usize = 4096;
-
-/// One task's scheduling spec, as the engine sends it:
-/// `(trigger, at_least, at_most, skip_on_upstream_skip, max_retries, retry_delays_ms,
-/// retry_jitter, retry_seed, n_constants, observed, decided)`. `retry_delays_ms` lists
-/// the wait before each retry (the last repeats; empty = retry at once); `retry_jitter`
-/// (0..=1) takes a random share off each, drawn from `retry_seed`; `decided` (a
-/// finished state code other than MAPPED, or None) puts the task in that state from
-/// the start (it is never handed out): SUCCESS for a constant, or a state given to
-/// `flow.run(task_states=...)`.
-type SpecTuple = (String, Option<f64>, Option<f64>, bool, u8, Vec<u64>, f64, u64, u32, bool, Option<u8>);
-
-fn retry_delays_from(name: &str, delays_ms: Vec<u64>, jitter: f64, seed: u64) -> PyResult<RetryDelays> {
-    RetryDelays::per_attempt(delays_ms)
-        .with_jitter(jitter, seed)
-        .map_err(|e| PyValueError::new_err(format!("Task '{name}': {e}")))
-}
-
-fn trigger_from(name: &str, at_least: Option<f64>, at_most: Option<f64>) -> PyResult<Trigger> {
-    let b = |v: Option<f64>| v.map_or(Threshold::Default, Threshold::Value);
-    Ok(match name {
-        "all_successful" => Trigger::AllSuccessful,
-        "all_failed" => Trigger::AllFailed,
-        "any_successful" => Trigger::AnySuccessful,
-        "any_failed" => Trigger::AnyFailed,
-        "all_finished" => Trigger::AllFinished,
-        "not_all_skipped" => Trigger::NotAllSkipped,
-        "some_successful" => Trigger::SomeSuccessful { at_least: b(at_least), at_most: b(at_most) },
-        "some_failed" => Trigger::SomeFailed { at_least: b(at_least), at_most: b(at_most) },
-        "custom" => Trigger::Custom,
-        other => return Err(PyValueError::new_err(format!("unknown built-in trigger {other:?}"))),
-    })
-}
 
 /// Indices of children handed out: a `range` when contiguous (the common case), else a list.
 fn indices_to_py<'py>(py: Python<'py>, indices: &[u32]) -> PyResult<Bound<'py, PyAny>> {
@@ -60,7 +38,7 @@ fn indices_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
     if let Ok(range) = obj.cast::<PyRange>() {
         let (start, stop, step) = (range.start()?, range.stop()?, range.step()?);
         if step != 1 || start < 0 {
-            return Err(PyValueError::new_err("child index ranges must be ascending by 1"));
+            return Err(indices_error("child index ranges must be ascending by 1"));
         }
         return Ok((start as u32..stop.max(start) as u32).collect());
     }
@@ -83,34 +61,21 @@ impl Run {
 
 #[pymethods]
 impl Run {
+    /// A run of `graph`, one `TaskSpec` per task (in task id order; tasks may share one).
     #[new]
-    fn new(py: Python<'_>, graph: &Graph, specs: Vec<SpecTuple>) -> PyResult<Self> {
+    fn new(py: Python<'_>, graph: &Graph, specs: Vec<PyRef<'_, TaskSpec>>) -> PyResult<Self> {
         let g = graph.inner.clone();
         if specs.len() != g.len() {
             return Err(to_py(ferroflow_core::CoreError::SpecCount { specs: specs.len(), tasks: g.len() }));
         }
-        let specs = specs
-            .into_iter()
-            .enumerate()
-            .map(|(t, (trigger, at_least, at_most, skip, max_retries, delays, jitter, seed, n_constants, observed, decided))| {
-                Ok(TaskSpec {
-                    trigger: trigger_from(&trigger, at_least, at_most)?,
-                    skip_on_upstream_skip: skip,
-                    max_retries,
-                    retry_delays: retry_delays_from(g.name(t as u32), delays, jitter, seed)?,
-                    n_constants,
-                    observed,
-                    decided,
-                })
-            })
-            .collect::<PyResult<Vec<_>>>()?;
+        let specs: Vec<_> = specs.iter().map(|s| s.core.clone()).collect();
         let run = py.detach(|| CoreRun::new(g, specs)).map_err(to_py)?;
         Ok(Run { inner: Mutex::new(run) })
     }
 
     /// Up to `max_items` ready task runs as `(task, kind, indices, code)` tuples: kind
-    /// 0 = run, 1 = prepare a mapped task, 2 = the core decided `code` for an observed
-    /// task (confirm it through `report`); `indices` is None for the task itself, else
+    /// `ITEM_RUN` = run, `ITEM_PREPARE` = prepare a mapped task, `ITEM_DECIDED` = the
+    /// core decided `code` for an observed task (confirm it through `report`); `indices` is None for the task itself, else
     /// a `range` or list of child indices.
     fn next_batch<'py>(&self, py: Python<'py>, max_items: usize, now_ms: u64) -> PyResult<Vec<Bound<'py, PyTuple>>> {
         let items = {
@@ -126,9 +91,9 @@ impl Run {
             .into_iter()
             .map(|it| {
                 let (kind, code) = match it.kind {
-                    ItemKind::Run => (0u8, None),
-                    ItemKind::Prepare => (1u8, None),
-                    ItemKind::Decided(code) => (2u8, Some(code)),
+                    ItemKind::Run => (ITEM_RUN, None),
+                    ItemKind::Prepare => (ITEM_PREPARE, None),
+                    ItemKind::Decided(code) => (ITEM_DECIDED, Some(code)),
                 };
                 let indices = match &it.indices {
                     None => py.None().into_bound(py),
@@ -222,7 +187,7 @@ impl Run {
     fn retry_delay_ms(&self, task: u32, index: Option<u32>, attempt: u8) -> PyResult<u64> {
         self.core()
             .retry_delay_ms(task, index, attempt)
-            .ok_or_else(|| PyValueError::new_err(format!("unknown task id {task}")))
+            .ok_or_else(|| unknown_task(task))
     }
 
     /// Task-level state codes of every task, as bytes.
@@ -263,13 +228,13 @@ impl Run {
         (0..core.graph().len() as u32).map(|t| core.tally(t).to_vec()).collect()
     }
 
-    /// 0 = all reference tasks succeeded, 1 = some failed, 2 = none failed but not
-    /// all succeeded.
+    /// `VERDICT_ALL_SUCCEEDED`: all reference tasks succeeded, `VERDICT_SOME_FAILED`:
+    /// some failed, `VERDICT_NONE_FAILED`: none failed but not all succeeded.
     fn verdict(&self, reference: Vec<u32>) -> u8 {
         match self.core().verdict(&reference) {
-            FinalVerdict::AllSucceeded => 0,
-            FinalVerdict::SomeFailed => 1,
-            FinalVerdict::NoneFailed => 2,
+            FinalVerdict::AllSucceeded => VERDICT_ALL_SUCCEEDED,
+            FinalVerdict::SomeFailed => VERDICT_SOME_FAILED,
+            FinalVerdict::NoneFailed => VERDICT_NONE_FAILED,
         }
     }
 }

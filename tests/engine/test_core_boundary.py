@@ -1,0 +1,59 @@
+"""The typed boundary with the Rust core: task specs with named fields, checked when
+made and shared by tasks that schedule alike, and the core's constants behind every
+table of kinds, verdicts and states."""
+
+from __future__ import annotations
+
+import pytest
+
+from ferroflow import Flow, _core, states, task, triggers
+from ferroflow.engine.graph import freeze
+
+
+def test_a_task_spec_has_named_fields_and_defaults():
+    spec = _core.TaskSpec()
+    assert (spec.trigger, spec.skip_on_upstream_skip, spec.max_retries, spec.retry_delays_ms, spec.decided) == (
+        "all_successful", True, 0, [], None)
+    spec = _core.TaskSpec("some_failed", at_most=0.5, max_retries=3, retry_delays_ms=[1, 2], retry_jitter=0.25,
+                          retry_seed=9, n_constants=2, observed=True, decided=_core.SKIPPED)
+    assert (spec.trigger, spec.at_least, spec.at_most, spec.max_retries, spec.retry_delays_ms, spec.retry_jitter,
+            spec.retry_seed, spec.n_constants, spec.observed, spec.decided) == (
+        "some_failed", None, 0.5, 3, [1, 2], 0.25, 9, 2, True, _core.SKIPPED)
+    with pytest.raises(TypeError):
+        _core.TaskSpec("all_successful", None)  # every field but the trigger is by name
+    with pytest.raises(ValueError, match="unknown built-in trigger"):
+        _core.TaskSpec("sometimes")
+
+
+def test_every_built_in_trigger_is_one_the_core_knows():
+    names = {getattr(getattr(triggers, name), "_ff_spec", ("custom",))[0]
+             for name in dir(triggers) if callable(getattr(triggers, name)) and hasattr(getattr(triggers, name), "_ff_spec")}
+    assert names and names <= set(_core.TRIGGERS)
+
+
+def test_tasks_that_schedule_alike_share_one_spec():
+    @task
+    def a(x=1):
+        return x
+
+    @task(max_retries=2, retry_delay=0)
+    def b():
+        return 1
+
+    with Flow("alike") as flow:
+        plain = [a() for _ in range(50)]
+        retried = [b() for _ in range(3)]
+    frozen = freeze(flow)
+    specs = dict(zip(frozen.tasks, frozen.specs(seed=1)))
+    assert len({id(specs[t]) for t in plain}) == 1
+    assert len({id(specs[t]) for t in retried}) == 1
+    assert specs[retried[0]].max_retries == 2 and specs[plain[0]].max_retries == 0
+
+
+def test_the_core_s_constants_behind_the_python_tables():
+    assert sorted({_core.ITEM_RUN, _core.ITEM_PREPARE, _core.ITEM_DECIDED}) == [0, 1, 2]
+    assert len({_core.VERDICT_ALL_SUCCEEDED, _core.VERDICT_SOME_FAILED, _core.VERDICT_NONE_FAILED}) == 3
+    # One State class per state code, named as the core names the code.
+    assert len(states.STATE_CLASSES) == len(_core.STATE_NAMES)
+    for code, cls in states.STATE_CLASSES.items():
+        assert _core.STATE_NAMES[code] == cls.__name__
