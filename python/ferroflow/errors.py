@@ -56,6 +56,19 @@ class EngineError(FerroflowError):
     """
 
 
+def one_line(exc: BaseException) -> str:
+    """``"ExceptionType: first line of the message"`` of ``exc``, or just
+    ``"ExceptionType"`` when its message is empty or its ``str()`` raises (an error
+    message must not fail on a broken exception). The one text of an exception that
+    ferroflow's own messages and warnings embed."""
+    try:
+        text = str(exc).strip()
+    except Exception:  # an exception whose __str__ raises
+        text = ""
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 class TaskTimeout(BaseException):
     """Raised inside a task run that exceeded its ``timeout``; the ``result`` of the
     run's ``TimedOut`` state (Prefect 1's ``TaskTimeoutSignal``). A ``BaseException``,

@@ -54,6 +54,7 @@ import uuid
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from ferroflow import states as _states
+from ferroflow.errors import one_line
 
 __all__ = [
     "CONTEXT_FIELDS",
@@ -138,7 +139,7 @@ def safe_repr(value: Any, limit: int = MAX_RESULT_CHARS) -> str:
     try:
         text = _repr.repr(value)
     except Exception as exc:  # noqa: BLE001 - a bad __repr__ must not break a notification
-        text = f"<unrepresentable {type(value).__name__}: {_one_line(exc)}>"
+        text = f"<unrepresentable {type(value).__name__}: {one_line(exc)}>"
     return _cut(text, limit)
 
 
@@ -299,15 +300,6 @@ def resolve_states(spec: StateSpec) -> Optional[tuple[type, ...]]:
 # ---------------------------------------------------------------------------
 
 
-def _one_line(exc: BaseException) -> str:
-    try:
-        text = str(exc).strip()
-    except Exception:  # noqa: BLE001 - an exception whose str() raises
-        text = ""
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-
-
 def _check_timeout(timeout: Any) -> float:
     if isinstance(timeout, datetime.timedelta):
         timeout = timeout.total_seconds()
@@ -397,7 +389,7 @@ class Notifier(abc.ABC):
         try:
             return self._notify(event)
         except Exception as exc:  # noqa: BLE001 - notify never raises
-            self._warn(event, _one_line(exc))
+            self._warn(event, one_line(exc))
             return False
 
     def _notify(self, event: NotificationEvent) -> bool:
@@ -416,7 +408,7 @@ class Notifier(abc.ABC):
             logger.warning("notifier %s answers in time again; %d notification(s) were skipped in "
                            "this process (pid %d) while it was slow", self.describe(), skipped, os.getpid())
         if error is not None:
-            self._warn(event, _one_line(error), error)
+            self._warn(event, one_line(error), error)
             return False
         return True
 
@@ -571,9 +563,9 @@ def get_notifier(name_or_instance: Any, /, **options: Any) -> Notifier:
         ferroflow.errors.PluginError: unknown name (the message lists the registered
             notifiers and any plugin that failed to load), or the factory raised.
     """
-    from ferroflow.plugins.manager import _create
+    from ferroflow.plugins.manager import create_registered
 
-    return _create("notifiers", name_or_instance, options)
+    return create_registered("notifiers", name_or_instance, options)
 
 
 # ---------------------------------------------------------------------------
@@ -654,7 +646,7 @@ class NotifyHandler:
                 notifier.notify(event)
         except Exception as exc:  # noqa: BLE001 - a notification never changes a state
             logger.warning("notifier %s: could not build the %s notification: %s",
-                           notifier.describe(), type(new_state).__name__, _one_line(exc))
+                           notifier.describe(), type(new_state).__name__, one_line(exc))
         return new_state
 
 

@@ -72,7 +72,7 @@ class State:
     def __eq__(self, other: object) -> bool:
         # Equal when of the same type with equal results, as in Prefect 1 (the
         # message is an explanation, not part of the state's identity).
-        return type(self) is type(other) and _same(self.result, other.result)  # type: ignore[attr-defined]
+        return type(self) is type(other) and same_value(self.result, other.result)  # type: ignore[attr-defined]
 
     __hash__ = object.__hash__
 
@@ -113,7 +113,11 @@ class State:
         return isinstance(self, Cancelled)
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two results are the same, as state equality (Prefect 1's) and
+    :class:`~ferroflow.results.ResultValue` compare them: identical, or equal, and
+    exceptions of the same type with the same arguments (exceptions do not compare
+    equal by themselves); a comparison that raises counts as different."""
     if a is b:
         return True
     if isinstance(a, BaseException) or isinstance(b, BaseException):

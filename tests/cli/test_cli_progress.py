@@ -73,7 +73,7 @@ def test_tty_table_rendering():
     clock.now += 2.0
     display.update(SNAPSHOT_1)
     assert display.render_table() == [
-        "flow 'etl'  elapsed 2.0s  97/1,002 task runs done  48.5 runs/s",
+        "flow 'etl'  elapsed 2.00s  97/1,002 task runs done  48.5 runs/s",
         "task       total  done  Pending  Running  Success",
         "extract        1     1                          1",
         "transform  1,000    96      900        4       96",
@@ -149,7 +149,7 @@ def test_lines_mode_prints_at_most_every_two_seconds():
     clock.now += 0.1
     display.update(SNAPSHOT_1)
     lines = stream.getvalue().splitlines()
-    assert lines[1] == ("[   2.0s] etl: 97/1,002 task runs done "
+    assert lines[1] == ("[  2.00s] etl: 97/1,002 task runs done "
                         "(Pending 901, Running 4, Success 97), 48.5 runs/s")
     assert "\x1b" not in stream.getvalue()
 
@@ -213,7 +213,7 @@ def test_summary_uses_the_last_snapshot_for_child_counts():
                 ("transform", {"Success": 999_999, "Failed": 1, "Mapped": 1})]
     text = render_summary("etl", state, snapshot, elapsed=4.0)
     lines = text.splitlines()
-    assert lines[1] == "1,000,002 task runs in 4.0s (250,000 runs/s)"
+    assert lines[1] == "1,000,002 task runs in 4.00s (250,000 runs/s)"
     assert ("transform  Mapped         1,000,000 children: Success 999,999, Failed 1; "
             "first failure [3]: ValueError: bad row 3") in lines
 
@@ -223,7 +223,7 @@ def test_summary_of_a_successful_run():
     text = render_summary("ok", Success("All reference tasks succeeded.", {a: Success(result=1)}),
                           [("a", {"Success": 1})], elapsed=0.5)
     assert text == ("Flow 'ok': Success - All reference tasks succeeded.\n"
-                    "1 task runs in 0.5s (2.0 runs/s)\n"
+                    "1 task runs in 0.50s (2.0 runs/s)\n"
                     "\n"
                     "task  state    details\n"
                     "a     Success\n")

@@ -228,6 +228,28 @@ def test_factory_error_becomes_plugin_error_naming_the_executor():
         assert isinstance(info.value.__cause__, TypeError)
 
 
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("this exception cannot be printed")
+
+
+def test_a_factory_error_that_cannot_be_printed_is_still_named():
+    """ferroflow's one text of an exception (ferroflow.errors.one_line) names an
+    exception whose str() raises by its type, here as in notifications."""
+    def broken(**options):
+        raise Unprintable()
+
+    class BrokenPlugin:
+        @hookimpl
+        def register_executors(self, register):
+            register("broken", broken)
+
+    with plugins.registered_plugin(BrokenPlugin(), name="broken-plugin"):
+        with pytest.raises(PluginError) as info:
+            plugins.get_executor("broken")
+    assert str(info.value) == "Could not create executor 'broken' (from plugin 'broken-plugin'): Unprintable"
+
+
 def test_get_registry_rejects_unknown_kinds():
     with pytest.raises(ValueError, match="Unknown registry kind 'executor'"):
         plugins.get_registry("executor")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ferroflow import _core, cli
+from ferroflow.cli.progress import render_summary
 from ferroflow.cli.runs import format_duration, format_time
+from ferroflow.states import Success
 from ferroflow.store import SQLiteRunStore, default_store_path
 
 S, F, TF, M = _core.SUCCESS, _core.FAILED, _core.TRIGGER_FAILED, _core.MAPPED
@@ -201,6 +203,22 @@ def test_in_a_subprocess(filled, run_python):
 
 
 @pytest.mark.parametrize("seconds, text", [(None, "-"), (0.3129, "0.31s"), (12.34, "12.3s"), (123, "2m03s"),
-                                           (3725, "1h02m")])
+                                           (3725, "1h02m05s"), (9.996, "10.0s"), (59.96, "1m00s"),
+                                           (3599.6, "1h00m00s"), (90061, "25h01m01s")])
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
+
+
+@pytest.mark.parametrize("seconds, text", [(0.3129, "0.31s"), (3725.4, "1h02m05s")])
+def test_runs_and_the_run_summary_write_a_duration_alike(home, capsys, seconds, text):
+    """One duration format in the CLI: the ``ferroflow runs`` table and the summary that
+    ``ferroflow run`` prints write the same time the same way."""
+    with SQLiteRunStore(default_store_path()) as store:
+        store.start_run(RUN, "etl", {}, [], T0)
+        store.end_run(RUN, "Success", None, T0 + seconds)
+    code, out, err = run_cli(capsys, "runs")
+    assert code == 0, err
+    assert out.splitlines()[1].split()[-1] == text
+    summary = render_summary("etl", Success("All reference tasks succeeded.", {}), [("a", {"Success": 1})],
+                             elapsed=seconds)
+    assert summary.splitlines()[1].startswith(f"1 task runs in {text} (")

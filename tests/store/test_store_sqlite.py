@@ -492,3 +492,24 @@ def test_report_details_keyed_by_task_and_index(store):
     assert store.child_state("r", 0, -1) == ChildState(0, -1, F, 3, "extract broke", None)
     assert child_rows(store) == [(1, 1, F, 1, "child broke", None), (1, 9, S, 1, None, "mem://9")]
     assert store.child_state("r", 2, -1) is None
+
+
+def test_a_read_whose_commit_fails_leaves_the_store_usable(store):
+    """Every transaction of the store is rolled back when its COMMIT fails (here refused
+    by an authorizer on the store's own SQLite connection), so the next one can begin."""
+    store.start_run("r1", "etl", {}, [])
+    store.flush()
+    conn = store._reader()
+
+    def refuse_commit(action, arg1, *_):
+        refused = action == sqlite3.SQLITE_TRANSACTION and arg1 == "COMMIT"
+        return sqlite3.SQLITE_DENY if refused else sqlite3.SQLITE_OK
+
+    conn.set_authorizer(refuse_commit)
+    try:
+        with pytest.raises(StateStoreError, match="not authorized"):
+            store.list_runs()
+        assert not conn.in_transaction
+    finally:
+        conn.set_authorizer(None)
+    assert [run.run_id for run in store.list_runs()] == ["r1"]

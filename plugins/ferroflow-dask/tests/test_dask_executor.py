@@ -242,9 +242,43 @@ def test_resources_from_tags_parsing():
     assert resources_from_tags({"etl", "dask-resource:GPU=1", "dask-resource:memory=2.5e9"}) == \
         {"GPU": 1.0, "memory": 2.5e9}
     assert resources_from_tags({"etl"}) is None
-    for bad in ("dask-resource:GPU", "dask-resource:=1", "dask-resource:GPU=lots", "dask-resource:GPU=0"):
+    for bad in ("dask-resource:GPU", "dask-resource:=1"):
         with pytest.raises(ExecutorError, match=f"Task 'train' has the tag '{bad}', which is not a Dask resource"):
             resources_from_tags({bad}, "train")
+    for bad, amount in (("dask-resource:GPU=lots", "lots"), ("dask-resource:GPU=-1", "-1"),
+                        ("dask-resource:GPU=nan", "nan"), ("dask-resource:GPU=inf", "inf")):
+        with pytest.raises(ExecutorError, match=f"Task 'train' has the tag '{bad}': '{amount}' is not an amount of a "
+                                                f"Dask resource \\(a number >= 0"):
+            resources_from_tags({bad}, "train")
+
+
+def test_a_resource_tag_of_0_asks_for_none():
+    """ferroflow's one rule for resource tags (as with Ray): 0 is an amount, and asking
+    for 0 of a resource restricts nothing."""
+    assert resources_from_tags({"dask-resource:GPU=0"}, "train") is None
+    assert resources_from_tags({"dask-resource:GPU=0", "dask-resource:db=1"}, "train") == {"db": 1}
+
+
+def test_two_amounts_of_one_resource_are_refused():
+    assert resources_from_tags({"dask-resource:GPU=1", "dask-resource:GPU=1.0"}, "train") == {"GPU": 1}
+    with pytest.raises(ExecutorError, match="Task 'train' has the tags 'dask-resource:GPU=1' and 'dask-resource:GPU=2', "
+                                            "which ask Dask for different amounts of resource 'GPU'"):
+        resources_from_tags({"dask-resource:GPU=1", "dask-resource:GPU=2"}, "train")
+
+
+@task(tags=["dask-resource:TPU=0"])
+def needs_no_tpu(x):
+    return x * 2
+
+
+def test_a_task_asking_for_0_of_a_resource_no_worker_offers_runs(address):
+    # The module's workers offer GPU only; with the TPU restriction Dask would hold the
+    # units for ever, waiting for a worker that offers TPU.
+    with Flow("no-tpu") as flow:
+        m = needs_no_tpu.map([1, 2, 3])
+    state = flow.run(executor=DaskExecutor(address=address))
+    assert state.is_successful(), state
+    assert state.result[m].result == [2, 4, 6]
 
 
 @task(tags=["dask-resource:GPU"])

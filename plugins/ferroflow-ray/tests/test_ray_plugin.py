@@ -76,9 +76,22 @@ def test_resource_tags():
     assert ray_options(["ray-num-cpus:2", "ray-num-cpus:2.0"]) == {"num_cpus": 2}
 
 
+def test_a_resource_tag_of_0_asks_for_none():
+    """ferroflow's one rule for resource tags (as with Dask): 0 is an amount, and asking
+    for 0 of a resource restricts nothing; a unit may reserve no CPU."""
+    assert ray_options(["ray-resource:db=0"], "load") == {}
+    assert ray_options(["ray-resource:db=0", "ray-resource:licence=2"], "load") == {"resources": {"licence": 2}}
+    assert ray_options(["ray-num-cpus:0", "ray-num-gpus:0"], "load") == {"num_cpus": 0, "num_gpus": 0}
+    with pytest.raises(ExecutorError, match="Task 'load' has the tags 'ray-resource:db=0' and 'ray-resource:db=1', "
+                                            "which ask Ray for different amounts of resource 'db'"):
+        ray_options(["ray-resource:db=0", "ray-resource:db=1"], "load")
+
+
 @pytest.mark.parametrize("tags, message", [
     (["ray-num-cpus:two"], "Task 'load' has the tag 'ray-num-cpus:two': 'two' is not an amount"),
     (["ray-num-gpus:-1"], "'-1' is not an amount"),
+    (["ray-resource:db=nan"], "Task 'load' has the tag 'ray-resource:db=nan': 'nan' is not an amount of a custom Ray "
+                              "resource (a number >= 0, as in 'ray-resource:db=1')"),
     (["ray-num-cpus:1", "ray-num-cpus:2"], "has the tags 'ray-num-cpus:1' and 'ray-num-cpus:2', which ask Ray "
                                            "for different amounts of CPU"),
     (["ray-resource:db"], "write a custom Ray resource as 'ray-resource:NAME=AMOUNT'"),

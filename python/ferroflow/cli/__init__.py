@@ -34,6 +34,7 @@ import sys
 import traceback
 from typing import Any, Optional, Sequence
 
+from ferroflow.cli.formatting import format_table
 from ferroflow.errors import FerroflowError, FlowDefinitionError, ParameterError, PluginError
 
 __all__ = ["UsageError", "build_parser", "get_version", "main", "parse_key_values"]
@@ -322,11 +323,10 @@ def _plugins_table(records: list[Any], *, verbose: bool = False) -> str:
             lines.extend(record.traceback.rstrip().splitlines())
         if lines:
             notes[i + 1] = lines
-    widths = [max(len(row[c]) for row in rows) for c in range(4)]
     out = []
-    for i, row in enumerate(rows):
-        out.append("  ".join(cell.ljust(widths[c]) for c, cell in enumerate(row)).rstrip())
-        out.extend("    " + line for line in notes.get(i, []))
+    for i, line in enumerate(format_table(rows)):
+        out.append(line)
+        out.extend("    " + note for note in notes.get(i, []))
     return "\n".join(out) + "\n"
 
 

@@ -16,6 +16,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional, Protocol, TextIO, runtime_checkable
 
+from ferroflow.cli.formatting import format_duration, format_table
+from ferroflow.errors import one_line
+from ferroflow.state_codes import DISPLAY_ORDER, FAILED_NAMES, FINISHED_NAMES
+
 __all__ = [
     "FINISHED_STATES",
     "STATE_NAMES",
@@ -27,18 +31,12 @@ __all__ = [
 ]
 
 #: Every state name a snapshot may count, in the order columns are shown.
-STATE_NAMES: tuple[str, ...] = (
-    "Pending", "Paused", "Running", "Retrying", "Success", "Cached", "Mapped",
-    "Skipped", "Failed", "TriggerFailed", "TimedOut", "Cancelled",
-)
+STATE_NAMES: tuple[str, ...] = DISPLAY_ORDER
 
 #: State names counted as "done" (terminal states).
-FINISHED_STATES: frozenset[str] = frozenset({
-    "Success", "Cached", "Mapped", "Skipped", "Failed", "TriggerFailed", "TimedOut",
-    "Cancelled",
-})
+FINISHED_STATES: frozenset[str] = FINISHED_NAMES
 
-_FAILED_STATES = frozenset({"Failed", "TriggerFailed", "TimedOut"})
+_FAILED_STATES = FAILED_NAMES
 
 #: One entry per task, in topological order: (display name, {state name: count}).
 Snapshot = Sequence[tuple[str, Mapping[str, int]]]
@@ -197,7 +195,7 @@ class ProgressDisplay:
         total, done, counts = self.totals()
         states = ", ".join(f"{name} {_n(counts[name])}" for name in _ordered(counts) if counts[name])
         rate = done / elapsed if elapsed > 0 else 0.0
-        return (f"[{_duration(elapsed):>7}] {self.flow_name}: {_n(done)}/{_n(total)} task runs done"
+        return (f"[{format_duration(elapsed):>7}] {self.flow_name}: {_n(done)}/{_n(total)} task runs done"
                 + (f" ({states})" if states else "") + f", {_rate(rate)} runs/s")
 
     def render_table(self, now: Optional[float] = None) -> list[str]:
@@ -206,7 +204,7 @@ class ProgressDisplay:
         elapsed = self.elapsed(now)
         total, done, counts = self.totals()
         rate = done / elapsed if elapsed > 0 else 0.0
-        header = (f"flow {self.flow_name!r}  elapsed {_duration(elapsed)}  "
+        header = (f"flow {self.flow_name!r}  elapsed {format_duration(elapsed)}  "
                   f"{_n(done)}/{_n(total)} task runs done  {_rate(rate)} runs/s")
         states = [name for name in _ordered(counts) if counts[name]]
         rows = [_row(name, task_counts) for name, task_counts in self.snapshot]
@@ -219,7 +217,7 @@ class ProgressDisplay:
         for name, task_total, task_done, task_counts in rows:
             table.append([name, _n(task_total), _n(task_done),
                           *(_n(task_counts.get(s, 0)) if task_counts.get(s, 0) else "" for s in states)])
-        out = [header, *_format_table(table, right_from=1, max_first=40)]
+        out = [header, *format_table(table, right_from=1, max_first=40)]
         if hidden:
             finished = sum(1 for total_, done_ in hidden if total_ and total_ == done_)
             out.append(f"... {len(hidden)} more tasks ({finished} finished)")
@@ -298,13 +296,13 @@ def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
         cancelled = counts.get("Cancelled", 0)
         ran = done - cancelled
         rate = ran / elapsed if elapsed > 0 else 0.0
-        line = f"{_n(ran)} task runs in {_duration(elapsed)} ({_rate(rate)} runs/s)"
+        line = f"{_n(ran)} task runs in {format_duration(elapsed)} ({_rate(rate)} runs/s)"
         lines.append(line + (f", {_n(cancelled)} cancelled" if cancelled else ""))
     if isinstance(results, BaseException):
         lines.append(f"error: {first_error_line(state)}")
     if len(table) > 1:
         lines.append("")
-        lines.extend(_format_table(table, right_from=None))
+        lines.extend(format_table(table))
     return "\n".join(lines) + "\n"
 
 
@@ -312,8 +310,7 @@ def first_error_line(state: Any) -> str:
     """The first line of a failed state's error: ``ExcType: message``, else its message."""
     result = getattr(state, "result", None)
     if isinstance(result, BaseException):
-        text = _first_line(str(result))
-        return f"{type(result).__name__}: {text}" if text else type(result).__name__
+        return one_line(result)
     message = getattr(state, "message", None)
     if message:
         return _first_line(str(message))
@@ -400,25 +397,6 @@ def _pick_rows(rows: list[tuple[str, int, int, Mapping[str, int]]],
     return keep, hidden
 
 
-def _format_table(table: list[list[str]], *, right_from: Optional[int],
-                  max_first: Optional[int] = None) -> list[str]:
-    if max_first is not None:
-        table = [[_truncate(row[0], max_first), *row[1:]] for row in table]
-    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    lines = []
-    for row in table:
-        cells = []
-        for i, cell in enumerate(row):
-            if right_from is not None and i >= right_from:
-                cells.append(cell.rjust(widths[i]))
-            elif i == len(row) - 1:
-                cells.append(cell)
-            else:
-                cells.append(cell.ljust(widths[i]))
-        lines.append("  ".join(cells).rstrip())
-    return lines
-
-
 def _ordered(counts: Mapping[str, int]) -> list[str]:
     known = [s for s in STATE_NAMES if s in counts]
     return known + sorted(s for s in counts if s not in STATE_NAMES)
@@ -434,23 +412,9 @@ def _first_line(text: Any) -> str:
     return stripped.splitlines()[0] if stripped else ""
 
 
-def _truncate(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
 def _n(n: int) -> str:
     return f"{n:,}"
 
 
 def _rate(rate: float) -> str:
     return f"{rate:,.0f}" if rate >= 100 else f"{rate:.1f}"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s"

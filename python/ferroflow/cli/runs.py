@@ -21,6 +21,7 @@ import os
 import sys
 from typing import Any, Optional
 
+from ferroflow.cli.formatting import format_duration, format_table, shorten
 from ferroflow.store.orphans import HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, check_timeout
 
 __all__ = ["add_parsers", "format_duration", "format_time"]
@@ -147,22 +148,8 @@ def _reap(store: Any) -> None:
         print(f"ferroflow: warning: could not look for runs whose process died: {exc}", file=sys.stderr)
 
 
-def _resolve(store: Any, run_id: str) -> Any:
-    """The RunSummary for ``run_id`` or a unique prefix of it; raises _Unknown."""
-    run = store.get_run(run_id)
-    if run is not None:
-        return run
-    matches = store.match_run_ids(run_id, limit=6) if run_id else []
-    if len(matches) == 1:
-        return store.get_run(matches[0])
-    if len(matches) > 1:
-        shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
-        raise _Unknown(f"run id prefix {run_id!r} is ambiguous: it matches {shown}")
-    raise _Unknown(f"no run with id {run_id!r} in the run store {store.location} (see `ferroflow runs`)")
-
-
 class _Unknown(Exception):
-    pass
+    """A task the command names is not in the run (exit code 2, as for an unknown run)."""
 
 
 def format_time(ts: Optional[float], millis: bool = False) -> str:
@@ -174,32 +161,15 @@ def format_time(ts: Optional[float], millis: bool = False) -> str:
     return f"{text}.{moment.microsecond // 1000:03d}" if millis else text
 
 
-def format_duration(seconds: Optional[float]) -> str:
-    """``0.31s``, ``12.3s``, ``2m03s``, ``1h02m``; ``-`` for None."""
-    if seconds is None:
-        return "-"
-    if seconds < 10:
-        return f"{seconds:.2f}s"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
 def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[c]) for c, cell in enumerate(row)).rstrip() for row in rows]
-    return "\n".join(lines) + "\n"
+    return "".join(line + "\n" for line in format_table(rows))
 
 
-def _one_line(text: Optional[str], width: int = 100) -> str:
+def _flat(text: Optional[str], width: int = 100) -> str:
+    """``text`` on one line (runs of white space made one space), shortened to ``width``."""
     if not text:
         return ""
-    line = " ".join(str(text).split())
-    return line if len(line) <= width else line[: width - 3] + "..."
+    return shorten(" ".join(str(text).split()), width)
 
 
 # ----- ferroflow runs --------------------------------------------------------------
@@ -233,7 +203,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
     """``ferroflow runs show RUN_ID``: a run's header and its task states."""
-    from ferroflow.store import StateStoreError, default_store_path
+    from ferroflow.store import AmbiguousRunIdError, StateStoreError, UnknownRunError, default_store_path
 
     try:
         store = _open_store()
@@ -241,9 +211,9 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             return _fail(f"no run with id {args.run_id!r}: no run store at {default_store_path()}", EXIT_USAGE)
         with store:
             _reap(store)
-            run = _resolve(store, args.run_id)
+            run = store.resolve_run(args.run_id)
             tasks = store.task_states(run.run_id, failed_limit=args.failed)
-    except _Unknown as exc:
+    except (UnknownRunError, AmbiguousRunIdError, _Unknown) as exc:
         return _fail(str(exc), EXIT_USAGE)
     except StateStoreError as exc:
         return _fail(str(exc), EXIT_STORE)
@@ -255,7 +225,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     rows = [["TASK", "STATE", "RUNS", "CHILDREN", "MESSAGE"]]
     for t in tasks:
         rows.append([t.name, t.state or "-", "-" if t.run_count is None else str(t.run_count),
-                     _children(t), _one_line(t.message, 80)])
+                     _children(t), _flat(t.message, 80)])
     print(_table(rows), end="")
     for t in tasks:
         if not t.failed_count:
@@ -264,7 +234,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         listed = len(t.failed_children)
         print(f"Failed children of {t.name} ({t.failed_count:,}):")
         for child in t.failed_children:
-            message = _one_line(child.message, 120)
+            message = _flat(child.message, 120)
             print(f"  [{child.map_index}] {child.state}" + (f": {message}" if message else ""))
         if listed < t.failed_count:
             print(f"  ... and {t.failed_count - listed:,} more (`ferroflow runs show {run.run_id} "
@@ -302,7 +272,7 @@ def cmd_runs_reap(args: argparse.Namespace) -> int:
 
 
 def _run_header(run: Any) -> str:
-    state = run.state + (f": {_one_line(run.message, 100)}" if run.message else "")
+    state = run.state + (f": {_flat(run.message, 100)}" if run.message else "")
     if run.ended_at is None:
         timing = f"{format_time(run.started_at)} (not ended)"
     else:
@@ -333,7 +303,7 @@ def _children(task: Any) -> str:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     """``ferroflow logs RUN_ID``: a run's log records, oldest first."""
-    from ferroflow.store import StateStoreError, default_store_path
+    from ferroflow.store import AmbiguousRunIdError, StateStoreError, UnknownRunError, default_store_path
 
     if args.map_index is not None and args.task is None:
         return _fail("--map-index needs --task NAME", EXIT_USAGE)
@@ -342,14 +312,14 @@ def cmd_logs(args: argparse.Namespace) -> int:
         if store is None:
             return _fail(f"no run with id {args.run_id!r}: no run store at {default_store_path()}", EXIT_USAGE)
         with store:
-            run = _resolve(store, args.run_id)
+            run = store.resolve_run(args.run_id)
             if args.task is not None:
                 names = [(t.name, t.slug) for t in store.task_states(run.run_id, failed_limit=0)]
                 if not any(args.task in pair for pair in names):
                     shown = ", ".join(name for name, _ in names) or "none recorded"
                     raise _Unknown(f"run {run.run_id} has no task named {args.task!r} (tasks: {shown})")
             lines = store.logs(run.run_id, task_name=args.task, map_index=args.map_index)
-    except _Unknown as exc:
+    except (UnknownRunError, AmbiguousRunIdError, _Unknown) as exc:
         return _fail(str(exc), EXIT_USAGE)
     except StateStoreError as exc:
         return _fail(str(exc), EXIT_STORE)

@@ -17,7 +17,7 @@ from ferroflow import _core
 from ferroflow.errors import FerroflowError
 from ferroflow.runtime.checkpoints import UnreadCheckpoints
 from ferroflow.results import ResultError
-from ferroflow.store import RunStore, RunSummary, StateStoreError, UnknownRunError
+from ferroflow.store import AmbiguousRunIdError, RunStore, RunSummary, StateStoreError
 from ferroflow.store.parameters import restore
 
 __all__ = ["ResumeError", "Resume", "find_run", "resumed_parameters"]
@@ -32,18 +32,19 @@ class ResumeError(FerroflowError, ValueError):
 
 
 def find_run(store: RunStore, run_id: str, flow_name: str) -> RunSummary:
-    """The recorded run ``run_id`` (or the one run whose id starts with it), which
-    must be a run of the flow named ``flow_name``."""
-    run = store.get_run(run_id)
-    if run is None:
-        matches = store.match_run_ids(run_id, limit=2) if run_id else []
-        if len(matches) > 1:
-            raise ResumeError(f"run id prefix {run_id!r} is ambiguous; give more of it (see `ferroflow runs`)")
-        if not matches:
-            raise UnknownRunError(run_id, store.location)
-        run = store.get_run(matches[0])
-    if run.flow_name != flow_name:  # type: ignore[union-attr]
-        raise ResumeError(f"run {run.run_id} is a run of flow {run.flow_name!r}, not of {flow_name!r}")  # type: ignore[union-attr]
+    """The recorded run ``run_id`` (or the one run whose id starts with it, see
+    :meth:`RunStore.resolve_run`), which must be a run of the flow named ``flow_name``.
+
+    Raises :class:`~ferroflow.store.UnknownRunError` when no run is found, and
+    :class:`ResumeError` when ``run_id`` abbreviates several runs (the store's
+    :class:`~ferroflow.store.AmbiguousRunIdError`, with its message) or the run cannot
+    be resumed by this flow."""
+    try:
+        run = store.resolve_run(run_id)
+    except AmbiguousRunIdError as exc:
+        raise ResumeError(str(exc)) from exc
+    if run.flow_name != flow_name:
+        raise ResumeError(f"run {run.run_id} is a run of flow {run.flow_name!r}, not of {flow_name!r}")
     # Runs recorded as running whose process died are marked so first: this one (then
     # it may be resumed), or another run resuming it (which would keep the claim below).
     try:

@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 
 import pluggy
 
-from ferroflow.errors import PluginError
+from ferroflow.errors import PluginError, one_line
 from ferroflow.plugins import hookspecs
 from ferroflow.plugins.hookspecs import PROJECT_NAME
 
@@ -54,6 +54,7 @@ __all__ = [
     "TRACE_ENV",
     "PluginRecord",
     "Registration",
+    "create_registered",
     "get_executor",
     "get_plugin_manager",
     "get_registry",
@@ -264,7 +265,7 @@ def get_executor(name_or_instance: Any = None, /, **options: Any) -> Any:
             executors, and says so when a plugin of that name failed to load or is
             disabled), or the factory raised.
     """
-    return _create("executors", name_or_instance, options)
+    return create_registered("executors", name_or_instance, options)
 
 
 @contextlib.contextmanager
@@ -416,7 +417,7 @@ def _dist_of(ep: importlib.metadata.EntryPoint) -> tuple[Optional[str], Optional
 
 def _fail(record: PluginRecord, exc: BaseException, context: str) -> None:
     record.status = "failed"
-    record.error = _one_line(exc)
+    record.error = one_line(exc)
     record.traceback = "".join(traceback_module.format_exception(type(exc), exc, exc.__traceback__))
     logger.warning("ferroflow plugin %s failed to load (%s): %s", record.describe(), context, record.error)
 
@@ -470,12 +471,6 @@ def _register_checked(pm: pluggy.PluginManager, plugin: object,
 
 def _hook_names() -> list[str]:
     return [name for name in hookspecs.__all__ if name not in {"hookspec", "PROJECT_NAME"}]
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 # ---------------------------------------------------------------------------
@@ -542,7 +537,7 @@ def _call_registration(impl: Any, hook_name: str, noun: str, plugin_name: str,
     try:
         impl.function(**{arg: register for arg in impl.argnames})
     except Exception as exc:  # noqa: BLE001 - a plugin must not break the registry
-        line = f"{hook_name} raised {_one_line(exc)}"
+        line = f"{hook_name} raised {one_line(exc)}"
         tb = "".join(traceback_module.format_exception(type(exc), exc, exc.__traceback__))
         regs.errors.setdefault(plugin_name, []).append((line, tb))
         logger.warning("ferroflow plugin %r failed: %s", plugin_name, line)
@@ -552,7 +547,16 @@ def _call_registration(impl: Any, hook_name: str, noun: str, plugin_name: str,
     return pending
 
 
-def _create(kind: str, name_or_instance: Any, options: dict[str, Any]) -> Any:
+def create_registered(kind: str, name_or_instance: Any, options: dict[str, Any]) -> Any:
+    """An object of a registry ``kind`` (``"executors"``, ``"serializers"``,
+    ``"result_stores"``, ``"notifiers"``): what :func:`get_executor`,
+    ``get_serializer``, ``get_result_store`` and ``get_notifier`` return.
+
+    ``name_or_instance`` is a registered name (built as ``factory(**options)``), a
+    class (instantiated with ``options``), an instance (returned as is; no options
+    allowed), or None for the kind's default. Raises :class:`PluginError` for an
+    unknown name (the message lists the registered ones), a factory that raised, or
+    options given with an instance."""
     noun = KINDS[kind][1]
     if name_or_instance is None:
         default = _DEFAULTS.get(kind)
@@ -572,7 +576,7 @@ def _create(kind: str, name_or_instance: Any, options: dict[str, Any]) -> Any:
             shown = f" with options {options!r}" if options else ""
             raise PluginError(
                 f"Could not create {noun} {registration.name!r} (from plugin "
-                f"{registration.plugin!r}){shown}: {_one_line(exc)}") from exc
+                f"{registration.plugin!r}){shown}: {one_line(exc)}") from exc
     if isinstance(name_or_instance, type):
         return name_or_instance(**options)
     if options:

@@ -47,7 +47,8 @@ from typing import Any, Callable, Mapping, Optional, Union
 
 import cloudpickle
 
-from ferroflow.results.errors import ResultCorrupt, ResultNotFound, one_line
+from ferroflow.errors import one_line
+from ferroflow.results.errors import ResultCorrupt, ResultNotFound
 from ferroflow.results.stores import ResultStore
 
 __all__ = [

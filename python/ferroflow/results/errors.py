@@ -29,7 +29,7 @@ import errno as errno_module
 import re
 from typing import Any, Optional
 
-from ferroflow.errors import FerroflowError
+from ferroflow.errors import FerroflowError, one_line
 
 __all__ = [
     "ResultError",
@@ -219,10 +219,3 @@ def type_name_of(value: Any) -> str:
     if t.__module__ == "builtins":
         return t.__qualname__
     return f"{t.__module__}.{t.__qualname__}"
-
-
-def one_line(exc: BaseException) -> str:
-    """``"ExceptionType: first line of the message"``."""
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

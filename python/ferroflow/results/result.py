@@ -20,12 +20,8 @@ from __future__ import annotations
 import string
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
-from ferroflow.results.errors import (
-    ResultError,
-    ResultLocationError,
-    SerializationError,
-    one_line,
-)
+from ferroflow.errors import one_line
+from ferroflow.results.errors import ResultError, ResultLocationError, SerializationError
 from ferroflow.results.serializers import Serializer, get_serializer
 from ferroflow.results.stores import ResultStore, _looks_like_url, _wrap, check_location, get_result_store
 

@@ -25,8 +25,9 @@ from typing import Any, Iterable, Optional, Union
 
 import cloudpickle
 
+from ferroflow.errors import one_line
 from ferroflow.plugins import hookimpl
-from ferroflow.results.errors import SerializationError, one_line
+from ferroflow.results.errors import SerializationError
 
 __all__ = [
     "DEFAULT_SERIALIZER",
@@ -190,7 +191,7 @@ def get_serializer(name_or_instance: Any = None, /, **options: Any) -> Serialize
 
     if name_or_instance is None:
         name_or_instance = DEFAULT_SERIALIZER
-    serializer = manager._create("serializers", name_or_instance, options)
+    serializer = manager.create_registered("serializers", name_or_instance, options)
     if not (callable(getattr(serializer, "dumps", None)) and callable(getattr(serializer, "loads", None))):
         raise TypeError(f"{serializer!r} is not a serializer: it needs dumps() and loads()")
     return serializer

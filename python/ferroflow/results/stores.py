@@ -272,9 +272,9 @@ def get_result_store(name_or_instance: Any = None, /, **options: Any) -> ResultS
             if "base_url" in options:
                 raise ValueError(f"Result store {name_or_instance!r} is a URL and base_url="
                                  f"{options['base_url']!r} was also given; give only one")
-            return manager._create("result_stores", "fsspec",
-                                   {"base_url": name_or_instance, **options})
-    store = manager._create("result_stores", name_or_instance, options)
+            return manager.create_registered("result_stores", "fsspec",
+                                             {"base_url": name_or_instance, **options})
+    store = manager.create_registered("result_stores", name_or_instance, options)
     for method in ("write", "read", "exists"):
         if not callable(getattr(store, method, None)):
             raise TypeError(f"{store!r} is not a result store: it has no {method}()")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from ferroflow.states import same_value
+
 __all__ = ["ResultValue", "NoResult"]
 
 
@@ -26,18 +28,12 @@ class ResultValue:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ResultValue):
             return NotImplemented
-        return self.location == other.location and _same(self.value, other.value)
+        return self.location == other.location and same_value(self.value, other.value)
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"<Result: {self.value!r}>"
-
-
-def _same(a: Any, b: Any) -> bool:
-    from ferroflow.states import _same as same
-
-    return same(a, b)
 
 
 class _NoResultType:

@@ -33,10 +33,17 @@ from ferroflow.store.config import (
     new_run_id,
     recording_enabled,
 )
-from ferroflow.store.errors import ResumeRefusedError, RunLostError, StateStoreError, UnknownRunError
+from ferroflow.store.errors import (
+    AmbiguousRunIdError,
+    ResumeRefusedError,
+    RunLostError,
+    StateStoreError,
+    UnknownRunError,
+)
 from ferroflow.store.sqlite import SCHEMA_VERSION, SQLiteRunStore
 
 __all__ = [
+    "AmbiguousRunIdError",
     "ChildState",
     "FAILED_CODES",
     "HOME_ENV",

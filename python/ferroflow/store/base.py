@@ -10,8 +10,8 @@ Writes are batched: ``record_*`` add their records to a pending batch, written e
 few tens of milliseconds; ``start_run``, ``end_run`` and ``flush()`` write at once.
 Reads see everything this process recorded before them.
 
-State codes are the core's (``ferroflow._core.SUCCESS``, ...); ``_core.STATE_NAMES``
-names them.
+State codes are the core's (``ferroflow._core.SUCCESS``, ...); :mod:`ferroflow.state_codes`
+names and classifies them.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Union
 
 from ferroflow import _core
+# FAILED_CODES (codes of the states that count as failed) and state_name(code) are
+# re-exported from the one place the state tables are derived from the core.
+from ferroflow.state_codes import FAILED_CODES, state_name
+from ferroflow.store.errors import AmbiguousRunIdError, UnknownRunError
 
 __all__ = [
     "ChildState",
@@ -53,16 +57,6 @@ LogRow = tuple
 #: A time: seconds since the epoch, or a datetime (naive means local time).
 Timestamp = Union[float, int, datetime.datetime, None]
 
-#: Codes of the states that count as failed (Prefect 1's ``is_failed()``).
-FAILED_CODES = frozenset({_core.FAILED, _core.TRIGGER_FAILED, _core.TIMED_OUT})
-
-
-def state_name(code: Optional[int]) -> Optional[str]:
-    """The state name of a core state code (``4`` -> ``"Success"``); None for None."""
-    if code is None:
-        return None
-    names = _core.STATE_NAMES
-    return names[code] if 0 <= code < len(names) else f"Unknown({code})"
 
 
 @dataclass(frozen=True)
@@ -313,6 +307,28 @@ class RunStore(abc.ABC):
     def match_run_ids(self, prefix: str, limit: int = 10) -> list[str]:
         """Run ids that start with ``prefix`` (most recent first), for abbreviations."""
 
+    def resolve_run(self, run_id: str) -> RunSummary:
+        """The run whose id is ``run_id``, or else the one run whose id starts with it
+        (an abbreviation, as with git): how ``ferroflow runs show``, ``ferroflow logs``,
+        ``ferroflow run --resume`` and ``flow.run(resume=...)`` find a run.
+
+        Raises:
+            UnknownRunError: no run's id is or starts with ``run_id`` (an empty
+                ``run_id`` abbreviates nothing).
+            AmbiguousRunIdError: several runs' ids start with ``run_id``; the error
+                names them.
+        """
+        run = self.get_run(run_id)
+        if run is not None:
+            return run
+        matches = self.match_run_ids(run_id, limit=AmbiguousRunIdError.SHOWN + 1) if run_id else []
+        if len(matches) > 1:
+            raise AmbiguousRunIdError(run_id, matches, self.location)
+        run = self.get_run(matches[0]) if matches else None
+        if run is None:
+            raise UnknownRunError(run_id, self.location)
+        return run
+
     @abc.abstractmethod
     def task_states(self, run_id: str, failed_limit: Optional[int] = 100) -> list[TaskSummary]:
         """Every task of a run in the order given to ``start_run``, with its final
@@ -408,8 +424,6 @@ class NullRunStore(RunStore):
         return []
 
     def _unknown(self, run_id: str):
-        from ferroflow.store.errors import UnknownRunError
-
         raise UnknownRunError(run_id, self.location)
 
     def task_states(self, run_id, failed_limit=100):  # noqa: D102

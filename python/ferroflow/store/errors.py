@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Optional
+from typing import Optional, Sequence
 
 from ferroflow.errors import FerroflowError
 
-__all__ = ["ResumeRefusedError", "RunLostError", "StateStoreError", "UnknownRunError", "describe_sqlite_error"]
+__all__ = [
+    "AmbiguousRunIdError",
+    "ResumeRefusedError",
+    "RunLostError",
+    "StateStoreError",
+    "UnknownRunError",
+    "describe_sqlite_error",
+]
 
 
 class StateStoreError(FerroflowError):
@@ -59,14 +66,40 @@ class StateStoreError(FerroflowError):
 
 
 class UnknownRunError(FerroflowError, LookupError):
-    """No run with this id is recorded in the run store."""
+    """No run with this id (nor, where a prefix is accepted, whose id starts with it) is
+    recorded in the run store."""
 
     def __init__(self, run_id: str, path: str):
         self.run_id = run_id
         self.path = str(path)
-        super().__init__(f"no run with id {run_id!r} in the run store {self.path}")
+        super().__init__(f"no run with id {run_id!r} in the run store {self.path} (see `ferroflow runs`)")
 
     def __str__(self) -> str:  # LookupError would quote the message like a KeyError
+        return str(self.args[0])
+
+
+class AmbiguousRunIdError(FerroflowError, LookupError):
+    """A run id prefix matches several recorded runs (see :meth:`RunStore.resolve_run`).
+
+    Attributes:
+        prefix: the prefix given.
+        matches: ids of runs it matches, most recent first (up to six: enough to show
+            that there are more than five).
+        path: the run store.
+    """
+
+    #: How many of the matching ids the message shows.
+    SHOWN = 5
+
+    def __init__(self, prefix: str, matches: Sequence[str], path: str):
+        self.prefix = prefix
+        self.matches = list(matches)
+        self.path = str(path)
+        shown = ", ".join(self.matches[:self.SHOWN]) + (", ..." if len(self.matches) > self.SHOWN else "")
+        super().__init__(f"run id prefix {prefix!r} is ambiguous: it matches {shown}; give more of it "
+                         f"(see `ferroflow runs`)")
+
+    def __str__(self) -> str:  # as for UnknownRunError
         return str(self.args[0])
 
 

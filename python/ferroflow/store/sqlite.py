@@ -53,6 +53,7 @@ How it stays cheap and safe with several processes on one file
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -62,7 +63,7 @@ import sys
 import threading
 import time
 import uuid
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from ferroflow import _core
 from ferroflow.store.base import (
@@ -423,15 +424,8 @@ class SQLiteRunStore(RunStore):
         with self._lock:
             conn = self._reader()
             try:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    result = fn(conn)
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-                return result
+                with _transaction(conn, write):
+                    return fn(conn)
             except sqlite3.Error as exc:
                 raise describe_sqlite_error(exc, self.path, "write" if write else "read", self.busy_timeout) from exc
 
@@ -620,13 +614,28 @@ class SQLiteRunStore(RunStore):
 # ----------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection, write: bool = True) -> Iterator[sqlite3.Connection]:
+    """One transaction of ``conn`` around a ``with`` block: ``BEGIN IMMEDIATE`` (the
+    write lock taken up front) or, for a read, ``BEGIN``; committed when the block
+    ends, rolled back when it raises or when the commit fails (a failed ``COMMIT`` may
+    leave the transaction open, and the connection would refuse every later ``BEGIN``)."""
+    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def _migrate(conn: sqlite3.Connection, path: str) -> None:
     """Create the schema or bring it to :data:`SCHEMA_VERSION` (one transaction)."""
     version = _read_version(conn, path)
     if version == SCHEMA_VERSION:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(conn):
         conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         version = _read_version(conn, path)  # another process may have migrated meanwhile
         for target in range(version + 1, SCHEMA_VERSION + 1):
@@ -640,10 +649,6 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
 
                 conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('created_by', ?)",
                              (f"ferroflow {__version__}",))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _read_version(conn: sqlite3.Connection, path: str) -> int:
@@ -944,8 +949,7 @@ class _Writer:
         conn = self.conn
         txn = _Transaction(self, conn)
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(conn):
                 for item in records:
                     try:
                         txn.handle(item)
@@ -954,11 +958,6 @@ class _Writer:
                 txn.apply()
                 if self.noted or self.dropped:
                     txn.complete(self.noted, self.dropped)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except BaseException as exc:  # noqa: BLE001 - kept and retried, or reported by the next call
             self.cache.clear()
             self.runs.clear()
@@ -1069,19 +1068,13 @@ class _Writer:
         txn = _Transaction(self, self.conn, notes)
         conn = self.conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(conn):
                 txn.note_runs()
                 for item in ends:
                     try:
                         txn.handle(item)
                     except (_Skip, StateStoreError):
                         pass  # lost, or never started: its start waits too
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
         except (sqlite3.Error, OSError):
             self.runs.clear()
             return

@@ -38,14 +38,14 @@ import traceback
 import uuid
 from typing import Any, Optional, Union
 
-from ferroflow.errors import ExecutorError
+from ferroflow.errors import ExecutorError, one_line
 from ferroflow.executors.base import Executor, UnitResult, WorkUnit
 from ferroflow.executors.crash_split import CrashSplitter
+from ferroflow.executors.resources import ResourceTags
 from ferroflow.executors.remote import (
     SharedParts,
     WorkerCrashedError,
     failed_result,
-    one_line,
     pack_parts,
     run_split,
     unpack_result,
@@ -412,22 +412,12 @@ class DaskExecutor(Executor):
 
 
 def resources_from_tags(tags: Any, label: str = "?") -> Optional[dict]:
-    """``{"GPU": 1.0}`` from tags like ``"dask-resource:GPU=1"`` (None: no such tag).
-    A malformed one raises :class:`~ferroflow.errors.ExecutorError` naming it."""
-    wanted: dict = {}
-    for tag in sorted(tags):
-        if not isinstance(tag, str) or not tag.startswith(RESOURCE_TAG):
-            continue
-        name, sep, amount = tag[len(RESOURCE_TAG):].partition("=")
-        name = name.strip()
-        try:
-            value = float(amount)
-        except ValueError:
-            value = math.nan
-        if not sep or not name or not math.isfinite(value) or value <= 0:
-            raise ExecutorError(f"Task {label!r} has the tag {tag!r}, which is not a Dask resource: write "
-                                f"'{RESOURCE_TAG}NAME=AMOUNT' with a positive amount, e.g. '{RESOURCE_TAG}GPU=1'")
-        wanted[name] = value
+    """``{"GPU": 1}`` from tags like ``"dask-resource:GPU=1"``; None when they ask for
+    nothing (no such tag, or only amounts of 0, which restrict nothing). Read by
+    ferroflow's one rule for resource tags (:mod:`ferroflow.executors.resources`): a
+    malformed tag, an amount that is not a number >= 0, or two amounts of one resource
+    raise :class:`~ferroflow.errors.ExecutorError` naming the task and the tag."""
+    wanted = ResourceTags(tags, label, "Dask").named(RESOURCE_TAG, "Dask resource", f"{RESOURCE_TAG}GPU=1")
     return wanted or None
 
 

@@ -40,13 +40,13 @@ import socket
 import time
 from typing import Any, Iterable, Mapping, Optional
 
-from ferroflow.errors import ExecutorError
+from ferroflow.errors import ExecutorError, one_line
 from ferroflow.executors.base import Executor, WorkUnit
 from ferroflow.executors.crash_split import CrashSplitter
+from ferroflow.executors.resources import ResourceTags
 from ferroflow.executors.remote import (
     WorkerCrashedError,
     failed_result,
-    one_line,
     SharedParts,
     pack_parts,
     run_split,
@@ -85,17 +85,6 @@ def _import_ray() -> Any:
 # ----- resources from tags ---------------------------------------------------------------
 
 
-def _amount(text: str, tag: str, task_name: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise ExecutorError(f"Task {task_name!r} has the tag {tag!r}: {text!r} is not an amount of a Ray "
-                            f"resource (a number >= 0, as in {_TAGS[0]!r})")
-    return int(value) if value.is_integer() else value
-
-
 def ray_options(tags: Iterable[str], task_name: str = "task") -> dict:
     """The Ray task options (``num_cpus``, ``num_gpus``, ``resources``) that the tags of
     task ``task_name`` ask for.
@@ -108,44 +97,35 @@ def ray_options(tags: Iterable[str], task_name: str = "task") -> dict:
     ``ray-resource:NAME=N``    ``resources={"NAME": N}`` (repeatable)
     =========================  ===========================================
 
-    Tags that do not start with ``ray-`` or hold no ``:`` are not Ray's and are
-    ignored. A ``ray-...:...`` tag that is none of the above, a value that is not an
-    amount, or two different amounts for the same resource raise
-    :class:`~ferroflow.errors.ExecutorError` naming the task and the tag.
+    Amounts follow ferroflow's one rule for resource tags
+    (:mod:`ferroflow.executors.resources`): a number >= 0, where 0 asks for none
+    (``ray-num-cpus:0``: ``num_cpus=0``, a unit that reserves no CPU;
+    ``ray-resource:NAME=0``: no entry in ``resources``). Tags that do not start with
+    ``ray-`` or hold no ``:`` are not Ray's and are ignored. A ``ray-...:...`` tag that
+    is none of the above, a value that is not an amount, or two different amounts for
+    the same resource raise :class:`~ferroflow.errors.ExecutorError` naming the task and
+    the tag.
     """
-    options: dict = {}
-    resources: dict = {}
-    seen: dict = {}  # option or resource name -> the tag that set it
-
-    def put(target: dict, key: str, value: float, tag: str, label: str) -> None:
-        if key in target and target[key] != value:
-            raise ExecutorError(f"Task {task_name!r} has the tags {seen[label]!r} and {tag!r}, which ask Ray "
-                                f"for different amounts of {label}")
-        target[key] = value
-        seen[label] = tag
-
     for tag in sorted(tags):
         if not tag.startswith(TAG_PREFIX) or ":" not in tag:
             continue
         kind, _, value = tag[len(TAG_PREFIX):].partition(":")
-        if kind == "num-cpus":
-            put(options, "num_cpus", _amount(value, tag, task_name), tag, "CPU")
-        elif kind == "num-gpus":
-            put(options, "num_gpus", _amount(value, tag, task_name), tag, "GPU")
-        elif kind == "resource":
-            name, equals, amount = value.partition("=")
-            name = name.strip()
-            if not equals or not name:
-                raise ExecutorError(f"Task {task_name!r} has the tag {tag!r}: write a custom Ray resource as "
-                                    f"'ray-resource:NAME=AMOUNT' (as in 'ray-resource:db_connections=1')")
-            if name in ("CPU", "GPU"):
-                raise ExecutorError(f"Task {task_name!r} has the tag {tag!r}: ask for {name}s with "
-                                    f"'ray-num-{name.lower()}s:{amount}'")
-            put(resources, name, _amount(amount, tag, task_name), tag, f"resource {name!r}")
-        else:
+        if kind == "resource":
+            name, _, amount = value.partition("=")
+            if name.strip() in ("CPU", "GPU"):
+                raise ExecutorError(f"Task {task_name!r} has the tag {tag!r}: ask for {name.strip()}s with "
+                                    f"'ray-num-{name.strip().lower()}s:{amount}'")
+        elif kind not in ("num-cpus", "num-gpus"):
             raise ExecutorError(f"Task {task_name!r} has the tag {tag!r}, which is not a Ray resource tag "
                                 f"(those are {', '.join(repr(t) for t in _TAGS)}; a tag without ':' is "
                                 f"not read as one)")
+    asked = ResourceTags(tags, task_name, "Ray")
+    options: dict = {}
+    for option, prefix, what in (("num_cpus", "ray-num-cpus:", "CPU"), ("num_gpus", "ray-num-gpus:", "GPU")):
+        amount = asked.amount(prefix, what)
+        if amount is not None:
+            options[option] = amount
+    resources = asked.named("ray-resource:", "custom Ray resource", "ray-resource:db_connections=1")
     if resources:
         options["resources"] = resources
     return options
