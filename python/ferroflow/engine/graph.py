@@ -20,19 +20,22 @@ class FrozenFlow:
 
     def __init__(self, flow: Any):
         self.flow = flow
-        self.tasks: list = list(flow.tasks)
-        self.index: dict = {t: i for i, t in enumerate(self.tasks)}
-        self.in_edges: list[list] = [[] for _ in self.tasks]
-        spec_edges = []
-        for edge in flow.edges:
-            try:
-                up, down = self.index[edge.upstream_task], self.index[edge.downstream_task]
-            except KeyError as exc:
-                raise FlowDefinitionError(
-                    f"Flow {flow.name!r} has an edge {edge} whose task {exc.args[0]!r} is not in the flow"
-                ) from None
-            self.in_edges[down].append(edge)
-            spec_edges.append((up, down, bool(edge.mapped), bool(edge.flattened)))
+        tasks = self.tasks = list(flow._tasks)
+        index = self.index = {t: i for i, t in enumerate(tasks)}
+        # ``Flow._edges_in`` indexes the flow's edges by downstream task, in the order
+        # they were added; an edge is (upstream, downstream, key, mapped, flattened).
+        edges_in = flow._edges_in
+        in_edges = self.in_edges = [list(edges_in[t].values()) if t in edges_in else [] for t in tasks]
+        try:
+            spec_edges = [(index[e[0]], down, e[3], e[4]) for down, edges in enumerate(in_edges) for e in edges]
+        except KeyError:
+            spec_edges = []
+        if len(spec_edges) != len(flow.edges):  # an edge with a task that is not in the flow
+            edge = next(e for e in flow.edges if e.upstream_task not in index or e.downstream_task not in index)
+            culprit = edge.upstream_task if edge.upstream_task not in index else edge.downstream_task
+            raise FlowDefinitionError(
+                f"Flow {flow.name!r} has an edge {edge} whose task {culprit!r} is not in the flow"
+            )
         self.graph = _core.Graph([t.name for t in self.tasks], spec_edges)
 
     def sorted_tasks(self) -> list:

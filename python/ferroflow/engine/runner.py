@@ -22,7 +22,9 @@ from ferroflow import _core, debug, signals, states
 from ferroflow.debug import TaskRaised
 from ferroflow.engine import inputs
 from ferroflow.runtime.context import Frame, RunInfo, in_frame
-from ferroflow.engine.graph import freeze, given_states, is_constant_task
+from ferroflow.core.collections import Constant
+from ferroflow.core.parameter import Parameter
+from ferroflow.engine.graph import freeze, given_states
 from ferroflow.runtime.handlers import call_handlers, on_failure_handler, outcome_of, state_of
 from ferroflow.runtime.logs import RunLogHandler
 from ferroflow.engine.parameters import check_parameters
@@ -159,22 +161,16 @@ class FlowRun:
             self.releaser = Releaser(frozen, self.record, {index[t] for t in self.flow.reference_tasks()})
         self.resume: Optional[Resume] = None
         tasks = frozen.tasks
-        self.custom_trigger = [not hasattr(t.trigger, "_ff_spec") for t in tasks]
-        # Whether a task's runs may run again (retries, or a RETRY signal seen), so
-        # the details of an earlier attempt must be cleared when the next reports.
-        self.rerunnable = [bool(t.max_retries) for t in tasks]
-        self.handlers = [_handlers_of(t) for t in tasks]
         # task id -> {map index (TASK_LEVEL: the task itself): message} of the task runs
         # of tasks with handlers whose last attempt ended Retrying by a RETRY signal or a
         # handler: their next attempt starts from that state (WorkUnit.retried_from).
         self.retried: dict = {}
-        slugs = getattr(self.flow, "slugs", {})
-        constants = [is_constant_task(t) for t in tasks]
-        self.checkpoints = [
-            None if constants[i] or _is_parameter(t)
-            else checkpoint_of(t, self.flow, slugs.get(t, t.slug) or t.name, any(e.mapped for e in frozen.in_edges[i]))
-            for i, t in enumerate(tasks)
-        ]
+        self.plans: dict[int, inputs.MapPlan] = {}
+        # Plain tasks (runtime/batch.py): their TaskPlan and the (keyword, upstream id)
+        # pairs their arguments come from; their ready runs are batched.
+        self.plain: dict[int, TaskPlan] = {}
+        self.plain_args: dict[int, tuple] = {}
+        constants = self._profile_tasks()
         for i, t in enumerate(tasks):
             if i in decided:
                 self._given(i, decided[i][1])
@@ -186,12 +182,6 @@ class FlowRun:
             if checkpoint is not None and checkpoint.cache is not None:
                 self.checkpoints[i] = dataclasses.replace(checkpoint, cache=dataclasses.replace(checkpoint.cache,
                                                                                                 given=state))
-        self.plans: dict[int, inputs.MapPlan] = {}
-        # Plain tasks (runtime/batch.py): their TaskPlan and the (keyword, upstream id)
-        # pairs their arguments come from; their ready runs are batched.
-        self.plain: dict[int, TaskPlan] = {}
-        self.plain_args: dict[int, tuple] = {}
-        self._find_plain(constants)
         self.batches = getattr(executor, "batches", True)
         self.direct: list = []  # outcomes decided without running anything
         self.backlog: deque = deque()  # generators of units not yet sliced
@@ -203,30 +193,57 @@ class FlowRun:
         self._t0 = time.monotonic()
         self._last_progress = 0.0
 
-    def _find_plain(self, constants: list) -> None:
-        """Fill :attr:`plain` and :attr:`plain_args` for the tasks whose runs can be
-        batched: not mapped, no state handlers, checkpoint, timeout, ``log_stdout``,
-        ``retry_condition``, ``task_run_name`` or custom trigger, and every argument
-        read whole from an upstream task that is never mapped."""
-        frozen = self.frozen
-        slugs = getattr(self.flow, "slugs", {})
-        can_map = [any(e.mapped for e in edges) for edges in frozen.in_edges]
-        for i, t in enumerate(frozen.tasks):
-            if (constants[i] or _is_parameter(t) or self.custom_trigger[i] or self.handlers[i] or can_map[i]
-                    or self.checkpoints[i] is not None or t.timeout is not None or t.log_stdout
-                    or t.retry_condition is not None or t.task_run_name is not None):
+    def _profile_tasks(self) -> list:
+        """Look at every task once: fill :attr:`custom_trigger`, :attr:`rerunnable`,
+        :attr:`handlers`, :attr:`checkpoints`, and :attr:`plain` with
+        :attr:`plain_args` for the tasks whose runs can be batched (not mapped; no state
+        handlers, checkpoint, timeout, ``log_stdout``, ``retry_condition``,
+        ``task_run_name`` or custom trigger; every argument read whole from an upstream
+        task that is never mapped). Returns whether each task is a constant."""
+        frozen, flow = self.frozen, self.flow
+        tasks, in_edges, index = frozen.tasks, frozen.in_edges, frozen.index
+        slugs = getattr(flow, "slugs", {})
+        flow_result = getattr(flow, "result", None)
+        n = len(tasks)
+        custom = self.custom_trigger = [False] * n
+        # Whether a task's runs may run again (retries, or a RETRY signal seen), so
+        # the details of an earlier attempt must be cleared when the next reports.
+        rerunnable = self.rerunnable = [False] * n
+        handlers = self.handlers = [()] * n
+        checkpoints = self.checkpoints = [None] * n
+        constants = [False] * n
+        can_map = [any(e[3] for e in edges) if edges else False for edges in in_edges]
+        plain, plain_args = self.plain, self.plain_args
+        for i, t in enumerate(tasks):
+            if isinstance(t, Constant):
+                constants[i] = True
+                continue
+            custom[i] = not hasattr(t.trigger, "_ff_spec")
+            rerunnable[i] = bool(t.max_retries)
+            own = handlers[i] = _handlers_of(t)
+            slug = slugs.get(t, t.slug)
+            if isinstance(t, Parameter):
+                continue
+            # (checkpoint_of's answer is None for a task that neither keeps a result,
+            # nor has a target, nor caches: the common case, decided here cheaply)
+            if (t.target is not None or t.cache_for is not None or t.cache_key_fn is not None
+                    or (t.checkpoint is not False
+                        and (t.result is not None or (flow_result is not None and not t.auto_generated)))):
+                checkpoints[i] = checkpoint_of(t, flow, slug or t.name, can_map[i])
+            if (custom[i] or own or can_map[i] or checkpoints[i] is not None or t.timeout is not None
+                    or t.log_stdout or t.retry_condition is not None or t.task_run_name is not None):
                 continue
             args = []
-            for edge in frozen.in_edges[i]:
-                up = frozen.index[edge.upstream_task]
-                if edge.flattened or can_map[up]:
+            for edge in in_edges[i]:
+                up = index[edge[0]]
+                if edge[4] or can_map[up]:  # flattened, or from a task that may map
                     break
-                if edge.key is not None:
-                    args.append((edge.key, up))
+                if edge[2] is not None:
+                    args.append((edge[2], up))
             else:
-                self.plain[i] = TaskPlan(i, t.name, slugs.get(t, t.slug), frozenset(t.tags), t.run,
-                                         tuple(t.retry_on or ()))
-                self.plain_args[i] = tuple(args)
+                plain[i] = TaskPlan(i, t.name, slug, frozenset(t.tags), t.run, tuple(t.retry_on or ()))
+                plain_args[i] = tuple(args)
+        return constants
 
     def now_ms(self, up: bool = False) -> int:
         """Milliseconds since the run started; rounded up for reports, so a retry
@@ -826,8 +843,6 @@ def _handlers_of(task: Any) -> tuple:
 
 
 def _is_parameter(task: Any) -> bool:
-    from ferroflow.core.parameter import Parameter
-
     return isinstance(task, Parameter)
 
 
