@@ -471,6 +471,42 @@ class Flow:
             self._cache.clear()
         return edge
 
+    def _bind_fresh(self, task: Task, arguments: Dict[str, Any]) -> bool:
+        """Bind a task copy made by calling a task (new to this flow, so no key of it is
+        bound yet) when every argument is a plain value or a task of this flow: the
+        common call, with none of the checks a task bound again needs. Returns False,
+        binding nothing, for any other call (:meth:`_bind_inputs` binds those)."""
+        tasks = self._tasks
+        if task in tasks or isinstance(task, Parameter):
+            return False
+        for value in arguments.values():
+            kind = type(value)
+            if kind not in _SCALARS and (not isinstance(value, Task) or value not in tasks or value is task
+                                         or isinstance(value, Constant)):
+                return False
+        self.add_task(task)
+        edges, edges_in, edges_out = self.edges, self._edges_in, self._edges_out
+        keyed = constants = None
+        for key, value in arguments.items():
+            if type(value) in _SCALARS:
+                if constants is None:
+                    constants = self.constants[task]
+                constants[key] = value
+                continue
+            edge = _edge_from_parts(value, task, key, False, False)
+            edges.add(edge)
+            if keyed is None:
+                keyed = edges_in[task] = {}
+            keyed[key] = edge
+            outs = edges_out.get(value)
+            if outs is None:
+                edges_out[value] = [edge]
+            else:
+                outs.append(edge)
+        if keyed is not None and self._cache:
+            self._cache.clear()
+        return True
+
     def _bind_inputs(
         self,
         task: Task,

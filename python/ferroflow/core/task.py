@@ -381,6 +381,9 @@ TASK_OPTIONS: Dict[str, _Option] = {
     "task_run_name": _Option(result_options.check_task_run_name),
 }
 
+#: The options a copy of a task gets its own copy of (name, how to copy it).
+_CLONED_OPTIONS = tuple((name, option.clone) for name, option in TASK_OPTIONS.items() if option.clone is not None)
+
 
 def _check_option_combination(t: "Task") -> None:
     """Constraints between options, checked after any of them changes."""
@@ -618,9 +621,8 @@ class Task:
         new = cls.__new__(cls)
         state = new.__dict__
         state.update(self.__dict__)
-        for name, option in TASK_OPTIONS.items():
-            clone = option.clone
-            if clone is not None and name in state:
+        for name, clone in _CLONED_OPTIONS:
+            if name in state:
                 state[name] = clone(state[name])
         if self.slug and "slug" not in task_args:
             state["slug"] = self.slug + "-copy"
@@ -667,7 +669,8 @@ class Task:
         flow = _require_flow(self, flow)
         new = self.copy(**task_args) if task_args else self.copy()
         arguments = new._bind_arguments(args, kwargs)
-        flow._bind_inputs(new, arguments, bool(mapped), upstream_tasks)
+        if mapped or upstream_tasks or not flow._bind_fresh(new, arguments):
+            flow._bind_inputs(new, arguments, bool(mapped), upstream_tasks)
         context_tags = _CONTEXT_TAGS.get()
         if context_tags:
             new.tags |= context_tags

@@ -19,10 +19,16 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
+from ferroflow._core import SUCCESS
 from ferroflow.engine.record import TASK_LEVEL, RunRecord
 from ferroflow.store import NullRunStore, ResumeRefusedError, RunLostError, RunStore, StateStoreError
 
 __all__ = ["Recorder"]
+
+#: The message, location and run count recorded with a task run that simply succeeded.
+_SUCCEEDED = ("Task run succeeded.", None, None)
+_CODE = 0x7F  # a code without RETRY_OK
+_NONE = 0xFF  # no code recorded with its final message
 
 log = logging.getLogger("ferroflow.store")
 
@@ -48,6 +54,11 @@ class Recorder:
         self.failed: Optional[StateStoreError] = None
         self.lost: Optional[RunLostError] = None
         self.unstored = False  # the store could not take even the run's start (yet)
+        # The task-level code last recorded for each task with its final message (255:
+        # none yet): at the end only the tasks whose code changed since are recorded again.
+        self.reported = bytearray(b"\xff") * len(record.frozen.tasks)
+        # Whether each task may map (it has a mapped input): the others have no children.
+        self.mappable = [any(e[3] for e in edges) if edges else False for edges in record.frozen.in_edges]
 
     def _guard(self, write, *args: Any, **kwargs: Any) -> None:
         if self.failed is not None or self.lost is not None:
@@ -67,11 +78,9 @@ class Recorder:
     def start(self, parameters: dict, resumed_from: Optional[str] = None, approved: frozenset = frozenset()) -> None:
         frozen = self.record.frozen
         slugs = getattr(frozen.flow, "slugs", {})
-        tasks = [
-            (i, t.name, slugs.get(t, t.slug), any(e.mapped for e in frozen.in_edges[i]), i in approved)
-            for i in frozen.graph.order()
-            for t in (frozen.tasks[i],)
-        ]
+        tasks, mappable = frozen.tasks, self.mappable
+        tasks = [(i, t.name, slugs.get(t, t.slug), mappable[i], i in approved)
+                 for i in frozen.graph.order() for t in (tasks[i],)]
         try:
             self._guard(self.store.start_run, self.run_id, frozen.flow.name, parameters, tasks,
                         resumed_from=resumed_from)
@@ -92,8 +101,21 @@ class Recorder:
         self.round[(task_id, index)] = (None if message is None else str(message), location, None)
 
     def report(self, reports: list, logs: Any) -> None:
-        """Record one round of reports (as given to the core) and the new log records."""
+        """Record one round of reports (as given to the core) and the new log records.
+
+        A task run that simply succeeded is recorded with its final message at once
+        (the end of the run then records again only what changed since)."""
         details, self.round = self.round, {}
+        reported = self.reported
+        for task_id, indices, code in reports:
+            if indices is None:
+                if (task_id, TASK_LEVEL) in details:
+                    reported[task_id] = code & _CODE
+                elif code == SUCCESS:
+                    details[(task_id, TASK_LEVEL)] = _SUCCEEDED
+                    reported[task_id] = SUCCESS
+                else:
+                    reported[task_id] = _NONE  # its message is worked out at the end
         self._guard(self.store.record_report, self.run_id, reports, details)
         self._logs(logs)
 
@@ -116,13 +138,16 @@ class Recorder:
         record, core = self.record, self.record.core
         reports: list = []
         details: dict = {}
-        for task_id in range(len(record.frozen.tasks)):
-            code = core.task_state(task_id)
-            width = core.width(task_id)
+        codes, counts, reported = core.task_states(), core.task_run_counts(), self.reported
+        for task_id, mappable in enumerate(self.mappable):
+            code = codes[task_id]
+            width = core.width(task_id) if mappable else None
             if width:
                 self._guard(self.store.record_width, self.run_id, task_id, width)
                 reports.append((task_id, range(width), core.child_states(task_id)))
-            run_count = max(1, core.task_run_count(task_id))
+            elif code == reported[task_id] and counts[task_id] <= 1:
+                continue  # recorded with its final code and message during the run
+            run_count = max(1, counts[task_id])
             message = record.message(task_id, TASK_LEVEL, code, run_count)
             details[(task_id, TASK_LEVEL)] = (None if message is None else str(message),
                                               record.location(task_id, TASK_LEVEL), run_count)

@@ -1386,23 +1386,27 @@ class _Transaction:
 
     def _report(self, run_id, reports, now, shared=None) -> None:
         key = self._key(run_id)
-        by_task: dict = {}
-        if shared:
-            for (task_id, index), detail in shared.items():
+        rows = self.rows
+        shared = shared or {}
+        by_task: dict = {}  # the children's entries of ``shared``, by task
+        for (task_id, index), detail in shared.items():
+            if index != -1:
                 by_task.setdefault(task_id, {})[index] = detail
         for report in reports:
             task_id, indices, codes = report[0], report[1], report[2]
             details = report[3] if len(report) > 3 else None
+            if indices is None:
+                found = details.get(-1) if details else None
+                if found is None:
+                    found = shared.get((task_id, -1))
+                message = location = run_count = None
+                if found is not None:
+                    message, location, run_count = found
+                rows[(key, task_id, -1)] = (int(codes) & 0x7F, run_count or 1, message, location, now)
+                continue
             if by_task.get(task_id):
                 details = {**by_task[task_id], **details} if details else by_task[task_id]
-            if indices is None:
-                message = location = run_count = None
-                if details:
-                    found = details.get(-1)
-                    if found is not None:
-                        message, location, run_count = found
-                self.rows[(key, task_id, -1)] = (int(codes) & 0x7F, run_count or 1, message, location, now)
-            elif type(indices) is range and indices.step == 1:
+            if type(indices) is range and indices.step == 1:
                 self._report_range(key, task_id, indices.start, indices.stop, codes, details, now)
             else:
                 self._report_list(key, task_id, indices, codes, details, now)

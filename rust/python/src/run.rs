@@ -203,6 +203,13 @@ impl Run {
         self.core().task_run_count(task)
     }
 
+    /// Task-level run counts of every task, as bytes (0: never handed out).
+    fn task_run_counts<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let core = self.core();
+        let counts: Vec<u8> = (0..core.graph().len() as u32).map(|t| core.task_run_count(t)).collect();
+        PyBytes::new(py, &counts)
+    }
+
     /// Number of children of a mapped task (None before it maps).
     fn width(&self, task: u32) -> Option<u32> {
         self.core().width(task)
