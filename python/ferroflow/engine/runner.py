@@ -8,13 +8,15 @@ and retries are the core's.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import logging
 import math
 import time
 import traceback
 from collections import deque
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import pendulum
 
@@ -105,7 +107,8 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
         raise TypeError(f"keep_results must be True or False, got {keep_results!r}")
     if approve is not None and resume is None:
         raise ValueError("approve= approves the paused tasks of an earlier run: give resume=RUN_ID too")
-    frozen = freeze(flow)
+    with _collector_paused():
+        frozen = freeze(flow)
     given = given_states(frozen, task_states)
     earlier = reader = None
     if resume is not None:
@@ -116,12 +119,30 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
     from ferroflow.plugins import get_executor
 
     exe = get_executor(executor if executor is not None else getattr(flow, "executor", None) or "local")
-    run = FlowRun(frozen, params, exe, progress, scheduled_start_time, store=open_run_store(record),
-                  keep_results=keep_results, given=given)
+    store = open_run_store(record)
+    with _collector_paused():
+        run = FlowRun(frozen, params, exe, progress, scheduled_start_time, store=store, keep_results=keep_results,
+                      given=given)
     if earlier is not None:
         run.resume = Resume(reader, earlier, frozen, run.checkpoints)
         run.info.approved = run.resume.approved(approve)
     return run.execute()
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a block of the engine's own that
+    only allocates (freezing a flow, looking at its tasks): with tens of thousands of
+    tasks alive, each full collection it would trigger there walks all of them, and
+    the block makes no garbage for it to find."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def open_run_store(record: Optional[bool]) -> RunStore:
@@ -256,8 +277,9 @@ class FlowRun:
     def execute(self) -> states.State:
         if self.progress is not None:
             self.progress.start(self.flow.name, [t.name for t in self.frozen.sorted_tasks()])
-        self.recorder.start(self.parameters, resumed_from=None if self.resume is None else self.resume.run.run_id,
-                            approved=self.info.approved)
+        with _collector_paused():
+            self.recorder.start(self.parameters, resumed_from=None if self.resume is None else self.resume.run.run_id,
+                                approved=self.info.approved)
         flow_handlers = _handlers_of(self.flow)
         flow_frame = Frame(self.info, -1, None, None, frozenset(), None, None)
         if flow_handlers:
