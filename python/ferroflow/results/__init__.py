@@ -71,7 +71,7 @@ from ferroflow.results.stores import (
     check_location,
     get_result_store,
 )
-from ferroflow.results.value import NoResult, ResultValue
+from ferroflow.states import NoResult, ResultValue
 
 if TYPE_CHECKING:  # pragma: no cover
     from ferroflow.results.filesystem import FsspecResultStore

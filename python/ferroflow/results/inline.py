@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 from ferroflow.results.errors import ResultError, SerializationError
 from ferroflow.results.result import Result
 from ferroflow.results.serializers import JSONSerializer
-from ferroflow.results.value import ResultValue
+from ferroflow.states import ResultValue
 
 __all__ = ["PrefectResult"]
 

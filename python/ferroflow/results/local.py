@@ -16,7 +16,7 @@ import os
 from typing import Any, Callable, Optional, Union
 
 from ferroflow.results.result import DefaultLocation, Result
-from ferroflow.results.value import ResultValue
+from ferroflow.states import ResultValue
 
 __all__ = ["LocalResult"]
 
