@@ -17,6 +17,7 @@ recorded here.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Optional
 
 from ferroflow._core import SUCCESS
@@ -29,6 +30,9 @@ __all__ = ["Recorder"]
 _SUCCEEDED = ("Task run succeeded.", None, None)
 _CODE = 0x7F  # a code without RETRY_OK
 _NONE = 0xFF  # no code recorded with its final message
+#: Seconds between two questions to the store about the run's lease (the store itself
+#: confirms it with a commit only once a heartbeat period passed).
+CHECK_SECONDS = 0.05
 
 log = logging.getLogger("ferroflow.store")
 
@@ -59,6 +63,7 @@ class Recorder:
         self.reported = bytearray(b"\xff") * len(record.frozen.tasks)
         # Whether each task may map (it has a mapped input): the others have no children.
         self.mappable = [any(e[3] for e in edges) if edges else False for edges in record.frozen.in_edges]
+        self.checked_at = 0.0  # when the lease was last asked about
 
     def _guard(self, write, *args: Any, **kwargs: Any) -> None:
         if self.failed is not None or self.lost is not None:
@@ -94,7 +99,10 @@ class Recorder:
         the run's lease (cheap: the store asks only once a heartbeat period passed
         without a commit confirming it)."""
         if self.failed is None and self.lost is None:
-            self._guard(self.store.check_lease, self.run_id)
+            now = time.monotonic()
+            if now - self.checked_at >= CHECK_SECONDS:
+                self.checked_at = now
+                self._guard(self.store.check_lease, self.run_id)
 
     def note(self, task_id: int, index: int, message: Optional[str], location: Optional[str] = None) -> None:
         """Remember a message or location of a task run reported in this round."""
@@ -116,6 +124,8 @@ class Recorder:
                     reported[task_id] = SUCCESS
                 else:
                     reported[task_id] = _NONE  # its message is worked out at the end
+        # Every round goes to the store at once (it batches the writes): a record left
+        # here while a long task runs would be lost with the process.
         self._guard(self.store.record_report, self.run_id, reports, details)
         self._logs(logs)
 
