@@ -9,7 +9,7 @@ that never ran, such as one skipped because an upstream task skipped).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ferroflow.states import same_value
 
@@ -21,7 +21,7 @@ class ResultValue:
 
     __slots__ = ("value", "location")
 
-    def __init__(self, value: Any, location: Optional[str] = None) -> None:
+    def __init__(self, value: Any, location: str | None = None) -> None:
         self.value = value
         self.location = location
 
@@ -30,7 +30,7 @@ class ResultValue:
             return NotImplemented
         return self.location == other.location and same_value(self.value, other.value)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # equal by value, so unhashable
 
     def __repr__(self) -> str:
         return f"<Result: {self.value!r}>"
