@@ -31,6 +31,8 @@ test-rust:
 
 test-python: dev
 	$(PY) -m mypy.stubtest ferroflow._core
+	$(PY) -m ruff check python tests plugins benches
+	$(PY) -m mypy
 	$(PY) -m pytest tests plugins
 
 # A built wheel installs into a fresh virtualenv and runs an example there, with no

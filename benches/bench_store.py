@@ -36,9 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
 
-from ferroflow import _core  # noqa: E402
-from ferroflow.store import SQLiteRunStore  # noqa: E402
-from harness import run_measurement  # noqa: E402
+from harness import run_measurement  # noqa: E402 - after the sys.path entry
+
+from ferroflow import _core  # noqa: E402 - after the sys.path entry
+from ferroflow.store import SQLiteRunStore  # noqa: E402 - after the sys.path entry
 
 UNIT = 8_192
 
@@ -52,7 +53,7 @@ def _median(values):
 
 def bench_states(repeat: int, rows_total: int = 200_000, batch: int = 1_000) -> dict:
     times, log_times = [], []
-    for r in range(repeat):
+    for _ in range(repeat):
         with tempfile.TemporaryDirectory() as d, SQLiteRunStore(Path(d) / "runs.db") as store:
             store.start_run("r", "bench", {}, [(0, "work", "work-1", True)])
             store.flush()
@@ -99,7 +100,7 @@ def bench_map(n: int, repeat: int) -> dict:
     for fail in (0.0, 0.1):
         reports = _map_reports(n, fail)
         enqueue, total, rows, size = [], [], 0, 0
-        for r in range(repeat):
+        for _ in range(repeat):
             with tempfile.TemporaryDirectory() as d:
                 path = Path(d) / "runs.db"
                 with SQLiteRunStore(path) as store:
@@ -227,7 +228,7 @@ def bench_engine(n: int, repeat: int) -> dict:
     for fail in (False, True):
         samples = {False: [], True: []}
         counts = None
-        for r in range(repeat):
+        for _ in range(repeat):
             for record in (False, True):  # interleaved: the machine is noisy
                 with tempfile.TemporaryDirectory() as d:
                     code = ENGINE.format(root=str(ROOT / "python"), n=n, record=record, fail=fail, tmp=d)

@@ -34,7 +34,6 @@ import textwrap
 
 from harness import TRIVIAL_TASKS, MeasurementFailed, run_measurement
 
-
 FERROFLOW = TRIVIAL_TASKS + """
     with Flow("bench") as flow:
         t = total(inc.map(list(range(N))))
@@ -60,8 +59,9 @@ CONTENDERS = {
                                                             '    executor = get_executor("local")'), False),
     "ferroflow threads": (FERROFLOW.replace("EXECUTOR_SETUP", "from ferroflow.plugins import get_executor\n"
                                                               '    executor = get_executor("threads")'), False),
-    "ferroflow processes": (FERROFLOW.replace("EXECUTOR_SETUP", "from ferroflow.executors import ProcessesExecutor\n"
-                                                                "    executor = ProcessesExecutor(max_workers=WORKERS)"),
+    "ferroflow processes": (FERROFLOW.replace("EXECUTOR_SETUP",
+                                              "from ferroflow.executors import ProcessesExecutor\n"
+                                              "    executor = ProcessesExecutor(max_workers=WORKERS)"),
                             False),
     "ferroflow dask": (FERROFLOW.replace("EXECUTOR_SETUP", "from ferroflow_dask import DaskExecutor\n"
                                                            "    executor = DaskExecutor(address=ADDRESS)"), True),

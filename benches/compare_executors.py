@@ -35,7 +35,6 @@ import tempfile
 
 from harness import MeasurementFailed, run_measurement
 
-
 RUNNER = """
 import json, resource, sys, time
 from ferroflow import Flow, task

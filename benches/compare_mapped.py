@@ -21,7 +21,6 @@ import textwrap
 
 from harness import TRIVIAL_TASKS, run_measurement
 
-
 FERROFLOW = TRIVIAL_TASKS + """
     with Flow("bench") as flow:
         t = total(inc.map(list(range(N))))
@@ -80,7 +79,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        import dask  # noqa: F401
+        import dask  # noqa: F401 - only whether it is installed
         have_dask = not args.no_dask
     except ImportError:
         have_dask = False

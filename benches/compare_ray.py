@@ -41,7 +41,6 @@ import textwrap
 
 from harness import run_measurement
 
-
 START_RAY = """
     import ray
     t_start = time.perf_counter()
@@ -169,7 +168,8 @@ def main(argv=None) -> int:
             for name in contenders:
                 if name == "plain ray per item" and n > args.per_item_max:
                     continue
-                runs = [measure(CONTENDERS[name], n, args.cpus, args.batch, args.warm, home) for _ in range(args.repeat)]
+                runs = [measure(CONTENDERS[name], n, args.cpus, args.batch, args.warm, home)
+                        for _ in range(args.repeat)]
                 seconds = statistics.median(r["seconds"] for r in runs)
                 if name == "python loop":
                     loop = seconds

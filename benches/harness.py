@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 __all__ = ["MeasurementFailed", "run_measurement", "TRIVIAL_TASKS"]
 
@@ -42,8 +42,8 @@ class MeasurementFailed(SystemExit):
         return lines[-1] if lines else "no error output"
 
 
-def run_measurement(code: str, env: Optional[dict] = None, unset: Iterable[str] = (),
-                    timeout: Optional[float] = None) -> dict:
+def run_measurement(code: str, env: dict | None = None, unset: Iterable[str] = (),
+                    timeout: float | None = None) -> dict:
     """Run ``code`` with ``python -c`` in a fresh process (this process's environment,
     plus ``env``, minus ``unset``) and return the JSON object on its last output line.
 

@@ -21,7 +21,6 @@ import textwrap
 
 from harness import TRIVIAL_TASKS, run_measurement
 
-
 MAP = TRIVIAL_TASKS + """
     with Flow("scale-map") as flow:
         t = total(inc.map(range(N)))

@@ -18,11 +18,11 @@ mapped task runs::
 """
 
 from ferroflow import signals, states, triggers
+from ferroflow.control_flow import apply_map, case, ifelse, merge, pause_task, switch
 from ferroflow.core.edge import flatten, mapped, unmapped
 from ferroflow.core.flow import Flow
 from ferroflow.core.parameter import Parameter
 from ferroflow.core.task import Task, tags, task
-from ferroflow.control_flow import apply_map, case, ifelse, merge, pause_task, switch
 from ferroflow.runtime.context import context
 from ferroflow.runtime.logs import get_logger
 

@@ -43,8 +43,9 @@ validator keys on inputs, in which case children with equal inputs share an entr
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any
 
 __all__ = [
     "CacheValidator",
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 #: ``None``: not a dependency; ``"all"``: all of them; a frozenset: those names.
-Selection = Union[None, str, frozenset]
+Selection = None | str | frozenset
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class CacheValidator:
     source: bool = False
     use: bool = True
 
-    def __add__(self, other: "CacheValidator") -> "CacheValidator":
+    def __add__(self, other: CacheValidator) -> CacheValidator:
         if not isinstance(other, CacheValidator):
             return NotImplemented
         if not (self.use and other.use):
@@ -91,8 +92,8 @@ class CacheValidator:
             self.source or other.source,
         )
 
-    def __call__(self, state: Any, inputs: Optional[Mapping[str, Any]],
-                 parameters: Optional[Mapping[str, Any]]) -> bool:
+    def __call__(self, state: Any, inputs: Mapping[str, Any] | None,
+                 parameters: Mapping[str, Any] | None) -> bool:
         """Prefect 1's call: whether the cached ``state`` may stand for a task run
         with ``inputs`` in a flow run with ``parameters``. Unexpired (its
         ``cached_result_expiration`` is None or later than now) and, as selected, the
@@ -128,7 +129,7 @@ def _pick(values: Mapping[str, Any], selection: Selection) -> dict:
     """The entries of ``values`` a selection names (all of them for ``"all"``)."""
     if selection == "all":
         return dict(values)
-    return {k: v for k, v in values.items() if k in selection}  # type: ignore[operator]
+    return {k: v for k, v in values.items() if k in selection}  # type: ignore[operator]  # names, never None
 
 
 def _same_inputs(state: Any, inputs: dict, selection: Selection) -> bool:
@@ -157,10 +158,10 @@ def _union(a: Selection, b: Selection) -> Selection:
         return a
     if a == "all" or b == "all":
         return "all"
-    return a | b  # type: ignore[operator]
+    return a | b  # type: ignore[operator]  # two frozensets of names here
 
 
-def _names(what: str, validate_on: Optional[Iterable[str]]) -> frozenset:
+def _names(what: str, validate_on: Iterable[str] | None) -> frozenset:
     if isinstance(validate_on, str) or validate_on is None:
         raise TypeError(f"{what}(validate_on=...) takes a list of names, got {validate_on!r}")
     names = frozenset(validate_on)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import traceback
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 from ferroflow._core import FAILED, TIMED_OUT
 from ferroflow.runtime.context import context, current_frame
@@ -82,7 +82,7 @@ class TaskRaised(BaseException):
     """
 
     def __init__(self, error: BaseException, detail: tuple, code: int = FAILED,
-                 task_id: Optional[int] = None, index: Optional[int] = None, reported: bool = False):
+                 task_id: int | None = None, index: int | None = None, reported: bool = False):
         super().__init__(error)
         self.error = error
         self.detail = detail
@@ -92,7 +92,7 @@ class TaskRaised(BaseException):
         self.reported = reported
 
     @classmethod
-    def here(cls, error: BaseException, message: str, code: int = FAILED) -> "TaskRaised":
+    def here(cls, error: BaseException, message: str, code: int = FAILED) -> TaskRaised:
         """The TaskRaised of ``error``, caught in the task run (or flow run) of the
         current frame, with ``message`` for its state."""
         frame = current_frame()
@@ -103,7 +103,7 @@ class TaskRaised(BaseException):
         return cls(error, (message, text), code, task_id, index)
 
     @classmethod
-    def of_task(cls, error: BaseException) -> "TaskRaised":
+    def of_task(cls, error: BaseException) -> TaskRaised:
         """The TaskRaised of an exception the task's own code raised (its function, or
         its timeout), with Prefect's message for it."""
         from ferroflow.runtime.timeouts import TaskTimeout

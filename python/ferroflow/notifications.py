@@ -51,7 +51,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from typing import Any, Callable, Iterable, Mapping, Optional, Union
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from ferroflow import states as _states
 from ferroflow.errors import one_line
@@ -91,7 +92,7 @@ MAX_TRACEBACK_CHARS = 4000
 #: Fields of :class:`NotificationEvent` a context mapping may supply.
 CONTEXT_FIELDS = ("flow_name", "flow_run_id", "task_name", "task_full_name", "map_index")
 
-StateSpec = Union[None, str, type, Iterable[Union[str, type]]]
+StateSpec = None | str | type | Iterable[str | type]
 
 
 class NotificationError(Exception):
@@ -138,7 +139,7 @@ def safe_repr(value: Any, limit: int = MAX_RESULT_CHARS) -> str:
     gives ``<unrepresentable T: error>``."""
     try:
         text = _repr.repr(value)
-    except Exception as exc:  # noqa: BLE001 - a bad __repr__ must not break a notification
+    except Exception as exc:  # a bad __repr__ must not break a notification
         text = f"<unrepresentable {type(value).__name__}: {one_line(exc)}>"
     return _cut(text, limit)
 
@@ -169,17 +170,17 @@ class NotificationEvent:
         failed: True when the state is a ``Failed`` (or a subclass).
     """
 
-    flow_name: Optional[str] = None
-    flow_run_id: Optional[str] = None
-    task_name: Optional[str] = None
-    task_full_name: Optional[str] = None
-    map_index: Optional[int] = None
+    flow_name: str | None = None
+    flow_run_id: str | None = None
+    task_name: str | None = None
+    task_full_name: str | None = None
+    map_index: int | None = None
     state: str
-    message: Optional[str] = None
-    result: Optional[str] = None
-    traceback: Optional[str] = None
+    message: str | None = None
+    result: str | None = None
+    traceback: str | None = None
     timestamp: datetime.datetime = dataclasses.field(default_factory=_utcnow)
-    previous_state: Optional[str] = None
+    previous_state: str | None = None
     failed: bool = False
 
     def __post_init__(self) -> None:
@@ -192,14 +193,14 @@ class NotificationEvent:
         cls,
         state: _states.State,
         *,
-        flow_name: Optional[str] = None,
-        flow_run_id: Optional[str] = None,
-        task_name: Optional[str] = None,
-        task_full_name: Optional[str] = None,
-        map_index: Optional[int] = None,
-        previous_state: Optional[_states.State] = None,
-        timestamp: Optional[datetime.datetime] = None,
-    ) -> "NotificationEvent":
+        flow_name: str | None = None,
+        flow_run_id: str | None = None,
+        task_name: str | None = None,
+        task_full_name: str | None = None,
+        map_index: int | None = None,
+        previous_state: _states.State | None = None,
+        timestamp: datetime.datetime | None = None,
+    ) -> NotificationEvent:
         """Build the event for ``state`` with the identity the caller knows.
 
         ``state.message``, ``state.result`` (through a bounded repr) and
@@ -264,7 +265,7 @@ def _state_classes() -> dict[str, type]:
     return {name.casefold(): getattr(_states, name) for name in _states.__all__}
 
 
-def resolve_states(spec: StateSpec) -> Optional[tuple[type, ...]]:
+def resolve_states(spec: StateSpec) -> tuple[type, ...] | None:
     """Turn a state filter into a tuple of State classes (None stays None).
 
     ``spec`` is None, a State class, a state class name (``"Failed"``, any case), or an
@@ -339,12 +340,12 @@ class Notifier(abc.ABC):
     # Class-level fallbacks, so that a subclass that forgets super().__init__()
     # still has a working notify().
     timeout: float = DEFAULT_TIMEOUT
-    only_states: Optional[tuple[type, ...]] = None
+    only_states: tuple[type, ...] | None = None
     ignore_states: tuple[type, ...] = ()
-    _key: Optional[str] = None
+    _key: str | None = None
 
     def __init__(self, only_states: StateSpec = None, ignore_states: StateSpec = None,
-                 timeout: Union[float, datetime.timedelta] = DEFAULT_TIMEOUT) -> None:
+                 timeout: float | datetime.timedelta = DEFAULT_TIMEOUT) -> None:
         self.only_states = resolve_states(only_states)
         self.ignore_states = resolve_states(ignore_states) or ()
         self.timeout = _check_timeout(timeout)
@@ -388,7 +389,7 @@ class Notifier(abc.ABC):
         """
         try:
             return self._notify(event)
-        except Exception as exc:  # noqa: BLE001 - notify never raises
+        except Exception as exc:  # notify never raises
             self._warn(event, one_line(exc))
             return False
 
@@ -412,16 +413,16 @@ class Notifier(abc.ABC):
             return False
         return True
 
-    def _send_within_timeout(self, event: NotificationEvent) -> tuple[Optional[BaseException], bool]:
+    def _send_within_timeout(self, event: NotificationEvent) -> tuple[BaseException | None, bool]:
         """Run :meth:`send` in a daemon thread and wait at most ``timeout`` seconds:
         ``(the exception it raised or None, whether it timed out)``. It timed out when
         it is still running then (it is abandoned) or raised a timeout error."""
-        outcome: list[Optional[BaseException]] = []
+        outcome: list[BaseException | None] = []
 
         def target() -> None:
             try:
                 self.send(event)
-            except BaseException as exc:  # noqa: BLE001 - reported by notify
+            except BaseException as exc:  # reported by notify
                 outcome.append(exc)
             else:
                 outcome.append(None)
@@ -443,7 +444,7 @@ class Notifier(abc.ABC):
             key = self._key = uuid.uuid4().hex
         return key
 
-    def _warn(self, event: Any, error: str, exc: Optional[BaseException] = None) -> None:
+    def _warn(self, event: Any, error: str, exc: BaseException | None = None) -> None:
         state = getattr(event, "state", "?")
         logger.warning("notifier %s failed to send the %s notification of %s: %s",
                        self.describe(), state, _where(event), error)
@@ -457,7 +458,7 @@ def _is_timeout(exc: BaseException) -> bool:
     ``TimeoutError``; urllib wraps them as ``URLError.reason``, smtplib raises
     ``SMTPServerDisconnected`` while handling them."""
     seen: set[int] = set()
-    current: Optional[BaseException] = exc
+    current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, TimeoutError) or isinstance(getattr(current, "reason", None), TimeoutError):
@@ -492,7 +493,7 @@ class _SlowNotifiers:
         self._lock = threading.Lock()
         self._episodes: dict[str, _Episode] = {}
 
-    def admit(self, key: str, ends_a_run: bool, timeout: float) -> Optional[bool]:
+    def admit(self, key: str, ends_a_run: bool, timeout: float) -> bool | None:
         """May a send go ahead now? False: yes, the notifier is not slow. True: yes, as
         a try of a slow notifier (its pause is over, or the event ends a run); the try
         holds off others for its ``timeout``, by when :meth:`mark` or :meth:`clear`
@@ -551,7 +552,7 @@ def _where(event: Any) -> str:
         task = getattr(event, "task_full_name", None)
         where = f"flow {flow!r}" if flow is not None else "a flow"
         return where if task is None else f"task {task!r} of {where}"
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "an event"
 
 
@@ -579,12 +580,12 @@ def _runtime_context() -> Mapping[str, Any]:
         ctx = getattr(sys.modules.get("ferroflow"), "context", None)
         to_dict = getattr(ctx, "to_dict", None)
         values = to_dict() if callable(to_dict) else None
-    except Exception:  # noqa: BLE001 - no context means less detail, not no notification
+    except Exception:  # no context means less detail, not no notification
         return {}
     return values if isinstance(values, Mapping) else {}
 
 
-def _identity(obj: Any, context: Optional[Callable[[], Mapping[str, Any]]]) -> dict[str, Any]:
+def _identity(obj: Any, context: Callable[[], Mapping[str, Any]] | None) -> dict[str, Any]:
     values = context() if context is not None else _runtime_context()
     fields = {key: values.get(key) for key in CONTEXT_FIELDS}
     from ferroflow.core.flow import Flow
@@ -599,7 +600,7 @@ def _identity(obj: Any, context: Optional[Callable[[], Mapping[str, Any]]]) -> d
 
 
 def as_state_handler(notifier: Notifier, *,
-                     context: Optional[Callable[[], Mapping[str, Any]]] = None
+                     context: Callable[[], Mapping[str, Any]] | None = None
                      ) -> Callable[[Any, _states.State, _states.State], _states.State]:
     """A Prefect-style state handler that notifies ``notifier`` of wanted states.
 
@@ -629,7 +630,7 @@ class NotifyHandler:
     closure, so that it pickles with plain ``pickle`` too)."""
 
     def __init__(self, notifier: Notifier,
-                 context: Optional[Callable[[], Mapping[str, Any]]] = None) -> None:
+                 context: Callable[[], Mapping[str, Any]] | None = None) -> None:
         self.notifier = notifier
         self.context = context
         self.__name__ = self.__qualname__ = f"notify_{notifier.name}"
@@ -644,14 +645,14 @@ class NotifyHandler:
                 event = NotificationEvent.from_state(
                     new_state, previous_state=old_state, **_identity(obj, self.context))
                 notifier.notify(event)
-        except Exception as exc:  # noqa: BLE001 - a notification never changes a state
+        except Exception as exc:  # a notification never changes a state
             logger.warning("notifier %s: could not build the %s notification: %s",
                            notifier.describe(), type(new_state).__name__, one_line(exc))
         return new_state
 
 
 def callback_factory(fn: Callable[[Any, _states.State], Any],
-                     check: Callable[[_states.State], bool]) -> "CallbackHandler":
+                     check: Callable[[_states.State], bool]) -> CallbackHandler:
     """A state handler that calls ``fn(obj, new_state)`` whenever ``check(new_state)``
     is ``True`` (Prefect 1's ``prefect.utilities.notifications.callback_factory``),
     for a task or a flow::
@@ -695,7 +696,7 @@ class CallbackHandler:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """A redirect is an error: following it would turn the POST into a GET."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D401
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
 
 
@@ -728,7 +729,7 @@ def redact_url(url: str) -> str:
         return "<url>"
 
 
-def post_json(url: str, payload: Any, *, headers: Optional[Mapping[str, str]] = None,
+def post_json(url: str, payload: Any, *, headers: Mapping[str, str] | None = None,
               timeout: float = DEFAULT_TIMEOUT, max_response: int = 65536) -> tuple[int, bytes]:
     """POST ``payload`` as JSON to ``url`` with ``urllib.request``; return
     ``(status, body)`` (body cut to ``max_response`` bytes).
@@ -755,7 +756,7 @@ def post_json(url: str, payload: Any, *, headers: Optional[Mapping[str, str]] = 
     except urllib.error.HTTPError as exc:
         try:
             excerpt = exc.read(300).decode("utf-8", "replace").strip()
-        except Exception:  # noqa: BLE001
+        except Exception:
             excerpt = ""
         finally:
             exc.close()

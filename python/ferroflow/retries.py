@@ -23,12 +23,13 @@ import logging
 import math
 import numbers
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Union
+from typing import Any
 
 __all__ = ["ExponentialBackoff", "exponential_backoff"]
 
-Delay = Union[datetime.timedelta, int, float]
+Delay = datetime.timedelta | int | float
 
 #: The longest wait ferroflow schedules (``datetime.timedelta.max``), in seconds.
 MAX_DELAY_SECONDS = datetime.timedelta.max.total_seconds()
@@ -51,9 +52,9 @@ class ExponentialBackoff:
 
     base: float = 1.0
     factor: float = 2.0
-    max_delay: Optional[float] = None
+    max_delay: float | None = None
     jitter: float = 0.0
-    seed: Optional[int] = None
+    seed: int | None = None
 
     def __post_init__(self) -> None:
         where = "exponential_backoff"
@@ -88,9 +89,9 @@ class ExponentialBackoff:
 def exponential_backoff(
     base: Delay = 1.0,
     factor: float = 2.0,
-    max_delay: Optional[Delay] = None,
+    max_delay: Delay | None = None,
     jitter: float = 0.0,
-    seed: Optional[int] = None,
+    seed: int | None = None,
 ) -> ExponentialBackoff:
     """A ``retry_delay`` that grows: ``base``, ``base * factor``, ``base * factor**2``...
     seconds (``base`` and ``max_delay`` as seconds or ``datetime.timedelta``), capped
@@ -101,7 +102,9 @@ def exponential_backoff(
     >>> exponential_backoff(base=0.5, factor=3, max_delay=10).delays(5)
     [0.5, 1.5, 4.5, 10.0, 10.0]
     """
-    return ExponentialBackoff(base, factor, max_delay, jitter, seed)
+    # As seconds here: the class keeps plain floats (and checks them again, unchanged).
+    return ExponentialBackoff(_seconds(base, "base"), factor,
+                              None if max_delay is None else _seconds(max_delay, "max_delay"), jitter, seed)
 
 
 # ----- normalising task options --------------------------------------------------------
@@ -155,7 +158,10 @@ class RetryRule(tuple):
     it wherever a ``retry_on`` tuple goes) plus its ``retry_condition``. The executor
     asks :meth:`allows` only for runs the types already let retry."""
 
-    def __new__(cls, types: tuple, condition: Callable[..., Any], task: Any) -> "RetryRule":
+    condition: Callable[..., Any]
+    task: Any
+
+    def __new__(cls, types: tuple, condition: Callable[..., Any], task: Any) -> RetryRule:
         rule = super().__new__(cls, types)
         rule.condition = condition
         rule.task = task
@@ -182,7 +188,7 @@ class RetryRule(tuple):
         state = state_of(code, value, detail, None, run_count)
         try:
             return bool(self.condition(task, state))
-        except BaseException as exc:  # noqa: BLE001 - a user's condition must not end the run
+        except BaseException as exc:  # a user's condition must not end the run
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             name = getattr(task, "name", task)
@@ -221,11 +227,11 @@ def core_delays(retry_delay: Any, max_retries: int) -> tuple:
     return delays, jitter, seed
 
 
-def run_seed(seed: Optional[int] = None) -> int:
+def run_seed(seed: int | None = None) -> int:
     """The seed of a flow run's jitter: ``seed`` (any int, kept to 64 bits) or fresh."""
     if seed is None:
         return int.from_bytes(os.urandom(8), "little")
-    return _seed(seed)
+    return _seed_bits(seed)
 
 
 # ----- validation helpers ------------------------------------------------------------
@@ -267,9 +273,11 @@ def _jitter(value: Any, where: str) -> float:
     return float(value)
 
 
-def _seed(value: Any) -> Optional[int]:
-    if value is None:
-        return None
+def _seed(value: Any) -> int | None:
+    return None if value is None else _seed_bits(value)
+
+
+def _seed_bits(value: Any) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"exponential_backoff: seed must be None or an int, got {value!r}")
     return int(value) & _SEED_MASK

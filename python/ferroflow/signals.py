@@ -44,7 +44,7 @@ _NOTHING = object()
 SIGNAL_STATES = ("Failed", "TriggerFailed", "Success", "Skipped", "Retrying", "Paused")
 
 
-def _state_name_of(signal_cls: type) -> str:
+def _state_name_of(signal_cls: type[FerroflowSignal]) -> str:
     """The ferroflow state a signal class with its own ``_state_cls`` produces: the
     nearest class of :mod:`ferroflow.states` among ``_state_cls`` and its bases, which
     must be one of :data:`SIGNAL_STATES` (else TypeError)."""

@@ -15,8 +15,6 @@ from those, so the engine, the run store and the CLI cannot disagree about them:
 
 from __future__ import annotations
 
-from typing import Optional
-
 from ferroflow import _core, states
 from ferroflow.states import STATE_CLASSES
 
@@ -63,7 +61,7 @@ DISPLAY_ORDER: tuple[str, ...] = tuple(NAMES[code] for code in (
 ))
 
 
-def state_name(code: Optional[int]) -> Optional[str]:
+def state_name(code: int | None) -> str | None:
     """The state name of a core state code (``4`` -> ``"Success"``); ``"Unknown(N)"``
     for a code the core does not define, None for None."""
     if code is None:

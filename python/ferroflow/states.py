@@ -12,7 +12,8 @@ the value with its checkpoint ``location``, for code written against Prefect 1.
 from __future__ import annotations
 
 import datetime
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ferroflow import _core
 
@@ -41,15 +42,15 @@ class State:
 
     color = "#000000"
 
-    def __init__(self, message: Optional[str] = None, result: Any = None, **attrs: Any):
+    def __init__(self, message: str | None = None, result: Any = None, **attrs: Any):
         self.message = message
         self.result = result
-        self.traceback: Optional[str] = attrs.pop("traceback", None)
+        self.traceback: str | None = attrs.pop("traceback", None)
         self.run_count: int = attrs.pop("run_count", 1)
         #: What the task run logged (``ferroflow.runtime.logs.LogEntry`` tuples).
         self.logs: Sequence = attrs.pop("logs", ())
         #: Where the result was checkpointed (``result=``/``target=``), or None.
-        self.location: Optional[str] = attrs.pop("location", None)
+        self.location: str | None = attrs.pop("location", None)
         if attrs:
             raise TypeError(f"{type(self).__name__}() got unexpected arguments {sorted(attrs)}")
 
@@ -70,7 +71,7 @@ class State:
     def __eq__(self, other: object) -> bool:
         # Equal when of the same type with equal results, as in Prefect 1 (the
         # message is an explanation, not part of the state's identity).
-        return type(self) is type(other) and same_value(self.result, other.result)  # type: ignore[attr-defined]
+        return type(self) is type(other) and same_value(self.result, other.result)
 
     __hash__ = object.__hash__
 
@@ -133,7 +134,7 @@ class Pending(State):
 class Scheduled(Pending):
     """Waiting for ``start_time``."""
 
-    def __init__(self, message=None, result=None, start_time: Optional[datetime.datetime] = None, **attrs):
+    def __init__(self, message=None, result=None, start_time: datetime.datetime | None = None, **attrs):
         super().__init__(message, result, **attrs)
         self.start_time = start_time
 
@@ -163,7 +164,7 @@ class Looped(Finished):
     at once. Only state handlers see it: a task run never ends ``Looped``.
     ``loop_count`` is the iteration that looped (1 for the first)."""
 
-    def __init__(self, message: Optional[str] = None, result: Any = None, loop_count: int = 1, **attrs: Any):
+    def __init__(self, message: str | None = None, result: Any = None, loop_count: int = 1, **attrs: Any):
         super().__init__(message, result, **attrs)
         self.loop_count = loop_count
 
@@ -182,10 +183,10 @@ class Cached(Success):
     ``cached_inputs`` (input values, when known; else ``{}``, as in Prefect 1.4.1).
     """
 
-    def __init__(self, message: Optional[str] = None, result: Any = None, cached_inputs: Optional[dict] = None,
-                 cached_parameters: Optional[dict] = None,
-                 cached_result_expiration: Optional[datetime.datetime] = None,
-                 hashed_inputs: Optional[dict] = None, **attrs: Any):
+    def __init__(self, message: str | None = None, result: Any = None, cached_inputs: dict | None = None,
+                 cached_parameters: dict | None = None,
+                 cached_result_expiration: datetime.datetime | None = None,
+                 hashed_inputs: dict | None = None, **attrs: Any):
         super().__init__(message, result, **attrs)
         self.cached_inputs = {} if cached_inputs is None else cached_inputs
         self.cached_parameters = cached_parameters
@@ -202,8 +203,8 @@ class Mapped(Success):
     children did. ``map_states`` lists one state per child; ``result`` lists
     their results."""
 
-    def __init__(self, message=None, result=None, map_states: Optional[Sequence[State]] = None,
-                 n_map_states: Optional[int] = None, **attrs):
+    def __init__(self, message=None, result=None, map_states: Sequence[State] | None = None,
+                 n_map_states: int | None = None, **attrs):
         super().__init__(message, result, **attrs)
         self._map_states = map_states if map_states is not None else []
         self._n_map_states = n_map_states
@@ -222,7 +223,7 @@ class Mapped(Success):
         return self._n_map_states if self._n_map_states is not None else len(self._map_states)
 
     def __eq__(self, other: object) -> bool:
-        return super().__eq__(other) and list(self.map_states) == list(other.map_states)  # type: ignore[attr-defined]
+        return super().__eq__(other) and isinstance(other, Mapped) and list(self.map_states) == list(other.map_states)
 
     __hash__ = State.__hash__
 
@@ -276,7 +277,7 @@ class ResultValue:
 
     __slots__ = ("value", "location")
 
-    def __init__(self, value: Any, location: Optional[str] = None) -> None:
+    def __init__(self, value: Any, location: str | None = None) -> None:
         self.value = value
         self.location = location
 

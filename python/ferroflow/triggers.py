@@ -12,15 +12,17 @@ upstream states, exactly as in Prefect 1.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, Optional, Union
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ferroflow import signals
+from ferroflow.states import Mapped
 
 if TYPE_CHECKING:  # pragma: no cover
     from ferroflow.core.edge import Edge
     from ferroflow.states import State
 
-UpstreamStates = Dict["Edge", "State"]
+UpstreamStates = dict["Edge", "State"]
 Trigger = Callable[[UpstreamStates], bool]
 
 __all__ = [
@@ -41,7 +43,7 @@ def _expanded(upstream_states: UpstreamStates) -> list:
     """Upstream states with mapped parents replaced by their children, deduplicated."""
     seen: dict[int, object] = {}
     for state in upstream_states.values():
-        children = state.map_states if state.is_mapped() else (state,)
+        children = state.map_states if isinstance(state, Mapped) else (state,)
         for child in children:
             seen.setdefault(id(child), child)
     return list(seen.values())
@@ -49,7 +51,7 @@ def _expanded(upstream_states: UpstreamStates) -> list:
 
 def _builtin(spec: tuple) -> Callable[[Trigger], Trigger]:
     def mark(fn: Trigger) -> Trigger:
-        fn._ff_spec = spec  # type: ignore[attr-defined]
+        fn._ff_spec = spec  # type: ignore[attr-defined]  # what the core runs instead
         return fn
 
     return mark
@@ -125,7 +127,7 @@ def not_all_skipped(upstream_states: UpstreamStates) -> bool:
     return True
 
 
-def _check_bound(name: str, value: Optional[Union[int, float]]) -> None:
+def _check_bound(name: str, value: int | float | None) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -158,12 +160,12 @@ def _threshold(kind: str, at_least, at_most) -> Trigger:
         f"Run when the number of {kind} upstream states lies between at_least={at_least!r} "
         f"and at_most={at_most!r} (values below 1 are fractions of the upstream count)."
     )
-    _some._ff_spec = (f"some_{kind}", at_least, at_most)  # type: ignore[attr-defined]
+    _some._ff_spec = (f"some_{kind}", at_least, at_most)  # type: ignore[attr-defined]  # as _builtin
     return _some
 
 
 def some_successful(
-    at_least: Optional[Union[int, float]] = None, at_most: Optional[Union[int, float]] = None
+    at_least: int | float | None = None, at_most: int | float | None = None
 ) -> Trigger:
     """Run when between ``at_least`` and ``at_most`` upstream states are successful.
 
@@ -174,7 +176,7 @@ def some_successful(
 
 
 def some_failed(
-    at_least: Optional[Union[int, float]] = None, at_most: Optional[Union[int, float]] = None
+    at_least: int | float | None = None, at_most: int | float | None = None
 ) -> Trigger:
     """Run when between ``at_least`` and ``at_most`` upstream states failed (bounds as
     in :func:`some_successful`)."""

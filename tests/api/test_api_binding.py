@@ -4,7 +4,6 @@ GetItem and operator tasks."""
 from __future__ import annotations
 
 import datetime
-from typing import Tuple
 
 import pytest
 
@@ -20,11 +19,11 @@ from ferroflow.core import (
     Task,
     flatten,
     mapped,
+    operators,
     task,
     unmapped,
 )
 from ferroflow.core import Tuple as TupleTask
-from ferroflow.core import operators
 
 
 @task
@@ -48,7 +47,7 @@ def kw(**values):
 
 
 @task
-def pair() -> Tuple[int, str]:
+def pair() -> tuple[int, str]:
     return 1, "a"
 
 

@@ -64,7 +64,7 @@ def test_missing_key_raises_key_error_and_missing_attribute_attribute_error():
         context["missing"]
     assert info.value.args == ("missing",)
     with pytest.raises(AttributeError) as info:
-        context.missing
+        _ = context.missing
     assert str(info.value) == "'Context' object has no attribute 'missing'"
 
 

@@ -55,14 +55,14 @@ def test_edges_are_not_tuples_and_have_no_order(ab):
     assert e != (a, b, "x", False, False)
     with Flow("f") as flow:
         with pytest.raises(TypeError):
-            e < Edge(a, b, key="y")  # noqa: B015
+            e < Edge(a, b, key="y")  # noqa: B015 - the comparison must raise
     assert len(flow.tasks) == 0  # no operator task was built
 
 
 def test_edges_are_immutable(ab):
     e = Edge(*ab)
     with pytest.raises(AttributeError):
-        e.key = "x"  # type: ignore[misc]
+        e.key = "x"
 
 
 @pytest.mark.parametrize(

@@ -153,7 +153,7 @@ def test_add_task_is_idempotent_and_returns_the_task():
 
 def test_add_task_rejects_non_tasks():
     with pytest.raises(TypeError, match="'f'.*42"):
-        Flow("f").add_task(42)  # type: ignore[arg-type]
+        Flow("f").add_task(42)
 
 
 @pytest.mark.parametrize(
@@ -390,7 +390,9 @@ def test_neighbourhood_queries(diamond):
     assert flow.edges_to(d) == {Edge(b, d), Edge(c, d)}
     assert flow.edges_from(a) == {Edge(a, b), Edge(a, c)}
     assert flow.upstream_tasks(p) == set() and flow.downstream_tasks(p) == set()
-    assert flow.all_upstream_edges() == {a: set(), b: {Edge(a, b)}, c: {Edge(a, c)}, d: {Edge(b, d), Edge(c, d)}, p: set()}
+    assert flow.all_upstream_edges() == {
+        a: set(), b: {Edge(a, b)}, c: {Edge(a, c)}, d: {Edge(b, d), Edge(c, d)}, p: set()
+    }
     assert flow.all_downstream_edges()[a] == {Edge(a, b), Edge(a, c)}
 
 

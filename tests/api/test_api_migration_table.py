@@ -64,7 +64,7 @@ def test_the_page_has_the_rows_of_prefect_1_names():
 @pytest.mark.parametrize("prefect, ferroflow", ROWS, ids=[p for p, _ in ROWS])
 def test_the_ferroflow_import_binds_the_same_names(prefect, ferroflow):
     namespace: dict = {}
-    exec(ferroflow, namespace)  # noqa: S102 - the page's own import statements
+    exec(ferroflow, namespace)  # the page's own import statements
     bound = sorted(k for k in namespace if k != "__builtins__")
     assert bound == bound_names(prefect) == bound_names(ferroflow)
 
@@ -87,7 +87,7 @@ def test_the_prefect_imports_are_real():
     done = subprocess.run([str(PREFECT_PYTHON), "-c", script, json.dumps(statements)],
                           capture_output=True, text=True, timeout=300, check=True)
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    assert dict(zip(statements, got)) == {s: bound_names(s) for s in statements}
+    assert dict(zip(statements, got, strict=True)) == {s: bound_names(s) for s in statements}
     assert sys.executable  # (the ferroflow side runs in this interpreter)
 
 

@@ -5,8 +5,8 @@ the engine, the run store and the CLI using those tables."""
 from ferroflow import _core, state_codes, states
 from ferroflow.cli import progress
 from ferroflow.engine import record
-from ferroflow.store import base as store_base
 from ferroflow.store import FAILED_CODES, state_name
+from ferroflow.store import base as store_base
 
 CODES = {name: getattr(_core, name) for name in (
     "PENDING", "RUNNING", "RETRYING", "PAUSED", "SUCCESS", "CACHED", "MAPPED", "SKIPPED", "FAILED",

@@ -281,6 +281,10 @@ def _bare() -> tuple:
     return ()
 
 
+def _bare_typing() -> Tuple:
+    return ()
+
+
 def _empty() -> Tuple[()]:
     return ()
 
@@ -293,7 +297,7 @@ def _string_annotation() -> "Tuple[int, int, int]":
     return 1, 2, 3
 
 
-def _unresolvable() -> "Tuple[Nope, int]":  # noqa: F821
+def _unresolvable() -> "Tuple[Nope, int]":  # noqa: F821 - unresolvable on purpose
     return 1, 2
 
 
@@ -304,6 +308,7 @@ def _unresolvable() -> "Tuple[Nope, int]":  # noqa: F821
         (_builtin_two, 2),
         (_variadic, None),
         (_bare, None),
+        (_bare_typing, None),
         (_empty, 0),
         (_int, None),
         (_string_annotation, 3),
@@ -428,7 +433,7 @@ def test_tags_context_nests():
 
 def test_tags_context_rejects_non_strings():
     with pytest.raises(TypeError, match="3"):
-        with tags("a", 3):  # type: ignore[arg-type]
+        with tags("a", 3):
             pass
 
 

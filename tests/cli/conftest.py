@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -20,7 +20,7 @@ PACKAGE_ROOT = Path(ferroflow.cli.__file__).parents[2]
 
 def _core_available() -> bool:
     try:
-        import ferroflow._core  # noqa: F401
+        import ferroflow._core  # noqa: F401 - only whether it imports
     except ModuleNotFoundError as exc:
         if exc.name != "ferroflow._core":
             raise

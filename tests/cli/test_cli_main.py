@@ -82,7 +82,6 @@ def test_run_needs_a_file(capsys):
 def test_a_reader_that_goes_away_stops_the_output_quietly(tmp_path, monkeypatch):
     # `ferroflow runs show ID | head -1`: the pipe closes while the command still
     # writes. No traceback, exit 141 (128 + SIGPIPE) as command-line tools give.
-    import os
     import subprocess
     import sys
 

@@ -114,7 +114,8 @@ def test_a_store_that_is_not_a_database_is_an_error(args, tmp_path, monkeypatch,
     assert cli.main(list(args)) == 1
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == f"ferroflow: error: not a database: cannot open the run store {store} (sqlite: file is not a database)\n"
+    assert err == (f"ferroflow: error: not a database: cannot open the run store {store}"
+                   " (sqlite: file is not a database)\n")
 
 
 @pytest.mark.usefixtures("engine")
@@ -125,7 +126,8 @@ def test_resuming_from_a_store_that_is_not_a_database_is_an_error(tmp_path, monk
     assert cli.main(["run", str(flow_file(FLOW)), "--no-progress", "--resume", RUN_ID]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == f"ferroflow: error: not a database: cannot open the run store {store} (sqlite: file is not a database)\n"
+    assert err == (f"ferroflow: error: not a database: cannot open the run store {store}"
+                   " (sqlite: file is not a database)\n")
 
 
 @pytest.mark.parametrize("args", READERS, ids=" ".join)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import ferroflow.cli
-from ferroflow.runtime.logs import RunLogHandler
 from ferroflow.runtime.checkpoints import UNREAD_LISTED
+from ferroflow.runtime.logs import RunLogHandler
 
 pytestmark = pytest.mark.usefixtures("engine")
 

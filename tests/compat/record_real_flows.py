@@ -50,7 +50,8 @@ import sys
 import tempfile
 import types
 import warnings
-from typing import Any, Callable, Dict, Optional
+from collections.abc import Callable
+from typing import Any
 
 HERE = pathlib.Path(__file__).resolve().parent
 FLOWS_DIR = HERE / "real_flows"
@@ -72,7 +73,7 @@ def _scenarios():
 SC = _scenarios()
 
 
-def flow_files() -> Dict[str, pathlib.Path]:
+def flow_files() -> dict[str, pathlib.Path]:
     """Every flow file of ``real_flows/``, by name (the file's stem)."""
     return {p.stem: p for p in sorted(FLOWS_DIR.glob("*.py")) if not p.name.startswith("_")}
 
@@ -83,15 +84,15 @@ def load_flow_module(name: str, source: str, filename: str) -> types.ModuleType:
     module = types.ModuleType(f"real_flow_{name}")
     module.__file__ = filename
     code = compile(source, filename, "exec")
-    exec(code, module.__dict__)  # noqa: S102 - the flow files are this suite's own
+    exec(code, module.__dict__)  # the flow files are this suite's own
     return module
 
 
-def _raised(exc: BaseException) -> Dict[str, Any]:
+def _raised(exc: BaseException) -> dict[str, Any]:
     return {"raises": {"type": type(exc).__name__, "message": str(exc)}}
 
 
-def _task_states(flow: Any, flow_state: Any) -> Dict[str, Any]:
+def _task_states(flow: Any, flow_state: Any) -> dict[str, Any]:
     """Every task of ``flow_state.result`` under its slug in the flow."""
     result = flow_state.result
     if not (hasattr(result, "items") and hasattr(result, "get")):
@@ -103,12 +104,12 @@ def _task_states(flow: Any, flow_state: Any) -> Dict[str, Any]:
     return dict(sorted(out.items()))
 
 
-def _run_record(module: types.ModuleType, flow: Any, run: Any) -> Dict[str, Any]:
+def _run_record(module: types.ModuleType, flow: Any, run: Any) -> dict[str, Any]:
     try:
         flow_state = run(flow) if callable(run) else flow.run(**run)
     except Exception as exc:  # flow.run itself raised (or the user's run callable)
         return _raised(exc)
-    record: Dict[str, Any] = {
+    record: dict[str, Any] = {
         "flow": {
             "state": type(flow_state).__name__,
             "message": flow_state.message if isinstance(flow_state.message, (str, type(None)))
@@ -127,14 +128,14 @@ def _run_record(module: types.ModuleType, flow: Any, run: Any) -> Dict[str, Any]
     return record
 
 
-def _build_and_run(module: types.ModuleType, tmp: pathlib.Path) -> Dict[str, Any]:
+def _build_and_run(module: types.ModuleType, tmp: pathlib.Path) -> dict[str, Any]:
     build = module.build
     try:
         flow, runs = build(tmp) if inspect.signature(build).parameters else build()
     except Exception as exc:
         return {"build": _raised(exc)}
     runs = [runs] if isinstance(runs, dict) or callable(runs) else list(runs)
-    record: Dict[str, Any] = {"runs": [_run_record(module, flow, run) for run in runs]}
+    record: dict[str, Any] = {"runs": [_run_record(module, flow, run) for run in runs]}
     if hasattr(module, "OBSERVED"):
         record["observed"] = SC.normalize(module.OBSERVED)
     return record
@@ -142,14 +143,14 @@ def _build_and_run(module: types.ModuleType, tmp: pathlib.Path) -> Dict[str, Any
 
 def run_flow_module(load: Callable[[], types.ModuleType],
                     around: Callable[[types.ModuleType], Any] = lambda module: contextlib.nullcontext()
-                    ) -> Dict[str, Any]:
+                    ) -> dict[str, Any]:
     """Import (``load()``), build and run one flow file, the build and the runs inside
     ``around(module)`` (a context manager); return the flow's record."""
-    caught: list = []
+    caught: list
     with warnings.catch_warnings(record=True) as caught, \
             tempfile.TemporaryDirectory(prefix="real-flow-") as tmp:
         warnings.simplefilter("always")
-        record: Dict[str, Any]
+        record: dict[str, Any]
         try:
             module = load()
         except Exception as exc:
@@ -166,7 +167,7 @@ def run_flow_module(load: Callable[[], types.ModuleType],
 # ---------------------------------------------------------------------------
 
 @contextlib.contextmanager
-def _prefect_config(values: Optional[Dict[str, Any]]):
+def _prefect_config(values: dict[str, Any] | None):
     """Set dotted config keys for the duration (what the user's environment variables
     would have set), in ``prefect.config`` and in the copy ``prefect.context.config``
     that the runners read."""
@@ -188,7 +189,7 @@ def _prefect_config(values: Optional[Dict[str, Any]]):
             node[key] = value
 
 
-def record_prefect(path: pathlib.Path) -> Dict[str, Any]:
+def record_prefect(path: pathlib.Path) -> dict[str, Any]:
     """Run one flow file on Prefect 1.4.1 with a clean in-memory task cache."""
     import prefect
 
@@ -198,7 +199,7 @@ def record_prefect(path: pathlib.Path) -> Dict[str, Any]:
                            lambda module: _prefect_config(getattr(module, "PREFECT_CONFIG", None)))
 
 
-def record_all(only=None) -> Dict[str, Any]:
+def record_all(only=None) -> dict[str, Any]:
     import prefect
 
     assert prefect.__version__ == "1.4.1", prefect.__version__
@@ -222,7 +223,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     os.environ.setdefault("PREFECT__FLOWS__CHECKPOINTING", "false")
     os.environ.setdefault("PREFECT__BACKEND", "server")
-    import prefect  # noqa: F401  (configures its loggers)
+    import prefect  # noqa: F401 - configures its loggers
 
     _quiet_prefect_logs()
     first = record_all(args.k)

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import datetime
 import math
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
 
 __all__ = [
     "SCENARIOS",
@@ -38,11 +39,11 @@ __all__ = [
     "run_scenario",
 ]
 
-Build = Callable[[Any], Tuple[Any, Dict[str, Any], Dict[str, Any]]]
+Build = Callable[[Any], tuple[Any, dict[str, Any], dict[str, Any]]]
 
-SCENARIOS: Dict[str, Build] = {}
+SCENARIOS: dict[str, Build] = {}
 # Free-form tags per scenario. "warns": the scenario may emit a warning by design.
-SCENARIO_TAGS: Dict[str, Tuple[str, ...]] = {}
+SCENARIO_TAGS: dict[str, tuple[str, ...]] = {}
 
 # ferroflow.states.__all__
 FERROFLOW_STATE_NAMES = (
@@ -111,8 +112,7 @@ def prefect_namespace() -> SimpleNamespace:
 
 
 def ferroflow_namespace() -> SimpleNamespace:
-    from ferroflow import (Flow, Parameter, flatten, mapped, signals, task, triggers,
-                           unmapped)
+    from ferroflow import Flow, Parameter, flatten, mapped, signals, task, triggers, unmapped
 
     return _namespace("ferroflow", task, Flow, Parameter, unmapped, flatten, mapped,
                       signals, triggers)
@@ -193,7 +193,7 @@ def message_kind(state: Any) -> str:
     return "signal"
 
 
-def _state_record(state: Any) -> Dict[str, Any]:
+def _state_record(state: Any) -> dict[str, Any]:
     rec = {
         "state": type(state).__name__,
         "message": state.message if isinstance(state.message, (str, type(None)))
@@ -206,7 +206,7 @@ def _state_record(state: Any) -> Dict[str, Any]:
     return rec
 
 
-def run_scenario(pf: SimpleNamespace, name: str) -> Dict[str, Any]:
+def run_scenario(pf: SimpleNamespace, name: str) -> dict[str, Any]:
     """Build and run scenario ``name`` with namespace ``pf``; return its record."""
     flow, run_kwargs, named = SCENARIOS[name](pf)
     try:
@@ -226,7 +226,7 @@ def run_scenario(pf: SimpleNamespace, name: str) -> Dict[str, Any]:
     if not (hasattr(all_states, "items") and hasattr(all_states, "get")):
         # an engine error instead of {task: state}
         all_states = {}
-    record: Dict[str, Any] = {
+    record: dict[str, Any] = {
         "flow": {
             "state": type(flow_state).__name__,
             "message": flow_state.message,
@@ -392,7 +392,7 @@ def _probe(pf, trigger, skip_on_upstream_skip=True):
     return probe
 
 
-def _matrix_data(trigger_name: str, mix: Tuple[str, ...], sous: bool) -> Build:
+def _matrix_data(trigger_name: str, mix: tuple[str, ...], sous: bool) -> Build:
     """Upstreams connected as *data* edges a, b, c, d."""
 
     def build(pf):
@@ -401,7 +401,7 @@ def _matrix_data(trigger_name: str, mix: Tuple[str, ...], sous: bool) -> Build:
         named = {}
         with pf.Flow("matrix") as flow:
             kwargs = {}
-            for key, kind in zip("abcd", mix):
+            for key, kind in zip("abcd", mix, strict=False):
                 if kind == "const":
                     kwargs[key] = 7
                 else:
@@ -414,7 +414,7 @@ def _matrix_data(trigger_name: str, mix: Tuple[str, ...], sous: bool) -> Build:
     return build
 
 
-def _matrix_state(trigger_name: str, mix: Tuple[str, ...], sous: bool) -> Build:
+def _matrix_state(trigger_name: str, mix: tuple[str, ...], sous: bool) -> Build:
     """Upstreams connected as state-only edges (upstream_tasks=[...])."""
 
     def build(pf):
@@ -486,7 +486,7 @@ def _threshold(kind: str, bounds, mix) -> Build:
         named = {}
         with pf.Flow("thresholds") as flow:
             kwargs = {}
-            for key, k in zip("abcd", mix):
+            for key, k in zip("abcd", mix, strict=False):
                 kwargs[key] = 7 if k == "const" else getattr(lib, k)()
             named["probe"] = probe(**kwargs)
         return flow, {}, named
@@ -986,7 +986,7 @@ def _(pf):
 
 @scenario("retry/mapped_child_retries")
 def _(pf):
-    attempts: Dict[int, int] = {}
+    attempts: dict[int, int] = {}
 
     @pf.task(max_retries=2, retry_delay=ZERO)
     def flaky(x):
@@ -1007,7 +1007,7 @@ def _(pf):
 
 @scenario("retry/mapped_child_exhausted")
 def _(pf):
-    attempts: Dict[int, int] = {}
+    attempts: dict[int, int] = {}
 
     @pf.task(max_retries=1, retry_delay=ZERO)
     def flaky(x):
@@ -1366,8 +1366,8 @@ def _(pf):
     with pf.Flow("map-reduce") as flow:
         a = lib.inc.map([1, 2, 3])
         r = lib.total(a)
-        l = lib.listify(a)
-    return flow, {}, {"a": a, "sum": r, "list": l}
+        listed = lib.listify(a)
+    return flow, {}, {"a": a, "sum": r, "list": listed}
 
 
 @scenario("map/failed_child_reduce_all_finished")

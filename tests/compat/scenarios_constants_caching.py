@@ -35,8 +35,9 @@ import os
 import pathlib
 import sys
 import tempfile
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -55,8 +56,8 @@ CONTROL = _load("ferroflow_compat_control_flow", "scenarios_control_flow.py")
 FERROFLOW_STATE_NAMES = BASE.FERROFLOW_STATE_NAMES
 
 Scenario = Callable[[Any, "Recorder"], None]
-SCENARIOS: Dict[str, Scenario] = {}
-SCENARIO_TAGS: Dict[str, Tuple[str, ...]] = {}
+SCENARIOS: dict[str, Scenario] = {}
+SCENARIO_TAGS: dict[str, tuple[str, ...]] = {}
 HOUR = datetime.timedelta(hours=1)
 ZERO = datetime.timedelta(0)
 
@@ -129,9 +130,9 @@ class Recorder:
 
     def __init__(self, pf: SimpleNamespace):
         self.pf = pf
-        self.runs: List[Dict[str, Any]] = []
-        self._transitions: List[list] = []
-        self._calls: List[Any] = []
+        self.runs: list[dict[str, Any]] = []
+        self._transitions: list[list] = []
+        self._calls: list[Any] = []
 
     def handler(self, task: Any, old: Any, new: Any) -> None:
         """A state handler: records ``[task, map index, old, new, message, result]``
@@ -146,7 +147,7 @@ class Recorder:
         """Note that a task body ran (with ``what``)."""
         self._calls.append(BASE.normalize(what))
 
-    def run(self, flow: Any, named: Dict[str, Any], **parameters: Any) -> Any:
+    def run(self, flow: Any, named: dict[str, Any], **parameters: Any) -> Any:
         """Run ``flow``, record it, and return its state."""
         self._transitions, self._calls = [], []
         state = flow.run(**parameters)
@@ -161,7 +162,7 @@ class Recorder:
         return state
 
 
-def run_scenario(pf: SimpleNamespace, name: str) -> Dict[str, Any]:
+def run_scenario(pf: SimpleNamespace, name: str) -> dict[str, Any]:
     """Run scenario ``name`` with namespace ``pf`` in a fresh cache; return its record.
 
     ``tasks`` holds every run's task records under ``"<run>/<label>"`` (the shape the

@@ -23,8 +23,9 @@ import datetime
 import importlib.util
 import pathlib
 import sys
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable, Dict, Tuple
+from typing import Any
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -43,9 +44,9 @@ BASE = _base()
 FERROFLOW_STATE_NAMES = BASE.FERROFLOW_STATE_NAMES
 normalize = BASE.normalize
 
-Build = Callable[[Any], Tuple[Any, Dict[str, Any], Dict[str, Any]]]
-SCENARIOS: Dict[str, Build] = {}
-SCENARIO_TAGS: Dict[str, Tuple[str, ...]] = {}
+Build = Callable[[Any], tuple[Any, dict[str, Any], dict[str, Any]]]
+SCENARIOS: dict[str, Build] = {}
+SCENARIO_TAGS: dict[str, tuple[str, ...]] = {}
 ZERO = datetime.timedelta(0)
 
 
@@ -101,7 +102,7 @@ def ferroflow_namespace() -> SimpleNamespace:
 # running
 # ---------------------------------------------------------------------------
 
-def _raised(exc: BaseException, phase: str) -> Dict[str, Any]:
+def _raised(exc: BaseException, phase: str) -> dict[str, Any]:
     return {
         "flow": {"raises": {"type": type(exc).__name__,
                             "mro": [c.__name__ for c in type(exc).__mro__],
@@ -111,7 +112,7 @@ def _raised(exc: BaseException, phase: str) -> Dict[str, Any]:
     }
 
 
-def run_scenario(pf: SimpleNamespace, name: str) -> Dict[str, Any]:
+def run_scenario(pf: SimpleNamespace, name: str) -> dict[str, Any]:
     """Build and run scenario ``name`` with namespace ``pf``; return its record (the
     base set's record, or the exception building the flow raised)."""
     try:
@@ -123,7 +124,7 @@ def run_scenario(pf: SimpleNamespace, name: str) -> Dict[str, Any]:
     except Exception as exc:
         return _raised(exc, "run")
     all_states = flow_state.result
-    record: Dict[str, Any] = {
+    record: dict[str, Any] = {
         "flow": {
             "state": type(flow_state).__name__,
             "message": flow_state.message,
@@ -791,8 +792,6 @@ def _(pf):
 
 @scenario("apply_map/switch_inside")
 def _(pf):
-    lib = BASE._lib(pf)
-
     @pf.task
     def kind(x):
         return "small" if x < 3 else "big"
@@ -853,8 +852,6 @@ def _(pf):
 
 @scenario("apply_map/nested_case")
 def _(pf):
-    lib = BASE._lib(pf)
-
     @pf.task
     def positive(x):
         return x > 0

@@ -114,7 +114,7 @@ def _compare_state(where, exp, got, problems):
         if len(got_children) != len(exp_children):
             problems.append(f"{where}: {len(got_children)} mapped children != expected "
                             f"{len(exp_children)}")
-        for i, (e, g) in enumerate(zip(exp_children, got_children)):
+        for i, (e, g) in enumerate(zip(exp_children, got_children, strict=False)):
             _compare_state(f"{where}[{i}]", e, g, problems)
 
 

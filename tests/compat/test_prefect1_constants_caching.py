@@ -15,6 +15,9 @@ import pathlib
 
 import pytest
 
+# pytest puts this directory on sys.path (rootdir-relative "prepend" imports).
+import test_prefect1_compat as BASE_TEST
+
 HERE = pathlib.Path(__file__).resolve().parent
 FIXTURE = HERE / "prefect1_constants_caching_expected.json"
 
@@ -30,9 +33,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
                                         "task ends TriggerFailed as on Prefect, but its handlers see "
                                         "Pending -> TriggerFailed, not Pending -> Cached -> TriggerFailed",
 }
-
-# pytest puts this directory on sys.path (rootdir-relative "prepend" imports).
-import test_prefect1_compat as BASE_TEST  # noqa: E402
 
 SC = BASE_TEST.load_module("ferroflow_compat_constants_caching", HERE / "scenarios_constants_caching.py")
 EXPECTED = json.loads(FIXTURE.read_text())["scenarios"]
@@ -54,7 +54,7 @@ def compare(expected: dict, got: dict) -> list:
     problems = []
     if len(got["runs"]) != len(expected["runs"]):
         return [f"{len(got['runs'])} runs, expected {len(expected['runs'])}"]
-    for i, (exp, run) in enumerate(zip(expected["runs"], got["runs"]), 1):
+    for i, (exp, run) in enumerate(zip(expected["runs"], got["runs"], strict=True), 1):
         if run["flow"] != exp["flow"]:
             problems.append(f"run {i}: flow {run['flow']} != expected {exp['flow']}")
         if run["transitions"] != exp["transitions"]:

@@ -13,6 +13,9 @@ import pathlib
 
 import pytest
 
+# pytest puts this directory on sys.path (rootdir-relative "prepend" imports).
+import test_prefect1_compat as BASE_TEST
+
 HERE = pathlib.Path(__file__).resolve().parent
 FIXTURE = HERE / "prefect1_control_flow_expected.json"
 
@@ -33,9 +36,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
                                               "after every LOOP",
 }
 
-
-# pytest puts this directory on sys.path (rootdir-relative "prepend" imports).
-import test_prefect1_compat as BASE_TEST  # noqa: E402
 
 SC = BASE_TEST.load_module("ferroflow_compat_control_flow", HERE / "scenarios_control_flow.py")
 EXPECTED = json.loads(FIXTURE.read_text())["scenarios"]

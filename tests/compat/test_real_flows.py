@@ -22,13 +22,14 @@ import difflib
 import json
 import pathlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any
 
 import pytest
 
 # pytest puts this directory on sys.path (rootdir-relative "prepend" imports).
-import record_real_flows as REC  # noqa: E402
+import record_real_flows as REC
 
 HERE = pathlib.Path(__file__).resolve().parent
 DOC = HERE.parent.parent / "docs" / "migrating-from-prefect-1.md"
@@ -41,7 +42,7 @@ EXTRA_ROWS = """
 """
 
 # Flows that do not match Prefect 1.4.1 yet: name -> the cause (strict xfail).
-KNOWN_MISMATCHES: Dict[str, str] = {
+KNOWN_MISMATCHES: dict[str, str] = {
     "docs_pause_for_approval": "deliberate: a manual_only task pauses the run (flow state Paused, resumed "
                                "with flow.run(resume=..., approve=...)); Prefect's flow.run asks at the "
                                "terminal and runs the task when the answer is 'y'",
@@ -71,12 +72,12 @@ class ImportTable:
     ``import B as A`` maps the statement.
     """
 
-    names: Dict[Tuple[str, str], Tuple[str, str]] = field(default_factory=dict)
-    modules: Dict[str, str] = field(default_factory=dict)
-    imports: Dict[str, str] = field(default_factory=dict)
+    names: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    modules: dict[str, str] = field(default_factory=dict)
+    imports: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_markdown(cls, *texts: str) -> "ImportTable":
+    def from_markdown(cls, *texts: str) -> ImportTable:
         """The table of every ``| `prefect ...` | `ferroflow ...` |`` row in ``texts``;
         an earlier text wins over a later one for the same name or module."""
         table = cls()
@@ -103,7 +104,7 @@ class ImportTable:
         for name in names:
             self.names[(module, name)] = (target, renamed.get(name, name))
 
-    def module(self, module: str) -> Optional[str]:
+    def module(self, module: str) -> str | None:
         """ferroflow's module for Prefect's ``module`` (None: the table has none): a
         module row, or the module of a mapped name (``prefect.engine.signals`` from
         the ``from prefect.engine import signals`` row), or a submodule of either."""
@@ -117,7 +118,7 @@ class ImportTable:
         base = self.module(parent)
         return f"{base}.{last}" if base is not None else None
 
-    def name(self, module: str, name: str) -> Optional[Tuple[str, str]]:
+    def name(self, module: str, name: str) -> tuple[str, str] | None:
         """``(ferroflow module, name)`` to import for ``from module import name``."""
         if (module, name) in self.names:
             return self.names[(module, name)]
@@ -128,7 +129,7 @@ class ImportTable:
         return parent, last
 
 
-def table_rows(text: str) -> Iterable[Tuple[str, str]]:
+def table_rows(text: str) -> Iterable[tuple[str, str]]:
     """``(prefect code, ferroflow code)`` of every Markdown table row whose first cell
     is code starting with ``from prefect`` or ``import prefect``."""
     for line in text.splitlines():
@@ -140,16 +141,16 @@ def table_rows(text: str) -> Iterable[Tuple[str, str]]:
             yield left, right
 
 
-def _first_code(cell: str) -> Optional[str]:
+def _first_code(cell: str) -> str | None:
     match = re.search(r"`([^`]+)`", cell)
     return match.group(1).strip() if match else None
 
 
-def rewrite_imports(source: str, table: ImportTable) -> Tuple[str, List[str]]:
+def rewrite_imports(source: str, table: ImportTable) -> tuple[str, list[str]]:
     """``source`` with every Prefect import rewritten by ``table``, and the imports the
     table does not place (left importing from Prefect, so they fail on ferroflow)."""
     lines = source.splitlines(keepends=True)
-    unplaced: List[str] = []
+    unplaced: list[str] = []
     nodes = [n for n in ast.walk(ast.parse(source)) if isinstance(n, (ast.Import, ast.ImportFrom))]
     for node in sorted(nodes, key=lambda n: n.lineno, reverse=True):
         new = _rewrite_node(node, table, unplaced)
@@ -161,11 +162,11 @@ def rewrite_imports(source: str, table: ImportTable) -> Tuple[str, List[str]]:
     return "".join(lines), sorted(unplaced)
 
 
-def _alias(name: str, asname: Optional[str]) -> str:
+def _alias(name: str, asname: str | None) -> str:
     return name if asname in (None, name) else f"{name} as {asname}"
 
 
-def _rewrite_node(node: Any, table: ImportTable, unplaced: List[str]) -> Optional[List[str]]:
+def _rewrite_node(node: Any, table: ImportTable, unplaced: list[str]) -> list[str] | None:
     if isinstance(node, ast.Import):
         out, changed = [], False
         for alias in node.names:
@@ -180,7 +181,7 @@ def _rewrite_node(node: Any, table: ImportTable, unplaced: List[str]) -> Optiona
         return out if changed else None
     if node.level or not node.module or node.module.split(".")[0] != "prefect":
         return None
-    grouped: Dict[str, List[str]] = {}
+    grouped: dict[str, list[str]] = {}
     for alias in node.names:
         placed = table.name(node.module, alias.name)
         if placed is None:
@@ -200,7 +201,7 @@ TABLE = ImportTable.from_markdown(DOC.read_text(), EXTRA_ROWS)
 NOT_COMPARED = {"warnings", "message_kind"}
 
 
-def differences(expected: Any, got: Any, where: str = "") -> List[str]:
+def differences(expected: Any, got: Any, where: str = "") -> list[str]:
     """Every place where ferroflow's record ``got`` differs from Prefect's
     ``expected``, as ``where: Prefect X, ferroflow Y``."""
     if isinstance(expected, dict) and isinstance(got, dict):
@@ -219,7 +220,7 @@ def differences(expected: Any, got: Any, where: str = "") -> List[str]:
     if isinstance(expected, list) and isinstance(got, list):
         if len(expected) == len(got):
             out = []
-            for i, (e, g) in enumerate(zip(expected, got)):
+            for i, (e, g) in enumerate(zip(expected, got, strict=True)):
                 out.extend(differences(e, g, f"{where}[{i}]"))
             return out
         return _list_differences(expected, got, where)
@@ -228,7 +229,7 @@ def differences(expected: Any, got: Any, where: str = "") -> List[str]:
     return []
 
 
-def _list_differences(expected: list, got: list, where: str) -> List[str]:
+def _list_differences(expected: list, got: list, where: str) -> list[str]:
     """Items only Prefect's list has and items only ferroflow's has (lists of
     different lengths: handler transitions, log lines)."""
     keys = [[json.dumps(v, sort_keys=True) for v in seq] for seq in (expected, got)]
@@ -247,7 +248,7 @@ def _short(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def run_on_ferroflow(name: str) -> Tuple[Dict[str, Any], List[str]]:
+def run_on_ferroflow(name: str) -> tuple[dict[str, Any], list[str]]:
     """Run flow file ``name`` on ferroflow, its imports rewritten; return its record and
     the imports the table could not place."""
     path = REC.flow_files()[name]

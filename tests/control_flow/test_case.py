@@ -243,7 +243,8 @@ def test_condition_must_be_a_task():
 
     with pytest.raises(TypeError, match=r"condition must be a Task.*forget @task"):
         case(not_a_task, True)
-    with pytest.raises(TypeError, match=r"condition must be a Task \(its result is compared at run time\), got bool True"):
+    with pytest.raises(TypeError,
+                       match=r"condition must be a Task \(its result is compared at run time\), got bool True"):
         case(True, True)
 
 

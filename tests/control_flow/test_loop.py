@@ -55,7 +55,7 @@ def test_loop_result_absent_and_count_one_without_looping():
     @task
     def plain():
         with pytest.raises(AttributeError, match="'Context' object has no attribute 'loop_result'"):
-            context.loop_result
+            _ = context.loop_result
         return context.loop_count, "loop_result" in context
 
     with Flow("plain") as flow:

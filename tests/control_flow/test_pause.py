@@ -3,7 +3,7 @@ runs, and a resumed run with approval goes on."""
 
 import pytest
 
-from ferroflow import Flow, Parameter, pause_task, signals, task, triggers
+from ferroflow import Flow, pause_task, signals, task, triggers
 from ferroflow.cli import main as cli_main
 from ferroflow.engine.resume import ResumeError
 from ferroflow.results import MemoryResultStore, Result

@@ -155,6 +155,8 @@ def test_cached_children_on_the_threads_executor():
     seen.clear()
     st = flow.run(executor="threads").result[ds]
     assert [(type(s).__name__, s.message, s.result) for s in st.map_states] == [
-        ("Cached", "Task run succeeded.", 2), ("Cached", "Task run succeeded.", 4), ("Cached", "Task run succeeded.", 6)]
+        ("Cached", "Task run succeeded.", 2),
+        ("Cached", "Task run succeeded.", 4),
+        ("Cached", "Task run succeeded.", 6)]
     assert seen == [("Pending", "Mapped", "Ready to proceed with mapping.")] + [
         ("Pending", "Cached", "Task run succeeded.")] * 3

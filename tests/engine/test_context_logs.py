@@ -51,7 +51,7 @@ def test_task_run_count_counts_attempts():
 
 def test_context_outside_a_run_and_user_values():
     with pytest.raises(AttributeError, match="'Context' object has no attribute 'task_name'"):
-        context.task_name
+        _ = context.task_name
     assert context.get("task_name", "none") == "none"
     with context(team="data"):
         assert context.team == "data"

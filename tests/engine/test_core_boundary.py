@@ -27,7 +27,8 @@ def test_a_task_spec_has_named_fields_and_defaults():
 
 def test_every_built_in_trigger_is_one_the_core_knows():
     names = {getattr(getattr(triggers, name), "_ff_spec", ("custom",))[0]
-             for name in dir(triggers) if callable(getattr(triggers, name)) and hasattr(getattr(triggers, name), "_ff_spec")}
+             for name in dir(triggers)
+             if callable(getattr(triggers, name)) and hasattr(getattr(triggers, name), "_ff_spec")}
     assert names and names <= set(_core.TRIGGERS)
 
 
@@ -44,7 +45,7 @@ def test_tasks_that_schedule_alike_share_one_spec():
         plain = [a() for _ in range(50)]
         retried = [b() for _ in range(3)]
     frozen = freeze(flow)
-    specs = dict(zip(frozen.tasks, frozen.specs(seed=1)))
+    specs = dict(zip(frozen.tasks, frozen.specs(seed=1), strict=True))
     assert len({id(specs[t]) for t in plain}) == 1
     assert len({id(specs[t]) for t in retried}) == 1
     assert specs[retried[0]].max_retries == 2 and specs[plain[0]].max_retries == 0

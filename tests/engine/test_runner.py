@@ -113,7 +113,7 @@ def test_retries_count_delay_and_retry_on():
     assert state.result[f].result == "ok"
     assert state.result[f].run_count == 3
     assert len(calls) == 3
-    gaps = [b - a for a, b in zip(calls, calls[1:])]
+    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
     assert all(g >= 0.2 for g in gaps), gaps
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from ferroflow import Flow, signals, states, task, triggers
+from ferroflow import Flow, signals, states, task
 
 
 def recorder(seen):

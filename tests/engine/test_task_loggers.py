@@ -38,7 +38,8 @@ def keep():
 def test_get_logger_is_configured_like_a_logger(keep):
     logger = get_logger("configured")
     assert logger is get_logger("configured")
-    assert logger.name == "ferroflow.task.configured" and logger.logger is logging.getLogger("ferroflow.task.configured")
+    assert logger.name == "ferroflow.task.configured"
+    assert logger.logger is logging.getLogger("ferroflow.task.configured")
     logger.addHandler(keep)
     assert logger.handlers == [keep] and logging.getLogger("ferroflow.task.configured").handlers == [keep]
     logger.setLevel(logging.DEBUG)

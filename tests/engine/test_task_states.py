@@ -23,8 +23,21 @@ from ferroflow import Flow, Parameter, task
 from ferroflow.core.collections import Constant
 from ferroflow.errors import ParameterError
 from ferroflow.schedules import IntervalClock, Schedule
-from ferroflow.states import (Cancelled, Failed, Looped, Mapped, Paused, Pending, Retrying, Running, Scheduled,
-                              Skipped, Success, TimedOut, TriggerFailed)
+from ferroflow.states import (
+    Cancelled,
+    Failed,
+    Looped,
+    Mapped,
+    Paused,
+    Pending,
+    Retrying,
+    Running,
+    Scheduled,
+    Skipped,
+    Success,
+    TimedOut,
+    TriggerFailed,
+)
 from ferroflow.store import HOME_ENV, RECORD_ENV, get_run_store
 
 CALLS: list = []
@@ -134,7 +147,8 @@ def test_a_mapped_task_given_a_failure_leaves_nothing_to_map():
     flow, listed, multiplied, added = _mapped()
     state = flow.run(task_states={multiplied: Failed("mapped failed")}, record=False)
     assert CALLS == ["numbers"]
-    assert type(state.result[added]) is Failed and state.result[added].message == "No upstream states can be mapped over."
+    assert type(state.result[added]) is Failed
+    assert state.result[added].message == "No upstream states can be mapped over."
 
 
 def test_the_upstream_of_a_mapped_task_given_a_list():

@@ -74,7 +74,7 @@ def test_soft_timeout_outside_the_main_thread(caplog):
 
     def run():
         with Flow("soft") as flow:
-            m = sleepy.map([0, 2])
+            sleepy.map([0, 2])
         out["state"] = flow.run()
 
     thread = threading.Thread(target=run)

@@ -10,7 +10,7 @@ from pathlib import Path
 from ferroflow.cli.loader import load_flow
 from ferroflow.results import Result
 from ferroflow.store import SQLiteRunStore
-from ferroflow.testing.fixtures import http_server, no_proxy, require_installed  # noqa: F401
+from ferroflow.testing.fixtures import http_server, no_proxy, require_installed  # noqa: F401 - fixtures
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "daily_sales.py"
 
@@ -22,7 +22,7 @@ def run_example(tmp_path, url, *args):
                           env=env, capture_output=True, text=True, cwd=tmp_path)
 
 
-def test_the_daily_sales_example(tmp_path, http_server, no_proxy):  # noqa: F811
+def test_the_daily_sales_example(tmp_path, http_server, no_proxy):  # noqa: F811 - the fixtures imported above
     require_installed("ferroflow-webhook", "ferroflow_webhook")
     server = http_server()
     first = run_example(tmp_path, server.url + "/hook", "--param", "day=2026-11-28")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from ferroflow._core import FAILED, SUCCESS
+from ferroflow.executors.crash_split import CrashSplitter, lost_budget
 from ferroflow.runtime.context import Frame
 from ferroflow.runtime.unit import UnitResult, WorkUnit
-from ferroflow.executors.crash_split import CrashSplitter, lost_budget
 
 
 def unit_of(n: int) -> WorkUnit:

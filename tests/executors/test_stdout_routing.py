@@ -11,8 +11,8 @@ import threading
 import time
 
 from ferroflow import Flow, task
-from ferroflow.runtime.stdout import prints_to
 from ferroflow.executors import Executor
+from ferroflow.runtime.stdout import prints_to
 
 
 class PoolExecutor(Executor):

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from ferroflow.testing.fixtures import (  # noqa: F401
+from ferroflow.testing.fixtures import (  # noqa: F401 - fixtures for this directory's tests
     Recorded,
     RecordingServer,
     clean_plugin_manager,
     http_server,
     no_proxy,
     refused_url,
-    silent_server,
     require_installed,
+    silent_server,
     warnings_log,
 )
 
 
 @pytest.fixture(autouse=True)
-def _isolated(no_proxy, clean_plugin_manager):
+def _isolated(no_proxy, clean_plugin_manager):  # noqa: F811 - the fixtures imported above
     yield

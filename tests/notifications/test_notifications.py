@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import os
 import json
+import os
 import smtplib
 import threading
 import traceback
@@ -338,7 +338,7 @@ def _smtp_timeout():
         try:
             raise TimeoutError("timed out")
         except OSError as exc:  # as smtplib.SMTP.getreply does
-            raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}")  # noqa: B904
+            raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}")  # noqa: B904 - as smtplib
     except smtplib.SMTPServerDisconnected as exc:
         return exc
 

@@ -198,7 +198,8 @@ def test_unknown_executor_mentions_other_failed_plugins(install):
 def test_get_executor_returns_instances_as_is():
     instance = object()
     assert plugins.get_executor(instance) is instance
-    with pytest.raises(PluginError, match=r"Options \['workers'\] were given with an instance .*; options only apply to a registered name"):
+    with pytest.raises(PluginError, match=r"Options \['workers'\] were given with an instance .*; "
+                                          r"options only apply to a registered name"):
         plugins.get_executor(instance, workers=2)
 
 

@@ -8,9 +8,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import fsspec
+from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
 import ferroflow.results
@@ -50,7 +51,7 @@ class FaultyFileSystem(MemoryFileSystem):
             path = path[len("faulty://"):]
         return super()._strip_protocol(path)
 
-    def _check(self, op: str, path: str) -> Optional[dict]:
+    def _check(self, op: str, path: str) -> dict | None:
         fault = self.faults.get(op)
         if fault is not None and fault["path"] in str(path):
             return fault
@@ -113,8 +114,8 @@ def leftover_temporaries(root: Path) -> list[Path]:
     return [p for p in root.rglob(".*.tmp")]
 
 
-def run_python(code: str, *, user: Optional[int] = None, cwd: Optional[Path] = None,
-               env: Optional[dict] = None) -> subprocess.CompletedProcess:
+def run_python(code: str, *, user: int | None = None, cwd: Path | None = None,
+               env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter that imports this ferroflow (as ``user``)."""
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT), full_env.get("PYTHONPATH", "")])
@@ -128,7 +129,7 @@ def run_python(code: str, *, user: Optional[int] = None, cwd: Optional[Path] = N
                           env=full_env, cwd=cwd, timeout=120, **kwargs)
 
 
-def call_in_child(fn, *, user: Optional[int] = None) -> Any:
+def call_in_child(fn, *, user: int | None = None) -> Any:
     """Call ``fn()`` in a forked child process (as ``user``, when given) and return what
     it returns (pickled back through a pipe); raise ``RuntimeError`` if the child failed.
 
@@ -150,11 +151,11 @@ def call_in_child(fn, *, user: Optional[int] = None) -> Any:
                 os.setuid(user)
             try:
                 payload = pickle.dumps(("ok", fn()))
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 payload = pickle.dumps(("error", traceback.format_exc()))
             with os.fdopen(write_fd, "wb") as pipe:
                 pipe.write(payload)
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             status = 1
         finally:
             os._exit(status)
@@ -169,8 +170,6 @@ def call_in_child(fn, *, user: Optional[int] = None) -> Any:
         raise RuntimeError(f"child process raised:\n{value}")
     return value
 
-
-from fsspec.asyn import AsyncFileSystem  # noqa: E402
 
 
 class AsyncDictFileSystem(AsyncFileSystem):

@@ -21,8 +21,15 @@ import cloudpickle
 import pytest
 
 from ferroflow import Flow, Parameter, task, unmapped
-from ferroflow.cache_validators import (all_inputs, all_parameters, duration_only, never_use, partial_inputs_only,
-                                        partial_parameters_only, task_source)
+from ferroflow.cache_validators import (
+    all_inputs,
+    all_parameters,
+    duration_only,
+    never_use,
+    partial_inputs_only,
+    partial_parameters_only,
+    task_source,
+)
 from ferroflow.results import Result, hash_inputs
 from ferroflow.results.cache import load_cache_candidates
 from ferroflow.states import Cached, Failed
@@ -211,8 +218,9 @@ def test_expired_candidates_are_not_offered_and_are_dropped(tmp_path):
     candidates = load_cache_candidates(result.store, key)
     assert len(candidates) == 2
     # Make the first one expired: it is neither offered nor kept, and its value goes.
-    from ferroflow.results.cache import save_cache_candidates
     import dataclasses
+
+    from ferroflow.results.cache import save_cache_candidates
 
     first = dataclasses.replace(candidates[0], expiration=NOW - HOUR)
     save_cache_candidates(result.store, key, [first, candidates[1]])
@@ -275,6 +283,6 @@ def test_a_given_cached_state_with_matching_inputs_is_used():
 
 
 def test_validators_pickle_with_cloudpickle():
-    local = lambda state, inputs, parameters: True  # noqa: E731
+    local = lambda state, inputs, parameters: True  # noqa: E731 - a lambda: only cloudpickle takes it
     assert cloudpickle.loads(cloudpickle.dumps(local))(None, {}, {})
     assert cloudpickle.loads(cloudpickle.dumps(all_inputs + all_parameters)) == all_inputs + all_parameters

@@ -12,8 +12,14 @@ import pickle
 import pytest
 
 from ferroflow import Flow, task
-from ferroflow.results import (DEFAULT_LOCATION, DEFAULT_TASK_LOCATION, DefaultLocation, LocalResult,
-                               MemoryResultStore, Result)
+from ferroflow.results import (
+    DEFAULT_LOCATION,
+    DEFAULT_TASK_LOCATION,
+    DefaultLocation,
+    LocalResult,
+    MemoryResultStore,
+    Result,
+)
 from ferroflow.store import HOME_ENV, RECORD_ENV
 
 

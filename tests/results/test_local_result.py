@@ -33,7 +33,8 @@ def test_task_values_are_files_under_dir_and_states_report_full_paths(tmp_path):
     directory = tmp_path / "d"
     with Flow("local") as flow:
         a = one(task_args={"result": LocalResult(dir=str(directory), location="{task_name}.pkl")})
-        b = inc.map([a, a], task_args={"result": LocalResult(location=f"{tmp_path}/abs/{{task_name}}-{{map_index}}.pkl")})
+        absolute = LocalResult(location=f"{tmp_path}/abs/{{task_name}}-{{map_index}}.pkl")
+        b = inc.map([a, a], task_args={"result": absolute})
     state = flow.run(record=False)
     assert state.result[a]._result.location == f"{directory}/one.pkl"
     assert state.result[b].map_states[1]._result.location == f"{tmp_path}/abs/inc-1.pkl"

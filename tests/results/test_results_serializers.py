@@ -103,7 +103,7 @@ def test_dumps_many_matches_dumps_and_isolates_failures():
     values = [1, {"a": [1, 2]}, threading.Lock(), "after", lambda: 3, (1.5, None)]
     out = s.dumps_many(values)
     assert isinstance(out[2], SerializationError) and out[2].type_name == "_thread.lock"
-    for value, blob in zip(values, out):
+    for value, blob in zip(values, out, strict=True):
         if not isinstance(blob, SerializationError) and not callable(value):
             assert blob == s.dumps(value) == cloudpickle.dumps(value)
     assert s.loads(out[4])() == 3

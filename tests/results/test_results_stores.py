@@ -112,14 +112,14 @@ def test_concurrent_writers_and_readers_never_see_a_partial_record(framed_store)
         try:
             for _ in range(15):
                 framed_store.write("shared", payloads[i])
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             failures.append(exc)
 
     def reader():
         try:
             while not stop.is_set():
                 seen.append(framed_store.read("shared"))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             failures.append(exc)
 
     readers = [threading.Thread(target=reader) for _ in range(2)]

@@ -72,7 +72,8 @@ def test_resume_after_kill_9_runs_only_what_was_not_checkpointed(tmp_path):
     try:
         # Wait (bounded only by the test timeout) until some children are checkpointed and recorded.
         while True:
-            assert first.poll() is None, "the flow ended before it could be killed: " + (tmp_path / "first.err").read_text()
+            assert first.poll() is None, ("the flow ended before it could be killed: "
+                                          + (tmp_path / "first.err").read_text())
             if db.exists():
                 with SQLiteRunStore(db) as store:
                     runs = store.list_runs()

@@ -15,7 +15,6 @@ import pytest
 
 from ferroflow import Flow, Parameter, task
 from ferroflow.engine.resume import ResumeError
-from ferroflow.results import MemoryResultStore, Result
 from ferroflow.store import HOME_ENV, RECORD_ENV, get_run_store
 
 DAY = datetime.date(2026, 1, 2)

@@ -13,8 +13,8 @@ import cloudpickle
 import pytest
 
 from ferroflow import Flow, context, signals, states, task
-from ferroflow.runtime.unit import WorkUnit, retry_rule
 from ferroflow.retries import RetryRule
+from ferroflow.runtime.unit import WorkUnit, retry_rule
 
 
 class Transient(Exception):

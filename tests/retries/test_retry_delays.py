@@ -168,7 +168,7 @@ def test_specs_carry_per_attempt_delays_jitter_and_seed():
     with Flow("specs") as flow:
         listed(), backed(), pinned(), plain()
     frozen = freeze(flow)
-    by_name = {t.name: spec for t, spec in zip(frozen.tasks, frozen.specs(seed=7))}
+    by_name = {t.name: spec for t, spec in zip(frozen.tasks, frozen.specs(seed=7), strict=True)}
 
     def retry_fields(spec):
         return spec.max_retries, spec.retry_delays_ms, spec.retry_jitter, spec.retry_seed

@@ -86,7 +86,7 @@ def test_valid_options_normalise():
     b = exponential_backoff(base=timedelta(milliseconds=250), max_delay=2, jitter=1, seed=-1)
     assert (b.base, b.max_delay, b.jitter, b.seed) == (0.25, 2.0, 1.0, 2**64 - 1)
     assert make(max_retries=3, retry_delay=b).retry_delay is b
-    cond = lambda t, s: True  # noqa: E731
+    cond = lambda t, s: True  # noqa: E731 - a lambda, as users write them
     assert make(max_retries=1, retry_delay=0, retry_condition=cond).retry_condition is cond
 
 

@@ -184,9 +184,9 @@ def test_hourly_interval_follows_utc():
     assert autumn[1:4] == ["2024-11-03 01:00 -04:00", "2024-11-03 01:00 -05:00",
                            "2024-11-03 02:00 -05:00"]
     events = Schedule([clock]).next(30, after=pendulum.datetime(2024, 11, 2, 20, tz=NY))
-    assert {_gap(a, b) for a, b in zip(events, events[1:])} == {timedelta(hours=1)}
+    assert {_gap(a, b) for a, b in zip(events, events[1:], strict=False)} == {timedelta(hours=1)}
     events = Schedule([clock]).next(30, after=pendulum.datetime(2024, 3, 9, 20, tz=NY))
-    assert {_gap(a, b) for a, b in zip(events, events[1:])} == {timedelta(hours=1)}
+    assert {_gap(a, b) for a, b in zip(events, events[1:], strict=False)} == {timedelta(hours=1)}
 
 
 def test_sub_daily_interval_is_elapsed_time_from_the_anchor():

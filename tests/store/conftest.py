@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -40,7 +40,8 @@ def run_python() -> Callable[..., subprocess.CompletedProcess]:
     """Run a Python script (file or ``-c`` code) in a fresh interpreter that imports this
     ferroflow; return the completed process."""
 
-    def run(*args: str, env: dict | None = None, prefix: list[str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    def run(*args: str, env: dict | None = None, prefix: list[str] | None = None,
+            **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run([*(prefix or []), sys.executable, *args], env=child_env(env),
                               capture_output=True, text=True, **kwargs)
 

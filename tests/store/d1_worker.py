@@ -27,7 +27,7 @@ def writer(db: str, run_id: str, transitions: int, batch: int) -> dict:
             store.flush()  # one commit per batch: many contending transactions
         store.end_run(run_id, "Failed", "every child failed")
         store.close()
-    except Exception as exc:  # noqa: BLE001 - reported to the test
+    except Exception as exc:  # reported to the test
         errors.append(f"{type(exc).__name__}: {exc}")
     return {"errors": errors}
 
@@ -44,7 +44,7 @@ def reader(db: str, stop_file: str) -> dict:
             for run in store.list_runs(limit=None):
                 store.task_states(run.run_id, failed_limit=10)
             polls += 1
-        except Exception as exc:  # noqa: BLE001 - reported to the test
+        except Exception as exc:  # reported to the test
             errors.append(f"{type(exc).__name__}: {exc}")
         if done:
             break

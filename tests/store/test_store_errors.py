@@ -23,8 +23,8 @@ S, F = _core.SUCCESS, _core.FAILED
 
 def sqlite_error(message: str, code: int, name: str) -> sqlite3.OperationalError:
     exc = sqlite3.OperationalError(message)
-    exc.sqlite_errorcode = code  # type: ignore[attr-defined]
-    exc.sqlite_errorname = name  # type: ignore[attr-defined]
+    exc.sqlite_errorcode = code
+    exc.sqlite_errorname = name
     return exc
 
 

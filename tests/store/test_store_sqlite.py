@@ -89,7 +89,8 @@ def test_task_level_states_and_order(store):
     tasks = store.task_states("r")
     assert [t.name for t in tasks] == ["load", "extract", "transform"]
     load, extract, transform = tasks
-    assert (extract.state, extract.result_location, extract.is_mapped) == ("Success", "file:///results/extract.pkl", False)
+    assert (extract.state, extract.result_location, extract.is_mapped) == (
+        "Success", "file:///results/extract.pkl", False)
     assert (load.state, load.code, load.message) == ("TriggerFailed", TF, 'Trigger was "all_successful"')
     assert (transform.state, transform.counts, transform.failed_children) == (None, {}, [])
     # The latest state of a task run replaces the earlier one.
@@ -131,8 +132,11 @@ def test_report_failures_details_and_retry_flag(store):
     codes[2] = F | _core.RETRY_OK
     codes[5] = F
     codes[7] = S
-    store.record_report("r", [(1, range(10), bytes(codes), {2: ("Error during execution of task: ValueError(2)", None, 3),
-                                                          7: (None, "mem://7", None), 9: (None, None, 2)})])
+    store.record_report("r", [(1, range(10), bytes(codes), {
+        2: ("Error during execution of task: ValueError(2)", None, 3),
+        7: (None, "mem://7", None),
+        9: (None, None, 2),
+    })])
     assert child_rows(store) == [
         (1, 2, F, 3, "Error during execution of task: ValueError(2)", None),  # RETRY_OK dropped
         (1, 5, F, 1, None, None),
@@ -252,7 +256,8 @@ def test_logs(store):
     assert [line.message for line in lines] == ["flow starts", "child three failed", "parent",
                                                  "a level logging does not know", "level 5"]
     first = lines[0]
-    assert (first.task_id, first.task_name, first.map_index, first.levelname, first.level) == (None, None, None, "INFO", 20)
+    assert (first.task_id, first.task_name, first.map_index, first.levelname, first.level) == (
+        None, None, None, "INFO", 20)
     assert (lines[3].level, lines[3].levelname) == (0, "CUSTOM")
     assert (lines[4].level, lines[4].levelname) == (5, "Level 5")
     assert [x.message for x in store.logs("r", task_name="transform")] == ["child three failed", "parent", "level 5"]
@@ -334,7 +339,8 @@ def test_two_stores_one_file_share_one_writer(tmp_path):
         b.start_run("rb", "f", {}, [])
         assert a._writer is b._writer
         assert {r.run_id for r in b.list_runs()} == {"ra", "rb"}  # reads see the process's queued writes
-        assert [t for t in threading.enumerate() if t.name.startswith("ferroflow-run-store")].count(a._writer.thread) == 1
+        writers = [t for t in threading.enumerate() if t.name.startswith("ferroflow-run-store")]
+        assert writers.count(a._writer.thread) == 1
     finally:
         a.close()
         assert str(tmp_path / "runs.db") in mod._WRITERS  # b still uses it

@@ -5,20 +5,15 @@ from __future__ import annotations
 import datetime
 import email
 import email.policy
-import importlib
-import importlib.metadata
 import ipaddress
-import logging
 import shutil
-import socket
 import ssl
 import subprocess
 from pathlib import Path
-from typing import Callable, Optional
 
 import pytest
 
-from ferroflow.testing.fixtures import (  # noqa: E402,F401
+from ferroflow.testing.fixtures import (  # noqa: F401 - fixtures for this directory's tests
     clean_plugin_manager,
     free_port,
     require_installed,
@@ -37,7 +32,7 @@ except ImportError as exc:
                       f"`python -m pip install 'aiosmtpd>=1.4'`") from None
 
 @pytest.fixture(autouse=True)
-def _isolated(clean_plugin_manager):
+def _isolated(clean_plugin_manager):  # noqa: F811 - the fixture imported above
     yield
 
 
@@ -52,11 +47,11 @@ class Mailbox:
         self.envelopes: list = []
         self.logins: list[str] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's naming
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's naming
         self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("nobody@"):
             return "550 5.1.1 No such user"
         envelope.rcpt_tos.append(address)
@@ -79,7 +74,7 @@ def smtp_server():
     """``smtp_server(**aiosmtpd_options) -> (mailbox, port)``: a started aiosmtpd Controller."""
     started: list = []
 
-    def start(ssl_context: Optional[ssl.SSLContext] = None, **options):
+    def start(ssl_context: ssl.SSLContext | None = None, **options):
         mailbox = Mailbox()
         if options.pop("auth", False):
             options["authenticator"] = mailbox.authenticate

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from ferroflow.testing.fixtures import require_installed
-
-# The plugin must be installed (its entry point is part of what is tested).
-require_installed("ferroflow-slack", "ferroflow_slack")
-
 import pytest
 
-from ferroflow.testing.fixtures import (  # noqa: F401
+from ferroflow.testing.fixtures import (  # noqa: F401 - fixtures for this directory's tests
     Recorded,
     RecordingServer,
     clean_plugin_manager,
     http_server,
     no_proxy,
     refused_url,
-    silent_server,
     require_installed,
+    silent_server,
     warnings_log,
 )
 
+# The plugin must be installed (its entry point is part of what is tested).
+require_installed("ferroflow-slack", "ferroflow_slack")
+
 
 @pytest.fixture(autouse=True)
-def _isolated(no_proxy, clean_plugin_manager):
+def _isolated(no_proxy, clean_plugin_manager):  # noqa: F811 - the fixtures imported above
     yield

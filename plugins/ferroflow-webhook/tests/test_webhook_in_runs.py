@@ -17,7 +17,7 @@ import pytest
 
 from ferroflow import Flow, task
 from ferroflow.executors import ProcessesExecutor
-from ferroflow.notifications import NotificationEvent, as_state_handler
+from ferroflow.notifications import as_state_handler
 from ferroflow.states import Failed, Running
 from ferroflow.testing.fixtures import PROXY_VARIABLES
 from ferroflow_webhook import WebhookNotifier
@@ -83,7 +83,7 @@ def test_posts_from_worker_processes(http_server):
     assert [type(s).__name__ for s in children] == ["Success", "Failed", "Success", "Failed"]
     assert children[3].message.endswith("ValueError('odd 3')")
     bodies = [r.json() for r in server.requests]
-    assert sorted(b["task_full_name"] for b in bodies if not b["task_name"] is None) == ["check[1]", "check[3]"]
+    assert sorted(b["task_full_name"] for b in bodies if b["task_name"] is not None) == ["check[1]", "check[3]"]
     [end] = [b for b in bodies if b["task_name"] is None]
     assert end["flow_name"] == "webhook-in-workers" and end["state"] == "Failed"
 

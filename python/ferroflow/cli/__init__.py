@@ -32,7 +32,8 @@ import shlex
 import signal
 import sys
 import traceback
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ferroflow.cli.formatting import format_table
 from ferroflow.errors import FerroflowError, FlowDefinitionError, ParameterError, PluginError
@@ -64,11 +65,11 @@ def get_version() -> str:
         import ferroflow
 
         return str(getattr(ferroflow, "__version__", "unknown"))
-    except Exception:  # noqa: BLE001 - --version must work even from a broken tree
+    except Exception:  # --version must work even from a broken tree
         return "unknown"
 
 
-def parse_key_values(items: Optional[Sequence[str]], option: str = "--param") -> dict[str, Any]:
+def parse_key_values(items: Sequence[str] | None, option: str = "--param") -> dict[str, Any]:
     """Parse ``["n=1000", 'x="a"', "name=etl"]`` into ``{"n": 1000, "x": "a", "name": "etl"}``.
 
     A value is parsed as JSON when it is valid JSON (``1000`` -> int, ``true`` ->
@@ -164,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``ferroflow`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
     try:
@@ -266,18 +267,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
             StateStoreError) as exc:
         display.close()
         return _error(exc, args.traceback)
-    except Exception as exc:  # noqa: BLE001 - the engine should not raise; report it
+    except Exception as exc:  # the engine should not raise; report it
         display.close()
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
         print(f"ferroflow: error: the flow run raised {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         logger.removeHandler(console)
-    if getattr(state, "recorded", False):
-        print(f"Flow run id: {state.flow_run_id}  (details: ferroflow runs show {state.flow_run_id[:12]})")
+    # The engine sets both on the final state of a flow run (``recorded`` when a run store kept it).
+    run_id: str | None = getattr(state, "flow_run_id", None)
+    if run_id is not None and getattr(state, "recorded", False):
+        print(f"Flow run id: {run_id}  (details: ferroflow runs show {run_id[:12]})")
         if stop.received is not None and state.is_cancelled():
             print(f"ferroflow: the run was cancelled by {signal.Signals(stop.received).name}; go on with "
-                  f"`ferroflow run {shlex.quote(args.flow)} --resume {state.flow_run_id[:12]}`", file=sys.stderr)
+                  f"`ferroflow run {shlex.quote(args.flow)} --resume {run_id[:12]}`", file=sys.stderr)
     if state.is_successful():
         return EXIT_OK
     if state.is_cancelled():

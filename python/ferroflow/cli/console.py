@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, Optional, TextIO
+from typing import Any, TextIO
 
 from ferroflow.runtime.context import current_frame
 from ferroflow.runtime.logs import KeepingHandler, handlers_reached
@@ -34,7 +34,7 @@ class ConsoleLog(logging.Handler):
         stream: where lines go; None for the current ``sys.stderr``.
     """
 
-    def __init__(self, display: Any = None, stream: Optional[TextIO] = None):
+    def __init__(self, display: Any = None, stream: TextIO | None = None):
         super().__init__(logging.WARNING)
         self.display = display
         self.stream = stream
@@ -52,11 +52,11 @@ class ConsoleLog(logging.Handler):
             stream = self.stream if self.stream is not None else sys.stderr
             stream.write(line + "\n")
             stream.flush()
-        except Exception:  # noqa: BLE001 - logging's own policy for a handler that fails
+        except Exception:  # logging's own policy for a handler that fails
             self.handleError(record)
 
 
-def _task_of(record: logging.LogRecord) -> Optional[str]:
+def _task_of(record: logging.LogRecord) -> str | None:
     """``name`` or ``name[i]`` of the task run that emitted ``record``, if any."""
     name = getattr(record, "task_full_name", None)
     if name is not None:

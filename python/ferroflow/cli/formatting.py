@@ -6,12 +6,13 @@ One format for each, used by every command: ``ferroflow run``'s progress and sum
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["format_duration", "format_table", "shorten"]
 
 
-def format_duration(seconds: Optional[float]) -> str:
+def format_duration(seconds: float | None) -> str:
     """A duration as the CLI writes it: ``0.31s``, ``12.3s``, ``2m03s``, ``1h02m05s``;
     ``-`` for None.
 
@@ -34,8 +35,8 @@ def format_duration(seconds: Optional[float]) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s"
 
 
-def format_table(rows: Sequence[Sequence[str]], *, right_from: Optional[int] = None,
-                 max_first: Optional[int] = None) -> list[str]:
+def format_table(rows: Sequence[Sequence[str]], *, right_from: int | None = None,
+                 max_first: int | None = None) -> list[str]:
     """The lines of a table (no line ends): columns two spaces apart, each as wide as
     its widest cell, trailing spaces dropped.
 

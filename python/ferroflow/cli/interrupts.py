@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Any, Optional
+from typing import Any
 
 __all__ = ["StopSignals"]
 
@@ -31,10 +31,10 @@ class StopSignals:
 
     def __init__(self) -> None:
         #: The number of the signal that stopped the run, or None.
-        self.received: Optional[int] = None
+        self.received: int | None = None
         self._previous: dict = {}
 
-    def __enter__(self) -> "StopSignals":
+    def __enter__(self) -> StopSignals:
         if threading.current_thread() is not threading.main_thread():
             return self
         for sig in _SIGNALS:

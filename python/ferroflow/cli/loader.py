@@ -13,9 +13,10 @@ import importlib.util
 import itertools
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from ferroflow.errors import FerroflowError
 
@@ -30,12 +31,12 @@ class FlowLoadError(FerroflowError):
     ``path`` is the file (as given).
     """
 
-    def __init__(self, message: str, path: Optional[str] = None):
+    def __init__(self, message: str, path: str | None = None):
         super().__init__(message)
         self.path = path
 
 
-def parse_flow_spec(spec: str) -> tuple[str, Optional[str]]:
+def parse_flow_spec(spec: str) -> tuple[str, str | None]:
     """Split ``"FILE.py[:FLOW_NAME]"`` into ``(file, flow_name or None)``.
 
     A spec naming an existing file is taken whole (so ``C:\\flows\\etl.py`` works); else
@@ -95,7 +96,7 @@ def load_module(path: str) -> ModuleType:
     return module
 
 
-def find_flows(namespace: Mapping[str, Any], flow_class: Optional[type] = None) -> list[tuple[str, Any]]:
+def find_flows(namespace: Mapping[str, Any], flow_class: type | None = None) -> list[tuple[str, Any]]:
     """Return ``(variable name, flow)`` for each flow bound at module level, in order.
 
     A flow bound to several names is listed once, under its first name. Private names
@@ -112,7 +113,7 @@ def find_flows(namespace: Mapping[str, Any], flow_class: Optional[type] = None) 
     return found
 
 
-def select_flow(flows: list[tuple[str, Any]], flow_name: Optional[str], path: str) -> Any:
+def select_flow(flows: list[tuple[str, Any]], flow_name: str | None, path: str) -> Any:
     """Pick the flow to run: the only one, or the one whose variable or ``name`` is ``flow_name``.
 
     Raises:
@@ -182,5 +183,5 @@ def _pickle_by_value(module: ModuleType) -> None:
     if register is not None:
         try:
             register(module)
-        except Exception:  # noqa: BLE001 - best effort
+        except Exception:  # best effort
             pass

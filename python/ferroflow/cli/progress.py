@@ -13,8 +13,8 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Callable, Optional, Protocol, TextIO, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TextIO, runtime_checkable
 
 from ferroflow.cli.formatting import format_duration, format_table
 from ferroflow.errors import one_line
@@ -107,13 +107,13 @@ class ProgressDisplay:
 
     def __init__(
         self,
-        stream: Optional[TextIO] = None,
-        summary_stream: Optional[TextIO] = None,
+        stream: TextIO | None = None,
+        summary_stream: TextIO | None = None,
         *,
         mode: str = "auto",
-        interval: Optional[float] = None,
+        interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
-        size: Optional[tuple[int, int]] = None,
+        size: tuple[int, int] | None = None,
     ) -> None:
         if mode not in {"auto", "tty", "lines", "off"}:
             raise ValueError(f"mode must be 'auto', 'tty', 'lines' or 'off', not {mode!r}")
@@ -128,8 +128,8 @@ class ProgressDisplay:
         self.flow_name = ""
         self.task_names: list[str] = []
         self.snapshot: Snapshot = []
-        self._started: Optional[float] = None
-        self._last_output: Optional[float] = None
+        self._started: float | None = None
+        self._last_output: float | None = None
         self._lines_drawn = 0
         self._dirty = False
 
@@ -179,7 +179,7 @@ class ProgressDisplay:
             self._write(_up_and_clear(self._lines_drawn))
             self._lines_drawn = 0
 
-    def elapsed(self, now: Optional[float] = None) -> float:
+    def elapsed(self, now: float | None = None) -> float:
         """Seconds since :meth:`start` (0 before it)."""
         if self._started is None:
             return 0.0
@@ -189,7 +189,7 @@ class ProgressDisplay:
         """``(total, done, counts by state)`` over every task of the last snapshot."""
         return _totals(self.snapshot)
 
-    def render_line(self, now: Optional[float] = None) -> str:
+    def render_line(self, now: float | None = None) -> str:
         """One line for logs: elapsed, runs done/total, counts by state, throughput."""
         elapsed = self.elapsed(now)
         total, done, counts = self.totals()
@@ -198,7 +198,7 @@ class ProgressDisplay:
         return (f"[{format_duration(elapsed):>7}] {self.flow_name}: {_n(done)}/{_n(total)} task runs done"
                 + (f" ({states})" if states else "") + f", {_rate(rate)} runs/s")
 
-    def render_table(self, now: Optional[float] = None) -> list[str]:
+    def render_table(self, now: float | None = None) -> list[str]:
         """The live table's lines (without ANSI escapes), fitted to the terminal."""
         columns, lines = self._terminal_size()
         elapsed = self.elapsed(now)
@@ -229,7 +229,7 @@ class ProgressDisplay:
         size = shutil.get_terminal_size(fallback=(100, 30))
         return size.columns, size.lines
 
-    def _redraw(self, now: Optional[float] = None) -> None:
+    def _redraw(self, now: float | None = None) -> None:
         now = self._clock() if now is None else now
         lines = self.render_table(now)
         prefix = _up_and_clear(self._lines_drawn) if self._lines_drawn else ""
@@ -252,7 +252,7 @@ class ProgressDisplay:
 
 
 def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
-                   elapsed: Optional[float] = None) -> str:
+                   elapsed: float | None = None) -> str:
     """The summary table printed when a run ends.
 
     One row per task (in the snapshot's topological order when it names the tasks):
@@ -317,7 +317,7 @@ def first_error_line(state: Any) -> str:
     return type(state).__name__
 
 
-def _details(task_state: Any, counts: Optional[Mapping[str, int]]) -> str:
+def _details(task_state: Any, counts: Mapping[str, int] | None) -> str:
     name = type(task_state).__name__
     parts: list[str] = []
     map_states = None

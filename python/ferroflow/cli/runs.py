@@ -19,7 +19,7 @@ import datetime
 import json
 import os
 import sys
-from typing import Any, Optional
+from typing import Any
 
 from ferroflow.cli.formatting import format_duration, format_table, shorten
 from ferroflow.store.orphans import HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, check_timeout
@@ -152,7 +152,7 @@ class _Unknown(Exception):
     """A task the command names is not in the run (exit code 2, as for an unknown run)."""
 
 
-def format_time(ts: Optional[float], millis: bool = False) -> str:
+def format_time(ts: float | None, millis: bool = False) -> str:
     """Local time of an epoch timestamp: ``2026-11-22 05:01:02`` (``.123`` with millis)."""
     if ts is None:
         return "-"
@@ -165,7 +165,7 @@ def _table(rows: list[list[str]]) -> str:
     return "".join(line + "\n" for line in format_table(rows))
 
 
-def _flat(text: Optional[str], width: int = 100) -> str:
+def _flat(text: str | None, width: int = 100) -> str:
     """``text`` on one line (runs of white space made one space), shortened to ``width``."""
     if not text:
         return ""

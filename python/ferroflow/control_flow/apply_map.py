@@ -14,7 +14,8 @@ from __future__ import annotations
 import collections.abc
 import contextvars
 import itertools
-from typing import Any, Callable, Dict, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 
 from ferroflow.core.collections import Constant, as_task
 from ferroflow.core.edge import EdgeAnnotation
@@ -23,14 +24,14 @@ from ferroflow.core.task import Task, active_flow
 
 __all__ = ["apply_map"]
 
-_BUILDING: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("ferroflow_apply_map", default=None)
+_BUILDING: contextvars.ContextVar[str | None] = contextvars.ContextVar("ferroflow_apply_map", default=None)
 
 
 def _name_of(func: Any) -> str:
     return getattr(func, "__name__", None) or repr(func)
 
 
-def apply_map(func: Callable[..., Any], *args: Any, flow: Optional[Flow] = None, **kwargs: Any) -> Any:
+def apply_map(func: Callable[..., Any], *args: Any, flow: Flow | None = None, **kwargs: Any) -> Any:
     """Map ``func``, a function that adds tasks to a flow, element-wise over ``args``
     and ``kwargs``; return what ``func`` returned (its tasks, now mapped).
 
@@ -62,7 +63,9 @@ def apply_map(func: Callable[..., Any], *args: Any, flow: Optional[Flow] = None,
     if flow is None:
         flow = active_flow()
         if flow is None:
-            raise ValueError(f"{where}: no flow to add tasks to: call it inside a `with Flow(...)` block or pass flow=...")
+            raise ValueError(
+                f"{where}: no flow to add tasks to: call it inside a `with Flow(...)` block or pass flow=..."
+            )
     elif not isinstance(flow, Flow):
         raise TypeError(f"{where}: flow must be a Flow, got {flow!r}")
     outer = _BUILDING.get()
@@ -85,8 +88,8 @@ def apply_map(func: Callable[..., Any], *args: Any, flow: Optional[Flow] = None,
     before = set(flow.tasks)
     scratch = Flow(where)
     # input task -> (mapped, constant, flattened)
-    info: Dict[Task, Tuple[bool, bool, bool]] = {}
-    constants: Dict[int, Constant] = {}  # id(value) of a mapped constant -> its task
+    info: dict[Task, tuple[bool, bool, bool]] = {}
+    constants: dict[int, Constant] = {}  # id(value) of a mapped constant -> its task
     outer_hook = TASK_ADDED_HOOK.set(None)  # an enclosing case() block sees the result, not the scratch work
     try:
         def prepare(value: Any) -> Task:
@@ -94,7 +97,7 @@ def apply_map(func: Callable[..., Any], *args: Any, flow: Optional[Flow] = None,
             is_constant = isinstance(as_arg, Constant)
             flags = (_is_mapped(value), is_constant, _is_flattened(value))
             info[as_arg] = flags
-            if not is_constant:
+            if not isinstance(as_arg, Constant):
                 scratch.add_task(as_arg)
             elif flags[0]:
                 constants[id(as_arg.value)] = as_arg

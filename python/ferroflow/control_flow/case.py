@@ -15,7 +15,7 @@ depends on the outer one's.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any
 
 from ferroflow.control_flow.conditional import CompareValue, _check_condition, _check_value
 from ferroflow.core.collections import Constant
@@ -55,8 +55,8 @@ class case:
         _check_condition(f"case({task!r}, {value!r})", task)
         self.task = task
         self.value = value
-        self._tasks: Dict[Task, None] = {}
-        self._flow: Optional["Flow"] = None
+        self._tasks: dict[Task, None] = {}
+        self._flow: Flow | None = None
         self._token: Any = None
         self._outer_hook: Any = None
         self._used = False
@@ -64,7 +64,7 @@ class case:
     def __repr__(self) -> str:
         return f"case({self.task!r}, {self.value!r})"
 
-    def add_task(self, task: Task, flow: "Flow") -> None:
+    def add_task(self, task: Task, flow: Flow) -> None:
         """Put ``task`` (just added to ``flow``) under this case; called for every
         task added while the block is open."""
         if isinstance(task, (Parameter, Constant)):
@@ -78,7 +78,7 @@ class case:
             )
         self._tasks[task] = None
 
-    def __enter__(self) -> "case":
+    def __enter__(self) -> case:
         if self._used:
             raise RuntimeError(f"{self!r} was already used as a block; create a new case(...) for another block")
         self._used = True
@@ -87,7 +87,7 @@ class case:
         self._token = TASK_ADDED_HOOK.set(self._hook)
         return self
 
-    def _hook(self, flow: "Flow", task: Task) -> None:
+    def _hook(self, flow: Flow, task: Task) -> None:
         self.add_task(task, flow)
         if self._outer_hook is not None:  # an enclosing block (a resource manager's) sees the task too
             self._outer_hook(flow, task)

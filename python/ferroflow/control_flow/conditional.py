@@ -11,7 +11,7 @@ returns the first branch result that is not None.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any
 
 from ferroflow import signals, triggers
 from ferroflow.core.collections import as_task
@@ -37,7 +37,7 @@ class CompareValue(Task):
         task_kwargs.setdefault("name", f'CompareValue: "{value}"')
         super().__init__(**task_kwargs)
 
-    def run(self, value: Any) -> None:  # type: ignore[override]
+    def run(self, value: Any) -> None:  # type: ignore[override]  # a task's run() takes its own inputs
         """Raise SKIP unless ``value == self.value``."""
         if value != self.value:
             raise signals.SKIP(f'Provided value "{value}" did not match "{self.value}"')
@@ -63,7 +63,7 @@ class Merge(Task):
         task_kwargs.setdefault("trigger", triggers.not_all_skipped)
         super().__init__(**task_kwargs)
 
-    def run(self, **task_results: Any) -> Any:  # type: ignore[override]
+    def run(self, **task_results: Any) -> Any:
         """The first value that is neither None nor a ``SKIP`` signal (branches
         ``task_1``, ``task_2``, ... in that order), or None."""
         for _, value in sorted(task_results.items(), key=_branch_order):
@@ -94,7 +94,7 @@ def _check_value(what: str, value: Any) -> None:
         )
 
 
-def _flow_for(what: str, flow: Optional["Flow"]) -> "Flow":
+def _flow_for(what: str, flow: Flow | None) -> Flow:
     flow = flow if flow is not None else active_flow()
     if flow is None:
         raise ValueError(
@@ -104,7 +104,7 @@ def _flow_for(what: str, flow: Optional["Flow"]) -> "Flow":
     return flow
 
 
-def switch(condition: Task, cases: Dict[Any, Any], mapped: bool = False, flow: Optional["Flow"] = None) -> None:
+def switch(condition: Task, cases: dict[Any, Any], mapped: bool = False, flow: Flow | None = None) -> None:
     """Run only the branch whose key equals ``condition``'s result.
 
     For each ``value -> task`` of ``cases`` a :class:`CompareValue` task (tagged
@@ -142,7 +142,7 @@ def as_bool(x: Any) -> bool:
 
 
 def ifelse(condition: Task, true_task: Any, false_task: Any, mapped: bool = False,
-           flow: Optional["Flow"] = None) -> None:
+           flow: Flow | None = None) -> None:
     """Run ``true_task`` when ``condition``'s result is truthy, else ``false_task``.
 
     Adds an ``as_bool`` task over ``condition`` and a :func:`switch` on it; the branch
@@ -158,7 +158,7 @@ def ifelse(condition: Task, true_task: Any, false_task: Any, mapped: bool = Fals
         switch(truth, cases, mapped=mapped, flow=flow)
 
 
-def merge(*branches: Any, flow: Optional["Flow"] = None, mapped: bool = False, **task_kwargs: Any) -> Task:
+def merge(*branches: Any, flow: Flow | None = None, mapped: bool = False, **task_kwargs: Any) -> Task:
     """A :class:`Merge` task over ``branches``: the first result of a branch that was
     not skipped and is not None (in argument order); Skipped when every branch
     skipped, TriggerFailed when a branch failed.

@@ -15,7 +15,8 @@ a mapped pipeline goes on with what succeeded. It runs whatever its upstream sta
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 from ferroflow import triggers
 from ferroflow.core.task import Task
@@ -38,15 +39,15 @@ class FilterTask(Task):
     ``skip_on_upstream_skip=False``.
     """
 
-    def __init__(self, filter_func: Optional[Callable[[Any], bool]] = None,
-                 log_func: Optional[Callable[[List[Any]], Any]] = None, **task_kwargs: Any):
+    def __init__(self, filter_func: Callable[[Any], bool] | None = None,
+                 log_func: Callable[[list[Any]], Any] | None = None, **task_kwargs: Any):
         task_kwargs.setdefault("skip_on_upstream_skip", False)
         task_kwargs.setdefault("trigger", triggers.all_finished)
         self.filter_func = filter_func or _is_value
         self.log_func = log_func
         super().__init__(**task_kwargs)
 
-    def run(self, task_results: List[Any]) -> List[Any]:  # type: ignore[override]
+    def run(self, task_results: list[Any]) -> list[Any]:  # type: ignore[override]  # a task's run() takes its own inputs
         """The items of ``task_results`` that pass ``filter_func``."""
         kept = [r for r in task_results if self.filter_func(r)]
         if self.log_func is not None:

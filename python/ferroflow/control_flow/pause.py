@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from ferroflow import signals
 
 __all__ = ["pause_task"]
 
 
-def pause_task(message: Optional[str] = None) -> None:
+def pause_task(message: str | None = None) -> None:
     """Inside a task: raise :class:`ferroflow.signals.PAUSE` unless this task was
     approved (``ferroflow.context.resume``), so the code after the call runs only in a
     run resumed with ``flow.run(resume=RUN_ID, approve=["task"])``::

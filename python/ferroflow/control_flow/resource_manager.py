@@ -37,7 +37,8 @@ checkpointed (so a resumed run sets the resource up again). See
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Union
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ferroflow import signals
 from ferroflow.core.collections import Constant
@@ -69,7 +70,7 @@ class ResourceInitTask(Task):
     _ff_resource_role = "init"
 
     def __init__(self, resource_class: Callable[..., Any], **task_kwargs: Any):
-        self.run = resource_class
+        self.run = resource_class  # type: ignore[method-assign]  # this instance's run is the class
         super().__init__(**task_kwargs)
 
 
@@ -78,7 +79,7 @@ class ResourceSetupTask(Task):
 
     _ff_resource_role = "setup"
 
-    def run(self, mgr: Any) -> Any:  # type: ignore[override]
+    def run(self, mgr: Any) -> Any:  # type: ignore[override]  # a task's run() takes its own inputs
         return mgr.setup()
 
 
@@ -90,7 +91,7 @@ class ResourceCleanupTask(Task):
     #: task whose only downstream tasks are cleanups still counts as terminal.
     _ff_resource_role = "cleanup"
 
-    def run(self, mgr: Any, resource: Any = None) -> None:  # type: ignore[override]
+    def run(self, mgr: Any, resource: Any = None) -> None:  # type: ignore[override]  # a task's run() takes its own inputs
         mgr.cleanup(resource)
 
 
@@ -98,7 +99,7 @@ class ResourceCleanupTask(Task):
 _STEPS = {"mgr": "init", "resource": "setup"}
 
 
-def resource_cleanup_trigger(upstream_states: Dict["Edge", "State"]) -> bool:
+def resource_cleanup_trigger(upstream_states: dict[Edge, State]) -> bool:
     """The cleanup task's trigger: run once every upstream task has finished, if the
     init and setup tasks succeeded. Raises ``SKIP("Resource manager <step> failed")``
     (or ``... skipped``) when the init or setup task did not succeed -- the init
@@ -126,19 +127,19 @@ class ResourceContext:
     class without ``setup``); leaving it links the tasks added in between to the
     setup and cleanup tasks."""
 
-    def __init__(self, init_task: Task, setup_task: Optional[Task], cleanup_task: Task, flow: "Flow"):
+    def __init__(self, init_task: Task, setup_task: Task | None, cleanup_task: Task, flow: Flow):
         self.init_task = init_task
         self.setup_task = setup_task
         self.cleanup_task = cleanup_task
         self._flow = flow
-        self._tasks: Dict[Task, None] = {}
+        self._tasks: dict[Task, None] = {}
         self._outer_hook: Any = None
         self._token: Any = None
 
     def __repr__(self) -> str:
         return f"<ResourceContext: {self.init_task.name}>"
 
-    def add_task(self, task: Task, flow: "Flow") -> None:
+    def add_task(self, task: Task, flow: Flow) -> None:
         """Put ``task`` (just added to ``flow``) in this block; parameters and constants
         stay outside. A task of another flow is a ValueError."""
         if isinstance(task, (Parameter, Constant)):
@@ -147,12 +148,12 @@ class ResourceContext:
             raise ValueError("Multiple flows cannot be used with the same resource block")
         self._tasks[task] = None
 
-    def _hook(self, flow: "Flow", task: Task) -> None:
+    def _hook(self, flow: Flow, task: Task) -> None:
         self.add_task(task, flow)
         if self._outer_hook is not None:  # an enclosing block (a case) sees the task too
             self._outer_hook(flow, task)
 
-    def __enter__(self) -> Optional[Task]:
+    def __enter__(self) -> Task | None:
         if self._token is not None:
             raise RuntimeError(f"{self!r} is already open")
         self._outer_hook = TASK_ADDED_HOOK.get()
@@ -190,10 +191,10 @@ class ResourceManager:
     def __init__(
         self,
         resource_class: Callable[..., Any],
-        name: Optional[str] = None,
-        init_task_kwargs: Optional[dict] = None,
-        setup_task_kwargs: Optional[dict] = None,
-        cleanup_task_kwargs: Optional[dict] = None,
+        name: str | None = None,
+        init_task_kwargs: dict | None = None,
+        setup_task_kwargs: dict | None = None,
+        cleanup_task_kwargs: dict | None = None,
     ):
         self.resource_class = resource_class
         self.name = name if name is not None else getattr(resource_class, "__name__", "resource")
@@ -210,7 +211,7 @@ class ResourceManager:
     def __repr__(self) -> str:
         return f"<ResourceManager: {self.name}>"
 
-    def __call__(self, *args: Any, flow: Optional["Flow"] = None, **kwargs: Any) -> ResourceContext:
+    def __call__(self, *args: Any, flow: Flow | None = None, **kwargs: Any) -> ResourceContext:
         """Add the init, setup and cleanup tasks to ``flow`` (default: the flow being
         built) for the resource built from ``args`` and ``kwargs`` (values or tasks,
         bound like any task's arguments); return the block."""
@@ -220,7 +221,7 @@ class ResourceManager:
                 raise ValueError("Could not infer an active Flow context.")
         init = ResourceInitTask(self.resource_class, **self.init_task_kwargs)(*args, flow=flow, **kwargs)
         if hasattr(self.resource_class, "setup"):
-            setup: Optional[Task] = ResourceSetupTask(**self.setup_task_kwargs)(init, flow=flow)
+            setup: Task | None = ResourceSetupTask(**self.setup_task_kwargs)(init, flow=flow)
             cleanup = ResourceCleanupTask(**self.cleanup_task_kwargs)(init, setup, flow=flow)
         else:
             setup = None
@@ -229,13 +230,13 @@ class ResourceManager:
 
 
 def resource_manager(
-    resource_class: Optional[Callable[..., Any]] = None,
+    resource_class: Callable[..., Any] | None = None,
     *,
-    name: Optional[str] = None,
-    init_task_kwargs: Optional[dict] = None,
-    setup_task_kwargs: Optional[dict] = None,
-    cleanup_task_kwargs: Optional[dict] = None,
-) -> Union[ResourceManager, Callable[[Callable[..., Any]], ResourceManager]]:
+    name: str | None = None,
+    init_task_kwargs: dict | None = None,
+    setup_task_kwargs: dict | None = None,
+    cleanup_task_kwargs: dict | None = None,
+) -> ResourceManager | Callable[[Callable[..., Any]], ResourceManager]:
     """Make a class with ``setup()`` and ``cleanup(resource)`` a
     :class:`ResourceManager`: ``@resource_manager`` or ``@resource_manager(name=...,
     init_task_kwargs=..., setup_task_kwargs=..., cleanup_task_kwargs=...)``."""

@@ -5,7 +5,7 @@ modules that subclass it (``collections``, ``operators``, ``parameter``) are loa
 so ``task`` is imported first.
 """
 
-from ferroflow.core.task import (  # noqa: I001  (task must load first)
+from ferroflow.core.task import (  # noqa: I001 - task must load first
     FunctionTask,
     Task,
     active_flow,

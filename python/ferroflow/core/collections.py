@@ -15,7 +15,8 @@ collection is used where a task is expected.
 from __future__ import annotations
 
 import reprlib
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ferroflow.core.edge import EdgeAnnotation
 from ferroflow.core.task import Task
@@ -29,9 +30,9 @@ __all__ = ["Constant", "List", "Tuple", "Set", "Dict", "GetItem", "as_task", "is
 class _NoDefault:
     """Marker for "no default given"."""
 
-    _instance: Optional["_NoDefault"] = None
+    _instance: _NoDefault | None = None
 
-    def __new__(cls) -> "_NoDefault":
+    def __new__(cls) -> _NoDefault:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -70,7 +71,7 @@ class Constant(Task):
     in; its trigger, state handlers, result and cache are not used.
     """
 
-    def __init__(self, value: Any, name: Optional[str] = None, **task_kwargs: Any):
+    def __init__(self, value: Any, name: str | None = None, **task_kwargs: Any):
         self.value = value
         super().__init__(name=_constant_name(value) if name is None else name, **task_kwargs)
 
@@ -86,8 +87,8 @@ class _Gather(Task):
         self,
         *args: Any,
         mapped: bool = False,
-        upstream_tasks: Optional[Iterable[Any]] = None,
-        flow: Optional["Flow"] = None,
+        upstream_tasks: Iterable[Any] | None = None,
+        flow: Flow | None = None,
         **kwargs: Any,
     ) -> Task:
         """Bind ``args`` as the collection's items (``arg_1``, ``arg_2``, ...)."""
@@ -106,7 +107,7 @@ class _Gather(Task):
 class List(_Gather):
     """Collects its inputs ``arg_1..arg_n`` into a list, in order."""
 
-    def run(self, **items: Any) -> list:  # type: ignore[override]
+    def run(self, **items: Any) -> list:
         """Return the items as a list."""
         return self._ordered(items)
 
@@ -114,7 +115,7 @@ class List(_Gather):
 class Tuple(_Gather):
     """Collects its inputs ``arg_1..arg_n`` into a tuple, in order."""
 
-    def run(self, **items: Any) -> tuple:  # type: ignore[override]
+    def run(self, **items: Any) -> tuple:
         """Return the items as a tuple."""
         return tuple(self._ordered(items))
 
@@ -122,7 +123,7 @@ class Tuple(_Gather):
 class Set(_Gather):
     """Collects its inputs ``arg_1..arg_n`` into a set."""
 
-    def run(self, **items: Any) -> set:  # type: ignore[override]
+    def run(self, **items: Any) -> set:
         """Return the items as a set."""
         return set(items.values())
 
@@ -130,14 +131,14 @@ class Set(_Gather):
 class Dict(Task):
     """Builds a dict from its inputs ``keys`` and ``values`` (equal-length sequences)."""
 
-    def run(self, keys: Iterable[Any], values: Iterable[Any]) -> dict:  # type: ignore[override]
+    def run(self, keys: Iterable[Any], values: Iterable[Any]) -> dict:  # type: ignore[override]  # a task's run() takes its own inputs
         """Return ``dict(zip(keys, values))``; a length mismatch is a ValueError."""
         keys, values = list(keys), list(values)
         if len(keys) != len(values):
             raise ValueError(
                 f"Task {self.name!r}: got {len(keys)} keys but {len(values)} values"
             )
-        return dict(zip(keys, values))
+        return dict(zip(keys, values, strict=True))
 
 
 class GetItem(Task):
@@ -150,7 +151,7 @@ class GetItem(Task):
         self.default = default
         super().__init__(**task_kwargs)
 
-    def run(self, task_result: Any, key: Any, default: Any = NO_DEFAULT) -> Any:  # type: ignore[override]
+    def run(self, task_result: Any, key: Any, default: Any = NO_DEFAULT) -> Any:  # type: ignore[override]  # a task's run() takes its own inputs
         """Return ``task_result[key]`` (or the default on KeyError, when one is set)."""
         if default is NO_DEFAULT:
             default = self.default
@@ -184,7 +185,7 @@ def is_constant(value: Any) -> bool:
     return True
 
 
-def as_task(value: Any, flow: Optional["Flow"] = None) -> Task:
+def as_task(value: Any, flow: Flow | None = None) -> Task:
     """The task standing for ``value``.
 
     A task is returned as is; an annotation is unwrapped; a constant (including a

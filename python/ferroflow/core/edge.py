@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import keyword
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from ferroflow.core.flow import Flow
@@ -35,7 +35,8 @@ class EdgeAnnotation:
     annotation in another merges both, the outer one winning on conflicts.
     """
 
-    annotations: Dict[str, Any] = {}
+    annotations: dict[str, Any] = {}
+    value: Any
 
     def __init__(self, value: Any):
         merged = dict(type(self).annotations)
@@ -100,11 +101,11 @@ class Edge(tuple):
         cls,
         upstream_task: Any,
         downstream_task: Any,
-        key: Optional[str] = None,
-        mapped: Optional[bool] = None,
-        flattened: Optional[bool] = None,
-        flow: Optional["Flow"] = None,
-    ) -> "Edge":
+        key: str | None = None,
+        mapped: bool | None = None,
+        flattened: bool | None = None,
+        flow: Flow | None = None,
+    ) -> Edge:
         mapped = bool(mapped)
         flattened = bool(flattened)
         for end in (upstream_task, downstream_task):
@@ -124,9 +125,11 @@ class Edge(tuple):
             )
         return tuple.__new__(cls, (upstream_task, downstream_task, key, mapped, flattened))
 
-    upstream_task: "Task" = property(itemgetter(0), doc="The task that runs first.")  # type: ignore[assignment]
-    downstream_task: "Task" = property(itemgetter(1), doc="The task that runs after it.")  # type: ignore[assignment]
-    key: Optional[str] = property(  # type: ignore[assignment]
+    # Fields read by index (C-speed properties); typed as what they return, which the
+    # checker cannot see through ``property(itemgetter(i))``.
+    upstream_task: Task = property(itemgetter(0), doc="The task that runs first.")  # type: ignore[assignment]
+    downstream_task: Task = property(itemgetter(1), doc="The task that runs after it.")  # type: ignore[assignment]
+    key: str | None = property(  # type: ignore[assignment]
         itemgetter(2), doc="The downstream run() argument fed by this edge, or None."
     )
     mapped: bool = property(itemgetter(3), doc="True when the downstream task maps over it.")  # type: ignore[assignment]
@@ -140,7 +143,7 @@ class Edge(tuple):
         return {self[0], self[1]}
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and tuple.__eq__(self, other)  # type: ignore[arg-type]
+        return type(other) is type(self) and tuple.__eq__(self, other)
 
     def __ne__(self, other: object) -> bool:
         return not self == other
@@ -152,7 +155,7 @@ class Edge(tuple):
 
     # Tuples order element-wise, which would call the tasks' operators (and build
     # tasks); edges have no order.
-    __lt__ = __le__ = __gt__ = __ge__ = _no_order  # type: ignore[assignment]
+    __lt__ = __le__ = __gt__ = __ge__ = _no_order
 
     def __reduce__(self) -> Any:
         return (_edge_from_parts, tuple(self))
@@ -166,12 +169,12 @@ _tuple_new = tuple.__new__
 
 
 def _edge_from_parts(
-    upstream: "Task", downstream: "Task", key: Optional[str], mapped: bool, flattened: bool
+    upstream: Task, downstream: Task, key: str | None, mapped: bool, flattened: bool
 ) -> Edge:
     """Build an edge from already-checked parts (unpickling and the flow's fast path)."""
     return _tuple_new(Edge, (upstream, downstream, key, mapped, flattened))
 
 
 # Late imports: task.py and collections.py both use this module.
+import ferroflow.core.task as _task  # noqa: E402
 from ferroflow.core import collections as _collections  # noqa: E402
-from ferroflow.core import task as _task  # noqa: E402

@@ -19,19 +19,11 @@ from __future__ import annotations
 import collections
 import collections.abc
 import contextvars
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import (
     TYPE_CHECKING,
     Any,
-    Callable,
-    Dict,
-    Iterable,
-    Iterator,
-    List,
-    Mapping,
-    Optional,
-    Set,
-    Tuple,
-    Union,
+    NoReturn,
 )
 
 from ferroflow.core.collections import Constant, as_task, is_constant
@@ -50,7 +42,7 @@ _NO_KEYS: Mapping[str, Any] = {}
 
 #: While set, called as ``hook(flow, task)`` after a task is newly added to any flow;
 #: ``ferroflow.control_flow.case`` sets it to collect the tasks created in its block.
-TASK_ADDED_HOOK: contextvars.ContextVar[Optional[Callable[["Flow", Task], None]]] = contextvars.ContextVar(
+TASK_ADDED_HOOK: contextvars.ContextVar[Callable[[Flow, Task], None] | None] = contextvars.ContextVar(
     "ferroflow_task_added_hook", default=None
 )
 
@@ -66,10 +58,10 @@ class TaskSet(collections.abc.MutableSet):
     __slots__ = ("_items",)
 
     def __init__(self, iterable: Iterable[Task] = ()):
-        self._items: Dict[Task, None] = dict.fromkeys(iterable)
+        self._items: dict[Task, None] = dict.fromkeys(iterable)
 
     @classmethod
-    def _from_iterable(cls, iterable: Iterable[Task]) -> "TaskSet":
+    def _from_iterable(cls, iterable: Iterable[Any]) -> TaskSet:
         return TaskSet(iterable)
 
     def __contains__(self, item: object) -> bool:
@@ -84,7 +76,7 @@ class TaskSet(collections.abc.MutableSet):
     def __repr__(self) -> str:
         return f"TaskSet({list(self._items)!r})"
 
-    def __and__(self, other: Any) -> "TaskSet":
+    def __and__(self, other: Any) -> TaskSet:
         if not isinstance(other, collections.abc.Iterable):
             return NotImplemented
         return self.intersection(other)  # keeps this set's order
@@ -99,23 +91,23 @@ class TaskSet(collections.abc.MutableSet):
         """Remove ``task`` if present."""
         self._items.pop(task, None)
 
-    def copy(self) -> "TaskSet":
+    def copy(self) -> TaskSet:
         """An independent copy."""
         return TaskSet(self._items)
 
-    def union(self, *others: Iterable[Task]) -> "TaskSet":
+    def union(self, *others: Iterable[Task]) -> TaskSet:
         """Members of this set or any of ``others``."""
         result = TaskSet(self._items)
         for other in others:
             result._items.update(dict.fromkeys(other))
         return result
 
-    def intersection(self, *others: Iterable[Task]) -> "TaskSet":
+    def intersection(self, *others: Iterable[Task]) -> TaskSet:
         """Members of this set found in every one of ``others``."""
         keep = [o if isinstance(o, (set, frozenset, TaskSet)) else set(o) for o in others]
         return TaskSet(t for t in self._items if all(t in k for k in keep))
 
-    def difference(self, *others: Iterable[Task]) -> "TaskSet":
+    def difference(self, *others: Iterable[Task]) -> TaskSet:
         """Members of this set found in none of ``others``."""
         drop: set = set().union(*others)
         return TaskSet(t for t in self._items if t not in drop)
@@ -136,7 +128,7 @@ class _FlowTasks(TaskSet):
     __slots__ = ()
 
     @classmethod
-    def _view(cls, items: Dict[Task, None]) -> "_FlowTasks":
+    def _view(cls, items: dict[Task, None]) -> _FlowTasks:
         view = cls.__new__(cls)
         view._items = items
         return view
@@ -147,7 +139,7 @@ class _FlowTasks(TaskSet):
     def discard(self, task: Task) -> None:
         raise TypeError("flow.tasks is read-only: use flow.replace(...) or build a new flow")
 
-    def __ior__(self, other: Any) -> Any:  # MutableSet's in-place ops would mutate
+    def __ior__(self, other: object) -> NoReturn:  # MutableSet's in-place ops would mutate
         raise TypeError("flow.tasks is read-only: use flow.add_task(task)")
 
     __iand__ = __ixor__ = __isub__ = __ior__
@@ -177,14 +169,14 @@ class Flow:
         executor: Any = None,
         run_config: None = None,
         storage: None = None,
-        tasks: Optional[Iterable[Task]] = None,
-        edges: Optional[Iterable[Edge]] = None,
-        reference_tasks: Optional[Iterable[Task]] = None,
-        state_handlers: Optional[Iterable[Callable[..., Any]]] = None,
-        on_failure: Optional[Callable[..., Any]] = None,
-        validate: Optional[bool] = None,
+        tasks: Iterable[Task] | None = None,
+        edges: Iterable[Edge] | None = None,
+        reference_tasks: Iterable[Task] | None = None,
+        state_handlers: Iterable[Callable[..., Any]] | None = None,
+        on_failure: Callable[..., Any] | None = None,
+        validate: bool | None = None,
         result: Any = None,
-        terminal_state_handler: Optional[Callable[..., Any]] = None,
+        terminal_state_handler: Callable[..., Any] | None = None,
         *,
         keep_results: bool = True,
     ):
@@ -206,7 +198,9 @@ class Flow:
         if schedule is not None and not hasattr(schedule, "next"):
             raise TypeError(f"Flow {name!r}: schedule must be a ferroflow.schedules.Schedule, got {schedule!r}")
         self.schedule = schedule
-        if executor is not None and not (isinstance(executor, str) or callable(executor) or hasattr(executor, "submit")):
+        if executor is not None and not (
+            isinstance(executor, str) or callable(executor) or hasattr(executor, "submit")
+        ):
             raise TypeError(f"Flow {name!r}: executor must be an executor (ferroflow.executors) or a registered "
                             f"executor name, got {executor!r}")
         #: The executor ``flow.run()`` uses when given none (None: ``"local"``).
@@ -220,19 +214,19 @@ class Flow:
             raise TypeError(f"Flow {name!r}: keep_results must be True or False, got {keep_results!r}")
         #: The default of ``flow.run(keep_results=...)`` (``docs/large-flows.md``).
         self.keep_results = keep_results
-        self._tasks: Dict[Task, None] = {}
-        self.edges: Set[Edge] = set()
-        self.constants: Dict[Task, Dict[str, Any]] = collections.defaultdict(dict)
-        self.slugs: Dict[Task, str] = {}
-        self._slug_owner: Dict[str, Task] = {}
-        self._slug_counters: Dict[str, int] = {}
+        self._tasks: dict[Task, None] = {}
+        self.edges: set[Edge] = set()
+        self.constants: dict[Task, dict[str, Any]] = collections.defaultdict(dict)
+        self.slugs: dict[Task, str] = {}
+        self._slug_owner: dict[str, Task] = {}
+        self._slug_counters: dict[str, int] = {}
         # Adjacency indexes, kept in step with `edges`. Upstream edges of a task are
         # filed under their key (data edges) or themselves (state-only edges), so the
         # same dict answers "is this argument bound yet?".
-        self._edges_in: Dict[Task, Dict[Union[str, Edge], Edge]] = {}
-        self._edges_out: Dict[Task, List[Edge]] = {}
-        self._reference_tasks: Dict[Task, None] = {}
-        self._cache: Dict[Any, Any] = {}
+        self._edges_in: dict[Task, dict[str | Edge, Edge]] = {}
+        self._edges_out: dict[Task, list[Edge]] = {}
+        self._reference_tasks: dict[Task, None] = {}
+        self._cache: dict[Any, Any] = {}
         self._context_tokens: list = []
         for t in tasks or ():
             self.add_task(t)
@@ -259,7 +253,7 @@ class Flow:
     def __iter__(self) -> Iterator[Task]:
         return iter(self.sorted_tasks())
 
-    def __enter__(self) -> "Flow":
+    def __enter__(self) -> Flow:
         self._context_tokens.append(_ACTIVE_FLOW.set(self))
         return self
 
@@ -335,10 +329,10 @@ class Flow:
         self,
         upstream_task: Any,
         downstream_task: Any,
-        key: Optional[str] = None,
+        key: str | None = None,
         mapped: bool = False,
         flattened: bool = False,
-        validate: Optional[bool] = None,
+        validate: bool | None = None,
     ) -> Edge:
         """Add an edge ``upstream_task -> downstream_task`` and both tasks; returns it.
 
@@ -363,11 +357,11 @@ class Flow:
         self,
         upstream: Any,
         downstream: Any,
-        key: Optional[str],
+        key: str | None,
         mapped: bool,
         flattened: bool,
         need_edge: bool,
-    ) -> Optional[Edge]:
+    ) -> Edge | None:
         mapped = bool(mapped)
         flattened = bool(flattened)
         if isinstance(upstream, EdgeAnnotation):
@@ -401,11 +395,11 @@ class Flow:
         self,
         upstream: Any,
         downstream: Task,
-        key: Optional[str],
+        key: str | None,
         mapped: bool,
         flattened: bool,
         need_edge: bool,
-    ) -> Optional[Edge]:
+    ) -> Edge | None:
         """Bind ``upstream`` (annotation already unwrapped, key already checked) into
         ``downstream``: a plain constant is stored, anything else becomes an edge."""
         if key is not None:
@@ -443,7 +437,7 @@ class Flow:
             return _edge_from_parts(upstream, downstream, key, False, False)
         return self._link(upstream, downstream, key, mapped, flattened)
 
-    def _link(self, upstream: Task, downstream: Task, key: Optional[str], mapped: bool, flattened: bool) -> Edge:
+    def _link(self, upstream: Task, downstream: Task, key: str | None, mapped: bool, flattened: bool) -> Edge:
         """Add the edge and both tasks, updating the indexes."""
         edge = _edge_from_parts(upstream, downstream, key, mapped, flattened)
         edges = self.edges
@@ -471,7 +465,7 @@ class Flow:
             self._cache.clear()
         return edge
 
-    def _bind_fresh(self, task: Task, arguments: Dict[str, Any]) -> bool:
+    def _bind_fresh(self, task: Task, arguments: dict[str, Any]) -> bool:
         """Bind a task copy made by calling a task (new to this flow, so no key of it is
         bound yet) when every argument is a plain value or a task of this flow: the
         common call, with none of the checks a task bound again needs. Returns False,
@@ -510,9 +504,9 @@ class Flow:
     def _bind_inputs(
         self,
         task: Task,
-        arguments: Dict[str, Any],
+        arguments: dict[str, Any],
         mapped: bool,
-        upstream_tasks: Optional[Iterable[Any]],
+        upstream_tasks: Iterable[Any] | None,
     ) -> None:
         """What :meth:`Task.bind` calls: ``arguments`` come from matching ``run()``'s
         signature (keys already checked), annotations not yet unwrapped."""
@@ -531,9 +525,9 @@ class Flow:
     def _bind_into(
         self,
         task: Task,
-        arguments: Dict[str, Any],
+        arguments: dict[str, Any],
         mapped: bool,
-        upstream_tasks: Optional[Iterable[Any]],
+        upstream_tasks: Iterable[Any] | None,
     ) -> None:
         if upstream_tasks:
             for upstream in upstream_tasks:
@@ -582,11 +576,11 @@ class Flow:
     def set_dependencies(
         self,
         task: Any,
-        upstream_tasks: Optional[Iterable[Any]] = None,
-        downstream_tasks: Optional[Iterable[Any]] = None,
-        keyword_tasks: Optional[Mapping[str, Any]] = None,
+        upstream_tasks: Iterable[Any] | None = None,
+        downstream_tasks: Iterable[Any] | None = None,
+        keyword_tasks: Mapping[str, Any] | None = None,
         mapped: bool = False,
-        validate: Optional[bool] = None,
+        validate: bool | None = None,
     ) -> None:
         """Add ``task`` with its dependencies.
 
@@ -608,12 +602,12 @@ class Flow:
         if validate:
             self.validate()
 
-    def chain(self, *tasks: Any, validate: Optional[bool] = None) -> List[Edge]:
+    def chain(self, *tasks: Any, validate: bool | None = None) -> list[Edge]:
         """Make each task run after the previous one; returns the new edges."""
         edges = []
         if len(tasks) == 1 and isinstance(tasks[0], Task):
             self.add_task(tasks[0])
-        for upstream, downstream in zip(tasks, tasks[1:]):
+        for upstream, downstream in zip(tasks, tasks[1:], strict=False):
             edges.append(self.add_edge(upstream, downstream, validate=False))
         if validate:
             self.validate()
@@ -679,11 +673,11 @@ class Flow:
 
     def get_tasks(
         self,
-        name: Optional[str] = None,
-        slug: Optional[str] = None,
-        tags: Optional[Iterable[str]] = None,
-        task_type: Optional[type] = None,
-    ) -> List[Task]:
+        name: str | None = None,
+        slug: str | None = None,
+        tags: Iterable[str] | None = None,
+        task_type: type | None = None,
+    ) -> list[Task]:
         """Tasks matching *all* the given criteria: ``name``, ``slug`` (this flow's
         slug), all of ``tags``, instance of ``task_type``."""
         if slug is not None:
@@ -700,32 +694,32 @@ class Flow:
             and (task_type is None or isinstance(t, task_type))
         ]
 
-    def edges_to(self, task: Task) -> Set[Edge]:
+    def edges_to(self, task: Task) -> set[Edge]:
         """The edges into ``task`` (a new set). ValueError if it is not in the flow."""
         self._check_member(task)
         return set(self._edges_in.get(task, _NO_KEYS).values())
 
-    def edges_from(self, task: Task) -> Set[Edge]:
+    def edges_from(self, task: Task) -> set[Edge]:
         """The edges out of ``task`` (a new set). ValueError if it is not in the flow."""
         self._check_member(task)
         return set(self._edges_out.get(task, ()))
 
-    def upstream_tasks(self, task: Task) -> Set[Task]:
+    def upstream_tasks(self, task: Task) -> set[Task]:
         """The tasks with an edge into ``task``."""
         self._check_member(task)
         return {e.upstream_task for e in self._edges_in.get(task, _NO_KEYS).values()}
 
-    def downstream_tasks(self, task: Task) -> Set[Task]:
+    def downstream_tasks(self, task: Task) -> set[Task]:
         """The tasks with an edge from ``task``."""
         self._check_member(task)
         return {e.downstream_task for e in self._edges_out.get(task, ())}
 
-    def all_upstream_edges(self) -> Dict[Task, Set[Edge]]:
+    def all_upstream_edges(self) -> dict[Task, set[Edge]]:
         """Every task -> the set of its upstream edges (new sets)."""
         ins = self._edges_in
         return {t: set(ins.get(t, _NO_KEYS).values()) for t in self._tasks}
 
-    def all_downstream_edges(self) -> Dict[Task, Set[Edge]]:
+    def all_downstream_edges(self) -> dict[Task, set[Edge]]:
         """Every task -> the set of its downstream edges (new sets)."""
         outs = self._edges_out
         return {t: set(outs.get(t, ())) for t in self._tasks}
@@ -742,7 +736,7 @@ class Flow:
             frozen = self._cache["frozen"] = freeze(self)
         return frozen
 
-    def sorted_tasks(self, root_tasks: Optional[Iterable[Task]] = None) -> Tuple[Task, ...]:
+    def sorted_tasks(self, root_tasks: Iterable[Task] | None = None) -> tuple[Task, ...]:
         """The tasks in topological order (upstream before downstream), computed by
         the Rust core; with ``root_tasks``, only those and the tasks downstream of
         them. Raises :class:`~ferroflow.errors.CycleError` naming a cycle."""
@@ -784,7 +778,7 @@ class Flow:
 
     # ------------------------------------------------------------------- whole-flow operations
 
-    def copy(self) -> "Flow":
+    def copy(self) -> Flow:
         """A copy with its own graph (the tasks themselves are shared)."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
@@ -804,9 +798,9 @@ class Flow:
 
     def update(
         self,
-        flow: "Flow",
+        flow: Flow,
         merge_parameters: bool = False,
-        validate: Optional[bool] = None,
+        validate: bool | None = None,
         merge_reference_tasks: bool = False,
     ) -> None:
         """Add the tasks, edges and constants of ``flow`` to this flow.
@@ -855,7 +849,7 @@ class Flow:
         if validate:
             self.validate()
 
-    def _detach(self, task: Task) -> Tuple[List[Edge], Optional[Dict[str, Any]]]:
+    def _detach(self, task: Task) -> tuple[list[Edge], dict[str, Any] | None]:
         """Remove ``task`` with its edges and bound constants; returns both."""
         touching = [*self._edges_in.pop(task, _NO_KEYS).values(), *self._edges_out.pop(task, ())]
         for edge in touching:
@@ -875,17 +869,17 @@ class Flow:
 
     def run(
         self,
-        parameters: Optional[Dict[str, Any]] = None,
+        parameters: dict[str, Any] | None = None,
         executor: Any = None,
-        run_on_schedule: Optional[bool] = None,
-        max_runs: Optional[int] = None,
-        record: Optional[bool] = None,
-        resume: Optional[str] = None,
+        run_on_schedule: bool | None = None,
+        max_runs: int | None = None,
+        record: bool | None = None,
+        resume: str | None = None,
         approve: Any = None,
-        keep_results: Optional[bool] = None,
-        task_states: Optional[Dict[Any, Any]] = None,
+        keep_results: bool | None = None,
+        task_states: dict[Any, Any] | None = None,
         **parameter_kwargs: Any,
-    ) -> "State":
+    ) -> State:
         """Run the flow and return its final state (``state.result`` maps every task to
         its state). Parameter values come from ``parameters`` and keyword arguments (the
         latter win); ``executor`` defaults to the flow's ``executor``, else the local one.
@@ -928,7 +922,7 @@ class Flow:
 
         given = [task_states]  # the first scheduled run's only, as in Prefect 1
 
-        def run_once(defaults: dict, when: Any) -> "State":
+        def run_once(defaults: dict, when: Any) -> State:
             return run_flow(self, parameters={**merged, **defaults}, executor=executor,
                             scheduled_start_time=when, record=record, keep_results=keep_results,
                             task_states=given.pop() if given else None)

@@ -10,7 +10,8 @@ usable as dict keys): use ``a.is_equal(b)``. ``a | b`` is not "or" either: it ma
 from __future__ import annotations
 
 import operator as _op
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ferroflow.core.collections import GetItem
 from ferroflow.core.task import Task
@@ -41,7 +42,7 @@ class _BinaryOperator(Task):
 
     _apply: Callable[[Any, Any], Any]
 
-    def run(self, x: Any, y: Any) -> Any:  # type: ignore[override]
+    def run(self, x: Any, y: Any) -> Any:  # type: ignore[override]  # a task's run() takes its own inputs
         """Apply the operator to ``x`` and ``y``."""
         return type(self)._apply(x, y)
 
@@ -72,6 +73,6 @@ LessThanOrEqual = _binary("LessThanOrEqual", _op.le, "x <= y")
 class Not(Task):
     """Computes ``not x``."""
 
-    def run(self, x: Any) -> bool:  # type: ignore[override]
+    def run(self, x: Any) -> bool:  # type: ignore[override]  # a task's run() takes its own inputs
         """Return ``not x``."""
         return not x

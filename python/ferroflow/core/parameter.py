@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ferroflow import signals
 from ferroflow.core.collections import NO_DEFAULT
@@ -27,8 +28,8 @@ class Parameter(Task):
         self,
         name: str,
         default: Any = NO_DEFAULT,
-        required: Optional[bool] = None,
-        tags: Optional[Iterable[str]] = None,
+        required: bool | None = None,
+        tags: Iterable[str] | None = None,
     ):
         if not isinstance(name, str) or not name:
             raise TypeError(f"A Parameter's name must be a non-empty str, got {name!r}")
@@ -41,13 +42,13 @@ class Parameter(Task):
     def __repr__(self) -> str:
         return f"<Parameter: {self.name}>"
 
-    def __call__(self, flow: Optional["Flow"] = None) -> "Parameter":  # type: ignore[override]
+    def __call__(self, flow: Flow | None = None) -> Parameter:  # type: ignore[override]  # a parameter has no inputs
         """Add this parameter (not a copy) to ``flow`` or the active flow; returns it."""
         result = self.bind(flow=flow)
         assert isinstance(result, Parameter)
         return result
 
-    def copy(self, name: Optional[str] = None, **task_args: Any) -> "Parameter":  # type: ignore[override]
+    def copy(self, name: str | None = None, **task_args: Any) -> Parameter:
         """A copy under a new ``name`` (which is also its slug): a flow cannot hold
         two parameters of the same name."""
         if name is None:

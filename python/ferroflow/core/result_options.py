@@ -6,7 +6,8 @@ its name in messages) and the value given, and returns the normalised value."""
 from __future__ import annotations
 
 import datetime
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any
 
 __all__ = [
     "check_result",
@@ -38,13 +39,13 @@ def check_result(t: Any, value: Any) -> Any:
     )
 
 
-def check_checkpoint(t: Any, value: Any) -> Optional[bool]:
+def check_checkpoint(t: Any, value: Any) -> bool | None:
     if value is not None and not isinstance(value, bool):
         raise TypeError(f"Task {t.name!r}: checkpoint must be True, False or None, got {value!r}")
     return value
 
 
-def check_target(t: Any, value: Any) -> Union[str, Callable[..., str], None]:
+def check_target(t: Any, value: Any) -> str | Callable[..., str] | None:
     """A location template string or a callable; checked now, formatted per task run."""
     if value is None:
         return None
@@ -57,7 +58,7 @@ def check_target(t: Any, value: Any) -> Union[str, Callable[..., str], None]:
     return value
 
 
-def check_cache_for(t: Any, value: Any) -> Optional[datetime.timedelta]:
+def check_cache_for(t: Any, value: Any) -> datetime.timedelta | None:
     if value is None:
         return None
     from ferroflow.retries import as_timedelta
@@ -82,13 +83,13 @@ def check_cache_validator(t: Any, value: Any) -> Any:
     return value
 
 
-def check_cache_key(t: Any, value: Any) -> Optional[str]:
+def check_cache_key(t: Any, value: Any) -> str | None:
     if value is not None and (not isinstance(value, str) or not value):
         raise TypeError(f"Task {t.name!r}: cache_key must be a non-empty str, got {value!r}")
     return value
 
 
-def check_cache_key_fn(t: Any, value: Any) -> Optional[Callable[..., Any]]:
+def check_cache_key_fn(t: Any, value: Any) -> Callable[..., Any] | None:
     if value is not None and not callable(value):
         raise TypeError(
             f"Task {t.name!r}: cache_key_fn must be a callable (context, inputs) -> str, got {value!r}"
@@ -96,7 +97,7 @@ def check_cache_key_fn(t: Any, value: Any) -> Optional[Callable[..., Any]]:
     return value
 
 
-def check_task_run_name(t: Any, value: Any) -> Union[str, Callable[..., str], None]:
+def check_task_run_name(t: Any, value: Any) -> str | Callable[..., str] | None:
     """A ``str.format`` template (``"load-{source}"``) or a callable returning a str."""
     if value is None or callable(value):
         return value

@@ -27,20 +27,12 @@ import datetime
 import functools
 import inspect
 import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import (
     TYPE_CHECKING,
     Any,
-    Callable,
-    Dict,
-    FrozenSet,
-    Iterable,
-    Iterator,
-    Mapping,
+    ClassVar,
     NamedTuple,
-    Optional,
-    Tuple,
-    Type,
-    Union,
 )
 
 from ferroflow import triggers
@@ -68,15 +60,15 @@ RESERVED_ARGUMENTS = ("upstream_tasks", "mapped", "task_args", "flow")
 MAX_RETRIES_LIMIT = MAX_RETRIES
 
 # The flow that `with Flow(...)` made active, and the tags of enclosing `tags(...)`.
-_ACTIVE_FLOW: contextvars.ContextVar[Optional["Flow"]] = contextvars.ContextVar(
+_ACTIVE_FLOW: contextvars.ContextVar[Flow | None] = contextvars.ContextVar(
     "ferroflow_active_flow", default=None
 )
-_CONTEXT_TAGS: contextvars.ContextVar[FrozenSet[str]] = contextvars.ContextVar(
+_CONTEXT_TAGS: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
     "ferroflow_context_tags", default=frozenset()
 )
 
 
-def active_flow() -> Optional["Flow"]:
+def active_flow() -> Flow | None:
     """The flow of the innermost enclosing ``with Flow(...)`` block, or None."""
     return _ACTIVE_FLOW.get()
 
@@ -108,11 +100,11 @@ class _RunInfo(NamedTuple):
 
     func: Any
     signature: inspect.Signature
-    positional: Tuple[str, ...]  # names that may be passed by position, in order
-    names: FrozenSet[str]  # every name that may be passed by keyword
-    required: Tuple[str, ...]  # names without a default
-    var_keyword: Optional[str]  # name of **kwargs, if any
-    nout: Optional[int]
+    positional: tuple[str, ...]  # names that may be passed by position, in order
+    names: frozenset[str]  # every name that may be passed by keyword
+    required: tuple[str, ...]  # names without a default
+    var_keyword: str | None  # name of **kwargs, if any
+    nout: int | None
 
 
 def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
@@ -167,7 +159,7 @@ def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
     )
 
 
-def _infer_nout(func: Any, signature: inspect.Signature) -> Optional[int]:
+def _infer_nout(func: Any, signature: inspect.Signature) -> int | None:
     """Number of outputs from a ``-> Tuple[a, b]`` return annotation; None when there
     is no such annotation or the tuple has variable length."""
     annotation = signature.return_annotation
@@ -181,7 +173,8 @@ def _infer_nout(func: Any, signature: inspect.Signature) -> Optional[int]:
     origin = typing.get_origin(annotation)
     if origin is not tuple:
         return None
-    if annotation is tuple or annotation is typing.Tuple:  # bare: length unknown
+    # bare: length unknown
+    if annotation is tuple or annotation is typing.Tuple:  # noqa: UP006 - the typing object itself, compared
         return None
     args = typing.get_args(annotation)
     if len(args) == 2 and args[1] is Ellipsis:
@@ -191,7 +184,7 @@ def _infer_nout(func: Any, signature: inspect.Signature) -> Optional[int]:
     return len(args)
 
 
-def _class_run_info(cls: type) -> Optional[_RunInfo]:
+def _class_run_info(cls: type) -> _RunInfo | None:
     raw = inspect.getattr_static(cls, "run", None)
     if isinstance(raw, staticmethod):
         return _inspect_run(raw.__func__, f"Task class {cls.__name__}", drop_first=False)
@@ -209,11 +202,11 @@ class _Option(NamedTuple):
     """One task option: how a given value is normalised/validated and how a copy gets
     its own value."""
 
-    normalize: Callable[["Task", Any], Any]
-    clone: Optional[Callable[[Any], Any]] = None  # None: copies share the (immutable) value
+    normalize: Callable[[Task, Any], Any]
+    clone: Callable[[Any], Any] | None = None  # None: copies share the (immutable) value
 
 
-def _check_tags(t: "Task", value: Any) -> set:
+def _check_tags(t: Task, value: Any) -> set:
     if value is None:
         result: set = set()
     elif isinstance(value, str):
@@ -237,7 +230,7 @@ def _check_tags(t: "Task", value: Any) -> set:
     return result
 
 
-def _check_max_retries(t: "Task", value: Any) -> int:
+def _check_max_retries(t: Task, value: Any) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int):
@@ -250,7 +243,7 @@ def _check_max_retries(t: "Task", value: Any) -> int:
     return value
 
 
-def _check_retry_delay(t: "Task", value: Any) -> Any:
+def _check_retry_delay(t: Task, value: Any) -> Any:
     """None, a timedelta, a tuple of per-attempt timedeltas, or an ExponentialBackoff
     (see ``ferroflow.retries``)."""
     from ferroflow import retries
@@ -258,7 +251,7 @@ def _check_retry_delay(t: "Task", value: Any) -> Any:
     return retries.check_retry_delay(value, f"Task {t.name!r}")
 
 
-def _check_retry_on(t: "Task", value: Any) -> Tuple[Type[BaseException], ...]:
+def _check_retry_on(t: Task, value: Any) -> tuple[type[BaseException], ...]:
     if value is None:
         return ()
     if isinstance(value, type):
@@ -285,7 +278,7 @@ def _check_retry_on(t: "Task", value: Any) -> Tuple[Type[BaseException], ...]:
     return tuple(dict.fromkeys(candidates))
 
 
-def _check_retry_condition(t: "Task", value: Any) -> Optional[Callable[..., Any]]:
+def _check_retry_condition(t: Task, value: Any) -> Callable[..., Any] | None:
     from ferroflow import retries
 
     return retries.check_retry_condition(value, f"Task {t.name!r}")
@@ -298,7 +291,7 @@ def _default_max_retries(max_retries: Any, retry_delay: Any) -> Any:
     return retries.default_max_retries(max_retries, retry_delay)
 
 
-def _check_trigger(t: "Task", value: Any) -> Callable:
+def _check_trigger(t: Task, value: Any) -> Callable:
     if value is None:
         return triggers.all_successful
     if value is triggers.some_successful or value is triggers.some_failed:
@@ -314,11 +307,11 @@ def _check_trigger(t: "Task", value: Any) -> Callable:
     return value
 
 
-def _check_flag(t: "Task", value: Any) -> bool:
+def _check_flag(t: Task, value: Any) -> bool:
     return bool(value)
 
 
-def _check_timeout(t: "Task", value: Any) -> Optional[float]:
+def _check_timeout(t: Task, value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, datetime.timedelta):
@@ -331,7 +324,7 @@ def _check_timeout(t: "Task", value: Any) -> Optional[float]:
     return float(value)
 
 
-def _check_state_handlers(t: "Task", value: Any) -> list:
+def _check_state_handlers(t: Task, value: Any) -> list:
     handlers = list(value or ())
     for h in handlers:
         if not callable(h):
@@ -339,13 +332,13 @@ def _check_state_handlers(t: "Task", value: Any) -> list:
     return handlers
 
 
-def _check_callback(t: "Task", value: Any) -> Optional[Callable[..., Any]]:
+def _check_callback(t: Task, value: Any) -> Callable[..., Any] | None:
     if value is not None and not callable(value):
         raise TypeError(f"Task {t.name!r}: on_failure must be a callable, got {value!r}")
     return value
 
 
-def _check_nout(t: "Task", value: Any) -> Optional[int]:
+def _check_nout(t: Task, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -358,7 +351,7 @@ def _check_nout(t: "Task", value: Any) -> Optional[int]:
 #: Every task option, in the order they are set: name -> how to normalise and copy it.
 #: Add an option here, add it as a keyword to ``Task.__init__`` (passed on to
 #: ``_set_options``), and ``copy(**task_args)``/``task_args=`` handle it too.
-TASK_OPTIONS: Dict[str, _Option] = {
+TASK_OPTIONS: dict[str, _Option] = {
     "tags": _Option(_check_tags, clone=set),
     "max_retries": _Option(_check_max_retries),
     "retry_delay": _Option(_check_retry_delay),
@@ -385,7 +378,7 @@ TASK_OPTIONS: Dict[str, _Option] = {
 _CLONED_OPTIONS = tuple((name, option.clone) for name, option in TASK_OPTIONS.items() if option.clone is not None)
 
 
-def _check_option_combination(t: "Task") -> None:
+def _check_option_combination(t: Task) -> None:
     """Constraints between options, checked after any of them changes."""
     if t.max_retries > 0 and t.retry_delay is None:
         raise ValueError(
@@ -417,13 +410,13 @@ def _check_name(value: Any, what: str = "Task name") -> str:
     return value
 
 
-def _check_slug(name: str, value: Any) -> Optional[str]:
+def _check_slug(name: str, value: Any) -> str | None:
     if value is not None and (not isinstance(value, str) or not value):
         raise TypeError(f"Task {name!r}: slug must be None or a non-empty str, got {value!r}")
     return value
 
 
-def _require_flow(t: "Task", flow: Optional["Flow"]) -> "Flow":
+def _require_flow(t: Task, flow: Flow | None) -> Flow:
     flow = flow if flow is not None else _ACTIVE_FLOW.get()
     if flow is None:
         runner = t.name if isinstance(t, FunctionTask) else f"{type(t).__name__}(...)"
@@ -480,6 +473,30 @@ class Task:
 
     auto_generated = False
 
+    # The options, set together by ``_set_options`` (see TASK_OPTIONS), normalised.
+    tags: set[str]
+    max_retries: int
+    retry_delay: Any  # None, a timedelta, a tuple of them or an ExponentialBackoff
+    retry_on: tuple[type[BaseException], ...]
+    retry_condition: Callable[..., Any] | None
+    trigger: Callable[..., Any]
+    skip_on_upstream_skip: bool
+    nout: int | None
+    log_stdout: bool
+    timeout: float | None
+    state_handlers: list
+    on_failure: Callable[..., Any] | None
+    result: Any
+    checkpoint: bool | None
+    target: str | Callable[..., str] | None
+    cache_for: datetime.timedelta | None
+    cache_validator: Any
+    cache_key: str | None
+    cache_key_fn: Callable[..., Any] | None
+    task_run_name: str | Callable[..., str] | None
+    #: The inspected ``run`` of a class that defines one (see ``_run_info``).
+    _ff_run_info: ClassVar[_RunInfo | None]
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "run" in cls.__dict__:
@@ -487,28 +504,28 @@ class Task:
 
     def __init__(
         self,
-        name: Optional[str] = None,
-        slug: Optional[str] = None,
-        tags: Optional[Iterable[str]] = None,
-        max_retries: Optional[int] = None,
+        name: str | None = None,
+        slug: str | None = None,
+        tags: Iterable[str] | None = None,
+        max_retries: int | None = None,
         retry_delay: Any = None,
-        retry_on: Optional[Union[Type[Exception], Iterable[Type[Exception]]]] = None,
-        retry_condition: Optional[Callable[..., Any]] = None,
-        trigger: Optional[Callable[..., bool]] = None,
+        retry_on: type[Exception] | Iterable[type[Exception]] | None = None,
+        retry_condition: Callable[..., Any] | None = None,
+        trigger: Callable[..., bool] | None = None,
         skip_on_upstream_skip: bool = True,
-        nout: Optional[int] = None,
+        nout: int | None = None,
         log_stdout: bool = False,
-        timeout: Optional[Union[float, datetime.timedelta]] = None,
-        state_handlers: Optional[Iterable[Callable[..., Any]]] = None,
-        on_failure: Optional[Callable[..., Any]] = None,
+        timeout: float | datetime.timedelta | None = None,
+        state_handlers: Iterable[Callable[..., Any]] | None = None,
+        on_failure: Callable[..., Any] | None = None,
         result: Any = None,
-        checkpoint: Optional[bool] = None,
-        target: Union[str, Callable[..., str], None] = None,
-        cache_for: Optional[Union[datetime.timedelta, int, float]] = None,
+        checkpoint: bool | None = None,
+        target: str | Callable[..., str] | None = None,
+        cache_for: datetime.timedelta | int | float | None = None,
         cache_validator: Any = None,
-        cache_key: Optional[str] = None,
-        cache_key_fn: Optional[Callable[..., Any]] = None,
-        task_run_name: Union[str, Callable[..., str], None] = None,
+        cache_key: str | None = None,
+        cache_key_fn: Callable[..., Any] | None = None,
+        task_run_name: str | Callable[..., str] | None = None,
     ):
         # A false name (None, "", {}) gives the class name, as in Prefect 1.
         self.name = _check_name(name or type(self).__name__)
@@ -593,7 +610,7 @@ class Task:
 
         return get_logger(self.name)
 
-    def __getstate__(self) -> Dict[str, Any]:
+    def __getstate__(self) -> dict[str, Any]:
         # The inspected signature is a cache (and may hold unpicklable annotations).
         state = self.__dict__.copy()
         state.pop("_ff_instance_run_info", None)
@@ -609,7 +626,7 @@ class Task:
 
     # ------------------------------------------------------------------- copying and binding
 
-    def copy(self, **task_args: Any) -> "Task":
+    def copy(self, **task_args: Any) -> Task:
         """A shallow copy of this task, with attributes in ``task_args`` replaced.
 
         Options among ``task_args`` are validated like constructor arguments; any other
@@ -655,11 +672,11 @@ class Task:
         self,
         *args: Any,
         mapped: bool = False,
-        task_args: Optional[dict] = None,
-        upstream_tasks: Optional[Iterable[Any]] = None,
-        flow: Optional["Flow"] = None,
+        task_args: dict | None = None,
+        upstream_tasks: Iterable[Any] | None = None,
+        flow: Flow | None = None,
         **kwargs: Any,
-    ) -> "Task":
+    ) -> Task:
         """Copy this task (applying ``task_args``) and bind the copy to the inputs, in
         ``flow`` or the active flow. Returns the copy.
 
@@ -680,10 +697,10 @@ class Task:
         self,
         *args: Any,
         mapped: bool = False,
-        upstream_tasks: Optional[Iterable[Any]] = None,
-        flow: Optional["Flow"] = None,
+        upstream_tasks: Iterable[Any] | None = None,
+        flow: Flow | None = None,
         **kwargs: Any,
-    ) -> "Task":
+    ) -> Task:
         """Bind *this* task (no copy) to inputs in ``flow`` or the active flow.
 
         Arguments are matched to ``run()``'s signature (a missing required argument is a
@@ -699,13 +716,13 @@ class Task:
             self.tags |= context_tags
         return self
 
-    def _bind_arguments(self, args: tuple, kwargs: dict) -> Dict[str, Any]:
+    def _bind_arguments(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         """Match call arguments to ``run()``'s parameters, like
         ``inspect.signature(run).bind`` (whose message is reused on error), with
         ``**kwargs`` expanded."""
         info = self._run_info()
         ok = len(args) <= len(info.positional)
-        arguments = dict(zip(info.positional, args))
+        arguments = dict(zip(info.positional, args, strict=False))
         if ok:
             for key, value in kwargs.items():
                 if key in arguments or (key not in info.names and info.var_keyword is None):
@@ -734,11 +751,11 @@ class Task:
     def map(
         self,
         *args: Any,
-        upstream_tasks: Optional[Iterable[Any]] = None,
-        flow: Optional["Flow"] = None,
-        task_args: Optional[dict] = None,
+        upstream_tasks: Iterable[Any] | None = None,
+        flow: Flow | None = None,
+        task_args: dict | None = None,
         **kwargs: Any,
-    ) -> "Task":
+    ) -> Task:
         """Copy this task and map the copy over its inputs: one child run per element
         (the shortest input decides how many). Wrap an input in
         :class:`~ferroflow.core.edge.unmapped` to pass it whole to every child, in
@@ -764,13 +781,13 @@ class Task:
 
     def set_dependencies(
         self,
-        flow: Optional["Flow"] = None,
-        upstream_tasks: Optional[Iterable[Any]] = None,
-        downstream_tasks: Optional[Iterable[Any]] = None,
-        keyword_tasks: Optional[Mapping[str, Any]] = None,
+        flow: Flow | None = None,
+        upstream_tasks: Iterable[Any] | None = None,
+        downstream_tasks: Iterable[Any] | None = None,
+        keyword_tasks: Mapping[str, Any] | None = None,
         mapped: bool = False,
-        validate: Optional[bool] = None,
-    ) -> "Task":
+        validate: bool | None = None,
+    ) -> Task:
         """Add dependencies of this task to ``flow`` (or the active flow); see
         :meth:`Flow.set_dependencies`. Returns ``self``."""
         flow = _require_flow(self, flow)
@@ -785,8 +802,8 @@ class Task:
         return self
 
     def set_upstream(
-        self, task: Any, flow: Optional["Flow"] = None, key: Optional[str] = None, mapped: bool = False
-    ) -> "Task":
+        self, task: Any, flow: Flow | None = None, key: str | None = None, mapped: bool = False
+    ) -> Task:
         """Make ``task`` an upstream dependency of this task; with ``key``, its result
         is passed to this task's ``run()`` under that name. Returns ``self``."""
         if key is not None:
@@ -794,8 +811,8 @@ class Task:
         return self.set_dependencies(flow=flow, upstream_tasks=[task], mapped=mapped)
 
     def set_downstream(
-        self, task: "Task", flow: Optional["Flow"] = None, key: Optional[str] = None, mapped: bool = False
-    ) -> "Task":
+        self, task: Task, flow: Flow | None = None, key: str | None = None, mapped: bool = False
+    ) -> Task:
         """Make ``task`` a downstream dependency of this task; with ``key``, this task's
         result is passed to ``task.run()`` under that name. Returns ``self``."""
         if not isinstance(task, Task):
@@ -808,7 +825,7 @@ class Task:
 
     # ------------------------------------------------------------------- introspection
 
-    def _annotations(self) -> Dict[str, Any]:
+    def _annotations(self) -> dict[str, Any]:
         info = self._run_info()
         found = {name: p.annotation for name, p in info.signature.parameters.items()}
         found["return"] = info.signature.return_annotation
@@ -819,7 +836,7 @@ class Task:
                 pass
         return found
 
-    def inputs(self) -> Dict[str, Dict[str, Any]]:
+    def inputs(self) -> dict[str, dict[str, Any]]:
         """``run()``'s inputs: name -> ``{"type", "required", "default"}``."""
         annotations = self._annotations()
         result = {}
@@ -840,7 +857,7 @@ class Task:
         annotation = self._annotations()["return"]
         return Any if annotation is inspect.Signature.empty else annotation
 
-    def pipe(_ff_self, _ff_task: Any, **kwargs: Any) -> "Task":  # noqa: N805
+    def pipe(_ff_self, _ff_task: Any, **kwargs: Any) -> Task:
         """``t.pipe(f, y=1)`` is ``f(t, y=1)``; an annotation class is applied:
         ``t.pipe(unmapped)`` is ``unmapped(t)`` turned into a task."""
         if inspect.isclass(_ff_task) and issubclass(_ff_task, _edge.EdgeAnnotation):
@@ -849,12 +866,12 @@ class Task:
 
     # ------------------------------------------------------------------- outputs as tasks
 
-    def __getitem__(self, key: Any) -> "Task":
+    def __getitem__(self, key: Any) -> Task:
         """A :class:`~ferroflow.core.collections.GetItem` task computing ``self[key]``."""
         label = key.name if isinstance(key, Task) else repr(key)
         return _collections.GetItem(name=f"{self.name}[{label}]").bind(self, key)
 
-    def __iter__(self) -> Iterator["Task"]:
+    def __iter__(self) -> Iterator[Task]:
         if self.nout is None:
             raise TypeError(
                 f"Task {self.name!r} is not iterable: to unpack several results, pass "
@@ -870,104 +887,104 @@ class Task:
         self.set_dependencies(downstream_tasks=[other])
         return other
 
-    def __ror__(self, other: Any) -> "Task":
+    def __ror__(self, other: Any) -> Task:
         """``x | t`` makes ``t`` run after ``x``; returns ``t``."""
         self.set_dependencies(upstream_tasks=[other])
         return self
 
-    def __add__(self, other: Any) -> "Task":
+    def __add__(self, other: Any) -> Task:
         """A task computing ``self + other``."""
         return _operators.Add().bind(self, other)
 
-    def __sub__(self, other: Any) -> "Task":
+    def __sub__(self, other: Any) -> Task:
         """A task computing ``self - other``."""
         return _operators.Sub().bind(self, other)
 
-    def __mul__(self, other: Any) -> "Task":
+    def __mul__(self, other: Any) -> Task:
         """A task computing ``self * other``."""
         return _operators.Mul().bind(self, other)
 
-    def __truediv__(self, other: Any) -> "Task":
+    def __truediv__(self, other: Any) -> Task:
         """A task computing ``self / other``."""
         return _operators.Div().bind(self, other)
 
-    def __floordiv__(self, other: Any) -> "Task":
+    def __floordiv__(self, other: Any) -> Task:
         """A task computing ``self // other``."""
         return _operators.FloorDiv().bind(self, other)
 
-    def __mod__(self, other: Any) -> "Task":
+    def __mod__(self, other: Any) -> Task:
         """A task computing ``self % other``."""
         return _operators.Mod().bind(self, other)
 
-    def __pow__(self, other: Any) -> "Task":
+    def __pow__(self, other: Any) -> Task:
         """A task computing ``self ** other``."""
         return _operators.Pow().bind(self, other)
 
-    def __and__(self, other: Any) -> "Task":
+    def __and__(self, other: Any) -> Task:
         """A task computing ``self and other``."""
         return _operators.And().bind(self, other)
 
-    def __radd__(self, other: Any) -> "Task":
+    def __radd__(self, other: Any) -> Task:
         """A task computing ``other + self``."""
         return _operators.Add().bind(other, self)
 
-    def __rsub__(self, other: Any) -> "Task":
+    def __rsub__(self, other: Any) -> Task:
         """A task computing ``other - self``."""
         return _operators.Sub().bind(other, self)
 
-    def __rmul__(self, other: Any) -> "Task":
+    def __rmul__(self, other: Any) -> Task:
         """A task computing ``other * self``."""
         return _operators.Mul().bind(other, self)
 
-    def __rtruediv__(self, other: Any) -> "Task":
+    def __rtruediv__(self, other: Any) -> Task:
         """A task computing ``other / self``."""
         return _operators.Div().bind(other, self)
 
-    def __rfloordiv__(self, other: Any) -> "Task":
+    def __rfloordiv__(self, other: Any) -> Task:
         """A task computing ``other // self``."""
         return _operators.FloorDiv().bind(other, self)
 
-    def __rmod__(self, other: Any) -> "Task":
+    def __rmod__(self, other: Any) -> Task:
         """A task computing ``other % self``."""
         return _operators.Mod().bind(other, self)
 
-    def __rpow__(self, other: Any) -> "Task":
+    def __rpow__(self, other: Any) -> Task:
         """A task computing ``other ** self``."""
         return _operators.Pow().bind(other, self)
 
-    def __rand__(self, other: Any) -> "Task":
+    def __rand__(self, other: Any) -> Task:
         """A task computing ``other and self``."""
         return _operators.And().bind(other, self)
 
-    def __gt__(self, other: Any) -> "Task":
+    def __gt__(self, other: Any) -> Task:
         """A task computing ``self > other``."""
         return _operators.GreaterThan().bind(self, other)
 
-    def __ge__(self, other: Any) -> "Task":
+    def __ge__(self, other: Any) -> Task:
         """A task computing ``self >= other``."""
         return _operators.GreaterThanOrEqual().bind(self, other)
 
-    def __lt__(self, other: Any) -> "Task":
+    def __lt__(self, other: Any) -> Task:
         """A task computing ``self < other``."""
         return _operators.LessThan().bind(self, other)
 
-    def __le__(self, other: Any) -> "Task":
+    def __le__(self, other: Any) -> Task:
         """A task computing ``self <= other``."""
         return _operators.LessThanOrEqual().bind(self, other)
 
-    def is_equal(self, other: Any) -> "Task":
+    def is_equal(self, other: Any) -> Task:
         """A task computing ``self == other`` (``==`` itself compares task identity)."""
         return _operators.Equal().bind(self, other)
 
-    def is_not_equal(self, other: Any) -> "Task":
+    def is_not_equal(self, other: Any) -> Task:
         """A task computing ``self != other``."""
         return _operators.NotEqual().bind(self, other)
 
-    def not_(self) -> "Task":
+    def not_(self) -> Task:
         """A task computing ``not self``."""
         return _operators.Not().bind(self)
 
-    def or_(self, other: Any) -> "Task":
+    def or_(self, other: Any) -> Task:
         """A task computing ``self or other`` (``|`` adds a dependency instead)."""
         return _operators.Or().bind(self, other)
 
@@ -986,13 +1003,13 @@ class FunctionTask(Task):
     ``name`` defaults to the function's name; other keyword arguments are Task options.
     """
 
-    def __init__(self, fn: Callable[..., Any], name: Optional[str] = None, **task_kwargs: Any):
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, **task_kwargs: Any):
         if not callable(fn):
             raise TypeError(f"FunctionTask needs a callable, got {fn!r}")
         if name is None:
             name = getattr(fn, "__name__", None) or type(self).__name__
         functools.update_wrapper(self, fn)
-        self.run = fn
+        self.run = fn  # type: ignore[method-assign]  # this instance's run is fn itself
         self.__dict__["_ff_instance_run_info"] = _inspect_run(
             fn, f"Task {name!r}", drop_first=False
         )
@@ -1019,7 +1036,7 @@ def task(__fn: Callable[..., Any]) -> FunctionTask: ...
 def task(**task_kwargs: Any) -> Callable[[Callable[..., Any]], FunctionTask]: ...
 
 
-def task(fn: Optional[Callable[..., Any]] = None, **task_kwargs: Any) -> Any:
+def task(fn: Callable[..., Any] | None = None, **task_kwargs: Any) -> Any:
     """Turn a function into a task template (a :class:`FunctionTask`).
 
     Use ``@task`` or ``@task(name=..., max_retries=..., ...)`` with any Task option.
@@ -1032,6 +1049,6 @@ def task(fn: Optional[Callable[..., Any]] = None, **task_kwargs: Any) -> Any:
 
 
 # Late imports: these modules subclass Task or build tasks.
-from ferroflow.core import edge as _edge  # noqa: E402
 from ferroflow.core import collections as _collections  # noqa: E402
+from ferroflow.core import edge as _edge  # noqa: E402
 from ferroflow.core import operators as _operators  # noqa: E402

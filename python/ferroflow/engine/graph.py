@@ -4,7 +4,7 @@ order, cycle check)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any
 
 from ferroflow import _core, retries, states
 from ferroflow.core.collections import Constant
@@ -42,7 +42,7 @@ class FrozenFlow:
         """Tasks in topological order (ties broken by insertion order)."""
         return [self.tasks[i] for i in self.graph.order()]
 
-    def specs(self, seed: Optional[int] = None, decided: Optional[dict] = None) -> list:
+    def specs(self, seed: int | None = None, decided: dict | None = None) -> list:
         """One :class:`ferroflow._core.TaskSpec` per task (tasks that schedule alike
         share one).
 
@@ -62,7 +62,7 @@ class FrozenFlow:
             spec = shared.get(fields)
             if spec is None:
                 try:
-                    spec = shared[fields] = _core.TaskSpec(fields[0], **dict(zip(_SPEC_NAMES, fields[1:])))
+                    spec = shared[fields] = _core.TaskSpec(fields[0], **dict(zip(_SPEC_NAMES, fields[1:], strict=True)))
                 except ValueError as exc:
                     raise ValueError(f"Task {task.name!r}: {exc}") from None
             specs.append(spec)
@@ -89,7 +89,7 @@ _GIVEN_CODES = (
 )
 
 
-def given_states(frozen: "FrozenFlow", task_states: Optional[dict]) -> tuple[dict, dict]:
+def given_states(frozen: FrozenFlow, task_states: dict | None) -> tuple[dict, dict]:
     """Check the states given to ``flow.run(task_states={task: state})`` and sort them
     as Prefect 1's flow runner does: ``(decided, cached)``.
 
@@ -142,11 +142,11 @@ _SPEC_NAMES = ("at_least", "at_most", "skip_on_upstream_skip", "max_retries", "r
                "retry_seed", "n_constants", "observed", "decided")
 
 
-def _spec_fields(task: Any, n_constants: int, seed: int, decided: Optional[int] = None) -> tuple:
+def _spec_fields(task: Any, n_constants: int, seed: int, decided: int | None = None) -> tuple:
     """The fields of ``task``'s :class:`~ferroflow._core.TaskSpec` as a hashable tuple:
     the trigger's name, then :data:`_SPEC_NAMES` in order. ``decided`` is the state code
     the task is in from the start (None: it runs)."""
-    spec = getattr(task.trigger, "_ff_spec", ("custom",))
+    spec: tuple = getattr(task.trigger, "_ff_spec", ("custom",))
     name = spec[0]
     at_least = float(spec[1]) if len(spec) > 1 and spec[1] is not None else None
     at_most = float(spec[2]) if len(spec) > 2 and spec[2] is not None else None

@@ -20,7 +20,11 @@ def flatten_value(value: Any) -> Any:
 
 
 def _flattens(code: int, value: Any) -> bool:
-    return code in (_core.SUCCESS, _core.CACHED, _core.MAPPED) and hasattr(value, "__len__") and hasattr(value, "__getitem__")
+    return (
+        code in (_core.SUCCESS, _core.CACHED, _core.MAPPED)
+        and hasattr(value, "__len__")
+        and hasattr(value, "__getitem__")
+    )
 
 
 def flatten_children(record: RunRecord, task_id: int) -> tuple[list, list]:
@@ -93,7 +97,7 @@ def prepare(record: RunRecord, task_id: int) -> tuple[Any, Any, list, Any]:
             continue
         is_mapped = True
         if code == _core.MAPPED:
-            source = flatten_children(record, up)[0] if edge.flattened else record.child_values(up)
+            source: Any = flatten_children(record, up)[0] if edge.flattened else record.child_values(up)
         elif code in (_core.SUCCESS, _core.CACHED, _core.SKIPPED):
             value = record.values[up]
             if edge.flattened:

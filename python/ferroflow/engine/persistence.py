@@ -4,17 +4,17 @@ per flow run."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ferroflow.errors import FlowDefinitionError
+from ferroflow.results import LocationTemplate
 from ferroflow.runtime.caching import cache_of
 from ferroflow.runtime.checkpoints import Checkpoint
-from ferroflow.results import LocationTemplate
 
 __all__ = ["checkpoint_of"]
 
 
-def checkpoint_of(task: Any, flow: Any, slug: str, mapped: bool) -> Optional[Checkpoint]:
+def checkpoint_of(task: Any, flow: Any, slug: str, mapped: bool) -> Checkpoint | None:
     """The checkpoint of ``task`` in ``flow``: its ``result`` (else the flow's) unless
     ``checkpoint=False``, its ``target``, and its cache."""
     result = task.result

@@ -15,7 +15,6 @@ from typing import Any
 from ferroflow import _core, signals, states
 from ferroflow.states import STATE_CLASSES
 
-
 UPSTREAM_SKIPPED = (
     "Upstream task was skipped; if this was not the intended behavior, consider "
     "changing `skip_on_upstream_skip=False` for this task."
@@ -181,7 +180,7 @@ class ChildStates(Sequence):
     def __len__(self) -> int:
         return self._len
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(self._len))]
         if index < 0:

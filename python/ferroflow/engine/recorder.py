@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Optional
+from typing import Any
 
 from ferroflow._core import SUCCESS
 from ferroflow.engine.record import TASK_LEVEL, RunRecord
@@ -55,8 +55,8 @@ class Recorder:
         self.run_id = run_id
         self.record = record
         self.round: dict = {}  # (task id, index) -> (message, location, run count)
-        self.failed: Optional[StateStoreError] = None
-        self.lost: Optional[RunLostError] = None
+        self.failed: StateStoreError | None = None
+        self.lost: RunLostError | None = None
         self.unstored = False  # the store could not take even the run's start (yet)
         # The task-level code last recorded for each task with its final message (255:
         # none yet): at the end only the tasks whose code changed since are recorded again.
@@ -80,7 +80,7 @@ class Recorder:
         self.failed = exc
         log.warning("the run store failed; this run is no longer recorded: %s", exc)
 
-    def start(self, parameters: dict, resumed_from: Optional[str] = None, approved: frozenset = frozenset()) -> None:
+    def start(self, parameters: dict, resumed_from: str | None = None, approved: frozenset = frozenset()) -> None:
         frozen = self.record.frozen
         slugs = getattr(frozen.flow, "slugs", {})
         tasks, mappable = frozen.tasks, self.mappable
@@ -104,7 +104,7 @@ class Recorder:
                 self.checked_at = now
                 self._guard(self.store.check_lease, self.run_id)
 
-    def note(self, task_id: int, index: int, message: Optional[str], location: Optional[str] = None) -> None:
+    def note(self, task_id: int, index: int, message: str | None, location: str | None = None) -> None:
         """Remember a message or location of a task run reported in this round."""
         self.round[(task_id, index)] = (None if message is None else str(message), location, None)
 

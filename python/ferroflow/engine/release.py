@@ -70,14 +70,14 @@ class Releaser:
             if type(indices) is range and codes.count(_SUCCESS) == len(codes):
                 values[indices.start:indices.stop] = [None] * len(indices)  # the common case, in C
                 return
-            for i, code in zip(indices, codes):
+            for i, code in zip(indices, codes, strict=True):
                 if _final(code) and i < len(values):
                     values[i] = None
             return
         left = self.remaining.get(up)
         if left is None:
             left = self.remaining[up] = bytearray([self.fan_in[up]]) * len(values)
-        for i, code in zip(indices, codes):
+        for i, code in zip(indices, codes, strict=True):
             if _final(code) and i < len(left) and left[i]:
                 left[i] -= 1
                 if not left[i]:

@@ -11,13 +11,13 @@ gained or lost tasks.
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 from ferroflow import _core
 from ferroflow.errors import FerroflowError
-from ferroflow.runtime.checkpoints import UnreadCheckpoints
 from ferroflow.results import ResultError
-from ferroflow.store import AmbiguousRunIdError, RunStore, RunSummary, StateStoreError
+from ferroflow.runtime.checkpoints import UnreadCheckpoints
+from ferroflow.store import AmbiguousRunIdError, RunStore, RunSummary, StateStoreError, UnknownRunError
 from ferroflow.store.parameters import restore
 
 __all__ = ["ResumeError", "Resume", "find_run", "resumed_parameters"]
@@ -51,18 +51,21 @@ def find_run(store: RunStore, run_id: str, flow_name: str) -> RunSummary:
         store.reap()
     except StateStoreError as exc:  # a store this process cannot write: shown as it is
         log.warning("could not look for runs whose process died: %s", exc)
-    run = store.get_run(run.run_id)  # type: ignore[union-attr]
-    if run.state == "Running":  # type: ignore[union-attr]
+    reread = store.get_run(run.run_id)
+    if reread is None:  # gone since (a store that forgets runs): as if never recorded
+        raise UnknownRunError(run.run_id, store.location)
+    run = reread
+    if run.state == "Running":
         # Running now, in another process, which would write the same checkpoints.
         raise ResumeError(
-            f"run {run.run_id} is still running (pid {run.pid} on {run.hostname}, alive and recording "  # type: ignore[union-attr]
+            f"run {run.run_id} is still running (pid {run.pid} on {run.hostname}, alive and recording "
             f"heartbeats): resume it once it has ended, or after stopping that process")
     # Checked again, and claimed, when the new run starts (in one transaction of the
     # store): of two resumes started at once, exactly one goes ahead.
-    return run  # type: ignore[return-value]
+    return run
 
 
-def resumed_parameters(store: RunStore, run: RunSummary, given: Optional[dict] = None) -> dict:
+def resumed_parameters(store: RunStore, run: RunSummary, given: dict | None = None) -> dict:
     """The parameters to resume ``run`` with: those ``given``, and for the others the
     values the run was recorded with (restored from their pickles, so a date stays a
     date). Raises :class:`ResumeError` naming every parameter that cannot be restored,
@@ -142,7 +145,7 @@ class Resume:
             chosen.update(ids)
         return frozenset(chosen)
 
-    def take(self, task_id: int, indices: Optional[Any], label: str) -> tuple:
+    def take(self, task_id: int, indices: Any | None, label: str) -> tuple:
         """Split the task runs about to run into those the earlier run finished.
 
         Returns ``(done, values, locations, left)``: the indices (None for the task
@@ -160,9 +163,11 @@ class Resume:
         candidates = [(i, loc) for i, rec in wanted if rec is not None and rec[0] in _DONE and (loc := rec[1])]
         if not candidates:
             return [], [], [], indices
-        done, values, locations = [], [], []
+        done: list[int | None] = []
+        values: list[Any] = []
+        locations: list[str] = []
         read = result.read_many([loc for _, loc in candidates])
-        for (i, location), value in zip(candidates, read):
+        for (i, location), value in zip(candidates, read, strict=True):
             if isinstance(value, ResultError):
                 self.unread.add(label, i, location, value)
                 continue

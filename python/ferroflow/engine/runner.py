@@ -16,29 +16,30 @@ import math
 import time
 import traceback
 from collections import deque
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import pendulum
 
 from ferroflow import _core, debug, signals, states
-from ferroflow.debug import TaskRaised
-from ferroflow.engine import inputs
-from ferroflow.runtime.context import Frame, RunInfo, in_frame
 from ferroflow.core.collections import Constant
 from ferroflow.core.parameter import Parameter
+from ferroflow.debug import TaskRaised
+from ferroflow.engine import inputs
 from ferroflow.engine.graph import freeze, given_states
-from ferroflow.runtime.handlers import call_handlers, on_failure_handler, outcome_of, state_of
-from ferroflow.runtime.logs import RunLogHandler
 from ferroflow.engine.parameters import check_parameters
-from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
 from ferroflow.engine.persistence import checkpoint_of
+from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
 from ferroflow.engine.recorder import Recorder
 from ferroflow.engine.release import Releaser
 from ferroflow.engine.resume import Resume, find_run, resumed_parameters
 from ferroflow.errors import EngineError
-from ferroflow.store import NullRunStore, RunLostError, RunStore, StateStoreError, get_run_store, new_run_id
 from ferroflow.runtime.batch import TaskPlan, TaskRuns
+from ferroflow.runtime.context import Frame, RunInfo, in_frame
+from ferroflow.runtime.handlers import call_handlers, on_failure_handler, outcome_of, state_of
+from ferroflow.runtime.logs import RunLogHandler
 from ferroflow.runtime.unit import SIGNAL_CODES, UnitResult, WorkUnit
+from ferroflow.store import NullRunStore, RunLostError, RunStore, StateStoreError, get_run_store, new_run_id
 
 log = logging.getLogger("ferroflow.engine")
 
@@ -69,10 +70,10 @@ _VERDICTS = {
 }
 
 
-def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None, progress: Any = None,
-             scheduled_start_time: Any = None, record: Optional[bool] = None,
-             resume: Optional[str] = None, approve: Any = None, keep_results: bool = True,
-             task_states: Optional[dict] = None) -> states.State:
+def run_flow(flow: Any, parameters: dict | None = None, executor: Any = None, progress: Any = None,
+             scheduled_start_time: Any = None, record: bool | None = None,
+             resume: str | None = None, approve: Any = None, keep_results: bool = True,
+             task_states: dict | None = None) -> states.State:
     """Run ``flow`` once and return its final State.
 
     ``parameters`` maps parameter names to values (unknown or missing required ones
@@ -123,7 +124,7 @@ def run_flow(flow: Any, parameters: Optional[dict] = None, executor: Any = None,
     with _collector_paused():
         run = FlowRun(frozen, params, exe, progress, scheduled_start_time, store=store, keep_results=keep_results,
                       given=given)
-    if earlier is not None:
+    if earlier is not None and reader is not None:
         run.resume = Resume(reader, earlier, frozen, run.checkpoints)
         run.info.approved = run.resume.approved(approve)
     return run.execute()
@@ -145,7 +146,7 @@ def _collector_paused() -> Iterator[None]:
         gc.enable()
 
 
-def open_run_store(record: Optional[bool]) -> RunStore:
+def open_run_store(record: bool | None) -> RunStore:
     """The run store to record into; a store that cannot be opened is a warning (the
     run goes on unrecorded), never a failed run."""
     try:
@@ -159,7 +160,7 @@ class FlowRun:
     """One run of a frozen flow."""
 
     def __init__(self, frozen: Any, parameters: dict, executor: Any, progress: Any = None,
-                 scheduled_start_time: Any = None, store: Optional[RunStore] = None, keep_results: bool = True,
+                 scheduled_start_time: Any = None, store: RunStore | None = None, keep_results: bool = True,
                  given: tuple = ({}, {})):
         self.frozen = frozen
         self.flow = frozen.flow
@@ -173,14 +174,14 @@ class FlowRun:
         self.record.run_id = self.info.flow_run_id
         self.info.raise_on_exception = debug.asked()
         #: The first error of the run under raise_on_exception, once it happened.
-        self.raised: Optional[TaskRaised] = None
+        self.raised: TaskRaised | None = None
         self.recorder = Recorder(store if store is not None else NullRunStore(), self.info.flow_run_id, self.record)
-        self.logs: Optional[RunLogHandler] = None
-        self.releaser: Optional[Releaser] = None
+        self.logs: RunLogHandler | None = None
+        self.releaser: Releaser | None = None
         if not keep_results:
             index = frozen.index
             self.releaser = Releaser(frozen, self.record, {index[t] for t in self.flow.reference_tasks()})
-        self.resume: Optional[Resume] = None
+        self.resume: Resume | None = None
         tasks = frozen.tasks
         # task id -> {map index (TASK_LEVEL: the task itself): message} of the task runs
         # of tasks with handlers whose last attempt ended Retrying by a RETRY signal or a
@@ -231,7 +232,8 @@ class FlowRun:
         # the details of an earlier attempt must be cleared when the next reports.
         rerunnable = self.rerunnable = [False] * n
         handlers = self.handlers = [()] * n
-        checkpoints = self.checkpoints = [None] * n
+        checkpoints: list = [None] * n
+        self.checkpoints = checkpoints
         constants = [False] * n
         can_map = [any(e[3] for e in edges) if edges else False for edges in in_edges]
         plain, plain_args = self.plain, self.plain_args
@@ -536,7 +538,7 @@ class FlowRun:
         """Keep the values and details of a batch's runs; the reports for the core."""
         task_ids, codes = batch.task_ids, result.codes
         values = self.record.values
-        for task_id, value in zip(task_ids, result.values):
+        for task_id, value in zip(task_ids, result.values, strict=True):
             values[task_id] = value
         rerunnable = self.rerunnable
         if any(rerunnable[t] for t in task_ids):
@@ -549,7 +551,7 @@ class FlowRun:
             self.record.details[(task_id, TASK_LEVEL)] = detail
             self.recorder.note(task_id, TASK_LEVEL, detail[0])
             rerunnable[task_id] = True  # a RETRY signal may run it again
-        return [(task_id, None, code) for task_id, code in zip(task_ids, codes)]
+        return [(task_id, None, code) for task_id, code in zip(task_ids, codes, strict=True)]
 
     def _units(self, task_id: int, indices: Any):
         task = self.frozen.tasks[task_id]
@@ -639,7 +641,7 @@ class FlowRun:
             retried_from=self._retried_from(task_id, None),
         )
 
-    def _retried_from(self, task_id: int, indices: Any) -> Optional[dict]:
+    def _retried_from(self, task_id: int, indices: Any) -> dict | None:
         """``WorkUnit.retried_from`` of a unit of ``task_id`` running ``indices``
         (None: the task itself), taken out of :attr:`retried`."""
         retried = self.retried.get(task_id)
@@ -676,10 +678,11 @@ class FlowRun:
         return Frame(self.info, task_id, task.name, slug, frozenset(task.tags), indices, run_counts,
                      task.task_run_name)
 
-    def _confirm(self, task_id: int, indices: Any, code: int) -> None:
+    def _confirm(self, task_id: int, indices: Any, code: int | None) -> None:
         """Pass a state the core decided for an observed task through its handlers
         and report what they leave (for a proposed Mapped: MAPPED makes the children,
         another state ends the task without any)."""
+        assert code is not None  # a decided item carries its code
         record = self.record
         for index in (TASK_LEVEL,) if indices is None else indices:
             proposed = state_of(code, record.result(task_id, index, code) if code == _core.TRIGGER_FAILED else None,
@@ -715,6 +718,9 @@ class FlowRun:
         task = self.frozen.tasks[task_id]
         upstream = self._upstream_states(task_id, index)
         frame = self._frame(task_id, task, None if index == TASK_LEVEL else (index,), b"\x01")
+        code: int
+        value: Any
+        detail: tuple
         try:
             with in_frame(frame):  # context.resume, for manual_only
                 passes = task.trigger(upstream)
@@ -728,13 +734,17 @@ class FlowRun:
             value, detail = sig.result, (sig.message, None)
         except Exception as exc:
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            code, value, detail = _core.TRIGGER_FAILED, exc, (f"Unexpected error while checking task trigger: {exc!r}", text)
+            detail = (f"Unexpected error while checking task trigger: {exc!r}", text)
+            code, value = _core.TRIGGER_FAILED, exc
             if self.info.raise_on_exception:  # the run stops here
                 raise TaskRaised(exc, detail, code, task_id, None if index == TASK_LEVEL else index) from None
         if self.handlers[task_id]:  # as in Prefect 1, the handlers see what the trigger decided
             code, value, detail = self._observed(task_id, index, state_of(code, value, detail, None, 1))
         self._store(task_id, index, value, detail)
-        self.direct.append((task_id, None if index == TASK_LEVEL else [index], code if index == TASK_LEVEL else bytes([code])))
+        if index == TASK_LEVEL:
+            self.direct.append((task_id, None, code))
+        else:
+            self.direct.append((task_id, [index], bytes([code])))
         return False
 
     def _upstream_states(self, task_id: int, index: int) -> dict:
@@ -774,10 +784,11 @@ class FlowRun:
     def _resumed(self, task_id: int, indices: Any) -> Any:
         """Report the task runs the resumed run finished with their checkpointed
         values; return the indices left to run (``[]``: none; None: the task itself)."""
+        assert self.resume is not None  # (called only when resuming)
         done, values, locations, left = self.resume.take(task_id, indices, self.frozen.tasks[task_id].name)
         if not done:
             return left
-        for index, value, location in zip(done, values, locations):
+        for index, value, location in zip(done, values, locations, strict=True):
             self._store(task_id, TASK_LEVEL if index is None else index, value, None)
             self._located(task_id, TASK_LEVEL if index is None else index, location)
         self.runs_in_flight -= len(done)
@@ -846,10 +857,11 @@ class FlowRun:
         return (task_id, indices, bytes(result.codes))
 
 
-def _raised_in(unit: WorkUnit, result: UnitResult) -> TaskRaised:
+def _raised_in(unit: WorkUnit | TaskRuns, result: UnitResult) -> TaskRaised:
     """The first error of the run (raise_on_exception) that ``unit``'s ``result``
     stopped at, already reported with the unit's result."""
     j = result.raised
+    assert j is not None
     if type(unit) is TaskRuns:
         return TaskRaised(result.values[j], result.details[j], result.codes[j], unit.task_ids[j], None,
                           reported=True)

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ferroflow.executors.base import Executor
 
@@ -23,7 +23,7 @@ _SCHEDULERS = {
 }
 
 
-def LocalDaskExecutor(scheduler: str = "threads", num_workers: Optional[int] = None) -> Executor:  # noqa: N802
+def LocalDaskExecutor(scheduler: str = "threads", num_workers: int | None = None) -> Executor:
     """The executor Prefect 1's ``LocalDaskExecutor(scheduler, num_workers=)`` stands for.
 
     ``"threads"`` (or ``"threading"``) gives a
@@ -54,8 +54,8 @@ def LocalDaskExecutor(scheduler: str = "threads", num_workers: Optional[int] = N
     return ThreadsExecutor(max_workers=workers)
 
 
-def DaskExecutor(address: Optional[str] = None, cluster_class: Any = None, cluster_kwargs: Optional[dict] = None,  # noqa: N802
-                 adapt_kwargs: Optional[dict] = None, client_kwargs: Optional[dict] = None) -> Executor:
+def DaskExecutor(address: str | None = None, cluster_class: Any = None, cluster_kwargs: dict | None = None,
+                 adapt_kwargs: dict | None = None, client_kwargs: dict | None = None) -> Executor:
     """The ``ferroflow-dask`` plugin's executor, with Prefect 1's ``DaskExecutor``
     arguments: a temporary ``cluster_class`` cluster (default ``LocalCluster``) built
     with ``cluster_kwargs`` and scaled with ``adapt_kwargs``, or the running scheduler

@@ -21,14 +21,15 @@ Every error is an :class:`~ferroflow.errors.ExecutorError` naming the task and t
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Optional, Union
+from collections.abc import Iterable
+from typing import Any
 
 from ferroflow.errors import ExecutorError
 
 __all__ = ["Amount", "ResourceTags", "parse_amount"]
 
 #: An amount of a resource: an int when whole, else a float.
-Amount = Union[int, float]
+Amount = int | float
 
 
 def parse_amount(text: str, tag: str, task_name: str, kind: str, example: str) -> Amount:
@@ -59,7 +60,7 @@ class ResourceTags:
         self.task_name = task_name
         self.executor = executor
 
-    def amount(self, prefix: str, what: str) -> Optional[Amount]:
+    def amount(self, prefix: str, what: str) -> Amount | None:
         """The amount asked by the tags ``PREFIX AMOUNT`` (``ray-num-cpus:2``), or None
         when there is none; ``what`` names the resource in errors (``"CPU"``). A ``0`` is
         kept: it asks for none of the resource."""
@@ -89,7 +90,7 @@ class ResourceTags:
             found[name] = self._one(found.get(name), value, tag, f"resource {name!r}")
         return {name: value for name, (value, _) in found.items() if value}
 
-    def _one(self, found: Optional[tuple], value: Amount, tag: str, what: str) -> tuple:
+    def _one(self, found: tuple | None, value: Amount, tag: str, what: str) -> tuple:
         """``(value, tag)``, unless an earlier tag asked for another amount of ``what``."""
         if found is not None and found[0] != value:
             raise ExecutorError(f"Task {self.task_name!r} has the tags {found[1]!r} and {tag!r}, which ask "

@@ -29,7 +29,7 @@ import contextvars
 import os
 import queue
 import threading
-from typing import Any, Optional
+from typing import Any
 
 from ferroflow.executors.base import Executor, WorkUnit
 from ferroflow.plugins import hookimpl
@@ -70,9 +70,9 @@ class ThreadsExecutor(Executor):
     name = "threads"
     batches = True  # it only calls unit.run()
 
-    def __init__(self, max_workers: Optional[int] = None) -> None:
+    def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = check_workers(max_workers, default_thread_workers())
-        self._state: Optional[_State] = None
+        self._state: _State | None = None
         self._threads: list[threading.Thread] = []
         self._in_flight = 0
 
@@ -151,7 +151,7 @@ def _work(state: _State) -> None:
         unit, context = item
         try:
             result = context.run(unit.run)
-        except BaseException as exc:  # noqa: BLE001 - handed to wait() in the engine's thread
+        except BaseException as exc:  # handed to wait() in the engine's thread
             done.put((unit, None, exc))
         else:
             done.put((unit, result, None))

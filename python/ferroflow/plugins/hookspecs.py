@@ -23,7 +23,8 @@ registry is needed), never per flow run and never per task run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -47,7 +48,7 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
 
 @hookspec
-def register_executors(register: Callable[[str, Callable[..., "Executor"]], None]) -> None:
+def register_executors(register: Callable[[str, Callable[..., Executor]], None]) -> None:
     """Register executors: the objects that run the engine's work units.
 
     Call ``register(name, factory)`` once per executor the plugin provides.

@@ -38,7 +38,8 @@ import os
 import sys
 import threading
 import traceback as traceback_module
-from typing import Any, Callable, Iterator, Mapping, Optional
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import pluggy
 
@@ -123,13 +124,13 @@ class PluginRecord:
 
     name: str
     source: str
-    distribution: Optional[str] = None
-    version: Optional[str] = None
-    entry_point: Optional[str] = None
+    distribution: str | None = None
+    version: str | None = None
+    entry_point: str | None = None
     status: str = "ok"
     registrations: dict[str, list[str]] = dataclasses.field(default_factory=dict)
-    error: Optional[str] = None
-    traceback: Optional[str] = None
+    error: str | None = None
+    traceback: str | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
@@ -176,12 +177,12 @@ class _Loaded:
     def __init__(self, pm: pluggy.PluginManager, records: list[PluginRecord]) -> None:
         self.pm = pm
         self.records = records  # built-in and entry point plugins, in load order
-        self.registries: Optional[_Registries] = None
-        self.registries_key: Optional[tuple] = None
+        self.registries: _Registries | None = None
+        self.registries_key: tuple | None = None
 
 
 _lock = threading.RLock()
-_loaded: Optional[_Loaded] = None
+_loaded: _Loaded | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -269,7 +270,7 @@ def get_executor(name_or_instance: Any = None, /, **options: Any) -> Any:
 
 
 @contextlib.contextmanager
-def registered_plugin(plugin: object, name: Optional[str] = None) -> Iterator[str]:
+def registered_plugin(plugin: object, name: str | None = None) -> Iterator[str]:
     """Register ``plugin`` with the global manager for the ``with`` block only.
 
     Yields the name it was registered under; unregisters it on exit, even on error.
@@ -295,7 +296,7 @@ def registered_plugin(plugin: object, name: Optional[str] = None) -> Iterator[st
             raise PluginError(f"Cannot register plugin {name or plugin!r}: {problem[0]}")
         registered_name = pm.get_name(plugin)
     try:
-        yield registered_name  # type: ignore[misc]
+        yield registered_name  # type: ignore[misc]  # registered, so named
     finally:
         with _lock:
             if pm.is_registered(plugin):
@@ -346,7 +347,7 @@ def _load() -> _Loaded:
         records.append(record)
         try:
             module = importlib.import_module(module_name)
-        except BaseException as exc:  # noqa: BLE001 - a plugin must not break loading
+        except BaseException as exc:  # a plugin must not break loading
             if isinstance(exc, KeyboardInterrupt):
                 raise
             _fail(record, exc, f"built-in plugin {module_name!r} could not be imported")
@@ -382,7 +383,7 @@ def _load() -> _Loaded:
         taken.add(ep.name)
         try:
             plugin = ep.load()
-        except BaseException as exc:  # noqa: BLE001 - a plugin must not break loading
+        except BaseException as exc:  # a plugin must not break loading
             if isinstance(exc, KeyboardInterrupt):
                 raise
             _fail(record, exc, f"entry point {record.entry_point!r} could not be loaded")
@@ -405,13 +406,13 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
     return result
 
 
-def _dist_of(ep: importlib.metadata.EntryPoint) -> tuple[Optional[str], Optional[str]]:
+def _dist_of(ep: importlib.metadata.EntryPoint) -> tuple[str | None, str | None]:
     dist = getattr(ep, "dist", None)
     if dist is None:
         return None, None
     try:
         return dist.metadata["Name"], dist.version
-    except Exception:  # noqa: BLE001 - broken metadata must not break loading
+    except Exception:  # broken metadata must not break loading
         return getattr(dist, "name", None), None
 
 
@@ -439,7 +440,7 @@ def _register_record(pm: pluggy.PluginManager, plugin: object, record: PluginRec
 
 
 def _register_checked(pm: pluggy.PluginManager, plugin: object,
-                      name: Optional[str]) -> Optional[tuple[str, Optional[str]]]:
+                      name: str | None) -> tuple[str, str | None] | None:
     """Register ``plugin``; on refusal leave ``pm`` untouched and return (error, traceback)."""
     if plugin is None:
         return "PluginError: the entry point refers to None", None
@@ -517,7 +518,7 @@ def _build_registries(pm: pluggy.PluginManager) -> _Registries:
 
 
 def _call_registration(impl: Any, hook_name: str, noun: str, plugin_name: str,
-                       regs: _Registries) -> Optional[list[tuple[str, Callable[..., Any]]]]:
+                       regs: _Registries) -> list[tuple[str, Callable[..., Any]]] | None:
     """Call one registration hookimpl; return what it registered, or None if it raised."""
     pending: list[tuple[str, Callable[..., Any]]] = []
     open_ = True
@@ -536,7 +537,7 @@ def _call_registration(impl: Any, hook_name: str, noun: str, plugin_name: str,
 
     try:
         impl.function(**{arg: register for arg in impl.argnames})
-    except Exception as exc:  # noqa: BLE001 - a plugin must not break the registry
+    except Exception as exc:  # a plugin must not break the registry
         line = f"{hook_name} raised {one_line(exc)}"
         tb = "".join(traceback_module.format_exception(type(exc), exc, exc.__traceback__))
         regs.errors.setdefault(plugin_name, []).append((line, tb))

@@ -43,7 +43,8 @@ import re
 import textwrap
 import tokenize
 import weakref
-from typing import Any, Callable, Mapping, Optional, Union
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import cloudpickle
 
@@ -81,7 +82,7 @@ _DIGEST_SIZE = 16
 SUCCEEDED = "Task run succeeded."
 
 
-def _new_hasher() -> "hashlib._Hash":
+def _new_hasher() -> hashlib.blake2b:
     return hashlib.blake2b(digest_size=_DIGEST_SIZE)
 
 
@@ -167,7 +168,7 @@ def _digest(value: Any, active: set[int]) -> bytes:
 def _feed_pickle(hasher: Any, value: Any) -> None:
     try:
         data = cloudpickle.dumps(value, protocol=5)
-    except Exception as exc:  # noqa: BLE001 - unpicklable: fall back to repr
+    except Exception as exc:  # unpicklable: fall back to repr
         type_name = f"{type(value).__module__}.{type(value).__qualname__}"
         if type_name not in _warned_types:
             _warned_types.add(type_name)
@@ -178,7 +179,7 @@ def _feed_pickle(hasher: Any, value: Any) -> None:
                 type_name, one_line(exc))
         try:
             text = repr(value)
-        except Exception as exc2:  # noqa: BLE001
+        except Exception as exc2:
             text = f"<unrepresentable {type_name}: {one_line(exc2)}>"
         data = text.encode("utf-8", "surrogatepass")
         _length(hasher, b"r", len(data))
@@ -192,7 +193,7 @@ def _feed_pickle(hasher: Any, value: Any) -> None:
 # hashing source code
 # ---------------------------------------------------------------------------
 
-_source_cache: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
+_source_cache: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 def task_source_hash(obj: Any) -> str:
@@ -315,10 +316,10 @@ def _feed_code(hasher: Any, code: Any) -> None:
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def cache_key_from_hashes(name: str, *, hashed_inputs: Optional[Mapping[str, str]] = None,
-                          hashed_parameters: Optional[Mapping[str, str]] = None,
-                          source_hash: Optional[str] = None,
-                          extra: Optional[str] = None) -> str:
+def cache_key_from_hashes(name: str, *, hashed_inputs: Mapping[str, str] | None = None,
+                          hashed_parameters: Mapping[str, str] | None = None,
+                          source_hash: str | None = None,
+                          extra: str | None = None) -> str:
     """The cache key for already-computed hashes (see :func:`cache_key_for`)."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"A cache key needs a non-empty name, got {name!r}")
@@ -335,9 +336,9 @@ def cache_key_from_hashes(name: str, *, hashed_inputs: Optional[Mapping[str, str
     return f"{safe}-{hasher.hexdigest()}"
 
 
-def cache_key_for(name: str, *, inputs: Optional[Mapping[str, Any]] = None,
-                  parameters: Optional[Mapping[str, Any]] = None,
-                  source: Union[Callable[..., Any], str, None] = None,
+def cache_key_for(name: str, *, inputs: Mapping[str, Any] | None = None,
+                  parameters: Mapping[str, Any] | None = None,
+                  source: Callable[..., Any] | str | None = None,
                   extra: Any = None) -> str:
     """A cache key: ``"<name>-<32 hex digits>"``, usable as a location.
 
@@ -390,7 +391,7 @@ def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _check_aware(name: str, value: Optional[datetime.datetime]) -> None:
+def _check_aware(name: str, value: datetime.datetime | None) -> None:
     if value is None:
         return
     if not isinstance(value, datetime.datetime):
@@ -421,13 +422,13 @@ class CacheRecord:
 
     cache_key: str
     value_location: str
-    expiration: Optional[datetime.datetime] = None
-    hashed_inputs: Optional[Mapping[str, str]] = None
-    hashed_parameters: Optional[Mapping[str, str]] = None
-    task_source_hash: Optional[str] = None
-    serializer: Optional[str] = None
+    expiration: datetime.datetime | None = None
+    hashed_inputs: Mapping[str, str] | None = None
+    hashed_parameters: Mapping[str, str] | None = None
+    task_source_hash: str | None = None
+    serializer: str | None = None
     created: datetime.datetime = dataclasses.field(default_factory=_utcnow)
-    message: Optional[str] = SUCCEEDED
+    message: str | None = SUCCEEDED
 
     #: Version of the JSON layout written by :meth:`to_bytes`.
     FORMAT_VERSION = 1
@@ -436,20 +437,20 @@ class CacheRecord:
         _check_aware("expiration", self.expiration)
         _check_aware("created", self.created)
 
-    def is_expired(self, now: Optional[datetime.datetime] = None) -> bool:
+    def is_expired(self, now: datetime.datetime | None = None) -> bool:
         """Whether ``now`` (default: the current time) is at or past the expiration."""
         if self.expiration is None:
             return False
         return (now or _utcnow()) >= self.expiration
 
     def inputs_match(self, hashed_inputs: Mapping[str, str],
-                     names: Optional[Any] = None) -> bool:
+                     names: Any | None = None) -> bool:
         """Whether the recorded input hashes equal ``hashed_inputs`` (on ``names`` only,
         when given: ``partial_inputs_only(validate_on=names)``)."""
         return _match(self.hashed_inputs, hashed_inputs, names)
 
     def parameters_match(self, hashed_parameters: Mapping[str, str],
-                         names: Optional[Any] = None) -> bool:
+                         names: Any | None = None) -> bool:
         """Like :meth:`inputs_match`, for parameters."""
         return _match(self.hashed_parameters, hashed_parameters, names)
 
@@ -474,7 +475,7 @@ class CacheRecord:
         }
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "CacheRecord":
+    def from_bytes(cls, data: bytes) -> CacheRecord:
         """Parse :meth:`to_bytes` output.
 
         Raises:
@@ -487,7 +488,7 @@ class CacheRecord:
         return cls.from_dict(raw)
 
     @classmethod
-    def from_dict(cls, raw: Any) -> "CacheRecord":
+    def from_dict(cls, raw: Any) -> CacheRecord:
         """Parse :meth:`to_dict` output.
 
         Raises:
@@ -511,12 +512,12 @@ class CacheRecord:
             raise ValueError(f"not a ferroflow cache record: {one_line(exc)}") from None
 
 
-def _parse_time(text: Optional[str]) -> Optional[datetime.datetime]:
+def _parse_time(text: str | None) -> datetime.datetime | None:
     return None if text is None else datetime.datetime.fromisoformat(text)
 
 
-def _match(recorded: Optional[Mapping[str, str]], current: Mapping[str, str],
-           names: Optional[Any]) -> bool:
+def _match(recorded: Mapping[str, str] | None, current: Mapping[str, str],
+           names: Any | None) -> bool:
     if recorded is None:
         return False
     if names is None:
@@ -550,7 +551,7 @@ def save_cache_candidates(store: ResultStore, cache_key: str, records: list) -> 
     return location
 
 
-def _read_or_none(store: ResultStore, location: str, what: str) -> Optional[bytes]:
+def _read_or_none(store: ResultStore, location: str, what: str) -> bytes | None:
     """The bytes at ``location``, or None when nothing is there or the record is corrupt
     (a warning says so: it counts as none, and the task runs and replaces it)."""
     try:
@@ -586,7 +587,7 @@ def load_cache_candidates(store: ResultStore, cache_key: str) -> list:
         return []
 
 
-def load_cache_record(store: ResultStore, cache_key: str) -> Optional[CacheRecord]:
+def load_cache_record(store: ResultStore, cache_key: str) -> CacheRecord | None:
     """The record of ``cache_key`` in ``store``, or ``None`` when there is none.
 
     A corrupt or unreadable record counts as none (a warning is logged) so that the

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import errno as errno_module
 import re
-from typing import Any, Optional
+from typing import Any
 
 from ferroflow.errors import FerroflowError, one_line
 
@@ -51,7 +51,7 @@ def without_password(text: str) -> str:
     return _PASSWORD.sub(r"\1:***@", text)
 
 
-def _rebuild(cls: type, attrs: dict[str, Any]) -> "ResultError":
+def _rebuild(cls: type[ResultError], attrs: dict[str, Any]) -> ResultError:
     error = cls.__new__(cls)
     error.__dict__.update(attrs)
     Exception.__init__(error, attrs.get("message", ""))
@@ -69,14 +69,14 @@ class ResultError(FerroflowError):
         map_index: The mapped child's index, when there is one.
     """
 
-    def __init__(self, message: str, *, location: Optional[str] = None) -> None:
+    def __init__(self, message: str, *, location: str | None = None) -> None:
         self.message = message
         self.location = location
-        self.task_name: Optional[str] = None
-        self.map_index: Optional[int] = None
+        self.task_name: str | None = None
+        self.map_index: int | None = None
         super().__init__(message)
 
-    def with_task(self, task_name: Optional[str], map_index: Optional[int] = None) -> "ResultError":
+    def with_task(self, task_name: str | None, map_index: int | None = None) -> ResultError:
         """Record the task (and mapped child) this error belongs to; return ``self``.
 
         The message then ends with ``(task 'load', map index 3)``.
@@ -111,7 +111,7 @@ class SerializationError(ResultError):
     """
 
     def __init__(self, serializer: str, operation: str, reason: str, *,
-                 type_name: Optional[str] = None, location: Optional[str] = None) -> None:
+                 type_name: str | None = None, location: str | None = None) -> None:
         self.serializer = serializer
         self.operation = operation
         self.reason = reason
@@ -126,7 +126,7 @@ class SerializationError(ResultError):
         super().__init__(message, location=location)
 
     @classmethod
-    def for_value(cls, serializer: str, value: Any, exc: BaseException) -> "SerializationError":
+    def for_value(cls, serializer: str, value: Any, exc: BaseException) -> SerializationError:
         """The error for ``value`` failing to serialize with ``exc``."""
         return cls(serializer, "serialize", one_line(exc), type_name=type_name_of(value))
 
@@ -139,8 +139,8 @@ class ResultLocationError(ResultError, ValueError):
         key: The missing key, for a template that needs a key the context lacks.
     """
 
-    def __init__(self, message: str, *, template: Optional[str] = None,
-                 key: Optional[str] = None) -> None:
+    def __init__(self, message: str, *, template: str | None = None,
+                 key: str | None = None) -> None:
         self.template = template
         self.key = key
         super().__init__(message)
@@ -158,8 +158,8 @@ class ResultStoreError(ResultError):
     """
 
     def __init__(self, message: str, *, store: str, url: str, operation: str,
-                 location: Optional[str] = None, errno: Optional[int] = None,
-                 strerror: Optional[str] = None) -> None:
+                 location: str | None = None, errno: int | None = None,
+                 strerror: str | None = None) -> None:
         self.store = store
         self.url = url
         self.operation = operation
@@ -169,7 +169,7 @@ class ResultStoreError(ResultError):
 
     @classmethod
     def from_exception(cls, exc: BaseException, *, store: str, url: str, operation: str,
-                       location: Optional[str] = None) -> "ResultStoreError":
+                       location: str | None = None) -> ResultStoreError:
         """Wrap ``exc`` (usually an ``OSError``) raised while doing ``operation`` on ``url``."""
         code = getattr(exc, "errno", None)
         code = code if isinstance(code, int) else None
@@ -193,7 +193,7 @@ class ResultStoreError(ResultError):
 class ResultNotFound(ResultStoreError):
     """Nothing is stored at the location (never written, or deleted)."""
 
-    def __init__(self, *, store: str, url: str, location: Optional[str] = None) -> None:
+    def __init__(self, *, store: str, url: str, location: str | None = None) -> None:
         super().__init__(f"No result at {url!r} (result store {store!r})", store=store,
                          url=url, operation="read", location=location,
                          errno=errno_module.ENOENT, strerror="No such file or directory")
@@ -207,7 +207,7 @@ class ResultCorrupt(ResultStoreError):
     """
 
     def __init__(self, reason: str, *, store: str, url: str,
-                 location: Optional[str] = None) -> None:
+                 location: str | None = None) -> None:
         self.reason = reason
         super().__init__(f"Corrupt result record at {url!r} (result store {store!r}): {reason}",
                          store=store, url=url, operation="read", location=location)

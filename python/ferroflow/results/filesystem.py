@@ -34,7 +34,8 @@ import itertools
 import logging
 import os
 import secrets
-from typing import Any, Iterable, Optional, Union
+from collections.abc import Iterable
+from typing import Any
 
 from ferroflow.results import record
 from ferroflow.results.errors import (
@@ -55,7 +56,7 @@ OBJECT_STORE_PROTOCOLS = frozenset({
     "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci", "oss", "r2", "b2",
 })
 
-Buffer = Union[bytes, bytearray, memoryview]
+Buffer = bytes | bytearray | memoryview
 
 _TOKEN = secrets.token_hex(4)
 _COUNTER = itertools.count()
@@ -135,7 +136,7 @@ class FsspecResultStore(ResultStore):
 
     name = "fsspec"
 
-    def __init__(self, base_url: str, *, write_mode: Optional[str] = None, fsync: bool = False,
+    def __init__(self, base_url: str, *, write_mode: str | None = None, fsync: bool = False,
                  absolute_paths: bool = False, framed: bool = True, **storage_options: Any) -> None:
         if not isinstance(base_url, str) or not base_url.strip():
             raise ValueError(f"fsspec result store: base_url must be a non-empty URL or path, "
@@ -154,7 +155,7 @@ class FsspecResultStore(ResultStore):
         self.protocol: str = protocol
         self.fsync = bool(fsync)
         self._root = root.rstrip("/")
-        self._local: Optional[str] = None
+        self._local: str | None = None
         if isinstance(fs, LocalFileSystem):
             self._local = os.path.normpath(root) if root else os.sep
             self.base_url = fs.unstrip_protocol(root)
@@ -287,7 +288,7 @@ class FsspecResultStore(ResultStore):
         try:
             if self.fs.exists(path):
                 self.fs.rm_file(path)
-        except Exception:  # noqa: BLE001 - best effort; the original error matters
+        except Exception:  # best effort; the original error matters
             logger.warning("ferroflow: could not remove %r after a failed write", path)
 
     def write_many(self, items: Iterable[tuple[str, Buffer]]) -> dict[int, ResultError]:
@@ -304,7 +305,7 @@ class FsspecResultStore(ResultStore):
                 blobs = {self.path(loc): self._encode(data) for loc, data in items}
                 self.fs.pipe(blobs)
                 return {}
-            except Exception:  # noqa: BLE001 - fall back to one write per record
+            except Exception:  # fall back to one write per record
                 pass
         return super().write_many(items)
 
@@ -366,19 +367,19 @@ class FsspecResultStore(ResultStore):
             raise self._corrupt(exc, location) from None
         return payload
 
-    def read_many(self, locations: Iterable[str]) -> list[Union[bytes, ResultError]]:
+    def read_many(self, locations: Iterable[str]) -> list[bytes | ResultError]:
         """Read several records; each failure in its place. Object stores with an
         asynchronous implementation fetch them concurrently."""
         locations = list(locations)
         if self._local is not None or not getattr(self.fs, "async_impl", False):
             return super().read_many(locations)
-        out: list[Union[bytes, ResultError]] = []
+        out: list[bytes | ResultError] = []
         try:
             paths = [self.path(loc) for loc in locations]
             blobs = self.fs.cat(paths, on_error="return")
-        except Exception:  # noqa: BLE001
+        except Exception:
             return super().read_many(locations)
-        for location, path in zip(locations, paths):
+        for location, path in zip(locations, paths, strict=True):
             blob = blobs.get(path) if isinstance(blobs, dict) else blobs
             if isinstance(blob, FileNotFoundError) or blob is None:
                 out.append(self._not_found(location))
@@ -484,7 +485,7 @@ class FsspecResultStore(ResultStore):
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
         base_url = state.pop("base_url")
-        self.__init__(base_url, **state)  # type: ignore[misc]
+        type(self).__init__(self, base_url, **state)
 
     def __repr__(self) -> str:
         return f"FsspecResultStore({without_password(self.base_url)!r})"

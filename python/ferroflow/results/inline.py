@@ -9,7 +9,8 @@ in-memory store.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence, Union
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from ferroflow.results.errors import ResultError, SerializationError
 from ferroflow.results.result import Result
@@ -44,10 +45,10 @@ class PrefectResult(Result):
         return self.write_value(value)
 
     def write_many(self, values: Sequence[Any], contexts: Sequence[Mapping[str, Any]],
-                   /, **common: Any) -> list[Union[str, ResultError]]:
+                   /, **common: Any) -> list[str | ResultError]:
         if len(values) != len(contexts):
             raise ValueError(f"write_many: {len(values)} values but {len(contexts)} contexts")
-        out: list[Union[str, ResultError]] = []
+        out: list[str | ResultError] = []
         for value in values:
             try:
                 out.append(self.write_value(value))
@@ -78,7 +79,7 @@ class PrefectResult(Result):
         """``value`` with its location, its JSON text."""
         return ResultValue(value, self.write_value(value))
 
-    def exists(self, location: str, /, **format_kwargs: Any) -> bool:  # type: ignore[override]
+    def exists(self, location: str, /, **format_kwargs: Any) -> bool:  # type: ignore[override]  # Prefect 1's
         """Whether ``location`` is JSON text of a value."""
         try:
             self.read_value(location)

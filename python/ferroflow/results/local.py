@@ -13,7 +13,8 @@ reads them, and a ``LocalResult`` reads the files Prefect 1 wrote.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any
 
 from ferroflow.results.result import DefaultLocation, Result
 from ferroflow.states import ResultValue
@@ -59,8 +60,8 @@ class LocalResult(Result):
         dir: The absolute directory.
     """
 
-    def __init__(self, dir: Optional[str] = None, validate_dir: bool = True,  # noqa: A002 - Prefect's name
-                 location: Union[str, Callable[..., str], None] = None, serializer: Any = None) -> None:
+    def __init__(self, dir: str | None = None, validate_dir: bool = True,  # Prefect's name
+                 location: str | Callable[..., str] | None = None, serializer: Any = None) -> None:
         directory = os.path.abspath(os.path.expanduser(dir if dir is not None else default_dir()))
         if validate_dir:
             os.makedirs(directory, exist_ok=True)
@@ -93,7 +94,7 @@ class LocalResult(Result):
         """
         return ResultValue(value, self.write_value(value, **format_kwargs))
 
-    def exists(self, location: str, /, **format_kwargs: Any) -> bool:  # type: ignore[override]
+    def exists(self, location: str, /, **format_kwargs: Any) -> bool:  # type: ignore[override]  # Prefect 1's
         """Whether a complete record is at ``location`` formatted with
         ``format_kwargs`` (relative to ``dir``, or absolute)."""
         return self.store.exists(location.format(**format_kwargs) if format_kwargs else location)

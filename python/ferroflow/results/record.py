@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from typing import Union
 
 __all__ = [
     "MAGIC",
@@ -52,7 +51,7 @@ HEADER_SIZE = 32
 _HEADER = struct.Struct("<4sBBHQ16s")
 assert _HEADER.size == HEADER_SIZE
 
-Buffer = Union[bytes, bytearray, memoryview]
+Buffer = bytes | bytearray | memoryview
 
 
 class RecordError(ValueError):

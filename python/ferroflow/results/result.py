@@ -18,7 +18,8 @@ the task's inputs, see :func:`template_context`), so ``{map_index}``,
 from __future__ import annotations
 
 import string
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from ferroflow.errors import one_line
 from ferroflow.results.errors import ResultError, ResultLocationError, SerializationError
@@ -36,9 +37,9 @@ DEFAULT_LOCATION = "{flow_name}/{flow_run_id}/{task_slug}/{map_index}.result"
 DEFAULT_TASK_LOCATION = "{flow_name}/{flow_run_id}/{task_slug}.result"
 
 
-def template_context(context: Optional[Mapping[str, Any]] = None, *,
-                     parameters: Optional[Mapping[str, Any]] = None,
-                     inputs: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+def template_context(context: Mapping[str, Any] | None = None, *,
+                     parameters: Mapping[str, Any] | None = None,
+                     inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The keys a location template is formatted with, merged as Prefect 1 does.
 
     Parameters first, then the run context, then the task's inputs (a later source
@@ -76,11 +77,11 @@ class LocationTemplate:
 
     __slots__ = ("template", "fields", "absolute", "_expressions")
 
-    def __init__(self, template: Union[str, Callable[..., str]]) -> None:
+    def __init__(self, template: str | Callable[..., str]) -> None:
         self.template = template
         if callable(template) and not isinstance(template, str):
-            self.fields: Optional[frozenset[str]] = None
-            self.absolute: Optional[bool] = None
+            self.fields: frozenset[str] | None = None
+            self.absolute: bool | None = None
             self._expressions: tuple[str, ...] = ()
             return
         if not isinstance(template, str):
@@ -110,13 +111,13 @@ class LocationTemplate:
         self.fields = frozenset(_root(e) for e in expressions)
         self.absolute = template.startswith("/")
 
-    def fixed_directory(self) -> Optional[str]:
+    def fixed_directory(self) -> str | None:
         """The directory an absolute string template always starts with: its text
         up to the last ``/`` before the first field (``"/data/out"`` for
         ``"/data/out/{task_name}.pkl"``; ``"/"`` at least). None when not absolute."""
-        if not self.absolute:
+        text = self.template
+        if not self.absolute or not isinstance(text, str):
             return None
-        text = self.template  # type: ignore[union-attr]
         literal = text[:text.find("{")] if "{" in text else text
         return literal[:literal.rfind("/")] or "/"
 
@@ -130,10 +131,10 @@ class LocationTemplate:
                 :func:`~ferroflow.results.stores.check_location`).
         """
         template = self.template
-        if self.fields is None:
+        if not isinstance(template, str):  # a callable (``fields`` is None)
             try:
-                location = template(**context)  # type: ignore[operator]
-            except Exception as exc:  # noqa: BLE001 - the user's callable
+                location = template(**context)
+            except Exception as exc:  # the user's callable
                 raise ResultLocationError(
                     f"Location callable {_name(template)} raised {one_line(exc)}",
                     template=_name(template)) from exc
@@ -143,8 +144,8 @@ class LocationTemplate:
                     template=_name(template))
         else:
             try:
-                location = template.format_map(context)  # type: ignore[union-attr]
-            except Exception as exc:  # noqa: BLE001
+                location = template.format_map(context)
+            except Exception as exc:
                 raise self._explain(context, exc) from None
         try:
             return check_location(location, absolute=self.absolute is not False)
@@ -164,7 +165,7 @@ class LocationTemplate:
                     f"available keys: {available}", template=template, key=root)
             try:
                 string.Formatter().get_field(expression, (), context)
-            except Exception as inner:  # noqa: BLE001
+            except Exception as inner:
                 key = inner.args[0] if isinstance(inner, KeyError) and inner.args else None
                 what = f"key {key!r} is missing" if key is not None else one_line(inner)
                 return ResultLocationError(
@@ -225,8 +226,8 @@ class Result:
         location: A template such as ``"{flow_name}/{task_name}/{map_index}.pkl"``
             or a callable ``location(**context) -> str`` (or a :class:`LocationTemplate`).
             Default :class:`DefaultLocation`: :data:`DEFAULT_LOCATION` for a mapped
-            child, :data:`DEFAULT_TASK_LOCATION` for another task run. An absolute path (``"/data/out/{task_name}.pkl"``)
-            is written there: it needs a store of local files, and without ``store``
+            child, :data:`DEFAULT_TASK_LOCATION` for another task run. An absolute path
+            (``"/data/out/{task_name}.pkl"``) is written there: it needs a store of local files, and without ``store``
             or ``base`` one is made on the directory the template starts with.
         store_options: More keyword arguments for the store's factory (credentials,
             ``fsync=True``...).
@@ -242,9 +243,9 @@ class Result:
         template: The :class:`LocationTemplate`.
     """
 
-    def __init__(self, store: Any = None, *, base: Optional[str] = None, serializer: Any = None,
-                 location: Union[str, Callable[..., str], LocationTemplate, None] = None,
-                 store_options: Optional[Mapping[str, Any]] = None) -> None:
+    def __init__(self, store: Any = None, *, base: str | None = None, serializer: Any = None,
+                 location: str | Callable[..., str] | LocationTemplate | None = None,
+                 store_options: Mapping[str, Any] | None = None) -> None:
         if location is None:
             location = DefaultLocation()
         self.template = location if isinstance(location, LocationTemplate) else LocationTemplate(location)
@@ -267,7 +268,7 @@ class Result:
         self.serializer: Serializer = get_serializer(serializer)
 
     @property
-    def location(self) -> Union[str, Callable[..., str]]:
+    def location(self) -> str | Callable[..., str]:
         """The location template (or callable) as given."""
         return self.template.template
 
@@ -295,7 +296,7 @@ class Result:
             return self.store.exists(location)
         except ResultError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a third-party store's own error
+        except Exception as exc:  # a third-party store's own error
             raise _wrap(self.store, exc, location, "check") from exc
 
     # -- one value ------------------------------------------------------------------
@@ -326,7 +327,7 @@ class Result:
             self.store.write(location, data)
         except ResultError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _wrap(self.store, exc, location, "write") from exc
         return location
 
@@ -344,14 +345,14 @@ class Result:
             data = self.store.read(location)
         except ResultError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise _wrap(self.store, exc, location, "read") from exc
         return self._loads(data, location)
 
     # -- many values ----------------------------------------------------------------
 
     def write_many(self, values: Sequence[Any], contexts: Sequence[Mapping[str, Any]],
-                   /, **common: Any) -> list[Union[str, ResultError]]:
+                   /, **common: Any) -> list[str | ResultError]:
         """Write many values (the children of a mapped task) in one batch.
 
         Item ``i`` is formatted with ``{**common, **contexts[i]}`` (typically
@@ -370,7 +371,7 @@ class Result:
         """
         if len(values) != len(contexts):
             raise ValueError(f"write_many: {len(values)} values but {len(contexts)} contexts")
-        out: list[Union[str, ResultError]] = []
+        out: list[str | ResultError] = []
         template = self.template
         for context in contexts:
             merged = dict(common)
@@ -379,24 +380,24 @@ class Result:
                 out.append(template.format(merged))
             except ResultLocationError as exc:
                 out.append(exc)
-        todo = [i for i, loc in enumerate(out) if isinstance(loc, str)]
+        todo = [(i, loc) for i, loc in enumerate(out) if isinstance(loc, str)]
         if len(todo) == len(values):
             blobs = self._dumps_many(values)
         else:
-            blobs = self._dumps_many([values[i] for i in todo])
+            blobs = self._dumps_many([values[i] for i, _ in todo])
         items: list[tuple[str, bytes]] = []
         positions: list[int] = []
-        for i, blob in zip(todo, blobs):
+        for (i, location), blob in zip(todo, blobs, strict=True):
             if isinstance(blob, SerializationError):
-                blob.location = out[i]  # type: ignore[assignment]
+                blob.location = location
                 out[i] = blob
             else:
-                items.append((out[i], blob))  # type: ignore[arg-type]
+                items.append((location, blob))
                 positions.append(i)
         if items:
             try:
                 errors = self.store.write_many(items)
-            except Exception as exc:  # noqa: BLE001 - a store must not raise here; be safe
+            except Exception as exc:  # a store must not raise here; be safe
                 errors = {k: _wrap(self.store, exc, loc, "write") for k, (loc, _) in enumerate(items)}
             for k, error in errors.items():
                 out[positions[k]] = error
@@ -413,10 +414,10 @@ class Result:
         locations = list(locations)
         try:
             blobs = self.store.read_many(locations)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return [_wrap(self.store, exc, loc, "read") for loc in locations]
         out: list[Any] = []
-        for location, blob in zip(locations, blobs):
+        for location, blob in zip(locations, blobs, strict=True):
             if isinstance(blob, ResultError):
                 out.append(blob)
                 continue
@@ -435,16 +436,16 @@ class Result:
         except SerializationError as exc:
             exc.location = location
             raise
-        except Exception as exc:  # noqa: BLE001 - a third-party serializer's own error
+        except Exception as exc:  # a third-party serializer's own error
             error = SerializationError.for_value(name, value, exc)
             error.location = location
             raise error from exc
 
-    def _dumps_many(self, values: Sequence[Any]) -> list[Union[bytes, SerializationError]]:
+    def _dumps_many(self, values: Sequence[Any]) -> list[bytes | SerializationError]:
         many = getattr(self.serializer, "dumps_many", None)
         if many is not None:
             return many(values)
-        return Serializer.dumps_many(self.serializer, values)  # type: ignore[arg-type]
+        return Serializer.dumps_many(self.serializer, values)
 
     def _loads(self, data: bytes, location: str) -> Any:
         name = getattr(self.serializer, "name", "") or type(self.serializer).__name__
@@ -453,7 +454,7 @@ class Result:
         except SerializationError as exc:
             raise SerializationError(exc.serializer, "deserialize", exc.reason,
                                      location=location) from exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise SerializationError(name, "deserialize", one_line(exc),
                                      location=location) from exc
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 import io
 import json
 import pickle
-from typing import Any, Iterable, Optional, Union
+from collections.abc import Iterable
+from typing import Any
 
 import cloudpickle
 
@@ -69,19 +70,19 @@ class Serializer:
         """
         raise NotImplementedError
 
-    def dumps_many(self, values: Iterable[Any]) -> list[Union[bytes, SerializationError]]:
+    def dumps_many(self, values: Iterable[Any]) -> list[bytes | SerializationError]:
         """Serialize several values; a value that fails gives its error, in its place.
 
         Never raises for one value's failure, so that a batch of mapped children is
         serialized in one call and only the children that failed are failed.
         """
-        out: list[Union[bytes, SerializationError]] = []
+        out: list[bytes | SerializationError] = []
         for value in values:
             try:
                 out.append(self.dumps(value))
             except SerializationError as exc:
                 out.append(exc)
-            except Exception as exc:  # noqa: BLE001 - a third-party serializer's error
+            except Exception as exc:  # a third-party serializer's error
                 out.append(SerializationError.for_value(self.name, value, exc))
         return out
 
@@ -98,7 +99,7 @@ class CloudpickleSerializer(Serializer):
 
     name = "cloudpickle"
 
-    def __init__(self, protocol: Optional[int] = None) -> None:
+    def __init__(self, protocol: int | None = None) -> None:
         self.protocol = cloudpickle.DEFAULT_PROTOCOL if protocol is None else int(protocol)
         if not 2 <= self.protocol <= pickle.HIGHEST_PROTOCOL:
             raise ValueError(f"cloudpickle serializer: protocol must be between 2 and "
@@ -107,19 +108,19 @@ class CloudpickleSerializer(Serializer):
     def dumps(self, value: Any) -> bytes:
         try:
             return cloudpickle.dumps(value, protocol=self.protocol)
-        except Exception as exc:  # noqa: BLE001 - pickling can raise almost anything
+        except Exception as exc:  # pickling can raise almost anything
             raise SerializationError.for_value(self.name, value, exc) from exc
 
     def loads(self, data: bytes) -> Any:
         try:
             return cloudpickle.loads(data)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise SerializationError(self.name, "deserialize", one_line(exc)) from exc
 
-    def dumps_many(self, values: Iterable[Any]) -> list[Union[bytes, SerializationError]]:
+    def dumps_many(self, values: Iterable[Any]) -> list[bytes | SerializationError]:
         # One pickler for the batch (memo cleared between values): the bytes are those
         # of dumps(), at about a third of the per-value cost.
-        out: list[Union[bytes, SerializationError]] = []
+        out: list[bytes | SerializationError] = []
         buffer = io.BytesIO()
         pickler = None
         for value in values:
@@ -130,7 +131,7 @@ class CloudpickleSerializer(Serializer):
             pickler.clear_memo()
             try:
                 pickler.dump(value)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 out.append(SerializationError.for_value(self.name, value, exc))
                 pickler = None  # its state after a failed dump is not to be trusted
                 continue
@@ -152,21 +153,21 @@ class JSONSerializer(Serializer):
 
     name = "json"
 
-    def __init__(self, dumps_kwargs: Optional[dict] = None,
-                 loads_kwargs: Optional[dict] = None) -> None:
+    def __init__(self, dumps_kwargs: dict | None = None,
+                 loads_kwargs: dict | None = None) -> None:
         self.dumps_kwargs = dict(dumps_kwargs or {})
         self.loads_kwargs = dict(loads_kwargs or {})
 
     def dumps(self, value: Any) -> bytes:
         try:
             return json.dumps(value, **self.dumps_kwargs).encode("utf-8")
-        except Exception as exc:  # noqa: BLE001 - TypeError, ValueError, RecursionError...
+        except Exception as exc:  # TypeError, ValueError, RecursionError...
             raise SerializationError.for_value(self.name, value, exc) from exc
 
     def loads(self, data: bytes) -> Any:
         try:
             return json.loads(data, **self.loads_kwargs)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise SerializationError(self.name, "deserialize", one_line(exc)) from exc
 
     def __repr__(self) -> str:

@@ -27,7 +27,8 @@ fsspec is imported only when such a store is created).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Union
+from collections.abc import Iterable
+from typing import Any
 
 from ferroflow.plugins import hookimpl
 from ferroflow.results.errors import (
@@ -44,7 +45,7 @@ __all__ = [
     "get_result_store",
 ]
 
-Buffer = Union[bytes, bytearray, memoryview]
+Buffer = bytes | bytearray | memoryview
 
 
 def check_location(location: Any, absolute: bool = False) -> str:
@@ -148,19 +149,19 @@ class ResultStore:
                 self.write(location, data)
             except ResultError as exc:
                 errors[i] = exc
-            except Exception as exc:  # noqa: BLE001 - a third-party store's own error
+            except Exception as exc:  # a third-party store's own error
                 errors[i] = _wrap(self, exc, location, "write")
         return errors
 
-    def read_many(self, locations: Iterable[str]) -> list[Union[bytes, ResultError]]:
+    def read_many(self, locations: Iterable[str]) -> list[bytes | ResultError]:
         """Read several records; a record that fails gives its error, in its place."""
-        out: list[Union[bytes, ResultError]] = []
+        out: list[bytes | ResultError] = []
         for location in locations:
             try:
                 out.append(self.read(location))
             except ResultError as exc:
                 out.append(exc)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 out.append(_wrap(self, exc, location, "read"))
         return out
 
@@ -171,7 +172,7 @@ class ResultStore:
 def _wrap(store: ResultStore, exc: BaseException, location: Any, operation: str) -> ResultStoreError:
     try:
         url = store.url(location)
-    except Exception:  # noqa: BLE001
+    except Exception:
         url = str(location)
     return ResultStoreError.from_exception(exc, store=store.name or type(store).__name__,
                                            url=url, operation=operation, location=location)
@@ -191,7 +192,7 @@ class MemoryResultStore(ResultStore):
 
     name = "memory"
 
-    def __init__(self, records: Optional[dict] = None) -> None:
+    def __init__(self, records: dict | None = None) -> None:
         self.records: dict[str, bytes] = {} if records is None else records
 
     def url(self, location: str) -> str:
@@ -231,7 +232,7 @@ class MemoryResultStore(ResultStore):
         return {"records": dict(self.records)}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["records"])  # type: ignore[misc]
+        type(self).__init__(self, state["records"])
 
     def __repr__(self) -> str:
         return f"MemoryResultStore({len(self.records)} records)"

@@ -18,7 +18,8 @@ calls ``unit.run()`` runs batches without knowing them.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ferroflow import signals
 from ferroflow._core import SUCCESS
@@ -38,7 +39,7 @@ class TaskPlan:
 
     __slots__ = ("task_id", "name", "slug", "tags", "fn", "retry_on")
 
-    def __init__(self, task_id: int, name: str, slug: Optional[str], tags: frozenset, fn: Callable[..., Any],
+    def __init__(self, task_id: int, name: str, slug: str | None, tags: frozenset, fn: Callable[..., Any],
                  retry_on: tuple):
         self.task_id = task_id
         self.name = name
@@ -69,7 +70,7 @@ class TaskRuns:
     frame = None
     timeout = None
 
-    def __init__(self, run_info: Optional[RunInfo], plans: Any, task_ids: list, kwargs: list, run_counts: bytes):
+    def __init__(self, run_info: RunInfo | None, plans: Any, task_ids: list, kwargs: list, run_counts: bytes):
         self.run_info = run_info
         self.plans = plans
         self.task_ids = task_ids
@@ -86,7 +87,7 @@ class TaskRuns:
         shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
         return f"{len(self.task_ids)} task runs ({shown})"
 
-    def subset(self, positions: Sequence[int]) -> "TaskRuns":
+    def subset(self, positions: Sequence[int]) -> TaskRuns:
         """A batch of only the runs at ``positions`` (in that order) of this one."""
         return TaskRuns(self.run_info, self.plans, [self.task_ids[j] for j in positions],
                         [self.kwargs[j] for j in positions], bytes(self.run_counts[j] for j in positions))

@@ -32,11 +32,11 @@ import datetime
 import logging
 import traceback
 import uuid
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from ferroflow import states
 from ferroflow._core import CACHED, FAILED, SUCCESS
-from ferroflow.runtime.context import frame_values, in_frame
 from ferroflow.results import (
     CacheRecord,
     Result,
@@ -51,6 +51,7 @@ from ferroflow.results import (
     task_source_hash,
 )
 from ferroflow.results.cache import SUCCEEDED, load_cache_candidates, save_cache_candidates
+from ferroflow.runtime.context import frame_values, in_frame
 
 __all__ = ["Cache", "cache_of", "read_cache", "settle"]
 
@@ -70,13 +71,21 @@ class Cache:
     """
 
     name: str
-    result: Result
+    result: Result | None  # None only with ``never_use``, which reads and writes nothing
     validator: Any
-    cache_for: Optional[datetime.timedelta]
-    key_fn: Optional[Callable[..., Any]] = None
+    cache_for: datetime.timedelta | None
+    key_fn: Callable[..., Any] | None = None
     mapped: bool = False
-    source: Optional[str] = None  # the task's source hash, when the validator keys on it
+    source: str | None = None  # the task's source hash, when the validator keys on it
     given: Any = None
+
+    @property
+    def _kept_in(self) -> Result:
+        """``result``, for the methods that read or write entries (never called for a
+        ``never_use`` cache, the one kind without it)."""
+        if self.result is None:
+            raise RuntimeError(f"cache {self.name!r} keeps nothing (never_use)")
+        return self.result
 
     @property
     def used(self) -> bool:
@@ -94,7 +103,7 @@ class Cache:
         return (self.key_fn is not None or self.chooses or self.given is not None
                 or self.validator.inputs is not None)
 
-    def key(self, context: dict, inputs: dict, parameters: dict, map_index: Optional[int]) -> Optional[str]:
+    def key(self, context: dict, inputs: dict, parameters: dict, map_index: int | None) -> str | None:
         """The cache key of one task run, or None when it is not to be cached."""
         if self.key_fn is not None:
             custom = self.key_fn(context, inputs)
@@ -102,7 +111,8 @@ class Cache:
                 return None
             return cache_key_from_hashes(self.name, extra=hash_value(str(custom)))
         if self.chooses:  # one list of candidates per task (per child of a mapped one)
-            return cache_key_from_hashes(self.name, extra=hash_value(("candidates", map_index if self.mapped else None)))
+            candidates = hash_value(("candidates", map_index if self.mapped else None))
+            return cache_key_from_hashes(self.name, extra=candidates)
         v = self.validator
         hashed_inputs = None if v.inputs is None else hash_inputs(_select(inputs, v.inputs))
         hashed_parameters = None if v.parameters is None else hash_parameters(_select(parameters, v.parameters))
@@ -112,29 +122,29 @@ class Cache:
         return cache_key_from_hashes(self.name, hashed_inputs=hashed_inputs, hashed_parameters=hashed_parameters,
                                      source_hash=self.source, extra=extra)
 
-    def lookup(self, key: str, label: str) -> Optional[tuple]:
+    def lookup(self, key: str, label: str) -> tuple | None:
         """``(value, message)`` of a valid entry under ``key``, else None."""
-        store = self.result.store
+        store = self._kept_in.store
         try:
             record = load_cache_record(store, key)
             if record is None or record.is_expired():
                 return None
-            return self.result.read_value(record.value_location), record.message
+            return self._kept_in.read_value(record.value_location), record.message
         except ResultError as exc:
             log.warning("task %r: cache entry %s not used: %s", label, key, exc)
             return None
 
-    def choose(self, key: str, label: str, inputs: dict, parameters: dict) -> Optional[tuple]:
+    def choose(self, key: str, label: str, inputs: dict, parameters: dict) -> tuple | None:
         """``(value, message)`` of the first unexpired candidate under ``key`` (oldest
         first) that the user's validator accepts, else None. The validator's own
         error propagates."""
         try:
-            records = [r for r in load_cache_candidates(self.result.store, key) if not r.is_expired()]
-            entries = self.result.read_many([r.value_location for r in records])
+            records = [r for r in load_cache_candidates(self._kept_in.store, key) if not r.is_expired()]
+            entries = self._kept_in.read_many([r.value_location for r in records])
         except ResultError as exc:
             log.warning("task %r: cache entries %s not used: %s", label, key, exc)
             return None
-        for record, entry in zip(records, entries):
+        for record, entry in zip(records, entries, strict=True):
             if isinstance(entry, ResultError):
                 log.warning("task %r: cache entry %s not used: %s", label, record.value_location, entry)
                 continue
@@ -145,8 +155,8 @@ class Cache:
                 return value, record.message
         return None
 
-    def save(self, key: str, value: Any, message: Optional[str], label: str,
-             inputs: Optional[dict] = None, parameters: Optional[dict] = None) -> None:
+    def save(self, key: str, value: Any, message: str | None, label: str,
+             inputs: dict | None = None, parameters: dict | None = None) -> None:
         """Store ``value`` and the message of its state under ``key`` (a warning if
         that fails); for a validator of the user's, as one more candidate, with the
         hashes of ``inputs`` and the ``parameters`` it is offered with later."""
@@ -158,32 +168,33 @@ class Cache:
             if self.chooses:
                 self._add_candidate(key, value, message, expiration, inputs or {}, parameters or {})
                 return
-            location = self.result.write_to(cache_value_location(key), value)
-            save_cache_record(self.result.store, CacheRecord(
+            location = self._kept_in.write_to(cache_value_location(key), value)
+            save_cache_record(self._kept_in.store, CacheRecord(
                 cache_key=key, value_location=location, expiration=expiration,
                 task_source_hash=self.source,
-                serializer=getattr(self.result.serializer, "name", None),
+                serializer=getattr(self._kept_in.serializer, "name", None),
                 message=message))
         except ResultError as exc:
             log.warning("task %r: result not cached: %s", label, exc)
 
-    def _add_candidate(self, key: str, value: Any, message: Optional[str],
-                       expiration: Optional[datetime.datetime], inputs: dict, parameters: dict) -> None:
+    def _add_candidate(self, key: str, value: Any, message: str | None,
+                       expiration: datetime.datetime | None, inputs: dict, parameters: dict) -> None:
         """Write ``value`` (with ``parameters``) as a new candidate under ``key``,
         dropping the expired ones (and their values)."""
-        store = self.result.store
-        kept, expired = [], []
+        store = self._kept_in.store
+        kept: list[CacheRecord] = []
+        expired: list[CacheRecord] = []
         for record in load_cache_candidates(store, key):
             (expired if record.is_expired() else kept).append(record)
-        location = self.result.write_to(cache_value_location(f"{key}.{uuid.uuid4().hex}"), (value, parameters))
+        location = self._kept_in.write_to(cache_value_location(f"{key}.{uuid.uuid4().hex}"), (value, parameters))
         kept.append(CacheRecord(cache_key=key, value_location=location, expiration=expiration,
                                 hashed_inputs=hash_inputs(inputs),
-                                serializer=getattr(self.result.serializer, "name", None), message=message))
+                                serializer=getattr(self._kept_in.serializer, "name", None), message=message))
         save_cache_candidates(store, key, kept)
         for record in expired:
             try:
                 store.delete(record.value_location)
-            except Exception:  # noqa: BLE001 - a leftover file is only a leftover
+            except Exception:  # a leftover file is only a leftover
                 pass
 
 
@@ -201,7 +212,7 @@ def _select(values: dict, selection: Any) -> dict:
     return {k: values[k] for k in selection if k in values}
 
 
-def cache_of(task: Any, flow_name: str, slug: str, result: Optional[Result], mapped: bool) -> Optional[Cache]:
+def cache_of(task: Any, flow_name: str, slug: str, result: Result | None, mapped: bool) -> Cache | None:
     """The :class:`Cache` of a task in a flow, or None when it does not cache."""
     if task.cache_for is None and task.cache_key_fn is None:
         return None
@@ -247,15 +258,18 @@ def _read_one(unit: Any, cache: Cache, j: int, keys: dict, codes: Any, values: l
     parameters = frame.run.parameters
     try:
         key = cache.key(frame_values(frame) if uses_context else {}, inputs, parameters, _index(unit, j))
-    except Exception as exc:  # noqa: BLE001 - the user's cache_key_fn
-        detail = (f"Error computing the cache key of task {unit.label!r}: {exc!r}", None)
+    except Exception as exc:  # the user's cache_key_fn
+        detail: tuple[str, str | None] = (f"Error computing the cache key of task {unit.label!r}: {exc!r}", None)
         codes[j], values[j], details[j] = retryable((FAILED, exc, detail), retry_rule(unit))
         return True
     try:
         found = _given(cache, inputs, parameters)
         if found is None and key is not None:
-            found = cache.choose(key, unit.label, inputs, parameters) if cache.chooses else cache.lookup(key, unit.label)
-    except Exception as exc:  # noqa: BLE001 - the user's validator: Prefect 1's "Unexpected error"
+            if cache.chooses:
+                found = cache.choose(key, unit.label, inputs, parameters)
+            else:
+                found = cache.lookup(key, unit.label)
+    except Exception as exc:  # the user's validator: Prefect 1's "Unexpected error"
         detail = (f"Unexpected error: {exc!r}", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
         codes[j], values[j], details[j] = retryable((FAILED, exc, detail), retry_rule(unit))
         return True
@@ -268,7 +282,7 @@ def _read_one(unit: Any, cache: Cache, j: int, keys: dict, codes: Any, values: l
     return True
 
 
-def _given(cache: Cache, inputs: dict, parameters: dict) -> Optional[tuple]:
+def _given(cache: Cache, inputs: dict, parameters: dict) -> tuple | None:
     """``(value, message)`` of the Cached state given for the task
     (``flow.run(task_states=...)``) when its validator accepts it, else None."""
     given = cache.given
@@ -302,7 +316,7 @@ def settle(unit: Any, cache: Cache, keys: dict, codes: Any, values: list, detail
                            unit.frame.run.parameters)
 
 
-def _cached(message: Optional[str], value: Any) -> Any:
+def _cached(message: str | None, value: Any) -> Any:
 
     return states.Cached(message, value)
 
@@ -320,5 +334,5 @@ def _observed(unit: Any, j: int, old: Any, new: Any) -> tuple:
     return final, outcome_of(final)
 
 
-def _index(unit: Any, j: int) -> Optional[int]:
+def _index(unit: Any, j: int) -> int | None:
     return None if unit.indices is None else unit.indices[j]

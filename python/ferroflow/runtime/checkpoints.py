@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Optional
+from typing import Any
 
 from ferroflow._core import CACHED, FAILED, SUCCESS
-from ferroflow.runtime.context import in_frame, task_run_context
-from ferroflow.runtime.caching import read_cache, settle
 from ferroflow.results import LocationTemplate, Result, ResultError, template_context
+from ferroflow.runtime.caching import read_cache, settle
+from ferroflow.runtime.context import in_frame, task_run_context
 
 __all__ = ["Checkpoint", "UNREAD_LISTED", "UnreadCheckpoints", "run_checkpointed"]
 
@@ -40,13 +40,13 @@ class Checkpoint:
     ``target`` template whose existing record makes a task run Cached, and the
     task's ``cache`` (:class:`ferroflow.runtime.caching.Cache`)."""
 
-    result: Optional[Result]
-    target: Optional[LocationTemplate] = None
+    result: Result | None
+    target: LocationTemplate | None = None
     cache: Any = None
 
     def location_of(self, unit: Any, j: int, kwargs: dict) -> str:
         """The target location of task run ``j`` of ``unit`` (inputs ``kwargs``)."""
-        return self.target.format(_keys(unit, j, kwargs))  # type: ignore[union-attr]
+        return self.target.format(_keys(unit, j, kwargs))  # type: ignore[union-attr]  # asked only with a target
 
 
 class UnreadCheckpoints:
@@ -64,7 +64,7 @@ class UnreadCheckpoints:
         self.count = 0
         self.unlisted: dict = {}  # task label -> how many were counted, not listed
 
-    def add(self, label: str, index: Optional[int], location: str, error: BaseException) -> None:
+    def add(self, label: str, index: int | None, location: str, error: BaseException) -> None:
         """Checkpoint ``location`` of task ``label`` (child ``index``, None: the task
         itself) could not be read (``error``)."""
         self.count += 1
@@ -116,7 +116,7 @@ class _Contexts:
             yield _keys(unit, j, unit.inputs(j))
 
 
-def _index(unit: Any, j: int) -> Optional[int]:
+def _index(unit: Any, j: int) -> int | None:
     return None if unit.indices is None else unit.indices[j]
 
 
@@ -173,7 +173,7 @@ def _read_targets(unit, checkpoint, codes, values, details, locations) -> list:
         except ResultError as exc:
             codes[j], values[j], details[j] = _failed(exc, unit, j, "Could not check the task's target")
             continue
-        except Exception as exc:  # noqa: BLE001 - a template's or store's own error
+        except Exception as exc:  # a template's or store's own error
             codes[j], values[j], details[j] = _failed(_wrap(exc), unit, j, "Could not check the task's target")
             continue
         if exists:
@@ -183,7 +183,7 @@ def _read_targets(unit, checkpoint, codes, values, details, locations) -> list:
             locations[j] = location
     if found:
         read = checkpoint.result.read_many([loc for _, loc in found])
-        for (j, location), value in zip(found, read):
+        for (j, location), value in zip(found, read, strict=True):
             if isinstance(value, ResultError):
                 codes[j], values[j], details[j] = _failed(value, unit, j, "Could not read the task's target")
             else:
@@ -208,7 +208,7 @@ def _write(unit, checkpoint, todo, codes, values, details, locations) -> None:
                 written.append(exc)
     else:
         written = result.write_many([values[j] for j in ok], _Contexts(unit, ok))
-    for j, outcome in zip(ok, written):
+    for j, outcome in zip(ok, written, strict=True):
         if isinstance(outcome, ResultError):
             locations[j] = None
             codes[j], values[j], details[j] = _failed(outcome, unit, j, "Could not checkpoint the task's result")

@@ -25,8 +25,9 @@ import contextlib
 import contextvars
 import datetime
 import uuid
-from collections.abc import Mapping
-from typing import Any, Iterator, Optional, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
 
 __all__ = ["context", "RunInfo", "Frame", "current_frame", "in_frame", "task_run_context", "task_run_id"]
 
@@ -38,7 +39,7 @@ class RunInfo:
                  "raise_on_exception", "_values", "_task_run_ids")
 
     def __init__(self, flow_name: str, flow_run_id: str, parameters: dict,
-                 scheduled_start_time: datetime.datetime, extra: Optional[dict] = None):
+                 scheduled_start_time: datetime.datetime, extra: dict | None = None):
         self.flow_name = flow_name
         self.flow_run_id = flow_run_id
         self.parameters = parameters
@@ -53,7 +54,7 @@ class RunInfo:
         #: Whether the run stops at its first error and flow.run() raises it
         #: (``ferroflow.debug.raise_on_exception``).
         self.raise_on_exception = False
-        self._values: Optional[dict] = None  # the run-level context, built on first read
+        self._values: dict | None = None  # the run-level context, built on first read
         self._task_run_ids: dict = {}  # task slug -> task_run_id, computed on first read
 
     def values(self) -> dict:
@@ -70,7 +71,7 @@ class RunInfo:
             }
         return dict(self._values)
 
-    def task_run_id(self, slug: Optional[str]) -> str:
+    def task_run_id(self, slug: str | None) -> str:
         """The ``task_run_id`` of the task ``slug`` in this run (see :func:`task_run_id`)."""
         found = self._task_run_ids.get(slug)
         if found is None:
@@ -93,8 +94,8 @@ class Frame:
     __slots__ = ("run", "task_id", "task_name", "task_slug", "task_tags", "indices", "run_counts", "j",
                  "run_name", "unit", "looped")
 
-    def __init__(self, run: RunInfo, task_id: int, task_name: Optional[str], task_slug: Optional[str],
-                 task_tags: frozenset, indices: Optional[Sequence[int]], run_counts: Optional[bytes],
+    def __init__(self, run: RunInfo | None, task_id: int, task_name: str | None, task_slug: str | None,
+                 task_tags: frozenset, indices: Sequence[int] | None, run_counts: bytes | None,
                  run_name: Any = None):
         self.run = run
         self.task_id = task_id
@@ -118,7 +119,7 @@ class Frame:
         return {} if self.unit is None else self.unit.inputs(self.j)
 
     @property
-    def map_index(self) -> Optional[int]:
+    def map_index(self) -> int | None:
         return None if self.indices is None else self.indices[self.j]
 
     def __getstate__(self):
@@ -132,13 +133,19 @@ class Frame:
             setattr(self, k, v)
 
 
-CURRENT_FRAME: contextvars.ContextVar[Optional[Frame]] = contextvars.ContextVar("ferroflow_frame", default=None)
-USER_VALUES: contextvars.ContextVar[dict] = contextvars.ContextVar("ferroflow_user_context", default={})
+#: The run facts of a frame that belongs to no flow run.
+_NO_RUN = RunInfo("", "", {}, datetime.datetime.fromtimestamp(0, datetime.timezone.utc))
+
+CURRENT_FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar("ferroflow_frame", default=None)
+# The default is read-only: every change sets a new mapping (see ``context(**values)``).
+USER_VALUES: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "ferroflow_user_context", default=MappingProxyType({})
+)
 # (loop count, loop result) while a task run loops (set by ferroflow.runtime.loop).
-LOOP_STATE: contextvars.ContextVar[Optional[tuple]] = contextvars.ContextVar("ferroflow_loop", default=None)
+LOOP_STATE: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("ferroflow_loop", default=None)
 
 
-def current_frame() -> Optional[Frame]:
+def current_frame() -> Frame | None:
     """The frame of the task run executing in this thread, if any."""
     return CURRENT_FRAME.get()
 
@@ -168,6 +175,8 @@ def _date_keys(when: datetime.datetime) -> dict:
 
 def frame_values(frame: Frame) -> dict:
     run = frame.run
+    if run is None:  # a unit run outside any flow run (built by hand): no run facts
+        run = _NO_RUN
     values = run.values()
     if frame.task_name is None:  # flow-level: no task run
         return {**run.extra, **values}
@@ -197,7 +206,7 @@ def frame_values(frame: Frame) -> dict:
     return {**run.extra, **values}
 
 
-def task_run_id(flow_run_id: str, slug: Optional[str]) -> str:
+def task_run_id(flow_run_id: str, slug: str | None) -> str:
     """The id of a task's runs in a flow run (shared by its mapped children, as
     Prefect 1's ``task_run_id``): a UUID derived from both, so every process of the
     run computes the same one without being told."""
@@ -208,7 +217,7 @@ def task_run_id(flow_run_id: str, slug: Optional[str]) -> str:
     return str(uuid.uuid5(namespace, str(slug)))
 
 
-def task_run_context(frame: Optional[Frame]) -> dict:
+def task_run_context(frame: Frame | None) -> dict:
     """Every context key of the task run at ``frame`` (or of the flow run, for a flow
     frame; the user's values only, for None), user values of ``with context(...)``
     included, and the ``logger``: what ``ferroflow.context`` shows there, and what
@@ -229,7 +238,7 @@ def run_name(frame: Frame, values: dict) -> str:
     template = frame.run_name
     try:
         name = template(**keys) if callable(template) else template.format(**keys)
-    except Exception as exc:  # noqa: BLE001 - a user's template or callable
+    except Exception as exc:  # a user's template or callable
         return f"{values.get('task_full_name')} (task_run_name failed: {exc!r})"
     return str(name)
 

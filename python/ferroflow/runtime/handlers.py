@@ -15,14 +15,15 @@ handlers. Tasks without handlers keep the fast path.
 from __future__ import annotations
 
 import traceback
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ferroflow import _core, signals, states
 from ferroflow.debug import TaskRaised, raising
 
 __all__ = ["OnFailure", "call_handlers", "on_failure_handler", "state_of", "outcome_of"]
 
-Handler = Callable[[Any, states.State, states.State], Optional[states.State]]
+Handler = Callable[[Any, states.State, states.State], states.State | None]
 
 _SIGNAL_STATES = {
     "Failed": states.Failed,
@@ -103,7 +104,7 @@ def outcome_of(state: states.State) -> tuple:
     return _core.FAILED, None, (message, None)
 
 
-def state_of(code: int, value: Any, detail: Optional[tuple], default_message: Optional[str], run_count: int) -> states.State:
+def state_of(code: int, value: Any, detail: tuple | None, default_message: str | None, run_count: int) -> states.State:
     """The State a task run is about to be recorded in."""
     from ferroflow.states import STATE_CLASSES
 

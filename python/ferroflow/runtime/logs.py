@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Any, Optional
+from collections.abc import MutableMapping
+from typing import Any
 
 from ferroflow.runtime.context import current_frame
 
@@ -47,17 +48,18 @@ class TaskLogger(logging.LoggerAdapter):
     #: Logger attributes that are set on the logger, not on the adapter.
     _FORWARDED = frozenset({"level", "propagate", "disabled", "handlers", "filters", "parent"})
 
-    def __init__(self, name: Optional[str] = None):
+    def __init__(self, name: str | None = None):
         super().__init__(logging.getLogger(TASK_LOGGER if name is None else f"{TASK_LOGGER}.{name}"), {})
         object.__setattr__(self, "_task", name)
 
-    def process(self, msg: Any, kwargs: dict) -> tuple:
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         frame = current_frame()
         if frame is not None and frame.task_name is not None:
             index = frame.map_index
+            run = frame.run
             extra = {
-                "flow_name": frame.run.flow_name,
-                "flow_run_id": frame.run.flow_run_id,
+                "flow_name": None if run is None else run.flow_name,
+                "flow_run_id": None if run is None else run.flow_run_id,
                 "task_name": frame.task_name,
                 "task_slug": frame.task_slug,
                 "task_full_name": frame.task_name if index is None else f"{frame.task_name}[{index}]",
@@ -92,7 +94,7 @@ class TaskLogger(logging.LoggerAdapter):
 _LOGGERS: dict = {}
 
 
-def get_logger(name: Optional[str] = None) -> TaskLogger:
+def get_logger(name: str | None = None) -> TaskLogger:
     """The task logger ``ferroflow.task`` (``name`` None) or ``ferroflow.task.<name>``,
     as Prefect 1's ``get_logger`` gives ``prefect`` and ``prefect.<name>``.
 
@@ -126,7 +128,7 @@ class LogEntry(tuple):
 def handlers_reached(name: str) -> list:
     """The handlers a record of logger ``name`` reaches, in the order
     ``Logger.callHandlers`` calls them (whatever their levels)."""
-    logger: Optional[logging.Logger] = logging.getLogger(name) if name != "root" else logging.getLogger()
+    logger: logging.Logger | None = logging.getLogger(name) if name != "root" else logging.getLogger()
     found: list = []
     while logger is not None:
         found.extend(logger.handlers)

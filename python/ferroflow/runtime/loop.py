@@ -27,12 +27,13 @@ What it does, as Prefect 1.4.1 does:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from ferroflow import signals, states
 from ferroflow._core import FAILED, RETRY_OK, SUCCESS, TIMED_OUT
-from ferroflow.runtime.context import LOOP_STATE, current_frame
 from ferroflow.runtime import unit as _base
+from ferroflow.runtime.context import LOOP_STATE, current_frame
 from ferroflow.runtime.timeouts import TaskTimeout
 
 __all__ = ["keep_looping"]
@@ -49,7 +50,7 @@ def keep_looping(
     retry_on: tuple,
     details: dict,
     j: int,
-    observed: Optional[tuple] = None,
+    observed: tuple | None = None,
 ) -> tuple:
     """Run the task run whose call raised ``sig`` until a call returns or raises
     something other than ``LOOP``; return its ``(code, value)`` and record its details

@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 __all__ = ["prints_to"]
 
@@ -38,7 +39,7 @@ class _Router:
 
 _ROUTES = threading.local()
 _lock = threading.Lock()
-_router: Optional[_Router] = None
+_router: _Router | None = None
 _users = 0
 
 

@@ -20,7 +20,8 @@ import logging
 import signal
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ferroflow.errors import TaskTimeout
 

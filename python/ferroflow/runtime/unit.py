@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 from ferroflow import signals
-from ferroflow._core import (CANCELLED, FAILED, PAUSED, RETRY_OK, RETRYING, SKIPPED, SUCCESS, TIMED_OUT,
-                             TRIGGER_FAILED)
+from ferroflow._core import CANCELLED, FAILED, PAUSED, RETRY_OK, RETRYING, SKIPPED, SUCCESS, TIMED_OUT, TRIGGER_FAILED
 from ferroflow.debug import TaskRaised, raising
-from ferroflow.runtime.context import CURRENT_FRAME, Frame
 from ferroflow.retries import RetryRule
+from ferroflow.runtime.context import CURRENT_FRAME, Frame
 from ferroflow.runtime.timeouts import TaskTimeout, call_with_timeout
 
 __all__ = ["WorkUnit", "UnitResult", "SIGNAL_CODES", "outcome_of_exception", "retry_rule", "retryable"]
@@ -36,13 +36,13 @@ class UnitResult:
     #: Seconds the unit took to run (the engine sizes later units from it).
     elapsed: float = 0.0
     #: Where each task run's result was checkpointed (None: not checkpointed).
-    locations: Optional[list] = None
+    locations: list | None = None
     #: Under ``ferroflow.debug.raise_on_exception``: the position of the task run whose
     #: exception stops the flow run (its value); the unit's runs after it did not run
     #: and are ``CANCELLED``. None otherwise.
-    raised: Optional[int] = None
+    raised: int | None = None
 
-    def place(self, positions: Sequence[int], part: "UnitResult") -> None:
+    def place(self, positions: Sequence[int], part: UnitResult) -> None:
         """Put ``part``, the result of :meth:`WorkUnit.subset` ``(positions)``, in its
         place: its k-th task run is this result's ``positions[k]``-th."""
         codes, values = self.codes, self.values
@@ -73,17 +73,17 @@ class WorkUnit:
     task_id: int
     label: str
     fn: Callable[..., Any]
-    indices: Optional[Sequence[int]]
+    indices: Sequence[int] | None
     size: int
     static: dict
     mapped_keys: tuple = ()
     columns: tuple = ()
     retry_on: tuple = ()
     #: The task's ``retry_condition(task, state) -> bool``, or None.
-    retry_condition: Optional[Callable[..., Any]] = None
-    frame: Optional[Frame] = None
+    retry_condition: Callable[..., Any] | None = None
+    frame: Frame | None = None
     log_stdout: bool = False
-    timeout: Optional[float] = None
+    timeout: float | None = None
     handlers: tuple = ()
     owner: Any = None
     #: Results and target (``ferroflow.runtime.checkpoints.Checkpoint``), or None.
@@ -91,9 +91,9 @@ class WorkUnit:
     #: Position -> message of the Retrying state a task run's previous attempt ended in
     #: by a RETRY signal or a state handler (what its handlers see it start from);
     #: None when there is none (only tasks with state handlers are told).
-    retried_from: Optional[dict] = None
+    retried_from: dict | None = None
 
-    def subset(self, positions: Sequence[int]) -> "WorkUnit":
+    def subset(self, positions: Sequence[int]) -> WorkUnit:
         """A unit of only the task runs at ``positions`` (in that order) of this one."""
         indices = None if self.indices is None else [self.indices[j] for j in positions]
         retried = self.retried_from
@@ -113,7 +113,7 @@ class WorkUnit:
     def inputs(self, j: int) -> dict:
         """The keyword arguments of the task run at position ``j``."""
         kwargs = dict(self.static)
-        for key, column in zip(self.mapped_keys, self.columns):
+        for key, column in zip(self.mapped_keys, self.columns, strict=True):
             kwargs[key] = column[j]
         return kwargs
 
@@ -173,7 +173,9 @@ class WorkUnit:
             def fn(**kwargs):
                 return call_with_timeout(body, seconds, kwargs)
 
-        frame = self.frame if self.frame is not None else Frame(None, self.task_id, self.label, None, frozenset(), self.indices, None)
+        frame = self.frame
+        if frame is None:
+            frame = Frame(None, self.task_id, self.label, None, frozenset(), self.indices, None)
         if self.handlers:
             return self._run_observed(fn, frame)
         codes = bytearray([SUCCESS]) * n
@@ -202,7 +204,7 @@ class WorkUnit:
                 columns = self.columns
                 for j in range(n):
                     frame.j = j
-                    for key, column in zip(keys, columns):
+                    for key, column in zip(keys, columns, strict=True):
                         kwargs[key] = column[j]
                     try:
                         values[j] = fn(**kwargs)
@@ -240,7 +242,7 @@ class WorkUnit:
 
         for j in range(self.size):
             frame.j = j
-            for key, column in zip(self.mapped_keys, self.columns):
+            for key, column in zip(self.mapped_keys, self.columns, strict=True):
                 kwargs[key] = column[j]
             run_count = max(1, frame.run_counts[j]) if frame.run_counts else 1
             running = states.Running("Starting task run.", run_count=run_count)
@@ -365,8 +367,9 @@ def outcome_of_exception(exc: BaseException, retry_on: tuple):
         outcome = TIMED_OUT | _retry_flag(exc, retry_on), exc, ("Task timed out during execution.", str(exc))
     else:
         outcome = _failure(exc, retry_on)
-    if outcome[0] & RETRY_OK and type(retry_on) is RetryRule:
-        return (_ask_condition(*outcome, retry_on), outcome[1], outcome[2])
+    code, value, detail = outcome
+    if code & RETRY_OK and type(retry_on) is RetryRule:
+        return (_ask_condition(code, value, detail, retry_on), value, detail)
     return outcome
 
 

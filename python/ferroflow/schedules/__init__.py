@@ -17,9 +17,9 @@ raises :class:`ScheduleError` when the object is built. :func:`run_on_schedule` 
 time. See ``docs/schedules.md``.
 """
 
+from ferroflow.errors import ScheduleError
 from ferroflow.schedules import adjustments, clocks, filters
 from ferroflow.schedules.clocks import Clock, ClockEvent, CronClock, DatesClock, IntervalClock
-from ferroflow.errors import ScheduleError
 from ferroflow.schedules.runner import run_on_schedule
 from ferroflow.schedules.schedules import (
     MAX_EVENTS_SCANNED,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import zoneinfo
-from typing import Any, Optional
+from typing import Any
 
 import pendulum
 
@@ -41,7 +41,7 @@ def as_instant(value: Any, what: str) -> pendulum.DateTime:
     return pendulum.instance(value)
 
 
-def optional_instant(value: Any, what: str) -> Optional[pendulum.DateTime]:
+def optional_instant(value: Any, what: str) -> pendulum.DateTime | None:
     """Like :func:`as_instant`, but ``None`` passes through."""
     return None if value is None else as_instant(value, what)
 

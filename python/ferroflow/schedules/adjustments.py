@@ -7,7 +7,7 @@ adjustments, in order, to each event that passed its filters.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Callable
+from collections.abc import Callable
 
 import pendulum
 

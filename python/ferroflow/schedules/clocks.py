@@ -15,14 +15,15 @@ back as ``pendulum.DateTime`` objects, shown in the clock's time zone.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import pendulum
 from croniter import CroniterError, croniter
 
+from ferroflow.errors import ScheduleError
 from ferroflow.schedules import _time
 from ferroflow.schedules._cron import HORIZON_YEARS, check_cron
-from ferroflow.errors import ScheduleError
 
 __all__ = ["Clock", "ClockEvent", "CronClock", "DatesClock", "IntervalClock"]
 
@@ -50,8 +51,8 @@ class ClockEvent:
     __slots__ = ("start_time", "parameter_defaults", "labels")
     __hash__ = None  # type: ignore[assignment]  # holds a dict, so unhashable
 
-    def __init__(self, start_time: _dt.datetime, parameter_defaults: Optional[dict] = None,
-                 labels: Optional[list] = None) -> None:
+    def __init__(self, start_time: _dt.datetime, parameter_defaults: dict | None = None,
+                 labels: list | None = None) -> None:
         self.start_time = start_time
         self.parameter_defaults = dict(parameter_defaults or {})
         self.labels = None if labels is None else list(labels)
@@ -107,7 +108,7 @@ def _check_parameter_defaults(value: Any) -> dict:
     return dict(value)
 
 
-def _check_labels(value: Any) -> Optional[list]:
+def _check_labels(value: Any) -> list | None:
     if value is None:
         return None
     if isinstance(value, str) or not isinstance(value, Iterable):
@@ -137,10 +138,10 @@ class Clock:
             of the wrong type.
     """
 
-    def __init__(self, start_date: Optional[_dt.datetime] = None,
-                 end_date: Optional[_dt.datetime] = None,
-                 parameter_defaults: Optional[dict] = None,
-                 labels: Optional[Sequence[str]] = None) -> None:
+    def __init__(self, start_date: _dt.datetime | None = None,
+                 end_date: _dt.datetime | None = None,
+                 parameter_defaults: dict | None = None,
+                 labels: Sequence[str] | None = None) -> None:
         self.start_date = _time.optional_instant(start_date, "start_date")
         self.end_date = _time.optional_instant(end_date, "end_date")
         if self.start_date is not None and self.end_date is not None \
@@ -150,7 +151,7 @@ class Clock:
         self.parameter_defaults = _check_parameter_defaults(parameter_defaults)
         self.labels = _check_labels(labels)
 
-    def events(self, after: Optional[_dt.datetime] = None) -> Iterator[ClockEvent]:
+    def events(self, after: _dt.datetime | None = None) -> Iterator[ClockEvent]:
         """Yield this clock's events strictly after ``after`` (default: now), in order."""
         raise NotImplementedError("Clock subclasses implement events()")
 
@@ -198,10 +199,10 @@ class IntervalClock(Clock):
             of :class:`Clock`.
     """
 
-    def __init__(self, interval: _dt.timedelta, start_date: Optional[_dt.datetime] = None,
-                 end_date: Optional[_dt.datetime] = None,
-                 parameter_defaults: Optional[dict] = None,
-                 labels: Optional[Sequence[str]] = None) -> None:
+    def __init__(self, interval: _dt.timedelta, start_date: _dt.datetime | None = None,
+                 end_date: _dt.datetime | None = None,
+                 parameter_defaults: dict | None = None,
+                 labels: Sequence[str] | None = None) -> None:
         if not isinstance(interval, _dt.timedelta):
             raise ScheduleError(f"interval must be a datetime.timedelta such as "
                                 f"timedelta(hours=1), got {type(interval).__name__} "
@@ -224,7 +225,7 @@ class IntervalClock(Clock):
         return anchor.add(days=total.days, seconds=total.seconds,
                           microseconds=total.microseconds)
 
-    def events(self, after: Optional[_dt.datetime] = None) -> Iterator[ClockEvent]:
+    def events(self, after: _dt.datetime | None = None) -> Iterator[ClockEvent]:
         """Yield the clock's events strictly after ``after`` (default: now), in order.
 
         The sequence is infinite unless the clock has an ``end_date``.
@@ -248,7 +249,7 @@ class IntervalClock(Clock):
             yield self._event(_time.in_zone(instant, anchor.timezone))
             k += 1
 
-    def _wall_clock_events(self, after: pendulum.DateTime) -> Iterator[ClockEvent]:
+    def _wall_clock_events(self, after: _dt.datetime) -> Iterator[ClockEvent]:
         anchor = self._anchor()
         after = _time.to_utc(after)
         end = None if self.end_date is None else _time.to_utc(self.end_date)
@@ -313,10 +314,10 @@ class CronClock(Clock):
             2 *"``); or any error of :class:`Clock`.
     """
 
-    def __init__(self, cron: str, start_date: Optional[_dt.datetime] = None,
-                 end_date: Optional[_dt.datetime] = None,
-                 parameter_defaults: Optional[dict] = None,
-                 labels: Optional[Sequence[str]] = None, day_or: bool = True) -> None:
+    def __init__(self, cron: str, start_date: _dt.datetime | None = None,
+                 end_date: _dt.datetime | None = None,
+                 parameter_defaults: dict | None = None,
+                 labels: Sequence[str] | None = None, day_or: bool = True) -> None:
         super().__init__(start_date, end_date, parameter_defaults, labels)
         if day_or is None:  # Prefect 1 accepts None for the default
             day_or = True
@@ -331,7 +332,7 @@ class CronClock(Clock):
         day_or = "" if self.day_or else ", day_or=False"
         return f"CronClock({self.cron!r}{self._extras_repr()}{day_or})"
 
-    def events(self, after: Optional[_dt.datetime] = None) -> Iterator[ClockEvent]:
+    def events(self, after: _dt.datetime | None = None) -> Iterator[ClockEvent]:
         """Yield the clock's events strictly after ``after`` (default: now), in order.
 
         The sequence ends at ``end_date``, or when the cron string can match no later
@@ -379,8 +380,8 @@ class DatesClock(Clock):
         ScheduleError: ``dates`` is empty or holds a non-datetime.
     """
 
-    def __init__(self, dates: Iterable[_dt.datetime], parameter_defaults: Optional[dict] = None,
-                 labels: Optional[Sequence[str]] = None) -> None:
+    def __init__(self, dates: Iterable[_dt.datetime], parameter_defaults: dict | None = None,
+                 labels: Sequence[str] | None = None) -> None:
         if isinstance(dates, _dt.datetime) or not isinstance(dates, Iterable):
             raise ScheduleError(f"dates must be a list of datetimes, got "
                                 f"{type(dates).__name__} {dates!r}")
@@ -404,7 +405,7 @@ class DatesClock(Clock):
             extras += f", labels={self.labels!r}"
         return f"DatesClock([{dates}]{extras})"
 
-    def events(self, after: Optional[_dt.datetime] = None) -> Iterator[ClockEvent]:
+    def events(self, after: _dt.datetime | None = None) -> Iterator[ClockEvent]:
         """Yield an event for each date strictly after ``after`` (default: now)."""
         after = _time.to_utc(_time.coerce_after(after))
         return (self._event(date) for date in self.dates if _time.to_utc(date) > after)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import calendar
 import datetime as _dt
-from typing import Callable
+from collections.abc import Callable
 
-from ferroflow.schedules import _time
 from ferroflow.errors import ScheduleError
+from ferroflow.schedules import _time
 
 __all__ = [
     "at_time",
@@ -68,8 +68,8 @@ def on_datetime(dt: _dt.datetime) -> Filter:
 
 def between_datetimes(start: _dt.datetime, end: _dt.datetime) -> Filter:
     """Keep events from ``start`` to ``end`` (datetimes, naive ones UTC; both inclusive)."""
-    low = _time.as_instant(start, "between_datetimes(start)")
-    high = _time.as_instant(end, "between_datetimes(end)")
+    low: _dt.datetime = _time.as_instant(start, "between_datetimes(start)")
+    high: _dt.datetime = _time.as_instant(end, "between_datetimes(end)")
     if _time.to_utc(high) < _time.to_utc(low):
         raise ScheduleError(f"between_datetimes: end {high.isoformat()} is before start "
                             f"{low.isoformat()}; no event could pass")

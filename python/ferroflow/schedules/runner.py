@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import time
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pendulum
 
+from ferroflow.errors import ScheduleError
 from ferroflow.schedules import _time
 from ferroflow.schedules.clocks import ClockEvent
-from ferroflow.errors import ScheduleError
 from ferroflow.schedules.schedules import MAX_EVENTS_SCANNED, Schedule
 
 __all__ = ["run_on_schedule"]
@@ -35,8 +36,8 @@ def run_on_schedule(schedule: Schedule,
                     run_once: Callable[[dict, _dt.datetime], Any], *,
                     now: Callable[[], _dt.datetime] = pendulum.now,
                     sleep: Callable[[float], Any] = time.sleep,
-                    max_runs: Optional[int] = None,
-                    stop: Optional[Callable[[], bool]] = None) -> List[Any]:
+                    max_runs: int | None = None,
+                    stop: Callable[[], bool] | None = None) -> list[Any]:
     """Call ``run_once`` at each upcoming time of ``schedule``; return what it returned.
 
     For each event the schedule gives after the current time, sleep until the event's
@@ -87,11 +88,11 @@ def run_on_schedule(schedule: Schedule,
         raise ScheduleError(f"stop must be a callable returning a bool, got "
                             f"{type(stop).__name__}")
 
-    results: List[Any] = []
+    results: list[Any] = []
     # all times below are UTC (see _time.to_utc for why)
-    last_clock: Optional[_dt.datetime] = None  # clock time of the latest run's event
-    last_start: Optional[_dt.datetime] = None  # its start time (after adjustments)
-    done: List[ClockEvent] = []  # the events already run at ``last_start``
+    last_clock: _dt.datetime | None = None  # clock time of the latest run's event
+    last_start: _dt.datetime | None = None  # its start time (after adjustments)
+    done: list[ClockEvent] = []  # the events already run at ``last_start``
     while max_runs is None or len(results) < max_runs:
         if stop is not None and stop():
             break
@@ -118,7 +119,7 @@ def run_on_schedule(schedule: Schedule,
     return results
 
 
-def _scan(schedule: Schedule, after: _dt.datetime) -> Iterator[Tuple[_dt.datetime, ClockEvent]]:
+def _scan(schedule: Schedule, after: _dt.datetime) -> Iterator[tuple[_dt.datetime, ClockEvent]]:
     """(clock time, event with its adjusted start time) for each of the schedule's
     events after ``after`` that passes its filters, scanning at most
     ``MAX_EVENTS_SCANNED`` clock events (as ``Schedule.next`` does)."""
@@ -130,8 +131,8 @@ def _scan(schedule: Schedule, after: _dt.datetime) -> Iterator[Tuple[_dt.datetim
                 schedule.adjust(event.start_time), event.parameter_defaults, event.labels)
 
 
-def _same_time_leftover(schedule: Schedule, last_clock: Optional[_dt.datetime],
-                        done: List[ClockEvent]) -> Optional[Tuple[_dt.datetime, ClockEvent]]:
+def _same_time_leftover(schedule: Schedule, last_clock: _dt.datetime | None,
+                        done: list[ClockEvent]) -> tuple[_dt.datetime, ClockEvent] | None:
     """An event at the latest run's clock time that has not run yet (clocks firing
     together with different parameter defaults or labels each get their run)."""
     if last_clock is None:
@@ -147,8 +148,8 @@ def _same_time_leftover(schedule: Schedule, last_clock: Optional[_dt.datetime],
     return None
 
 
-def _next_event(schedule: Schedule, after: _dt.datetime, last_start: Optional[_dt.datetime],
-                done: List[ClockEvent]) -> Optional[Tuple[_dt.datetime, ClockEvent]]:
+def _next_event(schedule: Schedule, after: _dt.datetime, last_start: _dt.datetime | None,
+                done: list[ClockEvent]) -> tuple[_dt.datetime, ClockEvent] | None:
     """The first event after ``after`` (clock time) that starts after the latest run
     (adjustments can move an event back onto or before it), or None."""
     for clock_time, event in _scan(schedule, after):
@@ -160,7 +161,7 @@ def _next_event(schedule: Schedule, after: _dt.datetime, last_start: Optional[_d
 
 
 def _wait_until(start: _dt.datetime, now: Callable[[], _dt.datetime],
-                sleep: Callable[[float], Any], stop: Optional[Callable[[], bool]]) -> bool:
+                sleep: Callable[[float], Any], stop: Callable[[], bool] | None) -> bool:
     """Sleep until ``start``; False if ``stop()`` became true meanwhile."""
     logged = False
     while True:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import heapq
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from ferroflow.errors import ScheduleError
 from ferroflow.schedules import _time
 from ferroflow.schedules.clocks import Clock, ClockEvent, CronClock, IntervalClock
-from ferroflow.errors import ScheduleError
 
 __all__ = ["CronSchedule", "IntervalSchedule", "Schedule"]
 
@@ -17,7 +17,7 @@ __all__ = ["CronSchedule", "IntervalSchedule", "Schedule"]
 MAX_EVENTS_SCANNED = 10_000
 
 
-def _callables(value: Optional[Iterable], what: str) -> list:
+def _callables(value: Iterable | None, what: str) -> list:
     if value is None:
         return []
     if callable(value) or isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
@@ -55,10 +55,10 @@ class Schedule:
     """
 
     def __init__(self, clocks: Sequence[Clock],
-                 filters: Optional[Iterable[Callable[[_dt.datetime], bool]]] = None,
-                 or_filters: Optional[Iterable[Callable[[_dt.datetime], bool]]] = None,
-                 not_filters: Optional[Iterable[Callable[[_dt.datetime], bool]]] = None,
-                 adjustments: Optional[Iterable[Callable[[_dt.datetime], _dt.datetime]]] = None,
+                 filters: Iterable[Callable[[_dt.datetime], bool]] | None = None,
+                 or_filters: Iterable[Callable[[_dt.datetime], bool]] | None = None,
+                 not_filters: Iterable[Callable[[_dt.datetime], bool]] | None = None,
+                 adjustments: Iterable[Callable[[_dt.datetime], _dt.datetime]] | None = None,
                  ) -> None:
         if isinstance(clocks, Clock) or not isinstance(clocks, Iterable) \
                 or isinstance(clocks, (str, bytes)):
@@ -85,19 +85,19 @@ class Schedule:
         return f"Schedule(clocks={self.clocks!r}{extra})"
 
     @property
-    def start_date(self) -> Optional[_dt.datetime]:
+    def start_date(self) -> _dt.datetime | None:
         """The earliest ``start_date`` of the clocks, or None if no clock has one."""
         return min((c.start_date for c in self.clocks if c.start_date is not None),
                    key=_time.to_utc, default=None)
 
     @property
-    def end_date(self) -> Optional[_dt.datetime]:
+    def end_date(self) -> _dt.datetime | None:
         """The latest ``end_date`` of the clocks, or None if no clock has one."""
         return max((c.end_date for c in self.clocks if c.end_date is not None),
                    key=_time.to_utc, default=None)
 
-    def next(self, n: int, after: Optional[_dt.datetime] = None,
-             return_events: bool = False) -> Union[List[_dt.datetime], List[ClockEvent]]:
+    def next(self, n: int, after: _dt.datetime | None = None,
+             return_events: bool = False) -> list[_dt.datetime] | list[ClockEvent]:
         """The next ``n`` scheduled times strictly after ``after`` (default: now).
 
         Fewer come back when the clocks run out, or when the first
@@ -138,7 +138,7 @@ class Schedule:
                 break
         return found if return_events else [event.start_time for event in found]
 
-    def events(self, after: Optional[_dt.datetime] = None) -> Iterator[ClockEvent]:
+    def events(self, after: _dt.datetime | None = None) -> Iterator[ClockEvent]:
         """All clocks' events strictly after ``after`` merged in time order, without
         duplicates, before filters and adjustments. Possibly infinite."""
         after = _time.coerce_after(after)
@@ -150,7 +150,7 @@ class Schedule:
     def _dedup(merged: Iterator[ClockEvent]) -> Iterator[ClockEvent]:
         # events at the same instant: keep the first of each distinct
         # (parameter_defaults, labels); heapq.merge keeps clock order among ties
-        current: Optional[_dt.datetime] = None
+        current: _dt.datetime | None = None
         seen: list[ClockEvent] = []
         for event in merged:
             instant = _time.to_utc(event.start_time)
@@ -175,9 +175,9 @@ class Schedule:
         return dt
 
 
-def IntervalSchedule(start_date: Optional[_dt.datetime] = None,
-                     interval: Optional[_dt.timedelta] = None,
-                     end_date: Optional[_dt.datetime] = None) -> Schedule:
+def IntervalSchedule(start_date: _dt.datetime | None = None,
+                     interval: _dt.timedelta | None = None,
+                     end_date: _dt.datetime | None = None) -> Schedule:
     """A schedule with one :class:`~ferroflow.schedules.clocks.IntervalClock`.
 
     ``start_date`` comes first, as in Prefect 1; pass ``interval`` by keyword:
@@ -192,8 +192,8 @@ def IntervalSchedule(start_date: Optional[_dt.datetime] = None,
     return Schedule(clocks=[IntervalClock(interval, start_date=start_date, end_date=end_date)])
 
 
-def CronSchedule(cron: str, start_date: Optional[_dt.datetime] = None,
-                 end_date: Optional[_dt.datetime] = None, day_or: bool = True) -> Schedule:
+def CronSchedule(cron: str, start_date: _dt.datetime | None = None,
+                 end_date: _dt.datetime | None = None, day_or: bool = True) -> Schedule:
     """A schedule with one :class:`~ferroflow.schedules.clocks.CronClock`.
 
     Raises:

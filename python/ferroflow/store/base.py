@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import abc
 import datetime
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any
 
 from ferroflow import _core
+
 # FAILED_CODES (codes of the states that count as failed) and state_name(code) are
 # re-exported from the one place the state tables are derived from the core.
 from ferroflow.state_codes import FAILED_CODES, state_name
@@ -55,7 +57,7 @@ Report = tuple
 #: ``(task_id or None, map_index or -1, created_at, level, logger, message)``.
 LogRow = tuple
 #: A time: seconds since the epoch, or a datetime (naive means local time).
-Timestamp = Union[float, int, datetime.datetime, None]
+Timestamp = float | int | datetime.datetime | None
 
 
 
@@ -76,17 +78,17 @@ class RunSummary:
     run_id: str
     flow_name: str
     state: str
-    message: Optional[str]
+    message: str | None
     parameters: dict
     started_at: float
-    ended_at: Optional[float]
-    resumed_from: Optional[str] = None
-    hostname: Optional[str] = None
-    pid: Optional[int] = None
-    record_error: Optional[str] = None
+    ended_at: float | None
+    resumed_from: str | None = None
+    hostname: str | None = None
+    pid: int | None = None
+    record_error: str | None = None
 
     @property
-    def duration(self) -> Optional[float]:
+    def duration(self) -> float | None:
         """Seconds from start to end, or None while the run has not ended."""
         return None if self.ended_at is None else max(0.0, self.ended_at - self.started_at)
 
@@ -103,14 +105,14 @@ class ChildState:
     task_id: int
     map_index: int
     code: int
-    run_count: Optional[int]
-    message: Optional[str]
-    result_location: Optional[str]
+    run_count: int | None
+    message: str | None
+    result_location: str | None
 
     @property
     def state(self) -> str:
         """The state's name (``"Failed"``)."""
-        return state_name(self.code)  # type: ignore[return-value]
+        return state_name(self.code)  # type: ignore[return-value]  # None only for a None code
 
 
 @dataclass(frozen=True)
@@ -127,19 +129,19 @@ class TaskSummary:
 
     task_id: int
     name: str
-    slug: Optional[str]
+    slug: str | None
     is_mapped: bool
-    width: Optional[int]
-    code: Optional[int]
-    run_count: Optional[int]
-    message: Optional[str]
-    result_location: Optional[str]
+    width: int | None
+    code: int | None
+    run_count: int | None
+    message: str | None
+    result_location: str | None
     counts: dict = field(default_factory=dict)
     failed_children: list = field(default_factory=list)
     failed_count: int = 0
 
     @property
-    def state(self) -> Optional[str]:
+    def state(self) -> str | None:
         """The task's state name, or None when it never reported."""
         return state_name(self.code)
 
@@ -149,9 +151,9 @@ class LogLine:
     """One recorded log record. ``map_index`` is None for a record of a task itself
     and ``task_id``/``task_name`` are None for a record of the flow run."""
 
-    task_id: Optional[int]
-    task_name: Optional[str]
-    map_index: Optional[int]
+    task_id: int | None
+    task_name: str | None
+    map_index: int | None
     created_at: float
     level: int
     levelname: str
@@ -175,16 +177,16 @@ class TaskResume:
 
     task_id: int
     name: str
-    slug: Optional[str]
+    slug: str | None
     is_mapped: bool
-    width: Optional[int]
-    code: Optional[int]
-    result_location: Optional[str]
+    width: int | None
+    code: int | None
+    result_location: str | None
     children: dict
     reported: list
     approved: bool = False
 
-    def child(self, index: int) -> Optional[tuple]:
+    def child(self, index: int) -> tuple | None:
         """``(code, result_location)`` of child ``index``, or None if it never reported."""
         found = self.children.get(index)
         if found is not None:
@@ -222,7 +224,7 @@ class RunStore(abc.ABC):
     @abc.abstractmethod
     def start_run(self, run_id: str, flow_name: str, parameters: Mapping[str, Any],
                   tasks: Iterable[TaskSpec], started_at: Timestamp = None, *,
-                  resumed_from: Optional[str] = None) -> None:
+                  resumed_from: str | None = None) -> None:
         """Record that a run started: its flow, parameters (kept twice: as JSON for
         display, a value JSON cannot hold by its ``repr``; and each value pickled, for
         :meth:`recorded_parameters`) and tasks as ``(task_id, name, slug, is_mapped)``
@@ -236,7 +238,7 @@ class RunStore(abc.ABC):
         is running again or another run resuming it still runs."""
 
     @abc.abstractmethod
-    def end_run(self, run_id: str, state_name: str, message: Optional[str] = None,
+    def end_run(self, run_id: str, state_name: str, message: str | None = None,
                 ended_at: Timestamp = None) -> None:
         """Record a run's final state (``"Success"``, ``"Failed"``, ``"Cancelled"``...)."""
 
@@ -251,7 +253,7 @@ class RunStore(abc.ABC):
 
     @abc.abstractmethod
     def record_report(self, run_id: str, reports: Iterable[Report],
-                      details: Optional[Mapping[tuple, tuple]] = None) -> None:
+                      details: Mapping[tuple, tuple] | None = None) -> None:
         """Record a batch of outcomes in the shape the engine hands to the core's
         ``Run.report``: ``(task_id, indices, codes)`` with ``indices`` None (the task
         itself, ``codes`` an int) or a ``range``/list of child indices (``codes`` a
@@ -295,12 +297,12 @@ class RunStore(abc.ABC):
     # ----- reading -----------------------------------------------------------------
 
     @abc.abstractmethod
-    def list_runs(self, limit: Optional[int] = 20, flow_name: Optional[str] = None) -> list[RunSummary]:
+    def list_runs(self, limit: int | None = 20, flow_name: str | None = None) -> list[RunSummary]:
         """The most recent runs first, at most ``limit`` (None: all), optionally of
         one flow only."""
 
     @abc.abstractmethod
-    def get_run(self, run_id: str) -> Optional[RunSummary]:
+    def get_run(self, run_id: str) -> RunSummary | None:
         """The run with this id, or None."""
 
     @abc.abstractmethod
@@ -330,19 +332,19 @@ class RunStore(abc.ABC):
         return run
 
     @abc.abstractmethod
-    def task_states(self, run_id: str, failed_limit: Optional[int] = 100) -> list[TaskSummary]:
+    def task_states(self, run_id: str, failed_limit: int | None = 100) -> list[TaskSummary]:
         """Every task of a run in the order given to ``start_run``, with its final
         state, mapped children counted by state, and up to ``failed_limit`` failed
         children per task (None: all). Raises :class:`UnknownRunError`."""
 
     @abc.abstractmethod
-    def child_state(self, run_id: str, task_id: int, index: int) -> Optional[ChildState]:
+    def child_state(self, run_id: str, task_id: int, index: int) -> ChildState | None:
         """The recorded state of child ``index`` of a task (``index == -1``: the task
         itself), or None when it never reported. Raises :class:`UnknownRunError`."""
 
     @abc.abstractmethod
-    def logs(self, run_id: str, task_name: Optional[str] = None, map_index: Optional[int] = None,
-             limit: Optional[int] = None) -> list[LogLine]:
+    def logs(self, run_id: str, task_name: str | None = None, map_index: int | None = None,
+             limit: int | None = None) -> list[LogLine]:
         """A run's log records in time order, optionally of the tasks named (or
         slugged) ``task_name`` only and of one child only (``map_index``; -1 for the
         task itself). Raises :class:`UnknownRunError`."""
@@ -359,8 +361,9 @@ class RunStore(abc.ABC):
         less than a heartbeat period ago (every commit and heartbeat confirms it);
         otherwise it is confirmed now with one commit. A store that cannot be written
         cannot tell, and does not raise. The engine calls it before handing out work."""
+        return None
 
-    def recorded_parameters(self, run_id: str) -> Optional[dict]:
+    def recorded_parameters(self, run_id: str) -> dict | None:
         """The faithful record of a run's parameters, for resuming it: ``{name: (value
         pickled with cloudpickle or None, why it could not be pickled or None)}`` (see
         :mod:`ferroflow.store.parameters`). None when the run was recorded without it (by
@@ -370,14 +373,14 @@ class RunStore(abc.ABC):
 
     # ----- conveniences ------------------------------------------------------------
 
-    def reap(self, timeout: Optional[float] = None) -> list[str]:
+    def reap(self, timeout: float | None = None) -> list[str]:
         """Mark ``Crashed`` the runs still ``Running`` whose process is gone (see
         :mod:`ferroflow.store.orphans`; ``timeout``: seconds without a heartbeat, at
         least two heartbeat periods, default six), and revoke their leases; return their
         ids. A store that cannot tell returns ``[]``."""
         return []
 
-    def __enter__(self) -> "RunStore":
+    def __enter__(self) -> RunStore:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -390,55 +393,55 @@ class NullRunStore(RunStore):
 
     location = "(recording off)"
 
-    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):  # noqa: D102
+    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):
         pass
 
-    def end_run(self, run_id, state_name, message=None, ended_at=None):  # noqa: D102
+    def end_run(self, run_id, state_name, message=None, ended_at=None):
         pass
 
-    def record_states(self, run_id, rows):  # noqa: D102
+    def record_states(self, run_id, rows):
         pass
 
-    def record_report(self, run_id, reports, details=None):  # noqa: D102
+    def record_report(self, run_id, reports, details=None):
         pass
 
-    def record_width(self, run_id, task_id, width):  # noqa: D102
+    def record_width(self, run_id, task_id, width):
         pass
 
-    def record_logs(self, run_id, rows):  # noqa: D102
+    def record_logs(self, run_id, rows):
         pass
 
-    def flush(self):  # noqa: D102
+    def flush(self):
         pass
 
-    def close(self):  # noqa: D102
+    def close(self):
         pass
 
-    def list_runs(self, limit=20, flow_name=None):  # noqa: D102
+    def list_runs(self, limit=20, flow_name=None):
         return []
 
-    def get_run(self, run_id):  # noqa: D102
+    def get_run(self, run_id):
         return None
 
-    def match_run_ids(self, prefix, limit=10):  # noqa: D102
+    def match_run_ids(self, prefix, limit=10):
         return []
 
     def _unknown(self, run_id: str):
         raise UnknownRunError(run_id, self.location)
 
-    def task_states(self, run_id, failed_limit=100):  # noqa: D102
+    def task_states(self, run_id, failed_limit=100):
         self._unknown(run_id)
 
-    def child_state(self, run_id, task_id, index):  # noqa: D102
+    def child_state(self, run_id, task_id, index):
         self._unknown(run_id)
 
-    def logs(self, run_id, task_name=None, map_index=None, limit=None):  # noqa: D102
+    def logs(self, run_id, task_name=None, map_index=None, limit=None):
         self._unknown(run_id)
 
-    def resume_info(self, run_id):  # noqa: D102
+    def resume_info(self, run_id):
         self._unknown(run_id)
 
-    def recorded_parameters(self, run_id):  # noqa: D102
+    def recorded_parameters(self, run_id):
         self._unknown(run_id)
 
 

@@ -11,7 +11,6 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import Optional
 
 from ferroflow.store.base import NullRunStore, RunStore
 
@@ -48,7 +47,7 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
-def get_run_store(record: Optional[bool] = None) -> RunStore:
+def get_run_store(record: bool | None = None) -> RunStore:
     """The run store flow runs of this process record into.
 
     ``record=False``, or ``record=None`` with ``FERROFLOW_RECORD=0``, gives a

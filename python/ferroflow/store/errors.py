@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from ferroflow.errors import FerroflowError
 
@@ -42,8 +42,8 @@ class StateStoreError(FerroflowError):
             store that cannot be written for a while, see ``docs/run-store.md``).
     """
 
-    def __init__(self, reason: str, path: str, action: str = "use", detail: Optional[str] = None,
-                 os_error: Optional[OSError] = None, lost: int = 0, pending: int = 0):
+    def __init__(self, reason: str, path: str, action: str = "use", detail: str | None = None,
+                 os_error: OSError | None = None, lost: int = 0, pending: int = 0):
         self.reason = reason
         self.path = str(path)
         self.os_error = os_error
@@ -117,7 +117,7 @@ class RunLostError(FerroflowError):
         resumed_by: the id of the run that resumed it, or None.
     """
 
-    def __init__(self, run_id: str, state: Optional[str], message: Optional[str], resumed_by: Optional[str]):
+    def __init__(self, run_id: str, state: str | None, message: str | None, resumed_by: str | None):
         self.run_id = run_id
         self.state = state
         self.resumed_by = resumed_by
@@ -205,7 +205,7 @@ def _os_reason(err: OSError, default: str = "OS error") -> str:
     }.get(err.errno or 0, default)
 
 
-def find_os_error(path: str, reason: str = "") -> Optional[OSError]:
+def find_os_error(path: str, reason: str = "") -> OSError | None:
     """Look for the operating system's reason why ``path`` cannot be used: a missing or
     non-directory parent, a read-only file system, no permission, no free space, or a
     file-size limit. SQLite does not report ``errno``; this asks the system instead."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
 
 __all__ = ["HEARTBEAT_ENV", "HEARTBEAT_SECONDS", "HEARTBEAT_TIMEOUT", "CRASHED", "UNKNOWN", "check_timeout",
            "orphan_message", "process_exists", "process_running_since"]
@@ -92,7 +91,7 @@ def process_exists(pid: int) -> bool:
         return True
 
 
-def process_running_since(pid: int, started_at: float) -> Optional[bool]:
+def process_running_since(pid: int, started_at: float) -> bool | None:
     """Whether the process ``pid`` of this machine is the one that started a run at
     ``started_at`` (epoch seconds) and is running now: True (it exists, started by then,
     and is not stopped), False (it is gone, a zombie, or the pid now belongs to a process
@@ -113,9 +112,9 @@ def process_running_since(pid: int, started_at: float) -> Optional[bool]:
     return None if fields[0] in (b"T", b"t") else True
 
 
-def orphan_message(run_id: str, hostname: Optional[str], pid: Optional[int], last_sign: float,
-                   now: float, this_host: str, timeout: Optional[float] = None,
-                   incomplete: bool = False, started_at: Optional[float] = None) -> Optional[str]:
+def orphan_message(run_id: str, hostname: str | None, pid: int | None, last_sign: float,
+                   now: float, this_host: str, timeout: float | None = None,
+                   incomplete: bool = False, started_at: float | None = None) -> str | None:
     """Why the ``Running`` run ``run_id`` is an orphan (its ``Crashed`` message), or None
     when its process may still be running it. ``last_sign``: its last heartbeat, or its
     start; ``timeout``: default :data:`HEARTBEAT_TIMEOUT`. ``incomplete``: its process

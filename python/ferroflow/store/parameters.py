@@ -16,7 +16,8 @@ a run checkpoints, and should be writable only by its owner.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["readable", "pickled", "restore", "short_repr"]
 
@@ -25,7 +26,7 @@ def short_repr(value: Any) -> str:
     """``repr(value)``, at most 1,000 characters (a broken ``__repr__`` says so)."""
     try:
         text = repr(value)
-    except Exception as exc:  # noqa: BLE001 - a broken __repr__ must not stop recording
+    except Exception as exc:  # a broken __repr__ must not stop recording
         text = f"<{type(value).__name__} object: repr() raised {type(exc).__name__}>"
     return text if len(text) <= 1000 else text[:997] + "..."
 
@@ -38,28 +39,28 @@ def _one(value: Any) -> str:
         return json.dumps(short_repr(value))
 
 
-def readable(parameters: Optional[Mapping[str, Any]]) -> str:
+def readable(parameters: Mapping[str, Any] | None) -> str:
     """The parameters as one JSON object, for display (see the module docstring)."""
     items = (f"{json.dumps(str(name))}: {_one(value)}" for name, value in (parameters or {}).items())
     return "{" + ", ".join(items) + "}"
 
 
-def pickled(parameters: Optional[Mapping[str, Any]]) -> list:
+def pickled(parameters: Mapping[str, Any] | None) -> list:
     """``[(name, pickled bytes or None, problem or None), ...]``: each value pickled with
     cloudpickle on its own; ``problem`` says why one could not be (``TypeError: cannot
     pickle '_thread.lock' object``)."""
     import cloudpickle
 
-    out = []
+    out: list[tuple[str, bytes | None, str | None]] = []
     for name, value in (parameters or {}).items():
         try:
             out.append((str(name), cloudpickle.dumps(value), None))
-        except Exception as exc:  # noqa: BLE001 - any failure is this parameter's alone
+        except Exception as exc:  # any failure is this parameter's alone
             out.append((str(name), None, f"{type(exc).__name__}: {exc}"))
     return out
 
 
-def restore(name: str, data: Optional[bytes], problem: Optional[str]) -> Any:
+def restore(name: str, data: bytes | None, problem: str | None) -> Any:
     """The value of a recorded parameter; a ValueError naming it when it cannot be
     restored (it could not be pickled when recorded, or unpickling it fails now)."""
     if data is None:
@@ -68,6 +69,6 @@ def restore(name: str, data: Optional[bytes], problem: Optional[str]) -> Any:
 
     try:
         return cloudpickle.loads(data)
-    except Exception as exc:  # noqa: BLE001 - whatever the pickle's code raised
+    except Exception as exc:  # whatever the pickle's code raised
         raise ValueError(f"parameter {name!r} cannot be restored: unpickling it raised "
                          f"{type(exc).__name__}: {exc}") from exc

@@ -63,7 +63,8 @@ import sys
 import threading
 import time
 import uuid
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ferroflow import _core
 from ferroflow.store.base import (
@@ -252,7 +253,7 @@ class SQLiteRunStore(RunStore):
             written; past that the oldest task states and logs are dropped.
     """
 
-    def __init__(self, path: Optional[os.PathLike | str] = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    def __init__(self, path: os.PathLike | str | None = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
                  flush_interval: float = DEFAULT_FLUSH_INTERVAL, flush_rows: int = DEFAULT_FLUSH_ROWS,
                  max_pending: int = DEFAULT_MAX_PENDING):
         if path is None:
@@ -267,14 +268,14 @@ class SQLiteRunStore(RunStore):
         self.max_pending = int(max_pending)
         self._lock = threading.RLock()
         self._pid = os.getpid()
-        self._writer: Optional[_Writer] = None
+        self._writer: _Writer | None = None
         self._closed = False
         parent = os.path.dirname(self.path)
         try:
             os.makedirs(parent, exist_ok=True)
         except OSError as exc:
             raise describe_sqlite_error(exc, self.path, "create") from exc
-        self._conn: Optional[sqlite3.Connection] = None
+        self._conn: sqlite3.Connection | None = None
         self._conn = self._open()
 
     def __repr__(self) -> str:
@@ -338,13 +339,14 @@ class SQLiteRunStore(RunStore):
             writer = self._writer = _Writer.acquire(self)
         writer.put(item)
 
-    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):  # noqa: D102
+    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):
         run_id = str(run_id)
         tasks = [tuple(t) for t in tasks]
         item = ("start", run_id, str(flow_name), readable(parameters), pickled(parameters), tasks,
                 to_epoch(started_at), resumed_from, socket.gethostname(), os.getpid(), uuid.uuid4().hex)
         self._put(item)
         writer = self._writer
+        assert writer is not None  # _put made one
         refused = writer.refused.pop(run_id, None)
         if refused is not None:
             raise ResumeRefusedError(refused)
@@ -353,45 +355,45 @@ class SQLiteRunStore(RunStore):
             raise ResumeRefusedError(f"run {resumed_from} cannot be resumed now: the run store cannot record the "
                                      f"resumed run ({writer.failing})")
 
-    def end_run(self, run_id, state_name, message=None, ended_at=None):  # noqa: D102
+    def end_run(self, run_id, state_name, message=None, ended_at=None):
         self._put(("end", str(run_id), str(state_name), message, to_epoch(ended_at)))
 
-    def record_states(self, run_id, rows):  # noqa: D102
+    def record_states(self, run_id, rows):
         rows = rows if isinstance(rows, list) else list(rows)
         if rows:
             self._put(("states", str(run_id), rows, time.time()))
 
-    def record_report(self, run_id, reports, details=None):  # noqa: D102
+    def record_report(self, run_id, reports, details=None):
         reports = reports if isinstance(reports, list) else list(reports)
         if reports:
             self._put(("report", str(run_id), reports, time.time(), details or None))
 
-    def record_width(self, run_id, task_id, width):  # noqa: D102
+    def record_width(self, run_id, task_id, width):
         self._put(("width", str(run_id), int(task_id), int(width)))
 
-    def record_logs(self, run_id, rows):  # noqa: D102
+    def record_logs(self, run_id, rows):
         rows = rows if isinstance(rows, list) else list(rows)
         if rows:
             self._put(("logs", str(run_id), rows))
 
-    def check_lease(self, run_id) -> None:  # noqa: D102
+    def check_lease(self, run_id) -> None:
         if self._closed:
             return
         self._check_process()
         if self._writer is not None:
             self._writer.check_lease(str(run_id))
 
-    def flush(self) -> None:  # noqa: D102
+    def flush(self) -> None:
         if self._closed:
             return
         self._check_process()
         if self._writer is not None:
             self._writer.flush()
 
-    def close(self) -> None:  # noqa: D102
+    def close(self) -> None:
         if self._closed:
             return
-        error: Optional[StateStoreError] = None
+        error: StateStoreError | None = None
         if self._pid == os.getpid():
             writer, self._writer = self._writer, None
             if writer is not None:
@@ -435,7 +437,7 @@ class SQLiteRunStore(RunStore):
             raise UnknownRunError(run_id, self.path)
         return row[0]
 
-    def list_runs(self, limit=20, flow_name=None):  # noqa: D102
+    def list_runs(self, limit=20, flow_name=None):
         sql = f"SELECT {_RUN_COLUMNS} FROM runs"
         args: list = []
         if flow_name is not None:
@@ -447,20 +449,20 @@ class SQLiteRunStore(RunStore):
             args.append(int(limit))
         return self._query(lambda c: [_run_summary(r) for r in c.execute(sql, args)])
 
-    def get_run(self, run_id):  # noqa: D102
+    def get_run(self, run_id):
         def get(c):
             row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             return None if row is None else _run_summary(row)
 
         return self._query(get)
 
-    def match_run_ids(self, prefix, limit=10):  # noqa: D102
+    def match_run_ids(self, prefix, limit=10):
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         sql = "SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' ORDER BY started_at DESC LIMIT ?"
         return self._query(lambda c: [r[0] for r in c.execute(sql, (escaped + "%", int(limit)))
                                       if r[0].startswith(prefix)])
 
-    def task_states(self, run_id, failed_limit=100):  # noqa: D102
+    def task_states(self, run_id, failed_limit=100):
         def get(c):
             key = self._run_key(c, run_id)
             own = {r[0]: r[1:] for r in c.execute(
@@ -498,7 +500,7 @@ class SQLiteRunStore(RunStore):
 
         return self._query(get)
 
-    def child_state(self, run_id, task_id, index):  # noqa: D102
+    def child_state(self, run_id, task_id, index):
         def get(c):
             key = self._run_key(c, run_id)
             row = c.execute("SELECT code, run_count, message, result_location FROM task_runs "
@@ -513,7 +515,7 @@ class SQLiteRunStore(RunStore):
 
         return self._query(get)
 
-    def logs(self, run_id, task_name=None, map_index=None, limit=None):  # noqa: D102
+    def logs(self, run_id, task_name=None, map_index=None, limit=None):
         def get(c):
             key = self._run_key(c, run_id)
             sql = ("SELECT l.task_id, t.name, l.map_index, l.created_at, l.level, l.levelname, l.logger, l.message "
@@ -533,7 +535,7 @@ class SQLiteRunStore(RunStore):
 
         return self._query(get)
 
-    def resume_info(self, run_id):  # noqa: D102
+    def resume_info(self, run_id):
         def get(c):
             key = self._run_key(c, run_id)
             run = _run_summary(c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (key,)).fetchone())
@@ -561,7 +563,7 @@ class SQLiteRunStore(RunStore):
 
         return self._query(get)
 
-    def recorded_parameters(self, run_id):  # noqa: D102
+    def recorded_parameters(self, run_id):
         def get(c):
             key = self._run_key(c, run_id)
             rows = c.execute("SELECT name, value, problem FROM run_parameters WHERE run = ?", (key,)).fetchall()
@@ -580,7 +582,7 @@ class SQLiteRunStore(RunStore):
         """``PRAGMA integrity_check``: ``"ok"`` or the problems SQLite found."""
         return "\n".join(r[0] for r in self._query(lambda c: c.execute("PRAGMA integrity_check").fetchall()))
 
-    def reap(self, timeout: Optional[float] = None) -> list:  # noqa: D102
+    def reap(self, timeout: float | None = None) -> list:
         timeout = check_timeout(HEARTBEAT_TIMEOUT if timeout is None else timeout)
         now, host = time.time(), socket.gethostname()
         # Looked for in a read (never blocked by a writer, WAL); the write lock is
@@ -705,7 +707,7 @@ class _Writer:
     """
 
     @classmethod
-    def acquire(cls, store: SQLiteRunStore) -> "_Writer":
+    def acquire(cls, store: SQLiteRunStore) -> _Writer:
         with _WRITERS_LOCK:
             writer = _WRITERS.get(store.path)
             if writer is None or writer.stopped:
@@ -714,7 +716,7 @@ class _Writer:
             return writer
 
     @classmethod
-    def existing(cls, path: str) -> Optional["_Writer"]:
+    def existing(cls, path: str) -> _Writer | None:
         with _WRITERS_LOCK:
             writer = _WRITERS.get(path)
         return None if writer is None or writer.stopped else writer
@@ -728,10 +730,10 @@ class _Writer:
         self.refs = 0
         self.stopped = False
         # A batch wrong in itself: raised once, by the next call (then forgotten).
-        self.error: Optional[StateStoreError] = None
+        self.error: StateStoreError | None = None
         self.unwritten = 0
         # The store cannot be written now (disk full, ...): since when, and when to retry.
-        self.failing: Optional[StateStoreError] = None
+        self.failing: StateStoreError | None = None
         self.failing_since = 0.0
         self.backoff = 0.0
         self.retry_at = 0.0
@@ -748,7 +750,7 @@ class _Writer:
         self.write_lock = threading.Lock()  # the connection, the caches: one commit at a time
         self.pending: list = []
         self.rows = 0
-        self.first_at: Optional[float] = None
+        self.first_at: float | None = None
         self.wake = threading.Event()
         self.quit = threading.Event()
         self.parked = True  # the backstop thread waits for `wake` (nothing pending)
@@ -918,7 +920,7 @@ class _Writer:
                 if time.monotonic() - first >= self.interval:
                     try:
                         self.commit(force=False)
-                    except BaseException as exc:  # noqa: BLE001 - never die silently
+                    except BaseException as exc:
                         if self.error is None:
                             self.error = _as_store_error(exc, self.path, "write", self.busy_timeout)
 
@@ -958,7 +960,7 @@ class _Writer:
                 txn.apply()
                 if self.noted or self.dropped:
                     txn.complete(self.noted, self.dropped)
-        except BaseException as exc:  # noqa: BLE001 - kept and retried, or reported by the next call
+        except BaseException as exc:
             self.cache.clear()
             self.runs.clear()
             if not isinstance(exc, Exception):
@@ -1030,7 +1032,7 @@ class _Writer:
                         "are dropped from now on (each run's start, end and final task states are still recorded "
                         "once the store can be written)", self.path, f"{self.max_pending:,}")
 
-    def _note(self, run_id: str, pending: dict, final: bool = False) -> Optional[str]:
+    def _note(self, run_id: str, pending: dict, final: bool = False) -> str | None:
         """What ``runs.record_error`` says about a run while (or after) its records could
         not all be written; at the end (``final``), None for a run that lost nothing."""
         waiting = pending.get(run_id, 0)
@@ -1179,7 +1181,7 @@ class _Transaction:
     a run whose lease was revoked meanwhile (reaped, taken over) gets nothing written,
     and is lost to this process from then on (``settle``)."""
 
-    def __init__(self, writer: _Writer, conn: sqlite3.Connection, notes: Optional[dict] = None):
+    def __init__(self, writer: _Writer, conn: sqlite3.Connection, notes: dict | None = None):
         self.w = writer
         self.conn = conn
         # run id -> what to set runs.record_error to (while the store cannot take
@@ -1307,7 +1309,7 @@ class _Transaction:
     def note_runs(self) -> None:
         """Set ``runs.record_error`` of every run in ``notes``: with its heartbeat for a
         run this process holds the lease of, alone for one it ended."""
-        for run_id, note in self.notes.items():
+        for run_id, note in (self.notes or {}).items():
             token = self.w.owned.get(run_id)
             if token is not None:
                 self._confirm(run_id, token)

@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from typing import Any, List, Optional, Union
+from typing import Any
 
 from ferroflow import signals
 from ferroflow.core.task import Task
@@ -25,7 +25,7 @@ from ferroflow.core.task import Task
 __all__ = ["ShellTask"]
 
 
-def _log_level(stream_output: Union[bool, int, str]) -> int:
+def _log_level(stream_output: bool | int | str) -> int:
     """The logging level to stream output at (0: do not stream): ``True`` is INFO, a
     level name is looked up as the ``logging`` module spells it (``"DEBUG"``)."""
     if stream_output is True:
@@ -63,13 +63,13 @@ class ShellTask(Task):
 
     def __init__(
         self,
-        command: Optional[str] = None,
-        env: Optional[dict] = None,
-        helper_script: Optional[str] = None,
+        command: str | None = None,
+        env: dict | None = None,
+        helper_script: str | None = None,
         shell: str = "bash",
         return_all: bool = False,
         log_stderr: bool = False,
-        stream_output: Union[bool, int, str] = False,
+        stream_output: bool | int | str = False,
         **task_kwargs: Any,
     ):
         self.command = command
@@ -81,9 +81,9 @@ class ShellTask(Task):
         self.stream_output = _log_level(stream_output)
         super().__init__(**task_kwargs)
 
-    def run(  # type: ignore[override]
-        self, command: Optional[str] = None, env: Optional[dict] = None, helper_script: Optional[str] = None
-    ) -> Optional[Union[str, List[str]]]:
+    def run(
+        self, command: str | None = None, env: dict | None = None, helper_script: str | None = None
+    ) -> str | list[str] | None:
         """Run ``command`` (default: the task's), after ``helper_script``, with ``env``
         added to the environment; return the last line of output, or all of them
         with ``return_all``. A non-zero exit code raises ``FAIL``."""
@@ -107,9 +107,9 @@ class ShellTask(Task):
             raise signals.FAIL(message, result=output)
         return output
 
-    def _execute(self, path: str, env: Optional[dict]) -> tuple:
+    def _execute(self, path: str, env: dict | None) -> tuple:
         """Run the script at ``path``; return ``(lines kept, last line, exit code)``."""
-        lines: List[str] = []
+        lines: list[str] = []
         last = None
         with subprocess.Popen(
             [self.shell, path],
@@ -118,8 +118,9 @@ class ShellTask(Task):
             env={**os.environ, **(env or {})},
             shell=sys.platform == "win32",  # Windows looks the shell up on PATH only then
         ) as process:
+            assert process.stdout is not None  # stdout=PIPE
             try:
-                for raw in iter(process.stdout.readline, b""):  # type: ignore[union-attr]
+                for raw in iter(process.stdout.readline, b""):
                     last = raw.decode("utf-8", errors="replace").rstrip()
                     if self.return_all:
                         lines.append(last)

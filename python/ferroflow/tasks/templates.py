@@ -13,7 +13,7 @@ See ``docs/task-library.md``.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from ferroflow.core.task import Task
 from ferroflow.runtime.context import context
@@ -47,12 +47,12 @@ class JinjaTemplate(Task):
     constructor are Task options. Needs Jinja2 (``pip install 'ferroflow[templates]'``).
     """
 
-    def __init__(self, template: Optional[str] = None, **task_kwargs: Any):
+    def __init__(self, template: str | None = None, **task_kwargs: Any):
         _jinja_template_class()  # fail while the flow is built, not when it runs
         self.template = template or ""
         super().__init__(**task_kwargs)
 
-    def run(self, template: Optional[str] = None, **format_kwargs: Any) -> str:  # type: ignore[override]
+    def run(self, template: str | None = None, **format_kwargs: Any) -> str:
         """Render ``template`` (default: the task's) with ``format_kwargs`` over the
         context."""
         source = self.template if template is None else template
@@ -66,11 +66,11 @@ class StringFormatter(Task):
     keyword arguments of the constructor are Task options.
     """
 
-    def __init__(self, template: Optional[str] = None, **task_kwargs: Any):
+    def __init__(self, template: str | None = None, **task_kwargs: Any):
         self.template = template or ""
         super().__init__(**task_kwargs)
 
-    def run(self, template: Optional[str] = None, **format_kwargs: Any) -> str:  # type: ignore[override]
+    def run(self, template: str | None = None, **format_kwargs: Any) -> str:
         """Format ``template`` (default: the task's) with ``format_kwargs`` over the
         context."""
         source = self.template if template is None else template

@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ferroflow import Flow, Parameter, context, get_logger, signals, states, task, unmapped
 from ferroflow.executors.base import Executor
@@ -187,7 +188,7 @@ class Spy(Executor):
     raise ``error`` on its ``fail_at``-th call (before asking the wrapped executor),
     as a broken executor or a Ctrl-C would."""
 
-    def __init__(self, inner: Executor, fail_at: Optional[int] = None, error: Optional[BaseException] = None):
+    def __init__(self, inner: Executor, fail_at: int | None = None, error: BaseException | None = None):
         self.inner = inner
         self.batches = getattr(inner, "batches", False)
         self.name = f"spy({getattr(inner, 'name', type(inner).__name__)})"
@@ -225,7 +226,7 @@ class ExecutorConformance:
     ``executor_factory`` in a subclass named ``Test...``."""
 
     #: Called with no arguments: returns a new executor. Required.
-    executor_factory: Optional[Callable[[], Executor]] = None
+    executor_factory: Callable[[], Executor] | None = None
 
     def make_executor(self) -> Executor:
         factory = type(self).executor_factory
@@ -233,7 +234,7 @@ class ExecutorConformance:
             raise TypeError(f"{type(self).__name__} must set executor_factory (a callable returning an executor)")
         return factory()
 
-    def run(self, flow: Flow, executor: Optional[Executor] = None, **parameters: Any) -> states.State:
+    def run(self, flow: Flow, executor: Executor | None = None, **parameters: Any) -> states.State:
         return flow.run(parameters=parameters, executor=executor if executor is not None else self.make_executor())
 
     # ----- running and results -------------------------------------------------
@@ -312,7 +313,7 @@ class ExecutorConformance:
         bad = children[3]
         assert isinstance(bad, states.Failed) and not isinstance(bad, states.TimedOut)
         assert isinstance(bad.result, ValueError) and str(bad.result) == "bad item 3"
-        assert "ValueError" in bad.message and "bad item 3" in bad.message
+        assert bad.message is not None and "ValueError" in bad.message and "bad item 3" in bad.message
         assert bad.traceback is not None, "a failed task run must keep its traceback"
         assert "ValueError: bad item 3" in bad.traceback and "explode_on_3" in bad.traceback
         assert [children[i].result for i in (0, 1, 2, 4, 5)] == [0, 1, 2, 4, 5]
@@ -443,7 +444,7 @@ class ExecutorConformance:
         spy = Spy(self.make_executor(), fail_at=2)
         state = self.run(self._in_flight_flow(), executor=spy)
         assert state.is_failed(), state
-        assert "injected executor failure" in state.message
+        assert state.message is not None and "injected executor failure" in state.message
         assert spy.calls["shutdown"] == 1, spy.calls
 
     def test_ctrl_c_cancels_the_run_without_hanging(self):
@@ -463,7 +464,7 @@ class ExecutorConformance:
         return flow
 
 
-def executor_conformance(factory: Callable[[], Executor], name: Optional[str] = None) -> type:
+def executor_conformance(factory: Callable[[], Executor], name: str | None = None) -> type:
     """The suite as a class bound to ``factory``; assign it to a ``Test...`` name in a
     test module: ``TestMine = executor_conformance(lambda: Mine(workers=2))``."""
     label = name or getattr(factory, "__name__", "Executor").replace("<lambda>", "Executor")

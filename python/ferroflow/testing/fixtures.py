@@ -24,9 +24,9 @@ import json
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Optional
 
 import pytest
 
@@ -75,9 +75,9 @@ class Recorded:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "RecordingServer"
+    server: RecordingServer
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:  # http.server's naming
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         self.server.requests.append(
@@ -94,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(self.server.reply)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - silence the access log
+    def log_message(self, format: str, *args) -> None:  # silence the access log
         pass
 
 
@@ -104,7 +104,7 @@ class RecordingServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, status: int = 200, reply: bytes = b"ok", hang: bool = False,
-                 location: Optional[str] = None):
+                 location: str | None = None):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.status = status
         self.reply = reply

@@ -19,8 +19,8 @@ import datetime
 import email.utils
 import smtplib
 import ssl as ssl_module
+from collections.abc import Iterable
 from email.message import EmailMessage
-from typing import Iterable, Optional, Union
 
 from ferroflow.notifications import (
     DEFAULT_TIMEOUT,
@@ -106,13 +106,13 @@ class EmailNotifier(Notifier):
 
     name = "email"
 
-    def __init__(self, host: str, port: int, sender: str, recipients: Union[str, Iterable[str]],
-                 username: Optional[str] = None, password: Optional[str] = None,
+    def __init__(self, host: str, port: int, sender: str, recipients: str | Iterable[str],
+                 username: str | None = None, password: str | None = None,
                  starttls: bool = False, ssl: bool = False, *,
-                 ssl_context: Optional[ssl_module.SSLContext] = None, cafile: Optional[str] = None,
-                 subject_prefix: str = "[ferroflow]", local_hostname: Optional[str] = None,
+                 ssl_context: ssl_module.SSLContext | None = None, cafile: str | None = None,
+                 subject_prefix: str = "[ferroflow]", local_hostname: str | None = None,
                  only_states: StateSpec = None, ignore_states: StateSpec = None,
-                 timeout: Union[float, datetime.timedelta] = DEFAULT_TIMEOUT) -> None:
+                 timeout: float | datetime.timedelta = DEFAULT_TIMEOUT) -> None:
         super().__init__(only_states=only_states, ignore_states=ignore_states, timeout=timeout)
         if not isinstance(host, str) or not host.strip():
             raise ValueError(f"EmailNotifier needs an SMTP host name, got {host!r}")

@@ -15,7 +15,7 @@ and, for failures, an excerpt of the error. Nothing but the standard library is 
 from __future__ import annotations
 
 import datetime
-from typing import Any, Optional, Union
+from typing import Any
 
 from ferroflow.notifications import (
     DEFAULT_TIMEOUT,
@@ -57,7 +57,7 @@ def _emoji(event: NotificationEvent) -> str:
     return ":information_source:"
 
 
-def _error_excerpt(event: NotificationEvent) -> Optional[str]:
+def _error_excerpt(event: NotificationEvent) -> str | None:
     if event.traceback:
         lines = event.traceback.rstrip().splitlines()
         text = "\n".join(lines[-ERROR_LINES:])
@@ -125,10 +125,10 @@ class SlackNotifier(Notifier):
 
     name = "slack"
 
-    def __init__(self, webhook_url: str, *, channel: Optional[str] = None,
-                 username: Optional[str] = None, icon_emoji: Optional[str] = None,
+    def __init__(self, webhook_url: str, *, channel: str | None = None,
+                 username: str | None = None, icon_emoji: str | None = None,
                  only_states: StateSpec = None, ignore_states: StateSpec = None,
-                 timeout: Union[float, datetime.timedelta] = DEFAULT_TIMEOUT) -> None:
+                 timeout: float | datetime.timedelta = DEFAULT_TIMEOUT) -> None:
         super().__init__(only_states=only_states, ignore_states=ignore_states, timeout=timeout)
         self.webhook_url = check_http_url(webhook_url)
         self.overrides = {k: v for k, v in

@@ -16,7 +16,8 @@ including a redirect, is a failure that ``notify`` logs as a warning.
 from __future__ import annotations
 
 import datetime
-from typing import Any, Mapping, Optional, Union
+from collections.abc import Mapping
+from typing import Any
 
 from ferroflow.notifications import (
     DEFAULT_TIMEOUT,
@@ -49,9 +50,9 @@ class WebhookNotifier(Notifier):
 
     name = "webhook"
 
-    def __init__(self, url: str, headers: Optional[Mapping[str, str]] = None, *,
+    def __init__(self, url: str, headers: Mapping[str, str] | None = None, *,
                  only_states: StateSpec = None, ignore_states: StateSpec = None,
-                 timeout: Union[float, datetime.timedelta] = DEFAULT_TIMEOUT) -> None:
+                 timeout: float | datetime.timedelta = DEFAULT_TIMEOUT) -> None:
         super().__init__(only_states=only_states, ignore_states=ignore_states, timeout=timeout)
         self.url = check_http_url(url)
         self.headers = dict(headers or {})
