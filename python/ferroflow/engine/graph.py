@@ -36,6 +36,9 @@ class FrozenFlow:
             raise FlowDefinitionError(
                 f"Flow {flow.name!r} has an edge {edge} whose task {culprit!r} is not in the flow"
             )
+        #: Whether each task has a mapped input (it may map: its runs are children).
+        mapped_into = {down for _, down, mapped, _ in spec_edges if mapped}
+        self.may_map = [i in mapped_into for i in range(len(tasks))]
         self.graph = _core.Graph([t.name for t in self.tasks], spec_edges)
 
     def sorted_tasks(self) -> list:

@@ -62,7 +62,7 @@ class Recorder:
         # none yet): at the end only the tasks whose code changed since are recorded again.
         self.reported = bytearray(b"\xff") * len(record.frozen.tasks)
         # Whether each task may map (it has a mapped input): the others have no children.
-        self.mappable = [any(e[3] for e in edges) if edges else False for edges in record.frozen.in_edges]
+        self.mappable = record.frozen.may_map
         self.checked_at = 0.0  # when the lease was last asked about
 
     def _guard(self, write, *args: Any, **kwargs: Any) -> None:

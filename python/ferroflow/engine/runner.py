@@ -235,7 +235,7 @@ class FlowRun:
         checkpoints: list = [None] * n
         self.checkpoints = checkpoints
         constants = [False] * n
-        can_map = [any(e[3] for e in edges) if edges else False for edges in in_edges]
+        can_map = frozen.may_map
         plain, plain_args = self.plain, self.plain_args
         for i, t in enumerate(tasks):
             if isinstance(t, Constant):
