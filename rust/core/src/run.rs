@@ -17,10 +17,11 @@
 //! not run a task given a finished state (`flow.run(task_states=...)`).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use crate::error::CoreError;
 use crate::graph::Graph;
+use crate::ready::RankSet;
 use crate::retry::RetryDelays;
 use crate::state::*;
 use crate::trigger::{Trigger, Verdict};
@@ -144,8 +145,9 @@ impl<T: Copy> Rows<T> {
         &self.items[self.offsets[row as usize] as usize..self.offsets[row as usize + 1] as usize]
     }
 
-    /// Regroup the items of `rows` by the row `key` assigns them (`n` rows).
-    fn transpose<U: Copy>(rows: &Rows<U>, n: usize, key: impl Fn(u32, &U) -> (u32, T)) -> Rows<T> {
+    /// Regroup the items of `rows` by the row `key` assigns them (`n` rows). Within a
+    /// row, items keep the order of the rows they come from.
+    fn transpose<U: Copy>(rows: &Rows<U>, n: usize, fill: T, key: impl Fn(u32, &U) -> (u32, T)) -> Rows<T> {
         let mut offsets = vec![0u32; n + 1];
         for r in 0..n as u32 {
             for item in rows.of(r) {
@@ -155,20 +157,25 @@ impl<T: Copy> Rows<T> {
         for v in 0..n {
             offsets[v + 1] += offsets[v];
         }
-        let mut fill = offsets.clone();
-        let mut items: Vec<Option<T>> = vec![None; offsets[n] as usize];
-        for r in 0..n as u32 {
-            for item in rows.of(r) {
+        // Fill each row from its end, walking the source backwards: `offsets[v + 1]`
+        // serves as row v's cursor and ends at row v's start, which is what
+        // `offsets[v]` must hold once the offsets are shifted back by one row.
+        let mut items: Vec<T> = vec![fill; offsets[n] as usize];
+        for r in (0..n as u32).rev() {
+            for item in rows.of(r).iter().rev() {
                 let (row, value) = key(r, item);
-                let slot = &mut fill[row as usize];
-                items[*slot as usize] = Some(value);
-                *slot += 1;
+                let slot = &mut offsets[row as usize + 1];
+                *slot -= 1;
+                items[*slot as usize] = value;
             }
         }
-        Rows { offsets, items: items.into_iter().map(|x| x.expect("every slot filled")).collect() }
+        offsets.copy_within(1.., 0);
+        offsets[n] = items.len() as u32;
+        Rows { offsets, items }
     }
 }
 
+#[derive(Clone)]
 struct Children {
     width: u32,
     state: Vec<u8>,
@@ -182,6 +189,8 @@ struct Children {
     flat: Vec<(u32, Vec<u8>)>,
     unfinished: u32,
     tally: [u64; N_STATES],
+    /// Children ready to be handed out, in the order they became ready.
+    ready: VecDeque<u32>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -192,32 +201,84 @@ enum Event {
     Evaluate(u32),
 }
 
+/// Per-task flag bits (`Run::flags`): what the run keeps of each [`TaskSpec`] and of
+/// the task's edges, and where the task stands.
+mod flag {
+    /// Some edge into the task is mapped (and the task is not decided from the start).
+    pub const MAPPED: u16 = 1;
+    /// The task has an upstream edge or a keyed constant.
+    pub const HAS_EDGES: u16 = 1 << 1;
+    /// The task and all of its children are finished.
+    pub const DONE: u16 = 1 << 2;
+    /// Python watches the task: the core proposes its own decisions.
+    pub const OBSERVED: u16 = 1 << 3;
+    /// The task itself is ready to run / to be prepared.
+    pub const READY_RUN: u16 = 1 << 4;
+    pub const READY_PREPARE: u16 = 1 << 5;
+    pub const READY_SELF: u16 = READY_RUN | READY_PREPARE;
+    /// Some link into the task is flattened (it may need element counts).
+    pub const FLAT_IN: u16 = 1 << 6;
+    /// `TaskSpec::skip_on_upstream_skip`.
+    pub const SKIP_ON_UPSTREAM_SKIP: u16 = 1 << 7;
+    /// `TaskSpec::n_constants` is not zero (see `Run::n_constants`).
+    pub const CONSTANTS: u16 = 1 << 8;
+    /// The trigger's kind (`trigger_code`) sits in these bits.
+    pub const TRIGGER_SHIFT: u32 = 12;
+}
+
+/// Trigger kinds as stored in a task's flags; a trigger with bounds is kept aside.
+const BOUNDED_TRIGGER: u16 = 7;
+
+fn trigger_code(trigger: &Trigger) -> u16 {
+    match trigger {
+        Trigger::AllSuccessful => 0,
+        Trigger::AllFailed => 1,
+        Trigger::AnySuccessful => 2,
+        Trigger::AnyFailed => 3,
+        Trigger::AllFinished => 4,
+        Trigger::NotAllSkipped => 5,
+        Trigger::Custom => 6,
+        Trigger::SomeSuccessful { .. } | Trigger::SomeFailed { .. } => BOUNDED_TRIGGER,
+    }
+}
+
+/// A task's retry settings, kept only for tasks that retry or wait.
+struct Retries {
+    max_retries: u8,
+    delays: RetryDelays,
+}
+
 pub struct Run {
     graph: Graph,
-    specs: Vec<TaskSpec>,
     links: Rows<Link>,
     out: Rows<(u32, LinkKind)>,
-    has_edges: Vec<bool>,
-    mapped: Vec<bool>,
+    /// [`flag`] bits per task: the per-task parts of its spec, and its readiness.
+    flags: Vec<u16>,
+    /// Triggers with bounds (the others are coded in the flags).
+    bounded_triggers: HashMap<u32, Trigger>,
+    /// Keyed constants per task (allocated zeroed; read only under `flag::CONSTANTS`).
+    n_constants: Vec<u32>,
+    /// Tasks with retries or retry delays.
+    retries: HashMap<u32, Retries>,
     state: Vec<u8>,
     run_count: Vec<u8>,
     waiting: Vec<u32>,
-    done: Vec<bool>,
+    /// Only mapped tasks ever have children (the vector is allocated zeroed and its
+    /// entries for other tasks are never touched).
     children: Vec<Option<Box<Children>>>,
-    ready_self: Vec<Option<ItemKind>>,
-    ready_children: Vec<VecDeque<u32>>,
     /// Proposed outcomes of observed tasks: (index or SELF, code).
-    ready_decided: Vec<VecDeque<(u32, u8)>>,
-    active: BTreeSet<(Reverse<u32>, u32)>,
+    ready_decided: HashMap<u32, VecDeque<(u32, u8)>>,
+    /// Ranks of the tasks with something ready, deepest first.
+    active: RankSet,
     timers: BinaryHeap<Reverse<(u64, u32, u32)>>,
     in_flight: u64,
     not_done: u32,
     events: Vec<Event>,
     /// Element counts of flattened mapped upstreams reported for non-mapped tasks.
-    flat_counts: std::collections::HashMap<u32, Vec<(u32, Vec<u32>)>>,
+    flat_counts: HashMap<u32, Vec<(u32, Vec<u32>)>>,
     /// Observed mapped tasks whose MAPPED was proposed to Python: the width hint and
     /// element counts to map with once it is confirmed.
-    pending_maps: std::collections::HashMap<u32, (Option<u32>, Vec<(u32, Vec<u32>)>)>,
+    pending_maps: HashMap<u32, (Option<u32>, Vec<(u32, Vec<u32>)>)>,
 }
 
 impl Run {
@@ -227,22 +288,48 @@ impl Run {
         if specs.len() != n {
             return Err(CoreError::SpecCount { specs: specs.len(), tasks: n });
         }
-        for (t, spec) in specs.iter().enumerate() {
+        // One pass over the specs and the edges into each task: the specs are taken
+        // apart into flag bits and a few sparse maps, and the edges into links.
+        let mut flags = vec![0u16; n];
+        let mut state = vec![PENDING; n];
+        let mut waiting = vec![0u32; n];
+        let mut n_constants = vec![0u32; n];
+        let mut bounded_triggers = HashMap::new();
+        let mut retries = HashMap::new();
+        let mut links: Rows<Link> = Rows::with_capacity(n, graph.edges().len());
+        for (du, spec) in specs.into_iter().enumerate() {
+            let d = du as u32;
             if let Some(code) = spec.decided {
                 if !is_finished(code) || code == MAPPED || code as usize >= N_STATES {
                     return Err(CoreError::BadSpec(format!(
                         "task {} cannot be decided from the start with code {code}",
-                        graph.name(t as u32)
+                        graph.name(d)
                     )));
                 }
+                // Recorded below, in topological order, as the task's state.
+                state[du] = code;
             }
-        }
-        let mut has_edges = vec![false; n];
-        let mut mapped = vec![false; n];
-        let mut links: Rows<Link> = Rows::with_capacity(n, graph.edges().len());
-        for d in 0..n as u32 {
             let edges = graph.in_edges.of(d);
-            has_edges[d as usize] = !edges.is_empty() || specs[d as usize].n_constants > 0;
+            let mut f = trigger_code(&spec.trigger) << flag::TRIGGER_SHIFT;
+            if f >> flag::TRIGGER_SHIFT == BOUNDED_TRIGGER {
+                bounded_triggers.insert(d, spec.trigger);
+            }
+            if !edges.is_empty() || spec.n_constants > 0 {
+                f |= flag::HAS_EDGES;
+            }
+            if spec.n_constants > 0 {
+                f |= flag::CONSTANTS;
+                n_constants[du] = spec.n_constants;
+            }
+            if spec.observed {
+                f |= flag::OBSERVED;
+            }
+            if spec.skip_on_upstream_skip {
+                f |= flag::SKIP_ON_UPSTREAM_SKIP;
+            }
+            if spec.max_retries > 0 || spec.retry_delays != RetryDelays::NONE {
+                retries.insert(d, Retries { max_retries: spec.max_retries, delays: spec.retry_delays });
+            }
             let start = links.items.len();
             for &e in edges {
                 let e = graph.edge(e);
@@ -252,42 +339,49 @@ impl Run {
                     (false, false) => LinkKind::Whole,
                     (false, true) => LinkKind::WholeFlat,
                 };
-                mapped[d as usize] |= e.mapped && specs[d as usize].decided.is_none();
+                if e.mapped && spec.decided.is_none() {
+                    f |= flag::MAPPED;
+                }
+                if e.flattened {
+                    f |= flag::FLAT_IN;
+                }
                 match links.items[start..].iter_mut().find(|l| l.up == e.upstream && l.kind == kind) {
                     Some(link) => link.edges += 1,
                     None => links.items.push(Link { up: e.upstream, kind, edges: 1 }),
                 }
             }
             links.end_row();
+            flags[du] = f;
+            waiting[du] = (links.items.len() - start) as u32;
         }
-        let out = Rows::transpose(&links, n, |d, l| (l.up, (d, l.kind)));
-        let waiting: Vec<u32> = (0..n as u32).map(|d| links.of(d).len() as u32).collect();
+        let out = Rows::transpose(&links, n, (0, LinkKind::Whole), |d, l| (l.up, (d, l.kind)));
         let mut run = Run {
-            specs,
             links,
             out,
-            has_edges,
-            mapped,
-            state: vec![PENDING; n],
+            flags,
+            bounded_triggers,
+            n_constants,
+            retries,
+            state,
             run_count: vec![0; n],
             waiting,
-            done: vec![false; n],
-            children: (0..n).map(|_| None).collect(),
-            ready_self: vec![None; n],
-            ready_children: (0..n).map(|_| VecDeque::new()).collect(),
-            ready_decided: (0..n).map(|_| VecDeque::new()).collect(),
-            active: BTreeSet::new(),
+            children: vec![None; n],
+            ready_decided: HashMap::new(),
+            active: RankSet::new(n),
             timers: BinaryHeap::new(),
             in_flight: 0,
             not_done: n as u32,
             events: Vec::new(),
-            flat_counts: std::collections::HashMap::new(),
-            pending_maps: std::collections::HashMap::new(),
+            flat_counts: HashMap::new(),
+            pending_maps: HashMap::new(),
             graph,
         };
-        for &t in run.graph.order().to_vec().iter() {
-            if let Some(code) = run.specs[t as usize].decided {
-                // Its upstreams still finish into it (and find it decided already).
+        for k in 0..n {
+            let t = run.graph.order()[k];
+            let code = run.state[t as usize];
+            if code != PENDING {
+                // Decided from the start (set above; always a finished code). Its
+                // upstreams still finish into it (and find it decided already).
                 run.set_task_state(t, code);
             } else if run.waiting[t as usize] == 0 {
                 run.events.push(Event::Evaluate(t));
@@ -297,6 +391,31 @@ impl Run {
         Ok(run)
     }
 
+    /// The task's trigger.
+    #[inline]
+    fn trigger(&self, t: u32) -> Trigger {
+        match self.flags[t as usize] >> flag::TRIGGER_SHIFT {
+            0 => Trigger::AllSuccessful,
+            1 => Trigger::AllFailed,
+            2 => Trigger::AnySuccessful,
+            3 => Trigger::AnyFailed,
+            4 => Trigger::AllFinished,
+            5 => Trigger::NotAllSkipped,
+            6 => Trigger::Custom,
+            _ => self.bounded_triggers[&t],
+        }
+    }
+
+    /// The task's keyed constants.
+    #[inline]
+    fn n_constants(&self, t: u32) -> u32 {
+        if self.flags[t as usize] & flag::CONSTANTS != 0 {
+            self.n_constants[t as usize]
+        } else {
+            0
+        }
+    }
+
     // ----- queries -------------------------------------------------------------
 
     pub fn graph(&self) -> &Graph {
@@ -304,7 +423,7 @@ impl Run {
     }
 
     pub fn is_mapped(&self, task: u32) -> bool {
-        self.mapped[task as usize]
+        self.flags[task as usize] & flag::MAPPED != 0
     }
 
     /// Task-level state code (a mapped task's parent).
@@ -377,8 +496,10 @@ impl Run {
     /// The wait the core schedules when attempt `attempt` of `task` (child `index`,
     /// or the task itself for `None`) fails and may be retried; `None` for an unknown task.
     pub fn retry_delay_ms(&self, task: u32, index: Option<u32>, attempt: u8) -> Option<u64> {
-        let spec = self.specs.get(task as usize)?;
-        Some(spec.retry_delays.delay_ms(task, index.unwrap_or(SELF), attempt))
+        if task as usize >= self.state.len() {
+            return None;
+        }
+        Some(self.retries.get(&task).map_or(0, |r| r.delays.delay_ms(task, index.unwrap_or(SELF), attempt)))
     }
 
     /// Nothing ready, nothing in flight, no timer, yet not complete: the run cannot
@@ -423,24 +544,31 @@ impl Run {
             }
         }
         let mut budget = max_items.max(1);
-        let mut items = Vec::new();
+        // Every task in the ready set gives at least one item (while the budget lasts).
+        let mut items = Vec::with_capacity(budget.min(self.active.len()));
+        let mut handed = 0u64;
         while budget > 0 {
-            let Some(&key) = self.active.first() else { break };
-            let t = key.1;
+            let Some(rank) = self.active.max() else { break };
+            let t = self.graph.order()[rank as usize];
             let tu = t as usize;
-            if let Some(&(first, code)) = self.ready_decided[tu].front() {
+            let proposals = self.flags[tu] & flag::OBSERVED != 0
+                && self.ready_decided.get(&t).is_some_and(|q| !q.is_empty());
+            if proposals {
+                let queue = self.ready_decided.get_mut(&t).expect("proposals");
+                let (first, code) = *queue.front().expect("proposals");
                 // One item per run of proposals with the same code (SELF alone).
                 let mut indices = Vec::new();
                 while budget > 0 {
-                    match self.ready_decided[tu].front() {
+                    match queue.front() {
                         Some(&(i, c)) if c == code && (i == SELF) == (first == SELF) && !(first == SELF && !indices.is_empty()) => {
-                            self.ready_decided[tu].pop_front();
+                            queue.pop_front();
                             indices.push(i);
                             budget -= 1;
                         }
                         _ => break,
                     }
                 }
+                handed += indices.len() as u64;
                 if first == SELF {
                     self.set_task_state(t, RUNNING);
                     items.push(Item { task: t, kind: ItemKind::Decided(code), indices: None });
@@ -454,18 +582,20 @@ impl Run {
                     }
                     items.push(Item { task: t, kind: ItemKind::Decided(code), indices: Some(indices) });
                 }
-            } else if let Some(kind) = self.ready_self[tu].take() {
+            } else if self.flags[tu] & flag::READY_SELF != 0 {
+                let kind = if self.flags[tu] & flag::READY_RUN != 0 { ItemKind::Run } else { ItemKind::Prepare };
+                self.flags[tu] &= !flag::READY_SELF;
                 if kind == ItemKind::Run {
                     self.run_count[tu] = self.run_count[tu].saturating_add(1);
                 }
                 self.set_task_state(t, RUNNING);
                 items.push(Item { task: t, kind, indices: None });
                 budget -= 1;
+                handed += 1;
             } else {
-                let queue = &mut self.ready_children[tu];
-                let take = budget.min(queue.len());
-                let indices: Vec<u32> = queue.drain(..take).collect();
                 let ch = self.children[tu].as_mut().expect("ready children of a mapped task");
+                let take = budget.min(ch.ready.len());
+                let indices: Vec<u32> = ch.ready.drain(..take).collect();
                 for &i in &indices {
                     let old = ch.state[i as usize];
                     ch.tally[old as usize] -= 1;
@@ -474,14 +604,24 @@ impl Run {
                     ch.run_count[i as usize] = ch.run_count[i as usize].saturating_add(1);
                 }
                 budget -= take;
+                handed += take as u64;
                 items.push(Item { task: t, kind: ItemKind::Run, indices: Some(indices) });
             }
-            if self.ready_self[tu].is_none() && self.ready_children[tu].is_empty() && self.ready_decided[tu].is_empty() {
-                self.active.remove(&key);
+            if !self.has_ready_work(t) {
+                self.active.remove(rank);
             }
         }
-        self.in_flight += items.iter().map(|it| it.indices.as_ref().map_or(1, |v| v.len() as u64)).sum::<u64>();
+        self.in_flight += handed;
         items
+    }
+
+    /// Whether `t` has anything left to hand out.
+    fn has_ready_work(&self, t: u32) -> bool {
+        let tu = t as usize;
+        let f = self.flags[tu];
+        f & flag::READY_SELF != 0
+            || (f & flag::MAPPED != 0 && self.children[tu].as_ref().is_some_and(|c| !c.ready.is_empty()))
+            || (f & flag::OBSERVED != 0 && self.ready_decided.get(&t).is_some_and(|q| !q.is_empty()))
     }
 
     /// Report outcomes of task runs handed out by [`Run::next_batch`]: one code per
@@ -500,7 +640,8 @@ impl Run {
                 if self.state[t] != RUNNING {
                     return Err(self.not_running(task, None));
                 }
-                if let Some((width_hint, flat)) = self.pending_maps.remove(&task) {
+                let proposed_map = if self.pending_maps.is_empty() { None } else { self.pending_maps.remove(&task) };
+                if let Some((width_hint, flat)) = proposed_map {
                     // The answer to a proposed MAPPED: map, or end in the finished state
                     // chosen instead (no children then).
                     let code = *code & !RETRY_OK;
@@ -583,7 +724,7 @@ impl Run {
             self.check_flat(task, flat)?;
         }
         self.in_flight -= 1;
-        if !self.mapped[t] {
+        if self.flags[t] & flag::MAPPED == 0 {
             // A reduce over flattened mapped upstreams: now that the element counts are
             // known, decide it like any other task.
             self.flat_counts.insert(task, flat.to_vec());
@@ -619,20 +760,15 @@ impl Run {
                     }
                 }
                 ch.unfinished = 0;
+                ch.ready.clear();
             }
-            self.done[t as usize] = true;
+            self.flags[t as usize] = (self.flags[t as usize] | flag::DONE) & !flag::READY_SELF;
         }
         self.events.clear();
         self.active.clear();
         self.timers.clear();
         self.pending_maps.clear();
-        for q in &mut self.ready_children {
-            q.clear();
-        }
-        for q in &mut self.ready_decided {
-            q.clear();
-        }
-        self.ready_self.iter_mut().for_each(|r| *r = None);
+        self.ready_decided.clear();
         self.in_flight = 0;
         self.not_done = 0;
     }
@@ -690,13 +826,15 @@ impl Run {
     fn outcome(&mut self, task: u32, runs: u8, code: u8, now_ms: u64, index: u32) -> Result<u8, CoreError> {
         debug_assert!(self.check_code(task, code).is_ok());
         let base = code & !RETRY_OK;
-        let spec = &self.specs[task as usize];
+        let retries = || self.retries.get(&task);
         let recorded = match base {
             // A trigger failure decided by the core never carries RETRY_OK; a TRIGGERFAIL
             // raised inside the task body does, and is retried like any failure. The
             // delay is that of this run's own attempt (a mapped child's, for a child).
-            FAILED | TIMED_OUT | TRIGGER_FAILED if code & RETRY_OK != 0 && runs <= spec.max_retries => {
-                let delay = spec.retry_delays.delay_ms(task, index, runs);
+            FAILED | TIMED_OUT | TRIGGER_FAILED
+                if code & RETRY_OK != 0 && runs <= retries().map_or(0, |r| r.max_retries) =>
+            {
+                let delay = retries().map_or(0, |r| r.delays.delay_ms(task, index, runs));
                 self.timers.push(Reverse((now_ms.saturating_add(delay), task, index)));
                 RETRYING
             }
@@ -750,11 +888,16 @@ impl Run {
 
     fn make_ready(&mut self, t: u32, index: u32, kind: ItemKind) {
         if index == SELF {
-            self.ready_self[t as usize] = Some(kind);
+            let bit = match kind {
+                ItemKind::Run => flag::READY_RUN,
+                ItemKind::Prepare => flag::READY_PREPARE,
+                ItemKind::Decided(_) => unreachable!("proposals go through conclude"),
+            };
+            self.flags[t as usize] = self.flags[t as usize] & !flag::READY_SELF | bit;
         } else {
-            self.ready_children[t as usize].push_back(index);
+            self.children[t as usize].as_mut().expect("ready children of a mapped task").ready.push_back(index);
         }
-        self.active.insert((Reverse(self.graph.rank(t)), t));
+        self.active.insert(self.graph.rank(t));
     }
 
     fn drain(&mut self) {
@@ -767,29 +910,39 @@ impl Run {
                             self.satisfy(d);
                         }
                     }
-                    let unfinished = self.children[t as usize].as_ref().map_or(0, |c| c.unfinished);
+                    let unfinished = if self.flags[t as usize] & flag::MAPPED != 0 {
+                        self.children[t as usize].as_ref().map_or(0, |c| c.unfinished)
+                    } else {
+                        0
+                    };
                     if unfinished == 0 {
-                        self.events.push(Event::FullyDone(t));
+                        // What a FullyDone(t) pushed now would do, as it would be the
+                        // next event popped.
+                        self.fully_done(t);
                     }
                 }
-                Event::FullyDone(t) => {
-                    if std::mem::replace(&mut self.done[t as usize], true) {
-                        continue;
-                    }
-                    self.not_done -= 1;
-                    for k in 0..self.out.of(t).len() {
-                        let (d, kind) = self.out.of(t)[k];
-                        if kind != LinkKind::Child {
-                            self.satisfy(d);
-                        }
-                    }
-                }
+                Event::FullyDone(t) => self.fully_done(t),
                 Event::EvaluateChild(t, i) => {
                     if self.children[t as usize].as_ref().is_some_and(|c| c.state[i as usize] == PENDING) {
                         self.evaluate_child(t, i);
                     }
                 }
                 Event::Evaluate(t) => self.evaluate_task(t),
+            }
+        }
+    }
+
+    fn fully_done(&mut self, t: u32) {
+        let f = &mut self.flags[t as usize];
+        if *f & flag::DONE != 0 {
+            return;
+        }
+        *f |= flag::DONE;
+        self.not_done -= 1;
+        for k in 0..self.out.of(t).len() {
+            let (d, kind) = self.out.of(t)[k];
+            if kind != LinkKind::Child {
+                self.satisfy(d);
             }
         }
     }
@@ -802,10 +955,13 @@ impl Run {
     }
 
     /// Add the upstream states `t` contributes through an unmapped edge.
+    #[inline]
     fn add_whole(&self, c: &mut Counts, t: u32) {
-        match self.children[t as usize].as_ref() {
-            Some(ch) if self.state[t as usize] == MAPPED => *c = c.merged(&Counts::from_tally(&ch.tally)),
-            _ => c.add(self.state[t as usize], 1),
+        let s = self.state[t as usize];
+        // Only a task that mapped has children (and is MAPPED).
+        match self.children[t as usize].as_ref().filter(|_| s == MAPPED) {
+            Some(ch) => *c = c.merged(&Counts::from_tally(&ch.tally)),
+            None => c.add(s, 1),
         }
     }
 
@@ -833,14 +989,15 @@ impl Run {
         if self.state[t as usize] != PENDING {
             return;
         }
-        if self.mapped[t as usize] {
+        let f = self.flags[t as usize];
+        if f & flag::MAPPED != 0 {
             return self.evaluate_parent(t);
         }
-        if self.needs_flat_counts(t) && !self.flat_counts.contains_key(&t) {
+        if f & flag::FLAT_IN != 0 && self.needs_flat_counts(t) && !self.flat_counts.contains_key(&t) {
             return self.make_ready(t, SELF, ItemKind::Prepare);
         }
         let mut c = Counts::default();
-        let flat = self.flat_counts.remove(&t).unwrap_or_default();
+        let flat = if self.flat_counts.is_empty() { Vec::new() } else { self.flat_counts.remove(&t).unwrap_or_default() };
         for l in self.links.of(t) {
             if l.kind == LinkKind::WholeFlat {
                 let counts = flat.iter().find(|(u, _)| *u == l.up).map(|(_, n)| n.as_slice());
@@ -849,14 +1006,14 @@ impl Run {
                 self.add_whole(&mut c, l.up);
             }
         }
-        c.add(SUCCESS, self.specs[t as usize].n_constants as u64);
+        c.add(SUCCESS, self.n_constants(t) as u64);
         self.decide(t, SELF, &c);
     }
 
     /// A mapped task's parent never evaluates its trigger (its children do); it skips,
     /// fails for lack of anything to map over, or maps.
     fn evaluate_parent(&mut self, t: u32) {
-        let skip_on_upstream_skip = self.specs[t as usize].skip_on_upstream_skip;
+        let skip_on_upstream_skip = self.flags[t as usize] & flag::SKIP_ON_UPSTREAM_SKIP != 0;
         let links = self.links.of(t);
         let skipped = links.iter().any(|l| {
             let s = self.state[l.up as usize];
@@ -899,7 +1056,7 @@ impl Run {
     /// see `Pending -> Mapped` and may choose another state): the children are made
     /// when the proposal comes back as MAPPED.
     fn start_mapping(&mut self, t: u32, width_hint: Option<u32>, flat: &[(u32, Vec<u32>)]) {
-        if self.specs[t as usize].observed {
+        if self.flags[t as usize] & flag::OBSERVED != 0 {
             self.pending_maps.insert(t, (width_hint, flat.to_vec()));
             self.state[t as usize] = PENDING; // (RUNNING while it was being prepared)
             self.conclude(t, SELF, MAPPED);
@@ -935,7 +1092,7 @@ impl Run {
                 (_, None) => base.add(s, l.edges as u64),
             }
         }
-        base.add(SUCCESS, self.specs[tu].n_constants as u64);
+        base.add(SUCCESS, self.n_constants(t) as u64);
         if width == u32::MAX {
             width = 0;
         }
@@ -965,6 +1122,7 @@ impl Run {
             flat: flat_codes,
             unfinished: width,
             tally,
+            ready: VecDeque::new(),
         }));
         self.set_task_state(t, MAPPED);
         for i in 0..width {
@@ -1001,11 +1159,11 @@ impl Run {
     }
 
     fn decide(&mut self, t: u32, index: u32, c: &Counts) {
-        let spec = &self.specs[t as usize];
-        let verdict = if spec.skip_on_upstream_skip && c.skipped > 0 {
+        let f = self.flags[t as usize];
+        let verdict = if f & flag::SKIP_ON_UPSTREAM_SKIP != 0 && c.skipped > 0 {
             Verdict::Skip
         } else {
-            spec.trigger.evaluate(self.has_edges[t as usize], c)
+            self.trigger(t).evaluate(f & flag::HAS_EDGES != 0, c)
         };
         let code = match verdict {
             Verdict::Run | Verdict::Python => return self.make_ready(t, index, ItemKind::Run),
@@ -1018,9 +1176,9 @@ impl Run {
     /// Record an outcome the core decided alone, or propose it to Python when the task
     /// is observed.
     fn conclude(&mut self, t: u32, index: u32, code: u8) {
-        if self.specs[t as usize].observed {
-            self.ready_decided[t as usize].push_back((index, code));
-            self.active.insert((Reverse(self.graph.rank(t)), t));
+        if self.flags[t as usize] & flag::OBSERVED != 0 {
+            self.ready_decided.entry(t).or_default().push_back((index, code));
+            self.active.insert(self.graph.rank(t));
         } else if index == SELF {
             self.set_task_state(t, code);
         } else {
