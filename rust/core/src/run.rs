@@ -20,7 +20,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use crate::error::CoreError;
-use crate::graph::Graph;
+use crate::graph::{EdgeSpec, Graph};
 use crate::ready::RankSet;
 use crate::retry::RetryDelays;
 use crate::state::*;
@@ -78,14 +78,24 @@ enum LinkKind {
     Flat,
 }
 
+impl LinkKind {
+    #[inline]
+    fn of(e: &EdgeSpec) -> LinkKind {
+        match (e.mapped, e.flattened) {
+            (true, false) => LinkKind::Child,
+            (true, true) => LinkKind::Flat,
+            (false, false) => LinkKind::Whole,
+            (false, true) => LinkKind::WholeFlat,
+        }
+    }
+}
+
+/// All the edges of one kind from one upstream task. (How many there are matters only
+/// when a task maps over a non-mapped upstream: see `Run::edge_count`.)
 #[derive(Debug, Clone, Copy)]
 struct Link {
     up: u32,
     kind: LinkKind,
-    /// How many edges of this kind come from `up`. Mapping over a non-mapped task
-    /// gives each child a fresh copy of the upstream state per edge, so Prefect counts
-    /// each edge then; everywhere else the same state object counts once.
-    edges: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,33 +155,33 @@ impl<T: Copy> Rows<T> {
         &self.items[self.offsets[row as usize] as usize..self.offsets[row as usize + 1] as usize]
     }
 
-    /// Regroup the items of `rows` by the row `key` assigns them (`n` rows). Within a
-    /// row, items keep the order of the rows they come from.
-    fn transpose<U: Copy>(rows: &Rows<U>, n: usize, fill: T, key: impl Fn(u32, &U) -> (u32, T)) -> Rows<T> {
-        let mut offsets = vec![0u32; n + 1];
-        for r in 0..n as u32 {
-            for item in rows.of(r) {
-                offsets[key(r, item).0 as usize + 1] += 1;
-            }
+    /// Rows over `counts` (row `v` has `counts[v + 1]` items; `counts[0]` is 0), every
+    /// item set to `fill`, and a cursor per row at the row's end, for [`Rows::put_last`].
+    fn sized(mut counts: Vec<u32>, fill: T) -> Rows<T> {
+        for v in 1..counts.len() {
+            counts[v] += counts[v - 1];
         }
-        for v in 0..n {
-            offsets[v + 1] += offsets[v];
+        let total = counts.last().map_or(0, |&c| c as usize);
+        Rows { offsets: counts, items: vec![fill; total] }
+    }
+
+    /// Fill row `row` from its end: rows are filled by walking their items backwards.
+    /// Here `offsets[row + 1]` is the row's cursor; once every row is full it holds the
+    /// row's start, and [`Rows::filled`] shifts the offsets into place.
+    #[inline]
+    fn put_last(&mut self, row: u32, item: T) {
+        let slot = &mut self.offsets[row as usize + 1];
+        *slot -= 1;
+        self.items[*slot as usize] = item;
+    }
+
+    fn filled(mut self) -> Rows<T> {
+        let n = self.offsets.len();
+        if n > 0 {
+            self.offsets.copy_within(1.., 0);
+            self.offsets[n - 1] = self.items.len() as u32;
         }
-        // Fill each row from its end, walking the source backwards: `offsets[v + 1]`
-        // serves as row v's cursor and ends at row v's start, which is what
-        // `offsets[v]` must hold once the offsets are shifted back by one row.
-        let mut items: Vec<T> = vec![fill; offsets[n] as usize];
-        for r in (0..n as u32).rev() {
-            for item in rows.of(r).iter().rev() {
-                let (row, value) = key(r, item);
-                let slot = &mut offsets[row as usize + 1];
-                *slot -= 1;
-                items[*slot as usize] = value;
-            }
-        }
-        offsets.copy_within(1.., 0);
-        offsets[n] = items.len() as u32;
-        Rows { offsets, items }
+        self
     }
 }
 
@@ -191,6 +201,16 @@ struct Children {
     tally: [u64; N_STATES],
     /// Children ready to be handed out, in the order they became ready.
     ready: VecDeque<u32>,
+}
+
+/// One more link of `d` is satisfied; evaluate `d` once all are.
+#[inline]
+fn satisfy(waiting: &mut [u32], events: &mut Vec<Event>, d: u32) {
+    let w = &mut waiting[d as usize];
+    *w -= 1;
+    if *w == 0 {
+        events.push(Event::Evaluate(d));
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -222,6 +242,8 @@ mod flag {
     pub const SKIP_ON_UPSTREAM_SKIP: u16 = 1 << 7;
     /// `TaskSpec::n_constants` is not zero (see `Run::n_constants`).
     pub const CONSTANTS: u16 = 1 << 8;
+    /// Some task maps over this one's children (it has `LinkKind::Child` out-links).
+    pub const CHILD_OUT: u16 = 1 << 9;
     /// The trigger's kind (`trigger_code`) sits in these bits.
     pub const TRIGGER_SHIFT: u32 = 12;
 }
@@ -250,8 +272,13 @@ struct Retries {
 
 pub struct Run {
     graph: Graph,
+    /// Per task, its links to upstream tasks (edges deduplicated per upstream and kind).
     links: Rows<Link>,
-    out: Rows<(u32, LinkKind)>,
+    /// Per task, the downstream tasks of its unmapped or flattened links, by id.
+    out: Rows<u32>,
+    /// Per task, the downstream tasks of its `LinkKind::Child` links, by id; empty
+    /// (no rows at all) when the flow maps nothing, else read under `flag::CHILD_OUT`.
+    out_child: Rows<u32>,
     /// [`flag`] bits per task: the per-task parts of its spec, and its readiness.
     flags: Vec<u16>,
     /// Triggers with bounds (the others are coded in the flags).
@@ -289,7 +316,8 @@ impl Run {
             return Err(CoreError::SpecCount { specs: specs.len(), tasks: n });
         }
         // One pass over the specs and the edges into each task: the specs are taken
-        // apart into flag bits and a few sparse maps, and the edges into links.
+        // apart into flag bits and a few sparse maps, the edges into links, and the
+        // links counted per upstream task.
         let mut flags = vec![0u16; n];
         let mut state = vec![PENDING; n];
         let mut waiting = vec![0u32; n];
@@ -297,6 +325,8 @@ impl Run {
         let mut bounded_triggers = HashMap::new();
         let mut retries = HashMap::new();
         let mut links: Rows<Link> = Rows::with_capacity(n, graph.edges().len());
+        let mut out_counts = vec![0u32; n + 1];
+        let mut child_counts: Vec<u32> = Vec::new();
         for (du, spec) in specs.into_iter().enumerate() {
             let d = du as u32;
             if let Some(code) = spec.decided {
@@ -333,31 +363,51 @@ impl Run {
             let start = links.items.len();
             for &e in edges {
                 let e = graph.edge(e);
-                let kind = match (e.mapped, e.flattened) {
-                    (true, false) => LinkKind::Child,
-                    (true, true) => LinkKind::Flat,
-                    (false, false) => LinkKind::Whole,
-                    (false, true) => LinkKind::WholeFlat,
-                };
+                let kind = LinkKind::of(e);
                 if e.mapped && spec.decided.is_none() {
                     f |= flag::MAPPED;
                 }
                 if e.flattened {
                     f |= flag::FLAT_IN;
                 }
-                match links.items[start..].iter_mut().find(|l| l.up == e.upstream && l.kind == kind) {
-                    Some(link) => link.edges += 1,
-                    None => links.items.push(Link { up: e.upstream, kind, edges: 1 }),
+                if links.items[start..].iter().any(|l| l.up == e.upstream && l.kind == kind) {
+                    continue;
+                }
+                links.items.push(Link { up: e.upstream, kind });
+                let up = e.upstream as usize;
+                if kind == LinkKind::Child {
+                    if child_counts.is_empty() {
+                        child_counts = vec![0u32; n + 1];
+                    }
+                    child_counts[up + 1] += 1;
+                    flags[up] |= flag::CHILD_OUT;
+                } else {
+                    out_counts[up + 1] += 1;
                 }
             }
             links.end_row();
-            flags[du] = f;
+            flags[du] |= f;
             waiting[du] = (links.items.len() - start) as u32;
         }
-        let out = Rows::transpose(&links, n, (0, LinkKind::Whole), |d, l| (l.up, (d, l.kind)));
+        // The links again, grouped by upstream task: each row in downstream order
+        // (and in link order for one downstream task), filled from its end.
+        let mut out = Rows::sized(out_counts, 0u32);
+        let mut out_child = Rows::sized(child_counts, 0u32);
+        for d in (0..n as u32).rev() {
+            for l in links.of(d).iter().rev() {
+                if l.kind == LinkKind::Child {
+                    out_child.put_last(l.up, d);
+                } else {
+                    out.put_last(l.up, d);
+                }
+            }
+        }
+        let out = out.filled();
+        let out_child = out_child.filled();
         let mut run = Run {
             links,
             out,
+            out_child,
             flags,
             bounded_triggers,
             n_constants,
@@ -868,16 +918,15 @@ impl Run {
         }
         ch.unfinished -= 1;
         let all_done = ch.unfinished == 0;
-        for k in 0..self.out.of(t).len() {
-            let (d, kind) = self.out.of(t)[k];
-            if kind != LinkKind::Child {
-                continue;
-            }
-            let Some(dc) = self.children[d as usize].as_mut() else { continue };
-            if i < dc.width {
-                dc.waiting[i as usize] -= 1;
-                if dc.waiting[i as usize] == 0 {
-                    self.events.push(Event::EvaluateChild(d, i));
+        if self.flags[t as usize] & flag::CHILD_OUT != 0 {
+            for k in 0..self.out_child.of(t).len() {
+                let d = self.out_child.of(t)[k];
+                let Some(dc) = self.children[d as usize].as_mut() else { continue };
+                if i < dc.width {
+                    dc.waiting[i as usize] -= 1;
+                    if dc.waiting[i as usize] == 0 {
+                        self.events.push(Event::EvaluateChild(d, i));
+                    }
                 }
             }
         }
@@ -904,10 +953,10 @@ impl Run {
         while let Some(ev) = self.events.pop() {
             match ev {
                 Event::ParentFinished(t) => {
-                    for k in 0..self.out.of(t).len() {
-                        let (d, kind) = self.out.of(t)[k];
-                        if kind == LinkKind::Child {
-                            self.satisfy(d);
+                    if self.flags[t as usize] & flag::CHILD_OUT != 0 {
+                        let Run { out_child, waiting, events, .. } = self;
+                        for &d in out_child.of(t) {
+                            satisfy(waiting, events, d);
                         }
                     }
                     let unfinished = if self.flags[t as usize] & flag::MAPPED != 0 {
@@ -939,18 +988,9 @@ impl Run {
         }
         *f |= flag::DONE;
         self.not_done -= 1;
-        for k in 0..self.out.of(t).len() {
-            let (d, kind) = self.out.of(t)[k];
-            if kind != LinkKind::Child {
-                self.satisfy(d);
-            }
-        }
-    }
-
-    fn satisfy(&mut self, d: u32) {
-        self.waiting[d as usize] -= 1;
-        if self.waiting[d as usize] == 0 {
-            self.events.push(Event::Evaluate(d));
+        let Run { out, waiting, events, .. } = self;
+        for &d in out.of(t) {
+            satisfy(waiting, events, d);
         }
     }
 
@@ -1065,6 +1105,14 @@ impl Run {
         }
     }
 
+    /// How many edges link `l` of `t` stands for. Mapping over a non-mapped task gives
+    /// each child a fresh copy of the upstream state per edge, so Prefect counts each
+    /// edge then; everywhere else the same state object counts once.
+    fn edge_count(&self, t: u32, l: &Link) -> u32 {
+        let g = &self.graph;
+        g.in_edges.of(t).iter().filter(|&&e| g.edge(e).upstream == l.up && LinkKind::of(g.edge(e)) == l.kind).count() as u32
+    }
+
     fn map_task(&mut self, t: u32, width_hint: Option<u32>, flat: &[(u32, Vec<u32>)]) {
         let tu = t as usize;
         let mut width = width_hint.unwrap_or(u32::MAX);
@@ -1089,7 +1137,7 @@ impl Run {
                     width = width.min(codes.len() as u32);
                     flat_codes.push((l.up, codes));
                 }
-                (_, None) => base.add(s, l.edges as u64),
+                (_, None) => base.add(s, self.edge_count(t, l) as u64),
             }
         }
         base.add(SUCCESS, self.n_constants(t) as u64);
