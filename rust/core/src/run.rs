@@ -442,7 +442,7 @@ impl Run {
     }
 
     /// The task's trigger.
-    #[inline]
+    #[inline(always)]
     fn trigger(&self, t: u32) -> Trigger {
         match self.flags[t as usize] >> flag::TRIGGER_SHIFT {
             0 => Trigger::AllSuccessful,
@@ -712,7 +712,7 @@ impl Run {
                     return Ok(());
                 }
                 self.check_code(task, *code)?;
-                let code = self.outcome(task, self.run_count[t], *code, now_ms, SELF)?;
+                let code = self.outcome(task, self.run_count[t], *code, now_ms, SELF);
                 self.in_flight -= 1;
                 self.set_task_state(task, code);
             }
@@ -737,7 +737,7 @@ impl Run {
                 }
                 for (&i, &code) in indices.iter().zip(codes) {
                     let runs = self.children[t].as_ref().expect("children").run_count[i as usize];
-                    let code = self.outcome(task, runs, code, now_ms, i)?;
+                    let code = self.outcome(task, runs, code, now_ms, i);
                     self.in_flight -= 1;
                     self.set_child_state(task, i, code);
                 }
@@ -862,19 +862,31 @@ impl Run {
         CoreError::BadReport(format!("{what} was reported but is not running"))
     }
 
+    #[inline(always)]
     fn check_code(&self, task: u32, code: u8) -> Result<(), CoreError> {
         match code & !RETRY_OK {
             SUCCESS | CACHED | SKIPPED | FAILED | TRIGGER_FAILED | TIMED_OUT | CANCELLED | PAUSED | RETRYING => Ok(()),
-            _ => Err(CoreError::BadReport(format!(
-                "code {code} is not a valid outcome for {}",
-                self.graph.name(task)
-            ))),
+            _ => Err(self.bad_code(task, code)),
         }
     }
 
+    #[cold]
+    fn bad_code(&self, task: u32, code: u8) -> CoreError {
+        CoreError::BadReport(format!("code {code} is not a valid outcome for {}", self.graph.name(task)))
+    }
+
     /// Turn a reported (and checked) code into the state to record, arming a retry timer if needed.
-    fn outcome(&mut self, task: u32, runs: u8, code: u8, now_ms: u64, index: u32) -> Result<u8, CoreError> {
+    #[inline(always)]
+    fn outcome(&mut self, task: u32, runs: u8, code: u8, now_ms: u64, index: u32) -> u8 {
         debug_assert!(self.check_code(task, code).is_ok());
+        if code & RETRY_OK == 0 && code != RETRYING {
+            return code; // nothing to retry
+        }
+        self.retry_outcome(task, runs, code, now_ms, index)
+    }
+
+    #[inline(never)]
+    fn retry_outcome(&mut self, task: u32, runs: u8, code: u8, now_ms: u64, index: u32) -> u8 {
         let base = code & !RETRY_OK;
         let retries = || self.retries.get(&task);
         let recorded = match base {
@@ -894,9 +906,10 @@ impl Run {
             }
             _ => base,
         };
-        Ok(recorded)
+        recorded
     }
 
+    #[inline(always)]
     fn set_task_state(&mut self, t: u32, code: u8) {
         self.state[t as usize] = code;
         if is_finished(code) {
@@ -935,6 +948,7 @@ impl Run {
         }
     }
 
+    #[inline(always)]
     fn make_ready(&mut self, t: u32, index: u32, kind: ItemKind) {
         if index == SELF {
             let bit = match kind {
@@ -981,6 +995,7 @@ impl Run {
         }
     }
 
+    #[inline(always)]
     fn fully_done(&mut self, t: u32) {
         let f = &mut self.flags[t as usize];
         if *f & flag::DONE != 0 {
@@ -995,7 +1010,7 @@ impl Run {
     }
 
     /// Add the upstream states `t` contributes through an unmapped edge.
-    #[inline]
+    #[inline(always)]
     fn add_whole(&self, c: &mut Counts, t: u32) {
         let s = self.state[t as usize];
         // Only a task that mapped has children (and is MAPPED).
@@ -1025,6 +1040,7 @@ impl Run {
             .any(|l| matches!(l.kind, LinkKind::WholeFlat | LinkKind::Flat) && self.state[l.up as usize] == MAPPED)
     }
 
+    #[inline(always)]
     fn evaluate_task(&mut self, t: u32) {
         if self.state[t as usize] != PENDING {
             return;
@@ -1033,6 +1049,25 @@ impl Run {
         if f & flag::MAPPED != 0 {
             return self.evaluate_parent(t);
         }
+        if f & flag::FLAT_IN != 0 || !self.flat_counts.is_empty() {
+            return self.evaluate_flattening(t);
+        }
+        // Only unmapped, unflattened links: every upstream counts whole.
+        let mut c = Counts::default();
+        for l in self.links.of(t) {
+            self.add_whole(&mut c, l.up);
+        }
+        if f & flag::CONSTANTS != 0 {
+            c.add(SUCCESS, self.n_constants[t as usize] as u64);
+        }
+        self.decide(t, SELF, &c);
+    }
+
+    /// [`Run::evaluate_task`] for a task with flattened links (or while element
+    /// counts are held for some task).
+    #[inline(never)]
+    fn evaluate_flattening(&mut self, t: u32) {
+        let f = self.flags[t as usize];
         if f & flag::FLAT_IN != 0 && self.needs_flat_counts(t) && !self.flat_counts.contains_key(&t) {
             return self.make_ready(t, SELF, ItemKind::Prepare);
         }
@@ -1206,6 +1241,7 @@ impl Run {
         self.decide(t, i, &c);
     }
 
+    #[inline(always)]
     fn decide(&mut self, t: u32, index: u32, c: &Counts) {
         let f = self.flags[t as usize];
         let verdict = if f & flag::SKIP_ON_UPSTREAM_SKIP != 0 && c.skipped > 0 {
