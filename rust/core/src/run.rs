@@ -1013,8 +1013,9 @@ impl Run {
     #[inline(always)]
     fn add_whole(&self, c: &mut Counts, t: u32) {
         let s = self.state[t as usize];
-        // Only a task that mapped has children (and is MAPPED).
-        match self.children[t as usize].as_ref().filter(|_| s == MAPPED) {
+        // Only a task that mapped has children (and is MAPPED): other tasks never
+        // touch their (zeroed, unused) entry of `children`.
+        match if s == MAPPED { self.children[t as usize].as_ref() } else { None } {
             Some(ch) => *c = c.merged(&Counts::from_tally(&ch.tally)),
             None => c.add(s, 1),
         }
