@@ -65,17 +65,19 @@ impl Default for TaskSpec {
 
 /// How a task depends on one upstream task (edges deduplicated per upstream and kind).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 enum LinkKind {
+    /// An unmapped edge: the whole upstream, all of its children when it is mapped.
+    /// (Zero: see `Run::link_kind`.)
+    Whole = 0,
     /// A mapped, unflattened edge: child `i` depends on the upstream's child `i` (or
     /// element `i` of a non-mapped upstream's value).
-    Child,
-    /// An unmapped edge: the whole upstream, all of its children when it is mapped.
-    Whole,
+    Child = 1,
     /// An unmapped, flattened edge: like `Whole`, but a mapped upstream counts one
     /// upstream state per element of its flattened children.
-    WholeFlat,
+    WholeFlat = 2,
     /// A mapped, flattened edge: one child per element of the flattened upstream.
-    Flat,
+    Flat = 3,
 }
 
 impl LinkKind {
@@ -86,6 +88,16 @@ impl LinkKind {
             (true, true) => LinkKind::Flat,
             (false, false) => LinkKind::Whole,
             (false, true) => LinkKind::WholeFlat,
+        }
+    }
+
+    #[inline]
+    fn from_code(code: u8) -> LinkKind {
+        match code {
+            0 => LinkKind::Whole,
+            1 => LinkKind::Child,
+            2 => LinkKind::WholeFlat,
+            _ => LinkKind::Flat,
         }
     }
 }
@@ -139,17 +151,6 @@ struct Rows<T> {
 }
 
 impl<T: Copy> Rows<T> {
-    fn with_capacity(rows: usize, items: usize) -> Self {
-        let mut offsets = Vec::with_capacity(rows + 1);
-        offsets.push(0);
-        Rows { offsets, items: Vec::with_capacity(items) }
-    }
-
-    /// Close the row being filled.
-    fn end_row(&mut self) {
-        self.offsets.push(self.items.len() as u32);
-    }
-
     #[inline]
     fn of(&self, row: u32) -> &[T] {
         &self.items[self.offsets[row as usize] as usize..self.offsets[row as usize + 1] as usize]
@@ -203,10 +204,29 @@ struct Children {
     ready: VecDeque<u32>,
 }
 
+/// What the run keeps per task besides its state: 16 bytes, so that the records fit
+/// four to a cache line and `Run::new` can build them in the allocation of the specs
+/// it is given (the standard library collects a mapped `vec::IntoIter` in place when
+/// sizes and alignments allow).
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(8))]
+struct Task {
+    /// The task's first link in `Run::link_up` (its links end where the next task's
+    /// begin; a last record closes the rows of the last task).
+    links: u32,
+    /// The task's topological rank (`Graph::rank`), its key in the ready set.
+    rank: u32,
+    /// Links not satisfied yet.
+    waiting: u32,
+    /// [`flag`] bits: the per-task parts of the spec, and where the task stands.
+    flags: u16,
+    run_count: u8,
+}
+
 /// One more link of `d` is satisfied; evaluate `d` once all are.
 #[inline]
-fn satisfy(waiting: &mut [u32], events: &mut Vec<Event>, d: u32) {
-    let w = &mut waiting[d as usize];
+fn satisfy(tasks: &mut [Task], events: &mut Vec<Event>, d: u32) {
+    let w = &mut tasks[d as usize].waiting;
     *w -= 1;
     if *w == 0 {
         events.push(Event::Evaluate(d));
@@ -221,7 +241,7 @@ enum Event {
     Evaluate(u32),
 }
 
-/// Per-task flag bits (`Run::flags`): what the run keeps of each [`TaskSpec`] and of
+/// Per-task flag bits (`Task::flags`): what the run keeps of each [`TaskSpec`] and of
 /// the task's edges, and where the task stands.
 mod flag {
     /// Some edge into the task is mapped (and the task is not decided from the start).
@@ -244,6 +264,9 @@ mod flag {
     pub const CONSTANTS: u16 = 1 << 8;
     /// Some task maps over this one's children (it has `LinkKind::Child` out-links).
     pub const CHILD_OUT: u16 = 1 << 9;
+    /// Some edge into the task is mapped or flattened: its links' kinds are recorded
+    /// in `Run::link_kind` (all other links are `LinkKind::Whole`).
+    pub const KINDS: u16 = 1 << 10;
     /// The trigger's kind (`trigger_code`) sits in these bits.
     pub const TRIGGER_SHIFT: u32 = 12;
 }
@@ -272,15 +295,20 @@ struct Retries {
 
 pub struct Run {
     graph: Graph,
-    /// Per task, its links to upstream tasks (edges deduplicated per upstream and kind).
-    links: Rows<Link>,
+    /// One record per task, plus one that closes the last task's rows.
+    tasks: Vec<Task>,
+    /// The upstream task of each link (edges deduplicated per upstream and kind), task
+    /// by task: task `t`'s are `tasks[t].links..tasks[t + 1].links`.
+    link_up: Vec<u32>,
+    /// Each link's kind (`LinkKind as u8`). Allocated zeroed and written only for the
+    /// links of tasks with `flag::KINDS`: for the others (`LinkKind::Whole`, 0) it is
+    /// never touched.
+    link_kind: Vec<u8>,
     /// Per task, the downstream tasks of its unmapped or flattened links, by id.
     out: Rows<u32>,
     /// Per task, the downstream tasks of its `LinkKind::Child` links, by id; empty
     /// (no rows at all) when the flow maps nothing, else read under `flag::CHILD_OUT`.
     out_child: Rows<u32>,
-    /// [`flag`] bits per task: the per-task parts of its spec, and its readiness.
-    flags: Vec<u16>,
     /// Triggers with bounds (the others are coded in the flags).
     bounded_triggers: HashMap<u32, Trigger>,
     /// Keyed constants per task (allocated zeroed; read only under `flag::CONSTANTS`).
@@ -288,8 +316,6 @@ pub struct Run {
     /// Tasks with retries or retry delays.
     retries: HashMap<u32, Retries>,
     state: Vec<u8>,
-    run_count: Vec<u8>,
-    waiting: Vec<u32>,
     /// Only mapped tasks ever have children (the vector is allocated zeroed and its
     /// entries for other tasks are never touched).
     children: Vec<Option<Box<Children>>>,
@@ -315,106 +341,138 @@ impl Run {
         if specs.len() != n {
             return Err(CoreError::SpecCount { specs: specs.len(), tasks: n });
         }
-        // One pass over the specs and the edges into each task: the specs are taken
-        // apart into flag bits and a few sparse maps, the edges into links, and the
-        // links counted per upstream task.
-        let mut flags = vec![0u16; n];
+        // One pass over the specs and the edges into each task: each spec is taken
+        // apart into its task's record (flag bits) and a few sparse maps, the edges
+        // into links.
+        let m = graph.edges().len();
         let mut state = vec![PENDING; n];
-        let mut waiting = vec![0u32; n];
         let mut n_constants = vec![0u32; n];
         let mut bounded_triggers = HashMap::new();
         let mut retries = HashMap::new();
-        let mut links: Rows<Link> = Rows::with_capacity(n, graph.edges().len());
+        let mut link_up: Vec<u32> = Vec::with_capacity(m);
+        let mut link_kind = vec![0u8; m];
+        // Links per upstream task (row `u` counted at `u + 1`), child links apart.
         let mut out_counts = vec![0u32; n + 1];
         let mut child_counts: Vec<u32> = Vec::new();
-        for (du, spec) in specs.into_iter().enumerate() {
-            let d = du as u32;
-            if let Some(code) = spec.decided {
-                if !is_finished(code) || code == MAPPED || code as usize >= N_STATES {
-                    return Err(CoreError::BadSpec(format!(
-                        "task {} cannot be decided from the start with code {code}",
-                        graph.name(d)
-                    )));
-                }
-                // Recorded below, in topological order, as the task's state.
-                state[du] = code;
-            }
-            let edges = graph.in_edges.of(d);
-            let mut f = trigger_code(&spec.trigger) << flag::TRIGGER_SHIFT;
-            if f >> flag::TRIGGER_SHIFT == BOUNDED_TRIGGER {
-                bounded_triggers.insert(d, spec.trigger);
-            }
-            if !edges.is_empty() || spec.n_constants > 0 {
-                f |= flag::HAS_EDGES;
-            }
-            if spec.n_constants > 0 {
-                f |= flag::CONSTANTS;
-                n_constants[du] = spec.n_constants;
-            }
-            if spec.observed {
-                f |= flag::OBSERVED;
-            }
-            if spec.skip_on_upstream_skip {
-                f |= flag::SKIP_ON_UPSTREAM_SKIP;
-            }
-            if spec.max_retries > 0 || spec.retry_delays != RetryDelays::NONE {
-                retries.insert(d, Retries { max_retries: spec.max_retries, delays: spec.retry_delays });
-            }
-            let start = links.items.len();
-            for &e in edges {
-                let e = graph.edge(e);
-                let kind = LinkKind::of(e);
-                if e.mapped && spec.decided.is_none() {
-                    f |= flag::MAPPED;
-                }
-                if e.flattened {
-                    f |= flag::FLAT_IN;
-                }
-                if links.items[start..].iter().any(|l| l.up == e.upstream && l.kind == kind) {
-                    continue;
-                }
-                links.items.push(Link { up: e.upstream, kind });
-                let up = e.upstream as usize;
-                if kind == LinkKind::Child {
-                    if child_counts.is_empty() {
-                        child_counts = vec![0u32; n + 1];
+        let mut bad_spec = None;
+        let mut tasks: Vec<Task> = specs
+            .into_iter()
+            .enumerate()
+            .map(|(du, spec)| {
+                let d = du as u32;
+                if let Some(code) = spec.decided {
+                    if !is_finished(code) || code == MAPPED || code as usize >= N_STATES {
+                        bad_spec.get_or_insert_with(|| {
+                            CoreError::BadSpec(format!(
+                                "task {} cannot be decided from the start with code {code}",
+                                graph.name(d)
+                            ))
+                        });
+                    } else {
+                        // Recorded below, in topological order, as the task's state.
+                        state[du] = code;
                     }
-                    child_counts[up + 1] += 1;
-                    flags[up] |= flag::CHILD_OUT;
-                } else {
-                    out_counts[up + 1] += 1;
                 }
-            }
-            links.end_row();
-            flags[du] |= f;
-            waiting[du] = (links.items.len() - start) as u32;
+                let edges = graph.in_edges.of(d);
+                let mut f = trigger_code(&spec.trigger) << flag::TRIGGER_SHIFT;
+                if f >> flag::TRIGGER_SHIFT == BOUNDED_TRIGGER {
+                    bounded_triggers.insert(d, spec.trigger);
+                }
+                if !edges.is_empty() || spec.n_constants > 0 {
+                    f |= flag::HAS_EDGES;
+                }
+                if spec.n_constants > 0 {
+                    f |= flag::CONSTANTS;
+                    n_constants[du] = spec.n_constants;
+                }
+                if spec.observed {
+                    f |= flag::OBSERVED;
+                }
+                if spec.skip_on_upstream_skip {
+                    f |= flag::SKIP_ON_UPSTREAM_SKIP;
+                }
+                if spec.max_retries > 0 || spec.retry_delays != RetryDelays::NONE {
+                    retries.insert(d, Retries { max_retries: spec.max_retries, delays: spec.retry_delays });
+                }
+                let start = link_up.len();
+                if edges.iter().all(|&e| LinkKind::of(graph.edge(e)) == LinkKind::Whole) {
+                    for &e in edges {
+                        let up = graph.edge(e).upstream;
+                        if !link_up[start..].contains(&up) {
+                            link_up.push(up);
+                            out_counts[up as usize + 1] += 1;
+                        }
+                    }
+                } else {
+                    f |= flag::KINDS;
+                    for &e in edges {
+                        let e = graph.edge(e);
+                        let kind = LinkKind::of(e);
+                        if e.mapped && spec.decided.is_none() {
+                            f |= flag::MAPPED;
+                        }
+                        if e.flattened {
+                            f |= flag::FLAT_IN;
+                        }
+                        if (start..link_up.len()).any(|j| link_up[j] == e.upstream && link_kind[j] == kind as u8) {
+                            continue;
+                        }
+                        link_kind[link_up.len()] = kind as u8;
+                        link_up.push(e.upstream);
+                        if kind == LinkKind::Child {
+                            if child_counts.is_empty() {
+                                child_counts = vec![0u32; n + 1];
+                            }
+                            child_counts[e.upstream as usize + 1] += 1;
+                        } else {
+                            out_counts[e.upstream as usize + 1] += 1;
+                        }
+                    }
+                }
+                Task {
+                    links: start as u32,
+                    rank: graph.rank(d),
+                    waiting: (link_up.len() - start) as u32,
+                    flags: f,
+                    run_count: 0,
+                }
+            })
+            .collect();
+        if let Some(e) = bad_spec {
+            return Err(e);
         }
-        // The links again, grouped by upstream task: each row in downstream order
-        // (and in link order for one downstream task), filled from its end.
+        tasks.push(Task { links: link_up.len() as u32, ..Task::default() });
+        // The links again, grouped by upstream task: each row in downstream order (and
+        // in link order for one downstream task), filled from its end.
+        for (u, &c) in child_counts.iter().skip(1).enumerate() {
+            if c > 0 {
+                tasks[u].flags |= flag::CHILD_OUT;
+            }
+        }
         let mut out = Rows::sized(out_counts, 0u32);
         let mut out_child = Rows::sized(child_counts, 0u32);
-        for d in (0..n as u32).rev() {
-            for l in links.of(d).iter().rev() {
-                if l.kind == LinkKind::Child {
-                    out_child.put_last(l.up, d);
+        for d in (0..n).rev() {
+            let kinds = tasks[d].flags & flag::KINDS != 0;
+            for j in (tasks[d].links as usize..tasks[d + 1].links as usize).rev() {
+                if kinds && link_kind[j] == LinkKind::Child as u8 {
+                    out_child.put_last(link_up[j], d as u32);
                 } else {
-                    out.put_last(l.up, d);
+                    out.put_last(link_up[j], d as u32);
                 }
             }
         }
         let out = out.filled();
         let out_child = out_child.filled();
         let mut run = Run {
-            links,
+            tasks,
+            link_up,
+            link_kind,
             out,
             out_child,
-            flags,
             bounded_triggers,
             n_constants,
             retries,
             state,
-            run_count: vec![0; n],
-            waiting,
             children: vec![None; n],
             ready_decided: HashMap::new(),
             active: RankSet::new(n),
@@ -433,7 +491,7 @@ impl Run {
                 // Decided from the start (set above; always a finished code). Its
                 // upstreams still finish into it (and find it decided already).
                 run.set_task_state(t, code);
-            } else if run.waiting[t as usize] == 0 {
+            } else if run.tasks[t as usize].waiting == 0 {
                 run.events.push(Event::Evaluate(t));
             }
         }
@@ -444,7 +502,7 @@ impl Run {
     /// The task's trigger.
     #[inline(always)]
     fn trigger(&self, t: u32) -> Trigger {
-        match self.flags[t as usize] >> flag::TRIGGER_SHIFT {
+        match self.tasks[t as usize].flags >> flag::TRIGGER_SHIFT {
             0 => Trigger::AllSuccessful,
             1 => Trigger::AllFailed,
             2 => Trigger::AnySuccessful,
@@ -456,10 +514,28 @@ impl Run {
         }
     }
 
+    /// Task `t`'s links, as upstream task ids (all `LinkKind::Whole` unless the task
+    /// has `flag::KINDS`).
+    #[inline(always)]
+    fn ups(&self, t: u32) -> &[u32] {
+        &self.link_up[self.tasks[t as usize].links as usize..self.tasks[t as usize + 1].links as usize]
+    }
+
+    /// Task `t`'s links.
+    #[inline]
+    fn links(&self, t: u32) -> impl Iterator<Item = Link> + Clone + '_ {
+        let kinds = self.tasks[t as usize].flags & flag::KINDS != 0;
+        let row = self.tasks[t as usize].links as usize..self.tasks[t as usize + 1].links as usize;
+        row.map(move |j| Link {
+            up: self.link_up[j],
+            kind: if kinds { LinkKind::from_code(self.link_kind[j]) } else { LinkKind::Whole },
+        })
+    }
+
     /// The task's keyed constants.
     #[inline]
     fn n_constants(&self, t: u32) -> u32 {
-        if self.flags[t as usize] & flag::CONSTANTS != 0 {
+        if self.tasks[t as usize].flags & flag::CONSTANTS != 0 {
             self.n_constants[t as usize]
         } else {
             0
@@ -473,7 +549,7 @@ impl Run {
     }
 
     pub fn is_mapped(&self, task: u32) -> bool {
-        self.flags[task as usize] & flag::MAPPED != 0
+        self.tasks[..self.state.len()][task as usize].flags & flag::MAPPED != 0
     }
 
     /// Task-level state code (a mapped task's parent).
@@ -486,7 +562,7 @@ impl Run {
     }
 
     pub fn task_run_count(&self, task: u32) -> u8 {
-        self.run_count[task as usize]
+        self.tasks[..self.state.len()][task as usize].run_count
     }
 
     /// Number of children of a mapped task, once it has mapped.
@@ -601,7 +677,7 @@ impl Run {
             let Some(rank) = self.active.max() else { break };
             let t = self.graph.order()[rank as usize];
             let tu = t as usize;
-            let proposals = self.flags[tu] & flag::OBSERVED != 0
+            let proposals = self.tasks[tu].flags & flag::OBSERVED != 0
                 && self.ready_decided.get(&t).is_some_and(|q| !q.is_empty());
             if proposals {
                 let queue = self.ready_decided.get_mut(&t).expect("proposals");
@@ -632,11 +708,11 @@ impl Run {
                     }
                     items.push(Item { task: t, kind: ItemKind::Decided(code), indices: Some(indices) });
                 }
-            } else if self.flags[tu] & flag::READY_SELF != 0 {
-                let kind = if self.flags[tu] & flag::READY_RUN != 0 { ItemKind::Run } else { ItemKind::Prepare };
-                self.flags[tu] &= !flag::READY_SELF;
+            } else if self.tasks[tu].flags & flag::READY_SELF != 0 {
+                let kind = if self.tasks[tu].flags & flag::READY_RUN != 0 { ItemKind::Run } else { ItemKind::Prepare };
+                self.tasks[tu].flags &= !flag::READY_SELF;
                 if kind == ItemKind::Run {
-                    self.run_count[tu] = self.run_count[tu].saturating_add(1);
+                    self.tasks[tu].run_count = self.tasks[tu].run_count.saturating_add(1);
                 }
                 self.set_task_state(t, RUNNING);
                 items.push(Item { task: t, kind, indices: None });
@@ -668,7 +744,7 @@ impl Run {
     /// Whether `t` has anything left to hand out.
     fn has_ready_work(&self, t: u32) -> bool {
         let tu = t as usize;
-        let f = self.flags[tu];
+        let f = self.tasks[tu].flags;
         f & flag::READY_SELF != 0
             || (f & flag::MAPPED != 0 && self.children[tu].as_ref().is_some_and(|c| !c.ready.is_empty()))
             || (f & flag::OBSERVED != 0 && self.ready_decided.get(&t).is_some_and(|q| !q.is_empty()))
@@ -712,7 +788,7 @@ impl Run {
                     return Ok(());
                 }
                 self.check_code(task, *code)?;
-                let code = self.outcome(task, self.run_count[t], *code, now_ms, SELF);
+                let code = self.outcome(task, self.tasks[t].run_count, *code, now_ms, SELF);
                 self.in_flight -= 1;
                 self.set_task_state(task, code);
             }
@@ -774,7 +850,7 @@ impl Run {
             self.check_flat(task, flat)?;
         }
         self.in_flight -= 1;
-        if self.flags[t] & flag::MAPPED == 0 {
+        if self.tasks[t].flags & flag::MAPPED == 0 {
             // A reduce over flattened mapped upstreams: now that the element counts are
             // known, decide it like any other task.
             self.flat_counts.insert(task, flat.to_vec());
@@ -812,7 +888,7 @@ impl Run {
                 ch.unfinished = 0;
                 ch.ready.clear();
             }
-            self.flags[t as usize] = (self.flags[t as usize] | flag::DONE) & !flag::READY_SELF;
+            self.tasks[t as usize].flags = (self.tasks[t as usize].flags | flag::DONE) & !flag::READY_SELF;
         }
         self.events.clear();
         self.active.clear();
@@ -827,7 +903,7 @@ impl Run {
 
     /// Element counts must cover every child of each flattened mapped upstream.
     fn check_flat(&self, task: u32, flat: &[(u32, Vec<u32>)]) -> Result<(), CoreError> {
-        for l in self.links.of(task) {
+        for l in self.links(task) {
             if !matches!(l.kind, LinkKind::Flat | LinkKind::WholeFlat) || self.state[l.up as usize] != MAPPED {
                 continue;
             }
@@ -931,7 +1007,7 @@ impl Run {
         }
         ch.unfinished -= 1;
         let all_done = ch.unfinished == 0;
-        if self.flags[t as usize] & flag::CHILD_OUT != 0 {
+        if self.tasks[t as usize].flags & flag::CHILD_OUT != 0 {
             for k in 0..self.out_child.of(t).len() {
                 let d = self.out_child.of(t)[k];
                 let Some(dc) = self.children[d as usize].as_mut() else { continue };
@@ -956,24 +1032,24 @@ impl Run {
                 ItemKind::Prepare => flag::READY_PREPARE,
                 ItemKind::Decided(_) => unreachable!("proposals go through conclude"),
             };
-            self.flags[t as usize] = self.flags[t as usize] & !flag::READY_SELF | bit;
+            self.tasks[t as usize].flags = self.tasks[t as usize].flags & !flag::READY_SELF | bit;
         } else {
             self.children[t as usize].as_mut().expect("ready children of a mapped task").ready.push_back(index);
         }
-        self.active.insert(self.graph.rank(t));
+        self.active.insert(self.tasks[t as usize].rank);
     }
 
     fn drain(&mut self) {
         while let Some(ev) = self.events.pop() {
             match ev {
                 Event::ParentFinished(t) => {
-                    if self.flags[t as usize] & flag::CHILD_OUT != 0 {
-                        let Run { out_child, waiting, events, .. } = self;
+                    if self.tasks[t as usize].flags & flag::CHILD_OUT != 0 {
+                        let Run { out_child, tasks, events, .. } = self;
                         for &d in out_child.of(t) {
-                            satisfy(waiting, events, d);
+                            satisfy(tasks, events, d);
                         }
                     }
-                    let unfinished = if self.flags[t as usize] & flag::MAPPED != 0 {
+                    let unfinished = if self.tasks[t as usize].flags & flag::MAPPED != 0 {
                         self.children[t as usize].as_ref().map_or(0, |c| c.unfinished)
                     } else {
                         0
@@ -997,15 +1073,15 @@ impl Run {
 
     #[inline(always)]
     fn fully_done(&mut self, t: u32) {
-        let f = &mut self.flags[t as usize];
+        let f = &mut self.tasks[t as usize].flags;
         if *f & flag::DONE != 0 {
             return;
         }
         *f |= flag::DONE;
         self.not_done -= 1;
-        let Run { out, waiting, events, .. } = self;
+        let Run { out, tasks, events, .. } = self;
         for &d in out.of(t) {
-            satisfy(waiting, events, d);
+            satisfy(tasks, events, d);
         }
     }
 
@@ -1036,9 +1112,7 @@ impl Run {
 
     /// Whether `t` needs element counts from Python before it can be decided.
     fn needs_flat_counts(&self, t: u32) -> bool {
-        self.links.of(t)
-            .iter()
-            .any(|l| matches!(l.kind, LinkKind::WholeFlat | LinkKind::Flat) && self.state[l.up as usize] == MAPPED)
+        self.links(t).any(|l| matches!(l.kind, LinkKind::WholeFlat | LinkKind::Flat) && self.state[l.up as usize] == MAPPED)
     }
 
     #[inline(always)]
@@ -1046,7 +1120,7 @@ impl Run {
         if self.state[t as usize] != PENDING {
             return;
         }
-        let f = self.flags[t as usize];
+        let f = self.tasks[t as usize].flags;
         if f & flag::MAPPED != 0 {
             return self.evaluate_parent(t);
         }
@@ -1055,8 +1129,8 @@ impl Run {
         }
         // Only unmapped, unflattened links: every upstream counts whole.
         let mut c = Counts::default();
-        for l in self.links.of(t) {
-            self.add_whole(&mut c, l.up);
+        for &up in self.ups(t) {
+            self.add_whole(&mut c, up);
         }
         if f & flag::CONSTANTS != 0 {
             c.add(SUCCESS, self.n_constants[t as usize] as u64);
@@ -1068,13 +1142,13 @@ impl Run {
     /// counts are held for some task).
     #[inline(never)]
     fn evaluate_flattening(&mut self, t: u32) {
-        let f = self.flags[t as usize];
+        let f = self.tasks[t as usize].flags;
         if f & flag::FLAT_IN != 0 && self.needs_flat_counts(t) && !self.flat_counts.contains_key(&t) {
             return self.make_ready(t, SELF, ItemKind::Prepare);
         }
         let mut c = Counts::default();
         let flat = if self.flat_counts.is_empty() { Vec::new() } else { self.flat_counts.remove(&t).unwrap_or_default() };
-        for l in self.links.of(t) {
+        for l in self.links(t) {
             if l.kind == LinkKind::WholeFlat {
                 let counts = flat.iter().find(|(u, _)| *u == l.up).map(|(_, n)| n.as_slice());
                 self.add_flattened(&mut c, l.up, counts);
@@ -1089,9 +1163,8 @@ impl Run {
     /// A mapped task's parent never evaluates its trigger (its children do); it skips,
     /// fails for lack of anything to map over, or maps.
     fn evaluate_parent(&mut self, t: u32) {
-        let skip_on_upstream_skip = self.flags[t as usize] & flag::SKIP_ON_UPSTREAM_SKIP != 0;
-        let links = self.links.of(t);
-        let skipped = links.iter().any(|l| {
+        let skip_on_upstream_skip = self.tasks[t as usize].flags & flag::SKIP_ON_UPSTREAM_SKIP != 0;
+        let skipped = self.links(t).any(|l| {
             let s = self.state[l.up as usize];
             match l.kind {
                 LinkKind::Child => s == SKIPPED,
@@ -1106,13 +1179,13 @@ impl Run {
         if skip_on_upstream_skip && skipped {
             return self.conclude(t, SELF, SKIPPED);
         }
-        let mappable = links
-            .iter()
+        let mappable = self
+            .links(t)
             .any(|l| matches!(l.kind, LinkKind::Child | LinkKind::Flat) && is_successful(self.state[l.up as usize]));
         if !mappable {
             return self.conclude(t, SELF, FAILED);
         }
-        let needs_values = links.iter().any(|l| {
+        let needs_values = self.links(t).any(|l| {
             let s = self.state[l.up as usize];
             match l.kind {
                 LinkKind::Child => is_successful(s) && s != MAPPED,
@@ -1132,7 +1205,7 @@ impl Run {
     /// see `Pending -> Mapped` and may choose another state): the children are made
     /// when the proposal comes back as MAPPED.
     fn start_mapping(&mut self, t: u32, width_hint: Option<u32>, flat: &[(u32, Vec<u32>)]) {
-        if self.flags[t as usize] & flag::OBSERVED != 0 {
+        if self.tasks[t as usize].flags & flag::OBSERVED != 0 {
             self.pending_maps.insert(t, (width_hint, flat.to_vec()));
             self.state[t as usize] = PENDING; // (RUNNING while it was being prepared)
             self.conclude(t, SELF, MAPPED);
@@ -1144,7 +1217,7 @@ impl Run {
     /// How many edges link `l` of `t` stands for. Mapping over a non-mapped task gives
     /// each child a fresh copy of the upstream state per edge, so Prefect counts each
     /// edge then; everywhere else the same state object counts once.
-    fn edge_count(&self, t: u32, l: &Link) -> u32 {
+    fn edge_count(&self, t: u32, l: Link) -> u32 {
         let g = &self.graph;
         g.in_edges.of(t).iter().filter(|&&e| g.edge(e).upstream == l.up && LinkKind::of(g.edge(e)) == l.kind).count() as u32
     }
@@ -1154,7 +1227,7 @@ impl Run {
         let mut width = width_hint.unwrap_or(u32::MAX);
         let mut base = Counts::default();
         let mut flat_codes: Vec<(u32, Vec<u8>)> = Vec::new();
-        for l in self.links.of(t) {
+        for l in self.links(t) {
             let s = self.state[l.up as usize];
             let up_children = self.children[l.up as usize].as_ref().filter(|_| s == MAPPED);
             match (l.kind, up_children) {
@@ -1184,7 +1257,7 @@ impl Run {
             codes.truncate(width as usize);
         }
         let mut waiting = vec![0u16; width as usize];
-        for l in self.links.of(t) {
+        for l in self.links(t) {
             if l.kind != LinkKind::Child || self.state[l.up as usize] != MAPPED {
                 continue;
             }
@@ -1219,14 +1292,13 @@ impl Run {
     fn evaluate_child(&mut self, t: u32, i: u32) {
         let ch = self.children[t as usize].as_ref().expect("children");
         let mut c = ch.base;
-        let links = self.links.of(t);
-        for l in links {
+        for l in self.links(t) {
             match l.kind {
                 // Child i already counts among the upstream's children when the task
                 // also takes that upstream whole: the same state counts once.
                 LinkKind::Child
                     if self.state[l.up as usize] == MAPPED
-                        && !links.iter().any(|w| w.up == l.up && w.kind == LinkKind::Whole) =>
+                        && !self.links(t).any(|w| w.up == l.up && w.kind == LinkKind::Whole) =>
                 {
                     let uc = self.children[l.up as usize].as_ref().expect("children");
                     c.add(uc.state[i as usize], 1);
@@ -1244,7 +1316,7 @@ impl Run {
 
     #[inline(always)]
     fn decide(&mut self, t: u32, index: u32, c: &Counts) {
-        let f = self.flags[t as usize];
+        let f = self.tasks[t as usize].flags;
         let verdict = if f & flag::SKIP_ON_UPSTREAM_SKIP != 0 && c.skipped > 0 {
             Verdict::Skip
         } else {
@@ -1261,9 +1333,9 @@ impl Run {
     /// Record an outcome the core decided alone, or propose it to Python when the task
     /// is observed.
     fn conclude(&mut self, t: u32, index: u32, code: u8) {
-        if self.flags[t as usize] & flag::OBSERVED != 0 {
+        if self.tasks[t as usize].flags & flag::OBSERVED != 0 {
             self.ready_decided.entry(t).or_default().push_back((index, code));
-            self.active.insert(self.graph.rank(t));
+            self.active.insert(self.tasks[t as usize].rank);
         } else if index == SELF {
             self.set_task_state(t, code);
         } else {
