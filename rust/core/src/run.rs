@@ -152,6 +152,11 @@ struct Rows<T> {
 
 impl<T: Copy> Rows<T> {
     #[inline]
+    fn row(&self, row: u32) -> std::ops::Range<usize> {
+        self.offsets[row as usize] as usize..self.offsets[row as usize + 1] as usize
+    }
+
+    #[inline]
     fn of(&self, row: u32) -> &[T] {
         &self.items[self.offsets[row as usize] as usize..self.offsets[row as usize + 1] as usize]
     }
@@ -221,16 +226,6 @@ struct Task {
     /// [`flag`] bits: the per-task parts of the spec, and where the task stands.
     flags: u16,
     run_count: u8,
-}
-
-/// One more link of `d` is satisfied; evaluate `d` once all are.
-#[inline]
-fn satisfy(tasks: &mut [Task], events: &mut Vec<Event>, d: u32) {
-    let w = &mut tasks[d as usize].waiting;
-    *w -= 1;
-    if *w == 0 {
-        events.push(Event::Evaluate(d));
-    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -790,7 +785,12 @@ impl Run {
                 self.check_code(task, *code)?;
                 let code = self.outcome(task, self.tasks[t].run_count, *code, now_ms, SELF);
                 self.in_flight -= 1;
-                self.set_task_state(task, code);
+                // set_task_state without the round trip through the (empty) event stack.
+                debug_assert!(self.events.is_empty());
+                self.state[t] = code;
+                if is_finished(code) {
+                    self.parent_finished(task);
+                }
             }
             Some(indices) => {
                 if indices.len() != codes.len() {
@@ -1042,24 +1042,7 @@ impl Run {
     fn drain(&mut self) {
         while let Some(ev) = self.events.pop() {
             match ev {
-                Event::ParentFinished(t) => {
-                    if self.tasks[t as usize].flags & flag::CHILD_OUT != 0 {
-                        let Run { out_child, tasks, events, .. } = self;
-                        for &d in out_child.of(t) {
-                            satisfy(tasks, events, d);
-                        }
-                    }
-                    let unfinished = if self.tasks[t as usize].flags & flag::MAPPED != 0 {
-                        self.children[t as usize].as_ref().map_or(0, |c| c.unfinished)
-                    } else {
-                        0
-                    };
-                    if unfinished == 0 {
-                        // What a FullyDone(t) pushed now would do, as it would be the
-                        // next event popped.
-                        self.fully_done(t);
-                    }
-                }
+                Event::ParentFinished(t) => self.parent_finished(t),
                 Event::FullyDone(t) => self.fully_done(t),
                 Event::EvaluateChild(t, i) => {
                     if self.children[t as usize].as_ref().is_some_and(|c| c.state[i as usize] == PENDING) {
@@ -1071,6 +1054,25 @@ impl Run {
         }
     }
 
+    /// Task `t` itself (a mapped task's parent) finished.
+    #[inline(always)]
+    fn parent_finished(&mut self, t: u32) {
+        let f = self.tasks[t as usize].flags;
+        if f & flag::CHILD_OUT != 0 {
+            for k in self.out_child.row(t) {
+                let d = self.out_child.items[k];
+                self.satisfy(d);
+            }
+        }
+        let unfinished =
+            if f & flag::MAPPED != 0 { self.children[t as usize].as_ref().map_or(0, |c| c.unfinished) } else { 0 };
+        if unfinished == 0 {
+            // What a FullyDone(t) pushed now would do, as it would be the next event popped.
+            self.fully_done(t);
+        }
+    }
+
+    /// Task `t` and all of its children finished.
     #[inline(always)]
     fn fully_done(&mut self, t: u32) {
         let f = &mut self.tasks[t as usize].flags;
@@ -1079,10 +1081,35 @@ impl Run {
         }
         *f |= flag::DONE;
         self.not_done -= 1;
-        let Run { out, tasks, events, .. } = self;
-        for &d in out.of(t) {
-            satisfy(tasks, events, d);
+        for k in self.out.row(t) {
+            let d = self.out.items[k];
+            self.satisfy(d);
         }
+    }
+
+    /// One more link of `d` is satisfied. Once all are, `d` is evaluated through the
+    /// event stack, except a task without mapped or flattened edges that turns out
+    /// ready to run: it is made ready at once. Nothing can tell the difference: its
+    /// inputs are final once its links are satisfied, and making a task ready changes
+    /// nothing any other evaluation reads (while the order of the events that do change
+    /// states, and so the order of what they make ready, stays as it was).
+    #[inline(always)]
+    fn satisfy(&mut self, d: u32) {
+        let task = &mut self.tasks[d as usize];
+        task.waiting -= 1;
+        if task.waiting != 0 {
+            return;
+        }
+        if task.flags & (flag::MAPPED | flag::FLAT_IN) == 0
+            && self.state[d as usize] == PENDING
+            && self.flat_counts.is_empty()
+        {
+            let c = self.whole_counts(d);
+            if matches!(self.trigger_verdict(d, &c), Verdict::Run | Verdict::Python) {
+                return self.make_ready(d, SELF, ItemKind::Run);
+            }
+        }
+        self.events.push(Event::Evaluate(d));
     }
 
     /// Add the upstream states `t` contributes through an unmapped edge.
@@ -1127,15 +1154,22 @@ impl Run {
         if f & flag::FLAT_IN != 0 || !self.flat_counts.is_empty() {
             return self.evaluate_flattening(t);
         }
-        // Only unmapped, unflattened links: every upstream counts whole.
+        let c = self.whole_counts(t);
+        self.decide(t, SELF, &c);
+    }
+
+    /// The upstream states of a task whose links are all unmapped and unflattened
+    /// (every upstream counts whole), keyed constants included.
+    #[inline(always)]
+    fn whole_counts(&self, t: u32) -> Counts {
         let mut c = Counts::default();
         for &up in self.ups(t) {
             self.add_whole(&mut c, up);
         }
-        if f & flag::CONSTANTS != 0 {
+        if self.tasks[t as usize].flags & flag::CONSTANTS != 0 {
             c.add(SUCCESS, self.n_constants[t as usize] as u64);
         }
-        self.decide(t, SELF, &c);
+        c
     }
 
     /// [`Run::evaluate_task`] for a task with flattened links (or while element
@@ -1316,18 +1350,23 @@ impl Run {
 
     #[inline(always)]
     fn decide(&mut self, t: u32, index: u32, c: &Counts) {
-        let f = self.tasks[t as usize].flags;
-        let verdict = if f & flag::SKIP_ON_UPSTREAM_SKIP != 0 && c.skipped > 0 {
-            Verdict::Skip
-        } else {
-            self.trigger(t).evaluate(f & flag::HAS_EDGES != 0, c)
-        };
-        let code = match verdict {
+        let code = match self.trigger_verdict(t, c) {
             Verdict::Run | Verdict::Python => return self.make_ready(t, index, ItemKind::Run),
             Verdict::TriggerFail => TRIGGER_FAILED,
             Verdict::Skip => SKIPPED,
         };
         self.conclude(t, index, code);
+    }
+
+    /// What `t`'s trigger (and skip rule) says on upstream states `c`.
+    #[inline(always)]
+    fn trigger_verdict(&self, t: u32, c: &Counts) -> Verdict {
+        let f = self.tasks[t as usize].flags;
+        if f & flag::SKIP_ON_UPSTREAM_SKIP != 0 && c.skipped > 0 {
+            Verdict::Skip
+        } else {
+            self.trigger(t).evaluate(f & flag::HAS_EDGES != 0, c)
+        }
     }
 
     /// Record an outcome the core decided alone, or propose it to Python when the task
