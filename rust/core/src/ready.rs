@@ -12,25 +12,34 @@
 //! highest rank present.
 
 pub(crate) struct RankSet {
-    /// `levels[0]` has one bit per rank; `levels[k + 1]` one bit per word of
-    /// `levels[k]`, set when that word is not zero. The last level is a single word.
-    levels: Vec<Vec<u64>>,
+    /// The bit words of every level, the leaves (one bit per rank) first; level
+    /// `k + 1` has one bit per word of level `k`, set when that word is not zero. The
+    /// last level is a single word.
+    words: Vec<u64>,
+    /// Where each level starts in `words` (`depth` of them are used: 6 levels cover
+    /// every `u32` rank).
+    start: [usize; 6],
+    depth: usize,
     len: usize,
 }
 
 impl RankSet {
     /// An empty set of ranks in `0..n`.
     pub(crate) fn new(n: usize) -> RankSet {
-        let mut levels = Vec::new();
+        let mut start = [0usize; 6];
+        let mut depth = 0;
+        let mut total = 0;
         let mut words = n.div_ceil(64).max(1);
         loop {
-            levels.push(vec![0u64; words]);
+            start[depth] = total;
+            depth += 1;
+            total += words;
             if words == 1 {
                 break;
             }
             words = words.div_ceil(64);
         }
-        RankSet { levels, len: 0 }
+        RankSet { words: vec![0u64; total], start, depth, len: 0 }
     }
 
     /// Number of ranks in the set.
@@ -48,8 +57,8 @@ impl RankSet {
     #[inline]
     pub(crate) fn insert(&mut self, rank: u32) -> bool {
         let mut i = rank as usize;
-        for (k, level) in self.levels.iter_mut().enumerate() {
-            let word = &mut level[i / 64];
+        for k in 0..self.depth {
+            let word = &mut self.words[self.start[k] + i / 64];
             let bit = 1u64 << (i % 64);
             let was = *word;
             *word = was | bit;
@@ -69,8 +78,8 @@ impl RankSet {
     #[inline]
     pub(crate) fn remove(&mut self, rank: u32) -> bool {
         let mut i = rank as usize;
-        for (k, level) in self.levels.iter_mut().enumerate() {
-            let word = &mut level[i / 64];
+        for k in 0..self.depth {
+            let word = &mut self.words[self.start[k] + i / 64];
             let bit = 1u64 << (i % 64);
             if k == 0 && *word & bit == 0 {
                 return false;
@@ -88,10 +97,9 @@ impl RankSet {
     /// The highest rank in the set.
     #[inline]
     pub(crate) fn max(&self) -> Option<u32> {
-        let top = self.levels.len() - 1;
         let mut i = 0usize;
-        for k in (0..=top).rev() {
-            let word = self.levels[k][i];
+        for k in (0..self.depth).rev() {
+            let word = self.words[self.start[k] + i];
             if word == 0 {
                 return None; // only the top word is ever zero on the way down: the set is empty
             }
@@ -101,9 +109,7 @@ impl RankSet {
     }
 
     pub(crate) fn clear(&mut self) {
-        for level in &mut self.levels {
-            level.fill(0);
-        }
+        self.words.fill(0);
         self.len = 0;
     }
 }

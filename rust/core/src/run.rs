@@ -143,45 +143,47 @@ pub enum FinalVerdict {
 
 const SELF: u32 = u32::MAX;
 
-/// Rows of variable length stored flat (row `v` is `items[offsets[v]..offsets[v+1]]`):
-/// two allocations for the whole graph instead of two per task.
-struct Rows<T> {
+/// Rows of task ids of variable length stored flat (row `v` is
+/// `items[offsets[v]..offsets[v+1]]`): two allocations for the whole graph instead of
+/// two per task.
+struct Rows {
     offsets: Vec<u32>,
-    items: Vec<T>,
+    items: Vec<u32>,
 }
 
-impl<T: Copy> Rows<T> {
+impl Rows {
     #[inline]
     fn row(&self, row: u32) -> std::ops::Range<usize> {
         self.offsets[row as usize] as usize..self.offsets[row as usize + 1] as usize
     }
 
     #[inline]
-    fn of(&self, row: u32) -> &[T] {
-        &self.items[self.offsets[row as usize] as usize..self.offsets[row as usize + 1] as usize]
+    fn of(&self, row: u32) -> &[u32] {
+        &self.items[self.row(row)]
     }
 
-    /// Rows over `counts` (row `v` has `counts[v + 1]` items; `counts[0]` is 0), every
-    /// item set to `fill`, and a cursor per row at the row's end, for [`Rows::put_last`].
-    fn sized(mut counts: Vec<u32>, fill: T) -> Rows<T> {
-        for v in 1..counts.len() {
-            counts[v] += counts[v - 1];
+    /// Rows over `counts` (row `v` has `counts[v + 1]` items; `counts[0]` is 0), to be
+    /// filled with [`Rows::put_last`]: each row's cursor starts at the row's end.
+    fn sized(mut counts: Vec<u32>) -> Rows {
+        let mut sum = 0u32;
+        for c in counts.iter_mut() {
+            sum += *c;
+            *c = sum;
         }
-        let total = counts.last().map_or(0, |&c| c as usize);
-        Rows { offsets: counts, items: vec![fill; total] }
+        Rows { offsets: counts, items: vec![0; sum as usize] }
     }
 
     /// Fill row `row` from its end: rows are filled by walking their items backwards.
     /// Here `offsets[row + 1]` is the row's cursor; once every row is full it holds the
     /// row's start, and [`Rows::filled`] shifts the offsets into place.
     #[inline]
-    fn put_last(&mut self, row: u32, item: T) {
+    fn put_last(&mut self, row: u32, item: u32) {
         let slot = &mut self.offsets[row as usize + 1];
         *slot -= 1;
         self.items[*slot as usize] = item;
     }
 
-    fn filled(mut self) -> Rows<T> {
+    fn filled(mut self) -> Rows {
         let n = self.offsets.len();
         if n > 0 {
             self.offsets.copy_within(1.., 0);
@@ -300,10 +302,10 @@ pub struct Run {
     /// never touched.
     link_kind: Vec<u8>,
     /// Per task, the downstream tasks of its unmapped or flattened links, by id.
-    out: Rows<u32>,
+    out: Rows,
     /// Per task, the downstream tasks of its `LinkKind::Child` links, by id; empty
     /// (no rows at all) when the flow maps nothing, else read under `flag::CHILD_OUT`.
-    out_child: Rows<u32>,
+    out_child: Rows,
     /// Triggers with bounds (the others are coded in the flags).
     bounded_triggers: HashMap<u32, Trigger>,
     /// Keyed constants per task (allocated zeroed; read only under `flag::CONSTANTS`).
@@ -350,6 +352,8 @@ impl Run {
         let mut out_counts = vec![0u32; n + 1];
         let mut child_counts: Vec<u32> = Vec::new();
         let mut bad_spec = None;
+        // Tasks to start from (decided ones, and roots): (rank, task).
+        let mut starts: Vec<(u32, u32)> = Vec::new();
         let mut tasks: Vec<Task> = specs
             .into_iter()
             .enumerate()
@@ -386,19 +390,29 @@ impl Run {
                 if spec.skip_on_upstream_skip {
                     f |= flag::SKIP_ON_UPSTREAM_SKIP;
                 }
-                if spec.max_retries > 0 || spec.retry_delays != RetryDelays::NONE {
+                if spec.max_retries > 0 || !spec.retry_delays.is_none() {
                     retries.insert(d, Retries { max_retries: spec.max_retries, delays: spec.retry_delays });
                 }
                 let start = link_up.len();
-                if edges.iter().all(|&e| LinkKind::of(graph.edge(e)) == LinkKind::Whole) {
-                    for &e in edges {
-                        let up = graph.edge(e).upstream;
-                        if !link_up[start..].contains(&up) {
-                            link_up.push(up);
-                            out_counts[up as usize + 1] += 1;
-                        }
+                // Links of unmapped, unflattened edges first (the common case); at the
+                // first other edge, start the task's links over, kinds recorded.
+                let mut plain = true;
+                for &e in edges {
+                    let e = graph.edge(e);
+                    if e.mapped || e.flattened {
+                        plain = false;
+                        break;
                     }
-                } else {
+                    if !link_up[start..].contains(&e.upstream) {
+                        link_up.push(e.upstream);
+                        out_counts[e.upstream as usize + 1] += 1;
+                    }
+                }
+                if !plain {
+                    for &up in &link_up[start..] {
+                        out_counts[up as usize + 1] -= 1;
+                    }
+                    link_up.truncate(start);
                     f |= flag::KINDS;
                     for &e in edges {
                         let e = graph.edge(e);
@@ -424,13 +438,12 @@ impl Run {
                         }
                     }
                 }
-                Task {
-                    links: start as u32,
-                    rank: graph.rank(d),
-                    waiting: (link_up.len() - start) as u32,
-                    flags: f,
-                    run_count: 0,
+                let waiting = (link_up.len() - start) as u32;
+                let rank = graph.rank(d);
+                if spec.decided.is_some() || waiting == 0 {
+                    starts.push((rank, d));
                 }
+                Task { links: start as u32, rank, waiting, flags: f, run_count: 0 }
             })
             .collect();
         if let Some(e) = bad_spec {
@@ -444,8 +457,8 @@ impl Run {
                 tasks[u].flags |= flag::CHILD_OUT;
             }
         }
-        let mut out = Rows::sized(out_counts, 0u32);
-        let mut out_child = Rows::sized(child_counts, 0u32);
+        let mut out = Rows::sized(out_counts);
+        let mut out_child = Rows::sized(child_counts);
         for d in (0..n).rev() {
             let kinds = tasks[d].flags & flag::KINDS != 0;
             for j in (tasks[d].links as usize..tasks[d + 1].links as usize).rev() {
@@ -479,8 +492,9 @@ impl Run {
             pending_maps: HashMap::new(),
             graph,
         };
-        for k in 0..n {
-            let t = run.graph.order()[k];
+        // In topological order, as the events they push are handled last first.
+        starts.sort_unstable();
+        for (_, t) in starts {
             let code = run.state[t as usize];
             if code != PENDING {
                 // Decided from the start (set above; always a finished code). Its
