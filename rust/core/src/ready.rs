@@ -108,6 +108,27 @@ impl RankSet {
         Some(i as u32)
     }
 
+    /// The highest rank in the set below `rank` (the next one to serve once `rank`
+    /// is taken out): look for a lower bit in `rank`'s word, then for a lower non-empty
+    /// word one level up, and so on; then down again to the highest rank under it.
+    #[inline]
+    pub(crate) fn max_below(&self, rank: u32) -> Option<u32> {
+        let mut i = rank as usize;
+        for k in 0..self.depth {
+            let below = self.words[self.start[k] + i / 64] & ((1u64 << (i % 64)) - 1);
+            if below != 0 {
+                i = (i / 64) * 64 + 63 - below.leading_zeros() as usize;
+                for kk in (0..k).rev() {
+                    let word = self.words[self.start[kk] + i];
+                    i = i * 64 + 63 - word.leading_zeros() as usize;
+                }
+                return Some(i as u32);
+            }
+            i /= 64;
+        }
+        None
+    }
+
     pub(crate) fn clear(&mut self) {
         self.words.fill(0);
         self.len = 0;
@@ -144,6 +165,15 @@ mod tests {
             out.push(r);
         }
         assert_eq!(out, vec![9, 7, 5, 3, 0]);
+        for r in [3, 7, 0, 9, 5] {
+            s.insert(r);
+        }
+        assert_eq!(s.max_below(9), Some(7));
+        assert_eq!(s.max_below(8), Some(7));
+        assert_eq!(s.max_below(7), Some(5));
+        assert_eq!(s.max_below(1), Some(0));
+        assert_eq!(s.max_below(0), None);
+        s.clear();
         assert!(s.is_empty());
         assert!(!s.remove(3), "removing an absent rank changes nothing");
         assert_eq!(s.len(), 0);
@@ -213,6 +243,9 @@ mod tests {
                 }
                 assert_eq!(s.max(), r.max());
                 assert_eq!(s.len(), r.0.len());
+                let below = r.0.range((Reverse(rank.saturating_sub(1)), 0)..).next().map(|&(Reverse(x), _)| x);
+                let want = if rank == 0 { None } else { below };
+                assert_eq!(s.max_below(rank), want, "below {rank}");
             }
         }
     }

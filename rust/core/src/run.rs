@@ -682,8 +682,11 @@ impl Run {
         // Every task in the ready set gives at least one item (while the budget lasts).
         let mut items = Vec::with_capacity(budget.min(self.active.len()));
         let mut handed = 0u64;
+        // Handing out only takes tasks out of the ready set, so the next task to serve
+        // is the deepest one below the last (unless that one still has work).
+        let mut next = self.active.max();
         while budget > 0 {
-            let Some(rank) = self.active.max() else { break };
+            let Some(rank) = next else { break };
             let t = self.graph.order()[rank as usize];
             let tu = t as usize;
             let proposals = self.tasks[tu].flags & flag::OBSERVED != 0
@@ -744,6 +747,7 @@ impl Run {
             }
             if !self.has_ready_work(t) {
                 self.active.remove(rank);
+                next = self.active.max_below(rank);
             }
         }
         self.in_flight += handed;
