@@ -54,7 +54,7 @@ impl RankSet {
     }
 
     /// Add `rank`; false if it was there already.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn insert(&mut self, rank: u32) -> bool {
         let mut i = rank as usize;
         for k in 0..self.depth {

@@ -1057,7 +1057,15 @@ impl Run {
         self.active.insert(self.tasks[t as usize].rank);
     }
 
+    #[inline(always)]
     fn drain(&mut self) {
+        if !self.events.is_empty() {
+            self.drain_events();
+        }
+    }
+
+    #[inline(never)]
+    fn drain_events(&mut self) {
         while let Some(ev) = self.events.pop() {
             match ev {
                 Event::ParentFinished(t) => self.parent_finished(t),
