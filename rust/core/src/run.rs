@@ -264,8 +264,12 @@ mod flag {
     /// Some edge into the task is mapped or flattened: its links' kinds are recorded
     /// in `Run::link_kind` (all other links are `LinkKind::Whole`).
     pub const KINDS: u16 = 1 << 10;
+    /// Some satisfied link came from a task that did not end SUCCESS or CACHED (see
+    /// `Run::satisfy`).
+    pub const IMPERFECT: u16 = 1 << 11;
     /// The trigger's kind (`trigger_code`) sits in these bits.
     pub const TRIGGER_SHIFT: u32 = 12;
+    pub const TRIGGER: u16 = 0b111 << TRIGGER_SHIFT;
 }
 
 /// Trigger kinds as stored in a task's flags; a trigger with bounds is kept aside.
@@ -1085,9 +1089,10 @@ impl Run {
     fn parent_finished(&mut self, t: u32) {
         let f = self.tasks[t as usize].flags;
         if f & flag::CHILD_OUT != 0 {
+            let perfect = matches!(self.state[t as usize], SUCCESS | CACHED);
             for k in self.out_child.row(t) {
                 let d = self.out_child.items[k];
-                self.satisfy(d);
+                self.satisfy(d, perfect);
             }
         }
         let unfinished =
@@ -1107,29 +1112,40 @@ impl Run {
         }
         *f |= flag::DONE;
         self.not_done -= 1;
+        let perfect = matches!(self.state[t as usize], SUCCESS | CACHED);
         for k in self.out.row(t) {
             let d = self.out.items[k];
-            self.satisfy(d);
+            self.satisfy(d, perfect);
         }
     }
 
-    /// One more link of `d` is satisfied. Once all are, `d` is evaluated through the
-    /// event stack, except a task without mapped or flattened edges that turns out
-    /// ready to run: it is made ready at once. Nothing can tell the difference: its
-    /// inputs are final once its links are satisfied, and making a task ready changes
-    /// nothing any other evaluation reads (while the order of the events that do change
-    /// states, and so the order of what they make ready, stays as it was).
+    /// One more link of `d` is satisfied, by a finished task whose state is SUCCESS or
+    /// CACHED (`perfect`) or not. Once all are, `d` is evaluated through the event
+    /// stack, except a task without mapped or flattened edges that turns out ready to
+    /// run: it is made ready at once. Nothing can tell the difference: its inputs are
+    /// final once its links are satisfied, and making a task ready changes nothing any
+    /// other evaluation reads (while the order of the events that do change states, and
+    /// so the order of what they make ready, stays as it was).
+    ///
+    /// The common case needs no look at the upstream states: an `all_successful` task
+    /// whose links all came from tasks that ended SUCCESS or CACHED (none MAPPED, so
+    /// each counts its own state) runs, keyed constants or not, skipping on upstream
+    /// skips or not.
     #[inline(always)]
-    fn satisfy(&mut self, d: u32) {
+    fn satisfy(&mut self, d: u32, perfect: bool) {
         let task = &mut self.tasks[d as usize];
         task.waiting -= 1;
+        if !perfect {
+            task.flags |= flag::IMPERFECT;
+        }
         if task.waiting != 0 {
             return;
         }
-        if task.flags & (flag::MAPPED | flag::FLAT_IN) == 0
-            && self.state[d as usize] == PENDING
-            && self.flat_counts.is_empty()
-        {
+        let f = task.flags;
+        if f & (flag::MAPPED | flag::FLAT_IN) == 0 && self.state[d as usize] == PENDING && self.flat_counts.is_empty() {
+            if f & (flag::IMPERFECT | flag::TRIGGER) == 0 {
+                return self.make_ready(d, SELF, ItemKind::Run);
+            }
             let c = self.whole_counts(d);
             if matches!(self.trigger_verdict(d, &c), Verdict::Run | Verdict::Python) {
                 return self.make_ready(d, SELF, ItemKind::Run);
