@@ -17,7 +17,7 @@ pub struct EdgeSpec {
 /// Compressed adjacency: the neighbours of node `v` are `items[offsets[v]..offsets[v+1]]`.
 #[derive(Debug, Clone)]
 pub struct Csr {
-    offsets: Vec<u32>,
+    pub(crate) offsets: Vec<u32>,
     items: Vec<u32>,
 }
 

@@ -305,8 +305,11 @@ pub struct Run {
     /// links of tasks with `flag::KINDS`: for the others (`LinkKind::Whole`, 0) it is
     /// never touched.
     link_kind: Vec<u8>,
-    /// Per task, the downstream tasks of its unmapped or flattened links, by id.
-    out: Rows,
+    /// Per task, the downstream tasks of its unmapped or flattened links, by id: task
+    /// `t`'s are the first `out_len[t]` entries from `graph.out_edges.offsets[t]` (the
+    /// rows of the graph's out-edges, which hold at least as many entries).
+    out_items: Vec<u32>,
+    out_len: Vec<u32>,
     /// Per task, the downstream tasks of its `LinkKind::Child` links, by id; empty
     /// (no rows at all) when the flow maps nothing, else read under `flag::CHILD_OUT`.
     out_child: Rows,
@@ -352,8 +355,12 @@ impl Run {
         let mut retries = HashMap::new();
         let mut link_up: Vec<u32> = Vec::with_capacity(m);
         let mut link_kind = vec![0u8; m];
-        // Links per upstream task (row `u` counted at `u + 1`), child links apart.
-        let mut out_counts = vec![0u32; n + 1];
+        // Links again by upstream task, written as they are made (so each row is in
+        // downstream order, and in link order for one downstream task); child links
+        // counted apart (row `u` counted at `u + 1`), to be grouped below.
+        let out_start = &graph.out_edges.offsets;
+        let mut out_items = vec![0u32; m];
+        let mut out_len = vec![0u32; n];
         let mut child_counts: Vec<u32> = Vec::new();
         let mut bad_spec = None;
         // Tasks to start from (decided ones, and roots): (rank, task).
@@ -409,12 +416,14 @@ impl Run {
                     }
                     if !link_up[start..].contains(&e.upstream) {
                         link_up.push(e.upstream);
-                        out_counts[e.upstream as usize + 1] += 1;
+                        let up = e.upstream as usize;
+                        out_items[(out_start[up] + out_len[up]) as usize] = d;
+                        out_len[up] += 1;
                     }
                 }
                 if !plain {
                     for &up in &link_up[start..] {
-                        out_counts[up as usize + 1] -= 1;
+                        out_len[up as usize] -= 1;
                     }
                     link_up.truncate(start);
                     f |= flag::KINDS;
@@ -438,7 +447,9 @@ impl Run {
                             }
                             child_counts[e.upstream as usize + 1] += 1;
                         } else {
-                            out_counts[e.upstream as usize + 1] += 1;
+                            let up = e.upstream as usize;
+                            out_items[(out_start[up] + out_len[up]) as usize] = d;
+                            out_len[up] += 1;
                         }
                     }
                 }
@@ -454,32 +465,34 @@ impl Run {
             return Err(e);
         }
         tasks.push(Task { links: link_up.len() as u32, ..Task::default() });
-        // The links again, grouped by upstream task: each row in downstream order (and
-        // in link order for one downstream task), filled from its end.
-        for (u, &c) in child_counts.iter().skip(1).enumerate() {
-            if c > 0 {
-                tasks[u].flags |= flag::CHILD_OUT;
-            }
-        }
-        let mut out = Rows::sized(out_counts);
+        // Child links grouped by upstream task (when the flow maps anything): each row
+        // in downstream order (and in link order for one downstream task), filled
+        // from its end.
         let mut out_child = Rows::sized(child_counts);
-        for d in (0..n).rev() {
-            let kinds = tasks[d].flags & flag::KINDS != 0;
-            for j in (tasks[d].links as usize..tasks[d + 1].links as usize).rev() {
-                if kinds && link_kind[j] == LinkKind::Child as u8 {
-                    out_child.put_last(link_up[j], d as u32);
-                } else {
-                    out.put_last(link_up[j], d as u32);
+        if !out_child.offsets.is_empty() {
+            for (u, c) in out_child.offsets.windows(2).enumerate() {
+                if c[1] > c[0] {
+                    tasks[u].flags |= flag::CHILD_OUT;
+                }
+            }
+            for d in (0..n).rev() {
+                if tasks[d].flags & flag::KINDS == 0 {
+                    continue;
+                }
+                for j in (tasks[d].links as usize..tasks[d + 1].links as usize).rev() {
+                    if link_kind[j] == LinkKind::Child as u8 {
+                        out_child.put_last(link_up[j], d as u32);
+                    }
                 }
             }
         }
-        let out = out.filled();
         let out_child = out_child.filled();
         let mut run = Run {
             tasks,
             link_up,
             link_kind,
-            out,
+            out_items,
+            out_len,
             out_child,
             bounded_triggers,
             n_constants,
@@ -1113,8 +1126,9 @@ impl Run {
         *f |= flag::DONE;
         self.not_done -= 1;
         let perfect = matches!(self.state[t as usize], SUCCESS | CACHED);
-        for k in self.out.row(t) {
-            let d = self.out.items[k];
+        let start = self.graph.out_edges.offsets[t as usize] as usize;
+        for k in start..start + self.out_len[t as usize] as usize {
+            let d = self.out_items[k];
             self.satisfy(d, perfect);
         }
     }
