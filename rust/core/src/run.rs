@@ -1372,6 +1372,27 @@ impl Run {
             ready: VecDeque::new(),
         }));
         self.set_task_state(t, MAPPED);
+        // Without flattened links or links to a mapped upstream's children, every
+        // child sees the same upstream states (`base`): decide once for all of them,
+        // in the order `evaluate_child` would have, child by child.
+        let uniform = !self
+            .links(t)
+            .any(|l| l.kind == LinkKind::Flat || (l.kind == LinkKind::Child && self.state[l.up as usize] == MAPPED));
+        if uniform {
+            let verdict = self.trigger_verdict(t, &base);
+            if matches!(verdict, Verdict::Run | Verdict::Python) {
+                if width > 0 {
+                    self.children[tu].as_mut().expect("children").ready.extend(0..width);
+                    self.active.insert(self.tasks[tu].rank);
+                }
+            } else {
+                let code = if verdict == Verdict::Skip { SKIPPED } else { TRIGGER_FAILED };
+                for i in 0..width {
+                    self.conclude(t, i, code);
+                }
+            }
+            return;
+        }
         for i in 0..width {
             if self.children[tu].as_ref().expect("children").waiting[i as usize] == 0 {
                 self.evaluate_child(t, i);
