@@ -17,7 +17,7 @@
 //! not run a task given a finished state (`flow.run(task_states=...)`).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
 use crate::error::CoreError;
 use crate::graph::{EdgeSpec, Graph};
@@ -64,7 +64,7 @@ impl Default for TaskSpec {
 }
 
 /// How a task depends on one upstream task (edges deduplicated per upstream and kind).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 enum LinkKind {
     /// An unmapped edge: the whole upstream, all of its children when it is mapped.
@@ -142,6 +142,9 @@ pub enum FinalVerdict {
 }
 
 const SELF: u32 = u32::MAX;
+
+/// Above this many edges into one task, `Run::new` finds duplicate edges with a set.
+const MANY_EDGES: usize = 32;
 
 /// Rows of task ids of variable length stored flat (row `v` is
 /// `items[offsets[v]..offsets[v+1]]`): two allocations for the whole graph instead of
@@ -405,6 +408,10 @@ impl Run {
                     retries.insert(d, Retries { max_retries: spec.max_retries, delays: spec.retry_delays });
                 }
                 let start = link_up.len();
+                // Edges already linked are found by a scan of the task's links, or in a
+                // set when it has many edges (a scan per edge would be quadratic).
+                let mut seen: Option<HashSet<(u32, LinkKind)>> =
+                    (edges.len() > MANY_EDGES).then(|| HashSet::with_capacity(edges.len()));
                 // Links of unmapped, unflattened edges first (the common case); at the
                 // first other edge, start the task's links over, kinds recorded.
                 let mut plain = true;
@@ -414,7 +421,11 @@ impl Run {
                         plain = false;
                         break;
                     }
-                    if !link_up[start..].contains(&e.upstream) {
+                    let new = match seen.as_mut() {
+                        Some(seen) => seen.insert((e.upstream, LinkKind::Whole)),
+                        None => !link_up[start..].contains(&e.upstream),
+                    };
+                    if new {
                         link_up.push(e.upstream);
                         let up = e.upstream as usize;
                         out_items[(out_start[up] + out_len[up]) as usize] = d;
@@ -426,6 +437,9 @@ impl Run {
                         out_len[up as usize] -= 1;
                     }
                     link_up.truncate(start);
+                    if let Some(seen) = seen.as_mut() {
+                        seen.clear();
+                    }
                     f |= flag::KINDS;
                     for &e in edges {
                         let e = graph.edge(e);
@@ -436,7 +450,11 @@ impl Run {
                         if e.flattened {
                             f |= flag::FLAT_IN;
                         }
-                        if (start..link_up.len()).any(|j| link_up[j] == e.upstream && link_kind[j] == kind as u8) {
+                        let new = match seen.as_mut() {
+                            Some(seen) => seen.insert((e.upstream, kind)),
+                            None => !(start..link_up.len()).any(|j| link_up[j] == e.upstream && link_kind[j] == kind as u8),
+                        };
+                        if !new {
                             continue;
                         }
                         link_kind[link_up.len()] = kind as u8;
