@@ -1018,7 +1018,7 @@ impl Run {
     fn retry_outcome(&mut self, task: u32, runs: u8, code: u8, now_ms: u64, index: u32) -> u8 {
         let base = code & !RETRY_OK;
         let retries = || self.retries.get(&task);
-        let recorded = match base {
+        match base {
             // A trigger failure decided by the core never carries RETRY_OK; a TRIGGERFAIL
             // raised inside the task body does, and is retried like any failure. The
             // delay is that of this run's own attempt (a mapped child's, for a child).
@@ -1034,8 +1034,7 @@ impl Run {
                 RETRYING
             }
             _ => base,
-        };
-        recorded
+        }
     }
 
     #[inline(always)]

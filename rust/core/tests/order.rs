@@ -127,9 +127,9 @@ enum Held {
 }
 
 fn snapshot(run: &Run, out: &mut String) {
-    let _ = write!(
+    let _ = writeln!(
         out,
-        " states {:?} flight {} ready {} timer {:?} retries {:?} stalled {} complete {}\n",
+        " states {:?} flight {} ready {} timer {:?} retries {:?} stalled {} complete {}",
         run.task_states(),
         run.in_flight(),
         run.has_ready(),
