@@ -233,6 +233,8 @@ struct Task {
     run_count: u8,
 }
 
+const _: () = assert!(std::mem::size_of::<Task>() == 16);
+
 #[derive(Debug, Clone, Copy)]
 enum Event {
     ParentFinished(u32),
