@@ -1,5 +1,7 @@
 //! A flow frozen into a compact graph: CSR adjacency, topological order, cycle check.
 
+use std::sync::Arc;
+
 use crate::error::CoreError;
 
 /// One edge as the Python layer describes it. `mapped` edges feed a mapped task one
@@ -15,7 +17,7 @@ pub struct EdgeSpec {
 /// Compressed adjacency: the neighbours of node `v` are `items[offsets[v]..offsets[v+1]]`.
 #[derive(Debug, Clone)]
 pub struct Csr {
-    offsets: Vec<u32>,
+    pub(crate) offsets: Vec<u32>,
     items: Vec<u32>,
 }
 
@@ -45,9 +47,12 @@ impl Csr {
 }
 
 /// A frozen flow graph. Tasks are numbered `0..n`; names are kept for error messages.
+///
+/// The names are shared between clones (each run of a flow starts from a clone of its
+/// frozen graph): one heap object per task, copied and freed with every clone before.
 #[derive(Debug, Clone)]
 pub struct Graph {
-    names: Vec<String>,
+    names: Arc<Vec<String>>,
     edges: Vec<EdgeSpec>,
     /// Edge indices entering each task.
     pub in_edges: Csr,
@@ -76,7 +81,7 @@ impl Graph {
             n,
             edges.iter().enumerate().map(|(i, e)| (e.upstream, i as u32)),
         );
-        let mut graph = Graph { names, edges, in_edges, out_edges, order: Vec::new(), rank: Vec::new() };
+        let mut graph = Graph { names: Arc::new(names), edges, in_edges, out_edges, order: Vec::new(), rank: Vec::new() };
         graph.sort()?;
         Ok(graph)
     }

@@ -14,6 +14,7 @@
 
 pub mod error;
 pub mod graph;
+mod ready;
 pub mod retry;
 pub mod run;
 pub mod state;

@@ -69,6 +69,11 @@ impl RetryDelays {
         })
     }
 
+    /// Every retry is immediate (no delays listed).
+    pub(crate) fn is_none(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// The listed delays (empty when every retry is immediate).
     pub fn delays_ms(&self) -> &[u64] {
         self.0.as_ref().map_or(&[], |p| &p.delays_ms)

@@ -17,10 +17,11 @@
 //! not run a task given a finished state (`flow.run(task_states=...)`).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
 use crate::error::CoreError;
-use crate::graph::Graph;
+use crate::graph::{EdgeSpec, Graph};
+use crate::ready::RankSet;
 use crate::retry::RetryDelays;
 use crate::state::*;
 use crate::trigger::{Trigger, Verdict};
@@ -63,28 +64,50 @@ impl Default for TaskSpec {
 }
 
 /// How a task depends on one upstream task (edges deduplicated per upstream and kind).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
 enum LinkKind {
+    /// An unmapped edge: the whole upstream, all of its children when it is mapped.
+    /// (Zero: see `Run::link_kind`.)
+    Whole = 0,
     /// A mapped, unflattened edge: child `i` depends on the upstream's child `i` (or
     /// element `i` of a non-mapped upstream's value).
-    Child,
-    /// An unmapped edge: the whole upstream, all of its children when it is mapped.
-    Whole,
+    Child = 1,
     /// An unmapped, flattened edge: like `Whole`, but a mapped upstream counts one
     /// upstream state per element of its flattened children.
-    WholeFlat,
+    WholeFlat = 2,
     /// A mapped, flattened edge: one child per element of the flattened upstream.
-    Flat,
+    Flat = 3,
 }
 
+impl LinkKind {
+    #[inline]
+    fn of(e: &EdgeSpec) -> LinkKind {
+        match (e.mapped, e.flattened) {
+            (true, false) => LinkKind::Child,
+            (true, true) => LinkKind::Flat,
+            (false, false) => LinkKind::Whole,
+            (false, true) => LinkKind::WholeFlat,
+        }
+    }
+
+    #[inline]
+    fn from_code(code: u8) -> LinkKind {
+        match code {
+            0 => LinkKind::Whole,
+            1 => LinkKind::Child,
+            2 => LinkKind::WholeFlat,
+            _ => LinkKind::Flat,
+        }
+    }
+}
+
+/// All the edges of one kind from one upstream task. (How many there are matters only
+/// when a task maps over a non-mapped upstream: see `Run::edge_count`.)
 #[derive(Debug, Clone, Copy)]
 struct Link {
     up: u32,
     kind: LinkKind,
-    /// How many edges of this kind come from `up`. Mapping over a non-mapped task
-    /// gives each child a fresh copy of the upstream state per edge, so Prefect counts
-    /// each edge then; everywhere else the same state object counts once.
-    edges: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,55 +143,60 @@ pub enum FinalVerdict {
 
 const SELF: u32 = u32::MAX;
 
-/// Rows of variable length stored flat (row `v` is `items[offsets[v]..offsets[v+1]]`):
-/// two allocations for the whole graph instead of two per task.
-struct Rows<T> {
+/// Above this many edges into one task, `Run::new` finds duplicate edges with a set.
+const MANY_EDGES: usize = 32;
+
+/// Rows of task ids of variable length stored flat (row `v` is
+/// `items[offsets[v]..offsets[v+1]]`): two allocations for the whole graph instead of
+/// two per task.
+struct Rows {
     offsets: Vec<u32>,
-    items: Vec<T>,
+    items: Vec<u32>,
 }
 
-impl<T: Copy> Rows<T> {
-    fn with_capacity(rows: usize, items: usize) -> Self {
-        let mut offsets = Vec::with_capacity(rows + 1);
-        offsets.push(0);
-        Rows { offsets, items: Vec::with_capacity(items) }
-    }
-
-    /// Close the row being filled.
-    fn end_row(&mut self) {
-        self.offsets.push(self.items.len() as u32);
+impl Rows {
+    #[inline]
+    fn row(&self, row: u32) -> std::ops::Range<usize> {
+        self.offsets[row as usize] as usize..self.offsets[row as usize + 1] as usize
     }
 
     #[inline]
-    fn of(&self, row: u32) -> &[T] {
-        &self.items[self.offsets[row as usize] as usize..self.offsets[row as usize + 1] as usize]
+    fn of(&self, row: u32) -> &[u32] {
+        &self.items[self.row(row)]
     }
 
-    /// Regroup the items of `rows` by the row `key` assigns them (`n` rows).
-    fn transpose<U: Copy>(rows: &Rows<U>, n: usize, key: impl Fn(u32, &U) -> (u32, T)) -> Rows<T> {
-        let mut offsets = vec![0u32; n + 1];
-        for r in 0..n as u32 {
-            for item in rows.of(r) {
-                offsets[key(r, item).0 as usize + 1] += 1;
-            }
+    /// Rows over `counts` (row `v` has `counts[v + 1]` items; `counts[0]` is 0), to be
+    /// filled with [`Rows::put_last`]: each row's cursor starts at the row's end.
+    fn sized(mut counts: Vec<u32>) -> Rows {
+        let mut sum = 0u32;
+        for c in counts.iter_mut() {
+            sum += *c;
+            *c = sum;
         }
-        for v in 0..n {
-            offsets[v + 1] += offsets[v];
+        Rows { offsets: counts, items: vec![0; sum as usize] }
+    }
+
+    /// Fill row `row` from its end: rows are filled by walking their items backwards.
+    /// Here `offsets[row + 1]` is the row's cursor; once every row is full it holds the
+    /// row's start, and [`Rows::filled`] shifts the offsets into place.
+    #[inline]
+    fn put_last(&mut self, row: u32, item: u32) {
+        let slot = &mut self.offsets[row as usize + 1];
+        *slot -= 1;
+        self.items[*slot as usize] = item;
+    }
+
+    fn filled(mut self) -> Rows {
+        let n = self.offsets.len();
+        if n > 0 {
+            self.offsets.copy_within(1.., 0);
+            self.offsets[n - 1] = self.items.len() as u32;
         }
-        let mut fill = offsets.clone();
-        let mut items: Vec<Option<T>> = vec![None; offsets[n] as usize];
-        for r in 0..n as u32 {
-            for item in rows.of(r) {
-                let (row, value) = key(r, item);
-                let slot = &mut fill[row as usize];
-                items[*slot as usize] = Some(value);
-                *slot += 1;
-            }
-        }
-        Rows { offsets, items: items.into_iter().map(|x| x.expect("every slot filled")).collect() }
+        self
     }
 }
 
+#[derive(Clone)]
 struct Children {
     width: u32,
     state: Vec<u8>,
@@ -182,7 +210,30 @@ struct Children {
     flat: Vec<(u32, Vec<u8>)>,
     unfinished: u32,
     tally: [u64; N_STATES],
+    /// Children ready to be handed out, in the order they became ready.
+    ready: VecDeque<u32>,
 }
+
+/// What the run keeps per task besides its state: 16 bytes, so that the records fit
+/// four to a cache line and `Run::new` can build them in the allocation of the specs
+/// it is given (the standard library collects a mapped `vec::IntoIter` in place when
+/// sizes and alignments allow).
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(8))]
+struct Task {
+    /// The task's first link in `Run::link_up` (its links end where the next task's
+    /// begin; a last record closes the rows of the last task).
+    links: u32,
+    /// The task's topological rank (`Graph::rank`), its key in the ready set.
+    rank: u32,
+    /// Links not satisfied yet.
+    waiting: u32,
+    /// [`flag`] bits: the per-task parts of the spec, and where the task stands.
+    flags: u16,
+    run_count: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Task>() == 16);
 
 #[derive(Debug, Clone, Copy)]
 enum Event {
@@ -192,32 +243,104 @@ enum Event {
     Evaluate(u32),
 }
 
+/// Per-task flag bits (`Task::flags`): what the run keeps of each [`TaskSpec`] and of
+/// the task's edges, and where the task stands.
+mod flag {
+    /// Some edge into the task is mapped (and the task is not decided from the start).
+    pub const MAPPED: u16 = 1;
+    /// The task has an upstream edge or a keyed constant.
+    pub const HAS_EDGES: u16 = 1 << 1;
+    /// The task and all of its children are finished.
+    pub const DONE: u16 = 1 << 2;
+    /// Python watches the task: the core proposes its own decisions.
+    pub const OBSERVED: u16 = 1 << 3;
+    /// The task itself is ready to run / to be prepared.
+    pub const READY_RUN: u16 = 1 << 4;
+    pub const READY_PREPARE: u16 = 1 << 5;
+    pub const READY_SELF: u16 = READY_RUN | READY_PREPARE;
+    /// Some link into the task is flattened (it may need element counts).
+    pub const FLAT_IN: u16 = 1 << 6;
+    /// `TaskSpec::skip_on_upstream_skip`.
+    pub const SKIP_ON_UPSTREAM_SKIP: u16 = 1 << 7;
+    /// `TaskSpec::n_constants` is not zero (see `Run::n_constants`).
+    pub const CONSTANTS: u16 = 1 << 8;
+    /// Some task maps over this one's children (it has `LinkKind::Child` out-links).
+    pub const CHILD_OUT: u16 = 1 << 9;
+    /// Some edge into the task is mapped or flattened: its links' kinds are recorded
+    /// in `Run::link_kind` (all other links are `LinkKind::Whole`).
+    pub const KINDS: u16 = 1 << 10;
+    /// Some satisfied link came from a task that did not end SUCCESS or CACHED (see
+    /// `Run::satisfy`).
+    pub const IMPERFECT: u16 = 1 << 11;
+    /// The trigger's kind (`trigger_code`) sits in these bits.
+    pub const TRIGGER_SHIFT: u32 = 12;
+    pub const TRIGGER: u16 = 0b111 << TRIGGER_SHIFT;
+}
+
+/// Trigger kinds as stored in a task's flags; a trigger with bounds is kept aside.
+const BOUNDED_TRIGGER: u16 = 7;
+
+fn trigger_code(trigger: &Trigger) -> u16 {
+    match trigger {
+        Trigger::AllSuccessful => 0,
+        Trigger::AllFailed => 1,
+        Trigger::AnySuccessful => 2,
+        Trigger::AnyFailed => 3,
+        Trigger::AllFinished => 4,
+        Trigger::NotAllSkipped => 5,
+        Trigger::Custom => 6,
+        Trigger::SomeSuccessful { .. } | Trigger::SomeFailed { .. } => BOUNDED_TRIGGER,
+    }
+}
+
+/// A task's retry settings, kept only for tasks that retry or wait.
+struct Retries {
+    max_retries: u8,
+    delays: RetryDelays,
+}
+
 pub struct Run {
     graph: Graph,
-    specs: Vec<TaskSpec>,
-    links: Rows<Link>,
-    out: Rows<(u32, LinkKind)>,
-    has_edges: Vec<bool>,
-    mapped: Vec<bool>,
+    /// One record per task, plus one that closes the last task's rows.
+    tasks: Vec<Task>,
+    /// The upstream task of each link (edges deduplicated per upstream and kind), task
+    /// by task: task `t`'s are `tasks[t].links..tasks[t + 1].links`.
+    link_up: Vec<u32>,
+    /// Each link's kind (`LinkKind as u8`). Allocated zeroed and written only for the
+    /// links of tasks with `flag::KINDS`: for the others (`LinkKind::Whole`, 0) it is
+    /// never touched.
+    link_kind: Vec<u8>,
+    /// Per task, the downstream tasks of its unmapped or flattened links, by id: task
+    /// `t`'s are the first `out_len[t]` entries from `graph.out_edges.offsets[t]` (the
+    /// rows of the graph's out-edges, which hold at least as many entries).
+    out_items: Vec<u32>,
+    out_len: Vec<u32>,
+    /// Per task, the downstream tasks of its `LinkKind::Child` links, by id; empty
+    /// (no rows at all) when the flow maps nothing, else read under `flag::CHILD_OUT`.
+    out_child: Rows,
+    /// Triggers with bounds (the others are coded in the flags).
+    bounded_triggers: HashMap<u32, Trigger>,
+    /// Keyed constants per task (allocated zeroed; read only under `flag::CONSTANTS`).
+    n_constants: Vec<u32>,
+    /// Tasks with retries or retry delays.
+    retries: HashMap<u32, Retries>,
     state: Vec<u8>,
-    run_count: Vec<u8>,
-    waiting: Vec<u32>,
-    done: Vec<bool>,
+    /// Only mapped tasks ever have children (the vector is allocated zeroed and its
+    /// entries for other tasks are never touched).
     children: Vec<Option<Box<Children>>>,
-    ready_self: Vec<Option<ItemKind>>,
-    ready_children: Vec<VecDeque<u32>>,
     /// Proposed outcomes of observed tasks: (index or SELF, code).
-    ready_decided: Vec<VecDeque<(u32, u8)>>,
-    active: BTreeSet<(Reverse<u32>, u32)>,
+    ready_decided: HashMap<u32, VecDeque<(u32, u8)>>,
+    /// Ranks of the tasks with something ready, deepest first.
+    active: RankSet,
     timers: BinaryHeap<Reverse<(u64, u32, u32)>>,
     in_flight: u64,
     not_done: u32,
     events: Vec<Event>,
     /// Element counts of flattened mapped upstreams reported for non-mapped tasks.
-    flat_counts: std::collections::HashMap<u32, Vec<(u32, Vec<u32>)>>,
+    flat_counts: HashMap<u32, Vec<(u32, Vec<u32>)>>,
     /// Observed mapped tasks whose MAPPED was proposed to Python: the width hint and
     /// element counts to map with once it is confirmed.
-    pending_maps: std::collections::HashMap<u32, (Option<u32>, Vec<(u32, Vec<u32>)>)>,
+    pending_maps: HashMap<u32, (Option<u32>, Vec<(u32, Vec<u32>)>)>,
 }
 
 impl Run {
@@ -227,74 +350,242 @@ impl Run {
         if specs.len() != n {
             return Err(CoreError::SpecCount { specs: specs.len(), tasks: n });
         }
-        for (t, spec) in specs.iter().enumerate() {
-            if let Some(code) = spec.decided {
-                if !is_finished(code) || code == MAPPED || code as usize >= N_STATES {
-                    return Err(CoreError::BadSpec(format!(
-                        "task {} cannot be decided from the start with code {code}",
-                        graph.name(t as u32)
-                    )));
+        // One pass over the specs and the edges into each task: each spec is taken
+        // apart into its task's record (flag bits) and a few sparse maps, the edges
+        // into links.
+        let m = graph.edges().len();
+        let mut state = vec![PENDING; n];
+        let mut n_constants = vec![0u32; n];
+        let mut bounded_triggers = HashMap::new();
+        let mut retries = HashMap::new();
+        let mut link_up: Vec<u32> = Vec::with_capacity(m);
+        let mut link_kind = vec![0u8; m];
+        // Links again by upstream task, written as they are made (so each row is in
+        // downstream order, and in link order for one downstream task); child links
+        // counted apart (row `u` counted at `u + 1`), to be grouped below.
+        let out_start = &graph.out_edges.offsets;
+        let mut out_items = vec![0u32; m];
+        let mut out_len = vec![0u32; n];
+        let mut child_counts: Vec<u32> = Vec::new();
+        let mut bad_spec = None;
+        // Tasks to start from (decided ones, and roots): (rank, task).
+        let mut starts: Vec<(u32, u32)> = Vec::new();
+        let mut tasks: Vec<Task> = specs
+            .into_iter()
+            .enumerate()
+            .map(|(du, spec)| {
+                let d = du as u32;
+                if let Some(code) = spec.decided {
+                    if !is_finished(code) || code == MAPPED || code as usize >= N_STATES {
+                        bad_spec.get_or_insert_with(|| {
+                            CoreError::BadSpec(format!(
+                                "task {} cannot be decided from the start with code {code}",
+                                graph.name(d)
+                            ))
+                        });
+                    } else {
+                        // Recorded below, in topological order, as the task's state.
+                        state[du] = code;
+                    }
+                }
+                let edges = graph.in_edges.of(d);
+                let mut f = trigger_code(&spec.trigger) << flag::TRIGGER_SHIFT;
+                if f >> flag::TRIGGER_SHIFT == BOUNDED_TRIGGER {
+                    bounded_triggers.insert(d, spec.trigger);
+                }
+                if !edges.is_empty() || spec.n_constants > 0 {
+                    f |= flag::HAS_EDGES;
+                }
+                if spec.n_constants > 0 {
+                    f |= flag::CONSTANTS;
+                    n_constants[du] = spec.n_constants;
+                }
+                if spec.observed {
+                    f |= flag::OBSERVED;
+                }
+                if spec.skip_on_upstream_skip {
+                    f |= flag::SKIP_ON_UPSTREAM_SKIP;
+                }
+                if spec.max_retries > 0 || !spec.retry_delays.is_none() {
+                    retries.insert(d, Retries { max_retries: spec.max_retries, delays: spec.retry_delays });
+                }
+                let start = link_up.len();
+                // Edges already linked are found by a scan of the task's links, or in a
+                // set when it has many edges (a scan per edge would be quadratic).
+                let mut seen: Option<HashSet<(u32, LinkKind)>> =
+                    (edges.len() > MANY_EDGES).then(|| HashSet::with_capacity(edges.len()));
+                // Links of unmapped, unflattened edges first (the common case); at the
+                // first other edge, start the task's links over, kinds recorded.
+                let mut plain = true;
+                for &e in edges {
+                    let e = graph.edge(e);
+                    if e.mapped || e.flattened {
+                        plain = false;
+                        break;
+                    }
+                    let new = match seen.as_mut() {
+                        Some(seen) => seen.insert((e.upstream, LinkKind::Whole)),
+                        None => !link_up[start..].contains(&e.upstream),
+                    };
+                    if new {
+                        link_up.push(e.upstream);
+                        let up = e.upstream as usize;
+                        out_items[(out_start[up] + out_len[up]) as usize] = d;
+                        out_len[up] += 1;
+                    }
+                }
+                if !plain {
+                    for &up in &link_up[start..] {
+                        out_len[up as usize] -= 1;
+                    }
+                    link_up.truncate(start);
+                    if let Some(seen) = seen.as_mut() {
+                        seen.clear();
+                    }
+                    f |= flag::KINDS;
+                    for &e in edges {
+                        let e = graph.edge(e);
+                        let kind = LinkKind::of(e);
+                        if e.mapped && spec.decided.is_none() {
+                            f |= flag::MAPPED;
+                        }
+                        if e.flattened {
+                            f |= flag::FLAT_IN;
+                        }
+                        let new = match seen.as_mut() {
+                            Some(seen) => seen.insert((e.upstream, kind)),
+                            None => !(start..link_up.len()).any(|j| link_up[j] == e.upstream && link_kind[j] == kind as u8),
+                        };
+                        if !new {
+                            continue;
+                        }
+                        link_kind[link_up.len()] = kind as u8;
+                        link_up.push(e.upstream);
+                        if kind == LinkKind::Child {
+                            if child_counts.is_empty() {
+                                child_counts = vec![0u32; n + 1];
+                            }
+                            child_counts[e.upstream as usize + 1] += 1;
+                        } else {
+                            let up = e.upstream as usize;
+                            out_items[(out_start[up] + out_len[up]) as usize] = d;
+                            out_len[up] += 1;
+                        }
+                    }
+                }
+                let waiting = (link_up.len() - start) as u32;
+                let rank = graph.rank(d);
+                if spec.decided.is_some() || waiting == 0 {
+                    starts.push((rank, d));
+                }
+                Task { links: start as u32, rank, waiting, flags: f, run_count: 0 }
+            })
+            .collect();
+        if let Some(e) = bad_spec {
+            return Err(e);
+        }
+        tasks.push(Task { links: link_up.len() as u32, ..Task::default() });
+        // Child links grouped by upstream task (when the flow maps anything): each row
+        // in downstream order (and in link order for one downstream task), filled
+        // from its end.
+        let mut out_child = Rows::sized(child_counts);
+        if !out_child.offsets.is_empty() {
+            for (u, c) in out_child.offsets.windows(2).enumerate() {
+                if c[1] > c[0] {
+                    tasks[u].flags |= flag::CHILD_OUT;
+                }
+            }
+            for d in (0..n).rev() {
+                if tasks[d].flags & flag::KINDS == 0 {
+                    continue;
+                }
+                for j in (tasks[d].links as usize..tasks[d + 1].links as usize).rev() {
+                    if link_kind[j] == LinkKind::Child as u8 {
+                        out_child.put_last(link_up[j], d as u32);
+                    }
                 }
             }
         }
-        let mut has_edges = vec![false; n];
-        let mut mapped = vec![false; n];
-        let mut links: Rows<Link> = Rows::with_capacity(n, graph.edges().len());
-        for d in 0..n as u32 {
-            let edges = graph.in_edges.of(d);
-            has_edges[d as usize] = !edges.is_empty() || specs[d as usize].n_constants > 0;
-            let start = links.items.len();
-            for &e in edges {
-                let e = graph.edge(e);
-                let kind = match (e.mapped, e.flattened) {
-                    (true, false) => LinkKind::Child,
-                    (true, true) => LinkKind::Flat,
-                    (false, false) => LinkKind::Whole,
-                    (false, true) => LinkKind::WholeFlat,
-                };
-                mapped[d as usize] |= e.mapped && specs[d as usize].decided.is_none();
-                match links.items[start..].iter_mut().find(|l| l.up == e.upstream && l.kind == kind) {
-                    Some(link) => link.edges += 1,
-                    None => links.items.push(Link { up: e.upstream, kind, edges: 1 }),
-                }
-            }
-            links.end_row();
-        }
-        let out = Rows::transpose(&links, n, |d, l| (l.up, (d, l.kind)));
-        let waiting: Vec<u32> = (0..n as u32).map(|d| links.of(d).len() as u32).collect();
+        let out_child = out_child.filled();
         let mut run = Run {
-            specs,
-            links,
-            out,
-            has_edges,
-            mapped,
-            state: vec![PENDING; n],
-            run_count: vec![0; n],
-            waiting,
-            done: vec![false; n],
-            children: (0..n).map(|_| None).collect(),
-            ready_self: vec![None; n],
-            ready_children: (0..n).map(|_| VecDeque::new()).collect(),
-            ready_decided: (0..n).map(|_| VecDeque::new()).collect(),
-            active: BTreeSet::new(),
+            tasks,
+            link_up,
+            link_kind,
+            out_items,
+            out_len,
+            out_child,
+            bounded_triggers,
+            n_constants,
+            retries,
+            state,
+            children: vec![None; n],
+            ready_decided: HashMap::new(),
+            active: RankSet::new(n),
             timers: BinaryHeap::new(),
             in_flight: 0,
             not_done: n as u32,
             events: Vec::new(),
-            flat_counts: std::collections::HashMap::new(),
-            pending_maps: std::collections::HashMap::new(),
+            flat_counts: HashMap::new(),
+            pending_maps: HashMap::new(),
             graph,
         };
-        for &t in run.graph.order().to_vec().iter() {
-            if let Some(code) = run.specs[t as usize].decided {
-                // Its upstreams still finish into it (and find it decided already).
+        // In topological order, as the events they push are handled last first.
+        starts.sort_unstable();
+        for (_, t) in starts {
+            let code = run.state[t as usize];
+            if code != PENDING {
+                // Decided from the start (set above; always a finished code). Its
+                // upstreams still finish into it (and find it decided already).
                 run.set_task_state(t, code);
-            } else if run.waiting[t as usize] == 0 {
+            } else if run.tasks[t as usize].waiting == 0 {
                 run.events.push(Event::Evaluate(t));
             }
         }
         run.drain();
         Ok(run)
+    }
+
+    /// The task's trigger.
+    #[inline(always)]
+    fn trigger(&self, t: u32) -> Trigger {
+        match self.tasks[t as usize].flags >> flag::TRIGGER_SHIFT {
+            0 => Trigger::AllSuccessful,
+            1 => Trigger::AllFailed,
+            2 => Trigger::AnySuccessful,
+            3 => Trigger::AnyFailed,
+            4 => Trigger::AllFinished,
+            5 => Trigger::NotAllSkipped,
+            6 => Trigger::Custom,
+            _ => self.bounded_triggers[&t],
+        }
+    }
+
+    /// Task `t`'s links, as upstream task ids (all `LinkKind::Whole` unless the task
+    /// has `flag::KINDS`).
+    #[inline(always)]
+    fn ups(&self, t: u32) -> &[u32] {
+        &self.link_up[self.tasks[t as usize].links as usize..self.tasks[t as usize + 1].links as usize]
+    }
+
+    /// Task `t`'s links.
+    #[inline]
+    fn links(&self, t: u32) -> impl Iterator<Item = Link> + Clone + '_ {
+        let kinds = self.tasks[t as usize].flags & flag::KINDS != 0;
+        let row = self.tasks[t as usize].links as usize..self.tasks[t as usize + 1].links as usize;
+        row.map(move |j| Link {
+            up: self.link_up[j],
+            kind: if kinds { LinkKind::from_code(self.link_kind[j]) } else { LinkKind::Whole },
+        })
+    }
+
+    /// The task's keyed constants.
+    #[inline]
+    fn n_constants(&self, t: u32) -> u32 {
+        if self.tasks[t as usize].flags & flag::CONSTANTS != 0 {
+            self.n_constants[t as usize]
+        } else {
+            0
+        }
     }
 
     // ----- queries -------------------------------------------------------------
@@ -304,7 +595,7 @@ impl Run {
     }
 
     pub fn is_mapped(&self, task: u32) -> bool {
-        self.mapped[task as usize]
+        self.tasks[..self.state.len()][task as usize].flags & flag::MAPPED != 0
     }
 
     /// Task-level state code (a mapped task's parent).
@@ -317,7 +608,7 @@ impl Run {
     }
 
     pub fn task_run_count(&self, task: u32) -> u8 {
-        self.run_count[task as usize]
+        self.tasks[..self.state.len()][task as usize].run_count
     }
 
     /// Number of children of a mapped task, once it has mapped.
@@ -377,8 +668,10 @@ impl Run {
     /// The wait the core schedules when attempt `attempt` of `task` (child `index`,
     /// or the task itself for `None`) fails and may be retried; `None` for an unknown task.
     pub fn retry_delay_ms(&self, task: u32, index: Option<u32>, attempt: u8) -> Option<u64> {
-        let spec = self.specs.get(task as usize)?;
-        Some(spec.retry_delays.delay_ms(task, index.unwrap_or(SELF), attempt))
+        if task as usize >= self.state.len() {
+            return None;
+        }
+        Some(self.retries.get(&task).map_or(0, |r| r.delays.delay_ms(task, index.unwrap_or(SELF), attempt)))
     }
 
     /// Nothing ready, nothing in flight, no timer, yet not complete: the run cannot
@@ -423,24 +716,34 @@ impl Run {
             }
         }
         let mut budget = max_items.max(1);
-        let mut items = Vec::new();
+        // Every task in the ready set gives at least one item (while the budget lasts).
+        let mut items = Vec::with_capacity(budget.min(self.active.len()));
+        let mut handed = 0u64;
+        // Handing out only takes tasks out of the ready set, so the next task to serve
+        // is the deepest one below the last (unless that one still has work).
+        let mut next = self.active.max();
         while budget > 0 {
-            let Some(&key) = self.active.first() else { break };
-            let t = key.1;
+            let Some(rank) = next else { break };
+            let t = self.graph.order()[rank as usize];
             let tu = t as usize;
-            if let Some(&(first, code)) = self.ready_decided[tu].front() {
+            let proposals = self.tasks[tu].flags & flag::OBSERVED != 0
+                && self.ready_decided.get(&t).is_some_and(|q| !q.is_empty());
+            if proposals {
+                let queue = self.ready_decided.get_mut(&t).expect("proposals");
+                let (first, code) = *queue.front().expect("proposals");
                 // One item per run of proposals with the same code (SELF alone).
                 let mut indices = Vec::new();
                 while budget > 0 {
-                    match self.ready_decided[tu].front() {
+                    match queue.front() {
                         Some(&(i, c)) if c == code && (i == SELF) == (first == SELF) && !(first == SELF && !indices.is_empty()) => {
-                            self.ready_decided[tu].pop_front();
+                            queue.pop_front();
                             indices.push(i);
                             budget -= 1;
                         }
                         _ => break,
                     }
                 }
+                handed += indices.len() as u64;
                 if first == SELF {
                     self.set_task_state(t, RUNNING);
                     items.push(Item { task: t, kind: ItemKind::Decided(code), indices: None });
@@ -454,18 +757,20 @@ impl Run {
                     }
                     items.push(Item { task: t, kind: ItemKind::Decided(code), indices: Some(indices) });
                 }
-            } else if let Some(kind) = self.ready_self[tu].take() {
+            } else if self.tasks[tu].flags & flag::READY_SELF != 0 {
+                let kind = if self.tasks[tu].flags & flag::READY_RUN != 0 { ItemKind::Run } else { ItemKind::Prepare };
+                self.tasks[tu].flags &= !flag::READY_SELF;
                 if kind == ItemKind::Run {
-                    self.run_count[tu] = self.run_count[tu].saturating_add(1);
+                    self.tasks[tu].run_count = self.tasks[tu].run_count.saturating_add(1);
                 }
                 self.set_task_state(t, RUNNING);
                 items.push(Item { task: t, kind, indices: None });
                 budget -= 1;
+                handed += 1;
             } else {
-                let queue = &mut self.ready_children[tu];
-                let take = budget.min(queue.len());
-                let indices: Vec<u32> = queue.drain(..take).collect();
                 let ch = self.children[tu].as_mut().expect("ready children of a mapped task");
+                let take = budget.min(ch.ready.len());
+                let indices: Vec<u32> = ch.ready.drain(..take).collect();
                 for &i in &indices {
                     let old = ch.state[i as usize];
                     ch.tally[old as usize] -= 1;
@@ -474,14 +779,25 @@ impl Run {
                     ch.run_count[i as usize] = ch.run_count[i as usize].saturating_add(1);
                 }
                 budget -= take;
+                handed += take as u64;
                 items.push(Item { task: t, kind: ItemKind::Run, indices: Some(indices) });
             }
-            if self.ready_self[tu].is_none() && self.ready_children[tu].is_empty() && self.ready_decided[tu].is_empty() {
-                self.active.remove(&key);
+            if !self.has_ready_work(t) {
+                self.active.remove(rank);
+                next = self.active.max_below(rank);
             }
         }
-        self.in_flight += items.iter().map(|it| it.indices.as_ref().map_or(1, |v| v.len() as u64)).sum::<u64>();
+        self.in_flight += handed;
         items
+    }
+
+    /// Whether `t` has anything left to hand out.
+    fn has_ready_work(&self, t: u32) -> bool {
+        let tu = t as usize;
+        let f = self.tasks[tu].flags;
+        f & flag::READY_SELF != 0
+            || (f & flag::MAPPED != 0 && self.children[tu].as_ref().is_some_and(|c| !c.ready.is_empty()))
+            || (f & flag::OBSERVED != 0 && self.ready_decided.get(&t).is_some_and(|q| !q.is_empty()))
     }
 
     /// Report outcomes of task runs handed out by [`Run::next_batch`]: one code per
@@ -500,7 +816,8 @@ impl Run {
                 if self.state[t] != RUNNING {
                     return Err(self.not_running(task, None));
                 }
-                if let Some((width_hint, flat)) = self.pending_maps.remove(&task) {
+                let proposed_map = if self.pending_maps.is_empty() { None } else { self.pending_maps.remove(&task) };
+                if let Some((width_hint, flat)) = proposed_map {
                     // The answer to a proposed MAPPED: map, or end in the finished state
                     // chosen instead (no children then).
                     let code = *code & !RETRY_OK;
@@ -521,9 +838,14 @@ impl Run {
                     return Ok(());
                 }
                 self.check_code(task, *code)?;
-                let code = self.outcome(task, self.run_count[t], *code, now_ms, SELF)?;
+                let code = self.outcome(task, self.tasks[t].run_count, *code, now_ms, SELF);
                 self.in_flight -= 1;
-                self.set_task_state(task, code);
+                // set_task_state without the round trip through the (empty) event stack.
+                debug_assert!(self.events.is_empty());
+                self.state[t] = code;
+                if is_finished(code) {
+                    self.parent_finished(task);
+                }
             }
             Some(indices) => {
                 if indices.len() != codes.len() {
@@ -546,7 +868,7 @@ impl Run {
                 }
                 for (&i, &code) in indices.iter().zip(codes) {
                     let runs = self.children[t].as_ref().expect("children").run_count[i as usize];
-                    let code = self.outcome(task, runs, code, now_ms, i)?;
+                    let code = self.outcome(task, runs, code, now_ms, i);
                     self.in_flight -= 1;
                     self.set_child_state(task, i, code);
                 }
@@ -583,7 +905,7 @@ impl Run {
             self.check_flat(task, flat)?;
         }
         self.in_flight -= 1;
-        if !self.mapped[t] {
+        if self.tasks[t].flags & flag::MAPPED == 0 {
             // A reduce over flattened mapped upstreams: now that the element counts are
             // known, decide it like any other task.
             self.flat_counts.insert(task, flat.to_vec());
@@ -619,20 +941,15 @@ impl Run {
                     }
                 }
                 ch.unfinished = 0;
+                ch.ready.clear();
             }
-            self.done[t as usize] = true;
+            self.tasks[t as usize].flags = (self.tasks[t as usize].flags | flag::DONE) & !flag::READY_SELF;
         }
         self.events.clear();
         self.active.clear();
         self.timers.clear();
         self.pending_maps.clear();
-        for q in &mut self.ready_children {
-            q.clear();
-        }
-        for q in &mut self.ready_decided {
-            q.clear();
-        }
-        self.ready_self.iter_mut().for_each(|r| *r = None);
+        self.ready_decided.clear();
         self.in_flight = 0;
         self.not_done = 0;
     }
@@ -641,7 +958,7 @@ impl Run {
 
     /// Element counts must cover every child of each flattened mapped upstream.
     fn check_flat(&self, task: u32, flat: &[(u32, Vec<u32>)]) -> Result<(), CoreError> {
-        for l in self.links.of(task) {
+        for l in self.links(task) {
             if !matches!(l.kind, LinkKind::Flat | LinkKind::WholeFlat) || self.state[l.up as usize] != MAPPED {
                 continue;
             }
@@ -676,27 +993,41 @@ impl Run {
         CoreError::BadReport(format!("{what} was reported but is not running"))
     }
 
+    #[inline(always)]
     fn check_code(&self, task: u32, code: u8) -> Result<(), CoreError> {
         match code & !RETRY_OK {
             SUCCESS | CACHED | SKIPPED | FAILED | TRIGGER_FAILED | TIMED_OUT | CANCELLED | PAUSED | RETRYING => Ok(()),
-            _ => Err(CoreError::BadReport(format!(
-                "code {code} is not a valid outcome for {}",
-                self.graph.name(task)
-            ))),
+            _ => Err(self.bad_code(task, code)),
         }
     }
 
+    #[cold]
+    fn bad_code(&self, task: u32, code: u8) -> CoreError {
+        CoreError::BadReport(format!("code {code} is not a valid outcome for {}", self.graph.name(task)))
+    }
+
     /// Turn a reported (and checked) code into the state to record, arming a retry timer if needed.
-    fn outcome(&mut self, task: u32, runs: u8, code: u8, now_ms: u64, index: u32) -> Result<u8, CoreError> {
+    #[inline(always)]
+    fn outcome(&mut self, task: u32, runs: u8, code: u8, now_ms: u64, index: u32) -> u8 {
         debug_assert!(self.check_code(task, code).is_ok());
+        if code & RETRY_OK == 0 && code != RETRYING {
+            return code; // nothing to retry
+        }
+        self.retry_outcome(task, runs, code, now_ms, index)
+    }
+
+    #[inline(never)]
+    fn retry_outcome(&mut self, task: u32, runs: u8, code: u8, now_ms: u64, index: u32) -> u8 {
         let base = code & !RETRY_OK;
-        let spec = &self.specs[task as usize];
-        let recorded = match base {
+        let retries = || self.retries.get(&task);
+        match base {
             // A trigger failure decided by the core never carries RETRY_OK; a TRIGGERFAIL
             // raised inside the task body does, and is retried like any failure. The
             // delay is that of this run's own attempt (a mapped child's, for a child).
-            FAILED | TIMED_OUT | TRIGGER_FAILED if code & RETRY_OK != 0 && runs <= spec.max_retries => {
-                let delay = spec.retry_delays.delay_ms(task, index, runs);
+            FAILED | TIMED_OUT | TRIGGER_FAILED
+                if code & RETRY_OK != 0 && runs <= retries().map_or(0, |r| r.max_retries) =>
+            {
+                let delay = retries().map_or(0, |r| r.delays.delay_ms(task, index, runs));
                 self.timers.push(Reverse((now_ms.saturating_add(delay), task, index)));
                 RETRYING
             }
@@ -705,10 +1036,10 @@ impl Run {
                 RETRYING
             }
             _ => base,
-        };
-        Ok(recorded)
+        }
     }
 
+    #[inline(always)]
     fn set_task_state(&mut self, t: u32, code: u8) {
         self.state[t as usize] = code;
         if is_finished(code) {
@@ -730,16 +1061,15 @@ impl Run {
         }
         ch.unfinished -= 1;
         let all_done = ch.unfinished == 0;
-        for k in 0..self.out.of(t).len() {
-            let (d, kind) = self.out.of(t)[k];
-            if kind != LinkKind::Child {
-                continue;
-            }
-            let Some(dc) = self.children[d as usize].as_mut() else { continue };
-            if i < dc.width {
-                dc.waiting[i as usize] -= 1;
-                if dc.waiting[i as usize] == 0 {
-                    self.events.push(Event::EvaluateChild(d, i));
+        if self.tasks[t as usize].flags & flag::CHILD_OUT != 0 {
+            for k in 0..self.out_child.of(t).len() {
+                let d = self.out_child.of(t)[k];
+                let Some(dc) = self.children[d as usize].as_mut() else { continue };
+                if i < dc.width {
+                    dc.waiting[i as usize] -= 1;
+                    if dc.waiting[i as usize] == 0 {
+                        self.events.push(Event::EvaluateChild(d, i));
+                    }
                 }
             }
         }
@@ -748,42 +1078,34 @@ impl Run {
         }
     }
 
+    #[inline(always)]
     fn make_ready(&mut self, t: u32, index: u32, kind: ItemKind) {
         if index == SELF {
-            self.ready_self[t as usize] = Some(kind);
+            let bit = match kind {
+                ItemKind::Run => flag::READY_RUN,
+                ItemKind::Prepare => flag::READY_PREPARE,
+                ItemKind::Decided(_) => unreachable!("proposals go through conclude"),
+            };
+            self.tasks[t as usize].flags = self.tasks[t as usize].flags & !flag::READY_SELF | bit;
         } else {
-            self.ready_children[t as usize].push_back(index);
+            self.children[t as usize].as_mut().expect("ready children of a mapped task").ready.push_back(index);
         }
-        self.active.insert((Reverse(self.graph.rank(t)), t));
+        self.active.insert(self.tasks[t as usize].rank);
     }
 
+    #[inline(always)]
     fn drain(&mut self) {
+        if !self.events.is_empty() {
+            self.drain_events();
+        }
+    }
+
+    #[inline(never)]
+    fn drain_events(&mut self) {
         while let Some(ev) = self.events.pop() {
             match ev {
-                Event::ParentFinished(t) => {
-                    for k in 0..self.out.of(t).len() {
-                        let (d, kind) = self.out.of(t)[k];
-                        if kind == LinkKind::Child {
-                            self.satisfy(d);
-                        }
-                    }
-                    let unfinished = self.children[t as usize].as_ref().map_or(0, |c| c.unfinished);
-                    if unfinished == 0 {
-                        self.events.push(Event::FullyDone(t));
-                    }
-                }
-                Event::FullyDone(t) => {
-                    if std::mem::replace(&mut self.done[t as usize], true) {
-                        continue;
-                    }
-                    self.not_done -= 1;
-                    for k in 0..self.out.of(t).len() {
-                        let (d, kind) = self.out.of(t)[k];
-                        if kind != LinkKind::Child {
-                            self.satisfy(d);
-                        }
-                    }
-                }
+                Event::ParentFinished(t) => self.parent_finished(t),
+                Event::FullyDone(t) => self.fully_done(t),
                 Event::EvaluateChild(t, i) => {
                     if self.children[t as usize].as_ref().is_some_and(|c| c.state[i as usize] == PENDING) {
                         self.evaluate_child(t, i);
@@ -794,18 +1116,86 @@ impl Run {
         }
     }
 
-    fn satisfy(&mut self, d: u32) {
-        self.waiting[d as usize] -= 1;
-        if self.waiting[d as usize] == 0 {
-            self.events.push(Event::Evaluate(d));
+    /// Task `t` itself (a mapped task's parent) finished.
+    #[inline(always)]
+    fn parent_finished(&mut self, t: u32) {
+        let f = self.tasks[t as usize].flags;
+        if f & flag::CHILD_OUT != 0 {
+            let perfect = matches!(self.state[t as usize], SUCCESS | CACHED);
+            for k in self.out_child.row(t) {
+                let d = self.out_child.items[k];
+                self.satisfy(d, perfect);
+            }
+        }
+        let unfinished =
+            if f & flag::MAPPED != 0 { self.children[t as usize].as_ref().map_or(0, |c| c.unfinished) } else { 0 };
+        if unfinished == 0 {
+            // What a FullyDone(t) pushed now would do, as it would be the next event popped.
+            self.fully_done(t);
         }
     }
 
+    /// Task `t` and all of its children finished.
+    #[inline(always)]
+    fn fully_done(&mut self, t: u32) {
+        let f = &mut self.tasks[t as usize].flags;
+        if *f & flag::DONE != 0 {
+            return;
+        }
+        *f |= flag::DONE;
+        self.not_done -= 1;
+        let perfect = matches!(self.state[t as usize], SUCCESS | CACHED);
+        let start = self.graph.out_edges.offsets[t as usize] as usize;
+        for k in start..start + self.out_len[t as usize] as usize {
+            let d = self.out_items[k];
+            self.satisfy(d, perfect);
+        }
+    }
+
+    /// One more link of `d` is satisfied, by a finished task whose state is SUCCESS or
+    /// CACHED (`perfect`) or not. Once all are, `d` is evaluated through the event
+    /// stack, except a task without mapped or flattened edges that turns out ready to
+    /// run: it is made ready at once. Nothing can tell the difference: its inputs are
+    /// final once its links are satisfied, and making a task ready changes nothing any
+    /// other evaluation reads (while the order of the events that do change states, and
+    /// so the order of what they make ready, stays as it was).
+    ///
+    /// The common case needs no look at the upstream states: an `all_successful` task
+    /// whose links all came from tasks that ended SUCCESS or CACHED (none MAPPED, so
+    /// each counts its own state) runs, keyed constants or not, skipping on upstream
+    /// skips or not.
+    #[inline(always)]
+    fn satisfy(&mut self, d: u32, perfect: bool) {
+        let task = &mut self.tasks[d as usize];
+        task.waiting -= 1;
+        if !perfect {
+            task.flags |= flag::IMPERFECT;
+        }
+        if task.waiting != 0 {
+            return;
+        }
+        let f = task.flags;
+        if f & (flag::MAPPED | flag::FLAT_IN) == 0 && self.state[d as usize] == PENDING && self.flat_counts.is_empty() {
+            if f & (flag::IMPERFECT | flag::TRIGGER) == 0 {
+                return self.make_ready(d, SELF, ItemKind::Run);
+            }
+            let c = self.whole_counts(d);
+            if matches!(self.trigger_verdict(d, &c), Verdict::Run | Verdict::Python) {
+                return self.make_ready(d, SELF, ItemKind::Run);
+            }
+        }
+        self.events.push(Event::Evaluate(d));
+    }
+
     /// Add the upstream states `t` contributes through an unmapped edge.
+    #[inline(always)]
     fn add_whole(&self, c: &mut Counts, t: u32) {
-        match self.children[t as usize].as_ref() {
-            Some(ch) if self.state[t as usize] == MAPPED => *c = c.merged(&Counts::from_tally(&ch.tally)),
-            _ => c.add(self.state[t as usize], 1),
+        let s = self.state[t as usize];
+        // Only a task that mapped has children (and is MAPPED): other tasks never
+        // touch their (zeroed, unused) entry of `children`.
+        match if s == MAPPED { self.children[t as usize].as_ref() } else { None } {
+            Some(ch) => *c = c.merged(&Counts::from_tally(&ch.tally)),
+            None => c.add(s, 1),
         }
     }
 
@@ -824,24 +1214,50 @@ impl Run {
 
     /// Whether `t` needs element counts from Python before it can be decided.
     fn needs_flat_counts(&self, t: u32) -> bool {
-        self.links.of(t)
-            .iter()
-            .any(|l| matches!(l.kind, LinkKind::WholeFlat | LinkKind::Flat) && self.state[l.up as usize] == MAPPED)
+        self.links(t).any(|l| matches!(l.kind, LinkKind::WholeFlat | LinkKind::Flat) && self.state[l.up as usize] == MAPPED)
     }
 
+    #[inline(always)]
     fn evaluate_task(&mut self, t: u32) {
         if self.state[t as usize] != PENDING {
             return;
         }
-        if self.mapped[t as usize] {
+        let f = self.tasks[t as usize].flags;
+        if f & flag::MAPPED != 0 {
             return self.evaluate_parent(t);
         }
-        if self.needs_flat_counts(t) && !self.flat_counts.contains_key(&t) {
+        if f & flag::FLAT_IN != 0 || !self.flat_counts.is_empty() {
+            return self.evaluate_flattening(t);
+        }
+        let c = self.whole_counts(t);
+        self.decide(t, SELF, &c);
+    }
+
+    /// The upstream states of a task whose links are all unmapped and unflattened
+    /// (every upstream counts whole), keyed constants included.
+    #[inline(always)]
+    fn whole_counts(&self, t: u32) -> Counts {
+        let mut c = Counts::default();
+        for &up in self.ups(t) {
+            self.add_whole(&mut c, up);
+        }
+        if self.tasks[t as usize].flags & flag::CONSTANTS != 0 {
+            c.add(SUCCESS, self.n_constants[t as usize] as u64);
+        }
+        c
+    }
+
+    /// [`Run::evaluate_task`] for a task with flattened links (or while element
+    /// counts are held for some task).
+    #[inline(never)]
+    fn evaluate_flattening(&mut self, t: u32) {
+        let f = self.tasks[t as usize].flags;
+        if f & flag::FLAT_IN != 0 && self.needs_flat_counts(t) && !self.flat_counts.contains_key(&t) {
             return self.make_ready(t, SELF, ItemKind::Prepare);
         }
         let mut c = Counts::default();
-        let flat = self.flat_counts.remove(&t).unwrap_or_default();
-        for l in self.links.of(t) {
+        let flat = if self.flat_counts.is_empty() { Vec::new() } else { self.flat_counts.remove(&t).unwrap_or_default() };
+        for l in self.links(t) {
             if l.kind == LinkKind::WholeFlat {
                 let counts = flat.iter().find(|(u, _)| *u == l.up).map(|(_, n)| n.as_slice());
                 self.add_flattened(&mut c, l.up, counts);
@@ -849,16 +1265,15 @@ impl Run {
                 self.add_whole(&mut c, l.up);
             }
         }
-        c.add(SUCCESS, self.specs[t as usize].n_constants as u64);
+        c.add(SUCCESS, self.n_constants(t) as u64);
         self.decide(t, SELF, &c);
     }
 
     /// A mapped task's parent never evaluates its trigger (its children do); it skips,
     /// fails for lack of anything to map over, or maps.
     fn evaluate_parent(&mut self, t: u32) {
-        let skip_on_upstream_skip = self.specs[t as usize].skip_on_upstream_skip;
-        let links = self.links.of(t);
-        let skipped = links.iter().any(|l| {
+        let skip_on_upstream_skip = self.tasks[t as usize].flags & flag::SKIP_ON_UPSTREAM_SKIP != 0;
+        let skipped = self.links(t).any(|l| {
             let s = self.state[l.up as usize];
             match l.kind {
                 LinkKind::Child => s == SKIPPED,
@@ -873,13 +1288,13 @@ impl Run {
         if skip_on_upstream_skip && skipped {
             return self.conclude(t, SELF, SKIPPED);
         }
-        let mappable = links
-            .iter()
+        let mappable = self
+            .links(t)
             .any(|l| matches!(l.kind, LinkKind::Child | LinkKind::Flat) && is_successful(self.state[l.up as usize]));
         if !mappable {
             return self.conclude(t, SELF, FAILED);
         }
-        let needs_values = links.iter().any(|l| {
+        let needs_values = self.links(t).any(|l| {
             let s = self.state[l.up as usize];
             match l.kind {
                 LinkKind::Child => is_successful(s) && s != MAPPED,
@@ -899,7 +1314,7 @@ impl Run {
     /// see `Pending -> Mapped` and may choose another state): the children are made
     /// when the proposal comes back as MAPPED.
     fn start_mapping(&mut self, t: u32, width_hint: Option<u32>, flat: &[(u32, Vec<u32>)]) {
-        if self.specs[t as usize].observed {
+        if self.tasks[t as usize].flags & flag::OBSERVED != 0 {
             self.pending_maps.insert(t, (width_hint, flat.to_vec()));
             self.state[t as usize] = PENDING; // (RUNNING while it was being prepared)
             self.conclude(t, SELF, MAPPED);
@@ -908,12 +1323,20 @@ impl Run {
         }
     }
 
+    /// How many edges link `l` of `t` stands for. Mapping over a non-mapped task gives
+    /// each child a fresh copy of the upstream state per edge, so Prefect counts each
+    /// edge then; everywhere else the same state object counts once.
+    fn edge_count(&self, t: u32, l: Link) -> u32 {
+        let g = &self.graph;
+        g.in_edges.of(t).iter().filter(|&&e| g.edge(e).upstream == l.up && LinkKind::of(g.edge(e)) == l.kind).count() as u32
+    }
+
     fn map_task(&mut self, t: u32, width_hint: Option<u32>, flat: &[(u32, Vec<u32>)]) {
         let tu = t as usize;
         let mut width = width_hint.unwrap_or(u32::MAX);
         let mut base = Counts::default();
         let mut flat_codes: Vec<(u32, Vec<u8>)> = Vec::new();
-        for l in self.links.of(t) {
+        for l in self.links(t) {
             let s = self.state[l.up as usize];
             let up_children = self.children[l.up as usize].as_ref().filter(|_| s == MAPPED);
             match (l.kind, up_children) {
@@ -932,10 +1355,10 @@ impl Run {
                     width = width.min(codes.len() as u32);
                     flat_codes.push((l.up, codes));
                 }
-                (_, None) => base.add(s, l.edges as u64),
+                (_, None) => base.add(s, self.edge_count(t, l) as u64),
             }
         }
-        base.add(SUCCESS, self.specs[tu].n_constants as u64);
+        base.add(SUCCESS, self.n_constants(t) as u64);
         if width == u32::MAX {
             width = 0;
         }
@@ -943,7 +1366,7 @@ impl Run {
             codes.truncate(width as usize);
         }
         let mut waiting = vec![0u16; width as usize];
-        for l in self.links.of(t) {
+        for l in self.links(t) {
             if l.kind != LinkKind::Child || self.state[l.up as usize] != MAPPED {
                 continue;
             }
@@ -965,8 +1388,30 @@ impl Run {
             flat: flat_codes,
             unfinished: width,
             tally,
+            ready: VecDeque::new(),
         }));
         self.set_task_state(t, MAPPED);
+        // Without flattened links or links to a mapped upstream's children, every
+        // child sees the same upstream states (`base`): decide once for all of them,
+        // in the order `evaluate_child` would have, child by child.
+        let uniform = !self
+            .links(t)
+            .any(|l| l.kind == LinkKind::Flat || (l.kind == LinkKind::Child && self.state[l.up as usize] == MAPPED));
+        if uniform {
+            let verdict = self.trigger_verdict(t, &base);
+            if matches!(verdict, Verdict::Run | Verdict::Python) {
+                if width > 0 {
+                    self.children[tu].as_mut().expect("children").ready.extend(0..width);
+                    self.active.insert(self.tasks[tu].rank);
+                }
+            } else {
+                let code = if verdict == Verdict::Skip { SKIPPED } else { TRIGGER_FAILED };
+                for i in 0..width {
+                    self.conclude(t, i, code);
+                }
+            }
+            return;
+        }
         for i in 0..width {
             if self.children[tu].as_ref().expect("children").waiting[i as usize] == 0 {
                 self.evaluate_child(t, i);
@@ -977,14 +1422,13 @@ impl Run {
     fn evaluate_child(&mut self, t: u32, i: u32) {
         let ch = self.children[t as usize].as_ref().expect("children");
         let mut c = ch.base;
-        let links = self.links.of(t);
-        for l in links {
+        for l in self.links(t) {
             match l.kind {
                 // Child i already counts among the upstream's children when the task
                 // also takes that upstream whole: the same state counts once.
                 LinkKind::Child
                     if self.state[l.up as usize] == MAPPED
-                        && !links.iter().any(|w| w.up == l.up && w.kind == LinkKind::Whole) =>
+                        && !self.links(t).any(|w| w.up == l.up && w.kind == LinkKind::Whole) =>
                 {
                     let uc = self.children[l.up as usize].as_ref().expect("children");
                     c.add(uc.state[i as usize], 1);
@@ -1000,14 +1444,9 @@ impl Run {
         self.decide(t, i, &c);
     }
 
+    #[inline(always)]
     fn decide(&mut self, t: u32, index: u32, c: &Counts) {
-        let spec = &self.specs[t as usize];
-        let verdict = if spec.skip_on_upstream_skip && c.skipped > 0 {
-            Verdict::Skip
-        } else {
-            spec.trigger.evaluate(self.has_edges[t as usize], c)
-        };
-        let code = match verdict {
+        let code = match self.trigger_verdict(t, c) {
             Verdict::Run | Verdict::Python => return self.make_ready(t, index, ItemKind::Run),
             Verdict::TriggerFail => TRIGGER_FAILED,
             Verdict::Skip => SKIPPED,
@@ -1015,12 +1454,23 @@ impl Run {
         self.conclude(t, index, code);
     }
 
+    /// What `t`'s trigger (and skip rule) says on upstream states `c`.
+    #[inline(always)]
+    fn trigger_verdict(&self, t: u32, c: &Counts) -> Verdict {
+        let f = self.tasks[t as usize].flags;
+        if f & flag::SKIP_ON_UPSTREAM_SKIP != 0 && c.skipped > 0 {
+            Verdict::Skip
+        } else {
+            self.trigger(t).evaluate(f & flag::HAS_EDGES != 0, c)
+        }
+    }
+
     /// Record an outcome the core decided alone, or propose it to Python when the task
     /// is observed.
     fn conclude(&mut self, t: u32, index: u32, code: u8) {
-        if self.specs[t as usize].observed {
-            self.ready_decided[t as usize].push_back((index, code));
-            self.active.insert((Reverse(self.graph.rank(t)), t));
+        if self.tasks[t as usize].flags & flag::OBSERVED != 0 {
+            self.ready_decided.entry(t).or_default().push_back((index, code));
+            self.active.insert(self.tasks[t as usize].rank);
         } else if index == SELF {
             self.set_task_state(t, code);
         } else {

@@ -54,6 +54,7 @@ fn within(hits: u64, total: u64, at_least: Bound, at_most: Bound) -> bool {
 
 impl Trigger {
     /// Decide on fully finished upstream states.
+    #[inline(always)]
     pub fn evaluate(&self, has_edges: bool, c: &Counts) -> Verdict {
         let pass = |ok: bool| if ok { Verdict::Run } else { Verdict::TriggerFail };
         match *self {

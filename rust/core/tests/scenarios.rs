@@ -1423,3 +1423,42 @@ fn mapped_upstream_on_mapped_and_whole_edges_counts_each_child_once() {
     // One failure among a's three children: at most one failed for every child of m.
     assert_eq!(children_of(&batch(&mut run, 0), m), vec![0, 1, 2]);
 }
+
+/// A task fed by many upstream tasks, each failing one by two keyed arguments (two
+/// edges): a state counts once per upstream task however many edges bring it, with a
+/// few edges (found by scanning the task's links) as with many (found in a set). Half
+/// the upstream tasks succeed: at least half succeeded, not more than half failed.
+#[test]
+fn duplicate_edges_count_once_with_few_or_many_upstreams() {
+    for n_up in [6u32, 20, 200] {
+        let mut f = Flow::new();
+        let ups: Vec<u32> = (0..n_up).map(|_| f.task()).collect();
+        let half_ok = f.with(no_skip(some_ok(Some(0.5), None)));
+        let few_failed = f.with(no_skip(some_failed(None, Some(0.5))));
+        let mapped = f.with(no_skip(some_ok(Some(0.5), None)));
+        for (k, &u) in ups.iter().enumerate() {
+            for d in [half_ok, few_failed] {
+                f.edge(u, d);
+                if k % 2 == 1 {
+                    f.edge(u, d); // the failing ones twice
+                }
+            }
+            f.edge(u, mapped);
+            f.edge(u, mapped);
+        }
+        let list = f.task();
+        f.mapped(list, mapped);
+        f.mapped(list, mapped);
+        let mut run = f.start();
+        assert_eq!(tasks_of(&batch(&mut run, 0)).len() as u32, n_up + 1);
+        for (k, &u) in ups.iter().enumerate() {
+            assert!(batch(&mut run, 0).is_empty(), "nothing new before every upstream task is done");
+            report1(&mut run, u, if k % 2 == 0 { SUCCESS } else { FAILED });
+        }
+        report1(&mut run, list, SUCCESS);
+        let items = batch(&mut run, 0);
+        assert_eq!(tasks_of(&items), vec![half_ok, few_failed, mapped], "{n_up} upstream tasks");
+        run.prepared(mapped, Some(2), &[], None).unwrap();
+        assert_eq!(children_of(&batch(&mut run, 0), mapped), vec![0, 1], "{n_up} upstream tasks");
+    }
+}
