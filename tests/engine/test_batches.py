@@ -181,3 +181,25 @@ def test_a_batch_pickles_with_only_the_plans_it_uses():
     assert bytes(again.run().codes) == bytes(batch.run().codes)
     part = batch.subset([1])
     assert part.task_ids == [batch.task_ids[1]] and part.size == 1
+
+
+def test_a_retry_with_no_delay_runs_again_without_waiting_for_the_clock(monkeypatch):
+    from ferroflow.engine import runner
+
+    slept = []
+    real_sleep = runner.time.sleep
+    monkeypatch.setattr(runner.time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
+    calls = {"n": 0}
+
+    @task(max_retries=3, retry_delay=0)
+    def flaky():
+        calls["n"] += 1
+        if calls["n"] < 4:
+            raise RuntimeError("again")
+        return calls["n"]
+
+    with Flow("no delay") as flow:
+        f = flaky()
+    state = flow.run(record=False)
+    assert state.result[f].result == 4 and state.result[f].run_count == 4
+    assert slept == []  # (reports are stamped rounded up: waiting for the clock cost up to 1 ms each)

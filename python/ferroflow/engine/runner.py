@@ -377,6 +377,10 @@ class FlowRun:
         backlog = self.backlog
         plain, batches = self.plain, self.batches
         submitted: dict = {}  # id -> unit, of the units handed to the executor and not back
+        # The clock the core is asked with at least (a retry due at once), and the time
+        # stamped on the last report with the earliest timer before it.
+        at_once = reported_ms = 0
+        before: int | None = None
         while True:
             self.recorder.check()  # still this process's run to go on with?
             room = window - self.runs_in_flight
@@ -384,7 +388,10 @@ class FlowRun:
             # into small units): at least a quarter window, or whatever is there when
             # a slot is idle and nothing waits to be sliced.
             take = room >= window // 4 or (room > 0 and not backlog and self.in_flight < slots)
-            items = core.next_batch(room, self.now_ms()) if take else []
+            items = []
+            if take:
+                items = core.next_batch(room, max(self.now_ms(), at_once))
+                at_once = 0
             batched = []
             for task_id, kind, indices, code in items:
                 if kind == PREPARE:
@@ -431,7 +438,9 @@ class FlowRun:
                     if result.raised is not None and self.raised is None:
                         self.raised = _raised_in(unit, result)
             if reports:
-                core.report(reports, self.now_ms(up=True))
+                before = core.next_timer()
+                reported_ms = self.now_ms(up=True)
+                core.report(reports, reported_ms)
                 self.recorder.report(reports, self.logs)
                 if self.releaser is not None:
                     self.releaser.consumed(reports)
@@ -445,6 +454,12 @@ class FlowRun:
                     if self._paused():
                         return  # the rest waits for approval: the run ends Paused
                     raise EngineError(self._stall_message())
+                if due == reported_ms and (before is None or before > reported_ms):
+                    # Armed by the last report at its own time: a retry with no delay
+                    # (or a RETRY signal), due at once. (Reports are stamped rounded up,
+                    # so waiting for the clock to reach it would cost up to 1 ms.)
+                    at_once = due
+                    continue
                 time.sleep(max(0.0, (due - self.now_ms()) / 1000))
             if self.progress is not None and time.monotonic() - self._last_progress >= PROGRESS_EVERY:
                 self._snapshot()
