@@ -88,22 +88,36 @@ class CrashSplitter:
         """Two halves of ``unit`` to run instead (their results go to :meth:`settle`),
         or ``[]``: ``unit`` has one task run, or its unit lost too many pieces already;
         then settle ``lost`` as its result."""
-        piece = self._pieces.get(id(unit))
-        root = piece[1].root if piece is not None else self._roots.get(id(unit)) or _Root(unit.size)
+        root = self._root(unit)
         root.lost += 1
         if unit.size < 2 or root.lost > lost_budget(root.size):
             return []
-        if piece is None:
-            self._roots[id(unit)] = root
         self.stats["split"] += 1
-        node = _Split(unit, lost, 2, root)
         middle = unit.size // 2
-        halves = []
-        for positions in (range(middle), range(middle, unit.size)):
-            half = unit.subset(positions)
-            self._pieces[id(half)] = (half, node, positions)
-            halves.append(half)
-        return halves
+        return self._parts(unit, lost, [range(middle), range(middle, unit.size)], root)
+
+    def divide(self, unit: WorkUnit, groups: list) -> list:
+        """Parts of ``unit`` to run instead of it, one for each group of positions
+        (together, every position once): a batch whose task runs need different
+        resources, say. Each part comes back through :meth:`handle` like a half, and
+        ``unit`` with its whole result once every part is back."""
+        n = unit.size
+        return self._parts(unit, UnitResult(bytearray(n), [None] * n, {}), groups, self._root(unit))
+
+    def _root(self, unit: WorkUnit) -> "_Root":
+        piece = self._pieces.get(id(unit))
+        return piece[1].root if piece is not None else self._roots.get(id(unit)) or _Root(unit.size)
+
+    def _parts(self, unit: WorkUnit, result: UnitResult, groups: list, root: "_Root") -> list:
+        if id(unit) not in self._pieces:
+            self._roots[id(unit)] = root
+        node = _Split(unit, result, len(groups), root)
+        parts = []
+        for positions in groups:
+            part = unit.subset(positions)
+            self._pieces[id(part)] = (part, node, positions)
+            parts.append(part)
+        return parts
 
     def settle(self, unit: WorkUnit, result: UnitResult) -> Optional[tuple]:
         """``unit`` came back with ``result``: the ``(unit, result)`` to give the engine
