@@ -76,7 +76,7 @@ from ferroflow.runtime.logs import KeepingHandler
 from ferroflow.runtime.unit import UnitResult, WorkUnit, outcome_of_exception
 
 __all__ = [
-    "Shipper", "Parcel", "Piece", "Plan", "Dock", "SharedParts", "run_shipped", "run_parcel", "unpack", "hold",
+    "Shipper", "Parcel", "Piece", "Plan", "Dock", "SharedParts", "run_shipped", "run_parcel", "unpack",
     "failed_result", "WorkerCrashedError", "RemoteTaskError", "PACK_VERSION",
 ]
 
@@ -884,13 +884,6 @@ def _keys_of(pieces: tuple) -> tuple:
     """What the head says of each piece: its key, 0 for one that travels inline, None
     for none."""
     return tuple(None if piece is None else piece.key or 0 for piece in pieces)
-
-
-def hold(part: Any) -> Any:
-    """``part`` itself: a cluster task that holds a shared part, for the units that need
-    it to name (Dask: ``client.submit(hold, blob)``, whose result each worker fetches
-    once)."""
-    return part
 
 
 class SharedParts:

@@ -15,10 +15,11 @@ slice of a mapped task's children sized to take about 0.1 s, a batch of the read
 of ordinary tasks, or one task run) and this executor submits each unit as one Dask
 task (``client.submit(run_shipped, head, *parts)``, see
 :mod:`ferroflow.executors.shipping`). A million mapped children make about a hundred
-Dask tasks, not a million, and a layer of a hundred ordinary tasks a few. The parts
-units share (the run's context, a mapped task's plan and unmapped arguments) go to the
-cluster once per run, held by a Dask task of their own (scattered when large) that the
-units depend on; each worker fetches and loads them once. No flow object travels, and
+Dask tasks, not a million, and a layer of a hundred ordinary tasks a few. A part units
+share (the run's context, a mapped task's plan and unmapped arguments) is loaded once
+per worker; it goes to the cluster once per run (scattered) when it is at least
+:data:`SHARED_SCATTER_BYTES`, and inline with each unit below that (a few KB: cheaper
+than a dependency, which would draw units to the worker holding the part). No flow object travels, and
 results come back to the flow process, which decides states, retries and triggers as
 with any executor.
 
@@ -52,7 +53,6 @@ from ferroflow.executors.shipping import (
     Shipper,
     WorkerCrashedError,
     failed_result,
-    hold,
     is_batch,
     label_of,
     run_shipped,
@@ -75,6 +75,9 @@ CONNECT_TIMEOUT = 10.0
 #: units share (the run's parameters, a mapped task's plan or unmapped arguments), which
 #: is sent once per run either way.
 SCATTER_BYTES = 4 << 20
+#: A part units share this large or larger is scattered to the cluster once per run and
+#: named by the units that need it; a smaller one travels with each of them.
+SHARED_SCATTER_BYTES = 64 << 10
 #: Seconds given to close the client, and a cluster the executor started.
 CLOSE_TIMEOUT = 30.0
 
@@ -141,12 +144,13 @@ class DaskExecutor(Executor):
         self._ready: list = []  # outcomes decided without Dask
         self._splitter = CrashSplitter()  # units whose workers kept dying, run in halves
         self._shipper = Shipper("a worker")
-        self._shared = SharedParts(self._send_part)  # each shared part, sent once
+        self._shared = SharedParts(self._send_part)  # each large shared part, scattered once
         self._resources: dict = {}  # (task id, tags) -> resources or the error
         self._warned: set = set()
         #: Counters of the last run, for the curious (and the tests): units submitted and
-        #: bytes embedded in the graph, shared parts sent once (and how many of those, or
-        #: of units' own parts, were scattered), late duplicates ignored, units split.
+        #: bytes embedded in the graph, large shared parts scattered once per run, parts
+        #: scattered (those, and units' own parts over SCATTER_BYTES), late duplicates
+        #: ignored, units split.
         self.stats = self._fresh_stats()
 
     def __repr__(self) -> str:
@@ -230,12 +234,15 @@ class DaskExecutor(Executor):
         if parcel.sent is None:  # nothing of it can be sent: its runs failed, saying why
             self._ready.append((unit, parcel.decided))
             return
-        key = f"{_KEY_SAFE.sub('_', label_of(unit))[:60] or 'task'}-{uuid.uuid4().hex}"
+        # Batches share a name: one large Dask task group, which Dask queues on the
+        # scheduler (workers hold one unit per thread), as it does a mapped task's units.
+        name = "ferroflow-batch" if is_batch(unit) else _KEY_SAFE.sub("_", unit.label)[:60] or "task"
+        key = f"{name}-{uuid.uuid4().hex}"
         parts = []
         sent = 0
         for piece in parcel.pieces:
-            if piece is not None and piece.key:  # shared: sent to the cluster once
-                parts.append(self._shared.ref(piece.blob))
+            if piece is not None and piece.key and len(piece.blob) >= SHARED_SCATTER_BYTES:
+                parts.append(self._shared.ref(piece.blob))  # in the cluster once per run
             else:
                 parts.append(None if piece is None else piece.blob)
                 sent += 0 if piece is None else len(piece.blob)
@@ -254,13 +261,9 @@ class DaskExecutor(Executor):
         return {"units": 0, "bytes": 0, "shared": 0, "scattered": 0, "ignored": 0, "split": 0}
 
     def _send_part(self, part: bytes) -> Any:
-        """A shared part in the cluster: scattered when large, else held by a Dask task
-        of its own (submitted, not waited for)."""
+        """A large shared part, scattered to the cluster once."""
         self.stats["shared"] += 1
-        if len(part) > SCATTER_BYTES:
-            return self._scatter(part)
-        self.stats["bytes"] += len(part)
-        return self._client.submit(hold, part, key=f"ferroflow-part-{uuid.uuid4().hex}", pure=False)
+        return self._scatter(part)
 
     def _scatter(self, part: bytes) -> Any:
         self.stats["scattered"] += 1
