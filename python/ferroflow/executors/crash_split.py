@@ -32,7 +32,7 @@ from typing import Any, Callable, Optional
 
 from ferroflow.runtime.unit import UnitResult, WorkUnit
 
-__all__ = ["CrashSplitter", "lost_budget"]
+__all__ = ["CrashSplitter", "lost_budget", "groups_by_task"]
 
 log = logging.getLogger("ferroflow.executors")
 
@@ -41,6 +41,20 @@ def lost_budget(size: int) -> int:
     """Lost pieces a unit of ``size`` task runs may have before splitting stops: enough
     to isolate two poison task runs."""
     return 1 + 2 * math.ceil(math.log2(size)) if size > 1 else 1
+
+
+def groups_by_task(unit: Any, key: Callable[[Any], Any]) -> Optional[list]:
+    """The positions of a batch (:class:`~ferroflow.runtime.batch.TaskRuns`) grouped by
+    ``key(plan)`` of their tasks' plans (what they ask a cluster for, say), when that
+    makes more than one group: parts for :meth:`CrashSplitter.divide`. None for a
+    WorkUnit or a batch of one group."""
+    if unit.task_id != -1:
+        return None
+    groups: dict = {}
+    plans = unit.plans
+    for j, task_id in enumerate(unit.task_ids):
+        groups.setdefault(key(plans[task_id]), []).append(j)
+    return list(groups.values()) if len(groups) > 1 else None
 
 
 @dataclass

@@ -613,13 +613,6 @@ class Plan:
                         log_stdout=self.log_stdout, timeout=self.timeout, handlers=self.handlers, owner=self.owner,
                         checkpoint=self.checkpoint, retried_from=retried_from)
 
-    def __getstate__(self):
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    def __setstate__(self, state):
-        for k, v in state.items():
-            setattr(self, k, v)
-
 
 class Piece:
     """A part of a unit that others share: ``blob`` (its bytes) and ``key`` (its name on

@@ -46,7 +46,7 @@ from typing import Any, Optional, Union
 
 from ferroflow.errors import ExecutorError
 from ferroflow.executors.base import Executor, UnitResult, WorkUnit
-from ferroflow.executors.crash_split import CrashSplitter
+from ferroflow.executors.crash_split import CrashSplitter, groups_by_task
 from ferroflow.executors.shipping import (
     Parcel,
     SharedParts,
@@ -220,7 +220,7 @@ class DaskExecutor(Executor):
         if client.status not in ("running", "connecting"):
             raise ExecutorError(f"The Dask client of {self!r} is {client.status}: the connection to the scheduler "
                                 f"was lost")
-        groups = self._resource_groups(unit)
+        groups = groups_by_task(unit, self._resource_group) if self.resources_from_tags else None
         if groups is not None:  # a batch whose tasks ask for different resources
             for part in self._splitter.divide(unit, groups):
                 self.submit(part)
@@ -390,7 +390,7 @@ class DaskExecutor(Executor):
     def _resources_of(self, unit: Any) -> Optional[dict]:
         """The Dask resources a unit asks for through its task's tags, or None (for a
         batch: through the tags of its first run's task, which all its tasks share; see
-        :meth:`_resource_groups`)."""
+        :meth:`_resource_group`)."""
         if not self.resources_from_tags:
             return None
         if is_batch(unit):
@@ -419,19 +419,13 @@ class DaskExecutor(Executor):
             self._resources[key] = known
         return known
 
-    def _resource_groups(self, unit: Any) -> Optional[list]:
-        """The positions of a batch grouped by the resources their tasks ask for (a
-        task with a malformed tag alone), when there is more than one group; else None."""
-        if not self.resources_from_tags or not is_batch(unit):
-            return None
-        groups: dict = {}
-        for j, task_id in enumerate(unit.task_ids):
-            plan = unit.plans[task_id]
-            known = self._resources_for(task_id, plan.tags, plan.name)
-            group = (("error", task_id) if isinstance(known, ExecutorError)
-                     else None if known is None else tuple(sorted(known.items())))
-            groups.setdefault(group, []).append(j)
-        return list(groups.values()) if len(groups) > 1 else None
+    def _resource_group(self, plan: Any) -> Any:
+        """What a batch's task run is grouped by: the resources its task asks for (a
+        task with a malformed tag, alone)."""
+        known = self._resources_for(plan.task_id, plan.tags, plan.name)
+        if isinstance(known, ExecutorError):
+            return ("error", plan.task_id)
+        return None if known is None else tuple(sorted(known.items()))
 
     def _check_offered(self, label: str, wanted: dict) -> None:
         """Warn (once per resource) when no worker offers enough of a resource a task

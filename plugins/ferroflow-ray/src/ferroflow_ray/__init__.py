@@ -43,7 +43,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 from ferroflow.errors import ExecutorError
 from ferroflow.executors.base import Executor, WorkUnit
-from ferroflow.executors.crash_split import CrashSplitter
+from ferroflow.executors.crash_split import CrashSplitter, groups_by_task
 from ferroflow.executors.shipping import (
     Parcel,
     SharedParts,
@@ -440,7 +440,7 @@ class RayExecutor(Executor):
     def submit(self, unit: WorkUnit) -> None:
         if not self._started:
             raise RuntimeError("RayExecutor.submit() before start()")
-        groups = self._option_groups(unit)
+        groups = groups_by_task(unit, self._option_group)
         if groups is not None:  # a batch whose tasks ask for different resources
             for part in self._splitter.divide(unit, groups):
                 self.submit(part)
@@ -562,7 +562,7 @@ class RayExecutor(Executor):
     def _remote_for(self, unit: Any) -> Any:
         """The remote function with the options of ``unit``'s task (a batch: of its
         first run's task, whose options all its tasks share; see
-        :meth:`_option_groups`); raises ExecutorError for bad tags or resources no node
+        :meth:`_option_group`); raises ExecutorError for bad tags or resources no node
         has."""
         entry = self._options(*self._task_of(unit))
         if isinstance(entry, ExecutorError):
@@ -581,19 +581,13 @@ class RayExecutor(Executor):
                 self._remotes[key] = remote
         return remote
 
-    def _option_groups(self, unit: Any) -> Optional[list]:
-        """The positions of a batch grouped by the options their tasks ask Ray for (a
-        task whose tags are wrong alone), when there is more than one group; else None."""
-        if not is_batch(unit):
-            return None
-        groups: dict = {}
-        for j, task_id in enumerate(unit.task_ids):
-            plan = unit.plans[task_id]
-            entry = self._options(task_id, plan.tags, plan.name)
-            group = (("error", task_id) if isinstance(entry, ExecutorError)
-                     else tuple(sorted((name, repr(value)) for name, value in entry.items())))
-            groups.setdefault(group, []).append(j)
-        return list(groups.values()) if len(groups) > 1 else None
+    def _option_group(self, plan: Any) -> Any:
+        """What a batch's task run is grouped by: the options its task asks Ray for (a
+        task whose tags are wrong, alone)."""
+        entry = self._options(plan.task_id, plan.tags, plan.name)
+        if isinstance(entry, ExecutorError):
+            return ("error", plan.task_id)
+        return tuple(sorted((name, repr(value)) for name, value in entry.items()))
 
     @staticmethod
     def _task_of(unit: Any) -> tuple:
