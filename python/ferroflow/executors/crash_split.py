@@ -21,6 +21,11 @@ Usage, in an executor (see ``ferroflow_dask`` and ``ferroflow_ray``)::
 
 where ``lost`` says the executor gave up on the unit as a whole (its workers kept
 dying), and ``result`` then fails each of its task runs with that error.
+
+The same bookkeeping runs a batch (:class:`~ferroflow.runtime.batch.TaskRuns`) in
+parts for another reason: ``splitter.divide(unit, groups)`` (groups from
+:func:`groups_by_task`, e.g. by the resources its tasks ask a cluster for) gives parts
+to submit, whose results come back through ``handle`` like halves.
 """
 
 from __future__ import annotations
