@@ -274,13 +274,15 @@ def first_unpicklable(items: Iterable) -> Optional[tuple]:
 
 
 def cannot_send(label: str, index: Optional[int], what: str, value: Any, error: BaseException,
-                where: str) -> ExecutorError:
-    """The error of a task run (or unit) of task ``label`` that cannot be sent to
-    ``where`` because ``what`` (``value``) does not pickle."""
+                where: str, title: Optional[str] = None) -> ExecutorError:
+    """The error of a task run (or unit) of task ``label`` (``title``: what the message
+    calls it, ``"Task 'label'"`` by default) that cannot be sent to ``where`` because
+    ``what`` (``value``) does not pickle."""
     from ferroflow.results.errors import SerializationError
 
     serialization = SerializationError.for_value("cloudpickle", value, error).with_task(label, index)
-    failure = ExecutorError(f"Task {label!r} cannot be sent to {where}: {what} cannot be pickled: {serialization}")
+    title = title or f"Task {label!r}"
+    failure = ExecutorError(f"{title} cannot be sent to {where}: {what} cannot be pickled: {serialization}")
     failure.__cause__ = serialization
     return failure
 
@@ -870,7 +872,7 @@ class Shipper:
         what, value, error = exc.what, exc.value, exc.error
         if what == "its arguments":
             what, value, error = _context_culprit() or (what, value, error)
-        return cannot_send(label_of(batch), None, what, value, error, self.where)
+        return cannot_send(label_of(batch), None, what, value, error, self.where, title_of(batch))
 
 
 def _keys_of(pieces: tuple) -> tuple:
