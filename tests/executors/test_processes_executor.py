@@ -616,3 +616,127 @@ def test_a_retried_loop_resumes_on_another_worker():
     state = flow.run(executor=executor)
     assert executor.stats["workers"] == 2  # the retry ran in a new process
     assert state.result[t].result == [(1, 1), (1, 2), (2, 3), (2, 4)]
+
+
+# ----- batches of ordinary task runs -----------------------------------------------------
+
+
+class Counting(ProcessesExecutor):
+    """Counts the units it is given."""
+
+    def start(self):
+        super().start()
+        self.submitted = 0
+
+    def submit(self, unit):
+        self.submitted += 1
+        super().submit(unit)
+
+
+@task
+def join(a, b):
+    return a + b
+
+
+def grid(width: int, depth: int, first=after, then=join):
+    """A layered DAG of ordinary tasks: ``width`` tasks per layer, each of a layer
+    reading two of the layer before; returns the flow and its last layer."""
+    with Flow("grid") as flow:
+        layer = [first(i) for i in range(width)]
+        for _ in range(depth - 1):
+            layer = [then(layer[i], layer[(i + 1) % width]) for i in range(width)]
+    return flow, layer
+
+
+def grid_values(width: int, depth: int, start: int = 1) -> list:
+    """What the last layer of :func:`grid` holds (the first layer: ``i + start``)."""
+    layer = [i + start for i in range(width)]
+    for _ in range(depth - 1):
+        layer = [layer[i] + layer[(i + 1) % width] for i in range(width)]
+    return layer
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_grid_of_ordinary_tasks_runs_in_batches(workers):
+    flow, last = grid(20, 5)
+    executor = Counting(max_workers=workers)
+    state = flow.run(executor=executor)
+    assert state.is_successful(), state.message
+    assert [state.result[t].result for t in last] == grid_values(20, 5)
+    assert executor.stats["units"] == executor.submitted
+    if workers == 1:  # a layer of 20 tasks is one unit, not 20
+        assert executor.submitted == 5
+    else:  # units are cut for two workers as the runs of a layer become ready
+        assert executor.submitted <= 100 // 2, executor.submitted
+
+
+@task
+def die_on_7(x):
+    if x == 7:
+        os._exit(5)
+    return x * 10
+
+
+def test_a_task_run_that_kills_its_worker_inside_a_batch_fails_alone():
+    with Flow("batch-poison") as flow:
+        runs = [die_on_7(i) for i in range(12)]
+        more = [after(r) for r in runs]
+    executor = Counting(max_workers=1)
+    state = flow.run(executor=executor)
+    assert executor.submitted < 12  # the twelve runs came in a batch
+    failed = [i for i, r in enumerate(runs) if not state.result[r].is_successful()]
+    assert failed == [7]
+    culprit = state.result[runs[7]]
+    assert isinstance(culprit.result, WorkerCrashedError) and culprit.result.task_name == "die_on_7"
+    assert culprit.result.map_index is None and culprit.run_count == 1
+    assert culprit.message == (f"Its worker process (pid {culprit.result.pid}) exited with code 5 while running "
+                               f"this task run")
+    assert str(culprit.result).endswith("exited with code 5 while running task run 'die_on_7'")
+    assert [state.result[r].result for i, r in enumerate(runs) if i != 7] == [i * 10 for i in range(12) if i != 7]
+    assert [state.result[m].result for i, m in enumerate(more) if i != 7] == [i * 10 + 1 for i in range(12) if i != 7]
+    assert isinstance(state.result[more[7]], states.TriggerFailed)
+    assert executor.stats["reruns"] == 1
+
+
+@task
+def takes_a_lock(lock):
+    return 1
+
+
+def test_an_unpicklable_argument_in_a_batch_fails_its_task_run_only():
+    with Flow("batch-lock") as flow:
+        bad = takes_a_lock(threading.Lock())
+        good = [after(i) for i in range(5)]
+    executor = Counting(max_workers=1)
+    state = flow.run(executor=executor)
+    assert executor.submitted == 1  # one batch: the six runs
+    assert state.result[bad].message.startswith("Task 'takes_a_lock' cannot be sent to a worker process: its "
+                                                 "argument 'lock' cannot be pickled")
+    assert isinstance(state.result[bad].result, ExecutorError)
+    assert [state.result[g].result for g in good] == [1, 2, 3, 4, 5]
+
+
+class PickledInFlowProcess:
+    """A task's function that counts how many times the flow process pickles it."""
+
+    pickled = 0
+
+    def __call__(self, a, b=0):
+        return a + b
+
+    def __reduce__(self):
+        type(self).pickled += 1
+        return (PickledInFlowProcess, ())
+
+
+def test_a_function_many_tasks_share_is_pickled_once_per_batch():
+    shared = task(PickledInFlowProcess(), name="add")
+    PickledInFlowProcess.pickled = 0
+    flow, last = grid(30, 3, first=shared, then=shared)
+    executor = Counting(max_workers=2)
+    state = flow.run(executor=executor)
+    assert [state.result[t].result for t in last] == grid_values(30, 3, start=0)
+    # Ninety tasks share the function: it was pickled once per unit (a batch), not
+    # once per task.
+    assert PickledInFlowProcess.pickled <= executor.submitted < 90, (PickledInFlowProcess.pickled,
+                                                                    executor.submitted)

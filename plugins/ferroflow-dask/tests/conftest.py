@@ -3,14 +3,15 @@ test module, and a client of it for the tests' own look-ups."""
 
 from __future__ import annotations
 
-from ferroflow.testing.fixtures import require_installed
+import pytest
+
+from ferroflow.testing.fixtures import (
+    clean_plugin_manager,  # noqa: F401 - a fixture for this directory's tests
+    require_installed,
+)
 
 # The plugin must be installed (its entry point is part of what is tested).
 require_installed("ferroflow-dask", "ferroflow_dask")
-
-import pytest
-
-from ferroflow.testing.fixtures import clean_plugin_manager  # noqa: F401
 
 #: Each module's cluster: two worker processes of two threads, every worker offering
 #: one unit of the resource "GPU" (for the resource tests).
@@ -47,5 +48,5 @@ def address(cluster, client):
 
 
 @pytest.fixture(autouse=True)
-def _isolated(clean_plugin_manager):
+def _isolated(clean_plugin_manager):  # noqa: F811 - the fixture imported above
     yield

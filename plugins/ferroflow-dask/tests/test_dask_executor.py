@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import signal
 import socket
 import sys
@@ -235,7 +236,8 @@ def test_resources_from_tags_limit_concurrency(address, tmp_path):
     # Each worker has two threads but one GPU: its GPU task runs never overlap.
     for intervals in by_pid.values():
         intervals.sort()
-        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(intervals, intervals[1:])), intervals
+        pairs = zip(intervals, intervals[1:], strict=False)
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairs), intervals
 
 
 def test_resources_from_tags_parsing():
@@ -261,8 +263,9 @@ def test_a_resource_tag_of_0_asks_for_none():
 
 def test_two_amounts_of_one_resource_are_refused():
     assert resources_from_tags({"dask-resource:GPU=1", "dask-resource:GPU=1.0"}, "train") == {"GPU": 1}
-    with pytest.raises(ExecutorError, match="Task 'train' has the tags 'dask-resource:GPU=1' and 'dask-resource:GPU=2', "
-                                            "which ask Dask for different amounts of resource 'GPU'"):
+    with pytest.raises(ExecutorError, match="Task 'train' has the tags 'dask-resource:GPU=1' and "
+                                            "'dask-resource:GPU=2', which ask Dask for different amounts of "
+                                            "resource 'GPU'"):
         resources_from_tags({"dask-resource:GPU=1", "dask-resource:GPU=2"}, "train")
 
 
@@ -388,7 +391,7 @@ def test_payloads_are_small(address):
     sizes = [len(pack_unit(u)) for u in mapped]
     # Per unit: its slice of arguments (a few bytes per child) and the task (a few KB);
     # no flow, no other task's data.
-    assert all(size < 8 * u.size + 8_000 for size, u in zip(sizes, mapped)), sizes
+    assert all(size < 8 * u.size + 8_000 for size, u in zip(sizes, mapped, strict=True)), sizes
     assert executor.stats["scattered"] == 0
 
 
@@ -606,3 +609,80 @@ def test_units_in_threads_of_one_worker_keep_their_own_loops_and_logs(address):
     assert all(s.run_count == 2 and isinstance(s, states.Success) for s in state.result[m].map_states)
     for x, child in enumerate(state.result[s].map_states):
         assert [e.message for e in child.logs] == [f"item {x} line {i}" for i in range(3)] + [f"item {x} done"]
+
+
+# ----- batches of ordinary task runs, and what travels once ------------------------------
+
+
+@task
+def join(a, b):
+    return a + b
+
+
+def test_a_grid_of_ordinary_tasks_runs_in_batches(address):
+    width = 20
+    with Flow("grid") as flow:
+        layer = [inc(i) for i in range(width)]
+        for _ in range(4):
+            layer = [join(layer[i], layer[(i + 1) % width]) for i in range(width)]
+    executor = Counting(address=address)
+    state = flow.run(executor=executor)
+    assert state.is_successful(), state.message
+    expected = [i + 1 for i in range(width)]
+    for _ in range(4):
+        expected = [expected[i] + expected[(i + 1) % width] for i in range(width)]
+    assert [state.result[t].result for t in layer] == expected
+    # 100 tasks, handed over in batches (cut for the cluster's four threads as the runs
+    # of a layer become ready).
+    assert executor.submitted < 100, executor.submitted
+    assert executor.counts() == {1} and executor.stats["units"] == executor.submitted
+
+
+@task
+def poison_plain(x):
+    if x == 7:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * 3
+
+
+def test_a_task_run_that_kills_its_worker_inside_a_batch_fails_alone():
+    """As for a mapped task (the test above): the batch Dask gives up on runs in
+    halves until the task run that kills its workers is alone."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.scheduler.allowed-failures": 0}):
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=":0") as cluster:
+            with Flow("poison-batch") as flow:
+                runs = [poison_plain(i) for i in range(16)]
+            executor = Counting(address=cluster.scheduler_address)
+            state = flow.run(executor=executor)
+    assert len(executor.returned) < 16  # the engine handed the runs over in batches
+    assert [i for i, r in enumerate(runs) if not state.result[r].is_successful()] == [7]
+    crashed = state.result[runs[7]].result
+    assert isinstance(crashed, WorkerCrashedError) and crashed.task_name == "poison_plain"
+    assert "task 'poison_plain' (1 task run(s)) kept dying" in str(crashed)
+    assert [state.result[r].result for i, r in enumerate(runs) if i != 7] == [3 * i for i in range(16) if i != 7]
+    assert all(state.result[r].run_count == 1 for r in runs)
+    assert executor.stats["split"] >= 1 and executor.counts() == {1}
+
+
+def test_a_mapped_tasks_plan_goes_to_the_cluster_once(address):
+    table = list(range(60_000))  # in the task's function: its plan is about 300 KB
+
+    def look_up(x):
+        return table[x]
+
+    looked_up = task(look_up, name="look_up")
+    with Flow("plan-once") as flow:
+        m = looked_up.map(list(range(3_000)))
+    executor = DaskExecutor(address=address)
+    state = flow.run(executor=executor)
+    assert state.result[m].result == list(range(3_000))
+    stats = executor.stats
+    plan = len(pickle.dumps(table))
+    assert stats["units"] >= 4, stats
+    # The plan went to the cluster once, not with each unit.
+    assert stats["shared"] == 1 and stats["bytes"] < plan / 2, (plan, stats)

@@ -31,7 +31,7 @@ def fails_in_worker(x):
     raise ValueError(f"item {x} failed in process {os.getpid()}")
 
 
-def test_notifiers_travel_to_the_workers_and_notify_from_there(http_server, address, client):
+def test_notifiers_travel_to_the_workers_and_notify_from_there(http_server, address, client):  # noqa: F811
     server = http_server()
     webhook = WebhookNotifier(server.url + "/hook", only_states=[Failed], timeout=5)
     slack = SlackNotifier(server.url + "/services/T0/B0/secret", only_states=[Failed], timeout=5)
@@ -49,7 +49,7 @@ def test_notifiers_travel_to_the_workers_and_notify_from_there(http_server, addr
                      f"ValueError('odd {i}')" for i in (1, 3, 5)]
 
 
-def test_a_silent_server_is_found_slow_once_per_worker_thread(silent_server, address, client):
+def test_a_silent_server_is_found_slow_once_per_worker_thread(silent_server, address, client):  # noqa: F811
     threads = client.nthreads()  # {worker: its threads}
     http, smtp = silent_server(), silent_server()
     webhook = WebhookNotifier(http.url + "/hook", only_states=[Failed], timeout=0.5)

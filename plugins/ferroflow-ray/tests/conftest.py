@@ -14,7 +14,7 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 os.environ.pop("RAY_ADDRESS", None)
 
-from ferroflow.testing.fixtures import require_installed  # noqa: E402
+from ferroflow.testing.fixtures import require_installed
 
 # The plugin must be installed (its entry point is part of what is tested).
 require_installed("ferroflow-ray", "ferroflow_ray")
@@ -49,5 +49,5 @@ def ray_cluster():
 
 
 @pytest.fixture(autouse=True)
-def _isolated(clean_plugin_manager):
+def _isolated(clean_plugin_manager):  # noqa: F811 - the fixture imported above
     yield

@@ -33,7 +33,7 @@ def fails_in_worker(x):
     return x
 
 
-def test_notifiers_on_ray(http_server, silent_server):
+def test_notifiers_on_ray(http_server, silent_server):  # noqa: F811 - the fixtures imported above
     received = http_server()
     silent_http, silent_smtp = silent_server(), silent_server()
     delivered = WebhookNotifier(received.url + "/hook", only_states=[Failed], timeout=5)

@@ -415,3 +415,84 @@ def test_ferroflow_run_with_the_ray_executor(tmp_path, ray_cluster):
         cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Success" in done.stdout
+
+
+# ----- batches of ordinary task runs, and what travels once ------------------------------------
+
+
+class Returned(RayExecutor):
+    """Counts the units the engine handed over (each comes back once)."""
+
+    def start(self):
+        super().start()
+        self.returned = []
+
+    def wait(self):
+        done = super().wait()
+        self.returned.extend(unit for unit, _ in done)
+        return done
+
+
+@task
+def _join(a, b):
+    return a + b
+
+
+def test_a_grid_of_ordinary_tasks_runs_in_batches():
+    width = 20
+    with Flow("grid") as flow:
+        layer = [inc(i) for i in range(width)]
+        for _ in range(4):
+            layer = [_join(layer[i], layer[(i + 1) % width]) for i in range(width)]
+    executor = Returned()
+    state = flow.run(executor=executor)
+    assert state.is_successful(), state.message
+    expected = [i + 1 for i in range(width)]
+    for _ in range(4):
+        expected = [expected[i] + expected[(i + 1) % width] for i in range(width)]
+    assert [state.result[t].result for t in layer] == expected
+    assert len(executor.returned) < 100 and executor.stats["units"] == len(executor.returned)
+
+
+@task
+def poison_plain_7(x):
+    """x + 1, but the run of 7 kills the process running it."""
+    import os
+    import signal
+
+    if x == 7:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x + 1
+
+
+def test_a_task_run_that_kills_its_worker_inside_a_batch_fails_alone():
+    with Flow("poison-batch") as flow:
+        runs = [poison_plain_7(i) for i in range(12)]
+    executor = Returned(max_retries=0)
+    state = flow.run(executor=executor)
+    assert len(executor.returned) < 12  # the runs were handed over in batches
+    assert [i for i, r in enumerate(runs) if not state.result[r].is_successful()] == [7]
+    error = state.result[runs[7]].result
+    assert isinstance(error, WorkerCrashedError) and error.task_name == "poison_plain_7"
+    assert "The Ray worker running a work unit of task 'poison_plain_7' (1 task run(s)) was lost" in str(error)
+    assert [state.result[r].result for i, r in enumerate(runs) if i != 7] == [x + 1 for x in range(12) if x != 7]
+    assert executor.stats["split"] >= 1
+
+
+def test_a_mapped_tasks_plan_goes_to_the_object_store_once():
+    table = [f"{i:08d}" for i in range(4_000)]  # in the task's function: its plan is about 50 KB
+
+    def look_up(x):
+        return table[x]
+
+    looked_up = task(look_up, name="look_up")
+    with Flow("plan-once") as flow:
+        m = looked_up.map(list(range(1_000)))
+    executor = RayExecutor()
+    state = flow.run(executor=executor)
+    assert state.result[m].result == table[:1_000]
+    stats = executor.stats
+    plan = len(pickle.dumps(table))
+    assert stats["units"] >= 4, stats
+    # The plan went to the object store once, not with each unit.
+    assert stats["plans"] == 1 and stats["bytes"] < plan, (plan, stats)

@@ -21,18 +21,24 @@ Usage, in an executor (see ``ferroflow_dask`` and ``ferroflow_ray``)::
 
 where ``lost`` says the executor gave up on the unit as a whole (its workers kept
 dying), and ``result`` then fails each of its task runs with that error.
+
+The same bookkeeping runs a batch (:class:`~ferroflow.runtime.batch.TaskRuns`) in
+parts for another reason: ``splitter.divide(unit, groups)`` (groups from
+:func:`groups_by_task`, e.g. by the resources its tasks ask a cluster for) gives parts
+to submit, whose results come back through ``handle`` like halves.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ferroflow.runtime.unit import UnitResult, WorkUnit
 
-__all__ = ["CrashSplitter", "lost_budget"]
+__all__ = ["CrashSplitter", "lost_budget", "groups_by_task"]
 
 log = logging.getLogger("ferroflow.executors")
 
@@ -43,12 +49,26 @@ def lost_budget(size: int) -> int:
     return 1 + 2 * math.ceil(math.log2(size)) if size > 1 else 1
 
 
+def groups_by_task(unit: Any, key: Callable[[Any], Any]) -> list | None:
+    """The positions of a batch (:class:`~ferroflow.runtime.batch.TaskRuns`) grouped by
+    ``key(plan)`` of their tasks' plans (what they ask a cluster for, say), when that
+    makes more than one group: parts for :meth:`CrashSplitter.divide`. None for a
+    WorkUnit or a batch of one group."""
+    if unit.task_id != -1:
+        return None
+    groups: dict = {}
+    plans = unit.plans
+    for j, task_id in enumerate(unit.task_ids):
+        groups.setdefault(key(plans[task_id]), []).append(j)
+    return list(groups.values()) if len(groups) > 1 else None
+
+
 @dataclass
 class _Split:
     unit: WorkUnit  # the unit that was split
     result: UnitResult  # its result, filled in by its halves
     pending: int  # halves not back yet
-    root: "_Root"
+    root: _Root
 
 
 @dataclass
@@ -60,7 +80,7 @@ class _Root:
 class CrashSplitter:
     """Splits units lost as a whole, and puts their halves' results back together."""
 
-    def __init__(self, stats: Optional[dict] = None) -> None:
+    def __init__(self, stats: dict | None = None) -> None:
         self._pieces: dict = {}  # id(half) -> (half, the _Split it belongs to, its positions)
         self._roots: dict = {}  # id(unit given by the engine) -> _Root, while split
         #: Counts units split as ``stats["split"]`` (an executor's stats, or its own).
@@ -88,24 +108,38 @@ class CrashSplitter:
         """Two halves of ``unit`` to run instead (their results go to :meth:`settle`),
         or ``[]``: ``unit`` has one task run, or its unit lost too many pieces already;
         then settle ``lost`` as its result."""
-        piece = self._pieces.get(id(unit))
-        root = piece[1].root if piece is not None else self._roots.get(id(unit)) or _Root(unit.size)
+        root = self._root(unit)
         root.lost += 1
         if unit.size < 2 or root.lost > lost_budget(root.size):
             return []
-        if piece is None:
-            self._roots[id(unit)] = root
         self.stats["split"] += 1
-        node = _Split(unit, lost, 2, root)
         middle = unit.size // 2
-        halves = []
-        for positions in (range(middle), range(middle, unit.size)):
-            half = unit.subset(positions)
-            self._pieces[id(half)] = (half, node, positions)
-            halves.append(half)
-        return halves
+        return self._parts(unit, lost, [range(middle), range(middle, unit.size)], root)
 
-    def settle(self, unit: WorkUnit, result: UnitResult) -> Optional[tuple]:
+    def divide(self, unit: WorkUnit, groups: list) -> list:
+        """Parts of ``unit`` to run instead of it, one for each group of positions
+        (together, every position once): a batch whose task runs need different
+        resources, say. Each part comes back through :meth:`handle` like a half, and
+        ``unit`` with its whole result once every part is back."""
+        n = unit.size
+        return self._parts(unit, UnitResult(bytearray(n), [None] * n, {}), groups, self._root(unit))
+
+    def _root(self, unit: WorkUnit) -> _Root:
+        piece = self._pieces.get(id(unit))
+        return piece[1].root if piece is not None else self._roots.get(id(unit)) or _Root(unit.size)
+
+    def _parts(self, unit: WorkUnit, result: UnitResult, groups: list, root: _Root) -> list:
+        if id(unit) not in self._pieces:
+            self._roots[id(unit)] = root
+        node = _Split(unit, result, len(groups), root)
+        parts = []
+        for positions in groups:
+            part = unit.subset(positions)
+            self._pieces[id(part)] = (part, node, positions)
+            parts.append(part)
+        return parts
+
+    def settle(self, unit: WorkUnit, result: UnitResult) -> tuple | None:
         """``unit`` came back with ``result``: the ``(unit, result)`` to give the engine
         (``unit`` as it gave it), or None while other halves are still running."""
         while True:

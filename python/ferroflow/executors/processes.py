@@ -19,11 +19,14 @@ Design, and why:
   without an ``if __name__ == "__main__":`` guard works. Workers get the flow
   process's ``sys.path``, so tasks defined in importable modules are found by
   reference; the rest travels by value with cloudpickle.
-* **Small payloads.** A unit travels as its keyword arguments (mapped columns sliced to
-  the unit) and its frame; the task (function, state handlers), the run's info and a
-  mapped task's shared arguments are pickled once and sent once per worker, then
-  named by key (each worker keeps the last :data:`~ferroflow.executors._worker.
-  CACHE_SIZE`). No flow object crosses.
+* **Small payloads, batches.** Units travel as :mod:`~ferroflow.executors.shipping`
+  packs them: a unit's own part (its keyword arguments, mapped columns sliced to the
+  unit, attempt numbers) and the parts units share -- the run's context, a mapped
+  task's plan (function, state handlers, options) and unmapped arguments -- pickled
+  once per run and sent once per worker, then named by key (each worker keeps the last
+  :data:`~ferroflow.executors._worker.CACHE_SIZE`). The ready runs of ordinary tasks
+  come as batches (``batches = True``): a layer of a hundred tasks is a couple of
+  round trips, not a hundred. No flow object crosses.
 * **Results** travel back pickled. A value that does not pickle fails its task run
   with a :class:`~ferroflow.results.SerializationError` naming task, map index and
   type; the unit's other runs keep their results.
@@ -48,7 +51,6 @@ POSIX only (it relies on ``pass_fds``, process groups and ``SIGALRM``).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import fcntl
 import itertools
@@ -65,33 +67,28 @@ import time
 from collections import OrderedDict, deque
 from multiprocessing import connection
 from multiprocessing.connection import Connection
-from typing import Any, Optional
+from typing import Any
 
-from ferroflow.runtime.context import USER_VALUES
 from ferroflow.errors import ExecutorError
 from ferroflow.executors._worker import CACHE_SIZE, LOADING, MARK_BYTES
 from ferroflow.executors.base import Executor
-from ferroflow.runtime.unit import UnitResult, WorkUnit, outcome_of_exception
-# What this executor shares with remote executors (Dask, Ray...) lives in remote.py.
-from ferroflow.executors.remote import (  # noqa: F401 - some re-exported
-    TASK_FIELDS,
+from ferroflow.executors.shipping import (
+    Parcel,
     RemoteTaskError,
-    Unsendable as _Unsendable,
+    Shipper,
     WorkerCrashedError,
-    decode_result,
-    dumps as _dumps,
     failed_result,
     logging_levels,
-    retry_rule as _rule,
+    map_index,
+    rules_of,
     run_name,
-    same as _same,
-    source_file,
-    unit_loops as _loops_of,
-    unsendable_error,
+    subject_of,
+    task_name_at,
 )
 from ferroflow.executors.threads import check_workers
-from ferroflow.runtime.timeouts import TaskTimeout
 from ferroflow.plugins import hookimpl
+from ferroflow.runtime.timeouts import TaskTimeout
+from ferroflow.runtime.unit import UnitResult, WorkUnit, outcome_of_exception
 
 __all__ = ["ProcessesExecutor", "WorkerCrashedError", "RemoteTaskError", "default_process_workers"]
 
@@ -104,8 +101,6 @@ _POLL = 1.0
 _TIMEOUT_POLL = 0.1
 #: Pipe buffer asked for (Linux), in bytes.
 PIPE_BYTES = 1 << 20
-#: Task entries and shared-argument blobs kept pickled.
-_KEEP_TASKS = 256
 
 
 def default_process_workers() -> int:
@@ -116,15 +111,29 @@ def default_process_workers() -> int:
         return os.cpu_count() or 1
 
 
-@dataclasses.dataclass
 class _Job:
-    unit: WorkUnit
-    uid: int
-    refs: tuple  # (run, task, static): each None or (key, bytes)
-    body: bytes
-    loops: tuple = ()  # keys of RunInfo.loops sent with the unit
-    #: Set when this job runs again the task runs a worker's death interrupted.
-    rest_of: Optional["_Rest"] = None
+    """A parcel on its way to a worker (``unit``: what it runs)."""
+
+    __slots__ = ("parcel", "uid", "rest_of")
+
+    def __init__(self, parcel: Parcel, uid: int):
+        self.parcel = parcel
+        self.uid = uid
+        #: Set when this job runs again the task runs a worker's death interrupted.
+        self.rest_of: _Rest | None = None
+
+    @property
+    def unit(self) -> Any:
+        return self.parcel.sent
+
+    @property
+    def refs(self) -> tuple:
+        """``(key, bytes)`` of each shared part the job's unit needs."""
+        return tuple((piece.key, piece.blob) for piece in self.parcel.pieces if piece is not None)
+
+    @property
+    def body(self) -> bytes:
+        return self.parcel.head
 
 
 @dataclasses.dataclass
@@ -138,55 +147,13 @@ class _Rest:
 
 
 class _Encoder:
-    """Turns units into jobs, pickling each task, run info and shared arguments once."""
+    """Turns units into jobs (:class:`~ferroflow.executors.shipping.Shipper` packs them)."""
 
     def __init__(self) -> None:
-        self._keys = itertools.count(1)
-        self._tasks: OrderedDict = OrderedDict()  # task id -> (TASK_FIELDS values, ref)
-        self._statics: OrderedDict = OrderedDict()  # task id -> (static, ref)
-        self._run: Optional[tuple] = None  # (run info, ref)
+        self._shipper = Shipper("a worker process")
 
-    def job(self, unit: WorkUnit, uid: int) -> _Job:
-        run_ref = None
-        frame = unit.frame
-        if frame is not None:
-            if self._run is None or self._run[0] is not frame.run:
-                self._run = (frame.run, (next(self._keys), _dumps("the run's context (parameters)", frame.run)))
-            run_ref = self._run[1]
-            frame = copy.copy(frame)
-            frame.run = None
-        shared = tuple(getattr(unit, name) for name in TASK_FIELDS)
-        entry = self._tasks.get(unit.task_id)
-        if entry is None or not _same(entry[0], shared):
-            what = "its function" if not unit.handlers else "its function or state handlers"
-            blob = _dumps(what, (TASK_FIELDS, shared, source_file(unit.fn)))
-            entry = (shared, (next(self._keys), blob))
-            _remember(self._tasks, unit.task_id, entry)
-        else:
-            self._tasks.move_to_end(unit.task_id)
-        task_ref = entry[1]
-        static_ref = None
-        if unit.indices is not None and unit.static:
-            shared = self._statics.get(unit.task_id)
-            if shared is None or shared[0] is not unit.static:
-                shared = (unit.static, (next(self._keys), _dumps("its unmapped arguments", unit.static)))
-                _remember(self._statics, unit.task_id, shared)
-            else:
-                self._statics.move_to_end(unit.task_id)
-            static_ref = shared[1]
-        light = dataclasses.replace(unit, frame=frame, static=None if static_ref is not None else unit.static,
-                                    **dict.fromkeys(TASK_FIELDS))
-        user = USER_VALUES.get() or None
-        loops = _loops_of(unit)
-        body = _dumps("its arguments", (light, user, loops))
-        return _Job(unit, uid, (run_ref, task_ref, static_ref), body, tuple(loops or ()))
-
-
-def _remember(cache: OrderedDict, key: Any, value: Any) -> None:
-    cache[key] = value
-    cache.move_to_end(key)
-    if len(cache) > _KEEP_TASKS:
-        cache.popitem(last=False)
+    def job(self, unit: Any, uid: int) -> _Job:
+        return _Job(self._shipper.pack(unit), uid)
 
 
 class _Worker:
@@ -202,7 +169,7 @@ class _Worker:
         self.mapped = mapped
         self.keys: OrderedDict = OrderedDict()  # the worker's cache, mirrored
         self.ready = False
-        self.job: Optional[_Job] = None
+        self.job: _Job | None = None
         self.seen = LOADING  # position last seen in the mark, and since when
         self.seen_at = 0.0
 
@@ -229,8 +196,9 @@ class ProcessesExecutor(Executor):
     """
 
     name = "processes"
+    batches = True  # shipping.py packs TaskRuns batches too
 
-    def __init__(self, max_workers: Optional[int] = None, grace: float = 5.0, allowed_crashes: int = 3) -> None:
+    def __init__(self, max_workers: int | None = None, grace: float = 5.0, allowed_crashes: int = 3) -> None:
         self.max_workers = check_workers(max_workers, default_process_workers())
         if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
             raise ValueError(f"grace must be a number of seconds >= 0, got {grace!r}")
@@ -241,8 +209,8 @@ class ProcessesExecutor(Executor):
         self._workers: list[_Worker] = []
         self._started = False
         #: Counters of the last run, for the curious (and the tests): units and bytes sent,
-        #: shared parts (task, run info, unmapped arguments) sent, workers started,
-        #: units sent again without the task run that crashed their worker.
+        #: shared parts (run info, a mapped task's plan, unmapped arguments) sent, workers
+        #: started, units sent again without the task run that crashed their worker.
         self.stats = {"units": 0, "bytes": 0, "blobs": 0, "workers": 0, "reruns": 0}
 
     def __repr__(self) -> str:
@@ -267,10 +235,9 @@ class ProcessesExecutor(Executor):
     def submit(self, unit: WorkUnit) -> None:
         if not self._started:
             raise RuntimeError("ProcessesExecutor.submit() before start()")
-        try:
-            job = self._encoder.job(unit, next(self._uids))
-        except _Unsendable as exc:
-            self._finished.append((unit, self._unsendable(unit, exc)))
+        job = self._encoder.job(unit, next(self._uids))
+        if job.unit is None:  # nothing of it can be sent: its runs failed, saying why
+            self._finished.append((unit, job.parcel.decided))
             return
         self._queue.append(job)
         self._dispatch()
@@ -287,7 +254,7 @@ class ProcessesExecutor(Executor):
                 raise RuntimeError("ProcessesExecutor.wait() with no unit in flight")
             timed = [w for w in self._workers if w.job is not None and w.job.unit.timeout is not None]
             timeout = (_TIMEOUT_POLL if timed else _POLL) if block else 0
-            by_conn = {w.results: w for w in self._workers}
+            by_conn: dict[Any, _Worker] = {w.results: w for w in self._workers}
             ready = connection.wait(list(by_conn), timeout)
             for conn in ready:
                 self._receive(by_conn[conn], out)
@@ -370,23 +337,23 @@ class ProcessesExecutor(Executor):
             self._send(worker, self._queue.popleft())
 
     def _send(self, worker: _Worker, job: _Job) -> None:
+        # The worker keeps the last CACHE_SIZE shared parts it was sent, as ``keys``
+        # mirrors: a part it has goes as None.
         keys = worker.keys
-        refs = []
-        for ref in job.refs:
-            if ref is None:
-                refs.append(None)
-                continue
-            key, blob = ref
-            if key in keys:
-                keys.move_to_end(key)
-                refs.append((key, None))
+        blobs = []
+        for piece in job.parcel.pieces:
+            if piece is None or not piece.key:
+                blobs.append(None if piece is None else piece.blob)
+            elif piece.key in keys:
+                keys.move_to_end(piece.key)
+                blobs.append(None)
             else:
-                keys[key] = None
+                keys[piece.key] = None
                 if len(keys) > CACHE_SIZE:
                     keys.popitem(last=False)
-                refs.append((key, blob))
+                blobs.append(piece.blob)
                 self.stats["blobs"] += 1
-        data = pickle.dumps(("unit", job.uid, tuple(refs), job.body), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(("unit", job.uid, job.parcel.head, tuple(blobs)), protocol=pickle.HIGHEST_PROTOCOL)
         worker.job = job
         worker.mark[0] = LOADING
         worker.seen, worker.seen_at = LOADING, time.monotonic()
@@ -412,16 +379,9 @@ class ProcessesExecutor(Executor):
         if job is None or message[1] != job.uid:
             raise ExecutorError(f"worker process {worker.pid} answered for a unit it was not given")
         worker.job = None
-        if kind == "done":
-            self._finish(job, self._result(job, message[2]), out)
-        else:
-            self._finish(job, _failed(job.unit, ExecutorError(
-                f"Task {job.unit.label!r} could not run in a worker process: {message[2]}"), message[3]), out)
+        self._finish(job, job.parcel.unpack_sent(message[2], "in a worker process"), out)
         self._idle.append(worker)
         self._dispatch()
-
-    def _result(self, job: _Job, payload: bytes) -> UnitResult:
-        return decode_result(job.unit, payload, job.loops)
 
     def _check(self, out: list, timed: list, deaths: bool) -> None:
         """Find task runs that outlived their timeout by ``grace`` seconds and (when
@@ -444,7 +404,7 @@ class ProcessesExecutor(Executor):
                                         f"{self.grace:g} s after its timeout of {unit.timeout:g} s, in code "
                                         f"that did not return to Python")
 
-    def _lost(self, worker: _Worker, out: list, overran: Optional[str]) -> None:
+    def _lost(self, worker: _Worker, out: list, overran: str | None) -> None:
         """``worker`` died (or was killed, ``overran`` says why: a task run outlived its
         timeout): fail the task run it was running, run the others of its unit again
         (or, past ``allowed_crashes``, fail them too), forget the worker; a replacement
@@ -477,9 +437,8 @@ class ProcessesExecutor(Executor):
         """Queue (first) a job that runs ``job``'s task runs but the one at ``position``,
         whose crash is in ``result``; False if that cannot be sent."""
         positions = [j for j in range(job.unit.size) if j != position]
-        try:
-            rest = self._encoder.job(job.unit.subset(positions), next(self._uids))
-        except _Unsendable:  # (it was sent once: the unit changed meanwhile)
+        rest = self._encoder.job(job.unit.subset(positions), next(self._uids))
+        if rest.unit is None:  # (it was sent once: the unit changed meanwhile)
             return False
         rest.rest_of = _Rest(job, result, positions, deaths)
         self._queue.appendleft(rest)
@@ -491,25 +450,19 @@ class ProcessesExecutor(Executor):
         unit of the job it runs again."""
         while job.rest_of is not None:
             rest = job.rest_of
-            rest.result.place(rest.positions, result)
+            rest.result.place(rest.positions, job.parcel.finish(result))
             job, result = rest.job, rest.result
-        out.append((job.unit, result))
-
-    def _unsendable(self, unit: WorkUnit, exc: _Unsendable) -> UnitResult:
-        return _failed(unit, unsendable_error(unit, exc, "a worker process"), None)
+        out.append((job.parcel.unit, job.parcel.finish(result)))
 
 
 # ----- outcomes ------------------------------------------------------------------------
 
 
-#: Every task run of a unit failed with one error.
-_failed = failed_result
-
-
-def _crashed(unit: WorkUnit, pid: int, exitcode: int, position: int, overran: Optional[str],
-             over: Optional[str] = None) -> UnitResult:
-    """Every task run of ``unit`` failed because its worker died (``overran``: was
-    killed, and why) while at ``position``; ``over``: why the others are not run again."""
+def _crashed(unit: Any, pid: int, exitcode: int, position: int, overran: str | None,
+             over: str | None = None) -> UnitResult:
+    """Every task run of ``unit`` (a WorkUnit or a batch) failed because its worker
+    died (``overran``: was killed, and why) while at ``position``; ``over``: why the
+    others are not run again."""
     n = unit.size
     running = 0 <= position < n
     if overran is not None:
@@ -518,23 +471,23 @@ def _crashed(unit: WorkUnit, pid: int, exitcode: int, position: int, overran: Op
         what = f"{_how(exitcode)} while running task run {run_name(unit, position)!r}"
     else:
         doing = "loading" if position == LOADING else "sending back"
-        what = f"{_how(exitcode)} while {doing} a work unit of task {unit.label!r}"
-    index = unit.indices[position] if running and unit.indices is not None else None
-    error = WorkerCrashedError(f"The worker process (pid {pid}) {what}", unit.label, index, exitcode, pid)
-    code, _, _ = outcome_of_exception(error, _rule(unit))
-    codes = bytearray([code]) * n
-    values: list = [error] * n
+        what = f"{_how(exitcode)} while {doing} a work unit of {subject_of(unit)}"
+    name = task_name_at(unit, position) if running else unit.label
+    error = WorkerCrashedError(f"The worker process (pid {pid}) {what}", name,
+                               map_index(unit, position) if running else None, exitcode, pid)
+    result = failed_result(unit, error)
     why = over or "the task runs of a work unit share their worker's fate"
     lost = f"Lost with its worker process (pid {pid}), which {what} ({why})"
-    details = dict.fromkeys(range(n), (lost, None))
+    result.details = dict.fromkeys(range(n), (lost, None))
     if running:
         if overran is not None:
             timeout = TaskTimeout(f"Task timed out after {unit.timeout:g} s (hard: its worker process was killed)")
-            codes[position], values[position], details[position] = outcome_of_exception(timeout, _rule(unit))
+            result.codes[position], result.values[position], result.details[position] = outcome_of_exception(
+                timeout, rules_of(unit)[position])
         else:
-            details[position] = (f"Its worker process (pid {pid}) {_how(exitcode)} while running this "
-                                 f"task run", None)
-    return UnitResult(codes, values, details)
+            result.details[position] = (f"Its worker process (pid {pid}) {_how(exitcode)} while running this "
+                                        f"task run", None)
+    return result
 
 
 def _how(code: int) -> str:

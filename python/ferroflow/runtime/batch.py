@@ -96,16 +96,19 @@ class TaskRuns:
         """The keyword arguments of run ``j``."""
         return dict(self.kwargs[j])
 
-    def run(self) -> UnitResult:
+    def run(self, frame: Frame | None = None) -> UnitResult:
         """Run every run of the batch; a user's exception fails that run only
-        (``KeyboardInterrupt`` and ``SystemExit`` propagate)."""
+        (``KeyboardInterrupt`` and ``SystemExit`` propagate). ``frame``: the frame to
+        run in (a worker's own, that reports the position as it moves); a new one by
+        default."""
         started = time.perf_counter()
         n = len(self.task_ids)
         codes = bytearray([SUCCESS]) * n
         values: list = [None] * n
         details: dict = {}
         plans, task_ids, all_kwargs = self.plans, self.task_ids, self.kwargs
-        frame = Frame(self.run_info, -1, None, None, frozenset(), None, self.run_counts)
+        if frame is None:
+            frame = Frame(self.run_info, -1, None, None, frozenset(), None, self.run_counts)
         token = CURRENT_FRAME.set(frame)
         j = 0
         try:

@@ -10,18 +10,25 @@ Registered as the ``dask`` executor through the ``register_executors`` hook::
 
 or ``ferroflow run flow.py --executor dask --executor-option address=tcp://...``.
 
-The engine stays in the flow process: it packs ready task runs into work units (one
-task run, or a slice of a mapped task's children sized to take about 0.1 s) and this
-executor submits each unit as one Dask task (``client.submit(run_split, shared, own)``,
-see :mod:`ferroflow.executors.remote`). A million mapped children make about a
-hundred Dask tasks, not a million. No flow object travels, and results come back to
-the flow process, which decides states, retries and triggers as with any executor.
+The engine stays in the flow process: it packs ready task runs into work units (a
+slice of a mapped task's children sized to take about 0.1 s, a batch of the ready runs
+of ordinary tasks, or one task run) and this executor submits each unit as one Dask
+task (``client.submit(run_shipped, head, *parts)``, see
+:mod:`ferroflow.executors.shipping`). A million mapped children make about a hundred
+Dask tasks, not a million, and a layer of a hundred ordinary tasks a few. A part units
+share (the run's context, a mapped task's plan and unmapped arguments) is loaded once
+per worker; it goes to the cluster once per run (scattered) when it is at least
+:data:`SHARED_SCATTER_BYTES`, and inline with each unit below that (a few KB: cheaper
+than a dependency, which would draw units to the worker holding the part). No flow object travels, and
+results come back to the flow process, which decides states, retries and triggers as
+with any executor.
 
 Dask's own guarantees apply: a worker that dies has its tasks run again elsewhere
 (``distributed.scheduler.allowed-failures`` times; then the unit runs again in halves
 until the task run that kills its workers is alone, and that one fails with a
 :class:`~ferroflow.executors.remote.WorkerCrashedError`: the task's retries apply). A
-unit's outcome is recorded once, even if Dask completes a recomputed task again. See ``README.md`` for resources (``dask-resource:GPU=1`` tags), timeouts and
+unit's outcome is recorded once, even if Dask completes a recomputed task again. See
+``README.md`` for resources (``dask-resource:GPU=1`` tags), timeouts and
 Ctrl-C.
 """
 
@@ -36,19 +43,22 @@ import socket
 import time
 import traceback
 import uuid
-from typing import Any, Optional, Union
+from typing import Any
 
 from ferroflow.errors import ExecutorError, one_line
 from ferroflow.executors.base import Executor, UnitResult, WorkUnit
-from ferroflow.executors.crash_split import CrashSplitter
+from ferroflow.executors.crash_split import CrashSplitter, groups_by_task
 from ferroflow.executors.resources import ResourceTags
-from ferroflow.executors.remote import (
+from ferroflow.executors.shipping import (
+    Parcel,
     SharedParts,
+    Shipper,
     WorkerCrashedError,
     failed_result,
-    pack_parts,
-    run_split,
-    unpack_result,
+    is_batch,
+    label_of,
+    run_shipped,
+    subject_of,
 )
 from ferroflow.plugins import hookimpl
 
@@ -61,10 +71,14 @@ log = logging.getLogger("ferroflow.dask")
 RESOURCE_TAG = "dask-resource:"
 #: Seconds given to reach a scheduler (``client_kwargs={"timeout": ...}`` changes it).
 CONNECT_TIMEOUT = 10.0
-#: A unit's part larger than this is scattered to the cluster first instead of being
-#: embedded in the task graph (which Dask warns about past 10 MB); the part a task's
-#: units share (its function, the run's parameters, unmapped arguments), once per task.
+#: A part larger than this is scattered to the cluster first instead of being embedded
+#: in the task graph (which Dask warns about past 10 MB): a unit's own part, or a part
+#: units share (the run's parameters, a mapped task's plan or unmapped arguments), which
+#: is sent once per run either way.
 SCATTER_BYTES = 4 << 20
+#: A part units share this large or larger is scattered to the cluster once per run and
+#: named by the units that need it; a smaller one travels with each of them.
+SHARED_SCATTER_BYTES = 64 << 10
 #: Seconds given to close the client, and a cluster the executor started.
 CLOSE_TIMEOUT = 30.0
 
@@ -100,10 +114,11 @@ class DaskExecutor(Executor):
     """
 
     name = "dask"
+    batches = True  # shipping.py packs TaskRuns batches too
 
-    def __init__(self, address: Optional[str] = None, cluster_class: Union[str, type, None] = None,
-                 cluster_kwargs: Optional[dict] = None, adapt_kwargs: Optional[dict] = None,
-                 client_kwargs: Optional[dict] = None, resources_from_tags: bool = True) -> None:
+    def __init__(self, address: str | None = None, cluster_class: str | type | None = None,
+                 cluster_kwargs: dict | None = None, adapt_kwargs: dict | None = None,
+                 client_kwargs: dict | None = None, resources_from_tags: bool = True) -> None:
         if address is not None and (not isinstance(address, str) or not address.strip()):
             raise ValueError(f"address must be a Dask scheduler address such as 'tcp://127.0.0.1:8786', "
                              f"got {address!r}")
@@ -126,14 +141,18 @@ class DaskExecutor(Executor):
         self._client: Any = None
         self._cluster: Any = None  # only a cluster this executor started (and closes)
         self._completions: Any = None
-        self._running: dict = {}  # Dask key -> (unit, future, scattered payload or None)
+        self._running: dict = {}  # Dask key -> (parcel, future, scattered head or None)
         self._ready: list = []  # outcomes decided without Dask
         self._splitter = CrashSplitter()  # units whose workers kept dying, run in halves
-        self._shared = SharedParts(self._scatter)  # each task's shared part, scattered once
+        self._shipper = Shipper("a worker")
+        self._shared = SharedParts(self._send_part)  # each large shared part, scattered once
         self._resources: dict = {}  # (task id, tags) -> resources or the error
         self._warned: set = set()
-        #: Counters of the last run, for the curious (and the tests).
-        self.stats = {"units": 0, "bytes": 0, "scattered": 0, "ignored": 0, "split": 0}
+        #: Counters of the last run, for the curious (and the tests): units submitted and
+        #: bytes embedded in the graph, large shared parts scattered once per run, parts
+        #: scattered (those, and units' own parts over SCATTER_BYTES), late duplicates
+        #: ignored, units split.
+        self.stats = self._fresh_stats()
 
     def __repr__(self) -> str:
         if self.address is not None:
@@ -158,9 +177,10 @@ class DaskExecutor(Executor):
         import distributed
 
         self._running, self._ready, self._resources, self._warned = {}, [], {}, set()
-        self.stats = {"units": 0, "bytes": 0, "scattered": 0, "ignored": 0, "split": 0}
+        self.stats = self._fresh_stats()
         self._splitter = CrashSplitter(self.stats)
-        self._shared = SharedParts(self._scatter)
+        self._shipper = Shipper("a worker")
+        self._shared = SharedParts(self._send_part)
         kwargs = {"set_as_default": False, **self.client_kwargs, "timeout": self.connect_timeout}
         cluster = client = None
         try:
@@ -201,23 +221,50 @@ class DaskExecutor(Executor):
         if client.status not in ("running", "connecting"):
             raise ExecutorError(f"The Dask client of {self!r} is {client.status}: the connection to the scheduler "
                                 f"was lost")
+        groups = groups_by_task(unit, self._resource_group) if self.resources_from_tags else None
+        if groups is not None:  # a batch whose tasks ask for different resources
+            for part in self._splitter.divide(unit, groups):
+                self.submit(part)
+            return
         try:
             resources = self._resources_of(unit)
-            shared, own = pack_parts(unit)
         except ExecutorError as exc:  # fail the unit's task runs, not the flow run
             self._ready.append((unit, failed_result(unit, exc)))
             return
-        key = f"{_KEY_SAFE.sub('_', unit.label)[:60] or 'task'}-{uuid.uuid4().hex}"
-        # A large part is not embedded in the graph: it is scattered to the cluster and
-        # named; the part a task's units share, once per task.
-        first = self._shared.ref(shared) if len(shared) > SCATTER_BYTES else shared
-        second = self._scatter(own) if len(own) > SCATTER_BYTES else own
-        future = client.submit(run_split, first, second, key=key, pure=False, resources=resources)
-        # (a scattered part of its own is kept until the unit is back)
-        self._running[key] = (unit, future, second if second is not own else None)
+        parcel = self._shipper.pack(unit)
+        if parcel.sent is None:  # nothing of it can be sent: its runs failed, saying why
+            self._ready.append((unit, parcel.decided))
+            return
+        # Batches share a name: one large Dask task group, which Dask queues on the
+        # scheduler (workers hold one unit per thread), as it does a mapped task's units.
+        name = "ferroflow-batch" if is_batch(unit) else _KEY_SAFE.sub("_", unit.label)[:60] or "task"
+        key = f"{name}-{uuid.uuid4().hex}"
+        parts = []
+        sent = 0
+        for piece in parcel.pieces:
+            if piece is not None and piece.key and len(piece.blob) >= SHARED_SCATTER_BYTES:
+                parts.append(self._shared.ref(piece.blob))  # in the cluster once per run
+            else:
+                parts.append(None if piece is None else piece.blob)
+                sent += 0 if piece is None else len(piece.blob)
+        head = parcel.head
+        # A large head is not embedded in the graph: it is scattered to the cluster.
+        first = self._scatter(head) if len(head) > SCATTER_BYTES else head
+        future = client.submit(run_shipped, first, *parts, key=key, pure=False, resources=resources)
+        # (a scattered head is kept until the unit is back)
+        self._running[key] = (parcel, future, first if first is not head else None)
         self.stats["units"] += 1
-        self.stats["bytes"] += (len(shared) if first is shared else 0) + (len(own) if second is own else 0)
+        self.stats["bytes"] += sent + (len(head) if first is head else 0)
         self._track(future)
+
+    @staticmethod
+    def _fresh_stats() -> dict:
+        return {"units": 0, "bytes": 0, "shared": 0, "scattered": 0, "ignored": 0, "split": 0}
+
+    def _send_part(self, part: bytes) -> Any:
+        """A large shared part, scattered to the cluster once."""
+        self.stats["shared"] += 1
+        return self._scatter(part)
 
     def _scatter(self, part: bytes) -> Any:
         self.stats["scattered"] += 1
@@ -246,7 +293,8 @@ class DaskExecutor(Executor):
                     continue
                 del self._running[future.key]
                 lost = isinstance(result, tuple) and len(result) == 3 and _is_killed_worker(result[1])
-                self._splitter.handle(entry[0], self._outcome(entry[0], future, result), lost, self.submit, out)
+                parcel = entry[0]
+                self._splitter.handle(parcel.unit, self._outcome(parcel, future, result), lost, self.submit, out)
             if out:
                 return out
             if not self._running and not self._ready:
@@ -271,7 +319,7 @@ class DaskExecutor(Executor):
             # ends with the cluster; elsewhere it finishes and its result is dropped.)
             try:
                 client.cancel(futures)
-            except Exception as exc:  # noqa: BLE001 - shutting down anyway
+            except Exception as exc:
                 log.warning("could not cancel %d Dask future(s): %s", len(futures), one_line(exc))
         del futures, running
         _close(client, "its Dask client")
@@ -282,7 +330,7 @@ class DaskExecutor(Executor):
 
     def _fetch(self, futures: list) -> list:
         """``(future, result)`` of completed futures, their results fetched in one go:
-        the bytes of run_split(), ``(type, exception, traceback)`` of a failed one, or
+        the bytes of run_shipped(), ``(type, exception, traceback)`` of a failed one, or
         None (cancelled). A result lost with a worker before it was fetched is computed
         again by Dask and waited for; if that fails, the failure is the result."""
         client = self._client
@@ -340,26 +388,45 @@ class DaskExecutor(Executor):
                                     f"adapt(**{self.adapt_kwargs!r}): {one_line(exc)}") from exc
         return cluster
 
-    def _resources_of(self, unit: WorkUnit) -> Optional[dict]:
-        """The Dask resources a unit asks for through its task's tags, or None."""
+    def _resources_of(self, unit: Any) -> dict | None:
+        """The Dask resources a unit asks for through its task's tags, or None (for a
+        batch: through the tags of its first run's task, which all its tasks share; see
+        :meth:`_resource_group`)."""
         if not self.resources_from_tags:
             return None
-        tags = unit.frame.task_tags if unit.frame is not None else frozenset(getattr(unit.owner, "tags", ()) or ())
-        if not tags:
-            return None
-        key = (unit.task_id, tags)
-        known = self._resources.get(key, self)
-        if known is self:
-            try:
-                known = resources_from_tags(tags, unit.label)
-            except ExecutorError as exc:
-                known = exc
-            if isinstance(known, dict):
-                self._check_offered(unit.label, known)
-            self._resources[key] = known
+        if is_batch(unit):
+            plan = unit.plans[unit.task_ids[0]]
+            known = self._resources_for(plan.task_id, plan.tags, plan.name)
+        else:
+            tags = unit.frame.task_tags if unit.frame is not None else frozenset(getattr(unit.owner, "tags", ()) or ())
+            known = self._resources_for(unit.task_id, tags, unit.label)
         if isinstance(known, ExecutorError):
             raise known
         return known
+
+    def _resources_for(self, task_id: int, tags: Any, label: str) -> Any:
+        """The resources task ``task_id``'s tags ask for: a dict, None, or the error."""
+        if not tags:
+            return None
+        key = (task_id, tags)
+        known = self._resources.get(key, self)
+        if known is self:
+            try:
+                known = resources_from_tags(tags, label)
+            except ExecutorError as exc:
+                known = exc
+            if isinstance(known, dict):
+                self._check_offered(label, known)
+            self._resources[key] = known
+        return known
+
+    def _resource_group(self, plan: Any) -> Any:
+        """What a batch's task run is grouped by: the resources its task asks for (a
+        task with a malformed tag, alone)."""
+        known = self._resources_for(plan.task_id, plan.tags, plan.name)
+        if isinstance(known, ExecutorError):
+            return ("error", plan.task_id)
+        return None if known is None else tuple(sorted(known.items()))
 
     def _check_offered(self, label: str, wanted: dict) -> None:
         """Warn (once per resource) when no worker offers enough of a resource a task
@@ -368,7 +435,7 @@ class DaskExecutor(Executor):
             workers = self._client.scheduler_info(n_workers=-1).get("workers", {})
         except TypeError:  # older distributed: no n_workers
             workers = self._client.scheduler_info().get("workers", {})
-        except Exception:  # noqa: BLE001 - only a warning is at stake
+        except Exception:
             return
         for name, amount in wanted.items():
             offered = [w.get("resources", {}).get(name, 0) for w in workers.values()]
@@ -382,36 +449,37 @@ class DaskExecutor(Executor):
                         f"offered: {', '.join(f'{o:g}' for o in offered)}" if offered else "no workers",
                         name, amount)
 
-    def _outcome(self, unit: WorkUnit, future: Any, result: Any) -> UnitResult:
+    def _outcome(self, parcel: Parcel, future: Any, result: Any) -> UnitResult:
         # Decided by what _fetch() fetched, never by ``future.status`` now: a worker
         # that dies after the result was fetched makes Dask reset the future to
         # "pending" (to compute it again), which does not undo the result in hand.
         if isinstance(result, (bytes, bytearray, memoryview)):
-            return unpack_result(unit, result)
+            return parcel.unpack(result)
+        unit = parcel.sent
         if isinstance(result, tuple) and len(result) == 3 and isinstance(result[1], BaseException):
             typ, exc, tb = result  # the unit's Dask task failed
             text = "".join(traceback.format_exception(typ, exc, tb))
             if _is_killed_worker(exc):
                 index = unit.indices[0] if unit.indices is not None and unit.size == 1 else None
                 error: BaseException = WorkerCrashedError(
-                    f"The Dask workers running a work unit of task {unit.label!r} ({unit.size} task run(s)) kept "
-                    f"dying, and Dask gave up on it: {one_line(exc)}", unit.label, index)
+                    f"The Dask workers running a work unit of {subject_of(unit)} ({unit.size} task run(s)) kept "
+                    f"dying, and Dask gave up on it: {one_line(exc)}", label_of(unit), index)
             else:
-                error = ExecutorError(f"Task {unit.label!r} could not run on the Dask cluster: {one_line(exc)}")
-            return failed_result(unit, error, text)
+                error = ExecutorError(f"Task {label_of(unit)!r} could not run on the Dask cluster: {one_line(exc)}")
+            return parcel.failed(error, text)
         client = self._client
         if client is not None and client.status not in ("running", "connecting"):
             raise ExecutorError(f"The Dask client of {self!r} is {client.status}: the connection to the scheduler "
                                 f"was lost")
         if future.cancelled():
-            return failed_result(unit, ExecutorError(
-                f"The Dask task of a work unit of {unit.label!r} was cancelled (outside the flow run)"))
-        return failed_result(unit, ExecutorError(f"The Dask task of a work unit of {unit.label!r} returned "
-                                                 f"{type(result).__name__}, not the bytes of run_split() "
-                                                 f"(future status {future.status!r})"))
+            return parcel.failed(ExecutorError(
+                f"The Dask task of a work unit of {label_of(unit)!r} was cancelled (outside the flow run)"))
+        return parcel.failed(ExecutorError(f"The Dask task of a work unit of {label_of(unit)!r} returned "
+                                           f"{type(result).__name__}, not the bytes of run_shipped() "
+                                           f"(future status {future.status!r})"))
 
 
-def resources_from_tags(tags: Any, label: str = "?") -> Optional[dict]:
+def resources_from_tags(tags: Any, label: str = "?") -> dict | None:
     """``{"GPU": 1}`` from tags like ``"dask-resource:GPU=1"``; None when they ask for
     nothing (no such tag, or only amounts of 0, which restrict nothing). Read by
     ferroflow's one rule for resource tags (:mod:`ferroflow.executors.resources`): a
@@ -437,7 +505,7 @@ def _mapping(name: str, value: Any) -> dict:
     return dict(value)
 
 
-def _resolve_class(value: Union[str, type]) -> type:
+def _resolve_class(value: str | type) -> type:
     if isinstance(value, str):
         module_name, _, attr = value.strip().rpartition(".")
         if not module_name or not attr:
@@ -489,7 +557,7 @@ def _probe(address: str, timeout: float) -> None:
 def _close(thing: Any, what: str) -> None:
     try:
         thing.close(timeout=CLOSE_TIMEOUT)
-    except Exception as exc:  # noqa: BLE001 - shutting down anyway
+    except Exception as exc:
         log.warning("the dask executor could not close %s: %s", what, one_line(exc))
 
 

@@ -7,18 +7,19 @@ Registered as the ``ray`` executor through the ``register_executors`` hook::
 
     ferroflow run etl.py --executor ray -o address=10.0.0.5:6379
 
-How it works: the engine packs ready task runs into work units (one task; one run or
-a slice of a mapped task's children); :meth:`RayExecutor.submit` packs a unit into
-bytes (:func:`ferroflow.executors.remote.pack_parts`) and starts one Ray task running
-:func:`~ferroflow.executors.remote.run_split` on them; :meth:`RayExecutor.wait` waits
-with ``ray.wait`` for the first of the outstanding tasks to finish and turns the bytes
-that came back into the unit's result (log records handled again in this process,
-loop state merged). States, retries and triggers are decided by ferroflow's engine in
-this process, as with every other executor.
+How it works: the engine packs ready task runs into work units (a slice of a mapped
+task's children, a batch of the ready runs of ordinary tasks, or one task run);
+:meth:`RayExecutor.submit` packs a unit (:class:`ferroflow.executors.shipping.Shipper`)
+and starts one Ray task running it; :meth:`RayExecutor.wait` waits with ``ray.wait``
+for the first of the outstanding tasks to finish and turns the bytes that came back
+into the unit's result (log records handled again in this process, loop state
+merged). States, retries and triggers are decided by ferroflow's engine in this
+process, as with every other executor.
 
-* **Small payloads.** A unit carries its own slice of a mapped task's arguments. The
-  part its task's units share (function, the run's parameters, unmapped arguments) is
-  put in Ray's object store once when it is large, and named by reference after that.
+* **Small payloads.** A unit carries its own slice of a mapped task's arguments (a
+  batch, its runs' arguments and its tasks' plans). The parts units share (the run's
+  context, a mapped task's plan and unmapped arguments) are put in Ray's object store
+  once per run and passed by reference; a worker fetches and loads each once.
 * **Ray's resources.** A unit asks for one CPU (``num_cpus_per_unit`` changes that). A
   task opts into more with tags: ``ray-num-cpus:2``, ``ray-num-gpus:1``,
   ``ray-resource:NAME=AMOUNT`` (see :func:`ray_options`).
@@ -38,19 +39,23 @@ import math
 import os
 import socket
 import time
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ferroflow.errors import ExecutorError, one_line
 from ferroflow.executors.base import Executor, WorkUnit
-from ferroflow.executors.crash_split import CrashSplitter
+from ferroflow.executors.crash_split import CrashSplitter, groups_by_task
 from ferroflow.executors.resources import ResourceTags
-from ferroflow.executors.remote import (
+from ferroflow.executors.shipping import (
+    Parcel,
+    SharedParts,
+    Shipper,
     WorkerCrashedError,
     failed_result,
-    SharedParts,
-    pack_parts,
-    run_split,
-    unpack_result,
+    is_batch,
+    label_of,
+    run_shipped,
+    subject_of,
 )
 from ferroflow.plugins import hookimpl
 
@@ -65,10 +70,6 @@ _REFRESH = 10.0
 #: frame. A Ray head node (GCS) or Ray Client server answers with a SETTINGS frame.
 _H2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
 _H2_SETTINGS = 0x04
-#: A packed unit's shared part (its task, the run's parameters, a mapped task's unmapped
-#: arguments) this large or larger goes to Ray's object store once, not with every unit.
-#: Below it, Ray sends arguments inline with the task, which is faster.
-SHARED_INLINE_BYTES = 100 * 1024
 #: Shared parts kept in the object store during a flow run (least recently used out).
 _SHARED_KEPT = 32
 
@@ -150,7 +151,7 @@ def _describe(resources: Mapping[str, float]) -> str:
 # ----- reaching a cluster ---------------------------------------------------------------------
 
 
-def _split_address(address: str) -> Optional[tuple]:
+def _split_address(address: str) -> tuple | None:
     """``(host, port)`` of ``host:port``, ``[v6]:port`` or ``ray://host:port``; None for
     addresses Ray resolves itself (``auto``, ``local``, a bare host)."""
     target = address.split("://", 1)[1] if "://" in address else address
@@ -201,7 +202,7 @@ def probe_address(address: str, timeout: float, source: str = "address") -> None
             head = _recv(sock, 9)
     except socket.gaierror as exc:
         raise ExecutorError(f"Cannot reach {where}: the host {host!r} is unknown ({exc.strerror or exc})") from None
-    except socket.timeout:
+    except TimeoutError:
         raise ExecutorError(f"Cannot reach {where}: nothing answered on {host}:{port} within {timeout:g} s "
                             f"(RayExecutor connect_timeout)") from None
     except OSError as exc:
@@ -215,6 +216,19 @@ def probe_address(address: str, timeout: float, source: str = "address") -> None
 
 
 # ----- payloads -----------------------------------------------------------------------------------
+
+
+def run_on_ray(head: bytes, *parts: Any) -> bytes:
+    """What a Ray task runs: :func:`~ferroflow.executors.shipping.run_shipped`, a part
+    in the object store passed as ``[reference]`` (so that Ray does not fetch it for
+    every task) and fetched only by a worker that has not loaded it yet."""
+    return run_shipped(head, *parts, fetch=_fetch)
+
+
+def _fetch(reference: Any) -> Any:
+    import ray
+
+    return ray.get(reference)
 
 
 def _user_paths() -> list:
@@ -298,10 +312,11 @@ class RayExecutor(Executor):
     """
 
     name = "ray"
+    batches = True  # shipping.py packs TaskRuns batches too
 
-    def __init__(self, address: Optional[str] = None, init_kwargs: Optional[Mapping[str, Any]] = None,
-                 num_cpus_per_unit: Optional[float] = None, resources_from_tags: bool = True,
-                 max_in_flight: Optional[int] = None, max_retries: int = 3, connect_timeout: float = 10.0,
+    def __init__(self, address: str | None = None, init_kwargs: Mapping[str, Any] | None = None,
+                 num_cpus_per_unit: float | None = None, resources_from_tags: bool = True,
+                 max_in_flight: int | None = None, max_retries: int = 3, connect_timeout: float = 10.0,
                  check_resources: bool = True) -> None:
         if address is not None and (not isinstance(address, str) or not address.strip()):
             raise ValueError(f"address must be a Ray cluster address such as '10.0.0.5:6379', got {address!r}")
@@ -338,16 +353,20 @@ class RayExecutor(Executor):
         self._done: list = []
         self._splitter = CrashSplitter()  # lost units, run again in halves
         self._remote: Any = None
-        self._tasks: dict = {}
+        self._tasks: dict = {}  # task id -> its options (or the error), made once per run
+        self._remotes: dict = {}  # (name, options) -> the remote function with them
+        self._shipper = Shipper("a worker")
         self._shared = SharedParts(self._upload, _SHARED_KEPT)
+        self._plans = SharedParts(self._upload_plan, _SHARED_KEPT)
         self._nodes: list = []
         self._nodes_at = -math.inf
-        self._cpus: Optional[float] = None
+        self._cpus: float | None = None
         self._cpus_at = -math.inf
         #: Counters of the last flow run: units submitted, bytes sent with them (total and
-        #: largest), shared parts put in the object store (and their bytes), units whose
-        #: worker was lost for good, units run again in halves to find a task run that
-        #: kills its workers, Ray tasks cancelled at shutdown.
+        #: largest), shared parts put in the object store once (and their bytes; the
+        #: run's context and unmapped arguments, and apart, mapped tasks' plans), units
+        #: whose worker was lost for good, units run again in halves to find a task run
+        #: that kills its workers, Ray tasks cancelled at shutdown.
         self.stats = self._fresh_stats()
 
     def __repr__(self) -> str:
@@ -356,7 +375,7 @@ class RayExecutor(Executor):
 
     @staticmethod
     def _fresh_stats() -> dict:
-        return {"units": 0, "bytes": 0, "max_bytes": 0, "shared": 0, "shared_bytes": 0, "lost": 0,
+        return {"units": 0, "bytes": 0, "max_bytes": 0, "shared": 0, "shared_bytes": 0, "plans": 0, "lost": 0,
                 "split": 0, "cancelled": 0}
 
     # ----- the contract ---------------------------------------------------------
@@ -366,7 +385,10 @@ class RayExecutor(Executor):
         self._pending = {}
         self._done = []
         self._tasks = {}
+        self._remotes = {}
+        self._shipper = Shipper("a worker")
         self._shared = SharedParts(self._upload, _SHARED_KEPT)
+        self._plans = SharedParts(self._upload_plan, _SHARED_KEPT)
         self._nodes_at = self._cpus_at = -math.inf
         self.stats = self._fresh_stats()
         self._splitter = CrashSplitter(self.stats)
@@ -376,7 +398,7 @@ class RayExecutor(Executor):
             self._connect(ray)
             self._owner = True
         try:
-            self._remote = ray.remote(run_split)
+            self._remote = ray.remote(run_on_ray)
             self.slots()  # the cluster answers (and its size is known) before the first unit
         except BaseException:
             self._release()
@@ -399,19 +421,31 @@ class RayExecutor(Executor):
     def submit(self, unit: WorkUnit) -> None:
         if not self._started:
             raise RuntimeError("RayExecutor.submit() before start()")
+        groups = groups_by_task(unit, self._option_group)
+        if groups is not None:  # a batch whose tasks ask for different resources
+            for part in self._splitter.divide(unit, groups):
+                self.submit(part)
+            return
         try:
             remote = self._remote_for(unit)
-            shared, own = pack_parts(unit)
-        except ExecutorError as exc:  # an argument that does not pickle, a bad tag, no node fits
+        except ExecutorError as exc:  # a bad tag, no node fits
             self._done.append((unit, failed_result(unit, exc)))
             return
-        if len(shared) >= SHARED_INLINE_BYTES:  # to Ray's object store, once per task
-            ref = remote.remote(self._shared.ref(shared), own)
-            sent = len(own)
-        else:
-            ref = remote.remote(shared, own)
-            sent = len(shared) + len(own)
-        self._pending[ref] = unit
+        parcel = self._shipper.pack(unit)
+        if parcel.sent is None:  # nothing of it can be sent: its runs failed, saying why
+            self._done.append((unit, parcel.decided))
+            return
+        parts: list = []
+        sent = len(parcel.head)
+        for piece in parcel.pieces:
+            if piece is not None and piece.key:  # to Ray's object store, once per run
+                shared = self._plans if piece.kind == "plan" else self._shared
+                parts.append([shared.ref(piece.blob)])
+            else:
+                parts.append(None if piece is None else piece.blob)
+                sent += 0 if piece is None else len(piece.blob)
+        ref = remote.remote(parcel.head, *parts)
+        self._pending[ref] = parcel
         stats = self.stats
         stats["units"] += 1
         stats["bytes"] += sent
@@ -445,8 +479,8 @@ class RayExecutor(Executor):
                 raise ExecutorError(f"The ray executor lost its Ray cluster while waiting for work units: "
                                     f"{one_line(exc)}") from exc
             for ref in ready:
-                unit = pending.pop(ref)  # popped once: a unit's outcome is returned once
-                self._splitter.handle(unit, *self._outcome(unit, ref), self.submit, out)
+                parcel = pending.pop(ref)  # popped once: a unit's outcome is returned once
+                self._splitter.handle(parcel.unit, *self._outcome(parcel, ref), self.submit, out)
             if out:
                 return out
 
@@ -458,6 +492,7 @@ class RayExecutor(Executor):
         self._done = []
         self._splitter.clear()
         self._shared.clear()  # Ray frees those objects once no task needs them
+        self._plans.clear()
         try:
             for ref in pending:
                 # A task not started yet is dropped; a running one is stopped by ending
@@ -465,7 +500,7 @@ class RayExecutor(Executor):
                 # a KeyboardInterrupt would not reach).
                 try:
                     self._ray.cancel(ref, force=True, recursive=True)
-                except Exception:  # noqa: BLE001 - finished meanwhile, or the cluster is gone
+                except Exception:
                     continue
                 self.stats["cancelled"] += 1
         finally:
@@ -484,7 +519,7 @@ class RayExecutor(Executor):
             kwargs["runtime_env"] = _with_driver_path(kwargs.get("runtime_env"))
         try:
             ray.init(address=self.address, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - say which cluster, keep Ray's reason
+        except Exception as exc:
             if ray.is_initialized():
                 ray.shutdown()
             what = (f"connect to the Ray cluster at {source} {address!r}" if address is not None
@@ -501,47 +536,80 @@ class RayExecutor(Executor):
         self.stats["shared_bytes"] += len(shared)
         return self._ray.put(shared)
 
-    def _remote_for(self, unit: WorkUnit) -> Any:
-        """The remote function with the options of ``unit``'s task, made once per task
-        and run; raises ExecutorError for bad tags or resources no node has."""
-        entry = self._tasks.get(unit.task_id)
-        if entry is None:
-            try:
-                entry = self._options_for(unit)
-            except ExecutorError as exc:
-                entry = exc
-            self._tasks[unit.task_id] = entry
+    def _upload_plan(self, plan: bytes) -> Any:
+        self.stats["plans"] += 1
+        return self._ray.put(plan)
+
+    def _remote_for(self, unit: Any) -> Any:
+        """The remote function with the options of ``unit``'s task (a batch: of its
+        first run's task, whose options all its tasks share; see
+        :meth:`_option_group`); raises ExecutorError for bad tags or resources no node
+        has."""
+        entry = self._options(*self._task_of(unit))
         if isinstance(entry, ExecutorError):
             raise entry
+        name = label_of(unit)
+        key = (name, *sorted((option, repr(value)) for option, value in entry.items()))
+        remote = self._remotes.get(key)
+        if remote is None:
+            try:
+                remote = self._remote.options(name=name, max_retries=self.max_retries, retry_exceptions=False,
+                                              **entry)
+            except (TypeError, ValueError) as exc:
+                raise ExecutorError(f"Ray refuses the options {entry!r} of {subject_of(unit)}: "
+                                    f"{one_line(exc)}") from exc
+            if not is_batch(unit):  # (a task's units share it; a batch's name is its own)
+                self._remotes[key] = remote
+        return remote
+
+    def _option_group(self, plan: Any) -> Any:
+        """What a batch's task run is grouped by: the options its task asks Ray for (a
+        task whose tags are wrong, alone)."""
+        entry = self._options(plan.task_id, plan.tags, plan.name)
+        if isinstance(entry, ExecutorError):
+            return ("error", plan.task_id)
+        return tuple(sorted((name, repr(value)) for name, value in entry.items()))
+
+    @staticmethod
+    def _task_of(unit: Any) -> tuple:
+        """``(task id, tags, name)`` of ``unit``'s task (a batch: its first run's)."""
+        if is_batch(unit):
+            plan = unit.plans[unit.task_ids[0]]
+            return plan.task_id, plan.tags, plan.name
+        tags = unit.frame.task_tags if unit.frame is not None else getattr(unit.owner, "tags", None) or ()
+        return unit.task_id, tags, unit.label
+
+    def _options(self, task_id: int, tags: Iterable[str], label: str) -> Any:
+        """The Ray options of task ``task_id`` (or the ExecutorError saying why it has
+        none), found once per run."""
+        entry = self._tasks.get(task_id)
+        if entry is None:
+            try:
+                entry = self._options_for(tags, label)
+            except ExecutorError as exc:
+                entry = exc
+            self._tasks[task_id] = entry
         return entry
 
-    def _options_for(self, unit: WorkUnit) -> Any:
+    def _options_for(self, tags: Iterable[str], label: str) -> dict:
         options: dict = {}
         if self.num_cpus_per_unit is not None:
             options["num_cpus"] = self.num_cpus_per_unit
-        tags: Iterable[str] = ()
         if self.resources_from_tags:
-            if unit.frame is not None:
-                tags = unit.frame.task_tags
-            else:
-                tags = getattr(unit.owner, "tags", None) or ()
-            options.update(ray_options(tags, unit.label))
+            options.update(ray_options(tags, label))
+        else:
+            tags = ()
         if self.check_resources:
             need = _request(options)
             if not _fits(need, self._alive_nodes(refresh=False)) and not _fits(need, self._alive_nodes(refresh=True)):
                 asked = [t for t in sorted(tags) if t.startswith(TAG_PREFIX)]
                 largest = max(self._alive_nodes(refresh=False), key=lambda n: n.get("CPU", 0), default={})
                 raise ExecutorError(
-                    f"Task {unit.label!r} asks Ray for {_describe(need)}"
+                    f"Task {label!r} asks Ray for {_describe(need)}"
                     f"{' (tags ' + ', '.join(map(repr, asked)) + ')' if asked else ''}, which no node of the Ray "
                     f"cluster has (the largest has {_describe(largest)}); start nodes that have it, or set "
                     f"RayExecutor(check_resources=False) when an autoscaler adds them")
-        try:
-            return self._remote.options(name=unit.label, max_retries=self.max_retries, retry_exceptions=False,
-                                        **options)
-        except (TypeError, ValueError) as exc:
-            raise ExecutorError(f"Ray refuses the options {options!r} of task {unit.label!r}: "
-                                f"{one_line(exc)}") from exc
+        return options
 
     def _alive_nodes(self, refresh: bool) -> list:
         now = time.monotonic()
@@ -550,34 +618,35 @@ class RayExecutor(Executor):
             self._nodes_at = now
         return self._nodes
 
-    def _outcome(self, unit: WorkUnit, ref: Any) -> tuple:
-        """``(result, lost)`` of the unit of ``ref`` (``lost``: its worker died for good)."""
+    def _outcome(self, parcel: Parcel, ref: Any) -> tuple:
+        """``(result, lost)`` of the parcel of ``ref`` (``lost``: its worker died for good)."""
         ray = self._ray
         errors = ray.exceptions
+        unit = parcel.sent
         try:
             payload = ray.get(ref)
         except (errors.RaySystemError, errors.LocalRayletDiedError) as exc:
-            raise ExecutorError(f"The ray executor lost its Ray cluster (while getting the results of task "
-                                f"{unit.label!r}): {one_line(exc)}") from exc
+            raise ExecutorError(f"The ray executor lost its Ray cluster (while getting the results of "
+                                f"{subject_of(unit)}): {one_line(exc)}") from exc
         except (errors.WorkerCrashedError, errors.NodeDiedError, errors.OutOfMemoryError,
                 errors.ObjectLostError) as exc:
             self.stats["lost"] += 1
             error = WorkerCrashedError(
-                f"The Ray worker running a work unit of task {unit.label!r} ({unit.size} task run(s)) was lost: "
+                f"The Ray worker running a work unit of {subject_of(unit)} ({unit.size} task run(s)) was lost: "
                 f"{one_line(exc)} ({_attempts(self.max_retries)}: RayExecutor max_retries={self.max_retries})",
-                unit.label)
-            return failed_result(unit, error, str(exc)), True
+                label_of(unit))
+            return parcel.failed(error, str(exc)), True
         except errors.TaskCancelledError as exc:
-            return failed_result(unit, ExecutorError(
-                f"The Ray task running a work unit of task {unit.label!r} was cancelled from outside the flow "
+            return parcel.failed(ExecutorError(
+                f"The Ray task running a work unit of {subject_of(unit)} was cancelled from outside the flow "
                 f"run: {one_line(exc)}"), str(exc)), False
         except errors.RayError as exc:  # a runtime_env that cannot be set up, an unschedulable task...
-            return failed_result(unit, ExecutorError(
-                f"Task {unit.label!r} could not run on Ray: {one_line(exc)}"), str(exc)), False
+            return parcel.failed(ExecutorError(
+                f"Task {label_of(unit)!r} could not run on Ray: {one_line(exc)}"), str(exc)), False
         try:
-            return unpack_result(unit, payload), False
+            return parcel.unpack(payload), False
         except ExecutorError as exc:
-            return failed_result(unit, exc), False
+            return parcel.failed(exc), False
 
 
 def _attempts(max_retries: int) -> str:
