@@ -99,10 +99,8 @@ FERROFLOW_WORK = """
         build_grid()
 """
 
-DASK_WORK = """
-    import dask
-    from dask.local import get_sync
-
+#: The work itself, as plain functions (Dask's graph and the loop call them).
+PLAIN_FUNCTIONS = """
     def first(i):
         return i
 
@@ -111,22 +109,10 @@ DASK_WORK = """
 
     def step(x):
         return x + 1
+"""
 
-    def grid():
-        graph = {}
-        for i in range(WIDTH):
-            graph[("t", 0, i)] = (first, i)
-        for d in range(1, DEPTH):
-            for i in range(WIDTH):
-                graph[("t", d, i)] = (join, ("t", d - 1, max(i - 1, 0)), ("t", d - 1, i),
-                                      ("t", d - 1, min(i + 1, WIDTH - 1)))
-        get_sync(graph, [("t", DEPTH - 1, i) for i in range(WIDTH)])
-
-    def chain():
-        graph = {("s", 0): (step, 0)}
-        for i in range(1, CHAIN):
-            graph[("s", i)] = (step, ("s", i - 1))
-        assert get_sync(graph, ("s", CHAIN - 1)) == CHAIN
+DASK_WORK = PLAIN_FUNCTIONS + """
+    from dask.local import get_sync
 
     def build():
         graph = {}
@@ -136,20 +122,21 @@ DASK_WORK = """
             for i in range(WIDTH):
                 graph[("t", d, i)] = (join, ("t", d - 1, max(i - 1, 0)), ("t", d - 1, i),
                                       ("t", d - 1, min(i + 1, WIDTH - 1)))
+        return graph
+
+    def grid():
+        get_sync(build(), [("t", DEPTH - 1, i) for i in range(WIDTH)])
+
+    def chain():
+        graph = {("s", 0): (step, 0)}
+        for i in range(1, CHAIN):
+            graph[("s", i)] = (step, ("s", i - 1))
+        assert get_sync(graph, ("s", CHAIN - 1)) == CHAIN
 
     retry = None
 """
 
-LOOP_WORK = """
-    def first(i):
-        return i
-
-    def join(a, b, c):
-        return a + b + c
-
-    def step(x):
-        return x + 1
-
+LOOP_WORK = PLAIN_FUNCTIONS + """
     def grid():
         layer = [first(i) for i in range(WIDTH)]
         for _ in range(DEPTH - 1):
