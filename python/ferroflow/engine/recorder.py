@@ -63,7 +63,8 @@ class Recorder:
         self.reported = bytearray(b"\xff") * len(record.frozen.tasks)
         # Whether each task may map (it has a mapped input): the others have no children.
         self.mappable = record.frozen.may_map
-        self.checked_at = 0.0  # when the lease was last asked about
+        self.checked_at = 0.0
+        self.unrecorded = isinstance(store, NullRunStore)  # nothing to write  # when the lease was last asked about
 
     def _guard(self, write, *args: Any, **kwargs: Any) -> None:
         if self.failed is not None or self.lost is not None:
@@ -113,6 +114,8 @@ class Recorder:
 
         A task run that simply succeeded is recorded with its final message at once
         (the end of the run then records again only what changed since)."""
+        if self.unrecorded:
+            return
         details, self.round = self.round, {}
         reported = self.reported
         for task_id, indices, code in reports:

@@ -188,8 +188,9 @@ class FlowRun:
         # handler: their next attempt starts from that state (WorkUnit.retried_from).
         self.retried: dict = {}
         self.plans: dict[int, inputs.MapPlan] = {}
-        # Plain tasks (runtime/batch.py): their TaskPlan and the (keyword, upstream id)
-        # pairs their arguments come from; their ready runs are batched.
+        # Plain tasks (runtime/batch.py): their TaskPlan, and the (keyword, upstream id)
+        # pairs their arguments come from with their constant arguments (or None); their
+        # ready runs are batched.
         self.plain: dict[int, TaskPlan] = {}
         self.plain_args: dict[int, tuple] = {}
         constants = self._profile_tasks()
@@ -237,6 +238,7 @@ class FlowRun:
         constants = [False] * n
         can_map = frozen.may_map
         plain, plain_args = self.plain, self.plain_args
+        constants_of = flow.constants
         for i, t in enumerate(tasks):
             if isinstance(t, Constant):
                 constants[i] = True
@@ -265,7 +267,7 @@ class FlowRun:
                     args.append((edge[2], up))
             else:
                 plain[i] = TaskPlan(i, t.name, slug, frozenset(t.tags), t.run, tuple(t.retry_on or ()))
-                plain_args[i] = tuple(args)
+                plain_args[i] = (tuple(args), constants_of.get(t))
         return constants
 
     def now_ms(self, up: bool = False) -> int:
@@ -375,7 +377,8 @@ class FlowRun:
         window = WINDOW_PER_SLOT * slots
         max_units = UNITS_PER_SLOT * slots
         backlog = self.backlog
-        plain, batches = self.plain, self.batches
+        plain = self.plain
+        batching = self.batches and self.resume is None  # (resumed runs: task by task, see _resumed)
         submitted: dict = {}  # id -> unit, of the units handed to the executor and not back
         # The clock the core is asked with at least (a retry due at once), and the time
         # stamped on the last report with the earliest timer before it.
@@ -398,7 +401,7 @@ class FlowRun:
                     self._prepare(task_id)
                 elif kind == DECIDED:
                     self._confirm(task_id, indices, code)
-                elif indices is None and task_id in plain and batches and self.resume is None:
+                elif indices is None and batching and task_id in plain:
                     batched.append(task_id)
                 else:
                     if batched:  # the runs keep the core's order
@@ -531,16 +534,15 @@ class FlowRun:
         when each batch is made."""
         size = max(1, min(UNIT_SIZE, -(-len(task_ids) // self.slots)))
         values, record, core = self.record.values, self.record, self.core
-        constants = self.flow.constants
-        tasks, args_of, rerunnable = self.frozen.tasks, self.plain_args, self.rerunnable
+        args_of, rerunnable = self.plain_args, self.rerunnable
         for start in range(0, len(task_ids), size):
             chunk = task_ids[start:start + size]
             all_kwargs = []
             counts = bytearray(b"\x01") * len(chunk)
             for j, task_id in enumerate(chunk):
-                given = constants.get(tasks[task_id])
+                args, given = args_of[task_id]
                 kwargs = dict(given) if given else {}
-                for key, up in args_of[task_id]:
+                for key, up in args:
                     value = values[up]
                     # None may stand for a value built on demand (a trigger failure)
                     kwargs[key] = record.value(up) if value is None else value

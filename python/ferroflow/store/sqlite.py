@@ -267,7 +267,7 @@ class SQLiteRunStore(RunStore):
         self.flush_rows = int(flush_rows)
         self.max_pending = int(max_pending)
         self._lock = threading.RLock()
-        self._pid = os.getpid()
+        self._pid = _PROCESS[0]
         self._writer: _Writer | None = None
         self._closed = False
         parent = os.path.dirname(self.path)
@@ -314,8 +314,8 @@ class SQLiteRunStore(RunStore):
 
     def _check_process(self) -> None:
         # After fork the child must not touch the parent's connection or writer thread.
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
+        if self._pid != _PROCESS[0]:
+            self._pid = _PROCESS[0]
             self._lock = threading.RLock()
             self._writer = None
             self._conn = None  # abandoned, never closed: it belongs to the parent
@@ -394,7 +394,7 @@ class SQLiteRunStore(RunStore):
         if self._closed:
             return
         error: StateStoreError | None = None
-        if self._pid == os.getpid():
+        if self._pid == _PROCESS[0]:
             writer, self._writer = self._writer, None
             if writer is not None:
                 try:
@@ -1618,8 +1618,14 @@ def _close_writers_at_exit() -> None:
             print(f"ferroflow: run store: {exc}", file=sys.stderr)
 
 
+#: This process's id, set again in a forked child (asking the OS on every record costs
+#: a system call).
+_PROCESS = [os.getpid()]
+
+
 def _after_fork_in_child() -> None:
     global _WRITERS_LOCK
+    _PROCESS[0] = os.getpid()
     _WRITERS_LOCK = threading.Lock()
     for writer in _WRITERS.values():
         writer.stopped = True  # its thread does not exist in the child
