@@ -203,3 +203,25 @@ def test_a_retry_with_no_delay_runs_again_without_waiting_for_the_clock(monkeypa
     state = flow.run(record=False)
     assert state.result[f].result == 4 and state.result[f].run_count == 4
     assert slept == []  # (reports are stamped rounded up: waiting for the clock cost up to 1 ms each)
+
+
+class TwoSlots(Counting):
+    """Two slots, units run in this thread, one unit finishing per wait(): the
+    engine's view of an executor whose units come back one by one."""
+
+    def __init__(self):
+        super().__init__(batches=True)
+
+    def slots(self):
+        return 2
+
+
+def test_ready_runs_gather_while_every_slot_is_busy():
+    flow, last = grid(30, 30)
+    executor = TwoSlots()
+    state = flow.run(executor=executor, record=False)
+    assert [state.result[t].result for t in last] == expected_grid(30, 30)
+    # A slot that frees up gets what became ready meanwhile, not one batch per report
+    # (a round trip each, on an executor in other processes): a few units per layer of
+    # 30 tasks (96 here), not one per report (807 when each report made a batch).
+    assert len(executor.units) <= 4 * 30, len(executor.units)

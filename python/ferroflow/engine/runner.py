@@ -384,6 +384,7 @@ class FlowRun:
         # stamped on the last report with the earliest timer before it.
         at_once = reported_ms = 0
         before: int | None = None
+        gathered: list = []  # ready runs of plain tasks, not in a batch yet
         while True:
             self.recorder.check()  # still this process's run to go on with?
             room = window - self.runs_in_flight
@@ -395,24 +396,26 @@ class FlowRun:
             if take:
                 items = core.next_batch(room, max(self.now_ms(), at_once))
                 at_once = 0
-            batched = []
             for task_id, kind, indices, code in items:
                 if kind == PREPARE:
                     self._prepare(task_id)
                 elif kind == DECIDED:
                     self._confirm(task_id, indices, code)
                 elif indices is None and batching and task_id in plain:
-                    batched.append(task_id)
+                    self.runs_in_flight += 1
+                    gathered.append(task_id)
                 else:
-                    if batched:  # the runs keep the core's order
-                        self.runs_in_flight += len(batched)
-                        backlog.append(self._batches(batched))
-                        batched = []
+                    if gathered:  # the runs keep the core's order
+                        backlog.append(self._batches(gathered))
+                        gathered = []
                     self.runs_in_flight += 1 if indices is None else len(indices)
                     backlog.append(self._units(task_id, indices))
-            if batched:
-                self.runs_in_flight += len(batched)
-                backlog.append(self._batches(batched))
+            # Ready runs of plain tasks gather while every slot is busy, so that a slot
+            # that frees up gets one batch of what became ready meanwhile, not a batch
+            # per report (a round trip each, on executors in other processes).
+            if gathered and (self.in_flight < slots or len(gathered) >= UNIT_SIZE):
+                backlog.append(self._batches(gathered))
+                gathered = []
             while backlog and self.in_flight < max_units:
                 unit = next(backlog[0], None)
                 if unit is None:
@@ -449,7 +452,7 @@ class FlowRun:
                     self.releaser.consumed(reports)
                 if self.raised is not None:
                     return  # raise_on_exception: the run stops at its first error
-            elif not items:
+            elif not items and not self.in_flight and not gathered:  # (else: wait for the units out)
                 if core.is_complete():
                     return
                 due = core.next_timer()
