@@ -225,3 +225,33 @@ def test_ready_runs_gather_while_every_slot_is_busy():
     # (a round trip each, on an executor in other processes): a few units per layer of
     # 30 tasks (96 here), not one per report (807 when each report made a batch).
     assert len(executor.units) <= 4 * 30, len(executor.units)
+
+
+def test_an_executor_that_does_not_say_gets_no_batches():
+    class TakesUnitsApart:  # not an Executor subclass, no `batches`: reads unit.fn
+        name = "apart"
+
+        def __init__(self):
+            self.pending = []
+
+        def start(self):
+            pass
+
+        def slots(self):
+            return 1
+
+        def submit(self, unit):
+            assert callable(unit.fn) and unit.static is not None
+            self.pending.append(unit)
+
+        def wait(self):
+            unit = self.pending.pop(0)
+            return [(unit, unit.run())]
+
+        def shutdown(self):
+            pass
+
+    flow, last = grid(4, 4)
+    state = flow.run(executor=TakesUnitsApart(), record=False)
+    assert state.is_successful(), state
+    assert [state.result[t].result for t in last] == expected_grid(4, 4)

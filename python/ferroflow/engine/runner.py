@@ -205,7 +205,7 @@ class FlowRun:
             if checkpoint is not None and checkpoint.cache is not None:
                 self.checkpoints[i] = dataclasses.replace(checkpoint, cache=dataclasses.replace(checkpoint.cache,
                                                                                                 given=state))
-        self.batches = getattr(executor, "batches", True)
+        self.batches = getattr(executor, "batches", False)
         self.direct: list = []  # outcomes decided without running anything
         self.backlog: deque = deque()  # generators of units not yet sliced
         self.unit_size = [FIRST_UNIT_SIZE] * len(tasks)
