@@ -62,3 +62,29 @@ def test_every_task_is_recorded_as_the_flow_state_has_it(home):
         assert recorded.run_count == expected.run_count, t
     assert tasks[frozen_ids[d]].run_count == 3
     assert tasks[frozen_ids[a]].message == "Task run succeeded."
+
+
+def test_both_ways_of_writing_many_rows_record_the_same(home, monkeypatch):
+    """The store writes a batch of many rows with ``executemany`` when nothing else may
+    want the GIL, else through one JSON statement (no convoy behind a busy thread): both
+    record the same thing."""
+    from ferroflow.store import sqlite
+
+    @task
+    def maybe(i):
+        if i % 7 == 0:
+            raise ValueError(f"bad {i}")
+        return i
+
+    with Flow("many rows") as flow:
+        for i in range(300):
+            maybe(i)
+    recorded = []
+    for alone in (True, False):
+        monkeypatch.setattr(sqlite._Transaction, "_alone", lambda self, alone=alone: alone)
+        state = flow.run()
+        rows = get_run_store(True).task_states(state.flow_run_id, failed_limit=None)
+        recorded.append(sorted((t.task_id, t.state, t.message, t.run_count) for t in rows))
+    assert len(recorded[0]) == 300
+    assert sum(1 for r in recorded[0] if r[1] == "Failed") == 43
+    assert recorded[0] == recorded[1]
