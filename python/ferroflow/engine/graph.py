@@ -72,14 +72,6 @@ class FrozenFlow:
         return specs
 
 
-def is_constant_task(task: Any) -> bool:
-    """Whether ``task`` is a :class:`~ferroflow.core.collections.Constant` (or a
-    subclass): as in Prefect 1, it is ``Success`` with its value from the start of a
-    run, never run, whatever its upstream tasks do (its trigger, state handlers, result
-    and cache are not used)."""
-    return isinstance(task, Constant)
-
-
 #: Classes of states ``flow.run(task_states=...)`` may give, and the state code each
 #: decides the task with from the start (first match wins: subclasses first).
 _GIVEN_CODES = (
@@ -159,6 +151,8 @@ def _spec_fields(task: Any, n_constants: int, seed: int, decided: int | None = N
         delays_ms = tuple(delays_ms)
     else:
         delays_ms, jitter, own_seed, seed = (), 0.0, None, 0
+    # A Constant task (as in Prefect 1) is Success from the start, whatever its upstream
+    # tasks do: never run, its trigger, handlers, result and cache unused.
     if decided is None and isinstance(task, Constant):
         decided = _core.SUCCESS
     return (

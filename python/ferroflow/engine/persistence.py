@@ -23,6 +23,8 @@ def checkpoint_of(task: Any, flow: Any, slug: str, mapped: bool) -> Checkpoint |
     if task.checkpoint is False:
         result = None
     target = task.target
+    if result is None and target is None and task.cache_for is None and task.cache_key_fn is None:
+        return None  # keeps nothing (most tasks)
     if target is not None and result is None:
         raise FlowDefinitionError(
             f"Task {task.name!r} has target={target!r} but no result to keep it in: "

@@ -63,8 +63,8 @@ class Recorder:
         self.reported = bytearray(b"\xff") * len(record.frozen.tasks)
         # Whether each task may map (it has a mapped input): the others have no children.
         self.mappable = record.frozen.may_map
-        self.checked_at = 0.0
-        self.unrecorded = isinstance(store, NullRunStore)  # nothing to write  # when the lease was last asked about
+        self.checked_at = 0.0  # when the lease was last asked about
+        self.unrecorded = isinstance(store, NullRunStore)  # nothing to write
 
     def _guard(self, write, *args: Any, **kwargs: Any) -> None:
         if self.failed is not None or self.lost is not None:
@@ -82,6 +82,8 @@ class Recorder:
         log.warning("the run store failed; this run is no longer recorded: %s", exc)
 
     def start(self, parameters: dict, resumed_from: str | None = None, approved: frozenset = frozenset()) -> None:
+        if self.unrecorded:
+            return
         frozen = self.record.frozen
         slugs = getattr(frozen.flow, "slugs", {})
         tasks, mappable = frozen.tasks, self.mappable
@@ -146,7 +148,7 @@ class Recorder:
     def finish(self, state: Any, logs: Any) -> None:
         """Record every task's final codes, the run's final state, and flush (nothing
         for a run lost to another process)."""
-        if self.lost is not None:
+        if self.lost is not None or self.unrecorded:
             return
         record, core = self.record, self.record.core
         reports: list = []

@@ -226,7 +226,6 @@ class FlowRun:
         frozen, flow = self.frozen, self.flow
         tasks, in_edges, index = frozen.tasks, frozen.in_edges, frozen.index
         slugs = getattr(flow, "slugs", {})
-        flow_result = getattr(flow, "result", None)
         n = len(tasks)
         custom = self.custom_trigger = [False] * n
         # Whether a task's runs may run again (retries, or a RETRY signal seen), so
@@ -249,12 +248,7 @@ class FlowRun:
             slug = slugs.get(t, t.slug)
             if isinstance(t, Parameter):
                 continue
-            # (checkpoint_of's answer is None for a task that neither keeps a result,
-            # nor has a target, nor caches: the common case, decided here cheaply)
-            if (t.target is not None or t.cache_for is not None or t.cache_key_fn is not None
-                    or (t.checkpoint is not False
-                        and (t.result is not None or (flow_result is not None and not t.auto_generated)))):
-                checkpoints[i] = checkpoint_of(t, flow, slug or t.name, can_map[i])
+            checkpoints[i] = checkpoint_of(t, flow, slug or t.name, can_map[i])
             if (custom[i] or own or can_map[i] or checkpoints[i] is not None or t.timeout is not None
                     or t.log_stdout or t.retry_condition is not None or t.task_run_name is not None):
                 continue
@@ -452,7 +446,7 @@ class FlowRun:
                     self.releaser.consumed(reports)
                 if self.raised is not None:
                     return  # raise_on_exception: the run stops at its first error
-            elif not items and not self.in_flight and not gathered:  # (else: wait for the units out)
+            elif not items and not self.in_flight:  # (else: wait for the units out)
                 if core.is_complete():
                     return
                 due = core.next_timer()
@@ -635,7 +629,7 @@ class FlowRun:
             )
 
     def _single(self, task_id: int, task: Any):
-        if _is_parameter(task):
+        if isinstance(task, Parameter):
             self._known(task_id, self.parameters.get(task.name, getattr(task, "default", None)))
             return
         if self.resume is not None and self._resumed(task_id, None) == []:
@@ -894,14 +888,6 @@ def _handlers_of(task: Any) -> tuple:
     if getattr(task, "on_failure", None) is not None:
         handlers.append(on_failure_handler(task.on_failure))
     return tuple(handlers)
-
-
-def _is_parameter(task: Any) -> bool:
-    return isinstance(task, Parameter)
-
-
-def _name(fn: Any) -> str:
-    return getattr(fn, "__name__", type(fn).__name__)
 
 
 def _element(value: Any, index: int) -> Any:

@@ -48,13 +48,6 @@ class TaskPlan:
         self.fn = fn
         self.retry_on = retry_on
 
-    def __getstate__(self):
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    def __setstate__(self, state):
-        for k, v in state.items():
-            setattr(self, k, v)
-
 
 class TaskRuns:
     """Single runs of several plain tasks: run ``j`` is a run of task ``task_ids[j]``
