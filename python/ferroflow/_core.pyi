@@ -1,6 +1,6 @@
 """Type stub of ferroflow._core, the compiled Rust core (see rust/python/src)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import final
 
 __all__ = [
@@ -107,6 +107,10 @@ class Run:
     def __new__(cls, graph: Graph, specs: Sequence[TaskSpec]) -> Run: ...
     def next_batch(self, max_items: int, now_ms: int) -> list[tuple[int, int, _Indices | None, int | None]]: ...
     def report(self, reports: list[tuple[int, _Indices | None, int | bytes]], now_ms: int) -> None: ...
+    def mark_inline(self, tasks: list[int]) -> None: ...
+    def run_inline(
+        self, execute: Callable[[int, int], int], max_runs: int, budget_ms: int, now_ms: int
+    ) -> tuple[list[int], tuple[int, int] | None]: ...
     def prepared(
         self,
         task: int,

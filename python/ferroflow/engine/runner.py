@@ -34,8 +34,8 @@ from ferroflow.engine.recorder import Recorder
 from ferroflow.engine.release import Releaser
 from ferroflow.engine.resume import Resume, find_run, resumed_parameters
 from ferroflow.errors import EngineError
-from ferroflow.runtime.batch import TaskPlan, TaskRuns
-from ferroflow.runtime.context import Frame, RunInfo, in_frame
+from ferroflow.runtime.batch import TaskPlan, TaskRuns, run_plain
+from ferroflow.runtime.context import CURRENT_FRAME, Frame, RunInfo, in_frame
 from ferroflow.runtime.handlers import call_handlers, on_failure_handler, outcome_of, state_of
 from ferroflow.runtime.logs import RunLogHandler
 from ferroflow.runtime.unit import SIGNAL_CODES, UnitResult, WorkUnit
@@ -62,6 +62,11 @@ UNITS_PER_SLOT = 2
 WINDOW_PER_SLOT = 2 * UNIT_SIZE
 #: Seconds between progress snapshots.
 PROGRESS_EVERY = 0.1
+#: Plain task runs run inline (executors that run units in place) between two rounds
+#: of the loop, at most, and milliseconds after which no new one starts in that round:
+#: the loop records, checks its lease and shows progress at least that often.
+INLINE_RUNS = 8_192
+INLINE_MS = 20
 
 _VERDICTS = {
     _core.VERDICT_ALL_SUCCEEDED: (states.Success, "All reference tasks succeeded."),
@@ -215,6 +220,8 @@ class FlowRun:
         self.runs_in_flight = 0  # task runs taken from the core and not yet reported
         self._t0 = time.monotonic()
         self._last_progress = 0.0
+        #: The frame plain task runs run in when the engine runs them itself.
+        self.inline_frame = Frame(self.info, -1, None, None, frozenset(), None, bytearray(1))
 
     def _profile_tasks(self) -> list:
         """Look at every task once: fill :attr:`custom_trigger`, :attr:`rerunnable`,
@@ -379,13 +386,22 @@ class FlowRun:
         at_once = reported_ms = 0
         before: int | None = None
         gathered: list = []  # ready runs of plain tasks, not in a batch yet
+        # An executor that runs units in place: the engine runs plain task runs itself.
+        inline = batching and bool(plain) and getattr(executor, "runs_inline", False)
+        if inline:
+            core.mark_inline(list(plain))
         while True:
             self.recorder.check()  # still this process's run to go on with?
+            if inline and not (self.in_flight or backlog or gathered or self.direct) and self._run_inline():
+                self._progress()
+                continue
             room = window - self.runs_in_flight
             # Take ready runs in big batches (a trickle of small ones would be sliced
             # into small units): at least a quarter window, or whatever is there when
-            # a slot is idle and nothing waits to be sliced.
-            take = room >= window // 4 or (room > 0 and not backlog and self.in_flight < slots)
+            # a slot is idle and nothing waits to be sliced. None once a run raised
+            # (raise_on_exception): the run stops at its report.
+            take = self.raised is None and (room >= window // 4
+                                            or (room > 0 and not backlog and self.in_flight < slots))
             items = []
             if take:
                 items = core.next_batch(room, max(self.now_ms(), at_once))
@@ -461,8 +477,58 @@ class FlowRun:
                     at_once = due
                     continue
                 time.sleep(max(0.0, (due - self.now_ms()) / 1000))
-            if self.progress is not None and time.monotonic() - self._last_progress >= PROGRESS_EVERY:
-                self._snapshot()
+            self._progress()
+
+    def _run_inline(self) -> bool:
+        """Run the plain task runs the core hands out one by one (see ``_inline_run``)
+        while they come first; whether any ran. Successes are recorded here; the run
+        that ended otherwise goes with the next reports."""
+        token = CURRENT_FRAME.set(self.inline_frame)
+        try:
+            succeeded, last = self.core.run_inline(self._inline_run, INLINE_RUNS, INLINE_MS, self.now_ms())
+        finally:
+            CURRENT_FRAME.reset(token)
+        if last is not None:
+            self.direct.append((last[0], None, last[1]))
+        if succeeded:
+            reports = [(task_id, None, _core.SUCCESS) for task_id in succeeded]
+            self.recorder.report(reports, self.logs)
+            if self.releaser is not None:
+                self.releaser.consumed(reports)
+        return bool(succeeded) or last is not None
+
+    def _inline_run(self, task_id: int, run_count: int) -> int:
+        """Run one run of the plain task ``task_id`` in the engine's thread (its
+        ``run_count``-th): what a :class:`TaskRuns` batch and ``_absorb_runs`` do for
+        each of their runs. Returns its code."""
+        args, given = self.plain_args[task_id]
+        record = self.record
+        values = record.values
+        kwargs = dict(given) if given else {}
+        for key, up in args:
+            value = values[up]
+            kwargs[key] = record.value(up) if value is None else value
+        plan = self.plain[task_id]
+        frame = self.inline_frame
+        frame.task_id, frame.task_name, frame.task_slug, frame.task_tags = plan.task_id, plan.name, plan.slug, plan.tags
+        frame.run_counts[0] = run_count  # type: ignore[index]  # (a bytearray)
+        details: dict = {}
+        try:
+            code, values[task_id] = run_plain(plan, kwargs, details, 0)
+        except TaskRaised as stop:  # raise_on_exception: the run stops here
+            code, values[task_id], details[0] = stop.code, stop.error, stop.detail
+            self.raised = TaskRaised(stop.error, stop.detail, stop.code, task_id, None, reported=True)
+        if self.rerunnable[task_id]:
+            record.details.pop((task_id, TASK_LEVEL), None)
+        if details:
+            detail = record.details[(task_id, TASK_LEVEL)] = details[0]
+            self.recorder.note(task_id, TASK_LEVEL, detail[0])
+            self.rerunnable[task_id] = True  # a RETRY signal may run it again
+        return code
+
+    def _progress(self) -> None:
+        if self.progress is not None and time.monotonic() - self._last_progress >= PROGRESS_EVERY:
+            self._snapshot()
 
     def _snapshot(self) -> None:
         self._last_progress = time.monotonic()

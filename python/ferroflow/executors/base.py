@@ -36,6 +36,12 @@ class Executor:
     #: ``subset()``), so such an executor can say True and run a layer of a DAG in one
     #: hand-over; the default is False, for executors that take units apart.
     batches = False
+    #: Whether this executor runs each unit in the engine's own thread, one at a time,
+    #: when waited for, and does nothing else with it. The engine then runs the runs of
+    #: plain tasks itself, one after another as the core hands them out, without units
+    #: (the same work, with none of a unit's hand-over: a chain of tasks runs at the
+    #: speed of its function calls). False by default.
+    runs_inline = False
 
     def start(self) -> None:
         """Acquire resources (pools, clusters) before the first unit."""

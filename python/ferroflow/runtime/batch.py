@@ -28,7 +28,7 @@ from ferroflow.runtime.context import CURRENT_FRAME, Frame, RunInfo
 from ferroflow.runtime.timeouts import TaskTimeout
 from ferroflow.runtime.unit import UnitResult, outcome_of_exception, stopped_at
 
-__all__ = ["TaskPlan", "TaskRuns"]
+__all__ = ["TaskPlan", "TaskRuns", "run_plain"]
 
 _CAUGHT = (Exception, signals.FerroflowSignal, TaskTimeout)
 
@@ -47,6 +47,21 @@ class TaskPlan:
         self.tags = tags
         self.fn = fn
         self.retry_on = retry_on
+
+
+def run_plain(plan: TaskPlan, kwargs: dict, details: dict, j: int) -> tuple[int, Any]:
+    """Run one run of a plain task in the current frame: ``(code, value)``; a failure's
+    ``(message, traceback)`` goes to ``details[j]``. A user's exception fails the run
+    (``KeyboardInterrupt``, ``SystemExit`` and ``TaskRaised`` propagate)."""
+    try:
+        return SUCCESS, plan.fn(**kwargs)
+    except signals.LOOP as sig:  # iterations: ferroflow.runtime.loop
+        from ferroflow.runtime.loop import keep_looping
+
+        return keep_looping(plan.fn, kwargs, sig, plan.retry_on, details, j)
+    except _CAUGHT as exc:
+        code, value, details[j] = outcome_of_exception(exc, plan.retry_on)
+        return code, value
 
 
 class TaskRuns:
@@ -110,15 +125,7 @@ class TaskRuns:
                 frame.task_id, frame.task_name, frame.task_slug, frame.task_tags = (
                     plan.task_id, plan.name, plan.slug, plan.tags)
                 frame.j = j
-                kwargs = all_kwargs[j]
-                try:
-                    values[j] = plan.fn(**kwargs)
-                except signals.LOOP as sig:  # iterations: ferroflow.runtime.loop
-                    from ferroflow.runtime.loop import keep_looping
-
-                    codes[j], values[j] = keep_looping(plan.fn, kwargs, sig, plan.retry_on, details, j)
-                except _CAUGHT as exc:
-                    codes[j], values[j], details[j] = outcome_of_exception(exc, plan.retry_on)
+                codes[j], values[j] = run_plain(plan, all_kwargs[j], details, j)
         except TaskRaised as stop:  # raise_on_exception: the batch stops at run j
             result = stopped_at(j, stop, codes, values, details)
         else:

@@ -95,7 +95,7 @@ class Frame:
                  "run_name", "unit", "looped")
 
     def __init__(self, run: RunInfo | None, task_id: int, task_name: str | None, task_slug: str | None,
-                 task_tags: frozenset, indices: Sequence[int] | None, run_counts: bytes | None,
+                 task_tags: frozenset, indices: Sequence[int] | None, run_counts: bytes | bytearray | None,
                  run_name: Any = None):
         self.run = run
         self.task_id = task_id

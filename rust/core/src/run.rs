@@ -272,6 +272,8 @@ mod flag {
     /// Some satisfied link came from a task that did not end SUCCESS or CACHED (see
     /// `Run::satisfy`).
     pub const IMPERFECT: u16 = 1 << 11;
+    /// The engine runs this task's runs itself, one at a time (see `Run::next_inline`).
+    pub const INLINE: u16 = 1 << 15;
     /// The trigger's kind (`trigger_code`) sits in these bits.
     pub const TRIGGER_SHIFT: u32 = 12;
     pub const TRIGGER: u16 = 0b111 << TRIGGER_SHIFT;
@@ -548,7 +550,7 @@ impl Run {
     /// The task's trigger.
     #[inline(always)]
     fn trigger(&self, t: u32) -> Trigger {
-        match self.tasks[t as usize].flags >> flag::TRIGGER_SHIFT {
+        match (self.tasks[t as usize].flags & flag::TRIGGER) >> flag::TRIGGER_SHIFT {
             0 => Trigger::AllSuccessful,
             1 => Trigger::AllFailed,
             2 => Trigger::AnySuccessful,
@@ -789,6 +791,45 @@ impl Run {
         }
         self.in_flight += handed;
         items
+    }
+
+    /// Mark `task` as one whose runs the engine may take one at a time through
+    /// [`Run::next_inline`] (a task of itself, never mapped: its runs are cheap to hand
+    /// out singly). Marking changes nothing [`Run::next_batch`] does.
+    pub fn mark_inline(&mut self, task: u32) -> Result<(), CoreError> {
+        let t = task as usize;
+        if t >= self.state.len() {
+            return Err(CoreError::BadReport(format!("unknown task id {task}")));
+        }
+        self.tasks[t].flags |= flag::INLINE;
+        Ok(())
+    }
+
+    /// The run [`Run::next_batch`] would hand out first, when it is a run of an inline
+    /// task itself (see [`Run::mark_inline`]): handed out exactly as `next_batch`
+    /// would (its state RUNNING, its run count up), as `(task, run count)`. `None`
+    /// when a retry is due at `now_ms` (`next_batch` makes it ready first), when the
+    /// first ready work is anything else, or when there is none.
+    pub fn next_inline(&mut self, now_ms: u64) -> Option<(u32, u8)> {
+        if self.timers.peek().is_some_and(|&Reverse((due, _, _))| due <= now_ms) {
+            return None;
+        }
+        let rank = self.active.max()?;
+        let t = self.graph.order()[rank as usize];
+        let tu = t as usize;
+        let f = self.tasks[tu].flags;
+        if f & flag::INLINE == 0 || f & flag::READY_RUN == 0 || f & (flag::MAPPED | flag::OBSERVED) != 0 {
+            return None;
+        }
+        self.tasks[tu].flags &= !flag::READY_SELF;
+        let runs = self.tasks[tu].run_count.saturating_add(1);
+        self.tasks[tu].run_count = runs;
+        self.set_task_state(t, RUNNING);
+        if !self.has_ready_work(t) {
+            self.active.remove(rank);
+        }
+        self.in_flight += 1;
+        Some((t, runs))
     }
 
     /// Whether `t` has anything left to hand out.

@@ -141,6 +141,49 @@ impl Run {
         result.map_err(to_py)
     }
 
+    /// Mark `tasks` as tasks whose runs the engine may take one at a time through
+    /// `run_inline` (tasks of their own, never mapped).
+    fn mark_inline(&self, tasks: Vec<u32>) -> PyResult<()> {
+        let mut core = self.core();
+        for task in tasks {
+            core.mark_inline(task).map_err(to_py)?;
+        }
+        Ok(())
+    }
+
+    /// Run, in this thread and one after another, the runs of inline tasks the core
+    /// hands out while the first ready run is one of them (`mark_inline`), each as
+    /// `execute(task, run_count) -> code`: at most `max_runs` of them, and no new one
+    /// once `budget_ms` have passed. Each success is reported at once (what it makes
+    /// ready may be the next run); the first run that ends otherwise ends the call
+    /// unreported, for the engine to report stamped with the time it ended (a retry's
+    /// timer counts from then). `now_ms`: the run's clock at the call (a retry due by
+    /// then is left to `next_batch`). Returns `(ids of the tasks that succeeded,
+    /// (task, code) of the run left to report, or None)`. An exception from `execute`
+    /// propagates; its run stays in flight.
+    fn run_inline(
+        &self,
+        execute: &Bound<'_, PyAny>,
+        max_runs: usize,
+        budget_ms: u64,
+        now_ms: u64,
+    ) -> PyResult<(Vec<u32>, Option<(u32, u8)>)> {
+        let started = std::time::Instant::now();
+        let budget = std::time::Duration::from_millis(budget_ms);
+        let mut succeeded = Vec::new();
+        while succeeded.len() < max_runs && started.elapsed() < budget {
+            // The lock is not held while Python runs (the task's code may ask the run).
+            let Some((task, runs)) = self.core().next_inline(now_ms) else { break };
+            let code: u8 = execute.call1((task, runs))?.extract()?;
+            if code != ferroflow_core::state::SUCCESS {
+                return Ok((succeeded, Some((task, code))));
+            }
+            self.core().report(task, None, &[code], now_ms).map_err(to_py)?;
+            succeeded.push(task);
+        }
+        Ok((succeeded, None))
+    }
+
     /// Answer a prepare item: `width_hint` = shortest length among mapped inputs from
     /// non-mapped upstreams, `flat` = `[(upstream, [elements per child])]` for
     /// flattened mapped upstreams, `fail_code` ends the task instead of mapping it.
