@@ -27,19 +27,18 @@ class FrozenFlow:
         edges_in = flow._edges_in
         in_edges = self.in_edges = [list(edges_in[t].values()) if t in edges_in else [] for t in tasks]
         try:
-            spec_edges = [(index[e[0]], down, e[3], e[4]) for down, edges in enumerate(in_edges) for e in edges]
+            graph = _core.Graph.of_edges([t.name for t in tasks], in_edges, index)
         except KeyError:
-            spec_edges = []
-        if len(spec_edges) != len(flow.edges):  # an edge with a task that is not in the flow
+            graph = None
+        if graph is None or graph.edge_count() != len(flow.edges):  # an edge with a task not in the flow
             edge = next(e for e in flow.edges if e.upstream_task not in index or e.downstream_task not in index)
             culprit = edge.upstream_task if edge.upstream_task not in index else edge.downstream_task
             raise FlowDefinitionError(
                 f"Flow {flow.name!r} has an edge {edge} whose task {culprit!r} is not in the flow"
             )
+        self.graph = graph
         #: Whether each task has a mapped input (it may map: its runs are children).
-        mapped_into = {down for _, down, mapped, _ in spec_edges if mapped}
-        self.may_map = [i in mapped_into for i in range(len(tasks))]
-        self.graph = _core.Graph([t.name for t in self.tasks], spec_edges)
+        self.may_map = graph.mapped_into()
 
     def sorted_tasks(self) -> list:
         """Tasks in topological order (ties broken by insertion order)."""
