@@ -58,3 +58,44 @@ def test_the_core_s_constants_behind_the_python_tables():
     assert len(states.STATE_CLASSES) == len(_core.STATE_NAMES)
     for code, cls in states.STATE_CLASSES.items():
         assert _core.STATE_NAMES[code] == cls.__name__
+
+
+def test_the_graph_is_read_from_the_flows_edges():
+    @task
+    def one(x=1):
+        return x
+
+    with Flow("edges") as flow:
+        a = one()
+        b = one.map([1, 2])
+        c = one(one(a))
+    frozen = freeze(flow)
+    index = frozen.index
+    assert frozen.graph.edge_count() == len(flow.edges)
+    assert frozen.may_map == [t is b for t in frozen.tasks]
+    order = [frozen.tasks[i] for i in frozen.graph.order()]
+    assert order.index(a) < order.index(c)
+    # An upstream task the index does not know is a KeyError (the flow's error says which).
+    with pytest.raises(KeyError):
+        _core.Graph.of_edges([t.name for t in frozen.tasks], frozen.in_edges, {t: i for t, i in index.items()
+                                                                                 if t is not a})
+    with pytest.raises(IndexError):
+        _core.Graph.of_edges(["x"], [[("x", "y")]], {"x": 0})
+    with pytest.raises(TypeError):
+        _core.Graph.of_edges(["x"], [("not a list",)], {})
+
+
+def test_an_edge_from_a_task_outside_the_flow_is_named():
+    from ferroflow.errors import FlowDefinitionError
+
+    @task
+    def one(x=1):
+        return x
+
+    with Flow("outside") as flow:
+        a = one()
+        b = one(a)
+    flow._tasks.pop(a)  # (a flow edited behind its back)
+    with pytest.raises(FlowDefinitionError, match="whose task <Task: one> is not in the flow"):
+        freeze(flow)
+    assert b in flow._tasks
