@@ -220,8 +220,10 @@ class FlowRun:
         self.runs_in_flight = 0  # task runs taken from the core and not yet reported
         self._t0 = time.monotonic()
         self._last_progress = 0.0
-        #: The frame plain task runs run in when the engine runs them itself.
+        #: The frame plain task runs run in when the engine runs them itself, and the
+        #: function that runs each (made on first use).
         self.inline_frame = Frame(self.info, -1, None, None, frozenset(), None, bytearray(1))
+        self._inline_run: Any = None
 
     def _profile_tasks(self) -> list:
         """Look at every task once: fill :attr:`custom_trigger`, :attr:`rerunnable`,
@@ -480,9 +482,11 @@ class FlowRun:
             self._progress()
 
     def _run_inline(self) -> bool:
-        """Run the plain task runs the core hands out one by one (see ``_inline_run``)
-        while they come first; whether any ran. Successes are recorded here; the run
-        that ended otherwise goes with the next reports."""
+        """Run the plain task runs the core hands out one by one (see
+        :meth:`_inline_runner`) while they come first; whether any ran. Successes are
+        recorded here; the run that ended otherwise goes with the next reports."""
+        if self._inline_run is None:
+            self._inline_run = self._inline_runner()
         token = CURRENT_FRAME.set(self.inline_frame)
         try:
             succeeded, last = self.core.run_inline(self._inline_run, INLINE_RUNS, INLINE_MS, self.now_ms())
@@ -497,34 +501,38 @@ class FlowRun:
                 self.releaser.consumed(reports)
         return bool(succeeded) or last is not None
 
-    def _inline_run(self, task_id: int, run_count: int) -> int:
-        """Run one run of the plain task ``task_id`` in the engine's thread (its
-        ``run_count``-th): what a :class:`TaskRuns` batch and ``_absorb_runs`` do for
-        each of their runs. Returns its code."""
-        args, given = self.plain_args[task_id]
-        record = self.record
-        values = record.values
-        kwargs = dict(given) if given else {}
-        for key, up in args:
-            value = values[up]
-            kwargs[key] = record.value(up) if value is None else value
-        plan = self.plain[task_id]
-        frame = self.inline_frame
-        frame.task_id, frame.task_name, frame.task_slug, frame.task_tags = plan.task_id, plan.name, plan.slug, plan.tags
-        frame.run_counts[0] = run_count  # type: ignore[index]  # (a bytearray)
-        details: dict = {}
-        try:
-            code, values[task_id] = run_plain(plan, kwargs, details, 0)
-        except TaskRaised as stop:  # raise_on_exception: the run stops here
-            code, values[task_id], details[0] = stop.code, stop.error, stop.detail
-            self.raised = TaskRaised(stop.error, stop.detail, stop.code, task_id, None, reported=True)
-        if self.rerunnable[task_id]:
-            record.details.pop((task_id, TASK_LEVEL), None)
-        if details:
-            detail = record.details[(task_id, TASK_LEVEL)] = details[0]
-            self.recorder.note(task_id, TASK_LEVEL, detail[0])
-            self.rerunnable[task_id] = True  # a RETRY signal may run it again
-        return code
+    def _inline_runner(self) -> Any:
+        """``run(task_id, run_count) -> code``: run one run of a plain task in the
+        engine's thread and the inline frame (its ``run_count``-th), doing what a
+        :class:`TaskRuns` batch and :meth:`_absorb_runs` do for each of their runs."""
+        record, recorder, frame, rerunnable = self.record, self.recorder, self.inline_frame, self.rerunnable
+        values, details, run_counts = record.values, record.details, frame.run_counts
+        plans = {task_id: (plan, *self.plain_args[task_id]) for task_id, plan in self.plain.items()}
+        failed: dict = {}  # the details of the run that just failed (run_plain's)
+
+        def run(task_id: int, run_count: int) -> int:
+            plan, args, given = plans[task_id]
+            kwargs = dict(given) if given else {}
+            for key, up in args:
+                value = values[up]
+                kwargs[key] = record.value(up) if value is None else value
+            frame.task_id, frame.task_name, frame.task_slug, frame.task_tags = (task_id, plan.name, plan.slug,
+                                                                                plan.tags)
+            run_counts[0] = run_count
+            try:
+                code, values[task_id] = run_plain(plan, kwargs, failed, 0)
+            except TaskRaised as stop:  # raise_on_exception: the run stops here
+                code, values[task_id], failed[0] = stop.code, stop.error, stop.detail
+                self.raised = TaskRaised(stop.error, stop.detail, stop.code, task_id, None, reported=True)
+            if rerunnable[task_id]:
+                details.pop((task_id, TASK_LEVEL), None)
+            if failed:
+                detail = details[(task_id, TASK_LEVEL)] = failed.pop(0)
+                recorder.note(task_id, TASK_LEVEL, detail[0])
+                rerunnable[task_id] = True  # a RETRY signal may run it again
+            return code
+
+        return run
 
     def _progress(self) -> None:
         if self.progress is not None and time.monotonic() - self._last_progress >= PROGRESS_EVERY:
