@@ -222,7 +222,8 @@ class FlowRun:
         self._last_progress = 0.0
         #: The frame plain task runs run in when the engine runs them itself, and the
         #: function that runs each (made on first use).
-        self.inline_frame = Frame(self.info, -1, None, None, frozenset(), None, bytearray(1))
+        self.inline_counts = bytearray(1)  # the frame's run count, set for each run
+        self.inline_frame = Frame(self.info, -1, None, None, frozenset(), None, self.inline_counts)
         self._inline_run: Any = None
 
     def _profile_tasks(self) -> list:
@@ -506,7 +507,7 @@ class FlowRun:
         engine's thread and the inline frame (its ``run_count``-th), doing what a
         :class:`TaskRuns` batch and :meth:`_absorb_runs` do for each of their runs."""
         record, recorder, frame, rerunnable = self.record, self.recorder, self.inline_frame, self.rerunnable
-        values, details, run_counts = record.values, record.details, frame.run_counts
+        values, details, run_counts = record.values, record.details, self.inline_counts
         plans = {task_id: (plan, *self.plain_args[task_id]) for task_id, plan in self.plain.items()}
         failed: dict = {}  # the details of the run that just failed (run_plain's)
 
