@@ -136,3 +136,35 @@ def test_ctrl_c_in_an_inline_run_cancels_the_run():
     state = flow.run(record=False)
     assert isinstance(state, states.Cancelled)
     assert isinstance(state.result[a], states.Cancelled)
+
+
+def test_a_run_sets_the_objects_alive_at_its_start_aside_and_puts_them_back():
+    import gc
+
+    seen = []
+
+    @task
+    def look():
+        seen.append(gc.get_freeze_count())
+
+    with Flow("aside") as flow:
+        look()
+    assert gc.get_freeze_count() == 0
+    flow.run(record=False)
+    assert seen[0] > 0 and gc.get_freeze_count() == 0
+    # Objects frozen by someone else (a server that forks) stay as they were.
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        flow.run(record=False)
+        # (objects freed meanwhile leave the count: it may only go down)
+        assert seen[-1] <= frozen and 0 < gc.get_freeze_count() <= frozen
+    finally:
+        gc.unfreeze()
+    # With the collector off, nothing is frozen.
+    gc.disable()
+    try:
+        flow.run(record=False)
+        assert seen[-1] == 0
+    finally:
+        gc.enable()

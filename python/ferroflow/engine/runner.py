@@ -132,7 +132,8 @@ def run_flow(flow: Any, parameters: dict | None = None, executor: Any = None, pr
     if earlier is not None and reader is not None:
         run.resume = Resume(reader, earlier, frozen, run.checkpoints)
         run.info.approved = run.resume.approved(approve)
-    return run.execute()
+    with _set_aside():
+        return run.execute()
 
 
 @contextlib.contextmanager
@@ -149,6 +150,26 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
+
+
+@contextlib.contextmanager
+def _set_aside() -> Iterator[None]:
+    """Tell Python's cyclic garbage collector that every object alive when a run starts
+    (the flow, its frozen graph, the run's tables) outlives the run
+    (``gc.freeze()``), so that the collections the run's own allocations trigger walk
+    only what the run made since: a young 10^4-element table walked by every
+    collection cost a 10^4-task run more time than its tasks. Put back
+    (``gc.unfreeze()``) when the run ends. Nothing is done when the collector is off or
+    when something froze objects before (a server that forks, say): their freeze is
+    theirs to undo."""
+    if not gc.isenabled() or gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def open_run_store(record: bool | None) -> RunStore:
