@@ -18,6 +18,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use crate::error::CoreError;
 use crate::graph::{EdgeSpec, Graph};
@@ -302,7 +303,7 @@ struct Retries {
 }
 
 pub struct Run {
-    graph: Graph,
+    graph: Arc<Graph>,
     /// One record per task, plus one that closes the last task's rows.
     tasks: Vec<Task>,
     /// The upstream task of each link (edges deduplicated per upstream and kind), task
@@ -346,8 +347,10 @@ pub struct Run {
 }
 
 impl Run {
-    /// Start a run of `graph`; roots become ready at once.
-    pub fn new(graph: Graph, specs: Vec<TaskSpec>) -> Result<Run, CoreError> {
+    /// Start a run of `graph`; roots become ready at once. A graph in an `Arc` is
+    /// shared with the run, not copied (a frozen flow and its run hold one graph).
+    pub fn new(graph: impl Into<Arc<Graph>>, specs: Vec<TaskSpec>) -> Result<Run, CoreError> {
+        let graph: Arc<Graph> = graph.into();
         let n = graph.len();
         if specs.len() != n {
             return Err(CoreError::SpecCount { specs: specs.len(), tasks: n });

@@ -1,5 +1,7 @@
 //! `Graph`: a flow frozen once per run.
 
+use std::sync::Arc;
+
 use ferroflow_core::{EdgeSpec, Graph as CoreGraph};
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
@@ -13,7 +15,7 @@ use crate::errors::to_py;
 /// Raises `ferroflow.errors.CycleError` naming the tasks on a cycle.
 #[pyclass(frozen, module = "ferroflow._core")]
 pub struct Graph {
-    pub inner: CoreGraph,
+    pub inner: Arc<CoreGraph>,
     /// Whether each task has a mapped edge in.
     mapped_into: Vec<bool>,
     n_edges: usize,
@@ -29,7 +31,7 @@ impl Graph {
         }
         let n_edges = edges.len();
         let inner = py.detach(|| CoreGraph::new(names, edges)).map_err(to_py)?;
-        Ok(Graph { inner, mapped_into, n_edges })
+        Ok(Graph { inner: Arc::new(inner), mapped_into, n_edges })
     }
 }
 
