@@ -43,8 +43,14 @@ __all__ = [
     "TaskSpec",
     "LogRow",
     "FAILED_CODES",
+    "SUCCEEDED",
     "state_name",
 ]
+
+#: The message of a task run that simply succeeded. A task's own state ``Success``
+#: with this message, run count 1 and no result location is a *plain success*: the
+#: SQLite store keeps it as one byte, and reads it back as that state.
+SUCCEEDED = "Task run succeeded."
 
 #: ``(task_id, name, slug, is_mapped[, approved])``: one task of a flow, given to
 #: ``start_run`` (``approved``: the run may go on past this task's pause).

@@ -20,6 +20,13 @@ How it stays cheap and safe with several processes on one file
   other processes' transactions. (Committing from a thread only would cost a busy
   engine thread a GIL hand-off per statement, about 1 ms each on a 2-vCPU machine,
   more than the writes themselves.)
+* A run's tasks are one ``run_tasks`` row (schema 5): the task list as one JSON text,
+  written once at the start, and one byte per task, its own latest code, rewritten by
+  each transaction that records a task's own state. A task run that simply succeeded
+  (``Success``, ``"Task run succeeded."``, run count 1, no result location) costs no
+  other row; any other task-level state is a ``task_runs`` row too, which readers take
+  over the byte. (One row per task cost about 2 us per task and row, which was most
+  of what recording a run of plain tasks cost.)
 * A mapped child that simply succeeded costs no row: the thread keeps one byte per
   child (its last recorded code) and writes per-task counts, plus one ``child_spans``
   row per reported range of children; a row in ``task_runs`` is written only for a
@@ -69,6 +76,7 @@ from typing import Any
 from ferroflow import _core
 from ferroflow.store.base import (
     FAILED_CODES,
+    SUCCEEDED,
     ChildState,
     LogLine,
     ResumeInfo,
@@ -100,12 +108,29 @@ __all__ = ["SQLiteRunStore", "SCHEMA_VERSION", "MIGRATIONS"]
 
 log = logging.getLogger("ferroflow.store")
 
+def run_tasks_from_v4(conn: sqlite3.Connection) -> None:
+    """Migration to schema 5: each run's ``tasks`` rows become its ``run_tasks`` row
+    (every run gets one). Their task-level states stay ``task_runs`` rows, which
+    readers take over the (empty) code bytes of such a run."""
+    listed: dict = {}
+    widths: dict = {}
+    for run, task_id, name, slug, is_mapped, width, approved in conn.execute(
+            "SELECT run, task_id, name, slug, is_mapped, width, approved FROM tasks ORDER BY run, position"):
+        listed.setdefault(run, []).append((task_id, name, slug, bool(is_mapped), bool(approved)))
+        if width is not None:
+            widths.setdefault(run, {})[task_id] = width
+    conn.executemany("INSERT INTO run_tasks (run, tasks, codes, widths) VALUES (?, ?, X'', ?)",
+                     [(run, json.dumps(listed.get(run, [])), json.dumps(widths[run]) if run in widths else None)
+                      for (run,) in conn.execute("SELECT id FROM runs").fetchall()])
+
+
 #: The schema version this ferroflow writes (kept in the ``meta`` table).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Statements that bring a store from version ``v - 1`` to ``v``, applied in order in
-#: one transaction when a store is opened. Never edit a released version: add one.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
+#: one transaction when a store is opened (a callable is called with the connection:
+#: a step SQL alone cannot take). Never edit a released version: add one.
+MIGRATIONS: dict[int, tuple[str | Callable[[sqlite3.Connection], None], ...]] = {
     1: (
         """CREATE TABLE runs (
             id INTEGER PRIMARY KEY,
@@ -186,6 +211,19 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             problem TEXT,
             PRIMARY KEY (run, name)
         )""",
+    ),
+    # A run's tasks in one row: the list as JSON, written once; each task's own latest
+    # code as one byte; the widths of mapped tasks. A plain success no longer costs a
+    # task_runs row (see run_tasks_from_v4).
+    5: (
+        """CREATE TABLE run_tasks (
+            run INTEGER PRIMARY KEY,
+            tasks TEXT NOT NULL,
+            codes BLOB NOT NULL,
+            widths TEXT
+        )""",
+        run_tasks_from_v4,
+        "DROP TABLE tasks",
     ),
 }
 
@@ -341,9 +379,9 @@ class SQLiteRunStore(RunStore):
 
     def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):
         run_id = str(run_id)
-        tasks = [tuple(t) for t in tasks]
-        item = ("start", run_id, str(flow_name), readable(parameters), pickled(parameters), tasks,
-                to_epoch(started_at), resumed_from, socket.gethostname(), os.getpid(), uuid.uuid4().hex)
+        tasks = tasks if isinstance(tasks, list) else list(tasks)
+        item = ("start", run_id, str(flow_name), readable(parameters), pickled(parameters), _task_list(tasks),
+                len(tasks), to_epoch(started_at), resumed_from, socket.gethostname(), _PROCESS[0], uuid.uuid4().hex)
         self._put(item)
         writer = self._writer
         assert writer is not None  # _put made one
@@ -462,9 +500,20 @@ class SQLiteRunStore(RunStore):
         return self._query(lambda c: [r[0] for r in c.execute(sql, (escaped + "%", int(limit)))
                                       if r[0].startswith(prefix)])
 
+    def _run_tasks(self, c: sqlite3.Connection, key: int) -> tuple:
+        """A run's ``run_tasks`` row: its task list (``(task_id, name, slug, is_mapped,
+        approved)`` in display order), each task's own code byte, the widths."""
+        row = c.execute("SELECT tasks, codes, widths FROM run_tasks WHERE run = ?", (key,)).fetchone()
+        if row is None:
+            return [], b"", {}
+        tasks, codes, widths = row
+        return (_read_task_list(tasks), codes or b"",
+                {int(k): v for k, v in json.loads(widths).items()} if widths else {})
+
     def task_states(self, run_id, failed_limit=100):
         def get(c):
             key = self._run_key(c, run_id)
+            listed, codes, widths = self._run_tasks(c, key)
             own = {r[0]: r[1:] for r in c.execute(
                 "SELECT task_id, code, run_count, message, result_location FROM task_runs "
                 "WHERE run = ? AND map_index = -1", (key,))}
@@ -473,9 +522,7 @@ class SQLiteRunStore(RunStore):
                     "SELECT task_id, code, n FROM child_counts WHERE run = ? AND n != 0 ORDER BY code", (key,)):
                 counts.setdefault(task_id, {})[code] = n
             result = []
-            for task_id, name, slug, is_mapped, width in c.execute(
-                    "SELECT task_id, name, slug, is_mapped, width FROM tasks WHERE run = ? ORDER BY position",
-                    (key,)).fetchall():
+            for task_id, name, slug, is_mapped, _ in listed:
                 by_code = counts.get(task_id, {})
                 failed_count = sum(n for code, n in by_code.items() if code in FAILED_CODES)
                 failed = []
@@ -488,11 +535,11 @@ class SQLiteRunStore(RunStore):
                         sql += " LIMIT ?"
                         args += (int(failed_limit),)
                     failed = [ChildState(task_id, *r) for r in c.execute(sql, args)]
-                code, run_count, message, location = own.get(task_id, (None, None, None, None))
+                code, run_count, message, location = _own_state(own, codes, task_id) or (None, None, None, None)
                 if code is None and by_code:
                     code = _core.MAPPED  # children reported, the parent not (yet)
                 result.append(TaskSummary(
-                    task_id=task_id, name=name, slug=slug, is_mapped=bool(is_mapped), width=width,
+                    task_id=task_id, name=name, slug=slug, is_mapped=is_mapped, width=widths.get(task_id),
                     code=code, run_count=run_count, message=message, result_location=location,
                     counts={state_name(code_): n for code_, n in by_code.items()},
                     failed_children=failed, failed_count=failed_count))
@@ -508,7 +555,9 @@ class SQLiteRunStore(RunStore):
             if row is not None:
                 return ChildState(task_id, index, *row)
             if index < 0:
-                return None
+                found = c.execute("SELECT codes FROM run_tasks WHERE run = ?", (key,)).fetchone()
+                state = _own_state({}, found[0] if found else b"", task_id)
+                return None if state is None else ChildState(task_id, -1, *state)
             span = c.execute("SELECT 1 FROM child_spans WHERE run = ? AND task_id = ? AND start <= ? AND stop > ? "
                              "LIMIT 1", (key, task_id, index, index)).fetchone()
             return None if span is None else ChildState(task_id, index, _SUCCESS, None, None, None)
@@ -518,20 +567,25 @@ class SQLiteRunStore(RunStore):
     def logs(self, run_id, task_name=None, map_index=None, limit=None):
         def get(c):
             key = self._run_key(c, run_id)
-            sql = ("SELECT l.task_id, t.name, l.map_index, l.created_at, l.level, l.levelname, l.logger, l.message "
-                   "FROM logs AS l LEFT JOIN tasks AS t ON t.run = l.run AND t.task_id = l.task_id WHERE l.run = ?")
+            listed = self._run_tasks(c, key)[0]
+            names = {task_id: name for task_id, name, _, _, _ in listed}
+            sql = ("SELECT task_id, map_index, created_at, level, levelname, logger, message FROM logs "
+                   "WHERE run = ?")
             args: list = [key]
             if task_name is not None:
-                sql += " AND (t.name = ? OR t.slug = ?)"
-                args += [task_name, task_name]
+                ids = [task_id for task_id, name, slug, _, _ in listed if task_name in (name, slug)]
+                if not ids:
+                    return []
+                sql += f" AND task_id IN ({', '.join('?' * len(ids))})"
+                args += ids
             if map_index is not None:
-                sql += " AND l.map_index = ?"
+                sql += " AND map_index = ?"
                 args.append(int(map_index))
-            sql += " ORDER BY l.created_at, l.id"
+            sql += " ORDER BY created_at, id"
             if limit is not None:
                 sql += " LIMIT ?"
                 args.append(int(limit))
-            return [LogLine(r[0], r[1], None if r[2] < 0 else r[2], *r[3:]) for r in c.execute(sql, args)]
+            return [LogLine(r[0], names.get(r[0]), None if r[1] < 0 else r[1], *r[2:]) for r in c.execute(sql, args)]
 
         return self._query(get)
 
@@ -539,12 +593,14 @@ class SQLiteRunStore(RunStore):
         def get(c):
             key = self._run_key(c, run_id)
             run = _run_summary(c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (key,)).fetchone())
+            listed, codes, widths = self._run_tasks(c, key)
             own: dict = {}
             children: dict = {}
-            for task_id, index, code, location in c.execute(
-                    "SELECT task_id, map_index, code, result_location FROM task_runs WHERE run = ?", (key,)):
+            for task_id, index, code, run_count, message, location in c.execute(
+                    "SELECT task_id, map_index, code, run_count, message, result_location FROM task_runs "
+                    "WHERE run = ?", (key,)):
                 if index < 0:
-                    own[task_id] = (code, location)
+                    own[task_id] = (code, run_count, message, location)
                 else:
                     children.setdefault(task_id, {})[index] = (code, location)
             spans: dict = {}
@@ -552,13 +608,11 @@ class SQLiteRunStore(RunStore):
                     "SELECT task_id, start, stop FROM child_spans WHERE run = ? ORDER BY task_id, start", (key,)):
                 spans.setdefault(task_id, []).append((start, stop))
             tasks = {}
-            for task_id, name, slug, is_mapped, width, approved in c.execute(
-                    "SELECT task_id, name, slug, is_mapped, width, approved FROM tasks WHERE run = ? "
-                    "ORDER BY position", (key,)):
-                code, location = own.get(task_id, (None, None))
-                tasks[task_id] = TaskResume(task_id, name, slug, bool(is_mapped), width, code, location,
-                                            children.get(task_id, {}), _merge(spans.get(task_id, [])),
-                                            bool(approved))
+            for task_id, name, slug, is_mapped, approved in listed:
+                state = _own_state(own, codes, task_id)
+                code, location = (None, None) if state is None else (state[0], state[3])
+                tasks[task_id] = TaskResume(task_id, name, slug, is_mapped, widths.get(task_id), code, location,
+                                            children.get(task_id, {}), _merge(spans.get(task_id, [])), approved)
             return ResumeInfo(run, tasks)
 
         return self._query(get)
@@ -642,7 +696,10 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
         version = _read_version(conn, path)  # another process may have migrated meanwhile
         for target in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[target]:
-                conn.execute(statement)
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(statement)
         if version < SCHEMA_VERSION:
             conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) "
                          "DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
@@ -746,6 +803,7 @@ class _Writer:
         self.json = _has_json(self.conn)  # bulk writes through json_each
         self.runs: dict[str, int] = {}  # run id -> runs.id
         self.cache: dict[tuple, bytearray] = {}  # (runs.id, task id) -> last code per child
+        self.own: dict[int, _RunTasks] = {}  # runs.id -> its tasks' own codes, rows, widths
         self.lock = threading.Lock()  # pending, rows, first_at
         self.write_lock = threading.Lock()  # the connection, the caches: one commit at a time
         self.pending: list = []
@@ -894,6 +952,7 @@ class _Writer:
                 if self.pending:
                     self._give_up()
                 self.cache.clear()
+                self.own.clear()
                 try:
                     self.conn.close()
                 except sqlite3.Error:
@@ -962,6 +1021,7 @@ class _Writer:
                     txn.complete(self.noted, self.dropped)
         except BaseException as exc:
             self.cache.clear()
+            self.own.clear()
             self.runs.clear()
             if not isinstance(exc, Exception):
                 # Ctrl-C (or SIGTERM under the CLI) or SystemExit landed in the commit: the
@@ -1131,15 +1191,18 @@ def _has_json(conn: sqlite3.Connection) -> bool:
 def _weight(item: tuple) -> int:
     kind = item[0]
     if kind == "report":
-        rows = 0
-        for report in item[2]:
-            codes = report[2]
-            rows += 1 if isinstance(codes, int) else 1 + len(codes) - codes.count(_SUCCESS)
+        reports = item[2]
+        rows = len(reports)
+        for report in reports:
+            if report[1] is not None:
+                codes = report[2]
+                if not isinstance(codes, int):
+                    rows += len(codes) - codes.count(_SUCCESS)
         return rows
     if kind in ("states", "logs"):
         return len(item[2])
     if kind == "start":
-        return 1 + len(item[5])
+        return 1 + item[6]
     return 1
 
 
@@ -1194,6 +1257,7 @@ class _Transaction:
         self.counts: dict = {}  # (run, task, code) -> delta
         self.spans: dict = {}  # (run, task) -> [(start, stop), ...]
         self.logs: list = []
+        self.touched: set = set()  # runs.id whose run_tasks codes or widths changed
         self.ended: list = []  # runs.id of the runs ended here
         # Leases, applied to the writer only once the transaction committed:
         self.started: dict = {}  # run id -> owner token
@@ -1266,31 +1330,40 @@ class _Transaction:
             raise _Skip(run_id)
         c.execute("UPDATE runs SET owner = NULL WHERE id = ?", (row[0],))
 
-    def _start(self, run_id, flow_name, parameters, pickles, tasks, started_at, resumed_from, hostname, pid,
-               token) -> None:
+    def _start(self, run_id, flow_name, parameters, pickles, tasks, count, started_at, resumed_from, hostname,
+               pid, token) -> None:
         c = self.conn
         if resumed_from is not None:
             self._claim(run_id, resumed_from)
-        c.execute(
+        inserted = c.execute(
             "INSERT INTO runs (run_id, flow_name, parameters, state, message, started_at, ended_at, resumed_from, "
             "hostname, pid, heartbeat_at, owner) VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (run_id) DO UPDATE SET flow_name = excluded.flow_name, parameters = excluded.parameters, "
-            "state = 'Running', message = NULL, ended_at = NULL, hostname = excluded.hostname, pid = excluded.pid, "
-            "heartbeat_at = excluded.heartbeat_at, owner = excluded.owner",
+            "ON CONFLICT (run_id) DO NOTHING",
             (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid, self.now, token))
-        key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+        if inserted.rowcount == 1:
+            # A new run (the common case: three statements, no read).
+            key = inserted.lastrowid
+            own = _RunTasks(bytearray(b"\xff") * count, set(), {})
+            c.execute("INSERT INTO run_tasks (run, tasks, codes) VALUES (?, ?, ?) ON CONFLICT (run) DO UPDATE "
+                      "SET tasks = excluded.tasks, codes = excluded.codes, widths = NULL",
+                      (key, tasks, bytes(own.codes)))
+            self.w.own[key] = own
+        else:
+            # The run is reopened: it keeps its start time, task states and widths.
+            c.execute("UPDATE runs SET flow_name = ?, parameters = ?, state = 'Running', message = NULL, "
+                      "ended_at = NULL, hostname = ?, pid = ?, heartbeat_at = ?, owner = ? WHERE run_id = ?",
+                      (flow_name, parameters, hostname, pid, self.now, token, run_id))
+            key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+            c.execute("DELETE FROM run_parameters WHERE run = ?", (key,))
+            c.execute("INSERT INTO run_tasks (run, tasks, codes) VALUES (?, ?, X'') ON CONFLICT (run) DO UPDATE "
+                      "SET tasks = excluded.tasks", (key, tasks))
+            self.w.own.pop(key, None)  # read again from the store when needed
         self.w.runs[run_id] = key
         self.started[run_id] = token
         self.checked[run_id] = True
-        c.execute("DELETE FROM run_parameters WHERE run = ?", (key,))
-        c.executemany("INSERT INTO run_parameters (run, name, value, problem) VALUES (?, ?, ?, ?)",
-                      [(key, name, data, problem) for name, data, problem in pickles])
-        c.executemany(
-            "INSERT INTO tasks (run, task_id, position, name, slug, is_mapped, approved) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (run, task_id) DO UPDATE SET position = excluded.position, name = excluded.name, "
-            "slug = excluded.slug, is_mapped = excluded.is_mapped, approved = excluded.approved",
-            [(key, int(t[0]), pos, str(t[1]), None if t[2] is None else str(t[2]), int(bool(t[3])),
-              int(len(t) > 4 and bool(t[4]))) for pos, t in enumerate(tasks)])
+        if pickles:
+            c.executemany("INSERT INTO run_parameters (run, name, value, problem) VALUES (?, ?, ?, ?)",
+                          [(key, name, data, problem) for name, data, problem in pickles])
 
     def _end(self, run_id, state, message, ended_at) -> None:
         key = self._key(run_id)
@@ -1349,10 +1422,12 @@ class _Transaction:
         for key in self.ended:
             for k in [k for k in w.cache if k[0] == key]:
                 del w.cache[k]
+            w.own.pop(key, None)
 
     def _width(self, run_id, task_id, width) -> None:
         key = self._key(run_id)
-        self.conn.execute("UPDATE tasks SET width = ? WHERE run = ? AND task_id = ?", (width, key, task_id))
+        self._own(key).widths[task_id] = width
+        self.touched.add(key)
         self._cache(key, task_id, width)
 
     def _logs(self, run_id, rows) -> None:
@@ -1374,7 +1449,7 @@ class _Transaction:
         for task_id, index, code, run_count, message, location in rows:
             code = int(code) & 0x7F
             if index is None or index < 0:
-                self.rows[(key, task_id, -1)] = (code, run_count or 1, message, location, now)
+                self._task(self._own(key), key, task_id, code, run_count or 1, message, location, now)
                 continue
             cache = self._cache(key, task_id, index + 1)
             old = cache[index]
@@ -1388,12 +1463,13 @@ class _Transaction:
 
     def _report(self, run_id, reports, now, shared=None) -> None:
         key = self._key(run_id)
-        rows = self.rows
         shared = shared or {}
         by_task: dict = {}  # the children's entries of ``shared``, by task
         for (task_id, index), detail in shared.items():
             if index != -1:
                 by_task.setdefault(task_id, {})[index] = detail
+        own = None
+        task = self._task
         for report in reports:
             task_id, indices, codes = report[0], report[1], report[2]
             details = report[3] if len(report) > 3 else None
@@ -1401,10 +1477,12 @@ class _Transaction:
                 found = details.get(-1) if details else None
                 if found is None:
                     found = shared.get((task_id, -1))
-                message = location = run_count = None
-                if found is not None:
-                    message, location, run_count = found
-                rows[(key, task_id, -1)] = (int(codes) & 0x7F, run_count or 1, message, location, now)
+                if own is None:
+                    own = self._own(key)
+                if found is None:
+                    task(own, key, task_id, int(codes) & 0x7F, 1, None, None, now)
+                else:
+                    task(own, key, task_id, int(codes) & 0x7F, found[2] or 1, found[0], found[1], now)
                 continue
             if by_task.get(task_id):
                 details = {**by_task[task_id], **details} if details else by_task[task_id]
@@ -1412,6 +1490,41 @@ class _Transaction:
                 self._report_range(key, task_id, indices.start, indices.stop, codes, details, now)
             else:
                 self._report_list(key, task_id, indices, codes, details, now)
+
+    # ----- tasks' own states ------------------------------------------------------------
+
+    def _own(self, key: int) -> _RunTasks:
+        own = self.w.own.get(key)
+        if own is None:
+            own = self.w.own[key] = self._load_own(key)
+        return own
+
+    def _load_own(self, key: int) -> _RunTasks:
+        """What the store holds of a run's tasks, for a run this writer has not seen yet
+        (reopened, or recorded after its end, or after a failed write)."""
+        c = self.conn
+        row = c.execute("SELECT codes, widths FROM run_tasks WHERE run = ?", (key,)).fetchone()
+        codes, widths = row if row is not None else (b"", None)
+        rowed = {r[0] for r in c.execute("SELECT task_id FROM task_runs WHERE run = ? AND map_index = -1", (key,))}
+        return _RunTasks(bytearray(codes or b""), rowed,
+                         {int(k): v for k, v in json.loads(widths).items()} if widths else {})
+
+    def _task(self, own: _RunTasks, key: int, task_id: int, code: int, run_count: int, message, location,
+              now: float) -> None:
+        """A task's own state: its byte in ``run_tasks.codes``; a ``task_runs`` row unless
+        it is a plain success (whose earlier row, if any, goes)."""
+        codes = own.codes
+        if task_id >= len(codes):
+            codes.extend(b"\xff" * (task_id + 1 - len(codes)))
+        codes[task_id] = code
+        self.touched.add(key)
+        if code == _SUCCESS and run_count == 1 and location is None and message == SUCCEEDED:
+            if task_id in own.rowed:
+                own.rowed.discard(task_id)
+                self.rows[(key, task_id, -1)] = None
+        else:
+            own.rowed.add(task_id)
+            self.rows[(key, task_id, -1)] = (code, run_count, message, location, now)
 
     # ----- children ---------------------------------------------------------------------
 
@@ -1563,6 +1676,12 @@ class _Transaction:
                           [k + span for k, spans in self.spans.items() for span in _merge(spans)])
         if self.logs:
             self._many(_INSERT_LOGS, self.logs)
+        if self.touched:
+            own = self.w.own
+            c.executemany("INSERT INTO run_tasks (run, tasks, codes, widths) VALUES (?, '[]', ?, ?) "
+                          "ON CONFLICT (run) DO UPDATE SET codes = excluded.codes, widths = excluded.widths",
+                          [(key, bytes(own[key].codes), json.dumps(own[key].widths) if own[key].widths else None)
+                           for key in self.touched])
 
     def _many(self, sql: str, rows: list) -> None:
         """``executemany``, or, when SQLite has JSON functions and another thread may be
@@ -1584,6 +1703,53 @@ class _Transaction:
         current = threading.current_thread()
         return (current is not self.w.thread and current is not self.w.beats
                 and threading.active_count() <= 3)
+
+
+def _own_state(rows: dict, codes: bytes, task_id: int) -> tuple | None:
+    """A task's own recorded ``(code, run_count, message, result_location)``: its
+    ``task_runs`` row (in ``rows``, by task id) if it has one, else what its byte in
+    ``run_tasks.codes`` says (a plain success), or None if it never reported."""
+    found = rows.get(task_id)
+    if found is not None:
+        return found
+    code = codes[task_id] if task_id < len(codes) else _UNKNOWN
+    if code == _UNKNOWN:
+        return None
+    return (code, 1, SUCCEEDED, None) if code == _SUCCESS else (code, 1, None, None)
+
+
+def _task_list(tasks: list) -> str:
+    """The JSON text of ``run_tasks.tasks``: ``[[task_id, name, slug, is_mapped,
+    approved], ...]`` in display order. The engine's tuples are dumped as they are
+    (one call for the whole list); anything else is first made of plain types."""
+    try:
+        if all(type(t) is tuple and 4 <= len(t) <= 5 for t in tasks):
+            return json.dumps(tasks, check_circular=False)
+    except (TypeError, ValueError):
+        pass  # a value JSON does not take as it is (a numpy integer, say)
+    return json.dumps([(int(t[0]), str(t[1]), None if t[2] is None else str(t[2]), bool(t[3]),
+                        len(t) > 4 and bool(t[4])) for t in tasks])
+
+
+def _read_task_list(text: str) -> list:
+    """``run_tasks.tasks`` as ``(task_id, name, slug, is_mapped, approved)`` tuples."""
+    return [(int(t[0]), str(t[1]), None if t[2] is None else str(t[2]), bool(t[3]), len(t) > 4 and bool(t[4]))
+            for t in json.loads(text)]
+
+
+class _RunTasks:
+    """What the writer knows of one run's tasks between its transactions (the
+    ``run_tasks`` row, and which tasks have a task-level ``task_runs`` row), so that
+    recording a task's own state costs no statement of its own: ``codes`` (one byte per
+    task id, ``_UNKNOWN`` while it never reported), ``rowed`` (the task ids with a
+    task-level row) and ``widths`` (mapped task id -> width)."""
+
+    __slots__ = ("codes", "rowed", "widths")
+
+    def __init__(self, codes: bytearray, rowed: set, widths: dict):
+        self.codes = codes
+        self.rowed = rowed
+        self.widths = widths
 
 
 def _merge(spans: list) -> list:
