@@ -82,6 +82,7 @@ from ferroflow.store.base import (
     ResumeInfo,
     RunStore,
     RunSummary,
+    TaskList,
     TaskResume,
     TaskSummary,
     state_name,
@@ -116,12 +117,14 @@ def run_tasks_from_v4(conn: sqlite3.Connection) -> None:
     widths: dict = {}
     for run, task_id, name, slug, is_mapped, width, approved in conn.execute(
             "SELECT run, task_id, name, slug, is_mapped, width, approved FROM tasks ORDER BY run, position"):
-        listed.setdefault(run, []).append((task_id, name, slug, bool(is_mapped), bool(approved)))
+        listed.setdefault(run, []).append((task_id, name, slug, is_mapped, approved))
         if width is not None:
             widths.setdefault(run, {})[task_id] = width
-    conn.executemany("INSERT INTO run_tasks (run, tasks, codes, widths) VALUES (?, ?, X'', ?)",
-                     [(run, json.dumps(listed.get(run, [])), json.dumps(widths[run]) if run in widths else None)
-                      for (run,) in conn.execute("SELECT id FROM runs").fetchall()])
+    conn.executemany(
+        "INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes, widths) "
+        "VALUES (?, ?, ?, ?, ?, ?, X'', ?)",
+        [(run, *_task_columns(TaskList.of(listed.get(run, []))), json.dumps(widths[run]) if run in widths else None)
+         for (run,) in conn.execute("SELECT id FROM runs").fetchall()])
 
 
 #: The schema version this ferroflow writes (kept in the ``meta`` table).
@@ -212,13 +215,17 @@ MIGRATIONS: dict[int, tuple[str | Callable[[sqlite3.Connection], None], ...]] = 
             PRIMARY KEY (run, name)
         )""",
     ),
-    # A run's tasks in one row: the list as JSON, written once; each task's own latest
-    # code as one byte; the widths of mapped tasks. A plain success no longer costs a
-    # task_runs row (see run_tasks_from_v4).
+    # A run's tasks in one row: the task list by columns (JSON arrays, one byte per
+    # task for the flags), written once; each task's own latest code as one byte; the
+    # widths of mapped tasks. A plain success costs no task_runs row.
     5: (
         """CREATE TABLE run_tasks (
             run INTEGER PRIMARY KEY,
-            tasks TEXT NOT NULL,
+            ids TEXT NOT NULL,
+            names TEXT NOT NULL,
+            slugs TEXT NOT NULL,
+            mapped BLOB NOT NULL,
+            approved BLOB NOT NULL,
             codes BLOB NOT NULL,
             widths TEXT
         )""",
@@ -371,7 +378,8 @@ class SQLiteRunStore(RunStore):
     def _put(self, item: tuple) -> None:
         if self._closed:
             raise StateStoreError("closed", self.path, "write", "the store was closed")
-        self._check_process()
+        if self._pid != _PROCESS[0]:
+            self._check_process()
         writer = self._writer
         if writer is None:
             writer = self._writer = _Writer.acquire(self)
@@ -379,9 +387,15 @@ class SQLiteRunStore(RunStore):
 
     def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):
         run_id = str(run_id)
-        tasks = tasks if isinstance(tasks, list) else list(tasks)
-        item = ("start", run_id, str(flow_name), readable(parameters), pickled(parameters), _task_list(tasks),
-                len(tasks), to_epoch(started_at), resumed_from, socket.gethostname(), _PROCESS[0], uuid.uuid4().hex)
+        tasks = TaskList.of(tasks)
+        try:
+            columns = _task_columns(tasks)
+        except (TypeError, ValueError):  # not plain types (a numpy integer id, say)
+            tasks = TaskList.of(list(tasks))
+            columns = _task_columns(tasks)
+        item = ("start", run_id, str(flow_name), readable(parameters), pickled(parameters), columns,
+                max(tasks.ids) + 1 if len(tasks) else 0, to_epoch(started_at), resumed_from, socket.gethostname(),
+                _PROCESS[0], uuid.uuid4().hex)
         self._put(item)
         writer = self._writer
         assert writer is not None  # _put made one
@@ -401,10 +415,11 @@ class SQLiteRunStore(RunStore):
         if rows:
             self._put(("states", str(run_id), rows, time.time()))
 
-    def record_report(self, run_id, reports, details=None):
-        reports = reports if isinstance(reports, list) else list(reports)
+    def record_report(self, run_id, reports, details=None, *, plain=False):
+        if type(reports) is not list:
+            reports = list(reports)
         if reports:
-            self._put(("report", str(run_id), reports, time.time(), details or None))
+            self._put(("report", str(run_id), reports, time.time(), details or None, plain))
 
     def record_width(self, run_id, task_id, width):
         self._put(("width", str(run_id), int(task_id), int(width)))
@@ -503,11 +518,12 @@ class SQLiteRunStore(RunStore):
     def _run_tasks(self, c: sqlite3.Connection, key: int) -> tuple:
         """A run's ``run_tasks`` row: its task list (``(task_id, name, slug, is_mapped,
         approved)`` in display order), each task's own code byte, the widths."""
-        row = c.execute("SELECT tasks, codes, widths FROM run_tasks WHERE run = ?", (key,)).fetchone()
+        row = c.execute("SELECT ids, names, slugs, mapped, approved, codes, widths FROM run_tasks WHERE run = ?",
+                        (key,)).fetchone()
         if row is None:
             return [], b"", {}
-        tasks, codes, widths = row
-        return (_read_task_list(tasks), codes or b"",
+        codes, widths = row[5], row[6]
+        return (_read_task_list(*row[:5]), codes or b"",
                 {int(k): v for k, v in json.loads(widths).items()} if widths else {})
 
     def task_states(self, run_id, failed_limit=100):
@@ -830,13 +846,15 @@ class _Writer:
     # ----- recording ------------------------------------------------------------------
 
     def put(self, item: tuple) -> None:
-        if self.lost_runs and item[0] != "beat" and item[1] in self.lost_runs:
-            raise self.lost_runs[item[1]]
-        if self.error is not None:
-            raise self.error
-        if self.stopped:
-            raise StateStoreError("closed", self.path, "write", "the store was closed")
+        if self.lost_runs or self.error is not None or self.stopped:
+            if self.lost_runs and item[0] != "beat" and item[1] in self.lost_runs:
+                raise self.lost_runs[item[1]]
+            if self.error is not None:
+                raise self.error
+            if self.stopped:
+                raise StateStoreError("closed", self.path, "write", "the store was closed")
         weight = _weight(item)
+        over = False
         with self.lock:
             self.pending.append(item)
             self.rows += weight
@@ -846,12 +864,13 @@ class _Writer:
                 self.first_at = first = now
             urgent = item[0] in _URGENT
             due = urgent or self.rows >= self.max_rows or now - first >= self.interval
-            if self.failing is not None and not urgent and now < self.retry_at:
-                due = False  # the store cannot be written: retried after the backoff
+            if self.failing is not None:
+                if not urgent and now < self.retry_at:
+                    due = False  # the store cannot be written: retried after the backoff
+                over = self.rows > self.max_pending
             arm = self.parked and not due
             if arm:
                 self.parked = False
-            over = self.failing is not None and self.rows > self.max_pending
         if over:
             with self.write_lock:
                 self._bound()
@@ -1258,6 +1277,7 @@ class _Transaction:
         self.spans: dict = {}  # (run, task) -> [(start, stop), ...]
         self.logs: list = []
         self.touched: set = set()  # runs.id whose run_tasks codes or widths changed
+        self.keys: dict = {}  # run id -> runs.id, once _key found (and confirmed) it
         self.ended: list = []  # runs.id of the runs ended here
         # Leases, applied to the writer only once the transaction committed:
         self.started: dict = {}  # run id -> owner token
@@ -1268,10 +1288,16 @@ class _Transaction:
     # ----- per item -------------------------------------------------------------------
 
     def handle(self, item: tuple) -> None:
-        getattr(self, "_" + item[0])(*item[1:])
+        if item[0] == "report":  # most items
+            self._report(*item[1:])
+        else:
+            getattr(self, "_" + item[0])(*item[1:])
 
     def _key(self, run_id: str) -> int:
         """``runs.id`` of a run; raises _Skip for a run lost to another process."""
+        key = self.keys.get(run_id)
+        if key is not None:
+            return key  # confirmed in this transaction already
         if run_id in self.w.lost_runs:
             raise _Skip(run_id)
         token = self.started.get(run_id) or self.w.owned.get(run_id)
@@ -1284,6 +1310,7 @@ class _Transaction:
                 raise StateStoreError("unknown run", self.w.path, "write",
                                       f"records for run {run_id!r}, which was never started (call start_run first)")
             key = self.w.runs[run_id] = row[0]
+        self.keys[run_id] = key
         return key
 
     def _confirm(self, run_id: str, token: str) -> Any:
@@ -1330,9 +1357,10 @@ class _Transaction:
             raise _Skip(run_id)
         c.execute("UPDATE runs SET owner = NULL WHERE id = ?", (row[0],))
 
-    def _start(self, run_id, flow_name, parameters, pickles, tasks, count, started_at, resumed_from, hostname,
+    def _start(self, run_id, flow_name, parameters, pickles, columns, count, started_at, resumed_from, hostname,
                pid, token) -> None:
         c = self.conn
+        self.keys.clear()  # leases change here
         if resumed_from is not None:
             self._claim(run_id, resumed_from)
         inserted = c.execute(
@@ -1344,9 +1372,11 @@ class _Transaction:
             # A new run (the common case: three statements, no read).
             key = inserted.lastrowid
             own = _RunTasks(bytearray(b"\xff") * count, set(), {})
-            c.execute("INSERT INTO run_tasks (run, tasks, codes) VALUES (?, ?, ?) ON CONFLICT (run) DO UPDATE "
-                      "SET tasks = excluded.tasks, codes = excluded.codes, widths = NULL",
-                      (key, tasks, bytes(own.codes)))
+            c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run) DO UPDATE SET ids = excluded.ids, "
+                      "names = excluded.names, slugs = excluded.slugs, mapped = excluded.mapped, "
+                      "approved = excluded.approved, codes = excluded.codes, widths = NULL",
+                      (key, *columns, bytes(own.codes)))
             self.w.own[key] = own
         else:
             # The run is reopened: it keeps its start time, task states and widths.
@@ -1355,8 +1385,10 @@ class _Transaction:
                       (flow_name, parameters, hostname, pid, self.now, token, run_id))
             key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
             c.execute("DELETE FROM run_parameters WHERE run = ?", (key,))
-            c.execute("INSERT INTO run_tasks (run, tasks, codes) VALUES (?, ?, X'') ON CONFLICT (run) DO UPDATE "
-                      "SET tasks = excluded.tasks", (key, tasks))
+            c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes) "
+                      "VALUES (?, ?, ?, ?, ?, ?, X'') ON CONFLICT (run) DO UPDATE SET ids = excluded.ids, "
+                      "names = excluded.names, slugs = excluded.slugs, mapped = excluded.mapped, "
+                      "approved = excluded.approved", (key, *columns))
             self.w.own.pop(key, None)  # read again from the store when needed
         self.w.runs[run_id] = key
         self.started[run_id] = token
@@ -1461,28 +1493,44 @@ class _Transaction:
             cache[index] = code
             self._child(key, task_id, index, old, code, detail, run_count, now)
 
-    def _report(self, run_id, reports, now, shared=None) -> None:
+    def _report(self, run_id, reports, now, shared=None, plain=False) -> None:
         key = self._key(run_id)
-        shared = shared or {}
         by_task: dict = {}  # the children's entries of ``shared``, by task
-        for (task_id, index), detail in shared.items():
-            if index != -1:
-                by_task.setdefault(task_id, {})[index] = detail
+        if shared:
+            for (task_id, index), detail in shared.items():
+                if index != -1:
+                    by_task.setdefault(task_id, {})[index] = detail
         own = None
-        task = self._task
         for report in reports:
             task_id, indices, codes = report[0], report[1], report[2]
             details = report[3] if len(report) > 3 else None
             if indices is None:
+                # A task's own state (the loop of _task, inlined: most reports are these).
                 found = details.get(-1) if details else None
-                if found is None:
+                if found is None and shared:
                     found = shared.get((task_id, -1))
+                if found is None:
+                    message = SUCCEEDED if plain and codes == _SUCCESS else None
+                    location = None
+                    run_count = 1
+                else:
+                    message, location, run_count = found
+                    run_count = run_count or 1
                 if own is None:
                     own = self._own(key)
-                if found is None:
-                    task(own, key, task_id, int(codes) & 0x7F, 1, None, None, now)
+                    self.touched.add(key)
+                    own_codes, rowed, rows = own.codes, own.rowed, self.rows
+                code = int(codes) & 0x7F
+                if task_id >= len(own_codes):
+                    own_codes.extend(b"\xff" * (task_id + 1 - len(own_codes)))
+                own_codes[task_id] = code
+                if code == _SUCCESS and run_count == 1 and location is None and message == SUCCEEDED:
+                    if task_id in rowed:
+                        rowed.discard(task_id)
+                        rows[(key, task_id, -1)] = None
                 else:
-                    task(own, key, task_id, int(codes) & 0x7F, found[2] or 1, found[0], found[1], now)
+                    rowed.add(task_id)
+                    rows[(key, task_id, -1)] = (code, run_count, message, location, now)
                 continue
             if by_task.get(task_id):
                 details = {**by_task[task_id], **details} if details else by_task[task_id]
@@ -1678,7 +1726,8 @@ class _Transaction:
             self._many(_INSERT_LOGS, self.logs)
         if self.touched:
             own = self.w.own
-            c.executemany("INSERT INTO run_tasks (run, tasks, codes, widths) VALUES (?, '[]', ?, ?) "
+            c.executemany("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes, widths) "
+                          "VALUES (?, '[]', '[]', '[]', X'', X'', ?, ?) "
                           "ON CONFLICT (run) DO UPDATE SET codes = excluded.codes, widths = excluded.widths",
                           [(key, bytes(own[key].codes), json.dumps(own[key].widths) if own[key].widths else None)
                            for key in self.touched])
@@ -1718,23 +1767,17 @@ def _own_state(rows: dict, codes: bytes, task_id: int) -> tuple | None:
     return (code, 1, SUCCEEDED, None) if code == _SUCCESS else (code, 1, None, None)
 
 
-def _task_list(tasks: list) -> str:
-    """The JSON text of ``run_tasks.tasks``: ``[[task_id, name, slug, is_mapped,
-    approved], ...]`` in display order. The engine's tuples are dumped as they are
-    (one call for the whole list); anything else is first made of plain types."""
-    try:
-        if all(type(t) is tuple and 4 <= len(t) <= 5 for t in tasks):
-            return json.dumps(tasks, check_circular=False)
-    except (TypeError, ValueError):
-        pass  # a value JSON does not take as it is (a numpy integer, say)
-    return json.dumps([(int(t[0]), str(t[1]), None if t[2] is None else str(t[2]), bool(t[3]),
-                        len(t) > 4 and bool(t[4])) for t in tasks])
+def _task_columns(tasks: TaskList) -> tuple:
+    """The task list columns of ``run_tasks``: ``ids``, ``names`` and ``slugs`` as JSON
+    arrays, ``mapped`` and ``approved`` as one byte per task, in display order."""
+    return (json.dumps(tasks.ids), json.dumps(tasks.names), json.dumps(tasks.slugs), bytes(tasks.mapped),
+            bytes(tasks.approved))
 
 
-def _read_task_list(text: str) -> list:
-    """``run_tasks.tasks`` as ``(task_id, name, slug, is_mapped, approved)`` tuples."""
-    return [(int(t[0]), str(t[1]), None if t[2] is None else str(t[2]), bool(t[3]), len(t) > 4 and bool(t[4]))
-            for t in json.loads(text)]
+def _read_task_list(ids: str, names: str, slugs: str, mapped: bytes, approved: bytes) -> list:
+    """``run_tasks``' task list as ``(task_id, name, slug, is_mapped, approved)`` tuples."""
+    return list(zip(json.loads(ids), json.loads(names), json.loads(slugs), map(bool, mapped), map(bool, approved),
+                    strict=True))
 
 
 class _RunTasks:
