@@ -17,6 +17,7 @@ recorded here.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -27,6 +28,9 @@ from ferroflow.store import NullRunStore, ResumeRefusedError, RunLostError, RunS
 __all__ = ["Recorder"]
 
 _CODE = 0x7F  # a code without RETRY_OK
+_NOT_SUCCESS = re.compile(b"[^" + re.escape(bytes([SUCCESS])) + b"]")  # a byte of another code
+_MANY = re.compile(rb"[\x02-\xff]")  # a run count above 1
+_SET = re.compile(rb"[^\x00]")  # a true flag
 _NONE = 0xFF  # no code recorded with its final message
 #: Seconds between two questions to the store about the run's lease (the store itself
 #: confirms it with a commit only once a heartbeat period passed).
@@ -162,9 +166,16 @@ class Recorder:
         reports: list = []
         details: dict = {}
         codes, counts, reported = core.task_states(), core.task_run_counts(), self.reported
-        for task_id, mappable in enumerate(self.mappable):
+        mappable = self.mappable
+        # Only tasks that may map, or whose code or run count is not a plain success's
+        # in the core or in what was recorded, can need recording again (found in C).
+        maybe: set = set()
+        for pattern, data in ((_NOT_SUCCESS, codes), (_NOT_SUCCESS, reported), (_MANY, counts),
+                              (_SET, bytes(mappable))):
+            maybe.update(m.start() for m in pattern.finditer(data))
+        for task_id in sorted(maybe):
             code = codes[task_id]
-            width = core.width(task_id) if mappable else None
+            width = core.width(task_id) if mappable[task_id] else None
             if width:
                 self._guard(self.store.record_width, self.run_id, task_id, width)
                 reports.append((task_id, range(width), core.child_states(task_id)))
