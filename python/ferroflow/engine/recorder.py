@@ -144,7 +144,8 @@ class Recorder:
         # Every round goes to the store at once (it batches the writes): a record left
         # here while a long task runs would be lost with the process.
         self._guard(self.store.record_report, self.run_id, reports, details, plain=True)
-        self._logs(logs)
+        if logs is not None and logs.pending:
+            self._logs(logs)
 
     def _logs(self, logs: Any) -> None:
         if logs is not None and logs.pending:

@@ -416,8 +416,14 @@ class SQLiteRunStore(RunStore):
     def record_report(self, run_id, reports, details=None, *, plain=False):
         if type(reports) is not list:
             reports = list(reports)
-        if reports:
-            self._put(("report", str(run_id), reports, time.time(), details or None, plain))
+        if not reports:
+            return
+        item = ("report", str(run_id), reports, time.time(), details or None, plain)
+        writer = self._writer
+        if writer is not None and self._pid == _PROCESS[0] and not self._closed:
+            writer.put(item)  # (what _put does then: called once per round of a run)
+        else:
+            self._put(item)
 
     def record_width(self, run_id, task_id, width):
         self._put(("width", str(run_id), int(task_id), int(width)))
@@ -868,22 +874,26 @@ class _Writer:
                 raise StateStoreError("closed", self.path, "write", "the store was closed")
         weight = _weight(item)
         over = False
-        with self.lock:
+        lock = self.lock
+        lock.acquire()  # (not `with`: this runs once per round of every run)
+        try:
             self.pending.append(item)
-            self.rows += weight
+            rows = self.rows = self.rows + weight
             now = time.monotonic()
             first = self.first_at
             if first is None:
                 self.first_at = first = now
             urgent = item[0] in _URGENT
-            due = urgent or self.rows >= self.max_rows or now - first >= self.interval
+            due = urgent or rows >= self.max_rows or now - first >= self.interval
             if self.failing is not None:
                 if not urgent and now < self.retry_at:
                     due = False  # the store cannot be written: retried after the backoff
-                over = self.rows > self.max_pending
+                over = rows > self.max_pending
             arm = self.parked and not due
             if arm:
                 self.parked = False
+        finally:
+            lock.release()
         if over:
             with self.write_lock:
                 self._bound()
@@ -1220,20 +1230,32 @@ def _coalesced(records: list) -> list:
     as it was if it cannot be written. Their rows are stamped with the time of the
     last of them."""
     out: list = []
-    merged: list | None = None  # the reports of out[-1], when it is a merged report
+    group: list = []  # consecutive reports without details of one run, not in out yet
     for item in records:
         if item[0] == "report" and item[4] is None:
-            last = out[-1] if out else None
-            if last is not None and last[0] == "report" and last[4] is None and last[1] == item[1] \
-                    and last[5] == item[5]:
-                if merged is None:
-                    merged = list(last[2])
-                merged.extend(item[2])
-                out[-1] = ("report", item[1], merged, item[3], None, item[5])
-                continue
-        merged = None
+            if group and (group[0][1] != item[1] or group[0][5] != item[5]):
+                out.append(_merged(group))
+                group = []
+            group.append(item)
+            continue
+        if group:
+            out.append(_merged(group))
+            group = []
         out.append(item)
+    if group:
+        out.append(_merged(group))
     return out
+
+
+def _merged(group: list) -> tuple:
+    """One report item for consecutive ones of a run (see _coalesced)."""
+    if len(group) == 1:
+        return group[0]
+    reports: list = []
+    for item in group:
+        reports += item[2]
+    last = group[-1]
+    return ("report", last[1], reports, last[3], None, last[5])
 
 
 def _has_json(conn: sqlite3.Connection) -> bool:
