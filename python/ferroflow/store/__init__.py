@@ -14,6 +14,7 @@
 
 from ferroflow.store.base import (
     FAILED_CODES,
+    SUCCEEDED,
     ChildState,
     LogLine,
     NullRunStore,
@@ -58,6 +59,7 @@ __all__ = [
     "RunSummary",
     "SCHEMA_VERSION",
     "SQLiteRunStore",
+    "SUCCEEDED",
     "StateStoreError",
     "TaskList",
     "TaskResume",
