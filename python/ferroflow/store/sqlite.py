@@ -1426,9 +1426,10 @@ class _Transaction:
             "hostname, pid, heartbeat_at, owner) VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?, ?, ?) "
             "ON CONFLICT (run_id) DO NOTHING",
             (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid, self.now, token))
-        if inserted.rowcount == 1:
+        new = inserted.rowcount == 1
+        if new:
             # A new run (the common case: three statements, no read).
-            key = inserted.lastrowid
+            key: int = inserted.lastrowid  # type: ignore[assignment]  # set by an insert
             own = _RunTasks(bytearray(b"\xff") * count, set(), {})
             c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run) DO UPDATE SET ids = excluded.ids, "
@@ -1442,7 +1443,6 @@ class _Transaction:
                       "ended_at = NULL, hostname = ?, pid = ?, heartbeat_at = ?, owner = ? WHERE run_id = ?",
                       (flow_name, parameters, hostname, pid, self.now, token, run_id))
             key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
-            c.execute("DELETE FROM run_parameters WHERE run = ?", (key,))
             c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes) "
                       "VALUES (?, ?, ?, ?, ?, ?, X'') ON CONFLICT (run) DO UPDATE SET ids = excluded.ids, "
                       "names = excluded.names, slugs = excluded.slugs, mapped = excluded.mapped, "
@@ -1451,6 +1451,9 @@ class _Transaction:
         self.w.runs[run_id] = key
         self.started[run_id] = token
         self.checked[run_id] = True
+        if pickles or not new:
+            # (for a new run too: the id of a run deleted by hand may be given again)
+            c.execute("DELETE FROM run_parameters WHERE run = ?", (key,))
         if pickles:
             c.executemany("INSERT INTO run_parameters (run, name, value, problem) VALUES (?, ?, ?, ?)",
                           [(key, name, data, problem) for name, data, problem in pickles])
@@ -1780,13 +1783,13 @@ class _Transaction:
                           [k + span for k, spans in self.spans.items() for span in _merge(spans)])
         if self.logs:
             self._many(_INSERT_LOGS, self.logs)
-        if self.touched:
-            own = self.w.own
-            c.executemany("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes, widths) "
-                          "VALUES (?, '[]', '[]', '[]', X'', X'', ?, ?) "
-                          "ON CONFLICT (run) DO UPDATE SET codes = excluded.codes, widths = excluded.widths",
-                          [(key, bytes(own[key].codes), json.dumps(own[key].widths) if own[key].widths else None)
-                           for key in self.touched])
+        for key in self.touched:
+            own = self.w.own[key]
+            row = (bytes(own.codes), json.dumps(own.widths) if own.widths else None, key)
+            if not c.execute("UPDATE run_tasks SET codes = ?, widths = ? WHERE run = ?", row).rowcount:
+                # (a run that has no row: recorded without a start)
+                c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes, widths) "
+                          "VALUES (?, '[]', '[]', '[]', X'', X'', ?, ?)", (key, row[0], row[1]))
 
     def _many(self, sql: str, rows: list) -> None:
         """``executemany``, or, when SQLite has JSON functions and another thread may be
