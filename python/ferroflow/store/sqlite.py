@@ -20,13 +20,15 @@ How it stays cheap and safe with several processes on one file
   other processes' transactions. (Committing from a thread only would cost a busy
   engine thread a GIL hand-off per statement, about 1 ms each on a 2-vCPU machine,
   more than the writes themselves.)
-* A run's tasks are one ``run_tasks`` row (schema 5): the task list as one JSON text,
-  written once at the start, and one byte per task, its own latest code, rewritten by
-  each transaction that records a task's own state. A task run that simply succeeded
-  (``Success``, ``"Task run succeeded."``, run count 1, no result location) costs no
-  other row; any other task-level state is a ``task_runs`` row too, which readers take
-  over the byte. (One row per task cost about 2 us per task and row, which was most
-  of what recording a run of plain tasks cost.)
+* A run's tasks are one ``run_tasks`` row (schema 5): the task list by columns (JSON
+  arrays of ids, names and slugs, a byte per task for each flag), written once at the
+  start, and one byte per task, its own latest code, rewritten by each transaction
+  that records a task's own state. A task run that simply succeeded (``Success``,
+  ``"Task run succeeded."``, run count 1, no result location) costs no other row; any
+  other task-level state is a ``task_runs`` row too, which readers take over the byte.
+  (A row per task and per task run cost about 2 us each, most of what recording a run
+  of plain tasks cost.) The writer keeps each live run's bytes (``_RunTasks``), as it
+  keeps its children's codes, so recording a task's state costs no statement of its own.
 * A mapped child that simply succeeded costs no row: the thread keeps one byte per
   child (its last recorded code) and writes per-task counts, plus one ``child_spans``
   row per reported range of children; a row in ``task_runs`` is written only for a
@@ -106,6 +108,7 @@ from ferroflow.store.parameters import pickled, readable
 __all__ = ["SQLiteRunStore", "SCHEMA_VERSION", "MIGRATIONS"]
 
 log = logging.getLogger("ferroflow.store")
+
 
 def run_tasks_from_v4(conn: sqlite3.Connection) -> None:
     """Migration to schema 5: each run's ``tasks`` rows become its ``run_tasks`` row
