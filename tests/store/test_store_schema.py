@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from ferroflow.store import SCHEMA_VERSION, SQLiteRunStore, StateStoreError
 from ferroflow.store import sqlite as mod
 
-TABLES = {"meta", "runs", "tasks", "task_runs", "child_counts", "child_spans", "logs", "run_parameters"}
+TABLES = {"meta", "runs", "run_tasks", "task_runs", "child_counts", "child_spans", "logs", "run_parameters"}
 
 
 def meta(path) -> dict:
@@ -103,18 +104,21 @@ def store_at_version(path, version: int) -> None:
     conn.close()
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
-def test_stores_of_every_older_version_are_migrated_to_4(tmp_path, version):
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
+def test_stores_of_every_older_version_are_migrated_to_5(tmp_path, version):
     from ferroflow.engine.resume import resumed_parameters
 
     path = tmp_path / "runs.db"
     store_at_version(path, version)
     with SQLiteRunStore(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         assert store.integrity_check() == "ok"
         old = store.get_run("old")
         assert (old.state, old.parameters) == ("Failed", {"n": 3, "day": "datetime.date(2026, 1, 2)"})
         assert store.resume_info("old").tasks[0].result_location == "file:///x"
+        (task,) = store.task_states("old")
+        assert (task.name, task.slug, task.state, task.run_count, task.result_location) == (
+            "t", "t-1", "Success", 1, "file:///x")
         # Recorded before pickles were kept: resume has only the JSON form to go on.
         assert store.recorded_parameters("old") is None
         assert resumed_parameters(store, old, {"n": 4}) == {"n": 4, "day": "datetime.date(2026, 1, 2)"}
@@ -123,10 +127,11 @@ def test_stores_of_every_older_version_are_migrated_to_4(tmp_path, version):
         assert store.recorded_parameters("new")["n"][0] is not None
     conn = sqlite3.connect(path)
     columns = {r[1] for r in conn.execute("PRAGMA table_info(runs)")}
-    task_columns = {r[1] for r in conn.execute("PRAGMA table_info(tasks)")}
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    listed = conn.execute("SELECT ids, names, slugs, mapped, approved, codes FROM run_tasks WHERE run = 1").fetchone()
     conn.close()
-    assert "approved" in task_columns
     assert {"heartbeat_at", "owner", "record_error"} <= columns
     assert tables == TABLES
-    assert meta(path)["schema_version"] == "4"
+    assert [json.loads(x) for x in listed[:3]] == [[0], ["t"], ["t-1"]]
+    assert listed[3:] == (b"\x00", b"\x00", b"")  # its state stays a task_runs row
+    assert meta(path)["schema_version"] == "5"

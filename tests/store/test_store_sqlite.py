@@ -404,6 +404,32 @@ def test_get_run_store_follows_the_environment(home, monkeypatch):
     store.close()
 
 
+def test_get_run_store_follows_the_environment_as_it_changes(monkeypatch, tmp_path):
+    """The store's path is cached (working it out costs more than recording a small
+    run), but only while the variables it is made of, and for a relative home the
+    working directory, stay the same."""
+    stores = []
+    try:
+        for home in ("a", "b", "a"):
+            monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path / home))
+            stores.append(get_run_store(True))
+        assert [s.path for s in stores] == [str(tmp_path / h / "runs.db") for h in ("a", "b", "a")]
+        assert stores[0] is stores[2]
+        monkeypatch.delenv("FERROFLOW_HOME")
+        monkeypatch.setenv("HOME", str(tmp_path / "me"))
+        stores.append(get_run_store(True))
+        assert stores[-1].path == str(tmp_path / "me" / ".ferroflow" / "runs.db")
+        monkeypatch.setenv("FERROFLOW_HOME", "relative")
+        for where in ("x", "y"):
+            (tmp_path / where).mkdir()
+            monkeypatch.chdir(tmp_path / where)
+            stores.append(get_run_store(True))
+            assert stores[-1].path == str(tmp_path / where / "relative" / "runs.db")
+    finally:
+        for store in stores:
+            store.close()
+
+
 def test_default_home(monkeypatch, tmp_path):
     from ferroflow.store import default_store_path, ferroflow_home
 

@@ -17,18 +17,20 @@ recorded here.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
 from ferroflow._core import SUCCESS
 from ferroflow.engine.record import TASK_LEVEL, RunRecord
-from ferroflow.store import NullRunStore, ResumeRefusedError, RunLostError, RunStore, StateStoreError
+from ferroflow.store import NullRunStore, ResumeRefusedError, RunLostError, RunStore, StateStoreError, TaskList
 
 __all__ = ["Recorder"]
 
-#: The message, location and run count recorded with a task run that simply succeeded.
-_SUCCEEDED = ("Task run succeeded.", None, None)
 _CODE = 0x7F  # a code without RETRY_OK
+_NOT_SUCCESS = re.compile(b"[^" + re.escape(bytes([SUCCESS])) + b"]")  # a byte of another code
+_MANY = re.compile(rb"[\x02-\xff]")  # a run count above 1
+_SET = re.compile(rb"[^\x00]")  # a true flag
 _NONE = 0xFF  # no code recorded with its final message
 #: Seconds between two questions to the store about the run's lease (the store itself
 #: confirms it with a commit only once a heartbeat period passed).
@@ -85,10 +87,16 @@ class Recorder:
         if self.unrecorded:
             return
         frozen = self.record.frozen
+        mappable = self.mappable
+        order = frozen.graph.order()
+        ordered = [frozen.tasks[i] for i in order]
         slugs = getattr(frozen.flow, "slugs", {})
-        tasks, mappable = frozen.tasks, self.mappable
-        tasks = [(i, t.name, slugs.get(t, t.slug), mappable[i], i in approved)
-                 for i in frozen.graph.order() for t in (tasks[i],)]
+        try:
+            slug_list = [slugs[t] for t in ordered]
+        except KeyError:  # (a flow that does not keep every task's slug)
+            slug_list = [slugs.get(t, t.slug) for t in ordered]
+        tasks = TaskList(order, [t.name for t in ordered], slug_list, bytes([mappable[i] for i in order]),
+                         bytes([i in approved for i in order]) if approved else None)
         try:
             self._guard(self.store.start_run, self.run_id, frozen.flow.name, parameters, tasks,
                         resumed_from=resumed_from)
@@ -114,25 +122,30 @@ class Recorder:
     def report(self, reports: list, logs: Any) -> None:
         """Record one round of reports (as given to the core) and the new log records.
 
-        A task run that simply succeeded is recorded with its final message at once
-        (the end of the run then records again only what changed since)."""
+        A task run that simply succeeded is recorded with its final message at once,
+        as a plain success (the end of the run then records again only what changed
+        since)."""
         if self.unrecorded:
             return
         details, self.round = self.round, {}
         reported = self.reported
-        for task_id, indices, code in reports:
-            if indices is None:
-                if (task_id, TASK_LEVEL) in details:
-                    reported[task_id] = code & _CODE
-                elif code == SUCCESS:
-                    details[(task_id, TASK_LEVEL)] = _SUCCEEDED
-                    reported[task_id] = SUCCESS
-                else:
-                    reported[task_id] = _NONE  # its message is worked out at the end
+        if details:
+            for task_id, indices, code in reports:
+                if indices is None:
+                    if (task_id, TASK_LEVEL) in details:
+                        reported[task_id] = code & _CODE
+                    else:
+                        reported[task_id] = SUCCESS if code == SUCCESS else _NONE
+        else:
+            for task_id, indices, code in reports:
+                if indices is None:
+                    # (not a success: its message is worked out at the end)
+                    reported[task_id] = SUCCESS if code == SUCCESS else _NONE
         # Every round goes to the store at once (it batches the writes): a record left
         # here while a long task runs would be lost with the process.
-        self._guard(self.store.record_report, self.run_id, reports, details)
-        self._logs(logs)
+        self._guard(self.store.record_report, self.run_id, reports, details, plain=True)
+        if logs is not None and logs.pending:
+            self._logs(logs)
 
     def _logs(self, logs: Any) -> None:
         if logs is not None and logs.pending:
@@ -154,9 +167,16 @@ class Recorder:
         reports: list = []
         details: dict = {}
         codes, counts, reported = core.task_states(), core.task_run_counts(), self.reported
-        for task_id, mappable in enumerate(self.mappable):
+        mappable = self.mappable
+        # Only tasks that may map, or whose code or run count is not a plain success's
+        # in the core or in what was recorded, can need recording again (found in C).
+        maybe: set = set()
+        for pattern, data in ((_NOT_SUCCESS, codes), (_NOT_SUCCESS, reported), (_MANY, counts),
+                              (_SET, bytes(mappable))):
+            maybe.update(m.start() for m in pattern.finditer(data))
+        for task_id in sorted(maybe):
             code = codes[task_id]
-            width = core.width(task_id) if mappable else None
+            width = core.width(task_id) if mappable[task_id] else None
             if width:
                 self._guard(self.store.record_width, self.run_id, task_id, width)
                 reports.append((task_id, range(width), core.child_states(task_id)))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import abc
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,12 +39,19 @@ __all__ = [
     "RunSummary",
     "StateRow",
     "TaskResume",
+    "TaskList",
     "TaskSummary",
     "TaskSpec",
     "LogRow",
     "FAILED_CODES",
+    "SUCCEEDED",
     "state_name",
 ]
+
+#: The message of a task run that simply succeeded. A task's own state ``Success``
+#: with this message, run count 1 and no result location is a *plain success*: the
+#: SQLite store keeps it as one byte, and reads it back as that state.
+SUCCEEDED = "Task run succeeded."
 
 #: ``(task_id, name, slug, is_mapped[, approved])``: one task of a flow, given to
 #: ``start_run`` (``approved``: the run may go on past this task's pause).
@@ -59,6 +66,48 @@ LogRow = tuple
 #: A time: seconds since the epoch, or a datetime (naive means local time).
 Timestamp = float | int | datetime.datetime | None
 
+
+
+class TaskList:
+    """A flow run's tasks for :meth:`RunStore.start_run`, given by columns, each in the
+    order to display the tasks: ``ids`` (task ids), ``names``, ``slugs`` (None for a
+    task without one) and ``mapped`` and ``approved`` (one byte each per task, 0 or 1;
+    ``approved`` None: none is).
+
+    Iterating it gives the ``(task_id, name, slug, is_mapped, approved)`` tuples, so
+    any store may take it as the iterable of tasks it is; the SQLite store writes its
+    columns as they are. The engine gives its tasks in this form because building a
+    tuple per task cost more than recording the task did (a flow of 10,000 tasks).
+    """
+
+    __slots__ = ("ids", "names", "slugs", "mapped", "approved")
+
+    def __init__(self, ids: list, names: list, slugs: list, mapped: bytes, approved: bytes | None = None):
+        approved = bytes(len(ids)) if approved is None else approved
+        if not len(ids) == len(names) == len(slugs) == len(mapped) == len(approved):
+            raise ValueError("the columns of a TaskList must have one item per task")
+        self.ids = ids
+        self.names = names
+        self.slugs = slugs
+        self.mapped = mapped
+        self.approved = approved
+
+    @classmethod
+    def of(cls, tasks: Iterable[TaskSpec]) -> TaskList:
+        """The columns of ``(task_id, name, slug, is_mapped[, approved])`` tuples (each
+        item made of plain types: ``int``, ``str``)."""
+        if isinstance(tasks, TaskList):
+            return tasks
+        rows = [tuple(t) for t in tasks]
+        return cls([int(t[0]) for t in rows], [str(t[1]) for t in rows],
+                   [None if t[2] is None else str(t[2]) for t in rows], bytes(bool(t[3]) for t in rows),
+                   bytes(len(t) > 4 and bool(t[4]) for t in rows))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[tuple]:
+        return zip(self.ids, self.names, self.slugs, map(bool, self.mapped), map(bool, self.approved), strict=True)
 
 
 @dataclass(frozen=True)
@@ -229,7 +278,7 @@ class RunStore(abc.ABC):
         display, a value JSON cannot hold by its ``repr``; and each value pickled, for
         :meth:`recorded_parameters`) and tasks as ``(task_id, name, slug, is_mapped)``
         (optionally a fifth item: approved to go on past a pause) in the order to
-        display them. Calling it again for the same ``run_id`` reopens
+        display them, or as a :class:`TaskList` of the same. Calling it again for the same ``run_id`` reopens
         the run (its state becomes ``Running`` again).
 
         The start is committed before this returns, and this process takes the run's
@@ -253,7 +302,7 @@ class RunStore(abc.ABC):
 
     @abc.abstractmethod
     def record_report(self, run_id: str, reports: Iterable[Report],
-                      details: Mapping[tuple, tuple] | None = None) -> None:
+                      details: Mapping[tuple, tuple] | None = None, *, plain: bool = False) -> None:
         """Record a batch of outcomes in the shape the engine hands to the core's
         ``Run.report``: ``(task_id, indices, codes)`` with ``indices`` None (the task
         itself, ``codes`` an int) or a ``range``/list of child indices (``codes`` a
@@ -263,7 +312,9 @@ class RunStore(abc.ABC):
         mapping ``{(task_id, map_index or -1): (message, result_location, run_count)}``
         (each item may be None; entries for task runs not in ``reports`` are
         ignored), or by an optional fourth item of a report, the same mapping keyed by
-        map index alone.
+        map index alone. With ``plain``, a task's own ``SUCCESS`` that has no details
+        is a plain success (``SUCCEEDED``, run count 1, no result location): how the
+        engine reports the task runs that simply succeeded, without an entry each.
 
         Codes may carry the core's ``RETRY_OK`` flag; the store records the state
         without it. Reporting a child again with the same code and no details costs
@@ -402,7 +453,7 @@ class NullRunStore(RunStore):
     def record_states(self, run_id, rows):
         pass
 
-    def record_report(self, run_id, reports, details=None):
+    def record_report(self, run_id, reports, details=None, *, plain=False):
         pass
 
     def record_width(self, run_id, task_id, width):

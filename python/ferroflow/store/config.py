@@ -24,6 +24,10 @@ STORE_FILE = "runs.db"
 _OFF = {"0", "false", "no", "off"}
 _STORES: dict = {}
 _STORES_LOCK = threading.Lock()
+#: ($FERROFLOW_HOME, $HOME) -> the absolute path of the default store (a path made of
+#: them alone: not cached when $FERROFLOW_HOME is relative, which depends on the
+#: working directory). Working it out with pathlib costs more than recording a small run.
+_PATHS: dict = {}
 
 
 def ferroflow_home() -> Path:
@@ -62,9 +66,21 @@ def get_run_store(record: bool | None = None) -> RunStore:
         return NullRunStore()
     from ferroflow.store.sqlite import SQLiteRunStore
 
-    path = os.path.abspath(default_store_path())
+    path = _store_path()
     with _STORES_LOCK:
         store = _STORES.get(path)
         if store is None or store._closed or store._pid != os.getpid():
             store = _STORES[path] = SQLiteRunStore(path)
         return store
+
+
+def _store_path() -> str:
+    """``os.path.abspath(default_store_path())``, from a cache while the variables it
+    is made of stay the same."""
+    key = (os.environ.get(HOME_ENV), os.environ.get("HOME"))
+    path = _PATHS.get(key)
+    if path is None:
+        path = os.path.abspath(default_store_path())
+        if not key[0] or os.path.isabs(os.path.expanduser(key[0])):
+            _PATHS[key] = path
+    return path

@@ -20,6 +20,15 @@ How it stays cheap and safe with several processes on one file
   other processes' transactions. (Committing from a thread only would cost a busy
   engine thread a GIL hand-off per statement, about 1 ms each on a 2-vCPU machine,
   more than the writes themselves.)
+* A run's tasks are one ``run_tasks`` row (schema 5): the task list by columns (JSON
+  arrays of ids, names and slugs, a byte per task for each flag), written once at the
+  start, and one byte per task, its own latest code, rewritten by each transaction
+  that records a task's own state. A task run that simply succeeded (``Success``,
+  ``"Task run succeeded."``, run count 1, no result location) costs no other row; any
+  other task-level state is a ``task_runs`` row too, which readers take over the byte.
+  (A row per task and per task run cost about 2 us each, most of what recording a run
+  of plain tasks cost.) The writer keeps each live run's bytes (``_RunTasks``), as it
+  keeps its children's codes, so recording a task's state costs no statement of its own.
 * A mapped child that simply succeeded costs no row: the thread keeps one byte per
   child (its last recorded code) and writes per-task counts, plus one ``child_spans``
   row per reported range of children; a row in ``task_runs`` is written only for a
@@ -53,7 +62,6 @@ How it stays cheap and safe with several processes on one file
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import logging
 import os
@@ -62,18 +70,19 @@ import sqlite3
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ferroflow import _core
 from ferroflow.store.base import (
     FAILED_CODES,
+    SUCCEEDED,
     ChildState,
     LogLine,
     ResumeInfo,
     RunStore,
     RunSummary,
+    TaskList,
     TaskResume,
     TaskSummary,
     state_name,
@@ -100,12 +109,32 @@ __all__ = ["SQLiteRunStore", "SCHEMA_VERSION", "MIGRATIONS"]
 
 log = logging.getLogger("ferroflow.store")
 
+
+def run_tasks_from_v4(conn: sqlite3.Connection) -> None:
+    """Migration to schema 5: each run's ``tasks`` rows become its ``run_tasks`` row
+    (every run gets one). Their task-level states stay ``task_runs`` rows, which
+    readers take over the (empty) code bytes of such a run."""
+    listed: dict = {}
+    widths: dict = {}
+    for run, task_id, name, slug, is_mapped, width, approved in conn.execute(
+            "SELECT run, task_id, name, slug, is_mapped, width, approved FROM tasks ORDER BY run, position"):
+        listed.setdefault(run, []).append((task_id, name, slug, is_mapped, approved))
+        if width is not None:
+            widths.setdefault(run, {})[task_id] = width
+    conn.executemany(
+        "INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes, widths) "
+        "VALUES (?, ?, ?, ?, ?, ?, X'', ?)",
+        [(run, *_task_columns(TaskList.of(listed.get(run, []))), json.dumps(widths[run]) if run in widths else None)
+         for (run,) in conn.execute("SELECT id FROM runs").fetchall()])
+
+
 #: The schema version this ferroflow writes (kept in the ``meta`` table).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Statements that bring a store from version ``v - 1`` to ``v``, applied in order in
-#: one transaction when a store is opened. Never edit a released version: add one.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
+#: one transaction when a store is opened (a callable is called with the connection:
+#: a step SQL alone cannot take). Never edit a released version: add one.
+MIGRATIONS: dict[int, tuple[str | Callable[[sqlite3.Connection], None], ...]] = {
     1: (
         """CREATE TABLE runs (
             id INTEGER PRIMARY KEY,
@@ -186,6 +215,23 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             problem TEXT,
             PRIMARY KEY (run, name)
         )""",
+    ),
+    # A run's tasks in one row: the task list by columns (JSON arrays, one byte per
+    # task for the flags), written once; each task's own latest code as one byte; the
+    # widths of mapped tasks. A plain success costs no task_runs row.
+    5: (
+        """CREATE TABLE run_tasks (
+            run INTEGER PRIMARY KEY,
+            ids TEXT NOT NULL,
+            names TEXT NOT NULL,
+            slugs TEXT NOT NULL,
+            mapped BLOB NOT NULL,
+            approved BLOB NOT NULL,
+            codes BLOB NOT NULL,
+            widths TEXT
+        )""",
+        run_tasks_from_v4,
+        "DROP TABLE tasks",
     ),
 }
 
@@ -333,7 +379,8 @@ class SQLiteRunStore(RunStore):
     def _put(self, item: tuple) -> None:
         if self._closed:
             raise StateStoreError("closed", self.path, "write", "the store was closed")
-        self._check_process()
+        if self._pid != _PROCESS[0]:
+            self._check_process()
         writer = self._writer
         if writer is None:
             writer = self._writer = _Writer.acquire(self)
@@ -341,9 +388,15 @@ class SQLiteRunStore(RunStore):
 
     def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):
         run_id = str(run_id)
-        tasks = [tuple(t) for t in tasks]
-        item = ("start", run_id, str(flow_name), readable(parameters), pickled(parameters), tasks,
-                to_epoch(started_at), resumed_from, socket.gethostname(), os.getpid(), uuid.uuid4().hex)
+        tasks = TaskList.of(tasks)
+        try:
+            columns = _task_columns(tasks)
+        except (TypeError, ValueError):  # not plain types (a numpy integer id, say)
+            tasks = TaskList.of(list(tasks))
+            columns = _task_columns(tasks)
+        item = ("start", run_id, str(flow_name), readable(parameters), pickled(parameters), columns,
+                max(tasks.ids) + 1 if len(tasks) else 0, to_epoch(started_at), resumed_from, socket.gethostname(),
+                _PROCESS[0], os.urandom(16).hex())
         self._put(item)
         writer = self._writer
         assert writer is not None  # _put made one
@@ -363,10 +416,17 @@ class SQLiteRunStore(RunStore):
         if rows:
             self._put(("states", str(run_id), rows, time.time()))
 
-    def record_report(self, run_id, reports, details=None):
-        reports = reports if isinstance(reports, list) else list(reports)
-        if reports:
-            self._put(("report", str(run_id), reports, time.time(), details or None))
+    def record_report(self, run_id, reports, details=None, *, plain=False):
+        if type(reports) is not list:
+            reports = list(reports)
+        if not reports:
+            return
+        item = ("report", str(run_id), reports, time.time(), details or None, plain)
+        writer = self._writer
+        if writer is not None and self._pid == _PROCESS[0] and not self._closed:
+            writer.put(item)  # (what _put does then: called once per round of a run)
+        else:
+            self._put(item)
 
     def record_width(self, run_id, task_id, width):
         self._put(("width", str(run_id), int(task_id), int(width)))
@@ -462,9 +522,21 @@ class SQLiteRunStore(RunStore):
         return self._query(lambda c: [r[0] for r in c.execute(sql, (escaped + "%", int(limit)))
                                       if r[0].startswith(prefix)])
 
+    def _run_tasks(self, c: sqlite3.Connection, key: int) -> tuple:
+        """A run's ``run_tasks`` row: its task list (``(task_id, name, slug, is_mapped,
+        approved)`` in display order), each task's own code byte, the widths."""
+        row = c.execute("SELECT ids, names, slugs, mapped, approved, codes, widths FROM run_tasks WHERE run = ?",
+                        (key,)).fetchone()
+        if row is None:
+            return [], b"", {}
+        codes, widths = row[5], row[6]
+        return (_read_task_list(*row[:5]), codes or b"",
+                {int(k): v for k, v in json.loads(widths).items()} if widths else {})
+
     def task_states(self, run_id, failed_limit=100):
         def get(c):
             key = self._run_key(c, run_id)
+            listed, codes, widths = self._run_tasks(c, key)
             own = {r[0]: r[1:] for r in c.execute(
                 "SELECT task_id, code, run_count, message, result_location FROM task_runs "
                 "WHERE run = ? AND map_index = -1", (key,))}
@@ -473,9 +545,7 @@ class SQLiteRunStore(RunStore):
                     "SELECT task_id, code, n FROM child_counts WHERE run = ? AND n != 0 ORDER BY code", (key,)):
                 counts.setdefault(task_id, {})[code] = n
             result = []
-            for task_id, name, slug, is_mapped, width in c.execute(
-                    "SELECT task_id, name, slug, is_mapped, width FROM tasks WHERE run = ? ORDER BY position",
-                    (key,)).fetchall():
+            for task_id, name, slug, is_mapped, _ in listed:
                 by_code = counts.get(task_id, {})
                 failed_count = sum(n for code, n in by_code.items() if code in FAILED_CODES)
                 failed = []
@@ -488,11 +558,11 @@ class SQLiteRunStore(RunStore):
                         sql += " LIMIT ?"
                         args += (int(failed_limit),)
                     failed = [ChildState(task_id, *r) for r in c.execute(sql, args)]
-                code, run_count, message, location = own.get(task_id, (None, None, None, None))
+                code, run_count, message, location = _own_state(own, codes, task_id) or (None, None, None, None)
                 if code is None and by_code:
                     code = _core.MAPPED  # children reported, the parent not (yet)
                 result.append(TaskSummary(
-                    task_id=task_id, name=name, slug=slug, is_mapped=bool(is_mapped), width=width,
+                    task_id=task_id, name=name, slug=slug, is_mapped=is_mapped, width=widths.get(task_id),
                     code=code, run_count=run_count, message=message, result_location=location,
                     counts={state_name(code_): n for code_, n in by_code.items()},
                     failed_children=failed, failed_count=failed_count))
@@ -508,7 +578,9 @@ class SQLiteRunStore(RunStore):
             if row is not None:
                 return ChildState(task_id, index, *row)
             if index < 0:
-                return None
+                found = c.execute("SELECT codes FROM run_tasks WHERE run = ?", (key,)).fetchone()
+                state = _own_state({}, found[0] if found else b"", task_id)
+                return None if state is None else ChildState(task_id, -1, *state)
             span = c.execute("SELECT 1 FROM child_spans WHERE run = ? AND task_id = ? AND start <= ? AND stop > ? "
                              "LIMIT 1", (key, task_id, index, index)).fetchone()
             return None if span is None else ChildState(task_id, index, _SUCCESS, None, None, None)
@@ -518,20 +590,25 @@ class SQLiteRunStore(RunStore):
     def logs(self, run_id, task_name=None, map_index=None, limit=None):
         def get(c):
             key = self._run_key(c, run_id)
-            sql = ("SELECT l.task_id, t.name, l.map_index, l.created_at, l.level, l.levelname, l.logger, l.message "
-                   "FROM logs AS l LEFT JOIN tasks AS t ON t.run = l.run AND t.task_id = l.task_id WHERE l.run = ?")
+            listed = self._run_tasks(c, key)[0]
+            names = {task_id: name for task_id, name, _, _, _ in listed}
+            sql = ("SELECT task_id, map_index, created_at, level, levelname, logger, message FROM logs "
+                   "WHERE run = ?")
             args: list = [key]
             if task_name is not None:
-                sql += " AND (t.name = ? OR t.slug = ?)"
-                args += [task_name, task_name]
+                ids = [task_id for task_id, name, slug, _, _ in listed if task_name in (name, slug)]
+                if not ids:
+                    return []
+                sql += f" AND task_id IN ({', '.join('?' * len(ids))})"
+                args += ids
             if map_index is not None:
-                sql += " AND l.map_index = ?"
+                sql += " AND map_index = ?"
                 args.append(int(map_index))
-            sql += " ORDER BY l.created_at, l.id"
+            sql += " ORDER BY created_at, id"
             if limit is not None:
                 sql += " LIMIT ?"
                 args.append(int(limit))
-            return [LogLine(r[0], r[1], None if r[2] < 0 else r[2], *r[3:]) for r in c.execute(sql, args)]
+            return [LogLine(r[0], names.get(r[0]), None if r[1] < 0 else r[1], *r[2:]) for r in c.execute(sql, args)]
 
         return self._query(get)
 
@@ -539,12 +616,14 @@ class SQLiteRunStore(RunStore):
         def get(c):
             key = self._run_key(c, run_id)
             run = _run_summary(c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (key,)).fetchone())
+            listed, codes, widths = self._run_tasks(c, key)
             own: dict = {}
             children: dict = {}
-            for task_id, index, code, location in c.execute(
-                    "SELECT task_id, map_index, code, result_location FROM task_runs WHERE run = ?", (key,)):
+            for task_id, index, code, run_count, message, location in c.execute(
+                    "SELECT task_id, map_index, code, run_count, message, result_location FROM task_runs "
+                    "WHERE run = ?", (key,)):
                 if index < 0:
-                    own[task_id] = (code, location)
+                    own[task_id] = (code, run_count, message, location)
                 else:
                     children.setdefault(task_id, {})[index] = (code, location)
             spans: dict = {}
@@ -552,13 +631,11 @@ class SQLiteRunStore(RunStore):
                     "SELECT task_id, start, stop FROM child_spans WHERE run = ? ORDER BY task_id, start", (key,)):
                 spans.setdefault(task_id, []).append((start, stop))
             tasks = {}
-            for task_id, name, slug, is_mapped, width, approved in c.execute(
-                    "SELECT task_id, name, slug, is_mapped, width, approved FROM tasks WHERE run = ? "
-                    "ORDER BY position", (key,)):
-                code, location = own.get(task_id, (None, None))
-                tasks[task_id] = TaskResume(task_id, name, slug, bool(is_mapped), width, code, location,
-                                            children.get(task_id, {}), _merge(spans.get(task_id, [])),
-                                            bool(approved))
+            for task_id, name, slug, is_mapped, approved in listed:
+                state = _own_state(own, codes, task_id)
+                code, location = (None, None) if state is None else (state[0], state[3])
+                tasks[task_id] = TaskResume(task_id, name, slug, is_mapped, widths.get(task_id), code, location,
+                                            children.get(task_id, {}), _merge(spans.get(task_id, [])), approved)
             return ResumeInfo(run, tasks)
 
         return self._query(get)
@@ -616,20 +693,35 @@ class SQLiteRunStore(RunStore):
 # ----------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection, write: bool = True) -> Iterator[sqlite3.Connection]:
+class _transaction:
     """One transaction of ``conn`` around a ``with`` block: ``BEGIN IMMEDIATE`` (the
     write lock taken up front) or, for a read, ``BEGIN``; committed when the block
     ends, rolled back when it raises or when the commit fails (a failed ``COMMIT`` may
-    leave the transaction open, and the connection would refuse every later ``BEGIN``)."""
-    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
+    leave the transaction open, and the connection would refuse every later ``BEGIN``).
+    (A class, not a generator: it is around every commit, and costs a third as much.)"""
+
+    __slots__ = ("conn", "write")
+
+    def __init__(self, conn: sqlite3.Connection, write: bool = True):
+        self.conn = conn
+        self.write = write
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE" if self.write else "BEGIN")
+        return self.conn
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        conn = self.conn
+        try:
+            if kind is None:
+                conn.execute("COMMIT")
+                return
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        raise
 
 
 def _migrate(conn: sqlite3.Connection, path: str) -> None:
@@ -642,7 +734,10 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
         version = _read_version(conn, path)  # another process may have migrated meanwhile
         for target in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[target]:
-                conn.execute(statement)
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(statement)
         if version < SCHEMA_VERSION:
             conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) "
                          "DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
@@ -746,6 +841,7 @@ class _Writer:
         self.json = _has_json(self.conn)  # bulk writes through json_each
         self.runs: dict[str, int] = {}  # run id -> runs.id
         self.cache: dict[tuple, bytearray] = {}  # (runs.id, task id) -> last code per child
+        self.own: dict[int, _RunTasks] = {}  # runs.id -> its tasks' own codes, rows, widths
         self.lock = threading.Lock()  # pending, rows, first_at
         self.write_lock = threading.Lock()  # the connection, the caches: one commit at a time
         self.pending: list = []
@@ -772,28 +868,35 @@ class _Writer:
     # ----- recording ------------------------------------------------------------------
 
     def put(self, item: tuple) -> None:
-        if self.lost_runs and item[0] != "beat" and item[1] in self.lost_runs:
-            raise self.lost_runs[item[1]]
-        if self.error is not None:
-            raise self.error
-        if self.stopped:
-            raise StateStoreError("closed", self.path, "write", "the store was closed")
+        if self.lost_runs or self.error is not None or self.stopped:
+            if self.lost_runs and item[0] != "beat" and item[1] in self.lost_runs:
+                raise self.lost_runs[item[1]]
+            if self.error is not None:
+                raise self.error
+            if self.stopped:
+                raise StateStoreError("closed", self.path, "write", "the store was closed")
         weight = _weight(item)
-        with self.lock:
+        over = False
+        lock = self.lock
+        lock.acquire()  # (not `with`: this runs once per round of every run)
+        try:
             self.pending.append(item)
-            self.rows += weight
+            rows = self.rows = self.rows + weight
             now = time.monotonic()
             first = self.first_at
             if first is None:
                 self.first_at = first = now
             urgent = item[0] in _URGENT
-            due = urgent or self.rows >= self.max_rows or now - first >= self.interval
-            if self.failing is not None and not urgent and now < self.retry_at:
-                due = False  # the store cannot be written: retried after the backoff
+            due = urgent or rows >= self.max_rows or now - first >= self.interval
+            if self.failing is not None:
+                if not urgent and now < self.retry_at:
+                    due = False  # the store cannot be written: retried after the backoff
+                over = rows > self.max_pending
             arm = self.parked and not due
             if arm:
                 self.parked = False
-            over = self.failing is not None and self.rows > self.max_pending
+        finally:
+            lock.release()
         if over:
             with self.write_lock:
                 self._bound()
@@ -894,6 +997,7 @@ class _Writer:
                 if self.pending:
                     self._give_up()
                 self.cache.clear()
+                self.own.clear()
                 try:
                     self.conn.close()
                 except sqlite3.Error:
@@ -952,7 +1056,7 @@ class _Writer:
         txn = _Transaction(self, conn)
         try:
             with _transaction(conn):
-                for item in records:
+                for item in _coalesced(records):
                     try:
                         txn.handle(item)
                     except _Skip:
@@ -962,6 +1066,7 @@ class _Writer:
                     txn.complete(self.noted, self.dropped)
         except BaseException as exc:
             self.cache.clear()
+            self.own.clear()
             self.runs.clear()
             if not isinstance(exc, Exception):
                 # Ctrl-C (or SIGTERM under the CLI) or SystemExit landed in the commit: the
@@ -1121,6 +1226,41 @@ RETRY_FIRST = 0.1
 RETRY_MAX = 5.0
 
 
+def _coalesced(records: list) -> list:
+    """The records of a batch, consecutive reports of one run without details made one
+    (a round of reports each, a chain of tasks: one call and lease check per batch
+    instead of per round). Their lists are copied, never extended: the batch is kept
+    as it was if it cannot be written. Their rows are stamped with the time of the
+    last of them."""
+    out: list = []
+    group: list = []  # consecutive reports without details of one run, not in out yet
+    for item in records:
+        if item[0] == "report" and item[4] is None:
+            if group and (group[0][1] != item[1] or group[0][5] != item[5]):
+                out.append(_merged(group))
+                group = []
+            group.append(item)
+            continue
+        if group:
+            out.append(_merged(group))
+            group = []
+        out.append(item)
+    if group:
+        out.append(_merged(group))
+    return out
+
+
+def _merged(group: list) -> tuple:
+    """One report item for consecutive ones of a run (see _coalesced)."""
+    if len(group) == 1:
+        return group[0]
+    reports: list = []
+    for item in group:
+        reports += item[2]
+    last = group[-1]
+    return ("report", last[1], reports, last[3], None, last[5])
+
+
 def _has_json(conn: sqlite3.Connection) -> bool:
     try:
         return conn.execute("SELECT json_extract('[[7]]', '$[0][0]')").fetchone()[0] == 7
@@ -1131,15 +1271,18 @@ def _has_json(conn: sqlite3.Connection) -> bool:
 def _weight(item: tuple) -> int:
     kind = item[0]
     if kind == "report":
-        rows = 0
-        for report in item[2]:
-            codes = report[2]
-            rows += 1 if isinstance(codes, int) else 1 + len(codes) - codes.count(_SUCCESS)
+        reports = item[2]
+        rows = len(reports)
+        for report in reports:
+            if report[1] is not None:
+                codes = report[2]
+                if not isinstance(codes, int):
+                    rows += len(codes) - codes.count(_SUCCESS)
         return rows
     if kind in ("states", "logs"):
         return len(item[2])
     if kind == "start":
-        return 1 + len(item[5])
+        return 1 + item[6]
     return 1
 
 
@@ -1194,6 +1337,8 @@ class _Transaction:
         self.counts: dict = {}  # (run, task, code) -> delta
         self.spans: dict = {}  # (run, task) -> [(start, stop), ...]
         self.logs: list = []
+        self.touched: set = set()  # runs.id whose run_tasks codes or widths changed
+        self.keys: dict = {}  # run id -> runs.id, once _key found (and confirmed) it
         self.ended: list = []  # runs.id of the runs ended here
         # Leases, applied to the writer only once the transaction committed:
         self.started: dict = {}  # run id -> owner token
@@ -1204,10 +1349,16 @@ class _Transaction:
     # ----- per item -------------------------------------------------------------------
 
     def handle(self, item: tuple) -> None:
-        getattr(self, "_" + item[0])(*item[1:])
+        if item[0] == "report":  # most items
+            self._report(*item[1:])
+        else:
+            getattr(self, "_" + item[0])(*item[1:])
 
     def _key(self, run_id: str) -> int:
         """``runs.id`` of a run; raises _Skip for a run lost to another process."""
+        key = self.keys.get(run_id)
+        if key is not None:
+            return key  # confirmed in this transaction already
         if run_id in self.w.lost_runs:
             raise _Skip(run_id)
         token = self.started.get(run_id) or self.w.owned.get(run_id)
@@ -1220,6 +1371,7 @@ class _Transaction:
                 raise StateStoreError("unknown run", self.w.path, "write",
                                       f"records for run {run_id!r}, which was never started (call start_run first)")
             key = self.w.runs[run_id] = row[0]
+        self.keys[run_id] = key
         return key
 
     def _confirm(self, run_id: str, token: str) -> Any:
@@ -1266,31 +1418,48 @@ class _Transaction:
             raise _Skip(run_id)
         c.execute("UPDATE runs SET owner = NULL WHERE id = ?", (row[0],))
 
-    def _start(self, run_id, flow_name, parameters, pickles, tasks, started_at, resumed_from, hostname, pid,
-               token) -> None:
+    def _start(self, run_id, flow_name, parameters, pickles, columns, count, started_at, resumed_from, hostname,
+               pid, token) -> None:
         c = self.conn
+        self.keys.clear()  # leases change here
         if resumed_from is not None:
             self._claim(run_id, resumed_from)
-        c.execute(
+        inserted = c.execute(
             "INSERT INTO runs (run_id, flow_name, parameters, state, message, started_at, ended_at, resumed_from, "
             "hostname, pid, heartbeat_at, owner) VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (run_id) DO UPDATE SET flow_name = excluded.flow_name, parameters = excluded.parameters, "
-            "state = 'Running', message = NULL, ended_at = NULL, hostname = excluded.hostname, pid = excluded.pid, "
-            "heartbeat_at = excluded.heartbeat_at, owner = excluded.owner",
+            "ON CONFLICT (run_id) DO NOTHING",
             (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid, self.now, token))
-        key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+        new = inserted.rowcount == 1
+        if new:
+            # A new run (the common case: three statements, no read).
+            key: int = inserted.lastrowid  # type: ignore[assignment]  # set by an insert
+            own = _RunTasks(bytearray(b"\xff") * count, set(), {})
+            c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run) DO UPDATE SET ids = excluded.ids, "
+                      "names = excluded.names, slugs = excluded.slugs, mapped = excluded.mapped, "
+                      "approved = excluded.approved, codes = excluded.codes, widths = NULL",
+                      (key, *columns, bytes(own.codes)))
+            self.w.own[key] = own
+        else:
+            # The run is reopened: it keeps its start time, task states and widths.
+            c.execute("UPDATE runs SET flow_name = ?, parameters = ?, state = 'Running', message = NULL, "
+                      "ended_at = NULL, hostname = ?, pid = ?, heartbeat_at = ?, owner = ? WHERE run_id = ?",
+                      (flow_name, parameters, hostname, pid, self.now, token, run_id))
+            key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
+            c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes) "
+                      "VALUES (?, ?, ?, ?, ?, ?, X'') ON CONFLICT (run) DO UPDATE SET ids = excluded.ids, "
+                      "names = excluded.names, slugs = excluded.slugs, mapped = excluded.mapped, "
+                      "approved = excluded.approved", (key, *columns))
+            self.w.own.pop(key, None)  # read again from the store when needed
         self.w.runs[run_id] = key
         self.started[run_id] = token
         self.checked[run_id] = True
-        c.execute("DELETE FROM run_parameters WHERE run = ?", (key,))
-        c.executemany("INSERT INTO run_parameters (run, name, value, problem) VALUES (?, ?, ?, ?)",
-                      [(key, name, data, problem) for name, data, problem in pickles])
-        c.executemany(
-            "INSERT INTO tasks (run, task_id, position, name, slug, is_mapped, approved) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (run, task_id) DO UPDATE SET position = excluded.position, name = excluded.name, "
-            "slug = excluded.slug, is_mapped = excluded.is_mapped, approved = excluded.approved",
-            [(key, int(t[0]), pos, str(t[1]), None if t[2] is None else str(t[2]), int(bool(t[3])),
-              int(len(t) > 4 and bool(t[4]))) for pos, t in enumerate(tasks)])
+        if pickles or not new:
+            # (for a new run too: the id of a run deleted by hand may be given again)
+            c.execute("DELETE FROM run_parameters WHERE run = ?", (key,))
+        if pickles:
+            c.executemany("INSERT INTO run_parameters (run, name, value, problem) VALUES (?, ?, ?, ?)",
+                          [(key, name, data, problem) for name, data, problem in pickles])
 
     def _end(self, run_id, state, message, ended_at) -> None:
         key = self._key(run_id)
@@ -1349,10 +1518,12 @@ class _Transaction:
         for key in self.ended:
             for k in [k for k in w.cache if k[0] == key]:
                 del w.cache[k]
+            w.own.pop(key, None)
 
     def _width(self, run_id, task_id, width) -> None:
         key = self._key(run_id)
-        self.conn.execute("UPDATE tasks SET width = ? WHERE run = ? AND task_id = ?", (width, key, task_id))
+        self._own(key).widths[task_id] = width
+        self.touched.add(key)
         self._cache(key, task_id, width)
 
     def _logs(self, run_id, rows) -> None:
@@ -1374,7 +1545,7 @@ class _Transaction:
         for task_id, index, code, run_count, message, location in rows:
             code = int(code) & 0x7F
             if index is None or index < 0:
-                self.rows[(key, task_id, -1)] = (code, run_count or 1, message, location, now)
+                self._task(self._own(key), key, task_id, code, run_count or 1, message, location, now)
                 continue
             cache = self._cache(key, task_id, index + 1)
             old = cache[index]
@@ -1386,25 +1557,40 @@ class _Transaction:
             cache[index] = code
             self._child(key, task_id, index, old, code, detail, run_count, now)
 
-    def _report(self, run_id, reports, now, shared=None) -> None:
+    def _report(self, run_id, reports, now, shared=None, plain=False) -> None:
         key = self._key(run_id)
-        rows = self.rows
-        shared = shared or {}
         by_task: dict = {}  # the children's entries of ``shared``, by task
-        for (task_id, index), detail in shared.items():
-            if index != -1:
-                by_task.setdefault(task_id, {})[index] = detail
+        if shared:
+            for (task_id, index), detail in shared.items():
+                if index != -1:
+                    by_task.setdefault(task_id, {})[index] = detail
+        own = self._own(key)
+        own_codes, rowed, rows = own.codes, own.rowed, self.rows
+        size = len(own_codes)
+        changed = False  # a task's own state: run_tasks.codes to write
         for report in reports:
             task_id, indices, codes = report[0], report[1], report[2]
+            if indices is None and codes == _SUCCESS and plain and len(report) == 3 and not shared \
+                    and task_id < size:
+                # A plain success (most reports): its byte, and its earlier row goes.
+                # (what _task does for one, inlined)
+                own_codes[task_id] = _SUCCESS
+                changed = True
+                if task_id in rowed:
+                    rowed.discard(task_id)
+                    rows[(key, task_id, -1)] = None
+                continue
             details = report[3] if len(report) > 3 else None
             if indices is None:
                 found = details.get(-1) if details else None
-                if found is None:
+                if found is None and shared:
                     found = shared.get((task_id, -1))
-                message = location = run_count = None
-                if found is not None:
-                    message, location, run_count = found
-                rows[(key, task_id, -1)] = (int(codes) & 0x7F, run_count or 1, message, location, now)
+                if found is None:
+                    message = SUCCEEDED if plain and codes == _SUCCESS else None
+                    self._task(own, key, task_id, int(codes) & 0x7F, 1, message, None, now)
+                else:
+                    self._task(own, key, task_id, int(codes) & 0x7F, found[2] or 1, found[0], found[1], now)
+                size = len(own_codes)
                 continue
             if by_task.get(task_id):
                 details = {**by_task[task_id], **details} if details else by_task[task_id]
@@ -1412,6 +1598,43 @@ class _Transaction:
                 self._report_range(key, task_id, indices.start, indices.stop, codes, details, now)
             else:
                 self._report_list(key, task_id, indices, codes, details, now)
+        if changed:
+            self.touched.add(key)
+
+    # ----- tasks' own states ------------------------------------------------------------
+
+    def _own(self, key: int) -> _RunTasks:
+        own = self.w.own.get(key)
+        if own is None:
+            own = self.w.own[key] = self._load_own(key)
+        return own
+
+    def _load_own(self, key: int) -> _RunTasks:
+        """What the store holds of a run's tasks, for a run this writer has not seen yet
+        (reopened, or recorded after its end, or after a failed write)."""
+        c = self.conn
+        row = c.execute("SELECT codes, widths FROM run_tasks WHERE run = ?", (key,)).fetchone()
+        codes, widths = row if row is not None else (b"", None)
+        rowed = {r[0] for r in c.execute("SELECT task_id FROM task_runs WHERE run = ? AND map_index = -1", (key,))}
+        return _RunTasks(bytearray(codes or b""), rowed,
+                         {int(k): v for k, v in json.loads(widths).items()} if widths else {})
+
+    def _task(self, own: _RunTasks, key: int, task_id: int, code: int, run_count: int, message, location,
+              now: float) -> None:
+        """A task's own state: its byte in ``run_tasks.codes``; a ``task_runs`` row unless
+        it is a plain success (whose earlier row, if any, goes)."""
+        codes = own.codes
+        if task_id >= len(codes):
+            codes.extend(b"\xff" * (task_id + 1 - len(codes)))
+        codes[task_id] = code
+        self.touched.add(key)
+        if code == _SUCCESS and run_count == 1 and location is None and message == SUCCEEDED:
+            if task_id in own.rowed:
+                own.rowed.discard(task_id)
+                self.rows[(key, task_id, -1)] = None
+        else:
+            own.rowed.add(task_id)
+            self.rows[(key, task_id, -1)] = (code, run_count, message, location, now)
 
     # ----- children ---------------------------------------------------------------------
 
@@ -1563,6 +1786,13 @@ class _Transaction:
                           [k + span for k, spans in self.spans.items() for span in _merge(spans)])
         if self.logs:
             self._many(_INSERT_LOGS, self.logs)
+        for key in self.touched:
+            own = self.w.own[key]
+            row = (bytes(own.codes), json.dumps(own.widths) if own.widths else None, key)
+            if not c.execute("UPDATE run_tasks SET codes = ?, widths = ? WHERE run = ?", row).rowcount:
+                # (a run that has no row: recorded without a start)
+                c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes, widths) "
+                          "VALUES (?, '[]', '[]', '[]', X'', X'', ?, ?)", (key, row[0], row[1]))
 
     def _many(self, sql: str, rows: list) -> None:
         """``executemany``, or, when SQLite has JSON functions and another thread may be
@@ -1584,6 +1814,47 @@ class _Transaction:
         current = threading.current_thread()
         return (current is not self.w.thread and current is not self.w.beats
                 and threading.active_count() <= 3)
+
+
+def _own_state(rows: dict, codes: bytes, task_id: int) -> tuple | None:
+    """A task's own recorded ``(code, run_count, message, result_location)``: its
+    ``task_runs`` row (in ``rows``, by task id) if it has one, else what its byte in
+    ``run_tasks.codes`` says (a plain success), or None if it never reported."""
+    found = rows.get(task_id)
+    if found is not None:
+        return found
+    code = codes[task_id] if task_id < len(codes) else _UNKNOWN
+    if code == _UNKNOWN:
+        return None
+    return (code, 1, SUCCEEDED, None) if code == _SUCCESS else (code, 1, None, None)
+
+
+def _task_columns(tasks: TaskList) -> tuple:
+    """The task list columns of ``run_tasks``: ``ids``, ``names`` and ``slugs`` as JSON
+    arrays, ``mapped`` and ``approved`` as one byte per task, in display order."""
+    return (json.dumps(tasks.ids), json.dumps(tasks.names), json.dumps(tasks.slugs), bytes(tasks.mapped),
+            bytes(tasks.approved))
+
+
+def _read_task_list(ids: str, names: str, slugs: str, mapped: bytes, approved: bytes) -> list:
+    """``run_tasks``' task list as ``(task_id, name, slug, is_mapped, approved)`` tuples."""
+    return list(zip(json.loads(ids), json.loads(names), json.loads(slugs), map(bool, mapped), map(bool, approved),
+                    strict=True))
+
+
+class _RunTasks:
+    """What the writer knows of one run's tasks between its transactions (the
+    ``run_tasks`` row, and which tasks have a task-level ``task_runs`` row), so that
+    recording a task's own state costs no statement of its own: ``codes`` (one byte per
+    task id, ``_UNKNOWN`` while it never reported), ``rowed`` (the task ids with a
+    task-level row) and ``widths`` (mapped task id -> width)."""
+
+    __slots__ = ("codes", "rowed", "widths")
+
+    def __init__(self, codes: bytearray, rowed: set, widths: dict):
+        self.codes = codes
+        self.rowed = rowed
+        self.widths = widths
 
 
 def _merge(spans: list) -> list:

@@ -1,0 +1,106 @@
+"""A run store written at schema 4 by ferroflow itself (``fixtures/v4_store.sql``, made
+by ``fixtures/make_v4_store.py`` at 27d87d1) is migrated to the current schema when
+opened, and every reader then answers what the schema-4 ferroflow answered
+(``fixtures/v4_answers.json``); the migrated store takes new records."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ferroflow import _core
+from ferroflow.store import SCHEMA_VERSION, ChildState, SQLiteRunStore
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ANSWERS = json.loads((FIXTURES / "v4_answers.json").read_text())
+RUNS = sorted(k for k in ANSWERS if k != "list_runs")
+FINISHED = "7f0b3c34416143b6a16ac80e9e01f4cb"
+DEAD = "dead0000dead0000dead0000dead0000"
+
+
+def plain(value):
+    """A reader's answer as JSON, as the fixture's script wrote it."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return [[plain(k), plain(v)] for k, v in value.items()]
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def as_json(value):
+    return json.loads(json.dumps(plain(value)))
+
+
+@pytest.fixture
+def migrated(tmp_path):
+    path = tmp_path / "runs.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript((FIXTURES / "v4_store.sql").read_text())
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+    store = SQLiteRunStore(path)
+    yield store
+    store.close()
+
+
+def test_the_fixture_holds_what_the_readers_are_asked_about():
+    assert RUNS == sorted([FINISHED, DEAD])
+    states = {t["name"]: t["code"] for t in ANSWERS[FINISHED]["task_states"]}
+    assert {_core.SUCCESS, _core.FAILED, _core.SKIPPED, _core.TRIGGER_FAILED, _core.MAPPED} <= set(states.values())
+
+
+def test_a_schema_4_store_is_migrated(migrated):
+    assert migrated.schema_version() == SCHEMA_VERSION == 5
+    assert migrated.integrity_check() == "ok"
+    with sqlite3.connect(migrated.path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "tasks" not in tables and "run_tasks" in tables
+        assert conn.execute("SELECT count(*) FROM run_tasks").fetchone()[0] == len(RUNS)
+
+
+@pytest.mark.parametrize("run_id", RUNS)
+def test_every_reader_answers_as_schema_4_did(migrated, run_id):
+    expected = ANSWERS[run_id]
+    store = migrated
+    tasks = store.task_states(run_id, failed_limit=None)
+    assert as_json(store.get_run(run_id)) == expected["get_run"]
+    assert as_json(tasks) == expected["task_states"]
+    assert as_json(store.task_states(run_id, failed_limit=1)) == expected["task_states_limited"]
+    assert as_json([[t.task_id, i, store.child_state(run_id, t.task_id, i)]
+                    for t in tasks for i in range(-1, (t.width or 0) + 1)]) == expected["child_state"]
+    assert as_json(store.logs(run_id)) == expected["logs"]
+    assert as_json([[t.name, store.logs(run_id, task_name=t.name)] for t in tasks]) == expected["logs_by_task"]
+    assert as_json(store.logs(run_id, task_name="half", map_index=3)) == expected["logs_of_child"]
+    assert as_json(store.resume_info(run_id)) == expected["resume_info"]
+    assert as_json(store.recorded_parameters(run_id)) == expected["recorded_parameters"]
+    assert as_json(store.list_runs(limit=None)) == ANSWERS["list_runs"]
+
+
+def test_a_migrated_store_takes_new_records_and_reaps_the_dead(migrated):
+    store = migrated
+    assert store.reap() == [DEAD]
+    assert store.get_run(DEAD).state == "Crashed"
+    # A migrated run reopened and recorded again: its tasks' states are kept, and
+    # what is recorded now replaces them task by task.
+    before = {t.name: (t.state, t.message) for t in store.task_states(DEAD)}
+    store.start_run(DEAD, "everything", {"n": 9}, [(0, "ok", "ok-1", False), (1, "half", "half-1", True)])
+    assert {t.name: (t.state, t.message) for t in store.task_states(DEAD)} == before
+    store.record_report(DEAD, [(0, None, _core.FAILED)], {(0, -1): ("broken", None, 2)})
+    store.record_report(DEAD, [(1, range(3), bytes([_core.SUCCESS] * 3)), (1, None, _core.MAPPED)],
+                        {(1, -1): ("Ready to proceed with mapping.", None, 1)})
+    store.record_width(DEAD, 1, 3)
+    store.end_run(DEAD, "Failed", "Some reference tasks failed.")
+    ok, half = store.task_states(DEAD)
+    assert (ok.state, ok.message, ok.run_count) == ("Failed", "broken", 2)
+    assert (half.state, half.width, half.counts, half.failed_count) == ("Mapped", 3, {"Success": 3}, 0)
+    store.record_report(DEAD, [(0, None, _core.SUCCESS)], {(0, -1): ("Task run succeeded.", None, None)})
+    assert store.child_state(DEAD, 0, -1) == ChildState(0, -1, _core.SUCCESS, 1, "Task run succeeded.", None)
+    assert store.integrity_check() == "ok"
