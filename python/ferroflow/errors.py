@@ -6,6 +6,9 @@ so that a message read at 3 a.m. says what to fix.
 
 from __future__ import annotations
 
+import os
+import traceback
+
 
 class FerroflowError(Exception):
     """Base class of every error ferroflow raises on purpose."""
@@ -54,6 +57,21 @@ class EngineError(FerroflowError):
 
     The run that hit it ends Failed with this error as the flow state's result.
     """
+
+
+def formatted_traceback(exc: BaseException) -> str:
+    """``exc`` with its traceback as Python prints it, from the first frame of the
+    user's code: the frames of ferroflow's runtime that called it (the same in every
+    failure, and each costing a parse of its line for the carets) are left out,
+    unless nothing would be left."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename.startswith(_RUNTIME_DIR):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+#: Where the runtime layer's modules are (see :func:`formatted_traceback`).
+_RUNTIME_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runtime") + os.sep
 
 
 def one_line(exc: BaseException) -> str:

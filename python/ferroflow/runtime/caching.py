@@ -30,13 +30,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
-import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from ferroflow import states
 from ferroflow._core import CACHED, FAILED, SUCCESS
+from ferroflow.errors import formatted_traceback
 from ferroflow.results import (
     CacheRecord,
     Result,
@@ -270,7 +270,7 @@ def _read_one(unit: Any, cache: Cache, j: int, keys: dict, codes: Any, values: l
             else:
                 found = cache.lookup(key, unit.label)
     except Exception as exc:  # the user's validator: Prefect 1's "Unexpected error"
-        detail = (f"Unexpected error: {exc!r}", "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        detail = (f"Unexpected error: {exc!r}", formatted_traceback(exc))
         codes[j], values[j], details[j] = retryable((FAILED, exc, detail), retry_rule(unit))
         return True
     if found is None:

@@ -14,12 +14,12 @@ handlers. Tasks without handlers keep the fast path.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ferroflow import _core, signals, states
 from ferroflow.debug import TaskRaised, raising
+from ferroflow.errors import formatted_traceback
 
 __all__ = ["OnFailure", "call_handlers", "on_failure_handler", "state_of", "outcome_of"]
 
@@ -69,7 +69,7 @@ def call_handlers(obj: Any, handlers: Sequence[Handler], old: states.State, new:
             message = f"Unexpected error while calling state handlers: {exc!r}"
             if raising():  # raise_on_exception: the run stops here
                 raise TaskRaised.here(exc, message) from None
-            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            text = formatted_traceback(exc)
             return states.Failed(message, exc, traceback=text)
         if returned is not None:
             if not isinstance(returned, states.State):

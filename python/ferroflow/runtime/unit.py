@@ -9,7 +9,6 @@ builds units (``ferroflow.engine.runner``); executors run them (``unit.run()``).
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from ferroflow import signals
 from ferroflow._core import CANCELLED, FAILED, PAUSED, RETRY_OK, RETRYING, SKIPPED, SUCCESS, TIMED_OUT, TRIGGER_FAILED
 from ferroflow.debug import TaskRaised, raising
+from ferroflow.errors import formatted_traceback
 from ferroflow.retries import RetryRule
 from ferroflow.runtime.context import CURRENT_FRAME, Frame
 from ferroflow.runtime.timeouts import TaskTimeout, call_with_timeout
@@ -382,7 +382,7 @@ def _ask_condition(code: int, value: Any, detail: Any, retry_on: tuple) -> int:
 
 
 def _failure(exc: BaseException, retry_on: tuple):
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    text = formatted_traceback(exc)
     # Drop the frames: the formatted text keeps what a user needs, and a million failed
     # children must not keep a million stacks (and their locals) alive.
     exc.__traceback__ = None
@@ -408,6 +408,6 @@ def _signal_outcome(sig: signals.FerroflowSignal, retry_on: tuple):
         code |= _retry_flag(sig.result, retry_on)
     text = None
     if code & ~RETRY_OK in (FAILED, TRIGGER_FAILED):
-        text = "".join(traceback.format_exception(type(sig), sig, sig.__traceback__))
+        text = formatted_traceback(sig)
     sig.__traceback__ = None
     return code, sig.result, (sig.message, text)
