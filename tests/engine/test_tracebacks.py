@@ -40,7 +40,8 @@ def test_ferroflows_own_frame_stays_when_it_is_all_there_is():
     # An error caught where it was raised, in code that says it is in the runtime: its
     # traceback holds that one frame.
     namespace: dict = {}
-    source = "def inner():\n    try:\n        raise ValueError('x')\n    except ValueError as exc:\n        return exc\n"
+    source = ("def inner():\n    try:\n        raise ValueError('x')\n"
+              "    except ValueError as exc:\n        return exc\n")
     exec(compile(source, batch.__file__, "exec"), namespace)
     text = formatted_traceback(namespace["inner"]())
     assert f'File "{batch.__file__}", line 3, in inner' in text and text.endswith("ValueError: x\n")
