@@ -168,3 +168,27 @@ def test_a_run_sets_the_objects_alive_at_its_start_aside_and_puts_them_back():
         assert seen[-1] == 0
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("executor", ["inline", "batches"])
+def test_a_loop_leaves_nothing_to_the_next_run(executor):
+    counts = []
+
+    @task
+    def looper():
+        if ferroflow.context.get("loop_count") < 3:
+            raise signals.LOOP(result=0)
+        return 1
+
+    @task
+    def after(x):
+        counts.append(ferroflow.context.get("loop_count"))
+        return x
+
+    with Flow("loops") as flow:
+        after(1)  # (roots on both sides of the loop: one runs after it in its batch)
+        after(looper())
+        after(2)
+    runner = LocalExecutor() if executor == "inline" else UnitsOnly()
+    assert flow.run(executor=runner, record=False).is_successful()
+    assert counts == [1, 1, 1]

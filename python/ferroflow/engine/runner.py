@@ -416,9 +416,12 @@ class FlowRun:
             core.mark_inline(list(plain))
         while True:
             self.recorder.check()  # still this process's run to go on with?
-            if inline and not (self.in_flight or backlog or gathered or self.direct) and self._run_inline():
-                self._progress()
-                continue
+            if inline and not (self.in_flight or backlog or gathered or self.direct):
+                ran = self._run_inline(max(self.now_ms(), at_once))
+                at_once = 0  # (a retry due by then is ready again)
+                if ran:
+                    self._progress()
+                    continue
             room = window - self.runs_in_flight
             # Take ready runs in big batches (a trickle of small ones would be sliced
             # into small units): at least a quarter window, or whatever is there when
@@ -503,15 +506,16 @@ class FlowRun:
                 time.sleep(max(0.0, (due - self.now_ms()) / 1000))
             self._progress()
 
-    def _run_inline(self) -> bool:
+    def _run_inline(self, now_ms: int) -> bool:
         """Run the plain task runs the core hands out one by one (see
-        :meth:`_inline_runner`) while they come first; whether any ran. Successes are
-        recorded here; the run that ended otherwise goes with the next reports."""
+        :meth:`_inline_runner`) while they come first, retries due at ``now_ms``
+        included; whether any ran. Successes are recorded here; the run that ended
+        otherwise goes with the next reports."""
         if self._inline_run is None:
             self._inline_run = self._inline_runner()
         token = CURRENT_FRAME.set(self.inline_frame)
         try:
-            succeeded, last = self.core.run_inline(self._inline_run, INLINE_RUNS, INLINE_MS, self.now_ms())
+            succeeded, last = self.core.run_inline(self._inline_run, INLINE_RUNS, INLINE_MS, now_ms)
         finally:
             CURRENT_FRAME.reset(token)
         if last is not None:
@@ -541,6 +545,8 @@ class FlowRun:
             frame.task_id, frame.task_name, frame.task_slug, frame.task_tags = (task_id, plan.name, plan.slug,
                                                                                 plan.tags)
             run_counts[0] = run_count
+            if frame.looped:  # (what an earlier run's loop left is not this run's)
+                frame.looped = {}
             try:
                 code, values[task_id] = run_plain(plan, kwargs, failed, 0)
             except TaskRaised as stop:  # raise_on_exception: the run stops here

@@ -125,6 +125,8 @@ class TaskRuns:
                 frame.task_id, frame.task_name, frame.task_slug, frame.task_tags = (
                     plan.task_id, plan.name, plan.slug, plan.tags)
                 frame.j = j
+                if frame.looped:  # (what an earlier run's loop left is not this run's)
+                    frame.looped = {}
                 codes[j], values[j] = run_plain(plan, all_kwargs[j], details, j)
         except TaskRaised as stop:  # raise_on_exception: the batch stops at run j
             result = stopped_at(j, stop, codes, values, details)

@@ -706,20 +706,7 @@ impl Run {
     /// pipelines advance child by child instead of breadth first). Retry timers due at
     /// `now_ms` become ready first.
     pub fn next_batch(&mut self, max_items: usize, now_ms: u64) -> Vec<Item> {
-        while let Some(&Reverse((due, t, i))) = self.timers.peek() {
-            if due > now_ms {
-                break;
-            }
-            self.timers.pop();
-            let still_retrying = if i == SELF {
-                self.state[t as usize] == RETRYING
-            } else {
-                self.children[t as usize].as_ref().is_some_and(|c| c.state[i as usize] == RETRYING)
-            };
-            if still_retrying {
-                self.make_ready(t, i, ItemKind::Run);
-            }
-        }
+        self.fire_timers(now_ms);
         let mut budget = max_items.max(1);
         // Every task in the ready set gives at least one item (while the budget lasts).
         let mut items = Vec::with_capacity(budget.min(self.active.len()));
@@ -796,6 +783,24 @@ impl Run {
         items
     }
 
+    /// Make the task runs whose retry timer is due at `now_ms` ready again.
+    fn fire_timers(&mut self, now_ms: u64) {
+        while let Some(&Reverse((due, t, i))) = self.timers.peek() {
+            if due > now_ms {
+                break;
+            }
+            self.timers.pop();
+            let still_retrying = if i == SELF {
+                self.state[t as usize] == RETRYING
+            } else {
+                self.children[t as usize].as_ref().is_some_and(|c| c.state[i as usize] == RETRYING)
+            };
+            if still_retrying {
+                self.make_ready(t, i, ItemKind::Run);
+            }
+        }
+    }
+
     /// Mark `task` as one whose runs the engine may take one at a time through
     /// [`Run::next_inline`] (a task of itself, never mapped: its runs are cheap to hand
     /// out singly). Marking changes nothing [`Run::next_batch`] does.
@@ -810,13 +815,11 @@ impl Run {
 
     /// The run [`Run::next_batch`] would hand out first, when it is a run of an inline
     /// task itself (see [`Run::mark_inline`]): handed out exactly as `next_batch`
-    /// would (its state RUNNING, its run count up), as `(task, run count)`. `None`
-    /// when a retry is due at `now_ms` (`next_batch` makes it ready first), when the
-    /// first ready work is anything else, or when there is none.
+    /// would (its state RUNNING, its run count up, after the retries due at `now_ms`
+    /// are ready again), as `(task, run count)`. `None` when the first ready work is
+    /// anything else, or there is none.
     pub fn next_inline(&mut self, now_ms: u64) -> Option<(u32, u8)> {
-        if self.timers.peek().is_some_and(|&Reverse((due, _, _))| due <= now_ms) {
-            return None;
-        }
+        self.fire_timers(now_ms);
         let rank = self.active.max()?;
         let t = self.graph.order()[rank as usize];
         let tu = t as usize;
