@@ -39,6 +39,7 @@ __all__ = ["Flow", "TaskSet"]
 # Values stored as constants without further inspection on the bind fast path.
 _SCALARS = frozenset({int, float, str, bool, bytes, complex, type(None)})
 _NO_KEYS: Mapping[str, Any] = {}
+_tuple_new = tuple.__new__
 
 #: While set, called as ``hook(flow, task)`` after a task is newly added to any flow;
 #: ``ferroflow.control_flow.case`` sets it to collect the tasks created in its block.
@@ -304,7 +305,10 @@ class Flow:
         owners = self._slug_owner
         slug = task.slug
         if slug is None:
-            prefix = "-".join([task.name, *sorted(task.tags)]) if task.tags else task.name
+            # A task without tags of its own has none: not read, the empty set
+            # would be made (Task.tags makes one on first read).
+            tags = task.tags if "tags" in task.__dict__ else None
+            prefix = "-".join([task.name, *sorted(tags)]) if tags else task.name
             n = self._slug_counters.get(prefix, 0) + 1
             slug = f"{prefix}-{n}"
             while slug in owners:
@@ -465,40 +469,40 @@ class Flow:
             self._cache.clear()
         return edge
 
-    def _bind_fresh(self, task: Task, arguments: dict[str, Any]) -> bool:
+    def _bind_fresh(self, task: Task, keys: tuple[str, ...], values: tuple[Any, ...]) -> bool:
         """Bind a task copy made by calling a task (new to this flow, so no key of it is
-        bound yet) when every argument is a plain value or a task of this flow: the
-        common call, with none of the checks a task bound again needs. Returns False,
-        binding nothing, for any other call (:meth:`_bind_inputs` binds those)."""
+        bound yet) to ``values`` under ``keys`` (zipped, the shorter deciding) when
+        every value is a plain value or a task of this flow: the common call, with none
+        of the checks a task bound again needs. Returns False, binding nothing, for any
+        other call (:meth:`_bind_inputs` binds those)."""
         tasks = self._tasks
         if task in tasks or isinstance(task, Parameter):
             return False
-        for value in arguments.values():
-            kind = type(value)
-            if kind not in _SCALARS and (not isinstance(value, Task) or value not in tasks or value is task
-                                         or isinstance(value, Constant)):
+        for value in values:
+            if type(value) not in _SCALARS and (not isinstance(value, Task) or value not in tasks or value is task
+                                                or isinstance(value, Constant)):
                 return False
         self.add_task(task)
-        edges, edges_in, edges_out = self.edges, self._edges_in, self._edges_out
-        keyed = constants = None
-        for key, value in arguments.items():
+        edges, edges_out = self.edges, self._edges_out
+        keyed: dict | None = None
+        constants = None
+        for key, value in zip(keys, values, strict=False):
             if type(value) in _SCALARS:
                 if constants is None:
                     constants = self.constants[task]
                 constants[key] = value
                 continue
-            edge = _edge_from_parts(value, task, key, False, False)
+            edge = _tuple_new(Edge, (value, task, key, False, False))
             edges.add(edge)
             if keyed is None:
-                keyed = edges_in[task] = {}
-            keyed[key] = edge
+                keyed = self._edges_in[task] = {key: edge}
+            else:
+                keyed[key] = edge
             outs = edges_out.get(value)
             if outs is None:
                 edges_out[value] = [edge]
             else:
                 outs.append(edge)
-        if keyed is not None and self._cache:
-            self._cache.clear()
         return True
 
     def _bind_inputs(

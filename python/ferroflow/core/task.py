@@ -105,6 +105,9 @@ class _RunInfo(NamedTuple):
     required: tuple[str, ...]  # names without a default
     var_keyword: str | None  # name of **kwargs, if any
     nout: int | None
+    # The fewest positional arguments that bind every required name (the required
+    # names are a prefix of ``positional``); None when a keyword-only one is required.
+    min_positional: int | None
 
 
 def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
@@ -146,16 +149,17 @@ def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
         (p.name for p in params if p.kind is inspect.Parameter.VAR_KEYWORD), None
     )
     named = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    positional = tuple(p.name for p in named if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = tuple(p.name for p in named if p.default is inspect.Parameter.empty)
     return _RunInfo(
         func=func,
         signature=signature,
-        positional=tuple(
-            p.name for p in named if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
-        ),
+        positional=positional,
         names=frozenset(p.name for p in named),
-        required=tuple(p.name for p in named if p.default is inspect.Parameter.empty),
+        required=required,
         var_keyword=var_keyword,
         nout=_infer_nout(func, signature),
+        min_positional=len(required) if positional[: len(required)] == required else None,
     )
 
 
@@ -199,11 +203,38 @@ def _class_run_info(cls: type) -> _RunInfo | None:
 
 
 class _Option(NamedTuple):
-    """One task option: how a given value is normalised/validated and how a copy gets
-    its own value."""
+    """One task option: how a given value is normalised/validated, its default, and
+    how a copy gets its own value.
+
+    The default is a class attribute of :class:`Task`, so a task's ``__dict__`` holds
+    only the options that differ from it and copying a task copies only those. An
+    option with a ``clone`` is a mutable value each task owns (``tags``, a set;
+    ``state_handlers``, a list): its default is a new empty one, ``clone()``, made on
+    the first read (see :class:`_PerInstance`)."""
 
     normalize: Callable[[Task, Any], Any]
-    clone: Callable[[Any], Any] | None = None  # None: copies share the (immutable) value
+    clone: Callable[..., Any] | None = None  # None: copies share the (immutable) value
+    default: Any = None
+
+
+class _PerInstance:
+    """The class-level default of a mutable option (``Task.tags``,
+    ``Task.state_handlers``): on the first read of a task that has no value of its own
+    it stores a new empty one (``factory()``) in the task and returns it.
+
+    So a task that never had tags costs no set until someone looks at its tags, and
+    behaves as if it had always had an empty one: it is its own (mutating it changes no
+    other task), and once stored the task's ``__dict__`` value is what is read."""
+
+    def __init__(self, name: str, factory: Callable[[], Any]):
+        self.name = name
+        self.factory = factory
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.factory()
+        return value
 
 
 def _check_tags(t: Task, value: Any) -> set:
@@ -348,19 +379,20 @@ def _check_nout(t: Task, value: Any) -> int | None:
     return value
 
 
-#: Every task option, in the order they are set: name -> how to normalise and copy it.
-#: Add an option here, add it as a keyword to ``Task.__init__`` (passed on to
+#: Every task option, in the order they are set: name -> how to normalise and copy it,
+#: and its default (what the normaliser makes of ``Task.__init__``'s default). Add an
+#: option here, add it as a keyword to ``Task.__init__`` (passed on to
 #: ``_set_options``), and ``copy(**task_args)``/``task_args=`` handle it too.
 TASK_OPTIONS: dict[str, _Option] = {
     "tags": _Option(_check_tags, clone=set),
-    "max_retries": _Option(_check_max_retries),
+    "max_retries": _Option(_check_max_retries, default=0),
     "retry_delay": _Option(_check_retry_delay),
-    "retry_on": _Option(_check_retry_on),
+    "retry_on": _Option(_check_retry_on, default=()),
     "retry_condition": _Option(_check_retry_condition),
-    "trigger": _Option(_check_trigger),
-    "skip_on_upstream_skip": _Option(_check_flag),
+    "trigger": _Option(_check_trigger, default=triggers.all_successful),
+    "skip_on_upstream_skip": _Option(_check_flag, default=True),
     "nout": _Option(_check_nout),
-    "log_stdout": _Option(_check_flag),
+    "log_stdout": _Option(_check_flag, default=False),
     "timeout": _Option(_check_timeout),
     "state_handlers": _Option(_check_state_handlers, clone=list),
     "on_failure": _Option(_check_callback),
@@ -376,6 +408,16 @@ TASK_OPTIONS: dict[str, _Option] = {
 
 #: The options a copy of a task gets its own copy of (name, how to copy it).
 _CLONED_OPTIONS = tuple((name, option.clone) for name, option in TASK_OPTIONS.items() if option.clone is not None)
+
+
+def _is_default(name: str, value: Any) -> bool:
+    """Whether the normalised ``value`` of option ``name`` is its default, so that a
+    new task need not store it (the class attribute answers)."""
+    option = TASK_OPTIONS[name]
+    if option.clone is not None:
+        return not value  # an empty set or list: the one made on first read is alike
+    default = option.default
+    return value is default or (type(value) is type(default) and value == default)
 
 
 def _check_option_combination(t: Task) -> None:
@@ -472,8 +514,10 @@ class Task:
     """
 
     auto_generated = False
+    slug: str | None = None
 
-    # The options, set together by ``_set_options`` (see TASK_OPTIONS), normalised.
+    # The options, set together by ``_set_options`` (see TASK_OPTIONS), normalised;
+    # their defaults are class attributes, set from TASK_OPTIONS below the class.
     tags: set[str]
     max_retries: int
     retry_delay: Any  # None, a timedelta, a tuple of them or an ExponentialBackoff
@@ -496,11 +540,21 @@ class Task:
     task_run_name: str | Callable[..., str] | None
     #: The inspected ``run`` of a class that defines one (see ``_run_info``).
     _ff_run_info: ClassVar[_RunInfo | None]
+    #: True for a subclass that gives an option (or ``slug``) a class attribute of its
+    #: own: its instances store every option, as the constructor always did, so that
+    #: attribute stays hidden behind the value the constructor was given.
+    _ff_stores_defaults: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "run" in cls.__dict__:
             cls._ff_run_info = _class_run_info(cls)
+        cls._ff_stores_defaults = any(
+            name in vars(klass)
+            for klass in cls.__mro__
+            if klass is not Task and klass is not object
+            for name in (*TASK_OPTIONS, "slug")
+        )
 
     def __init__(
         self,
@@ -529,7 +583,9 @@ class Task:
     ):
         # A false name (None, "", {}) gives the class name, as in Prefect 1.
         self.name = _check_name(name or type(self).__name__)
-        self.slug = _check_slug(self.name, slug)
+        slug = _check_slug(self.name, slug)
+        if slug is not None or self._ff_stores_defaults or "slug" in self.__dict__:
+            self.slug = slug
         if nout is None:
             nout = self._run_info().nout
         self._set_options(
@@ -554,16 +610,23 @@ class Task:
                 cache_key=cache_key,
                 cache_key_fn=cache_key_fn,
                 task_run_name=task_run_name,
-            )
+            ),
+            new=not self._ff_stores_defaults,
         )
 
-    def _set_options(self, given: Mapping[str, Any]) -> None:
-        """Normalise and validate ``given`` options, then set them all or none."""
+    def _set_options(self, given: Mapping[str, Any], new: bool = False) -> None:
+        """Normalise and validate ``given`` options, then set them all or none. For a
+        ``new`` task (the constructor's call), options left at their default are not
+        stored, unless the task holds a value under that name already: the class
+        attributes hold the defaults."""
         if "retry_delay" in given and given.get("max_retries") is None and not self.__dict__.get("max_retries"):
             # A list of delays without max_retries retries once per delay (in the
             # constructor, copy() and task_args= alike).
             given = {**given, "max_retries": _default_max_retries(None, given["retry_delay"])}
         values = {name: TASK_OPTIONS[name].normalize(self, value) for name, value in given.items()}
+        if new:  # a default is stored only over a value already there (FunctionTask's fn.__dict__)
+            state = self.__dict__
+            values = {name: value for name, value in values.items() if name in state or not _is_default(name, value)}
         previous = {name: self.__dict__[name] for name in values if name in self.__dict__}
         self.__dict__.update(values)
         try:
@@ -636,11 +699,14 @@ class Task:
         """
         cls = type(self)
         new = cls.__new__(cls)
-        state = new.__dict__
-        state.update(self.__dict__)
+        # The copy's attributes are a copy of this task's ``__dict__`` (which holds the
+        # options that differ from their defaults), with its own tags and handlers.
+        state = self.__dict__.copy()
         for name, clone in _CLONED_OPTIONS:
-            if name in state:
-                state[name] = clone(state[name])
+            value = state.get(name)
+            if value is not None:
+                state[name] = clone(value)
+        object.__setattr__(new, "__dict__", state)
         if self.slug and "slug" not in task_args:
             state["slug"] = self.slug + "-copy"
         if task_args:
@@ -684,13 +750,18 @@ class Task:
         adds state-only dependencies.
         """
         flow = _require_flow(self, flow)
-        new = self.copy(**task_args) if task_args else self.copy()
+        new = self.copy(**task_args) if task_args else self.copy()  # tagged by tags() blocks
+        if not (kwargs or mapped or upstream_tasks):
+            # The common call, only positional arguments that bind every required one:
+            # the flow binds them by name without a dict of arguments.
+            info = new._run_info()
+            minimum = info.min_positional
+            if minimum is not None and minimum <= len(args) <= len(info.positional):
+                if flow._bind_fresh(new, info.positional, args):
+                    return new
         arguments = new._bind_arguments(args, kwargs)
-        if mapped or upstream_tasks or not flow._bind_fresh(new, arguments):
+        if mapped or upstream_tasks or not flow._bind_fresh(new, tuple(arguments), tuple(arguments.values())):
             flow._bind_inputs(new, arguments, bool(mapped), upstream_tasks)
-        context_tags = _CONTEXT_TAGS.get()
-        if context_tags:
-            new.tags |= context_tags
         return new
 
     def bind(
@@ -990,6 +1061,16 @@ class Task:
 
 
 Task._ff_run_info = _class_run_info(Task)
+# The options' defaults, as class attributes (a function, the default trigger, as a
+# staticmethod: read from a task it is the function itself, not a bound method).
+for _name, _option in TASK_OPTIONS.items():
+    if _option.clone is not None:
+        setattr(Task, _name, _PerInstance(_name, _option.clone))
+    elif hasattr(_option.default, "__get__"):
+        setattr(Task, _name, staticmethod(_option.default))
+    else:
+        setattr(Task, _name, _option.default)
+del _name, _option
 
 
 def _preview(value: Any, limit: int = 40) -> str:
