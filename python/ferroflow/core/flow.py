@@ -10,8 +10,13 @@ Imperative API -- ``add_task``, ``add_edge``, ``set_dependencies``, ``chain``.
 
 The flow keeps adjacency indexes (upstream and downstream edges per task, keys bound
 per task) up to date as edges are added, so graph queries cost what they return, even
-on flows of 100,000 tasks. Topological order and cycle detection are the Rust core's
-job (:func:`ferroflow.engine.graph.freeze`).
+on flows of 100,000 tasks. Two kinds of work wait until something reads the indexes
+(see :class:`_Filed`): the generated slugs of added tasks, and the edges of a task
+called with tasks of the flow and plain values (``join(a, b, c)``, the common call),
+kept as they were given. So building a large flow makes no edge and no slug before
+they are needed, and each is what it would have been if made at once. Topological
+order and cycle detection are the Rust core's job
+(:func:`ferroflow.engine.graph.freeze`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import (
     TYPE_CHECKING,
     Any,
+    Generic,
     NoReturn,
+    TypeVar,
 )
 
 from ferroflow.core.collections import Constant, as_task, is_constant
@@ -123,6 +130,13 @@ class TaskSet(collections.abc.MutableSet):
         return all(t in self._items for t in other)
 
 
+def _slug_prefix(task: Task) -> str:
+    """What the generated slug of ``task`` starts with: its name, then its tags, sorted
+    (a task without tags of its own has none: not read, Task.tags would make a set)."""
+    tags = task.tags if "tags" in task.__dict__ else None
+    return "-".join([task.name, *sorted(tags)]) if tags else task.name
+
+
 class _FlowTasks(TaskSet):
     """The live, read-only view of a flow's tasks (``flow.tasks``)."""
 
@@ -146,6 +160,29 @@ class _FlowTasks(TaskSet):
     __iand__ = __ixor__ = __isub__ = __ior__
 
 
+_Index = TypeVar("_Index")
+
+
+class _Filed(Generic[_Index]):
+    """One of a flow's indexes that are filled lazily (``edges``, ``_edges_in``,
+    ``_edges_out``, ``slugs``, ``_slug_owner``, ``_slug_counters``), kept in the
+    flow's ``__dict__`` under its own name: reading it first files what
+    ``Flow._unfiled`` holds (:meth:`Flow._file`). Everything that reads or changes
+    these indexes goes through here, so it sees them as if every slug and edge had been
+    filed when its task was added."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, flow: Flow, owner: Any = None) -> _Index:
+        if flow._unfiled:
+            flow._file()
+        return flow.__dict__[self.name]
+
+    def __set__(self, flow: Flow, value: _Index) -> None:
+        flow.__dict__[self.name] = value
+
+
 class Flow:
     """A named graph of tasks.
 
@@ -162,6 +199,21 @@ class Flow:
     values bound to a task's keyword arguments (they are not graph nodes);
     ``flow.slugs[task]`` is each task's slug in this flow.
     """
+
+    # Adjacency indexes, kept in step with `edges`. Upstream edges of a task are filed
+    # under their key (data edges) or themselves (state-only edges), so the same dict
+    # answers "is this argument bound yet?".
+    edges: _Filed[set[Edge]] = _Filed()
+    _edges_in: _Filed[dict[Task, dict[str | Edge, Edge]]] = _Filed()
+    _edges_out: _Filed[dict[Task, list[Edge]]] = _Filed()
+    slugs: _Filed[dict[Task, str]] = _Filed()
+    _slug_owner: _Filed[dict[str, Task]] = _Filed()
+    _slug_counters: _Filed[dict[str, int]] = _Filed()
+    #: What waits to be filed, flat, four items per added task in the order they were
+    #: added: ``task, prefix, keys, values``. ``prefix`` (None: the task's slug was
+    #: filed already) is what its generated slug starts with, taken when it was added;
+    #: ``keys``, ``values`` (None: nothing) are its task inputs, bound by ``_bind_fresh``.
+    _unfiled: list
 
     def __init__(
         self,
@@ -216,16 +268,14 @@ class Flow:
         #: The default of ``flow.run(keep_results=...)`` (``docs/large-flows.md``).
         self.keep_results = keep_results
         self._tasks: dict[Task, None] = {}
-        self.edges: set[Edge] = set()
+        self._unfiled = []
+        self.edges = set()
         self.constants: dict[Task, dict[str, Any]] = collections.defaultdict(dict)
-        self.slugs: dict[Task, str] = {}
-        self._slug_owner: dict[str, Task] = {}
-        self._slug_counters: dict[str, int] = {}
-        # Adjacency indexes, kept in step with `edges`. Upstream edges of a task are
-        # filed under their key (data edges) or themselves (state-only edges), so the
-        # same dict answers "is this argument bound yet?".
-        self._edges_in: dict[Task, dict[str | Edge, Edge]] = {}
-        self._edges_out: dict[Task, list[Edge]] = {}
+        self.slugs = {}
+        self._slug_owner = {}
+        self._slug_counters = {}
+        self._edges_in = {}
+        self._edges_out = {}
         self._reference_tasks: dict[Task, None] = {}
         self._cache: dict[Any, Any] = {}
         self._context_tokens: list = []
@@ -262,11 +312,59 @@ class Flow:
         _ACTIVE_FLOW.reset(self._context_tokens.pop())
 
     def __getstate__(self) -> dict:
-        # The frozen graph (a Rust object) and `with` tokens do not travel.
+        # The frozen graph (a Rust object) and `with` tokens do not travel; the indexes
+        # travel filed (a flow pickles as it did before they were filed lazily).
+        if self._unfiled:
+            self._file()
         state = self.__dict__.copy()
+        del state["_unfiled"]
         state["_cache"] = {}
         state["_context_tokens"] = []
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._unfiled = []
+
+    def _file(self) -> None:
+        """File what waits in ``_unfiled``, in the order the tasks were added: each
+        generated slug (``"{prefix}-{n}"``, n counting per prefix from 1 and passing
+        over slugs taken) and each task input bound by :meth:`_bind_fresh` as an edge
+        (its plain values are constants already)."""
+        pending = self._unfiled
+        state = self.__dict__
+        edges, edges_in, edges_out = state["edges"], state["_edges_in"], state["_edges_out"]
+        slugs, owners, counters = state["slugs"], state["_slug_owner"], state["_slug_counters"]
+        scalars = _SCALARS
+        items = iter(pending)
+        for task, prefix, keys, values in zip(items, items, items, items, strict=True):
+            if prefix is not None:
+                n = counters.get(prefix, 0) + 1
+                slug = f"{prefix}-{n}"
+                while slug in owners:
+                    n += 1
+                    slug = f"{prefix}-{n}"
+                counters[prefix] = n
+                slugs[task] = slug
+                owners[slug] = task
+            if keys is None:
+                continue
+            keyed = None
+            for key, value in zip(keys, values, strict=False):
+                if type(value) in scalars:
+                    continue
+                edge = _tuple_new(Edge, (value, task, key, False, False))
+                edges.add(edge)
+                if keyed is None:
+                    keyed = edges_in[task] = {key: edge}
+                else:
+                    keyed[key] = edge
+                outs = edges_out.get(value)
+                if outs is None:
+                    edges_out[value] = [edge]
+                else:
+                    outs.append(edge)
+        pending.clear()
 
     def _changed(self) -> None:
         if self._cache:
@@ -302,23 +400,15 @@ class Flow:
             return task
         if not isinstance(task, Task):
             raise TypeError(f"Flow {self.name!r}: only Task instances can be added, got {task!r}")
-        owners = self._slug_owner
         slug = task.slug
         if slug is None:
-            # A task without tags of its own has none: not read, the empty set
-            # would be made (Task.tags makes one on first read).
-            tags = task.tags if "tags" in task.__dict__ else None
-            prefix = "-".join([task.name, *sorted(tags)]) if tags else task.name
-            n = self._slug_counters.get(prefix, 0) + 1
-            slug = f"{prefix}-{n}"
-            while slug in owners:
-                n += 1
-                slug = f"{prefix}-{n}"
-            self._slug_counters[prefix] = n
-        elif slug in owners:
-            self._slug_taken(task)
-        self.slugs[task] = slug
-        owners[slug] = task
+            self._unfiled += (task, _slug_prefix(task), None, None)
+        else:
+            owners = self._slug_owner
+            if slug in owners:
+                self._slug_taken(task)
+            self.slugs[task] = slug
+            owners[slug] = task
         tasks[task] = None
         if self._cache:
             self._cache.clear()
@@ -470,39 +560,43 @@ class Flow:
         return edge
 
     def _bind_fresh(self, task: Task, keys: tuple[str, ...], values: tuple[Any, ...]) -> bool:
-        """Bind a task copy made by calling a task (new to this flow, so no key of it is
-        bound yet) to ``values`` under ``keys`` (zipped, the shorter deciding) when
-        every value is a plain value or a task of this flow: the common call, with none
-        of the checks a task bound again needs. Returns False, binding nothing, for any
-        other call (:meth:`_bind_inputs` binds those)."""
+        """Add a task copy made by calling a task (new to this flow, so no key of it is
+        bound yet) bound to ``values`` under ``keys`` (zipped, the shorter deciding)
+        when every value is a plain value or a task of this flow: the common call, with
+        none of the checks a task bound again needs. Plain values are stored as
+        constants at once; the slug and the edges are filed when next read (see
+        :class:`_Filed`). Returns False, adding nothing, for any other call
+        (:meth:`_bind_inputs` binds those)."""
         tasks = self._tasks
         if task in tasks or isinstance(task, Parameter):
             return False
+        scalars = linked = False
         for value in values:
-            if type(value) not in _SCALARS and (not isinstance(value, Task) or value not in tasks or value is task
-                                                or isinstance(value, Constant)):
+            if isinstance(value, Task):
+                if value not in tasks or isinstance(value, Constant):
+                    return False
+                linked = True  # (not `task` itself, which is not in the flow yet)
+            elif type(value) in _SCALARS:
+                scalars = True
+            else:
                 return False
-        self.add_task(task)
-        edges, edges_out = self.edges, self._edges_out
-        keyed: dict | None = None
-        constants = None
-        for key, value in zip(keys, values, strict=False):
-            if type(value) in _SCALARS:
-                if constants is None:
-                    constants = self.constants[task]
-                constants[key] = value
-                continue
-            edge = _tuple_new(Edge, (value, task, key, False, False))
-            edges.add(edge)
-            if keyed is None:
-                keyed = self._edges_in[task] = {key: edge}
-            else:
-                keyed[key] = edge
-            outs = edges_out.get(value)
-            if outs is None:
-                edges_out[value] = [edge]
-            else:
-                outs.append(edge)
+        if task.slug is None and TASK_ADDED_HOOK.get() is None:
+            # add_task's work, the slug to be filed with the edges
+            tasks[task] = None
+            if self._cache:
+                self._cache.clear()
+            prefix = task.name if "tags" not in task.__dict__ else _slug_prefix(task)
+            pending = self._unfiled
+            pending += (task, prefix, keys, values) if linked else (task, prefix, None, None)
+        else:
+            self.add_task(task)  # the hook sees the task added, its edges not yet
+            if linked:
+                self._unfiled += (task, None, keys, values)
+        if scalars:
+            constants = self.constants[task]
+            for key, value in zip(keys, values, strict=False):
+                if type(value) in _SCALARS:
+                    constants[key] = value
         return True
 
     def _bind_inputs(
@@ -784,8 +878,11 @@ class Flow:
 
     def copy(self) -> Flow:
         """A copy with its own graph (the tasks themselves are shared)."""
+        if self._unfiled:
+            self._file()
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
+        new._unfiled = []
         new._tasks = dict(self._tasks)
         new.edges = set(self.edges)
         new.constants = collections.defaultdict(dict, {t: dict(c) for t, c in self.constants.items()})

@@ -105,9 +105,10 @@ class _RunInfo(NamedTuple):
     required: tuple[str, ...]  # names without a default
     var_keyword: str | None  # name of **kwargs, if any
     nout: int | None
-    # The fewest positional arguments that bind every required name (the required
-    # names are a prefix of ``positional``); None when a keyword-only one is required.
-    min_positional: int | None
+    # The numbers of positional arguments that alone bind ``run()``'s arguments: from
+    # the number of required names (a prefix of ``positional``) to all of
+    # ``positional``; none when a keyword-only argument is required.
+    positional_counts: frozenset[int]
 
 
 def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
@@ -159,7 +160,9 @@ def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
         required=required,
         var_keyword=var_keyword,
         nout=_infer_nout(func, signature),
-        min_positional=len(required) if positional[: len(required)] == required else None,
+        positional_counts=frozenset(
+            range(len(required), len(positional) + 1) if positional[: len(required)] == required else ()
+        ),
     )
 
 
@@ -544,11 +547,14 @@ class Task:
     #: own: its instances store every option, as the constructor always did, so that
     #: attribute stays hidden behind the value the constructor was given.
     _ff_stores_defaults: ClassVar[bool] = False
+    #: True for a subclass with a ``__setattr__`` of its own, which ``copy()`` passes by.
+    _ff_own_setattr: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "run" in cls.__dict__:
             cls._ff_run_info = _class_run_info(cls)
+        cls._ff_own_setattr = cls.__setattr__ is not object.__setattr__
         cls._ff_stores_defaults = any(
             name in vars(klass)
             for klass in cls.__mro__
@@ -643,22 +649,23 @@ class Task:
     def _run_info(self) -> _RunInfo:
         """The inspected ``run`` of this task (cached per class, or per instance when
         ``run`` is an instance attribute as in :class:`FunctionTask`)."""
-        run = self.__dict__.get("run")
+        state = self.__dict__
+        run = state.get("run")
         if run is None:
             info = getattr(type(self), "_ff_run_info", None)
             if info is not None:
                 return info
             run = self.run
-            cached = self.__dict__.get("_ff_instance_run_info")
+            cached = state.get("_ff_instance_run_info")
             if cached is not None and cached.func == run:
                 return cached
             info = _inspect_run(run, f"Task {self.name!r}", drop_first=False)
         else:
-            cached = self.__dict__.get("_ff_instance_run_info")
+            cached = state.get("_ff_instance_run_info")
             if cached is not None and cached.func is run:
                 return cached
             info = _inspect_run(run, f"Task {self.name!r}", drop_first=False)
-        self.__dict__["_ff_instance_run_info"] = info
+        state["_ff_instance_run_info"] = info
         return info
 
     def __repr__(self) -> str:
@@ -703,10 +710,12 @@ class Task:
         # options that differ from their defaults), with its own tags and handlers.
         state = self.__dict__.copy()
         for name, clone in _CLONED_OPTIONS:
-            value = state.get(name)
-            if value is not None:
-                state[name] = clone(value)
-        object.__setattr__(new, "__dict__", state)
+            if name in state:
+                state[name] = clone(state[name])
+        if cls._ff_own_setattr:
+            object.__setattr__(new, "__dict__", state)
+        else:
+            new.__dict__ = state
         if self.slug and "slug" not in task_args:
             state["slug"] = self.slug + "-copy"
         if task_args:
@@ -749,16 +758,17 @@ class Task:
         ``mapped=True`` maps over every input (see :meth:`map`); ``upstream_tasks``
         adds state-only dependencies.
         """
-        flow = _require_flow(self, flow)
+        if flow is None:
+            flow = _ACTIVE_FLOW.get()
+            if flow is None:
+                flow = _require_flow(self, flow)  # raises, saying what to do
         new = self.copy(**task_args) if task_args else self.copy()  # tagged by tags() blocks
         if not (kwargs or mapped or upstream_tasks):
             # The common call, only positional arguments that bind every required one:
             # the flow binds them by name without a dict of arguments.
             info = new._run_info()
-            minimum = info.min_positional
-            if minimum is not None and minimum <= len(args) <= len(info.positional):
-                if flow._bind_fresh(new, info.positional, args):
-                    return new
+            if len(args) in info.positional_counts and flow._bind_fresh(new, info.positional, args):
+                return new
         arguments = new._bind_arguments(args, kwargs)
         if mapped or upstream_tasks or not flow._bind_fresh(new, tuple(arguments), tuple(arguments.values())):
             flow._bind_inputs(new, arguments, bool(mapped), upstream_tasks)
