@@ -25,6 +25,7 @@ import collections
 import collections.abc
 import contextvars
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -36,7 +37,7 @@ from typing import (
 from ferroflow.core.collections import Constant, as_task, is_constant
 from ferroflow.core.edge import Edge, EdgeAnnotation, _edge_from_parts, is_valid_key
 from ferroflow.core.parameter import Parameter
-from ferroflow.core.task import _ACTIVE_FLOW, Task
+from ferroflow.core.task import _ACTIVE_FLOW, FunctionTask, Task
 
 if TYPE_CHECKING:  # pragma: no cover
     from ferroflow.states import State
@@ -209,10 +210,11 @@ class Flow:
     slugs: _Filed[dict[Task, str]] = _Filed()
     _slug_owner: _Filed[dict[str, Task]] = _Filed()
     _slug_counters: _Filed[dict[str, int]] = _Filed()
-    #: What waits to be filed, flat, four items per added task in the order they were
-    #: added: ``task, prefix, keys, values``. ``prefix`` (None: the task's slug was
+    #: What waits to be filed, flat, in the order the tasks were added: for each task
+    #: ``task, prefix, keys, n`` and ``n`` values. ``prefix`` (None: the task's slug was
     #: filed already) is what its generated slug starts with, taken when it was added;
-    #: ``keys``, ``values`` (None: nothing) are its task inputs, bound by ``_bind_fresh``.
+    #: the values (none, or the task's inputs bound by ``_bind_fresh``) go with the first
+    #: ``n`` ``keys``. (Flat, a call keeps no tuple of its own alive for the collector.)
     _unfiled: list
 
     def __init__(
@@ -337,7 +339,8 @@ class Flow:
         slugs, owners, counters = state["slugs"], state["_slug_owner"], state["_slug_counters"]
         scalars = _SCALARS
         items = iter(pending)
-        for task, prefix, keys, values in zip(items, items, items, items, strict=True):
+        for task in items:
+            prefix, keys, count = next(items), next(items), next(items)
             if prefix is not None:
                 n = counters.get(prefix, 0) + 1
                 slug = f"{prefix}-{n}"
@@ -347,10 +350,10 @@ class Flow:
                 counters[prefix] = n
                 slugs[task] = slug
                 owners[slug] = task
-            if keys is None:
+            if not count:
                 continue
             keyed = None
-            for key, value in zip(keys, values, strict=False):
+            for key, value in zip(keys, islice(items, count), strict=False):
                 if type(value) in scalars:
                     continue
                 edge = _tuple_new(Edge, (value, task, key, False, False))
@@ -402,7 +405,7 @@ class Flow:
             raise TypeError(f"Flow {self.name!r}: only Task instances can be added, got {task!r}")
         slug = task.slug
         if slug is None:
-            self._unfiled += (task, _slug_prefix(task), None, None)
+            self._unfiled += (task, _slug_prefix(task), None, 0)
         else:
             owners = self._slug_owner
             if slug in owners:
@@ -560,20 +563,17 @@ class Flow:
         return edge
 
     def _bind_fresh(self, task: Task, keys: tuple[str, ...], values: tuple[Any, ...]) -> bool:
-        """Add a task copy made by calling a task (new to this flow, so no key of it is
-        bound yet) bound to ``values`` under ``keys`` (zipped, the shorter deciding)
-        when every value is a plain value or a task of this flow: the common call, with
-        none of the checks a task bound again needs. Plain values are stored as
-        constants at once; the slug and the edges are filed when next read (see
-        :class:`_Filed`). Returns False, adding nothing, for any other call
-        (:meth:`_bind_inputs` binds those)."""
+        """Add a task copy just made by calling a task (so not in this flow; not a
+        Parameter), bound to ``values`` under the first ``keys``, when every value is a plain value or a task
+        of this flow: the common call, with none of the checks a task bound again needs.
+        Plain values are stored as constants at once; the slug and the edges are filed
+        when next read (see :class:`_Filed`). Returns False, adding nothing, for any
+        other call (:meth:`_bind_inputs` binds those)."""
         tasks = self._tasks
-        if task in tasks or isinstance(task, Parameter):
-            return False
         scalars = linked = False
         for value in values:
-            if isinstance(value, Task):
-                if value not in tasks or isinstance(value, Constant):
+            if type(value) is FunctionTask or (isinstance(value, Task) and not isinstance(value, Constant)):
+                if value not in tasks:
                     return False
                 linked = True  # (not `task` itself, which is not in the flow yet)
             elif type(value) in _SCALARS:
@@ -587,11 +587,16 @@ class Flow:
                 self._cache.clear()
             prefix = task.name if "tags" not in task.__dict__ else _slug_prefix(task)
             pending = self._unfiled
-            pending += (task, prefix, keys, values) if linked else (task, prefix, None, None)
+            if linked:
+                pending += (task, prefix, keys, len(values))
+                pending += values
+            else:
+                pending += (task, prefix, None, 0)
         else:
             self.add_task(task)  # the hook sees the task added, its edges not yet
             if linked:
-                self._unfiled += (task, None, keys, values)
+                self._unfiled += (task, None, keys, len(values))
+                self._unfiled += values
         if scalars:
             constants = self.constants[task]
             for key, value in zip(keys, values, strict=False):

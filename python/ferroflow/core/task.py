@@ -461,6 +461,30 @@ def _check_slug(name: str, value: Any) -> str | None:
     return value
 
 
+def _copied(t: Task, copy_slug: bool) -> Task:
+    """What :meth:`Task.copy` makes before its ``task_args``: a new task of ``t``'s
+    class whose ``__dict__`` is a copy of ``t``'s (which holds the options that differ
+    from their defaults), with its own tags and state handlers and the tags of the
+    enclosing :func:`tags` blocks; an explicit slug gets ``"-copy"`` appended when
+    ``copy_slug``."""
+    cls = type(t)
+    new = cls.__new__(cls)
+    state = t.__dict__.copy()
+    for name, clone in _CLONED_OPTIONS:
+        if name in state:
+            state[name] = clone(state[name])
+    if cls._ff_own_setattr:
+        object.__setattr__(new, "__dict__", state)
+    else:
+        new.__dict__ = state
+    if copy_slug and t.slug:
+        state["slug"] = t.slug + "-copy"
+    context_tags = _CONTEXT_TAGS.get()
+    if context_tags:
+        new.tags |= context_tags
+    return new
+
+
 def _require_flow(t: Task, flow: Flow | None) -> Flow:
     flow = flow if flow is not None else _ACTIVE_FLOW.get()
     if flow is None:
@@ -704,20 +728,8 @@ class Task:
         ``"-copy"`` appended unless ``slug`` is given. Tags are the union of this
         task's, the given ones and the enclosing :func:`tags` block's.
         """
-        cls = type(self)
-        new = cls.__new__(cls)
-        # The copy's attributes are a copy of this task's ``__dict__`` (which holds the
-        # options that differ from their defaults), with its own tags and handlers.
-        state = self.__dict__.copy()
-        for name, clone in _CLONED_OPTIONS:
-            if name in state:
-                state[name] = clone(state[name])
-        if cls._ff_own_setattr:
-            object.__setattr__(new, "__dict__", state)
-        else:
-            new.__dict__ = state
-        if self.slug and "slug" not in task_args:
-            state["slug"] = self.slug + "-copy"
+        new = _copied(self, "slug" not in task_args)
+        state = new.__dict__
         if task_args:
             options = {}
             for attr, value in task_args.items():
@@ -738,9 +750,6 @@ class Task:
                 options["tags"] = set(self.tags) | _check_tags(new, options["tags"])
             if options:
                 new._set_options(options)
-        context_tags = _CONTEXT_TAGS.get()
-        if context_tags:
-            new.tags |= context_tags
         return new
 
     def __call__(
@@ -762,15 +771,23 @@ class Task:
             flow = _ACTIVE_FLOW.get()
             if flow is None:
                 flow = _require_flow(self, flow)  # raises, saying what to do
-        new = self.copy(**task_args) if task_args else self.copy()  # tagged by tags() blocks
-        if not (kwargs or mapped or upstream_tasks):
-            # The common call, only positional arguments that bind every required one:
-            # the flow binds them by name without a dict of arguments.
-            info = new._run_info()
+        if task_args or kwargs or mapped or upstream_tasks or type(self).copy is not _TASK_COPY:
+            new = self.copy(**task_args) if task_args else self.copy()
+        else:
+            # The common call, `t(a, b)`: what copy() does, then when the positional
+            # arguments alone bind run()'s, the flow binds them by name (no dict of
+            # arguments). The run info is the template's, unless run is not an
+            # instance attribute (a Task subclass) or it changed.
+            new = _copied(self, True)
+            state = new.__dict__
+            info = state.get("_ff_instance_run_info")
+            if info is None or info.func is not state.get("run"):
+                info = new._run_info()
             if len(args) in info.positional_counts and flow._bind_fresh(new, info.positional, args):
                 return new
         arguments = new._bind_arguments(args, kwargs)
-        if mapped or upstream_tasks or not flow._bind_fresh(new, tuple(arguments), tuple(arguments.values())):
+        if (mapped or upstream_tasks or isinstance(new, _parameter.Parameter)
+                or not flow._bind_fresh(new, tuple(arguments), tuple(arguments.values()))):
             flow._bind_inputs(new, arguments, bool(mapped), upstream_tasks)
         return new
 
@@ -1071,6 +1088,7 @@ class Task:
 
 
 Task._ff_run_info = _class_run_info(Task)
+_TASK_COPY = Task.copy
 # The options' defaults, as class attributes (a function, the default trigger, as a
 # staticmethod: read from a task it is the function itself, not a bound method).
 for _name, _option in TASK_OPTIONS.items():
@@ -1143,3 +1161,4 @@ def task(fn: Callable[..., Any] | None = None, **task_kwargs: Any) -> Any:
 from ferroflow.core import collections as _collections  # noqa: E402
 from ferroflow.core import edge as _edge  # noqa: E402
 from ferroflow.core import operators as _operators  # noqa: E402
+from ferroflow.core import parameter as _parameter  # noqa: E402
