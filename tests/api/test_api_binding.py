@@ -4,6 +4,8 @@ GetItem and operator tasks."""
 from __future__ import annotations
 
 import datetime
+import importlib
+import inspect
 
 import pytest
 
@@ -12,6 +14,7 @@ from ferroflow.core import (
     Dict,
     Edge,
     Flow,
+    FunctionTask,
     GetItem,
     List,
     Parameter,
@@ -20,6 +23,7 @@ from ferroflow.core import (
     flatten,
     mapped,
     operators,
+    tags,
     task,
     unmapped,
 )
@@ -58,6 +62,83 @@ class Extract(Task):
 
 def edges_into(flow, t):
     return {(e.upstream_task, e.key, e.mapped, e.flattened) for e in flow.edges_to(t)}
+
+
+# ----------------------------------------------------------------------------- the plain call's fast path
+
+
+def test_call_shows_its_keywords_in_its_signature():
+    assert str(inspect.signature(Task.__call__)) == (
+        "(self, *args: 'Any', mapped: 'bool' = False, task_args: 'dict | None' = None, "
+        "upstream_tasks: 'Iterable[Any] | None' = None, flow: 'Flow | None' = None, **kwargs: 'Any') -> 'Task'"
+    )
+
+
+def _shape(flow):
+    return ([(t.name, flow.slugs[t]) for t in flow.tasks],
+            sorted((flow.slugs[e.upstream_task], flow.slugs[e.downstream_task], e.key) for e in flow.edges),
+            {flow.slugs[t]: dict(c) for t, c in flow.constants.items() if c})
+
+
+def test_a_call_spelling_out_the_default_keywords_builds_what_the_plain_call_does():
+    with Flow("plain") as plain:
+        a = one()
+        add(add(a), 2)
+    with Flow("spelled") as spelled:
+        a = one(mapped=False, task_args={}, upstream_tasks=None, flow=spelled)
+        add(add(a, flow=spelled, upstream_tasks=()), 2, mapped=False)
+    assert _shape(plain) == _shape(spelled)
+
+
+def test_a_run_argument_named_args_is_an_input():
+    @task
+    def takes_args(args, kwargs=0):
+        return args
+
+    with Flow("f") as flow:
+        t = takes_args(args=1, kwargs=2)
+        u = takes_args(3)
+    assert flow.constants[t] == {"args": 1, "kwargs": 2} and flow.constants[u] == {"args": 3}
+
+
+def test_a_task_class_copy_of_its_own_is_what_a_call_uses():
+    copies = []
+
+    class Counted(Task):
+        def run(self, x):
+            return x
+
+        def copy(self, **task_args):
+            copies.append(task_args)
+            return super().copy(**task_args)
+
+    class FromFunction(FunctionTask):
+        def copy(self, **task_args):
+            copies.append(task_args)
+            return super().copy(**task_args)
+
+    with Flow("f") as flow:
+        a = Counted()(1)
+        b = FromFunction(lambda x: x, name="g")(a)
+    assert copies == [{}, {}] and flow.upstream_tasks(b) == {a} and flow.constants[a] == {"x": 1}
+
+
+def test_function_tasks_have_no_new_setattr_or_copy_of_their_own():
+    # Task.__call__'s fast path for FunctionTask copies without looking these up.
+    assert FunctionTask.__new__ is object.__new__
+    assert FunctionTask.__setattr__ is object.__setattr__
+    assert FunctionTask.copy is Task.copy
+
+
+def test_tags_blocks_reach_calls_after_the_first_one(monkeypatch):
+    task_module = importlib.import_module("ferroflow.core.task")  # (ferroflow.core.task is the decorator)
+    monkeypatch.setattr(task_module, "_tags_blocks_seen", False)
+    with Flow("f"):
+        before = add(1)
+        with tags("t"):
+            inside = add(before)
+        after = add(inside)
+    assert (before.tags, inside.tags, after.tags) == (set(), {"t"}, set())
 
 
 # ----------------------------------------------------------------------------- call vs bind

@@ -461,6 +461,20 @@ def test_tasks_pickle():
     assert (back.name, back.tags, back.max_retries, back.retry_on) == ("t", {"a"}, 1, (KeyError,))
 
 
+def test_a_task_class_defined_in_a_function_pickles_by_value_with_its_inspected_run():
+    def make():
+        class Local(Task):
+            def run(self, x):
+                return 2 * x
+
+        return Local
+
+    back = pickle.loads(cloudpickle.dumps(make()(name="local")))
+    with Flow("f") as flow:
+        t = back(4)
+    assert flow.constants[t] == {"x": 4} and flow.run(record=False).result[t].result == 8
+
+
 def test_function_tasks_cloudpickle():
     t = task(lambda x: x + 1)
     back = cloudpickle.loads(cloudpickle.dumps(t))

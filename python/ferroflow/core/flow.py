@@ -562,13 +562,15 @@ class Flow:
             self._cache.clear()
         return edge
 
-    def _bind_fresh(self, task: Task, keys: tuple[str, ...], values: tuple[Any, ...]) -> bool:
+    def _bind_fresh(self, task: Task, keys: tuple[str, ...], values: tuple[Any, ...], own: bool) -> bool:
         """Add a task copy just made by calling a task (so not in this flow; not a
         Parameter), bound to ``values`` under the first ``keys``, when every value is a plain value or a task
         of this flow: the common call, with none of the checks a task bound again needs.
         Plain values are stored as constants at once; the slug and the edges are filed
         when next read (see :class:`_Filed`). Returns False, adding nothing, for any
-        other call (:meth:`_bind_inputs` binds those)."""
+        other call (:meth:`_bind_inputs` binds those). ``own`` is False when the task
+        has neither a slug nor tags of its own in its ``__dict__``: its slug is then
+        generated from its name alone."""
         tasks = self._tasks
         scalars = linked = False
         for value in values:
@@ -580,12 +582,12 @@ class Flow:
                 scalars = True
             else:
                 return False
-        if task.slug is None and TASK_ADDED_HOOK.get() is None:
+        if (not own or task.slug is None) and TASK_ADDED_HOOK.get() is None:
             # add_task's work, the slug to be filed with the edges
             tasks[task] = None
             if self._cache:
                 self._cache.clear()
-            prefix = task.name if "tags" not in task.__dict__ else _slug_prefix(task)
+            prefix = _slug_prefix(task) if own else task.name
             pending = self._unfiled
             if linked:
                 pending += (task, prefix, keys, len(values))

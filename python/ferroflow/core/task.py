@@ -53,6 +53,8 @@ __all__ = [
     "MAX_RETRIES_LIMIT",
 ]
 
+_object_new = object.__new__
+
 #: Names ``run()`` may not use: ``Task.__call__``/``bind``/``map`` take them.
 RESERVED_ARGUMENTS = ("upstream_tasks", "mapped", "task_args", "flow")
 
@@ -66,6 +68,9 @@ _ACTIVE_FLOW: contextvars.ContextVar[Flow | None] = contextvars.ContextVar(
 _CONTEXT_TAGS: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
     "ferroflow_context_tags", default=frozenset()
 )
+#: Whether a tags() block was ever entered in this process: until then _CONTEXT_TAGS
+#: holds its default in every context, and a call need not look it up.
+_tags_blocks_seen = False
 
 
 def active_flow() -> Flow | None:
@@ -82,9 +87,11 @@ def tags(*names: str) -> Iterator[None]:
         with Flow("f") as flow, tags("db"):
             load()          # tagged "db"
     """
+    global _tags_blocks_seen
     for name in names:
         if not isinstance(name, str):
             raise TypeError(f"tags() takes tag names (str), got {name!r}")
+    _tags_blocks_seen = True
     token = _CONTEXT_TAGS.set(_CONTEXT_TAGS.get() | frozenset(names))
     try:
         yield
@@ -95,20 +102,35 @@ def tags(*names: str) -> Iterator[None]:
 # --------------------------------------------------------------------------- run() signature
 
 
-class _RunInfo(NamedTuple):
-    """What ferroflow needs to know about a ``run`` callable, computed once."""
+class _RunInfo:
+    """What ferroflow needs to know about a ``run`` callable, computed once. (A class
+    with slots: a call reads its fields at the speed of instance attributes.)"""
 
-    func: Any
-    signature: inspect.Signature
-    positional: tuple[str, ...]  # names that may be passed by position, in order
-    names: frozenset[str]  # every name that may be passed by keyword
-    required: tuple[str, ...]  # names without a default
-    var_keyword: str | None  # name of **kwargs, if any
-    nout: int | None
-    # The numbers of positional arguments that alone bind ``run()``'s arguments: from
-    # the number of required names (a prefix of ``positional``) to all of
-    # ``positional``; none when a keyword-only argument is required.
-    positional_counts: frozenset[int]
+    __slots__ = ("func", "signature", "positional", "names", "required", "var_keyword", "nout",
+                 "positional_counts")
+
+    def __init__(
+        self,
+        func: Any,
+        signature: inspect.Signature,
+        positional: tuple[str, ...],
+        names: frozenset[str],
+        required: tuple[str, ...],
+        var_keyword: str | None,
+        nout: int | None,
+        positional_counts: frozenset[int],
+    ):
+        self.func = func
+        self.signature = signature
+        self.positional = positional  # names that may be passed by position, in order
+        self.names = names  # every name that may be passed by keyword
+        self.required = required  # names without a default
+        self.var_keyword = var_keyword  # name of **kwargs, if any
+        self.nout = nout
+        # The numbers of positional arguments that alone bind ``run()``'s arguments:
+        # from the number of required names (a prefix of ``positional``) to all of
+        # ``positional``; none when a keyword-only argument is required.
+        self.positional_counts = positional_counts
 
 
 def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
@@ -461,28 +483,28 @@ def _check_slug(name: str, value: Any) -> str | None:
     return value
 
 
-def _copied(t: Task, copy_slug: bool) -> Task:
-    """What :meth:`Task.copy` makes before its ``task_args``: a new task of ``t``'s
-    class whose ``__dict__`` is a copy of ``t``'s (which holds the options that differ
-    from their defaults), with its own tags and state handlers and the tags of the
-    enclosing :func:`tags` blocks; an explicit slug gets ``"-copy"`` appended when
-    ``copy_slug``."""
-    cls = type(t)
-    new = cls.__new__(cls)
+def _copy_into(new: Task, t: Task, copy_slug: bool) -> dict[str, Any]:
+    """What :meth:`Task.copy` does before its ``task_args``: give ``new``, a bare
+    instance of ``t``'s class, a copy of ``t``'s ``__dict__`` (which holds the options
+    that differ from their defaults) with its own tags and state handlers, and the tags
+    of the enclosing :func:`tags` blocks; an explicit slug gets ``"-copy"`` appended
+    when ``copy_slug``. Returns ``new.__dict__``."""
     state = t.__dict__.copy()
     for name, clone in _CLONED_OPTIONS:
         if name in state:
             state[name] = clone(state[name])
-    if cls._ff_own_setattr:
-        object.__setattr__(new, "__dict__", state)
-    else:
+    cls = type(t)
+    if cls is FunctionTask or not cls._ff_own_setattr:  # (FunctionTask, the common class: not looked up)
         new.__dict__ = state
-    if copy_slug and t.slug:
+    else:
+        object.__setattr__(new, "__dict__", state)
+    if copy_slug and "slug" in state and t.slug:  # (a slug is in the task's __dict__ when it has one)
         state["slug"] = t.slug + "-copy"
-    context_tags = _CONTEXT_TAGS.get()
-    if context_tags:
-        new.tags |= context_tags
-    return new
+    if _tags_blocks_seen:
+        context_tags = _CONTEXT_TAGS.get()
+        if context_tags:
+            new.tags |= context_tags
+    return state
 
 
 def _require_flow(t: Task, flow: Flow | None) -> Flow:
@@ -728,8 +750,9 @@ class Task:
         ``"-copy"`` appended unless ``slug`` is given. Tags are the union of this
         task's, the given ones and the enclosing :func:`tags` block's.
         """
-        new = _copied(self, "slug" not in task_args)
-        state = new.__dict__
+        cls = type(self)
+        new = cls.__new__(cls)
+        state = _copy_into(new, self, "slug" not in task_args)
         if task_args:
             options = {}
             for attr, value in task_args.items():
@@ -752,44 +775,62 @@ class Task:
                 new._set_options(options)
         return new
 
-    def __call__(
+    def __call__(self, *args: Any, **kwargs: Any) -> Task:
+        """Copy this task (applying ``task_args``) and bind the copy to the inputs, in
+        ``flow`` or the active flow. Returns the copy.
+
+        The keyword arguments ``mapped``, ``task_args``, ``upstream_tasks`` and ``flow``
+        are the call's own (the signature is :meth:`_call`'s): ``mapped=True`` maps
+        over every input (see :meth:`map`); ``upstream_tasks`` adds state-only
+        dependencies; every other keyword is an input.
+        """
+        cls = type(self)
+        if kwargs or cls is not FunctionTask:
+            return self._call(args, **kwargs)
+        # The common call, `t(a, b)` of a FunctionTask (no keyword: its own keyword
+        # parameters, filled with defaults, would cost more than the rest of the call):
+        # what copy() does, then when the positional arguments alone bind run()'s, the
+        # flow binds them by name (no dict of arguments). The run info is the
+        # template's, unless run changed.
+        flow = _ACTIVE_FLOW.get()
+        if flow is None:
+            flow = _require_flow(self, flow)  # raises, saying what to do
+        new = _object_new(cls)
+        state = _copy_into(new, self, True)
+        info = state.get("_ff_instance_run_info")
+        if info is None or info.func is not state.get("run"):
+            info = new._run_info()
+        if len(args) in info.positional_counts and flow._bind_fresh(
+            new, info.positional, args, "slug" in state or "tags" in state
+        ):
+            return new
+        return new._bind_call(flow, args, {}, False, None)
+
+    def _call(
         self,
-        *args: Any,
+        args: tuple,
+        /,
+        *,
         mapped: bool = False,
         task_args: dict | None = None,
         upstream_tasks: Iterable[Any] | None = None,
         flow: Flow | None = None,
         **kwargs: Any,
     ) -> Task:
-        """Copy this task (applying ``task_args``) and bind the copy to the inputs, in
-        ``flow`` or the active flow. Returns the copy.
+        """``self(*args, **kwargs)`` with keyword arguments (see :meth:`__call__`)."""
+        flow = _require_flow(self, flow)
+        new = self.copy(**task_args) if task_args else self.copy()
+        return new._bind_call(flow, args, kwargs, mapped, upstream_tasks)
 
-        ``mapped=True`` maps over every input (see :meth:`map`); ``upstream_tasks``
-        adds state-only dependencies.
-        """
-        if flow is None:
-            flow = _ACTIVE_FLOW.get()
-            if flow is None:
-                flow = _require_flow(self, flow)  # raises, saying what to do
-        if task_args or kwargs or mapped or upstream_tasks or type(self).copy is not _TASK_COPY:
-            new = self.copy(**task_args) if task_args else self.copy()
-        else:
-            # The common call, `t(a, b)`: what copy() does, then when the positional
-            # arguments alone bind run()'s, the flow binds them by name (no dict of
-            # arguments). The run info is the template's, unless run is not an
-            # instance attribute (a Task subclass) or it changed.
-            new = _copied(self, True)
-            state = new.__dict__
-            info = state.get("_ff_instance_run_info")
-            if info is None or info.func is not state.get("run"):
-                info = new._run_info()
-            if len(args) in info.positional_counts and flow._bind_fresh(new, info.positional, args):
-                return new
-        arguments = new._bind_arguments(args, kwargs)
-        if (mapped or upstream_tasks or isinstance(new, _parameter.Parameter)
-                or not flow._bind_fresh(new, tuple(arguments), tuple(arguments.values()))):
-            flow._bind_inputs(new, arguments, bool(mapped), upstream_tasks)
-        return new
+    def _bind_call(
+        self, flow: Flow, args: tuple, kwargs: dict, mapped: bool, upstream_tasks: Iterable[Any] | None
+    ) -> Task:
+        """Bind this new copy, made by a call, to the call's inputs; returns it."""
+        arguments = self._bind_arguments(args, kwargs)
+        if (mapped or upstream_tasks or isinstance(self, _parameter.Parameter)
+                or not flow._bind_fresh(self, tuple(arguments), tuple(arguments.values()), True)):
+            flow._bind_inputs(self, arguments, bool(mapped), upstream_tasks)
+        return self
 
     def bind(
         self,
@@ -1088,7 +1129,23 @@ class Task:
 
 
 Task._ff_run_info = _class_run_info(Task)
-_TASK_COPY = Task.copy
+
+
+def _call_signature(
+    self,
+    *args: Any,
+    mapped: bool = False,
+    task_args: dict | None = None,
+    upstream_tasks: Iterable[Any] | None = None,
+    flow: Flow | None = None,
+    **kwargs: Any,
+) -> Task:
+    """The signature :meth:`Task.__call__` shows (``inspect.signature``, ``help``): it
+    takes these keywords, found in its ``**kwargs`` (see ``Task._call``)."""
+    raise NotImplementedError
+
+
+Task.__call__.__signature__ = inspect.signature(_call_signature)  # type: ignore[attr-defined]
 # The options' defaults, as class attributes (a function, the default trigger, as a
 # staticmethod: read from a task it is the function itself, not a bound method).
 for _name, _option in TASK_OPTIONS.items():
