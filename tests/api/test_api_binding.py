@@ -3,10 +3,12 @@ GetItem and operator tasks."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import importlib
 import inspect
 
+import cloudpickle
 import pytest
 
 from ferroflow.core import (
@@ -121,6 +123,39 @@ def test_a_task_class_copy_of_its_own_is_what_a_call_uses():
         a = Counted()(1)
         b = FromFunction(lambda x: x, name="g")(a)
     assert copies == [{}, {}] and flow.upstream_tasks(b) == {a} and flow.constants[a] == {"x": 1}
+
+
+def _templates():
+    def double(x, y=2):
+        return x * y
+
+    def triple(x):
+        return 3 * x
+
+    plain = task(double)
+    tagged = task(double, tags=["a"], state_handlers=[print], max_retries=1, retry_delay=1)
+    slugged = task(double, slug="own", nout=2)
+    rerun = task(double)
+    rerun.run = triple  # its run info, kept from before, is stale
+    unpickled = cloudpickle.loads(cloudpickle.dumps(task(double)))  # no run info kept
+    return [plain, tagged, slugged, rerun, unpickled]
+
+
+@pytest.mark.parametrize("block", [False, True])
+@pytest.mark.parametrize("index", range(5))
+def test_a_call_copies_as_copy_does(index, block):
+    template = _templates()[index]
+    with Flow("f") as flow, (tags("b") if block else contextlib.nullcontext()):
+        copied = template.copy()
+        called = template(1)
+    expected = {k: v for k, v in vars(copied).items() if k != "_ff_instance_run_info"}
+    assert {k: v for k, v in vars(called).items() if k != "_ff_instance_run_info"} == expected
+    assert type(called) is type(template) and called.tags is not template.tags
+    assert called.state_handlers is not template.state_handlers or "state_handlers" not in vars(template)
+    assert flow.constants[called] == {"x": 1} and called._run_info().func is template.run
+    elsewhere = Flow("g")
+    elsewhere.add_task(copied)
+    assert flow.slugs[called] == elsewhere.slugs[copied]  # the first of its name and tags in each
 
 
 def test_function_tasks_have_no_new_setattr_or_copy_of_their_own():

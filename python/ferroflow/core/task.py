@@ -788,17 +788,34 @@ class Task:
         if kwargs or cls is not FunctionTask:
             return self._call(args, **kwargs)
         # The common call, `t(a, b)` of a FunctionTask (no keyword: its own keyword
-        # parameters, filled with defaults, would cost more than the rest of the call):
-        # what copy() does, then when the positional arguments alone bind run()'s, the
-        # flow binds them by name (no dict of arguments). The run info is the
-        # template's, unless run changed.
+        # parameters, filled with defaults, would cost more than the rest of the call).
         flow = _ACTIVE_FLOW.get()
         if flow is None:
             flow = _require_flow(self, flow)  # raises, saying what to do
+        # What copy() does (_copy_into, written out here: a call is a tenth of this
+        # path; FunctionTask has no __new__ or __setattr__ of its own, and a slug is in
+        # the task's __dict__ when it has one). test_a_call_copies_as_copy_does pins it.
         new = _object_new(cls)
-        state = _copy_into(new, self, True)
-        info = state.get("_ff_instance_run_info")
-        if info is None or info.func is not state.get("run"):
+        state = self.__dict__.copy()
+        for name, clone in _CLONED_OPTIONS:
+            if name in state:
+                state[name] = clone(state[name])
+        new.__dict__ = state
+        if "slug" in state and self.slug:
+            state["slug"] = self.slug + "-copy"
+        if _tags_blocks_seen:
+            context_tags = _CONTEXT_TAGS.get()
+            if context_tags:
+                new.tags |= context_tags
+        # When the positional arguments alone bind run()'s, the flow binds them by
+        # name (no dict of arguments). The run info is the template's, unless run
+        # changed or the info is not kept (an unpickled task).
+        try:
+            info = state["_ff_instance_run_info"]
+            stale = info.func is not state["run"]
+        except KeyError:
+            stale = True
+        if stale:
             info = new._run_info()
         if len(args) in info.positional_counts and flow._bind_fresh(
             new, info.positional, args, "slug" in state or "tags" in state
