@@ -14,9 +14,11 @@ inputs; tasks and plain values mix freely::
         c = add.map([1, 2, 3])
 
 Task options (retries, trigger, tags...) are declared once, in ``TASK_OPTIONS``: that
-table says how each option is normalised, validated and copied. ``Task.__init__`` and
-``Task.copy(**task_args)`` both go through it, so a new option is one table entry plus
-one keyword argument.
+table says how each option is normalised, validated and copied, and its default.
+``Task.__init__`` and ``Task.copy(**task_args)`` both go through it, so a new option is
+one table entry plus one keyword argument. The defaults are class attributes of
+:class:`Task`: a task's ``__dict__`` holds only the options that differ from them, so
+the copy each call makes copies a few keys (``benches/plain_dags.py``'s ``build``).
 """
 
 from __future__ import annotations
