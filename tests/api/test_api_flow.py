@@ -19,6 +19,7 @@ from ferroflow.core import (
     task,
     unmapped,
 )
+from ferroflow.core.flow import TASK_ADDED_HOOK
 from ferroflow.errors import CycleError
 
 
@@ -250,6 +251,21 @@ def test_a_slug_is_what_the_task_was_when_added():
         t.tags.add("late")
         t.slug = "own"
     assert flow.slugs[t] == "join-1" and flow.get_tasks(slug="join-1") == [t]
+
+
+def test_the_task_added_hook_sees_calls_from_the_first_time_it_is_set(monkeypatch):
+    monkeypatch.setattr(TASK_ADDED_HOOK, "ever_set", False)  # as in a process that never set it
+    seen = []
+    with Flow("f") as flow:
+        one()
+        token = TASK_ADDED_HOOK.set(lambda f, t: seen.append((f, t.name)))
+        try:
+            add(1)
+            flow.add_task(named("x"))
+        finally:
+            TASK_ADDED_HOOK.reset(token)
+        one()
+    assert seen == [(flow, "add"), (flow, "x")] and TASK_ADDED_HOOK.get() is None
 
 
 def test_a_flow_with_bindings_not_yet_filed_copies_and_pickles_whole():

@@ -49,11 +49,34 @@ _SCALARS = frozenset({int, float, str, bool, bytes, complex, type(None)})
 _NO_KEYS: Mapping[str, Any] = {}
 _tuple_new = tuple.__new__
 
+_Hook = Callable[["Flow", Task], None]
+
+
+class _TaskAddedHook:
+    """A context variable (ContextVar's ``get``, ``set`` and ``reset``) that also
+    remembers whether it was ever set: until then it holds its default, None, in every
+    context, and adding a task need not look it up."""
+
+    __slots__ = ("_var", "ever_set")
+
+    def __init__(self, name: str):
+        self._var: contextvars.ContextVar[_Hook | None] = contextvars.ContextVar(name, default=None)
+        self.ever_set = False
+
+    def get(self) -> _Hook | None:
+        return self._var.get()
+
+    def set(self, hook: _Hook | None) -> contextvars.Token[_Hook | None]:
+        self.ever_set = True
+        return self._var.set(hook)
+
+    def reset(self, token: contextvars.Token[_Hook | None]) -> None:
+        self._var.reset(token)
+
+
 #: While set, called as ``hook(flow, task)`` after a task is newly added to any flow;
 #: ``ferroflow.control_flow.case`` sets it to collect the tasks created in its block.
-TASK_ADDED_HOOK: contextvars.ContextVar[Callable[[Flow, Task], None] | None] = contextvars.ContextVar(
-    "ferroflow_task_added_hook", default=None
-)
+TASK_ADDED_HOOK = _TaskAddedHook("ferroflow_task_added_hook")
 
 
 class TaskSet(collections.abc.MutableSet):
@@ -415,7 +438,7 @@ class Flow:
         tasks[task] = None
         if self._cache:
             self._cache.clear()
-        hook = TASK_ADDED_HOOK.get()
+        hook = TASK_ADDED_HOOK.get() if TASK_ADDED_HOOK.ever_set else None
         if hook is not None:
             hook(self, task)
         return task
@@ -582,7 +605,7 @@ class Flow:
                 scalars = True
             else:
                 return False
-        if (not own or task.slug is None) and TASK_ADDED_HOOK.get() is None:
+        if (not own or task.slug is None) and (not TASK_ADDED_HOOK.ever_set or TASK_ADDED_HOOK.get() is None):
             # add_task's work, the slug to be filed with the edges
             tasks[task] = None
             if self._cache:

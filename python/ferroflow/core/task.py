@@ -803,7 +803,8 @@ class Task:
             if name in state:
                 state[name] = clone(state[name])
         new.__dict__ = state
-        if "slug" in state and self.slug:
+        slugged = "slug" in state
+        if slugged and self.slug:
             state["slug"] = self.slug + "-copy"
         if _tags_blocks_seen:
             context_tags = _CONTEXT_TAGS.get()
@@ -820,7 +821,7 @@ class Task:
         if stale:
             info = new._run_info()
         if len(args) in info.positional_counts and flow._bind_fresh(
-            new, info.positional, args, "slug" in state or "tags" in state
+            new, info.positional, args, slugged or "tags" in state
         ):
             return new
         return new._bind_call(flow, args, {}, False, None)
