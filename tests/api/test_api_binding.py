@@ -158,6 +158,24 @@ def test_a_call_copies_as_copy_does(index, block):
     assert flow.slugs[called] == elsewhere.slugs[copied]  # the first of its name and tags in each
 
 
+def test_a_copy_that_returns_a_task_of_the_flow_binds_it_again():
+    class Single(Task):
+        def run(self, x):
+            return x
+
+        def copy(self, **task_args):
+            return self
+
+    single = Single()
+    with Flow("f") as flow:
+        a = one()
+        assert single(a) is single
+        with pytest.raises(ValueError, match="'x' of task 'Single' is already bound"):
+            single(2)
+        single(a)  # the very same input again
+    assert list(flow.slugs.values()) == ["one-1", "Single-1"] and flow.upstream_tasks(single) == {a}
+
+
 def test_function_tasks_have_no_new_setattr_or_copy_of_their_own():
     # Task.__call__'s fast path for FunctionTask copies without looking these up.
     assert FunctionTask.__new__ is object.__new__

@@ -35,7 +35,7 @@ from typing import (
 )
 
 from ferroflow.core.collections import Constant, as_task, is_constant
-from ferroflow.core.edge import Edge, EdgeAnnotation, _edge_from_parts, is_valid_key
+from ferroflow.core.edge import Edge, EdgeAnnotation, _edge_from_parts, _tuple_new, is_valid_key
 from ferroflow.core.parameter import Parameter
 from ferroflow.core.task import _ACTIVE_FLOW, FunctionTask, Task
 
@@ -47,7 +47,6 @@ __all__ = ["Flow", "TaskSet"]
 # Values stored as constants without further inspection on the bind fast path.
 _SCALARS = frozenset({int, float, str, bool, bytes, complex, type(None)})
 _NO_KEYS: Mapping[str, Any] = {}
-_tuple_new = tuple.__new__
 
 _Hook = Callable[["Flow", Task], None]
 
@@ -586,14 +585,14 @@ class Flow:
         return edge
 
     def _bind_fresh(self, task: Task, keys: tuple[str, ...], values: tuple[Any, ...], own: bool) -> bool:
-        """Add a task copy just made by calling a task (so not in this flow; not a
-        Parameter), bound to ``values`` under the first ``keys``, when every value is a plain value or a task
-        of this flow: the common call, with none of the checks a task bound again needs.
-        Plain values are stored as constants at once; the slug and the edges are filed
-        when next read (see :class:`_Filed`). Returns False, adding nothing, for any
-        other call (:meth:`_bind_inputs` binds those). ``own`` is False when the task
-        has neither a slug nor tags of its own in its ``__dict__``: its slug is then
-        generated from its name alone."""
+        """Add ``task``, a copy just made by calling a task (not in this flow, not a
+        Parameter), bound to ``values`` under the first ``keys``, when every value is a
+        plain value or a task of this flow: the common call, with none of the checks a
+        task bound again needs. Plain values are stored as constants at once; the slug
+        and the edges are filed when next read (see :class:`_Filed`). Returns False,
+        adding nothing, for any other call (:meth:`_bind_inputs` binds those). ``own``
+        is False when the task has neither a slug nor tags of its own in its
+        ``__dict__``: its slug is then generated from its name alone."""
         tasks = self._tasks
         scalars = linked = False
         for value in values:

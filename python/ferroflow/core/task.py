@@ -845,9 +845,10 @@ class Task:
     def _bind_call(
         self, flow: Flow, args: tuple, kwargs: dict, mapped: bool, upstream_tasks: Iterable[Any] | None
     ) -> Task:
-        """Bind this new copy, made by a call, to the call's inputs; returns it."""
+        """Bind this copy, made by a call, to the call's inputs; returns it. (A copy()
+        of a subclass's own may return a task already in the flow: bound again.)"""
         arguments = self._bind_arguments(args, kwargs)
-        if (mapped or upstream_tasks or isinstance(self, _parameter.Parameter)
+        if (mapped or upstream_tasks or isinstance(self, _parameter.Parameter) or self in flow.tasks
                 or not flow._bind_fresh(self, tuple(arguments), tuple(arguments.values()), True)):
             flow._bind_inputs(self, arguments, bool(mapped), upstream_tasks)
         return self
