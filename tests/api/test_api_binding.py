@@ -3,8 +3,12 @@ GetItem and operator tasks."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import importlib
+import inspect
 
+import cloudpickle
 import pytest
 
 from ferroflow.core import (
@@ -12,6 +16,7 @@ from ferroflow.core import (
     Dict,
     Edge,
     Flow,
+    FunctionTask,
     GetItem,
     List,
     Parameter,
@@ -20,6 +25,7 @@ from ferroflow.core import (
     flatten,
     mapped,
     operators,
+    tags,
     task,
     unmapped,
 )
@@ -58,6 +64,134 @@ class Extract(Task):
 
 def edges_into(flow, t):
     return {(e.upstream_task, e.key, e.mapped, e.flattened) for e in flow.edges_to(t)}
+
+
+# ----------------------------------------------------------------------------- the plain call's fast path
+
+
+def test_call_shows_its_keywords_in_its_signature():
+    assert str(inspect.signature(Task.__call__)) == (
+        "(self, *args: 'Any', mapped: 'bool' = False, task_args: 'dict | None' = None, "
+        "upstream_tasks: 'Iterable[Any] | None' = None, flow: 'Flow | None' = None, **kwargs: 'Any') -> 'Task'"
+    )
+
+
+def _shape(flow):
+    return ([(t.name, flow.slugs[t]) for t in flow.tasks],
+            sorted((flow.slugs[e.upstream_task], flow.slugs[e.downstream_task], e.key) for e in flow.edges),
+            {flow.slugs[t]: dict(c) for t, c in flow.constants.items() if c})
+
+
+def test_a_call_spelling_out_the_default_keywords_builds_what_the_plain_call_does():
+    with Flow("plain") as plain:
+        a = one()
+        add(add(a), 2)
+    with Flow("spelled") as spelled:
+        a = one(mapped=False, task_args={}, upstream_tasks=None, flow=spelled)
+        add(add(a, flow=spelled, upstream_tasks=()), 2, mapped=False)
+    assert _shape(plain) == _shape(spelled)
+
+
+def test_a_run_argument_named_args_is_an_input():
+    @task
+    def takes_args(args, kwargs=0):
+        return args
+
+    with Flow("f") as flow:
+        t = takes_args(args=1, kwargs=2)
+        u = takes_args(3)
+    assert flow.constants[t] == {"args": 1, "kwargs": 2} and flow.constants[u] == {"args": 3}
+
+
+def test_a_task_class_copy_of_its_own_is_what_a_call_uses():
+    copies = []
+
+    class Counted(Task):
+        def run(self, x):
+            return x
+
+        def copy(self, **task_args):
+            copies.append(task_args)
+            return super().copy(**task_args)
+
+    class FromFunction(FunctionTask):
+        def copy(self, **task_args):
+            copies.append(task_args)
+            return super().copy(**task_args)
+
+    with Flow("f") as flow:
+        a = Counted()(1)
+        b = FromFunction(lambda x: x, name="g")(a)
+    assert copies == [{}, {}] and flow.upstream_tasks(b) == {a} and flow.constants[a] == {"x": 1}
+
+
+def _templates():
+    def double(x, y=2):
+        return x * y
+
+    def triple(x):
+        return 3 * x
+
+    plain = task(double)
+    tagged = task(double, tags=["a"], state_handlers=[print], max_retries=1, retry_delay=1)
+    slugged = task(double, slug="own", nout=2)
+    rerun = task(double)
+    rerun.run = triple  # its run info, kept from before, is stale
+    unpickled = cloudpickle.loads(cloudpickle.dumps(task(double)))  # no run info kept
+    return [plain, tagged, slugged, rerun, unpickled]
+
+
+@pytest.mark.parametrize("block", [False, True])
+@pytest.mark.parametrize("index", range(5))
+def test_a_call_copies_as_copy_does(index, block):
+    template = _templates()[index]
+    with Flow("f") as flow, (tags("b") if block else contextlib.nullcontext()):
+        copied = template.copy()
+        called = template(1)
+    expected = {k: v for k, v in vars(copied).items() if k != "_ff_instance_run_info"}
+    assert {k: v for k, v in vars(called).items() if k != "_ff_instance_run_info"} == expected
+    assert type(called) is type(template) and called.tags is not template.tags
+    assert called.state_handlers is not template.state_handlers or "state_handlers" not in vars(template)
+    assert flow.constants[called] == {"x": 1} and called._run_info().func is template.run
+    elsewhere = Flow("g")
+    elsewhere.add_task(copied)
+    assert flow.slugs[called] == elsewhere.slugs[copied]  # the first of its name and tags in each
+
+
+def test_a_copy_that_returns_a_task_of_the_flow_binds_it_again():
+    class Single(Task):
+        def run(self, x):
+            return x
+
+        def copy(self, **task_args):
+            return self
+
+    single = Single()
+    with Flow("f") as flow:
+        a = one()
+        assert single(a) is single
+        with pytest.raises(ValueError, match="'x' of task 'Single' is already bound"):
+            single(2)
+        single(a)  # the very same input again
+    assert list(flow.slugs.values()) == ["one-1", "Single-1"] and flow.upstream_tasks(single) == {a}
+
+
+def test_function_tasks_have_no_new_setattr_or_copy_of_their_own():
+    # Task.__call__'s fast path for FunctionTask copies without looking these up.
+    assert FunctionTask.__new__ is object.__new__
+    assert FunctionTask.__setattr__ is object.__setattr__
+    assert FunctionTask.copy is Task.copy
+
+
+def test_tags_blocks_reach_calls_after_the_first_one(monkeypatch):
+    task_module = importlib.import_module("ferroflow.core.task")  # (ferroflow.core.task is the decorator)
+    monkeypatch.setattr(task_module, "_tags_blocks_seen", False)
+    with Flow("f"):
+        before = add(1)
+        with tags("t"):
+            inside = add(before)
+        after = add(inside)
+    assert (before.tags, inside.tags, after.tags) == (set(), {"t"}, set())
 
 
 # ----------------------------------------------------------------------------- call vs bind

@@ -19,6 +19,7 @@ from ferroflow.core import (
     task,
     unmapped,
 )
+from ferroflow.core.flow import TASK_ADDED_HOOK
 from ferroflow.errors import CycleError
 
 
@@ -190,6 +191,145 @@ def test_slugs_are_per_flow():
     f1 = Flow("f1", tasks=[named("a"), a])
     f2 = Flow("f2", tasks=[a])
     assert (f1.slugs[a], f2.slugs[a]) == ("a-2", "a-1")
+
+
+# ----------------------------------------------------------------------------- slugs and edges filed when read
+
+
+@task
+def join(a, b, c):
+    return (a, b, c)
+
+
+def _imperative_twin(flow):
+    """The flow built again, task by task and edge by edge, with the imperative API."""
+    twin = Flow(flow.name)
+    for t in flow.tasks:
+        twin.add_task(t)
+        for edge in flow._edges_in.get(t, {}).values():
+            twin.add_edge(edge.upstream_task, t, key=edge.key)
+        for key, value in flow.constants.get(t, {}).items():
+            twin.constants[t][key] = value
+    return twin
+
+
+def _indexes(flow):
+    return (list(flow.tasks), list(flow.slugs.items()), list(flow._slug_owner.items()),
+            dict(flow._slug_counters), flow.edges, [(t, list(d.items())) for t, d in flow._edges_in.items()],
+            [(t, list(e)) for t, e in flow._edges_out.items()], dict(flow.constants))
+
+
+def test_a_flow_built_by_calls_has_the_indexes_of_one_built_task_by_task():
+    with Flow("grid") as flow:
+        layer = [join(i, 0, 0) for i in range(4)]
+        for _ in range(3):
+            layer = [join(layer[max(i - 1, 0)], layer[i], layer[min(i + 1, 3)]) for i in range(4)]
+        mixed = join(layer[0], 5, c=layer[1])  # a keyword: bound at once
+        join(mixed, layer[2], "x")
+    assert [flow.slugs[t] for t in list(flow.tasks)[:5]] == ["join-1", "join-2", "join-3", "join-4", "join-5"]
+    assert _indexes(flow) == _indexes(_imperative_twin(flow))
+    assert len(flow.edges) == 3 * 12 + 2 + 2
+
+
+def test_slugs_are_given_in_the_order_tasks_are_added_whatever_way():
+    with Flow("f") as flow:
+        first = join(1, 2, 3)
+        flow.add_task(named("join", slug="join-2"))
+        second = join(first, first, first)
+        with pytest.raises(ValueError, match='"join-1"'):
+            flow.add_task(named("other", slug="join-1"))
+        tagged = join(second, 1, 2, task_args=dict(tags=["t"]))
+        flow.add_task(named("join"))
+    assert list(flow.slugs.values()) == ["join-1", "join-2", "join-3", "join-t-1", "join-4"]
+    assert flow.get_tasks(slug="join-3") == [second] and flow.slugs[tagged] == "join-t-1"
+
+
+def test_a_slug_is_what_the_task_was_when_added():
+    with Flow("f") as flow:
+        t = join(1, 2, 3)
+        t.name = "renamed"
+        t.tags.add("late")
+        t.slug = "own"
+    assert flow.slugs[t] == "join-1" and flow.get_tasks(slug="join-1") == [t]
+
+
+def test_the_task_added_hook_sees_calls_from_the_first_time_it_is_set(monkeypatch):
+    monkeypatch.setattr(TASK_ADDED_HOOK, "ever_set", False)  # as in a process that never set it
+    seen = []
+    with Flow("f") as flow:
+        one()
+        token = TASK_ADDED_HOOK.set(lambda f, t: seen.append((f, t.name)))
+        try:
+            add(1)
+            flow.add_task(named("x"))
+        finally:
+            TASK_ADDED_HOOK.reset(token)
+        one()
+    assert seen == [(flow, "add"), (flow, "x")] and TASK_ADDED_HOOK.get() is None
+
+
+def test_a_flow_with_bindings_not_yet_filed_copies_and_pickles_whole():
+    with Flow("f") as flow:
+        a = join(1, 2, 3)
+        b = join(a, a, 1)
+    state = flow.__getstate__()
+    assert "_unfiled" not in state and state["slugs"] == {a: "join-1", b: "join-2"}
+    with flow:
+        c = join(b, a, 2)
+    copied = flow.copy()
+    back = pickle.loads(cloudpickle.dumps(flow))
+    with copied:
+        join(c, c, c)
+    with back:
+        join(*[t for t in back.tasks if t.name == "join"][:3])
+    for other in (copied, back):
+        assert len(other.tasks) == 4 and len(other.edges) == 7 and list(other.slugs.values())[-1] == "join-4"
+    assert len(flow.tasks) == 3 and len(flow.edges) == 4
+
+
+#: ``pickle.dumps(flow, protocol=4)`` made by ferroflow before slugs and edges were
+#: filed when read (every index in the flow's ``__dict__``, no ``_unfiled``), of
+#: ``q = FunctionTask(shlex.quote)`` and, in ``with Flow("old") as flow``,
+#: ``p = Parameter("p", default="a b")``, ``x = q(p)``, ``y = q(x)``,
+#: ``z = q(y, task_args=dict(name="last"))``.
+_FLOW_PICKLED_BEFORE = (
+    "gASV5AUAAAAAAACME2ZlcnJvZmxvdy5jb3JlLmZsb3eUjARGbG93lJOUKYGUfZQojARuYW1llIwDb2xklIwGcmVzdWx0lE6M"
+    "DnN0YXRlX2hhbmRsZXJzlF2UjApvbl9mYWlsdXJllE6MFnRlcm1pbmFsX3N0YXRlX2hhbmRsZXKUTowIc2NoZWR1bGWUTowI"
+    "ZXhlY3V0b3KUTowKcnVuX2NvbmZpZ5ROjAdzdG9yYWdllE6MDGtlZXBfcmVzdWx0c5SIjAZfdGFza3OUfZQojBNmZXJyb2Zs"
+    "b3cuY29yZS50YXNrlIwMRnVuY3Rpb25UYXNrlJOUKYGUfZQojApfX21vZHVsZV9flIwFc2hsZXiUjAhfX25hbWVfX5SMBXF1"
+    "b3RllIwMX19xdWFsbmFtZV9flGgbjAdfX2RvY19flIwxUmV0dXJuIGEgc2hlbGwtZXNjYXBlZCB2ZXJzaW9uIG9mIHRoZSBz"
+    "dHJpbmcgKnMqLpSMD19fYW5ub3RhdGlvbnNfX5R9lIwLX193cmFwcGVkX1+UaBloG5OUjANydW6UaCJoBWgbjARzbHVnlE6M"
+    "BHRhZ3OUj5SMC21heF9yZXRyaWVzlEsAjAtyZXRyeV9kZWxheZROjAhyZXRyeV9vbpQpjA9yZXRyeV9jb25kaXRpb26UTowH"
+    "dHJpZ2dlcpSMEmZlcnJvZmxvdy50cmlnZ2Vyc5SMDmFsbF9zdWNjZXNzZnVslJOUjBVza2lwX29uX3Vwc3RyZWFtX3NraXCU"
+    "iIwEbm91dJROjApsb2dfc3Rkb3V0lImMB3RpbWVvdXSUTmgIXZRoCk5oB06MCmNoZWNrcG9pbnSUTowGdGFyZ2V0lE6MCWNh"
+    "Y2hlX2ZvcpROjA9jYWNoZV92YWxpZGF0b3KUTowJY2FjaGVfa2V5lE6MDGNhY2hlX2tleV9mbpROjA10YXNrX3J1bl9uYW1l"
+    "lE51Yk6MGGZlcnJvZmxvdy5jb3JlLnBhcmFtZXRlcpSMCVBhcmFtZXRlcpSTlCmBlH2UKIwIcmVxdWlyZWSUiYwHZGVmYXVs"
+    "dJSMA2EgYpRoBYwBcJRoJGhDaCWPlGgnSwBoKE5oKSloKk5oK2guaC+IaDBOaDGJaDJOaAhdlGgKTmgHTmg0Tmg1Tmg2Tmg3"
+    "Tmg4Tmg5Tmg6TnViTmgVKYGUfZQoaBhoGWgaaBtoHGgbaB1oHmgfaCBoIWgiaCNoImgFaBtoJE5oJY+UaCdLAGgoTmgpKWgq"
+    "TmgraC5oL4hoME5oMYloMk5oCF2UaApOaAdOaDROaDVOaDZOaDdOaDhOaDlOaDpOdWJOaBUpgZR9lChoGGgZaBpoG2gcaBto"
+    "HWgeaB9oIGghaCJoI2giaAWMBGxhc3SUaCROaCWPlGgnSwBoKE5oKSloKk5oK2guaC+IaDBOaDGJaDJOaAhdlGgKTmgHTmg0"
+    "Tmg1Tmg2Tmg3Tmg4Tmg5Tmg6TnViTnWMBWVkZ2VzlI+UKIwTZmVycm9mbG93LmNvcmUuZWRnZZSMEF9lZGdlX2Zyb21fcGFy"
+    "dHOUk5QoaD5oFowBc5SJiXSUUpRoUyhoRmhKaFSJiXSUUpRoUyhoFmhGaFSJiXSUUpSQjAljb25zdGFudHOUjAtjb2xsZWN0"
+    "aW9uc5SMC2RlZmF1bHRkaWN0lJOUjAhidWlsdGluc5SMBGRpY3SUk5SFlFKUjAVzbHVnc5R9lChoFowHcXVvdGUtMZRoPmhD"
+    "aEaMB3F1b3RlLTKUaEqMBmxhc3QtMZR1jAtfc2x1Z19vd25lcpR9lChoZmgWaENoPmhnaEZoaGhKdYwOX3NsdWdfY291bnRl"
+    "cnOUfZQoaBtLAmhMSwF1jAlfZWRnZXNfaW6UfZQoaBZ9lGhUaFZzaEZ9lGhUaFpzaEp9lGhUaFhzdYwKX2VkZ2VzX291dJR9"
+    "lChoPl2UaFZhaBZdlGhaYWhGXZRoWGF1jBBfcmVmZXJlbmNlX3Rhc2tzlH2UjAZfY2FjaGWUfZSMD19jb250ZXh0X3Rva2Vu"
+    "c5RdlHViLg=="
+)
+
+
+def test_a_flow_pickled_before_bindings_were_filed_lazily_still_loads():
+    import base64
+    import shlex
+
+    flow = pickle.loads(base64.b64decode(_FLOW_PICKLED_BEFORE))
+    x, p, y, z = flow.tasks  # x was added before its input p
+    assert list(flow.slugs.values()) == ["quote-1", "p", "quote-2", "last-1"]
+    assert flow.upstream_tasks(z) == {y} and len(flow.edges) == 3
+    with flow:
+        w = z.copy()(z)
+    assert flow.slugs[w] == "last-2" and flow.upstream_tasks(w) == {z}
+    assert flow.run(record=False).result[w].result == shlex.quote(shlex.quote(shlex.quote(shlex.quote("a b"))))
 
 
 # ----------------------------------------------------------------------------- add_edge

@@ -461,11 +461,138 @@ def test_tasks_pickle():
     assert (back.name, back.tags, back.max_retries, back.retry_on) == ("t", {"a"}, 1, (KeyError,))
 
 
+def test_a_task_class_defined_in_a_function_pickles_by_value_with_its_inspected_run():
+    def make():
+        class Local(Task):
+            def run(self, x):
+                return 2 * x
+
+        return Local
+
+    back = pickle.loads(cloudpickle.dumps(make()(name="local")))
+    with Flow("f") as flow:
+        t = back(4)
+    assert flow.constants[t] == {"x": 4} and flow.run(record=False).result[t].result == 8
+
+
 def test_function_tasks_cloudpickle():
     t = task(lambda x: x + 1)
     back = cloudpickle.loads(cloudpickle.dumps(t))
     assert back.run(1) == 2
     assert back.inputs()["x"]["required"] is True
+
+
+# ----------------------------------------------------------------------------- defaults as class attributes
+
+
+def test_a_task_stores_only_the_options_that_differ_from_their_defaults():
+    t = Task(name="t", max_retries=1, retry_delay=SECOND)
+    assert set(vars(t)) == {"name", "max_retries", "retry_delay"}
+    for name in set(TASK_OPTIONS) - {"max_retries", "retry_delay"}:
+        assert getattr(t, name) == getattr(Task(), name), name
+    assert "slug" not in vars(task(_double))
+
+
+def test_a_task_made_with_every_default_spelled_out_is_like_one_without():
+    spelled = Task(
+        tags=None, max_retries=None, retry_delay=None, retry_on=None, retry_condition=None,
+        trigger=None, skip_on_upstream_skip=True, nout=None, log_stdout=False, timeout=None,
+        state_handlers=None, on_failure=None, result=None, checkpoint=None, target=None,
+        cache_for=None, cache_validator=None, cache_key=None, cache_key_fn=None, task_run_name=None,
+    )
+    assert set(vars(spelled)) == {"name"}
+    assert spelled.trigger is triggers.all_successful  # the function, not a bound method
+
+
+def test_tags_and_state_handlers_are_each_tasks_own_even_when_never_set():
+    a, b = Task(), Task()
+    a.tags.add("x")
+    a.state_handlers.append(print)
+    assert (b.tags, b.state_handlers) == (set(), [])
+    assert a.tags == {"x"} and a.state_handlers == [print]
+    assert a.tags is a.tags
+
+
+def test_a_copys_later_changes_reach_neither_its_template_nor_its_siblings():
+    template = task(_double)
+    one, two = template.copy(), template.copy()
+    one.tags.add("one")
+    one.state_handlers.append(print)
+    one.max_retries = 3
+    one.retry_delay = SECOND
+    one.name = "renamed"
+    for other in (template, two):
+        assert (other.tags, other.state_handlers, other.max_retries, other.retry_delay, other.name) == (
+            set(), [], 0, None, "_double")
+    template.tags.add("late")
+    template.state_handlers.append(repr)
+    assert (one.tags, two.tags, one.state_handlers, two.state_handlers) == ({"one"}, set(), [print], [])
+    assert template.copy().tags == {"late"} and template.copy().state_handlers == [repr]
+
+
+def test_a_class_attribute_named_like_an_option_stays_hidden_as_before():
+    class Shadowing(Task):
+        max_retries = 3
+        slug = "class-slug"
+
+    t = Shadowing()
+    assert (t.max_retries, t.slug) == (0, None)
+    assert Shadowing(max_retries=1, retry_delay=SECOND).copy().max_retries == 1
+
+
+def test_a_function_attribute_named_like_an_option_does_not_become_the_option():
+    def fn(x):
+        return x
+
+    fn.timeout = "soon"
+    fn.tags = "oops"
+    fn.slug = "fn-slug"
+    t = task(fn)
+    assert (t.timeout, t.tags, t.slug) == (None, set(), None)
+
+
+#: ``pickle.dumps((q, c, s, p), protocol=4)`` made by ferroflow before option defaults
+#: became class attributes (every option was then in each task's ``__dict__``), of:
+#: ``q = FunctionTask(shlex.quote, max_retries=2, retry_delay=timedelta(seconds=1),
+#: tags=["a"])`` and, in ``with Flow("f") as flow, tags("b")``, ``p = Parameter("p",
+#: default=1)``, ``c = q(p)`` and ``s = p + 1``.
+_PICKLED_BEFORE = (
+    "gASV2gMAAAAAAAAojBNmZXJyb2Zsb3cuY29yZS50YXNrlIwMRnVuY3Rpb25UYXNrlJOUKYGUfZQojApfX21vZHVsZV9flIwF"
+    "c2hsZXiUjAhfX25hbWVfX5SMBXF1b3RllIwMX19xdWFsbmFtZV9flGgIjAdfX2RvY19flIwxUmV0dXJuIGEgc2hlbGwtZXNj"
+    "YXBlZCB2ZXJzaW9uIG9mIHRoZSBzdHJpbmcgKnMqLpSMD19fYW5ub3RhdGlvbnNfX5R9lIwLX193cmFwcGVkX1+UaAZoCJOU"
+    "jANydW6UaA+MBG5hbWWUaAiMBHNsdWeUTowEdGFnc5SPlCiMAWGUkIwLbWF4X3JldHJpZXOUSwKMC3JldHJ5X2RlbGF5lIwI"
+    "ZGF0ZXRpbWWUjAl0aW1lZGVsdGGUk5RLAEsBSwCHlFKUjAhyZXRyeV9vbpQpjA9yZXRyeV9jb25kaXRpb26UTowHdHJpZ2dl"
+    "cpSMEmZlcnJvZmxvdy50cmlnZ2Vyc5SMDmFsbF9zdWNjZXNzZnVslJOUjBVza2lwX29uX3Vwc3RyZWFtX3NraXCUiIwEbm91"
+    "dJROjApsb2dfc3Rkb3V0lImMB3RpbWVvdXSUTowOc3RhdGVfaGFuZGxlcnOUXZSMCm9uX2ZhaWx1cmWUTowGcmVzdWx0lE6M"
+    "CmNoZWNrcG9pbnSUTowGdGFyZ2V0lE6MCWNhY2hlX2ZvcpROjA9jYWNoZV92YWxpZGF0b3KUTowJY2FjaGVfa2V5lE6MDGNh"
+    "Y2hlX2tleV9mbpROjA10YXNrX3J1bl9uYW1llE51YmgCKYGUfZQoaAVoBmgHaAhoCWgIaApoC2gMaA1oDmgPaBBoD2gRaAho"
+    "Ek5oE4+UKGgVjAFilJBoFksCaBdoHGgdKWgeTmgfaCJoI4hoJE5oJYloJk5oJ12UaClOaCpOaCtOaCxOaC1OaC5OaC9OaDBO"
+    "aDFOdWKMGGZlcnJvZmxvdy5jb3JlLm9wZXJhdG9yc5SMA0FkZJSTlCmBlH2UKGgRaDhoEk5oE4+UKGg1kGgWSwBoF05oHSlo"
+    "Hk5oH2giaCOIaCROaCWJaCZOaCddlGgpTmgqTmgrTmgsTmgtTmguTmgvTmgwTmgxTnVijBhmZXJyb2Zsb3cuY29yZS5wYXJh"
+    "bWV0ZXKUjAlQYXJhbWV0ZXKUk5QpgZR9lCiMCHJlcXVpcmVklImMB2RlZmF1bHSUSwFoEYwBcJRoEmhFaBOPlChoNZBoFksA"
+    "aBdOaB0paB5OaB9oImgjiGgkTmgliWgmTmgnXZRoKU5oKk5oK05oLE5oLU5oLk5oL05oME5oMU51YnSULg=="
+)
+
+
+def test_tasks_pickled_before_option_defaults_were_class_attributes_still_load():
+    import base64
+    import shlex
+
+    q, c, s, p = pickle.loads(base64.b64decode(_PICKLED_BEFORE))
+    assert [type(t).__name__ for t in (q, c, s, p)] == ["FunctionTask", "FunctionTask", "Add", "Parameter"]
+    assert [repr(t) for t in (q, c, s, p)] == ["<Task: quote>", "<Task: quote>", "<Task: Add>", "<Parameter: p>"]
+    assert [(t.name, t.slug, t.tags) for t in (q, c, s, p)] == [
+        ("quote", None, {"a"}), ("quote", None, {"a", "b"}), ("Add", None, {"b"}), ("p", "p", {"b"})]
+    assert (c.max_retries, c.retry_delay, s.max_retries, s.retry_delay) == (2, SECOND, 0, None)
+    assert c.trigger is triggers.all_successful and c.state_handlers == [] and c.retry_on == ()
+    assert (c.__name__, c.__doc__, c.__wrapped__, c.run("a b")) == ("quote", shlex.quote.__doc__, shlex.quote, "'a b'")
+    assert set(c.inputs()) == {"s"} and p.default == 1
+    copy = c.copy()
+    copy.tags.add("z")
+    assert (c.tags, copy.tags) == ({"a", "b"}, {"a", "b", "z"})
+    with Flow("g") as flow:
+        bound = c("a b")
+    assert flow.constants[bound] == {"s": "a b"} and flow.run(record=False).result[bound].result == "'a b'"
 
 
 # ----------------------------------------------------------------------------- unusual run()

@@ -10,8 +10,13 @@ Imperative API -- ``add_task``, ``add_edge``, ``set_dependencies``, ``chain``.
 
 The flow keeps adjacency indexes (upstream and downstream edges per task, keys bound
 per task) up to date as edges are added, so graph queries cost what they return, even
-on flows of 100,000 tasks. Topological order and cycle detection are the Rust core's
-job (:func:`ferroflow.engine.graph.freeze`).
+on flows of 100,000 tasks. Two kinds of work wait until something reads the indexes
+(see :class:`_Filed`): the generated slugs of added tasks, and the edges of a task
+called with tasks of the flow and plain values (``join(a, b, c)``, the common call),
+kept as they were given. So building a large flow makes no edge and no slug before
+they are needed, and each is what it would have been if made at once. Topological
+order and cycle detection are the Rust core's job
+(:func:`ferroflow.engine.graph.freeze`).
 """
 
 from __future__ import annotations
@@ -20,16 +25,19 @@ import collections
 import collections.abc
 import contextvars
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice
 from typing import (
     TYPE_CHECKING,
     Any,
+    Generic,
     NoReturn,
+    TypeVar,
 )
 
 from ferroflow.core.collections import Constant, as_task, is_constant
-from ferroflow.core.edge import Edge, EdgeAnnotation, _edge_from_parts, is_valid_key
+from ferroflow.core.edge import Edge, EdgeAnnotation, _edge_from_parts, _tuple_new, is_valid_key
 from ferroflow.core.parameter import Parameter
-from ferroflow.core.task import _ACTIVE_FLOW, Task
+from ferroflow.core.task import _ACTIVE_FLOW, FunctionTask, Task
 
 if TYPE_CHECKING:  # pragma: no cover
     from ferroflow.states import State
@@ -40,11 +48,34 @@ __all__ = ["Flow", "TaskSet"]
 _SCALARS = frozenset({int, float, str, bool, bytes, complex, type(None)})
 _NO_KEYS: Mapping[str, Any] = {}
 
+_Hook = Callable[["Flow", Task], None]
+
+
+class _TaskAddedHook:
+    """A context variable (ContextVar's ``get``, ``set`` and ``reset``) that also
+    remembers whether it was ever set: until then it holds its default, None, in every
+    context, and adding a task need not look it up."""
+
+    __slots__ = ("_var", "ever_set")
+
+    def __init__(self, name: str):
+        self._var: contextvars.ContextVar[_Hook | None] = contextvars.ContextVar(name, default=None)
+        self.ever_set = False
+
+    def get(self) -> _Hook | None:
+        return self._var.get()
+
+    def set(self, hook: _Hook | None) -> contextvars.Token[_Hook | None]:
+        self.ever_set = True
+        return self._var.set(hook)
+
+    def reset(self, token: contextvars.Token[_Hook | None]) -> None:
+        self._var.reset(token)
+
+
 #: While set, called as ``hook(flow, task)`` after a task is newly added to any flow;
 #: ``ferroflow.control_flow.case`` sets it to collect the tasks created in its block.
-TASK_ADDED_HOOK: contextvars.ContextVar[Callable[[Flow, Task], None] | None] = contextvars.ContextVar(
-    "ferroflow_task_added_hook", default=None
-)
+TASK_ADDED_HOOK = _TaskAddedHook("ferroflow_task_added_hook")
 
 
 class TaskSet(collections.abc.MutableSet):
@@ -122,6 +153,13 @@ class TaskSet(collections.abc.MutableSet):
         return all(t in self._items for t in other)
 
 
+def _slug_prefix(task: Task) -> str:
+    """What the generated slug of ``task`` starts with: its name, then its tags, sorted
+    (a task without tags of its own has none: not read, Task.tags would make a set)."""
+    tags = task.tags if "tags" in task.__dict__ else None
+    return "-".join([task.name, *sorted(tags)]) if tags else task.name
+
+
 class _FlowTasks(TaskSet):
     """The live, read-only view of a flow's tasks (``flow.tasks``)."""
 
@@ -145,6 +183,29 @@ class _FlowTasks(TaskSet):
     __iand__ = __ixor__ = __isub__ = __ior__
 
 
+_Index = TypeVar("_Index")
+
+
+class _Filed(Generic[_Index]):
+    """One of a flow's indexes that are filled lazily (``edges``, ``_edges_in``,
+    ``_edges_out``, ``slugs``, ``_slug_owner``, ``_slug_counters``), kept in the
+    flow's ``__dict__`` under its own name: reading it first files what
+    ``Flow._unfiled`` holds (:meth:`Flow._file`). Everything that reads or changes
+    these indexes goes through here, so it sees them as if every slug and edge had been
+    filed when its task was added."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, flow: Flow, owner: Any = None) -> _Index:
+        if flow._unfiled:
+            flow._file()
+        return flow.__dict__[self.name]
+
+    def __set__(self, flow: Flow, value: _Index) -> None:
+        flow.__dict__[self.name] = value
+
+
 class Flow:
     """A named graph of tasks.
 
@@ -161,6 +222,22 @@ class Flow:
     values bound to a task's keyword arguments (they are not graph nodes);
     ``flow.slugs[task]`` is each task's slug in this flow.
     """
+
+    # Adjacency indexes, kept in step with `edges`. Upstream edges of a task are filed
+    # under their key (data edges) or themselves (state-only edges), so the same dict
+    # answers "is this argument bound yet?".
+    edges: _Filed[set[Edge]] = _Filed()
+    _edges_in: _Filed[dict[Task, dict[str | Edge, Edge]]] = _Filed()
+    _edges_out: _Filed[dict[Task, list[Edge]]] = _Filed()
+    slugs: _Filed[dict[Task, str]] = _Filed()
+    _slug_owner: _Filed[dict[str, Task]] = _Filed()
+    _slug_counters: _Filed[dict[str, int]] = _Filed()
+    #: What waits to be filed, flat, in the order the tasks were added: for each task
+    #: ``task, prefix, keys, n`` and ``n`` values. ``prefix`` (None: the task's slug was
+    #: filed already) is what its generated slug starts with, taken when it was added;
+    #: the values (none, or the task's inputs bound by ``_bind_fresh``) go with the first
+    #: ``n`` ``keys``. (Flat, a call keeps no tuple of its own alive for the collector.)
+    _unfiled: list
 
     def __init__(
         self,
@@ -215,16 +292,14 @@ class Flow:
         #: The default of ``flow.run(keep_results=...)`` (``docs/large-flows.md``).
         self.keep_results = keep_results
         self._tasks: dict[Task, None] = {}
-        self.edges: set[Edge] = set()
+        self._unfiled = []
+        self.edges = set()
         self.constants: dict[Task, dict[str, Any]] = collections.defaultdict(dict)
-        self.slugs: dict[Task, str] = {}
-        self._slug_owner: dict[str, Task] = {}
-        self._slug_counters: dict[str, int] = {}
-        # Adjacency indexes, kept in step with `edges`. Upstream edges of a task are
-        # filed under their key (data edges) or themselves (state-only edges), so the
-        # same dict answers "is this argument bound yet?".
-        self._edges_in: dict[Task, dict[str | Edge, Edge]] = {}
-        self._edges_out: dict[Task, list[Edge]] = {}
+        self.slugs = {}
+        self._slug_owner = {}
+        self._slug_counters = {}
+        self._edges_in = {}
+        self._edges_out = {}
         self._reference_tasks: dict[Task, None] = {}
         self._cache: dict[Any, Any] = {}
         self._context_tokens: list = []
@@ -261,11 +336,60 @@ class Flow:
         _ACTIVE_FLOW.reset(self._context_tokens.pop())
 
     def __getstate__(self) -> dict:
-        # The frozen graph (a Rust object) and `with` tokens do not travel.
+        # The frozen graph (a Rust object) and `with` tokens do not travel; the indexes
+        # travel filed (a flow pickles as it did before they were filed lazily).
+        if self._unfiled:
+            self._file()
         state = self.__dict__.copy()
+        del state["_unfiled"]
         state["_cache"] = {}
         state["_context_tokens"] = []
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._unfiled = []
+
+    def _file(self) -> None:
+        """File what waits in ``_unfiled``, in the order the tasks were added: each
+        generated slug (``"{prefix}-{n}"``, n counting per prefix from 1 and passing
+        over slugs taken) and each task input bound by :meth:`_bind_fresh` as an edge
+        (its plain values are constants already)."""
+        pending = self._unfiled
+        state = self.__dict__
+        edges, edges_in, edges_out = state["edges"], state["_edges_in"], state["_edges_out"]
+        slugs, owners, counters = state["slugs"], state["_slug_owner"], state["_slug_counters"]
+        scalars = _SCALARS
+        items = iter(pending)
+        for task in items:
+            prefix, keys, count = next(items), next(items), next(items)
+            if prefix is not None:
+                n = counters.get(prefix, 0) + 1
+                slug = f"{prefix}-{n}"
+                while slug in owners:
+                    n += 1
+                    slug = f"{prefix}-{n}"
+                counters[prefix] = n
+                slugs[task] = slug
+                owners[slug] = task
+            if not count:
+                continue
+            keyed = None
+            for key, value in zip(keys, islice(items, count), strict=False):
+                if type(value) in scalars:
+                    continue
+                edge = _tuple_new(Edge, (value, task, key, False, False))
+                edges.add(edge)
+                if keyed is None:
+                    keyed = edges_in[task] = {key: edge}
+                else:
+                    keyed[key] = edge
+                outs = edges_out.get(value)
+                if outs is None:
+                    edges_out[value] = [edge]
+                else:
+                    outs.append(edge)
+        pending.clear()
 
     def _changed(self) -> None:
         if self._cache:
@@ -301,24 +425,19 @@ class Flow:
             return task
         if not isinstance(task, Task):
             raise TypeError(f"Flow {self.name!r}: only Task instances can be added, got {task!r}")
-        owners = self._slug_owner
         slug = task.slug
         if slug is None:
-            prefix = "-".join([task.name, *sorted(task.tags)]) if task.tags else task.name
-            n = self._slug_counters.get(prefix, 0) + 1
-            slug = f"{prefix}-{n}"
-            while slug in owners:
-                n += 1
-                slug = f"{prefix}-{n}"
-            self._slug_counters[prefix] = n
-        elif slug in owners:
-            self._slug_taken(task)
-        self.slugs[task] = slug
-        owners[slug] = task
+            self._unfiled += (task, _slug_prefix(task), None, 0)
+        else:
+            owners = self._slug_owner
+            if slug in owners:
+                self._slug_taken(task)
+            self.slugs[task] = slug
+            owners[slug] = task
         tasks[task] = None
         if self._cache:
             self._cache.clear()
-        hook = TASK_ADDED_HOOK.get()
+        hook = TASK_ADDED_HOOK.get() if TASK_ADDED_HOOK.ever_set else None
         if hook is not None:
             hook(self, task)
         return task
@@ -465,40 +584,48 @@ class Flow:
             self._cache.clear()
         return edge
 
-    def _bind_fresh(self, task: Task, arguments: dict[str, Any]) -> bool:
-        """Bind a task copy made by calling a task (new to this flow, so no key of it is
-        bound yet) when every argument is a plain value or a task of this flow: the
-        common call, with none of the checks a task bound again needs. Returns False,
-        binding nothing, for any other call (:meth:`_bind_inputs` binds those)."""
+    def _bind_fresh(self, task: Task, keys: tuple[str, ...], values: tuple[Any, ...], own: bool) -> bool:
+        """Add ``task``, a copy just made by calling a task (not in this flow, not a
+        Parameter), bound to ``values`` under the first ``keys``, when every value is a
+        plain value or a task of this flow: the common call, with none of the checks a
+        task bound again needs. Plain values are stored as constants at once; the slug
+        and the edges are filed when next read (see :class:`_Filed`). Returns False,
+        adding nothing, for any other call (:meth:`_bind_inputs` binds those). ``own``
+        is False when the task has neither a slug nor tags of its own in its
+        ``__dict__``: its slug is then generated from its name alone."""
         tasks = self._tasks
-        if task in tasks or isinstance(task, Parameter):
-            return False
-        for value in arguments.values():
-            kind = type(value)
-            if kind not in _SCALARS and (not isinstance(value, Task) or value not in tasks or value is task
-                                         or isinstance(value, Constant)):
-                return False
-        self.add_task(task)
-        edges, edges_in, edges_out = self.edges, self._edges_in, self._edges_out
-        keyed = constants = None
-        for key, value in arguments.items():
-            if type(value) in _SCALARS:
-                if constants is None:
-                    constants = self.constants[task]
-                constants[key] = value
-                continue
-            edge = _edge_from_parts(value, task, key, False, False)
-            edges.add(edge)
-            if keyed is None:
-                keyed = edges_in[task] = {}
-            keyed[key] = edge
-            outs = edges_out.get(value)
-            if outs is None:
-                edges_out[value] = [edge]
+        scalars = linked = False
+        for value in values:
+            if type(value) is FunctionTask or (isinstance(value, Task) and not isinstance(value, Constant)):
+                if value not in tasks:
+                    return False
+                linked = True  # (not `task` itself, which is not in the flow yet)
+            elif type(value) in _SCALARS:
+                scalars = True
             else:
-                outs.append(edge)
-        if keyed is not None and self._cache:
-            self._cache.clear()
+                return False
+        if (not own or task.slug is None) and (not TASK_ADDED_HOOK.ever_set or TASK_ADDED_HOOK.get() is None):
+            # add_task's work, the slug to be filed with the edges
+            tasks[task] = None
+            if self._cache:
+                self._cache.clear()
+            prefix = _slug_prefix(task) if own else task.name
+            pending = self._unfiled
+            if linked:
+                pending += (task, prefix, keys, len(values))
+                pending += values
+            else:
+                pending += (task, prefix, None, 0)
+        else:
+            self.add_task(task)  # the hook sees the task added, its edges not yet
+            if linked:
+                self._unfiled += (task, None, keys, len(values))
+                self._unfiled += values
+        if scalars:
+            constants = self.constants[task]
+            for key, value in zip(keys, values, strict=False):
+                if type(value) in _SCALARS:
+                    constants[key] = value
         return True
 
     def _bind_inputs(
@@ -780,8 +907,11 @@ class Flow:
 
     def copy(self) -> Flow:
         """A copy with its own graph (the tasks themselves are shared)."""
+        if self._unfiled:
+            self._file()
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
+        new._unfiled = []
         new._tasks = dict(self._tasks)
         new.edges = set(self.edges)
         new.constants = collections.defaultdict(dict, {t: dict(c) for t, c in self.constants.items()})

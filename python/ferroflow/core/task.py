@@ -14,9 +14,11 @@ inputs; tasks and plain values mix freely::
         c = add.map([1, 2, 3])
 
 Task options (retries, trigger, tags...) are declared once, in ``TASK_OPTIONS``: that
-table says how each option is normalised, validated and copied. ``Task.__init__`` and
-``Task.copy(**task_args)`` both go through it, so a new option is one table entry plus
-one keyword argument.
+table says how each option is normalised, validated and copied, and its default.
+``Task.__init__`` and ``Task.copy(**task_args)`` both go through it, so a new option is
+one table entry plus one keyword argument. The defaults are class attributes of
+:class:`Task`: a task's ``__dict__`` holds only the options that differ from them, so
+the copy each call makes copies a few keys (``benches/plain_dags.py``'s ``build``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ __all__ = [
     "MAX_RETRIES_LIMIT",
 ]
 
+_object_new = object.__new__
+
 #: Names ``run()`` may not use: ``Task.__call__``/``bind``/``map`` take them.
 RESERVED_ARGUMENTS = ("upstream_tasks", "mapped", "task_args", "flow")
 
@@ -66,6 +70,9 @@ _ACTIVE_FLOW: contextvars.ContextVar[Flow | None] = contextvars.ContextVar(
 _CONTEXT_TAGS: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
     "ferroflow_context_tags", default=frozenset()
 )
+#: Whether a tags() block was ever entered in this process: until then _CONTEXT_TAGS
+#: holds its default in every context, and a call need not look it up.
+_tags_blocks_seen = False
 
 
 def active_flow() -> Flow | None:
@@ -82,9 +89,11 @@ def tags(*names: str) -> Iterator[None]:
         with Flow("f") as flow, tags("db"):
             load()          # tagged "db"
     """
+    global _tags_blocks_seen
     for name in names:
         if not isinstance(name, str):
             raise TypeError(f"tags() takes tag names (str), got {name!r}")
+    _tags_blocks_seen = True
     token = _CONTEXT_TAGS.set(_CONTEXT_TAGS.get() | frozenset(names))
     try:
         yield
@@ -95,16 +104,35 @@ def tags(*names: str) -> Iterator[None]:
 # --------------------------------------------------------------------------- run() signature
 
 
-class _RunInfo(NamedTuple):
-    """What ferroflow needs to know about a ``run`` callable, computed once."""
+class _RunInfo:
+    """What ferroflow needs to know about a ``run`` callable, computed once. (A class
+    with slots: a call reads its fields at the speed of instance attributes.)"""
 
-    func: Any
-    signature: inspect.Signature
-    positional: tuple[str, ...]  # names that may be passed by position, in order
-    names: frozenset[str]  # every name that may be passed by keyword
-    required: tuple[str, ...]  # names without a default
-    var_keyword: str | None  # name of **kwargs, if any
-    nout: int | None
+    __slots__ = ("func", "signature", "positional", "names", "required", "var_keyword", "nout",
+                 "positional_counts")
+
+    def __init__(
+        self,
+        func: Any,
+        signature: inspect.Signature,
+        positional: tuple[str, ...],
+        names: frozenset[str],
+        required: tuple[str, ...],
+        var_keyword: str | None,
+        nout: int | None,
+        positional_counts: frozenset[int],
+    ):
+        self.func = func
+        self.signature = signature
+        self.positional = positional  # names that may be passed by position, in order
+        self.names = names  # every name that may be passed by keyword
+        self.required = required  # names without a default
+        self.var_keyword = var_keyword  # name of **kwargs, if any
+        self.nout = nout
+        # The numbers of positional arguments that alone bind ``run()``'s arguments:
+        # from the number of required names (a prefix of ``positional``) to all of
+        # ``positional``; none when a keyword-only argument is required.
+        self.positional_counts = positional_counts
 
 
 def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
@@ -146,16 +174,19 @@ def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
         (p.name for p in params if p.kind is inspect.Parameter.VAR_KEYWORD), None
     )
     named = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    positional = tuple(p.name for p in named if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = tuple(p.name for p in named if p.default is inspect.Parameter.empty)
     return _RunInfo(
         func=func,
         signature=signature,
-        positional=tuple(
-            p.name for p in named if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
-        ),
+        positional=positional,
         names=frozenset(p.name for p in named),
-        required=tuple(p.name for p in named if p.default is inspect.Parameter.empty),
+        required=required,
         var_keyword=var_keyword,
         nout=_infer_nout(func, signature),
+        positional_counts=frozenset(
+            range(len(required), len(positional) + 1) if positional[: len(required)] == required else ()
+        ),
     )
 
 
@@ -199,11 +230,38 @@ def _class_run_info(cls: type) -> _RunInfo | None:
 
 
 class _Option(NamedTuple):
-    """One task option: how a given value is normalised/validated and how a copy gets
-    its own value."""
+    """One task option: how a given value is normalised/validated, its default, and
+    how a copy gets its own value.
+
+    The default is a class attribute of :class:`Task`, so a task's ``__dict__`` holds
+    only the options that differ from it and copying a task copies only those. An
+    option with a ``clone`` is a mutable value each task owns (``tags``, a set;
+    ``state_handlers``, a list): its default is a new empty one, ``clone()``, made on
+    the first read (see :class:`_PerInstance`)."""
 
     normalize: Callable[[Task, Any], Any]
-    clone: Callable[[Any], Any] | None = None  # None: copies share the (immutable) value
+    clone: Callable[..., Any] | None = None  # None: copies share the (immutable) value
+    default: Any = None
+
+
+class _PerInstance:
+    """The class-level default of a mutable option (``Task.tags``,
+    ``Task.state_handlers``): on the first read of a task that has no value of its own
+    it stores a new empty one (``factory()``) in the task and returns it.
+
+    So a task that never had tags costs no set until someone looks at its tags, and
+    behaves as if it had always had an empty one: it is its own (mutating it changes no
+    other task), and once stored the task's ``__dict__`` value is what is read."""
+
+    def __init__(self, name: str, factory: Callable[[], Any]):
+        self.name = name
+        self.factory = factory
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.factory()
+        return value
 
 
 def _check_tags(t: Task, value: Any) -> set:
@@ -348,19 +406,20 @@ def _check_nout(t: Task, value: Any) -> int | None:
     return value
 
 
-#: Every task option, in the order they are set: name -> how to normalise and copy it.
-#: Add an option here, add it as a keyword to ``Task.__init__`` (passed on to
+#: Every task option, in the order they are set: name -> how to normalise and copy it,
+#: and its default (what the normaliser makes of ``Task.__init__``'s default). Add an
+#: option here, add it as a keyword to ``Task.__init__`` (passed on to
 #: ``_set_options``), and ``copy(**task_args)``/``task_args=`` handle it too.
 TASK_OPTIONS: dict[str, _Option] = {
     "tags": _Option(_check_tags, clone=set),
-    "max_retries": _Option(_check_max_retries),
+    "max_retries": _Option(_check_max_retries, default=0),
     "retry_delay": _Option(_check_retry_delay),
-    "retry_on": _Option(_check_retry_on),
+    "retry_on": _Option(_check_retry_on, default=()),
     "retry_condition": _Option(_check_retry_condition),
-    "trigger": _Option(_check_trigger),
-    "skip_on_upstream_skip": _Option(_check_flag),
+    "trigger": _Option(_check_trigger, default=triggers.all_successful),
+    "skip_on_upstream_skip": _Option(_check_flag, default=True),
     "nout": _Option(_check_nout),
-    "log_stdout": _Option(_check_flag),
+    "log_stdout": _Option(_check_flag, default=False),
     "timeout": _Option(_check_timeout),
     "state_handlers": _Option(_check_state_handlers, clone=list),
     "on_failure": _Option(_check_callback),
@@ -376,6 +435,16 @@ TASK_OPTIONS: dict[str, _Option] = {
 
 #: The options a copy of a task gets its own copy of (name, how to copy it).
 _CLONED_OPTIONS = tuple((name, option.clone) for name, option in TASK_OPTIONS.items() if option.clone is not None)
+
+
+def _is_default(name: str, value: Any) -> bool:
+    """Whether the normalised ``value`` of option ``name`` is its default, so that a
+    new task need not store it (the class attribute answers)."""
+    option = TASK_OPTIONS[name]
+    if option.clone is not None:
+        return not value  # an empty set or list: the one made on first read is alike
+    default = option.default
+    return value is default or (type(value) is type(default) and value == default)
 
 
 def _check_option_combination(t: Task) -> None:
@@ -414,6 +483,30 @@ def _check_slug(name: str, value: Any) -> str | None:
     if value is not None and (not isinstance(value, str) or not value):
         raise TypeError(f"Task {name!r}: slug must be None or a non-empty str, got {value!r}")
     return value
+
+
+def _copy_into(new: Task, t: Task, copy_slug: bool) -> dict[str, Any]:
+    """What :meth:`Task.copy` does before its ``task_args``: give ``new``, a bare
+    instance of ``t``'s class, a copy of ``t``'s ``__dict__`` (which holds the options
+    that differ from their defaults) with its own tags and state handlers, and the tags
+    of the enclosing :func:`tags` blocks; an explicit slug gets ``"-copy"`` appended
+    when ``copy_slug``. Returns ``new.__dict__``."""
+    state = t.__dict__.copy()
+    for name, clone in _CLONED_OPTIONS:
+        if name in state:
+            state[name] = clone(state[name])
+    cls = type(t)
+    if cls is FunctionTask or not cls._ff_own_setattr:  # (FunctionTask, the common class: not looked up)
+        new.__dict__ = state
+    else:
+        object.__setattr__(new, "__dict__", state)
+    if copy_slug and "slug" in state and t.slug:  # (a slug is in the task's __dict__ when it has one)
+        state["slug"] = t.slug + "-copy"
+    if _tags_blocks_seen:
+        context_tags = _CONTEXT_TAGS.get()
+        if context_tags:
+            new.tags |= context_tags
+    return state
 
 
 def _require_flow(t: Task, flow: Flow | None) -> Flow:
@@ -472,8 +565,10 @@ class Task:
     """
 
     auto_generated = False
+    slug: str | None = None
 
-    # The options, set together by ``_set_options`` (see TASK_OPTIONS), normalised.
+    # The options, set together by ``_set_options`` (see TASK_OPTIONS), normalised;
+    # their defaults are class attributes, set from TASK_OPTIONS below the class.
     tags: set[str]
     max_retries: int
     retry_delay: Any  # None, a timedelta, a tuple of them or an ExponentialBackoff
@@ -496,11 +591,24 @@ class Task:
     task_run_name: str | Callable[..., str] | None
     #: The inspected ``run`` of a class that defines one (see ``_run_info``).
     _ff_run_info: ClassVar[_RunInfo | None]
+    #: True for a subclass that gives an option (or ``slug``) a class attribute of its
+    #: own: its instances store every option, as the constructor always did, so that
+    #: attribute stays hidden behind the value the constructor was given.
+    _ff_stores_defaults: ClassVar[bool] = False
+    #: True for a subclass with a ``__setattr__`` of its own, which ``copy()`` passes by.
+    _ff_own_setattr: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "run" in cls.__dict__:
             cls._ff_run_info = _class_run_info(cls)
+        cls._ff_own_setattr = cls.__setattr__ is not object.__setattr__
+        cls._ff_stores_defaults = any(
+            name in vars(klass)
+            for klass in cls.__mro__
+            if klass is not Task and klass is not object
+            for name in (*TASK_OPTIONS, "slug")
+        )
 
     def __init__(
         self,
@@ -529,7 +637,9 @@ class Task:
     ):
         # A false name (None, "", {}) gives the class name, as in Prefect 1.
         self.name = _check_name(name or type(self).__name__)
-        self.slug = _check_slug(self.name, slug)
+        slug = _check_slug(self.name, slug)
+        if slug is not None or self._ff_stores_defaults or "slug" in self.__dict__:
+            self.slug = slug
         if nout is None:
             nout = self._run_info().nout
         self._set_options(
@@ -554,16 +664,23 @@ class Task:
                 cache_key=cache_key,
                 cache_key_fn=cache_key_fn,
                 task_run_name=task_run_name,
-            )
+            ),
+            new=not self._ff_stores_defaults,
         )
 
-    def _set_options(self, given: Mapping[str, Any]) -> None:
-        """Normalise and validate ``given`` options, then set them all or none."""
+    def _set_options(self, given: Mapping[str, Any], new: bool = False) -> None:
+        """Normalise and validate ``given`` options, then set them all or none. For a
+        ``new`` task (the constructor's call), options left at their default are not
+        stored, unless the task holds a value under that name already: the class
+        attributes hold the defaults."""
         if "retry_delay" in given and given.get("max_retries") is None and not self.__dict__.get("max_retries"):
             # A list of delays without max_retries retries once per delay (in the
             # constructor, copy() and task_args= alike).
             given = {**given, "max_retries": _default_max_retries(None, given["retry_delay"])}
         values = {name: TASK_OPTIONS[name].normalize(self, value) for name, value in given.items()}
+        if new:  # a default is stored only over a value already there (FunctionTask's fn.__dict__)
+            state = self.__dict__
+            values = {name: value for name, value in values.items() if name in state or not _is_default(name, value)}
         previous = {name: self.__dict__[name] for name in values if name in self.__dict__}
         self.__dict__.update(values)
         try:
@@ -580,22 +697,23 @@ class Task:
     def _run_info(self) -> _RunInfo:
         """The inspected ``run`` of this task (cached per class, or per instance when
         ``run`` is an instance attribute as in :class:`FunctionTask`)."""
-        run = self.__dict__.get("run")
+        state = self.__dict__
+        run = state.get("run")
         if run is None:
             info = getattr(type(self), "_ff_run_info", None)
             if info is not None:
                 return info
             run = self.run
-            cached = self.__dict__.get("_ff_instance_run_info")
+            cached = state.get("_ff_instance_run_info")
             if cached is not None and cached.func == run:
                 return cached
             info = _inspect_run(run, f"Task {self.name!r}", drop_first=False)
         else:
-            cached = self.__dict__.get("_ff_instance_run_info")
+            cached = state.get("_ff_instance_run_info")
             if cached is not None and cached.func is run:
                 return cached
             info = _inspect_run(run, f"Task {self.name!r}", drop_first=False)
-        self.__dict__["_ff_instance_run_info"] = info
+        state["_ff_instance_run_info"] = info
         return info
 
     def __repr__(self) -> str:
@@ -636,13 +754,7 @@ class Task:
         """
         cls = type(self)
         new = cls.__new__(cls)
-        state = new.__dict__
-        state.update(self.__dict__)
-        for name, clone in _CLONED_OPTIONS:
-            if name in state:
-                state[name] = clone(state[name])
-        if self.slug and "slug" not in task_args:
-            state["slug"] = self.slug + "-copy"
+        state = _copy_into(new, self, "slug" not in task_args)
         if task_args:
             options = {}
             for attr, value in task_args.items():
@@ -663,35 +775,83 @@ class Task:
                 options["tags"] = set(self.tags) | _check_tags(new, options["tags"])
             if options:
                 new._set_options(options)
-        context_tags = _CONTEXT_TAGS.get()
-        if context_tags:
-            new.tags |= context_tags
         return new
 
-    def __call__(
+    def __call__(self, *args: Any, **kwargs: Any) -> Task:
+        """Copy this task (applying ``task_args``) and bind the copy to the inputs, in
+        ``flow`` or the active flow. Returns the copy.
+
+        The keyword arguments ``mapped``, ``task_args``, ``upstream_tasks`` and ``flow``
+        are the call's own (the signature is :meth:`_call`'s): ``mapped=True`` maps
+        over every input (see :meth:`map`); ``upstream_tasks`` adds state-only
+        dependencies; every other keyword is an input.
+        """
+        cls = type(self)
+        if kwargs or cls is not FunctionTask:
+            return self._call(args, **kwargs)
+        # The common call, `t(a, b)` of a FunctionTask (no keyword: its own keyword
+        # parameters, filled with defaults, would cost more than the rest of the call).
+        flow = _ACTIVE_FLOW.get()
+        if flow is None:
+            flow = _require_flow(self, flow)  # raises, saying what to do
+        # What copy() does (_copy_into, written out here: a call is a tenth of this
+        # path; FunctionTask has no __new__ or __setattr__ of its own, and a slug is in
+        # the task's __dict__ when it has one). test_a_call_copies_as_copy_does pins it.
+        new = _object_new(cls)
+        state = self.__dict__.copy()
+        for name, clone in _CLONED_OPTIONS:
+            if name in state:
+                state[name] = clone(state[name])
+        new.__dict__ = state
+        slugged = "slug" in state
+        if slugged and self.slug:
+            state["slug"] = self.slug + "-copy"
+        if _tags_blocks_seen:
+            context_tags = _CONTEXT_TAGS.get()
+            if context_tags:
+                new.tags |= context_tags
+        # When the positional arguments alone bind run()'s, the flow binds them by
+        # name (no dict of arguments). The run info is the template's, unless run
+        # changed or the info is not kept (an unpickled task).
+        try:
+            info = state["_ff_instance_run_info"]
+            stale = info.func is not state["run"]
+        except KeyError:
+            stale = True
+        if stale:
+            info = new._run_info()
+        if len(args) in info.positional_counts and flow._bind_fresh(
+            new, info.positional, args, slugged or "tags" in state
+        ):
+            return new
+        return new._bind_call(flow, args, {}, False, None)
+
+    def _call(
         self,
-        *args: Any,
+        args: tuple,
+        /,
+        *,
         mapped: bool = False,
         task_args: dict | None = None,
         upstream_tasks: Iterable[Any] | None = None,
         flow: Flow | None = None,
         **kwargs: Any,
     ) -> Task:
-        """Copy this task (applying ``task_args``) and bind the copy to the inputs, in
-        ``flow`` or the active flow. Returns the copy.
-
-        ``mapped=True`` maps over every input (see :meth:`map`); ``upstream_tasks``
-        adds state-only dependencies.
-        """
+        """``self(*args, **kwargs)`` with keyword arguments (see :meth:`__call__`)."""
         flow = _require_flow(self, flow)
         new = self.copy(**task_args) if task_args else self.copy()
-        arguments = new._bind_arguments(args, kwargs)
-        if mapped or upstream_tasks or not flow._bind_fresh(new, arguments):
-            flow._bind_inputs(new, arguments, bool(mapped), upstream_tasks)
-        context_tags = _CONTEXT_TAGS.get()
-        if context_tags:
-            new.tags |= context_tags
-        return new
+        return new._bind_call(flow, args, kwargs, mapped, upstream_tasks)
+
+    def _bind_call(
+        self, flow: Flow, args: tuple, kwargs: dict, mapped: bool, upstream_tasks: Iterable[Any] | None
+    ) -> Task:
+        """Bind this copy, made by a call, to the call's inputs; returns it. (A copy()
+        of a subclass's own may return a task already in the flow: bound again.)"""
+        arguments = self._bind_arguments(args, kwargs)
+        if (mapped or upstream_tasks or isinstance(self, _parameter.Parameter) or self in flow.tasks
+                or not flow._bind_fresh(self, tuple(arguments), tuple(arguments.values()), True)):
+            flow._bind_inputs(self, arguments, bool(mapped), upstream_tasks)
+        return self
 
     def bind(
         self,
@@ -992,6 +1152,33 @@ class Task:
 Task._ff_run_info = _class_run_info(Task)
 
 
+def _call_signature(
+    self,
+    *args: Any,
+    mapped: bool = False,
+    task_args: dict | None = None,
+    upstream_tasks: Iterable[Any] | None = None,
+    flow: Flow | None = None,
+    **kwargs: Any,
+) -> Task:
+    """The signature :meth:`Task.__call__` shows (``inspect.signature``, ``help``): it
+    takes these keywords, found in its ``**kwargs`` (see ``Task._call``)."""
+    raise NotImplementedError
+
+
+Task.__call__.__signature__ = inspect.signature(_call_signature)  # type: ignore[attr-defined]
+# The options' defaults, as class attributes (a function, the default trigger, as a
+# staticmethod: read from a task it is the function itself, not a bound method).
+for _name, _option in TASK_OPTIONS.items():
+    if _option.clone is not None:
+        setattr(Task, _name, _PerInstance(_name, _option.clone))
+    elif hasattr(_option.default, "__get__"):
+        setattr(Task, _name, staticmethod(_option.default))
+    else:
+        setattr(Task, _name, _option.default)
+del _name, _option
+
+
 def _preview(value: Any, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -1052,3 +1239,4 @@ def task(fn: Callable[..., Any] | None = None, **task_kwargs: Any) -> Any:
 from ferroflow.core import collections as _collections  # noqa: E402
 from ferroflow.core import edge as _edge  # noqa: E402
 from ferroflow.core import operators as _operators  # noqa: E402
+from ferroflow.core import parameter as _parameter  # noqa: E402
