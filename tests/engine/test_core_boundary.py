@@ -99,3 +99,27 @@ def test_an_edge_from_a_task_outside_the_flow_is_named():
     with pytest.raises(FlowDefinitionError, match="whose task <Task: one> is not in the flow"):
         freeze(flow)
     assert b in flow._tasks
+
+
+def test_tasks_share_an_options_key_only_while_their_options_are_the_same_objects():
+    seen = []
+
+    @task
+    def one(x=1):
+        return x
+
+    with Flow("keys") as flow:
+        a, b, c, d, e = one(), one(), one(), one(), one(task_args={"max_retries": 1, "retry_delay": 0})
+    c.trigger = triggers.all_finished  # changed after the call, on one copy only
+    d.state_handlers.append(lambda task, old, new: seen.append(type(new).__name__))
+    frozen = freeze(flow)
+    keys = dict(zip(frozen.tasks, frozen.option_keys, strict=True))
+    assert keys[a] == keys[b] is type(a)
+    assert len({keys[a], keys[c], keys[e]}) == 3
+    specs = dict(zip(frozen.tasks, frozen.specs(seed=1), strict=True))
+    assert specs[a] is specs[b]
+    assert specs[c].trigger == "all_finished" and specs[a].trigger == "all_successful"
+    assert specs[d].observed and not specs[a].observed
+    assert specs[e].max_retries == 1 and specs[a].max_retries == 0
+    assert flow.run(record=False).is_successful()
+    assert seen == ["Running", "Success"]

@@ -42,7 +42,7 @@ class Parameter(Task):
     def __repr__(self) -> str:
         return f"<Parameter: {self.name}>"
 
-    def __call__(self, flow: Flow | None = None) -> Parameter:  # a parameter has no inputs
+    def __call__(self, flow: Flow | None = None) -> Parameter:  # type: ignore[override]  # a parameter has no inputs
         """Add this parameter (not a copy) to ``flow`` or the active flow; returns it."""
         result = self.bind(flow=flow)
         assert isinstance(result, Parameter)

@@ -524,6 +524,56 @@ def _require_flow(t: Task, flow: Flow | None) -> Flow:
 # --------------------------------------------------------------------------- Task
 
 
+def _task_call(self: Task, *args: Any, **kwargs: Any) -> Task:
+    """Copy this task (applying ``task_args``) and bind the copy to the inputs, in
+    ``flow`` or the active flow. Returns the copy.
+
+    The keyword arguments ``mapped``, ``task_args``, ``upstream_tasks`` and ``flow``
+    are the call's own (the signature is :meth:`_call`'s): ``mapped=True`` maps
+    over every input (see :meth:`map`); ``upstream_tasks`` adds state-only
+    dependencies; every other keyword is an input.
+    """
+    cls = type(self)
+    if kwargs or cls is not FunctionTask:
+        return self._call(args, **kwargs)
+    # The common call, `t(a, b)` of a FunctionTask (no keyword: its own keyword
+    # parameters, filled with defaults, would cost more than the rest of the call).
+    flow = _ACTIVE_FLOW.get()
+    if flow is None:
+        flow = _require_flow(self, flow)  # raises, saying what to do
+    # What copy() does (_copy_into, written out here: a call is a tenth of this
+    # path; FunctionTask has no __new__ or __setattr__ of its own, and a slug is in
+    # the task's __dict__ when it has one). test_a_call_copies_as_copy_does pins it.
+    new = _object_new(cls)
+    state = self.__dict__.copy()
+    for name, clone in _CLONED_OPTIONS:
+        if name in state:
+            state[name] = clone(state[name])
+    new.__dict__ = state
+    slugged = "slug" in state
+    if slugged and self.slug:
+        state["slug"] = self.slug + "-copy"
+    if _tags_blocks_seen:
+        context_tags = _CONTEXT_TAGS.get()
+        if context_tags:
+            new.tags |= context_tags
+    # When the positional arguments alone bind run()'s, the flow binds them by
+    # name (no dict of arguments). The run info is the template's, unless run
+    # changed or the info is not kept (an unpickled task).
+    try:
+        info = state["_ff_instance_run_info"]
+        stale = info.func is not state["run"]
+    except KeyError:
+        stale = True
+    if stale:
+        info = new._run_info()
+    if len(args) in info.positional_counts and flow._bind_fresh(
+        new, info.positional, args, slugged or "tags" in state
+    ):
+        return new
+    return new._bind_call(flow, args, {}, False, None)
+
+
 class Task:
     """A unit of work: subclass it and implement ``run()``.
 
@@ -777,54 +827,20 @@ class Task:
                 new._set_options(options)
         return new
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Task:
-        """Copy this task (applying ``task_args``) and bind the copy to the inputs, in
-        ``flow`` or the active flow. Returns the copy.
-
-        The keyword arguments ``mapped``, ``task_args``, ``upstream_tasks`` and ``flow``
-        are the call's own (the signature is :meth:`_call`'s): ``mapped=True`` maps
-        over every input (see :meth:`map`); ``upstream_tasks`` adds state-only
-        dependencies; every other keyword is an input.
-        """
-        cls = type(self)
-        if kwargs or cls is not FunctionTask:
-            return self._call(args, **kwargs)
-        # The common call, `t(a, b)` of a FunctionTask (no keyword: its own keyword
-        # parameters, filled with defaults, would cost more than the rest of the call).
-        flow = _ACTIVE_FLOW.get()
-        if flow is None:
-            flow = _require_flow(self, flow)  # raises, saying what to do
-        # What copy() does (_copy_into, written out here: a call is a tenth of this
-        # path; FunctionTask has no __new__ or __setattr__ of its own, and a slug is in
-        # the task's __dict__ when it has one). test_a_call_copies_as_copy_does pins it.
-        new = _object_new(cls)
-        state = self.__dict__.copy()
-        for name, clone in _CLONED_OPTIONS:
-            if name in state:
-                state[name] = clone(state[name])
-        new.__dict__ = state
-        slugged = "slug" in state
-        if slugged and self.slug:
-            state["slug"] = self.slug + "-copy"
-        if _tags_blocks_seen:
-            context_tags = _CONTEXT_TAGS.get()
-            if context_tags:
-                new.tags |= context_tags
-        # When the positional arguments alone bind run()'s, the flow binds them by
-        # name (no dict of arguments). The run info is the template's, unless run
-        # changed or the info is not kept (an unpickled task).
-        try:
-            info = state["_ff_instance_run_info"]
-            stale = info.func is not state["run"]
-        except KeyError:
-            stale = True
-        if stale:
-            info = new._run_info()
-        if len(args) in info.positional_counts and flow._bind_fresh(
-            new, info.positional, args, slugged or "tags" in state
-        ):
-            return new
-        return new._bind_call(flow, args, {}, False, None)
+    if TYPE_CHECKING:
+        # What type checkers see; the call itself is ``_task_call`` (keywords in
+        # ``**kwargs``: declared ones would cost the common call more than the rest).
+        def __call__(
+            self,
+            *args: Any,
+            mapped: bool = False,
+            task_args: dict | None = None,
+            upstream_tasks: Iterable[Any] | None = None,
+            flow: Flow | None = None,
+            **kwargs: Any,
+        ) -> Task: ...
+    else:
+        __call__ = _task_call
 
     def _call(
         self,
@@ -1166,7 +1182,7 @@ def _call_signature(
     raise NotImplementedError
 
 
-Task.__call__.__signature__ = inspect.signature(_call_signature)  # type: ignore[attr-defined]
+_task_call.__signature__ = inspect.signature(_call_signature)  # type: ignore[attr-defined]
 # The options' defaults, as class attributes (a function, the default trigger, as a
 # staticmethod: read from a task it is the function itself, not a bound method).
 for _name, _option in TASK_OPTIONS.items():

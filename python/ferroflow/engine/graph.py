@@ -3,11 +3,13 @@ order, cycle check)."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from typing import Any
 
 from ferroflow import _core, retries, states
 from ferroflow.core.collections import Constant
+from ferroflow.core.task import TASK_OPTIONS
 from ferroflow.errors import FlowDefinitionError
 
 
@@ -39,6 +41,11 @@ class FrozenFlow:
         self.graph = graph
         #: Whether each task has a mapped input (it may map: its runs are children).
         self.may_map = graph.mapped_into()
+        #: Per task, a key that tasks whose options are the same objects share (see
+        #: :func:`options_key`): what follows from options alone is worked out once
+        #: per key. ``_alive`` keeps the options looked at alive, so no id is reused.
+        self._alive: list = []
+        self.option_keys = [options_key(t, self._alive) for t in tasks]
 
     def sorted_tasks(self) -> list:
         """Tasks in topological order (ties broken by insertion order)."""
@@ -57,18 +64,50 @@ class FrozenFlow:
         constants = self.flow.constants
         seed = retries.run_seed(seed)
         decided = decided or {}
-        shared: dict = {}
+        shared: dict = {}  # spec fields -> TaskSpec
+        by_key: dict = {}  # (options key, constants, observed, decided) -> TaskSpec
         specs = []
-        for i, task in enumerate(self.tasks):
-            fields = _spec_fields(task, len(constants.get(task, ())), seed, decided.get(i))
-            spec = shared.get(fields)
+        for i, (task, okey) in enumerate(zip(self.tasks, self.option_keys, strict=True)):
+            given = constants.get(task)
+            n_constants = len(given) if given else 0
+            key = (okey, n_constants, type(okey) is not type and observed(task), decided.get(i))
+            spec = by_key.get(key)
             if spec is None:
-                try:
-                    spec = shared[fields] = _core.TaskSpec(fields[0], **dict(zip(_SPEC_NAMES, fields[1:], strict=True)))
-                except ValueError as exc:
-                    raise ValueError(f"Task {task.name!r}: {exc}") from None
+                fields = _spec_fields(task, n_constants, seed, decided.get(i))
+                spec = shared.get(fields)
+                if spec is None:
+                    try:
+                        spec = shared[fields] = _core.TaskSpec(fields[0],
+                                                               **dict(zip(_SPEC_NAMES, fields[1:], strict=True)))
+                    except ValueError as exc:
+                        raise ValueError(f"Task {task.name!r}: {exc}") from None
+                by_key[key] = spec
             specs.append(spec)
         return specs
+
+
+#: Every task option, and those that tasks sharing an options key share (tags and
+#: state handlers are each task's own: read on their own).
+_OPTION_NAMES = frozenset(TASK_OPTIONS)
+_READ_SHARED = operator.attrgetter(*(name for name in TASK_OPTIONS if name not in ("tags", "state_handlers")))
+
+
+def options_key(task: Any, alive: list) -> Any:
+    """A key that two tasks share only if every option but their tags and state
+    handlers is the same object for both: the task's class when it keeps no option of
+    its own (all are its class's defaults, see ``Task``), else the class and the ids of
+    its options (which ``alive`` keeps alive while the key is in use)."""
+    if _OPTION_NAMES.isdisjoint(task.__dict__):
+        return type(task)
+    options = _READ_SHARED(task)
+    alive.append(options)
+    return (type(task), *map(id, options))
+
+
+def observed(task: Any) -> bool:
+    """Whether ``task`` has state handlers (or an ``on_failure``): Python watches its
+    transitions. Reads the task's own handlers without making it an empty list."""
+    return bool(task.__dict__.get("state_handlers") or task.on_failure)
 
 
 #: Classes of states ``flow.run(task_states=...)`` may give, and the state code each
@@ -164,7 +203,7 @@ def _spec_fields(task: Any, n_constants: int, seed: int, decided: int | None = N
         jitter,
         seed if own_seed is None else own_seed,
         n_constants,
-        bool(getattr(task, "state_handlers", None) or getattr(task, "on_failure", None)),
+        observed(task),
         decided,
     )
 

@@ -26,9 +26,9 @@ from ferroflow.core.collections import Constant
 from ferroflow.core.parameter import Parameter
 from ferroflow.debug import TaskRaised
 from ferroflow.engine import inputs
-from ferroflow.engine.graph import freeze, given_states
+from ferroflow.engine.graph import freeze, given_states, observed
 from ferroflow.engine.parameters import check_parameters
-from ferroflow.engine.persistence import checkpoint_of
+from ferroflow.engine.persistence import checkpoint_of, keeps_nothing
 from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
 from ferroflow.engine.recorder import Recorder
 from ferroflow.engine.release import Releaser
@@ -253,7 +253,10 @@ class FlowRun:
         :attr:`plain_args` for the tasks whose runs can be batched (not mapped; no state
         handlers, checkpoint, timeout, ``log_stdout``, ``retry_condition``,
         ``task_run_name`` or custom trigger; every argument read whole from an upstream
-        task that is never mapped). Returns whether each task is a constant."""
+        task that is never mapped). Returns whether each task is a constant.
+
+        What follows from a task's options alone is worked out once per options key
+        (``FrozenFlow.option_keys``: the copies a task's calls make share one)."""
         frozen, flow = self.frozen, self.flow
         tasks, in_edges, index = frozen.tasks, frozen.in_edges, frozen.index
         slugs = getattr(flow, "slugs", {})
@@ -269,19 +272,24 @@ class FlowRun:
         can_map = frozen.may_map
         plain, plain_args = self.plain, self.plain_args
         constants_of = flow.constants
-        for i, t in enumerate(tasks):
-            if isinstance(t, Constant):
+        profiles: dict = {}  # (options key, may map) -> _profile_of(task)
+        for i, (t, okey) in enumerate(zip(tasks, frozen.option_keys, strict=True)):
+            key = (okey, can_map[i])
+            profile = profiles.get(key)
+            if profile is None:
+                profile = profiles[key] = _profile_of(t, flow, can_map[i])
+            is_constant, custom[i], rerunnable[i], keeps_nothing, may_batch = profile
+            if is_constant:
                 constants[i] = True
                 continue
-            custom[i] = not hasattr(t.trigger, "_ff_spec")
-            rerunnable[i] = bool(t.max_retries)
-            own = handlers[i] = _handlers_of(t)
-            slug = slugs.get(t, t.slug)
-            if isinstance(t, Parameter):
+            # (a task with no option of its own, its key its class, has no handlers)
+            own = handlers[i] = () if type(okey) is type or not observed(t) else _handlers_of(t)
+            if may_batch is None:  # a parameter
                 continue
-            checkpoints[i] = checkpoint_of(t, flow, slug or t.name, can_map[i])
-            if (custom[i] or own or can_map[i] or checkpoints[i] is not None or t.timeout is not None
-                    or t.log_stdout or t.retry_condition is not None or t.task_run_name is not None):
+            slug = slugs.get(t, t.slug)
+            if not keeps_nothing:
+                checkpoints[i] = checkpoint_of(t, flow, slug or t.name, can_map[i])
+            if not may_batch or own or checkpoints[i] is not None:
                 continue
             args = []
             for edge in in_edges[i]:
@@ -291,7 +299,9 @@ class FlowRun:
                 if edge[2] is not None:
                     args.append((edge[2], up))
             else:
-                plain[i] = TaskPlan(i, t.name, slug, frozenset(t.tags), t.run, tuple(t.retry_on or ()))
+                tags = t.__dict__.get("tags")  # (read so, an untagged task gets no empty set)
+                plain[i] = TaskPlan(i, t.name, slug, frozenset(tags) if tags else _NO_TAGS, t.run,
+                                    tuple(t.retry_on or ()))
                 plain_args[i] = (tuple(args), constants_of.get(t))
         return constants
 
@@ -983,6 +993,24 @@ def _raised_in(unit: WorkUnit | TaskRuns, result: UnitResult) -> TaskRaised:
                           reported=True)
     return TaskRaised(result.values[j], result.details[j], result.codes[j], unit.task_id,
                       None if unit.indices is None else unit.indices[j], reported=True)
+
+
+_NO_TAGS: frozenset = frozenset()
+
+
+def _profile_of(task: Any, flow: Any, may_map: bool) -> tuple:
+    """What follows from ``task``'s options alone (see ``_profile_tasks``):
+    ``(constant, custom trigger, may retry, keeps nothing, may be batched)``, the last
+    None for a parameter. Keeping nothing (no result, target or cache) is the same for
+    every slug; a task that may be batched still needs no handlers and whole arguments
+    from unmapped tasks."""
+    if isinstance(task, Constant):
+        return True, False, False, True, False
+    custom = not hasattr(task.trigger, "_ff_spec")
+    may_batch = None if isinstance(task, Parameter) else not (
+        custom or may_map or task.timeout is not None or task.log_stdout or task.retry_condition is not None
+        or task.task_run_name is not None)
+    return False, custom, bool(task.max_retries), keeps_nothing(task, flow), may_batch
 
 
 def _handlers_of(task: Any) -> tuple:
