@@ -23,10 +23,11 @@ __all__ = ["LocalResult"]
 
 
 def default_dir() -> str:
-    """``$FERROFLOW_HOME/results`` (``~/.ferroflow/results``)."""
-    from ferroflow.store.config import ferroflow_home
+    """``$FERROFLOW_HOME/results`` (``~/.ferroflow/results``); the home is created
+    readable by its owner only when missing (``store.config.make_home``)."""
+    from ferroflow.store.config import make_home
 
-    return str(ferroflow_home() / "results")
+    return str(make_home() / "results")
 
 
 class _InDir:

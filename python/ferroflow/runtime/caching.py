@@ -222,9 +222,9 @@ def cache_of(task: Any, flow_name: str, slug: str, result: Result | None, mapped
     validator = task.cache_validator or duration_only
     builtin = not _chooses(validator)
     if result is None and (not builtin or validator.use):
-        from ferroflow.store import ferroflow_home
+        from ferroflow.store import make_home
 
-        result = Result(base=(ferroflow_home() / "cache").as_uri())
+        result = Result(base=(make_home() / "cache").as_uri())
     source = task_source_hash(task.run) if builtin and validator.source else None
     return Cache(task.cache_key or f"{flow_name}.{slug}", result, validator, task.cache_for, task.cache_key_fn,
                  mapped, source)

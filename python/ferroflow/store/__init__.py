@@ -32,6 +32,7 @@ from ferroflow.store.config import (
     default_store_path,
     ferroflow_home,
     get_run_store,
+    make_home,
     new_run_id,
     recording_enabled,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "default_store_path",
     "ferroflow_home",
     "get_run_store",
+    "make_home",
     "new_run_id",
     "recording_enabled",
     "state_name",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ferroflow.store.base import NullRunStore, RunStore
 
-__all__ = ["HOME_ENV", "RECORD_ENV", "STORE_FILE", "ferroflow_home", "default_store_path",
+__all__ = ["HOME_ENV", "RECORD_ENV", "STORE_FILE", "ferroflow_home", "make_home", "default_store_path",
            "recording_enabled", "get_run_store", "new_run_id"]
 
 HOME_ENV = "FERROFLOW_HOME"
@@ -34,6 +34,16 @@ def ferroflow_home() -> Path:
     """``$FERROFLOW_HOME``, else ``~/.ferroflow`` (not created here)."""
     home = os.environ.get(HOME_ENV)
     return Path(home).expanduser() if home else Path.home() / ".ferroflow"
+
+
+def make_home() -> Path:
+    """:func:`ferroflow_home`, created if it is missing, readable by its owner only
+    (``0700``): it holds every run's parameters, logs and kept results. A directory
+    that exists already keeps its mode."""
+    home = ferroflow_home()
+    if not home.is_dir():
+        os.makedirs(home, mode=0o700, exist_ok=True)
+    return home
 
 
 def default_store_path() -> Path:

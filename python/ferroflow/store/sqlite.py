@@ -280,6 +280,19 @@ _RUN_COLUMNS = ("run_id, flow_name, state, message, parameters, started_at, ende
                 "record_error")
 
 
+def _create_private(path: str) -> None:
+    """Create the store's directory (``0700``, as ``ferroflow_home``) and its file
+    (``0600``) when they are missing: a run's parameters, logs and errors are its
+    owner's to read. SQLite gives the ``-wal`` and ``-shm`` files the database file's
+    mode. A file or directory that exists already keeps its mode."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except (FileExistsError, PermissionError):
+        return  # there already, or not ours to make: opening it says why, as before
+    os.close(fd)
+
+
 class SQLiteRunStore(RunStore):
     """A run store in one SQLite file (default ``$FERROFLOW_HOME/runs.db``).
 
@@ -316,9 +329,8 @@ class SQLiteRunStore(RunStore):
         self._pid = _PROCESS[0]
         self._writer: _Writer | None = None
         self._closed = False
-        parent = os.path.dirname(self.path)
         try:
-            os.makedirs(parent, exist_ok=True)
+            _create_private(self.path)
         except OSError as exc:
             raise describe_sqlite_error(exc, self.path, "create") from exc
         self._conn: sqlite3.Connection | None = None
