@@ -765,9 +765,10 @@ class Flow:
             return TaskSet(self._reference_tasks)
         cached = self._cache.get("reference")
         if cached is None:
-            roles = {t: getattr(t, "_ff_resource_role", None) for t in self._tasks}
-            if not any(roles.values()):
+            # (a role is a class attribute: most flows have no class with one)
+            if not any(getattr(cls, "_ff_resource_role", None) for cls in set(map(type, self._tasks))):
                 return self.terminal_tasks()
+            roles = {t: getattr(t, "_ff_resource_role", None) for t in self._tasks}
             cached = self._cache["reference"] = TaskSet(
                 t for t, role in roles.items()
                 if role not in ("init", "cleanup")
