@@ -123,3 +123,31 @@ def test_tasks_share_an_options_key_only_while_their_options_are_the_same_object
     assert specs[e].max_retries == 1 and specs[a].max_retries == 0
     assert flow.run(record=False).is_successful()
     assert seen == ["Running", "Success"]
+
+
+def test_the_inputs_each_task_reads_whole_come_with_the_graph():
+    from ferroflow import flatten
+
+    @task
+    def one(x=1):
+        return x
+
+    @task
+    def two(a, b):
+        return a
+
+    with Flow("inputs") as flow:
+        a = one()
+        b = one()
+        c = two(a, b, upstream_tasks=[one()])  # a state-only edge is no argument
+        m = one.map([1, 2])
+        from_mapped = two(m, a)  # reads a task that maps
+        flat = one.map(flatten([[1], [2]]))
+    frozen = freeze(flow)
+    index = frozen.index
+    whole = frozen.graph.whole_inputs()
+    assert whole[index[c]] == (("a", index[a]), ("b", index[b]))
+    assert whole[index[a]] == ()
+    assert whole[index[from_mapped]] is None and whole[index[flat]] is None
+    assert frozen.may_map[index[m]]  # (its own edge is mapped: it is never plain, whatever it reads)
+    assert _core.Graph(["x"], []).whole_inputs() == []

@@ -258,7 +258,8 @@ class FlowRun:
         What follows from a task's options alone is worked out once per options key
         (``FrozenFlow.option_keys``: the copies a task's calls make share one)."""
         frozen, flow = self.frozen, self.flow
-        tasks, in_edges, index = frozen.tasks, frozen.in_edges, frozen.index
+        tasks = frozen.tasks
+        whole = frozen.graph.whole_inputs()  # ((key, upstream id), ...) per task, read in Rust
         slugs = getattr(flow, "slugs", {})
         n = len(tasks)
         custom = self.custom_trigger = [False] * n
@@ -291,18 +292,12 @@ class FlowRun:
                 checkpoints[i] = checkpoint_of(t, flow, slug or t.name, can_map[i])
             if not may_batch or own or checkpoints[i] is not None:
                 continue
-            args = []
-            for edge in in_edges[i]:
-                up = index[edge[0]]
-                if edge[4] or can_map[up]:  # flattened, or from a task that may map
-                    break
-                if edge[2] is not None:
-                    args.append((edge[2], up))
-            else:
+            args = whole[i]  # None: an input flattened, or from a task that may map
+            if args is not None:
                 tags = t.__dict__.get("tags")  # (read so, an untagged task gets no empty set)
                 plain[i] = TaskPlan(i, t.name, slug, frozenset(tags) if tags else _NO_TAGS, t.run,
                                     tuple(t.retry_on or ()))
-                plain_args[i] = (tuple(args), constants_of.get(t))
+                plain_args[i] = (args, constants_of.get(t))
         return constants
 
     def now_ms(self, up: bool = False) -> int:

@@ -19,6 +19,9 @@ pub struct Graph {
     /// Whether each task has a mapped edge in.
     mapped_into: Vec<bool>,
     n_edges: usize,
+    /// For a graph read from a flow's edges (`of_edges`): per task, its inputs read whole
+    /// as `((key, upstream id), ...)`, or None (see `whole_inputs`).
+    inputs: Vec<Option<Py<PyTuple>>>,
 }
 
 impl Graph {
@@ -31,7 +34,7 @@ impl Graph {
         }
         let n_edges = edges.len();
         let inner = py.detach(|| CoreGraph::new(names, edges)).map_err(to_py)?;
-        Ok(Graph { inner: Arc::new(inner), mapped_into, n_edges })
+        Ok(Graph { inner: Arc::new(inner), mapped_into, n_edges, inputs: Vec::new() })
     }
 }
 
@@ -58,6 +61,7 @@ impl Graph {
         index: &Bound<'_, PyDict>,
     ) -> PyResult<Self> {
         let mut edges = Vec::new();
+        let mut keys = Vec::new(); // each edge's key (None for a state-only edge)
         for (down, into) in in_edges.iter().enumerate() {
             let into = into.cast_into::<PyList>()?;
             for edge in into.iter() {
@@ -72,9 +76,48 @@ impl Graph {
                     mapped: edge.get_item(3)?.is_truthy()?,
                     flattened: edge.get_item(4)?.is_truthy()?,
                 });
+                keys.push(edge.get_item(2)?.unbind());
             }
         }
-        Graph::build(py, names, edges)
+        let n = names.len();
+        let mut whole = vec![true; n]; // every edge in is whole, from a task that never maps
+        let mut mapped_into = vec![false; n];
+        for e in &edges {
+            if let Some(m) = mapped_into.get_mut(e.downstream as usize) {
+                *m |= e.mapped;
+            }
+        }
+        for e in &edges {
+            let from_mapping = mapped_into.get(e.upstream as usize).copied().unwrap_or(false);
+            if let Some(w) = whole.get_mut(e.downstream as usize) {
+                *w &= !e.flattened && !from_mapping;
+            }
+        }
+        let mut inputs: Vec<Option<Vec<Bound<'_, PyTuple>>>> =
+            whole.iter().map(|&w| if w { Some(Vec::new()) } else { None }).collect();
+        for (e, key) in edges.iter().zip(&keys) {
+            if key.is_none(py) {
+                continue; // a state-only edge: no argument
+            }
+            if let Some(Some(args)) = inputs.get_mut(e.downstream as usize) {
+                args.push(PyTuple::new(py, [key.bind(py).clone(), e.upstream.into_pyobject(py)?.into_any()])?);
+            }
+        }
+        let inputs = inputs
+            .into_iter()
+            .map(|args| args.map(|a| PyTuple::new(py, a).map(Bound::unbind)).transpose())
+            .collect::<PyResult<Vec<_>>>()?;
+        let mut graph = Graph::build(py, names, edges)?;
+        graph.inputs = inputs;
+        Ok(graph)
+    }
+
+    /// For a graph read with `of_edges`: per task, the inputs it reads whole as a
+    /// tuple of `(key, upstream id)` pairs in edge order (state-only edges left out),
+    /// or None when an edge into it is flattened or comes from a task that may map.
+    /// Empty for a graph made from numbered edges.
+    fn whole_inputs(&self, py: Python<'_>) -> Vec<Option<Py<PyTuple>>> {
+        self.inputs.iter().map(|t| t.as_ref().map(|t| t.clone_ref(py))).collect()
     }
 
     /// Whether each task has a mapped edge in (it may map: its runs are children).
