@@ -797,3 +797,39 @@ def test_flow_executor_runs_the_flow_unless_run_is_given_one():
     assert Flow("named", executor="threads").executor == "threads"
     with pytest.raises(TypeError, match="Flow 'bad': executor must be"):
         Flow("bad", executor=3)
+
+
+def test_threads_reading_a_new_flows_indexes_at_once_file_them_once():
+    # A call's slug and edges are filed when the indexes are first read; runs of one
+    # flow started together in threads read them at once.
+    import threading
+
+    @task
+    def one(x=0):
+        return x
+
+    with Flow("race") as flow:
+        prev = one()
+        for _ in range(20_000):  # long enough to be interrupted while filing
+            prev = one(prev)
+    start = threading.Barrier(4)
+    errors = []
+
+    def read():
+        start.wait()
+        try:
+            flow.slugs, flow.edges  # noqa: B018
+        except Exception as exc:  # pragma: no cover - the failure this test is about
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    slugs = list(flow.slugs.values())
+    assert len(slugs) == len(set(slugs)) == 20_001
+    assert len(flow.edges) == 20_000
+    assert sum(len(out) for out in flow._edges_out.values()) == 20_000
+    assert sum(len(into) for into in flow._edges_in.values()) == 20_000

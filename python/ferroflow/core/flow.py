@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import collections.abc
 import contextvars
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from typing import (
@@ -184,6 +185,10 @@ class _FlowTasks(TaskSet):
 
 
 _Index = TypeVar("_Index")
+
+
+#: Held while a flow files its pending slugs and edges (see ``Flow._file``).
+_FILING = threading.RLock()
 
 
 class _Filed(Generic[_Index]):
@@ -354,7 +359,14 @@ class Flow:
         """File what waits in ``_unfiled``, in the order the tasks were added: each
         generated slug (``"{prefix}-{n}"``, n counting per prefix from 1 and passing
         over slugs taken) and each task input bound by :meth:`_bind_fresh` as an edge
-        (its plain values are constants already)."""
+        (its plain values are constants already). One thread at a time: threads that
+        read a flow's indexes at once (runs of one flow started together) would each
+        file the same entries otherwise."""
+        with _FILING:
+            if self._unfiled:
+                self._file_pending()
+
+    def _file_pending(self) -> None:
         pending = self._unfiled
         state = self.__dict__
         edges, edges_in, edges_out = state["edges"], state["_edges_in"], state["_edges_out"]
