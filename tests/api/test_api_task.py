@@ -725,3 +725,22 @@ def test_a_false_name_gives_the_class_name(name):
     assert Useful(name=name).name == "Useful"
     with pytest.raises(TypeError, match="Task name must be a non-empty str, got 5"):
         Useful(name=5)
+
+
+def test_an_empty_option_made_on_first_read_is_the_one_kept():
+    # Two threads reading an untagged task's tags at once must get the same set: the
+    # one stored first is kept and returned (a tag added to the other would be lost).
+    from ferroflow.core.task import _PerInstance
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    kept = {"first"}
+
+    def factory():
+        holder.__dict__["tags"] = kept  # another thread stores its set meanwhile
+        return set()
+
+    assert _PerInstance("tags", factory).__get__(holder) is kept
+    assert holder.__dict__["tags"] is kept

@@ -260,8 +260,8 @@ class _PerInstance:
     def __get__(self, instance: Any, owner: Any = None) -> Any:
         if instance is None:
             return self
-        value = instance.__dict__[self.name] = self.factory()
-        return value
+        # setdefault: of two threads reading it first at once, both get the one kept.
+        return instance.__dict__.setdefault(self.name, self.factory())
 
 
 def _check_tags(t: Task, value: Any) -> set:
