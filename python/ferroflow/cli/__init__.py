@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "which shows only states, releases mapped values once consumed)")
     run.add_argument("--no-record", action="store_true",
                      help="do not record this run in the run store")
+    run.add_argument("--server", metavar="URL",
+                     help="record the run through this ferroflow server (default: $FERROFLOW_API_URL)")
     run.set_defaults(handler=_cmd_run)
 
     plugins = sub.add_parser(
@@ -258,6 +260,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         with stop:
             approve = True if args.approve_all else (args.approve or None)
             state = run_flow(flow, parameters=params, executor=executor, progress=display, record=record,
+                             server=args.server,
                              resume=args.resume, approve=approve, keep_results=args.keep_results)
     except KeyboardInterrupt:
         display.close()

@@ -1021,6 +1021,7 @@ class Flow:
         approve: Any = None,
         keep_results: bool | None = None,
         task_states: dict[Any, Any] | None = None,
+        server: str | None = None,
         **parameter_kwargs: Any,
     ) -> State:
         """Run the flow and return its final state (``state.result`` maps every task to
@@ -1044,7 +1045,13 @@ class Flow:
         ``task_states={task: state}`` starts tasks in given states, as in Prefect 1: a
         task given a finished state (``Success("Mocked", result=42)``, ``Failed``...)
         is not run and its downstream tasks see that state (``docs/concepts.md``). On
-        a schedule, only the first run starts from them."""
+        a schedule, only the first run starts from them.
+
+        ``server="http://host:4300"`` (default ``FERROFLOW_API_URL``) records the run
+        through that ferroflow server rather than the embedded store
+        (``docs/server.md``). A flow with a parameter named ``server`` keeps its
+        meaning: ``server=`` then gives that parameter, and the variable names the
+        server."""
         if keep_results is None:
             keep_results = getattr(self, "keep_results", True)
         if self._context_tokens:
@@ -1054,13 +1061,15 @@ class Flow:
             )
         from ferroflow.engine import run_flow
 
+        if server is not None and any(p.name == "server" for p in self.parameters()):
+            parameter_kwargs["server"], server = server, None  # the flow's own parameter
         merged = {**(parameters or {}), **parameter_kwargs}
         if self.schedule is not None and run_on_schedule is not False and (resume is not None or approve is not None):
             raise ValueError(f"Flow {self.name!r} has a schedule: resume= and approve= resume one earlier run, so "
                              f"pass run_on_schedule=False with them")
         if self.schedule is None or run_on_schedule is False:
             return run_flow(self, parameters=merged, executor=executor, record=record, resume=resume,
-                            approve=approve, keep_results=keep_results, task_states=task_states)
+                            approve=approve, keep_results=keep_results, task_states=task_states, server=server)
         from ferroflow.schedules import run_on_schedule as on_schedule
 
         given = [task_states]  # the first scheduled run's only, as in Prefect 1
@@ -1068,7 +1077,7 @@ class Flow:
         def run_once(defaults: dict, when: Any) -> State:
             return run_flow(self, parameters={**merged, **defaults}, executor=executor,
                             scheduled_start_time=when, record=record, keep_results=keep_results,
-                            task_states=given.pop() if given else None)
+                            task_states=given.pop() if given else None, server=server)
 
         states = on_schedule(self.schedule, run_once, max_runs=max_runs)
         if not states:

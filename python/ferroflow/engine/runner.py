@@ -78,7 +78,7 @@ _VERDICTS = {
 def run_flow(flow: Any, parameters: dict | None = None, executor: Any = None, progress: Any = None,
              scheduled_start_time: Any = None, record: bool | None = None,
              resume: str | None = None, approve: Any = None, keep_results: bool = True,
-             task_states: dict | None = None) -> states.State:
+             task_states: dict | None = None, server: str | None = None) -> states.State:
     """Run ``flow`` once and return its final State.
 
     ``parameters`` maps parameter names to values (unknown or missing required ones
@@ -88,7 +88,9 @@ def run_flow(flow: Any, parameters: dict | None = None, executor: Any = None, pr
     ``ferroflow.cli.progress``); ``scheduled_start_time`` (default now) is what
     ``ferroflow.context`` reports and derives its date helpers from; ``record``
     (default: unless ``FERROFLOW_RECORD=0``) records the run in the run store (see
-    ``docs/run-store.md``). The returned state's ``flow_run_id`` is the run's id.
+    ``docs/run-store.md``); ``server`` (default ``FERROFLOW_API_URL``) records it through
+    that ferroflow server instead (``docs/server.md``). The returned state's
+    ``flow_run_id`` is the run's id.
 
     ``resume`` is the id (or a unique prefix) of an earlier run of this flow, say one
     whose process died: its parameters are used (``parameters`` override them) and
@@ -118,14 +120,14 @@ def run_flow(flow: Any, parameters: dict | None = None, executor: Any = None, pr
     given = given_states(frozen, task_states)
     earlier = reader = None
     if resume is not None:
-        reader = get_run_store(True)
+        reader = get_run_store(True, server=server)
         earlier = find_run(reader, resume, flow.name)
         parameters = resumed_parameters(reader, earlier, parameters)
     params = check_parameters(flow, parameters or {})
     from ferroflow.plugins import get_executor
 
     exe = get_executor(executor if executor is not None else getattr(flow, "executor", None) or "local")
-    store = open_run_store(record)
+    store = open_run_store(record, server)
     with _collector_paused():
         run = FlowRun(frozen, params, exe, progress, scheduled_start_time, store=store, keep_results=keep_results,
                       given=given)
@@ -172,11 +174,11 @@ def _set_aside() -> Iterator[None]:
         gc.unfreeze()
 
 
-def open_run_store(record: bool | None) -> RunStore:
-    """The run store to record into; a store that cannot be opened is a warning (the
-    run goes on unrecorded), never a failed run."""
+def open_run_store(record: bool | None, server: str | None = None) -> RunStore:
+    """The run store to record into (``server``: a ferroflow server's URL); a store that
+    cannot be opened is a warning (the run goes on unrecorded), never a failed run."""
     try:
-        return get_run_store(record)
+        return get_run_store(record, server=server)
     except StateStoreError as exc:
         logging.getLogger("ferroflow.store").warning("this run is not recorded: %s", exc)
         return NullRunStore()

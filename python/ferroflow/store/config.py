@@ -3,6 +3,7 @@
 * ``FERROFLOW_HOME``: ferroflow's home directory (default ``~/.ferroflow``); the run
   store is the file ``runs.db`` in it.
 * ``FERROFLOW_RECORD``: ``0`` (or ``false``, ``no``, ``off``) turns recording off.
+* ``FERROFLOW_API_URL``: a ferroflow server's URL: runs record through it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ __all__ = ["HOME_ENV", "RECORD_ENV", "STORE_FILE", "ferroflow_home", "make_home"
 
 HOME_ENV = "FERROFLOW_HOME"
 RECORD_ENV = "FERROFLOW_RECORD"
+#: The ferroflow server runs record through (also read by ``ferroflow.client``).
+API_URL_ENV = "FERROFLOW_API_URL"
 STORE_FILE = "runs.db"
 
 _OFF = {"0", "false", "no", "off"}
@@ -61,11 +64,14 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
-def get_run_store(record: bool | None = None) -> RunStore:
+def get_run_store(record: bool | None = None, server: str | None = None) -> RunStore:
     """The run store flow runs of this process record into.
 
     ``record=False``, or ``record=None`` with ``FERROFLOW_RECORD=0``, gives a
-    :class:`~ferroflow.store.NullRunStore` that records nothing. Otherwise the
+    :class:`~ferroflow.store.NullRunStore` that records nothing. With ``server`` (a
+    ferroflow server's URL), or else ``FERROFLOW_API_URL`` set, the
+    :class:`~ferroflow.store.remote.RemoteRunStore` of that server, one per process and
+    URL (records travel in batches; see ``docs/server.md``). Otherwise the
     :class:`~ferroflow.store.SQLiteRunStore` at :func:`default_store_path`, opened once
     per process and path and shared (do not close it; it is flushed at exit).
 
@@ -74,6 +80,9 @@ def get_run_store(record: bool | None = None) -> RunStore:
     """
     if record is False or (record is None and not recording_enabled()):
         return NullRunStore()
+    url = server or os.environ.get(API_URL_ENV, "").strip()
+    if url:
+        return _remote_store(url)
     from ferroflow.store.sqlite import SQLiteRunStore
 
     path = _store_path()
@@ -81,6 +90,17 @@ def get_run_store(record: bool | None = None) -> RunStore:
         store = _STORES.get(path)
         if store is None or store._closed or store._pid != os.getpid():
             store = _STORES[path] = SQLiteRunStore(path)
+        return store
+
+
+def _remote_store(url: str) -> RunStore:
+    from ferroflow.store.remote import RemoteRunStore
+
+    key = ("remote", url.rstrip("/"))
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        if store is None or store._closed or store._pid != os.getpid():
+            store = _STORES[key] = RemoteRunStore(url)
         return store
 
 

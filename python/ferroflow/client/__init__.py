@@ -1,0 +1,1 @@
+"""Talking to a ferroflow server over HTTP (``docs/server.md``)."""

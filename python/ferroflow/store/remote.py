@@ -1,0 +1,515 @@
+"""Recording flow runs through a ferroflow server: :class:`RemoteRunStore`.
+
+A run that reports to a server (``flow.run(server=URL)``, ``ferroflow run --server
+URL``, or ``FERROFLOW_API_URL``) records exactly what it would record into the embedded
+store: the same items (:mod:`ferroflow.store.items`), gathered into batches and sent to
+``POST /api/v1/records``, where the server applies each batch in one transaction with
+the same store code. Never a request per task run or child.
+
+How nothing is lost:
+
+* **Batches, in order, each with an id.** Records wait in memory for ``interval``
+  (0.2 s), or less when many wait; a run's start and end are sent at once. Each batch
+  gets an id when it is cut; the server applies a batch once and acknowledges it
+  again when it comes back (its answer was lost), so a batch is simply sent again
+  until it is acknowledged. Batches are sent one at a time, oldest first.
+* **Kept while the server cannot be reached.** A connection error, a timeout or a
+  5xx answer keeps the batch and retries it with backoff (0.1 s doubling to 5 s); a
+  warning says so once, and once more when the server is back. The flow run goes on.
+  Batches waiting in memory are bounded (``max_memory``, 64 MiB encoded): past that,
+  new batches are appended to a spool file in ``$FERROFLOW_HOME/spool`` (``0600``) and
+  sent from there, in order, once the server answers again.
+* **At the end of a run** ``flush()`` waits up to ``flush_timeout`` (10 s) for the
+  server to take everything, then returns (the records stay queued). When the process
+  exits, it waits up to ``exit_timeout`` (30 s) more, then writes whatever is left to
+  the spool file and says where. The next process that records to a server sends the
+  spool files of processes that are gone (a lock on each file tells), as does
+  ``ferroflow server push-spool``; a batch sent twice is applied once.
+* **Leases.** Each run started here holds a token; the server checks it with every
+  batch, and its answer names the runs whose lease was revoked (reaped, resumed
+  elsewhere): :meth:`check_lease` raises :class:`~ferroflow.store.RunLostError` for
+  them, and nothing more of them is sent. While runs are live and nothing else is
+  sent, a heartbeat batch (no records, just the tokens) goes every
+  ``HEARTBEAT_SECONDS``.
+* **Refused batches.** A batch the server refuses as malformed (400, 413, 422) cannot
+  succeed by retrying: it is dropped, and the next writing call raises a
+  :class:`~ferroflow.store.StateStoreError` saying why, once. A refused key (401, 403)
+  stops recording the same way.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import fcntl
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ferroflow.store import items
+from ferroflow.store.base import RunStore
+from ferroflow.store.errors import ResumeRefusedError, RunLostError, StateStoreError
+from ferroflow.store.orphans import HEARTBEAT_SECONDS
+from ferroflow.store.wire import dumps
+
+__all__ = ["RemoteRunStore", "push_spool", "spool_dir"]
+
+log = logging.getLogger("ferroflow.store")
+
+RETRY_FIRST = 0.1
+RETRY_MAX = 5.0
+#: Items that make a batch be cut before ``interval`` passed.
+CUT_ITEMS = 2_000
+#: Largest encoded batch (the server's default limit for a request body is 16 MiB).
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+RECORDS_PATH = "/api/v1/records"
+
+
+def spool_dir() -> Path:
+    """Where batches wait on disk while a server cannot take them."""
+    from ferroflow.store.config import make_home
+
+    path = make_home() / "spool"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+@dataclass
+class _Batch:
+    batch_id: str
+    body: bytes  # the request's JSON body
+    runs: frozenset  # run ids whose records it holds
+
+
+class RemoteRunStore(RunStore):
+    """A run store on a ferroflow server (see the module docstring).
+
+    Args:
+        url: the server's base URL (``http://127.0.0.1:4300``).
+        api_key: sent as ``Authorization: Bearer``; default ``FERROFLOW_API_KEY``.
+        interval: seconds a record waits before its batch is sent.
+        timeout: seconds a request may take before it is retried.
+        flush_timeout: how long ``flush()`` waits for the server.
+        exit_timeout: how long the process waits at exit before spooling to disk.
+        max_memory: bytes of encoded batches kept in memory before spooling.
+    """
+
+    def __init__(self, url: str, *, api_key: str | None = None, interval: float = 0.2, timeout: float = 10.0,
+                 flush_timeout: float = 10.0, exit_timeout: float = 30.0, max_memory: int = 64 * 1024 * 1024):
+        from ferroflow.client.http import Client
+
+        self.url = url.rstrip("/")
+        self.location = self.url
+        self.client = Client(self.url, api_key=api_key, timeout=timeout)
+        self.interval = float(interval)
+        self.flush_timeout = float(flush_timeout)
+        self.exit_timeout = float(exit_timeout)
+        self.max_memory = int(max_memory)
+        self._pid = os.getpid()
+        self._lock = threading.Condition(threading.Lock())
+        self._pending: list = []  # items not yet in a batch
+        self._first_at = 0.0  # when the oldest pending item came
+        self._outbox: deque = deque()  # _Batch, oldest first
+        self._outbox_bytes = 0
+        self._spool: _Spool | None = None  # batches past max_memory, after the outbox
+        self._owned: dict = {}  # run id -> lease token
+        self._lost: dict = {}  # run id -> RunLostError
+        self._failure: StateStoreError | None = None  # to raise once
+        self._failing: str | None = None  # why the server cannot be reached, while it cannot
+        self._sent_at = time.monotonic()
+        self._closed = False
+        self._thread = threading.Thread(target=self._send_loop, name="ferroflow-remote-store", daemon=True)
+        self._thread.start()
+        _STORES.add(self)
+
+    def __repr__(self) -> str:
+        return f"<RemoteRunStore {self.url}>"
+
+    # ----- writing ------------------------------------------------------------------
+
+    def _put(self, item: tuple, now: bool = False) -> None:
+        if self._closed:
+            raise StateStoreError("closed", self.url, "write", "the store was closed")
+        with self._lock:
+            failure, self._failure = self._failure, None
+            if item[0] != "start" and item[1] in self._lost:
+                pass  # a run lost to another process: nothing more of it is sent
+            else:
+                if not self._pending:
+                    self._first_at = time.monotonic()
+                self._pending.append(item)
+            if now or len(self._pending) >= CUT_ITEMS:
+                self._cut()
+                self._lock.notify_all()
+        if failure is not None:
+            raise failure
+
+    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):
+        token = items.new_token()
+        item = items.start(str(run_id), flow_name, parameters, tasks, started_at, resumed_from, pid=os.getpid(),
+                           token=token)
+        with self._lock:
+            self._owned[str(run_id)] = token
+            self._lost.pop(str(run_id), None)
+        self._put(item, now=True)
+        if resumed_from is not None:
+            # The claim on the earlier run must be in the server before the run goes on.
+            if not self._wait_delivered(self.flush_timeout):
+                raise ResumeRefusedError(f"run {resumed_from} cannot be resumed now: the server at {self.url} "
+                                         f"cannot record the resumed run ({self._failing})")
+            lost = self._lost.get(str(run_id))
+            if lost is not None:
+                raise ResumeRefusedError(str(lost))
+
+    def end_run(self, run_id, state_name, message=None, ended_at=None):
+        self._put(items.end(run_id, state_name, message, ended_at), now=True)
+        with self._lock:  # (its batch, cut at once, carries the run's token)
+            self._owned.pop(str(run_id), None)
+
+    def record_states(self, run_id, rows):
+        rows = rows if isinstance(rows, list) else list(rows)
+        if rows:
+            self._put(items.states(run_id, rows))
+
+    def record_report(self, run_id, reports, details=None, *, plain=False):
+        reports = reports if type(reports) is list else list(reports)
+        if reports:
+            self._put(items.report(run_id, reports, details, plain))
+
+    def record_width(self, run_id, task_id, width):
+        self._put(items.width(run_id, task_id, width))
+
+    def record_logs(self, run_id, rows):
+        rows = rows if isinstance(rows, list) else list(rows)
+        if rows:
+            self._put(items.logs(run_id, rows))
+
+    def check_lease(self, run_id) -> None:
+        lost = self._lost.get(str(run_id))
+        if lost is not None:
+            raise lost
+
+    def flush(self) -> None:
+        """Send everything recorded so far; wait up to ``flush_timeout`` for the server
+        to take it. Records the server cannot take yet stay queued (no error): the flow
+        run is not failed by a server that is restarting."""
+        if self._closed or self._pid != os.getpid():
+            return
+        with self._lock:
+            self._cut()
+            self._lock.notify_all()
+        self._wait_delivered(self.flush_timeout)
+        with self._lock:
+            failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._shutdown(self.exit_timeout)
+
+    # ----- the queue ----------------------------------------------------------------
+
+    def _cut(self) -> None:
+        """Turn the pending items into batches (lock held)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        at = 0
+        while at < len(pending):
+            group = pending[at:at + CUT_ITEMS]
+            at += len(group)
+            body, batch_id = self._encode(group)
+            if len(body) > MAX_BATCH_BYTES and len(group) > 1:
+                at -= len(group) - len(group) // 2  # halve it and try again
+                continue
+            self._enqueue(_Batch(batch_id, body, frozenset(item[1] for item in group if len(item) > 1)))
+
+    def _encode(self, group: list) -> tuple[bytes, str]:
+        batch_id = uuid.uuid4().hex
+        tokens = {run_id: self._owned[run_id] for run_id in {item[1] for item in group} if run_id in self._owned}
+        return dumps({"batch_id": batch_id, "tokens": tokens, "items": group}), batch_id
+
+    def _enqueue(self, batch: _Batch) -> None:
+        if self._spool is None and self._outbox_bytes + len(batch.body) > self.max_memory:
+            self._spool = _Spool.create(self.url)
+            log.warning("the ferroflow server at %s is not taking records; more than %d MiB wait: further batches "
+                        "are kept in %s until it does", self.url, self.max_memory >> 20, self._spool.path)
+        if self._spool is not None:
+            self._spool.append(batch)
+        else:
+            self._outbox.append(batch)
+            self._outbox_bytes += len(batch.body)
+
+    def _head(self) -> _Batch | None:
+        if self._outbox:
+            return self._outbox[0]
+        if self._spool is not None:
+            batch = self._spool.peek()
+            if batch is None:
+                self._spool.remove()
+                self._spool = None
+            return batch
+        return None
+
+    def _done(self) -> None:
+        """The head batch was taken (or dropped): the next one is the head (lock held)."""
+        if self._outbox:
+            batch = self._outbox.popleft()
+            self._outbox_bytes -= len(batch.body)
+        elif self._spool is not None:
+            self._spool.advance()
+        self._lock.notify_all()
+
+    def _empty(self) -> bool:
+        return not self._pending and not self._outbox and (self._spool is None or self._spool.peek() is None)
+
+    def _wait_delivered(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not self._empty():
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._thread.is_alive():
+                    return False
+                self._lock.wait(min(left, 0.5))
+        return True
+
+    # ----- the sending thread ---------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        delay = RETRY_FIRST
+        while True:
+            with self._lock:
+                batch, beat = self._next_to_send()
+                if batch is None:
+                    return
+            outcome = self._deliver(batch)
+            with self._lock:
+                if self._stop_retrying:
+                    return  # the process is exiting: what is left went to the spool
+                if outcome == "retry":
+                    self._lock.wait(delay)
+                    delay = min(delay * 2, RETRY_MAX)
+                    continue
+                delay = RETRY_FIRST
+                self._sent_at = time.monotonic()
+                if not beat:
+                    self._done()
+
+    def _next_to_send(self) -> tuple[_Batch | None, bool]:
+        """The batch to send next and whether it is a heartbeat; waits for one (lock
+        held). None once the store is closed and nothing is left."""
+        while True:
+            if self._pending and (self._closed or time.monotonic() - self._first_at >= self.interval):
+                self._cut()
+            batch = self._head()
+            if batch is not None:
+                return batch, False
+            if self._closed:
+                return None, False
+            since = time.monotonic() - self._sent_at
+            if self._owned and since >= HEARTBEAT_SECONDS:
+                body, batch_id = self._encode([])
+                return _Batch(batch_id, body, frozenset()), True
+            if self._pending:
+                self._lock.wait(max(0.0, self.interval - (time.monotonic() - self._first_at)))
+            else:
+                self._lock.wait(HEARTBEAT_SECONDS - since if self._owned else None)
+
+    _stop_retrying = False
+
+    def _deliver(self, batch: _Batch) -> str:
+        """Send one batch: ``"ok"``, ``"retry"`` (kept) or ``"dropped"``."""
+        from ferroflow.client.http import ClientError, Unreachable
+
+        try:
+            answer = self.client.post_raw(RECORDS_PATH, batch.body)
+        except Unreachable as exc:
+            self._unreachable(str(exc))
+            return "retry"
+        except ClientError as exc:
+            if exc.status >= 500 or exc.status == 429:
+                self._unreachable(f"{exc.status} {exc.title}: {exc.detail}")
+                return "retry"
+            with self._lock:
+                self._failure = StateStoreError("refused", self.url, "write",
+                                                f"the server refused a batch of records ({exc.status} {exc.title}: "
+                                                f"{exc.detail}); those records are lost")
+            log.warning("the ferroflow server at %s refused a batch of records: %s %s: %s", self.url, exc.status,
+                        exc.title, exc.detail)
+            return "dropped"
+        if self._failing is not None:
+            log.warning("the ferroflow server at %s takes records again; the records kept meanwhile are sent",
+                        self.url)
+            self._failing = None
+        self._learn(answer)
+        return "ok"
+
+    def _unreachable(self, why: str) -> None:
+        if self._failing is None:
+            log.warning("the ferroflow server at %s cannot be reached (%s): records are kept and sent when it "
+                        "answers; the flow run goes on", self.url, why)
+        self._failing = why
+
+    def _learn(self, answer: dict) -> None:
+        lost = answer.get("lost") or {}
+        if lost:
+            with self._lock:
+                for run_id, why in lost.items():
+                    self._owned.pop(run_id, None)
+                    self._lost[run_id] = RunLostError(run_id, why.get("state"), why.get("message"), why.get("by"))
+
+    # ----- the end of the process -----------------------------------------------------
+
+    def _shutdown(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for the queue to empty; spool what is left; stop."""
+        with self._lock:
+            self._cut()
+            self._closed = True
+            self._lock.notify_all()
+        self._thread.join(timeout)
+        with self._lock:
+            self._stop_retrying = True
+            self._lock.notify_all()
+            left = list(self._outbox)
+            if left or (self._spool is not None and self._spool.peek() is not None):
+                spool = self._spool or _Spool.create(self.url)
+                spool.prepend_all(left) if self._spool is not None else [spool.append(b) for b in left]
+                self._outbox.clear()
+                spool.release()
+                print(f"ferroflow: the server at {self.url} did not take every record before exit; they are kept in "
+                      f"{spool.path} and sent by the next process that records to it (or `ferroflow server "
+                      f"push-spool`)", file=__import__("sys").stderr)
+            elif self._spool is not None:
+                self._spool.remove()
+        _STORES.discard(self)
+        self.client.close()
+
+
+class _Spool:
+    """Batches on disk, one per line (``batch_id body``), read from an offset; the file is
+    locked while its process lives."""
+
+    def __init__(self, path: Path, handle: Any):
+        self.path = path
+        self.handle = handle
+        self.offset = self._first_offset()
+        self._next: _Batch | None = None
+
+    @classmethod
+    def create(cls, url: str) -> _Spool:
+        path = spool_dir() / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.spool"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        handle = os.fdopen(fd, "r+b")
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        handle.write(base64.b64encode(url.encode()) + b"\n")
+        handle.flush()
+        return cls(path, handle)
+
+    def _first_offset(self) -> int:
+        self.handle.seek(0)
+        return len(self.handle.readline())
+
+    def append(self, batch: _Batch) -> None:
+        self.handle.seek(0, os.SEEK_END)
+        self.handle.write(batch.batch_id.encode() + b" " + batch.body + b"\n")
+        self.handle.flush()
+
+    def prepend_all(self, batches: list) -> None:
+        """Put ``batches`` (taken from memory, older than every spooled one) first."""
+        if not batches:
+            return
+        self.handle.seek(self.offset)
+        rest = self.handle.read()
+        self.handle.seek(self.offset)
+        self.handle.truncate()
+        for batch in batches:
+            self.append(batch)
+        self.handle.write(rest)
+        self.handle.flush()
+        self._next = None
+
+    def peek(self) -> _Batch | None:
+        if self._next is None:
+            self.handle.seek(self.offset)
+            line = self.handle.readline()
+            if not line.endswith(b"\n"):
+                return None  # nothing more (or a line cut short by a crash)
+            batch_id, _, body = line[:-1].partition(b" ")
+            self._next = _Batch(batch_id.decode(), body, frozenset({"?"}))
+            self._length = len(line)
+        return self._next
+
+    def advance(self) -> None:
+        if self.peek() is not None:
+            self.offset += self._length
+            self._next = None
+
+    def release(self) -> None:
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+
+    def remove(self) -> None:
+        try:
+            os.unlink(self.path)
+        finally:
+            self.handle.close()
+
+
+def push_spool(url: str | None = None, api_key: str | None = None) -> list:
+    """Send the spool files left by processes that are gone (to the server each names,
+    or only those for ``url``); return ``[(path, batches sent)]``. A file whose process
+    still lives (it holds the lock) is left alone."""
+    from ferroflow.client.http import Client
+
+    done = []
+    directory = spool_dir()
+    for path in sorted(directory.glob("*.spool")):
+        try:
+            handle = open(path, "r+b")  # (closed below)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its process lives
+            target = base64.b64decode(handle.readline().strip() or b"").decode(errors="replace").rstrip("/")
+            if url is not None and target != url.rstrip("/"):
+                continue
+            sent = 0
+            with Client(target, api_key=api_key) as client:
+                for line in handle:
+                    if not line.endswith(b"\n"):
+                        break
+                    _, _, body = line[:-1].partition(b" ")
+                    client.post_raw(RECORDS_PATH, body)  # raises: the file stays for next time
+                    sent += 1
+            os.unlink(path)
+            done.append((path, sent))
+        finally:
+            handle.close()
+    return done
+
+
+_STORES: set = set()
+
+
+def _close_at_exit() -> None:
+    for store in list(_STORES):
+        if store._pid == os.getpid():
+            store._shutdown(store.exit_timeout)
+
+
+atexit.register(_close_at_exit)

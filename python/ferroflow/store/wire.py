@@ -1,0 +1,90 @@
+"""Records as they travel from a flow run to the server: JSON, losslessly.
+
+A batch of records is the list of store items (:mod:`ferroflow.store.items`) a run
+store's writer would apply, encoded as JSON. Items hold what JSON has no form for, so
+these are tagged, each as a one-key object:
+
+* bytes (a task's codes, pickled parameters): ``{"$b": base64}``;
+* a ``range`` of child indices: ``{"$r": [start, stop, step]}``;
+* a dict, whose keys may be ints or tuples (a report's details by child index, the
+  round's details by ``(task_id, index)``): ``{"$d": [[key, value], ...]}``;
+* a tuple: ``{"$t": [...]}`` (kept apart from a list, which some items hold).
+
+Any other object is refused with a :class:`TypeError` naming it: a record never holds a
+value of the user's (values stay in result stores; a record holds their locations).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+__all__ = ["encode", "decode", "dumps", "loads"]
+
+
+def encode(value: Any) -> Any:
+    """``value`` as JSON-able data (see the module docstring)."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is float or kind is bool:
+        return value
+    if kind is list:
+        return [encode(v) for v in value]
+    if kind is tuple:
+        return {"$t": [encode(v) for v in value]}
+    if kind is bytes or kind is bytearray or kind is memoryview:
+        return {"$b": base64.b64encode(value).decode("ascii")}
+    if kind is range:
+        return {"$r": [value.start, value.stop, value.step]}
+    if isinstance(value, dict):
+        return {"$d": [[encode(k), encode(v)] for k, v in value.items()]}
+    for plain in (int, float, str):  # a subclass (an IntEnum code, a numpy-free str subclass)
+        if isinstance(value, plain):
+            return plain(value)
+    raise TypeError(f"a store record cannot hold a {kind.__name__} ({value!r:.80})")
+
+
+def decode(data: Any) -> Any:
+    """The value :func:`encode` gave ``data`` for. Raises ValueError on a malformed tag."""
+    if type(data) is list:
+        return [decode(v) for v in data]
+    if type(data) is not dict:
+        return data
+    if len(data) != 1:
+        raise ValueError(f"a tagged value has one key, got {sorted(data)[:5]}")
+    (tag, body), = data.items()
+    if tag == "$t":
+        return tuple(decode(v) for v in _list(body, tag))
+    if tag == "$b":
+        if not isinstance(body, str):
+            raise ValueError("$b holds a base64 string")
+        return base64.b64decode(body, validate=True)
+    if tag == "$r":
+        parts = _list(body, tag)
+        if len(parts) != 3 or not all(type(p) is int for p in parts):
+            raise ValueError("$r holds [start, stop, step] integers")
+        return range(*parts)
+    if tag == "$d":
+        out = {}
+        for pair in _list(body, tag):
+            if type(pair) is not list or len(pair) != 2:
+                raise ValueError("$d holds [key, value] pairs")
+            out[decode(pair[0])] = decode(pair[1])
+        return out
+    raise ValueError(f"unknown tag {tag!r}")
+
+
+def _list(body: Any, tag: str) -> list:
+    if type(body) is not list:
+        raise ValueError(f"{tag} holds a list")
+    return body
+
+
+def dumps(value: Any) -> bytes:
+    """``value`` encoded, as compact UTF-8 JSON."""
+    return json.dumps(encode(value), separators=(",", ":"), allow_nan=False).encode()
+
+
+def loads(data: bytes | str) -> Any:
+    """The value :func:`dumps` gave ``data`` for."""
+    return decode(json.loads(data))
