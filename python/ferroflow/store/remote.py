@@ -19,10 +19,11 @@ How nothing is lost:
   Batches waiting in memory are bounded (``max_memory``, 64 MiB encoded): past that,
   new batches are appended to a spool file in ``$FERROFLOW_HOME/spool`` (``0600``) and
   sent from there, in order, once the server answers again.
-* **At the end of a run** ``flush()`` waits up to ``flush_timeout`` (10 s) for the
-  server to take everything, then returns (the records stay queued). When the process
-  exits, it waits up to ``exit_timeout`` (30 s) more, then writes whatever is left to
-  the spool file and says where. The next process that records to a server sends the
+* **At the end of a run** ``flush()`` waits up to ``flush_timeout`` (10 s,
+  ``FERROFLOW_API_FLUSH_TIMEOUT``) for the server to take everything, then returns (the
+  records stay queued). When the process exits, it waits up to ``exit_timeout`` (30 s,
+  ``FERROFLOW_API_EXIT_TIMEOUT``) more, then writes whatever is left to the spool file
+  and says where. The next process that records to a server sends the
   spool files of processes that are gone (a lock on each file tells), as does
   ``ferroflow server push-spool``; a batch sent twice is applied once.
 * **Leases.** Each run started here holds a token; the server checks it with every
@@ -70,6 +71,20 @@ CUT_ITEMS = 2_000
 #: Largest encoded batch (the server's default limit for a request body is 16 MiB).
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 RECORDS_PATH = "/api/v1/records"
+#: Seconds ``flush()`` (the end of a run) waits for the server; default 10.
+FLUSH_TIMEOUT_ENV = "FERROFLOW_API_FLUSH_TIMEOUT"
+#: Seconds the process waits at exit before spooling what is left; default 30.
+EXIT_TIMEOUT_ENV = "FERROFLOW_API_EXIT_TIMEOUT"
+
+
+def _seconds(given: float | None, variable: str, default: float) -> float:
+    if given is not None:
+        return float(given)
+    text = os.environ.get(variable, "").strip()
+    try:
+        return float(text) if text else default
+    except ValueError:
+        raise ValueError(f"{variable} must be a number of seconds, got {text!r}") from None
 
 
 def spool_dir() -> Path:
@@ -102,15 +117,16 @@ class RemoteRunStore(RunStore):
     """
 
     def __init__(self, url: str, *, api_key: str | None = None, interval: float = 0.2, timeout: float = 10.0,
-                 flush_timeout: float = 10.0, exit_timeout: float = 30.0, max_memory: int = 64 * 1024 * 1024):
+                 flush_timeout: float | None = None, exit_timeout: float | None = None,
+                 max_memory: int = 64 * 1024 * 1024):
         from ferroflow.client.http import Client
 
         self.url = url.rstrip("/")
         self.location = self.url
         self.client = Client(self.url, api_key=api_key, timeout=timeout)
         self.interval = float(interval)
-        self.flush_timeout = float(flush_timeout)
-        self.exit_timeout = float(exit_timeout)
+        self.flush_timeout = _seconds(flush_timeout, FLUSH_TIMEOUT_ENV, 10.0)
+        self.exit_timeout = _seconds(exit_timeout, EXIT_TIMEOUT_ENV, 30.0)
         self.max_memory = int(max_memory)
         self._pid = os.getpid()
         self._lock = threading.Condition(threading.Lock())

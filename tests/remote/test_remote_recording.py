@@ -1,0 +1,226 @@
+"""Recording through a real ferroflow server (uvicorn on 127.0.0.1, httpx), on SQLite
+and PostgreSQL: what arrives is what the embedded store records for the same run; a
+server killed with ``kill -9`` in the middle of a run and started again loses nothing
+and does not fail the run; records wait in a spool file when the server is gone at
+exit and are delivered later; a batch sent twice counts once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import httpx
+import pytest
+
+from ferroflow import Flow, task
+from ferroflow.store import SQLiteRunStore
+from ferroflow.store.wire import dumps
+from tests.support.servers import child_env
+
+N = 2_000
+BAD = {i for i in range(N) if i % 97 == 13}
+
+
+@task
+def numbers(n):
+    return list(range(n))
+
+
+@task(max_retries=1, retry_delay=0)
+def work(x):
+    import ferroflow
+
+    if x in BAD:
+        ferroflow.context.logger.warning("child %d is about to fail", x)
+        raise ValueError(f"bad item {x}")
+    return x * 2
+
+
+@task(trigger=lambda states: True)
+def total(xs):
+    return len(xs)
+
+
+def build() -> Flow:
+    with Flow("remote-e2e") as flow:
+        total(work.map(numbers(N)))
+    return flow
+
+
+def open_store(database_url):
+    from ferroflow.store.sql import SQLRunStore
+
+    return SQLRunStore(database_url)
+
+
+def summary(store, run_id) -> dict:
+    """What a store holds of a run, without its times."""
+    run = store.get_run(run_id)
+    tasks = [(t.name, t.state, t.width, dict(t.counts), t.failed_count,
+              [(c.map_index, c.state, c.message) for c in t.failed_children])
+             for t in store.task_states(run_id, failed_limit=None)]
+    logs = sorted((line.task_name, line.map_index, line.levelname, line.message)
+                  for line in store.logs(run_id))
+    return {"run": (run.flow_name, run.state, run.message, run.parameters), "tasks": tasks, "logs": logs}
+
+
+def test_a_mapped_run_arrives_as_the_embedded_store_records_it(server, database_url, tmp_path, monkeypatch):
+    flow = build()
+    state = flow.run(server=server.url)
+    assert state.is_failed()
+    remote_id = state.flow_run_id
+    # The same run into an embedded store of its own, for comparison.
+    monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path / "home"))
+    local_state = flow.run()
+    local = SQLiteRunStore(tmp_path / "home" / "runs.db")
+    with open_store(database_url) as store:
+        got = summary(store, remote_id)
+        failed = {c.map_index: c for t in store.task_states(remote_id, failed_limit=None)
+                  for c in t.failed_children}
+    assert got == summary(local, local_state.flow_run_id)
+    local.close()
+    assert set(failed) == BAD
+    assert all("ValueError: bad item" in (c.traceback or "") for c in failed.values())
+    # Records travel in batches: a handful of requests for thousands of task runs.
+    posts = server.log().count("POST /api/v1/records")
+    assert 0 < posts < 50, posts
+
+
+def test_a_server_killed_mid_run_loses_nothing_and_fails_nothing(server, database_url):
+    @task
+    def slow(x):
+        time.sleep(0.002)
+        return x
+
+    with Flow("survives-restart") as flow:
+        total(slow.map(numbers(1500)))
+
+    def restart():
+        time.sleep(1.0)
+        server.kill()
+        time.sleep(1.5)
+        server.start()
+
+    bouncer = threading.Thread(target=restart)
+    bouncer.start()
+    state = flow.run(server=server.url)
+    bouncer.join()
+    assert state.is_successful()
+    from ferroflow.store.config import get_run_store
+
+    get_run_store(server=server.url).flush()
+    with open_store(database_url) as store:
+        run = store.get_run(state.flow_run_id)
+        assert (run.state, run.record_error) == ("Success", None)
+        tasks = {t.name: t for t in store.task_states(state.flow_run_id)}
+    assert tasks["slow"].counts == {"Success": 1500}
+    assert tasks["total"].state == "Success"
+
+
+SPOOLED = """
+import os, sys
+from ferroflow import Flow, task
+
+@task
+def inc(x):
+    return x + 1
+
+with Flow("spooled") as flow:
+    inc.map(list(range(300)))
+state = flow.run()
+print(state.flow_run_id)
+"""
+
+
+def test_records_spooled_at_exit_are_delivered_later(database_url, tmp_path):
+    from tests.support.servers import Server, free_port
+
+    port = free_port()
+    home = tmp_path / "home"
+    env = child_env({"FERROFLOW_HOME": str(home), "FERROFLOW_API_URL": f"http://127.0.0.1:{port}",
+                     "FERROFLOW_API_FLUSH_TIMEOUT": "0.5", "FERROFLOW_API_EXIT_TIMEOUT": "0.5"})
+    script = tmp_path / "spooled.py"
+    script.write_text(SPOOLED)
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split()[-1]
+    assert "kept in" in done.stderr and "push-spool" in done.stderr
+    spooled = list((home / "spool").glob("*.spool"))
+    assert len(spooled) == 1
+    assert oct(spooled[0].stat().st_mode & 0o777) == "0o600"
+
+    server = Server(database_url, tmp_path / "server.log", port=port).start()
+    try:
+        pushed = subprocess.run([sys.executable, "-m", "ferroflow", "server", "push-spool"], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert pushed.returncode == 0, pushed.stderr
+        assert not list((home / "spool").glob("*.spool"))
+        with open_store(database_url) as store:
+            run = store.get_run(run_id)
+            assert run.state == "Success"
+            assert {t.name: t.counts for t in store.task_states(run_id)}["inc"] == {"Success": 300}
+    finally:
+        server.stop()
+
+
+def test_a_batch_sent_twice_counts_once(server, database_url):
+    from ferroflow import _core
+    from ferroflow.store import items
+    from ferroflow.store.base import TaskList
+
+    run_id = "b" * 32
+    token = items.new_token()
+    start = items.start(run_id, "twice", {}, TaskList([0], ["m"], [None], b"\x01"), pid=1, token=token)
+    body = {"batch_id": "1" * 32, "tokens": {run_id: token},
+            "items": [start, items.width(run_id, 0, 10),
+                      items.report(run_id, [(0, range(0, 10), bytes([_core.SUCCESS]) * 10)])]}
+    raw = dumps(body)
+    for expected in (True, False):
+        answer = httpx.post(server.url + "/api/v1/records", content=raw,
+                            headers={"Content-Type": "application/json"}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["applied"] is expected
+    with open_store(database_url) as store:
+        (only,) = store.task_states(run_id)
+    assert only.counts == {"Success": 10}
+
+
+@pytest.mark.parametrize("body, status, words", [
+    (b"{not json", 400, "not JSON"),
+    (b'{"batch_id": "zz", "tokens": {}, "items": []}', 422, "batch_id"),
+    (b'{"batch_id": "12345678", "tokens": {}, "items": [], "extra": 1}', 422, "extra"),
+    (b'{"batch_id": "12345678", "tokens": {}, "items": [{"$t": ["drop", "x"]}]}', 422, "items[0]"),
+    (b'{"batch_id": "12345678", "tokens": {}, "items": [{"$t": ["end", "nope"]}]}', 422, "malformed"),
+])
+def test_malformed_batches_are_refused_by_name(server, body, status, words):
+    answer = httpx.post(server.url + "/api/v1/records", content=body, headers={"Content-Type": "application/json"},
+                        timeout=30)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert words in json.dumps(answer.json())
+
+
+def test_a_run_goes_on_when_no_server_ever_answers(tmp_path):
+    """A server URL nobody listens on: the run succeeds; the records are kept."""
+    from tests.support.servers import free_port
+
+    code = textwrap.dedent("""
+        from ferroflow import Flow, task
+        @task
+        def one():
+            return 1
+        with Flow("alone") as flow:
+            one()
+        state = flow.run()
+        print(state.is_successful())
+    """)
+    env = child_env({"FERROFLOW_HOME": str(tmp_path / "h"), "FERROFLOW_API_URL": f"http://127.0.0.1:{free_port()}",
+                     "FERROFLOW_API_FLUSH_TIMEOUT": "0.2", "FERROFLOW_API_EXIT_TIMEOUT": "0.2"})
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+    assert "cannot be reached" in done.stderr
