@@ -148,7 +148,8 @@ class ChildState:
     task itself (``map_index == -1``).
 
     ``run_count`` is None for a child recorded only as part of a batch of plain
-    successes (their run counts are not kept).
+    successes (their run counts are not kept). ``traceback`` is the formatted traceback
+    of the exception that failed the task run (its last 64 KiB), or None.
     """
 
     task_id: int
@@ -157,6 +158,7 @@ class ChildState:
     run_count: int | None
     message: str | None
     result_location: str | None
+    traceback: str | None = None
 
     @property
     def state(self) -> str:
@@ -173,7 +175,8 @@ class TaskSummary:
     first). ``counts`` maps state names to numbers of children (empty for an unmapped
     task); ``failed_children`` lists children whose state is failed (``Failed``,
     ``TriggerFailed``, ``TimedOut``) in index order, up to the limit the query was
-    given, and ``failed_count`` counts all of them.
+    given, and ``failed_count`` counts all of them. ``traceback``: that of the exception
+    that failed the task itself, or None.
     """
 
     task_id: int
@@ -188,6 +191,7 @@ class TaskSummary:
     counts: dict = field(default_factory=dict)
     failed_children: list = field(default_factory=list)
     failed_count: int = 0
+    traceback: str | None = None
 
     @property
     def state(self) -> str | None:

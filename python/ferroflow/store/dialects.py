@@ -22,7 +22,10 @@ __all__ = ["Dialect", "SQLiteDialect", "PostgresDialect", "dialect_for"]
 
 class Dialect:
     """What the run store needs to know about one kind of database (see the module
-    docstring)."""
+    docstring). A connection the store uses goes through :meth:`wrap` once: afterwards
+    it has ``execute(sql, args)`` (returning a cursor with ``rowcount``, ``fetchone``,
+    ``fetchall`` and iteration), ``executemany(sql, rows)`` and ``in_transaction`` for
+    SQLite's spelling of the statements, on either database."""
 
     name = ""
     #: Whether many rows may go in one statement as a JSON array (``json_each``).
@@ -31,18 +34,12 @@ class Dialect:
     #: (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` locks the whole database).
     for_update = ""
 
-    def sql(self, statement: str) -> str:
-        """``statement`` (SQLite's spelling) in this database's."""
-        return statement
+    def wrap(self, conn: Any) -> Any:
+        """The DBAPI connection ``conn`` (in autocommit mode) as the store uses it."""
+        return conn
 
     def begin(self, conn: Any, write: bool) -> None:
         conn.execute("BEGIN")
-
-    def in_transaction(self, conn: Any) -> bool:
-        raise NotImplementedError
-
-    def executemany(self, conn: Any, statement: str, rows: list) -> None:
-        raise NotImplementedError
 
     def insert_returning_key(self, conn: Any, statement: str, args: tuple) -> int | None:
         """Run an ``INSERT ... ON CONFLICT DO NOTHING`` of one row into a table whose key
@@ -72,19 +69,14 @@ class Dialect:
 
 
 class SQLiteDialect(Dialect):
-    """Embedded SQLite (stdlib :mod:`sqlite3`, connections with ``isolation_level=None``)."""
+    """Embedded SQLite (stdlib :mod:`sqlite3`, connections with ``isolation_level=None``:
+    used as they are)."""
 
     name = "sqlite"
     json_bulk = True
 
     def begin(self, conn: Any, write: bool) -> None:
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    def in_transaction(self, conn: Any) -> bool:
-        return conn.in_transaction
-
-    def executemany(self, conn: Any, statement: str, rows: list) -> None:
-        conn.executemany(statement, rows)
 
     def insert_returning_key(self, conn: Any, statement: str, args: tuple) -> int | None:
         cursor = conn.execute(statement, args)
@@ -106,6 +98,43 @@ class SQLiteDialect(Dialect):
         return isinstance(exc, (sqlite3.Error, OSError))
 
 
+class _PostgresConnection:
+    """A psycopg connection that takes SQLite's spelling: ``?`` placeholders (``%s``),
+    ``IS ?`` (``IS NOT DISTINCT FROM``). Each statement is translated once."""
+
+    __slots__ = ("raw", "_sql", "_idle")
+
+    def __init__(self, raw: Any, statements: dict, idle: Any):
+        self.raw = raw
+        self._sql = statements
+        self._idle = idle
+
+    def _translate(self, statement: str) -> str:
+        found = self._sql.get(statement)
+        if found is None:
+            found = self._sql[statement] = (statement.replace("%", "%%").replace(" IS ?", " IS NOT DISTINCT FROM ?")
+                                            .replace("?", "%s"))
+        return found
+
+    def execute(self, statement: str, args: Any = ()) -> Any:
+        return self.raw.execute(self._translate(statement), args)
+
+    def executemany(self, statement: str, rows: Any) -> None:
+        with self.raw.cursor() as cursor:
+            cursor.executemany(self._translate(statement), rows)
+
+    @property
+    def in_transaction(self) -> bool:
+        return not self.raw.closed and self.raw.info.transaction_status != self._idle
+
+    @property
+    def closed(self) -> bool:
+        return self.raw.closed or self.raw.broken
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 class PostgresDialect(Dialect):
     """PostgreSQL through psycopg 3 (connections in autocommit mode: the store begins
     and ends its transactions itself, as on SQLite)."""
@@ -120,37 +149,22 @@ class PostgresDialect(Dialect):
         self._idle = psycopg.pq.TransactionStatus.IDLE
         self._statements: dict[str, str] = {}
 
-    def sql(self, statement: str) -> str:
-        found = self._statements.get(statement)
-        if found is None:
-            found = (statement.replace("%", "%%").replace(" IS ?", " IS NOT DISTINCT FROM ?")
-                     .replace("?", "%s"))
-            self._statements[statement] = found
-        return found
-
-    def begin(self, conn: Any, write: bool) -> None:
-        conn.execute("BEGIN")
-
-    def in_transaction(self, conn: Any) -> bool:
-        return not conn.closed and conn.info.transaction_status != self._idle
-
-    def executemany(self, conn: Any, statement: str, rows: list) -> None:
-        with conn.cursor() as cursor:
-            cursor.executemany(statement, rows)
+    def wrap(self, conn: Any) -> Any:
+        if conn.info.transaction_status != self._idle:
+            conn.rollback()
+        conn.autocommit = True
+        return _PostgresConnection(conn, self._statements, self._idle)
 
     def insert_returning_key(self, conn: Any, statement: str, args: tuple) -> int | None:
         row = conn.execute(statement + " RETURNING id", args).fetchone()
         return None if row is None else row[0]
 
     def broken(self, conn: Any) -> bool:
-        return bool(getattr(conn, "closed", False)) or getattr(conn, "broken", False)
+        return bool(getattr(conn, "closed", False))
 
     def may_pass(self, exc: BaseException) -> bool:
         errors = self._psycopg.errors
-        return isinstance(exc, (self._psycopg.OperationalError, errors.InsufficientResources,
-                                errors.ReadOnlySqlTransaction, errors.SerializationFailure,
-                                errors.DeadlockDetected, errors.LockNotAvailable, errors.QueryCanceled,
-                                errors.AdminShutdown, errors.CannotConnectNow, OSError))
+        return isinstance(exc, (self._psycopg.OperationalError, errors.ReadOnlySqlTransaction, OSError))
 
     def describe(self, exc, location, action, busy_timeout=0.0, lost=0):
         return describe_postgres_error(exc, location, action, lost)

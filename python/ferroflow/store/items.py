@@ -48,7 +48,8 @@ from ferroflow.store.base import TaskList, TaskSpec, Timestamp, to_epoch
 from ferroflow.store.parameters import pickled, readable
 
 __all__ = ["KINDS", "BEAT", "start", "end", "states", "report", "width", "logs", "task_columns", "new_token",
-           "weight", "records", "coalesced"]
+           "weight", "records", "coalesced",
+           "TRACEBACK_LIMIT", "bound_traceback", "to_detail"]
 
 #: Every kind of item.
 KINDS = frozenset({"start", "end", "states", "report", "width", "logs", "beat"})
@@ -56,6 +57,26 @@ KINDS = frozenset({"start", "end", "states", "report", "width", "logs", "beat"})
 BEAT = ("beat",)
 
 _SUCCESS = _core.SUCCESS
+
+
+#: The most of a failed task run's traceback kept (characters): its last 64 KiB, where
+#: the exception and the innermost frames are.
+TRACEBACK_LIMIT = 64 * 1024
+
+
+def bound_traceback(text: str | None) -> str | None:
+    """``text`` (a formatted traceback), its last :data:`TRACEBACK_LIMIT` characters
+    when it is longer, after a line saying how much was cut."""
+    if text is None or len(text) <= TRACEBACK_LIMIT:
+        return text
+    text = str(text)
+    return f"[... {len(text) - TRACEBACK_LIMIT:,} earlier characters cut ...]\n" + text[-TRACEBACK_LIMIT:]
+
+
+def to_detail(detail: tuple) -> tuple:
+    """A task run's details as ``(message, location, run_count, traceback)``: details
+    may come as 3-tuples (no traceback) or 4-tuples."""
+    return detail if len(detail) == 4 else (*detail[:3], None)
 
 
 def new_token() -> str:

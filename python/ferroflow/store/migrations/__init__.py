@@ -96,7 +96,7 @@ def up_to_date(conn: Any, dialect: Any) -> bool:
     except Exception as exc:  # no such table: not up to date
         if not dialect.is_driver_error(exc):
             raise
-        if dialect.in_transaction(conn):
+        if conn.in_transaction:
             conn.execute("ROLLBACK")
         return False
     return row is not None and row[0] == str(SCHEMA_VERSION) and revision is not None and revision[0] == HEAD
