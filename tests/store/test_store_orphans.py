@@ -19,7 +19,8 @@ import pytest
 
 from ferroflow import cli
 from ferroflow.store import RunLostError, SQLiteRunStore, default_store_path
-from ferroflow.store import sqlite as sqlite_module
+from ferroflow.store import orphans
+from ferroflow.store import writer as writer_module
 from ferroflow.store.orphans import orphan_message, process_exists
 
 TASKS = [(0, "a", "a-1", False)]
@@ -99,7 +100,7 @@ def test_live_runs_beat_and_a_reaped_run_is_lost_to_its_process(tmp_path, monkey
     """A process that was only stopped past the timeout (SIGSTOP, asleep) and comes back
     does not revive its run: reaping revoked its lease, so its next heartbeat finds the
     run lost, and every later record of it raises RunLostError, writing nothing."""
-    monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 0.02)
+    monkeypatch.setattr(writer_module, "HEARTBEAT_SECONDS", 0.02)
     path = tmp_path / "runs.db"
     with SQLiteRunStore(path) as store:
         store.start_run("beat0001", "beats", {}, TASKS)
@@ -109,10 +110,10 @@ def test_live_runs_beat_and_a_reaped_run_is_lost_to_its_process(tmp_path, monkey
             assert time.monotonic() < deadline
             time.sleep(0.01)
         set_columns(path, "beat0001", heartbeat_at=1.0)  # as if it had been stopped for ages
-        monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 10.0)  # the reaper's view: silent
+        monkeypatch.setattr(writer_module, "HEARTBEAT_SECONDS", 10.0)  # the reaper's view: silent
         with SQLiteRunStore(path) as reaper:
             assert reaper.reap(timeout=20) == ["beat0001"]
-        monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 0.02)
+        monkeypatch.setattr(writer_module, "HEARTBEAT_SECONDS", 0.02)
         while "beat0001" not in store._writer.lost_runs:  # its next heartbeat finds out
             assert time.monotonic() < deadline
             time.sleep(0.01)
@@ -144,7 +145,7 @@ def test_check_lease_confirms_an_old_lease_and_raises_once_it_is_lost(tmp_path, 
         store.check_lease("someone-else")  # not a run of this process: nothing to say
         set_columns(path, "mine0001", owner="another process's token")
         store.check_lease("mine0001")  # confirmed less than a period ago: not asked yet
-        monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 0.0)
+        monkeypatch.setattr(writer_module, "HEARTBEAT_SECONDS", 0.0)
         with pytest.raises(RunLostError, match="run mine0001 was taken over by another process"):
             store.check_lease("mine0001")
 
@@ -231,7 +232,7 @@ def test_a_live_process_with_a_silent_heartbeat_keeps_its_run_until_stopped(tmp_
             # heartbeat rule applies, and its lease is revoked (see test_resume_fencing).
             proc.send_signal(signal.SIGSTOP)
             deadline = time.monotonic() + 60  # a hang guard only
-            while sqlite_module.orphan_message("busy0001", socket.gethostname(), proc.pid, time.time() - 600,
+            while orphans.orphan_message("busy0001", socket.gethostname(), proc.pid, time.time() - 600,
                                                time.time(), socket.gethostname(), 60) is None:
                 assert time.monotonic() < deadline
                 time.sleep(0.01)

@@ -330,7 +330,7 @@ def test_threads_recording_at_once(store):
 
 
 def test_two_stores_one_file_share_one_writer(tmp_path):
-    from ferroflow.store import sqlite as mod
+    from ferroflow.store import writer as mod
 
     a = SQLiteRunStore(tmp_path / "runs.db")
     b = SQLiteRunStore(tmp_path / "runs.db")
@@ -343,9 +343,9 @@ def test_two_stores_one_file_share_one_writer(tmp_path):
         assert writers.count(a._writer.thread) == 1
     finally:
         a.close()
-        assert str(tmp_path / "runs.db") in mod._WRITERS  # b still uses it
+        assert a.url in mod._WRITERS  # b still uses it
         b.close()
-    assert str(tmp_path / "runs.db") not in mod._WRITERS
+    assert a.url not in mod._WRITERS
 
 
 def test_close_is_idempotent_and_final(store):

@@ -10,7 +10,7 @@ import pytest
 
 from ferroflow import Flow, _core, task
 from ferroflow.store import SUCCEEDED, ChildState, SQLiteRunStore, StateStoreError, TaskList, get_run_store
-from ferroflow.store import sqlite as sqlite_module
+from ferroflow.store import transaction as transaction_module
 
 S, F, R, M = _core.SUCCESS, _core.FAILED, _core.RETRYING, _core.MAPPED
 TASKS = [(0, "extract", "extract-1", False), (1, "transform", "transform-1", True), (2, "load", "load-1", False)]
@@ -85,7 +85,7 @@ def test_a_batch_kept_after_a_failed_write_is_written_as_it_was(tmp_path, monkey
         store.record_report("r", first, plain=True)
         store.record_report("r", second, plain=True)
         calls = []
-        apply = sqlite_module._Transaction.apply
+        apply = transaction_module.Transaction.apply
 
         def failing(self):
             calls.append(1)
@@ -93,7 +93,7 @@ def test_a_batch_kept_after_a_failed_write_is_written_as_it_was(tmp_path, monkey
                 raise sqlite3.OperationalError("disk I/O error")
             apply(self)
 
-        monkeypatch.setattr(sqlite_module._Transaction, "apply", failing)
+        monkeypatch.setattr(transaction_module.Transaction, "apply", failing)
         with pytest.raises(StateStoreError, match="I/O error"):
             store.flush()
         assert (first, second) == ([(0, None, R)], [(0, None, S), (2, None, S)])  # the caller's lists untouched

@@ -223,8 +223,7 @@ def describe_postgres_error(exc: BaseException, location: str, action: str, lost
     reason = _PG_REASONS.get(sqlstate or "")
     if reason is None:
         if sqlstate is None and type(exc).__name__ == "OperationalError":
-            closed = getattr(getattr(exc, "pgconn", None), "status", None)
-            reason = "connection lost" if closed is not None else "cannot connect"
+            reason = "cannot connect" if action in ("open", "create") else "connection lost"
         elif sqlstate and sqlstate.startswith("08"):
             reason = "connection lost"
         else:

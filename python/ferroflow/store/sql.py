@@ -167,7 +167,12 @@ class SQLRunStore(RunStore):
         self._writer: Writer | None = None
         self._closed = False
         self._conn: Any = None
-        self._conn = self._open()
+        try:
+            self._conn = self._open()
+        except BaseException:
+            if self._owns_engine:
+                self.engine.dispose()
+            raise
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.location}>"

@@ -247,8 +247,8 @@ class Writer(Caches):
         with _WRITERS_LOCK:
             self.refs -= 1
             last = self.refs <= 0
-            if last and _WRITERS.get(self.location) is self:
-                del _WRITERS[self.location]
+            if last and _WRITERS.get(self.url) is self:
+                del _WRITERS[self.url]
         if last:
             self.stop()
         else:
