@@ -486,7 +486,7 @@ class SQLRunStore(RunStore):
             children: dict = {}
             for task_id, index, code, run_count, message, location in c.execute(
                     "SELECT task_id, map_index, code, run_count, message, result_location FROM task_runs "
-                    "WHERE run = ?", (key,)):
+                    "WHERE run = ? ORDER BY task_id, map_index", (key,)):
                 if index < 0:
                     own[task_id] = (code, run_count, message, location)
                 else:
@@ -508,7 +508,8 @@ class SQLRunStore(RunStore):
     def recorded_parameters(self, run_id):
         def get(c):
             key = self._run_key(c, run_id)
-            rows = c.execute("SELECT name, value, problem FROM run_parameters WHERE run = ?", (key,)).fetchall()
+            rows = c.execute("SELECT name, value, problem FROM run_parameters WHERE run = ? ORDER BY name",
+                             (key,)).fetchall()
             return {name: (data, problem) for name, data, problem in rows} or None
 
         return self._query(get)
