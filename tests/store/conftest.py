@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import ferroflow
-from ferroflow.store import HOME_ENV, RECORD_ENV, SQLiteRunStore
+from ferroflow.store import HOME_ENV, RECORD_ENV, SQLRunStore
 
 #: The directory holding the ``ferroflow`` package these tests import.
 PACKAGE_ROOT = Path(ferroflow.__file__).parents[1]
@@ -28,9 +28,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    """A SQLiteRunStore on ``tmp_path/runs.db``, closed after the test."""
-    s = SQLiteRunStore(tmp_path / "runs.db")
+def store(database_url: str):
+    """A SQLRunStore on an empty database, once on SQLite and once on PostgreSQL,
+    closed after the test."""
+    s = SQLRunStore(database_url)
     yield s
     s.close()
 

@@ -17,30 +17,11 @@ from ferroflow.store import SCHEMA_VERSION, SQLiteRunStore, SQLRunStore, StateSt
 from ferroflow.store.database import make_engine
 from ferroflow.store.migrations import FIRST, HEAD, alembic_config, current_revision, legacy, migrate
 from ferroflow.store.schema import metadata
+from tests.support.databases import execute, query
 
 TABLES = set(metadata.tables) | {"alembic_version"}
 #: The tables of schema 5 (revision 0001), as the hand-written store had them.
 TABLES_5 = {"meta", "runs", "run_tasks", "task_runs", "child_counts", "child_spans", "logs", "run_parameters"}
-
-
-def query(url, sql, *args):
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            mark = "%s" if conn.dialect.name == "postgresql" else "?"
-            return [tuple(r) for r in conn.exec_driver_sql(sql.replace("?", mark), tuple(args)).fetchall()]
-    finally:
-        engine.dispose()
-
-
-def execute(url, *statements):
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            for sql in statements:
-                conn.exec_driver_sql(sql)
-    finally:
-        engine.dispose()
 
 
 def tables(url) -> set:

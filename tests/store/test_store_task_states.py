@@ -11,6 +11,7 @@ import pytest
 from ferroflow import Flow, _core, task
 from ferroflow.store import SUCCEEDED, ChildState, SQLiteRunStore, StateStoreError, TaskList, get_run_store
 from ferroflow.store import transaction as transaction_module
+from tests.support.databases import query
 
 S, F, R, M = _core.SUCCESS, _core.FAILED, _core.RETRYING, _core.MAPPED
 TASKS = [(0, "extract", "extract-1", False), (1, "transform", "transform-1", True), (2, "load", "load-1", False)]
@@ -18,10 +19,9 @@ TASKS = [(0, "extract", "extract-1", False), (1, "transform", "transform-1", Tru
 
 def task_rows(store, run_id="r"):
     store.flush()
-    with sqlite3.connect(store.path) as conn:
-        return conn.execute("SELECT t.task_id, t.code, t.run_count, t.message, t.result_location FROM task_runs AS t "
+    return query(store.url, "SELECT t.task_id, t.code, t.run_count, t.message, t.result_location FROM task_runs AS t "
                             "JOIN runs AS r ON r.id = t.run WHERE r.run_id = ? AND t.map_index = -1 "
-                            "ORDER BY t.task_id", (run_id,)).fetchall()
+                            "ORDER BY t.task_id", run_id)
 
 
 def own(store, task_id, run_id="r"):
