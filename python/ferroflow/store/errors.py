@@ -122,6 +122,7 @@ class RunLostError(FerroflowError):
         self.run_id = run_id
         self.state = state
         self.resumed_by = resumed_by
+        self.message = message
         if state is None:
             what = f"run {run_id} is no longer in the run store"
         elif state == "Running":

@@ -514,6 +514,98 @@ class SQLRunStore(RunStore):
 
         return self._query(get)
 
+    # ----- a server's ingest of remote records ---------------------------------------
+
+    def ingest(self, batch_id: str, batch: list, tokens: dict[str, str]) -> dict:
+        """Apply a batch of items (:mod:`ferroflow.store.items`) that a remote client
+        recorded, in one transaction: how a server records runs that run elsewhere.
+
+        * Idempotent: ``batch_id`` (the client's id for the batch, unique) is written to
+          ``ingest_batches`` in the same transaction; a batch seen before (its answer was
+          lost, and the client sent it again) is acknowledged and nothing is applied.
+        * Lease-checked: ``tokens`` maps each run id the client records to the lease
+          token it holds (a ``start`` item carries its own). Every run in ``tokens`` gets
+          its ``heartbeat_at`` stamped where its ``owner`` is still that token, even by a
+          batch without items: a client heartbeats through its batches, and the server
+          never heartbeats a remote run on its own. A run whose owner is no longer that
+          token (it was reaped, or resumed elsewhere) gets nothing written, and is
+          reported back as lost.
+        * Without trusting caches: what a batch needs of earlier records (a run's task
+          codes, its children's last codes) is read from the database inside the
+          transaction, so that several stores (replicas of a server) may apply batches
+          of one run in turn. On PostgreSQL the lease check's ``UPDATE`` locks the run's
+          row first, so two batches of one run are applied one after the other.
+
+        Returns ``{"duplicate": bool, "lost": {run_id: {"state", "message", "resumed_by",
+        "error"}}, "refused": {run_id: why}}``: ``lost`` the runs whose lease the client
+        no longer holds (``error`` the text of the
+        :class:`~ferroflow.store.RunLostError` the client should raise), ``refused`` the
+        runs whose start (a resume) was refused (the client raises
+        :class:`~ferroflow.store.ResumeRefusedError`).
+
+        Raises:
+            StateStoreError: the batch is wrong in itself (``invalid record``, ``unknown
+                run``, ``no lease``: nothing of it is applied, and it is not marked seen),
+                or the database could not be written (the client keeps the batch and
+                sends it again).
+        """
+        batch_id = str(batch_id)
+        tokens = {str(k): str(v) for k, v in tokens.items()}
+        todo = [tuple(item) for item in batch]
+        for item in todo:
+            if not item or item[0] not in items.KINDS or item[0] == "beat" or len(item) < 2:
+                raise StateStoreError("invalid record", self.location, "write",
+                                      f"batch {batch_id}: not a record: {str(item)[:100]}")
+        starting = {item[1]: item[11] for item in todo if item[0] == "start"}
+        for item in todo:
+            if item[1] not in tokens and item[1] not in starting:
+                raise StateStoreError("no lease", self.location, "write",
+                                      f"batch {batch_id}: records for run {item[1]!r} without its lease token")
+
+        def apply(c: Any) -> dict:
+            fresh = c.execute("INSERT INTO ingest_batches (batch_id, run, received_at) VALUES (?, NULL, ?) "
+                              "ON CONFLICT (batch_id) DO NOTHING", (batch_id, time.time())).rowcount
+            if not fresh:
+                return {"duplicate": True, "lost": {}, "refused": {}}
+            txn = Transaction(Caches(self.location, self.dialect, owned=dict(tokens)), c)
+            for run_id, token in sorted(tokens.items()):  # (in one order: no deadlock between two batches)
+                if run_id not in starting:
+                    txn._confirm(run_id, token)
+            try:
+                for item in items.coalesced(todo):
+                    try:
+                        txn.handle(item)
+                    except Skip:
+                        pass  # a run lost to another process, or a refused start
+                txn.apply()
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                raise StateStoreError("invalid record", self.location, "write",
+                                      f"batch {batch_id}: {type(exc).__name__}: {exc}") from exc
+            lost = {run_id: {"state": found.state, "message": found.message, "resumed_by": found.resumed_by,
+                             "error": str(found)}
+                    for run_id, found in txn.checked.items() if isinstance(found, RunLostError)}
+            return {"duplicate": False, "lost": lost, "refused": dict(txn.refused)}
+
+        with self._borrowed() as conn:
+            try:
+                with transaction(conn, self.dialect, True):
+                    return apply(conn)
+            except Exception as exc:
+                if not self.dialect.is_driver_error(exc):
+                    raise
+                raise self.dialect.describe(exc, self.location, "write", self.busy_timeout) from exc
+
+    def forget_batches(self, before: float) -> int:
+        """Delete the ids of ingested batches received before ``before`` (epoch seconds):
+        a batch sent again after that is applied again. Returns how many."""
+        return self._query(lambda c: c.execute("DELETE FROM ingest_batches WHERE received_at < ?",
+                                               (float(before),)).rowcount, write=True)
+
+    def _borrowed(self) -> Any:
+        """A connection of the engine's pool for one transaction (``ingest``: a server's
+        requests in several threads each take their own)."""
+        return _Borrowed(self)
+
     # ----- maintenance ------------------------------------------------------------------
 
     def schema_version(self) -> int:
@@ -567,3 +659,25 @@ def _run_summary(row: tuple) -> RunSummary:
                       note)
 
 
+class _Borrowed:
+    """A connection out of a store's engine pool, wrapped as the store uses it, and
+    given back (to its original mode) at the end of a ``with`` block."""
+
+    def __init__(self, store: SQLRunStore):
+        self.store = store
+        self.fairy: Any = None
+
+    def __enter__(self) -> Any:
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            self.fairy = self.store.engine.raw_connection()
+        except DBAPIError as exc:
+            raise self.store._describe(exc, "write") from exc
+        return self.store.dialect.wrap(self.fairy.driver_connection)
+
+    def __exit__(self, *exc: Any) -> None:
+        raw = self.fairy.driver_connection
+        if self.store.dialect.name == "postgresql" and not raw.closed:
+            raw.autocommit = False  # (as the pool gives it to others)
+        self.fairy.close()
