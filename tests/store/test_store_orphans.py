@@ -18,8 +18,7 @@ import time
 import pytest
 
 from ferroflow import cli
-from ferroflow.store import RunLostError, SQLiteRunStore, SQLRunStore, default_store_path
-from ferroflow.store import orphans
+from ferroflow.store import RunLostError, SQLiteRunStore, SQLRunStore, default_store_path, orphans
 from ferroflow.store import writer as writer_module
 from ferroflow.store.orphans import orphan_message, process_exists
 from tests.support.databases import execute, query
@@ -58,7 +57,9 @@ def set_columns(url, run_id: str, **values) -> None:
 
 
 def _literal(value) -> str:
-    return "NULL" if value is None else repr(value) if isinstance(value, (int, float)) else "'" + value.replace("'", "''") + "'"
+    if value is None:
+        return "NULL"
+    return repr(value) if isinstance(value, (int, float)) else "'" + value.replace("'", "''") + "'"
 
 
 def test_a_run_whose_process_was_killed_is_marked_crashed(database_url):

@@ -300,10 +300,10 @@ def test_resume_info(store):
 
 
 def test_unknown_run(store):
-    for query in (lambda: store.task_states("nope"), lambda: store.child_state("nope", 0, 0),
-                  lambda: store.logs("nope"), lambda: store.resume_info("nope")):
+    for read in (lambda: store.task_states("nope"), lambda: store.child_state("nope", 0, 0),
+                 lambda: store.logs("nope"), lambda: store.resume_info("nope")):
         with pytest.raises(UnknownRunError, match=r"no run with id 'nope' in the run store [/p]") as info:
-            query()
+            read()
         assert isinstance(info.value, LookupError)
 
 

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from ferroflow.store.errors import RunLostError, StateStoreError
+from ferroflow.store.errors import StateStoreError
 from ferroflow.store.items import coalesced
 from ferroflow.store.items import records as _records
 from ferroflow.store.items import weight as _weight
@@ -258,10 +258,9 @@ class Writer(Caches):
         if not self.stopped:
             self.quit.set()
             self.wake.set()
-            if self.thread is not threading.current_thread():
-                self.thread.join()
-            if self.beats is not threading.current_thread():
-                self.beats.join()
+            for thread in (self.thread, self.beats):
+                if thread is not None and thread is not threading.current_thread():
+                    thread.join()
             with self.write_lock:
                 self.stopped = True
             self.commit()

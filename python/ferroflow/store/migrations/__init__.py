@@ -157,7 +157,9 @@ def _from_legacy(conn: Connection, location: str, version: int) -> None:
         raise StateStoreError("not a run store", location, "open",
                               "it has a meta table but no alembic_version: not made by ferroflow")
     if version < LEGACY_VERSION:
-        bring_to_5(conn.connection.driver_connection, version)
+        raw = conn.connection.driver_connection
+        assert raw is not None  # a live connection
+        bring_to_5(raw, version)
     from alembic import command
 
     command.stamp(alembic_config(conn), FIRST)
