@@ -268,3 +268,34 @@ def test_migrate_says_what_it_did(database_url):
         assert migrate(engine) == "current"
     finally:
         engine.dispose()
+
+
+def test_an_up_to_date_sqlite_store_records_without_sqlalchemy(tmp_path, run_python):
+    """Opening a store at the current schema costs two small reads, and a plain
+    ``flow.run()`` recording into it imports no SQLAlchemy, Alembic or psycopg (their
+    import would cost a recorded run more than recording it does)."""
+    path = tmp_path / "runs.db"
+    SQLiteRunStore(path).close()
+    SQLiteRunStore(tmp_path / "home" / "runs.db").close()  # where flow.run() records
+    code = textwrap.dedent("""
+        import sys
+        from ferroflow import Flow, task
+        from ferroflow.store import SQLiteRunStore
+
+        @task
+        def one():
+            return 1
+
+        with Flow("f") as flow:
+            one()
+        store = SQLiteRunStore(sys.argv[1])
+        state = flow.run()
+        store.start_run("r", "f", {}, [(0, "t", None, False)])
+        store.end_run("r", "Success")
+        assert store.get_run("r").state == "Success" and store.task_states("r")
+        store.close()
+        print(",".join(m for m in ("sqlalchemy", "alembic", "psycopg") if m in sys.modules))
+    """)
+    proc = run_python("-c", code, str(path), env={"FERROFLOW_HOME": str(tmp_path / "home")})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""

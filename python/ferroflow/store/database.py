@@ -19,6 +19,7 @@ SQLAlchemy is imported here, and only by the store modules that need it, so that
 from __future__ import annotations
 
 import os
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from ferroflow.store.errors import StateStoreError
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 __all__ = ["DATABASE_ENV", "DEFAULT_BUSY_TIMEOUT", "default_database_url", "normalize_url", "mask_url",
-           "sqlite_path", "make_engine", "create_private"]
+           "sqlite_path", "make_engine", "create_private", "sqlite_connect"]
 
 #: The environment variable naming the default database (a URL or a path).
 DATABASE_ENV = "FERROFLOW_DATABASE_URL"
@@ -110,6 +111,23 @@ def create_private(path: str) -> None:
     os.close(fd)
 
 
+def sqlite_connect(path: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.Connection:
+    """A new connection to the SQLite file ``path``, as the run store uses them: no
+    implicit transactions (the store begins them), usable from any thread, a busy
+    timeout, WAL, ``synchronous=NORMAL``. Every SQLite connection of the store is made
+    here (the engine's too), without SQLAlchemy: opening an up-to-date store imports
+    none of it. Raises :mod:`sqlite3`'s errors."""
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def make_engine(url_or_path: os.PathLike | str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **kwargs: Any) -> Engine:
     """A SQLAlchemy engine for a database given as a path or URL (see the module
     docstring). SQLite connections are configured on connect (``busy_timeout``, WAL,
@@ -140,17 +158,7 @@ def make_engine(url_or_path: os.PathLike | str, busy_timeout: float = DEFAULT_BU
 
         raise describe_sqlite_error(exc, path, "create") from exc
     kwargs.setdefault("poolclass", NullPool)
-    connect_args = kwargs.setdefault("connect_args", {})
-    connect_args.update(timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-    engine = create_engine(url, **kwargs)
-    milliseconds = int(busy_timeout * 1000)
-
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # transactions begin when asked (below)
-        dbapi_connection.execute(f"PRAGMA busy_timeout = {milliseconds}")
-        dbapi_connection.execute("PRAGMA journal_mode = WAL").fetchone()
-        dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+    engine = create_engine(url, creator=lambda: sqlite_connect(path, busy_timeout), **kwargs)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:

@@ -143,7 +143,8 @@ class SQLRunStore(RunStore):
     def __init__(self, url_or_engine: Any = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
                  flush_interval: float = DEFAULT_FLUSH_INTERVAL, flush_rows: int = DEFAULT_FLUSH_ROWS,
                  max_pending: int = DEFAULT_MAX_PENDING):
-        from ferroflow.store.database import default_database_url, location_of, make_engine, normalize_url
+        from ferroflow.store.database import create_private, default_database_url, location_of, normalize_url, \
+            sqlite_path
 
         self.busy_timeout = float(busy_timeout)
         self.flush_interval = float(flush_interval)
@@ -151,17 +152,23 @@ class SQLRunStore(RunStore):
         self.max_pending = int(max_pending)
         if url_or_engine is None:
             url_or_engine = default_database_url()
+        self._engine: Any = None
         if isinstance(url_or_engine, (str, os.PathLike)):
             self.url = normalize_url(url_or_engine)
             self.location = location_of(self.url)
-            self.engine = make_engine(self.url, self.busy_timeout)
-            self._owns_engine = True
         else:
-            self.engine = url_or_engine
+            self._engine = url_or_engine
             self.url = normalize_url(url_or_engine.url.render_as_string(hide_password=False))
             self.location = location_of(self.url)
-            self._owns_engine = False
+        self._owns_engine = self._engine is None
         self.dialect: Dialect = dialect_for(self.url)
+        #: The SQLite file, None for another database.
+        self._file = sqlite_path(self.url)
+        if self._file is not None:
+            try:
+                create_private(self._file)
+            except OSError as exc:
+                raise self.dialect.describe(exc, self._file, "create") from exc
         self._lock = threading.RLock()
         self._pid = _PROCESS[0]
         self._writer: Writer | None = None
@@ -170,50 +177,72 @@ class SQLRunStore(RunStore):
         try:
             self._conn = self._open()
         except BaseException:
-            if self._owns_engine:
-                self.engine.dispose()
+            self._dispose()
             raise
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.location}>"
 
+    @property
+    def engine(self) -> Any:
+        """The SQLAlchemy engine of the store's database (made on first use: an
+        up-to-date SQLite store records and reads without SQLAlchemy)."""
+        if self._engine is None:
+            from ferroflow.store.database import make_engine
+
+            self._engine = make_engine(self.url, self.busy_timeout)
+        return self._engine
+
+    def _dispose(self) -> None:
+        if self._owns_engine and self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
     # ----- connections --------------------------------------------------------------
 
     def _connect(self) -> Any:
         """A new connection of the store's own (a DBAPI connection, out of the engine's
-        pool, as :meth:`Dialect.wrap` makes it). Raises the driver's error when it
-        cannot be made. Tests override this to inject faults."""
+        pool, as :meth:`Dialect.wrap` makes it; an SQLite file's made as its engine makes
+        them, without SQLAlchemy). Raises the driver's error when it cannot be made.
+        Tests override this to inject faults."""
+        if self._file is not None and self._engine is None:
+            from ferroflow.store.database import sqlite_connect
+
+            return sqlite_connect(self._file, self.busy_timeout)
         fairy = self.engine.raw_connection()
         conn = fairy.driver_connection
         fairy.detach()  # the store keeps it; it never goes back to the pool
         return self.dialect.wrap(conn)
 
-    def _describe(self, exc: BaseException, action: str) -> StateStoreError:
-        from sqlalchemy.exc import DBAPIError
-
-        if isinstance(exc, DBAPIError) and exc.orig is not None:
-            exc = exc.orig
+    def _describe(self, exc: BaseException, action: str) -> StateStoreError | None:
+        """``exc`` as a StateStoreError, or None when it does not come from the database
+        (a driver's error, or SQLAlchemy's wrapping one)."""
+        orig = getattr(exc, "orig", None)
+        if orig is not None and type(exc).__module__.startswith("sqlalchemy"):
+            exc = orig
         if isinstance(exc, StateStoreError):
             return exc
+        if not self.dialect.is_driver_error(exc):
+            return None
         return self.dialect.describe(exc, self.location, action, self.busy_timeout)
 
     def _open(self) -> Any:
-        from sqlalchemy.exc import DBAPIError
-
         try:
             conn = self._connect()
         except Exception as exc:
-            if isinstance(exc, DBAPIError) or self.dialect.is_driver_error(exc):
-                raise self._describe(exc, "open") from exc
-            raise
+            error = self._describe(exc, "open")
+            if error is None:
+                raise
+            raise error from exc
         try:
             if not up_to_date(conn, self.dialect):
                 migrate(self.engine, self.location)
         except BaseException as exc:
             conn.close()
-            if isinstance(exc, (DBAPIError, StateStoreError)) or self.dialect.is_driver_error(exc):
-                raise self._describe(exc, "open") from exc
-            raise
+            error = self._describe(exc, "open") if isinstance(exc, Exception) else None
+            if error is None:
+                raise
+            raise error from exc
         return conn
 
     def _check_process(self) -> None:
@@ -319,8 +348,7 @@ class SQLRunStore(RunStore):
                     except Exception as exc:  # a connection already gone
                         if not self.dialect.is_driver_error(exc):
                             raise
-            if self._owns_engine:
-                self.engine.dispose()
+            self._dispose()
         self._conn = None
         self._closed = True
         if error is not None:
@@ -668,12 +696,13 @@ class _Borrowed:
         self.fairy: Any = None
 
     def __enter__(self) -> Any:
-        from sqlalchemy.exc import DBAPIError
-
         try:
             self.fairy = self.store.engine.raw_connection()
-        except DBAPIError as exc:
-            raise self.store._describe(exc, "write") from exc
+        except Exception as exc:
+            error = self.store._describe(exc, "write")
+            if error is None:
+                raise
+            raise error from exc
         return self.store.dialect.wrap(self.fairy.driver_connection)
 
     def __exit__(self, *exc: Any) -> None:

@@ -30,8 +30,12 @@ from ferroflow.store.errors import StateStoreError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["HEAD", "FIRST", "migrate", "current_revision", "alembic_config"]
+__all__ = ["SCHEMA_VERSION", "HEAD", "FIRST", "migrate", "up_to_date", "current_revision", "alembic_config"]
 
+#: The schema version this ferroflow writes; also kept in ``meta`` (key
+#: ``schema_version``) so that an older ferroflow refuses a newer store by name.
+#: (:mod:`ferroflow.store.schema` exports it too.)
+SCHEMA_VERSION = 6
 #: The revision this ferroflow's schema is (schema 6), and the one that is schema 5.
 HEAD = "0002"
 FIRST = "0001"
@@ -52,8 +56,6 @@ def alembic_config(connection: Connection) -> Any:
 
 
 def _newer(location: str, found: str) -> StateStoreError:
-    from ferroflow.store.schema import SCHEMA_VERSION
-
     return StateStoreError("newer schema", location, "open",
                            f"it has schema version {found}; this ferroflow knows versions up to {SCHEMA_VERSION}: "
                            f"upgrade ferroflow")
@@ -84,8 +86,6 @@ def up_to_date(conn: Any, dialect: Any) -> bool:
     """Whether a DBAPI connection's database is at this ferroflow's schema already (the
     check made on every open, before :func:`migrate` is called: two small reads).
     Leaves no transaction open."""
-    from ferroflow.store.schema import SCHEMA_VERSION
-
     try:
         dialect.begin(conn, False)
         try:
@@ -110,8 +110,6 @@ def migrate(engine: Engine, location: str | None = None) -> str:
         StateStoreError: the database holds other tables than a run store's, or a
             newer schema than this ferroflow's (``newer schema``).
     """
-    from ferroflow.store.schema import SCHEMA_VERSION
-
     location = location or engine.url.render_as_string(hide_password=True)
     with engine.connect() as conn:
         conn = conn.execution_options(ferroflow_write=True)
