@@ -143,8 +143,13 @@ class SQLRunStore(RunStore):
     def __init__(self, url_or_engine: Any = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
                  flush_interval: float = DEFAULT_FLUSH_INTERVAL, flush_rows: int = DEFAULT_FLUSH_ROWS,
                  max_pending: int = DEFAULT_MAX_PENDING):
-        from ferroflow.store.database import create_private, default_database_url, location_of, normalize_url, \
-            sqlite_path
+        from ferroflow.store.database import (
+            create_private,
+            default_database_url,
+            location_of,
+            normalize_url,
+            sqlite_path,
+        )
 
         self.busy_timeout = float(busy_timeout)
         self.flush_interval = float(flush_interval)
