@@ -642,7 +642,7 @@ class SQLRunStore(RunStore):
     # ----- maintenance ------------------------------------------------------------------
 
     def schema_version(self) -> int:
-        """The schema version recorded in the file's ``meta`` table."""
+        """The schema version recorded in the database's ``meta`` table."""
         return self._query(lambda c: int(c.execute(
             "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]))
 

@@ -47,7 +47,7 @@ def process_id() -> int:
 
 
 class Writer(Caches):
-    """The writer of this process for one database file: one connection, one commit at a
+    """The writer of this process for one database: one connection, one commit at a
     time, a backstop thread and a heartbeat thread.
 
     Records wait in ``pending``. A batch is committed by the thread that finds it due:
