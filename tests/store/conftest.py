@@ -28,6 +28,20 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def recording_home(home: Path, database_url: str, monkeypatch: pytest.MonkeyPatch):
+    """A fresh ``FERROFLOW_HOME`` whose runs are recorded, once into its SQLite file and
+    once into PostgreSQL (``FERROFLOW_DATABASE_URL`` naming ``database_url``); the
+    process's store of it is closed afterwards."""
+    from ferroflow.store import config
+
+    if database_url.startswith("postgresql"):
+        monkeypatch.setenv(config.DATABASE_ENV, database_url)
+    yield home
+    for key in [k for k, s in config._STORES.items() if k == database_url or str(k).startswith(str(home))]:
+        config._STORES.pop(key).close()
+
+
+@pytest.fixture
 def store(database_url: str):
     """A SQLRunStore on an empty database, once on SQLite and once on PostgreSQL,
     closed after the test."""

@@ -131,7 +131,7 @@ def test_tasks_given_in_other_types_are_recorded_as_plain_ones(store):
     assert own(store, 5).message == SUCCEEDED
 
 
-def test_a_run_of_plain_tasks_writes_no_task_run_rows(home):
+def test_a_run_of_plain_tasks_writes_no_task_run_rows(recording_home):
     @task
     def inc(x):
         return x + 1
@@ -148,7 +148,7 @@ def test_a_run_of_plain_tasks_writes_no_task_run_rows(home):
     assert len(tasks) == 21 and {(t.state, t.message, t.run_count) for t in tasks} == {("Success", SUCCEEDED, 1)}
 
 
-def test_a_task_given_its_state_is_recorded_with_it(home):
+def test_a_task_given_its_state_is_recorded_with_it(recording_home):
     from ferroflow import states
 
     @task
