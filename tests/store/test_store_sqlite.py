@@ -557,3 +557,21 @@ def test_a_read_whose_commit_fails_leaves_the_store_usable(tmp_path):
         conn.set_authorizer(None)
     assert [run.run_id for run in store.list_runs()] == ["r1"]
     store.close()
+
+
+def test_a_read_sees_one_snapshot(store):
+    """The statements of one read (a run's tasks, counts, failed children) agree: a
+    commit made meanwhile by another connection is not seen half-way."""
+    from tests.support.databases import execute
+
+    store.start_run("r1", "etl", {}, [])
+    store.flush()
+
+    def read_twice(c):
+        before = c.execute("SELECT count(*) FROM runs").fetchone()[0]
+        execute(store.url, "INSERT INTO runs (run_id, flow_name, parameters, state, started_at) "
+                           "VALUES ('r2', 'etl', '{}', 'Running', 1.0)")
+        return before, c.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+    assert store._query(read_twice) == (1, 1)
+    assert len(store.list_runs()) == 2

@@ -149,6 +149,11 @@ class PostgresDialect(Dialect):
         self._idle = psycopg.pq.TransactionStatus.IDLE
         self._statements: dict[str, str] = {}
 
+    def begin(self, conn: Any, write: bool) -> None:
+        # A read sees one snapshot throughout, as SQLite's does (a run's tasks, counts
+        # and failed children read by several statements agree).
+        conn.execute("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
     def wrap(self, conn: Any) -> Any:
         if conn.info.transaction_status != self._idle:
             conn.rollback()
