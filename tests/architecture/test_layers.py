@@ -92,3 +92,14 @@ def test_import_ferroflow_loads_no_engine_store_or_executor():
             "print(','.join(loaded))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"import ferroflow loaded: {out.stdout.strip()}"
+
+
+def test_import_ferroflow_loads_no_database_library():
+    """SQLAlchemy, Alembic and psycopg load with the run store (a recorded run), not with
+    ``import ferroflow`` nor an unrecorded run's store."""
+    code = ("import sys, ferroflow\n"
+            "from ferroflow.store import NullRunStore, get_run_store\n"
+            "get_run_store(record=False)\n"
+            "print(','.join(sorted(m for m in ('sqlalchemy', 'alembic', 'psycopg') if m in sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"loaded: {out.stdout.strip()}"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import ferroflow
-from ferroflow.store import HOME_ENV, RECORD_ENV, SQLiteRunStore
+from ferroflow.store import HOME_ENV, RECORD_ENV, SQLRunStore
 
 #: The directory holding the ``ferroflow`` package these tests import.
 PACKAGE_ROOT = Path(ferroflow.__file__).parents[1]
@@ -28,9 +28,24 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    """A SQLiteRunStore on ``tmp_path/runs.db``, closed after the test."""
-    s = SQLiteRunStore(tmp_path / "runs.db")
+def recording_home(home: Path, database_url: str, monkeypatch: pytest.MonkeyPatch):
+    """A fresh ``FERROFLOW_HOME`` whose runs are recorded, once into its SQLite file and
+    once into PostgreSQL (``FERROFLOW_DATABASE_URL`` naming ``database_url``); the
+    process's store of it is closed afterwards."""
+    from ferroflow.store import config
+
+    if database_url.startswith("postgresql"):
+        monkeypatch.setenv(config.DATABASE_ENV, database_url)
+    yield home
+    for key in [k for k, s in config._STORES.items() if k == database_url or str(k).startswith(str(home))]:
+        config._STORES.pop(key).close()
+
+
+@pytest.fixture
+def store(database_url: str):
+    """A SQLRunStore on an empty database, once on SQLite and once on PostgreSQL,
+    closed after the test."""
+    s = SQLRunStore(database_url)
     yield s
     s.close()
 

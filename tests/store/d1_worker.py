@@ -13,12 +13,12 @@ import os
 import sys
 
 from ferroflow import _core
-from ferroflow.store import SQLiteRunStore
+from ferroflow.store import SQLRunStore
 
 
 def writer(db: str, run_id: str, transitions: int, batch: int) -> dict:
     errors = []
-    store = SQLiteRunStore(db)
+    store = SQLRunStore(db)
     try:
         store.start_run(run_id, "d1", {"writer": run_id}, [(0, "work", "work-1", True)])
         for start in range(0, transitions, batch):
@@ -40,7 +40,7 @@ def reader(db: str, stop_file: str) -> dict:
         done = os.path.exists(stop_file)  # one more poll after the writers are done
         try:
             if store is None:
-                store = SQLiteRunStore(db)
+                store = SQLRunStore(db)
             for run in store.list_runs(limit=None):
                 store.task_states(run.run_id, failed_limit=10)
             polls += 1

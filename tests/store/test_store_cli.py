@@ -1,4 +1,5 @@
-"""``ferroflow runs``, ``ferroflow runs show`` and ``ferroflow logs`` on a store the tests fill."""
+"""``ferroflow runs``, ``ferroflow runs show`` and ``ferroflow logs`` on a store the tests fill:
+the SQLite file of the home, and a PostgreSQL database named by ``FERROFLOW_DATABASE_URL``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from ferroflow import _core, cli
 from ferroflow.cli.progress import render_summary
 from ferroflow.cli.runs import format_duration, format_time
 from ferroflow.states import Success
-from ferroflow.store import SQLiteRunStore, default_store_path
+from ferroflow.store import SQLiteRunStore, SQLRunStore, default_store_path
 
 S, F, TF, M = _core.SUCCESS, _core.FAILED, _core.TRIGGER_FAILED, _core.MAPPED
 T0 = 1_795_000_000.0
@@ -17,9 +18,15 @@ TASKS = [(0, "extract", "extract-1", False), (1, "transform", "transform-1", Tru
 
 
 @pytest.fixture
-def filled(home):
-    """Three runs of two flows; RUN has a mapped task with failed children and logs."""
-    with SQLiteRunStore(default_store_path()) as store:
+def filled(home, database_url, monkeypatch):
+    """Three runs of two flows; RUN has a mapped task with failed children and logs. In
+    the home's SQLite file, or in the PostgreSQL database of ``FERROFLOW_DATABASE_URL``."""
+    if database_url.startswith("postgresql"):
+        monkeypatch.setenv("FERROFLOW_DATABASE_URL", database_url)
+        opened = SQLRunStore(database_url)
+    else:
+        opened = SQLiteRunStore(default_store_path())
+    with opened as store:
         store.start_run(RUN, "etl", {"n": 30}, TASKS, T0)
         codes = bytearray([S]) * 30
         for i in (3, 7, 11, 12, 13):
@@ -42,6 +49,13 @@ def filled(home):
         store.start_run("aa00000000000000000000000000000a", "report", {}, [], T0 + 200)
         store.end_run("aa00000000000000000000000000000a", "Success", None, T0 + 200.5)
     return home
+
+
+def where() -> str:
+    """How the CLI names the store the tests filled."""
+    from ferroflow.store.database import default_database_url, location_of
+
+    return location_of(default_database_url())
 
 
 def run_cli(capsys, *argv):
@@ -77,7 +91,7 @@ def test_runs_limit_and_flow(filled, capsys):
     assert code == 0 and [line.split()[0] for line in out.splitlines()[1:]] == [
         "3f2b0000000000000000000000000000", RUN]
     code, out, _ = run_cli(capsys, "runs", "--flow", "nope")
-    assert code == 0 and out == f"No runs of flow 'nope' recorded in {filled / 'runs.db'}.\n"
+    assert code == 0 and out == f"No runs of flow 'nope' recorded in {where()}.\n"
     code, _, err = run_cli(capsys, "runs", "--limit", "-3")
     assert code == 2 and "expected 0 or more" in err
 
@@ -126,7 +140,7 @@ def test_runs_show_by_prefix(filled, capsys):
 def test_runs_show_unknown_or_ambiguous_run_id(filled, capsys):
     code, out, err = run_cli(capsys, "runs", "show", "nope")
     assert (code, out) == (2, "")
-    assert err == (f"ferroflow: error: no run with id 'nope' in the run store {filled / 'runs.db'} "
+    assert err == (f"ferroflow: error: no run with id 'nope' in the run store {where()} "
                    "(see `ferroflow runs`)\n")
     code, _, err = run_cli(capsys, "runs", "show", "3f2")
     assert code == 2

@@ -25,8 +25,7 @@ import time
 
 import pytest
 
-from ferroflow.store import SQLiteRunStore
-from ferroflow.store import sqlite as sqlite_module
+from ferroflow.store import SQLiteRunStore, StateStoreError
 
 HANG_GUARD = 120.0  # seconds; only ever reached when something hangs
 N = 40
@@ -246,7 +245,7 @@ def test_past_the_bound_the_oldest_records_are_dropped_and_the_record_says_so(tm
             store.record_logs("r", [(0, i * 50 + j, float(i * 50 + j), "INFO", "x", f"{i * 50 + j} " + "y" * 2000)
                                     for j in range(50)])
             if i == 0:  # the first batch fails: the store is full from here
-                with pytest.raises(sqlite_module.StateStoreError, match="disk full"):
+                with pytest.raises(StateStoreError, match="disk full"):
                     store.flush()
         messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
         assert sum("disk full: cannot write the run store" in m for m in messages) == 1
@@ -269,7 +268,7 @@ def test_flush_raises_while_records_wait_and_the_store_goes_on(tmp_path, monkeyp
         store.start_run("r", "f", {}, [(0, "t", "t", True)])
         limit.write_text("full")
         store.record_logs("r", [(0, 1, 1.0, "INFO", "x", "z" * 20_000)])
-        with pytest.raises(sqlite_module.StateStoreError) as info:
+        with pytest.raises(StateStoreError) as info:
             store.flush()
         assert (info.value.reason, info.value.pending, info.value.lost) == ("disk full", 1, 0)
         store.end_run("r", "Success", "done")  # the end still goes in: it needs no new page

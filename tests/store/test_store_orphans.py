@@ -18,16 +18,17 @@ import time
 import pytest
 
 from ferroflow import cli
-from ferroflow.store import RunLostError, SQLiteRunStore, default_store_path
-from ferroflow.store import sqlite as sqlite_module
+from ferroflow.store import RunLostError, SQLiteRunStore, SQLRunStore, default_store_path, orphans
+from ferroflow.store import writer as writer_module
 from ferroflow.store.orphans import orphan_message, process_exists
+from tests.support.databases import execute, query
 
 TASKS = [(0, "a", "a-1", False)]
 
 STARTER = textwrap.dedent("""
     import sys, time
-    from ferroflow.store import SQLiteRunStore
-    store = SQLiteRunStore(sys.argv[1])
+    from ferroflow.store import SQLRunStore
+    store = SQLRunStore(sys.argv[1])
     store.start_run(sys.argv[2], "victim", {}, [(0, "a", "a-1", False)])
     store.flush()
     print("started", flush=True)
@@ -47,18 +48,24 @@ def run_started_by_a_killed_process(path, run_id: str) -> int:
     return proc.pid
 
 
-def set_columns(path, run_id: str, **values) -> None:
-    conn = sqlite3.connect(path)
-    with conn:
-        for column, value in values.items():
-            conn.execute(f"UPDATE runs SET {column} = ? WHERE run_id = ?", (value, run_id))
-    conn.close()
+def set_columns(url, run_id: str, **values) -> None:
+    """Set columns of a run's row, as another process would (``url``: a database, or the
+    path of an SQLite file)."""
+    url = str(url) if "://" in str(url) else f"sqlite:///{url}"
+    execute(url, *(f"UPDATE runs SET {column} = {_literal(value)} WHERE run_id = '{run_id}'"
+                   for column, value in values.items()))
 
 
-def test_a_run_whose_process_was_killed_is_marked_crashed(tmp_path):
-    path = tmp_path / "runs.db"
+def _literal(value) -> str:
+    if value is None:
+        return "NULL"
+    return repr(value) if isinstance(value, (int, float)) else "'" + value.replace("'", "''") + "'"
+
+
+def test_a_run_whose_process_was_killed_is_marked_crashed(database_url):
+    path = database_url
     pid = run_started_by_a_killed_process(path, "dead0001")
-    with SQLiteRunStore(path) as store:
+    with SQLRunStore(path) as store:
         assert store.get_run("dead0001").state == "Running"
         assert store.reap() == ["dead0001"]
         run = store.get_run("dead0001")
@@ -69,17 +76,17 @@ def test_a_run_whose_process_was_killed_is_marked_crashed(tmp_path):
     assert "Resume it with `ferroflow run FLOW_FILE --resume dead0001`" in run.message
 
 
-def test_live_runs_are_not_reaped(tmp_path):
-    with SQLiteRunStore(tmp_path / "runs.db") as store:
+def test_live_runs_are_not_reaped(database_url):
+    with SQLRunStore(database_url) as store:
         store.start_run("live0001", "alive", {}, TASKS)
         assert store.reap() == [] and store.get_run("live0001").state == "Running"
         store.end_run("live0001", "Success")
         assert store.reap() == [] and store.get_run("live0001").state == "Success"
 
 
-def test_a_silent_run_elsewhere_is_presumed_dead_after_the_timeout(tmp_path):
-    path = tmp_path / "runs.db"
-    with SQLiteRunStore(path) as store:
+def test_a_silent_run_elsewhere_is_presumed_dead_after_the_timeout(database_url):
+    path = database_url
+    with SQLRunStore(path) as store:
         store.start_run("far00001", "remote", {}, TASKS)
         store.start_run("far00002", "remote", {}, TASKS)
         store.flush()
@@ -95,24 +102,28 @@ def test_a_silent_run_elsewhere_is_presumed_dead_after_the_timeout(tmp_path):
     assert "(more than 60 s): it is presumed dead" in message
 
 
-def test_live_runs_beat_and_a_reaped_run_is_lost_to_its_process(tmp_path, monkeypatch):
+def test_live_runs_beat_and_a_reaped_run_is_lost_to_its_process(database_url, monkeypatch):
     """A process that was only stopped past the timeout (SIGSTOP, asleep) and comes back
     does not revive its run: reaping revoked its lease, so its next heartbeat finds the
     run lost, and every later record of it raises RunLostError, writing nothing."""
-    monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 0.02)
-    path = tmp_path / "runs.db"
-    with SQLiteRunStore(path) as store:
+    monkeypatch.setattr(writer_module, "HEARTBEAT_SECONDS", 0.02)
+    path = database_url
+    with SQLRunStore(path) as store:
         store.start_run("beat0001", "beats", {}, TASKS)
         (first,) = _column(path, "heartbeat_at", "beat0001")
         deadline = time.monotonic() + 60  # a hang guard only
         while _column(path, "heartbeat_at", "beat0001") == (first,):  # it beats
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        set_columns(path, "beat0001", heartbeat_at=1.0)  # as if it had been stopped for ages
-        monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 10.0)  # the reaper's view: silent
-        with SQLiteRunStore(path) as reaper:
-            assert reaper.reap(timeout=20) == ["beat0001"]
-        monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 0.02)
+        monkeypatch.setattr(writer_module, "HEARTBEAT_SECONDS", 10.0)  # the reaper's view: silent
+        with SQLRunStore(path) as reaper:
+            for _ in range(100):  # until no last beat (of the 0.02 s period) came in between
+                set_columns(path, "beat0001", heartbeat_at=1.0)  # as if it had been stopped for ages
+                if reaper.reap(timeout=20) == ["beat0001"]:
+                    break
+            else:
+                pytest.fail("the run's heartbeat kept being stamped")
+        monkeypatch.setattr(writer_module, "HEARTBEAT_SECONDS", 0.02)
         while "beat0001" not in store._writer.lost_runs:  # its next heartbeat finds out
             assert time.monotonic() < deadline
             time.sleep(0.01)
@@ -128,23 +139,19 @@ def test_live_runs_beat_and_a_reaped_run_is_lost_to_its_process(tmp_path, monkey
     assert _column(path, "owner", "beat0001") == (None,)
 
 
-def _column(path, column: str, run_id: str) -> tuple:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(f"SELECT {column} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-    finally:
-        conn.close()
+def _column(url, column: str, run_id: str) -> tuple:
+    return query(url, f"SELECT {column} FROM runs WHERE run_id = ?", run_id)[0]
 
 
-def test_check_lease_confirms_an_old_lease_and_raises_once_it_is_lost(tmp_path, monkeypatch):
-    path = tmp_path / "runs.db"
-    with SQLiteRunStore(path) as store:
+def test_check_lease_confirms_an_old_lease_and_raises_once_it_is_lost(database_url, monkeypatch):
+    path = database_url
+    with SQLRunStore(path) as store:
         store.start_run("mine0001", "f", {}, TASKS)
         store.check_lease("mine0001")  # just confirmed by the start: nothing to do
         store.check_lease("someone-else")  # not a run of this process: nothing to say
         set_columns(path, "mine0001", owner="another process's token")
         store.check_lease("mine0001")  # confirmed less than a period ago: not asked yet
-        monkeypatch.setattr(sqlite_module, "HEARTBEAT_SECONDS", 0.0)
+        monkeypatch.setattr(writer_module, "HEARTBEAT_SECONDS", 0.0)
         with pytest.raises(RunLostError, match="run mine0001 was taken over by another process"):
             store.check_lease("mine0001")
 
@@ -190,12 +197,8 @@ def test_a_zombie_is_gone_and_this_process_is_not():
     assert process_exists(os.getpid())
 
 
-def heartbeat_age(path, run_id: str) -> float:
-    conn = sqlite3.connect(path)
-    try:
-        (beat,) = conn.execute("SELECT heartbeat_at FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-    finally:
-        conn.close()
+def heartbeat_age(url, run_id: str) -> float:
+    ((beat,),) = query(url, "SELECT heartbeat_at FROM runs WHERE run_id = ?", run_id)
     return time.time() - beat
 
 
@@ -211,14 +214,14 @@ def _silent_run_of_a_live_process(path, run_id):
     return proc
 
 
-def test_a_live_process_with_a_silent_heartbeat_keeps_its_run_until_stopped(tmp_path):
+def test_a_live_process_with_a_silent_heartbeat_keeps_its_run_until_stopped(database_url):
     # A task holding the GIL for minutes silences the heartbeat thread: on this machine
     # the process is seen running, so its run is not taken from it (it used to be
     # marked Crashed, and the process then cancelled its own run when it came back).
-    path = tmp_path / "runs.db"
+    path = database_url
     proc = _silent_run_of_a_live_process(path, "busy0001")
     try:
-        with SQLiteRunStore(path) as store:
+        with SQLRunStore(path) as store:
             for _ in range(100):  # until no stamp of the process's writer came in between
                 set_columns(path, "busy0001", heartbeat_at=time.time() - 600)
                 assert store.reap(timeout=60) == []
@@ -231,7 +234,7 @@ def test_a_live_process_with_a_silent_heartbeat_keeps_its_run_until_stopped(tmp_
             # heartbeat rule applies, and its lease is revoked (see test_resume_fencing).
             proc.send_signal(signal.SIGSTOP)
             deadline = time.monotonic() + 60  # a hang guard only
-            while sqlite_module.orphan_message("busy0001", socket.gethostname(), proc.pid, time.time() - 600,
+            while orphans.orphan_message("busy0001", socket.gethostname(), proc.pid, time.time() - 600,
                                                time.time(), socket.gethostname(), 60) is None:
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
@@ -246,14 +249,14 @@ def test_a_live_process_with_a_silent_heartbeat_keeps_its_run_until_stopped(tmp_
         proc.stdout.close()
 
 
-def test_a_pid_taken_by_a_later_process_is_not_the_run_s(tmp_path):
+def test_a_pid_taken_by_a_later_process_is_not_the_run_s(database_url):
     # The run's pid now belongs to a process that started after the run: its process
     # is gone, whatever the heartbeat says.
-    path = tmp_path / "runs.db"
+    path = database_url
     proc = _silent_run_of_a_live_process(path, "reus0001")
     try:
         set_columns(path, "reus0001", heartbeat_at=time.time(), started_at=time.time() - 3600)
-        with SQLiteRunStore(path) as store:
+        with SQLRunStore(path) as store:
             assert store.reap(timeout=60) == ["reus0001"]
             assert "ended without ending the run" in store.get_run("reus0001").message
     finally:
@@ -293,8 +296,8 @@ def test_looking_for_orphans_does_not_wait_for_a_writer(tmp_path):
 
 
 @pytest.mark.parametrize("timeout", [0, 19.9, -5, float("nan"), "60", True])
-def test_a_timeout_that_would_reap_live_runs_is_refused(tmp_path, timeout):
-    with SQLiteRunStore(tmp_path / "runs.db") as store:
+def test_a_timeout_that_would_reap_live_runs_is_refused(database_url, timeout):
+    with SQLRunStore(database_url) as store:
         store.start_run("live0003", "alive", {}, TASKS)
         with pytest.raises(ValueError, match=r"the heartbeat timeout must be at least 20 seconds \(live runs beat "
                                              r"every 10 s; a shorter timeout would mark them Crashed\)"):
@@ -309,8 +312,8 @@ def test_ferroflow_runs_reap_checks_its_timeout(home, capsys, argument, words):
     assert words in capsys.readouterr().err
 
 
-def test_a_failed_transaction_of_the_store_is_rolled_back(tmp_path):
-    with SQLiteRunStore(tmp_path / "runs.db") as store:
+def test_a_failed_transaction_of_the_store_is_rolled_back(database_url):
+    with SQLRunStore(database_url) as store:
         store.start_run("live0004", "alive", {}, TASKS)
 
         def half_done(conn):

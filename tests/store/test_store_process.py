@@ -9,41 +9,41 @@ import textwrap
 
 import pytest
 
-from ferroflow.store import SQLiteRunStore
+from ferroflow.store import SQLiteRunStore, SQLRunStore
 
 
-def test_queued_records_are_committed_at_exit(tmp_path, run_python):
+def test_queued_records_are_committed_at_exit(database_url, run_python):
     """A process that records and exits without flush() or close() loses nothing."""
     code = textwrap.dedent("""
         import sys
-        from ferroflow.store import SQLiteRunStore
-        store = SQLiteRunStore(sys.argv[1], flush_interval=60)  # nothing would be written for a minute
+        from ferroflow.store import SQLRunStore
+        store = SQLRunStore(sys.argv[1], flush_interval=60)  # nothing would be written for a minute
         store.start_run("r", "etl", {}, [(0, "t", "t", True)])
         store.record_report("r", [(0, range(1000), bytes([8]) * 1000)])
         store.end_run("r", "Failed")
         store.record_logs("r", [(0, 1, 1.0, "INFO", "x", "last words")])
     """)
-    proc = run_python("-c", code, str(tmp_path / "runs.db"))
+    proc = run_python("-c", code, database_url)
     assert proc.returncode == 0, proc.stderr
-    with SQLiteRunStore(tmp_path / "runs.db") as store:
+    with SQLRunStore(database_url) as store:
         assert store.get_run("r").state == "Failed"
         assert store.task_states("r")[0].counts == {"Failed": 1000}
         assert [x.message for x in store.logs("r")] == ["last words"]
 
 
-def test_kill_9_keeps_every_commit(tmp_path, spawn_python):
+def test_kill_9_keeps_every_commit(database_url, spawn_python):
     """SIGKILL between commits: what was flushed is there, the file is intact."""
     code = textwrap.dedent("""
         import sys
-        from ferroflow.store import SQLiteRunStore
-        store = SQLiteRunStore(sys.argv[1])
+        from ferroflow.store import SQLRunStore
+        store = SQLRunStore(sys.argv[1])
         store.start_run("r", "etl", {}, [(0, "t", "t", True)])
         for k in range(1_000_000):
             store.record_report("r", [(0, range(k * 10, k * 10 + 10), bytes([4] * 9 + [8]))])
             store.flush()
             print(k, flush=True)
     """)
-    proc = spawn_python("-c", code, str(tmp_path / "runs.db"))
+    proc = spawn_python("-c", code, database_url)
     flushed = -1
     for line in proc.stdout:
         flushed = int(line)
@@ -55,8 +55,10 @@ def test_kill_9_keeps_every_commit(tmp_path, spawn_python):
         flushed = int(line)
     proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
-    with SQLiteRunStore(tmp_path / "runs.db") as store:
-        assert store.integrity_check() == "ok"
+    if database_url.startswith("sqlite"):
+        with SQLiteRunStore(database_url) as store:
+            assert store.integrity_check() == "ok"
+    with SQLRunStore(database_url) as store:
         task = store.task_states("r")[0]
         # Every flushed batch is there; at most the one in flight after the last print too.
         assert task.counts["Failed"] in (flushed + 1, flushed + 2)
@@ -66,11 +68,11 @@ def test_kill_9_keeps_every_commit(tmp_path, spawn_python):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_forked_child_gets_its_own_writer(tmp_path, run_python):
+def test_a_forked_child_gets_its_own_writer(database_url, run_python):
     code = textwrap.dedent("""
         import json, os, sys
-        from ferroflow.store import SQLiteRunStore
-        store = SQLiteRunStore(sys.argv[1])
+        from ferroflow.store import SQLRunStore
+        store = SQLRunStore(sys.argv[1])
         store.start_run("parent", "etl", {}, [])
         store.flush()
         pid = os.fork()
@@ -84,7 +86,7 @@ def test_a_forked_child_gets_its_own_writer(tmp_path, run_python):
         print(json.dumps({"status": status, "runs": sorted(r.run_id for r in store.list_runs())}))
         store.close()
     """)
-    proc = run_python("-c", code, str(tmp_path / "runs.db"))
+    proc = run_python("-c", code, database_url)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out == {"status": 0, "runs": ["child", "parent", "parent2"]}

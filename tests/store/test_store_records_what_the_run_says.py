@@ -9,7 +9,7 @@ from ferroflow import Flow, Parameter, signals, task, triggers
 from ferroflow.store import get_run_store
 
 
-def test_every_task_is_recorded_as_the_flow_state_has_it(home):
+def test_every_task_is_recorded_as_the_flow_state_has_it(recording_home):
     attempts = {"n": 0}
 
     @task
@@ -64,11 +64,11 @@ def test_every_task_is_recorded_as_the_flow_state_has_it(home):
     assert tasks[frozen_ids[a]].message == "Task run succeeded."
 
 
-def test_both_ways_of_writing_many_rows_record_the_same(home, monkeypatch):
+def test_both_ways_of_writing_many_rows_record_the_same(recording_home, monkeypatch):
     """The store writes a batch of many rows with ``executemany`` when nothing else may
     want the GIL, else through one JSON statement (no convoy behind a busy thread): both
     record the same thing."""
-    from ferroflow.store import sqlite
+    from ferroflow.store import transaction
 
     @task
     def maybe(i):
@@ -81,7 +81,7 @@ def test_both_ways_of_writing_many_rows_record_the_same(home, monkeypatch):
             maybe(i)
     recorded = []
     for alone in (True, False):
-        monkeypatch.setattr(sqlite._Transaction, "_alone", lambda self, alone=alone: alone)
+        monkeypatch.setattr(transaction.Transaction, "_alone", lambda self, alone=alone: alone)
         state = flow.run()
         rows = get_run_store(True).task_states(state.flow_run_id, failed_limit=None)
         recorded.append(sorted((t.task_id, t.state, t.message, t.run_count) for t in rows))

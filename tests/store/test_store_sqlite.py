@@ -1,4 +1,5 @@
-"""SQLiteRunStore: what it records and what its queries answer."""
+"""The SQL run store, on SQLite and on PostgreSQL: what it records and what its queries
+answer."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from ferroflow.store import (
     ResumeRefusedError,
     RunStore,
     SQLiteRunStore,
+    SQLRunStore,
     StateStoreError,
     UnknownRunError,
     get_run_store,
     new_run_id,
     state_name,
 )
+from tests.support.databases import query
 
 S, F, R, SK, TF, M = _core.SUCCESS, _core.FAILED, _core.RETRYING, _core.SKIPPED, _core.TRIGGER_FAILED, _core.MAPPED
 TASKS = [(0, "extract", "extract-1", False), (1, "transform", "transform-1", True), (2, "load", "load-1", False)]
@@ -29,8 +32,7 @@ TASKS = [(0, "extract", "extract-1", False), (1, "transform", "transform-1", Tru
 
 def rows(store, sql, *args):
     store.flush()
-    with sqlite3.connect(store.path) as conn:
-        return conn.execute(sql, args).fetchall()
+    return query(store.url, sql, *args)
 
 
 def child_rows(store):
@@ -43,10 +45,20 @@ def counts(store, run_id, task_id=1):
     return summary.counts
 
 
-def test_is_a_run_store(store):
+def test_is_a_run_store(store, database_url):
     assert isinstance(store, RunStore)
-    assert store.location == store.path
-    assert repr(store) == f"<SQLiteRunStore {store.path}>"
+    assert repr(store) == f"<SQLRunStore {store.location}>"
+    if database_url.startswith("sqlite"):
+        assert store.location == database_url.removeprefix("sqlite:///")
+    else:
+        assert store.location.startswith("postgresql://postgres@127.0.0.1")
+
+
+def test_an_sqlite_store_is_named_by_its_file(tmp_path):
+    with SQLiteRunStore(tmp_path / "runs.db") as store:
+        assert store.location == store.path == str(tmp_path / "runs.db")
+        assert repr(store) == f"<SQLiteRunStore {store.path}>"
+        assert store.url == f"sqlite:///{store.path}"
 
 
 def test_start_and_end_run(store):
@@ -203,16 +215,16 @@ def test_list_indices_and_int_codes(store):
     assert store.child_state("r", 1, 5) is None
 
 
-def test_state_survives_a_new_writer(tmp_path):
+def test_state_survives_a_new_writer(database_url):
     """A run recorded further by another store (a new process) keeps exact counts: the
     new writer rebuilds what it knows from spans and rows."""
-    path = tmp_path / "runs.db"
-    with SQLiteRunStore(path) as first:
+    path = database_url
+    with SQLRunStore(path) as first:
         first.start_run("r", "etl", {}, TASKS)
         codes = bytearray([S]) * 8
         codes[3] = R
         first.record_report("r", [(1, range(8), bytes(codes))])
-    with SQLiteRunStore(path) as second:
+    with SQLRunStore(path) as second:
         second.record_report("r", [(1, range(8), bytes([S]) * 8), (1, range(8, 10), bytes([S, F]))])
         assert counts(second, "r") == {"Success": 9, "Failed": 1}
         assert child_rows(second) == [(1, 9, F, 1, None, None)]
@@ -288,10 +300,10 @@ def test_resume_info(store):
 
 
 def test_unknown_run(store):
-    for query in (lambda: store.task_states("nope"), lambda: store.child_state("nope", 0, 0),
-                  lambda: store.logs("nope"), lambda: store.resume_info("nope")):
-        with pytest.raises(UnknownRunError, match=r"no run with id 'nope' in the run store .*runs\.db") as info:
-            query()
+    for read in (lambda: store.task_states("nope"), lambda: store.child_state("nope", 0, 0),
+                 lambda: store.logs("nope"), lambda: store.resume_info("nope")):
+        with pytest.raises(UnknownRunError, match=r"no run with id 'nope' in the run store [/p]") as info:
+            read()
         assert isinstance(info.value, LookupError)
 
 
@@ -329,11 +341,11 @@ def test_threads_recording_at_once(store):
     assert len(child_rows(store)) == 200
 
 
-def test_two_stores_one_file_share_one_writer(tmp_path):
-    from ferroflow.store import sqlite as mod
+def test_two_stores_one_database_share_one_writer(database_url):
+    from ferroflow.store import writer as mod
 
-    a = SQLiteRunStore(tmp_path / "runs.db")
-    b = SQLiteRunStore(tmp_path / "runs.db")
+    a = SQLRunStore(database_url)
+    b = SQLRunStore(database_url)
     try:
         a.start_run("ra", "f", {}, [])
         b.start_run("rb", "f", {}, [])
@@ -343,9 +355,9 @@ def test_two_stores_one_file_share_one_writer(tmp_path):
         assert writers.count(a._writer.thread) == 1
     finally:
         a.close()
-        assert str(tmp_path / "runs.db") in mod._WRITERS  # b still uses it
+        assert a.url in mod._WRITERS  # b still uses it
         b.close()
-    assert str(tmp_path / "runs.db") not in mod._WRITERS
+    assert a.url not in mod._WRITERS
 
 
 def test_close_is_idempotent_and_final(store):
@@ -441,54 +453,52 @@ def test_default_home(monkeypatch, tmp_path):
     assert ferroflow_home() == tmp_path / "elsewhere"
 
 
-def committed_runs(path) -> set:
-    """Run ids committed to the file, read without the store (which would commit first)."""
-    with sqlite3.connect(path) as conn:
-        return {r[0] for r in conn.execute("SELECT run_id FROM runs")}
+def committed_runs(url) -> set:
+    """Run ids committed to the database, read without the store (which would commit first)."""
+    return {r[0] for r in query(url, "SELECT run_id FROM runs")}
 
 
-def committed_rows(path) -> int:
-    """Task run rows committed to the file, read without the store."""
-    with sqlite3.connect(path) as conn:
-        return conn.execute("SELECT count(*) FROM task_runs").fetchone()[0]
+def committed_rows(url) -> int:
+    """Task run rows committed to the database, read without the store."""
+    return query(url, "SELECT count(*) FROM task_runs")[0][0]
 
 
-def test_a_start_is_written_at_once_and_records_wait_for_the_interval(tmp_path):
-    with SQLiteRunStore(tmp_path / "runs.db", flush_interval=3600) as store:
+def test_a_start_is_written_at_once_and_records_wait_for_the_interval(database_url):
+    with SQLRunStore(database_url, flush_interval=3600) as store:
         store.start_run("r", "etl", {}, [(0, "t", "t", True)])
-        assert committed_runs(store.path) == {"r"}  # before any task runs
+        assert committed_runs(store.url) == {"r"}  # before any task runs
         store.record_states("r", [(0, 1, F, 1, None, None)])
-        assert committed_rows(store.path) == 0  # pending
+        assert committed_rows(store.url) == 0  # pending
         store.flush()
-        assert committed_rows(store.path) == 1
+        assert committed_rows(store.url) == 1
 
 
-def test_a_full_batch_is_written_by_the_call_that_fills_it(tmp_path):
-    with SQLiteRunStore(tmp_path / "runs.db", flush_interval=3600, flush_rows=10) as store:
+def test_a_full_batch_is_written_by_the_call_that_fills_it(database_url):
+    with SQLRunStore(database_url, flush_interval=3600, flush_rows=10) as store:
         store.start_run("r", "etl", {}, [(0, "t", "t", True)])
         store.record_states("r", [(0, i, F, 1, None, None) for i in range(5)])
-        assert committed_rows(store.path) == 0
+        assert committed_rows(store.url) == 0
         store.record_states("r", [(0, i, F, 1, None, None) for i in range(5, 10)])
-        assert committed_rows(store.path) == 10
+        assert committed_rows(store.url) == 10
 
 
-def test_end_run_is_written_at_once(tmp_path):
-    with SQLiteRunStore(tmp_path / "runs.db", flush_interval=3600) as store:
+def test_end_run_is_written_at_once(database_url):
+    with SQLRunStore(database_url, flush_interval=3600) as store:
         store.start_run("r", "etl", {}, [])
         store.end_run("r", "Success")
-        assert committed_runs(store.path) == {"r"}
+        assert committed_runs(store.url) == {"r"}
 
 
-def test_the_backstop_thread_writes_what_a_quiet_caller_left(tmp_path):
-    with SQLiteRunStore(tmp_path / "runs.db", flush_interval=0.01) as store:
+def test_the_backstop_thread_writes_what_a_quiet_caller_left(database_url):
+    with SQLRunStore(database_url, flush_interval=0.01) as store:
         store.start_run("r", "etl", {}, [(0, "t", "t", True)])
         store.record_states("r", [(0, 1, F, 1, None, None)])
-        while not committed_rows(store.path):  # no flush, no further call: the thread writes it
+        while not committed_rows(store.url):  # no flush, no further call: the thread writes it
             threading.Event().wait(0.01)
         while not store._writer.parked:  # nothing pending: the thread parks...
             threading.Event().wait(0.01)
         store.record_states("r", [(0, 2, F, 1, None, None)])
-        while committed_rows(store.path) != 2:  # ...and is woken by the next record
+        while committed_rows(store.url) != 2:  # ...and is woken by the next record
             threading.Event().wait(0.01)
 
 
@@ -526,9 +536,10 @@ def test_report_details_keyed_by_task_and_index(store):
     assert store.child_state("r", 2, -1) is None
 
 
-def test_a_read_whose_commit_fails_leaves_the_store_usable(store):
+def test_a_read_whose_commit_fails_leaves_the_store_usable(tmp_path):
     """Every transaction of the store is rolled back when its COMMIT fails (here refused
     by an authorizer on the store's own SQLite connection), so the next one can begin."""
+    store = SQLiteRunStore(tmp_path / "runs.db")
     store.start_run("r1", "etl", {}, [])
     store.flush()
     conn = store._reader()
@@ -545,3 +556,22 @@ def test_a_read_whose_commit_fails_leaves_the_store_usable(store):
     finally:
         conn.set_authorizer(None)
     assert [run.run_id for run in store.list_runs()] == ["r1"]
+    store.close()
+
+
+def test_a_read_sees_one_snapshot(store):
+    """The statements of one read (a run's tasks, counts, failed children) agree: a
+    commit made meanwhile by another connection is not seen half-way."""
+    from tests.support.databases import execute
+
+    store.start_run("r1", "etl", {}, [])
+    store.flush()
+
+    def read_twice(c):
+        before = c.execute("SELECT count(*) FROM runs").fetchone()[0]
+        execute(store.url, "INSERT INTO runs (run_id, flow_name, parameters, state, started_at) "
+                           "VALUES ('r2', 'etl', '{}', 'Running', 1.0)")
+        return before, c.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+    assert store._query(read_twice) == (1, 1)
+    assert len(store.list_runs()) == 2

@@ -10,7 +10,8 @@ import pytest
 
 from ferroflow import Flow, _core, task
 from ferroflow.store import SUCCEEDED, ChildState, SQLiteRunStore, StateStoreError, TaskList, get_run_store
-from ferroflow.store import sqlite as sqlite_module
+from ferroflow.store import transaction as transaction_module
+from tests.support.databases import query
 
 S, F, R, M = _core.SUCCESS, _core.FAILED, _core.RETRYING, _core.MAPPED
 TASKS = [(0, "extract", "extract-1", False), (1, "transform", "transform-1", True), (2, "load", "load-1", False)]
@@ -18,10 +19,9 @@ TASKS = [(0, "extract", "extract-1", False), (1, "transform", "transform-1", Tru
 
 def task_rows(store, run_id="r"):
     store.flush()
-    with sqlite3.connect(store.path) as conn:
-        return conn.execute("SELECT t.task_id, t.code, t.run_count, t.message, t.result_location FROM task_runs AS t "
+    return query(store.url, "SELECT t.task_id, t.code, t.run_count, t.message, t.result_location FROM task_runs AS t "
                             "JOIN runs AS r ON r.id = t.run WHERE r.run_id = ? AND t.map_index = -1 "
-                            "ORDER BY t.task_id", (run_id,)).fetchall()
+                            "ORDER BY t.task_id", run_id)
 
 
 def own(store, task_id, run_id="r"):
@@ -85,7 +85,7 @@ def test_a_batch_kept_after_a_failed_write_is_written_as_it_was(tmp_path, monkey
         store.record_report("r", first, plain=True)
         store.record_report("r", second, plain=True)
         calls = []
-        apply = sqlite_module._Transaction.apply
+        apply = transaction_module.Transaction.apply
 
         def failing(self):
             calls.append(1)
@@ -93,7 +93,7 @@ def test_a_batch_kept_after_a_failed_write_is_written_as_it_was(tmp_path, monkey
                 raise sqlite3.OperationalError("disk I/O error")
             apply(self)
 
-        monkeypatch.setattr(sqlite_module._Transaction, "apply", failing)
+        monkeypatch.setattr(transaction_module.Transaction, "apply", failing)
         with pytest.raises(StateStoreError, match="I/O error"):
             store.flush()
         assert (first, second) == ([(0, None, R)], [(0, None, S), (2, None, S)])  # the caller's lists untouched
@@ -131,7 +131,7 @@ def test_tasks_given_in_other_types_are_recorded_as_plain_ones(store):
     assert own(store, 5).message == SUCCEEDED
 
 
-def test_a_run_of_plain_tasks_writes_no_task_run_rows(home):
+def test_a_run_of_plain_tasks_writes_no_task_run_rows(recording_home):
     @task
     def inc(x):
         return x + 1
@@ -148,7 +148,7 @@ def test_a_run_of_plain_tasks_writes_no_task_run_rows(home):
     assert len(tasks) == 21 and {(t.state, t.message, t.run_count) for t in tasks} == {("Success", SUCCEEDED, 1)}
 
 
-def test_a_task_given_its_state_is_recorded_with_it(home):
+def test_a_task_given_its_state_is_recorded_with_it(recording_home):
     from ferroflow import states
 
     @task

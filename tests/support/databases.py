@@ -65,3 +65,30 @@ def database(kind: str, tmp_path: Path) -> Iterator[str]:
             yield url
     else:
         raise ValueError(f"unknown database kind {kind!r}")
+
+
+def query(url: str, sql: str, *args) -> list[tuple]:
+    """Rows of ``sql`` (``?`` placeholders) on the database ``url``, read on a connection
+    of its own (not a store's: what is committed)."""
+    from ferroflow.store.database import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            mark = "%s" if conn.dialect.name == "postgresql" else "?"
+            return [tuple(r) for r in conn.exec_driver_sql(sql.replace("?", mark), tuple(args)).fetchall()]
+    finally:
+        engine.dispose()
+
+
+def execute(url: str, *statements: str) -> None:
+    """Run ``statements`` on the database ``url`` in one transaction."""
+    from ferroflow.store.database import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            for sql in statements:
+                conn.exec_driver_sql(sql)
+    finally:
+        engine.dispose()

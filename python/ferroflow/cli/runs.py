@@ -125,8 +125,14 @@ def _open_store() -> Any:
     (a home directory this user may not search, a file where a directory should be):
     that is not "no runs recorded"."""
     from ferroflow.store import SQLiteRunStore, default_store_path
+    from ferroflow.store.config import DATABASE_ENV
     from ferroflow.store.errors import describe_sqlite_error
 
+    url = os.environ.get(DATABASE_ENV, "").strip()
+    if url:
+        from ferroflow.store import SQLRunStore
+
+        return SQLRunStore(url)
     path = default_store_path()
     try:
         os.stat(path)
@@ -239,6 +245,16 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         if listed < t.failed_count:
             print(f"  ... and {t.failed_count - listed:,} more (`ferroflow runs show {run.run_id} "
                   f"--failed {t.failed_count}` lists them)")
+        shown = next((c for c in t.failed_children if c.traceback), None)
+        if shown is not None:
+            print(f"  (a child's traceback: `ferroflow logs {run.run_id} --task {t.slug or t.name} "
+                  f"--map-index {shown.map_index}`)")
+    failed = [t for t in tasks if t.traceback and not t.failed_count]
+    if failed:
+        print()
+        for t in failed:
+            print(f"{t.name} failed with a traceback: `ferroflow logs {run.run_id} --task {t.slug or t.name}` "
+                  f"shows it")
     return EXIT_OK
 
 
@@ -307,6 +323,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
     if args.map_index is not None and args.task is None:
         return _fail("--map-index needs --task NAME", EXIT_USAGE)
+    failures: list = []
     try:
         store = _open_store()
         if store is None:
@@ -314,22 +331,41 @@ def cmd_logs(args: argparse.Namespace) -> int:
         with store:
             run = store.resolve_run(args.run_id)
             if args.task is not None:
-                names = [(t.name, t.slug) for t in store.task_states(run.run_id, failed_limit=0)]
-                if not any(args.task in pair for pair in names):
-                    shown = ", ".join(name for name, _ in names) or "none recorded"
+                listed = store.task_states(run.run_id, failed_limit=0)
+                if not any(args.task in (t.name, t.slug) for t in listed):
+                    shown = ", ".join(t.name for t in listed) or "none recorded"
                     raise _Unknown(f"run {run.run_id} has no task named {args.task!r} (tasks: {shown})")
+                # The traceback of the task run named (a child with --map-index, else the
+                # task itself), when it failed with an exception.
+                index = -1 if args.map_index is None else args.map_index
+                failures = [(t.name, store.child_state(run.run_id, t.task_id, index)) for t in listed
+                            if args.task in (t.name, t.slug)]
             lines = store.logs(run.run_id, task_name=args.task, map_index=args.map_index)
     except (UnknownRunError, AmbiguousRunIdError, _Unknown) as exc:
         return _fail(str(exc), EXIT_USAGE)
     except StateStoreError as exc:
         return _fail(str(exc), EXIT_STORE)
+    raised = [(name, state) for name, state in failures if state is not None and state.traceback]
     if not lines:
         which = ""
         if args.task is not None:
             which = f" of task {args.task!r}" + ("" if args.map_index is None else f", child {args.map_index}")
-        print(f"No logs recorded{which} for run {run.run_id}.")
-        return EXIT_OK
+        print(f"No logs recorded{which} for run {run.run_id}" + (": it raised" if raised else "."))
+        if not raised:
+            return EXIT_OK
     out = sys.stdout
+    _print_logs(lines, out)
+    for name, state in raised:
+        who = name if state.map_index < 0 else f"{name}[{state.map_index}]"
+        message = f": {_flat(state.message, 200)}" if state.message else ""
+        out.write(f"{who} {state.state}{message}\n")
+        for line in str(state.traceback).rstrip("\n").split("\n"):
+            out.write(f"    {line}\n")
+    return EXIT_OK
+
+
+def _print_logs(lines: list, out: Any) -> None:
+    """Log records, one line each (a multi-line message's other lines indented)."""
     for line in lines:
         if line.task_name is None and line.task_id is None:
             who = "(flow)"
@@ -340,4 +376,3 @@ def cmd_logs(args: argparse.Namespace) -> int:
         out.write(f"{format_time(line.created_at, millis=True)}  {line.levelname:<8} {who}  {line.logger}: {first}\n")
         for more in rest:
             out.write(f"    {more}\n")
-    return EXIT_OK

@@ -43,7 +43,7 @@ class Recorder:
     """Writes one flow run's states and logs to a :class:`~ferroflow.store.RunStore`.
 
     A store that cannot be written for a while (disk full, locked) keeps the records
-    and retries them itself, and says so (see :mod:`ferroflow.store.sqlite`): recording
+    and retries them itself, and says so (see :mod:`ferroflow.store.sql`): recording
     goes on. A store that fails otherwise (a record it refuses) is reported once as a
     warning and then left alone: the run goes on and its outcome does not change (the
     warning names the store and what was lost).
@@ -115,9 +115,12 @@ class Recorder:
                 self.checked_at = now
                 self._guard(self.store.check_lease, self.run_id)
 
-    def note(self, task_id: int, index: int, message: str | None, location: str | None = None) -> None:
-        """Remember a message or location of a task run reported in this round."""
-        self.round[(task_id, index)] = (None if message is None else str(message), location, None)
+    def note(self, task_id: int, index: int, message: str | None, location: str | None = None,
+             traceback: str | None = None) -> None:
+        """Remember a message, location or traceback (of the exception that failed it) of
+        a task run reported in this round."""
+        self.round[(task_id, index)] = (None if message is None else str(message), location, None,
+                                        None if traceback is None else str(traceback))
 
     def report(self, reports: list, logs: Any) -> None:
         """Record one round of reports (as given to the core) and the new log records.
@@ -184,8 +187,11 @@ class Recorder:
                 continue  # recorded with its final code and message during the run
             run_count = max(1, counts[task_id])
             message = record.message(task_id, TASK_LEVEL, code, run_count)
+            detail = record.details.get((task_id, TASK_LEVEL))
+            traceback = detail[1] if detail is not None and code != SUCCESS else None
             details[(task_id, TASK_LEVEL)] = (None if message is None else str(message),
-                                              record.location(task_id, TASK_LEVEL), run_count)
+                                              record.location(task_id, TASK_LEVEL), run_count,
+                                              None if traceback is None else str(traceback))
             reports.append((task_id, None, code))
         self._guard(self.store.record_report, self.run_id, reports, details)
         self._logs(logs)

@@ -563,7 +563,7 @@ class FlowRun:
                 details.pop((task_id, TASK_LEVEL), None)
             if failed:
                 detail = details[(task_id, TASK_LEVEL)] = failed.pop(0)
-                recorder.note(task_id, TASK_LEVEL, detail[0])
+                recorder.note(task_id, TASK_LEVEL, detail[0], traceback=detail[1])
                 rerunnable[task_id] = True  # a RETRY signal may run it again
             return code
 
@@ -672,7 +672,7 @@ class FlowRun:
         for j, detail in result.details.items():
             task_id = task_ids[j]
             self.record.details[(task_id, TASK_LEVEL)] = detail
-            self.recorder.note(task_id, TASK_LEVEL, detail[0])
+            self.recorder.note(task_id, TASK_LEVEL, detail[0], traceback=detail[1])
             rerunnable[task_id] = True  # a RETRY signal may run it again
         return [(task_id, None, code) for task_id, code in zip(task_ids, codes, strict=True)]
 
@@ -902,7 +902,7 @@ class FlowRun:
             self.record.child_values(task_id)[index] = value
         if detail is not None:
             self.record.details[(task_id, index)] = detail
-            self.recorder.note(task_id, index, detail[0])
+            self.recorder.note(task_id, index, detail[0], traceback=detail[1])
 
     def _resumed(self, task_id: int, indices: Any) -> Any:
         """Report the task runs the resumed run finished with their checkpointed
@@ -925,7 +925,10 @@ class FlowRun:
         """Keep where a task run's result was checkpointed (and record it)."""
         self.record.locations[(task_id, index)] = location
         detail = self.record.details.get((task_id, index))
-        self.recorder.note(task_id, index, None if detail is None else detail[0], location)
+        if detail is None:
+            self.recorder.note(task_id, index, None, location)
+        else:
+            self.recorder.note(task_id, index, detail[0], location, detail[1])
 
     def _time(self, unit: WorkUnit, result: UnitResult) -> None:
         """Size the next units of a mapped task to take about ``UNIT_SECONDS`` each,
@@ -947,7 +950,7 @@ class FlowRun:
             detail = result.details.get(0)
             if detail is not None:
                 details[(task_id, TASK_LEVEL)] = detail
-                self.recorder.note(task_id, TASK_LEVEL, detail[0])
+                self.recorder.note(task_id, TASK_LEVEL, detail[0], traceback=detail[1])
                 self.rerunnable[task_id] = True  # a RETRY signal may run it again
                 if result.codes[0] == _core.RETRYING and self.handlers[task_id]:
                     self.retried.setdefault(task_id, {})[TASK_LEVEL] = detail[0]
@@ -968,7 +971,7 @@ class FlowRun:
         observed = bool(self.handlers[task_id])
         for j, detail in result.details.items():
             details[(task_id, indices[j])] = detail
-            note(task_id, indices[j], detail[0])
+            note(task_id, indices[j], detail[0], traceback=detail[1])
             if observed and result.codes[j] == _core.RETRYING:
                 self.retried.setdefault(task_id, {})[indices[j]] = detail[0]
         if result.details:

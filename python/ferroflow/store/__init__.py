@@ -8,8 +8,10 @@
     for run in store.list_runs(limit=5):
         print(run.run_id, run.flow_name, run.state, run.duration)
 
-:class:`RunStore` is the interface; :class:`SQLiteRunStore` the default implementation;
-:class:`NullRunStore` records nothing (``FERROFLOW_RECORD=0``). See ``docs/run-store.md``.
+:class:`RunStore` is the interface; :class:`SQLRunStore` the implementation on SQLite
+or PostgreSQL (``FERROFLOW_DATABASE_URL``), :class:`SQLiteRunStore` the default one
+on an SQLite file; :class:`NullRunStore` records nothing (``FERROFLOW_RECORD=0``). See
+``docs/run-store.md``.
 """
 
 from ferroflow.store.base import (
@@ -43,7 +45,25 @@ from ferroflow.store.errors import (
     StateStoreError,
     UnknownRunError,
 )
-from ferroflow.store.sqlite import SCHEMA_VERSION, SQLiteRunStore
+
+#: Loaded on first use (they import SQLAlchemy, which ``import ferroflow`` does not).
+_LAZY = {
+    "SCHEMA_VERSION": "ferroflow.store.schema",
+    "SQLRunStore": "ferroflow.store.sql",
+    "SQLiteRunStore": "ferroflow.store.sqlite",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ferroflow.store' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AmbiguousRunIdError",
@@ -59,6 +79,7 @@ __all__ = [
     "RunStore",
     "RunSummary",
     "SCHEMA_VERSION",
+    "SQLRunStore",
     "SQLiteRunStore",
     "SUCCEEDED",
     "StateStoreError",

@@ -3,8 +3,8 @@
 A run store records every flow run: flow, parameters, start and end, final state, the
 state of every task and of every mapped child that did not simply succeed, result
 locations and logs. :class:`RunStore` is the interface the engine and the CLI use;
-:class:`ferroflow.store.SQLiteRunStore` is the default implementation, and a PostgreSQL
-store can follow by implementing the same methods.
+:class:`ferroflow.store.SQLRunStore` implements it on SQLite (the default,
+:class:`ferroflow.store.SQLiteRunStore`) and PostgreSQL.
 
 Writes are batched: ``record_*`` add their records to a pending batch, written every
 few tens of milliseconds; ``start_run``, ``end_run`` and ``flush()`` write at once.
@@ -148,7 +148,8 @@ class ChildState:
     task itself (``map_index == -1``).
 
     ``run_count`` is None for a child recorded only as part of a batch of plain
-    successes (their run counts are not kept).
+    successes (their run counts are not kept). ``traceback`` is the formatted traceback
+    of the exception that failed the task run (its last 64 KiB), or None.
     """
 
     task_id: int
@@ -157,6 +158,7 @@ class ChildState:
     run_count: int | None
     message: str | None
     result_location: str | None
+    traceback: str | None = None
 
     @property
     def state(self) -> str:
@@ -173,7 +175,8 @@ class TaskSummary:
     first). ``counts`` maps state names to numbers of children (empty for an unmapped
     task); ``failed_children`` lists children whose state is failed (``Failed``,
     ``TriggerFailed``, ``TimedOut``) in index order, up to the limit the query was
-    given, and ``failed_count`` counts all of them.
+    given, and ``failed_count`` counts all of them. ``traceback``: that of the exception
+    that failed the task itself, or None.
     """
 
     task_id: int
@@ -188,6 +191,7 @@ class TaskSummary:
     counts: dict = field(default_factory=dict)
     failed_children: list = field(default_factory=list)
     failed_count: int = 0
+    traceback: str | None = None
 
     @property
     def state(self) -> str | None:
@@ -294,8 +298,8 @@ class RunStore(abc.ABC):
     @abc.abstractmethod
     def record_states(self, run_id: str, rows: Iterable[StateRow]) -> None:
         """Record task run states, one ``(task_id, map_index or -1, code, run_count,
-        message or None, result_location or None)`` tuple each; the latest state of a
-        task run replaces the earlier one.
+        message or None, result_location or None[, traceback or None])`` tuple each; the
+        latest state of a task run replaces the earlier one.
 
         A mapped child (``map_index >= 0``) that is a plain success (``SUCCESS`` with
         no message and no location) is only counted, not stored as a row."""
@@ -309,9 +313,10 @@ class RunStore(abc.ABC):
         bytes-like of one code per child).
 
         The task runs that carry more than a code are described by ``details``, a
-        mapping ``{(task_id, map_index or -1): (message, result_location, run_count)}``
-        (each item may be None; entries for task runs not in ``reports`` are
-        ignored), or by an optional fourth item of a report, the same mapping keyed by
+        mapping ``{(task_id, map_index or -1): (message, result_location, run_count[,
+        traceback])}`` (each item may be None; ``traceback`` is the formatted traceback of
+        the exception that failed the task run, kept to its last 64 KiB; entries for task
+        runs not in ``reports`` are ignored), or by an optional fourth item of a report, the same mapping keyed by
         map index alone. With ``plain``, a task's own ``SUCCESS`` that has no details
         is a plain success (``SUCCEEDED``, run count 1, no result location): how the
         engine reports the task runs that simply succeeded, without an entry each.

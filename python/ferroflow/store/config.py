@@ -2,6 +2,9 @@
 
 * ``FERROFLOW_HOME``: ferroflow's home directory (default ``~/.ferroflow``); the run
   store is the file ``runs.db`` in it.
+* ``FERROFLOW_DATABASE_URL``: the database runs are recorded into instead (a URL,
+  ``postgresql://...`` or ``sqlite:///PATH``, or a path); see
+  :mod:`ferroflow.store.database`.
 * ``FERROFLOW_RECORD``: ``0`` (or ``false``, ``no``, ``off``) turns recording off.
 * ``FERROFLOW_API_URL``: a ferroflow server's URL: runs record through it.
 """
@@ -15,10 +18,11 @@ from pathlib import Path
 
 from ferroflow.store.base import NullRunStore, RunStore
 
-__all__ = ["HOME_ENV", "RECORD_ENV", "STORE_FILE", "ferroflow_home", "make_home", "default_store_path",
+__all__ = ["HOME_ENV", "DATABASE_ENV", "RECORD_ENV", "STORE_FILE", "ferroflow_home", "make_home", "default_store_path",
            "recording_enabled", "get_run_store", "new_run_id"]
 
 HOME_ENV = "FERROFLOW_HOME"
+DATABASE_ENV = "FERROFLOW_DATABASE_URL"
 RECORD_ENV = "FERROFLOW_RECORD"
 #: The ferroflow server runs record through (also read by ``ferroflow.client``).
 API_URL_ENV = "FERROFLOW_API_URL"
@@ -70,26 +74,34 @@ def get_run_store(record: bool | None = None, server: str | None = None) -> RunS
     ``record=False``, or ``record=None`` with ``FERROFLOW_RECORD=0``, gives a
     :class:`~ferroflow.store.NullRunStore` that records nothing. With ``server`` (a
     ferroflow server's URL), or else ``FERROFLOW_API_URL`` set, the
-    :class:`~ferroflow.store.remote.RemoteRunStore` of that server, one per process and
-    URL (records travel in batches; see ``docs/server.md``). Otherwise the
-    :class:`~ferroflow.store.SQLiteRunStore` at :func:`default_store_path`, opened once
-    per process and path and shared (do not close it; it is flushed at exit).
+    :class:`~ferroflow.store.remote.RemoteRunStore` of that server (records travel in
+    batches; see ``docs/server.md``). Otherwise the
+    :class:`~ferroflow.store.SQLRunStore` of ``FERROFLOW_DATABASE_URL`` when it is set,
+    else the :class:`~ferroflow.store.SQLiteRunStore` at :func:`default_store_path`.
+    Each is opened once per process and server or database and shared (do not close it;
+    it is flushed at exit).
 
     Raises:
         StateStoreError: the store cannot be opened.
     """
     if record is False or (record is None and not recording_enabled()):
         return NullRunStore()
-    url = server or os.environ.get(API_URL_ENV, "").strip()
-    if url:
-        return _remote_store(url)
-    from ferroflow.store.sqlite import SQLiteRunStore
-
-    path = _store_path()
+    server = server or os.environ.get(API_URL_ENV, "").strip()
+    if server:
+        return _remote_store(server)
+    url = os.environ.get(DATABASE_ENV, "").strip()
+    key = url or _store_path()
     with _STORES_LOCK:
-        store = _STORES.get(path)
+        store = _STORES.get(key)
         if store is None or store._closed or store._pid != os.getpid():
-            store = _STORES[path] = SQLiteRunStore(path)
+            if url:
+                from ferroflow.store.sql import SQLRunStore
+
+                store = _STORES[key] = SQLRunStore(url)
+            else:
+                from ferroflow.store.sqlite import SQLiteRunStore
+
+                store = _STORES[key] = SQLiteRunStore(key)
         return store
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "RunLostError",
     "StateStoreError",
     "UnknownRunError",
+    "describe_postgres_error",
     "describe_sqlite_error",
 ]
 
@@ -121,6 +122,7 @@ class RunLostError(FerroflowError):
         self.run_id = run_id
         self.state = state
         self.resumed_by = resumed_by
+        self.message = message
         if state is None:
             what = f"run {run_id} is no longer in the run store"
         elif state == "Running":
@@ -190,6 +192,46 @@ def describe_sqlite_error(exc: BaseException, path: str, action: str, busy_timeo
     if os_error is not None:
         reason = _os_reason(os_error, reason)
     return StateStoreError(reason, path, action, detail, os_error, lost)
+
+
+#: PostgreSQL error classes and codes (SQLSTATE) and what they mean for a run store.
+_PG_REASONS = {
+    "53100": "disk full",  # disk_full
+    "53200": "out of memory",
+    "53300": "too many connections",
+    "25006": "read-only",  # read_only_sql_transaction
+    "55P03": "locked",  # lock_not_available
+    "40P01": "locked",  # deadlock_detected
+    "40001": "locked",  # serialization_failure
+    "57014": "locked",  # query_canceled (statement or lock timeout)
+    "42501": "permission denied",
+    "28P01": "permission denied",  # invalid_password
+    "28000": "permission denied",  # invalid_authorization_specification
+    "3D000": "cannot open",  # invalid_catalog_name: no such database
+    "57P01": "connection lost",  # admin_shutdown
+    "57P03": "cannot connect",  # cannot_connect_now
+}
+
+
+def describe_postgres_error(exc: BaseException, location: str, action: str, lost: int = 0) -> StateStoreError:
+    """Turn a psycopg (or OS) error met while using the PostgreSQL store at ``location``
+    (a URL without its password) into a :class:`StateStoreError`: the same reasons as
+    for SQLite where they mean the same (``disk full``, ``read-only``, ``locked``,
+    ``permission denied``), ``connection lost`` or ``cannot connect`` for the network."""
+    if isinstance(exc, OSError):
+        return StateStoreError(_os_reason(exc), location, action, None, exc, lost)
+    sqlstate = getattr(exc, "sqlstate", None)
+    reason = _PG_REASONS.get(sqlstate or "")
+    if reason is None:
+        if sqlstate is None and type(exc).__name__ == "OperationalError":
+            reason = "cannot connect" if action in ("open", "create") else "connection lost"
+        elif sqlstate and sqlstate.startswith("08"):
+            reason = "connection lost"
+        else:
+            reason = "database error"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    detail = f"postgresql: {text}" + (f" (SQLSTATE {sqlstate})" if sqlstate else "")
+    return StateStoreError(reason, location, action, detail, None, lost)
 
 
 def _os_reason(err: OSError, default: str = "OS error") -> str:

@@ -35,6 +35,8 @@ from sqlalchemy import (
     Text,
 )
 
+from ferroflow.store.migrations import SCHEMA_VERSION
+
 __all__ = [
     "SCHEMA_VERSION",
     "metadata",
@@ -53,9 +55,10 @@ __all__ = [
     "ingest_batches",
 ]
 
-#: The schema version this ferroflow writes; also kept in ``meta`` (key
-#: ``schema_version``) so that an older ferroflow refuses a newer store by name.
-SCHEMA_VERSION = 6
+# SCHEMA_VERSION (6), the schema version this ferroflow writes, also kept in ``meta``
+# (key ``schema_version``) so that an older ferroflow refuses a newer store by name, is
+# defined beside the migrations' head revision (opening a store compares them without
+# importing SQLAlchemy).
 
 #: Constraint names are explicit so that migrations can name them on both databases.
 metadata = MetaData(naming_convention={

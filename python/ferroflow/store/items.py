@@ -1,0 +1,197 @@
+"""The records a run store's writer applies, one tuple each: made here, by one function
+per kind, so that every store builds the very same items (the SQL store's writer
+applies them; a store that sends them elsewhere, to a server that applies them with
+:meth:`ferroflow.store.sql.SQLRunStore.ingest`, sends the same).
+
+Every item is a tuple whose first element names its kind and whose second is the run
+id (``"beat"`` alone has none). Times are seconds since the epoch.
+
+``("start", run_id, flow_name, parameters, pickles, columns, count, started_at, resumed_from, hostname, pid, token)``
+    A run started (or reopened). ``parameters``: the readable JSON text
+    (:func:`ferroflow.store.parameters.readable`); ``pickles``: ``[(name, bytes or None,
+    problem or None), ...]`` (:func:`ferroflow.store.parameters.pickled`);
+    ``columns``: the task list as ``run_tasks`` columns (:func:`task_columns`);
+    ``count``: one more than the highest task id; ``resumed_from``: the run it resumes
+    or None; ``token``: the lease token of the process that records it (32 hex digits).
+``("end", run_id, state, message, ended_at)``
+    A run's final state name and message.
+``("states", run_id, rows, now)``
+    Task run states: ``rows`` of ``(task_id, map_index or -1, code, run_count, message,
+    result_location)`` (see :meth:`~ferroflow.store.RunStore.record_states`).
+``("report", run_id, reports, now, details, plain)``
+    One round of the engine's reports (see :meth:`~ferroflow.store.RunStore.record_report`):
+    ``reports`` a list of ``(task_id, indices or None, codes[, details by index])``;
+    ``details`` None or ``{(task_id, index or -1): (message, location, run_count[,
+    traceback])}``; ``plain``: a task's own ``SUCCESS`` without details is a plain
+    success.
+``("width", run_id, task_id, width)``
+    The number of children of a mapped task.
+``("logs", run_id, rows)``
+    Log records, ``(task_id or None, map_index or -1, created_at, level, logger,
+    message)`` each.
+``("beat",)``
+    Stamp the heartbeat of every run the writer holds the lease of (the writer's own
+    item; never sent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ferroflow import _core
+from ferroflow.store.base import TaskList, TaskSpec, Timestamp, to_epoch
+from ferroflow.store.parameters import pickled, readable
+
+__all__ = ["KINDS", "BEAT", "start", "end", "states", "report", "width", "logs", "task_columns", "new_token",
+           "weight", "records", "coalesced",
+           "TRACEBACK_LIMIT", "bound_traceback", "to_detail"]
+
+#: Every kind of item.
+KINDS = frozenset({"start", "end", "states", "report", "width", "logs", "beat"})
+#: The heartbeat item.
+BEAT = ("beat",)
+
+_SUCCESS = _core.SUCCESS
+
+
+#: The most of a failed task run's traceback kept (characters): its last 64 KiB, where
+#: the exception and the innermost frames are.
+TRACEBACK_LIMIT = 64 * 1024
+
+
+def bound_traceback(text: str | None) -> str | None:
+    """``text`` (a formatted traceback), its last :data:`TRACEBACK_LIMIT` characters
+    when it is longer, after a line saying how much was cut."""
+    if text is None or len(text) <= TRACEBACK_LIMIT:
+        return text
+    text = str(text)
+    return f"[... {len(text) - TRACEBACK_LIMIT:,} earlier characters cut ...]\n" + text[-TRACEBACK_LIMIT:]
+
+
+def to_detail(detail: tuple) -> tuple:
+    """A task run's details as ``(message, location, run_count, traceback)``: details
+    may come as 3-tuples (no traceback) or 4-tuples."""
+    return detail if len(detail) == 4 else (*detail[:3], None)
+
+
+def new_token() -> str:
+    """A new lease token: 32 random hex digits."""
+    return os.urandom(16).hex()
+
+
+def task_columns(tasks: TaskList) -> tuple:
+    """The task list columns of ``run_tasks``: ``ids``, ``names`` and ``slugs`` as JSON
+    arrays, ``mapped`` and ``approved`` as one byte per task, in display order."""
+    return (json.dumps(tasks.ids), json.dumps(tasks.names), json.dumps(tasks.slugs), bytes(tasks.mapped),
+            bytes(tasks.approved))
+
+
+def start(run_id: str, flow_name: str, parameters: Mapping[str, Any] | None, tasks: Iterable[TaskSpec] | TaskList,
+          started_at: Timestamp = None, resumed_from: str | None = None, *, pid: int, token: str,
+          hostname: str | None = None) -> tuple:
+    """A ``start`` item: the run, its parameters in both forms, its task list."""
+    tasks = TaskList.of(tasks)
+    try:
+        columns = task_columns(tasks)
+    except (TypeError, ValueError):  # not plain types (a numpy integer id, say)
+        tasks = TaskList.of(list(tasks))
+        columns = task_columns(tasks)
+    return ("start", str(run_id), str(flow_name), readable(parameters), pickled(parameters), columns,
+            max(tasks.ids) + 1 if len(tasks) else 0, to_epoch(started_at), resumed_from,
+            socket.gethostname() if hostname is None else hostname, pid, token)
+
+
+def end(run_id: str, state_name: str, message: str | None = None, ended_at: Timestamp = None) -> tuple:
+    """An ``end`` item."""
+    return ("end", str(run_id), str(state_name), message, to_epoch(ended_at))
+
+
+def states(run_id: str, rows: list, now: float | None = None) -> tuple:
+    """A ``states`` item."""
+    return ("states", str(run_id), rows, time.time() if now is None else now)
+
+
+def report(run_id: str, reports: list, details: Mapping | None = None, plain: bool = False,
+           now: float | None = None) -> tuple:
+    """A ``report`` item (``reports`` is kept, not copied)."""
+    return ("report", str(run_id), reports, time.time() if now is None else now, details or None, plain)
+
+
+def width(run_id: str, task_id: int, width: int) -> tuple:
+    """A ``width`` item."""
+    return ("width", str(run_id), int(task_id), int(width))
+
+
+def logs(run_id: str, rows: list) -> tuple:
+    """A ``logs`` item."""
+    return ("logs", str(run_id), rows)
+
+
+def weight(item: tuple) -> int:
+    """About how many rows an item writes (what batches are sized by)."""
+    kind = item[0]
+    if kind == "report":
+        reports = item[2]
+        rows = len(reports)
+        for one in reports:
+            if one[1] is not None:
+                codes = one[2]
+                if not isinstance(codes, int):
+                    rows += len(codes) - codes.count(_SUCCESS)
+        return rows
+    if kind in ("states", "logs"):
+        return len(item[2])
+    if kind == "start":
+        return 1 + item[6]
+    return 1
+
+
+def records(item: tuple) -> int:
+    """How many records an item holds (what errors count)."""
+    kind = item[0]
+    if kind == "beat":
+        return 0
+    if kind == "report":
+        return sum(1 if isinstance(r[2], int) else len(r[2]) for r in item[2])
+    if kind in ("states", "logs"):
+        return len(item[2])
+    return 1
+
+
+def coalesced(items: list) -> list:
+    """The items of a batch, consecutive reports of one run without details made one
+    (a round of reports each, a chain of tasks: one call and lease check per batch
+    instead of per round). Their lists are copied, never extended: the batch is kept
+    as it was if it cannot be written. Their rows are stamped with the time of the
+    last of them."""
+    out: list = []
+    group: list = []  # consecutive reports without details of one run, not in out yet
+    for item in items:
+        if item[0] == "report" and item[4] is None:
+            if group and (group[0][1] != item[1] or group[0][5] != item[5]):
+                out.append(_merged(group))
+                group = []
+            group.append(item)
+            continue
+        if group:
+            out.append(_merged(group))
+            group = []
+        out.append(item)
+    if group:
+        out.append(_merged(group))
+    return out
+
+
+def _merged(group: list) -> tuple:
+    if len(group) == 1:
+        return group[0]
+    reports: list = []
+    for item in group:
+        reports += item[2]
+    last = group[-1]
+    return ("report", last[1], reports, last[3], None, last[5])
