@@ -3,6 +3,7 @@
 * ``FERROFLOW_HOME``: ferroflow's home directory (default ``~/.ferroflow``); the run
   store is the file ``runs.db`` in it.
 * ``FERROFLOW_RECORD``: ``0`` (or ``false``, ``no``, ``off``) turns recording off.
+* ``FERROFLOW_API_URL``: a ferroflow server's URL: ``ferroflow runs`` and ``logs`` read from it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from pathlib import Path
 
 from ferroflow.store.base import NullRunStore, RunStore
 
-__all__ = ["HOME_ENV", "RECORD_ENV", "STORE_FILE", "ferroflow_home", "make_home", "default_store_path",
+__all__ = ["API_URL_ENV", "HOME_ENV", "RECORD_ENV", "STORE_FILE", "ferroflow_home", "make_home", "default_store_path",
            "recording_enabled", "get_run_store", "new_run_id"]
 
 HOME_ENV = "FERROFLOW_HOME"
 RECORD_ENV = "FERROFLOW_RECORD"
+#: The ferroflow server runs record through (also read by ``ferroflow.client``).
+API_URL_ENV = "FERROFLOW_API_URL"
 STORE_FILE = "runs.db"
 
 _OFF = {"0", "false", "no", "off"}
