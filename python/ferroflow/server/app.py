@@ -28,8 +28,8 @@ from ferroflow.server.middleware import BodyLimit, ServerTiming
 from ferroflow.server.routes import flows, health, keys, logs, runs, tasks
 from ferroflow.store.database import engine_for
 
-__all__ = ["API_PREFIX", "DEFAULT_MAX_BODY", "DEFAULT_MAX_RECORDS_BODY", "RECORDS_PREFIX", "ROUTERS", "create_app",
-           "server_version"]
+__all__ = ["API_PREFIX", "DEFAULT_MAX_BODY", "DEFAULT_MAX_RECORDS_BODY", "RECORDS_PREFIX", "ROUTERS", "api_routes",
+           "create_app", "server_version"]
 
 API_PREFIX = "/api/v1"
 #: Where clients send batches of records (the larger body limit applies under it).
@@ -83,6 +83,31 @@ def create_app(database_url: str | os.PathLike | Engine, *, auth: bool, max_body
     app.add_middleware(ServerTiming)
     _register_problem_schema(app)
     return app
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, str, Any]]:
+    """``(method, path, route)`` of every endpoint under :data:`API_PREFIX` (the
+    routers' routes, included with their prefix; not the OpenAPI document and its
+    browsable page, public by design); ``route`` is the route as declared (its
+    ``dependencies`` are what it declared)."""
+    from fastapi.routing import APIRoute
+
+    try:
+        from fastapi.routing import iter_route_contexts  # FastAPI >= 0.130: included routers stay routers
+    except ImportError:  # older FastAPI: app.routes lists every route
+        contexts: list[Any] = list(app.routes)
+    else:
+        contexts = list(iter_route_contexts(app.routes))
+    out = []
+    for context in contexts:
+        path, methods = getattr(context, "path", None), getattr(context, "methods", None)
+        if not path or not methods or not path.startswith(API_PREFIX):
+            continue
+        route = getattr(context, "original_route", context)
+        if not isinstance(route, APIRoute):
+            continue
+        out.extend((method, path, route) for method in sorted(set(methods) - {"HEAD"}))
+    return out
 
 
 def _register_problem_schema(app: FastAPI) -> None:
