@@ -30,8 +30,8 @@ def run_count(engine) -> int:
 
 
 def test_malformed_json_is_a_400_saying_so(api, engine):
-    body = problem(api.post("/api/v1/runs", content=b'{"flow_name": "etl",', headers={"content-type": "application/json"}),
-                   400)
+    cut = api.post("/api/v1/runs", content=b'{"flow_name": "etl",', headers={"content-type": "application/json"})
+    body = problem(cut, 400)
     assert body["detail"].startswith("the request body is not valid JSON")
     assert run_count(engine) == 0
 

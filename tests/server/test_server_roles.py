@@ -12,7 +12,6 @@ from ferroflow.server.app import api_routes as all_api_routes
 from ferroflow.server.app import create_app
 from ferroflow.server.auth import declared_role
 from ferroflow.store.database import engine_for
-
 from tests.support.server_data import client_of, write_sample
 
 #: (method, route path) -> (role needed or None for public, request: method, path, json body, success status).

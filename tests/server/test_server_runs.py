@@ -159,7 +159,7 @@ def test_two_clients_setting_one_runs_state_at_once_one_wins_the_other_gets_409(
             barrier = threading.Barrier(2)
             answers: dict = {}
 
-            def send(state: str, version: int = seen) -> None:
+            def send(state: str, version: int = seen, barrier=barrier, answers=answers) -> None:
                 with httpx.Client(base_url=server.url, timeout=30) as own:
                     barrier.wait()
                     answers[state] = own.post(path, json={"state": state, "expected_version": version})

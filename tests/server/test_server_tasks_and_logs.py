@@ -79,7 +79,8 @@ def test_children_paging_matches_every_childs_code_on_random_layouts(api, engine
         for start in rng.sample(range(700), 5):
             codes[start:start + rng.randint(1, 40)] = bytes([NOT_REPORTED]) * len(codes[start:start + 40])
         codes = bytes(codes[:700])
-        details = {i: ("with a message", None, 2, None) for i in rng.sample(range(700), 30) if codes[i] == _core.SUCCESS}
+        details = {i: ("with a message", None, 2, None)
+                   for i in rng.sample(range(700), 30) if codes[i] == _core.SUCCESS}
         run_id = uuid.uuid4().hex
         with engine.begin() as conn:
             write_run(conn, run_id, "random", tasks=[TaskRecord(0, "m", "m", mapped=True, code=_core.MAPPED,

@@ -71,3 +71,35 @@ def write_sample(engine, run_id: str | None = None, *, flow_name: str = "etl", s
     return SampleRun(run_id, children, len(logs))
 
 
+
+
+def copy_local_runs(path, engine) -> list:
+    """Copy every run of a local run store file (as the store wrote it) into the
+    database of ``engine``, row for row; return the copied run ids. The columns both
+    have are copied; a run's integer key is the target's own."""
+    import sqlite3
+
+    from sqlalchemy import insert
+
+    from ferroflow.store import schema
+
+    tables = [schema.run_tasks, schema.task_runs, schema.child_counts, schema.child_spans, schema.logs,
+              schema.run_parameters]
+    source = sqlite3.connect(path)
+    source.row_factory = sqlite3.Row
+    copied = []
+    try:
+        with engine.begin() as conn:
+            for row in source.execute("SELECT * FROM runs ORDER BY id"):
+                values = {k: row[k] for k in row.keys() if k in schema.runs.c and k != "id"}
+                key = conn.execute(insert(schema.runs).values(**values).returning(schema.runs.c.id)).scalar_one()
+                copied.append(row["run_id"])
+                for table in tables:
+                    rows = [{k: r[k] for k in r.keys() if k in table.c and k != "id"} | {"run": key}
+                            for r in source.execute(f"SELECT * FROM {table.name} WHERE run = ?"
+                                                    f"{' ORDER BY id' if table.name == 'logs' else ''}", (row["id"],))]
+                    if rows:
+                        conn.execute(insert(table), rows)
+    finally:
+        source.close()
+    return copied

@@ -27,8 +27,9 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["runs"])
 
-_CONFLICT: dict[int | str, dict[str, Any]] = {409: {"description": "The run changed since the client saw it, or is in a state the change does not "
-                                  "apply to (the problem's `state` and `state_version` say how it is now)"}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {409: {
+    "description": "The run changed since the client saw it, or is in a state the change does not apply to (the "
+                   "problem's `state` and `state_version` say how it is now)"}}
 
 
 @router.post("/runs", response_model=RunOut, status_code=201, dependencies=[requires("run")],
