@@ -76,7 +76,7 @@ def create_app(database_url: str | os.PathLike | Engine, *, auth: bool, max_body
     problem: dict[int | str, dict[str, Any]] = {
         code: {"description": text, "content": {errors.MEDIA_TYPE: schema}}
         for code, text in ((401, "No valid API key"), (403, "The key's role is too weak"),
-                           (404, "Unknown id"), (422, "Invalid input (the problem's `errors` name the fields)"))}
+                           (404, "Unknown id (the detail names it)"), (422, "Invalid input (the problem's `errors` name the fields)"))}
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=problem)
     app.add_middleware(BodyLimit, limit=max_body_bytes, limits={RECORDS_PREFIX: max_records_body_bytes})
@@ -123,6 +123,14 @@ def _register_problem_schema(app: FastAPI) -> None:
                                  routes=app.routes)
             schema.setdefault("components", {}).setdefault("schemas", {})["ProblemOut"] = \
                 ProblemOut.model_json_schema(ref_template="#/components/schemas/{model}")
+            for path, item in schema.get("paths", {}).items():
+                for operation in item.values():
+                    answers = operation.get("responses", {})
+                    if not operation.get("security"):  # public: no key asked for
+                        answers.pop("401", None)
+                        answers.pop("403", None)
+                    if "{" not in path:  # nothing named in the path to be unknown
+                        answers.pop("404", None)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -40,8 +40,9 @@ Key = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValid
 RunState = Literal[RUN_STATES]  # type: ignore[valid-type]
 Role = Literal[ROLES]  # type: ignore[valid-type]
 Finite = Annotated[float, Field(allow_inf_nan=False, ge=0)]
-Limit = Annotated[int, Field(ge=1, le=500)]
-Cursor = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
+Limit = Annotated[int, Field(ge=1, le=500, description="Most items in the page (1-500)")]
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$"),
+                   Field(description="The next_cursor of the previous page, unchanged")]
 
 
 def _parameters(value: dict) -> dict:
