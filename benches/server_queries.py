@@ -80,8 +80,8 @@ def fill(engine, n_runs: int, n_children: int, failed_fraction: float, analyze: 
     for i in failed:
         codes[i] = _core.FAILED
     details = {i: (f"Error during execution of task: ValueError({i})", None, 1,
-                   f"Traceback (most recent call last):\n  File \"flow.py\", line 12, in work\n    raise ValueError(x)\n"
-                   f"ValueError: {i}\n") for i in failed}
+                   f"Traceback (most recent call last):\n  File \"flow.py\", line 12, in work\n"
+                   f"    raise ValueError(x)\nValueError: {i}\n") for i in failed}
     logs = [(1, rng.randrange(n_children), T0 + n_runs + i * 0.001, 20 if i % 10 else 40, "INFO" if i % 10 else
              "ERROR", "ferroflow.task.work", f"item {i} {'done' if i % 10 else 'failed: ValueError'}")
             for i in range(100_000)]

@@ -76,7 +76,8 @@ def create_app(database_url: str | os.PathLike | Engine, *, auth: bool, max_body
     problem: dict[int | str, dict[str, Any]] = {
         code: {"description": text, "content": {errors.MEDIA_TYPE: schema}}
         for code, text in ((401, "No valid API key"), (403, "The key's role is too weak"),
-                           (404, "Unknown id (the detail names it)"), (422, "Invalid input (the problem's `errors` name the fields)"))}
+                           (404, "Unknown id (the detail names it)"),
+                           (422, "Invalid input (the problem's `errors` name the fields)"))}
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, responses=problem)
     app.add_middleware(BodyLimit, limit=max_body_bytes, limits={RECORDS_PREFIX: max_records_body_bytes})
@@ -98,7 +99,7 @@ def api_routes(app: FastAPI) -> list[tuple[str, str, Any]]:
         contexts: list[Any] = list(app.routes)
     else:
         contexts = list(iter_route_contexts(app.routes))
-    out = []
+    out: list[tuple[str, str, Any]] = []
     for context in contexts:
         path, methods = getattr(context, "path", None), getattr(context, "methods", None)
         if not path or not methods or not path.startswith(API_PREFIX):
