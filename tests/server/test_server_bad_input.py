@@ -178,6 +178,16 @@ def test_unknown_ids_are_a_404_naming_them(api, sample_run):
     assert "not allowed" in problem(api.delete(f"/api/v1/runs/{sample_run.run_id}"), 405)["detail"]
 
 
+def test_a_nul_character_anywhere_is_a_422_not_a_database_error(api, sample_run):
+    for path in ("/api/v1/flows/a%00b", f"/api/v1/runs/{sample_run.run_id}/tasks/wo%00rk/children"):
+        assert "path." in problem(api.get(path), 422)["errors"][0]["field"]
+    for params in ({"flow": "a\x00b"}, {"tag": "a\x00b"}):
+        problem(api.get("/api/v1/runs", params=params), 422)
+    problem(api.get(f"/api/v1/runs/{sample_run.run_id}/logs", params={"text": "a\x00"}), 422)
+    problem(api.post(f"/api/v1/runs/{sample_run.run_id}/state", json={"state": "Failed", "message": "a\x00"}), 422)
+    problem(api.post("/api/v1/keys", json={"name": "a\x00", "role": "read"}), 422)
+
+
 def test_a_run_id_that_is_not_32_hex_digits_is_a_422(api):
     body = problem(api.get("/api/v1/runs/not-a-run-id"), 422)
     assert body["errors"][0]["field"] == "path.run_id"

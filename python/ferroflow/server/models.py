@@ -23,6 +23,8 @@ __all__ = [
 ]
 
 MAX_INT32 = 2**31 - 1
+#: A pattern for text given in a path: anything but NUL (which PostgreSQL cannot store).
+NO_NUL = r"^[^\x00]*$"
 #: Largest JSON document of a run's parameters.
 MAX_PARAMETERS_BYTES = 256 * 1024
 

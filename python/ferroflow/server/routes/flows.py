@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from ferroflow.server.auth import requires
 from ferroflow.server.deps import Reading
 from ferroflow.server.errors import Problem
-from ferroflow.server.models import FlowOut, FlowPage, PageQuery
+from ferroflow.server.models import NO_NUL, FlowOut, FlowPage, PageQuery
 from ferroflow.store import queries
 
 __all__ = ["router"]
@@ -25,7 +25,8 @@ def list_flows(page: Annotated[PageQuery, Query()], conn: Reading) -> FlowPage:
 
 
 @router.get("/flows/{name:path}", response_model=FlowOut, dependencies=[requires("read")], summary="Get a flow")
-def get_flow(name: str, conn: Reading) -> FlowOut:
+def get_flow(name: Annotated[str, Path(min_length=1, max_length=200, pattern=NO_NUL, description="The flow's name")],
+             conn: Reading) -> FlowOut:
     """One flow, by name (URL-encoded)."""
     found = queries.get_flow(conn, name)
     if found is None:

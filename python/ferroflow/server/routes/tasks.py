@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from ferroflow.server.auth import requires
 from ferroflow.server.deps import Reading, RunId
 from ferroflow.server.errors import Problem
-from ferroflow.server.models import MAX_INT32, ChildOut, ChildPage, ChildQuery, PageQuery, TaskOut
+from ferroflow.server.models import MAX_INT32, NO_NUL, ChildOut, ChildPage, ChildQuery, PageQuery, TaskOut
 from ferroflow.store import queries
 
 __all__ = ["router"]
@@ -18,7 +18,8 @@ __all__ = ["router"]
 router = APIRouter(tags=["tasks"])
 
 #: A task in a path: its slug, or its name when no other task has it (URL-encoded).
-TaskName = Annotated[str, Path(min_length=1, max_length=200, description="The task's slug, or its name")]
+TaskName = Annotated[str, Path(min_length=1, max_length=200, pattern=NO_NUL,
+                               description="The task's slug, or its name")]
 
 
 def _page(found: queries.Page) -> ChildPage:
