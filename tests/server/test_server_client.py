@@ -27,7 +27,7 @@ def test_the_clients_typed_methods(engine, server):
             client.set_state(run.run_id, "Failed", expected_version=0)
         assert lost.value.status == 409 and lost.value.problem["state"] == "Running"
         assert client.cancel_run(run.run_id).state == "Cancelling"
-        assert [r.run_id for r in client.iter_runs(page_size=1, flow="etl")] == [sample.run_id, run.run_id]  # (the sample starts in 2027)
+        assert [r.run_id for r in client.iter_runs(page_size=1, flow="etl")] == [sample.run_id, run.run_id]
         assert client.get_run("0" * 32) is None
         assert [f.name for f in client.list_flows().items] == ["etl"] and client.get_flow("nope") is None
         tasks = client.run_tasks(sample.run_id)

@@ -179,3 +179,30 @@ def test_a_server_killed_mid_use_and_started_again_serves_everything(database_ur
             assert tasks[1]["failed_count"] == 9
     finally:
         server.kill()
+
+
+def test_a_server_listening_beyond_loopback_requires_keys(database_url, tmp_path):
+    server = Server(database_url, tmp_path / "server.log", args=("--host", "0.0.0.0")).start()
+    try:
+        assert httpx.get(server.url + "/api/v1/health").status_code == 200
+        refused = httpx.get(server.url + "/api/v1/runs")
+        assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+        assert "no API key exists yet" in server.log() and "API keys required" in server.log()
+    finally:
+        server.kill()
+
+
+def test_health_is_503_until_the_database_is_migrated(database_url):
+    from ferroflow.store.database import engine_for, migrate
+    from tests.support.server_data import client_of
+
+    engine = engine_for(database_url)
+    try:
+        with client_of(engine, auth=False) as client:
+            waiting = client.get("/api/v1/health")
+            assert waiting.status_code == 503 and "ferroflow server migrate" in waiting.json()["detail"]
+            assert waiting.headers["retry-after"] == "5"
+            migrate(engine)
+            assert client.get("/api/v1/health").status_code == 200
+    finally:
+        engine.dispose()
