@@ -206,3 +206,46 @@ def test_health_is_503_until_the_database_is_migrated(database_url):
             assert client.get("/api/v1/health").status_code == 200
     finally:
         engine.dispose()
+
+
+def test_a_task_approved_through_the_api_goes_on_when_the_run_is_resumed(engine, tmp_path, monkeypatch):
+    """A run that paused is recorded locally and copied to the server's database; a person
+    approves its paused task through the API; the approval (run_tasks.approved, copied back
+    to the local store, which is where a resume reads it until runs record through the
+    server) lets ``flow.run(resume=RUN_ID)`` go on with no ``approve=``."""
+    import sqlite3
+
+    from sqlalchemy import select
+
+    from ferroflow import pause_task
+    from ferroflow.store.schema import run_tasks, runs
+    from tests.support.server_data import client_of
+
+    monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path / "home"))
+
+    @task
+    def build():
+        return "v42"
+
+    @task
+    def deploy(version):
+        pause_task("deploy to production?")
+        return f"deployed {version}"
+
+    with Flow("release") as flow:
+        deployed = deploy(build())
+    paused = flow.run()
+    assert paused.is_paused()
+    copy_local_runs(default_store_path(), engine)
+    with client_of(engine, auth=False) as api:
+        answer = api.post(f"/api/v1/runs/{paused.flow_run_id}/approvals", json={"task": "deploy"})
+        assert answer.status_code == 200 and answer.json()["approved"] == ["deploy"]
+    with engine.connect() as conn:
+        approved = conn.execute(select(run_tasks.c.approved).join(runs, runs.c.id == run_tasks.c.run)
+                                .where(runs.c.run_id == paused.flow_run_id)).scalar_one()
+    with sqlite3.connect(default_store_path()) as local:
+        local.execute("UPDATE run_tasks SET approved = ? WHERE run = (SELECT id FROM runs WHERE run_id = ?)",
+                      (approved, paused.flow_run_id))
+    resumed = flow.run(resume=paused.flow_run_id)
+    assert resumed.is_successful(), resumed.message
+    assert resumed.result[deployed].result == "deployed v42"
