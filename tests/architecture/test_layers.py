@@ -18,13 +18,13 @@ ROOT = Path(ferroflow.__file__).parent
 LAYERS = [
     {"_core", "errors"},
     {"states", "signals", "state_codes", "schedules"},
-    {"plugins", "store"},
+    {"plugins", "store", "client"},
     {"results", "cache_validators"},
     {"runtime", "debug", "retries"},
     {"core", "triggers", "control_flow", "tasks", "notifications"},
     {"executors"},
     {"engine"},
-    {"cli", "testing", "__main__", "ferroflow"},
+    {"cli", "server", "testing", "__main__", "ferroflow"},
 ]
 
 #: Upward imports allowed, each made inside a function: (module, imported module).

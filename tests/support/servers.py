@@ -1,6 +1,6 @@
 """A real ferroflow server for tests: ``ferroflow server start`` in a subprocess on a
-free loopback port, waited for through ``GET /api/v1/health``; killable (``kill -9``)
-and restartable on the same port and database."""
+free loopback port, waited for through ``GET /api/v1/health``; it can be killed
+(``kill -9``) and started again on the same port and database."""
 
 from __future__ import annotations
 
@@ -20,39 +20,42 @@ PACKAGE_ROOT = Path(ferroflow.__file__).parents[1]
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def child_env(extra: dict | None = None) -> dict:
+    """The environment of a ferroflow subprocess: this checkout first on its path."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    env.pop("FERROFLOW_API_URL", None)  # the server records nothing through another server
+    env.pop("FERROFLOW_API_URL", None)
+    env.pop("FERROFLOW_SERVER_AUTH", None)
     env.update(extra or {})
     return env
 
 
 class Server:
-    """One server process; ``url`` is its base URL. ``start()`` waits until it answers."""
+    """One server process on ``database_url``; ``url`` is its base URL, its output goes
+    to ``log_path``. ``start()`` returns once it answers ``/api/v1/health``."""
 
     def __init__(self, database_url: str, log_path: Path, *, port: int | None = None, args: tuple = (),
                  env: dict | None = None):
         self.database_url = database_url
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
+        self.log_path = Path(log_path)
         self.args = tuple(args)
         self.env = env or {}
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> Server:
-        log = open(self.log_path, "ab")  # noqa: SIM115  (kept by the process)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ferroflow", "server", "start", "--host", "127.0.0.1", "--port", str(self.port),
-             "--database", self.database_url, *self.args],
-            env=child_env(self.env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "ferroflow", "server", "start", "--host", "127.0.0.1", "--port",
+                 str(self.port), "--database", self.database_url, *self.args],
+                env=child_env(self.env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
@@ -68,12 +71,13 @@ class Server:
             time.sleep(0.05)
 
     def kill(self) -> None:
-        """``kill -9`` the server (its whole process group)."""
+        """``kill -9`` the server (its process group)."""
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
     def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after 10 s)."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -82,6 +86,7 @@ class Server:
                 self.kill()
 
     def log(self) -> str:
+        """The end of the server's output."""
         try:
             return self.log_path.read_text(errors="replace")[-5000:]
         except OSError:

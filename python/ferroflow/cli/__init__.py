@@ -12,6 +12,7 @@
     ferroflow runs show RUN_ID [--failed N]
     ferroflow runs reap [--timeout SECONDS]
     ferroflow logs RUN_ID [--task NAME [--map-index I]]
+    ferroflow server start|migrate|create-key|keys|revoke-key ...
 
 Exit codes of ``run``: 0 the flow run succeeded, 1 it failed, 2 usage or load error
 (one line on stderr; ``--traceback`` shows the traceback), 3 paused waiting for
@@ -164,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ferroflow.cli.runs import add_parsers as add_run_store_parsers
 
     add_run_store_parsers(sub)  # runs, runs show, logs
+
+    from ferroflow.cli.server import add_parsers as add_server_parsers
+
+    add_server_parsers(sub)  # server start, migrate, create-key, keys, revoke-key
     return parser
 
 

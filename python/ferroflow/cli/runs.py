@@ -2,14 +2,16 @@
 
 ::
 
-    ferroflow runs [--limit N] [--flow NAME]       recent runs, newest first
-    ferroflow runs show RUN_ID [--failed N]        one run's task states
-    ferroflow runs reap [--timeout SECONDS]        mark Crashed the runs whose process died
-    ferroflow logs RUN_ID [--task NAME [--map-index I]]
+    ferroflow runs [--limit N] [--flow NAME] [--server URL]       recent runs, newest first
+    ferroflow runs show RUN_ID [--failed N] [--server URL]        one run's task states
+    ferroflow runs reap [--timeout SECONDS]                       mark Crashed the runs whose process died
+    ferroflow logs RUN_ID [--task NAME [--map-index I]] [--server URL]
 
 ``RUN_ID`` may be abbreviated to any unique prefix. The store is
-``$FERROFLOW_HOME/runs.db`` (default ``~/.ferroflow/runs.db``). Exit codes: 0 done, 1 the
-store cannot be read, 2 usage error or unknown run id.
+``$FERROFLOW_HOME/runs.db`` (default ``~/.ferroflow/runs.db``), or, with ``--server URL``
+or ``FERROFLOW_API_URL`` set, a ferroflow server (``FERROFLOW_API_KEY``: its key): the
+output is the same. Exit codes: 0 done, 1 the store or server cannot be read, 2 usage
+error or unknown run id.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def add_parsers(sub: Any) -> None:
     runs.add_argument("--limit", type=_non_negative, default=20, metavar="N",
                       help="show at most N runs (default 20; 0 shows all)")
     runs.add_argument("--flow", metavar="NAME", help="only runs of the flow named NAME")
+    _server_option(runs)
     runs.set_defaults(handler=cmd_runs)
     runs_sub = runs.add_subparsers(dest="runs_command", metavar="[show RUN_ID | reap]")
     show = runs_sub.add_parser(
@@ -53,6 +56,7 @@ def add_parsers(sub: Any) -> None:
     show.add_argument("run_id", metavar="RUN_ID")
     show.add_argument("--failed", type=_non_negative, default=20, metavar="N",
                       help="list at most N failed children per task (default 20; 0 lists none)")
+    _server_option(show, argparse.SUPPRESS)
     show.set_defaults(handler=cmd_runs_show)
     reap = runs_sub.add_parser(
         "reap", help="mark Crashed the runs whose process died without ending them",
@@ -75,7 +79,14 @@ def add_parsers(sub: Any) -> None:
     logs.add_argument("--task", metavar="NAME", help="only records of the task named (or slugged) NAME")
     logs.add_argument("--map-index", type=_map_index, metavar="I",
                       help="only records of child I of the mapped task (needs --task; -1: the task itself)")
+    _server_option(logs)
     logs.set_defaults(handler=cmd_logs)
+
+
+def _server_option(parser: Any, default: Any = None) -> None:
+    parser.add_argument("--server", metavar="URL", default=default,
+                        help="read from the ferroflow server at URL (default: $FERROFLOW_API_URL when set, else the "
+                             "local run store); its key from $FERROFLOW_API_KEY")
 
 
 def _heartbeat_timeout(text: str) -> float:
@@ -143,6 +154,33 @@ def _open_store() -> Any:
     return SQLiteRunStore(path)
 
 
+def _server_url(args: argparse.Namespace) -> str | None:
+    from ferroflow.client.http import configured_url
+
+    return getattr(args, "server", None) or configured_url()
+
+
+def _open_source(args: argparse.Namespace) -> Any:
+    """What ``runs``, ``runs show`` and ``logs`` read: the server named by ``--server`` or
+    ``FERROFLOW_API_URL`` (a :class:`~ferroflow.client.reads.ServerRuns`), else the
+    local run store (None when its file does not exist, see :func:`_open_store`)."""
+    url = _server_url(args)
+    if url:
+        from ferroflow.client.http import Client
+        from ferroflow.client.reads import ServerRuns
+
+        return ServerRuns(Client(url))
+    return _open_store()
+
+
+def _source_errors() -> tuple:
+    """The errors that mean "the store or server cannot be read" (exit code 1)."""
+    from ferroflow.client.http import ClientError, Unreachable
+    from ferroflow.store import StateStoreError
+
+    return (StateStoreError, ClientError, Unreachable)
+
+
 def _reap(store: Any) -> None:
     """Mark orphaned runs Crashed before showing runs; a store this user cannot write
     (read-only, locked for too long) is shown as it is, with a warning."""
@@ -183,17 +221,17 @@ def _flat(text: str | None, width: int = 100) -> str:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """``ferroflow runs``: a table of recent runs."""
-    from ferroflow.store import StateStoreError, default_store_path
+    from ferroflow.store import default_store_path
 
     try:
-        store = _open_store()
+        store = _open_source(args)
         if store is None:
             print(f"No runs recorded yet ({default_store_path()} does not exist).")
             return EXIT_OK
         with store:
             _reap(store)
             runs = store.list_runs(limit=args.limit or None, flow_name=args.flow)
-    except StateStoreError as exc:
+    except _source_errors() as exc:
         return _fail(str(exc), EXIT_STORE)
     if not runs:
         which = f" of flow {args.flow!r}" if args.flow else ""
@@ -209,10 +247,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
     """``ferroflow runs show RUN_ID``: a run's header and its task states."""
-    from ferroflow.store import AmbiguousRunIdError, StateStoreError, UnknownRunError, default_store_path
+    from ferroflow.store import AmbiguousRunIdError, UnknownRunError, default_store_path
 
     try:
-        store = _open_store()
+        store = _open_source(args)
         if store is None:
             return _fail(f"no run with id {args.run_id!r}: no run store at {default_store_path()}", EXIT_USAGE)
         with store:
@@ -221,7 +259,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             tasks = store.task_states(run.run_id, failed_limit=args.failed)
     except (UnknownRunError, AmbiguousRunIdError, _Unknown) as exc:
         return _fail(str(exc), EXIT_USAGE)
-    except StateStoreError as exc:
+    except _source_errors() as exc:
         return _fail(str(exc), EXIT_STORE)
     print(_run_header(run), end="")
     print()
@@ -319,13 +357,13 @@ def _children(task: Any) -> str:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     """``ferroflow logs RUN_ID``: a run's log records, oldest first."""
-    from ferroflow.store import AmbiguousRunIdError, StateStoreError, UnknownRunError, default_store_path
+    from ferroflow.store import AmbiguousRunIdError, UnknownRunError, default_store_path
 
     if args.map_index is not None and args.task is None:
         return _fail("--map-index needs --task NAME", EXIT_USAGE)
     failures: list = []
     try:
-        store = _open_store()
+        store = _open_source(args)
         if store is None:
             return _fail(f"no run with id {args.run_id!r}: no run store at {default_store_path()}", EXIT_USAGE)
         with store:
@@ -343,7 +381,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
             lines = store.logs(run.run_id, task_name=args.task, map_index=args.map_index)
     except (UnknownRunError, AmbiguousRunIdError, _Unknown) as exc:
         return _fail(str(exc), EXIT_USAGE)
-    except StateStoreError as exc:
+    except _source_errors() as exc:
         return _fail(str(exc), EXIT_STORE)
     raised = [(name, state) for name, state in failures if state is not None and state.traceback]
     if not lines:

@@ -1,1 +1,2 @@
-"""Talking to a ferroflow server over HTTP (``docs/server.md``)."""
+"""Clients of the ferroflow server: :mod:`ferroflow.client.http` (the API over HTTP)
+and :mod:`ferroflow.client.reads` (what the command line reads, from a server)."""

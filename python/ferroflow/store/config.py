@@ -6,7 +6,8 @@
   ``postgresql://...`` or ``sqlite:///PATH``, or a path); see
   :mod:`ferroflow.store.database`.
 * ``FERROFLOW_RECORD``: ``0`` (or ``false``, ``no``, ``off``) turns recording off.
-* ``FERROFLOW_API_URL``: a ferroflow server's URL: runs record through it.
+* ``FERROFLOW_API_URL``: a ferroflow server's URL: runs record through it, and
+  ``ferroflow runs`` and ``logs`` read from it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from ferroflow.store.base import NullRunStore, RunStore
 
-__all__ = ["HOME_ENV", "DATABASE_ENV", "RECORD_ENV", "STORE_FILE", "ferroflow_home", "make_home", "default_store_path",
+__all__ = ["API_URL_ENV", "HOME_ENV", "DATABASE_ENV", "RECORD_ENV", "STORE_FILE", "ferroflow_home", "make_home",
+           "default_store_path",
            "recording_enabled", "get_run_store", "new_run_id"]
 
 HOME_ENV = "FERROFLOW_HOME"

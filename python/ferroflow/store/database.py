@@ -22,6 +22,7 @@ import os
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
+from ferroflow.store.config import DATABASE_ENV
 from ferroflow.store.errors import StateStoreError
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["DATABASE_ENV", "DEFAULT_BUSY_TIMEOUT", "default_database_url", "normalize_url", "mask_url",
            "sqlite_path", "make_engine", "create_private", "sqlite_connect"]
 
-#: The environment variable naming the default database (a URL or a path).
-DATABASE_ENV = "FERROFLOW_DATABASE_URL"
 #: Seconds a connection waits for another one's lock before failing.
 DEFAULT_BUSY_TIMEOUT = 30.0
 

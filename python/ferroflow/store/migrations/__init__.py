@@ -30,7 +30,8 @@ from ferroflow.store.errors import StateStoreError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SCHEMA_VERSION", "HEAD", "FIRST", "migrate", "up_to_date", "current_revision", "alembic_config"]
+__all__ = ["SCHEMA_VERSION", "HEAD", "FIRST", "migrate", "up_to_date", "current_revision", "schema_version",
+           "alembic_config"]
 
 #: The schema version this ferroflow writes; also kept in ``meta`` (key
 #: ``schema_version``) so that an older ferroflow refuses a newer store by name.
@@ -74,6 +75,13 @@ def _state(conn: Connection, location: str) -> tuple[int | None, str | None, set
         row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchone()
         revision = row[0] if row else None
     return version, revision, tables
+
+
+def schema_version(engine: Engine) -> int | None:
+    """The schema version the database's ``meta`` table records, or None when it has
+    none (an empty database)."""
+    with engine.connect() as conn:
+        return _state(conn, "")[0]
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -1,0 +1,261 @@
+"""``ferroflow server``: run the server, migrate its database, manage API keys.
+
+::
+
+    ferroflow server start [--host 127.0.0.1] [--port 4300] [--database URL] [--auth]
+    ferroflow server migrate [--database URL]
+    ferroflow server create-key --name NAME --role read|run|admin [--database URL]
+    ferroflow server keys [--database URL]
+    ferroflow server revoke-key ID_OR_PREFIX [--database URL]
+
+The database is ``--database`` (a URL: ``postgresql://user@host/db``, ``sqlite:///path``,
+or an SQLite file's path), else ``FERROFLOW_DATABASE_URL``, else the embedded SQLite
+file ``$FERROFLOW_HOME/runs.db``. Authentication is always on when the server listens
+on an address other than loopback; on loopback it is off unless ``--auth`` (or
+``FERROFLOW_SERVER_AUTH=1``). Exit codes: 0 done, 1 the database cannot be used,
+2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+from typing import Any
+
+from ferroflow.cli.formatting import format_table
+from ferroflow.store.config import DATABASE_ENV
+
+__all__ = ["DATABASE_ENV", "AUTH_ENV", "DEFAULT_PORT", "add_parsers", "database_url", "needs_auth"]
+
+AUTH_ENV = "FERROFLOW_SERVER_AUTH"
+DEFAULT_PORT = 4300
+
+EXIT_OK = 0
+EXIT_DATABASE = 1
+EXIT_USAGE = 2
+
+_ON = {"1", "true", "yes", "on"}
+
+
+def add_parsers(sub: Any) -> None:
+    """Register ``server`` and its commands on the ``ferroflow`` parser's sub-command
+    action ``sub``."""
+    server = sub.add_parser(
+        "server", help="run the ferroflow server, migrate its database, manage API keys",
+        description="The ferroflow server: every run in one database, an HTTP API under /api/v1 "
+                    "(see docs/server.md).")
+    commands = server.add_subparsers(dest="server_command", metavar="COMMAND")
+
+    start = commands.add_parser(
+        "start", help="serve the API (migrating the database first)",
+        description="Serve the API with uvicorn, after migrating the database. Authentication (API keys) is "
+                    "always on when listening on an address other than loopback.")
+    start.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; anything but loopback turns auth on)")
+    start.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    _database_option(start)
+    start.add_argument("--auth", action="store_true",
+                       help=f"require API keys on loopback too (also {AUTH_ENV}=1)")
+    start.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                       help="uvicorn's log level (default info)")
+    start.set_defaults(handler=cmd_start)
+
+    migrate = commands.add_parser("migrate", help="bring the database to the current schema",
+                                  description="Create or upgrade the server's database to the current schema.")
+    _database_option(migrate)
+    migrate.set_defaults(handler=cmd_migrate)
+
+    create = commands.add_parser(
+        "create-key", help="make an API key (printed once)",
+        description="Make an API key and print it, once: the database keeps only its hash. Roles: read (look), "
+                    "run (create, change and cancel runs, approve tasks, record runs), admin (everything, keys too).")
+    create.add_argument("--name", required=True, help="what the key is for (shown in `ferroflow server keys`)")
+    create.add_argument("--role", required=True, choices=["read", "run", "admin"], help="what the key may do")
+    _database_option(create)
+    create.set_defaults(handler=cmd_create_key)
+
+    keys = commands.add_parser("keys", help="list API keys",
+                               description="List the API keys (never the keys themselves: their prefixes).")
+    _database_option(keys)
+    keys.set_defaults(handler=cmd_keys)
+
+    revoke = commands.add_parser("revoke-key", help="revoke an API key",
+                                 description="Revoke an API key, by id or prefix (see `ferroflow server keys`).")
+    revoke.add_argument("key", metavar="ID_OR_PREFIX")
+    _database_option(revoke)
+    revoke.set_defaults(handler=cmd_revoke_key)
+
+    server.set_defaults(handler=lambda args: _usage(server))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_usage(sys.stderr)
+    print("ferroflow: error: a server command is required (start, migrate, create-key, keys, revoke-key)",
+          file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database", metavar="URL",
+                        help=f"the database: postgresql://..., sqlite:///PATH or a file path (default ${DATABASE_ENV}, "
+                             f"else $FERROFLOW_HOME/runs.db)")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {value}")
+    return value
+
+
+def database_url(given: str | None) -> str:
+    """The database to use: ``given``, else ``FERROFLOW_DATABASE_URL``, else the embedded
+    SQLite file ``$FERROFLOW_HOME/runs.db``."""
+    from ferroflow.store.database import default_database_url
+
+    return given or default_database_url()
+
+
+def needs_auth(host: str, asked: bool) -> bool:
+    """Whether the server requires API keys: always when ``host`` is not a loopback
+    address (a name other than ``localhost`` counts as not loopback), else when asked
+    (``--auth`` or ``FERROFLOW_SERVER_AUTH=1``)."""
+    if asked or os.environ.get(AUTH_ENV, "").strip().lower() in _ON:
+        return True
+    if host.strip().lower() == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return True
+
+
+def _open(given: str | None) -> Any:
+    """The migrated database's engine; raises StateStoreError or SQLAlchemyError."""
+    from ferroflow.store.database import make_engine
+    from ferroflow.store.migrations import migrate
+
+    engine = make_engine(database_url(given))
+    migrate(engine)
+    return engine
+
+
+def _shown(engine: Any) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"ferroflow: error: {message}", file=sys.stderr)
+    return code
+
+
+def _database_errors() -> tuple:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ferroflow.store.errors import StateStoreError
+
+    return (StateStoreError, SQLAlchemyError, OSError)
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split("\n")[0].split()) or type(exc).__name__
+    return f"cannot use the database: {text}"
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """``ferroflow server start``: migrate, then serve until stopped."""
+    import uvicorn
+
+    from ferroflow.server.app import API_PREFIX, create_app
+    from ferroflow.store.keys import list_keys
+
+    try:
+        engine = _open(args.database)
+        with engine.connect() as conn:
+            active = [k for k in list_keys(conn) if k.active]
+    except _database_errors() as exc:
+        return _fail(_describe(exc), EXIT_DATABASE)
+    auth = needs_auth(args.host, args.auth)
+    app = create_app(engine, auth=auth)
+    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
+    print(f"ferroflow server on {where} (database {_shown(engine)}; API keys "
+          f"{'required' if auth else 'not required: loopback only, every request acts as admin'}); "
+          f"API reference at {where}{API_PREFIX}/docs", file=sys.stderr, flush=True)
+    if auth and not active:
+        print("ferroflow: warning: no API key exists yet, so every request will be refused: make one with "
+              "`ferroflow server create-key --name NAME --role admin`", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False)
+    return EXIT_OK
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """``ferroflow server migrate``."""
+    from ferroflow.store.schema import SCHEMA_VERSION
+
+    try:
+        engine = _open(args.database)
+    except _database_errors() as exc:
+        return _fail(_describe(exc), EXIT_DATABASE)
+    print(f"Database {_shown(engine)} is at schema {SCHEMA_VERSION}.")
+    return EXIT_OK
+
+
+def cmd_create_key(args: argparse.Namespace) -> int:
+    """``ferroflow server create-key``: print the new key once."""
+    from ferroflow.store.keys import create_key
+
+    try:
+        engine = _open(args.database)
+        with engine.begin() as conn:
+            key, made = create_key(conn, args.name, args.role)
+    except ValueError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except _database_errors() as exc:
+        return _fail(_describe(exc), EXIT_DATABASE)
+    print(key)
+    print(f"API key {made.id} {made.name!r} (role {made.role}, prefix {made.prefix}): this is the only time the key "
+          f"is shown; clients send it as `Authorization: Bearer KEY` (FERROFLOW_API_KEY).", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """``ferroflow server keys``: a table of the keys."""
+    from ferroflow.cli.runs import format_time
+    from ferroflow.store.keys import list_keys
+
+    try:
+        engine = _open(args.database)
+        with engine.connect() as conn:
+            found = list_keys(conn)
+    except _database_errors() as exc:
+        return _fail(_describe(exc), EXIT_DATABASE)
+    if not found:
+        print("No API keys (make one with `ferroflow server create-key --name NAME --role admin`).")
+        return EXIT_OK
+    rows = [["ID", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED", "REVOKED"]]
+    for k in found:
+        rows.append([str(k.id), k.name, k.role, k.prefix, format_time(k.created_at), format_time(k.last_used_at),
+                     format_time(k.revoked_at)])
+    print("".join(line + "\n" for line in format_table(rows)), end="")
+    return EXIT_OK
+
+
+def cmd_revoke_key(args: argparse.Namespace) -> int:
+    """``ferroflow server revoke-key ID_OR_PREFIX``."""
+    from ferroflow.store.keys import UnknownKeyError, revoke_key
+
+    try:
+        engine = _open(args.database)
+        with engine.begin() as conn:
+            revoked = revoke_key(conn, args.key)
+    except UnknownKeyError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except _database_errors() as exc:
+        return _fail(_describe(exc), EXIT_DATABASE)
+    print(f"Revoked API key {revoked.id} {revoked.name!r} (prefix {revoked.prefix}): requests with it are refused.")
+    return EXIT_OK

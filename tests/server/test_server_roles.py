@@ -1,0 +1,172 @@
+"""Every endpoint declares its role, and enforces it: 401 without a valid key, 403 with
+a key too weak, success with a key strong enough (a test per endpoint)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fastapi.routing import APIRoute
+
+from ferroflow.server.app import api_routes as all_api_routes
+from ferroflow.server.app import create_app
+from ferroflow.server.auth import declared_role
+from ferroflow.store.database import make_engine
+from tests.support.server_data import client_of, write_sample
+
+#: (method, route path) -> (role needed or None for public, request: method, path, json body, success status).
+#: ``{run}`` is the sample run's id, ``{key_id}`` a key's id. A route missing here fails
+#: ``test_every_route_has_an_example``: add it, with its role.
+EXAMPLES: dict = {
+    ("GET", "/api/v1/health"): (None, "GET", "/api/v1/health", None, 200),
+    ("GET", "/api/v1/version"): ("read", "GET", "/api/v1/version", None, 200),
+    ("GET", "/api/v1/flows"): ("read", "GET", "/api/v1/flows", None, 200),
+    ("GET", "/api/v1/flows/{name}"): ("read", "GET", "/api/v1/flows/etl", None, 200),
+    ("POST", "/api/v1/runs"): ("run", "POST", "/api/v1/runs", {"flow_name": "etl"}, 201),
+    ("GET", "/api/v1/runs"): ("read", "GET", "/api/v1/runs", None, 200),
+    ("GET", "/api/v1/runs/{run_id}"): ("read", "GET", "/api/v1/runs/{run}", None, 200),
+    ("POST", "/api/v1/runs/{run_id}/state"): ("run", "POST", "/api/v1/runs/{run}/state", {"state": "Failed"}, 200),
+    ("POST", "/api/v1/runs/{run_id}/cancel"): ("run", "POST", "/api/v1/runs/{run}/cancel", None, 200),
+    ("POST", "/api/v1/runs/{run_id}/approvals"): ("run", "POST", "/api/v1/runs/{run}/approvals",
+                                                  {"task": "deploy"}, 200),
+    ("GET", "/api/v1/runs/{run_id}/tasks"): ("read", "GET", "/api/v1/runs/{run}/tasks", None, 200),
+    ("GET", "/api/v1/runs/{run_id}/tasks/{task}/children"): (
+        "read", "GET", "/api/v1/runs/{run}/tasks/work/children?state=Success", None, 200),
+    ("GET", "/api/v1/runs/{run_id}/tasks/{task}/failed"): (
+        "read", "GET", "/api/v1/runs/{run}/tasks/work/failed", None, 200),
+    ("GET", "/api/v1/runs/{run_id}/tasks/{task}/children/{index}"): (
+        "read", "GET", "/api/v1/runs/{run}/tasks/work/children/7", None, 200),
+    ("GET", "/api/v1/runs/{run_id}/logs"): ("read", "GET", "/api/v1/runs/{run}/logs?min_level=WARNING", None, 200),
+    ("GET", "/api/v1/keys"): ("admin", "GET", "/api/v1/keys", None, 200),
+    ("POST", "/api/v1/keys"): ("admin", "POST", "/api/v1/keys", {"name": "new", "role": "read"}, 201),
+    ("DELETE", "/api/v1/keys/{key_id}"): ("admin", "DELETE", "/api/v1/keys/{key_id}", None, 200),
+}
+
+ROLES = ("read", "run", "admin")
+
+
+def api_routes(app) -> list:
+    """(method, path, route) of every API route (path converters dropped: ``{name:path}`` -> ``{name}``)."""
+    found = [(method, path.replace(":path}", "}"), route) for method, path, route in all_api_routes(app)]
+    assert len(found) >= len(EXAMPLES) - 2, "the routes of the application were not found"
+    return found
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    return create_app(make_engine(tmp_path_factory.mktemp("roles") / "routes.db"), auth=True)
+
+
+def test_every_api_route_declares_a_role(app):
+    undeclared = [f"{method} {path}" for method, path, route in api_routes(app) if not declared_role(route)[0]]
+    assert not undeclared, ("routes without requires(...): every route under /api/v1 declares its role with "
+                            f"dependencies=[requires('read' | 'run' | 'admin' | None)]: {undeclared}")
+
+
+def test_only_the_openapi_document_and_its_page_are_outside_the_routers(app, engine, keys):
+    served = {route.path for route in app.routes
+              if not isinstance(route, APIRoute) and (getattr(route, "path", None) or "").startswith("/api/v1")}
+    assert served == {"/api/v1/openapi.json", "/api/v1/docs"}
+    with client_of(engine, auth=True) as client:  # public: they describe the API, they hold no data
+        assert client.get("/api/v1/openapi.json").status_code == 200
+        assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_every_route_has_an_example_with_its_declared_role(app):
+    routes = {(method, path): declared_role(route)[1] for method, path, route in api_routes(app)}
+    missing = sorted(set(routes) - set(EXAMPLES))
+    assert not missing, f"routes with no example in EXAMPLES (add one, with its role): {missing}"
+    stale = sorted(set(EXAMPLES) - set(routes))
+    assert not stale, f"EXAMPLES of routes that do not exist: {stale}"
+    wrong = {k: (routes[k], EXAMPLES[k][0]) for k in routes if routes[k] != EXAMPLES[k][0]}
+    assert not wrong, f"(declared, expected) roles differ: {wrong}"
+
+
+def test_the_openapi_document_marks_every_keyed_route_as_needing_a_bearer_key(app):
+    document = app.openapi()
+    assert document["components"]["securitySchemes"]["HTTPBearer"] == {
+        "type": "http", "scheme": "bearer", "description": document["components"]["securitySchemes"]["HTTPBearer"]
+        ["description"]}
+    for (method, path), (role, *_rest) in EXAMPLES.items():
+        operation = document["paths"][path][method.lower()]
+        assert bool(operation.get("security")) == (role is not None), (method, path)
+
+
+def _request(client, method, path, body, sample, key=None):
+    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
+    return client.request(method, path.format(run=sample.run_id, key_id=sample.key_id), json=body, headers=headers)
+
+
+@pytest.fixture
+def world(engine, keys):
+    sample = write_sample(engine)
+    with engine.begin() as conn:
+        from ferroflow.store.keys import create_key
+
+        sample.key_id = create_key(conn, "doomed", "read")[1].id
+    return sample
+
+
+@pytest.mark.parametrize("route", sorted(EXAMPLES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_each_endpoint_enforces_its_role(route, engine, keys, world):
+    role, method, path, body, success = EXAMPLES[route]
+    with client_of(engine, auth=True) as client:
+        if role is None:
+            assert _request(client, method, path, body, world).status_code == success
+            return
+        anonymous = _request(client, method, path, body, world)
+        assert anonymous.status_code == 401, anonymous.text
+        assert anonymous.headers["content-type"] == "application/problem+json"
+        assert anonymous.headers["www-authenticate"] == "Bearer"
+        assert "Authorization: Bearer KEY" in anonymous.json()["detail"]
+        wrong = _request(client, method, path, body, world, key="ffk_" + "x" * 43)
+        assert wrong.status_code == 401 and "not valid" in wrong.json()["detail"]
+        for weaker in ROLES[:ROLES.index(role)]:
+            refused = _request(client, method, path, body, world, key=keys[weaker])
+            assert refused.status_code == 403, refused.text
+            assert f"role {role!r}" in refused.json()["detail"] and f"role {weaker!r}" in refused.json()["detail"]
+        # Strong enough: the weakest role that may, so that a route asking for less
+        # than declared would pass the 403s above and fail nothing else.
+        allowed = _request(client, method, path, body, world, key=keys[role])
+        assert allowed.status_code == success, allowed.text
+
+
+def test_a_stronger_role_may_do_what_a_weaker_may(secured, keys, sample_run):
+    for role in ROLES:
+        answer = secured.get(f"/api/v1/runs/{sample_run.run_id}", headers={"Authorization": f"Bearer {keys[role]}"})
+        assert answer.status_code == 200
+
+
+def test_a_revoked_key_is_refused_and_a_key_is_never_logged(secured, keys, engine, caplog):
+    caplog.set_level(logging.DEBUG)
+    headers = {"Authorization": f"Bearer {keys['read']}"}
+    assert secured.get("/api/v1/runs", headers=headers).status_code == 200
+    listed = secured.get("/api/v1/keys", headers={"Authorization": f"Bearer {keys['admin']}"}).json()
+    read_key = next(k for k in listed if k["role"] == "read")
+    assert read_key["last_used_at"] is not None
+    assert not any(keys["read"] in str(v) for v in read_key.values())
+    assert secured.delete(f"/api/v1/keys/{read_key['id']}",
+                          headers={"Authorization": f"Bearer {keys['admin']}"}).json()["revoked_at"] is not None
+    refused = secured.get("/api/v1/runs", headers=headers)
+    assert refused.status_code == 401 and "unknown or revoked" in refused.json()["detail"]
+    for key in keys.values():
+        assert key not in caplog.text
+
+
+def test_last_used_at_is_written_at_most_once_a_minute(secured, keys, engine):
+    from ferroflow.store.keys import list_keys
+
+    headers = {"Authorization": f"Bearer {keys['run']}"}
+    secured.get("/api/v1/runs", headers=headers)
+    with engine.connect() as conn:
+        first = next(k for k in list_keys(conn) if k.role == "run").last_used_at
+    secured.get("/api/v1/runs", headers=headers)
+    with engine.connect() as conn:
+        again = next(k for k in list_keys(conn) if k.role == "run").last_used_at
+    assert first is not None and again == first
+
+
+def test_with_auth_off_every_request_acts_as_admin(api):
+    assert api.get("/api/v1/keys").status_code == 200
+    made = api.post("/api/v1/keys", json={"name": "ci", "role": "run"})
+    assert made.status_code == 201 and made.json()["key"].startswith("ffk_")
