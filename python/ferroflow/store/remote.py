@@ -137,6 +137,7 @@ class RemoteRunStore(RunStore):
         self._spool: _Spool | None = None  # batches past max_memory, after the outbox
         self._owned: dict = {}  # run id -> lease token
         self._lost: dict = {}  # run id -> RunLostError
+        self._refused: dict = {}  # run id -> why its start (a resume) was refused
         self._failure: StateStoreError | None = None  # to raise once
         self._failing: str | None = None  # why the server cannot be reached, while it cannot
         self._sent_at = time.monotonic()
@@ -180,9 +181,9 @@ class RemoteRunStore(RunStore):
             if not self._wait_delivered(self.flush_timeout):
                 raise ResumeRefusedError(f"run {resumed_from} cannot be resumed now: the server at {self.url} "
                                          f"cannot record the resumed run ({self._failing})")
-            lost = self._lost.get(str(run_id))
-            if lost is not None:
-                raise ResumeRefusedError(str(lost))
+            refused = self._refused.pop(str(run_id), None)
+            if refused is not None:
+                raise ResumeRefusedError(refused)
 
     def end_run(self, run_id, state_name, message=None, ended_at=None):
         self._put(items.end(run_id, state_name, message, ended_at), now=True)
@@ -380,11 +381,16 @@ class RemoteRunStore(RunStore):
 
     def _learn(self, answer: dict) -> None:
         lost = answer.get("lost") or {}
-        if lost:
+        refused = answer.get("refused") or {}
+        if lost or refused:
             with self._lock:
                 for run_id, why in lost.items():
                     self._owned.pop(run_id, None)
-                    self._lost[run_id] = RunLostError(run_id, why.get("state"), why.get("message"), why.get("by"))
+                    self._lost[run_id] = RunLostError(run_id, why.get("state"), why.get("message"),
+                                                      why.get("resumed_by"))
+                for run_id, why in refused.items():
+                    self._owned.pop(run_id, None)
+                    self._refused[run_id] = why
 
     # ----- the end of the process -----------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -30,14 +31,18 @@ _HEX = re.compile(r"[0-9a-f]{8,64}")
 class LostRun(BaseModel):
     """Why a run's lease is no longer the client's."""
 
-    state: str | None = None
+    state: str | None = Field(None, description="the run's state now (None: the run is not in the database)")
     message: str | None = None
-    by: str | None = Field(None, description="the run that resumed it, if one did")
+    resumed_by: str | None = Field(None, description="the run that resumed it, if one did")
+    error: str = Field(description="what the client raises (RunLostError)")
 
 
 class RecordsAnswer(BaseModel):
-    applied: bool = Field(description="false when this batch id was applied before (sent again)")
-    lost: dict[str, LostRun] = Field(default_factory=dict)
+    applied: bool = Field(description="false when this batch id was applied before (sent again): nothing was "
+                                      "applied again")
+    lost: dict[str, LostRun] = Field(default_factory=dict, description="runs whose lease the client lost")
+    refused: dict[str, str] = Field(default_factory=dict, description="runs whose start (a resume) was refused, "
+                                                                      "and why")
 
 
 class RecordsBatch(BaseModel):
@@ -55,16 +60,37 @@ class RecordsBatch(BaseModel):
 async def post_records(request: Request) -> RecordsAnswer:
     raw = await request.body()
     batch_id, tokens, items = _parse(raw)
-    store = request.app.state.store
     try:
+        store = await run_in_threadpool(run_store, request.app)
         outcome = await run_in_threadpool(store.ingest, batch_id, items, tokens)
     except StateStoreError as exc:
-        if exc.pending or exc.reason in ("locked", "unavailable"):
-            raise HTTPException(503, detail=f"the database cannot take records now: {exc}") from exc
-        raise HTTPException(422, detail=f"the batch cannot be recorded: {exc}") from exc
-    except (TypeError, ValueError, IndexError, KeyError) as exc:  # an item of the wrong shape (rolled back)
+        if exc.reason in _WRONG:
+            raise HTTPException(422, detail=f"the batch cannot be recorded: {exc}") from exc
+        raise HTTPException(503, detail=f"the database cannot take records now (send the batch again): "
+                                        f"{exc}") from exc
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:  # an item's shape (rolled back)
         raise HTTPException(422, detail=f"a record of the batch is malformed: {type(exc).__name__}: {exc}") from exc
-    return RecordsAnswer(applied=outcome["applied"], lost=outcome.get("lost") or {})
+    return RecordsAnswer(applied=not outcome["duplicate"], lost=outcome["lost"], refused=outcome["refused"])
+
+
+#: The reasons a batch is refused for what it is (anything else: the database could not
+#: take it now, and the client sends it again).
+_WRONG = frozenset({"invalid record", "unknown run", "no lease"})
+_STORES_LOCK = threading.Lock()
+
+
+def run_store(app: Any) -> Any:
+    """The server's run store (made on the first batch, on the server's engine: its
+    database is migrated by then)."""
+    store = getattr(app.state, "store", None)
+    if store is None:
+        with _STORES_LOCK:
+            store = getattr(app.state, "store", None)
+            if store is None:
+                from ferroflow.store.sql import SQLRunStore
+
+                store = app.state.store = SQLRunStore(app.state.engine)
+    return store
 
 
 def _parse(raw: bytes) -> tuple[str, dict, list]:
