@@ -17,14 +17,14 @@ ROOT = Path(ferroflow.__file__).parent
 #: Bottom to top; a module's layer is that of its top-level name under ``ferroflow``.
 LAYERS = [
     {"_core", "errors"},
-    {"states", "signals", "state_codes", "schedules"},
-    {"plugins", "store"},
+    {"states", "signals", "state_codes", "schedules", "redaction"},
+    {"plugins", "store", "secrets"},
     {"results", "cache_validators"},
     {"runtime", "debug", "retries"},
     {"core", "triggers", "control_flow", "tasks", "notifications"},
     {"executors"},
     {"engine"},
-    {"cli", "testing", "__main__", "ferroflow"},
+    {"cli", "server", "testing", "__main__", "ferroflow"},
 ]
 
 #: Upward imports allowed, each made inside a function: (module, imported module).

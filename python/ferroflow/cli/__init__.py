@@ -37,6 +37,7 @@ from typing import Any
 
 from ferroflow.cli.formatting import format_table
 from ferroflow.errors import FerroflowError, FlowDefinitionError, ParameterError, PluginError
+from ferroflow.redaction import scrubbed_output
 
 __all__ = ["UsageError", "build_parser", "get_version", "main", "parse_key_values"]
 
@@ -177,7 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ferroflow: error: a command is required (run, plugins)", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return int(args.handler(args))
+        with scrubbed_output():  # secret values read by the command's flow show as ********
+            return int(args.handler(args))
     except KeyboardInterrupt:
         print("ferroflow: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
