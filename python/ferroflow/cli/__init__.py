@@ -12,6 +12,7 @@
     ferroflow runs show RUN_ID [--failed N]
     ferroflow runs reap [--timeout SECONDS]
     ferroflow logs RUN_ID [--task NAME [--map-index I]]
+    ferroflow secret {key | set NAME | ls | rm NAME | rotate --old-key-env VAR} [--database URL]
 
 Exit codes of ``run``: 0 the flow run succeeded, 1 it failed, 2 usage or load error
 (one line on stderr; ``--traceback`` shows the traceback), 3 paused waiting for
@@ -161,8 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.set_defaults(handler=_cmd_plugins)
 
     from ferroflow.cli.runs import add_parsers as add_run_store_parsers
+    from ferroflow.cli.secrets import add_parsers as add_secret_parsers
 
     add_run_store_parsers(sub)  # runs, runs show, logs
+    add_secret_parsers(sub)  # secret key, set, ls, rm, rotate
     return parser
 
 
