@@ -276,7 +276,8 @@ def test_a_wrong_key_fails_the_task_clearly(stored_secret, tmp_path, monkeypatch
     state = flow.run()
     assert state.is_failed()
     message = state.result[token].message
-    assert "SecretKeyError" in message and "FERROFLOW_SECRET_KEY does not match the key it was encrypted with" in message
+    assert "SecretKeyError" in message
+    assert "FERROFLOW_SECRET_KEY does not match the key it was encrypted with" in message
     assert "ffs1" not in message and "gAAAA" not in message  # no ciphertext
     search_everything(tmp_path, stored_secret)
 

@@ -21,8 +21,10 @@ database or the server failed, 2 usage error or unknown secret.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["add_parsers"]
@@ -92,12 +94,17 @@ def _fail(exc: BaseException, code: int | None = None) -> int:
     return code
 
 
-def _engine(url: str) -> Any:
+@contextlib.contextmanager
+def _database(url: str) -> Iterator[Any]:
+    """A migrated engine of the database at ``url``, disposed after the block."""
     from ferroflow.store.database import engine_for, migrate
 
     engine = engine_for(url)
-    migrate(engine)
-    return engine
+    try:
+        migrate(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _errors() -> tuple:
@@ -143,7 +150,8 @@ def cmd_set(args: argparse.Namespace) -> int:
         return _fail(exc, EXIT_USAGE)
     try:
         if args.database:
-            set_secret(_engine(args.database), name, value)
+            with _database(args.database) as engine:
+                set_secret(engine, name, value)
         else:
             secrets.set(name, value)
     except _errors() as exc:
@@ -160,7 +168,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from ferroflow.store.secret_store import list_secrets
 
     try:
-        found = list_secrets(_engine(args.database)) if args.database else secrets.names()
+        if args.database:
+            with _database(args.database) as engine:
+                found = list_secrets(engine)
+        else:
+            found = secrets.names()
     except _errors() as exc:
         return _fail(exc)
     if not found:
@@ -183,7 +195,11 @@ def cmd_rm(args: argparse.Namespace) -> int:
     except SecretError as exc:
         return _fail(exc, EXIT_USAGE)
     try:
-        deleted = delete_secret(_engine(args.database), args.name) if args.database else secrets.delete(args.name)
+        if args.database:
+            with _database(args.database) as engine:
+                deleted = delete_secret(engine, args.name)
+        else:
+            deleted = secrets.delete(args.name)
     except _errors() as exc:
         return _fail(exc)
     if not deleted:
@@ -204,7 +220,8 @@ def cmd_rotate(args: argparse.Namespace) -> int:
               "must hold the key the secrets are encrypted with now)", file=sys.stderr)
         return EXIT_USAGE
     try:
-        count = rotate_keys(_engine(args.database or default_database_url()), old, key_from_env())
+        with _database(args.database or default_database_url()) as engine:
+            count = rotate_keys(engine, old, key_from_env())
     except _errors() as exc:
         return _fail(exc)
     print(f"Re-encrypted {count} secret(s) with the key in {KEY_ENV}.")
