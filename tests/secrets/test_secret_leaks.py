@@ -45,6 +45,10 @@ def reveal(token):
     print(repr(token))
     get_logger().warning("logged: %s / %r", token, token)
     logging.getLogger("ferroflow.anything").error("another logger of ferroflow: %s", token)
+    try:
+        raise KeyError(token)
+    except KeyError:
+        get_logger().exception("caught an error")  # its traceback names the token
     return len(token)
 
 
@@ -168,6 +172,7 @@ def test_a_run_that_prints_logs_passes_and_raises_a_secret_records_it_nowhere(st
     assert f"the token is {MASK}" in shown_logs and any(m.startswith("logged: ********") for m in shown_logs)
     assert f"another logger of ferroflow: {MASK}" in shown_logs
     assert f"the token is {MASK}\n" in yours.getvalue()
+    assert f"KeyError: {MASK!r}" in yours.getvalue() or f'KeyError: "{MASK}"' in yours.getvalue()
     out, err = capfd.readouterr()
     cells = search_everything(tmp_path, stored_secret, out + err + yours.getvalue())
 

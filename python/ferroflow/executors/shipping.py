@@ -417,7 +417,7 @@ def plain_record(record: logging.LogRecord, formatter: logging.Formatter) -> dic
         data["msg"] = str(record.msg)
     data["args"] = None
     if record.exc_info:
-        data["exc_text"] = formatter.formatException(record.exc_info)
+        data["exc_text"] = redaction.scrub(formatter.formatException(record.exc_info))
     data["exc_info"] = None
     data.pop("message", None)
     return data
