@@ -46,6 +46,8 @@ _values: dict[str, None] = {}
 _pattern: re.Pattern[str] | None = None
 #: The UTF-8 bytes of every form, for :func:`contains`.
 _encoded: tuple[bytes, ...] = ()
+#: The values as a tuple (what :func:`registered` answers), None: none.
+_registered: tuple[str, ...] | None = None
 _lock = threading.Lock()
 
 
@@ -85,7 +87,7 @@ def register(value: str) -> None:
 
 def register_all(values: Iterable[str]) -> None:
     """:func:`register` each of ``values`` (one rebuild of the pattern for all)."""
-    global _pattern, _encoded
+    global _pattern, _encoded, _registered
     new = []
     for value in values:
         if not isinstance(value, str):
@@ -108,15 +110,14 @@ def register_all(values: Iterable[str]) -> None:
             forms |= _forms(value)
         ordered = sorted(forms, key=lambda form: (-len(form), form))
         _encoded = tuple(form.encode("utf-8") for form in ordered)
+        _registered = tuple(_values)
         _pattern = re.compile("|".join(map(re.escape, ordered)))
 
 
 def registered() -> tuple[str, ...] | None:
     """The registered values (None when there are none): what travels to a worker
     process with each work unit, and back with its results."""
-    if _pattern is None:
-        return None
-    return tuple(_values)
+    return _registered
 
 
 def active() -> bool:
@@ -177,11 +178,12 @@ def contains(data: str | bytes) -> bool:
 def clear() -> None:
     """Forget every registered value (for tests; a process that read a secret keeps
     scrubbing it otherwise)."""
-    global _pattern, _encoded
+    global _pattern, _encoded, _registered
     with _lock:
         _values.clear()
         _pattern = None
         _encoded = ()
+        _registered = None
 
 
 # ----- logging ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import secrets as random_secrets
 import sqlite3
 import subprocess
@@ -201,6 +202,26 @@ def test_a_secret_read_in_a_worker_process_is_known_to_the_flow_process(stored_s
     state = flow.run(executor="processes")
     assert state.is_successful()
     assert redaction.scrub(VALUE) == MASK  # learnt from the worker
+
+
+def test_a_value_read_here_is_scrubbed_in_worker_processes(stored_secret, capfd):
+    """The flow process's values go with each unit: a worker scrubs what it prints
+    itself (no ``log_stdout``: straight to its stdout), though it never read them."""
+    value = secrets.get("TOKEN")
+
+    @task
+    def show(token, n):
+        print(f"worker {n} prints {token}")
+        return os.getpid()
+
+    with Flow("told") as flow:
+        pids = show.map(unmapped(Parameter("token")), [0, 1, 2, 3])
+    state = flow.run(executor="processes", token=value)
+    assert state.is_successful() and os.getpid() not in state.result[pids].result
+    out, err = capfd.readouterr()
+    assert sorted(line for line in out.splitlines() if line.startswith("worker")) == [
+        f"worker {n} prints {MASK}" for n in range(4)]
+    assert CORE not in out + err
 
 
 FLOW_FILE = """
