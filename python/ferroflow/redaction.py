@@ -148,6 +148,9 @@ def scrub_nested(value: Any) -> Any:
     return _nested(value)
 
 
+_NUMBERS = (int, float, bool)
+
+
 def _nested(value: Any) -> Any:
     kind = type(value)
     if kind is str:
@@ -155,8 +158,8 @@ def _nested(value: Any) -> Any:
     if kind is tuple:
         return tuple(_nested(item) for item in value)
     if kind is list:
-        if not value or type(value[0]) in (int, float, bool):
-            return value  # indices or numbers: nothing to scrub (and maybe a million of them)
+        if not value or (type(value[0]) in _NUMBERS and all(type(item) in _NUMBERS for item in value)):
+            return value  # indices: nothing to scrub (and maybe a million of them), no copy
         return [_nested(item) for item in value]
     if kind is dict:
         return {key: _nested(item) for key, item in value.items()}

@@ -77,6 +77,7 @@ def test_nested_records_are_scrubbed_whatever_their_shape():
     assert clean[1][0] == (3, None, 8) and clean[1][1][1] is indices and clean[1][1][2] == b"\x08\x08"
     assert clean[1][1][3] == {0: (MASK, None)}
     assert clean[2] == {"k": [f"a {MASK}", 7]}
+    assert redaction.scrub_nested([1, 2, "s3cr3t-value"]) == [1, 2, MASK]  # a list that starts with numbers
 
 
 def test_contains_finds_a_value_in_a_pickle():
