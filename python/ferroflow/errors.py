@@ -91,3 +91,17 @@ class TaskTimeout(BaseException):
     """Raised inside a task run that exceeded its ``timeout``; the ``result`` of the
     run's ``TimedOut`` state (Prefect 1's ``TaskTimeoutSignal``). A ``BaseException``,
     as there, so a task's ``except Exception`` cannot swallow it."""
+
+
+class SecretError(FerroflowError):
+    """A secret cannot be set or read (its name is not valid, its value too short, the
+    server refused...). The message names the secret, never its value or ciphertext."""
+
+
+class UnknownSecretError(SecretError):
+    """No secret of that name exists."""
+
+
+class SecretKeyError(SecretError):
+    """``FERROFLOW_SECRET_KEY`` is missing, or is not the key the secrets were
+    encrypted with."""

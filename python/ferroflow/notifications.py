@@ -54,6 +54,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ferroflow import redaction as _redaction
 from ferroflow import states as _states
 from ferroflow.errors import one_line
 
@@ -108,7 +109,28 @@ def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-_repr = reprlib.Repr()
+class _Repr(reprlib.Repr):
+    """A bounded repr whose strings are scrubbed of secret values before they are cut
+    (a cut could keep part of one)."""
+
+    def repr_str(self, x: str, level: int) -> str:
+        return super().repr_str(_redaction.scrub(x), level)
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        if not _redaction.active():
+            return super().repr_instance(x, level)
+        try:
+            text = _redaction.scrub(repr(x))
+        except Exception:  # reprlib's own answer for a broken __repr__
+            return super().repr_instance(x, level)
+        if len(text) > self.maxother:
+            head = max(0, (self.maxother - 3) // 2)
+            tail = max(0, self.maxother - 3 - head)
+            text = text[:head] + "..." + text[len(text) - tail:]
+        return text
+
+
+_repr = _Repr()
 _repr.maxlevel = 3
 _repr.maxlist = _repr.maxtuple = _repr.maxset = _repr.maxfrozenset = _repr.maxdeque = 20
 _repr.maxdict = 20
@@ -138,9 +160,9 @@ def safe_repr(value: Any, limit: int = MAX_RESULT_CHARS) -> str:
     full repr of a million-item list), long strings cut, and a ``__repr__`` that raises
     gives ``<unrepresentable T: error>``."""
     try:
-        text = _repr.repr(value)
+        text = _redaction.scrub(_repr.repr(value))
     except Exception as exc:  # a bad __repr__ must not break a notification
-        text = f"<unrepresentable {type(value).__name__}: {one_line(exc)}>"
+        text = f"<unrepresentable {type(value).__name__}: {_redaction.scrub(one_line(exc))}>"
     return _cut(text, limit)
 
 
@@ -149,7 +171,9 @@ class NotificationEvent:
     """What a notifier is told: one state of one flow run, task run or mapped child.
 
     Every field is plain data (str, int, None, an aware UTC datetime), so an event can be
-    sent as JSON (:meth:`to_dict`), pickled, or formatted into a message.
+    sent as JSON (:meth:`to_dict`), pickled, or formatted into a message. Its texts are
+    scrubbed of secret values when it is made (:mod:`ferroflow.redaction`), however it
+    is made: a notifier never sees one.
 
     Attributes:
         flow_name: The flow's name, or None when unknown.
@@ -187,6 +211,11 @@ class NotificationEvent:
         if self.task_full_name is None and self.task_name is not None:
             full = self.task_name if self.map_index is None else f"{self.task_name}[{self.map_index}]"
             object.__setattr__(self, "task_full_name", full)
+        if _redaction.active():
+            for field in dataclasses.fields(self):
+                value = getattr(self, field.name)
+                if isinstance(value, str):
+                    object.__setattr__(self, field.name, _redaction.scrub(value))
 
     @classmethod
     def from_state(
@@ -224,9 +253,9 @@ class NotificationEvent:
             task_full_name=task_full_name,
             map_index=map_index,
             state=type(state).__name__,
-            message=None if message is None else _cut(str(message), MAX_RESULT_CHARS),
+            message=None if message is None else _cut(_redaction.scrub(str(message)), MAX_RESULT_CHARS),
             result=None if result is None else safe_repr(result),
-            traceback=None if not tb else _cut_tail(str(tb), MAX_TRACEBACK_CHARS),
+            traceback=None if not tb else _cut_tail(_redaction.scrub(str(tb)), MAX_TRACEBACK_CHARS),
             timestamp=timestamp if timestamp is not None else _utcnow(),
             previous_state=None if previous_state is None else type(previous_state).__name__,
             failed=isinstance(state, _states.Failed),

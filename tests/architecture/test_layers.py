@@ -17,8 +17,8 @@ ROOT = Path(ferroflow.__file__).parent
 #: Bottom to top; a module's layer is that of its top-level name under ``ferroflow``.
 LAYERS = [
     {"_core", "errors"},
-    {"states", "signals", "state_codes", "schedules"},
-    {"plugins", "store", "client"},
+    {"states", "signals", "state_codes", "schedules", "redaction"},
+    {"plugins", "store", "client", "secrets"},
     {"results", "cache_validators"},
     {"runtime", "debug", "retries"},
     {"core", "triggers", "control_flow", "tasks", "notifications"},

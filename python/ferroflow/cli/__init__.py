@@ -12,7 +12,8 @@
     ferroflow runs show RUN_ID [--failed N]
     ferroflow runs reap [--timeout SECONDS]
     ferroflow logs RUN_ID [--task NAME [--map-index I]]
-    ferroflow server start|migrate|create-key|keys|revoke-key ...
+    ferroflow server start|migrate|create-key|keys|revoke-key|push-spool ...
+    ferroflow secret {key | set NAME | ls | rm NAME | rotate --old-key-env VAR} [--database URL]
 
 Exit codes of ``run``: 0 the flow run succeeded, 1 it failed, 2 usage or load error
 (one line on stderr; ``--traceback`` shows the traceback), 3 paused waiting for
@@ -38,6 +39,7 @@ from typing import Any
 
 from ferroflow.cli.formatting import format_table
 from ferroflow.errors import FerroflowError, FlowDefinitionError, ParameterError, PluginError
+from ferroflow.redaction import scrubbed_output
 
 __all__ = ["UsageError", "build_parser", "get_version", "main", "parse_key_values"]
 
@@ -163,12 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.set_defaults(handler=_cmd_plugins)
 
     from ferroflow.cli.runs import add_parsers as add_run_store_parsers
-
-    add_run_store_parsers(sub)  # runs, runs show, logs
-
+    from ferroflow.cli.secrets import add_parsers as add_secret_parsers
     from ferroflow.cli.server import add_parsers as add_server_parsers
 
-    add_server_parsers(sub)  # server start, migrate, create-key, keys, revoke-key
+    add_run_store_parsers(sub)  # runs, runs show, logs
+    add_server_parsers(sub)  # server start, migrate, create-key, keys, revoke-key, push-spool
+    add_secret_parsers(sub)  # secret key, set, ls, rm, rotate
     return parser
 
 
@@ -184,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("ferroflow: error: a command is required (run, plugins)", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return int(args.handler(args))
+        with scrubbed_output():  # secret values read by the command's flow show as ********
+            return int(args.handler(args))
     except KeyboardInterrupt:
         print("ferroflow: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -18,6 +18,7 @@ import logging
 import sys
 from typing import Any, TextIO
 
+from ferroflow.redaction import FILTER
 from ferroflow.runtime.context import current_frame
 from ferroflow.runtime.logs import KeepingHandler, handlers_reached
 
@@ -39,6 +40,7 @@ class ConsoleLog(logging.Handler):
         self.display = display
         self.stream = stream
         self.setFormatter(logging.Formatter("%(message)s"))
+        self.addFilter(FILTER)  # secret values show as ********
 
     def emit(self, record: logging.LogRecord) -> None:
         if any(h is not self and not isinstance(h, KeepingHandler) for h in handlers_reached(record.name)):

@@ -87,12 +87,22 @@ def add_parsers(sub: Any) -> None:
     _database_option(revoke)
     revoke.set_defaults(handler=cmd_revoke_key)
 
+    push = commands.add_parser(
+        "push-spool", help="send the records that runs left in spool files",
+        description="Send the batches of records that processes which recorded through a server left in "
+                    "$FERROFLOW_HOME/spool when that server could not take them before they exited (a file whose "
+                    "process still runs is left to it). A batch sent twice is applied once.")
+    push.add_argument("--server", metavar="URL",
+                      help="only the files for this server (default: every file, each to the server it names)")
+    push.set_defaults(handler=cmd_push_spool)
+
     server.set_defaults(handler=lambda args: _usage(server))
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_usage(sys.stderr)
-    print("ferroflow: error: a server command is required (start, migrate, create-key, keys, revoke-key)",
+    print("ferroflow: error: a server command is required (start, migrate, create-key, keys, revoke-key, "
+          "push-spool)",
           file=sys.stderr)
     return EXIT_USAGE
 
@@ -174,10 +184,15 @@ def cmd_start(args: argparse.Namespace) -> int:
     from ferroflow.server.app import API_PREFIX, create_app
     from ferroflow.store.keys import list_keys
 
+    from ferroflow.store.secret_store import SecretError, check_secret_key
+
     try:
         engine = _open(args.database)
         with engine.connect() as conn:
             active = [k for k in list_keys(conn) if k.active]
+        check_secret_key(engine)
+    except SecretError as exc:
+        return _fail(str(exc), EXIT_DATABASE)
     except _database_errors() as exc:
         return _fail(_describe(exc), EXIT_DATABASE)
     auth = needs_auth(args.host, args.auth)
@@ -190,6 +205,22 @@ def cmd_start(args: argparse.Namespace) -> int:
         print("ferroflow: warning: no API key exists yet, so every request will be refused: make one with "
               "`ferroflow server create-key --name NAME --role admin`", file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False)
+    return EXIT_OK
+
+
+def cmd_push_spool(args: argparse.Namespace) -> int:
+    """``ferroflow server push-spool``."""
+    from ferroflow.client.http import ClientError, Unreachable
+    from ferroflow.store.remote import push_spool
+
+    try:
+        done = push_spool(args.server)
+    except (ClientError, Unreachable) as exc:
+        return _fail(f"could not send the spooled records ({exc}); they stay for next time", EXIT_DATABASE)
+    for path, sent in done:
+        print(f"{path}: {sent} batch(es) sent")
+    if not done:
+        print("No spool file to send.")
     return EXIT_OK
 
 

@@ -12,6 +12,12 @@ lease in the store: :meth:`Recorder.check`, called by the engine before it hands
 work, raises :class:`~ferroflow.store.RunLostError` once another process reaped or
 resumed the run (this process was stopped, say); from then on nothing of the run is
 recorded here.
+
+Every text the recorder hands to the store (messages, result locations, log rows,
+the run's final message, and whatever else a record carries) is scrubbed of registered
+secret values first (:meth:`Recorder._write`, :mod:`ferroflow.redaction`): this is the
+one way records reach a store, whichever store it is. The run's parameters are the
+store's to scrub (``store/parameters.py``), which keeps a secret out of both forms.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import re
 import time
 from typing import Any
 
+from ferroflow import redaction
 from ferroflow._core import SUCCESS
 from ferroflow.engine.record import TASK_LEVEL, RunRecord
 from ferroflow.store import NullRunStore, ResumeRefusedError, RunLostError, RunStore, StateStoreError, TaskList
@@ -78,6 +85,14 @@ class Recorder:
         except RunLostError as exc:
             self.lost = exc
             raise
+
+    def _write(self, write, *args: Any, **kwargs: Any) -> None:
+        """:meth:`_guard`, every ``str`` in the arguments scrubbed of registered secret
+        values (nothing done when there are none)."""
+        if redaction.active():
+            args = redaction.scrub_nested(args)
+            kwargs = redaction.scrub_nested(kwargs)
+        self._guard(write, *args, **kwargs)
 
     def _stop_recording(self, exc: StateStoreError) -> None:
         self.failed = exc
@@ -146,14 +161,14 @@ class Recorder:
                     reported[task_id] = SUCCESS if code == SUCCESS else _NONE
         # Every round goes to the store at once (it batches the writes): a record left
         # here while a long task runs would be lost with the process.
-        self._guard(self.store.record_report, self.run_id, reports, details, plain=True)
+        self._write(self.store.record_report, self.run_id, reports, details, plain=True)
         if logs is not None and logs.pending:
             self._logs(logs)
 
     def _logs(self, logs: Any) -> None:
         if logs is not None and logs.pending:
             rows, logs.pending = logs.pending, []
-            self._guard(self.store.record_logs, self.run_id, rows)
+            self._write(self.store.record_logs, self.run_id, rows)
 
     @property
     def recorded(self) -> bool:
@@ -193,9 +208,10 @@ class Recorder:
                                               record.location(task_id, TASK_LEVEL), run_count,
                                               None if traceback is None else str(traceback))
             reports.append((task_id, None, code))
-        self._guard(self.store.record_report, self.run_id, reports, details)
+        self._write(self.store.record_report, self.run_id, reports, details)
         self._logs(logs)
-        self._guard(self.store.end_run, self.run_id, type(state).__name__, state.message)
+        message = state.message
+        self._write(self.store.end_run, self.run_id, type(state).__name__, None if message is None else str(message))
         if self.failed is not None:
             return
         try:

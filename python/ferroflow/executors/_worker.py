@@ -33,6 +33,7 @@ import threading
 from multiprocessing.connection import Connection
 
 from ferroflow.executors.shipping import Dock, prepare_worker, run_parcel
+from ferroflow.redaction import ScrubbingStream
 
 __all__ = ["main"]
 
@@ -106,6 +107,9 @@ def main(argv: list) -> None:
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     except (AttributeError, ValueError):
         pass
+    # What tasks print here is scrubbed of the secret values this worker knows (those
+    # sent with each unit, and those its tasks read).
+    sys.stdout, sys.stderr = ScrubbingStream(sys.stdout), ScrubbingStream(sys.stderr)
     mapped = mmap.mmap(mark_fd, MARK_BYTES)
     os.close(mark_fd)
     mark = memoryview(mapped).cast("q")

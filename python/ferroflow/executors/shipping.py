@@ -46,6 +46,12 @@ that does not pickle fails only its task run (a
 as itself travels as a :class:`RemoteTaskError`. The log records a unit's task runs
 emit on the worker come back with its results and are handled again in the flow
 process, in the task run they belong to; its loop state is merged back into the run.
+
+Secret values registered for scrubbing (:mod:`ferroflow.redaction`) travel both ways:
+those of the flow process with each unit's head (the worker registers them, so what it
+shows itself is scrubbed), and those a task registered on the worker (it read a secret
+there) back with the unit's results, registered in the flow process before the unit's
+records and details are handled: what the run records is scrubbed of both.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ from typing import Any
 
 import cloudpickle
 
+from ferroflow import redaction
 from ferroflow.errors import ExecutorError, one_line
 from ferroflow.results.errors import type_name_of
 from ferroflow.runtime import unit as base
@@ -82,7 +89,7 @@ __all__ = [
 ]
 
 #: Format of a parcel's head (a worker refuses another one, clearly).
-PACK_VERSION = 2
+PACK_VERSION = 3
 #: WorkUnit fields that are the task's, the same for every unit of it in a run.
 TASK_FIELDS = ("fn", "owner", "handlers", "checkpoint", "retry_condition")
 #: Loggers of cluster frameworks: their levels are the cluster's business, not sent.
@@ -410,7 +417,7 @@ def plain_record(record: logging.LogRecord, formatter: logging.Formatter) -> dic
         data["msg"] = str(record.msg)
     data["args"] = None
     if record.exc_info:
-        data["exc_text"] = formatter.formatException(record.exc_info)
+        data["exc_text"] = redaction.scrub(formatter.formatException(record.exc_info))
     data["exc_info"] = None
     data.pop("message", None)
     return data
@@ -422,6 +429,7 @@ def replay_records(unit: Any, records: list) -> None:
     frame = None
     for j, data in records:
         record = logging.makeLogRecord(data)
+        redaction.scrub_record(record)  # (whatever logger: its handlers here may be anyone's)
         logger = logging.getLogger(record.name) if record.name != "root" else logging.getLogger()
         if not logger.isEnabledFor(record.levelno):
             continue
@@ -495,9 +503,11 @@ def failed_result(unit: Any, error: BaseException, text: str | None = None) -> U
     return UnitResult(codes, [error] * n, dict.fromkeys(range(n), detail))
 
 
-def encode_result(unit: Any, result: UnitResult, records: list, loops: dict | None = None) -> bytes:
-    """The unit's outcome (every field of its UnitResult, the log records and the
-    iterations to resume of its looping task runs) as bytes. A value that does not
+def encode_result(unit: Any, result: UnitResult, records: list, loops: dict | None = None,
+                  secrets: tuple | None = None) -> bytes:
+    """The unit's outcome (every field of its UnitResult, the log records, the
+    iterations to resume of its looping task runs and the secret values registered
+    here that the flow process did not send, ``secrets``) as bytes. A value that does not
     pickle fails its task run (with a SerializationError naming task, map index and
     type) instead of the unit; an exception that would not come back as itself travels
     as a RemoteTaskError."""
@@ -514,7 +524,7 @@ def encode_result(unit: Any, result: UnitResult, records: list, loops: dict | No
     fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
     fields["codes"] = bytes(codes)
     try:
-        return cloudpickle.dumps((fields, records, loops))
+        return cloudpickle.dumps((fields, records, loops, secrets))
     except Exception:
         pass
     from ferroflow.results.errors import SerializationError
@@ -531,19 +541,22 @@ def encode_result(unit: Any, result: UnitResult, records: list, loops: dict | No
             details[j] = (f"The result of task run {run_name(unit, j)!r} could not be sent back from its "
                           f"worker process: {error}", text)
     fields["codes"] = bytes(codes)
-    return cloudpickle.dumps((fields, records, loops))
+    return cloudpickle.dumps((fields, records, loops, secrets))
 
 
 def decode_result(unit: Any, data: Any, sent_loops: Iterable = (), replay: bool = True) -> UnitResult:
-    """The UnitResult of :func:`encode_result`'s bytes, in the flow process: records
-    handled again (``replay``), loop state merged (``sent_loops``: the keys of
-    ``RunInfo.loops`` that went with the unit)."""
+    """The UnitResult of :func:`encode_result`'s bytes, in the flow process: the secret
+    values the worker registered registered here first, records handled again
+    (``replay``), loop state merged (``sent_loops``: the keys of ``RunInfo.loops`` that
+    went with the unit)."""
     try:
-        fields, records, loops = pickle.loads(data)
+        fields, records, loops, secrets = pickle.loads(data)
     except Exception as exc:
         return failed_result(unit, ExecutorError(
             f"The results of {subject_of(unit)} could not be unpickled in the flow process: {one_line(exc)}"),
             traceback.format_exc())
+    if secrets:
+        redaction.register_all(secrets)
     if records and replay:
         replay_records(unit, records)
     if sent_loops or loops:
@@ -824,7 +837,7 @@ class Shipper:
                 frame.run_counts if frame is not None else None, unit.retried_from)
         pieces = (run_piece, plan_piece, static_piece)
         head = dumps("its arguments", (PACK_VERSION, _origin(), _keys_of(pieces), body, USER_VALUES.get() or None,
-                                       loops))
+                                       loops, redaction.registered()))
         return Parcel(unit, unit, None, None, head, pieces, tuple(loops or ()))
 
     # ----- batches -----
@@ -872,7 +885,8 @@ class Shipper:
         loops = unit_loops(batch)
         body = (_BATCH, plans, filenames, batch.task_ids, batch.kwargs, batch.run_counts)
         pieces = (run_piece, None, None)
-        head = dumps("its arguments", (PACK_VERSION, _origin(), _keys_of(pieces), body, user, loops))
+        head = dumps("its arguments", (PACK_VERSION, _origin(), _keys_of(pieces), body, user, loops,
+                                       redaction.registered()))
         return Parcel(batch, batch, None, None, head, pieces, tuple(loops or ()))
 
     def _run_error(self, batch: TaskRuns, j: int) -> ExecutorError | None:
@@ -1025,7 +1039,7 @@ _DOCK = Dock(64)
 
 def _error_payload(reason: str, text: str | None) -> bytes:
     where = f"pid {os.getpid()} on {socket.gethostname()}"
-    return _ERROR + pickle.dumps((f"{reason} ({where})", text))
+    return _ERROR + pickle.dumps((redaction.scrub(f"{reason} ({where})"), redaction.scrub(text)))
 
 
 def _own_run(run: RunInfo | None, loops: dict | None) -> RunInfo | None:
@@ -1062,12 +1076,16 @@ def run_parcel(head: bytes, blobs: Sequence, dock: Dock, fetch: Callable[[Any], 
     if mark is not None:
         mark[0] = -1
     try:
-        version, origin, keys, body, user, loops = pickle.loads(head)
+        loaded = pickle.loads(head)
+        version = loaded[0]
     except Exception as exc:
         return _error_payload(f"could not load it: {one_line(exc)}", traceback.format_exc())
     if version != PACK_VERSION:
         return _error_payload(f"it was packed in format {version!r} and this worker reads format "
                               f"{PACK_VERSION} (install the same ferroflow version everywhere)", None)
+    version, origin, keys, body, user, loops, secrets = loaded
+    if secrets:
+        redaction.register_all(secrets)
     pieces = dock.take(origin, keys, blobs, fetch)
     for piece in pieces:
         if isinstance(piece, _Broken):
@@ -1114,7 +1132,11 @@ def run_parcel(head: bytes, blobs: Sequence, dock: Dock, fetch: Callable[[Any], 
         if every_thread and capture is not None:
             capture.records = None
     back = own_run.loops if own_run is not None and own_run.loops else None
+    known = redaction.registered()
+    if known is not None and secrets:
+        sent = set(secrets)
+        known = tuple(value for value in known if value not in sent) or None
     try:
-        return _DONE + encode_result(unit, result, records, back)
+        return _DONE + encode_result(unit, result, records, back, known)
     except Exception as exc:
         return _error_payload(f"could not send its results back: {one_line(exc)}", traceback.format_exc())

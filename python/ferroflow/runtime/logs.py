@@ -9,6 +9,12 @@ one), so a handler's format string can use them. During ``flow.run()`` the recor
 every logger under ``ferroflow`` logged by a task run are also kept with the run:
 ``state.logs`` of a task run's (or a mapped child's) State lists what it logged.
 
+Secret values (:mod:`ferroflow.redaction`) are scrubbed from records: task loggers and
+the handlers ferroflow adds carry :data:`ferroflow.redaction.FILTER`, so a record
+logged through a task logger reaches every handler (yours too) with ``********`` in
+place of a secret, and the records kept with a run are scrubbed whatever logger
+emitted them.
+
 The handlers ferroflow adds to keep records (:class:`KeepingHandler`) do not count as
 logging being configured: a record that no other handler gets is shown as Python shows
 it when nothing is configured (``logging.lastResort``: WARNING and above, on stderr).
@@ -21,6 +27,7 @@ import logging
 from collections.abc import MutableMapping
 from typing import Any
 
+from ferroflow.redaction import FILTER
 from ferroflow.runtime.context import current_frame
 
 __all__ = ["get_logger", "handlers_reached", "KeepingHandler", "LogEntry", "RunLogHandler", "StdoutToLogger",
@@ -49,7 +56,9 @@ class TaskLogger(logging.LoggerAdapter):
     _FORWARDED = frozenset({"level", "propagate", "disabled", "handlers", "filters", "parent"})
 
     def __init__(self, name: str | None = None):
-        super().__init__(logging.getLogger(TASK_LOGGER if name is None else f"{TASK_LOGGER}.{name}"), {})
+        logger = logging.getLogger(TASK_LOGGER if name is None else f"{TASK_LOGGER}.{name}")
+        logger.addFilter(FILTER)  # (once: a logger keeps one copy of a filter)
+        super().__init__(logger, {})
         object.__setattr__(self, "_task", name)
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
@@ -145,7 +154,14 @@ class KeepingHandler(logging.Handler):
     Python shows a record on stderr (``logging.lastResort``, WARNING and above) only
     when no handler at all gets it, so a keeping handler alone would hide warnings
     that nobody configured logging for. :meth:`show_unhandled` puts that back.
+
+    Records are scrubbed of secret values before they are kept or shown
+    (:data:`ferroflow.redaction.FILTER`).
     """
+
+    def __init__(self, level: int = logging.NOTSET) -> None:
+        super().__init__(level)
+        self.addFilter(FILTER)
 
     def show_unhandled(self, record: logging.LogRecord) -> None:
         """Show ``record`` as ``logging.lastResort`` would when it reaches no handler

@@ -9,6 +9,10 @@
   be pickled (a lock, an open file) is kept as the reason instead, and resuming refuses
   to guess it (:func:`restore`).
 
+A parameter whose value holds a registered secret (:mod:`ferroflow.redaction`: a value
+read with ``ferroflow.secrets.get`` and passed on as a parameter) is shown with
+``********`` in its place and is not pickled: resuming the run asks for it again.
+
 Unpickling runs code named by the pickle: the run store is trusted like the results
 a run checkpoints, and should be writable only by its owner.
 """
@@ -18,6 +22,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+
+from ferroflow import redaction
 
 __all__ = ["readable", "pickled", "restore", "short_repr"]
 
@@ -40,23 +46,30 @@ def _one(value: Any) -> str:
 
 
 def readable(parameters: Mapping[str, Any] | None) -> str:
-    """The parameters as one JSON object, for display (see the module docstring)."""
+    """The parameters as one JSON object, for display (see the module docstring), with
+    registered secret values scrubbed."""
     items = (f"{json.dumps(str(name))}: {_one(value)}" for name, value in (parameters or {}).items())
-    return "{" + ", ".join(items) + "}"
+    return redaction.scrub("{" + ", ".join(items) + "}")
 
 
 def pickled(parameters: Mapping[str, Any] | None) -> list:
     """``[(name, pickled bytes or None, problem or None), ...]``: each value pickled with
     cloudpickle on its own; ``problem`` says why one could not be (``TypeError: cannot
-    pickle '_thread.lock' object``)."""
+    pickle '_thread.lock' object``). A value that holds a registered secret is not kept
+    (``problem`` says so)."""
     import cloudpickle
 
     out: list[tuple[str, bytes | None, str | None]] = []
     for name, value in (parameters or {}).items():
         try:
-            out.append((str(name), cloudpickle.dumps(value), None))
+            data = cloudpickle.dumps(value)
         except Exception as exc:  # any failure is this parameter's alone
-            out.append((str(name), None, f"{type(exc).__name__}: {exc}"))
+            out.append((str(name), None, redaction.scrub(f"{type(exc).__name__}: {exc}")))
+            continue
+        if redaction.contains(data):
+            out.append((str(name), None, "it holds the value of a secret, which is never stored"))
+        else:
+            out.append((str(name), data, None))
     return out
 
 

@@ -6,12 +6,16 @@ configure and call in a flow.
 * :class:`~ferroflow.tasks.templates.JinjaTemplate` -- render a Jinja template from
   the task's inputs and the context (needs Jinja2: ``pip install 'ferroflow[templates]'``);
 * :class:`~ferroflow.tasks.templates.StringFormatter` -- ``str.format`` a template
-  the same way.
+  the same way;
+* :class:`~ferroflow.tasks.secrets.Secret` (Prefect 1's ``PrefectSecret``) -- the value
+  of a secret, scrubbed from everything recorded and never checkpointed
+  (``docs/secrets.md``).
 
 See ``docs/task-library.md``.
 """
 
+from ferroflow.tasks.secrets import PrefectSecret, Secret
 from ferroflow.tasks.shell import ShellTask
 from ferroflow.tasks.templates import JinjaTemplate, StringFormatter
 
-__all__ = ["ShellTask", "JinjaTemplate", "StringFormatter"]
+__all__ = ["ShellTask", "JinjaTemplate", "StringFormatter", "Secret", "PrefectSecret"]
