@@ -18,7 +18,7 @@ import pytest
 
 from ferroflow import Flow, task
 from ferroflow.store import SQLiteRunStore
-from ferroflow.store.wire import dumps
+from ferroflow.store.wire import batch_body
 from tests.support.servers import child_env
 
 N = 2_000
@@ -71,7 +71,7 @@ def summary(store, run_id) -> dict:
 def test_a_mapped_run_arrives_as_the_embedded_store_records_it(server, database_url, tmp_path, monkeypatch):
     flow = build()
     state = flow.run(server=server.url)
-    assert state.is_failed()
+    assert state.is_successful()  # (the reduce runs whatever its inputs did)
     remote_id = state.flow_run_id
     # The same run into an embedded store of its own, for comparison.
     monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path / "home"))
@@ -90,7 +90,7 @@ def test_a_mapped_run_arrives_as_the_embedded_store_records_it(server, database_
     assert 0 < posts < 50, posts
 
 
-def test_a_server_killed_mid_run_loses_nothing_and_fails_nothing(server, database_url):
+def test_a_server_killed_mid_run_loses_nothing_and_fails_nothing(server, database_url, caplog):
     @task
     def slow(x):
         time.sleep(0.002)
@@ -110,6 +110,8 @@ def test_a_server_killed_mid_run_loses_nothing_and_fails_nothing(server, databas
     state = flow.run(server=server.url)
     bouncer.join()
     assert state.is_successful()
+    # The server was gone while the run recorded, and came back before it ended.
+    assert "cannot be reached" in caplog.text and "takes records again" in caplog.text
     from ferroflow.store.config import get_run_store
 
     get_run_store(server=server.url).flush()
@@ -175,10 +177,9 @@ def test_a_batch_sent_twice_counts_once(server, database_url):
     run_id = "b" * 32
     token = items.new_token()
     start = items.start(run_id, "twice", {}, TaskList([0], ["m"], [None], b"\x01"), pid=1, token=token)
-    body = {"batch_id": "1" * 32, "tokens": {run_id: token},
-            "items": [start, items.width(run_id, 0, 10),
-                      items.report(run_id, [(0, range(0, 10), bytes([_core.SUCCESS]) * 10)])]}
-    raw = dumps(body)
+    raw = batch_body("1" * 32, {run_id: token},
+                     [start, items.width(run_id, 0, 10),
+                      items.report(run_id, [(0, range(0, 10), bytes([_core.SUCCESS]) * 10)])])
     for expected in (True, False):
         answer = httpx.post(server.url + "/api/v1/records", content=raw,
                             headers={"Content-Type": "application/json"}, timeout=30)
@@ -194,7 +195,8 @@ def test_a_batch_sent_twice_counts_once(server, database_url):
     (b'{"batch_id": "zz", "tokens": {}, "items": []}', 422, "batch_id"),
     (b'{"batch_id": "12345678", "tokens": {}, "items": [], "extra": 1}', 422, "extra"),
     (b'{"batch_id": "12345678", "tokens": {}, "items": [{"$t": ["drop", "x"]}]}', 422, "items[0]"),
-    (b'{"batch_id": "12345678", "tokens": {}, "items": [{"$t": ["end", "nope"]}]}', 422, "malformed"),
+    (b'{"batch_id": "12345678", "tokens": {}, "items": [{"$t": ["end", "nope"]}]}', 422, "without its lease"),
+    (b'{"batch_id": "12345678", "tokens": {"nope": "t"}, "items": [{"$t": ["end", "nope"]}]}', 422, "missing 3 required"),
 ])
 def test_malformed_batches_are_refused_by_name(server, body, status, words):
     answer = httpx.post(server.url + "/api/v1/records", content=body, headers={"Content-Type": "application/json"},
@@ -202,6 +204,7 @@ def test_malformed_batches_are_refused_by_name(server, body, status, words):
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert words in json.dumps(answer.json())
+    assert "sqlite" not in answer.text and "postgresql" not in answer.text  # the database stays unnamed
 
 
 def test_a_run_goes_on_when_no_server_ever_answers(tmp_path):

@@ -181,10 +181,10 @@ def cmd_start(args: argparse.Namespace) -> int:
     """``ferroflow server start``: migrate, then serve until stopped."""
     import uvicorn
 
+    from ferroflow.errors import SecretError
     from ferroflow.server.app import API_PREFIX, create_app
     from ferroflow.store.keys import list_keys
-
-    from ferroflow.store.secret_store import SecretError, check_secret_key
+    from ferroflow.store.secret_store import check_secret_key
 
     try:
         engine = _open(args.database)

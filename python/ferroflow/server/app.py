@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from ferroflow.server import errors
 from ferroflow.server.auth import Authenticator
 from ferroflow.server.middleware import BodyLimit, ServerTiming
-from ferroflow.server.routes import flows, health, ingest, keys, logs, runs, secrets, tasks
+from ferroflow.server.routes import flows, health, ingest, keys, logs, resume, runs, secrets, tasks
 from ferroflow.store.database import make_engine
 
 __all__ = ["API_PREFIX", "DEFAULT_MAX_BODY", "DEFAULT_MAX_RECORDS_BODY", "RECORDS_PREFIX", "ROUTERS", "api_routes",
@@ -41,7 +41,7 @@ DEFAULT_MAX_RECORDS_BODY = 16 << 20
 
 #: The routers of the API, included in this order under :data:`API_PREFIX`.
 ROUTERS = [health.router, flows.router, runs.router, tasks.router, logs.router, keys.router, secrets.router,
-           ingest.router]
+           ingest.router, resume.router]
 
 
 def server_version() -> str:

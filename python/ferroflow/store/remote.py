@@ -58,7 +58,7 @@ from ferroflow.store import items
 from ferroflow.store.base import RunStore
 from ferroflow.store.errors import ResumeRefusedError, RunLostError, StateStoreError
 from ferroflow.store.orphans import HEARTBEAT_SECONDS
-from ferroflow.store.wire import dumps
+from ferroflow.store.wire import batch_body
 
 __all__ = ["RemoteRunStore", "push_spool", "spool_dir"]
 
@@ -236,6 +236,69 @@ class RemoteRunStore(RunStore):
         finally:
             self._shutdown(self.exit_timeout)
 
+    # ----- reading (through the API) ---------------------------------------------------
+
+    def _reads(self) -> Any:
+        """The server's runs, read through the API, once what this process recorded was
+        sent (as far as ``flush_timeout`` allows)."""
+        from ferroflow.client.reads import ServerRuns
+
+        if self._pid == os.getpid() and not self._closed:
+            with self._lock:
+                self._cut()
+                self._lock.notify_all()
+            self._wait_delivered(self.flush_timeout)
+        return ServerRuns(self.client)
+
+    def list_runs(self, limit=20, flow_name=None):
+        return self._reads().list_runs(limit, flow_name)
+
+    def get_run(self, run_id):
+        return self._reads().get_run(str(run_id))
+
+    def match_run_ids(self, prefix, limit=10):
+        return self.client.match_run_ids(prefix, limit=limit)
+
+    def resolve_run(self, run_id):
+        return self._reads().resolve_run(str(run_id))
+
+    def task_states(self, run_id, failed_limit=100):
+        return self._reads().task_states(str(run_id), failed_limit)
+
+    def logs(self, run_id, task_name=None, map_index=None, limit=None):
+        return self._reads().logs(str(run_id), task_name, map_index, limit)
+
+    def child_state(self, run_id, task_id, index):
+        self._reads()
+        for task in self.client.run_tasks(str(run_id)):
+            if task.task_id == task_id:
+                return self.client.child(str(run_id), task.slug or task.name, index)
+        return None
+
+    def resume_info(self, run_id):
+        return self._resume_record(run_id)[0]
+
+    def recorded_parameters(self, run_id):
+        return self._resume_record(run_id)[1]
+
+    def _resume_record(self, run_id: str) -> tuple:
+        from ferroflow.client.http import ClientError
+        from ferroflow.store.base import ResumeInfo, RunSummary, TaskResume
+        from ferroflow.store.errors import UnknownRunError
+        from ferroflow.store.wire import decode
+
+        self._reads()
+        try:
+            data = decode(self.client.get(f"/api/v1/runs/{run_id}/resume"))
+        except ClientError as exc:
+            if exc.status == 404:
+                raise UnknownRunError(str(run_id), self.url) from None
+            raise
+        run, tasks = data["info"]
+        info = ResumeInfo(RunSummary(*run), {task_id: TaskResume(*fields) for task_id, fields in tasks.items()})
+        parameters = data["parameters"]
+        return info, None if parameters is None else {name: tuple(v) for name, v in parameters.items()}
+
     # ----- the queue ----------------------------------------------------------------
 
     def _cut(self) -> None:
@@ -256,7 +319,7 @@ class RemoteRunStore(RunStore):
     def _encode(self, group: list) -> tuple[bytes, str]:
         batch_id = uuid.uuid4().hex
         tokens = {run_id: self._owned[run_id] for run_id in {item[1] for item in group} if run_id in self._owned}
-        return dumps({"batch_id": batch_id, "tokens": tokens, "items": group}), batch_id
+        return batch_body(batch_id, tokens, group), batch_id
 
     def _enqueue(self, batch: _Batch) -> None:
         if self._spool is None and self._outbox_bytes + len(batch.body) > self.max_memory:
@@ -407,7 +470,7 @@ class RemoteRunStore(RunStore):
             left = list(self._outbox)
             if left or (self._spool is not None and self._spool.peek() is not None):
                 spool = self._spool or _Spool.create(self.url)
-                spool.prepend_all(left) if self._spool is not None else [spool.append(b) for b in left]
+                spool.prepend_all(left)
                 self._outbox.clear()
                 spool.release()
                 print(f"ferroflow: the server at {self.url} did not take every record before exit; they are kept in "

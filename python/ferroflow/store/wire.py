@@ -20,7 +20,7 @@ import base64
 import json
 from typing import Any
 
-__all__ = ["encode", "decode", "dumps", "loads"]
+__all__ = ["encode", "decode", "dumps", "loads", "batch_body"]
 
 
 def encode(value: Any) -> Any:
@@ -88,3 +88,10 @@ def dumps(value: Any) -> bytes:
 def loads(data: bytes | str) -> Any:
     """The value :func:`dumps` gave ``data`` for."""
     return decode(json.loads(data))
+
+
+def batch_body(batch_id: str, tokens: dict, items: list) -> bytes:
+    """The body of ``POST /api/v1/records``: a JSON object with the batch's id, the lease
+    tokens of its runs and its items (each in the wire form)."""
+    return json.dumps({"batch_id": batch_id, "tokens": tokens, "items": [encode(item) for item in items]},
+                      separators=(",", ":"), allow_nan=False).encode()

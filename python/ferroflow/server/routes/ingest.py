@@ -10,6 +10,7 @@ lease the tokens still hold. The answer names the runs whose lease was lost.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from typing import Any
@@ -24,6 +25,7 @@ from ferroflow.store.errors import StateStoreError
 from ferroflow.store.wire import decode
 
 router = APIRouter(tags=["records"])
+log = logging.getLogger("ferroflow.server")
 
 _HEX = re.compile(r"[0-9a-f]{8,64}")
 
@@ -64,10 +66,13 @@ async def post_records(request: Request) -> RecordsAnswer:
         store = await run_in_threadpool(run_store, request.app)
         outcome = await run_in_threadpool(store.ingest, batch_id, items, tokens)
     except StateStoreError as exc:
+        # (the reason and detail only: where the database is is not the client's business)
+        why = f"{exc.reason}: {exc.detail}" if exc.detail else exc.reason
         if exc.reason in _WRONG:
-            raise HTTPException(422, detail=f"the batch cannot be recorded: {exc}") from exc
+            raise HTTPException(422, detail=f"the batch cannot be recorded: {why}") from exc
+        log.warning("a batch of records could not be written (the client sends it again): %s", exc)
         raise HTTPException(503, detail=f"the database cannot take records now (send the batch again): "
-                                        f"{exc}") from exc
+                                        f"{why}") from exc
     except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:  # an item's shape (rolled back)
         raise HTTPException(422, detail=f"a record of the batch is malformed: {type(exc).__name__}: {exc}") from exc
     return RecordsAnswer(applied=not outcome["duplicate"], lost=outcome["lost"], refused=outcome["refused"])
