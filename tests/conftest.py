@@ -22,3 +22,16 @@ def database_url(request, tmp_path):
 
     with database(request.param, tmp_path) as url:
         yield url
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The suite needs PostgreSQL for its database tests: when any collected test uses
+    ``database_url`` and PostgreSQL cannot be reached, stop at once with a message
+    saying so (rather than failing each such test, or skipping any)."""
+    if not any("database_url" in getattr(item, "fixturenames", ()) for item in items):
+        return
+    from tests.support.databases import check_postgresql
+
+    problem = check_postgresql()
+    if problem is not None:
+        pytest.exit(problem, returncode=3)

@@ -691,8 +691,24 @@ def test_run_delegates_to_the_engine(monkeypatch):
     executor = object()
     assert flow.run({"a": 1, "b": 2}, executor=executor, b=3, c=4) == "state"
     assert flow.run() == "state"
-    options = {"record": None, "resume": None, "approve": None, "keep_results": True, "task_states": None}
+    options = {"record": None, "resume": None, "approve": None, "keep_results": True, "task_states": None,
+               "server": None}
     assert calls == [(flow, {"a": 1, "b": 3, "c": 4}, executor, options), (flow, {}, None, options)]
+
+
+def test_server_names_the_server_unless_the_flow_has_a_parameter_called_server(monkeypatch):
+    calls = []
+
+    def fake_run_flow(flow, parameters, executor, **options):
+        calls.append((parameters, options["server"]))
+        return "state"
+
+    monkeypatch.setattr(ferroflow.engine, "run_flow", fake_run_flow)
+    Flow("f").run(server="http://127.0.0.1:4300")
+    flow = Flow("g")
+    flow.add_task(Parameter("server"))
+    flow.run(server="db-7")
+    assert calls == [({}, "http://127.0.0.1:4300"), ({"server": "db-7"}, None)]
 
 
 def test_run_end_to_end():

@@ -227,3 +227,59 @@ def test_a_run_goes_on_when_no_server_ever_answers(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
     assert "cannot be reached" in done.stderr
+
+
+HANGS = """
+import time
+from ferroflow import Flow, task
+
+@task
+def hang():
+    time.sleep(600)
+
+with Flow("hangs") as flow:
+    hang()
+flow.run()
+"""
+
+
+def test_a_run_whose_process_was_killed_is_marked_crashed_by_the_server(database_url, tmp_path):
+    import os
+    import signal
+
+    from tests.support.servers import Server
+
+    beat = {"FERROFLOW_HEARTBEAT_SECONDS": "0.3"}
+    server = Server(database_url, tmp_path / "server.log", env=beat).start()
+    try:
+        script = tmp_path / "hangs.py"
+        script.write_text(HANGS)
+        client = subprocess.Popen([sys.executable, str(script)], env=child_env(
+            {**beat, "FERROFLOW_HOME": str(tmp_path / "h"), "FERROFLOW_API_URL": server.url}))
+        try:
+            run = _wait_for(lambda: _runs(server.url, "hangs"), "the run to reach the server")[0]
+            assert run["state"] == "Running"
+        finally:
+            os.kill(client.pid, signal.SIGKILL)
+            client.wait()
+        crashed = _wait_for(lambda: [r for r in _runs(server.url, "hangs") if r["state"] == "Crashed"],
+                            "the server to mark the run Crashed")
+        assert crashed[0]["run_id"] == run["run_id"]
+        assert "marked 1 run(s)" in server.log()
+    finally:
+        server.stop()
+
+
+def _runs(url: str, flow: str) -> list:
+    return httpx.get(f"{url}/api/v1/runs", params={"flow": flow}, timeout=10).json()["items"]
+
+
+def _wait_for(probe, what: str, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)

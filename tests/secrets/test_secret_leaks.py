@@ -127,10 +127,13 @@ def search_everything(root: Path, database_url: str, printed: str = "") -> list[
     """Every cell of the secrets database and of every SQLite file under ``root``, and
     the bytes of every file under ``root``; assert the secret is in none of them (nor in
     ``printed``). Returns the cells."""
+    from ferroflow.store.database import normalize_url, sqlite_path
+
     cells = database_cells(database_url)
     files = [p for p in root.rglob("*") if p.is_file()]
+    read_already = sqlite_path(normalize_url(database_url))  # (runs record there too: read once)
     for path in files:
-        if path.read_bytes()[:16] == b"SQLite format 3\x00":
+        if path.read_bytes()[:16] == b"SQLite format 3\x00" and str(path.resolve()) != read_already:
             cells.extend(sqlite_cells(path))
     leaks = [f"{table}.{column}: {text[:200]!r}" for table, column, text in cells if CORE in text]
     leaks += [f"file {path}" for path in files if CORE.encode() in path.read_bytes()]

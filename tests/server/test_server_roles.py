@@ -40,6 +40,13 @@ EXAMPLES: dict = {
     ("GET", "/api/v1/keys"): ("admin", "GET", "/api/v1/keys", None, 200),
     ("POST", "/api/v1/keys"): ("admin", "POST", "/api/v1/keys", {"name": "new", "role": "read"}, 201),
     ("DELETE", "/api/v1/keys/{key_id}"): ("admin", "DELETE", "/api/v1/keys/{key_id}", None, 200),
+    ("PUT", "/api/v1/secrets/{name}"): ("admin", "PUT", "/api/v1/secrets/new-one", {"value": "a-long-value"}, 200),
+    ("GET", "/api/v1/secrets"): ("read", "GET", "/api/v1/secrets", None, 200),
+    ("GET", "/api/v1/secrets/{name}/value"): ("run", "GET", "/api/v1/secrets/warehouse/value", None, 200),
+    ("DELETE", "/api/v1/secrets/{name}"): ("admin", "DELETE", "/api/v1/secrets/warehouse", None, 204),
+    ("POST", "/api/v1/records"): ("run", "POST", "/api/v1/records",
+                                  {"batch_id": "0123abcd", "tokens": {}, "items": []}, 200),
+    ("GET", "/api/v1/runs/{run_id}/resume"): ("run", "GET", "/api/v1/runs/{run}/resume", None, 200),
 }
 
 ROLES = ("read", "run", "admin")
@@ -98,12 +105,18 @@ def _request(client, method, path, body, sample, key=None):
 
 
 @pytest.fixture
-def world(engine, keys):
+def world(engine, keys, monkeypatch):
+    from cryptography.fernet import Fernet
+
+    from ferroflow.store.secret_store import KEY_ENV, set_secret
+
     sample = write_sample(engine)
     with engine.begin() as conn:
         from ferroflow.store.keys import create_key
 
         sample.key_id = create_key(conn, "doomed", "read")[1].id
+    monkeypatch.setenv(KEY_ENV, Fernet.generate_key().decode())
+    set_secret(engine, "warehouse", "s3cr3t-value")
     return sample
 
 

@@ -41,6 +41,16 @@ def with_search_path(url: str, schema: str) -> str:
     return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
+def check_postgresql() -> str | None:
+    """None when the tests' PostgreSQL answers; else what is wrong and what to do."""
+    try:
+        with _admin_connect() as conn:
+            conn.execute("SELECT 1")
+    except RuntimeError as exc:
+        return str(exc)
+    return None
+
+
 @contextmanager
 def pg_schema() -> Iterator[str]:
     """A fresh PostgreSQL schema; yields a SQLAlchemy URL whose connections use it."""

@@ -12,7 +12,7 @@ import dataclasses
 from typing import Any
 
 from ferroflow.client.http import Client, ClientError
-from ferroflow.store.base import LogLine, RunSummary, TaskSummary
+from ferroflow.store.base import ChildState, LogLine, RunSummary, TaskSummary
 from ferroflow.store.errors import AmbiguousRunIdError, UnknownRunError
 
 __all__ = ["ServerRuns"]
@@ -64,6 +64,14 @@ class ServerRuns:
                     cursor = page.next_cursor
             tasks.append(dataclasses.replace(task, failed_children=failed))
         return tasks
+
+    def child_state(self, run_id: str, task_id: int, index: int) -> ChildState | None:
+        """Child ``index`` of the task ``task_id`` (-1: the task itself), or None when
+        it never reported (or the run has no such task)."""
+        for task in self.client.run_tasks(run_id):
+            if task.task_id == task_id:
+                return self.client.child(run_id, task.slug or task.name, index)
+        return None
 
     def logs(self, run_id: str, task_name: str | None = None, map_index: int | None = None,
              limit: int | None = None) -> list[LogLine]:

@@ -16,7 +16,9 @@ exposing ``router``; :data:`ROUTERS` lists them. Errors are problems
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -24,8 +26,10 @@ from sqlalchemy import Engine
 
 from ferroflow.server import errors
 from ferroflow.server.auth import Authenticator
+from ferroflow.server.maintenance import Maintenance
 from ferroflow.server.middleware import BodyLimit, ServerTiming
 from ferroflow.server.routes import flows, health, ingest, keys, logs, resume, runs, secrets, tasks
+from ferroflow.server.routes.ingest import run_store
 from ferroflow.store.database import make_engine
 
 __all__ = ["API_PREFIX", "DEFAULT_MAX_BODY", "DEFAULT_MAX_RECORDS_BODY", "RECORDS_PREFIX", "ROUTERS", "api_routes",
@@ -63,13 +67,30 @@ def create_app(database_url: str | os.PathLike | Engine, *, auth: bool, max_body
         max_records_body_bytes: largest body under ``/api/v1/records`` (record batches).
     """
     engine = database_url if isinstance(database_url, Engine) else make_engine(database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        chores = Maintenance(lambda: run_store(app))  # crashed runs marked, old batch ids forgotten
+        chores.start()
+        app.state.maintenance = chores
+        try:
+            yield
+        finally:
+            chores.stop()
+            store = getattr(app.state, "store", None)
+            if store is not None:
+                app.state.store = None
+                store.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="ferroflow server", version=server_version(),
         description="Every flow run in one database: runs, tasks, children, logs, approvals and API keys. "
                     "Errors are application/problem+json; send `Authorization: Bearer KEY` when the server "
                     "needs keys (see docs/server.md).",
         openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None)
     app.state.engine = engine
+    app.state.store = None  # the run store, made by the first batch of records (routes.ingest.run_store)
     app.state.authenticator = Authenticator(engine, enabled=auth)
     app.state.limits = {"default": int(max_body_bytes), RECORDS_PREFIX: int(max_records_body_bytes)}
     errors.install(app)

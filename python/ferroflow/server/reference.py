@@ -104,11 +104,12 @@ def markdown(document: dict, roles: dict) -> str:
 
 
 def _app_reference() -> str:
+    from sqlalchemy import create_engine
+
     from ferroflow.server.app import api_routes, create_app
     from ferroflow.server.auth import declared_role
-    from ferroflow.store.database import make_engine
 
-    app = create_app(make_engine("sqlite://"), auth=True)
+    app = create_app(create_engine("sqlite://"), auth=True)  # (the document needs no database)
     roles = {(m, p.replace(":path}", "}")): declared_role(r)[1] for m, p, r in api_routes(app)}
     return markdown(app.openapi(), roles)
 

@@ -269,11 +269,7 @@ class RemoteRunStore(RunStore):
         return self._reads().logs(str(run_id), task_name, map_index, limit)
 
     def child_state(self, run_id, task_id, index):
-        self._reads()
-        for task in self.client.run_tasks(str(run_id)):
-            if task.task_id == task_id:
-                return self.client.child(str(run_id), task.slug or task.name, index)
-        return None
+        return self._reads().child_state(str(run_id), task_id, index)
 
     def resume_info(self, run_id):
         return self._resume_record(run_id)[0]

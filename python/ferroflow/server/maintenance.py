@@ -1,0 +1,67 @@
+"""What the server does on its own, in a thread of its own, while it serves.
+
+* Every heartbeat period (``HEARTBEAT_SECONDS``, 10 s), runs still ``Running`` whose
+  process stopped beating are marked ``Crashed`` (the run store's ``reap``: a run
+  recorded on the server's own machine whose process is gone at once; any other after
+  six silent heartbeat periods) and their lease is revoked, so a process that comes back
+  learns its run was taken (see :mod:`ferroflow.store.orphans`).
+* Once an hour, the ids of record batches older than :data:`BATCH_MEMORY` (7 days) are
+  forgotten: a client resends a batch within seconds (or, from a spool file, when it is
+  next run), so a week is far longer than any resend.
+
+Several server processes on one database may all do this: marking a run is a
+conditional update, so one of them does it and the others find nothing to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from ferroflow.store.orphans import HEARTBEAT_SECONDS
+
+__all__ = ["BATCH_MEMORY", "Maintenance"]
+
+log = logging.getLogger("ferroflow.server")
+
+#: Seconds the ids of applied record batches are kept.
+BATCH_MEMORY = 7 * 24 * 3600.0
+_PRUNE_EVERY = 3600.0
+
+
+class Maintenance:
+    """The maintenance thread of one application (``start``/``stop`` from its lifespan);
+    ``store`` is called for the run store when the thread first needs it."""
+
+    def __init__(self, store: Any, interval: float = HEARTBEAT_SECONDS):
+        self._store = store
+        self.interval = float(interval)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.reaped: list = []  # run ids this thread marked, newest last (for tests and logs)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="ferroflow-server-maintenance", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _loop(self) -> None:
+        pruned_at = 0.0
+        while not self._stop.wait(self.interval):
+            try:
+                store = self._store()
+                found = store.reap()
+                if found:
+                    self.reaped.extend(found)
+                    log.warning("marked %d run(s) whose process stopped beating: %s", len(found), ", ".join(found))
+                if time.monotonic() - pruned_at >= _PRUNE_EVERY:
+                    store.forget_batches(time.time() - BATCH_MEMORY)
+                    pruned_at = time.monotonic()
+            except Exception as exc:  # the database may be away for a while: try again next time
+                log.warning("server maintenance failed (tried again in %.0f s): %s", self.interval, exc)
