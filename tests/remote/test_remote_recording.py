@@ -196,7 +196,8 @@ def test_a_batch_sent_twice_counts_once(server, database_url):
     (b'{"batch_id": "12345678", "tokens": {}, "items": [], "extra": 1}', 422, "extra"),
     (b'{"batch_id": "12345678", "tokens": {}, "items": [{"$t": ["drop", "x"]}]}', 422, "items[0]"),
     (b'{"batch_id": "12345678", "tokens": {}, "items": [{"$t": ["end", "nope"]}]}', 422, "without its lease"),
-    (b'{"batch_id": "12345678", "tokens": {"nope": "t"}, "items": [{"$t": ["end", "nope"]}]}', 422, "missing 3 required"),
+    (b'{"batch_id": "12345678", "tokens": {"nope": "t"}, "items": [{"$t": ["end", "nope"]}]}', 422,
+     "missing 3 required"),
 ])
 def test_malformed_batches_are_refused_by_name(server, body, status, words):
     answer = httpx.post(server.url + "/api/v1/records", content=body, headers={"Content-Type": "application/json"},

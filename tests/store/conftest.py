@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,6 +11,7 @@ import pytest
 
 import ferroflow
 from ferroflow.store import HOME_ENV, RECORD_ENV, SQLRunStore
+from tests.support.servers import child_env
 
 #: The directory holding the ``ferroflow`` package these tests import.
 PACKAGE_ROOT = Path(ferroflow.__file__).parents[1]
@@ -72,10 +72,3 @@ def spawn_python() -> Callable[..., subprocess.Popen]:
         return subprocess.Popen([sys.executable, *args], env=child_env(env), stdout=subprocess.PIPE, text=True)
 
     return spawn
-
-
-def child_env(extra: dict | None = None) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    env.update(extra or {})
-    return env

@@ -238,7 +238,7 @@ MIGRATOR = textwrap.dedent("""
 def test_concurrent_migrations_create_the_schema_once(database_url, tmp_path):
     import subprocess
 
-    from conftest import child_env
+    from tests.support.servers import child_env
 
     procs = [subprocess.Popen([sys.executable, "-c", MIGRATOR, database_url], env=child_env(), text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
