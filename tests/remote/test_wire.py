@@ -75,3 +75,32 @@ def test_subclasses_of_plain_types_travel_as_the_plain_type():
 def test_malformed_input_is_a_value_error(data):
     with pytest.raises(ValueError):
         decode(data)
+
+
+def test_long_byte_strings_travel_compressed_and_come_back_whole():
+    import json
+    import os
+
+    codes = bytes([_core.SUCCESS]) * 1_000_000 + bytes([_core.FAILED])
+    noise = os.urandom(10_000)
+    body = dumps(("report", "r", [(1, range(0, len(codes)), codes)], 1.0, None, True, noise))
+    assert len(body) < 30_000  # (a million alike codes: a few KiB)
+    back = loads(body)
+    assert back[2][0][2] == codes and back[6] == noise
+    assert '"$z"' in body.decode() and json.loads(body)
+
+
+def test_a_compressed_value_may_not_expand_without_bound():
+    import base64
+    import zlib
+
+    from ferroflow.store.wire import MAX_BYTES
+
+    bomb = base64.b64encode(zlib.compress(bytes(MAX_BYTES + 1), 9)).decode()
+    with pytest.raises(ValueError, match="expands past"):
+        decode({"$z": bomb})
+    with pytest.raises(ValueError, match="zlib"):
+        decode({"$z": base64.b64encode(b"not zlib").decode()})
+    cut = base64.b64encode(zlib.compress(b"x" * 10_000)[:-5]).decode()
+    with pytest.raises(ValueError, match="cut short"):
+        decode({"$z": cut})

@@ -4,7 +4,10 @@ A batch of records is the list of store items (:mod:`ferroflow.store.items`) a r
 store's writer would apply, encoded as JSON. Items hold what JSON has no form for, so
 these are tagged, each as a one-key object:
 
-* bytes (a task's codes, pickled parameters): ``{"$b": base64}``;
+* bytes (a task's codes, pickled parameters): ``{"$b": base64}``, or, from
+  :data:`COMPRESS_FROM` bytes on, ``{"$z": base64 of zlib}`` (a million children's codes,
+  mostly alike, become a few KiB); a compressed value may not expand past
+  :data:`MAX_BYTES` (a small body cannot become a huge one);
 * a ``range`` of child indices: ``{"$r": [start, stop, step]}``;
 * a dict, whose keys may be ints or tuples (a report's details by child index, the
   round's details by ``(task_id, index)``): ``{"$d": [[key, value], ...]}``;
@@ -18,9 +21,16 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 from typing import Any
 
-__all__ = ["encode", "decode", "dumps", "loads", "batch_body"]
+__all__ = ["COMPRESS_FROM", "MAX_BYTES", "encode", "decode", "dumps", "loads", "batch_body"]
+
+#: Byte strings at least this long travel compressed.
+COMPRESS_FROM = 4096
+#: The largest byte string a compressed one may expand to (64 MiB: the codes of 64
+#: million children).
+MAX_BYTES = 64 << 20
 
 
 def encode(value: Any) -> Any:
@@ -33,6 +43,8 @@ def encode(value: Any) -> Any:
     if kind is tuple:
         return {"$t": [encode(v) for v in value]}
     if kind is bytes or kind is bytearray or kind is memoryview:
+        if len(value) >= COMPRESS_FROM:
+            return {"$z": base64.b64encode(zlib.compress(value, 1)).decode("ascii")}
         return {"$b": base64.b64encode(value).decode("ascii")}
     if kind is range:
         return {"$r": [value.start, value.stop, value.step]}
@@ -59,6 +71,17 @@ def decode(data: Any) -> Any:
         if not isinstance(body, str):
             raise ValueError("$b holds a base64 string")
         return base64.b64decode(body, validate=True)
+    if tag == "$z":
+        if not isinstance(body, str):
+            raise ValueError("$z holds a base64 string")
+        inflate = zlib.decompressobj()
+        try:
+            out = inflate.decompress(base64.b64decode(body, validate=True), MAX_BYTES)
+        except zlib.error as exc:
+            raise ValueError(f"$z does not hold zlib data: {exc}") from None
+        if inflate.unconsumed_tail or not inflate.eof:
+            raise ValueError(f"$z expands past {MAX_BYTES:,} bytes, or is cut short")
+        return out
     if tag == "$r":
         parts = _list(body, tag)
         if len(parts) != 3 or not all(type(p) is int for p in parts):
