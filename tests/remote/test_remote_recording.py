@@ -138,7 +138,8 @@ print(state.flow_run_id)
 """
 
 
-def test_records_spooled_at_exit_are_delivered_later(database_url, tmp_path):
+@pytest.mark.parametrize("delivery", ["push-spool", "next run"])
+def test_records_spooled_at_exit_are_delivered_later(database_url, tmp_path, delivery):
     from tests.support.servers import Server, free_port
 
     port = free_port()
@@ -157,8 +158,12 @@ def test_records_spooled_at_exit_are_delivered_later(database_url, tmp_path):
 
     server = Server(database_url, tmp_path / "server.log", port=port).start()
     try:
-        pushed = subprocess.run([sys.executable, "-m", "ferroflow", "server", "push-spool"], env=env,
-                                capture_output=True, text=True, timeout=120)
+        if delivery == "push-spool":
+            pushed = subprocess.run([sys.executable, "-m", "ferroflow", "server", "push-spool"], env=env,
+                                    capture_output=True, text=True, timeout=120)
+        else:  # the next process that records to the server sends it
+            pushed = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                                    timeout=120)
         assert pushed.returncode == 0, pushed.stderr
         assert not list((home / "spool").glob("*.spool"))
         with open_store(database_url) as store:
@@ -195,11 +200,37 @@ def test_a_batch_sent_twice_counts_once(server, database_url):
     (b'{"batch_id": "zz", "tokens": {}, "items": []}', 422, "batch_id"),
     (b'{"batch_id": "12345678", "tokens": {}, "items": [], "extra": 1}', 422, "extra"),
     (b'{"batch_id": "12345678", "tokens": {}, "items": [{"$t": ["drop", "x"]}]}', 422, "items[0]"),
-    (b'{"batch_id": "12345678", "tokens": {}, "items": [{"$t": ["end", "nope"]}]}', 422, "without its lease"),
-    (b'{"batch_id": "12345678", "tokens": {"nope": "t"}, "items": [{"$t": ["end", "nope"]}]}', 422,
-     "missing 3 required"),
+    (b'{"batch_id": "12345678", "tokens": {}, "items": [{"$t": ["end", "nope"]}]}', 422, "32 hex digits"),
+    (b'{"batch_id": "12345678", "tokens": {}, "items": [{"$t": ["end", "' + b"ab" * 16 + b'"]}]}', 422,
+     "without its lease"),
+    (b'{"batch_id": "12345678", "tokens": {"' + b"ab" * 16 + b'": "t"}, "items": [{"$t": ["end", "' + b"ab" * 16
+     + b'"]}]}', 422, "missing 3 required"),
 ])
 def test_malformed_batches_are_refused_by_name(server, body, status, words):
+    _post_and_check(server, body, status, words)
+
+
+def _hostile(run_id: str, item: list) -> bytes:
+    return json.dumps({"batch_id": "abcdef12", "tokens": {run_id: "t"}, "items": [{"$t": item}]}).encode()
+
+
+@pytest.mark.parametrize("item, words", [
+    (["width", "ab" * 16, 0, 10 ** 12], "at most 100,000,000 children"),
+    (["report", "ab" * 16, [{"$t": [0, {"$r": [0, 10 ** 12, 1]}, {"$b": ""}]}], 1.0, None, False],
+     "child indices from 0"),
+    (["report", "ab" * 16, [{"$t": [0, [5, 10 ** 12], {"$b": "AAE="}]}], 1.0, None, False], "child indices from 0"),
+    (["report", "ab" * 16, [{"$t": [10 ** 9, None, 1]}], 1.0, None, False], "task ids below"),
+    (["states", "ab" * 16, [{"$t": [0, 10 ** 10, 1, 1, None, None]}], 1.0], "child indices below"),
+    (["logs", "ab" * 16, [{"$t": ["x", -1, 1.0, 20, "l", "m"]}]], "task ids below"),
+    (["width", "ab" * 16], "wrong shape"),
+])
+def test_a_batch_that_would_make_the_server_allocate_without_bound_is_refused(server, item, words):
+    """(the run's record holds a byte per task and per child while a batch is applied)"""
+    _post_and_check(server, _hostile("ab" * 16, item), 422, words)
+    assert httpx.get(server.url + "/api/v1/health", timeout=10).status_code == 200
+
+
+def _post_and_check(server, body, status, words):
     answer = httpx.post(server.url + "/api/v1/records", content=body, headers={"Content-Type": "application/json"},
                         timeout=30)
     assert answer.status_code == status, answer.text
@@ -284,3 +315,94 @@ def _wait_for(probe, what: str, timeout: float = 60.0):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.1)
+
+
+DISK_FULL = """
+import resource, signal, sys
+from ferroflow import _core
+from ferroflow.store import items
+from ferroflow.store.base import TaskList
+from ferroflow.store.remote import RemoteRunStore
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead
+store = RemoteRunStore(sys.argv[1], max_memory=1, flush_timeout=120, exit_timeout=5, interval=0.01)
+resource.setrlimit(resource.RLIMIT_FSIZE, (400, 400))  # no file of this process grows past 400 bytes
+run_id = "cd" * 16
+store.start_run(run_id, "disk-full", {}, TaskList([0], ["m"], [None], b"\\x01"))
+store.record_width(run_id, 0, 300)
+for i in range(300):
+    store.record_logs(run_id, [(0, i, 1.0 + i, "INFO", "l", f"line {i:03d}")])
+    store.record_report(run_id, [(0, [i], bytes([_core.SUCCESS]))])
+    store.flush() if i == 299 else None  # (returns once the server took everything)
+    if i == 10:
+        print("recorded", flush=True)
+store.end_run(run_id, "Success")
+store.flush()
+print("flushed", flush=True)
+"""
+
+
+def test_a_spool_that_cannot_grow_keeps_the_records_in_memory_in_order(database_url, tmp_path):
+    """The disk is "full" for the client (RLIMIT_FSIZE: its files cannot grow past 400
+    bytes) and the server is away: the batches it cannot spool wait in memory, behind
+    the spooled ones, and all arrive in order once a server answers."""
+    from tests.support.servers import Server, free_port
+
+    port = free_port()
+    script = tmp_path / "disk_full.py"
+    script.write_text(DISK_FULL)
+    client = subprocess.Popen([sys.executable, str(script), f"http://127.0.0.1:{port}"], text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=child_env({"FERROFLOW_HOME": str(tmp_path / "h")}))
+    try:
+        assert client.stdout.readline().strip() == "recorded"
+        time.sleep(0.5)  # (the server stays away a while: batches pile up)
+        server = Server(database_url, tmp_path / "server.log", port=port).start()
+        try:
+            out, err = client.communicate(timeout=120)
+        finally:
+            server.stop()
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert client.returncode == 0, err
+    assert "flushed" in out
+    assert "cannot write the spool file" in err and "kept in memory" in err
+    with open_store(database_url) as store:
+        assert store.get_run("cd" * 16).state == "Success"
+        lines = [line.message for line in store.logs("cd" * 16)]
+        (task,) = store.task_states("cd" * 16)
+    assert lines == [f"line {i:03d}" for i in range(300)]  # every one, in order
+    assert task.counts == {"Success": 300}
+
+
+def test_a_server_that_never_answers_delays_nothing_for_long(tmp_path):
+    """A server that takes connections and never answers (hung): the run ends when its
+    flush time is up, the process exits when its exit time is up, and the records are in
+    the spool file."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # accepted by the kernel, never answered
+    try:
+        code = textwrap.dedent("""
+            from ferroflow import Flow, task
+            @task
+            def inc(x):
+                return x + 1
+            with Flow("hung") as flow:
+                inc.map(list(range(50)))
+            print(flow.run().is_successful(), flush=True)
+        """)
+        env = child_env({"FERROFLOW_HOME": str(tmp_path / "h"),
+                         "FERROFLOW_API_URL": f"http://127.0.0.1:{listener.getsockname()[1]}",
+                         "FERROFLOW_API_FLUSH_TIMEOUT": "0.5", "FERROFLOW_API_EXIT_TIMEOUT": "0.5"})
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        listener.close()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+    assert "kept in" in done.stderr
+    (spool,) = (tmp_path / "h" / "spool").glob("*.spool")
+    assert len(spool.read_bytes().splitlines()) >= 3  # the server's URL, then the batches (start ... end)

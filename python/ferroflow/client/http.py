@@ -122,6 +122,7 @@ class Client:
             raise ValueError(f"no server: pass its URL or set {API_URL_ENV}")
         self.url = url.rstrip("/")
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+        self.api_key = key  # (never shown: not in repr, nor in errors)
         headers = {"User-Agent": "ferroflow"}
         if key:
             headers["Authorization"] = f"Bearer {key}"

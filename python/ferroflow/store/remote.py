@@ -42,10 +42,13 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
+import errno
 import fcntl
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -100,7 +103,6 @@ def spool_dir() -> Path:
 class _Batch:
     batch_id: str
     body: bytes  # the request's JSON body
-    runs: frozenset  # run ids whose records it holds
 
 
 class RemoteRunStore(RunStore):
@@ -135,6 +137,8 @@ class RemoteRunStore(RunStore):
         self._outbox: deque = deque()  # _Batch, oldest first
         self._outbox_bytes = 0
         self._spool: _Spool | None = None  # batches past max_memory, after the outbox
+        self._overflow: deque = deque()  # batches the spool could not take, after it
+        self._spool_error: OSError | None = None
         self._owned: dict = {}  # run id -> lease token
         self._lost: dict = {}  # run id -> RunLostError
         self._refused: dict = {}  # run id -> why its start (a resume) was refused
@@ -310,7 +314,7 @@ class RemoteRunStore(RunStore):
             if len(body) > MAX_BATCH_BYTES and len(group) > 1:
                 at -= len(group) - len(group) // 2  # halve it and try again
                 continue
-            self._enqueue(_Batch(batch_id, body, frozenset(item[1] for item in group if len(item) > 1)))
+            self._enqueue(_Batch(batch_id, body))
 
     def _encode(self, group: list) -> tuple[bytes, str]:
         batch_id = uuid.uuid4().hex
@@ -318,38 +322,62 @@ class RemoteRunStore(RunStore):
         return batch_body(batch_id, tokens, group), batch_id
 
     def _enqueue(self, batch: _Batch) -> None:
-        if self._spool is None and self._outbox_bytes + len(batch.body) > self.max_memory:
-            self._spool = _Spool.create(self.url)
-            log.warning("the ferroflow server at %s is not taking records; more than %d MiB wait: further batches "
-                        "are kept in %s until it does", self.url, self.max_memory >> 20, self._spool.path)
-        if self._spool is not None:
-            self._spool.append(batch)
-        else:
-            self._outbox.append(batch)
-            self._outbox_bytes += len(batch.body)
+        """Queue a batch after every other: in memory, else (past ``max_memory``) in the
+        spool file, else (the spool cannot be written: a full disk) in memory again,
+        after the spooled ones."""
+        if not self._overflow:
+            if self._spool is None and self._outbox_bytes + len(batch.body) > self.max_memory:
+                try:
+                    self._spool = _Spool.create(self.url)
+                except OSError as exc:
+                    self._spool_failed(exc)
+                else:
+                    log.warning("the ferroflow server at %s is not taking records; more than %d MiB wait: further "
+                                "batches are kept in %s until it does", self.url, self.max_memory >> 20,
+                                self._spool.path)
+            if self._spool is not None:
+                try:
+                    self._spool.append(batch)
+                    return
+                except OSError as exc:
+                    self._spool_failed(exc)
+            elif not self._spool_error:
+                self._outbox.append(batch)
+                self._outbox_bytes += len(batch.body)
+                return
+        self._overflow.append(batch)
+
+    def _spool_failed(self, exc: OSError) -> None:
+        if self._spool_error is None:
+            log.warning("cannot write the spool file of records for %s (%s): records are kept in memory instead",
+                        self.url, exc)
+        self._spool_error = exc
 
     def _head(self) -> _Batch | None:
         if self._outbox:
             return self._outbox[0]
         if self._spool is not None:
             batch = self._spool.peek()
-            if batch is None:
-                self._spool.remove()
-                self._spool = None
-            return batch
-        return None
+            if batch is not None:
+                return batch
+            self._spool.remove()
+            self._spool = None
+        return self._overflow[0] if self._overflow else None
 
     def _done(self) -> None:
         """The head batch was taken (or dropped): the next one is the head (lock held)."""
         if self._outbox:
             batch = self._outbox.popleft()
             self._outbox_bytes -= len(batch.body)
-        elif self._spool is not None:
+        elif self._spool is not None and self._spool.peek() is not None:
             self._spool.advance()
+        elif self._overflow:
+            self._overflow.popleft()
         self._lock.notify_all()
 
     def _empty(self) -> bool:
-        return not self._pending and not self._outbox and (self._spool is None or self._spool.peek() is None)
+        return (not self._pending and not self._outbox and not self._overflow
+                and (self._spool is None or self._spool.peek() is None))
 
     def _wait_delivered(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -364,6 +392,7 @@ class RemoteRunStore(RunStore):
     # ----- the sending thread ---------------------------------------------------------
 
     def _send_loop(self) -> None:
+        self._adopt()
         delay = RETRY_FIRST
         while True:
             with self._lock:
@@ -383,6 +412,17 @@ class RemoteRunStore(RunStore):
                 if not beat:
                     self._done()
 
+    def _adopt(self) -> None:
+        """Send the spool files that processes now gone left for this server (a failure
+        leaves them for the next process, or ``ferroflow server push-spool``)."""
+        from ferroflow.client.http import ClientError, Unreachable
+
+        try:
+            for path, sent in push_spool(self.url, self.client.api_key):
+                log.info("sent %d spooled batch(es) of records left in %s", sent, path)
+        except (OSError, ClientError, Unreachable) as exc:
+            log.debug("spooled records for %s not sent yet: %s", self.url, exc)
+
     def _next_to_send(self) -> tuple[_Batch | None, bool]:
         """The batch to send next and whether it is a heartbeat; waits for one (lock
         held). None once the store is closed and nothing is left."""
@@ -397,7 +437,7 @@ class RemoteRunStore(RunStore):
             since = time.monotonic() - self._sent_at
             if self._owned and since >= HEARTBEAT_SECONDS:
                 body, batch_id = self._encode([])
-                return _Batch(batch_id, body, frozenset()), True
+                return _Batch(batch_id, body), True
             if self._pending:
                 self._lock.wait(max(0.0, self.interval - (time.monotonic() - self._first_at)))
             else:
@@ -463,96 +503,123 @@ class RemoteRunStore(RunStore):
         with self._lock:
             self._stop_retrying = True
             self._lock.notify_all()
-            left = list(self._outbox)
-            if left or (self._spool is not None and self._spool.peek() is not None):
-                spool = self._spool or _Spool.create(self.url)
-                spool.prepend_all(left)
-                self._outbox.clear()
-                spool.release()
-                print(f"ferroflow: the server at {self.url} did not take every record before exit; they are kept in "
-                      f"{spool.path} and sent by the next process that records to it (or `ferroflow server "
-                      f"push-spool`)", file=__import__("sys").stderr)
+            first, last = list(self._outbox), list(self._overflow)
+            spooled = self._spool is not None and self._spool.peek() is not None
+            if first or last or spooled:
+                self._spool_at_exit(first, last)
             elif self._spool is not None:
                 self._spool.remove()
+            self._outbox.clear()
+            self._overflow.clear()
         _STORES.discard(self)
         self.client.close()
 
+    def _spool_at_exit(self, first: list, last: list) -> None:
+        """Write what is left to the spool file, in order: ``first`` (from memory) before
+        what the file holds, ``last`` after it; say where, or what was lost."""
+        try:
+            spool = self._spool or _Spool.create(self.url)
+            spool.prepend_all(first)
+            for batch in last:
+                spool.append(batch)
+            spool.release()
+        except OSError as exc:
+            lost = len(first) + len(last)
+            print(f"ferroflow: the server at {self.url} did not take every record before exit, and they cannot be "
+                  f"kept on disk ({exc}): {lost} batch(es) of records are lost", file=sys.stderr)
+            return
+        print(f"ferroflow: the server at {self.url} did not take every record before exit; they are kept in "
+              f"{spool.path} and sent by the next process that records to it (or `ferroflow server push-spool`)",
+              file=sys.stderr)
+
 
 class _Spool:
-    """Batches on disk, one per line (``batch_id body``), read from an offset; the file is
-    locked while its process lives."""
+    """Batches on disk: a file of lines (``batch_id body``) after a first line naming the
+    server, locked while its process lives. This process keeps where each of its lines
+    is, so reading one back is one ``pread``; a line that could not be written whole
+    (the disk is full) is cut off again, so the file never holds half a batch."""
 
-    def __init__(self, path: Path, handle: Any):
+    def __init__(self, path: Path, fd: int, end: int):
         self.path = path
-        self.handle = handle
-        self.offset = self._first_offset()
-        self._next: _Batch | None = None
+        self.fd = fd
+        self.start = self.end = end  # after the first line; the end of the last batch
+        self.entries: deque = deque()  # (batch id, offset, length) of each line, oldest first
 
     @classmethod
     def create(cls, url: str) -> _Spool:
         path = spool_dir() / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.spool"
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        handle = os.fdopen(fd, "r+b")
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        handle.write(base64.b64encode(url.encode()) + b"\n")
-        handle.flush()
-        return cls(path, handle)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            spool = cls(path, fd, 0)
+            spool._write(base64.b64encode(url.encode()) + b"\n")
+        except OSError:
+            os.close(fd)
+            os.unlink(path)
+            raise
+        spool.start = spool.end
+        return spool
 
-    def _first_offset(self) -> int:
-        self.handle.seek(0)
-        return len(self.handle.readline())
+    def _write(self, line: bytes) -> None:
+        at = self.end
+        try:
+            if os.pwrite(self.fd, line, at) != len(line):
+                raise OSError(errno.ENOSPC, "the spool file could not take the whole batch")
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, at)
+            raise
+        self.end = at + len(line)
 
     def append(self, batch: _Batch) -> None:
-        self.handle.seek(0, os.SEEK_END)
-        self.handle.write(batch.batch_id.encode() + b" " + batch.body + b"\n")
-        self.handle.flush()
+        at = self.end
+        self._write(batch.batch_id.encode() + b" " + batch.body + b"\n")
+        self.entries.append((batch.batch_id, at, self.end - at))
 
     def prepend_all(self, batches: list) -> None:
         """Put ``batches`` (taken from memory, older than every spooled one) first."""
         if not batches:
             return
-        self.handle.seek(self.offset)
-        rest = self.handle.read()
-        self.handle.seek(self.offset)
-        self.handle.truncate()
+        kept = [os.pread(self.fd, length, at) for _, at, length in self.entries]
+        ids = [batch_id for batch_id, _, _ in self.entries]
+        os.ftruncate(self.fd, self.start)
+        self.end = self.start
+        self.entries.clear()
         for batch in batches:
             self.append(batch)
-        self.handle.write(rest)
-        self.handle.flush()
-        self._next = None
+        for batch_id, line in zip(ids, kept, strict=True):
+            at = self.end
+            self._write(line)
+            self.entries.append((batch_id, at, len(line)))
 
     def peek(self) -> _Batch | None:
-        if self._next is None:
-            self.handle.seek(self.offset)
-            line = self.handle.readline()
-            if not line.endswith(b"\n"):
-                return None  # nothing more (or a line cut short by a crash)
-            batch_id, _, body = line[:-1].partition(b" ")
-            self._next = _Batch(batch_id.decode(), body, frozenset({"?"}))
-            self._length = len(line)
-        return self._next
+        if not self.entries:
+            return None
+        batch_id, at, length = self.entries[0]
+        line = os.pread(self.fd, length, at)
+        return _Batch(batch_id, line[len(batch_id) + 1:-1])
 
     def advance(self) -> None:
-        if self.peek() is not None:
-            self.offset += self._length
-            self._next = None
+        if self.entries:
+            self.entries.popleft()
 
     def release(self) -> None:
-        os.fsync(self.handle.fileno())
-        self.handle.close()
+        """Keep the file for a later process (synced, unlocked)."""
+        os.fsync(self.fd)
+        os.close(self.fd)
 
     def remove(self) -> None:
         try:
             os.unlink(self.path)
         finally:
-            self.handle.close()
+            os.close(self.fd)
 
 
 def push_spool(url: str | None = None, api_key: str | None = None) -> list:
     """Send the spool files left by processes that are gone (to the server each names,
     or only those for ``url``); return ``[(path, batches sent)]``. A file whose process
     still lives (it holds the lock) is left alone."""
-    from ferroflow.client.http import Client
+    from ferroflow.client.http import Client, ClientError
 
     done = []
     directory = spool_dir()
@@ -567,15 +634,22 @@ def push_spool(url: str | None = None, api_key: str | None = None) -> list:
             except OSError:
                 continue  # its process lives
             target = base64.b64decode(handle.readline().strip() or b"").decode(errors="replace").rstrip("/")
-            if url is not None and target != url.rstrip("/"):
-                continue
+            if not target or (url is not None and target != url.rstrip("/")):
+                continue  # (not written yet by a process that just made it, or another server's)
             sent = 0
             with Client(target, api_key=api_key) as client:
                 for line in handle:
                     if not line.endswith(b"\n"):
                         break
                     _, _, body = line[:-1].partition(b" ")
-                    client.post_raw(RECORDS_PATH, body)  # raises: the file stays for next time
+                    try:
+                        client.post_raw(RECORDS_PATH, body)  # unreachable: the file stays for next time
+                    except ClientError as exc:
+                        if exc.status >= 500 or exc.status in (401, 403, 429):
+                            raise
+                        log.warning("the server at %s refused a spooled batch of records from %s (%s %s: %s); "
+                                    "it is dropped", target, path.name, exc.status, exc.title, exc.detail)
+                        continue
                     sent += 1
             os.unlink(path)
             done.append((path, sent))

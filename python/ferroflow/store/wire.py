@@ -76,12 +76,12 @@ def decode(data: Any) -> Any:
             raise ValueError("$z holds a base64 string")
         inflate = zlib.decompressobj()
         try:
-            out = inflate.decompress(base64.b64decode(body, validate=True), MAX_BYTES)
+            inflated = inflate.decompress(base64.b64decode(body, validate=True), MAX_BYTES)
         except zlib.error as exc:
             raise ValueError(f"$z does not hold zlib data: {exc}") from None
         if inflate.unconsumed_tail or not inflate.eof:
             raise ValueError(f"$z expands past {MAX_BYTES:,} bytes, or is cut short")
-        return out
+        return inflated
     if tag == "$r":
         parts = _list(body, tag)
         if len(parts) != 3 or not all(type(p) is int for p in parts):

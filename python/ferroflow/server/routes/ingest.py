@@ -28,6 +28,7 @@ router = APIRouter(tags=["records"])
 log = logging.getLogger("ferroflow.server")
 
 _HEX = re.compile(r"[0-9a-f]{8,64}")
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class LostRun(BaseModel):
@@ -123,6 +124,53 @@ def _parse(raw: bytes) -> tuple[str, dict, list]:
         if not isinstance(item, tuple) or not item or item[0] not in store_items.KINDS or item[0] == "beat":
             raise HTTPException(422, detail=f"items[{i}]: not a record (a tagged tuple whose first element is one "
                                             f"of {sorted(store_items.KINDS - {'beat'})})")
-        if not isinstance(item[1], str) if len(item) > 1 else True:
-            raise HTTPException(422, detail=f"items[{i}]: its second element is the run id")
+        if not (len(item) > 1 and isinstance(item[1], str) and _RUN_ID.fullmatch(item[1])):
+            raise HTTPException(422, detail=f"items[{i}]: its second element is the run id (32 hex digits)")
+        problem = _out_of_bounds(item)
+        if problem:
+            raise HTTPException(422, detail=f"items[{i}] ({item[0]}): {problem}")
     return batch_id, tokens, items
+
+
+#: The most tasks a flow recorded through a server may have, and children a mapped
+#: task: a run's records are kept as a byte per task and per child while a batch is
+#: applied, so a number past these in a batch would make the server allocate memory
+#: without bound.
+MAX_TASKS = 10_000_000
+MAX_CHILDREN = 100_000_000
+
+
+def _index(value: Any, bound: int, allow_none: bool = False) -> bool:
+    if value is None:
+        return allow_none
+    return type(value) is int and -1 <= value < bound
+
+
+def _out_of_bounds(item: tuple) -> str | None:
+    """Why an item names a task or child past the limits, or None."""
+    kind = item[0]
+    try:
+        if kind == "start" and not (type(item[6]) is int and 0 <= item[6] <= MAX_TASKS):
+            return f"a flow of at most {MAX_TASKS:,} tasks"
+        if kind == "width" and not (_index(item[2], MAX_TASKS) and type(item[3]) is int
+                                    and 0 <= item[3] <= MAX_CHILDREN):
+            return f"a task id below {MAX_TASKS:,} and at most {MAX_CHILDREN:,} children"
+        if kind == "states" and not all(_index(row[0], MAX_TASKS) and _index(row[1], MAX_CHILDREN, True)
+                                        for row in item[2]):
+            return f"task ids below {MAX_TASKS:,}, child indices below {MAX_CHILDREN:,}"
+        if kind == "logs" and not all(_index(row[0], MAX_TASKS, True) and _index(row[1], MAX_CHILDREN, True)
+                                      for row in item[2]):
+            return f"task ids below {MAX_TASKS:,}, child indices below {MAX_CHILDREN:,}"
+        if kind == "report":
+            for report in item[2]:
+                indices = report[1]
+                if not _index(report[0], MAX_TASKS):
+                    return f"task ids below {MAX_TASKS:,}"
+                if type(indices) is range:
+                    if not (0 <= indices.start and indices.stop <= MAX_CHILDREN):
+                        return f"child indices from 0 to {MAX_CHILDREN - 1:,}"
+                elif indices is not None and not all(_index(i, MAX_CHILDREN) and i >= 0 for i in indices):
+                    return f"child indices from 0 to {MAX_CHILDREN - 1:,}"
+    except (TypeError, IndexError, AttributeError):
+        return "not a record of this kind (wrong shape)"
+    return None
