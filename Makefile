@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ferroflow-installed
 
-.PHONY: demo test test-rust test-python test-wheel dev bench clean
+.PHONY: demo test test-rust test-python test-wheel dev services bench clean
 
 demo: dev
 	$(VENV)/bin/ferroflow run examples/etl.py --param n=100000
@@ -29,11 +29,22 @@ $(STAMP): pyproject.toml Cargo.toml rust/core/Cargo.toml rust/python/Cargo.toml 
 test-rust:
 	cargo test --workspace --exclude ferroflow-python
 
-test-python: dev
+test-python: dev services
 	$(PY) -m mypy.stubtest ferroflow._core
 	$(PY) -m ruff check python tests plugins benches
 	$(PY) -m mypy
 	$(PY) -m pytest tests plugins
+
+# The services the tests talk to: PostgreSQL at 127.0.0.1:5432 (the store and server
+# tests run on it as well as on SQLite). A local cluster that is installed but stopped
+# is started; when none answers, the suite itself stops and says so.
+services:
+	@if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+	  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then \
+	    echo "starting the local PostgreSQL cluster"; \
+	    pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start || true; \
+	  fi; \
+	fi
 
 # A built wheel installs into a fresh virtualenv and runs an example there, with no
 # Rust toolchain and no source tree on the path.
