@@ -164,7 +164,10 @@ class RemoteRunStore(RunStore):
                 pass  # a run lost to another process: nothing more of it is sent
             else:
                 if not self._pending:
+                    # The first record of a batch: the sender, which may be waiting for
+                    # the next heartbeat, now waits for this batch's interval instead.
                     self._first_at = time.monotonic()
+                    self._lock.notify_all()
                 self._pending.append(item)
             if now or len(self._pending) >= CUT_ITEMS:
                 self._cut()
@@ -404,7 +407,10 @@ class RemoteRunStore(RunStore):
                 if self._stop_retrying:
                     return  # the process is exiting: what is left went to the spool
                 if outcome == "retry":
-                    self._lock.wait(delay)
+                    # (the whole backoff: new records do not cut it short)
+                    deadline = time.monotonic() + delay
+                    while not self._stop_retrying and (left := deadline - time.monotonic()) > 0:
+                        self._lock.wait(left)
                     delay = min(delay * 2, RETRY_MAX)
                     continue
                 delay = RETRY_FIRST
