@@ -24,6 +24,19 @@ def database_url(request, tmp_path):
         yield url
 
 
+@pytest.fixture
+def engine(database_url):
+    """A SQLAlchemy engine of ``database_url`` migrated to the current schema, disposed
+    after the test."""
+    from ferroflow.store.database import make_engine
+    from ferroflow.store.migrations import migrate
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
 def pytest_collection_modifyitems(session, config, items):
     """The suite needs PostgreSQL for its database tests: when any collected test uses
     ``database_url`` and PostgreSQL cannot be reached, stop at once with a message

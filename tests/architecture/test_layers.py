@@ -85,21 +85,24 @@ def test_every_module_imports_only_its_layer_and_below():
     assert not upward, "imports pointing up a layer:\n" + "\n".join(upward)
 
 
+def _printed(code: str) -> str:
+    """What ``code`` prints, run in a fresh interpreter."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def test_import_ferroflow_loads_no_engine_store_or_executor():
-    code = ("import sys, ferroflow\n"
-            "loaded = sorted(m for m in sys.modules if m.split('.')[:2] and m.split('.')[0] == 'ferroflow'"
-            " and len(m.split('.')) > 1 and m.split('.')[1] in ('engine', 'store', 'executors', 'cli'))\n"
-            "print(','.join(loaded))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "", f"import ferroflow loaded: {out.stdout.strip()}"
+    loaded = _printed("import sys, ferroflow\n"
+                      "loaded = sorted(m for m in sys.modules if m.split('.')[:2] and m.split('.')[0] == 'ferroflow'"
+                      " and len(m.split('.')) > 1 and m.split('.')[1] in ('engine', 'store', 'executors', 'cli'))\n"
+                      "print(','.join(loaded))")
+    assert loaded == "", f"import ferroflow loaded: {loaded}"
 
 
 def test_import_ferroflow_loads_no_database_library():
     """SQLAlchemy, Alembic and psycopg load with the run store (a recorded run), not with
     ``import ferroflow`` nor an unrecorded run's store."""
-    code = ("import sys, ferroflow\n"
-            "from ferroflow.store import NullRunStore, get_run_store\n"
-            "get_run_store(record=False)\n"
-            "print(','.join(sorted(m for m in ('sqlalchemy', 'alembic', 'psycopg') if m in sys.modules)))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "", f"loaded: {out.stdout.strip()}"
+    loaded = _printed("import sys, ferroflow\n"
+                      "from ferroflow.store import NullRunStore, get_run_store\n"
+                      "get_run_store(record=False)\n"
+                      "print(','.join(sorted(m for m in ('sqlalchemy', 'alembic', 'psycopg') if m in sys.modules)))")
+    assert loaded == "", f"loaded: {loaded}"

@@ -15,32 +15,14 @@ from ferroflow import Flow, task
 from ferroflow.executors import LocalExecutor, ProcessesExecutor, ThreadsExecutor
 from ferroflow.notifications import (
     NotificationEvent,
-    Notifier,
     NotifyHandler,
     as_state_handler,
-    post_json,
-    redact_url,
 )
 from ferroflow.states import Failed, Running
+from tests.support.notifiers import PostNotifier
 
 #: How warnings name this process.
 HERE = f"this process (pid {os.getpid()})"
-
-
-class PostNotifier(Notifier):
-    """POSTs the event, and the id of the process that sent it, as JSON to ``url``."""
-
-    name = "post"
-
-    def __init__(self, url, **options):
-        super().__init__(**options)
-        self.url = url
-
-    def describe(self):
-        return f"'post' (PostNotifier to {redact_url(self.url)})"
-
-    def send(self, event):
-        post_json(self.url, {**event.to_dict(), "pid": os.getpid()}, timeout=self.timeout)
 
 
 @task

@@ -241,18 +241,10 @@ def _post_and_check(server, body, status, words):
 
 def test_a_run_goes_on_when_no_server_ever_answers(tmp_path):
     """A server URL nobody listens on: the run succeeds; the records are kept."""
+    from tests.support.flows import one_task_flow
     from tests.support.servers import free_port
 
-    code = textwrap.dedent("""
-        from ferroflow import Flow, task
-        @task
-        def one():
-            return 1
-        with Flow("alone") as flow:
-            one()
-        state = flow.run()
-        print(state.is_successful())
-    """)
+    code = one_task_flow("alone") + "print(flow.run().is_successful())\n"
     env = child_env({"FERROFLOW_HOME": str(tmp_path / "h"), "FERROFLOW_API_URL": f"http://127.0.0.1:{free_port()}",
                      "FERROFLOW_API_FLUSH_TIMEOUT": "0.2", "FERROFLOW_API_EXIT_TIMEOUT": "0.2"})
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)

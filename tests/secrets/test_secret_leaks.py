@@ -23,11 +23,12 @@ from sqlalchemy import inspect, select
 
 from ferroflow import Flow, Parameter, get_logger, redaction, secrets, task, unmapped
 from ferroflow.engine.resume import ResumeError
-from ferroflow.notifications import Notifier, as_state_handler, post_json
+from ferroflow.notifications import as_state_handler
 from ferroflow.store.database import make_engine
 from ferroflow.store.secret_store import KEY_ENV, new_key
 from ferroflow.tasks import Secret
 from ferroflow.testing.fixtures import http_server, no_proxy  # noqa: F401 - fixtures of this module
+from tests.support.notifiers import PostNotifier
 
 MASK = redaction.MASK
 #: The random core of the secret: any form of the value (raw, in a repr, in JSON, escaped
@@ -261,22 +262,6 @@ def test_ferroflow_run_shows_masks_on_stdout_and_stderr(stored_secret, tmp_path,
     assert f"plain print: {MASK}" in done.stdout and f"to stderr: '{MASK}'" in done.stderr
     assert done.stdout.count(f"later, in whichever worker: {MASK}") == 4
     search_everything(tmp_path, stored_secret, printed)
-
-
-class PostNotifier(Notifier):
-    """POSTs each event as JSON to ``url``."""
-
-    name = "post"
-
-    def __init__(self, url, **options):
-        super().__init__(**options)
-        self.url = url
-
-    def describe(self):
-        return "'post'"
-
-    def send(self, event):
-        post_json(self.url, event.to_dict(), timeout=self.timeout)
 
 
 @pytest.mark.parametrize("executor", ["local", "processes"])

@@ -9,8 +9,6 @@ from sqlalchemy import select
 
 from ferroflow.errors import SecretError, SecretKeyError, UnknownSecretError
 from ferroflow.store import schema
-from ferroflow.store.database import make_engine
-from ferroflow.store.migrations import migrate
 from ferroflow.store.secret_store import (
     KEY_ENV,
     check_secret_key,
@@ -24,14 +22,6 @@ from ferroflow.store.secret_store import (
 
 PASSPHRASE = "correct horse battery staple"
 VALUE = "pg-password: tr0ub4dor&3 ä"
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def stored(engine, name):

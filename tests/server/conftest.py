@@ -14,19 +14,9 @@ from __future__ import annotations
 
 import pytest
 
-from ferroflow.store.database import make_engine
 from ferroflow.store.keys import create_key
-from ferroflow.store.migrations import migrate
 from tests.support.server_data import SampleRun, client_of, write_sample
 from tests.support.servers import Server
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

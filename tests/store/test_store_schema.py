@@ -18,6 +18,7 @@ from ferroflow.store.database import make_engine
 from ferroflow.store.migrations import FIRST, HEAD, alembic_config, current_revision, legacy, migrate
 from ferroflow.store.schema import metadata
 from tests.support.databases import execute, query
+from tests.support.flows import one_task_flow
 
 TABLES = set(metadata.tables) | {"alembic_version"}
 #: The tables of schema 5 (revision 0001), as the hand-written store had them.
@@ -277,17 +278,10 @@ def test_an_up_to_date_sqlite_store_records_without_sqlalchemy(tmp_path, run_pyt
     path = tmp_path / "runs.db"
     SQLiteRunStore(path).close()
     SQLiteRunStore(tmp_path / "home" / "runs.db").close()  # where flow.run() records
-    code = textwrap.dedent("""
+    code = one_task_flow("f") + textwrap.dedent("""
         import sys
-        from ferroflow import Flow, task
         from ferroflow.store import SQLiteRunStore
 
-        @task
-        def one():
-            return 1
-
-        with Flow("f") as flow:
-            one()
         store = SQLiteRunStore(sys.argv[1])
         state = flow.run()
         store.start_run("r", "f", {}, [(0, "t", None, False)])

@@ -23,6 +23,7 @@ import os
 import sys
 from typing import Any
 
+from ferroflow.cli.commands import fail
 from ferroflow.cli.formatting import format_duration, format_table, shorten
 from ferroflow.store.orphans import HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, check_timeout
 
@@ -121,11 +122,6 @@ def _non_negative(text: str) -> int:
 
 
 # ----- helpers ---------------------------------------------------------------------
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"ferroflow: error: {message}", file=sys.stderr)
-    return code
 
 
 def _open_store() -> Any:
@@ -232,7 +228,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             _reap(store)
             runs = store.list_runs(limit=args.limit or None, flow_name=args.flow)
     except _source_errors() as exc:
-        return _fail(str(exc), EXIT_STORE)
+        return fail(str(exc), EXIT_STORE)
     if not runs:
         which = f" of flow {args.flow!r}" if args.flow else ""
         print(f"No runs{which} recorded in {store.location}.")
@@ -252,15 +248,15 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     try:
         store = _open_source(args)
         if store is None:
-            return _fail(f"no run with id {args.run_id!r}: no run store at {default_store_path()}", EXIT_USAGE)
+            return fail(f"no run with id {args.run_id!r}: no run store at {default_store_path()}", EXIT_USAGE)
         with store:
             _reap(store)
             run = store.resolve_run(args.run_id)
             tasks = store.task_states(run.run_id, failed_limit=args.failed)
     except (UnknownRunError, AmbiguousRunIdError, _Unknown) as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE)
     except _source_errors() as exc:
-        return _fail(str(exc), EXIT_STORE)
+        return fail(str(exc), EXIT_STORE)
     print(_run_header(run), end="")
     print()
     if not tasks:
@@ -312,7 +308,7 @@ def cmd_runs_reap(args: argparse.Namespace) -> int:
             # could not be written): say which each one got.
             marked = [(run_id, getattr(store.get_run(run_id), "state", "?")) for run_id in reaped]
     except StateStoreError as exc:
-        return _fail(str(exc), EXIT_STORE)
+        return fail(str(exc), EXIT_STORE)
     if not marked:
         print("No orphaned runs: every run recorded as Running has a live process.")
         return EXIT_OK
@@ -360,12 +356,12 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from ferroflow.store import AmbiguousRunIdError, UnknownRunError, default_store_path
 
     if args.map_index is not None and args.task is None:
-        return _fail("--map-index needs --task NAME", EXIT_USAGE)
+        return fail("--map-index needs --task NAME", EXIT_USAGE)
     failures: list = []
     try:
         store = _open_source(args)
         if store is None:
-            return _fail(f"no run with id {args.run_id!r}: no run store at {default_store_path()}", EXIT_USAGE)
+            return fail(f"no run with id {args.run_id!r}: no run store at {default_store_path()}", EXIT_USAGE)
         with store:
             run = store.resolve_run(args.run_id)
             if args.task is not None:
@@ -380,9 +376,9 @@ def cmd_logs(args: argparse.Namespace) -> int:
                             if args.task in (t.name, t.slug)]
             lines = store.logs(run.run_id, task_name=args.task, map_index=args.map_index)
     except (UnknownRunError, AmbiguousRunIdError, _Unknown) as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE)
     except _source_errors() as exc:
-        return _fail(str(exc), EXIT_STORE)
+        return fail(str(exc), EXIT_STORE)
     raised = [(name, state) for name, state in failures if state is not None and state.traceback]
     if not lines:
         which = ""

@@ -27,11 +27,12 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from ferroflow.cli.commands import EXIT_USAGE, database_option, fail, group_usage, open_database
+
 __all__ = ["add_parsers"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def add_parsers(sub: Any) -> None:
@@ -48,8 +49,7 @@ def add_parsers(sub: Any) -> None:
                                           "cannot be decrypted).")
     key.set_defaults(handler=cmd_key)
     database = argparse.ArgumentParser(add_help=False)
-    database.add_argument("--database", metavar="URL",
-                          help="the database (a path or URL) instead of the server or the default database")
+    database_option(database, "the database (a path or URL) instead of the server or the default database")
     set_ = commands.add_parser("set", parents=[database], help="set a secret; the value is read from standard input",
                                description="Set secret NAME to the value read from standard input (one trailing "
                                            "newline removed); on a terminal it is asked for without echo. Never "
@@ -72,37 +72,23 @@ def add_parsers(sub: Any) -> None:
     rotate.add_argument("--old-key-env", metavar="VAR", required=True,
                         help="the environment variable holding the key the secrets are encrypted with now")
     rotate.set_defaults(handler=cmd_rotate)
-    secret.set_defaults(handler=_usage(secret))
-
-
-def _usage(parser: argparse.ArgumentParser) -> Any:
-    def usage(args: argparse.Namespace) -> int:
-        parser.print_usage(sys.stderr)
-        print("ferroflow: error: a secret command is required (key, set, ls, rm, rotate)", file=sys.stderr)
-        return EXIT_USAGE
-
-    return usage
+    secret.set_defaults(handler=group_usage(secret, "key, set, ls, rm, rotate"))
 
 
 def _fail(exc: BaseException, code: int | None = None) -> int:
     """Say what failed; exit code 2 for an unknown secret, else ``code`` (default 1)."""
     from ferroflow.errors import UnknownSecretError
 
-    print(f"ferroflow: error: {exc}", file=sys.stderr)
     if code is None:
         code = EXIT_USAGE if isinstance(exc, UnknownSecretError) else EXIT_FAILED
-    return code
+    return fail(str(exc), code)
 
 
 @contextlib.contextmanager
 def _database(url: str) -> Iterator[Any]:
     """A migrated engine of the database at ``url``, disposed after the block."""
-    from ferroflow.store.database import make_engine
-    from ferroflow.store.migrations import migrate
-
-    engine = make_engine(url)
+    engine = open_database(url)
     try:
-        migrate(engine)
         yield engine
     finally:
         engine.dispose()

@@ -24,6 +24,7 @@ import os
 import sys
 from typing import Any
 
+from ferroflow.cli.commands import EXIT_USAGE, database_option, fail, group_usage, open_database
 from ferroflow.cli.formatting import format_table
 from ferroflow.store.config import DATABASE_ENV
 
@@ -34,7 +35,6 @@ DEFAULT_PORT = 4300
 
 EXIT_OK = 0
 EXIT_DATABASE = 1
-EXIT_USAGE = 2
 
 _ON = {"1", "true", "yes", "on"}
 
@@ -55,7 +55,7 @@ def add_parsers(sub: Any) -> None:
     start.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; anything but loopback turns auth on)")
     start.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    _database_option(start)
+    database_option(start)
     start.add_argument("--auth", action="store_true",
                        help=f"require API keys on loopback too (also {AUTH_ENV}=1)")
     start.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
@@ -64,7 +64,7 @@ def add_parsers(sub: Any) -> None:
 
     migrate = commands.add_parser("migrate", help="bring the database to the current schema",
                                   description="Create or upgrade the server's database to the current schema.")
-    _database_option(migrate)
+    database_option(migrate)
     migrate.set_defaults(handler=cmd_migrate)
 
     create = commands.add_parser(
@@ -73,18 +73,18 @@ def add_parsers(sub: Any) -> None:
                     "run (create, change and cancel runs, approve tasks, record runs), admin (everything, keys too).")
     create.add_argument("--name", required=True, help="what the key is for (shown in `ferroflow server keys`)")
     create.add_argument("--role", required=True, choices=["read", "run", "admin"], help="what the key may do")
-    _database_option(create)
+    database_option(create)
     create.set_defaults(handler=cmd_create_key)
 
     keys = commands.add_parser("keys", help="list API keys",
                                description="List the API keys (never the keys themselves: their prefixes).")
-    _database_option(keys)
+    database_option(keys)
     keys.set_defaults(handler=cmd_keys)
 
     revoke = commands.add_parser("revoke-key", help="revoke an API key",
                                  description="Revoke an API key, by id or prefix (see `ferroflow server keys`).")
     revoke.add_argument("key", metavar="ID_OR_PREFIX")
-    _database_option(revoke)
+    database_option(revoke)
     revoke.set_defaults(handler=cmd_revoke_key)
 
     push = commands.add_parser(
@@ -96,21 +96,7 @@ def add_parsers(sub: Any) -> None:
                       help="only the files for this server (default: every file, each to the server it names)")
     push.set_defaults(handler=cmd_push_spool)
 
-    server.set_defaults(handler=lambda args: _usage(server))
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_usage(sys.stderr)
-    print("ferroflow: error: a server command is required (start, migrate, create-key, keys, revoke-key, "
-          "push-spool)",
-          file=sys.stderr)
-    return EXIT_USAGE
-
-
-def _database_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database", metavar="URL",
-                        help=f"the database: postgresql://..., sqlite:///PATH or a file path (default ${DATABASE_ENV}, "
-                             f"else $FERROFLOW_HOME/runs.db)")
+    server.set_defaults(handler=group_usage(server, "start, migrate, create-key, keys, revoke-key, push-spool"))
 
 
 def _port(text: str) -> int:
@@ -147,21 +133,11 @@ def needs_auth(host: str, asked: bool) -> bool:
 
 def _open(given: str | None) -> Any:
     """The migrated database's engine; raises StateStoreError or SQLAlchemyError."""
-    from ferroflow.store.database import make_engine
-    from ferroflow.store.migrations import migrate
-
-    engine = make_engine(database_url(given))
-    migrate(engine)
-    return engine
+    return open_database(database_url(given))
 
 
 def _shown(engine: Any) -> str:
     return engine.url.render_as_string(hide_password=True)
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"ferroflow: error: {message}", file=sys.stderr)
-    return code
 
 
 def _database_errors() -> tuple:
@@ -192,9 +168,9 @@ def cmd_start(args: argparse.Namespace) -> int:
             active = [k for k in list_keys(conn) if k.active]
         check_secret_key(engine)
     except SecretError as exc:
-        return _fail(str(exc), EXIT_DATABASE)
+        return fail(str(exc), EXIT_DATABASE)
     except _database_errors() as exc:
-        return _fail(_describe(exc), EXIT_DATABASE)
+        return fail(_describe(exc), EXIT_DATABASE)
     auth = needs_auth(args.host, args.auth)
     app = create_app(engine, auth=auth)
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
@@ -216,7 +192,7 @@ def cmd_push_spool(args: argparse.Namespace) -> int:
     try:
         done = push_spool(args.server)
     except (ClientError, Unreachable) as exc:
-        return _fail(f"could not send the spooled records ({exc}); they stay for next time", EXIT_DATABASE)
+        return fail(f"could not send the spooled records ({exc}); they stay for next time", EXIT_DATABASE)
     for path, sent in done:
         print(f"{path}: {sent} batch(es) sent")
     if not done:
@@ -231,7 +207,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     try:
         engine = _open(args.database)
     except _database_errors() as exc:
-        return _fail(_describe(exc), EXIT_DATABASE)
+        return fail(_describe(exc), EXIT_DATABASE)
     print(f"Database {_shown(engine)} is at schema {SCHEMA_VERSION}.")
     return EXIT_OK
 
@@ -245,9 +221,9 @@ def cmd_create_key(args: argparse.Namespace) -> int:
         with engine.begin() as conn:
             key, made = create_key(conn, args.name, args.role)
     except ValueError as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE)
     except _database_errors() as exc:
-        return _fail(_describe(exc), EXIT_DATABASE)
+        return fail(_describe(exc), EXIT_DATABASE)
     print(key)
     print(f"API key {made.id} {made.name!r} (role {made.role}, prefix {made.prefix}): this is the only time the key "
           f"is shown; clients send it as `Authorization: Bearer KEY` (FERROFLOW_API_KEY).", file=sys.stderr)
@@ -264,7 +240,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
         with engine.connect() as conn:
             found = list_keys(conn)
     except _database_errors() as exc:
-        return _fail(_describe(exc), EXIT_DATABASE)
+        return fail(_describe(exc), EXIT_DATABASE)
     if not found:
         print("No API keys (make one with `ferroflow server create-key --name NAME --role admin`).")
         return EXIT_OK
@@ -285,8 +261,8 @@ def cmd_revoke_key(args: argparse.Namespace) -> int:
         with engine.begin() as conn:
             revoked = revoke_key(conn, args.key)
     except UnknownKeyError as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE)
     except _database_errors() as exc:
-        return _fail(_describe(exc), EXIT_DATABASE)
+        return fail(_describe(exc), EXIT_DATABASE)
     print(f"Revoked API key {revoked.id} {revoked.name!r} (prefix {revoked.prefix}): requests with it are refused.")
     return EXIT_OK

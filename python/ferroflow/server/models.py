@@ -9,16 +9,18 @@ the run record keeps them.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from ferroflow.store.base import LogLine
 from ferroflow.store.control import RUN_STATES
-from ferroflow.store.keys import ROLES
+from ferroflow.store.keys import ROLES, ApiKey
 
 __all__ = [
     "ApprovalIn", "ApprovalOut", "CancelIn", "ChildOut", "ChildPage", "ChildQuery", "FlowOut", "FlowPage",
-    "HealthOut", "KeyCreated", "KeyIn", "KeyOut", "LogOut", "LogPage", "LogQuery", "PageQuery", "ProblemOut",
+    "HealthOut", "KeyCreated", "KeyIn", "LogPage", "LogQuery", "PageQuery", "ProblemOut",
     "RunIn", "RunOut", "RunPage", "RunQuery", "StateIn", "TaskOut", "VersionOut",
 ]
 
@@ -242,24 +244,10 @@ class ChildQuery(_In):
 # ----- logs -------------------------------------------------------------------------
 
 
-class LogOut(_Out):
-    """A log record: of the flow run (``task_id`` None), of a task (``map_index``
-    None) or of a mapped child."""
-
-    task_id: int | None
-    task_name: str | None
-    map_index: int | None
-    created_at: float
-    level: int
-    levelname: str
-    logger: str
-    message: str
-
-
 class LogPage(_Out):
     """A page of log records, in the order they arrived."""
 
-    items: list[LogOut]
+    items: list[LogLine]
     next_cursor: str | None
 
 
@@ -306,19 +294,8 @@ class KeyIn(_In):
     role: Role
 
 
-class KeyOut(_Out):
-    """An API key as the server keeps it (never the key itself)."""
-
-    id: int
-    name: str
-    prefix: str
-    role: str
-    created_at: float
-    revoked_at: float | None
-    last_used_at: float | None
-
-
-class KeyCreated(KeyOut):
-    """A key just made: ``key`` is shown this once."""
+@dataclass(frozen=True)
+class KeyCreated(ApiKey):
+    """A key just made: its ApiKey and ``key``, shown this once."""
 
     key: str

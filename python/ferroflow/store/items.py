@@ -36,6 +36,7 @@ id (``"beat"`` alone has none). Times are seconds since the epoch.
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 import socket
@@ -44,11 +45,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ferroflow import _core
-from ferroflow.store.base import TaskList, TaskSpec, Timestamp, to_epoch
+from ferroflow.store.base import RunStore, TaskList, TaskSpec, Timestamp, to_epoch
 from ferroflow.store.parameters import pickled, readable
 
-__all__ = ["KINDS", "BEAT", "start", "end", "states", "report", "width", "logs", "task_columns", "new_token",
-           "weight", "records", "coalesced",
+__all__ = ["ItemStore", "KINDS", "BEAT", "start", "end", "states", "report", "width", "logs", "task_columns",
+           "new_token", "weight", "records", "coalesced",
            "TRACEBACK_LIMIT", "bound_traceback", "to_detail"]
 
 #: Every kind of item.
@@ -195,3 +196,30 @@ def _merged(group: list) -> tuple:
         reports += item[2]
     last = group[-1]
     return ("report", last[1], reports, last[3], None, last[5])
+
+
+_width = width  # (for ItemStore.record_width, whose argument has the name)
+
+
+class ItemStore(RunStore):
+    """A run store that turns recording calls into the items of this module and hands
+    each to :meth:`_put` (the SQL store's writer applies them; the remote store sends
+    them to a server): the recording calls that only make an item, made once."""
+
+    @abc.abstractmethod
+    def _put(self, item: tuple) -> None:
+        """Take one item to record (raises when the store is closed, or with an earlier
+        failure to report)."""
+
+    def record_states(self, run_id, rows):
+        rows = rows if isinstance(rows, list) else list(rows)
+        if rows:
+            self._put(states(run_id, rows))
+
+    def record_width(self, run_id, task_id, width):
+        self._put(_width(run_id, task_id, width))
+
+    def record_logs(self, run_id, rows):
+        rows = rows if isinstance(rows, list) else list(rows)
+        if rows:
+            self._put(logs(run_id, rows))

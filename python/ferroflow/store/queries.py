@@ -38,9 +38,19 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection, Select, exists, func, or_, select
 
 from ferroflow import _core
-from ferroflow.state_codes import CODES, FAILED_CODES, NAMES, state_name
-from ferroflow.store.base import SUCCEEDED, ChildState, LogLine, RunSummary, TaskSummary
+from ferroflow.state_codes import CODES, FAILED_CODES, NAMES
+from ferroflow.store.base import ChildState, LogLine, RunSummary, TaskSummary
 from ferroflow.store.errors import UnknownRunError
+from ferroflow.store.layout import (
+    RUN_COLUMNS,
+    RUN_TASKS_COLUMNS,
+    UNREPORTED,
+    merge_spans,
+    own_state,
+    read_run,
+    read_run_tasks,
+    task_state,
+)
 from ferroflow.store.schema import child_counts, child_spans, flows, logs, run_tags, runs, task_runs
 from ferroflow.store.schema import run_tasks as tasks_table
 
@@ -71,7 +81,6 @@ __all__ = [
 T = TypeVar("T")
 
 _SUCCESS = _core.SUCCESS
-_UNREPORTED = 0xFF  # a task's byte in run_tasks.codes while it never reported
 #: Most items one page may hold.
 MAX_LIMIT = 1000
 
@@ -171,6 +180,12 @@ def _is(value: Any, kind: type) -> bool:
     return isinstance(value, (int, float)) if kind is float else isinstance(value, kind)
 
 
+def _first(conn: Connection, query: Select, limit: int) -> tuple[list, bool]:
+    """The first ``limit`` rows of ``query`` (ordered already), and whether there are more."""
+    rows = list(conn.execute(query.limit(limit + 1)).all())
+    return rows[:limit], len(rows) > limit
+
+
 def _merged(queries: Iterable[Iterable[Any]], key: Any, limit: int, reverse: bool = False) -> list:
     """The first ``limit`` items of several lists each already in ``key`` order."""
     out = []
@@ -189,9 +204,8 @@ def location(conn: Connection) -> str:
     return conn.engine.url.render_as_string(hide_password=True)
 
 
-_RUN_COLUMNS = (runs.c.id, runs.c.run_id, runs.c.flow_name, runs.c.state, runs.c.message, runs.c.parameters,
-                runs.c.started_at, runs.c.ended_at, runs.c.resumed_from, runs.c.hostname, runs.c.pid,
-                runs.c.record_error, runs.c.tags, runs.c.state_version, runs.c.created_at, runs.c.idempotency_key)
+_RUN_COLUMNS = (runs.c.id, *(runs.c[name] for name in RUN_COLUMNS), runs.c.tags, runs.c.state_version,
+                runs.c.created_at, runs.c.idempotency_key)
 
 
 def _json(text: str | None, default: Any) -> Any:
@@ -202,16 +216,11 @@ def _json(text: str | None, default: Any) -> Any:
 
 
 def _run_info(row: Any) -> RunInfo:
-    (_, run_id, flow_name, state, message, parameters, started_at, ended_at, resumed_from, hostname, pid, note,
-     tags, version, created_at, key) = row
-    if note:
-        message = f"{note} {message}" if message else note
-    params = _json(parameters, {})
-    listed = _json(tags, [])
-    return RunInfo(run_id, flow_name, state, message, params if isinstance(params, dict) else {}, started_at,
-                   ended_at, resumed_from, hostname, pid, note,
-                   tuple(str(t) for t in listed) if isinstance(listed, list) else (), int(version or 0), created_at,
-                   key)
+    tags = _json(row.tags, [])
+    return read_run(tuple(row)[1:1 + len(RUN_COLUMNS)], RunInfo,
+                    tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
+                    state_version=int(row.state_version or 0), created_at=row.created_at,
+                    idempotency_key=row.idempotency_key)
 
 
 def run_key(conn: Connection, run_id: str) -> int | None:
@@ -278,14 +287,13 @@ def list_runs(conn: Connection, *, flow_name: str | None = None, states: Iterabl
         return Page([], None)
     if wanted is None or len(wanted) == 1:
         query = base if wanted is None else base.where(runs.c.state == wanted[0])
-        rows = conn.execute(query.order_by(*order).limit(limit + 1)).all()
+        rows, more = _first(conn, query.order_by(*order), limit)
     else:
         # One ordered index scan per state, merged: an IN list would be read whole and sorted.
         per_state = [conn.execute(base.where(runs.c.state == s).order_by(*order).limit(limit + 1)).all()
                      for s in wanted]
         rows = _merged(per_state, key=lambda r: (r.started_at, r.id), limit=limit + 1, reverse=True)
-    more = len(rows) > limit
-    rows = rows[:limit]
+        rows, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor("runs", rows[-1].started_at, rows[-1].id) if more else None
     return Page([_run_info(r) for r in rows], next_cursor)
 
@@ -305,9 +313,7 @@ def list_flows(conn: Connection, *, limit: int = 100, cursor: str | None = None)
     if cursor is not None:
         (after,) = decode_cursor(cursor, "flows", (str,))
         query = query.where(flows.c.name > after)
-    rows = conn.execute(query.order_by(flows.c.name).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = _first(conn, query.order_by(flows.c.name), limit)
     return Page([_flow_info(r) for r in rows], encode_cursor("flows", rows[-1].name) if more else None)
 
 
@@ -324,15 +330,8 @@ def get_flow(conn: Connection, name: str) -> FlowInfo | None:
 def _task_list(conn: Connection, key: int) -> tuple[list, bytes, dict]:
     """A run's ``run_tasks`` row: ``[(task_id, name, slug, is_mapped, approved)]`` in
     display order, each task's own code byte, the widths of mapped tasks."""
-    row = conn.execute(select(tasks_table.c.ids, tasks_table.c.names, tasks_table.c.slugs, tasks_table.c.mapped,
-                              tasks_table.c.approved, tasks_table.c.codes, tasks_table.c.widths)
-                       .where(tasks_table.c.run == key)).first()
-    if row is None:
-        return [], b"", {}
-    listed = list(zip(json.loads(row.ids), json.loads(row.names), json.loads(row.slugs), map(bool, row.mapped),
-                      map(bool, row.approved), strict=True))
-    widths = {int(k): v for k, v in json.loads(row.widths).items()} if row.widths else {}
-    return listed, bytes(row.codes or b""), widths
+    return read_run_tasks(conn.execute(select(*(tasks_table.c[name] for name in RUN_TASKS_COLUMNS))
+                                       .where(tasks_table.c.run == key)).first())
 
 
 def _own_states(conn: Connection, key: int, task_ids: list) -> dict:
@@ -369,33 +368,12 @@ def run_tasks(conn: Connection, run_id: str) -> list[TaskInfo]:
     Raises :class:`UnknownRunError`."""
     key = _key_or_raise(conn, run_id)
     listed, codes, widths = _task_list(conn, key)
-    reported = [t[0] for t in listed if t[0] < len(codes) and codes[t[0]] != _UNREPORTED]
+    reported = [t[0] for t in listed if t[0] < len(codes) and codes[t[0]] != UNREPORTED]
     own = _own_states(conn, key, reported)
     counts = _counts(conn, key)
-    out = []
-    for task_id, name, slug, is_mapped, approved in listed:
-        by_code = counts.get(task_id, {})
-        code, run_count, message, location_ = _own_state(own, codes, task_id) or (None, None, None, None)
-        if code is None and by_code:
-            code = _core.MAPPED
-        out.append(TaskInfo(
-            task_id=task_id, name=name, slug=slug, is_mapped=is_mapped, width=widths.get(task_id), code=code,
-            run_count=run_count, message=message, result_location=location_,
-            counts={state_name(c): n for c, n in by_code.items()},
-            failed_count=sum(n for c, n in by_code.items() if c in FAILED_CODES), approved=approved))
-    return out
-
-
-def _own_state(rows: dict, codes: bytes, task_id: int) -> tuple | None:
-    """A task's own ``(code, run_count, message, result_location)``: its row if it has
-    one, else its byte (a plain success, or a bare code), None if it never reported."""
-    found = rows.get(task_id)
-    if found is not None:
-        return found
-    code = codes[task_id] if task_id < len(codes) else _UNREPORTED
-    if code == _UNREPORTED:
-        return None
-    return (code, 1, SUCCEEDED, None) if code == _SUCCESS else (code, 1, None, None)
+    return [TaskInfo(task_id=task_id, name=name, slug=slug, is_mapped=is_mapped, width=widths.get(task_id),
+                     approved=approved, **task_state(own_state(own, codes, task_id), counts.get(task_id, {})))
+            for task_id, name, slug, is_mapped, approved in listed]
 
 
 def find_task(tasks: Sequence[TaskSummary], name: str, run_id: str = "") -> TaskSummary:
@@ -417,12 +395,17 @@ def find_task(tasks: Sequence[TaskSummary], name: str, run_id: str = "") -> Task
     raise UnknownTaskError(f"run {run_id} has no task named {name!r} (tasks: {shown}{more})", name)
 
 
+def _find_listed(listed: list, task: str, run_id: str) -> TaskSummary:
+    """:func:`find_task` in a run's task list (see :func:`_task_list`): the task without
+    its state."""
+    tasks = [TaskSummary(task_id=t[0], name=t[1], slug=t[2], is_mapped=t[3], width=None, code=None, run_count=None,
+                         message=None, result_location=None) for t in listed]
+    return find_task(tasks, task, run_id)
+
+
 def _task_key(conn: Connection, run_id: str, task: str) -> tuple[int, TaskSummary]:
     key = _key_or_raise(conn, run_id)
-    listed, _, widths = _task_list(conn, key)
-    tasks = [TaskSummary(task_id=t[0], name=t[1], slug=t[2], is_mapped=t[3], width=widths.get(t[0]), code=None,
-                         run_count=None, message=None, result_location=None) for t in listed]
-    return key, find_task(tasks, task, run_id)
+    return key, _find_listed(_task_list(conn, key)[0], task, run_id)
 
 
 # ----- a task's children ------------------------------------------------------------
@@ -460,19 +443,8 @@ def _rows_of_code(conn: Connection, key: int, task_id: int, code: int, after: in
 def _spans(conn: Connection, key: int, task_id: int, after: int) -> Iterator[tuple[int, int]]:
     """The merged ranges of children of a task that reported, from index ``after + 1``."""
     rows = conn.execute(select(child_spans.c.start, child_spans.c.stop).where(
-        child_spans.c.run == key, child_spans.c.task_id == task_id, child_spans.c.stop > after + 1)
-        .order_by(child_spans.c.start)).all()
-    current: list | None = None
-    for start, stop in rows:
-        start = max(int(start), after + 1)
-        if current is not None and start <= current[1]:
-            current[1] = max(current[1], int(stop))
-            continue
-        if current is not None:
-            yield current[0], current[1]
-        current = [start, int(stop)]
-    if current is not None:
-        yield current[0], current[1]
+        child_spans.c.run == key, child_spans.c.task_id == task_id, child_spans.c.stop > after + 1)).all()
+    return iter(merge_spans((max(int(start), after + 1), int(stop)) for start, stop in rows))
 
 
 def _successes(conn: Connection, key: int, task_id: int, after: int, limit: int, with_traceback: bool,
@@ -552,7 +524,7 @@ def child(conn: Connection, run_id: str, task: str, index: int) -> ChildInfo | N
         return _child(found.task_id, row, True)
     if index < 0:
         codes = conn.execute(select(tasks_table.c.codes).where(tasks_table.c.run == key)).scalar() or b""
-        state = _own_state({}, bytes(codes), found.task_id)
+        state = own_state({}, bytes(codes), found.task_id)
         if state is None:
             return None
         code, run_count, message, location_ = state
@@ -584,9 +556,7 @@ def run_logs(conn: Connection, run_id: str, *, task: str | None = None, map_inde
     query: Select = select(logs.c.id, logs.c.task_id, logs.c.map_index, logs.c.created_at, logs.c.level,
                            logs.c.levelname, logs.c.logger, logs.c.message).where(logs.c.run == key)
     if task is not None:
-        summaries = [TaskSummary(task_id=t[0], name=t[1], slug=t[2], is_mapped=t[3], width=None, code=None,
-                                 run_count=None, message=None, result_location=None) for t in listed]
-        query = query.where(logs.c.task_id == find_task(summaries, task, run_id).task_id)
+        query = query.where(logs.c.task_id == _find_listed(listed, task, run_id).task_id)
     if map_index is not None:
         query = query.where(logs.c.map_index == map_index)
     if min_level is not None:
@@ -596,9 +566,7 @@ def run_logs(conn: Connection, run_id: str, *, task: str | None = None, map_inde
     if cursor is not None:
         (after,) = decode_cursor(cursor, "logs", (int,))
         query = query.where(logs.c.id > after)
-    rows = conn.execute(query.order_by(logs.c.id).limit(limit + 1)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = _first(conn, query.order_by(logs.c.id), limit)
     items = [LogLine(r.task_id, names.get(r.task_id) if r.task_id is not None else None,
                      None if r.map_index < 0 else r.map_index, r.created_at, r.level, r.levelname, r.logger,
                      r.message) for r in rows]

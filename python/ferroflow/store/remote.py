@@ -58,7 +58,6 @@ from pathlib import Path
 from typing import Any
 
 from ferroflow.store import items
-from ferroflow.store.base import RunStore
 from ferroflow.store.errors import ResumeRefusedError, RunLostError, StateStoreError
 from ferroflow.store.orphans import HEARTBEAT_SECONDS
 from ferroflow.store.wire import batch_body
@@ -105,7 +104,7 @@ class _Batch:
     body: bytes  # the request's JSON body
 
 
-class RemoteRunStore(RunStore):
+class RemoteRunStore(items.ItemStore):
     """A run store on a ferroflow server (see the module docstring).
 
     Args:
@@ -197,23 +196,10 @@ class RemoteRunStore(RunStore):
         with self._lock:  # (its batch, cut at once, carries the run's token)
             self._owned.pop(str(run_id), None)
 
-    def record_states(self, run_id, rows):
-        rows = rows if isinstance(rows, list) else list(rows)
-        if rows:
-            self._put(items.states(run_id, rows))
-
     def record_report(self, run_id, reports, details=None, *, plain=False):
         reports = reports if type(reports) is list else list(reports)
         if reports:
             self._put(items.report(run_id, reports, details, plain))
-
-    def record_width(self, run_id, task_id, width):
-        self._put(items.width(run_id, task_id, width))
-
-    def record_logs(self, run_id, rows):
-        rows = rows if isinstance(rows, list) else list(rows)
-        if rows:
-            self._put(items.logs(run_id, rows))
 
     def check_lease(self, run_id) -> None:
         lost = self._lost.get(str(run_id))

@@ -65,7 +65,6 @@ How it stays cheap and safe with several processes on one database:
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -80,11 +79,8 @@ from ferroflow.store.base import (
     ChildState,
     LogLine,
     ResumeInfo,
-    RunStore,
-    RunSummary,
     TaskResume,
     TaskSummary,
-    state_name,
 )
 from ferroflow.store.database import DEFAULT_BUSY_TIMEOUT
 from ferroflow.store.dialects import Dialect, dialect_for
@@ -94,6 +90,15 @@ from ferroflow.store.errors import (
     StateStoreError,
     UnknownRunError,
 )
+from ferroflow.store.layout import (
+    RUN_COLUMNS,
+    RUN_TASKS_COLUMNS,
+    merge_spans,
+    own_state,
+    read_run,
+    read_run_tasks,
+    task_state,
+)
 from ferroflow.store.migrations import migrate, up_to_date
 from ferroflow.store.orphans import (
     CRASHED,
@@ -102,7 +107,7 @@ from ferroflow.store.orphans import (
     check_timeout,
     orphan_message,
 )
-from ferroflow.store.transaction import Caches, Skip, Transaction, merge_spans, own_state, read_task_list, transaction
+from ferroflow.store.transaction import Caches, Skip, Transaction, transaction
 from ferroflow.store.writer import _PROCESS, Writer
 
 __all__ = ["SQLRunStore", "DEFAULT_FLUSH_INTERVAL", "DEFAULT_FLUSH_ROWS", "DEFAULT_MAX_PENDING"]
@@ -113,11 +118,11 @@ DEFAULT_FLUSH_ROWS = 5_000
 DEFAULT_MAX_PENDING = 200_000
 
 _SUCCESS = _core.SUCCESS
-_RUN_COLUMNS = ("run_id, flow_name, state, message, parameters, started_at, ended_at, resumed_from, hostname, pid, "
-                "record_error")
+_RUN_COLUMNS = ", ".join(RUN_COLUMNS)
+_RUN_TASKS_COLUMNS = ", ".join(RUN_TASKS_COLUMNS)
 
 
-class SQLRunStore(RunStore):
+class SQLRunStore(items.ItemStore):
     """A run store in a SQL database: an SQLite file or PostgreSQL (see the module
     docstring).
 
@@ -296,11 +301,6 @@ class SQLRunStore(RunStore):
     def end_run(self, run_id, state_name, message=None, ended_at=None):
         self._put(items.end(run_id, state_name, message, ended_at))
 
-    def record_states(self, run_id, rows):
-        rows = rows if isinstance(rows, list) else list(rows)
-        if rows:
-            self._put(items.states(run_id, rows))
-
     def record_report(self, run_id, reports, details=None, *, plain=False):
         if type(reports) is not list:
             reports = list(reports)
@@ -312,14 +312,6 @@ class SQLRunStore(RunStore):
             writer.put(item)  # (what _put does then: called once per round of a run)
         else:
             self._put(item)
-
-    def record_width(self, run_id, task_id, width):
-        self._put(items.width(run_id, task_id, width))
-
-    def record_logs(self, run_id, rows):
-        rows = rows if isinstance(rows, list) else list(rows)
-        if rows:
-            self._put(items.logs(run_id, rows))
 
     def check_lease(self, run_id) -> None:
         if self._closed:
@@ -402,12 +394,12 @@ class SQLRunStore(RunStore):
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        return self._query(lambda c: [_run_summary(r) for r in c.execute(sql, args)])
+        return self._query(lambda c: [read_run(r) for r in c.execute(sql, args)])
 
     def get_run(self, run_id):
         def get(c):
             row = c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            return None if row is None else _run_summary(row)
+            return None if row is None else read_run(row)
 
         return self._query(get)
 
@@ -420,13 +412,7 @@ class SQLRunStore(RunStore):
     def _run_tasks(self, c: Any, key: int) -> tuple:
         """A run's ``run_tasks`` row: its task list (``(task_id, name, slug, is_mapped,
         approved)`` in display order), each task's own code byte, the widths."""
-        row = c.execute("SELECT ids, names, slugs, mapped, approved, codes, widths FROM run_tasks WHERE run = ?",
-                        (key,)).fetchone()
-        if row is None:
-            return [], b"", {}
-        codes, widths = row[5], row[6]
-        return (read_task_list(*row[:5]), codes or b"",
-                {int(k): v for k, v in json.loads(widths).items()} if widths else {})
+        return read_run_tasks(c.execute(f"SELECT {_RUN_TASKS_COLUMNS} FROM run_tasks WHERE run = ?", (key,)).fetchone())
 
     def task_states(self, run_id, failed_limit=100):
         def get(c):
@@ -445,9 +431,9 @@ class SQLRunStore(RunStore):
             result = []
             for task_id, name, slug, is_mapped, _ in listed:
                 by_code = counts.get(task_id, {})
-                failed_count = sum(n for code, n in by_code.items() if code in FAILED_CODES)
+                state = task_state(own_state(own, codes, task_id), by_code)
                 failed = []
-                if failed_count and failed_limit != 0:
+                if state["failed_count"] and failed_limit != 0:
                     sql = ("SELECT map_index, code, run_count, message, result_location, traceback FROM task_runs "
                            f"WHERE run = ? AND task_id = ? AND map_index >= 0 AND code IN "
                            f"({', '.join(str(x) for x in sorted(FAILED_CODES))}) ORDER BY map_index")
@@ -456,14 +442,9 @@ class SQLRunStore(RunStore):
                         sql += " LIMIT ?"
                         args += (int(failed_limit),)
                     failed = [ChildState(task_id, *r) for r in c.execute(sql, args)]
-                code, run_count, message, location = own_state(own, codes, task_id) or (None, None, None, None)
-                if code is None and by_code:
-                    code = _core.MAPPED  # children reported, the parent not (yet)
                 result.append(TaskSummary(
                     task_id=task_id, name=name, slug=slug, is_mapped=is_mapped, width=widths.get(task_id),
-                    code=code, run_count=run_count, message=message, result_location=location,
-                    counts={state_name(code_): n for code_, n in by_code.items()},
-                    failed_children=failed, failed_count=failed_count, traceback=tracebacks.get(task_id)))
+                    failed_children=failed, traceback=tracebacks.get(task_id), **state))
             return result
 
         return self._query(get)
@@ -513,7 +494,7 @@ class SQLRunStore(RunStore):
     def resume_info(self, run_id):
         def get(c):
             key = self._run_key(c, run_id)
-            run = _run_summary(c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (key,)).fetchone())
+            run = read_run(c.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (key,)).fetchone())
             listed, codes, widths = self._run_tasks(c, key)
             own: dict = {}
             children: dict = {}
@@ -673,23 +654,6 @@ class SQLRunStore(RunStore):
                 (state, message, last, key, beat)).rowcount]
 
         return self._query(mark, write=True)
-
-
-# ----------------------------------------------------------------------------------
-# schema
-# ----------------------------------------------------------------------------------
-
-
-def _run_summary(row: tuple) -> RunSummary:
-    run_id, flow_name, state, message, parameters, started_at, ended_at, resumed_from, hostname, pid, note = row
-    try:
-        params = json.loads(parameters)
-    except ValueError:
-        params = {}
-    if note:
-        message = f"{note} {message}" if message else note
-    return RunSummary(run_id, flow_name, state, message, params, started_at, ended_at, resumed_from, hostname, pid,
-                      note)
 
 
 class _Borrowed:

@@ -26,11 +26,12 @@ from ferroflow.store.base import SUCCEEDED, to_epoch
 from ferroflow.store.dialects import Dialect
 from ferroflow.store.errors import RunLostError, StateStoreError
 from ferroflow.store.items import bound_traceback, to_detail
+from ferroflow.store.layout import UNREPORTED, merge_spans, read_widths
 
-__all__ = ["Transaction", "Skip", "RunTasks", "Caches", "transaction", "merge_spans", "own_state", "read_task_list"]
+__all__ = ["Transaction", "Skip", "RunTasks", "Caches", "transaction"]
 
 _SUCCESS = _core.SUCCESS
-_UNKNOWN = 0xFF  # "never reported" in a writer's per-child code cache
+_UNKNOWN = UNREPORTED  # "never reported" in a writer's per-child code cache and a run's task codes
 _FLAGS_OFF = bytes(b & 0x7F for b in range(256))  # drops RETRY_OK (0x80)
 _NCODES = len(_core.STATE_NAMES)
 _BLOCK = 512
@@ -431,8 +432,7 @@ class Transaction:
         row = c.execute("SELECT codes, widths FROM run_tasks WHERE run = ?", (key,)).fetchone()
         codes, widths = row if row is not None else (b"", None)
         rowed = {r[0] for r in c.execute("SELECT task_id FROM task_runs WHERE run = ? AND map_index = -1", (key,))}
-        return RunTasks(bytearray(codes or b""), rowed,
-                         {int(k): v for k, v in json.loads(widths).items()} if widths else {})
+        return RunTasks(bytearray(codes or b""), rowed, read_widths(widths))
 
     def _task(self, own: RunTasks, key: int, task_id: int, code: int, run_count: int, message, location,
               now: float, traceback: str | None = None) -> None:
@@ -632,25 +632,6 @@ class Transaction:
                 and threading.active_count() <= 3)
 
 
-def own_state(rows: dict, codes: bytes, task_id: int) -> tuple | None:
-    """A task's own recorded ``(code, run_count, message, result_location)``: its
-    ``task_runs`` row (in ``rows``, by task id) if it has one, else what its byte in
-    ``run_tasks.codes`` says (a plain success), or None if it never reported."""
-    found = rows.get(task_id)
-    if found is not None:
-        return found
-    code = codes[task_id] if task_id < len(codes) else _UNKNOWN
-    if code == _UNKNOWN:
-        return None
-    return (code, 1, SUCCEEDED, None) if code == _SUCCESS else (code, 1, None, None)
-
-
-def read_task_list(ids: str, names: str, slugs: str, mapped: bytes, approved: bytes) -> list:
-    """``run_tasks``' task list as ``(task_id, name, slug, is_mapped, approved)`` tuples."""
-    return list(zip(json.loads(ids), json.loads(names), json.loads(slugs), map(bool, mapped), map(bool, approved),
-                    strict=True))
-
-
 class RunTasks:
     """What the writer knows of one run's tasks between its transactions (the
     ``run_tasks`` row, and which tasks have a task-level ``task_runs`` row), so that
@@ -664,16 +645,3 @@ class RunTasks:
         self.codes = codes
         self.rowed = rowed
         self.widths = widths
-
-
-def merge_spans(spans: list) -> list:
-    """Sort and merge overlapping or adjacent ``(start, stop)`` ranges."""
-    merged: list = []
-    for start, stop in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            if stop > merged[-1][1]:
-                merged[-1] = (merged[-1][0], stop)
-        else:
-            merged.append((start, stop))
-    return merged
-

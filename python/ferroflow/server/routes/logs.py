@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from ferroflow.server.auth import requires
 from ferroflow.server.deps import Reading, RunId
 from ferroflow.server.errors import Problem
-from ferroflow.server.models import LogOut, LogPage, LogQuery
+from ferroflow.server.models import LogPage, LogQuery
 from ferroflow.store import queries
 
 __all__ = ["router", "parse_level"]
@@ -47,4 +47,4 @@ def run_logs(run_id: RunId, q: Annotated[LogQuery, Query()], conn: Reading) -> L
         raise Problem(422, str(exc), errors=[{"field": "query.min_level", "message": str(exc)}]) from exc
     page = queries.run_logs(conn, run_id.lower(), task=q.task, map_index=q.map_index, min_level=level, text=q.text,
                             limit=q.limit, cursor=q.cursor)
-    return LogPage(items=[LogOut.model_validate(line) for line in page.items], next_cursor=page.next_cursor)
+    return LogPage(items=page.items, next_cursor=page.next_cursor)
