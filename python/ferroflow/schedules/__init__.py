@@ -14,11 +14,11 @@ by its adjustments; ``schedule.next(n)`` lists the coming times::
 A naive datetime given to a schedule is taken as UTC (as in Prefect 1), and bad input
 (a malformed cron string, a date that is not a datetime, a non-positive interval)
 raises :class:`ScheduleError` when the object is built. :func:`run_on_schedule` calls a function at each coming
-time. See ``docs/schedules.md``.
+time; :func:`to_spec` and :func:`from_spec` turn a schedule into JSON and back. See ``docs/schedules.md``.
 """
 
 from ferroflow.errors import ScheduleError
-from ferroflow.schedules import adjustments, clocks, filters
+from ferroflow.schedules import adjustments, clocks, filters, spec
 from ferroflow.schedules.clocks import Clock, ClockEvent, CronClock, DatesClock, IntervalClock
 from ferroflow.schedules.runner import run_on_schedule
 from ferroflow.schedules.schedules import (
@@ -27,6 +27,7 @@ from ferroflow.schedules.schedules import (
     IntervalSchedule,
     Schedule,
 )
+from ferroflow.schedules.spec import from_spec, to_spec
 
 __all__ = [
     "MAX_EVENTS_SCANNED",
@@ -42,5 +43,8 @@ __all__ = [
     "adjustments",
     "clocks",
     "filters",
+    "from_spec",
     "run_on_schedule",
+    "spec",
+    "to_spec",
 ]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pendulum
 
 from ferroflow.errors import ScheduleError
+from ferroflow.schedules._recorded import Recorded
 
 __all__ = ["add", "next_weekday"]
 
@@ -32,7 +33,7 @@ def add(interval: _dt.timedelta) -> Adjustment:
     def _add(dt: _dt.datetime) -> _dt.datetime:
         return pendulum.instance(dt) + interval
 
-    return _add
+    return Recorded("add", (interval,), _add)
 
 
 def next_weekday(dt: _dt.datetime) -> _dt.datetime:

@@ -2,7 +2,8 @@
 
 A filter is any callable ``f(dt) -> bool`` taking an event's start time. The ones here
 come in two kinds: plain predicates (``is_weekday``) and factories that build one
-(``at_time(time(9))``). Factories check their arguments when called and raise
+(``at_time(time(9))``; what they build remembers its arguments, so that
+:mod:`ferroflow.schedules.spec` can store it as JSON). Factories check their arguments when called and raise
 :class:`~ferroflow.errors.ScheduleError` on bad input.
 
 Calendar and clock filters (``on_date``, ``at_time``, ``is_weekday``, ...) read the
@@ -18,6 +19,7 @@ from collections.abc import Callable
 
 from ferroflow.errors import ScheduleError
 from ferroflow.schedules import _time
+from ferroflow.schedules._recorded import Recorded
 
 __all__ = [
     "at_time",
@@ -63,7 +65,7 @@ def on_datetime(dt: _dt.datetime) -> Filter:
     def _on_datetime(candidate: _dt.datetime) -> bool:
         return _time.to_utc(candidate) == target
 
-    return _on_datetime
+    return Recorded("on_datetime", (dt,), _on_datetime)
 
 
 def between_datetimes(start: _dt.datetime, end: _dt.datetime) -> Filter:
@@ -78,7 +80,7 @@ def between_datetimes(start: _dt.datetime, end: _dt.datetime) -> Filter:
     def _between_datetimes(candidate: _dt.datetime) -> bool:
         return low <= _time.to_utc(candidate) <= high
 
-    return _between_datetimes
+    return Recorded("between_datetimes", (start, end), _between_datetimes)
 
 
 def on_date(month: int, day: int) -> Filter:
@@ -88,7 +90,7 @@ def on_date(month: int, day: int) -> Filter:
     def _on_date(candidate: _dt.datetime) -> bool:
         return (candidate.month, candidate.day) == (month, day)
 
-    return _on_date
+    return Recorded("on_date", (month, day), _on_date)
 
 
 def between_dates(start_month: int, start_day: int, end_month: int, end_day: int) -> Filter:
@@ -109,7 +111,7 @@ def between_dates(start_month: int, start_day: int, end_month: int, end_day: int
             return low <= date <= high
         return date >= low or date <= high
 
-    return _between_dates
+    return Recorded("between_dates", (start_month, start_day, end_month, end_day), _between_dates)
 
 
 def at_time(t: _dt.time) -> Filter:
@@ -119,7 +121,7 @@ def at_time(t: _dt.time) -> Filter:
     def _at_time(candidate: _dt.datetime) -> bool:
         return candidate.time() == target
 
-    return _at_time
+    return Recorded("at_time", (t,), _at_time)
 
 
 def between_times(start: _dt.time, end: _dt.time) -> Filter:
@@ -137,7 +139,7 @@ def between_times(start: _dt.time, end: _dt.time) -> Filter:
             return low <= now <= high
         return now >= low or now <= high
 
-    return _between_times
+    return Recorded("between_times", (start, end), _between_times)
 
 
 def is_weekday(dt: _dt.datetime) -> bool:
@@ -175,4 +177,4 @@ def is_day_of_week(day_of_week: int) -> Filter:
     def _is_day_of_week(candidate: _dt.datetime) -> bool:
         return candidate.weekday() == day_of_week
 
-    return _is_day_of_week
+    return Recorded("is_day_of_week", (day_of_week,), _is_day_of_week)
