@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import json
+import zoneinfo
 from datetime import time, timedelta
 
 import pendulum
@@ -61,6 +62,8 @@ SCHEDULES = {
     "interval-fixed-offset": Schedule([IntervalClock(
         timedelta(hours=5), start_date=_dt.datetime(2024, 1, 1, tzinfo=_dt.timezone(
             timedelta(hours=5, minutes=30))))]),
+    "interval-stdlib-zoneinfo": Schedule([IntervalClock(timedelta(hours=6), start_date=_dt.datetime(
+        2024, 3, 30, 23, tzinfo=zoneinfo.ZoneInfo(LONDON)))]),
     "interval-naive-start": Schedule([IntervalClock(timedelta(hours=3),
                                                     start_date=_dt.datetime(2024, 1, 1, 4))]),
     "cron-ny-dst-skipped": CronSchedule("30 2 * * *", start_date=ny(2024, 1, 1)),
