@@ -86,7 +86,7 @@ def test_a_database_that_cannot_be_opened_is_said_and_nothing_is_served(tmp_path
 
 def test_migrate_creates_the_schema_and_says_so(database_url):
     done = ferroflow("server", "migrate", "--database", database_url)
-    assert done.returncode == 0 and "schema 6" in done.stdout
+    assert done.returncode == 0 and "schema 7" in done.stdout
     assert ferroflow("server", "migrate", "--database", database_url).returncode == 0  # again: nothing to do
 
 

@@ -58,7 +58,7 @@ def at_revision(url, revision):
 
 def test_a_new_store_has_the_current_schema(database_url):
     with SQLRunStore(database_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.schema_version() == SCHEMA_VERSION == 7
     assert tables(database_url) == TABLES
     info = dict(query(database_url, "SELECT key, value FROM meta"))
     assert info["schema_version"] == str(SCHEMA_VERSION)
@@ -140,7 +140,7 @@ def test_a_newer_schema_is_refused(database_url):
     SQLRunStore(database_url).close()
     execute(database_url, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StateStoreError, match=r"newer schema: cannot open the run store .*schema version 99; "
-                                              r"this ferroflow knows versions up to 6: upgrade ferroflow"):
+                                              r"this ferroflow knows versions up to 7: upgrade ferroflow"):
         SQLRunStore(database_url)
 
 
@@ -200,7 +200,7 @@ def test_stores_of_every_older_version_are_migrated(tmp_path, version):
     path = tmp_path / "runs.db"
     store_at_version(path, version)
     with SQLiteRunStore(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 6
+        assert store.schema_version() == SCHEMA_VERSION == 7
         assert store.integrity_check() == "ok"
         old = store.get_run("old")
         assert (old.state, old.parameters) == ("Failed", {"n": 3, "day": "datetime.date(2026, 1, 2)"})
@@ -221,7 +221,7 @@ def test_stores_of_every_older_version_are_migrated(tmp_path, version):
     assert tables(f"sqlite:///{path}") == TABLES
     assert [json.loads(x) for x in listed[:3]] == [[0], ["t"], ["t-1"]]
     assert listed[3:] == (b"\x00", b"\x00", b"")  # its state stays a task_runs row
-    assert query(f"sqlite:///{path}", "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert query(f"sqlite:///{path}", "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
     assert query(f"sqlite:///{path}", "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 

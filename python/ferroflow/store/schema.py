@@ -17,12 +17,15 @@ Schema 6 is schema 5 of the hand-written SQLite store (ferroflow 0.x up to issue
 plus: a failed task run's ``traceback``; a run's ``tags``, ``idempotency_key``,
 ``state_version`` (optimistic concurrency for state changes) and ``created_at``; the
 ``flows``, ``run_tags``, ``api_keys``, ``secrets`` and ``ingest_batches`` tables.
+Schema 7 adds ``deployments`` and ``work_pools``, and a run's ``deployment_id`` and
+``scheduled_time`` (unique together).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -33,6 +36,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    false,
 )
 
 from ferroflow.store.migrations import SCHEMA_VERSION
@@ -53,9 +57,11 @@ __all__ = [
     "api_keys",
     "secrets",
     "ingest_batches",
+    "work_pools",
+    "deployments",
 ]
 
-# SCHEMA_VERSION (6), the schema version this ferroflow writes, also kept in ``meta``
+# SCHEMA_VERSION (7), the schema version this ferroflow writes, also kept in ``meta``
 # (key ``schema_version``) so that an older ferroflow refuses a newer store by name, is
 # defined beside the migrations' head revision (opening a store compares them without
 # importing SQLAlchemy).
@@ -105,10 +111,16 @@ runs = Table(
     Column("idempotency_key", Text, unique=True),
     Column("state_version", Integer, nullable=False, server_default="0"),
     Column("created_at", _TIME),
+    # schema 7: the deployment a run is of, and the time its schedule set for it
+    Column("deployment_id", _ID),
+    Column("scheduled_time", _TIME),
 )
 Index("runs_by_start", runs.c.started_at)
 Index("runs_by_flow", runs.c.flow_name, runs.c.started_at)
 Index("runs_by_state", runs.c.state, runs.c.started_at)
+# Each (deployment, scheduled time) at most once: what makes scheduling exactly-once.
+# NULLs never collide (a run of no deployment, a manual run), on either database.
+Index("uq_runs_deployment_time", runs.c.deployment_id, runs.c.scheduled_time, unique=True)
 
 #: A run's tasks in one row: the task list by columns (JSON arrays of ids, names and
 #: slugs; one byte per task for ``mapped`` and ``approved``), written once; ``codes``,
@@ -245,4 +257,40 @@ ingest_batches = Table(
     Column("batch_id", Text, primary_key=True),
     Column("run", _ID),
     Column("received_at", _TIME, nullable=False),
+)
+
+#: Work pools: where a deployment's runs are picked up by workers (a pool named by a
+#: deployment is made when first named). ``concurrency_limit`` NULL: no limit.
+work_pools = Table(
+    "work_pools", metadata,
+    Column("name", Text, primary_key=True),
+    Column("concurrency_limit", Integer),
+    Column("paused", Boolean(name="ck_work_pools_paused"), nullable=False, server_default=false()),
+    Column("created_at", _TIME, nullable=False),
+)
+
+#: Deployments: named, stored recipes of flow runs. ``entrypoint`` is
+#: ``path/to/file.py:flow`` or ``package.module:flow``; ``parameters``, ``tags`` and
+#: ``executor_options`` are JSON; ``schedule`` is a schedule's JSON spec
+#: (:func:`ferroflow.schedules.spec.to_spec`) or NULL; ``catchup`` is ``latest`` or
+#: ``all`` (which missed runs start after downtime).
+deployments = Table(
+    "deployments", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("flow_name", Text, nullable=False),
+    Column("entrypoint", Text, nullable=False),
+    Column("parameters", Text, nullable=False, server_default="{}"),
+    Column("schedule", Text),
+    Column("pool", Text, nullable=False, server_default="default"),
+    Column("tags", Text, nullable=False, server_default="[]"),
+    Column("executor", Text),
+    Column("executor_options", Text, nullable=False, server_default="{}"),
+    Column("retries", Integer, nullable=False, server_default="0"),
+    Column("concurrency_limit", Integer),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("paused", Boolean(name="ck_deployments_paused"), nullable=False, server_default=false()),
+    Column("catchup", Text, nullable=False, server_default="latest"),
+    Column("created_at", _TIME, nullable=False),
+    Column("updated_at", _TIME, nullable=False),
 )
