@@ -94,12 +94,15 @@ def _same(run: RunInfo, flow_name: str, parameters: Mapping[str, Any], tags: tup
 
 def create_run(engine: Engine, flow_name: str, parameters: Mapping[str, Any] | None = None,
                tags: Iterable[str] = (), idempotency_key: str | None = None,
-               scheduled_start: float | None = None) -> tuple[RunInfo, bool]:
+               scheduled_start: float | None = None, deployment_id: int | None = None,
+               scheduled_time: float | None = None) -> tuple[RunInfo, bool]:
     """A new run of ``flow_name`` in state ``Scheduled`` (``started_at``: when it is to
     start, default now), with ``parameters`` (JSON values) and ``tags``; the flow is
     registered if new. Returns ``(run, created)``: with an ``idempotency_key`` used
     before, the run made then and False (:class:`IdempotencyConflictError` when that run
-    was asked for with other values); two requests racing with one key get one run."""
+    was asked for with other values); two requests racing with one key get one run.
+    ``deployment_id`` and ``scheduled_time`` mark a run of a deployment (and the time its
+    schedule set for it: unique per deployment)."""
     parameters = dict(parameters or {})
     tags = tuple(dict.fromkeys(tags))
     if idempotency_key is not None:
@@ -114,7 +117,8 @@ def create_run(engine: Engine, flow_name: str, parameters: Mapping[str, Any] | N
             key = conn.execute(runs.insert().values(
                 run_id=run_id, flow_name=flow_name, parameters=json.dumps(parameters), state="Scheduled",
                 started_at=now if scheduled_start is None else float(scheduled_start), tags=json.dumps(list(tags)),
-                idempotency_key=idempotency_key, state_version=0, created_at=now).returning(runs.c.id)).scalar_one()
+                idempotency_key=idempotency_key, state_version=0, created_at=now, deployment_id=deployment_id,
+                scheduled_time=scheduled_time).returning(runs.c.id)).scalar_one()
             if tags:
                 conn.execute(run_tags.insert(), [{"run": key, "tag": tag} for tag in tags])
             upsert = _insert(conn, flows).values(name=flow_name, created_at=now, updated_at=now, parameters="{}")
