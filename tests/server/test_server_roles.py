@@ -47,6 +47,15 @@ EXAMPLES: dict = {
     ("POST", "/api/v1/records"): ("run", "POST", "/api/v1/records",
                                   {"batch_id": "0123abcd", "tokens": {}, "items": []}, 200),
     ("GET", "/api/v1/runs/{run_id}/resume"): ("run", "GET", "/api/v1/runs/{run}/resume", None, 200),
+    ("PUT", "/api/v1/deployments/{name}"): ("run", "PUT", "/api/v1/deployments/nightly",
+                                            {"entrypoint": "etl.py:etl"}, 200),
+    ("GET", "/api/v1/deployments"): ("read", "GET", "/api/v1/deployments", None, 200),
+    ("GET", "/api/v1/deployments/{name}"): ("read", "GET", "/api/v1/deployments/nightly", None, 200),
+    ("POST", "/api/v1/deployments/{name}/pause"): ("run", "POST", "/api/v1/deployments/nightly/pause", None, 200),
+    ("POST", "/api/v1/deployments/{name}/resume"): ("run", "POST", "/api/v1/deployments/nightly/resume", None, 200),
+    ("DELETE", "/api/v1/deployments/{name}"): ("admin", "DELETE", "/api/v1/deployments/nightly", None, 204),
+    ("POST", "/api/v1/deployments/{name}/runs"): ("run", "POST", "/api/v1/deployments/nightly/runs",
+                                                  {"parameters": {"n": 2}}, 201),
 }
 
 ROLES = ("read", "run", "admin")
@@ -117,6 +126,9 @@ def world(engine, keys, monkeypatch):
         sample.key_id = create_key(conn, "doomed", "read")[1].id
     monkeypatch.setenv(KEY_ENV, Fernet.generate_key().decode())
     set_secret(engine, "warehouse", "s3cr3t-value")
+    from ferroflow.store.deployments import deploy
+
+    deploy(engine, "nightly", "etl.py:etl")
     return sample
 
 

@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="show the full traceback of each failed plugin")
     plugins.set_defaults(handler=_cmd_plugins)
 
+    from ferroflow.cli.deployments import add_parsers as add_deployment_parsers
     from ferroflow.cli.runs import add_parsers as add_run_store_parsers
     from ferroflow.cli.secrets import add_parsers as add_secret_parsers
     from ferroflow.cli.server import add_parsers as add_server_parsers
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_store_parsers(sub)  # runs, runs show, logs
     add_server_parsers(sub)  # server start, migrate, create-key, keys, revoke-key, push-spool
     add_secret_parsers(sub)  # secret key, set, ls, rm, rotate
+    add_deployment_parsers(sub)  # deploy, deployments ls, show, pause, resume, delete
     return parser
 
 

@@ -161,6 +161,11 @@ class Client:
         response = self._send("POST", path, json=body)
         return response.json() if response.content else None
 
+    def delete(self, path: str) -> Any:
+        """``DELETE path``; the JSON answer (None for an empty one)."""
+        response = self._send("DELETE", path)
+        return response.json() if response.content else None
+
     def post_raw(self, path: str, body: bytes) -> Any:
         """``POST path`` with ``body``, JSON already; the JSON answer."""
         response = self._send("POST", path, content=body, headers={"Content-Type": "application/json"})

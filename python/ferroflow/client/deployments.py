@@ -1,0 +1,174 @@
+"""Deployments where they live: on a ferroflow server (through its API) or in a
+database directly (:mod:`ferroflow.store.deployments`), behind one interface, so that
+``ferroflow deploy``, ``ferroflow deployments`` and ``Flow.deploy`` take one code path.
+
+:func:`open_deployments` picks the place: the server at ``server`` (or
+``FERROFLOW_API_URL``) when there is one, else the database at ``database`` (or
+``FERROFLOW_DATABASE_URL``, else the embedded SQLite store). Errors are the store's
+either way: :class:`~ferroflow.store.deployments.DeploymentError` for an invalid recipe
+and :class:`~ferroflow.store.deployments.UnknownDeploymentError` for a name no
+deployment has (a server's other errors are :class:`~ferroflow.client.http.ClientError`
+and :class:`~ferroflow.client.http.Unreachable`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from ferroflow.client.http import Client, ClientError, _segment, configured_url, run_from_json
+from ferroflow.store import deployments as store
+from ferroflow.store.deployments import Deployment, DeploymentError, UnknownDeploymentError
+from ferroflow.store.queries import RunInfo
+
+__all__ = ["LocalDeployments", "ServerDeployments", "deploy_flow", "open_deployments", "schedule_spec"]
+
+
+class LocalDeployments:
+    """Deployments in a database (a migrated SQLAlchemy engine)."""
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+        self.where = engine.url.render_as_string(hide_password=True)
+
+    def deploy(self, name: str, **recipe: Any) -> tuple[Deployment, bool]:
+        """Create or update deployment ``name`` (see :func:`ferroflow.store.deployments.deploy`)."""
+        return store.deploy(self.engine, name, **recipe)
+
+    def list(self) -> list[Deployment]:
+        """Every deployment, by name."""
+        return store.list_deployments(self.engine)
+
+    def get(self, name: str) -> Deployment:
+        """One deployment."""
+        return store.get_deployment(self.engine, name)
+
+    def pause(self, name: str) -> Deployment:
+        """Pause a deployment's schedule."""
+        return store.pause_deployment(self.engine, name)
+
+    def resume(self, name: str) -> Deployment:
+        """Resume a deployment's schedule."""
+        return store.resume_deployment(self.engine, name)
+
+    def delete(self, name: str) -> None:
+        """Delete a deployment (its runs stay)."""
+        store.delete_deployment(self.engine, name)
+
+    def run(self, name: str, parameters: Mapping[str, Any] | None = None) -> RunInfo:
+        """A new ``Scheduled`` run of a deployment."""
+        return store.create_manual_run(self.engine, name, parameters)
+
+
+class ServerDeployments:
+    """Deployments on a ferroflow server."""
+
+    def __init__(self, client: Client):
+        self.client = client
+        self.where = client.url
+
+    def _call(self, name: str, method: str, path: str = "", body: Any = None) -> Any:
+        url = f"/api/v1/deployments/{_segment(name)}{path}"
+        try:
+            if method == "DELETE":
+                return self.client.delete(url)
+            if method == "POST":
+                return self.client.post(url, body)
+            return self.client.get(url)
+        except ClientError as exc:
+            if exc.status == 404:
+                raise UnknownDeploymentError(name) from None
+            if exc.status == 422:
+                raise DeploymentError(exc.detail) from None
+            raise
+
+    def deploy(self, name: str, **recipe: Any) -> tuple[Deployment, bool]:
+        """Create or update deployment ``name`` (``PUT /deployments/{name}``)."""
+        try:
+            response = self.client._send("PUT", f"/api/v1/deployments/{_segment(name)}", json=recipe)
+        except ClientError as exc:
+            if exc.status == 422:
+                raise DeploymentError(exc.detail) from None
+            raise
+        return Deployment(**response.json()), response.status_code == 201
+
+    def list(self) -> list[Deployment]:
+        """Every deployment, by name."""
+        return [Deployment(**d) for d in self.client.get("/api/v1/deployments")]
+
+    def get(self, name: str) -> Deployment:
+        """One deployment."""
+        return Deployment(**self._call(name, "GET"))
+
+    def pause(self, name: str) -> Deployment:
+        """Pause a deployment's schedule."""
+        return Deployment(**self._call(name, "POST", "/pause"))
+
+    def resume(self, name: str) -> Deployment:
+        """Resume a deployment's schedule."""
+        return Deployment(**self._call(name, "POST", "/resume"))
+
+    def delete(self, name: str) -> None:
+        """Delete a deployment (its runs stay)."""
+        self._call(name, "DELETE")
+
+    def run(self, name: str, parameters: Mapping[str, Any] | None = None) -> RunInfo:
+        """A new ``Scheduled`` run of a deployment."""
+        return run_from_json(self._call(name, "POST", "/runs", {"parameters": dict(parameters or {})}))
+
+
+@contextmanager
+def open_deployments(server: str | None = None, database: str | None = None) -> Iterator[Any]:
+    """The deployments of the server at ``server`` (default ``FERROFLOW_API_URL``), or,
+    with no server or with ``database`` given, of that database (default
+    ``FERROFLOW_DATABASE_URL``, else the embedded SQLite store), migrated to the current
+    schema. Closed after the block."""
+    url = None if database else (server or configured_url())
+    if url:
+        with Client(url) as client:
+            yield ServerDeployments(client)
+        return
+    from ferroflow.store.database import default_database_url, make_engine
+    from ferroflow.store.migrations import migrate
+
+    engine = make_engine(database or default_database_url())
+    try:
+        migrate(engine)
+        yield LocalDeployments(engine)
+    finally:
+        engine.dispose()
+
+
+def schedule_spec(schedule: Any) -> dict | None:
+    """A schedule as a deployment keeps it: None, a :class:`~ferroflow.schedules.Schedule`
+    (or one clock) as its JSON spec, or a spec as given (checked when stored)."""
+    if schedule is None or isinstance(schedule, dict):
+        return schedule
+    from ferroflow.schedules import Clock, Schedule, to_spec
+
+    if isinstance(schedule, Clock):
+        schedule = Schedule([schedule])
+    try:
+        return to_spec(schedule)
+    except ValueError as exc:
+        raise DeploymentError(f"schedule: {exc}") from None
+
+
+def deploy_flow(flow: Any, name: str, entrypoint: str, *, parameters: Mapping[str, Any] | None = None,
+                schedule: Any = None, server: str | None = None, database: str | None = None,
+                **recipe: Any) -> tuple[Deployment, bool]:
+    """Deploy ``flow`` (loaded from ``entrypoint``) as ``name`` where
+    :func:`open_deployments` says: its parameters checked against the flow's (an
+    unknown name is refused, listing the flow's), ``schedule`` a Schedule, a clock or
+    a spec, the flow's name kept. ``recipe``: the other fields of
+    :func:`ferroflow.store.deployments.deploy`. Returns ``(deployment, created)``."""
+    parameters = dict(parameters or {})
+    known = sorted(p.name for p in flow.parameters())
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise DeploymentError(f"flow {flow.name!r} has no parameter {', '.join(map(repr, unknown))} (its parameters: "
+                              f"{', '.join(known) or 'none'})")
+    with open_deployments(server, database) as place:
+        return place.deploy(name, entrypoint=entrypoint, flow_name=flow.name, parameters=parameters,
+                            schedule=schedule_spec(schedule), **recipe)
