@@ -203,7 +203,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         print("No deployments (make one with `ferroflow deploy FILE.py:FLOW --name NAME`).")
         return EXIT_OK
     rows = [["NAME", "FLOW", "POOL", "SCHEDULE", "PAUSED"]]
-    rows.extend([d.name, d.flow_name, d.pool, _describe_schedule(d.schedule).removeprefix("schedule: "),
+    rows.extend([d.name, d.flow_name, d.pool,
+                  "-" if d.schedule is None else _describe_schedule(d.schedule).removeprefix("schedule: "),
                  "yes" if d.paused else "no"] for d in found)
     print("\n".join(format_table(rows)))
     return EXIT_OK

@@ -1010,6 +1010,66 @@ class Flow:
 
     # ------------------------------------------------------------------- running
 
+    def deploy(
+        self,
+        name: str,
+        *,
+        entrypoint: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        schedule: Any = None,
+        pool: str = "default",
+        tags: Iterable[str] = (),
+        description: str = "",
+        retries: int = 0,
+        concurrency_limit: int | None = None,
+        executor: str | None = None,
+        executor_options: dict[str, Any] | None = None,
+        catchup: str = "latest",
+        server: str | None = None,
+        database: str | None = None,
+    ) -> Any:
+        """Deploy this flow as ``name``: a stored recipe of its runs (docs/deployments.md),
+        on the server at ``server`` (default ``FERROFLOW_API_URL``) or, without one, in
+        the database (``database``, else the default one), as ``ferroflow deploy`` does.
+        Deploying again under ``name`` updates that deployment. Returns the
+        :class:`~ferroflow.store.deployments.Deployment`.
+
+        ``entrypoint`` (``path/to/file.py:flow`` or ``package.module:flow``) defaults to
+        the file of a module holding this flow in a variable (an imported module
+        first, else the calling script) and that variable; ``schedule`` (a
+        Schedule, a clock or a spec) defaults to the flow's own. Raises
+        :class:`~ferroflow.store.deployments.DeploymentError` for an invalid recipe
+        (a parameter the flow does not have, a bad entrypoint, ...)."""
+        import os
+        import sys
+
+        from ferroflow.client.deployments import deploy_flow
+        from ferroflow.store.deployments import DeploymentError
+
+        if entrypoint is None:
+            # The file of a module holding this flow in a variable: an imported module
+            # first (a script that imports the flow and deploys it is not its home),
+            # else the caller's (a script defining the flow and deploying it).
+            spaces = [*(vars(m) for n, m in list(sys.modules.items()) if m is not None and n != "__main__"),
+                      sys._getframe(1).f_globals]
+            found = next(((space["__file__"], variable) for space in spaces
+                          if str(space.get("__file__") or "").endswith(".py")
+                          for variable, value in list(space.items()) if value is self and variable.isidentifier()),
+                         None)
+            if found is None:
+                raise DeploymentError(f"cannot tell which file defines flow {self.name!r}: assign it to a "
+                                      f"module-level variable, or pass entrypoint='path/to/file.py:flow'")
+            path = os.path.abspath(found[0])
+            if path.startswith(os.getcwd() + os.sep):
+                path = os.path.relpath(path)
+            entrypoint = f"{path}:{found[1]}"
+        made, _ = deploy_flow(self, name, entrypoint, parameters=parameters,
+                              schedule=self.schedule if schedule is None else schedule, server=server,
+                              database=database, pool=pool, tags=list(tags), description=description,
+                              retries=retries, concurrency_limit=concurrency_limit, executor=executor,
+                              executor_options=executor_options, catchup=catchup)
+        return made
+
     def run(
         self,
         parameters: dict[str, Any] | None = None,
