@@ -293,3 +293,31 @@ def test_an_up_to_date_sqlite_store_records_without_sqlalchemy(tmp_path, run_pyt
     proc = run_python("-c", code, str(path), env={"FERROFLOW_HOME": str(tmp_path / "home")})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ""
+
+
+def test_a_database_at_schema_6_is_upgraded_to_7_keeping_its_runs(database_url):
+    """Revision 0003 adds the deployments and work pools, and a run's deployment and
+    scheduled time (NULL for the runs there already)."""
+    from alembic import command
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0002")
+            conn.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('schema_version', '6')")
+    finally:
+        engine.dispose()
+    assert "deployments" not in tables(database_url) and "deployment_id" not in columns(database_url, "runs")
+    execute(database_url,
+            "INSERT INTO runs (run_id, flow_name, parameters, state, started_at, ended_at, hostname, pid) "
+            "VALUES ('six', 'etl', '{\"n\": 6}', 'Success', 1.0, 2.0, 'h', 1)")
+    with SQLRunStore(database_url) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 7
+        assert store.get_run("six").parameters == {"n": 6}
+    assert tables(database_url) == TABLES
+    assert query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)] == [("0003",)]
+    assert query(database_url, "SELECT deployment_id, scheduled_time FROM runs") == [(None, None)]
+    execute(database_url, "INSERT INTO deployments (name, flow_name, entrypoint, created_at, updated_at) "
+                          "VALUES ('d', 'etl', 'etl.py:etl', 1.0, 1.0)")
+    assert query(database_url, "SELECT pool, paused, catchup, parameters, tags FROM deployments") in (
+        [("default", 0, "latest", "{}", "[]")], [("default", False, "latest", "{}", "[]")])
