@@ -24,7 +24,7 @@ def ferroflow(*argv, env=None) -> subprocess.CompletedProcess:
 
 def test_health_version_and_openapi_over_http(engine, server):
     assert httpx.get(server.url + "/api/v1/health").json() == {
-        "status": "ok", "database": engine.dialect.name, "schema_version": 6}
+        "status": "ok", "database": engine.dialect.name, "schema_version": 7}
     assert httpx.get(server.url + "/api/v1/version").json()["api"] == "v1"
     document = httpx.get(server.url + "/api/v1/openapi.json").json()
     assert "/api/v1/runs/{run_id}/tasks/{task}/children" in document["paths"]
