@@ -176,3 +176,18 @@ def test_deploy_through_a_real_server_with_keys(database_url, flow_dir, tmp_path
     finally:
         server.kill()
         engine.dispose()
+
+
+def test_the_api_filters_by_pool_and_refuses_unknown_fields(engine):
+    from tests.support.server_data import client_of
+
+    store.deploy(engine, "a", "a.py:f", pool="p1")
+    store.deploy(engine, "b", "a.py:f")
+    with client_of(engine, auth=False) as client:
+        assert [d["name"] for d in client.get("/api/v1/deployments?pool=p1").json()] == ["a"]
+        assert [d["name"] for d in client.get("/api/v1/deployments").json()] == ["a", "b"]
+        assert client.put("/api/v1/deployments/c", json={"entrypoint": "x.py:f", "bogus": 1}).status_code == 422
+        assert client.put("/api/v1/deployments/c", json={"entrypoint": "x.py:f", "retries": -1}).status_code == 422
+        made = client.post("/api/v1/deployments/a/runs")
+        assert made.status_code == 201 and made.json()["state"] == "Scheduled"
+    assert [d.name for d in store.list_deployments(engine)] == ["a", "b"]
