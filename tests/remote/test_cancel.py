@@ -131,6 +131,44 @@ def test_ferroflow_cancel_stops_the_run(server, database_url, tmp_path):
     _check_cancelled(database_url, run_id, out)
 
 
+def test_an_idle_run_learns_of_its_cancel_from_a_heartbeat(server, database_url, tmp_path, monkeypatch):
+    """Nothing recorded after the cancel: only the heartbeat batches (at least every
+    2 s while a run is live) can bring it; the end is then still taken."""
+    import uuid
+
+    from ferroflow.store import RunCancelledError
+    from ferroflow.store.base import TaskList
+    from ferroflow.store.remote import LIVE_HEARTBEAT_SECONDS, RemoteRunStore
+
+    assert LIVE_HEARTBEAT_SECONDS <= 2.0
+    monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path / "home"))
+    store = RemoteRunStore(server.url, flush_timeout=60, exit_timeout=5)
+    run_id = uuid.uuid4().hex
+    try:
+        store.start_run(run_id, "idle", {}, TaskList([0], ["wait"], [None], b"\x00"))
+        store.flush()
+        store.check_lease(run_id)  # (not cancelled: nothing raised)
+        with Client(server.url) as client:
+            assert client.cancel_run(run_id).state == "Cancelling"
+
+            def cancelled():
+                try:
+                    store.check_lease(run_id)
+                except RunCancelledError as exc:
+                    return exc
+                return None
+
+            error = _wait_for(cancelled, "a heartbeat's answer to name the run")
+            assert error.run_id == run_id and "cancelled through the server" in str(error)
+            store.end_run(run_id, "Cancelled", "stopped on request")
+            store.flush()
+            run = client.get_run(run_id)
+            assert (run.state, run.message) == ("Cancelled", "stopped on request")
+        store.check_lease(run_id)  # (ended: nothing raised any more)
+    finally:
+        store.close()
+
+
 def test_cancelling_a_scheduled_run_needs_no_process(server):
     with Client(server.url) as client:
         run, _ = client.create_run("never-started")

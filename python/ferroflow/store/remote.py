@@ -323,8 +323,13 @@ class RemoteRunStore(items.ItemStore):
             self._enqueue(_Batch(batch_id, body))
 
     def _encode(self, group: list) -> tuple[bytes, str]:
+        """The body of a batch of ``group`` with the tokens of its runs; a heartbeat (no
+        items) carries the tokens of every live run (lock held)."""
         batch_id = uuid.uuid4().hex
-        tokens = {run_id: self._owned[run_id] for run_id in {item[1] for item in group} if run_id in self._owned}
+        if group:
+            tokens = {run_id: self._owned[run_id] for run_id in {item[1] for item in group} if run_id in self._owned}
+        else:
+            tokens = dict(self._owned)
         return batch_body(batch_id, tokens, group), batch_id
 
     def _enqueue(self, batch: _Batch) -> None:
