@@ -294,6 +294,53 @@ def test_a_run_whose_process_was_killed_is_marked_crashed_by_the_server(database
         server.stop()
 
 
+LONG_TASK = """
+import time
+from ferroflow import Flow, task
+
+@task
+def slow():
+    time.sleep(4)  # silent for longer than the heartbeat timeout (6 x 0.3 s)
+    return 1
+
+with Flow("slow") as flow:
+    slow()
+state = flow.run()
+print("ENDED", type(state).__name__, flush=True)
+"""
+
+
+def test_a_run_silent_in_a_long_task_keeps_beating_through_the_server(database_url, tmp_path):
+    """Heartbeat batches carry the live runs' tokens: while a task sends nothing for
+    longer than the heartbeat timeout, the run's heartbeat in the database goes on (a
+    server on another host would otherwise reap it; on this one the live pid saves it)."""
+    from tests.support.databases import query
+    from tests.support.servers import Server
+
+    beat = {"FERROFLOW_HEARTBEAT_SECONDS": "0.3"}
+    server = Server(database_url, tmp_path / "server.log", env=beat).start()
+    try:
+        script = tmp_path / "slow.py"
+        script.write_text(LONG_TASK)
+        client = subprocess.Popen([sys.executable, str(script)], env=child_env(
+            {**beat, "FERROFLOW_HOME": str(tmp_path / "h"), "FERROFLOW_API_URL": server.url}),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            # Beating while the task is silent: a heartbeat more than 2 s after the start
+            # (the task sleeps 4 s) while the run still runs.
+            _wait_for(lambda: query(database_url, "SELECT 1 FROM runs WHERE flow_name = 'slow' AND state = "
+                                                  "'Running' AND heartbeat_at > started_at + 2"),
+                      "a heartbeat while the task is silent")
+        finally:
+            out, err = client.communicate(timeout=120)
+        assert "ENDED Success" in out, out + err
+        (run,) = _runs(server.url, "slow")
+        assert run["state"] == "Success"
+        assert "marked 1 run(s)" not in server.log()
+    finally:
+        server.stop()
+
+
 def _runs(url: str, flow: str) -> list:
     return httpx.get(f"{url}/api/v1/runs", params={"flow": flow}, timeout=10).json()["items"]
 

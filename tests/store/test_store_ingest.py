@@ -36,7 +36,7 @@ def server(database_url):
 
 def test_a_run_recorded_elsewhere_is_applied_batch_by_batch(server):
     answer = server.ingest("b1", [start(), items.report("r1", [(0, None, S)], plain=True)], {})
-    assert answer == {"duplicate": False, "lost": {}, "refused": {}}
+    assert answer == {"duplicate": False, "lost": {}, "refused": {}, "cancelling": []}
     run = server.get_run("r1")
     assert (run.state, run.flow_name, run.hostname, run.pid, run.parameters) == (
         "Running", "remote flow", "client", 4242, {"n": 3})
@@ -60,8 +60,8 @@ def test_a_batch_sent_twice_is_applied_once(server):
     server.ingest("b1", [start()], {})
     batch = [children(0, [S, F, S]), items.logs("r1", [(1, 1, 5.0, "INFO", "x", "once")])]
     assert server.ingest("b2", batch, {"r1": TOKEN})["duplicate"] is False
-    assert server.ingest("b2", batch, {"r1": TOKEN}) == {"duplicate": True, "lost": {}, "refused": {}}
-    assert server.ingest("b1", [start()], {}) == {"duplicate": True, "lost": {}, "refused": {}}
+    assert server.ingest("b2", batch, {"r1": TOKEN}) == {"duplicate": True, "lost": {}, "refused": {}, "cancelling": []}
+    assert server.ingest("b1", [start()], {}) == {"duplicate": True, "lost": {}, "refused": {}, "cancelling": []}
     (_, work) = server.task_states("r1")
     assert work.counts == {"Success": 2, "Failed": 1}  # not counted twice
     assert [line.message for line in server.logs("r1")] == ["once"]
@@ -173,3 +173,27 @@ def test_a_batch_wrong_in_itself_applies_nothing(server):
         server.ingest("bad", [("beat",)], {})
     assert server.task_states("r1")[1].counts == {}
     assert server.ingest("bad", [children(0, [S])], {"r1": TOKEN})["duplicate"] is False  # never marked seen
+
+
+def test_a_cancelling_run_is_named_in_answers_and_keeps_its_lease_to_end_cancelled(server):
+    from ferroflow.store import control
+
+    server.ingest("b1", [start(), children(0, [S, S])], {})
+    assert server.ingest("b2", [], {"r1": TOKEN})["cancelling"] == []
+    assert control.cancel_run(server.engine, "r1").state == "Cancelling"
+    # A heartbeat (no records) learns it; so does a batch of records, which is applied.
+    assert server.ingest("b3", [], {"r1": TOKEN})["cancelling"] == ["r1"]
+    answer = server.ingest("b4", [children(2, [S])], {"r1": TOKEN})
+    assert answer == {"duplicate": False, "lost": {}, "refused": {}, "cancelling": ["r1"]}
+    assert server.ingest("b4", [children(2, [S])], {"r1": TOKEN})["cancelling"] == ["r1"]  # (sent again)
+    # Another token (a process that lost the lease) is not told: it is told it lost the run.
+    other = server.ingest("b5", [], {"r1": "b" * 32})
+    assert other["cancelling"] == [] and set(other["lost"]) == {"r1"}
+    # The run's end is taken from its lease holder, and ends the cancel.
+    answer = server.ingest("b6", [children(3, [_core.CANCELLED]), items.end("r1", "Cancelled", "stopped")],
+                           {"r1": TOKEN})
+    assert answer == {"duplicate": False, "lost": {}, "refused": {}, "cancelling": []}
+    run = server.get_run("r1")
+    assert (run.state, run.message) == ("Cancelled", "stopped")
+    (work,) = [t for t in server.task_states("r1") if t.name == "work"]
+    assert dict(work.counts) == {"Success": 3, "Cancelled": 1}

@@ -14,6 +14,7 @@
     ferroflow logs RUN_ID [--task NAME [--map-index I]]
     ferroflow server start|migrate|create-key|keys|revoke-key|push-spool ...
     ferroflow secret {key | set NAME | ls | rm NAME | rotate --old-key-env VAR} [--database URL]
+    ferroflow cancel RUN_ID [--server URL]     (exit codes: see ``cli.cancel``)
 
 Exit codes of ``run``: 0 the flow run succeeded, 1 it failed, 2 usage or load error
 (one line on stderr; ``--traceback`` shows the traceback), 3 paused waiting for
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="show the full traceback of each failed plugin")
     plugins.set_defaults(handler=_cmd_plugins)
 
+    from ferroflow.cli.cancel import add_parsers as add_cancel_parsers
     from ferroflow.cli.deployments import add_parsers as add_deployment_parsers
     from ferroflow.cli.runs import add_parsers as add_run_store_parsers
     from ferroflow.cli.secrets import add_parsers as add_secret_parsers
@@ -173,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_server_parsers(sub)  # server start, migrate, create-key, keys, revoke-key, push-spool
     add_secret_parsers(sub)  # secret key, set, ls, rm, rotate
     add_deployment_parsers(sub)  # deploy, deployments ls, show, pause, resume, delete
+    add_cancel_parsers(sub)  # cancel RUN_ID
     return parser
 
 

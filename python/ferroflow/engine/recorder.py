@@ -11,7 +11,10 @@ The run's start is committed before any task runs, and the recorder holds the ru
 lease in the store: :meth:`Recorder.check`, called by the engine before it hands out
 work, raises :class:`~ferroflow.store.RunLostError` once another process reaped or
 resumed the run (this process was stopped, say); from then on nothing of the run is
-recorded here.
+recorded here. A store on a server also raises
+:class:`~ferroflow.store.RunCancelledError` there once someone asked the server to
+cancel the run (``ferroflow cancel``): the engine ends the run ``Cancelled`` as a
+Ctrl-C does, and that end is recorded (the run keeps its lease).
 
 Every text the recorder hands to the store (messages, result locations, log rows,
 the run's final message, and whatever else a record carries) is scrubbed of registered

@@ -39,7 +39,15 @@ from ferroflow.runtime.context import CURRENT_FRAME, Frame, RunInfo, in_frame
 from ferroflow.runtime.handlers import call_handlers, on_failure_handler, outcome_of, state_of
 from ferroflow.runtime.logs import RunLogHandler
 from ferroflow.runtime.unit import SIGNAL_CODES, UnitResult, WorkUnit
-from ferroflow.store import NullRunStore, RunLostError, RunStore, StateStoreError, get_run_store, new_run_id
+from ferroflow.store import (
+    NullRunStore,
+    RunCancelledError,
+    RunLostError,
+    RunStore,
+    StateStoreError,
+    get_run_store,
+    new_run_id,
+)
 
 log = logging.getLogger("ferroflow.engine")
 
@@ -67,6 +75,8 @@ PROGRESS_EVERY = 0.1
 #: the loop records, checks its lease and shows progress at least that often.
 INLINE_RUNS = 8_192
 INLINE_MS = 20
+#: The message of the task runs a cancel through the server (`ferroflow cancel`) cancelled.
+CANCELLED_THROUGH_SERVER = "Cancelled through the server."
 
 _VERDICTS = {
     _core.VERDICT_ALL_SUCCEEDED: (states.Success, "All reference tasks succeeded."),
@@ -344,6 +354,14 @@ class FlowRun:
         except KeyboardInterrupt:
             self.core.cancel()
             state = states.Cancelled(self.record.cancel_message, TaskStates(self.record))
+        except RunCancelledError as exc:
+            # Cancelled through the server (`ferroflow cancel`): stopped as a Ctrl-C
+            # stops it, and recorded (the run still holds its lease). A task running in
+            # the executor is not interrupted: the run ends once it returns.
+            self.core.cancel()
+            self.record.cancel_message = CANCELLED_THROUGH_SERVER
+            state = states.Cancelled(f"Run {exc.run_id} was cancelled through the server: it stopped before "
+                                     f"its next task runs.", TaskStates(self.record))
         except RunLostError as exc:
             # Reaped or resumed by another process while this one was silent: stop
             # before anything more runs twice (nothing more of the run is recorded).

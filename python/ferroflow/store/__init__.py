@@ -41,6 +41,7 @@ from ferroflow.store.config import (
 from ferroflow.store.errors import (
     AmbiguousRunIdError,
     ResumeRefusedError,
+    RunCancelledError,
     RunLostError,
     StateStoreError,
     UnknownRunError,
@@ -75,6 +76,7 @@ __all__ = [
     "RECORD_ENV",
     "ResumeInfo",
     "ResumeRefusedError",
+    "RunCancelledError",
     "RunLostError",
     "RunStore",
     "RunSummary",

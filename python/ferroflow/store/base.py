@@ -416,7 +416,12 @@ class RunStore(abc.ABC):
         heartbeat was silent too long) or resumed it. Cheap when the lease was confirmed
         less than a heartbeat period ago (every commit and heartbeat confirms it);
         otherwise it is confirmed now with one commit. A store that cannot be written
-        cannot tell, and does not raise. The engine calls it before handing out work."""
+        cannot tell, and does not raise. The engine calls it before handing out work.
+
+        A store on a server (:class:`~ferroflow.store.remote.RemoteRunStore`) also
+        raises :class:`ferroflow.store.RunCancelledError` once the server says the run's
+        cancellation was asked for: the engine then ends the run ``Cancelled`` (and
+        records that end)."""
         return None
 
     def recorded_parameters(self, run_id: str) -> dict | None:

@@ -171,8 +171,9 @@ def _change(engine: Engine, key: int, run: RunInfo, state: str, message: str | N
     if state == "Running" and run.state in NOT_STARTED:
         values["started_at"] = now
     with engine.begin() as conn:
-        changed = conn.execute(update(runs).where(runs.c.id == key, runs.c.state_version == seen)
-                               .values(**values)).rowcount
+        # (the state read too: a run's end recorded by its process does not bump the version)
+        changed = conn.execute(update(runs).where(runs.c.id == key, runs.c.state_version == seen,
+                                                  runs.c.state == run.state).values(**values)).rowcount
     _, now_run = _current(engine, run.run_id)
     if not changed:
         raise StateConflictError(

@@ -16,6 +16,7 @@ from ferroflow.errors import FerroflowError
 __all__ = [
     "AmbiguousRunIdError",
     "ResumeRefusedError",
+    "RunCancelledError",
     "RunLostError",
     "StateStoreError",
     "UnknownRunError",
@@ -137,6 +138,23 @@ class RunLostError(FerroflowError):
         if message:
             text += f". The store says: {message}"
         super().__init__(text)
+
+
+class RunCancelledError(FerroflowError):
+    """Someone asked the server to cancel a run this process records there (``ferroflow
+    cancel RUN_ID``, ``POST /api/v1/runs/{id}/cancel``: the run is ``Cancelling``).
+    Raised by the store's lease check for that run; the engine then ends the flow run
+    as a Ctrl-C does: every unfinished task run ``Cancelled``, the flow run
+    ``Cancelled``, and, unlike a lost run (:class:`RunLostError`), all of that is
+    recorded (the run keeps its lease while it is being cancelled).
+
+    Attributes:
+        run_id: the run.
+    """
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        super().__init__(f"run {run_id} was cancelled through the server")
 
 
 class ResumeRefusedError(FerroflowError, ValueError):

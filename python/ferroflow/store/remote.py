@@ -31,7 +31,11 @@ How nothing is lost:
   elsewhere): :meth:`check_lease` raises :class:`~ferroflow.store.RunLostError` for
   them, and nothing more of them is sent. While runs are live and nothing else is
   sent, a heartbeat batch (no records, just the tokens) goes every
-  ``HEARTBEAT_SECONDS``.
+  ``LIVE_HEARTBEAT_SECONDS`` (2 s).
+* **Cancellation.** The answer to every batch also names the runs of its tokens whose
+  cancellation was asked for (``ferroflow cancel``: state ``Cancelling``);
+  :meth:`check_lease` raises :class:`~ferroflow.store.RunCancelledError` for them, and
+  the engine ends them ``Cancelled``, recorded as usual (their lease holds).
 * **Refused batches.** A batch the server refuses as malformed (400, 413, 422) cannot
   succeed by retrying: it is dropped, and the next writing call raises a
   :class:`~ferroflow.store.StateStoreError` saying why, once. A refused key (401, 403)
@@ -58,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from ferroflow.store import items
-from ferroflow.store.errors import ResumeRefusedError, RunLostError, StateStoreError
+from ferroflow.store.errors import ResumeRefusedError, RunCancelledError, RunLostError, StateStoreError
 from ferroflow.store.orphans import HEARTBEAT_SECONDS
 from ferroflow.store.wire import batch_body
 
@@ -73,6 +77,11 @@ CUT_ITEMS = 2_000
 #: Largest encoded batch (the server's default limit for a request body is 16 MiB).
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 RECORDS_PATH = "/api/v1/records"
+#: Seconds between heartbeat batches while runs are live and nothing else is sent: the
+#: answer to each says whether a run's cancellation was asked for, so a run recording
+#: here stops within about this long of ``ferroflow cancel`` (an empty batch costs the
+#: server a few milliseconds).
+LIVE_HEARTBEAT_SECONDS = min(HEARTBEAT_SECONDS, 2.0)
 #: Seconds ``flush()`` (the end of a run) waits for the server; default 10.
 FLUSH_TIMEOUT_ENV = "FERROFLOW_API_FLUSH_TIMEOUT"
 #: Seconds the process waits at exit before spooling what is left; default 30.
@@ -141,6 +150,7 @@ class RemoteRunStore(items.ItemStore):
         self._owned: dict = {}  # run id -> lease token
         self._lost: dict = {}  # run id -> RunLostError
         self._refused: dict = {}  # run id -> why its start (a resume) was refused
+        self._cancelling: set = set()  # run ids the server says were asked to cancel
         self._failure: StateStoreError | None = None  # to raise once
         self._failing: str | None = None  # why the server cannot be reached, while it cannot
         self._sent_at = time.monotonic()
@@ -181,6 +191,7 @@ class RemoteRunStore(items.ItemStore):
         with self._lock:
             self._owned[str(run_id)] = token
             self._lost.pop(str(run_id), None)
+            self._cancelling.discard(str(run_id))
         self._put(item, now=True)
         if resumed_from is not None:
             # The claim on the earlier run must be in the server before the run goes on.
@@ -195,6 +206,7 @@ class RemoteRunStore(items.ItemStore):
         self._put(items.end(run_id, state_name, message, ended_at), now=True)
         with self._lock:  # (its batch, cut at once, carries the run's token)
             self._owned.pop(str(run_id), None)
+            self._cancelling.discard(str(run_id))
 
     def record_report(self, run_id, reports, details=None, *, plain=False):
         reports = reports if type(reports) is list else list(reports)
@@ -202,9 +214,14 @@ class RemoteRunStore(items.ItemStore):
             self._put(items.report(run_id, reports, details, plain))
 
     def check_lease(self, run_id) -> None:
+        """Raise :class:`~ferroflow.store.RunLostError` for a run whose lease the server
+        revoked, :class:`~ferroflow.store.RunCancelledError` for one whose cancellation
+        was asked for (as the answer to the last batch or heartbeat said)."""
         lost = self._lost.get(str(run_id))
         if lost is not None:
             raise lost
+        if str(run_id) in self._cancelling:
+            raise RunCancelledError(str(run_id))
 
     def flush(self) -> None:
         """Send everything recorded so far; wait up to ``flush_timeout`` for the server
@@ -306,8 +323,13 @@ class RemoteRunStore(items.ItemStore):
             self._enqueue(_Batch(batch_id, body))
 
     def _encode(self, group: list) -> tuple[bytes, str]:
+        """The body of a batch of ``group`` with the tokens of its runs; a heartbeat (no
+        items) carries the tokens of every live run (lock held)."""
         batch_id = uuid.uuid4().hex
-        tokens = {run_id: self._owned[run_id] for run_id in {item[1] for item in group} if run_id in self._owned}
+        if group:
+            tokens = {run_id: self._owned[run_id] for run_id in {item[1] for item in group} if run_id in self._owned}
+        else:
+            tokens = dict(self._owned)
         return batch_body(batch_id, tokens, group), batch_id
 
     def _enqueue(self, batch: _Batch) -> None:
@@ -427,13 +449,13 @@ class RemoteRunStore(items.ItemStore):
             if self._closed:
                 return None, False
             since = time.monotonic() - self._sent_at
-            if self._owned and since >= HEARTBEAT_SECONDS:
+            if self._owned and since >= LIVE_HEARTBEAT_SECONDS:
                 body, batch_id = self._encode([])
                 return _Batch(batch_id, body), True
             if self._pending:
                 self._lock.wait(max(0.0, self.interval - (time.monotonic() - self._first_at)))
             else:
-                self._lock.wait(HEARTBEAT_SECONDS - since if self._owned else None)
+                self._lock.wait(LIVE_HEARTBEAT_SECONDS - since if self._owned else None)
 
     _stop_retrying = False
 
@@ -473,6 +495,10 @@ class RemoteRunStore(items.ItemStore):
     def _learn(self, answer: dict) -> None:
         lost = answer.get("lost") or {}
         refused = answer.get("refused") or {}
+        cancelling = answer.get("cancelling") or ()
+        if cancelling:
+            with self._lock:
+                self._cancelling.update(run_id for run_id in cancelling if run_id in self._owned)
         if lost or refused:
             with self._lock:
                 for run_id, why in lost.items():

@@ -551,11 +551,15 @@ class SQLRunStore(items.ItemStore):
           row first, so two batches of one run are applied one after the other.
 
         Returns ``{"duplicate": bool, "lost": {run_id: {"state", "message", "resumed_by",
-        "error"}}, "refused": {run_id: why}}``: ``lost`` the runs whose lease the client
-        no longer holds (``error`` the text of the
+        "error"}}, "refused": {run_id: why}, "cancelling": [run_id, ...]}``: ``lost`` the
+        runs whose lease the client no longer holds (``error`` the text of the
         :class:`~ferroflow.store.RunLostError` the client should raise), ``refused`` the
         runs whose start (a resume) was refused (the client raises
-        :class:`~ferroflow.store.ResumeRefusedError`).
+        :class:`~ferroflow.store.ResumeRefusedError`), ``cancelling`` the runs of
+        ``tokens`` (still held, not ended by this batch) whose cancellation was asked for
+        (state ``Cancelling``, see :func:`ferroflow.store.control.cancel_run`): the client
+        raises :class:`~ferroflow.store.RunCancelledError` for them and ends them. A run
+        being cancelled keeps its lease: its records and its end are still taken.
 
         Raises:
             StateStoreError: the batch is wrong in itself (``invalid record``, ``unknown
@@ -580,7 +584,7 @@ class SQLRunStore(items.ItemStore):
             fresh = c.execute("INSERT INTO ingest_batches (batch_id, run, received_at) VALUES (?, NULL, ?) "
                               "ON CONFLICT (batch_id) DO NOTHING", (batch_id, time.time())).rowcount
             if not fresh:
-                return {"duplicate": True, "lost": {}, "refused": {}}
+                return {"duplicate": True, "lost": {}, "refused": {}, "cancelling": _cancelling(c, None, tokens)}
             txn = Transaction(Caches(self.location, self.dialect, owned=dict(tokens)), c)
             for run_id, token in sorted(tokens.items()):  # (in one order: no deadlock between two batches)
                 if run_id not in starting:
@@ -598,7 +602,8 @@ class SQLRunStore(items.ItemStore):
             lost = {run_id: {"state": found.state, "message": found.message, "resumed_by": found.resumed_by,
                              "error": str(found)}
                     for run_id, found in txn.checked.items() if isinstance(found, RunLostError)}
-            return {"duplicate": False, "lost": lost, "refused": dict(txn.refused)}
+            return {"duplicate": False, "lost": lost, "refused": dict(txn.refused),
+                    "cancelling": _cancelling(c, txn, tokens)}
 
         with self._borrowed() as conn:
             try:
@@ -679,3 +684,17 @@ class _Borrowed:
         if self.store.dialect.name == "postgresql" and not raw.closed:
             raw.autocommit = False  # (as the pool gives it to others)
         self.fairy.close()
+
+
+def _cancelling(c: Any, txn: Transaction | None, tokens: dict[str, str]) -> list[str]:
+    """The runs of ``tokens`` whose cancellation was asked for (``Cancelling``) and whose
+    lease the tokens still hold, leaving out those ``txn`` lost or ended (one read, in
+    the batch's transaction)."""
+    asked = sorted(run_id for run_id in tokens
+                   if txn is None or (txn.checked.get(run_id) is True and run_id not in txn.finished))
+    if not asked:
+        return []
+    marks = ", ".join("?" * len(asked))
+    rows = c.execute(f"SELECT run_id, owner FROM runs WHERE state = 'Cancelling' AND run_id IN ({marks})",
+                     tuple(asked)).fetchall()
+    return sorted(run_id for run_id, owner in rows if owner == tokens[run_id])

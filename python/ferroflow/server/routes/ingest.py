@@ -4,7 +4,8 @@ A batch is what :class:`ferroflow.store.remote.RemoteRunStore` sends: ``{"batch_
 ..., "tokens": {run_id: lease token}, "items": [...]}``, the items in the wire form of
 :mod:`ferroflow.store.wire`. The store applies it in one transaction
 (:meth:`ferroflow.store.sql.SQLRunStore.ingest`): once per batch id, only for runs whose
-lease the tokens still hold. The answer names the runs whose lease was lost.
+lease the tokens still hold. The answer names the runs whose lease was lost, and those
+whose cancellation was asked for (``Cancelling``: the client stops them).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class RecordsAnswer(BaseModel):
     lost: dict[str, LostRun] = Field(default_factory=dict, description="runs whose lease the client lost")
     refused: dict[str, str] = Field(default_factory=dict, description="runs whose start (a resume) was refused, "
                                                                       "and why")
+    cancelling: list[str] = Field(default_factory=list, description="runs of the batch's tokens whose "
+                                  "cancellation was asked for (state Cancelling): the client stops them and ends "
+                                  "them Cancelled (their lease holds: their records and end are still taken)")
 
 
 class RecordsBatch(BaseModel):
@@ -76,7 +80,8 @@ async def post_records(request: Request) -> RecordsAnswer:
                                         f"{why}") from exc
     except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:  # an item's shape (rolled back)
         raise HTTPException(422, detail=f"a record of the batch is malformed: {type(exc).__name__}: {exc}") from exc
-    return RecordsAnswer(applied=not outcome["duplicate"], lost=outcome["lost"], refused=outcome["refused"])
+    return RecordsAnswer(applied=not outcome["duplicate"], lost=outcome["lost"], refused=outcome["refused"],
+                         cancelling=outcome.get("cancelling", []))
 
 
 #: The reasons a batch is refused for what it is (anything else: the database could not
