@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 from ferroflow.client.http import Client
-from tests.support.servers import child_env
+from tests.support.servers import child_env, wait_for
 
 STEPS = 400
 
@@ -37,16 +36,6 @@ print("ENDED", type(state).__name__, state.message, flush=True)
 """
 
 
-def _wait_for(probe, what: str, timeout: float = 120.0):
-    """Poll ``probe`` until it gives something true (the timeout only prevents a hang)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _start_chain(server, tmp_path) -> tuple[subprocess.Popen, str]:
@@ -64,7 +53,7 @@ def _start_chain(server, tmp_path) -> tuple[subprocess.Popen, str]:
             return None
 
         try:
-            run_id = _wait_for(first_done, "the run's first task to succeed on the server")
+            run_id = wait_for(first_done, "the run's first task to succeed on the server")
         except BaseException:
             process.kill()
             process.communicate()
@@ -158,7 +147,7 @@ def test_an_idle_run_learns_of_its_cancel_from_a_heartbeat(server, database_url,
                     return exc
                 return None
 
-            error = _wait_for(cancelled, "a heartbeat's answer to name the run")
+            error = wait_for(cancelled, "a heartbeat's answer to name the run")
             assert error.run_id == run_id and "cancelled through the server" in str(error)
             store.end_run(run_id, "Cancelled", "stopped on request")
             store.flush()

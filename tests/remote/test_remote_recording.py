@@ -19,7 +19,7 @@ import pytest
 from ferroflow import Flow, task
 from ferroflow.store import SQLiteRunStore
 from ferroflow.store.wire import batch_body
-from tests.support.servers import child_env
+from tests.support.servers import child_env, wait_for
 
 N = 2_000
 BAD = {i for i in range(N) if i % 97 == 13}
@@ -281,12 +281,12 @@ def test_a_run_whose_process_was_killed_is_marked_crashed_by_the_server(database
         client = subprocess.Popen([sys.executable, str(script)], env=child_env(
             {**beat, "FERROFLOW_HOME": str(tmp_path / "h"), "FERROFLOW_API_URL": server.url}))
         try:
-            run = _wait_for(lambda: _runs(server.url, "hangs"), "the run to reach the server")[0]
+            run = wait_for(lambda: _runs(server.url, "hangs"), "the run to reach the server")[0]
             assert run["state"] == "Running"
         finally:
             os.kill(client.pid, signal.SIGKILL)
             client.wait()
-        crashed = _wait_for(lambda: [r for r in _runs(server.url, "hangs") if r["state"] == "Crashed"],
+        crashed = wait_for(lambda: [r for r in _runs(server.url, "hangs") if r["state"] == "Crashed"],
                             "the server to mark the run Crashed")
         assert crashed[0]["run_id"] == run["run_id"]
         assert "marked 1 run(s)" in server.log()
@@ -328,7 +328,7 @@ def test_a_run_silent_in_a_long_task_keeps_beating_through_the_server(database_u
         try:
             # Beating while the task is silent: a heartbeat more than 2 s after the start
             # (the task sleeps 4 s) while the run still runs.
-            _wait_for(lambda: query(database_url, "SELECT 1 FROM runs WHERE flow_name = 'slow' AND state = "
+            wait_for(lambda: query(database_url, "SELECT 1 FROM runs WHERE flow_name = 'slow' AND state = "
                                                   "'Running' AND heartbeat_at > started_at + 2"),
                       "a heartbeat while the task is silent")
         finally:
@@ -345,15 +345,6 @@ def _runs(url: str, flow: str) -> list:
     return httpx.get(f"{url}/api/v1/runs", params={"flow": flow}, timeout=10).json()["items"]
 
 
-def _wait_for(probe, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 DISK_FULL = """

@@ -91,3 +91,16 @@ class Server:
             return self.log_path.read_text(errors="replace")[-5000:]
         except OSError:
             return ""
+
+
+def wait_for(probe, what: str, timeout: float = 120.0, every: float = 0.05):
+    """Poll ``probe`` until it gives something true and return that (the timeout only
+    keeps a broken test from hanging)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)
