@@ -62,9 +62,10 @@ class Recorder:
     written.
     """
 
-    def __init__(self, store: RunStore, run_id: str, record: RunRecord):
+    def __init__(self, store: RunStore, run_id: str, record: RunRecord, lease: str | None = None):
         self.store = store
         self.run_id = run_id
+        self.lease = lease
         self.record = record
         self.round: dict = {}  # (task id, index) -> (message, location, run count)
         self.failed: StateStoreError | None = None
@@ -116,8 +117,10 @@ class Recorder:
         tasks = TaskList(order, [t.name for t in ordered], slug_list, bytes([mappable[i] for i in order]),
                          bytes([i in approved for i in order]) if approved else None)
         try:
+            # (a worker's claim: its fencing token, see ferroflow.store.claims)
+            leased = {} if self.lease is None else {"lease": self.lease}
             self._guard(self.store.start_run, self.run_id, frozen.flow.name, parameters, tasks,
-                        resumed_from=resumed_from)
+                        resumed_from=resumed_from, **leased)
         except ResumeRefusedError as exc:
             from ferroflow.engine.resume import ResumeError
 

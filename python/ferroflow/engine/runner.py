@@ -88,7 +88,8 @@ _VERDICTS = {
 def run_flow(flow: Any, parameters: dict | None = None, executor: Any = None, progress: Any = None,
              scheduled_start_time: Any = None, record: bool | None = None,
              resume: str | None = None, approve: Any = None, keep_results: bool = True,
-             task_states: dict | None = None, server: str | None = None) -> states.State:
+             task_states: dict | None = None, server: str | None = None, run_id: str | None = None,
+             lease: str | None = None) -> states.State:
     """Run ``flow`` once and return its final State.
 
     ``parameters`` maps parameter names to values (unknown or missing required ones
@@ -120,6 +121,9 @@ def run_flow(flow: Any, parameters: dict | None = None, executor: Any = None, pr
     ``Skipped``...) is not run and its downstream tasks see that state; a task given a
     ``Cached`` state runs unless its cache validator accepts it; ``Pending`` leaves it
     to run (see :func:`ferroflow.engine.graph.given_states`).
+
+    ``run_id`` and ``lease`` start a run a worker claimed (``ferroflow.launchers``): its
+    id, and the claim's token, without which the store refuses to start it.
     """
     if not isinstance(keep_results, bool):
         raise TypeError(f"keep_results must be True or False, got {keep_results!r}")
@@ -140,7 +144,7 @@ def run_flow(flow: Any, parameters: dict | None = None, executor: Any = None, pr
     store = open_run_store(record, server)
     with _collector_paused():
         run = FlowRun(frozen, params, exe, progress, scheduled_start_time, store=store, keep_results=keep_results,
-                      given=given)
+                      given=given, run_id=run_id, lease=lease)
     if earlier is not None and reader is not None:
         run.resume = Resume(reader, earlier, frozen, run.checkpoints)
         run.info.approved = run.resume.approved(approve)
@@ -199,7 +203,7 @@ class FlowRun:
 
     def __init__(self, frozen: Any, parameters: dict, executor: Any, progress: Any = None,
                  scheduled_start_time: Any = None, store: RunStore | None = None, keep_results: bool = True,
-                 given: tuple = ({}, {})):
+                 given: tuple = ({}, {}), run_id: str | None = None, lease: str | None = None):
         self.frozen = frozen
         self.flow = frozen.flow
         self.parameters = parameters
@@ -208,12 +212,14 @@ class FlowRun:
         decided, cached = given  # states given for tasks (graph.given_states)
         self.core = _core.Run(frozen.graph, frozen.specs(decided={i: code for i, (code, _) in decided.items()}))
         self.record = RunRecord(frozen, self.core)
-        self.info = RunInfo(self.flow.name, new_run_id(), parameters, scheduled_start_time or pendulum.now("UTC"))
+        self.info = RunInfo(self.flow.name, run_id or new_run_id(), parameters,
+                            scheduled_start_time or pendulum.now("UTC"))
         self.record.run_id = self.info.flow_run_id
         self.info.raise_on_exception = debug.asked()
         #: The first error of the run under raise_on_exception, once it happened.
         self.raised: TaskRaised | None = None
-        self.recorder = Recorder(store if store is not None else NullRunStore(), self.info.flow_run_id, self.record)
+        self.recorder = Recorder(store if store is not None else NullRunStore(), self.info.flow_run_id, self.record,
+                                 lease)
         self.logs: RunLogHandler | None = None
         self.releaser: Releaser | None = None
         if not keep_results:

@@ -277,7 +277,7 @@ class RunStore(abc.ABC):
     @abc.abstractmethod
     def start_run(self, run_id: str, flow_name: str, parameters: Mapping[str, Any],
                   tasks: Iterable[TaskSpec], started_at: Timestamp = None, *,
-                  resumed_from: str | None = None) -> None:
+                  resumed_from: str | None = None, lease: str | None = None) -> None:
         """Record that a run started: its flow, parameters (kept twice: as JSON for
         display, a value JSON cannot hold by its ``repr``; and each value pickled, for
         :meth:`recorded_parameters`) and tasks as ``(task_id, name, slug, is_mapped)``
@@ -288,7 +288,11 @@ class RunStore(abc.ABC):
         The start is committed before this returns, and this process takes the run's
         lease (see :meth:`check_lease`). With ``resumed_from``, the earlier run is
         checked and claimed in the same transaction: :class:`ResumeRefusedError` when it
-        is running again or another run resuming it still runs."""
+        is running again or another run resuming it still runs. ``lease`` is the token a
+        worker's claim of the run gave (its fencing token, see
+        :mod:`ferroflow.store.claims`): the start is then committed before this returns
+        and refused (:class:`ResumeRefusedError`) unless the run is still ``Pending``
+        under that claim."""
 
     @abc.abstractmethod
     def end_run(self, run_id: str, state_name: str, message: str | None = None,
@@ -454,7 +458,7 @@ class NullRunStore(RunStore):
 
     location = "(recording off)"
 
-    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):
+    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None):
         pass
 
     def end_run(self, run_id, state_name, message=None, ended_at=None):

@@ -184,8 +184,8 @@ class RemoteRunStore(items.ItemStore):
         if failure is not None:
             raise failure
 
-    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):
-        token = items.new_token()
+    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None):
+        token = items.new_token() if lease is None else str(lease)
         item = items.start(str(run_id), flow_name, parameters, tasks, started_at, resumed_from, pid=os.getpid(),
                            token=token)
         with self._lock:
@@ -193,8 +193,9 @@ class RemoteRunStore(items.ItemStore):
             self._lost.pop(str(run_id), None)
             self._cancelling.discard(str(run_id))
         self._put(item, now=True)
-        if resumed_from is not None:
-            # The claim on the earlier run must be in the server before the run goes on.
+        if resumed_from is not None or lease is not None:
+            # The claim on the earlier run (or a worker's on this one) must be in the
+            # server before the run goes on.
             if not self._wait_delivered(self.flush_timeout):
                 raise ResumeRefusedError(f"run {resumed_from} cannot be resumed now: the server at {self.url} "
                                          f"cannot record the resumed run ({self._failing})")

@@ -18,7 +18,9 @@ plus: a failed task run's ``traceback``; a run's ``tags``, ``idempotency_key``,
 ``state_version`` (optimistic concurrency for state changes) and ``created_at``; the
 ``flows``, ``run_tags``, ``api_keys``, ``secrets`` and ``ingest_batches`` tables.
 Schema 7 adds ``deployments`` and ``work_pools``, and a run's ``deployment_id`` and
-``scheduled_time`` (unique together).
+``scheduled_time`` (unique together). Schema 8 adds a run's ``worker`` and ``attempt``,
+a deployment's ``scheduled_until``, and the ``workers``, ``concurrency_limits`` and
+``concurrency_slots`` tables.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     false,
 )
 
@@ -43,6 +46,9 @@ from ferroflow.store.migrations import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",
+    "concurrency_limits",
+    "concurrency_slots",
+    "workers",
     "metadata",
     "meta",
     "runs",
@@ -114,6 +120,10 @@ runs = Table(
     # schema 7: the deployment a run is of, and the time its schedule set for it
     Column("deployment_id", _ID),
     Column("scheduled_time", _TIME),
+    # schema 8: the worker that claimed the run (NULL: none did); 1, or one more than
+    # the attempt of the crashed run it retries (``resumed_from``)
+    Column("worker", Text),
+    Column("attempt", Integer, nullable=False, server_default="1"),
 )
 Index("runs_by_start", runs.c.started_at)
 Index("runs_by_flow", runs.c.flow_name, runs.c.started_at)
@@ -293,4 +303,45 @@ deployments = Table(
     Column("catchup", Text, nullable=False, server_default="latest"),
     Column("created_at", _TIME, nullable=False),
     Column("updated_at", _TIME, nullable=False),
+    # schema 8: the time up to which the scheduler made its runs (NULL: not yet)
+    Column("scheduled_until", _TIME),
 )
+
+#: Worker processes (``ferroflow worker``): the pool each serves, how many runs at
+#: once, ``state`` (``online``, ``stopping``, ``stopped``) and its last heartbeat.
+workers = Table(
+    "workers", metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("pool", Text, nullable=False),
+    Column("hostname", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("concurrency", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("started_at", _TIME, nullable=False),
+    Column("heartbeat_at", _TIME, nullable=False),
+)
+Index("workers_by_pool", workers.c.pool, workers.c.heartbeat_at)
+
+#: Tag concurrency limits (Prefect 1's): at most ``slots`` task runs carrying ``tag``
+#: run at once, across every run.
+concurrency_limits = Table(
+    "concurrency_limits", metadata,
+    Column("tag", Text, primary_key=True),
+    Column("slots", Integer, nullable=False),
+    Column("created_at", _TIME, nullable=False),
+    Column("updated_at", _TIME, nullable=False),
+)
+
+#: Slots held: one row per (tag, holder), ``holder`` naming the task run that holds it
+#: (unique per acquisition), ``run_id`` its flow run (slots of runs that ended are freed).
+concurrency_slots = Table(
+    "concurrency_slots", metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("tag", Text, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("holder", Text, nullable=False),
+    Column("acquired_at", _TIME, nullable=False),
+    UniqueConstraint("tag", "holder", name="uq_concurrency_slots_tag_holder"),
+)
+Index("concurrency_slots_by_run", concurrency_slots.c.run_id)

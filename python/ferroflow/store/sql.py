@@ -283,17 +283,17 @@ class SQLRunStore(items.ItemStore):
             writer = self._writer = Writer.acquire(self)
         writer.put(item)
 
-    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None):
+    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None):
         run_id = str(run_id)
         item = items.start(run_id, flow_name, parameters, tasks, started_at, resumed_from, pid=_PROCESS[0],
-                           token=items.new_token())
+                           token=items.new_token() if lease is None else str(lease))
         self._put(item)
         writer = self._writer
         assert writer is not None  # _put made one
         refused = writer.refused.pop(run_id, None)
         if refused is not None:
             raise ResumeRefusedError(refused)
-        if resumed_from is not None and not writer.committed(item):
+        if (resumed_from is not None or lease is not None) and not writer.committed(item):
             # Without its claim in the store, another resume could go ahead at once.
             raise ResumeRefusedError(f"run {resumed_from} cannot be resumed now: the run store cannot record the "
                                      f"resumed run ({writer.failing})")

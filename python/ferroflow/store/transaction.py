@@ -253,6 +253,15 @@ class Transaction:
                       (key, *columns, bytes(own.codes)))
             self.w.own[key] = own
         else:
+            claimed = c.execute("SELECT state, owner, worker FROM runs WHERE run_id = ?" + self.dialect.for_update,
+                                (run_id,)).fetchone()
+            if claimed[2] is not None and (claimed[1] != token or claimed[0] != "Pending"):
+                # A worker claimed it (fencing): only the process holding that claim's
+                # token starts it, once.
+                self.refused[run_id] = (f"run {run_id} was claimed by worker {claimed[2]} and is {claimed[0]} now: "
+                                        f"this process does not hold its claim (it was taken from it, cancelled, or "
+                                        f"started already)")
+                raise Skip(run_id)
             # The run is reopened: it keeps its start time, task states and widths.
             c.execute("UPDATE runs SET flow_name = ?, parameters = ?, state = 'Running', message = NULL, "
                       "ended_at = NULL, hostname = ?, pid = ?, heartbeat_at = ?, owner = ? WHERE run_id = ?",
