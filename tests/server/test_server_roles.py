@@ -56,6 +56,15 @@ EXAMPLES: dict = {
     ("DELETE", "/api/v1/deployments/{name}"): ("admin", "DELETE", "/api/v1/deployments/nightly", None, 204),
     ("POST", "/api/v1/deployments/{name}/runs"): ("run", "POST", "/api/v1/deployments/nightly/runs",
                                                   {"parameters": {"n": 2}}, 201),
+    ("GET", "/api/v1/concurrency-limits"): ("read", "GET", "/api/v1/concurrency-limits", None, 200),
+    ("GET", "/api/v1/concurrency-limits/{tag}"): ("read", "GET", "/api/v1/concurrency-limits/db", None, 200),
+    ("PUT", "/api/v1/concurrency-limits/{tag}"): ("admin", "PUT", "/api/v1/concurrency-limits/api", {"slots": 3},
+                                                  201),
+    ("DELETE", "/api/v1/concurrency-limits/{tag}"): ("admin", "DELETE", "/api/v1/concurrency-limits/db", None, 204),
+    ("POST", "/api/v1/concurrency-limits/acquire"): ("run", "POST", "/api/v1/concurrency-limits/acquire",
+                                                     {"run_id": "0" * 32, "holder": "h", "tags": ["db"]}, 200),
+    ("POST", "/api/v1/concurrency-limits/release"): ("run", "POST", "/api/v1/concurrency-limits/release",
+                                                     {"holder": "h"}, 200),
 }
 
 ROLES = ("read", "run", "admin")
@@ -129,6 +138,9 @@ def world(engine, keys, monkeypatch):
     from ferroflow.store.deployments import deploy
 
     deploy(engine, "nightly", "etl.py:etl")
+    from ferroflow.store.concurrency import set_limit
+
+    set_limit(engine, "db", 2)
     return sample
 
 

@@ -27,6 +27,7 @@ from ferroflow.core.parameter import Parameter
 from ferroflow.debug import TaskRaised
 from ferroflow.engine import inputs
 from ferroflow.engine.graph import freeze, given_states, observed
+from ferroflow.engine.limits import release_all, stop_waiting, task_slots
 from ferroflow.engine.parameters import check_parameters
 from ferroflow.engine.persistence import checkpoint_of, keeps_nothing
 from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
@@ -38,6 +39,7 @@ from ferroflow.runtime.batch import TaskPlan, TaskRuns, run_plain
 from ferroflow.runtime.context import CURRENT_FRAME, Frame, RunInfo, in_frame
 from ferroflow.runtime.handlers import call_handlers, on_failure_handler, outcome_of, state_of
 from ferroflow.runtime.logs import RunLogHandler
+from ferroflow.runtime.slots import SlotWaitInterrupted
 from ferroflow.runtime.unit import SIGNAL_CODES, UnitResult, WorkUnit
 from ferroflow.store import (
     NullRunStore,
@@ -237,6 +239,9 @@ class FlowRun:
         # ready runs are batched.
         self.plain: dict[int, TaskPlan] = {}
         self.plain_args: dict[int, tuple] = {}
+        #: task id -> TaskSlots of the tasks carrying a tag with a concurrency limit
+        #: (asked once, here; their runs are never batched)
+        self.task_slots = task_slots(tasks, store, self.info.flow_run_id)
         constants = self._profile_tasks()
         for i, t in enumerate(tasks):
             if i in decided:
@@ -308,7 +313,7 @@ class FlowRun:
             slug = slugs.get(t, t.slug)
             if not keeps_nothing:
                 checkpoints[i] = checkpoint_of(t, flow, slug or t.name, can_map[i])
-            if not may_batch or own or checkpoints[i] is not None:
+            if not may_batch or own or checkpoints[i] is not None or i in self.task_slots:
                 continue
             args = whole[i]  # None: an input flattened, or from a task that may map
             if args is not None:
@@ -351,8 +356,12 @@ class FlowRun:
             self.executor.start()
             try:
                 self._loop()
+            except SlotWaitInterrupted as exc:  # a task run waiting for a slot saw the run stop
+                raise exc.error from None
             finally:
+                stop_waiting(self.task_slots)
                 self.executor.shutdown()
+                release_all(self.task_slots, self.info.flow_run_id)
                 logger.removeHandler(logs)
             state = self._final_state() if self.raised is None else self._stopped(self.raised)
         except TaskRaised as stop:  # raise_on_exception, from a trigger or handler the engine called
@@ -759,6 +768,7 @@ class FlowRun:
                 owner=task,
                 checkpoint=self.checkpoints[task_id],
                 retried_from=self._retried_from(task_id, chunk),
+                slots=self.task_slots.get(task_id),
             )
 
     def _single(self, task_id: int, task: Any):
@@ -786,6 +796,7 @@ class FlowRun:
             owner=task,
             checkpoint=self.checkpoints[task_id],
             retried_from=self._retried_from(task_id, None),
+            slots=self.task_slots.get(task_id),
         )
 
     def _retried_from(self, task_id: int, indices: Any) -> dict | None:

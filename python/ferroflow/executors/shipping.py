@@ -589,7 +589,7 @@ class Plan:
     task's function and options, and the names the context shows."""
 
     __slots__ = ("task_id", "label", "fn", "owner", "handlers", "checkpoint", "retry_condition", "retry_on",
-                 "log_stdout", "timeout", "name", "slug", "tags", "run_name", "framed", "filename")
+                 "log_stdout", "timeout", "name", "slug", "tags", "run_name", "framed", "filename", "slots")
     task_id: int
     label: str
     fn: Any
@@ -606,6 +606,7 @@ class Plan:
     run_name: Any
     framed: bool
     filename: str | None
+    slots: Any
 
     @classmethod
     def of(cls, unit: WorkUnit) -> Plan:
@@ -614,6 +615,7 @@ class Plan:
         plan.task_id, plan.label, plan.fn, plan.owner = unit.task_id, unit.label, unit.fn, unit.owner
         plan.handlers, plan.checkpoint, plan.retry_condition = unit.handlers, unit.checkpoint, unit.retry_condition
         plan.retry_on, plan.log_stdout, plan.timeout = unit.retry_on, unit.log_stdout, unit.timeout
+        plan.slots = unit.slots
         plan.framed = frame is not None
         if frame is not None:
             plan.name, plan.slug, plan.tags, plan.run_name = frame.task_name, frame.task_slug, frame.task_tags, \
@@ -631,7 +633,7 @@ class Plan:
         names = (None, None, None, None) if frame is None else (frame.task_name, frame.task_slug, frame.task_tags,
                                                                   frame.run_name)
         return (unit.fn, unit.owner, unit.handlers, unit.checkpoint, unit.retry_condition, unit.retry_on,
-                unit.log_stdout, unit.timeout, unit.label, frame is None, *names)
+                unit.log_stdout, unit.timeout, unit.label, frame is None, *names, unit.slots)
 
     def unit(self, run: RunInfo | None, body: tuple, static: Any) -> WorkUnit:
         """The unit a worker runs, from this plan and the unit's own part."""
@@ -643,7 +645,7 @@ class Plan:
                         static=own_static if static is None else static, mapped_keys=keys, columns=columns,
                         retry_on=self.retry_on, retry_condition=self.retry_condition, frame=frame,
                         log_stdout=self.log_stdout, timeout=self.timeout, handlers=self.handlers, owner=self.owner,
-                        checkpoint=self.checkpoint, retried_from=retried_from)
+                        checkpoint=self.checkpoint, retried_from=retried_from, slots=self.slots)
 
 
 class Piece:

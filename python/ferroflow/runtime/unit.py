@@ -92,6 +92,9 @@ class WorkUnit:
     #: by a RETRY signal or a state handler (what its handlers see it start from);
     #: None when there is none (only tasks with state handlers are told).
     retried_from: dict | None = None
+    #: The task's tag concurrency slots (``ferroflow.runtime.slots.TaskSlots``): each
+    #: task run takes them before its function runs. None: the task has no limited tag.
+    slots: Any = None
 
     def subset(self, positions: Sequence[int]) -> WorkUnit:
         """A unit of only the task runs at ``positions`` (in that order) of this one."""
@@ -176,6 +179,8 @@ class WorkUnit:
         frame = self.frame
         if frame is None:
             frame = Frame(None, self.task_id, self.label, None, frozenset(), self.indices, None)
+        if self.slots is not None:
+            fn = self.slots.guard(fn, frame)  # (outside the timeout: waiting for a slot is not running)
         if self.handlers:
             return self._run_observed(fn, frame)
         codes = bytearray([SUCCESS]) * n

@@ -4,7 +4,9 @@
   process stopped beating are marked ``Crashed`` (the run store's ``reap``: a run
   recorded on the server's own machine whose process is gone at once; any other after
   six silent heartbeat periods) and their lease is revoked, so a process that comes back
-  learns its run was taken (see :mod:`ferroflow.store.orphans`).
+  learns its run was taken (see :mod:`ferroflow.store.orphans`); then the tag
+  concurrency slots of runs that ended, crashed or were cancelled are freed
+  (:func:`ferroflow.store.concurrency.free_slots`).
 * Once an hour, the ids of record batches older than :data:`BATCH_MEMORY` (7 days) are
   forgotten: a client resends a batch within seconds (or, from a spool file, when it is
   next run), so a week is far longer than any resend.
@@ -20,6 +22,7 @@ import threading
 import time
 from typing import Any
 
+from ferroflow.store.concurrency import free_slots
 from ferroflow.store.orphans import HEARTBEAT_SECONDS
 
 __all__ = ["BATCH_MEMORY", "Maintenance"]
@@ -60,6 +63,7 @@ class Maintenance:
                 if found:
                     self.reaped.extend(found)
                     log.warning("marked %d run(s) whose process stopped beating: %s", len(found), ", ".join(found))
+                free_slots(store.engine)  # tag concurrency slots of runs that ended, crashed or were cancelled
                 if time.monotonic() - pruned_at >= _PRUNE_EVERY:
                     store.forget_batches(time.time() - BATCH_MEMORY)
                     pruned_at = time.monotonic()

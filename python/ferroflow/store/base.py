@@ -436,6 +436,13 @@ class RunStore(abc.ABC):
         only ``RunSummary.parameters`` is known. Raises :class:`UnknownRunError`."""
         return None
 
+    def concurrency_slots(self) -> Any:
+        """Where the runs recorded here take tag concurrency slots: a picklable
+        :class:`ferroflow.store.slots.SlotAccess` (the database, or the server the store
+        records through), or None when no limit applies (recording is off). See
+        ``docs/concurrency-limits.md``."""
+        return None
+
     # ----- conveniences ------------------------------------------------------------
 
     def reap(self, timeout: float | None = None) -> list[str]:

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, select
 
 from ferroflow.store.schema import concurrency_limits, concurrency_slots, runs
+from ferroflow.store.slots import Acquired
 
 __all__ = ["LIVE_STATES", "MAX_TAG", "UNKNOWN_RUN_GRACE", "Acquired", "ConcurrencyLimit", "LimitError",
            "UnknownLimitError", "acquire_slots", "check_tag", "delete_limit", "free_slots", "get_limit",
@@ -79,17 +80,6 @@ class ConcurrencyLimit:
     def to_dict(self) -> dict:
         """The limit as a JSON object."""
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Acquired:
-    """The answer to :func:`acquire_slots`: ``acquired``; else ``blocked_by``, the tags
-    whose limit is reached, or ``run_state``, the state of a flow run that may not
-    take slots any more (it ended, or is being cancelled)."""
-
-    acquired: bool
-    blocked_by: list
-    run_state: str | None = None
 
 
 def check_tag(tag: Any) -> str:
@@ -137,7 +127,7 @@ def _in_use(conn: Connection, tags: Iterable[str] | None = None) -> dict:
     query = select(concurrency_slots.c.tag, func.count()).group_by(concurrency_slots.c.tag)
     if tags is not None:
         query = query.where(concurrency_slots.c.tag.in_(list(tags)))
-    return dict(conn.execute(query).all())  # type: ignore[arg-type]
+    return {tag: count for tag, count in conn.execute(query).all()}
 
 
 def get_limit(engine: Engine, tag: str) -> ConcurrencyLimit:
@@ -209,7 +199,7 @@ def acquire_slots(engine: Engine, run_id: str, holder: str, tags: Iterable[str])
             .where(concurrency_limits.c.tag.in_(wanted)).order_by(concurrency_limits.c.tag)
         if conn.dialect.name == "postgresql":
             query = query.with_for_update()
-        limits = dict(conn.execute(query).all())  # type: ignore[arg-type]
+        limits: dict = {tag: slots for tag, slots in conn.execute(query).all()}
         if not limits:
             return Acquired(True, [])
         state = conn.execute(select(runs.c.state).where(runs.c.run_id == run_id)).scalar()

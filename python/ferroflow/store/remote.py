@@ -247,6 +247,11 @@ class RemoteRunStore(items.ItemStore):
         finally:
             self._shutdown(self.exit_timeout)
 
+    def concurrency_slots(self) -> Any:
+        from ferroflow.store.slots import ServerSlots
+
+        return ServerSlots(self.url, self.client.api_key)
+
     # ----- reading (through the API) ---------------------------------------------------
 
     def _reads(self) -> Any:

@@ -627,6 +627,11 @@ class SQLRunStore(items.ItemStore):
 
     # ----- maintenance ------------------------------------------------------------------
 
+    def concurrency_slots(self) -> Any:
+        from ferroflow.store.slots import DatabaseSlots
+
+        return DatabaseSlots(self.url, self.busy_timeout, self)
+
     def schema_version(self) -> int:
         """The schema version recorded in the database's ``meta`` table."""
         return self._query(lambda c: int(c.execute(
