@@ -166,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.set_defaults(handler=_cmd_plugins)
 
     from ferroflow.cli.cancel import add_parsers as add_cancel_parsers
+    from ferroflow.cli.concurrency import add_parsers as add_limit_parsers
     from ferroflow.cli.deployments import add_parsers as add_deployment_parsers
     from ferroflow.cli.runs import add_parsers as add_run_store_parsers
     from ferroflow.cli.secrets import add_parsers as add_secret_parsers
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_secret_parsers(sub)  # secret key, set, ls, rm, rotate
     add_deployment_parsers(sub)  # deploy, deployments ls, show, pause, resume, delete
     add_cancel_parsers(sub)  # cancel RUN_ID
+    add_limit_parsers(sub)  # concurrency-limit set, ls, rm
     return parser
 
 

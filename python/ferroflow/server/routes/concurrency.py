@@ -42,7 +42,7 @@ Holder = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^[^\x00]+$
 class LimitIn(_In):
     """A tag's limit."""
 
-    slots: int = Field(ge=0, le=1_000_000, description="Task runs of the tag at once (0: none runs)")
+    slots: int = Field(ge=0, le=1_000_000, strict=True, description="Task runs of the tag at once (0: none runs)")
 
 
 class LimitOut(_Out):
