@@ -85,7 +85,7 @@ def _wait_for(predicate, what, timeout=90.0):
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         time.sleep(0.1)
 
 
@@ -154,7 +154,10 @@ def test_a_run_waiting_for_a_slot_is_cancelled_through_the_server(world, executo
             waiting.communicate(timeout=30)
     assert waiting.returncode == 1, out
     runs = httpx.get(f"{server.url}/api/v1/runs", timeout=30).json()["items"]
-    _wait_for(lambda: httpx.get(f"{server.url}/api/v1/runs/{runs[0]['run_id']}", timeout=30).json()["state"]
-              == "Cancelled", "the run to be recorded Cancelled")
+
+    def state():
+        return httpx.get(f"{server.url}/api/v1/runs/{runs[0]['run_id']}", timeout=30).json()["state"]
+
+    _wait_for(lambda: state() == "Cancelled", lambda: f"the run to be recorded Cancelled (it is {state()}): {out}")
     assert not list(spans.glob("started-*")), "a child of a tag limited to 0 ran"
     assert _in_use(server) == 0

@@ -93,8 +93,14 @@ def test_a_run_that_ended_or_is_cancelling_gets_no_slot(engine):
     set_state(engine, run_id, "Cancelling")
     answer = cl.acquire_slots(engine, run_id, "h", ["db"])
     assert not answer.acquired and answer.run_state == "Cancelling" and answer.blocked_by == []
-    # a run the database does not know yet (its start is on its way through a server) may
+    # a run the database does not know yet (its start is on its way through a server) may,
+    # as may one made on the server that its process has not started yet
     assert cl.acquire_slots(engine, "f" * 32, "h", ["db"]).acquired
+    scheduled, _ = create_run(engine, "etl")
+    assert cl.acquire_slots(engine, scheduled.run_id, "s", ["db"]).acquired
+    assert cl.free_slots(engine) == 0
+    set_state(engine, scheduled.run_id, "Failed")
+    assert cl.free_slots(engine) == 1
 
 
 def test_slots_of_runs_that_ended_are_freed(engine):

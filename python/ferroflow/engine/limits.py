@@ -25,15 +25,15 @@ log = logging.getLogger("ferroflow.engine")
 def task_slots(tasks: list, store: Any, run_id: str) -> dict:
     """``{task id: TaskSlots}`` of the tasks (``tasks``, in task id order) that carry a
     tag with a limit in ``store``'s database ({} for most flows)."""
+    access = None if store is None else store.concurrency_slots()
+    if access is None:  # (recording off: no limit applies)
+        return {}
     tagged: dict = {}
     for i, t in enumerate(tasks):
         tags = t.__dict__.get("tags")  # (read so: an untagged task gets no empty set)
         if tags:
             tagged[i] = tags
-    if not tagged or store is None:
-        return {}
-    access = store.concurrency_slots()
-    if access is None:
+    if not tagged:
         return {}
     every: set = set().union(*tagged.values())
     try:

@@ -17,23 +17,35 @@ first wait of a task run is logged (``waiting for a concurrency slot of tag 'db'
 The wait ends with :class:`SlotWaitInterrupted` when the flow run stops (it ended,
 Ctrl-C) or the store says the flow run may take no slot any more (it is being
 cancelled, or was marked ``Crashed``): the engine then ends the run as it would have.
-A store that cannot be reached is waited for (a warning once).
+In a worker process (the ``processes`` executor) a refused task run first waits
+:data:`WORKER_GRACE` seconds, long enough for the flow's process to have heard of the
+cancellation from its store (a server says so within a heartbeat, 2 s), then gives up
+(:class:`SlotWaitInterrupted`, which fails its unit's task runs): the flow's process,
+handed the unit back, then ends the run ``Cancelled`` (a worker process has no other way
+to hand it a cancellation). A store that cannot be reached is waited for (a warning
+once).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from ferroflow.runtime.context import Frame
 
-__all__ = ["FIRST_DELAY", "MAX_DELAY", "SlotWaitInterrupted", "TaskSlots"]
+__all__ = ["FIRST_DELAY", "MAX_DELAY", "WORKER_GRACE", "SlotWaitInterrupted", "TaskSlots"]
 
 #: Seconds between the first two tries to take slots, and at most between two.
 FIRST_DELAY = 0.1
 MAX_DELAY = 2.0
+#: Seconds a task run in a worker process, refused because its flow run is being
+#: cancelled or ended, waits before it gives up (three server heartbeats: by then the
+#: flow's process knows, and ends the run ``Cancelled`` when the unit comes back).
+WORKER_GRACE = 6.0
 
 log = logging.getLogger("ferroflow.concurrency")
 
@@ -52,21 +64,25 @@ class TaskSlots:
     """The slots of the task runs of task ``task_id`` of flow run ``run_id``: one of each
     of ``tags`` (its limited tags), taken through ``access``."""
 
-    def __init__(self, access: Any, run_id: str, task_id: int, tags: tuple):
+    def __init__(self, access: Any, run_id: str, task_id: int, tags: tuple, home: int | None = None):
         self.access = access
         self.run_id = run_id
         self.task_id = task_id
         self.tags = tuple(sorted(tags))
         self.stopped = threading.Event()
+        #: The flow's process (where the engine runs).
+        self.home = os.getpid() if home is None else home
 
     def __repr__(self) -> str:
         return f"<TaskSlots task {self.task_id} tags {list(self.tags)}>"
 
     def __getstate__(self) -> dict:
-        return {"access": self.access, "run_id": self.run_id, "task_id": self.task_id, "tags": self.tags}
+        return {"access": self.access, "run_id": self.run_id, "task_id": self.task_id, "tags": self.tags,
+                "home": self.home}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["access"], state["run_id"], state["task_id"], state["tags"])  # type: ignore[misc]
+        self.__init__(state["access"], state["run_id"], state["task_id"], state["tags"],  # type: ignore[misc]
+                      state["home"])
 
     def stop(self) -> None:
         """Stop every wait of this process for these slots (the flow run stops)."""
@@ -98,6 +114,7 @@ class TaskSlots:
         docstring); :class:`SlotWaitInterrupted` when the flow run stops."""
         delay = FIRST_DELAY
         logged = warned = False
+        refused_at: float | None = None
         while True:
             if self.stopped.is_set():
                 raise SlotWaitInterrupted(KeyboardInterrupt("the flow run stopped"))
@@ -112,7 +129,12 @@ class TaskSlots:
                 if answer.acquired:
                     return
                 if answer.run_state is not None:
-                    raise SlotWaitInterrupted(_stopping(self.run_id, answer.run_state))
+                    if os.getpid() == self.home:
+                        raise SlotWaitInterrupted(_stopping(self.run_id, answer.run_state))
+                    # a worker process: give the flow's process time to hear of it first
+                    refused_at = time.monotonic() if refused_at is None else refused_at
+                    if time.monotonic() - refused_at > WORKER_GRACE:
+                        raise SlotWaitInterrupted(_stopping(self.run_id, answer.run_state))
                 if not logged:
                     from ferroflow.runtime.logs import get_logger
 

@@ -44,10 +44,13 @@ __all__ = ["LIVE_STATES", "MAX_TAG", "UNKNOWN_RUN_GRACE", "Acquired", "Concurren
 
 #: Longest tag (as the server's models allow).
 MAX_TAG = 100
-#: States of a flow run whose task runs may hold slots (and acquire them: ``Running``
-#: and ``Pending`` only; a ``Cancelling`` run's running task runs keep theirs).
-LIVE_STATES = ("Running", "Cancelling", "Pending")
-_MAY_ACQUIRE = ("Running", "Pending")
+#: States of a flow run whose task runs may hold slots: it has not ended. (A run is
+#: ``Running`` when its task runs take slots; ``Scheduled``, ``Late`` and ``Pending``
+#: count too, for a run whose start is still on its way through a server.) Slots of
+#: runs in any other state are freed.
+LIVE_STATES = ("Running", "Cancelling", "Pending", "Scheduled", "Late")
+#: States of a flow run whose task runs may take slots: not ``Cancelling``, not ended.
+_MAY_ACQUIRE = ("Running", "Pending", "Scheduled", "Late")
 #: Seconds a slot of a flow run not recorded in the database is kept.
 UNKNOWN_RUN_GRACE = 600.0
 
@@ -188,8 +191,7 @@ def acquire_slots(engine: Engine, run_id: str, holder: str, tags: Iterable[str])
     """Take one slot of each limited tag of ``tags`` for task run ``holder`` of flow run
     ``run_id``, all in one transaction or none (see the module docstring). Tags with no
     limit are ignored; slots ``holder`` holds already count as taken. Refused
-    (``run_state`` set) when the flow run is recorded and neither ``Running`` nor
-    ``Pending``."""
+    (``run_state`` set) when the flow run is recorded ``Cancelling`` or ended."""
     wanted = sorted({check_tag(t) for t in tags})
     if not wanted:
         return Acquired(True, [])
@@ -239,8 +241,8 @@ def release_run(engine: Engine, run_id: str) -> int:
 
 
 def free_slots(engine: Engine) -> int:
-    """Free the slots of flow runs that are no longer ``Running``, ``Cancelling`` or
-    ``Pending`` (they ended, crashed: marked by the reaper, or were cancelled), and of
+    """Free the slots of flow runs that ended (``Success``, ``Failed``, ``Cancelled``,
+    ``Paused``, ``Crashed``: marked by the reaper, ``Unknown``), and of
     runs the database has not known for :data:`UNKNOWN_RUN_GRACE` seconds; how many.
     The server's maintenance thread calls it every period."""
     with _writing(engine) as conn, conn.begin():

@@ -137,7 +137,15 @@ class ServerSlots(SlotAccess):
         wanted = set(tags)
         if not wanted:
             return set()
-        return {x["tag"] for x in self.client.get("/api/v1/concurrency-limits")} & wanted
+        from ferroflow.client.http import ClientError
+
+        try:
+            found = self.client.get("/api/v1/concurrency-limits")
+        except ClientError as exc:
+            if exc.status == 404:  # a server older than tag limits: none applies
+                return set()
+            raise
+        return {x["tag"] for x in found} & wanted
 
     def acquire(self, run_id, holder, tags):
         found = self.client.post("/api/v1/concurrency-limits/acquire",
