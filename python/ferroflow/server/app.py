@@ -28,7 +28,19 @@ from ferroflow.server import errors
 from ferroflow.server.auth import Authenticator
 from ferroflow.server.maintenance import Maintenance
 from ferroflow.server.middleware import BodyLimit, ServerTiming
-from ferroflow.server.routes import deployments, flows, health, ingest, keys, logs, resume, runs, secrets, tasks
+from ferroflow.server.routes import (
+    deployments,
+    flows,
+    health,
+    ingest,
+    keys,
+    logs,
+    resume,
+    runs,
+    secrets,
+    tasks,
+    workers,
+)
 from ferroflow.server.routes.ingest import run_store
 from ferroflow.store.database import make_engine
 
@@ -45,7 +57,7 @@ DEFAULT_MAX_RECORDS_BODY = 16 << 20
 
 #: The routers of the API, included in this order under :data:`API_PREFIX`.
 ROUTERS = [health.router, flows.router, runs.router, tasks.router, logs.router, keys.router, secrets.router,
-           ingest.router, resume.router, deployments.router]
+           ingest.router, resume.router, deployments.router, workers.router]
 
 
 def server_version() -> str:

@@ -4,7 +4,10 @@
   process stopped beating are marked ``Crashed`` (the run store's ``reap``: a run
   recorded on the server's own machine whose process is gone at once; any other after
   six silent heartbeat periods) and their lease is revoked, so a process that comes back
-  learns its run was taken (see :mod:`ferroflow.store.orphans`).
+  learns its run was taken (see :mod:`ferroflow.store.orphans`). Then workers' claims
+  are looked after (:mod:`ferroflow.store.claims`): a ``Pending`` run whose worker
+  stopped beating is given back, a ``Cancelling`` run whose process is gone ends
+  ``Cancelled``, and a ``Crashed`` run of a deployment with retries left is retried.
 * Once an hour, the ids of record batches older than :data:`BATCH_MEMORY` (7 days) are
   forgotten: a client resends a batch within seconds (or, from a spool file, when it is
   next run), so a week is far longer than any resend.
@@ -20,7 +23,7 @@ import threading
 import time
 from typing import Any
 
-from ferroflow.store.orphans import HEARTBEAT_SECONDS
+from ferroflow.store.orphans import HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT
 
 __all__ = ["BATCH_MEMORY", "Maintenance"]
 
@@ -51,6 +54,20 @@ class Maintenance:
         if self._thread is not None:
             self._thread.join(10)
 
+    def _claims(self, engine: Any) -> None:
+        """Give back claims of workers that stopped beating, end cancelled runs whose
+        process is gone, and retry crashed runs of deployments with retries left."""
+        from ferroflow.store import claims
+
+        found = claims.reap_claims(engine, HEARTBEAT_TIMEOUT)
+        for what, ids in found.items():
+            if ids:
+                log.warning("%s %d run(s) whose worker or process is gone: %s", what, len(ids), ", ".join(ids))
+        retried = claims.retry_crashed(engine)
+        if retried:
+            log.warning("retrying %d crashed run(s) of deployments with retries left: %s", len(retried),
+                        ", ".join(retried))
+
     def _loop(self) -> None:
         pruned_at = 0.0
         while not self._stop.wait(self.interval):
@@ -60,6 +77,7 @@ class Maintenance:
                 if found:
                     self.reaped.extend(found)
                     log.warning("marked %d run(s) whose process stopped beating: %s", len(found), ", ".join(found))
+                self._claims(store.engine)
                 if time.monotonic() - pruned_at >= _PRUNE_EVERY:
                     store.forget_batches(time.time() - BATCH_MEMORY)
                     pruned_at = time.monotonic()
