@@ -170,12 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     from ferroflow.cli.runs import add_parsers as add_run_store_parsers
     from ferroflow.cli.secrets import add_parsers as add_secret_parsers
     from ferroflow.cli.server import add_parsers as add_server_parsers
+    from ferroflow.cli.worker import add_parsers as add_worker_parsers
 
     add_run_store_parsers(sub)  # runs, runs show, logs
     add_server_parsers(sub)  # server start, migrate, create-key, keys, revoke-key, push-spool
     add_secret_parsers(sub)  # secret key, set, ls, rm, rotate
     add_deployment_parsers(sub)  # deploy, deployments ls, show, pause, resume, delete
     add_cancel_parsers(sub)  # cancel RUN_ID
+    add_worker_parsers(sub)  # worker, workers, pool ls, pool set
     return parser
 
 

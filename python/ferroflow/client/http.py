@@ -161,6 +161,11 @@ class Client:
         response = self._send("POST", path, json=body)
         return response.json() if response.content else None
 
+    def put(self, path: str, body: Any = None) -> Any:
+        """``PUT path`` with a JSON body; the JSON answer (None for an empty one)."""
+        response = self._send("PUT", path, json=body)
+        return response.json() if response.content else None
+
     def delete(self, path: str) -> Any:
         """``DELETE path``; the JSON answer (None for an empty one)."""
         response = self._send("DELETE", path)
