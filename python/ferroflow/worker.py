@@ -42,10 +42,11 @@ from typing import Any
 
 from ferroflow.client.http import Client, ClientError, Unreachable, _segment
 from ferroflow.launchers.base import (
-    EXIT_CANCELLED,
-    EXIT_CLAIM_REFUSED,
+    EXIT_CODES,
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_NOT_STARTED,
+    EXIT_REFUSED,
     EXIT_SUCCESS,
     LaunchSpec,
 )
@@ -55,7 +56,7 @@ __all__ = ["Worker"]
 log = logging.getLogger("ferroflow.worker")
 
 #: Exit codes of a process that ended its run itself (or was refused it).
-_ENDED_ITSELF = frozenset({EXIT_SUCCESS, EXIT_FAILED, EXIT_NOT_STARTED, EXIT_CLAIM_REFUSED, EXIT_CANCELLED})
+_ENDED_ITSELF = frozenset({EXIT_SUCCESS, EXIT_FAILED, EXIT_NOT_STARTED, EXIT_REFUSED, EXIT_INTERRUPTED})
 _PUSH_SPOOL_EVERY = 30.0
 
 
@@ -325,7 +326,8 @@ class Worker:
             elif code in _ENDED_ITSELF:
                 log.info("run %s ended (exit code %d)", run_id, code)
             else:
-                how = f"signal {-code} ({_signal_name(-code)})" if code < 0 else f"exit code {code}"
+                how = f"signal {-code} ({_signal_name(-code)})" if code < 0 else \
+                    f"exit code {code} ({EXIT_CODES.get(code, 'not a launcher exit code')})"
                 log.warning("run %s: its process ended by %s before ending the run: giving it back Crashed",
                             run_id, how)
                 self._release(run_id, lease, "Crashed",
