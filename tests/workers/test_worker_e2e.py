@@ -142,7 +142,7 @@ def test_a_cancel_stops_a_stubborn_run_and_leaves_no_process(server, workers, pr
         print(f"cancel took {took:.1f} s")
         assert run.state == "Cancelled", run.message
         tasks = {t.name: t.state for t in client.run_tasks(run_id)}
-        assert tasks == {"stubborn": "Cancelled", "after": "Cancelled"}, tasks
+        assert tasks == {"pidfile": "Success", "stubborn": "Cancelled", "after": "Cancelled"}, tasks
         wait_for(lambda: not any(pid_alive(p) for p in pids), "the run's processes to be gone", timeout=30)
         assert "killing its processes" in worker.log()
 

@@ -226,9 +226,12 @@ def claim_runs(engine: Engine, pool: str, worker_id: str, count: int, now: float
 def _cancel_unfinished(conn: Connection, key: int) -> None:
     """Make the tasks and children of run ``key`` that had not finished ``Cancelled``
     (its process was killed before it could record that itself)."""
-    row = conn.execute(select(run_tasks_table.c.codes).where(run_tasks_table.c.run == key)).first()
+    row = conn.execute(select(run_tasks_table.c.ids, run_tasks_table.c.codes).where(run_tasks_table.c.run == key)
+                       ).first()
     if row is not None:
-        codes = bytearray(row.codes)
+        ids = json.loads(row.ids)
+        # (indexed by task id; a run reopened at its start has them all unreported)
+        codes = bytearray(row.codes).ljust(max(ids) + 1 if ids else 0, bytes([_NEVER]))
         for i, code in enumerate(codes):
             if code == _NEVER or code in _UNFINISHED:
                 codes[i] = _core.CANCELLED
