@@ -4,7 +4,9 @@
   process stopped beating are marked ``Crashed`` (the run store's ``reap``: a run
   recorded on the server's own machine whose process is gone at once; any other after
   six silent heartbeat periods) and their lease is revoked, so a process that comes back
-  learns its run was taken (see :mod:`ferroflow.store.orphans`). Then workers' claims
+  learns its run was taken (see :mod:`ferroflow.store.orphans`). For the first timeout
+  after the server starts, silence alone marks nothing: while no server answered, no
+  heartbeat could land, and a run must not be taken for dead for the server's downtime. Then workers' claims
   are looked after (:mod:`ferroflow.store.claims`): a ``Pending`` run whose worker
   stopped beating is given back, a ``Cancelling`` run whose process is gone ends
   ``Cancelled``, and a ``Crashed`` run of a deployment with retries left is retried.
@@ -32,6 +34,7 @@ log = logging.getLogger("ferroflow.server")
 #: Seconds the ids of applied record batches are kept.
 BATCH_MEMORY = 7 * 24 * 3600.0
 _PRUNE_EVERY = 3600.0
+_NEVER = 1e12  # (seconds: a heartbeat timeout no run reaches)
 
 
 class Maintenance:
@@ -42,6 +45,7 @@ class Maintenance:
         self._store = store
         self.interval = float(interval)
         self._stop = threading.Event()
+        self._started = time.monotonic()
         self._thread: threading.Thread | None = None
         self.reaped: list = []  # run ids this thread marked, newest last (for tests and logs)
 
@@ -59,7 +63,7 @@ class Maintenance:
         process is gone, and retry crashed runs of deployments with retries left."""
         from ferroflow.store import claims
 
-        found = claims.reap_claims(engine, HEARTBEAT_TIMEOUT)
+        found = claims.reap_claims(engine, self._timeout())
         for what, ids in found.items():
             if ids:
                 log.warning("%s %d run(s) whose worker or process is gone: %s", what, len(ids), ", ".join(ids))
@@ -68,12 +72,21 @@ class Maintenance:
             log.warning("retrying %d crashed run(s) of deployments with retries left: %s", len(retried),
                         ", ".join(retried))
 
+    def _timeout(self) -> float:
+        """The heartbeat timeout to reap with: :data:`HEARTBEAT_TIMEOUT`, or, for that
+        long after this server started, one no run reaches (processes whose heartbeats
+        could not land while no server answered get a full timeout to beat again; a
+        process found gone on this machine is still reaped at once)."""
+        if time.monotonic() - self._started < HEARTBEAT_TIMEOUT:
+            return _NEVER
+        return HEARTBEAT_TIMEOUT
+
     def _loop(self) -> None:
         pruned_at = 0.0
         while not self._stop.wait(self.interval):
             try:
                 store = self._store()
-                found = store.reap()
+                found = store.reap(self._timeout())
                 if found:
                     self.reaped.extend(found)
                     log.warning("marked %d run(s) whose process stopped beating: %s", len(found), ", ".join(found))
