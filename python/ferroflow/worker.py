@@ -184,14 +184,14 @@ class Worker:
 
     def _call(self, fn: Any, quiet: bool = False) -> Any:
         """``fn()`` against the server, or None while it cannot be reached (with backoff:
-        0.5 s doubling to 10 s; a warning when it first happens, a line when it is back)."""
+        0.5 s doubling to 5 s; a warning when it first happens, a line when it is back)."""
         now = time.monotonic()
         if now < self._next_contact:
             return None
         try:
             result = fn()
         except Unreachable as exc:
-            self._backoff = min(10.0, max(0.5, self._backoff * 2))
+            self._backoff = min(5.0, max(0.5, self._backoff * 2))
             self._next_contact = now + self._backoff
             if self._down_since is None:
                 self._down_since = now

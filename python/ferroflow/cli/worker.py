@@ -137,6 +137,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_USAGE)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # (not a line per request)
     try:
         worker = Worker(args.pool, server=client.url, concurrency=args.concurrency, launcher=args.launcher,
                         launcher_options=options, name=args.name, working_dir=args.dir, poll_interval=args.poll,
