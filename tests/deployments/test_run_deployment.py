@@ -158,7 +158,7 @@ def test_without_wait_the_run_waits_for_a_worker(project, server, capsys):
     (("--deployment", "etl", "--executor", "local"), "--executor applies to a flow run here"),
     (("etl.py", "--deployment", "etl"), "give either a flow file (etl.py) or --deployment NAME, not both"),
     (("etl.py", "--wait"), "--wait needs --deployment NAME"),
-    ((), "give the flow to run (FILE.py[:FLOW]) or --deployment NAME"),
+    ((), "give the flow file to run (FILE.py[:FLOW_NAME]) or --deployment NAME"),
 ])
 def test_refused_without_making_a_run(project, server, capsys, argv, message):
     code = main(["run", *argv, "--server", server.url])

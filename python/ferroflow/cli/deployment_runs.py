@@ -231,7 +231,7 @@ def check_options(args: argparse.Namespace) -> str | None:
             if getattr(args, option, None):
                 return f"--{option} needs --deployment NAME"
         if args.flow is None:
-            return "give the flow to run (FILE.py[:FLOW]) or --deployment NAME"
+            return "give the flow file to run (FILE.py[:FLOW_NAME]) or --deployment NAME"
         return None
     if args.flow is not None:
         return f"give either a flow file ({args.flow}) or --deployment NAME, not both"
