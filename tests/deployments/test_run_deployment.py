@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from ferroflow.cli import main
-from ferroflow.client.http import Client
+from ferroflow.client.http import Client, ClientError
 from ferroflow.store import deployments as store
 from ferroflow.store.database import make_engine
 from ferroflow.store.migrations import migrate
@@ -48,7 +48,7 @@ WORKER = textwrap.dedent("""
     run_id = sys.argv[1]
     server = os.environ.get("FERROFLOW_API_URL")
     if server:
-        from ferroflow.client.http import Client
+        from ferroflow.client.http import Client, ClientError
         with Client(server) as client:
             parameters = client.get_run(run_id).parameters
     else:
@@ -145,7 +145,12 @@ def test_without_wait_the_run_waits_for_a_worker(project, server, capsys):
     assert "ferroflow worker --pool big" in out
     with Client(server.url) as client:
         run = client.get_run(run_id)
+        progress = client.run_progress(run_id)  # what --wait reads: the run and its tasks (none before it starts)
+        with pytest.raises(ClientError) as unknown:
+            client.run_progress("0" * 32)
     assert (run.state, run.parameters) == ("Scheduled", {"n": [1, 2], "label": "x"})
+    assert progress == (run, [])
+    assert unknown.value.status == 404 and "0" * 32 in unknown.value.detail
 
 
 @pytest.mark.parametrize(("argv", "message"), [
