@@ -30,6 +30,7 @@ EXAMPLES: dict = {
     ("POST", "/api/v1/runs/{run_id}/approvals"): ("run", "POST", "/api/v1/runs/{run}/approvals",
                                                   {"task": "deploy"}, 200),
     ("GET", "/api/v1/runs/{run_id}/tasks"): ("read", "GET", "/api/v1/runs/{run}/tasks", None, 200),
+    ("GET", "/api/v1/runs/{run_id}/progress"): ("read", "GET", "/api/v1/runs/{run}/progress", None, 200),
     ("GET", "/api/v1/runs/{run_id}/tasks/{task}/children"): (
         "read", "GET", "/api/v1/runs/{run}/tasks/work/children?state=Success", None, 200),
     ("GET", "/api/v1/runs/{run_id}/tasks/{task}/failed"): (

@@ -294,6 +294,11 @@ class Client:
         """Every task of a run with its state and children counted by state."""
         return [task_from_json(t) for t in self.get(f"/api/v1/runs/{_segment(run_id)}/tasks")]
 
+    def run_progress(self, run_id: str) -> tuple[RunInfo, list[TaskInfo]]:
+        """A run (by its full id) and every task of it, in one request."""
+        data = self.get(f"/api/v1/runs/{_segment(run_id)}/progress")
+        return run_from_json(data["run"]), [task_from_json(t) for t in data["tasks"]]
+
     def children(self, run_id: str, task: str, *, states: Iterable[str] | None = None, limit: int = 50,
                  cursor: str | None = None) -> Page[ChildInfo]:
         """A page of a task's children in index order, of ``states`` only."""
