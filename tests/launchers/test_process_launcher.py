@@ -299,3 +299,71 @@ def test_a_claimed_run_that_cannot_start_is_recorded_failed_on_the_server(secure
         assert ProcessLauncher().launch(spec).wait(120) == EXIT_NOT_STARTED
         run = _ended(client, run_id)
         assert run.state == "Failed" and "invalid parameters" in run.message and "'out'" in run.message, run
+
+
+# ----- signals ---------------------------------------------------------------------------
+
+
+def _recorded(home: Path, run_id: str):
+    from ferroflow.store.sqlite import SQLiteRunStore
+
+    path = home / "runs.db"
+    if not path.exists():
+        return None
+    store = SQLiteRunStore(str(path))
+    try:
+        return store.get_run(run_id)
+    finally:
+        store.close()
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does(workdir, tmp_path, monkeypatch):
+    """``docker stop`` or a deleted pod send SIGTERM: the run ends Cancelled, exit 130."""
+    monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path / "home"))
+    pids = workdir / "pids"
+    spec = _spec(workdir, "lingers", {"pids": str(pids)})
+    handle = ProcessLauncher().launch(spec)
+    try:
+        wait_for(pids.exists, "the run to start")
+        os.kill(handle.pid, signal.SIGTERM)
+        assert handle.wait(120) == 130
+        assert _recorded(tmp_path / "home", spec.run_id).state == "Cancelled"
+    finally:
+        handle.kill()
+
+
+def test_a_sigint_ignored_by_the_worker_still_interrupts_the_run(workdir, tmp_path, monkeypatch):
+    """A worker that ignores SIGINT (its own Ctrl-C handling) passes SIG_IGN on to its
+    children; the launched process sets its own handler back."""
+    monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path / "home"))
+    pids = workdir / "pids"
+    spec = _spec(workdir, "lingers", {"pids": str(pids)})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        handle = ProcessLauncher().launch(spec)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        wait_for(pids.exists, "the run to start")
+        handle.interrupt()
+        assert handle.wait(120) == 130
+    finally:
+        handle.kill()
+
+
+def test_an_interrupt_at_once_never_leaves_the_run_half_recorded(workdir, tmp_path, monkeypatch):
+    """Interrupted before the engine took over: either the run ends Cancelled (130), or the
+    process died of the signal before it had a handler (-2: the worker treats it as a
+    crash). Never Running, never another code."""
+    monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path / "home"))
+    for _ in range(3):
+        spec = _spec(workdir, "ok", {"out": "never.json"})
+        handle = ProcessLauncher().launch(spec)
+        handle.interrupt()
+        code = handle.wait(120)
+        run = _recorded(tmp_path / "home", spec.run_id)
+        assert code in (130, -signal.SIGINT), code
+        if code == 130:
+            assert run is not None and run.state == "Cancelled", run
+        else:
+            assert run is None or run.state != "Running", run
