@@ -163,19 +163,20 @@ def record_not_started(spec: LaunchSpec, state: str, message: str) -> None:
     from ferroflow.store.config import get_run_store
 
     store = get_run_store(None, server=spec.server)
-    try:
-        store.start_run(spec.run_id, spec.flow_name, dict(spec.parameters), [], lease=spec.lease)
-        store.end_run(spec.run_id, state, message)
-    finally:
-        store.close()
+    store.start_run(spec.run_id, spec.flow_name, dict(spec.parameters), [], lease=spec.lease)
+    store.end_run(spec.run_id, state, message)
+    store.flush()  # (not closed: the store is this process's shared one)
 
 
 def _end_unstarted(spec: LaunchSpec, state: str, message: str, code: int) -> int:
     from ferroflow.store import ResumeRefusedError, StateStoreError
 
     _say(f"ferroflow: run {spec.run_id} of flow {spec.flow_name!r}: {message}")
+    from ferroflow.store.config import get_run_store
+
     try:
         record_not_started(spec, state, message)
+        get_run_store(None, server=spec.server).close()  # (this process ends here)
     except ResumeRefusedError as exc:
         _say(f"ferroflow: run {spec.run_id} was not recorded: {exc}")
         return EXIT_REFUSED
