@@ -146,25 +146,6 @@ def _errors() -> tuple:
             OSError)
 
 
-def _load(entrypoint: str) -> Any:
-    """The flow an entrypoint names (a file's, or a module's attribute)."""
-    from ferroflow.cli.loader import FlowLoadError, load_flow
-
-    path, sep, attribute = entrypoint.rpartition(":")
-    if sep and not path.endswith(".py"):
-        import importlib
-
-        try:
-            module = importlib.import_module(path)
-        except ImportError as exc:
-            raise FlowLoadError(f"cannot import module {path!r}: {exc}", path) from None
-        found = getattr(module, attribute, None)
-        if found is None:
-            raise FlowLoadError(f"module {path!r} has no flow {attribute!r}", path)
-        return found
-    return load_flow(entrypoint)
-
-
 def _schedule(args: argparse.Namespace) -> Any:
     from ferroflow.schedules import CronClock, IntervalClock
 
@@ -178,6 +159,7 @@ def _schedule(args: argparse.Namespace) -> Any:
 def cmd_deploy(args: argparse.Namespace) -> int:
     """``ferroflow deploy FILE.py:FLOW --name NAME ...``."""
     from ferroflow.cli import UsageError, parse_key_values
+    from ferroflow.cli.loader import load_entrypoint
     from ferroflow.client.deployments import deploy_flow
     from ferroflow.store.deployments import check_entrypoint
 
@@ -194,7 +176,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         if executor_options and not args.executor:
             raise UsageError("--executor-option needs --executor NAME")
         schedule = _schedule(args)
-        flow = _load(args.entrypoint)
+        flow = load_entrypoint(args.entrypoint)
     except (UsageError, ValueError) as exc:
         return fail(str(exc), EXIT_USAGE)
     except _errors() as exc:
