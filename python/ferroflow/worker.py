@@ -323,6 +323,12 @@ class Worker:
                 self._release(run_id, lease, "Cancelled",
                               f"Cancelled: its process did not stop within {self.cancel_grace:.0f} s of the "
                               f"interrupt and was killed.")
+            elif code == EXIT_REFUSED:
+                # Refused its claim (then giving it back changes nothing: the lease is
+                # another's), or could not record its start (the server away): the run,
+                # still Pending under this lease, goes back to be claimed again.
+                log.info("run %s: its process could not start it (exit code %d)", run_id, code)
+                self._release(run_id, lease, "Scheduled", "Given back: its process could not record its start.")
             elif code in _ENDED_ITSELF:
                 log.info("run %s ended (exit code %d)", run_id, code)
             else:

@@ -147,7 +147,7 @@ def complete_spec(spec: dict) -> dict:
 
 def _flow(entrypoint: str, root: Path) -> Any:
     """The flow an entrypoint names, a file's path taken relative to ``root``."""
-    from ferroflow.cli.deployments import _load
+    from ferroflow.cli.loader import load_entrypoint as _load
 
     path, sep, attribute = entrypoint.rpartition(":")
     if path.endswith(".py"):

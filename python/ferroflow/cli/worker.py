@@ -176,7 +176,7 @@ def cmd_workers(args: argparse.Namespace) -> int:
             return EXIT_OK
         rows = [[w["id"][:8], w["name"], w["pool"], "healthy" if w["healthy"] else f"silent ({w['state']})",
                  f"{w['running']}/{w['concurrency']}", _ago(w["heartbeat_at"])] for w in found]
-        print(format_table(["ID", "NAME", "POOL", "HEALTH", "RUNS", "LAST SEEN"], rows))
+        print("\n".join(format_table([["ID", "NAME", "POOL", "HEALTH", "RUNS", "LAST SEEN"], *rows])))
         return EXIT_OK
 
     return _served(args, show)
@@ -203,7 +203,7 @@ def cmd_pool_ls(args: argparse.Namespace) -> int:
             return EXIT_OK
         rows = [[p["name"], "-" if p["concurrency_limit"] is None else str(p["concurrency_limit"]),
                  "paused" if p["paused"] else "", str(p["active"]), str(p["deployments"])] for p in found]
-        print(format_table(["POOL", "LIMIT", "PAUSED", "ACTIVE", "DEPLOYMENTS"], rows))
+        print("\n".join(format_table([["POOL", "LIMIT", "PAUSED", "ACTIVE", "DEPLOYMENTS"], *rows])))
         return EXIT_OK
 
     return _served(args, show)
