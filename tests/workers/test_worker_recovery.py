@@ -77,7 +77,7 @@ def test_a_worker_killed_mid_run_is_resumed_elsewhere_without_recomputing(databa
         with Client(server.url) as client:
             deploy(client, "big", "flows.py:big", parameters={"n": CHILDREN, "log": str(log)}, retries=1)
             run_id = run_deployment(client, "big")
-            first = WorkerProcess(server.url, project, tmp_path / "first.log")
+            first = WorkerProcess(server.url, project, tmp_path / "first.log", "default", "--launcher", "fork")
             wait_for(lambda: len(_lines(log)) >= CHILDREN // 4, "a quarter of the children to be computed",
                      timeout=300, every=0.05)
             running = client.get_run(run_id)

@@ -78,6 +78,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ferroflow.results.serializers",
     "ferroflow.results.stores",
     "ferroflow.launchers.process",
+    "ferroflow.launchers.fork",
 )
 
 #: Environment variable: entry point names not to load, comma-separated, or ``all``.
