@@ -26,8 +26,8 @@ from sqlalchemy import Connection, Engine, delete, select, update
 
 from ferroflow.store.control import _insert, create_run
 from ferroflow.store.queries import RunInfo
-from ferroflow.store.schema import deployments, work_pools
 from ferroflow.store.scheduling import remove_unstarted_runs
+from ferroflow.store.schema import deployments, work_pools
 
 __all__ = ["CATCHUP", "MAX_NAME", "Deployment", "DeploymentError", "UnknownDeploymentError", "check_entrypoint",
            "create_manual_run", "delete_deployment", "deploy", "get_deployment", "list_deployments",

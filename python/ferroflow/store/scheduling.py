@@ -13,7 +13,8 @@ database at once. For each deployment with a schedule and not paused it makes, a
   gets the adjusted time), at most ``max_ahead`` of them, then moves ``scheduled_until``
   forward (never back).
 * **Exactly once.** The tick moves ``scheduled_until`` with a conditional update (only
-  if it is still what the tick read, the deployment unchanged and not paused) and
+  if it is still what the tick read, the deployment unchanged and not paused; one
+  statement for up to 200 deployments) and
   inserts the runs in the same transaction, with ``ON CONFLICT (deployment_id,
   scheduled_time) DO NOTHING``: of replicas racing on one window one wins, and the
   unique index would stop a duplicate anyway. Pausing, redeploying and deleting lock the
@@ -46,7 +47,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, select, update
+from sqlalchemy import Connection, Engine, and_, case, delete, or_, select, update
 
 from ferroflow.store.control import _insert
 from ferroflow.store.schema import deployments, flows, run_tags, runs
@@ -129,7 +130,7 @@ def _ts(value: _dt.datetime) -> float:
     return value.astimezone(_UTC).timestamp()
 
 
-def _events(sched: Any, after: float, up_to: float, limit: int, scan: int) -> tuple[list[tuple], float | None, int]:
+def _events(sched: Any, after: float, up_to: float, limit: int, scan: int) -> tuple[list[tuple], float, int]:
     """Events of ``sched`` whose clock time is in ``(after, up_to]``, after filters and
     adjustments: ``[(raw, adjusted, parameter_defaults)]`` in order, at most ``limit``
     (more only to finish an instant), looking at ``scan`` clock events at most. Also the
@@ -178,9 +179,9 @@ def _missed(sched: Any, lo: float, cutoff: float, wanted: int, name: str) -> tup
         start = max(lo, cutoff - width)
         found, complete_to, scanned = _events(sched, start, cutoff, 1 << 62, budget)
         budget -= scanned
-        if complete_to < cutoff:  # too many events rejected by filters: give up on the older ones
+        if complete_to < cutoff:  # a filter rejects nearly every clock event: give the missed runs up
             log.warning("deployment %s: gave up looking for missed runs after %d clock events", name, MAX_SCAN)
-            return found[-wanted:], max(0, len(found) - wanted)
+            return [], len(found)
         if len(found) >= wanted or start <= lo or budget <= 0:
             return found[-wanted:], max(0, len(found) - wanted)
         width *= 4
@@ -225,21 +226,25 @@ def _run_rows(row: Any, events: list[tuple], now: float) -> list[dict]:
 
 def _write(engine: Engine, chunk: list[tuple[Any, list, float]], now: float, summary: ScheduleSummary,
            cache: ScheduleCache) -> None:
-    """In one transaction: move each deployment's ``scheduled_until`` if it is still as
-    read, and insert the runs of those moved."""
+    """In one transaction: move the ``scheduled_until`` of each deployment of ``chunk``
+    still as read (one statement), and insert the runs of those moved."""
+    def as_read(row: Any) -> Any:
+        until = deployments.c.scheduled_until.is_(None) if row.scheduled_until is None else \
+            deployments.c.scheduled_until == row.scheduled_until
+        return and_(deployments.c.id == row.id, deployments.c.updated_at == row.updated_at, until)
+
     with engine.connect().execution_options(ferroflow_write=True) as conn, conn.begin():
+        moved = set(conn.execute(
+            update(deployments).where(or_(*(as_read(row) for row, _, _ in chunk)), deployments.c.paused.is_(False))
+            .values(scheduled_until=case({row.id: until for row, _, until in chunk}, value=deployments.c.id))
+            .returning(deployments.c.id)).scalars())
         rows: list[dict] = []
-        for row, events, until in chunk:
-            seen = deployments.c.scheduled_until.is_(None) if row.scheduled_until is None else \
-                deployments.c.scheduled_until == row.scheduled_until
-            moved = conn.execute(update(deployments).where(
-                deployments.c.id == row.id, deployments.c.updated_at == row.updated_at,
-                deployments.c.paused.is_(False), seen).values(scheduled_until=until)).rowcount
-            if not moved:
+        for row, events, _ in chunk:
+            if row.id in moved:
+                rows.extend(_run_rows(row, events, now))
+            else:  # another replica, or a change of the recipe, came first
                 summary.conflicts += 1
                 cache._forget(row.id)
-                continue
-            rows.extend(_run_rows(row, events, now))
         if rows:
             _insert_runs(conn, rows, now, summary)
 
