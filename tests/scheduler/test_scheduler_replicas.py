@@ -21,8 +21,8 @@ from ferroflow.schedules.spec import to_spec
 from ferroflow.store import deployments as store
 from ferroflow.store.database import make_engine
 from ferroflow.store.migrations import migrate
-from ferroflow.store.schema import runs
 from ferroflow.store.scheduling import ScheduleCache, schedule
+from ferroflow.store.schema import runs
 from tests.support.servers import Server, child_env, wait_for
 
 EVERY_SECOND = to_spec(Schedule([IntervalClock(dt.timedelta(seconds=1), start_date=pendulum.datetime(2020, 1, 1))]))
@@ -59,7 +59,7 @@ def test_racing_threads_make_each_time_exactly_once(database_url):
             for r in range(rounds):
                 barrier.wait(60)
                 counts[i] += schedule(own, now=base + 7 * r + 0.25 * i, horizon=60, grace=5, cache=cache).made
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
             barrier.abort()
         finally:
