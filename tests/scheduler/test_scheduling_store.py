@@ -71,9 +71,13 @@ def test_runs_are_made_over_the_horizon_once_with_the_recipe(engine):
                               .where(runs.c.deployment_id == d.id)).scalars().all()
     assert sorted(tagged) == ["a"] * 10 + ["b"] * 10
     assert schedule(engine, now=now, horizon=100).made == 0, "the same tick again makes nothing"
+    set_until(engine, d.id, d.updated_at)  # a window made again (as by a replica that read it before):
+    again = schedule(engine, now=now + 5, horizon=100)  # the unique index skips the runs made
+    assert again.made_ids == [r.run_id for r in made(engine, d.id) if r.scheduled_time > now + 100]
+    assert times(engine, d.id) == grid(10, d.updated_at, now + 105)
     later = schedule(engine, now=now + 35, horizon=100)
     assert times(engine, d.id) == grid(10, d.updated_at, now + 135)
-    assert later.made == len(grid(10, now + 100, now + 135))
+    assert later.made == len(grid(10, now + 105, now + 135))
 
 
 def test_max_ahead_bounds_a_tick_and_the_next_goes_on_without_gaps(engine):
