@@ -139,3 +139,25 @@ def test_standalone_schedulers_and_a_server_make_each_run_once(database_url, tmp
         states = set(conn.execute(select(runs.c.state).where(runs.c.deployment_id == made[0].id)).scalars())
     assert not states & {"Scheduled", "Late"}
     engine.dispose()
+
+
+def test_the_scheduler_thread_survives_a_database_it_cannot_use_and_goes_on_when_it_can(database_url, caplog):
+    import logging
+
+    from ferroflow.server.scheduler import Scheduler
+
+    engine = make_engine(database_url)  # not migrated yet: no tables, every tick fails
+    scheduler = Scheduler(engine, interval=0.05, horizon=5)
+    with caplog.at_level(logging.WARNING, logger="ferroflow.scheduler"):
+        scheduler.start()
+        try:
+            wait_for(lambda: scheduler.failures >= 3, "failed ticks", timeout=60)
+            migrate(engine)
+            d, _ = store.deploy(engine, "back", "f.py:f", schedule=EVERY_SECOND)
+            wait_for(lambda: _count(engine, d.id) >= 5, "runs once the database is usable", timeout=60)
+        finally:
+            scheduler.stop()
+    assert scheduler._thread is not None and not scheduler._thread.is_alive()
+    assert "scheduler tick failed (tried again in 0.05 s)" in caplog.text
+    assert scheduler.made == _count(engine, d.id) and contiguous(times_by_deployment(engine)[d.id])
+    engine.dispose()

@@ -77,7 +77,7 @@ class Scheduler:
                                cache=self.cache)
         except Exception as exc:  # the database may be away for a while: try again next time
             self.failures += 1
-            log.warning("scheduler tick failed (tried again in %.0f s): %s", self.interval, _one_line(exc))
+            log.warning("scheduler tick failed (tried again in %g s): %s", self.interval, _one_line(exc))
             return None
         self.ticks += 1
         self.made += summary.made
