@@ -161,3 +161,48 @@ def test_the_scheduler_thread_survives_a_database_it_cannot_use_and_goes_on_when
     assert "scheduler tick failed (tried again in 0.05 s)" in caplog.text
     assert scheduler.made == _count(engine, d.id) and contiguous(times_by_deployment(engine)[d.id])
     engine.dispose()
+
+
+def test_pausing_and_redeploying_while_replicas_tick_leave_no_stale_run(database_url):
+    import json
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    store.deploy(engine, "toggled", "f.py:f", schedule=EVERY_SECOND)
+    d, _ = store.deploy(engine, "redeployed", "f.py:f", parameters={"n": 0}, schedule=EVERY_SECOND)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def replica() -> None:
+        own = make_engine(database_url)
+        try:
+            while not stop.is_set():
+                schedule(own, horizon=30, grace=5)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=replica) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for n in range(1, 16):
+            store.pause_deployment(engine, "toggled")
+            store.resume_deployment(engine, "toggled")
+            last, _ = store.deploy(engine, "redeployed", "f.py:f", parameters={"n": n}, schedule=EVERY_SECOND)
+        paused = store.pause_deployment(engine, "toggled")
+        time.sleep(1)  # a few more ticks after the last changes
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(120)
+    assert not errors, errors
+    with engine.connect() as conn:
+        rows = conn.execute(select(runs.c.deployment_id, runs.c.scheduled_time, runs.c.parameters, runs.c.state)).all()
+    assert not [r for r in rows if r.deployment_id == paused.id], "a run of the paused deployment is left"
+    stale = [r for r in rows if r.deployment_id == d.id and r.scheduled_time > last.updated_at
+             and json.loads(r.parameters) != {"n": 15}]
+    assert not stale, "a run made ahead from an old recipe is left"
+    assert any(r.deployment_id == d.id and r.scheduled_time > last.updated_at for r in rows)
+    engine.dispose()
