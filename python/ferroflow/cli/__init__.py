@@ -18,6 +18,7 @@
     ferroflow server start|migrate|create-key|keys|revoke-key|push-spool ...
     ferroflow secret {key | set NAME | ls | rm NAME | rotate --old-key-env VAR} [--database URL]
     ferroflow cancel RUN_ID [--server URL]     (exit codes: see ``cli.cancel``)
+    ferroflow scheduler [--database URL] [--horizon S] [--late-after S] [--interval S]
 
 Exit codes of ``run``: 0 the flow run succeeded, 1 it failed, 2 usage or load error
 (one line on stderr; ``--traceback`` shows the traceback), 3 paused waiting for
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ferroflow.cli.cancel import add_parsers as add_cancel_parsers
     from ferroflow.cli.deployments import add_parsers as add_deployment_parsers
     from ferroflow.cli.runs import add_parsers as add_run_store_parsers
+    from ferroflow.cli.scheduler import add_parsers as add_scheduler_parsers
     from ferroflow.cli.secrets import add_parsers as add_secret_parsers
     from ferroflow.cli.server import add_parsers as add_server_parsers
     from ferroflow.cli.worker import add_parsers as add_worker_parsers
@@ -190,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_deployment_parsers(sub)  # deploy, deployments ls, show, pause, resume, delete
     add_cancel_parsers(sub)  # cancel RUN_ID
     add_worker_parsers(sub)  # worker, workers, pool ls, pool set
+    add_scheduler_parsers(sub)  # scheduler (on its own)
     return parser
 
 

@@ -123,8 +123,8 @@ class ForkLauncher(Launcher):
         self._warned = False
         self.fallback = bool(fallback)
         # What every run imports, imported once here and shared by every child.
-        import ferroflow.engine.runner  # noqa: F401
-        import ferroflow.launchers.execute  # noqa: F401
+        import ferroflow.engine.runner
+        import ferroflow.launchers.execute
         import ferroflow.store.remote  # noqa: F401
         from ferroflow.plugins import get_registry
 
