@@ -36,7 +36,8 @@ from ferroflow.launchers.fork import ForkLaunched, ForkLauncher
 
 work = sys.argv[1]
 with open(os.path.join(work, "flows.py"), "w") as f:
-    f.write("from ferroflow import Flow, task\\n@task\\ndef one():\\n    return 1\\nwith Flow('one') as flow:\\n    one()\\n")
+    f.write("from ferroflow import Flow, task\\n@task\\ndef one():\\n    return 1\\n"
+            "with Flow('one') as flow:\\n    one()\\n")
 launcher = ForkLauncher()
 def spec():
     return LaunchSpec(run_id=secrets.token_hex(16), lease=secrets.token_hex(16), flow_name="one",
