@@ -33,6 +33,16 @@ with Flow("note") as note_flow:
 def crash():
     os._exit(9)
 
+@task
+def crash_once(marker):
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(9)
+    return "second time lucky"
+
+with Flow("crash-once") as crash_once_flow:
+    crash_once(Parameter("marker"))
+
 with Flow("crash") as crash_flow:
     crash()
 
@@ -191,3 +201,21 @@ def test_a_worker_of_a_pool_nobody_uses_waits_for_one(server, workers, project):
         deploy(client, "later", "flows.py:note_flow", parameters={"out": str(out)}, pool="later")
         assert wait_ended(client, run_deployment(client, "later", tag="came")).state == "Success"
     assert out.read_text().split() == ["came"]
+
+
+def test_run_deployment_wait_follows_a_crashed_run_into_its_retry(server, workers, project, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.support.servers import child_env
+
+    with Client(server.url) as client:
+        deploy(client, "once", "flows.py:crash_once_flow", parameters={"marker": str(tmp_path / "marker")},
+               retries=1)
+    workers()
+    done = subprocess.run([sys.executable, "-m", "ferroflow", "run", "--deployment", "once", "--wait",
+                           "--no-progress", "--server", server.url], env=child_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "crashed: retried as run" in done.stdout and "(attempt 2 of 2)" in done.stdout
+    assert "Scheduled -> " in done.stdout

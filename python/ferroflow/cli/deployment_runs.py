@@ -129,6 +129,18 @@ class _Poller:
                 raise UnknownRunError(run_id, queries.location(conn))
             return run, queries.run_tasks(conn, run_id)
 
+    def retry_of(self, run_id: str) -> Any:
+        """The run retrying (resuming) ``run_id``, or None yet."""
+        client = getattr(self.place, "client", None)
+        if client is not None:
+            page = client.list_runs(resumed_from=run_id, limit=1)
+        else:
+            from ferroflow.store import queries
+
+            with self.place.engine.connect() as conn:
+                page = queries.list_runs(conn, resumed_from=run_id, limit=1)
+        return page.items[0] if page.items else None
+
     def first_failures(self, run_id: str, tasks: Sequence[Any]) -> dict[str, tuple[int, str]]:
         """``task name -> (index, message)`` of the first failed child of each mapped
         task with failed children (one read each; best effort)."""
@@ -273,7 +285,19 @@ def run_deployment(args: argparse.Namespace) -> int:
                       f"follow it with `ferroflow runs show {run_id[:12]}`.")
                 return EXIT_OK
             with stop:
-                ended = follow(_Poller(place), run_id, display)
+                poller = _Poller(place)
+                ended = follow(poller, run_id, display)
+                attempt = 1
+                while ended.state == "Crashed" and attempt <= deployment.retries:
+                    retry = _await_retry(poller, run_id)
+                    if retry is None:
+                        break
+                    attempt += 1
+                    print(f"Run {run_id} crashed: retried as run {retry.run_id} (attempt {attempt} of "
+                          f"{deployment.retries + 1}), resuming it from its checkpoints.", flush=True)
+                    run_id = retry.run_id
+                    display = ProgressDisplay(mode="off" if args.no_progress else "auto")
+                    ended = follow(poller, run_id, display)
     except KeyboardInterrupt:
         display.close()
         if run_id is None:
@@ -290,7 +314,19 @@ def run_deployment(args: argparse.Namespace) -> int:
         display.close()
         return _failed(exc)
     print(f"Flow run id: {run_id}  (details: ferroflow runs show {run_id[:12]})")
-    if ended.state == "Crashed" and deployment.retries:
-        print(f"ferroflow: the run crashed; deployment {name} retries a crashed run up to {deployment.retries} "
-              f"time(s), as a new run resumed from this one (see `ferroflow runs`)", file=sys.stderr)
     return exit_code(ended.state)
+
+
+def _await_retry(poller: _Poller, run_id: str, sleep: Any = time.sleep) -> Any:
+    """The retry of crashed run ``run_id`` once the server made it (its worker asks at
+    once; the server's maintenance pass does within a heartbeat timeout when the worker
+    died too), or None when none came within that."""
+    from ferroflow.store.orphans import HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT
+
+    deadline = time.monotonic() + HEARTBEAT_TIMEOUT + 3 * HEARTBEAT_SECONDS
+    while time.monotonic() < deadline:
+        found = poller.retry_of(run_id)
+        if found is not None:
+            return found
+        sleep(0.5)
+    return None

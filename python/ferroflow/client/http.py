@@ -217,11 +217,11 @@ class Client:
     def list_runs(self, *, flow: str | None = None, states: Iterable[str] | None = None,
                   started_after: float | None = None, started_before: float | None = None,
                   tags: Iterable[str] | None = None, id_prefix: str | None = None, limit: int = 50,
-                  cursor: str | None = None) -> Page[RunInfo]:
+                  cursor: str | None = None, resumed_from: str | None = None) -> Page[RunInfo]:
         """A page of runs, newest first (see :func:`ferroflow.store.queries.list_runs`)."""
         data = self.get("/api/v1/runs", flow=flow, state=list(states or []), started_after=started_after,
                         started_before=started_before, tag=list(tags or []), id_prefix=id_prefix, limit=limit,
-                        cursor=cursor)
+                        cursor=cursor, resumed_from=resumed_from)
         return Page([run_from_json(r) for r in data["items"]], data["next_cursor"])
 
     def iter_runs(self, *, limit: int | None = None, page_size: int = 200, **filters: Any) -> Iterator[RunInfo]:
