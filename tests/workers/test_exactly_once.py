@@ -19,7 +19,7 @@ from tests.support.workers import FAST, WorkerProcess, deploy, start_server
 RUNS = 500
 EVERY = 0.1
 
-FLOW = """
+FLOWS = """
 from ferroflow import Flow, Parameter, context, task
 
 @task
@@ -32,10 +32,7 @@ with Flow("tick") as flow:
 """
 
 
-def test_each_scheduled_run_runs_exactly_once(database_url, tmp_path):
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "flows.py").write_text(FLOW)
+def test_each_scheduled_run_runs_exactly_once(database_url, tmp_path, project):
     out = project / "marks.txt"
     server = start_server(database_url, tmp_path)
     with open(tmp_path / "scheduler.log", "wb") as log:

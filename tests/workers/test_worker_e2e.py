@@ -73,14 +73,6 @@ with Flow("nap") as nap_flow:
 
 
 @pytest.fixture
-def project(tmp_path):
-    folder = tmp_path / "project"
-    folder.mkdir()
-    (folder / "flows.py").write_text(FLOWS)
-    return folder
-
-
-@pytest.fixture
 def server(database_url, tmp_path):
     found = start_server(database_url, tmp_path)
     yield found

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from ferroflow.client.http import Client
 from tests.support.servers import free_port, wait_for
 from tests.support.workers import WorkerProcess, deploy, pid_alive, run_deployment, start_server, wait_ended
@@ -55,14 +53,6 @@ with Flow("chain") as chain:
     for i in range(int(os.environ.get("CHAIN_STEPS", "40"))):
         previous = step(previous, i, task_args={"name": f"step-{i:02d}"})
 """
-
-
-@pytest.fixture
-def project(tmp_path):
-    folder = tmp_path / "project"
-    folder.mkdir()
-    (folder / "flows.py").write_text(FLOWS)
-    return folder
 
 
 def _lines(path) -> list[int]:
