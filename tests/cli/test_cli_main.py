@@ -76,7 +76,7 @@ def test_run_defaults():
 
 def test_run_needs_a_file(capsys):
     assert cli.main(["run"]) == 2
-    assert "the following arguments are required: FILE.py[:FLOW_NAME]" in capsys.readouterr().err
+    assert "give the flow file to run (FILE.py[:FLOW_NAME]) or --deployment NAME" in capsys.readouterr().err
 
 
 def test_a_reader_that_goes_away_stops_the_output_quietly(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ HOOKS = [name for name in hookspecs.__all__ if name not in {"hookspec", "PROJECT
 
 def test_the_expected_hooks_are_declared():
     assert HOOKS == ["register_executors", "register_result_stores",
-                     "register_serializers", "register_notifiers"]
+                     "register_serializers", "register_notifiers", "register_launchers"]
     pm = plugins.get_plugin_manager()
     for name in HOOKS:
         assert getattr(pm.hook, name).has_spec()
@@ -66,9 +66,13 @@ def test_each_registration_hook_feeds_its_registry():
         def register_notifiers(self, register):
             register("n1", dict)
 
+        @plugins.hookimpl
+        def register_launchers(self, register):
+            register("l1", dict)
+
     with plugins.registered_plugin(Everything(), name="everything"):
         for kind, expected in [("executors", "e1"), ("result_stores", "r1"),
-                               ("serializers", "s1"), ("notifiers", "n1")]:
+                               ("serializers", "s1"), ("notifiers", "n1"), ("launchers", "l1")]:
             assert plugins.get_registry(kind)[expected].plugin == "everything"
     assert sorted(hook for hook, _ in plugins.KINDS.values()) == sorted(HOOKS)
 

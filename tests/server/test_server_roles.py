@@ -30,6 +30,7 @@ EXAMPLES: dict = {
     ("POST", "/api/v1/runs/{run_id}/approvals"): ("run", "POST", "/api/v1/runs/{run}/approvals",
                                                   {"task": "deploy"}, 200),
     ("GET", "/api/v1/runs/{run_id}/tasks"): ("read", "GET", "/api/v1/runs/{run}/tasks", None, 200),
+    ("GET", "/api/v1/runs/{run_id}/progress"): ("read", "GET", "/api/v1/runs/{run}/progress", None, 200),
     ("GET", "/api/v1/runs/{run_id}/tasks/{task}/children"): (
         "read", "GET", "/api/v1/runs/{run}/tasks/work/children?state=Success", None, 200),
     ("GET", "/api/v1/runs/{run_id}/tasks/{task}/failed"): (
@@ -56,6 +57,16 @@ EXAMPLES: dict = {
     ("DELETE", "/api/v1/deployments/{name}"): ("admin", "DELETE", "/api/v1/deployments/nightly", None, 204),
     ("POST", "/api/v1/deployments/{name}/runs"): ("run", "POST", "/api/v1/deployments/nightly/runs",
                                                   {"parameters": {"n": 2}}, 201),
+    ("POST", "/api/v1/workers/{worker_id}/heartbeat"): (
+        "run", "POST", "/api/v1/workers/" + "a" * 32 + "/heartbeat",
+        {"name": "w", "pool": "default", "hostname": "h", "pid": 1, "concurrency": 1}, 200),
+    ("GET", "/api/v1/workers"): ("read", "GET", "/api/v1/workers", None, 200),
+    ("POST", "/api/v1/pools/{name}/claim"): ("run", "POST", "/api/v1/pools/default/claim",
+                                             {"worker_id": "a" * 32, "count": 1}, 200),
+    ("POST", "/api/v1/runs/{run_id}/release"): ("run", "POST", "/api/v1/runs/{run}/release",
+                                                {"lease": "0" * 32, "state": "Crashed"}, 200),
+    ("GET", "/api/v1/pools"): ("read", "GET", "/api/v1/pools", None, 200),
+    ("PUT", "/api/v1/pools/{name}"): ("admin", "PUT", "/api/v1/pools/default", {"concurrency_limit": 2}, 200),
     ("GET", "/api/v1/concurrency-limits"): ("read", "GET", "/api/v1/concurrency-limits", None, 200),
     ("GET", "/api/v1/concurrency-limits/{tag}"): ("read", "GET", "/api/v1/concurrency-limits/db", None, 200),
     ("PUT", "/api/v1/concurrency-limits/{tag}"): ("admin", "PUT", "/api/v1/concurrency-limits/api", {"slots": 3},

@@ -8,6 +8,9 @@
                   [--executor-option KEY=VALUE ...] [--no-progress] [--traceback]
                   [--resume RUN_ID [--approve TASK ... | --approve-all]] [--no-record]
                   [--keep-results]
+    ferroflow run --deployment NAME [--param KEY=VALUE ...] [--wait] [--server URL | --database URL]
+                                                (see ``cli.deployment_runs``)
+    ferroflow deploy FILE.py:FLOW --name NAME ... | ferroflow deploy --all [--file ferroflow.toml]
     ferroflow runs [--limit N] [--flow NAME]
     ferroflow runs show RUN_ID [--failed N]
     ferroflow runs reap [--timeout SECONDS]
@@ -15,6 +18,7 @@
     ferroflow server start|migrate|create-key|keys|revoke-key|push-spool ...
     ferroflow secret {key | set NAME | ls | rm NAME | rotate --old-key-env VAR} [--database URL]
     ferroflow cancel RUN_ID [--server URL]     (exit codes: see ``cli.cancel``)
+    ferroflow scheduler [--database URL] [--horizon S] [--late-after S] [--interval S]
 
 Exit codes of ``run``: 0 the flow run succeeded, 1 it failed, 2 usage or load error
 (one line on stderr; ``--traceback`` shows the traceback), 3 paused waiting for
@@ -122,10 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a flow defined in a Python file. Exit code: 0 success, 1 failure, "
                     "2 usage or load error, 3 paused (waiting for approval), 130 interrupted "
                     "(Ctrl-C), 143 terminated (SIGTERM; the run is cancelled and recorded as with "
-                    "Ctrl-C). A second Ctrl-C or SIGTERM stops at once.")
-    run.add_argument("flow", metavar="FILE.py[:FLOW_NAME]",
+                    "Ctrl-C). A second Ctrl-C or SIGTERM stops at once. With --deployment NAME: make a run "
+                    "of that deployment (--wait: follow it, with the same exit codes).")
+    run.add_argument("flow", metavar="FILE.py[:FLOW_NAME]", nargs="?",
                      help="the file defining the flow, and the flow's variable or name "
-                          "when the file defines several")
+                          "when the file defines several (or --deployment NAME)")
+    run.add_argument("-d", "--deployment", metavar="NAME",
+                     help="instead of a file: make a run of deployment NAME (its parameters updated by --param) "
+                          "for a worker of its pool to start, and print its id (docs/deployments.md)")
+    run.add_argument("--wait", action="store_true",
+                     help="with --deployment: follow the run until it ends, with the live progress display, "
+                          "and exit as for a flow file (Ctrl-C stops waiting, not the run)")
+    run.add_argument("--database", metavar="URL",
+                     help="with --deployment: the database keeping the deployment, instead of a server")
     run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                      help="a flow parameter; VALUE is parsed as JSON when it is valid JSON "
                           "(n=1000 is an int), else taken as a string; repeatable")
@@ -169,14 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     from ferroflow.cli.concurrency import add_parsers as add_limit_parsers
     from ferroflow.cli.deployments import add_parsers as add_deployment_parsers
     from ferroflow.cli.runs import add_parsers as add_run_store_parsers
+    from ferroflow.cli.scheduler import add_parsers as add_scheduler_parsers
     from ferroflow.cli.secrets import add_parsers as add_secret_parsers
     from ferroflow.cli.server import add_parsers as add_server_parsers
+    from ferroflow.cli.worker import add_parsers as add_worker_parsers
 
     add_run_store_parsers(sub)  # runs, runs show, logs
     add_server_parsers(sub)  # server start, migrate, create-key, keys, revoke-key, push-spool
     add_secret_parsers(sub)  # secret key, set, ls, rm, rotate
     add_deployment_parsers(sub)  # deploy, deployments ls, show, pause, resume, delete
     add_cancel_parsers(sub)  # cancel RUN_ID
+    add_worker_parsers(sub)  # worker, workers, pool ls, pool set
+    add_scheduler_parsers(sub)  # scheduler (on its own)
     add_limit_parsers(sub)  # concurrency-limit set, ls, rm
     return parser
 
@@ -237,9 +254,15 @@ def _error(exc: BaseException, show_traceback: bool) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from ferroflow.cli.deployment_runs import check_options, run_deployment
     from ferroflow.cli.loader import FlowLoadError, load_flow
     from ferroflow.cli.progress import ProgressDisplay
 
+    problem = check_options(args)
+    if problem is not None:
+        return _error(UsageError(problem), False)
+    if args.deployment is not None:
+        return run_deployment(args)
     try:
         params = parse_key_values(args.param, "--param")
         executor_options = parse_key_values(args.executor_option, "--executor-option")

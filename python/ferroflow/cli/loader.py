@@ -1,4 +1,6 @@
-"""Load a flow from ``FILE.py[:FLOW_NAME]`` for ``ferroflow run``.
+"""Load a flow from ``FILE.py[:FLOW_NAME]`` for ``ferroflow run``, or from a
+deployment's entrypoint (``path/to/file.py:flow`` or ``package.module:flow``,
+:func:`load_entrypoint`) for ``ferroflow deploy`` and launched runs.
 
 The file is imported as a module (never as ``__main__``, so that an
 ``if __name__ == "__main__": flow.run()`` guard does not fire), with its directory
@@ -20,7 +22,8 @@ from typing import Any
 
 from ferroflow.errors import FerroflowError
 
-__all__ = ["FlowLoadError", "find_flows", "load_flow", "load_module", "parse_flow_spec", "select_flow"]
+__all__ = ["FlowLoadError", "find_flows", "load_entrypoint", "load_flow", "load_module", "parse_flow_spec",
+           "select_flow"]
 
 _counter = itertools.count(1)
 
@@ -153,6 +156,38 @@ def load_flow(spec: str) -> Any:
     path, flow_name = parse_flow_spec(spec)
     module = load_module(path)
     return select_flow(find_flows(vars(module), _flow_class()), flow_name, path)
+
+
+def load_entrypoint(entrypoint: str) -> Any:
+    """The flow a deployment's ``entrypoint`` names: ``path/to/file.py:flow`` (a file
+    loaded as :func:`load_flow` does; a relative path is relative to the current
+    directory) or ``package.module:flow`` (a module imported from ``sys.path``, and its
+    attribute ``flow``, which must be a :class:`ferroflow.Flow`).
+
+    Raises:
+        FlowLoadError: the file or module cannot be loaded (the message names the
+            entrypoint and the error, the original exception is chained), or has no
+            such flow.
+    """
+    path, sep, attribute = entrypoint.rpartition(":")
+    if sep and path and not path.endswith(".py"):
+        import importlib
+
+        try:
+            module = importlib.import_module(path)
+        except ImportError as exc:
+            raise FlowLoadError(f"cannot import module {path!r}: {exc}", path) from exc
+        except (Exception, SystemExit) as exc:
+            text = str(exc).strip().splitlines()
+            detail = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+            raise FlowLoadError(f"Error while importing module {path!r}: {detail}", path) from exc
+        found = getattr(module, attribute, None)
+        if found is None:
+            raise FlowLoadError(f"module {path!r} has no flow {attribute!r}", path)
+        if not isinstance(found, _flow_class()):
+            raise FlowLoadError(f"{entrypoint!r} is a {type(found).__name__}, not a ferroflow Flow", path)
+        return found
+    return load_flow(entrypoint)
 
 
 def _flow_class() -> type:

@@ -3,6 +3,7 @@
 ::
 
     ferroflow server start [--host 127.0.0.1] [--port 4300] [--database URL] [--auth]
+                           [--no-scheduler] [--schedule-horizon SECONDS] [--late-after SECONDS]
     ferroflow server migrate [--database URL]
     ferroflow server create-key --name NAME --role read|run|admin [--database URL]
     ferroflow server keys [--database URL]
@@ -28,7 +29,8 @@ from ferroflow.cli.commands import EXIT_USAGE, database_option, fail, group_usag
 from ferroflow.cli.formatting import format_table
 from ferroflow.store.config import DATABASE_ENV
 
-__all__ = ["DATABASE_ENV", "AUTH_ENV", "DEFAULT_PORT", "add_parsers", "database_url", "needs_auth"]
+__all__ = ["DATABASE_ENV", "AUTH_ENV", "DEFAULT_PORT", "add_parsers", "database_url", "needs_auth",
+           "chosen_scheduler_options", "scheduler_options"]
 
 AUTH_ENV = "FERROFLOW_SERVER_AUTH"
 DEFAULT_PORT = 4300
@@ -60,6 +62,10 @@ def add_parsers(sub: Any) -> None:
                        help=f"require API keys on loopback too (also {AUTH_ENV}=1)")
     start.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                        help="uvicorn's log level (default info)")
+    start.add_argument("--no-scheduler", action="store_true",
+                       help="do not make deployments' scheduled runs in this process (run `ferroflow scheduler` "
+                            "apart, or another server does it)")
+    scheduler_options(start)
     start.set_defaults(handler=cmd_start)
 
     migrate = commands.add_parser("migrate", help="bring the database to the current schema",
@@ -97,6 +103,35 @@ def add_parsers(sub: Any) -> None:
     push.set_defaults(handler=cmd_push_spool)
 
     server.set_defaults(handler=group_usage(server, "start, migrate, create-key, keys, revoke-key, push-spool"))
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 <= value < 1e9:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds from 0, got {text!r}")
+    return value
+
+
+def scheduler_options(parser: argparse.ArgumentParser, horizon: str = "--schedule-horizon") -> None:
+    """Add the scheduler's horizon (option ``horizon``) and ``--late-after`` (its grace)
+    to ``parser``; unset, they are None (the scheduler's defaults, 3600 and 60 s)."""
+    parser.add_argument(horizon, dest="schedule_horizon", type=_seconds, metavar="SECONDS",
+                        help="make deployments' scheduled runs this far ahead (default 3600)")
+    parser.add_argument("--late-after", type=_seconds, metavar="SECONDS",
+                        help="a run not started this long after its time becomes Late; one due longer ago while "
+                             "no scheduler ran was missed, and its deployment's catchup policy decides "
+                             "(default 60)")
+
+
+def chosen_scheduler_options(args: argparse.Namespace) -> dict:
+    """The scheduler's options given on the command line (``horizon``, ``grace``,
+    ``interval``), without those left unset."""
+    given = {"horizon": args.schedule_horizon, "grace": args.late_after,
+             "interval": getattr(args, "interval", None)}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _port(text: str) -> int:
@@ -172,7 +207,8 @@ def cmd_start(args: argparse.Namespace) -> int:
     except _database_errors() as exc:
         return fail(_describe(exc), EXIT_DATABASE)
     auth = needs_auth(args.host, args.auth)
-    app = create_app(engine, auth=auth)
+    app = create_app(engine, auth=auth, scheduler=not args.no_scheduler,
+                     scheduler_options=chosen_scheduler_options(args))
     where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
     print(f"ferroflow server on {where} (database {_shown(engine)}; API keys "
           f"{'required' if auth else 'not required: loopback only, every request acts as admin'}); "

@@ -161,6 +161,11 @@ class Client:
         response = self._send("POST", path, json=body)
         return response.json() if response.content else None
 
+    def put(self, path: str, body: Any = None) -> Any:
+        """``PUT path`` with a JSON body; the JSON answer (None for an empty one)."""
+        response = self._send("PUT", path, json=body)
+        return response.json() if response.content else None
+
     def delete(self, path: str) -> Any:
         """``DELETE path``; the JSON answer (None for an empty one)."""
         response = self._send("DELETE", path)
@@ -212,11 +217,11 @@ class Client:
     def list_runs(self, *, flow: str | None = None, states: Iterable[str] | None = None,
                   started_after: float | None = None, started_before: float | None = None,
                   tags: Iterable[str] | None = None, id_prefix: str | None = None, limit: int = 50,
-                  cursor: str | None = None) -> Page[RunInfo]:
+                  cursor: str | None = None, resumed_from: str | None = None) -> Page[RunInfo]:
         """A page of runs, newest first (see :func:`ferroflow.store.queries.list_runs`)."""
         data = self.get("/api/v1/runs", flow=flow, state=list(states or []), started_after=started_after,
                         started_before=started_before, tag=list(tags or []), id_prefix=id_prefix, limit=limit,
-                        cursor=cursor)
+                        cursor=cursor, resumed_from=resumed_from)
         return Page([run_from_json(r) for r in data["items"]], data["next_cursor"])
 
     def iter_runs(self, *, limit: int | None = None, page_size: int = 200, **filters: Any) -> Iterator[RunInfo]:
@@ -288,6 +293,11 @@ class Client:
     def run_tasks(self, run_id: str) -> list[TaskInfo]:
         """Every task of a run with its state and children counted by state."""
         return [task_from_json(t) for t in self.get(f"/api/v1/runs/{_segment(run_id)}/tasks")]
+
+    def run_progress(self, run_id: str) -> tuple[RunInfo, list[TaskInfo]]:
+        """A run (by its full id) and every task of it, in one request."""
+        data = self.get(f"/api/v1/runs/{_segment(run_id)}/progress")
+        return run_from_json(data["run"]), [task_from_json(t) for t in data["tasks"]]
 
     def children(self, run_id: str, task: str, *, states: Iterable[str] | None = None, limit: int = 50,
                  cursor: str | None = None) -> Page[ChildInfo]:

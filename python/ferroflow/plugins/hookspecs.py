@@ -30,6 +30,7 @@ import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ferroflow.executors import Executor
+    from ferroflow.launchers import Launcher
 
 __all__ = [
     "PROJECT_NAME",
@@ -38,6 +39,7 @@ __all__ = [
     "register_result_stores",
     "register_serializers",
     "register_notifiers",
+    "register_launchers",
 ]
 
 #: The pluggy project name shared by the hookspec and hookimpl markers.
@@ -150,4 +152,32 @@ def register_notifiers(register: Callable[[str, Callable[..., Any]], None]) -> N
             register("slack", SlackNotifier)
 
     Failure and name-conflict rules are those of :func:`register_executors`.
+    """
+
+
+@hookspec
+def register_launchers(register: Callable[[str, Callable[..., Launcher]], None]) -> None:
+    """Register launchers: how a worker starts the flow runs it claimed.
+
+    Call ``register(name, factory)`` once per launcher the plugin provides.
+
+    Args:
+        register: ``register(name: str, factory: Callable[..., Launcher]) -> None``.
+            ``name`` is the launcher's public name (``"process"``, ``"docker"``);
+            ``factory(**options)`` builds a :class:`ferroflow.launchers.Launcher`
+            (for instance ``factory(image="python:3.12")``), see
+            :func:`ferroflow.launchers.get_launcher`.
+
+    Returns:
+        Nothing; the return value is ignored.
+
+    Example::
+
+        @hookimpl
+        def register_launchers(register):
+            register("docker", DockerLauncher)
+
+    The contract a launcher keeps is ``docs/writing-a-launcher.md``; the conformance
+    suite is :mod:`ferroflow.testing.launchers`. Failure and name-conflict rules are
+    those of :func:`register_executors`.
     """

@@ -11,7 +11,7 @@ and kept until :func:`reset_plugin_manager`. Creating it:
    with its distribution, entry point and traceback, a warning is logged on the
    ``ferroflow.plugins`` logger, and the other plugins still load.
 
-Registries (executors, result stores, serializers, notifiers) are built by calling
+Registries (executors, result stores, serializers, notifiers, launchers) are built by calling
 each plugin's registration hooks once, the first time a registry is needed, and rebuilt
 only when the set of registered plugins changes.
 
@@ -77,6 +77,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ferroflow.executors.processes",
     "ferroflow.results.serializers",
     "ferroflow.results.stores",
+    "ferroflow.launchers.process",
+    "ferroflow.launchers.fork",
 )
 
 #: Environment variable: entry point names not to load, comma-separated, or ``all``.
@@ -91,10 +93,11 @@ KINDS: dict[str, tuple[str, str]] = {
     "result_stores": ("register_result_stores", "result store"),
     "serializers": ("register_serializers", "serializer"),
     "notifiers": ("register_notifiers", "notifier"),
+    "launchers": ("register_launchers", "launcher"),
 }
 
 #: Name used when ``None`` is asked of a registry that has a default.
-_DEFAULTS: dict[str, str] = {"executors": "local"}
+_DEFAULTS: dict[str, str] = {"executors": "local", "launchers": "process"}
 
 BUILTIN_SOURCE = "built-in"
 RUNTIME_SOURCE = "runtime"
@@ -148,7 +151,7 @@ class Registration:
     """One name registered through a registration hook.
 
     Attributes:
-        kind: ``"executors"``, ``"result_stores"``, ``"serializers"`` or ``"notifiers"``.
+        kind: ``"executors"``, ``"result_stores"``, ``"serializers"``, ``"notifiers"`` or ``"launchers"``.
         name: The public name (``"local"``).
         factory: Called as ``factory(**options)`` to build an instance.
         plugin: The name of the plugin that registered it.
@@ -550,7 +553,7 @@ def _call_registration(impl: Any, hook_name: str, noun: str, plugin_name: str,
 
 def create_registered(kind: str, name_or_instance: Any, options: dict[str, Any]) -> Any:
     """An object of a registry ``kind`` (``"executors"``, ``"serializers"``,
-    ``"result_stores"``, ``"notifiers"``): what :func:`get_executor`,
+    ``"result_stores"``, ``"notifiers"``, ``"launchers"``): what :func:`get_executor`,
     ``get_serializer``, ``get_result_store`` and ``get_notifier`` return.
 
     ``name_or_instance`` is a registered name (built as ``factory(**options)``), a

@@ -28,9 +28,22 @@ from ferroflow.server import errors
 from ferroflow.server.auth import Authenticator
 from ferroflow.server.maintenance import Maintenance
 from ferroflow.server.middleware import BodyLimit, ServerTiming
-from ferroflow.server.routes import deployments, flows, health, ingest, keys, logs, resume, runs, secrets, tasks
+from ferroflow.server.routes import (
+    deployments,
+    flows,
+    health,
+    ingest,
+    keys,
+    logs,
+    resume,
+    runs,
+    secrets,
+    tasks,
+    workers,
+)
 from ferroflow.server.routes.concurrency import router as concurrency_router
 from ferroflow.server.routes.ingest import run_store
+from ferroflow.server.scheduler import Scheduler
 from ferroflow.store.database import make_engine
 
 __all__ = ["API_PREFIX", "DEFAULT_MAX_BODY", "DEFAULT_MAX_RECORDS_BODY", "RECORDS_PREFIX", "ROUTERS", "api_routes",
@@ -46,7 +59,8 @@ DEFAULT_MAX_RECORDS_BODY = 16 << 20
 
 #: The routers of the API, included in this order under :data:`API_PREFIX`.
 ROUTERS = [health.router, flows.router, runs.router, tasks.router, logs.router, keys.router, secrets.router,
-           ingest.router, resume.router, deployments.router, concurrency_router]
+           ingest.router, resume.router, deployments.router, workers.router,
+           concurrency_router]
 
 
 def server_version() -> str:
@@ -57,7 +71,8 @@ def server_version() -> str:
 
 
 def create_app(database_url: str | os.PathLike | Engine, *, auth: bool, max_body_bytes: int = DEFAULT_MAX_BODY,
-               max_records_body_bytes: int = DEFAULT_MAX_RECORDS_BODY) -> FastAPI:
+               max_records_body_bytes: int = DEFAULT_MAX_RECORDS_BODY, scheduler: bool = True,
+               scheduler_options: dict | None = None) -> FastAPI:
     """The server's application on the database at ``database_url`` (a URL, an SQLite
     file's path, or an engine), which must be migrated already (``ferroflow server
     migrate``; ``/api/v1/health`` says 503 until it is).
@@ -66,6 +81,9 @@ def create_app(database_url: str | os.PathLike | Engine, *, auth: bool, max_body
         auth: whether requests need an API key (False: every request acts as admin).
         max_body_bytes: largest request body (413 above it).
         max_records_body_bytes: largest body under ``/api/v1/records`` (record batches).
+        scheduler: whether the app runs a scheduler thread while it serves
+            (:class:`ferroflow.server.scheduler.Scheduler`, with ``scheduler_options``:
+            ``interval``, ``horizon``, ``grace``).
     """
     engine = database_url if isinstance(database_url, Engine) else make_engine(database_url)
 
@@ -74,9 +92,14 @@ def create_app(database_url: str | os.PathLike | Engine, *, auth: bool, max_body
         chores = Maintenance(lambda: run_store(app))  # crashed runs marked, old batch ids forgotten
         chores.start()
         app.state.maintenance = chores
+        app.state.scheduler = Scheduler(engine, **(scheduler_options or {})) if scheduler else None
+        if app.state.scheduler is not None:
+            app.state.scheduler.start()  # deployments' runs made ahead, Late runs marked
         try:
             yield
         finally:
+            if app.state.scheduler is not None:
+                app.state.scheduler.stop()
             chores.stop()
             store = getattr(app.state, "store", None)
             if store is not None:

@@ -178,6 +178,8 @@ class RunQuery(_In):
     tag: list[Tag] = Field(default_factory=list, max_length=20, description="Only runs with all of these tags")
     id_prefix: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[0-9a-fA-F]+$")] | None = \
         Field(default=None, description="Only runs whose id starts with this (to resolve an abbreviated id)")
+    resumed_from: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{32}$")] | None = Field(
+        default=None, description="Only runs that resume this run (its retries, say)")
     limit: Limit = 50
     cursor: Cursor | None = None
 

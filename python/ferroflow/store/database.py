@@ -165,3 +165,9 @@ def make_engine(url_or_path: os.PathLike | str, busy_timeout: float = DEFAULT_BU
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def writing(engine: Engine) -> Any:
+    """A connection of ``engine`` whose transactions write (SQLite: ``BEGIN IMMEDIATE``,
+    so a transaction that reads first still never fails half-way for the lock)."""
+    return engine.connect().execution_options(ferroflow_write=True)

@@ -7,8 +7,10 @@ spec of :mod:`ferroflow.schedules.spec`, or none), the work pool its runs go to,
 an executor and its options, how often a crashed run is retried, a concurrency limit,
 a description, and which missed runs start after downtime (``catchup``: ``latest`` or
 ``all``). Deploying again under the same name updates it, never duplicates it
-(:func:`deploy`). The scheduler and workers that run deployments come later; here a run
-is made on request (:func:`create_manual_run`), ``Scheduled`` to start now.
+(:func:`deploy`). The scheduler (:mod:`ferroflow.store.scheduling`) makes the runs of
+a schedule; here a run is made on request (:func:`create_manual_run`), ``Scheduled``
+to start now. Pausing, redeploying with another recipe and deleting remove the runs
+the schedule made that did not start yet.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy import Connection, Engine, delete, select, update
 
 from ferroflow.store.control import _insert, create_run
 from ferroflow.store.queries import RunInfo
+from ferroflow.store.scheduling import remove_unstarted_runs
 from ferroflow.store.schema import deployments, work_pools
 
 __all__ = ["CATCHUP", "MAX_NAME", "Deployment", "DeploymentError", "UnknownDeploymentError", "check_entrypoint",
@@ -34,6 +37,9 @@ __all__ = ["CATCHUP", "MAX_NAME", "Deployment", "DeploymentError", "UnknownDeplo
 CATCHUP = ("latest", "all")
 #: Longest name of a deployment or a work pool.
 MAX_NAME = 200
+
+#: The fields of a recipe its runs are made of: changing one replaces the runs made ahead.
+_RECIPE_OF_RUNS = ("schedule", "parameters", "tags", "flow_name")
 
 _MODULE_ENTRYPOINT = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
 
@@ -182,17 +188,28 @@ def deploy(engine: Engine, name: str, entrypoint: str, *, flow_name: str | None 
     pause stays as it was); return ``(deployment, created)``. ``flow_name`` defaults to
     the entrypoint's part after ``:``; ``schedule`` is a spec of
     :func:`ferroflow.schedules.spec.to_spec`. The work pool is made when first named.
-    Raises :class:`DeploymentError` for an invalid recipe (bad name, entrypoint,
-    schedule spec, parameters that are not a JSON object, ...)."""
+    When the schedule, parameters, tags or flow name change, the runs the schedule made
+    ahead (after now, not started) are deleted and the scheduler makes them again from
+    the new recipe. Raises :class:`DeploymentError` for an invalid recipe (bad name,
+    entrypoint, schedule spec, parameters that are not a JSON object, ...)."""
     values = _values(name, entrypoint, flow_name, parameters, schedule, pool, tags, executor, executor_options,
                      retries, concurrency_limit, description, catchup)
     now = time.time()
-    with engine.begin() as conn:
+    with engine.connect().execution_options(ferroflow_write=True) as conn, conn.begin():
         made = conn.execute(_insert(conn, deployments).values(**values, paused=False, created_at=now, updated_at=now)
                             .on_conflict_do_nothing(index_elements=[deployments.c.name])
                             .returning(deployments.c.id)).first()
         if made is None:
-            conn.execute(update(deployments).where(deployments.c.name == name).values(**values, updated_at=now))
+            before = conn.execute(select(deployments.c.id, *(deployments.c[k] for k in _RECIPE_OF_RUNS))
+                                  .where(deployments.c.name == name).with_for_update()).first()
+            changes: dict = {}
+            if before is not None and any(before._mapping[k] != values[k] for k in _RECIPE_OF_RUNS):
+                # (the row locked above) runs made ahead from the old recipe go; the
+                # scheduler's next tick makes them anew
+                remove_unstarted_runs(conn, before.id, after=now)
+                changes["scheduled_until"] = now
+            conn.execute(update(deployments).where(deployments.c.name == name)
+                         .values(**values, **changes, updated_at=now))
         conn.execute(_insert(conn, work_pools).values(name=values["pool"], paused=False, created_at=now)
                      .on_conflict_do_nothing(index_elements=[work_pools.c.name]))
         return _get(conn, name), made is not None
@@ -221,32 +238,47 @@ def list_deployments(engine: Engine, pool: str | None = None) -> list[Deployment
 
 
 def _set_paused(engine: Engine, name: str, paused: bool) -> Deployment:
-    with engine.begin() as conn:
-        changed = conn.execute(update(deployments).where(deployments.c.name == name)
-                               .values(paused=paused, updated_at=time.time())).rowcount
-        if not changed:
+    now = time.time()
+    with engine.connect().execution_options(ferroflow_write=True) as conn, conn.begin():
+        was = conn.execute(select(deployments.c.id, deployments.c.paused).where(deployments.c.name == name)
+                           .with_for_update()).first()
+        if was is None:
             raise UnknownDeploymentError(name)
+        changes: dict = {"paused": paused, "updated_at": now}
+        if not paused and was.paused:
+            changes["scheduled_until"] = now  # the time paused is not downtime: nothing to catch up
+        # the row is locked first (FOR UPDATE; SQLite: the write transaction), as the
+        # scheduler locks it before inserting runs: no run of a paused deployment slips in
+        conn.execute(update(deployments).where(deployments.c.id == was.id).values(**changes))
+        if paused:
+            remove_unstarted_runs(conn, was.id)
         return _get(conn, name)
 
 
 def pause_deployment(engine: Engine, name: str) -> Deployment:
-    """Pause deployment ``name``: its schedule makes no runs until it is resumed (runs
-    made on request still can be). :class:`UnknownDeploymentError` when there is none."""
+    """Pause deployment ``name``: its schedule makes no runs until it is resumed, and the
+    runs its schedule made that did not start (``Scheduled``, ``Late``) are deleted (runs
+    made on request stay, and still can be made). :class:`UnknownDeploymentError` when
+    there is none."""
     return _set_paused(engine, name, True)
 
 
 def resume_deployment(engine: Engine, name: str) -> Deployment:
-    """Resume a paused deployment (resuming one not paused changes nothing but its
-    update time). :class:`UnknownDeploymentError` when there is none."""
+    """Resume a paused deployment: its schedule makes runs from now on (the time it was
+    paused is not downtime: nothing is caught up). Resuming one not paused changes
+    nothing but its update time. :class:`UnknownDeploymentError` when there is none."""
     return _set_paused(engine, name, False)
 
 
 def delete_deployment(engine: Engine, name: str) -> None:
-    """Delete deployment ``name`` (its runs stay, with their records).
-    :class:`UnknownDeploymentError` when there is none."""
-    with engine.begin() as conn:
-        if not conn.execute(delete(deployments).where(deployments.c.name == name)).rowcount:
+    """Delete deployment ``name``: its runs stay, with their records, except those its
+    schedule made that did not start, deleted. :class:`UnknownDeploymentError` when
+    there is none."""
+    with engine.connect().execution_options(ferroflow_write=True) as conn, conn.begin():
+        gone = conn.execute(delete(deployments).where(deployments.c.name == name).returning(deployments.c.id)).first()
+        if gone is None:
             raise UnknownDeploymentError(name)
+        remove_unstarted_runs(conn, gone.id)
 
 
 def create_manual_run(engine: Engine, name: str, parameters: Mapping[str, Any] | None = None) -> RunInfo:

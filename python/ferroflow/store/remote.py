@@ -197,8 +197,10 @@ class RemoteRunStore(items.ItemStore):
             # The claim on the earlier run (or a worker's on this one) must be in the
             # server before the run goes on.
             if not self._wait_delivered(self.flush_timeout):
-                raise ResumeRefusedError(f"run {resumed_from} cannot be resumed now: the server at {self.url} "
-                                         f"cannot record the resumed run ({self._failing})")
+                what = f"run {resumed_from} cannot be resumed" if resumed_from is not None else \
+                    f"claimed run {run_id} cannot start"
+                raise ResumeRefusedError(f"{what} now: the server at {self.url} "
+                                         f"cannot record it ({self._failing})")
             refused = self._refused.pop(str(run_id), None)
             if refused is not None:
                 raise ResumeRefusedError(refused)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from ferroflow.errors import SecretError, SecretKeyError, UnknownSecretError
 from ferroflow.redaction import MASK, MIN_LENGTH
+from ferroflow.store.database import writing
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -179,11 +180,6 @@ def _decrypt(name: str, blob: bytes, key: str) -> str:
 # ----- the table -----------------------------------------------------------------------
 
 
-def _writing(engine: Engine) -> Connection:
-    """A connection whose transactions write (SQLite: ``BEGIN IMMEDIATE``)."""
-    return engine.connect().execution_options(ferroflow_write=True)
-
-
 def _check_key_opens_others(conn: Connection, name: str, key: str) -> None:
     """Refuse ``key`` unless it opens the secrets already stored (one of them, the
     oldest other than ``name``): every secret of a database shares one key."""
@@ -219,7 +215,7 @@ def set_secret(engine: Engine, name: str, value: str, key: str | None = None) ->
     for attempt in range(2):
         now = time.time()
         try:
-            with _writing(engine) as conn, conn.begin():
+            with writing(engine) as conn, conn.begin():
                 _check_key_opens_others(conn, name, key)
                 created = conn.execute(select(secrets.c.created_at).where(secrets.c.name == name)).scalar()
                 if created is None:
@@ -270,7 +266,7 @@ def delete_secret(engine: Engine, name: str) -> bool:
     from ferroflow.store.schema import secrets
 
     check_name(name)
-    with _writing(engine) as conn, conn.begin():
+    with writing(engine) as conn, conn.begin():
         return bool(conn.execute(delete(secrets).where(secrets.c.name == name)).rowcount)
 
 
@@ -283,7 +279,7 @@ def rotate_keys(engine: Engine, old_key: str, new_key: str) -> int:
     from ferroflow.store.schema import secrets
 
     _encrypt("test", new_key)  # a key that cannot encrypt fails before anything is read
-    with _writing(engine) as conn, conn.begin():
+    with writing(engine) as conn, conn.begin():
         rows = conn.execute(select(secrets.c.name, secrets.c.ciphertext).order_by(secrets.c.name)).all()
         for row in rows:
             value = _decrypt(row.name, row.ciphertext, old_key)

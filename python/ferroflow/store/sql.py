@@ -295,8 +295,10 @@ class SQLRunStore(items.ItemStore):
             raise ResumeRefusedError(refused)
         if (resumed_from is not None or lease is not None) and not writer.committed(item):
             # Without its claim in the store, another resume could go ahead at once.
-            raise ResumeRefusedError(f"run {resumed_from} cannot be resumed now: the run store cannot record the "
-                                     f"resumed run ({writer.failing})")
+            what = f"run {resumed_from} cannot be resumed" if resumed_from is not None else \
+                f"claimed run {run_id} cannot start"
+            raise ResumeRefusedError(f"{what} now: the run store cannot record "
+                                     f"it ({writer.failing})")
 
     def end_run(self, run_id, state_name, message=None, ended_at=None):
         self._put(items.end(run_id, state_name, message, ended_at))

@@ -266,6 +266,9 @@ class Transaction:
             c.execute("UPDATE runs SET flow_name = ?, parameters = ?, state = 'Running', message = NULL, "
                       "ended_at = NULL, hostname = ?, pid = ?, heartbeat_at = ?, owner = ? WHERE run_id = ?",
                       (flow_name, parameters, hostname, pid, self.now, token, run_id))
+            if claimed[2] is not None:  # (a claimed run starts now, not when it was due)
+                c.execute("UPDATE runs SET started_at = ?, state_version = state_version + 1 WHERE run_id = ?",
+                          (started_at, run_id))
             key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
             c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run) DO UPDATE SET ids = excluded.ids, "

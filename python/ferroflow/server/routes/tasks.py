@@ -1,5 +1,6 @@
 """A run's tasks, a task's children (paged, by state), its failed children with
-their tracebacks, and one child."""
+their tracebacks, and one child; and a run with its tasks in one answer (what
+``ferroflow run --deployment NAME --wait`` polls)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,19 @@ from fastapi import APIRouter, Path, Query
 from ferroflow.server.auth import requires
 from ferroflow.server.deps import Reading, RunId
 from ferroflow.server.errors import Problem
-from ferroflow.server.models import MAX_INT32, NO_NUL, ChildOut, ChildPage, ChildQuery, PageQuery, TaskOut
+from ferroflow.server.models import (
+    MAX_INT32,
+    NO_NUL,
+    ChildOut,
+    ChildPage,
+    ChildQuery,
+    PageQuery,
+    RunOut,
+    TaskOut,
+    _Out,
+)
 from ferroflow.store import queries
+from ferroflow.store.errors import UnknownRunError
 
 __all__ = ["router"]
 
@@ -33,6 +45,26 @@ def list_tasks(run_id: RunId, conn: Reading) -> list[TaskOut]:
     by state (``counts``), how many failed, its width and whether it is approved. The
     children themselves: ``.../tasks/{task}/children``."""
     return [TaskOut.model_validate(t) for t in queries.run_tasks(conn, run_id.lower())]
+
+
+class ProgressOut(_Out):
+    """A run and its tasks, read together."""
+
+    run: RunOut
+    tasks: list[TaskOut]
+
+
+@router.get("/runs/{run_id}/progress", response_model=ProgressOut, dependencies=[requires("read")],
+            summary="A run with its tasks")
+def run_progress(run_id: RunId, conn: Reading) -> ProgressOut:
+    """The run (as ``GET /runs/{run_id}``) and every task of it (as ``.../tasks``; none
+    before it starts), read together: one request per look at a run being followed."""
+    run_id = run_id.lower()
+    found = queries.get_run(conn, run_id)
+    if found is None:
+        raise UnknownRunError(run_id, queries.location(conn))
+    tasks = queries.run_tasks(conn, run_id)
+    return ProgressOut(run=RunOut.model_validate(found), tasks=[TaskOut.model_validate(t) for t in tasks])
 
 
 @router.get("/runs/{run_id}/tasks/{task:path}/children", response_model=ChildPage, dependencies=[requires("read")],
