@@ -92,7 +92,7 @@ def test_a_plugin_registers_a_launcher():
         assert isinstance(get_launcher("niced"), Niced)
     from ferroflow.errors import PluginError
 
-    with pytest.raises(PluginError, match="Unknown launcher 'niced'.*Available launchers: process"):
+    with pytest.raises(PluginError, match="Unknown launcher 'niced'.*Available launchers: fork, process"):
         get_launcher("niced")
 
 
