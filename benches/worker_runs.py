@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,7 +104,7 @@ def measure_workers(url: str, workdir: Path, runs: int, rate: float, workers: in
             made = client.put("/api/v1/deployments/one-task", {"entrypoint": "flows.py:flow"})
         env = child_env({"FERROFLOW_HOME": str(workdir / "home")})
         for i in range(workers):
-            log = open(workdir / f"worker-{launcher}-{i}.log", "ab")  # noqa: SIM115 (closed with the process)
+            log = open(workdir / f"worker-{launcher}-{i}.log", "ab")
             procs.append((subprocess.Popen(
                 [sys.executable, "-m", "ferroflow", "worker", "--pool", "default", "--server", server.url,
                  "--concurrency", str(concurrency), "--launcher", launcher, "--dir", str(project)],
@@ -123,7 +122,7 @@ def measure_workers(url: str, workdir: Path, runs: int, rate: float, workers: in
                 break
             time.sleep(1)
     finally:
-        for process, log in procs:
+        for process, _log in procs:
             process.terminate()
         for process, log in procs:
             try:
@@ -203,7 +202,8 @@ def main(argv=None) -> int:
     for r in results:
         if "launcher" in r:
             print(f"| {r['database']} | {r['launcher']} | {r['ended']}/{r['runs']} | {r['runs_per_minute']:.0f} | "
-                  f"{r['delay_p50'] * 1000:.0f} ms | {r['delay_p99'] * 1000:.0f} ms | {100 * r['server_idle_cpu']:.1f}% |")
+                  f"{r['delay_p50'] * 1000:.0f} ms | {r['delay_p99'] * 1000:.0f} ms | "
+                  f"{100 * r['server_idle_cpu']:.1f}% |")
     for r in results:
         if "contender" in r:
             print(f"| {r['contender']} | | {r['runs']} | {r['runs_per_minute']:.0f} | | | |")
