@@ -3,30 +3,21 @@ forks (when the worker has one thread) and falls back to a new process otherwise
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
-from ferroflow.launchers.fork import ForkLauncher
-from ferroflow.testing.launchers import LauncherConformance
 from tests.support.servers import child_env
 
 
-class TestForkLauncher(LauncherConformance):
-    """The suite, forking for real (never falling back to a new process)."""
-
-    @staticmethod
-    def launcher_factory():
-        return ForkLauncher(fallback=False)
-
-
-class TestForkLauncherWithLogDir(LauncherConformance):
-    """The same suite with each run's output written to a file."""
-
-    @staticmethod
-    def launcher_factory():
-        return ForkLauncher(log_dir=os.path.join(os.environ["FERROFLOW_HOME"], "launch-logs"))
+def test_it_passes_the_conformance_suite_forking_for_real(tmp_path):
+    suite = Path(__file__).with_name("fork_suite.py")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite)],
+                          capture_output=True, text=True, timeout=900, cwd=Path(__file__).parents[2],
+                          env=child_env({"FERROFLOW_HOME": str(tmp_path / "home")}))
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1]
 
 
 CHECK = """
