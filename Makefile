@@ -33,7 +33,9 @@ test-python: dev services
 	$(PY) -m mypy.stubtest ferroflow._core
 	$(PY) -m ruff check python tests plugins benches
 	$(PY) -m mypy
-	$(PY) -m pytest tests plugins
+	# Two test processes, each running whole files (most tests wait on servers and
+	# subprocesses rather than compute): the suite takes about half as long.
+	$(PY) -m pytest -n 2 --dist loadfile tests plugins
 
 # The services the tests talk to: PostgreSQL at 127.0.0.1:5432 (the store and server
 # tests run on it as well as on SQLite). A local cluster that is installed but stopped

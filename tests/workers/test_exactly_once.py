@@ -1,7 +1,7 @@
 """Two scheduler replicas and three workers, 500 scheduled runs (issue 11): each
 scheduled time is made once, claimed once and run once (the runs' side effects are
 counted), none is lost. A server with its scheduler and a ``ferroflow scheduler``
-process tick on one database; the deployment's interval is 0.1 s."""
+process tick on one database; the deployment's interval is 0.05 s."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.support.servers import child_env, wait_for
 from tests.support.workers import FAST, WorkerProcess, deploy, start_server
 
 RUNS = 500
-EVERY = 0.1
+EVERY = 0.05
 
 FLOWS = """
 from ferroflow import Flow, Parameter, context, task

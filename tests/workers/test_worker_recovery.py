@@ -33,7 +33,7 @@ def numbers(n):
 def work(i, log):
     with open(log, "a") as f:
         f.write(f"{i}\\n")
-    time.sleep(0.002)
+    time.sleep(0.001)
     return i * 2
 
 @task
