@@ -10,7 +10,7 @@ from typing import Any
 
 from ferroflow.store.config import DATABASE_ENV
 
-__all__ = ["EXIT_USAGE", "database_option", "fail", "group_usage", "open_database"]
+__all__ = ["EXIT_USAGE", "database_option", "fail", "group_usage", "open_database", "server_or_database"]
 
 EXIT_USAGE = 2
 
@@ -27,6 +27,16 @@ def database_option(parser: argparse.ArgumentParser, help: str | None = None) ->
     parser.add_argument("--database", metavar="URL",
                         help=help or f"the database: postgresql://..., sqlite:///PATH or a file path (default "
                                      f"${DATABASE_ENV}, else $FERROFLOW_HOME/runs.db)")
+
+
+def server_or_database(parser: argparse.ArgumentParser, what: str, default: Any = None) -> None:
+    """Add ``--server URL`` and ``--database URL`` to a command of things kept by a
+    server or in a database (``what``: "deployments", "the limits")."""
+    parser.add_argument("--server", metavar="URL", default=default,
+                        help=f"the ferroflow server keeping {what} (default: $FERROFLOW_API_URL when set, else "
+                             f"the database); its key from $FERROFLOW_API_KEY")
+    parser.add_argument("--database", metavar="URL", default=default,
+                        help="the database (a path or URL) instead of the server or the default database")
 
 
 def group_usage(parser: argparse.ArgumentParser, commands: str) -> Any:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ferroflow.cli.commands import EXIT_USAGE, fail
+from ferroflow.cli.commands import EXIT_USAGE, fail, server_or_database
 
 __all__ = ["add_parsers"]
 
@@ -28,11 +28,7 @@ EXIT_FAILED = 1
 
 
 def _where(parser: argparse.ArgumentParser, default: Any = None) -> None:
-    parser.add_argument("--server", metavar="URL", default=default,
-                        help="the ferroflow server keeping the limits (default: $FERROFLOW_API_URL when set, else "
-                             "the database); its key from $FERROFLOW_API_KEY")
-    parser.add_argument("--database", metavar="URL", default=default,
-                        help="the database (a path or URL) instead of the server or the default database")
+    server_or_database(parser, "the limits", default)
 
 
 def _slots(text: str) -> int:
