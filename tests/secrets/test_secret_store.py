@@ -77,7 +77,8 @@ def test_delete(engine):
 
 
 @pytest.mark.parametrize("right, wrong", [(new_key(), new_key()), (PASSPHRASE, PASSPHRASE + "!"),
-                                          (new_key(), PASSPHRASE), (PASSPHRASE, new_key())])
+                                          (new_key(), PASSPHRASE), (PASSPHRASE, new_key())],
+                         ids=["key-key", "passphrase-passphrase", "key-passphrase", "passphrase-key"])
 def test_a_wrong_key_says_it_does_not_match_and_shows_nothing_secret(engine, right, wrong):
     set_secret(engine, "TOKEN", VALUE, key=right)
     blob = stored(engine, "TOKEN")
