@@ -43,6 +43,7 @@ class Server:
     def __init__(self, database_url: str, log_path: Path, *, port: int | None = None, args: tuple = (),
                  env: dict | None = None):
         self.database_url = database_url
+        self.chosen = port is None  # (a port picked here is picked again if another process took it)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path)
@@ -51,6 +52,19 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> Server:
+        for _ in range(5):
+            try:
+                return self._start(timeout)
+            except RuntimeError as exc:
+                # (free_port's port was free when asked; a test in another process may
+                # have bound it since)
+                if not (self.chosen and "address already in use" in str(exc)):
+                    raise
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+        return self._start(timeout)
+
+    def _start(self, timeout: float) -> Server:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ferroflow", "server", "start", "--host", "127.0.0.1", "--port",
