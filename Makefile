@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ferroflow-installed
 
-.PHONY: demo test test-rust test-python test-wheel dev services bench clean
+.PHONY: demo test test-rust test-python test-wheel dev services browser bench clean
 
 demo: dev
 	$(VENV)/bin/ferroflow run examples/etl.py --param n=100000
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml Cargo.toml rust/core/Cargo.toml rust/python/Cargo.toml 
 test-rust:
 	cargo test --workspace --exclude ferroflow-python
 
-test-python: dev services
+test-python: dev services browser
 	$(PY) -m mypy.stubtest ferroflow._core
 	$(PY) -m ruff check python tests plugins benches
 	$(PY) -m mypy
@@ -46,6 +46,16 @@ services:
 	    echo "starting the local PostgreSQL cluster"; \
 	    pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start || true; \
 	  fi; \
+	fi
+
+# The browser the web UI's tests drive (Playwright with executable_path): Debian's
+# chromium package, installed when /usr/bin/chromium is missing (as root, or through
+# sudo). Playwright itself never downloads a browser here.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; \
 	fi
 
 # A built wheel installs into a fresh virtualenv and runs an example there, with no

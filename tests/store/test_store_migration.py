@@ -70,7 +70,7 @@ def test_the_fixture_holds_what_the_readers_are_asked_about():
 
 
 def test_a_schema_4_store_is_migrated(migrated):
-    assert migrated.schema_version() == SCHEMA_VERSION == 8
+    assert migrated.schema_version() == SCHEMA_VERSION == 9
     assert migrated.integrity_check() == "ok"
     with sqlite3.connect(migrated.path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -58,7 +58,7 @@ def at_revision(url, revision):
 
 def test_a_new_store_has_the_current_schema(database_url):
     with SQLRunStore(database_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 8
+        assert store.schema_version() == SCHEMA_VERSION == 9
     assert tables(database_url) == TABLES
     info = dict(query(database_url, "SELECT key, value FROM meta"))
     assert info["schema_version"] == str(SCHEMA_VERSION)
@@ -140,7 +140,7 @@ def test_a_newer_schema_is_refused(database_url):
     SQLRunStore(database_url).close()
     execute(database_url, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StateStoreError, match=r"newer schema: cannot open the run store .*schema version 99; "
-                                              r"this ferroflow knows versions up to 8: upgrade ferroflow"):
+                                              r"this ferroflow knows versions up to 9: upgrade ferroflow"):
         SQLRunStore(database_url)
 
 
@@ -200,7 +200,7 @@ def test_stores_of_every_older_version_are_migrated(tmp_path, version):
     path = tmp_path / "runs.db"
     store_at_version(path, version)
     with SQLiteRunStore(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 8
+        assert store.schema_version() == SCHEMA_VERSION == 9
         assert store.integrity_check() == "ok"
         old = store.get_run("old")
         assert (old.state, old.parameters) == ("Failed", {"n": 3, "day": "datetime.date(2026, 1, 2)"})
@@ -221,7 +221,7 @@ def test_stores_of_every_older_version_are_migrated(tmp_path, version):
     assert tables(f"sqlite:///{path}") == TABLES
     assert [json.loads(x) for x in listed[:3]] == [[0], ["t"], ["t-1"]]
     assert listed[3:] == (b"\x00", b"\x00", b"")  # its state stays a task_runs row
-    assert query(f"sqlite:///{path}", "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
+    assert query(f"sqlite:///{path}", "SELECT value FROM meta WHERE key = 'schema_version'") == [("9",)]
     assert query(f"sqlite:///{path}", "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
@@ -312,10 +312,10 @@ def test_a_database_at_schema_6_is_upgraded_to_7_keeping_its_runs(database_url):
             "INSERT INTO runs (run_id, flow_name, parameters, state, started_at, ended_at, hostname, pid) "
             "VALUES ('six', 'etl', '{\"n\": 6}', 'Success', 1.0, 2.0, 'h', 1)")
     with SQLRunStore(database_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 8
+        assert store.schema_version() == SCHEMA_VERSION == 9
         assert store.get_run("six").parameters == {"n": 6}
     assert tables(database_url) == TABLES
-    assert query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)] == [("0004",)]
+    assert query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)] == [("0005",)]
     assert query(database_url, "SELECT deployment_id, scheduled_time FROM runs") == [(None, None)]
     execute(database_url, "INSERT INTO deployments (name, flow_name, entrypoint, created_at, updated_at) "
                           "VALUES ('d', 'etl', 'etl.py:etl', 1.0, 1.0)")

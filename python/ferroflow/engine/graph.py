@@ -47,6 +47,13 @@ class FrozenFlow:
         self._alive: list = []
         self.option_keys = [options_key(t, self._alive) for t in tasks]
 
+    def edge_pairs(self) -> list[tuple[int, int]]:
+        """The flow's edges as ``(upstream id, downstream id)``, each pair once (two
+        edges between the same tasks, for two arguments, are one line in a picture)."""
+        index = self.index
+        return list(dict.fromkeys((index[e.upstream_task], i) for i, entering in enumerate(self.in_edges)
+                                  for e in entering))
+
     def sorted_tasks(self) -> list:
         """Tasks in topological order (ties broken by insertion order)."""
         return [self.tasks[i] for i in self.graph.order()]

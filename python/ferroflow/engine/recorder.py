@@ -115,7 +115,7 @@ class Recorder:
         except KeyError:  # (a flow that does not keep every task's slug)
             slug_list = [slugs.get(t, t.slug) for t in ordered]
         tasks = TaskList(order, [t.name for t in ordered], slug_list, bytes([mappable[i] for i in order]),
-                         bytes([i in approved for i in order]) if approved else None)
+                         bytes([i in approved for i in order]) if approved else None, frozen.edge_pairs())
         try:
             # (a worker's claim: its fencing token, see ferroflow.store.claims)
             leased = {} if self.lease is None else {"lease": self.lease}

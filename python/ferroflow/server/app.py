@@ -129,6 +129,9 @@ def create_app(database_url: str | os.PathLike | Engine, *, auth: bool, max_body
     app.add_middleware(BodyLimit, limit=max_body_bytes, limits={RECORDS_PREFIX: max_records_body_bytes})
     app.add_middleware(ServerTiming)
     _register_problem_schema(app)
+    from ferroflow.server.ui import install as install_ui
+
+    install_ui(app)  # the web UI at / (its pages are not part of the API's document)
     return app
 
 

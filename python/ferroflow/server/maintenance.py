@@ -14,7 +14,8 @@
   freed (:func:`ferroflow.store.concurrency.free_slots`).
 * Once an hour, the ids of record batches older than :data:`BATCH_MEMORY` (7 days) are
   forgotten: a client resends a batch within seconds (or, from a spool file, when it is
-  next run), so a week is far longer than any resend.
+  next run), so a week is far longer than any resend; and the web UI's expired login
+  sessions are deleted.
 
 Several server processes on one database may all do this: marking a run is a
 conditional update, so one of them does it and the others find nothing to do.
@@ -29,6 +30,7 @@ from typing import Any
 
 from ferroflow.store.concurrency import free_slots
 from ferroflow.store.orphans import HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT
+from ferroflow.store.sessions import purge_sessions
 
 __all__ = ["BATCH_MEMORY", "Maintenance"]
 
@@ -97,6 +99,8 @@ class Maintenance:
                 free_slots(store.engine)  # tag concurrency slots of runs that ended, crashed or were cancelled
                 if time.monotonic() - pruned_at >= _PRUNE_EVERY:
                     store.forget_batches(time.time() - BATCH_MEMORY)
+                    with store.engine.begin() as conn:  # the web UI's expired sessions
+                        purge_sessions(conn)
                     pruned_at = time.monotonic()
             except Exception as exc:  # the database may be away for a while: try again next time
                 log.warning("server maintenance failed (tried again in %.0f s): %s", self.interval, exc)

@@ -35,10 +35,12 @@ def format_size(n: int) -> str:
 
 class BodyLimit:
     """Bound request bodies: ``limit`` bytes, or for a path under a prefix of
-    ``limits`` (``{"/api/v1/records": 16 MiB}``) that prefix's."""
+    ``limits`` (``{"/api/v1/records": 16 MiB}``) that prefix's. Bodies under
+    ``json_only`` must be JSON; elsewhere (the web UI) HTML forms are taken too."""
 
-    def __init__(self, app: Any, limit: int, limits: Mapping[str, int] | None = None):
+    def __init__(self, app: Any, limit: int, limits: Mapping[str, int] | None = None, json_only: str = "/api/"):
         self.app = app
+        self.json_only = json_only
         self.limit = int(limit)
         self.limits = sorted((limits or {}).items(), key=lambda kv: -len(kv[0]))
 
@@ -86,7 +88,7 @@ class BodyLimit:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         kind = headers.get("content-type", "")
-        if body and not _is_json(kind):
+        if body and not _is_json(kind) and not (_is_form(kind) and not path.startswith(self.json_only)):
             await problem_response(415, f"the request body must be JSON: send it with Content-Type: "
                                         f"application/json (got {kind[:60]!r})" if kind else
                                         "the request body must be JSON: send it with Content-Type: "
@@ -107,6 +109,12 @@ class BodyLimit:
 def _is_json(content_type: str) -> bool:
     kind = content_type.split(";", 1)[0].strip().lower()
     return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+
+
+def _is_form(content_type: str) -> bool:
+    """An HTML form's body (the web UI's, outside the API)."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class ServerTiming:

@@ -72,7 +72,8 @@ class TaskList:
     """A flow run's tasks for :meth:`RunStore.start_run`, given by columns, each in the
     order to display the tasks: ``ids`` (task ids), ``names``, ``slugs`` (None for a
     task without one) and ``mapped`` and ``approved`` (one byte each per task, 0 or 1;
-    ``approved`` None: none is).
+    ``approved`` None: none is), and the flow's ``edges`` as ``(upstream, downstream)``
+    task id pairs (None: not known; the web UI draws the graph from them).
 
     Iterating it gives the ``(task_id, name, slug, is_mapped, approved)`` tuples, so
     any store may take it as the iterable of tasks it is; the SQLite store writes its
@@ -80,9 +81,10 @@ class TaskList:
     tuple per task cost more than recording the task did (a flow of 10,000 tasks).
     """
 
-    __slots__ = ("ids", "names", "slugs", "mapped", "approved")
+    __slots__ = ("ids", "names", "slugs", "mapped", "approved", "edges")
 
-    def __init__(self, ids: list, names: list, slugs: list, mapped: bytes, approved: bytes | None = None):
+    def __init__(self, ids: list, names: list, slugs: list, mapped: bytes, approved: bytes | None = None,
+                 edges: list | None = None):
         approved = bytes(len(ids)) if approved is None else approved
         if not len(ids) == len(names) == len(slugs) == len(mapped) == len(approved):
             raise ValueError("the columns of a TaskList must have one item per task")
@@ -91,6 +93,7 @@ class TaskList:
         self.slugs = slugs
         self.mapped = mapped
         self.approved = approved
+        self.edges = edges
 
     @classmethod
     def of(cls, tasks: Iterable[TaskSpec]) -> TaskList:

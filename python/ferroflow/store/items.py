@@ -10,7 +10,8 @@ id (``"beat"`` alone has none). Times are seconds since the epoch.
     A run started (or reopened). ``parameters``: the readable JSON text
     (:func:`ferroflow.store.parameters.readable`); ``pickles``: ``[(name, bytes or None,
     problem or None), ...]`` (:func:`ferroflow.store.parameters.pickled`);
-    ``columns``: the task list as ``run_tasks`` columns (:func:`task_columns`);
+    ``columns``: the task list as ``run_tasks`` columns (:func:`task_columns`; the
+    sixth, the edges, is missing from the items of a ferroflow older than schema 9);
     ``count``: one more than the highest task id; ``resumed_from``: the run it resumes
     or None; ``token``: the lease token of the process that records it (32 hex digits).
 ``("end", run_id, state, message, ended_at)``
@@ -87,9 +88,11 @@ def new_token() -> str:
 
 def task_columns(tasks: TaskList) -> tuple:
     """The task list columns of ``run_tasks``: ``ids``, ``names`` and ``slugs`` as JSON
-    arrays, ``mapped`` and ``approved`` as one byte per task, in display order."""
+    arrays, ``mapped`` and ``approved`` as one byte per task, in display order, and
+    ``edges`` as a JSON array of ``[upstream, downstream]`` (None when not known)."""
+    edges = None if tasks.edges is None else json.dumps([[int(a), int(b)] for a, b in tasks.edges])
     return (json.dumps(tasks.ids), json.dumps(tasks.names), json.dumps(tasks.slugs), bytes(tasks.mapped),
-            bytes(tasks.approved))
+            bytes(tasks.approved), edges)
 
 
 def start(run_id: str, flow_name: str, parameters: Mapping[str, Any] | None, tasks: Iterable[TaskSpec] | TaskList,
@@ -100,8 +103,9 @@ def start(run_id: str, flow_name: str, parameters: Mapping[str, Any] | None, tas
     try:
         columns = task_columns(tasks)
     except (TypeError, ValueError):  # not plain types (a numpy integer id, say)
-        tasks = TaskList.of(list(tasks))
-        columns = task_columns(tasks)
+        plain = TaskList.of(list(tasks))
+        plain.edges = tasks.edges
+        columns = task_columns(plain)
     return ("start", str(run_id), str(flow_name), readable(parameters), pickled(parameters), columns,
             max(tasks.ids) + 1 if len(tasks) else 0, to_epoch(started_at), resumed_from,
             socket.gethostname() if hostname is None else hostname, pid, token)

@@ -27,7 +27,7 @@ from ferroflow.state_codes import FAILED_CODES, state_name
 from ferroflow.store.base import SUCCEEDED, RunSummary
 
 __all__ = ["RUN_COLUMNS", "RUN_TASKS_COLUMNS", "UNREPORTED", "merge_spans", "own_state", "read_run",
-           "read_run_tasks", "read_task_list", "read_widths", "task_state"]
+           "read_edges", "read_run_tasks", "read_task_list", "read_times", "read_widths", "task_state"]
 
 _SUCCESS = _core.SUCCESS
 #: A task's byte in ``run_tasks.codes`` (and a child's in the writer's cache) while it
@@ -80,6 +80,17 @@ def read_run_tasks(row: Any) -> tuple[list, bytes, dict]:
     if row is None:
         return [], b"", {}
     return read_task_list(*row[:5]), bytes(row[5] or b""), read_widths(row[6])
+
+
+def read_times(text: str | None) -> dict:
+    """``run_tasks.times`` (a JSON object or NULL) as task id -> ``[first, last]``."""
+    return {int(k): v for k, v in json.loads(text).items()} if text else {}
+
+
+def read_edges(text: str | None) -> list[tuple[int, int]] | None:
+    """``run_tasks.edges`` (a JSON array of pairs, or NULL: not recorded) as
+    ``[(upstream, downstream), ...]`` or None."""
+    return None if text is None else [(int(a), int(b)) for a, b in json.loads(text)]
 
 
 def read_widths(text: str | None) -> dict:

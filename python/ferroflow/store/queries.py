@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Select, exists, func, or_, select
+from sqlalchemy import Connection, Integer, Select, cast, exists, func, or_, select
 
 from ferroflow import _core
 from ferroflow.state_codes import CODES, FAILED_CODES, NAMES
@@ -75,6 +75,7 @@ __all__ = [
     "run_key",
     "run_logs",
     "run_tasks",
+    "runs_over_time",
     "task_children",
 ]
 
@@ -574,3 +575,25 @@ def run_logs(conn: Connection, run_id: str, *, task: str | None = None, map_inde
                      None if r.map_index < 0 else r.map_index, r.created_at, r.level, r.levelname, r.logger,
                      r.message) for r in rows]
     return Page(items, encode_cursor("logs", rows[-1].id) if more else None)
+
+
+# ----- aggregates (the UI's dashboard) ----------------------------------------------------
+
+
+def runs_over_time(conn: Connection, since: float, bucket: float, buckets: int) -> dict[str, list[int]]:
+    """How many runs started in each of ``buckets`` consecutive windows of ``bucket``
+    seconds from ``since``, by state: ``{state: [n per window]}`` (one aggregate query;
+    runs not started yet are left out)."""
+    until = since + bucket * buckets
+    offset = (runs.c.started_at - since) / bucket
+    # (PostgreSQL's cast rounds and SQLite's truncates: floor where there is one)
+    index = cast(offset, Integer) if conn.dialect.name == "sqlite" else func.floor(offset)
+    rows = conn.execute(select(index.label("i"), runs.c.state, func.count()).where(
+        runs.c.started_at >= since, runs.c.started_at < until, runs.c.state.notin_(("Scheduled", "Late")))
+        .group_by(index, runs.c.state)).all()
+    out: dict[str, list[int]] = {}
+    for i, state, n in rows:
+        i = int(i)
+        if 0 <= i < buckets:
+            out.setdefault(state, [0] * buckets)[i] += int(n)
+    return out

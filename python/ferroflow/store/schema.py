@@ -20,7 +20,8 @@ plus: a failed task run's ``traceback``; a run's ``tags``, ``idempotency_key``,
 Schema 7 adds ``deployments`` and ``work_pools``, and a run's ``deployment_id`` and
 ``scheduled_time`` (unique together). Schema 8 adds a run's ``worker`` and ``attempt``,
 a deployment's ``scheduled_until``, and the ``workers``, ``concurrency_limits`` and
-``concurrency_slots`` tables.
+``concurrency_slots`` tables. Schema 9 adds a run's task ``edges`` and ``times``, a
+deployment's ``parameter_schema`` and the web UI's ``ui_sessions``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ __all__ = [
     "ingest_batches",
     "work_pools",
     "deployments",
+    "ui_sessions",
 ]
 
 # SCHEMA_VERSION (7), the schema version this ferroflow writes, also kept in ``meta``
@@ -146,6 +148,11 @@ run_tasks = Table(
     Column("approved", LargeBinary, nullable=False),
     Column("codes", LargeBinary, nullable=False),
     Column("widths", Text),
+    # schema 9: the flow's edges (JSON [[upstream, downstream], ...] of task ids; NULL:
+    # not recorded) and when each task was first and last seen changing state (JSON
+    # {task id: [first, last]})
+    Column("edges", Text),
+    Column("times", Text),
 )
 
 #: Task runs that did not simply succeed (a task's own state: ``map_index`` -1; a
@@ -305,6 +312,9 @@ deployments = Table(
     Column("updated_at", _TIME, nullable=False),
     # schema 8: the time up to which the scheduler made its runs (NULL: not yet)
     Column("scheduled_until", _TIME),
+    # schema 9: the flow's parameters as deploy found them (JSON: name -> {"default",
+    # "required", "type"}), for the UI's Run form
+    Column("parameter_schema", Text, nullable=False, server_default="{}"),
 )
 
 #: Worker processes (``ferroflow worker``): the pool each serves, how many runs at
@@ -345,3 +355,18 @@ concurrency_slots = Table(
     UniqueConstraint("tag", "holder", name="uq_concurrency_slots_tag_holder"),
 )
 Index("concurrency_slots_by_run", concurrency_slots.c.run_id)
+
+#: The web UI's login sessions: the session token's SHA-256 (the token itself is only
+#: in the browser's cookie), the API key it was opened with (NULL: authentication off),
+#: that key's name and role, the session's CSRF token and when it expires.
+ui_sessions = Table(
+    "ui_sessions", metadata,
+    Column("hash", Text, primary_key=True),
+    Column("key_id", _ID),
+    Column("name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("csrf", Text, nullable=False),
+    Column("created_at", _TIME, nullable=False),
+    Column("expires_at", _TIME, nullable=False),
+)
+Index("ui_sessions_by_expiry", ui_sessions.c.expires_at)

@@ -26,7 +26,7 @@ from ferroflow.store.base import SUCCEEDED, to_epoch
 from ferroflow.store.dialects import Dialect
 from ferroflow.store.errors import RunLostError, StateStoreError
 from ferroflow.store.items import bound_traceback, to_detail
-from ferroflow.store.layout import UNREPORTED, merge_spans, read_widths
+from ferroflow.store.layout import UNREPORTED, merge_spans, read_times, read_widths
 
 __all__ = ["Transaction", "Skip", "RunTasks", "Caches", "transaction"]
 
@@ -234,6 +234,9 @@ class Transaction:
                pid, token) -> None:
         c = self.conn
         self.keys.clear()  # leases change here
+        if len(columns) == 5:  # (the item of a ferroflow older than schema 9: no edges)
+            columns = (*columns, None)
+        self._flow(flow_name)
         if resumed_from is not None:
             self._claim(run_id, resumed_from)
         inserted = self.dialect.insert_returning_key(
@@ -245,11 +248,12 @@ class Transaction:
         if new:
             # A new run (the common case: three statements, no read).
             key: int = inserted  # type: ignore[assignment]
-            own = RunTasks(bytearray(b"\xff") * count, set(), {})
-            c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run) DO UPDATE SET ids = excluded.ids, "
+            own = RunTasks(bytearray(b"\xff") * count, set(), {}, {})
+            c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, edges, codes) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run) DO UPDATE SET ids = excluded.ids, "
                       "names = excluded.names, slugs = excluded.slugs, mapped = excluded.mapped, "
-                      "approved = excluded.approved, codes = excluded.codes, widths = NULL",
+                      "approved = excluded.approved, edges = excluded.edges, codes = excluded.codes, "
+                      "widths = NULL, times = NULL",
                       (key, *columns, bytes(own.codes)))
             self.w.own[key] = own
         else:
@@ -270,10 +274,10 @@ class Transaction:
                 c.execute("UPDATE runs SET started_at = ?, state_version = state_version + 1 WHERE run_id = ?",
                           (started_at, run_id))
             key = c.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()[0]
-            c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run) DO UPDATE SET ids = excluded.ids, "
+            c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, edges, codes) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run) DO UPDATE SET ids = excluded.ids, "
                       "names = excluded.names, slugs = excluded.slugs, mapped = excluded.mapped, "
-                      "approved = excluded.approved", (key, *columns, b""))
+                      "approved = excluded.approved, edges = excluded.edges", (key, *columns, b""))
             self.w.own.pop(key, None)  # read again from the store when needed
         self.w.runs[run_id] = key
         self.started[run_id] = token
@@ -284,6 +288,13 @@ class Transaction:
         if pickles:
             c.executemany("INSERT INTO run_parameters (run, name, value, problem) VALUES (?, ?, ?, ?)",
                           [(key, name, data, problem) for name, data, problem in pickles])
+
+    def _flow(self, name: str) -> None:
+        """Register the flow ``name`` (the UI and ``GET /flows`` list the flows runs were
+        seen of): one statement per run started."""
+        self.conn.execute("INSERT INTO flows (name, created_at, updated_at, parameters) VALUES (?, ?, ?, '{}') "
+                          "ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at",
+                          (name, self.now, self.now))
 
     def _end(self, run_id, state, message, ended_at) -> None:
         key = self._key(run_id)
@@ -392,7 +403,7 @@ class Transaction:
                 if index != -1:
                     by_task.setdefault(task_id, {})[index] = detail
         own = self._own(key)
-        own_codes, rowed, rows = own.codes, own.rowed, self.rows
+        own_codes, rowed, rows, times = own.codes, own.rowed, self.rows, own.times
         size = len(own_codes)
         changed = False  # a task's own state: run_tasks.codes to write
         for report in reports:
@@ -403,6 +414,11 @@ class Transaction:
                 # (what _task does for one, inlined)
                 own_codes[task_id] = _SUCCESS
                 changed = True
+                seen = times.get(task_id)
+                if seen is None:
+                    times[task_id] = [now, now]
+                else:
+                    seen[1] = now
                 if task_id in rowed:
                     rowed.discard(task_id)
                     rows[(key, task_id, -1)] = None
@@ -422,6 +438,7 @@ class Transaction:
                 continue
             if by_task.get(task_id):
                 details = {**by_task[task_id], **details} if details else by_task[task_id]
+            _seen(times, task_id, now)
             if type(indices) is range and indices.step == 1:
                 self._report_range(key, task_id, indices.start, indices.stop, codes, details, now)
             else:
@@ -441,10 +458,10 @@ class Transaction:
         """What the store holds of a run's tasks, for a run this writer has not seen yet
         (reopened, or recorded after its end, or after a failed write)."""
         c = self.conn
-        row = c.execute("SELECT codes, widths FROM run_tasks WHERE run = ?", (key,)).fetchone()
-        codes, widths = row if row is not None else (b"", None)
+        row = c.execute("SELECT codes, widths, times FROM run_tasks WHERE run = ?", (key,)).fetchone()
+        codes, widths, times = row if row is not None else (b"", None, None)
         rowed = {r[0] for r in c.execute("SELECT task_id FROM task_runs WHERE run = ? AND map_index = -1", (key,))}
-        return RunTasks(bytearray(codes or b""), rowed, read_widths(widths))
+        return RunTasks(bytearray(codes or b""), rowed, read_widths(widths), read_times(times))
 
     def _task(self, own: RunTasks, key: int, task_id: int, code: int, run_count: int, message, location,
               now: float, traceback: str | None = None) -> None:
@@ -455,6 +472,7 @@ class Transaction:
             codes.extend(b"\xff" * (task_id + 1 - len(codes)))
         codes[task_id] = code
         self.touched.add(key)
+        _seen(own.times, task_id, now)
         if code == _SUCCESS and run_count == 1 and location is None and message == SUCCEEDED and traceback is None:
             if task_id in own.rowed:
                 own.rowed.discard(task_id)
@@ -616,11 +634,12 @@ class Transaction:
             self._many(_INSERT_LOGS, self.logs)
         for key in self.touched:
             own = self.w.own[key]
-            row = (bytes(own.codes), json.dumps(own.widths) if own.widths else None, key)
-            if not c.execute("UPDATE run_tasks SET codes = ?, widths = ? WHERE run = ?", row).rowcount:
+            row = (bytes(own.codes), json.dumps(own.widths) if own.widths else None,
+                   json.dumps(own.times) if own.times else None, key)
+            if not c.execute("UPDATE run_tasks SET codes = ?, widths = ?, times = ? WHERE run = ?", row).rowcount:
                 # (a run that has no row: recorded without a start)
-                c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes, widths) "
-                          "VALUES (?, '[]', '[]', '[]', ?, ?, ?, ?)", (key, b"", b"", row[0], row[1]))
+                c.execute("INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes, widths, times) "
+                          "VALUES (?, '[]', '[]', '[]', ?, ?, ?, ?, ?)", (key, b"", b"", *row[:3]))
 
     def _many(self, sql: str, rows: list) -> None:
         """``executemany``, or, when SQLite has JSON functions and another thread may be
@@ -649,11 +668,22 @@ class RunTasks:
     ``run_tasks`` row, and which tasks have a task-level ``task_runs`` row), so that
     recording a task's own state costs no statement of its own: ``codes`` (one byte per
     task id, ``_UNKNOWN`` while it never reported), ``rowed`` (the task ids with a
-    task-level row) and ``widths`` (mapped task id -> width)."""
+    task-level row), ``widths`` (mapped task id -> width) and ``times`` (task id ->
+    ``[first, last]`` time a report of it was seen)."""
 
-    __slots__ = ("codes", "rowed", "widths")
+    __slots__ = ("codes", "rowed", "widths", "times")
 
-    def __init__(self, codes: bytearray, rowed: set, widths: dict):
+    def __init__(self, codes: bytearray, rowed: set, widths: dict, times: dict):
         self.codes = codes
         self.rowed = rowed
         self.widths = widths
+        self.times = times
+
+
+def _seen(times: dict, task_id: int, now: float) -> None:
+    """A report of ``task_id`` seen at ``now``: the first and last times it was seen."""
+    seen = times.get(task_id)
+    if seen is None:
+        times[task_id] = [now, now]
+    else:
+        seen[1] = now

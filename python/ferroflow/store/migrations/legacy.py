@@ -35,7 +35,7 @@ def run_tasks_from_v4(conn: sqlite3.Connection) -> None:
     conn.executemany(
         "INSERT INTO run_tasks (run, ids, names, slugs, mapped, approved, codes, widths) "
         "VALUES (?, ?, ?, ?, ?, ?, X'', ?)",
-        [(run, *task_columns(TaskList.of(listed.get(run, []))), json.dumps(widths[run]) if run in widths else None)
+        [(run, *task_columns(TaskList.of(listed.get(run, [])))[:5], json.dumps(widths[run]) if run in widths else None)
          for (run,) in conn.execute("SELECT id FROM runs").fetchall()])
 
 

@@ -1,0 +1,64 @@
+// ferroflow web UI: small, plain JavaScript (no framework, no build step).
+//
+// * <time datetime> elements are shown in the browser's time zone.
+// * Live regions: an element with data-live="URL" is replaced, every data-every
+//   milliseconds (default 2000), by the HTML fragment the server answers at URL (rendered
+//   and escaped there: this script inserts nothing of its own). The fragment's root
+//   element carries data-live again while it is still changing; when it does not (the
+//   run ended), polling stops. Polling pauses while the tab is hidden.
+"use strict";
+
+(function () {
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      var d = new Date(el.getAttribute("datetime"));
+      if (isNaN(d)) return;
+      var pad = function (n) { return String(n).padStart(2, "0"); };
+      el.textContent = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
+        pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+    });
+  }
+
+  function poll(el) {
+    var url = el.getAttribute("data-live");
+    var every = parseInt(el.getAttribute("data-every") || "2000", 10);
+    var timer = null;
+    function schedule() { timer = window.setTimeout(tick, every); }
+    function tick() {
+      if (document.hidden) { schedule(); return; }
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (r) {
+          if (r.status === 401 || r.redirected) { window.location.reload(); return null; }
+          return r.ok ? r.text() : null;
+        })
+        .then(function (text) {
+          if (text === null || text === undefined) { schedule(); return; }
+          var box = document.createElement("template");
+          box.innerHTML = text;  // the server's own escaped HTML
+          var fresh = box.content.firstElementChild;
+          if (!fresh) { schedule(); return; }
+          el.replaceWith(fresh);
+          localTimes(fresh);
+          document.dispatchEvent(new CustomEvent("ferroflow:live", { detail: fresh }));
+          if (fresh.hasAttribute("data-live")) poll(fresh);
+        })
+        .catch(function () { schedule(); });
+    }
+    schedule();
+  }
+
+  function start() {
+    localTimes(document);
+    document.querySelectorAll("[data-live]").forEach(poll);
+    // Buttons that ask first: <button data-confirm="Cancel this run?">
+    document.querySelectorAll("form [data-confirm]").forEach(function (button) {
+      button.form.addEventListener("submit", function (event) {
+        if (event.submitter === button && !window.confirm(button.getAttribute("data-confirm"))) event.preventDefault();
+      });
+    });
+  }
+
+  window.ferroflow = { poll: poll, localTimes: localTimes };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,79 @@
+"""Logging in to the web UI in a real browser; sessions, cookies, CSRF and roles."""
+
+from __future__ import annotations
+
+import httpx
+
+from ferroflow.store.keys import revoke_key
+from tests.support.browser import shoot
+
+
+def test_the_dashboard_needs_a_login_and_opens_with_a_key(ui, browser):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(ui.url + "/")
+    assert page.url.startswith(ui.url + "/login")  # sent to the login page
+    page.fill("#key", "ffk_not-a-key")
+    page.click("form[action='/login'] button[type=submit]")
+    assert "not valid" in page.inner_text("[role=alert]")
+    page.fill("#key", ui.keys["read"])
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(ui.url + "/")
+    assert page.inner_text("h1") == "Dashboard"
+    assert "read key" in page.inner_text("header")
+    cookie = next(c for c in context.cookies() if c["name"] == "ferroflow_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # (no TLS here)
+    assert ui.keys["read"] not in page.content()  # the key is never shown back
+    shoot(page, "dashboard")
+    page.click("header form.who button")  # log out
+    page.wait_for_url(ui.url + "/login*")
+    page.goto(ui.url + "/")
+    assert page.url.startswith(ui.url + "/login")
+    context.close()
+
+
+def test_login_goes_back_to_the_page_asked_for_but_never_off_the_server(ui, browser):
+    page = browser.new_context().new_page()
+    page.goto(ui.url + "/login?next=//evil.example/x")
+    page.fill("#key", ui.keys["read"])
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(ui.url + "/")
+    page.context.close()
+
+
+def test_revoking_a_key_ends_its_sessions(ui, browser):
+    page = ui.login(browser, "run")
+    with ui.engine.begin() as conn:
+        revoke_key(conn, ui.keys["run"])
+    page.reload()
+    assert page.url.startswith(ui.url + "/login")
+    page.context.close()
+
+
+def test_forms_without_the_session_csrf_token_are_refused(ui, browser):
+    page = ui.login(browser, "admin")
+    session = next(c["value"] for c in page.context.cookies() if c["name"] == "ferroflow_session")
+    page.context.close()
+    cookies = {"ferroflow_session": session}
+    # a form posted without the token, with a wrong one, or from another site
+    for data, headers in (({}, {}), ({"csrf": "guess"}, {}), ({"csrf": "guess"}, {"Origin": "http://evil.example"})):
+        answer = httpx.post(ui.url + "/logout", data=data, cookies=cookies, headers=headers)
+        assert answer.status_code == 403, answer.text
+        assert "<h1>403</h1>" in answer.text
+    # the session is still open: the refused forms did nothing
+    assert httpx.get(ui.url + "/", cookies=cookies).status_code == 200
+
+
+def test_login_form_has_its_own_csrf_check(ui):
+    answer = httpx.post(ui.url + "/login", data={"key": ui.keys["admin"], "csrf": "x"})
+    assert answer.status_code == 403
+    assert "ferroflow_session" not in answer.cookies
+
+
+def test_pages_send_a_strict_content_security_policy(ui, browser):
+    page = ui.login(browser, "read")
+    answer = page.request.get(ui.url + "/")
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    page.context.close()
