@@ -183,3 +183,15 @@ def test_a_run_key_also_sees_no_admin_forms(ui, browser):
 def test_the_workers_fragment_needs_a_session(ui):
     answer = httpx.get(ui.url + "/workers/live")
     assert answer.status_code in (303, 307) and "/login" in answer.headers["location"]
+
+
+def test_worker_and_pool_names_are_shown_as_text(ui, browser):
+    payload = '<img src=x class=xss-img onerror="window.__xss=1"><b class=xss-b>b</b>'
+    _api(ui, "post", "/api/v1/workers/" + "ab" * 16 + "/heartbeat",
+         {"name": "w " + payload, "pool": "p " + payload, "hostname": "h " + payload, "pid": 1, "concurrency": 1},
+         role="run")
+    page = ui.login(browser, "admin", "/workers")
+    assert page.locator("img.xss-img, b.xss-b").count() == 0
+    assert page.evaluate("window.__xss") is None
+    assert ("w " + payload) in page.inner_text("#workers-live") and ("p " + payload) in page.inner_text("table.pools")
+    page.context.close()
