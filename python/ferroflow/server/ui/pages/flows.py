@@ -1,7 +1,7 @@
 """Flows: ``/flows`` (every flow the server has seen, by name, a page at a time, each with
 its latest run, its runs of the last 7 days by state and its deployments) and
-``/flows/{name}`` (one flow: its deployments, recent runs, the parameters of its latest
-run).
+``/flows/{name}`` (one flow: its deployments, recent runs, its parameters as last
+seen with their defaults, and the values its latest run was given).
 
 The list reads a page of :func:`ferroflow.store.queries.list_flows` and then, for the
 flows of that page only, one grouped count (:mod:`ferroflow.store.overview`).
@@ -58,8 +58,8 @@ def flows_page(request: Request, viewer: Annotated[Viewer, page("read")], conn: 
 
 @router.get("/flows/{name:path}", summary="A flow")
 def flow_page(request: Request, viewer: Annotated[Viewer, page("read")], conn: Reading, name: str) -> Response:
-    """One flow: its deployments, runs of the last 7 days by state, recent runs and the
-    parameters of its latest run."""
+    """One flow: its deployments, runs of the last 7 days by state, recent runs and its
+    parameters (default as last seen; value in the latest run)."""
     found = queries.get_flow(conn, name)
     if found is None:
         raise PageError(404, f"there is no flow {name[:200]!r} (flows appear when they first run)")
@@ -67,6 +67,9 @@ def flow_page(request: Request, viewer: Annotated[Viewer, page("read")], conn: R
     recent = queries.list_runs(conn, flow_name=name, started_before=now + 1, limit=20).items
     counts = ordered_counts(overview.run_counts_since(conn, [name], now - WEEK, now + 1).get(name, {}))
     deployed = overview.deployments_of_flows(conn, [name]).get(name, [])
-    parameters = [(k, json_text(v)) for k, v in sorted(found.parameters.items())]
+    given = recent[0].parameters if recent else {}
+    parameters = [(k, "—" if found.parameters.get(k) is None else json_text(found.parameters[k]),
+                   json_text(given[k]) if k in given else "—")
+                  for k in sorted(set(found.parameters) | set(given))]
     return render(request, "flow.html", nav="flows", flow=found, recent=recent, counts=counts, deployed=deployed,
                   parameters=parameters, now=now)
