@@ -58,7 +58,7 @@ def test_task_page_counts_children_by_state_and_filters_them(ui, browser):
     # jump to one index
     page.fill("input[name=index]", "5")
     page.click("form.filters:has(input[name=index]) button")
-    page.wait_for_url(f"**/tasks/1/children/5")
+    page.wait_for_url("**/tasks/1/children/5")
     assert "kept" in page.inner_text(".child-message")
     assert "file:///results/5" in page.inner_text("dl.facts")
     page.context.close()

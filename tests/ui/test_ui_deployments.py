@@ -65,7 +65,7 @@ def test_the_run_form_shows_defaults_checks_each_field_and_makes_a_typed_run(ui,
     assert "every 1 h" in page.inner_text("#schedule")
     assert "typed <parameters>" in page.inner_text(".description")
     # defaults: the deployment's own parameters override the flow's
-    assert page.input_value(f"[name='p.n']") == "5"
+    assert page.input_value("[name='p.n']") == "5"
     assert page.get_attribute("[name='p.n']", "type") == "number"
     assert page.input_value("[name='p.rate']") == "0.5"
     assert page.get_attribute("[name='p.dry']", "type") == "checkbox" and not page.is_checked("[name='p.dry']")

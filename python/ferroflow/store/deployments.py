@@ -32,7 +32,8 @@ from ferroflow.store.scheduling import remove_unstarted_runs
 from ferroflow.store.schema import deployments, work_pools
 
 __all__ = ["CATCHUP", "MAX_NAME", "MAX_SCHEMA_BYTES", "PARAMETER_TYPES", "Deployment", "DeploymentError",
-           "UnknownDeploymentError", "check_entrypoint", "check_parameter_schema", "create_manual_run", "delete_deployment", "deploy", "get_deployment", "list_deployments",
+           "UnknownDeploymentError", "check_entrypoint", "check_parameter_schema", "create_manual_run",
+           "delete_deployment", "deploy", "get_deployment", "list_deployments",
            "pause_deployment", "resume_deployment"]
 
 #: Which missed runs start after downtime: the most recent only, or every one in order.

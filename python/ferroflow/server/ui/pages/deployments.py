@@ -25,8 +25,8 @@ from ferroflow.server.models import MAX_PARAMETERS_BYTES
 from ferroflow.server.ui.pages.flows import json_text
 from ferroflow.server.ui.run_form import Field, fields_of, parse
 from ferroflow.server.ui.web import PageError, Viewer, action, duration, page, redirect, render
-from ferroflow.store import overview
 from ferroflow.store import deployments as store
+from ferroflow.store import overview
 
 __all__ = ["describe_schedule", "router"]
 
