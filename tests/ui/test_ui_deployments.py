@@ -156,8 +156,9 @@ def test_a_read_key_sees_no_form_and_may_not_post(ui, browser, deployed):
 
 
 def test_the_deployments_and_flows_lists(ui, browser, deployed):
-    write_sample(ui.engine, flow_name="typed", state="Failed", started_at=datetime.datetime.now().timestamp() - 60)
-    write_sample(ui.engine, flow_name="other <flow>", state="Success")
+    now = datetime.datetime.now().timestamp()
+    write_sample(ui.engine, flow_name="typed", state="Failed", started_at=now - 60)
+    write_sample(ui.engine, flow_name="other <flow>", state="Success", started_at=now - 30 * 86400)
     page = ui.login(browser, "read", "/deployments")
     row = page.locator(f"tr[data-deployment='{NAME}']")
     assert "every 1 h" in row.inner_text() and "active" in row.inner_text() and "etl" in row.inner_text()
@@ -168,6 +169,7 @@ def test_the_deployments_and_flows_lists(ui, browser, deployed):
     assert NAME in typed.locator("td").nth(3).inner_text()
     other = page.locator("tr[data-flow='other <flow>']")
     assert "none" in other.locator("td.week").inner_text()  # its run is older than 7 days
+    assert "Success" in other.locator("td").nth(1).inner_text()
     shoot(page, "flows")
     typed.locator("td a").first.click()
     page.wait_for_url(ui.url + "/flows/typed")
