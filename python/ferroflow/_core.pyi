@@ -8,6 +8,7 @@ __all__ = [
     "Run",
     "TaskSpec",
     "layered_layout",
+    "layered_svg",
     "PENDING",
     "RUNNING",
     "RETRYING",
@@ -71,6 +72,26 @@ def layered_layout(
     position + 1. Self loops and duplicate edges are ignored. Raises ValueError when
     ``ups`` and ``downs`` differ in length or name a node outside ``0..n``. Runs without
     the GIL.
+    """
+
+def layered_svg(
+    n: int,
+    ups: Sequence[int],
+    downs: Sequence[int],
+    left: int,
+    layer_pitch: int,
+    node_w: int,
+    mid: int,
+    slot_pitch: float,
+) -> tuple[list[int], list[int], list[str | None], int, float]:
+    """The layout of :func:`layered_layout` in pixels, left to right: returns ``(x, y,
+    paths, layers, breadth)``, per node the x of its box's left side (``left + layer *
+    layer_pitch``) and the y of its middle (``mid + round(position * slot_pitch)``), per
+    edge its SVG path (``d``, from the upstream box's right side to the downstream box's
+    left side; boxes are ``node_w`` wide) or None when it is not drawn (an end outside
+    ``0..n``, a self loop, or a repeat of an earlier edge: skipped, not refused), the
+    number of layers and the max position + 1. Raises ValueError when ``ups`` and
+    ``downs`` differ in length or ``n`` is negative. Runs without the GIL.
     """
 
 @final

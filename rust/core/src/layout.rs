@@ -141,6 +141,62 @@ pub fn layered(n: usize, edges: &[(u32, u32)]) -> Result<Layout, LayoutError> {
     Ok(Layout { layer, position, bends, layers: g.layers.len() as u32, breadth: breadth as f32 })
 }
 
+/// Pixels of a left-to-right drawing of a [`Layout`]: layer `l`'s boxes span
+/// `x(l)..x(l) + node_w`; a node at position `p` has its middle at `y(p)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Geometry {
+    /// x of layer 0's left side.
+    pub left: i64,
+    /// From one layer's left side to the next one's.
+    pub layer_pitch: i64,
+    /// Width of a box (an edge runs straight across the layers it bends through).
+    pub node_w: i64,
+    /// y of the middle of position 0.
+    pub mid: i64,
+    /// From one position to the next (slot).
+    pub slot_pitch: f64,
+}
+
+impl Geometry {
+    /// x of layer `layer`'s left side.
+    pub fn x(&self, layer: u32) -> i64 {
+        self.left + layer as i64 * self.layer_pitch
+    }
+
+    /// y of the middle of `position`, rounded to a pixel.
+    pub fn y(&self, position: f32) -> i64 {
+        self.mid + (position as f64 * self.slot_pitch).round() as i64
+    }
+
+    /// The SVG path (`d`) of edge number `edge` of `layout`, from node `from`'s right
+    /// side to node `to`'s left side, at their middles. Without bends, a straight line;
+    /// with bends, an S-shaped cubic (level at both ends) from each layer to the next
+    /// and straight across each bend's layer. Relative commands after the first point
+    /// keep it short.
+    pub fn path(&self, layout: &Layout, edge: usize, from: u32, to: u32) -> String {
+        use std::fmt::Write;
+        let (from, to) = (from as usize, to as usize);
+        let (mut x, mut y) = (self.x(layout.layer[from]) + self.node_w, self.y(layout.position[from]));
+        let (x1, y1) = (self.x(layout.layer[to]), self.y(layout.position[to]));
+        let bends = &layout.bends[edge];
+        let mut d = String::with_capacity(24 + 28 * bends.len());
+        let _ = write!(d, "M{x} {y}");
+        for &(layer, position) in bends {
+            let (bx, by) = (self.x(layer), self.y(position));
+            let (gap, rise) = (bx - x, by - y);
+            let _ = write!(d, "c{} 0 {} {rise} {gap} {rise}h{}", gap / 2, gap / 2, self.node_w);
+            (x, y) = (bx + self.node_w, by);
+        }
+        let (gap, rise) = (x1 - x, y1 - y);
+        if bends.is_empty() {
+            let _ = write!(d, "l{gap} {rise}");
+        } else {
+            let _ = write!(d, "c{} 0 {} {rise} {gap} {rise}", gap / 2, gap / 2);
+        }
+        d
+    }
+}
+
 /// The distinct edges without self loops, sorted, and per input edge the index of its
 /// distinct edge (`NONE` for a self loop).
 fn unique_edges(edges: &[(u32, u32)]) -> (Vec<(u32, u32)>, Vec<u32>) {
@@ -745,5 +801,31 @@ mod tests {
         check_gaps(&a);
         assert!(a.bends.iter().any(|b| !b.is_empty()));
     }
-}
 
+    #[test]
+    fn paths_start_and_end_at_the_boxes() {
+        let g = Geometry { left: 8, layer_pitch: 240, node_w: 180, mid: 38, slot_pitch: 76.0 };
+        let mut edges = chain(4);
+        edges.push((0, 3));
+        let l = layered(4, &edges).unwrap();
+        let y = |v: usize| g.y(l.position[v]);
+        assert_eq!(g.path(&l, 0, 0, 1), format!("M188 {}l60 {}", y(0), y(1) - y(0)));
+        let long = g.path(&l, 3, 0, 3);
+        assert!(long.starts_with(&format!("M188 {}c30 0 30 ", y(0))));
+        assert_eq!(long.matches('c').count(), 3);
+        assert_eq!(long.matches("h180").count(), 2);
+        // The relative moves add up to the downstream box's left side.
+        let (mut x, mut yy) = (188i64, y(0));
+        let pieces: Vec<&str> = long.split(['c', 'h']).skip(1).collect();
+        for p in pieces {
+            let v: Vec<i64> = p.split(' ').map(|w| w.parse().unwrap()).collect();
+            if v.len() == 6 {
+                x += v[4];
+                yy += v[5];
+            } else {
+                x += v[0];
+            }
+        }
+        assert_eq!((x, yy), (g.x(3), y(3)));
+    }
+}

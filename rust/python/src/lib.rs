@@ -20,6 +20,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<run::Run>()?;
     m.add_class::<spec::TaskSpec>()?;
     m.add_function(wrap_pyfunction!(layout::layered_layout, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::layered_svg, m)?)?;
     for (name, code) in [
         ("PENDING", s::PENDING),
         ("RUNNING", s::RUNNING),
