@@ -180,8 +180,9 @@ def _node(task: GraphTask, x: int, cy: int, run_id: str) -> Node:
     reported = sum(counts.values())
     done = sum(n for name, n in counts.items() if _finished(name))
     of = "?" if task.width is None else f"{task.width:,}"
-    return Node(task.task_id, task.name, _label(task.name), x, y, NODE_W, MAPPED_H, state_css(task.state), f"/runs/{run_id}/tasks/{task.task_id}", x + LABEL_INSET,
-                y + LABEL_BASELINE, bar=_bar(counts, reported, task.width, x + BAR_INSET, NODE_W - 2 * BAR_INSET),
+    bar = _bar(counts, reported, task.width, x + BAR_INSET, NODE_W - 2 * BAR_INSET)
+    return Node(task.task_id, task.name, _label(task.name), x, y, NODE_W, MAPPED_H, state_css(task.state),
+                f"/runs/{run_id}/tasks/{task.task_id}", x + LABEL_INSET, y + LABEL_BASELINE, bar=bar,
                 bar_y=y + BAR_TOP, bar_h=BAR_H, caption=f"{done:,} / {of} children", caption_y=y + CAPTION_BASELINE)
 
 
