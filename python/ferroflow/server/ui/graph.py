@@ -41,8 +41,9 @@ LAYER_PITCH, SLOT_PITCH = NODE_W + LAYER_GAP, MAPPED_H + SLOT_GAP
 LABEL_CHARS = 24
 #: A mapped task's bar: inset from the box's sides, its top below the box's, height.
 BAR_INSET, BAR_TOP, BAR_H = 8, 26, 8
-#: Baselines of the label and of a mapped task's caption, below the box's top.
-LABEL_BASELINE, CAPTION_BASELINE = 18, 52
+#: Baselines below the box's top: a plain task's label (mid-height), a mapped task's
+#: label (above its bar) and caption (below it).
+LABEL_BASELINE, MAPPED_LABEL_BASELINE, CAPTION_BASELINE = 26, 18, 52
 #: Where a label starts, right of the box's left side.
 LABEL_INSET = 8
 
@@ -182,7 +183,7 @@ def _node(task: GraphTask, x: int, cy: int, run_id: str) -> Node:
     of = "?" if task.width is None else f"{task.width:,}"
     bar = _bar(counts, reported, task.width, x + BAR_INSET, NODE_W - 2 * BAR_INSET)
     return Node(task.task_id, task.name, _label(task.name), x, y, NODE_W, MAPPED_H, state_css(task.state),
-                f"/runs/{run_id}/tasks/{task.task_id}", x + LABEL_INSET, y + LABEL_BASELINE, bar=bar,
+                f"/runs/{run_id}/tasks/{task.task_id}", x + LABEL_INSET, y + MAPPED_LABEL_BASELINE, bar=bar,
                 bar_y=y + BAR_TOP, bar_h=BAR_H, caption=f"{done:,} / {of} children", caption_y=y + CAPTION_BASELINE)
 
 
