@@ -161,10 +161,13 @@ def picture(tasks: Sequence[GraphTask], edges: Sequence[tuple[int, int]], *, run
     xs, ys, paths, layers, breadth = _core.layered_svg(len(tasks), ups, downs, MARGIN, LAYER_PITCH, NODE_W, mid,
                                                        SLOT_PITCH)
     nodes = list(map(_node, tasks, xs, ys, repeat(run_id)))
-    links = [Link(d, e[0], e[1]) for d, e in zip(paths, edges, strict=True) if d is not None]
+    links = [_new_tuple(Link, (d, e[0], e[1])) for d, e in zip(paths, edges, strict=True) if d is not None]
     width = 2 * MARGIN + layers * LAYER_PITCH - LAYER_GAP
     height = 2 * MARGIN + round((breadth - 1) * SLOT_PITCH) + MAPPED_H
     return Picture(width=width, height=height, nodes=nodes, links=links)
+
+
+_new_tuple = tuple.__new__
 
 
 def _label(name: str) -> str:
@@ -174,8 +177,12 @@ def _label(name: str) -> str:
 def _node(task: GraphTask, x: int, cy: int, run_id: str) -> Node:
     if not task.mapped:
         y = cy - NODE_H // 2
-        return Node(task.task_id, task.name, _label(task.name), x, y, NODE_W, NODE_H,
-                    state_css(task.state), f"#task-{task.task_id}", x + LABEL_INSET, y + LABEL_BASELINE)
+        name = task.name
+        # tuple.__new__ skips the NamedTuple's generated __new__: a third of the time
+        # of a picture of 10^4 tasks. The fields in order, defaults included.
+        return _new_tuple(Node, (task.task_id, name, name if len(name) <= LABEL_CHARS else _label(name), x, y,
+                                 NODE_W, NODE_H, state_css(task.state), f"#task-{task.task_id}", x + LABEL_INSET,
+                                 y + LABEL_BASELINE, (), 0, 0, "", 0))
     y = cy - MAPPED_H // 2
     counts = {name: n for name, n in (task.counts or {}).items() if n > 0}
     reported = sum(counts.values())
