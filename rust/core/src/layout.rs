@@ -514,6 +514,7 @@ impl Layered {
         let mut weight = Vec::new();
         let mut around = Vec::new();
         let mut placed = Vec::new();
+        let mut blocks = Vec::new();
         let last = self.layers.len() - 1;
         for _ in 0..COORDINATE_ROUNDS {
             let passes = (1..=last).map(|l| (l, true)).chain((0..last).rev().map(|l| (l, false)));
@@ -536,7 +537,7 @@ impl Layered {
                     }
                 }
                 placed.resize(nodes.len(), 0.0);
-                isotonic_with_gaps(&desired, &weight, &mut placed);
+                isotonic_with_gaps(&desired, &weight, &mut placed, &mut blocks);
                 for (&v, &p) in nodes.iter().zip(&placed) {
                     x[v as usize] = p;
                 }
@@ -559,8 +560,8 @@ impl Layered {
 /// Place `desired.len()` ordered nodes: `out[j] >= out[j - 1] + 1`, minimising
 /// `sum weight[j] * (out[j] - desired[j])^2` (pool adjacent violators on
 /// `desired[j] - j`).
-fn isotonic_with_gaps(desired: &[f64], weight: &[f64], out: &mut [f64]) {
-    let mut blocks: Vec<(f64, f64, usize)> = Vec::with_capacity(desired.len()); // (sum w, sum w y, len)
+fn isotonic_with_gaps(desired: &[f64], weight: &[f64], out: &mut [f64], blocks: &mut Vec<(f64, f64, usize)>) {
+    blocks.clear(); // (sum w, sum w y, len)
     for (j, (&d, &w)) in desired.iter().zip(weight).enumerate() {
         let mut b = (w, w * (d - j as f64), 1usize);
         while let Some(&top) = blocks.last() {
@@ -574,7 +575,7 @@ fn isotonic_with_gaps(desired: &[f64], weight: &[f64], out: &mut [f64]) {
         blocks.push(b);
     }
     let mut j = 0;
-    for (w, wy, len) in blocks {
+    for &(w, wy, len) in blocks.iter() {
         let z = wy / w;
         for _ in 0..len {
             out[j] = z + j as f64;
