@@ -174,26 +174,59 @@ impl Geometry {
     /// and straight across each bend's layer. Relative commands after the first point
     /// keep it short.
     pub fn path(&self, layout: &Layout, edge: usize, from: u32, to: u32) -> String {
-        use std::fmt::Write;
         let (from, to) = (from as usize, to as usize);
         let (mut x, mut y) = (self.x(layout.layer[from]) + self.node_w, self.y(layout.position[from]));
         let (x1, y1) = (self.x(layout.layer[to]), self.y(layout.position[to]));
         let bends = &layout.bends[edge];
-        let mut d = String::with_capacity(24 + 28 * bends.len());
-        let _ = write!(d, "M{x} {y}");
+        let mut d = String::with_capacity(24 + 32 * bends.len());
+        d.push('M');
+        push_ints(&mut d, &[x, y]);
         for &(layer, position) in bends {
             let (bx, by) = (self.x(layer), self.y(position));
             let (gap, rise) = (bx - x, by - y);
-            let _ = write!(d, "c{} 0 {} {rise} {gap} {rise}h{}", gap / 2, gap / 2, self.node_w);
+            d.push('c');
+            push_ints(&mut d, &[gap / 2, 0, gap / 2, rise, gap, rise]);
+            d.push('h');
+            push_ints(&mut d, &[self.node_w]);
             (x, y) = (bx + self.node_w, by);
         }
         let (gap, rise) = (x1 - x, y1 - y);
         if bends.is_empty() {
-            let _ = write!(d, "l{gap} {rise}");
+            d.push('l');
+            push_ints(&mut d, &[gap, rise]);
         } else {
-            let _ = write!(d, "c{} 0 {} {rise} {gap} {rise}", gap / 2, gap / 2);
+            d.push('c');
+            push_ints(&mut d, &[gap / 2, 0, gap / 2, rise, gap, rise]);
         }
         d
+    }
+}
+
+/// Append `values` in decimal, separated by spaces (a path's numbers: formatting them
+/// by hand is a third of the time `write!` takes, and paths are most of the text of a
+/// big picture).
+fn push_ints(d: &mut String, values: &[i64]) {
+    for (i, &v) in values.iter().enumerate() {
+        if i > 0 {
+            d.push(' ');
+        }
+        if v < 0 {
+            d.push('-');
+        }
+        let mut digits = [0u8; 20];
+        let mut k = digits.len();
+        let mut u = v.unsigned_abs();
+        loop {
+            k -= 1;
+            digits[k] = b'0' + (u % 10) as u8;
+            u /= 10;
+            if u == 0 {
+                break;
+            }
+        }
+        for &c in &digits[k..] {
+            d.push(c as char);
+        }
     }
 }
 
@@ -459,7 +492,7 @@ impl Layered {
         }
         // Sorted by barycenter, ties in their current order; then dealt out to the
         // slots of the movable nodes, in slot order.
-        movable.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        movable.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))); // slots are distinct
         let mut order = self.layers[l].clone();
         let mut slots = movable.iter().map(|m| m.1).collect::<Vec<u32>>();
         slots.sort_unstable();
@@ -828,5 +861,12 @@ mod tests {
             }
         }
         assert_eq!((x, yy), (g.x(3), y(3)));
+    }
+
+    #[test]
+    fn numbers_in_paths() {
+        let mut d = String::new();
+        push_ints(&mut d, &[0, -7, 1234567890, i64::MIN + 1, 10]);
+        assert_eq!(d, format!("0 -7 1234567890 {} 10", i64::MIN + 1));
     }
 }
