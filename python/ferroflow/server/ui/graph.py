@@ -13,9 +13,12 @@ values, escaped.
 
 A link is a straight line between adjacent layers; an edge spanning more layers runs
 straight across each layer between its ends, with an S-shaped cubic from one layer to
-the next. The template leaves the boxes' corners and colors to the stylesheet:
-``.run-graph .node rect`` (the box; CSS ``rx`` rounds it), ``.st-<state>`` on a node
-and on a bar's ``rect.seg``, ``text.caption``, ``path.link``.
+the next. The template leaves corners and colors to the stylesheet, and spends no bytes on
+classes it can do without (10^4 tasks make megabytes of markup): a node is
+``g.node.st-<state>`` around an ``a`` whose first ``rect`` is the box (CSS ``rx``
+rounds it) and whose first ``text`` is the label; a mapped node's bar segments are
+``rect.seg.st-<state>`` and its caption ``text.caption``; links are ``path.link``
+(``fill: none``).
 """
 
 from __future__ import annotations
