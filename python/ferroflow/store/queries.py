@@ -591,11 +591,14 @@ def _like_escape(text: str) -> str:
 
 def run_logs(conn: Connection, run_id: str, *, task: str | None = None, map_index: int | None = None,
              min_level: int | None = None, text: str | None = None, limit: int = 100,
-             cursor: str | None = None) -> Page[LogLine]:
+             cursor: str | None = None, follow: bool = False) -> Page[LogLine]:
     """A run's log records in the order they arrived, a page at a time: of one task
     (slug or name) and of one of its children (``map_index``; -1 the task itself), at
     ``min_level`` or above, whose message contains ``text`` (ignoring case; ``%`` and
-    ``_`` are themselves). Raises :class:`UnknownRunError`, :class:`UnknownTaskError`."""
+    ``_`` are themselves). With ``follow``, ``next_cursor`` is given on the last page
+    too (after its last record, or ``cursor`` again when none came; None only when
+    there is neither): the cursor to ask with later for records that came since.
+    Raises :class:`UnknownRunError`, :class:`UnknownTaskError`."""
     limit = max(1, min(int(limit), MAX_LIMIT))
     key = _key_or_raise(conn, run_id)
     listed = _task_list(conn, key)[0]
@@ -617,7 +620,9 @@ def run_logs(conn: Connection, run_id: str, *, task: str | None = None, map_inde
     items = [LogLine(r.task_id, names.get(r.task_id) if r.task_id is not None else None,
                      None if r.map_index < 0 else r.map_index, r.created_at, r.level, r.levelname, r.logger,
                      r.message) for r in rows]
-    return Page(items, encode_cursor("logs", rows[-1].id) if more else None)
+    if more or (follow and rows):
+        return Page(items, encode_cursor("logs", rows[-1].id))
+    return Page(items, cursor if follow else None)
 
 
 # ----- aggregates (the UI's dashboard) ----------------------------------------------------

@@ -1,0 +1,27 @@
+// ferroflow web UI: a run's page. The task table is a live part (ui.js replaces it
+// while the run goes on); each row says its task's state (data-task, data-css). The
+// graph is drawn once: this copies the new states onto its nodes (elements with
+// data-task inside #run-graph) instead of fetching the picture again.
+"use strict";
+
+(function () {
+  function recolor(part) {
+    var graph = document.getElementById("run-graph");
+    if (!graph || !part.querySelectorAll) return;
+    part.querySelectorAll("tr[data-task]").forEach(function (row) {
+      var css = row.getAttribute("data-css");
+      graph.querySelectorAll('[data-task="' + row.getAttribute("data-task") + '"]').forEach(function (node) {
+        var classes = (node.getAttribute("class") || "").split(/\s+/).filter(function (c) {
+          return c && c.indexOf("st-") !== 0;
+        });
+        classes.push(css);
+        node.setAttribute("class", classes.join(" "));
+        node.setAttribute("data-state", row.getAttribute("data-state") || "");
+      });
+    });
+  }
+
+  document.addEventListener("ferroflow:live", function (event) {
+    if (event.detail && event.detail.id === "run-tasks") recolor(event.detail);
+  });
+})();
