@@ -16,3 +16,26 @@ env -i PATH="$work/venv/bin:/usr/bin:/bin" HOME="$work" \
     "$work/venv/bin/ferroflow" run etl.py --param n=1000 --no-progress
 env -i PATH="$work/venv/bin:/usr/bin:/bin" HOME="$work" \
     "$work/venv/bin/python" -c "import ferroflow, sys; assert 'site-packages' in ferroflow.__file__, ferroflow.__file__; print('wheel OK:', ferroflow.__file__)"
+# The web UI from the wheel: its templates and static files are inside it (no CDN, no
+# source tree): the server answers the dashboard and the stylesheet.
+port=$("$work/venv/bin/python" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+env -i PATH="$work/venv/bin:/usr/bin:/bin" HOME="$work" \
+    "$work/venv/bin/ferroflow" server start --port "$port" --database "sqlite:///$work/ui.db" --no-scheduler \
+    > "$work/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+env -i PATH="$work/venv/bin:/usr/bin:/bin" HOME="$work" "$work/venv/bin/python" - "$port" <<'PY' || { cat "$work/server.log"; exit 1; }
+import sys, time, httpx
+base = f"http://127.0.0.1:{sys.argv[1]}"
+for _ in range(300):
+    try:
+        if httpx.get(base + "/api/v1/health").status_code == 200:
+            break
+    except httpx.TransportError:
+        time.sleep(0.1)
+page = httpx.get(base + "/")
+assert page.status_code == 200 and "<h1>Dashboard</h1>" in page.text, page.text[:500]
+for asset in ("/static/ui.css", "/static/ui.js"):
+    assert httpx.get(base + asset).status_code == 200, asset
+print("wheel web UI OK")
+PY

@@ -77,3 +77,19 @@ def test_pages_send_a_strict_content_security_policy(ui, browser):
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
     assert answer.headers["x-content-type-options"] == "nosniff"
     page.context.close()
+
+
+def test_errors_outside_the_api_are_html_pages_and_inside_stay_problems(ui):
+    import re
+
+    with httpx.Client(base_url=ui.url) as http:
+        form = http.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        http.post("/login", data={"csrf": token, "key": ui.keys["read"]})
+        missing = http.get("/no/such/page")
+        assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+        assert "<h1>404</h1>" in missing.text
+        bad = http.get("/?window=<b>")
+        assert bad.status_code == 422 and "<h1>422</h1>" in bad.text and "<b>" not in bad.text
+        api = http.get("/api/v1/no/such", headers={"Authorization": f"Bearer {ui.keys['read']}"})
+        assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"

@@ -62,6 +62,10 @@ def add_parsers(sub: Any) -> None:
                        help=f"require API keys on loopback too (also {AUTH_ENV}=1)")
     start.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                        help="uvicorn's log level (default info)")
+    start.add_argument("--tls-cert", metavar="FILE",
+                       help="serve HTTPS with this certificate (PEM; with --tls-key): the web UI's session cookie "
+                            "is then Secure")
+    start.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert (PEM)")
     start.add_argument("--no-scheduler", action="store_true",
                        help="do not make deployments' scheduled runs in this process (run `ferroflow scheduler` "
                             "apart, or another server does it)")
@@ -206,17 +210,24 @@ def cmd_start(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_DATABASE)
     except _database_errors() as exc:
         return fail(_describe(exc), EXIT_DATABASE)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        return fail("--tls-cert and --tls-key go together: give both (PEM files) or neither", EXIT_USAGE)
+    for path in (args.tls_cert, args.tls_key):
+        if path and not os.path.isfile(path):
+            return fail(f"no such file: {path}", EXIT_USAGE)
     auth = needs_auth(args.host, args.auth)
     app = create_app(engine, auth=auth, scheduler=not args.no_scheduler,
                      scheduler_options=chosen_scheduler_options(args))
-    where = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
+    scheme = "https" if args.tls_cert else "http"
+    where = f"{scheme}://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}"
     print(f"ferroflow server on {where} (database {_shown(engine)}; API keys "
           f"{'required' if auth else 'not required: loopback only, every request acts as admin'}); "
-          f"API reference at {where}{API_PREFIX}/docs", file=sys.stderr, flush=True)
+          f"web UI at {where}/; API reference at {where}{API_PREFIX}/docs", file=sys.stderr, flush=True)
     if auth and not active:
         print("ferroflow: warning: no API key exists yet, so every request will be refused: make one with "
               "`ferroflow server create-key --name NAME --role admin`", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False,
+                ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
     return EXIT_OK
 
 

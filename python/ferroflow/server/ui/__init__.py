@@ -47,5 +47,32 @@ def install(app: FastAPI) -> None:
     async def page_error(request: Request, exc: Any) -> Response:
         return error_page(request, exc.status, exc.message)
 
+    for kind, handler in list(app.exception_handlers.items()):
+        app.add_exception_handler(kind, _as_page(handler))
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(PageError, page_error)
+
+
+def _as_page(handler: Any) -> Any:
+    """The API's error ``handler`` (it answers a problem, JSON), answering an HTML error
+    page instead for a request outside the API: a UI page's bad query or unknown path."""
+    import inspect
+    import json
+
+    from ferroflow.server.app import API_PREFIX
+
+    async def answer(request: Request, exc: Any) -> Response:
+        response = handler(request, exc)
+        if inspect.isawaitable(response):
+            response = await response
+        path = request.url.path
+        if path.startswith(API_PREFIX) or path.startswith(STATIC_PREFIX + "/"):
+            return response
+        try:
+            problem = json.loads(bytes(response.body))
+            message = problem.get("detail") or problem.get("title") or "error"
+        except (ValueError, AttributeError):
+            message = "error"
+        return error_page(request, response.status_code, str(message))
+
+    return answer

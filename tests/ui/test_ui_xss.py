@@ -1,0 +1,98 @@
+"""Everything the UI shows is escaped: HTML and script payloads in a flow's name, task
+names, parameters, tags, log lines and exception messages, recorded by a real run
+through the server, show as text on every page and never become markup.
+
+The check looks at the DOM, not only for script that ran: the pages' Content-Security-
+Policy would stop an injected inline script even if escaping failed, so the test fails
+on any element the payloads would make (``<img src=x>``, ``<script>``, ``<b>``) as well
+as on a dialog or a global set by script."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+
+import httpx
+import pytest
+
+from tests.support.servers import child_env
+
+#: What the payloads would do if they became markup.
+PAYLOAD = ('<script>window.__xss=1</script><img src=x class=xss-img onerror="window.__xss=2">'
+           '<b class=xss-b>bold</b>"\'&amp;')
+
+FLOW = textwrap.dedent('''
+    from ferroflow import Flow, Parameter, task, get_logger
+
+    P = {payload!r}
+
+    @task(name="work " + P)
+    def work(i):
+        get_logger().warning("child says " + P)
+        if i == 1:
+            raise ValueError("child failed " + P)
+        return i
+
+    @task(name="explode " + P)
+    def explode(x):
+        get_logger().error("about to fail " + P)
+        raise RuntimeError("boom " + P)
+
+    with Flow("flow " + P) as flow:
+        p = Parameter("payload", default=P)
+        explode(p)
+        work.map([0, 1, 2])
+''')
+
+
+@pytest.fixture
+def payload_run(ui, tmp_path):
+    """A real run of the payload flow, recorded through the server; its id."""
+    path = tmp_path / "xss_flow.py"
+    path.write_text(FLOW.format(payload=PAYLOAD))
+    done = subprocess.run([sys.executable, "-m", "ferroflow", "run", str(path), "--server", ui.url, "--no-progress",
+                           "--param", "payload=" + PAYLOAD],
+                          env=child_env({"FERROFLOW_API_KEY": ui.keys["run"], "FERROFLOW_HOME": str(tmp_path / "h")}),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr  # the run failed, as written
+    with ui.client("read") as client:
+        runs = client.list_runs().items
+    assert len(runs) == 1
+    return runs[0].run_id
+
+
+def _pages(ui, run_id: str) -> list[str]:
+    """Every page that shows something of the run, found by following the UI's links."""
+    return ["/", "/runs", f"/runs/{run_id}"]
+
+
+def test_payloads_are_shown_as_text_on_every_page(ui, browser, payload_run):
+    page = ui.login(browser, "admin")
+    dialogs: list = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    seen_payload = 0
+    for path in _pages(ui, payload_run):
+        page.goto(ui.url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("window.__xss") is None, path
+        assert page.locator("img.xss-img, b.xss-b").count() == 0, path
+        scripts = page.eval_on_selector_all("script", "els => els.map(e => e.textContent + (e.src || ''))")
+        assert not any("__xss" in s for s in scripts), path
+        text = page.inner_text("body")
+        seen_payload += text.count("<script>window.__xss=1</script>")
+    assert not dialogs
+    assert seen_payload >= len(_pages(ui, payload_run))  # the payloads are there, as text
+    page.context.close()
+
+
+def test_raw_html_escapes_every_payload(ui, payload_run):
+    """The same pages' HTML as served: the payload's tags only ever appear escaped."""
+    with httpx.Client(base_url=ui.url) as http:
+        form = http.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        assert http.post("/login", data={"csrf": token, "key": ui.keys["read"]}).status_code == 303
+        for path in _pages(ui, payload_run):
+            html = http.get(path).text
+            assert "<script>window.__xss" not in html and "<img src=x" not in html and "<b class=xss-b>" not in html
