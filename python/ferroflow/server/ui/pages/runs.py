@@ -8,11 +8,11 @@ its tasks (children counted by state: one row per task and state) and its task t
 Nothing on a run's page is per child: a mapped task is a bar of its children's counts
 and a link to its own page.
 
-While a run has not ended, two parts of its page are live (``ui.js`` polls them):
+While a run has not ended, parts of its page are live (``ui.js`` polls them):
 ``/runs/{id}/live?part=head`` (state, timing, actions) and ``?part=tasks`` (the
 timeline and the task table; ``run.js`` copies the task states into the graph's nodes,
-so the graph is drawn once). A part answered once the run ended no longer asks to be
-polled.
+so the graph is drawn once: ``?part=graph`` is polled only until the run's tasks are
+recorded). A part answered once the run ended no longer asks to be polled.
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def timeline(tasks: list[TaskInfo], times: dict, start: float, end: float,
         rows.append(TimelineRow(task_id, task.name, task.state, round(_AXIS + i * _ROW, 1), round(x, 1),
                                 round(min(w, _LABEL + _PLOT - x + 2), 1), title))
     ticks = [(round(_LABEL + _PLOT * i / 5, 1), "+" + duration(span * i / 5) if i else "0") for i in range(6)]
-    return Timeline(_LABEL + _PLOT + 20, _AXIS + len(rows) * _ROW + 4, _LABEL, rows, ticks, len(spans))
+    return Timeline(_LABEL + _PLOT + 60, _AXIS + len(rows) * _ROW + 4, _LABEL, rows, ticks, len(spans))
 
 
 def _full_id(run_id: str) -> str:
@@ -316,14 +316,16 @@ def run_page(request: Request, viewer: Annotated[Viewer, page("read")], conn: Re
 
 @router.get("/runs/{run_id}/live", summary="A live part of a run's page")
 def run_live(request: Request, viewer: Annotated[Viewer, page("read")], conn: Reading, run_id: str,
-             part: Annotated[str, Query(pattern="^(head|tasks)$")] = "head") -> Response:
-    """The run page's ``head`` or ``tasks`` part, as HTML, for ``ui.js`` to put in
-    place (polled every 2 s while the run is not over)."""
+             part: Annotated[str, Query(pattern="^(head|tasks|graph)$")] = "head") -> Response:
+    """The run page's ``head``, ``tasks`` or ``graph`` part, as HTML, for ``ui.js`` to
+    put in place (polled every 2 s while the run is not over; the graph only until the
+    run's tasks are recorded: it is drawn once, ``run.js`` colors it)."""
     run = the_run(conn, run_id)
     now = time.time()
     if part == "head":
         return render(request, "partials/run_head.html", now=now, **_head(conn, run, now))
-    return render(request, "partials/run_tasks.html", now=now, run=run, waiting=_waiting, **_tasks(conn, run, now))
+    template = "partials/run_tasks.html" if part == "tasks" else "partials/run_graph.html"
+    return render(request, template, now=now, run=run, waiting=_waiting, **_tasks(conn, run, now))
 
 
 # ----- actions -----------------------------------------------------------------------
