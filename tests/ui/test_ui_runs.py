@@ -12,8 +12,10 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from ferroflow import _core
 from ferroflow.store import control, queries
 from ferroflow.store.deployments import deploy as deploy_in_store
+from ferroflow.testing.records import TaskRecord, write_run
 from tests.support.browser import shoot
 from tests.support.server_data import write_sample
 from tests.support.servers import wait_for
@@ -48,7 +50,8 @@ def session(ui, role: str) -> Iterator[httpx.Client]:
     """An HTTP client logged in to the UI with ``role``'s key."""
     with httpx.Client(base_url=ui.url, follow_redirects=True) as http:
         token = re.search(r'name="csrf" value="([^"]+)"', http.get("/login").text).group(1)
-        assert http.post("/login", data={"csrf": token, "key": ui.keys[role]}, follow_redirects=False).status_code == 303
+        logged_in = http.post("/login", data={"csrf": token, "key": ui.keys[role]}, follow_redirects=False)
+        assert logged_in.status_code == 303
         yield http
 
 
@@ -110,8 +113,8 @@ def test_runs_list_pages_and_filters(ui, many, browser):
         # nonsense: a message and the page, not an error
         bad = http.get("/runs", params={"state": "Bogus", "after": "yesterday", "id": "xyz!", "cursor": "nope"})
         assert bad.status_code == 200
-        for said in ("unknown state &#39;Bogus&#39;", "&#39;yesterday&#39; is not a date", "is not the start of a run id",
-                     "page link is out of date"):
+        for said in ("unknown state &#39;Bogus&#39;", "&#39;yesterday&#39; is not a date",
+                     "is not the start of a run id", "page link is out of date"):
             assert said in bad.text, said
         assert ids_listed(bad.text) == many[::-1][:50]
 
@@ -145,7 +148,7 @@ def test_run_page_shows_the_sample_run(ui, browser):
     assert "60" in page.inner_text("dl.params")
     # the mapped task: a bar and numbers that are the store's counts, a link to its page
     row = page.locator("#task-1")
-    counted = {c.get_attribute("data-state"): int(c.locator("b").inner_text())
+    counted = {c.get_attribute("data-state"): int(c.locator("b").inner_text().replace(",", ""))
                for c in row.locator(".count").all()}
     expected = dict(tasks["work"].counts)
     assert {k: v for k, v in counted.items() if k} == expected
@@ -163,6 +166,25 @@ def test_run_page_shows_the_sample_run(ui, browser):
     page.goto(ui.url + "/runs/not-a-run")
     assert page.inner_text("h1") == "404"
     page.context.close()
+
+
+def test_a_run_of_a_million_children_is_a_small_page(ui):
+    """Nothing on the page is per child: a bar, the counts, a link."""
+    codes = bytearray([_core.SUCCESS]) * 1_000_000
+    for i in range(0, len(codes), 97):
+        codes[i] = _core.FAILED
+    run_id = "b" * 32
+    with ui.engine.begin() as conn:
+        write_run(conn, run_id, "huge", state="Failed", started_at=1.8e9, ended_at=1.8e9 + 100, tasks=[
+            TaskRecord(0, "extract", "extract", code=_core.SUCCESS),
+            TaskRecord(1, "work", "work", mapped=True, code=_core.MAPPED, children=bytes(codes),
+                       details={i: ("boom", None, 1, "Traceback ...") for i in range(0, len(codes), 97)})])
+    with session(ui, "read") as http:
+        answer = http.get(f"/runs/{run_id}")
+    assert answer.status_code == 200 and len(answer.content) <= 300_000
+    assert "Success <b>989,690</b>" in answer.text and "Failed <b>10,310</b>" in answer.text
+    assert "1,000,000 children" in answer.text and answer.text.count("<tr") == 3  # (a head row, two tasks)
+    assert "boom" not in answer.text
 
 
 def test_an_ambiguous_prefix_is_a_page_not_a_redirect(ui):
