@@ -22,8 +22,9 @@ from tests.support.servers import wait_for
 from tests.support.workers import WorkerProcess, deploy, run_deployment, wait_ended
 
 FLOWS = """
-import time
+import os, time
 from ferroflow import Flow, Parameter, task
+from ferroflow.results import Result
 
 @task
 def prepare(seconds):
@@ -42,6 +43,25 @@ with Flow("nap") as nap_flow:
     s = prepare(Parameter("seconds"))
     nap(s)
     square.map(list(range(20)))
+
+@task
+def count(out):
+    with open(out, "a") as f:
+        f.write("counted\\n")
+    return out
+
+@task
+def fail_once(out):
+    marker = out + ".failed"
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise RuntimeError("first time unlucky")
+    return "second time lucky"
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+with Flow("flaky", result=Result(base=RESULTS)) as flaky_flow:
+    fail_once(count(Parameter("out")))
 """
 
 
@@ -292,6 +312,7 @@ def worker(ui, tmp_path):
     (project / "flows.py").write_text(FLOWS)
     with ui.client("run") as client:
         deploy(client, "nap", "flows.py:nap_flow")
+        deploy(client, "flaky", "flows.py:flaky_flow")
     started = WorkerProcess(ui.url, project, tmp_path / "worker.log", "default",
                             env={"FERROFLOW_API_KEY": ui.keys["run"]})
     yield started
@@ -338,4 +359,23 @@ def test_cancel_a_running_run_from_its_page(ui, browser, worker):
         assert wait_ended(client, run_id, timeout=60).state == "Cancelled"
         page.wait_for_selector("#run-head:not([data-live])")
         assert page.locator("#run-head button:has-text('Cancel run')").count() == 0
+    page.context.close()
+
+
+def test_resume_from_failures_runs_the_failed_part_again(ui, browser, worker, tmp_path):
+    out = tmp_path / "count.txt"
+    with ui.client("run") as client:
+        failed = run_deployment(client, "flaky", out=str(out))
+        assert wait_ended(client, failed).state == "Failed"
+        page = ui.login(browser, "run", f"/runs/{failed}")
+        page.on("dialog", lambda d: d.accept())
+        page.click("button:has-text('Resume from failures')")
+        page.wait_for_selector("p.note:has-text('Resumed')")
+        with ui.engine.connect() as conn:
+            (resumed,) = queries.list_runs(conn, resumed_from=failed).items
+        assert wait_ended(client, resumed.run_id).state == "Success"
+    assert out.read_text().split() == ["counted"]  # (the task that succeeded was not run again)
+    page.goto(ui.url + f"/runs/{resumed.run_id}")
+    assert "Success" in page.inner_text("#run-head .state")
+    assert str(out) in page.inner_text("dl.params")  # (the parameters of the run it resumed)
     page.context.close()
