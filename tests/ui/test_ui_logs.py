@@ -7,6 +7,7 @@ import html
 import re
 import time
 
+from playwright.sync_api import expect
 from sqlalchemy import insert
 
 from ferroflow.store import control, queries
@@ -109,7 +110,7 @@ def test_follow_appends_lines_as_they_come_and_stops_when_the_run_ended(ui, brow
     _log(ui, run_id, "too quiet", level=10)  # (below the filter: not shown)
     _log(ui, run_id, "x" * 5000)  # a long line wraps
     page.wait_for_selector("td.log-message:has-text('came later')")
-    page.wait_for_function("document.querySelectorAll('table.log tbody tr').length === 4")
+    expect(page.locator("table.log tbody tr")).to_have_count(4, timeout=60_000)
     assert rows.all_inner_texts()[:3] == ["line 0001", "line 0002", "came later"]
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     _log(ui, run_id, "the last word")  # (recorded just before the run ended: still shown)

@@ -243,7 +243,16 @@ def test_cancel_a_scheduled_run_and_a_stale_form_says_so(ui, browser):
     run, _ = control.create_run(ui.engine, "etl", scheduled_start=time.time() + 3600)
     page = ui.login(browser, "run", f"/runs/{run.run_id}")
     assert page.locator("#run-head[data-live]").count() == 1
-    page.on("dialog", lambda d: d.accept())
+    # the header is live: once replaced, its button still asks first (say no: nothing happens)
+    page.evaluate("document.getElementById('run-head').setAttribute('data-first', '')")
+    page.wait_for_selector("#run-head:not([data-first])", state="attached")
+    asked: list = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.click("button:has-text('Cancel run')")
+    assert asked == ["Cancel this run?"]
+    with ui.engine.connect() as conn:
+        assert queries.get_run(conn, run.run_id).state == "Scheduled"
+    page.once("dialog", lambda d: d.accept())
     page.click("button:has-text('Cancel run')")
     page.wait_for_selector("p.note")
     assert page.inner_text("p.note") == "Cancelled."
