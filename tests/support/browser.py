@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 from pathlib import Path
 
 from ferroflow.client.http import Client
@@ -74,7 +75,7 @@ class UI:
         """A new page (in a context of its own) logged in with ``role``'s key, at ``path``."""
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
-        page.goto(self.url + "/login?next=" + path)
+        page.goto(self.url + "/login?" + urllib.parse.urlencode({"next": path}))
         page.fill("#key", self.keys[role])
         page.click("form[action='/login'] button[type=submit]")
         page.wait_for_url(self.url + path)

@@ -193,7 +193,10 @@ def _check_entry(entry: dict, root: Path) -> DeploymentEntry:
     if unknown:
         raise ValueError(f"flow {flow.name!r} has no parameter {', '.join(map(repr, unknown))} (its parameters: "
                          f"{', '.join(known) or 'none'})")
-    return DeploymentEntry(entry["name"], {**recipe, "flow_name": flow.name})
+    from ferroflow.client.deployments import parameter_schema
+
+    return DeploymentEntry(entry["name"], {**recipe, "flow_name": flow.name,
+                                           "parameter_schema": parameter_schema(flow)})
 
 
 def read_project(path: str | os.PathLike) -> list[DeploymentEntry]:

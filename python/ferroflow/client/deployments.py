@@ -13,6 +13,8 @@ and :class:`~ferroflow.client.http.Unreachable`).
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -22,7 +24,12 @@ from ferroflow.store import deployments as store
 from ferroflow.store.deployments import Deployment, DeploymentError, UnknownDeploymentError
 from ferroflow.store.queries import RunInfo
 
-__all__ = ["LocalDeployments", "ServerDeployments", "deploy_flow", "open_deployments", "schedule_spec"]
+__all__ = ["MAX_SCHEMA_DEFAULT_BYTES", "LocalDeployments", "ServerDeployments", "deploy_flow", "json_type",
+           "open_deployments", "parameter_schema", "schedule_spec"]
+
+#: A default longer than this as JSON is left out of a flow's parameter schema (the Run
+#: form leaves its field empty, and the flow's own default applies).
+MAX_SCHEMA_DEFAULT_BYTES = 16 * 1024
 
 
 class LocalDeployments:
@@ -161,8 +168,11 @@ def deploy_flow(flow: Any, name: str, entrypoint: str, *, parameters: Mapping[st
     """Deploy ``flow`` (loaded from ``entrypoint``) as ``name`` where
     :func:`open_deployments` says: its parameters checked against the flow's (an
     unknown name is refused, listing the flow's), ``schedule`` a Schedule, a clock or
-    a spec, the flow's name kept. ``recipe``: the other fields of
-    :func:`ferroflow.store.deployments.deploy`. Returns ``(deployment, created)``."""
+    a spec, the flow's name kept, its parameters described
+    (:func:`ferroflow.core.parameter.parameter_schema`, for the web UI's Run form).
+    ``recipe``: the other fields of :func:`ferroflow.store.deployments.deploy`. Returns
+    ``(deployment, created)``."""
+
     parameters = dict(parameters or {})
     known = sorted(p.name for p in flow.parameters())
     unknown = sorted(set(parameters) - set(known))
@@ -171,4 +181,49 @@ def deploy_flow(flow: Any, name: str, entrypoint: str, *, parameters: Mapping[st
                               f"{', '.join(known) or 'none'})")
     with open_deployments(server, database) as place:
         return place.deploy(name, entrypoint=entrypoint, flow_name=flow.name, parameters=parameters,
-                            schedule=schedule_spec(schedule), **recipe)
+                            schedule=schedule_spec(schedule), parameter_schema=parameter_schema(flow), **recipe)
+
+
+def json_type(value: Any) -> str:
+    """The type of ``value`` as a parameter schema names it (one of
+    :data:`ferroflow.store.deployments.PARAMETER_TYPES`): ``boolean``, ``integer``,
+    ``number``, ``string``, ``array``, ``object``, or ``any`` (None, or a value JSON
+    cannot hold). ``bool`` is tested before ``int``: ``True`` is an int too."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number" if math.isfinite(value) else "any"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "any"
+
+
+def _json_default(value: Any) -> Any:
+    """``value`` as JSON holds it, or None when JSON cannot (or it is too long to show)."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return None if len(text) > MAX_SCHEMA_DEFAULT_BYTES else json.loads(text)
+
+
+def parameter_schema(flow: Any) -> dict[str, dict[str, Any]]:
+    """What a form needs to ask for ``flow``'s parameters (its
+    :class:`~ferroflow.core.parameter.Parameter` tasks): name -> ``{"default",
+    "required", "type"}``. ``default`` is the parameter's default as JSON (None when it
+    has none, or one JSON cannot hold, or one longer than
+    :data:`MAX_SCHEMA_DEFAULT_BYTES`); ``type`` is inferred from it (:func:`json_type`;
+    ``any`` without a usable default). Deploying stores it with the deployment for the
+    web UI's Run form."""
+    out: dict[str, dict[str, Any]] = {}
+    for p in sorted(flow.parameters(), key=lambda p: p.name):
+        default = _json_default(p.default)
+        out[p.name] = {"default": default, "required": bool(p.required),
+                       "type": "any" if default is None else json_type(default)}
+    return out

@@ -6,7 +6,9 @@ A deployment names its flow by an entrypoint (``path/to/file.py:flow`` or
 spec of :mod:`ferroflow.schedules.spec`, or none), the work pool its runs go to, tags,
 an executor and its options, how often a crashed run is retried, a concurrency limit,
 a description, and which missed runs start after downtime (``catchup``: ``latest`` or
-``all``). Deploying again under the same name updates it, never duplicates it
+``all``); and the flow's parameters as deploying found them (``parameter_schema``: name ->
+``{"default", "required", "type"}``, see :func:`ferroflow.core.parameter.parameter_schema`),
+from which the web UI builds its Run form. Deploying again under the same name updates it, never duplicates it
 (:func:`deploy`). The scheduler (:mod:`ferroflow.store.scheduling`) makes the runs of
 a schedule; here a run is made on request (:func:`create_manual_run`), ``Scheduled``
 to start now. Pausing, redeploying with another recipe and deleting remove the runs
@@ -19,7 +21,7 @@ import json
 import re
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select, update
@@ -29,14 +31,21 @@ from ferroflow.store.queries import RunInfo
 from ferroflow.store.scheduling import remove_unstarted_runs
 from ferroflow.store.schema import deployments, work_pools
 
-__all__ = ["CATCHUP", "MAX_NAME", "Deployment", "DeploymentError", "UnknownDeploymentError", "check_entrypoint",
-           "create_manual_run", "delete_deployment", "deploy", "get_deployment", "list_deployments",
+__all__ = ["CATCHUP", "MAX_NAME", "MAX_SCHEMA_BYTES", "PARAMETER_TYPES", "Deployment", "DeploymentError",
+           "UnknownDeploymentError", "check_entrypoint", "check_parameter_schema", "create_manual_run",
+           "delete_deployment", "deploy", "get_deployment", "list_deployments",
            "pause_deployment", "resume_deployment"]
 
 #: Which missed runs start after downtime: the most recent only, or every one in order.
 CATCHUP = ("latest", "all")
 #: Longest name of a deployment or a work pool.
 MAX_NAME = 200
+#: The types a parameter schema names (``any``: whatever JSON holds; ``null`` too).
+PARAMETER_TYPES = ("integer", "number", "boolean", "string", "array", "object", "null", "any")
+#: Longest parameter schema, as JSON.
+MAX_SCHEMA_BYTES = 256 * 1024
+#: The keys of one parameter's entry in a parameter schema.
+_SCHEMA_KEYS = ("default", "required", "type")
 
 #: The fields of a recipe its runs are made of: changing one replaces the runs made ahead.
 _RECIPE_OF_RUNS = ("schedule", "parameters", "tags", "flow_name")
@@ -81,6 +90,7 @@ class Deployment:
     catchup: str
     created_at: float
     updated_at: float
+    parameter_schema: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The deployment as a JSON object."""
@@ -140,9 +150,35 @@ def _check_count(value: Any, what: str, least: int, optional: bool) -> int | Non
     return value
 
 
+def check_parameter_schema(schema: Any) -> str:
+    """``schema`` (None: none) as the JSON text stored: an object of parameter names,
+    each an object with the keys ``default`` (a JSON value), ``required`` (a boolean)
+    and ``type`` (one of :data:`PARAMETER_TYPES`), at most :data:`MAX_SCHEMA_BYTES`
+    long; DeploymentError saying what is wrong otherwise."""
+    if schema is None:
+        return "{}"
+    text = _json_object(schema, "parameter_schema")
+    if len(text) > MAX_SCHEMA_BYTES:
+        raise DeploymentError(f"parameter_schema is longer than {MAX_SCHEMA_BYTES // 1024} KiB as JSON")
+    for name, entry in schema.items():
+        if not name or not isinstance(entry, Mapping):
+            raise DeploymentError(f"parameter_schema: each parameter (by non-empty name) needs an object, "
+                                  f"got {name!r}: {entry!r}"[:300])
+        unknown = sorted(set(entry) - set(_SCHEMA_KEYS))
+        if unknown:
+            raise DeploymentError(f"parameter_schema: parameter {name!r}: unknown key(s) {', '.join(unknown)} "
+                                  f"(keys: {', '.join(_SCHEMA_KEYS)})")
+        if not isinstance(entry.get("required", False), bool):
+            raise DeploymentError(f"parameter_schema: parameter {name!r}: required must be true or false")
+        if entry.get("type", "any") not in PARAMETER_TYPES:
+            raise DeploymentError(f"parameter_schema: parameter {name!r}: type must be one of "
+                                  f"{', '.join(PARAMETER_TYPES)}, got {entry.get('type')!r}"[:300])
+    return text
+
+
 def _values(name: str, entrypoint: str, flow_name: str | None, parameters: Any, schedule: Any, pool: str,
             tags: Iterable[str], executor: str | None, executor_options: Any, retries: int,
-            concurrency_limit: int | None, description: str, catchup: str) -> dict:
+            concurrency_limit: int | None, description: str, catchup: str, parameter_schema: Any = None) -> dict:
     """The row of a recipe, every field checked."""
     _check_name(name, "a deployment's name")
     flow_part = check_entrypoint(entrypoint)
@@ -165,6 +201,7 @@ def _values(name: str, entrypoint: str, flow_name: str | None, parameters: Any, 
         "retries": _check_count(retries, "retries", 0, False),
         "concurrency_limit": _check_count(concurrency_limit, "concurrency_limit", 1, True),
         "description": description, "catchup": catchup,
+        "parameter_schema": check_parameter_schema(parameter_schema),
     }
 
 
@@ -175,7 +212,8 @@ def _from_row(row: Any) -> Deployment:
         pool=row.pool, tags=json.loads(row.tags), executor=row.executor,
         executor_options=json.loads(row.executor_options), retries=int(row.retries),
         concurrency_limit=row.concurrency_limit, description=row.description, paused=bool(row.paused),
-        catchup=row.catchup, created_at=row.created_at, updated_at=row.updated_at)
+        catchup=row.catchup, created_at=row.created_at, updated_at=row.updated_at,
+        parameter_schema=json.loads(row.parameter_schema or "{}"))
 
 
 def deploy(engine: Engine, name: str, entrypoint: str, *, flow_name: str | None = None,
@@ -183,17 +221,19 @@ def deploy(engine: Engine, name: str, entrypoint: str, *, flow_name: str | None 
            pool: str = "default", tags: Iterable[str] = (), executor: str | None = None,
            executor_options: Mapping[str, Any] | None = None, retries: int = 0,
            concurrency_limit: int | None = None, description: str = "",
-           catchup: str = "latest") -> tuple[Deployment, bool]:
+           catchup: str = "latest", parameter_schema: Mapping[str, Any] | None = None) -> tuple[Deployment, bool]:
     """Create deployment ``name``, or update the one of that name with this recipe (its
     pause stays as it was); return ``(deployment, created)``. ``flow_name`` defaults to
     the entrypoint's part after ``:``; ``schedule`` is a spec of
     :func:`ferroflow.schedules.spec.to_spec`. The work pool is made when first named.
     When the schedule, parameters, tags or flow name change, the runs the schedule made
     ahead (after now, not started) are deleted and the scheduler makes them again from
-    the new recipe. Raises :class:`DeploymentError` for an invalid recipe (bad name,
-    entrypoint, schedule spec, parameters that are not a JSON object, ...)."""
+    the new recipe. ``parameter_schema`` describes the flow's parameters for the web UI's
+    Run form (see :func:`check_parameter_schema`; None: none known). Raises
+    :class:`DeploymentError` for an invalid recipe (bad name, entrypoint, schedule spec,
+    parameters that are not a JSON object, ...)."""
     values = _values(name, entrypoint, flow_name, parameters, schedule, pool, tags, executor, executor_options,
-                     retries, concurrency_limit, description, catchup)
+                     retries, concurrency_limit, description, catchup, parameter_schema)
     now = time.time()
     with engine.connect().execution_options(ferroflow_write=True) as conn, conn.begin():
         made = conn.execute(_insert(conn, deployments).values(**values, paused=False, created_at=now, updated_at=now)

@@ -54,6 +54,9 @@ class DeploymentIn(_In):
     concurrency_limit: int | None = Field(default=None, ge=1)
     description: Annotated[str, Field(max_length=10_000)] = ""
     catchup: str = Field(default="latest", description="`latest` or `all`: which missed runs start after downtime")
+    parameter_schema: dict[str, Any] | None = Field(
+        default=None, description="The flow's parameters, for the web UI's Run form: name -> "
+                                  "`{\"default\", \"required\", \"type\"}` (`ferroflow deploy` sends it)")
 
 
 class DeploymentOut(_Out):
@@ -76,6 +79,7 @@ class DeploymentOut(_Out):
     catchup: str
     created_at: float
     updated_at: float
+    parameter_schema: dict[str, Any] = Field(default_factory=dict)
 
 
 class ManualRunIn(_In):

@@ -30,14 +30,14 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from ferroflow.server.deps import Reading
-from ferroflow.server.ui.pages.dashboard import _ORDER as STATE_ORDER
+from ferroflow.server.ui.pages.children import ordered_counts
 from ferroflow.server.ui.web import PageError, Viewer, action, duration, page, redirect, render, state_class
 from ferroflow.store import control, queries
 from ferroflow.store.control import ApprovalError, StateConflictError
 from ferroflow.store.errors import UnknownRunError
 from ferroflow.store.queries import BadCursorError, RunInfo, TaskInfo, UnknownTaskError
 
-__all__ = ["PAGE_SIZE", "TIMELINE_ROWS", "Bar", "RunFilters", "Timeline", "TimelineRow", "children_bar", "read_filters",
+__all__ = ["PAGE_SIZE", "TIMELINE_ROWS", "RunFilters", "Timeline", "TimelineRow", "read_filters",
            "router", "the_run", "timeline"]
 
 router = APIRouter()
@@ -145,42 +145,6 @@ def runs_page(request: Request, viewer: Annotated[Viewer, page("read")], conn: R
 
 
 @dataclass(frozen=True)
-class Bar:
-    """A segment of a mapped task's bar (x and width out of 1000) for ``count``
-    children of ``state`` (None: not reported yet)."""
-
-    state: str | None
-    count: int
-    x: float
-    w: float
-
-    @property
-    def css(self) -> str:
-        return state_class(self.state)
-
-
-def _by_order(states: Any) -> list[str]:
-    return sorted(states, key=lambda s: (STATE_ORDER.index(s) if s in STATE_ORDER else len(STATE_ORDER), s))
-
-
-def children_bar(task: TaskInfo) -> list[Bar]:
-    """The segments of a mapped task's bar: its children by state, then those not
-    reported yet (of its width)."""
-    counts = {s: int(n) for s, n in task.counts.items() if n}
-    total = sum(counts.values())
-    missing = max(0, (task.width or 0) - total)
-    whole = total + missing
-    if not whole:
-        return []
-    out, x = [], 0.0
-    for state, n in [(s, counts[s]) for s in _by_order(counts)] + ([(None, missing)] if missing else []):
-        w = 1000.0 * n / whole
-        out.append(Bar(state, n, round(x, 2), round(max(w, 1.0), 2)))
-        x += w
-    return out
-
-
-@dataclass(frozen=True)
 class TimelineRow:
     task_id: int
     name: str
@@ -283,8 +247,7 @@ def _tasks(conn: Connection, run: RunInfo, now: float) -> dict:
     tasks = queries.run_tasks(conn, run.run_id)
     edges, times = queries.run_timing(conn, run.run_id)
     end = run.ended_at if run.ended_at is not None and run.state in control.ENDED_STATES else now
-    rows = [(t, children_bar(t) if t.is_mapped else []) for t in tasks]
-    return {"tasks": tasks, "rows": rows, "edges": edges,
+    return {"tasks": tasks, "ordered": ordered_counts, "edges": edges,
             "timeline": timeline(tasks, times, run.started_at, end),
             "live": run.state not in control.ENDED_STATES,
             "can_approve": run.state not in ("Running", "Cancelling", "Pending")}
