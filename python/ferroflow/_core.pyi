@@ -7,6 +7,8 @@ __all__ = [
     "Graph",
     "Run",
     "TaskSpec",
+    "layered_layout",
+    "layered_svg",
     "PENDING",
     "RUNNING",
     "RETRYING",
@@ -55,6 +57,42 @@ TRIGGERS: list[str]
 __version__: str
 
 _Indices = range | list[int]
+
+def layered_layout(
+    n: int, ups: Sequence[int], downs: Sequence[int]
+) -> tuple[list[int], list[float], list[list[tuple[int, float]]], int, float]:
+    """Lay out ``n`` nodes joined by the edges ``ups[i] -> downs[i]`` in layers, left to
+    right (Sugiyama style; see ``rust/core/src/layout.rs``).
+
+    Returns ``(layer, position, bends, layers, breadth)``: per node its layer (0 =
+    sources) and its position across the layer (in slots, >= 0, nodes of a layer at
+    least 1 apart); per edge, in input order, the ``(layer, position)`` points it bends
+    through (empty when it spans one layer, is a self loop, breaks a cycle or is drawn
+    straight over the dummy budget of ``4 n + 1000``); the number of layers; the max
+    position + 1. Self loops and duplicate edges are ignored. Raises ValueError when
+    ``ups`` and ``downs`` differ in length or name a node outside ``0..n``. Runs without
+    the GIL.
+    """
+
+def layered_svg(
+    n: int,
+    ups: Sequence[int],
+    downs: Sequence[int],
+    left: int,
+    layer_pitch: int,
+    node_w: int,
+    mid: int,
+    slot_pitch: float,
+) -> tuple[list[int], list[int], list[str | None], int, float]:
+    """The layout of :func:`layered_layout` in pixels, left to right: returns ``(x, y,
+    paths, layers, breadth)``, per node the x of its box's left side (``left + layer *
+    layer_pitch``) and the y of its middle (``mid + round(position * slot_pitch)``), per
+    edge its SVG path (``d``, from the upstream box's right side to the downstream box's
+    left side; boxes are ``node_w`` wide) or None when it is not drawn (an end outside
+    ``0..n``, a self loop, or a repeat of an earlier edge: skipped, not refused), the
+    number of layers and the max position + 1. Raises ValueError when ``ups`` and
+    ``downs`` differ in length or ``n`` is negative. Runs without the GIL.
+    """
 
 @final
 class Graph:

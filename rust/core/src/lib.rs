@@ -2,6 +2,7 @@
 //!
 //! * [`graph`] freezes a flow into a compact graph: topological order, cycle detection
 //!   whose error names the tasks on the cycle in order.
+//! * [`layout`] lays a graph out in layers (Sugiyama style) for drawing a run's graph.
 //! * [`state`] defines the one-byte state codes shared with the Python layer.
 //! * [`retry`] computes per-attempt retry delays with seeded, allocation-free jitter.
 //! * [`trigger`] evaluates the built-in triggers on counters of upstream states.
@@ -14,6 +15,7 @@
 
 pub mod error;
 pub mod graph;
+pub mod layout;
 mod ready;
 pub mod retry;
 pub mod run;

@@ -1,13 +1,15 @@
 //! `ferroflow._core`: thin PyO3 bindings over the pure-Rust `ferroflow-core` crate.
 //!
-//! One file per exposed concept: [`graph`] (freezing, topological order, cycles) and
-//! [`run`] (per-run bookkeeping and the batch API), [`spec`] (a task's scheduling spec). Core errors map to the exceptions
+//! One file per exposed concept: [`graph`] (freezing, topological order, cycles),
+//! [`run`] (per-run bookkeeping and the batch API), [`spec`] (a task's scheduling spec),
+//! [`layout`] (the layered layout of a run's graph). Core errors map to the exceptions
 //! of `ferroflow.errors` in [`errors`].
 
 use pyo3::prelude::*;
 
 mod errors;
 mod graph;
+mod layout;
 mod run;
 mod spec;
 
@@ -17,6 +19,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<graph::Graph>()?;
     m.add_class::<run::Run>()?;
     m.add_class::<spec::TaskSpec>()?;
+    m.add_function(wrap_pyfunction!(layout::layered_layout, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::layered_svg, m)?)?;
     for (name, code) in [
         ("PENDING", s::PENDING),
         ("RUNNING", s::RUNNING),
