@@ -353,7 +353,17 @@ def test_the_run_page_follows_a_run_until_it_ends(ui, browser, worker):
     assert page.inner_text("#task-1 td:nth-child(2)").strip() == "Success"
     assert {"Success": 20} == legend(page.locator("#run-tasks tr", has=page.locator("svg.state-bar")))
     assert page.locator("svg.timeline g.row").count() >= 3  # (times recorded by the engine)
-    assert "No task has been recorded" not in page.inner_text("#run-graph")  # (drawn once the tasks were known)
+    # the graph, drawn once the tasks were known, colored as the task table says
+    nodes = page.locator("#run-graph svg.run-graph g.node")
+    assert nodes.count() == 5 and page.locator("#run-graph path.link").count() >= 3
+    colors = page.evaluate("""() => Array.from(document.querySelectorAll('#run-tasks tr[data-task]')).map(row => [
+        row.getAttribute('data-css'),
+        document.querySelector('#run-graph g.node[data-task="' + row.getAttribute('data-task') + '"]')
+          .getAttribute('class')])""")
+    assert len(colors) == 5 and all(css in node.split() for css, node in colors), colors
+    assert page.locator("#run-graph g.node.st-running, #run-graph g.node.st-pending").count() == 0
+    # (drawn again once the run was over: the mapped task's caption is final)
+    page.wait_for_selector("#run-graph text.caption:has-text('20 / 20 children')")
     shoot(page, "run-live")
     page.context.close()
 

@@ -30,6 +30,7 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from ferroflow.server.deps import Reading
+from ferroflow.server.ui.graph import GraphTask, Picture, picture
 from ferroflow.server.ui.pages.children import ordered_counts
 from ferroflow.server.ui.web import PageError, Viewer, action, duration, page, redirect, render, state_class
 from ferroflow.store import control, queries
@@ -253,6 +254,14 @@ def _tasks(conn: Connection, run: RunInfo, now: float) -> dict:
             "can_approve": run.state not in ("Running", "Cancelling", "Pending")}
 
 
+def _graph(run: RunInfo, tasks: list[TaskInfo], edges: list[tuple[int, int]] | None) -> Picture | None:
+    """The run's graph (None: its edges were not recorded, or it has no tasks yet)."""
+    if edges is None or not tasks:
+        return None
+    return picture([GraphTask(t.task_id, t.name, t.state, mapped=t.is_mapped, counts=t.counts, width=t.width)
+                    for t in tasks], edges, run_id=run.run_id)
+
+
 def _waiting(task: TaskInfo) -> bool:
     """Whether a task paused (or some of its children did): what may be approved."""
     return task.state == "Paused" or bool(task.counts.get("Paused"))
@@ -273,8 +282,9 @@ def run_page(request: Request, viewer: Annotated[Viewer, page("read")], conn: Re
     run = the_run(conn, run_id)
     now = time.time()
     parameters = [(name, _pretty(value)) for name, value in sorted(run.parameters.items())]
+    tasks = _tasks(conn, run, now)
     return render(request, "run.html", nav="runs", now=now, parameters=parameters, waiting=_waiting,
-                  **{**_head(conn, run, now), **_tasks(conn, run, now)})
+                  graph=_graph(run, tasks["tasks"], tasks["edges"]), **{**_head(conn, run, now), **tasks})
 
 
 @router.get("/runs/{run_id}/live", summary="A live part of a run's page")
@@ -287,8 +297,11 @@ def run_live(request: Request, viewer: Annotated[Viewer, page("read")], conn: Re
     now = time.time()
     if part == "head":
         return render(request, "partials/run_head.html", now=now, **_head(conn, run, now))
-    template = "partials/run_tasks.html" if part == "tasks" else "partials/run_graph.html"
-    return render(request, template, now=now, run=run, waiting=_waiting, **_tasks(conn, run, now))
+    tasks = _tasks(conn, run, now)
+    if part == "tasks":
+        return render(request, "partials/run_tasks.html", now=now, run=run, waiting=_waiting, **tasks)
+    return render(request, "partials/run_graph.html", run=run, graph=_graph(run, tasks["tasks"], tasks["edges"]),
+                  **tasks)
 
 
 # ----- actions -----------------------------------------------------------------------
