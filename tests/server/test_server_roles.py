@@ -48,6 +48,7 @@ EXAMPLES: dict = {
     ("POST", "/api/v1/records"): ("run", "POST", "/api/v1/records",
                                   {"batch_id": "0123abcd", "tokens": {}, "items": []}, 200),
     ("GET", "/api/v1/runs/{run_id}/resume"): ("run", "GET", "/api/v1/runs/{run}/resume", None, 200),
+    ("POST", "/api/v1/runs/{run_id}/resume"): ("run", "POST", "/api/v1/runs/{run}/resume", None, 201),
     ("PUT", "/api/v1/deployments/{name}"): ("run", "PUT", "/api/v1/deployments/nightly",
                                             {"entrypoint": "etl.py:etl"}, 200),
     ("GET", "/api/v1/deployments"): ("read", "GET", "/api/v1/deployments", None, 200),
@@ -148,7 +149,11 @@ def world(engine, keys, monkeypatch):
     set_secret(engine, "warehouse", "s3cr3t-value")
     from ferroflow.store.deployments import deploy
 
-    deploy(engine, "nightly", "etl.py:etl")
+    nightly, _ = deploy(engine, "nightly", "etl.py:etl")
+    with engine.begin() as conn:  # (the sample run is of it: it can be resumed)
+        from ferroflow.store.schema import runs
+
+        conn.execute(runs.update().where(runs.c.run_id == sample.run_id).values(deployment_id=nightly.id))
     from ferroflow.store.concurrency import set_limit
 
     set_limit(engine, "db", 2)

@@ -65,7 +65,7 @@ def payload_run(ui, tmp_path):
 
 def _pages(ui, run_id: str) -> list[str]:
     """Every page that shows something of the run, found by following the UI's links."""
-    return ["/", "/runs", f"/runs/{run_id}"]
+    return ["/", "/runs", f"/runs/{run_id}", f"/runs/{run_id}/logs"]
 
 
 def test_payloads_are_shown_as_text_on_every_page(ui, browser, payload_run):

@@ -1,5 +1,6 @@
 """What the server changes in the run record on request: runs created (idempotently),
-their state set (compare-and-set), cancelled, and paused tasks approved.
+their state set (compare-and-set), cancelled, paused tasks approved, and runs of
+deployments resumed (a new run, picked up by a worker, that resumes the ended one).
 
 Every state change bumps ``runs.state_version`` in the same ``UPDATE`` that checks it
 (``... WHERE id = :run AND state_version = :seen``): of two clients changing one run
@@ -20,14 +21,16 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ferroflow import _core
+from ferroflow.store.database import writing
 from ferroflow.store.errors import UnknownRunError
 from ferroflow.store.queries import RunInfo, TaskInfo, find_task, get_run, location, run_key, run_tasks
-from ferroflow.store.schema import flows, run_tags, runs
+from ferroflow.store.schema import deployments, flows, run_tags, runs
 from ferroflow.store.schema import run_tasks as run_tasks_table
 
 __all__ = [
     "CANCELLABLE",
     "ENDED_STATES",
+    "RESUMABLE",
     "RUN_STATES",
     "ApprovalError",
     "IdempotencyConflictError",
@@ -35,6 +38,7 @@ __all__ = [
     "approve_task",
     "cancel_run",
     "create_run",
+    "resume_run",
     "set_state",
 ]
 
@@ -47,6 +51,10 @@ ENDED_STATES = frozenset({"Paused", "Success", "Failed", "Cancelled", "Crashed",
 NOT_STARTED = frozenset({"Scheduled", "Late", "Pending"})
 #: States a run can be cancelled from.
 CANCELLABLE = NOT_STARTED | {"Running", "Cancelling", "Paused"}
+#: States a run of a deployment can be resumed from (:func:`resume_run`).
+RESUMABLE = frozenset({"Paused", "Failed", "Cancelled", "Crashed"})
+#: States of a resuming run still to start or running (another resume waits for it).
+_UNDERWAY = ("Scheduled", "Late", "Pending", "Running", "Cancelling")
 
 
 class StateConflictError(Exception):
@@ -272,3 +280,58 @@ def approve_task(engine: Engine, run_id: str, task: str) -> tuple[TaskInfo, list
     assert run is not None
     raise StateConflictError(f"run {run_id}: its approvals kept changing while this one was recorded; try again",
                              run)
+
+
+def resume_run(engine: Engine, run_id: str) -> RunInfo:
+    """Resume a run of a deployment that ended ``Failed``, ``Crashed``, ``Cancelled``
+    or ``Paused``: a new ``Scheduled`` run of that deployment, due now, with
+    ``resumed_from`` naming it, as :func:`ferroflow.store.claims.retry_crashed` makes a
+    crashed run's retry. A worker of the deployment's pool claims it and runs the flow
+    resuming from the earlier run's checkpoints (its recorded parameters; approved
+    tasks go on past their pause). Returns the new run.
+
+    One resume at a time: while a run resuming this one is still to start or running,
+    :class:`StateConflictError` names it (two requests at once get one new run: the
+    second gets the first's, by its idempotency key ``resume:<run id>:<n>``). Also
+    :class:`StateConflictError` for a run in another state, and for a run of no
+    deployment (resume it where it ran: ``ferroflow run FILE --resume RUN_ID``), or
+    whose deployment was deleted. Raises :class:`UnknownRunError`."""
+    key, run = _current(engine, run_id)
+    with engine.connect() as conn:
+        row = conn.execute(select(runs.c.deployment_id, runs.c.tags, deployments.c.name).select_from(
+            runs.outerjoin(deployments, runs.c.deployment_id == deployments.c.id)).where(runs.c.id == key)).one()
+    if row.deployment_id is None:
+        raise StateConflictError(f"run {run_id} is not a run of a deployment, so no worker can resume it: resume "
+                                 f"it where it ran with `ferroflow run FLOW_FILE --resume {run_id}`", run)
+    if row.name is None:
+        raise StateConflictError(f"run {run_id}: its deployment was deleted, so no worker can resume it", run)
+    if run.state not in RESUMABLE:
+        raise StateConflictError(f"run {run_id} is {run.state}: only a run that ended Failed, Crashed, Cancelled "
+                                 f"or Paused can be resumed", run)
+    now = time.time()
+    with writing(engine) as conn, conn.begin():
+        earlier = conn.execute(select(runs.c.run_id, runs.c.state).where(runs.c.resumed_from == run_id)
+                               .order_by(runs.c.id)).all()
+        underway = [r for r in earlier if r.state in _UNDERWAY]
+        if underway:
+            raise StateConflictError(f"run {run_id} is being resumed already: run {underway[-1].run_id} is "
+                                     f"{underway[-1].state}; resume it again once that one ended", run)
+        idempotency_key = f"resume:{run_id}:{len(earlier) + 1}"
+        made = conn.execute(_insert(conn, runs).values(
+            run_id=uuid.uuid4().hex, flow_name=run.flow_name, parameters="{}", state="Scheduled", started_at=now,
+            tags=row.tags, idempotency_key=idempotency_key, state_version=0, created_at=now,
+            deployment_id=row.deployment_id, resumed_from=run_id, attempt=1,
+            message=f"Resumes run {run_id} ({run.state}), on request.")
+            .on_conflict_do_nothing(index_elements=[runs.c.idempotency_key]).returning(runs.c.id, runs.c.run_id)
+            ).first()
+        if made is not None:
+            tags = json.loads(row.tags or "[]")
+            if tags:
+                conn.execute(run_tags.insert(), [{"run": made.id, "tag": tag} for tag in dict.fromkeys(tags)])
+            new_id = made.run_id
+        else:  # (the same request, made at the same moment, won: its run)
+            new_id = conn.execute(select(runs.c.run_id).where(runs.c.idempotency_key == idempotency_key)).scalar_one()
+    with engine.connect() as conn:
+        resumed = get_run(conn, new_id)
+    assert resumed is not None
+    return resumed

@@ -47,11 +47,13 @@ from ferroflow.store.layout import (
     UNREPORTED,
     merge_spans,
     own_state,
+    read_edges,
     read_run,
     read_run_tasks,
+    read_times,
     task_state,
 )
-from ferroflow.store.schema import child_counts, child_spans, flows, logs, run_tags, runs, task_runs
+from ferroflow.store.schema import child_counts, child_spans, deployments, flows, logs, run_tags, runs, task_runs
 from ferroflow.store.schema import run_tasks as tasks_table
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "FlowInfo",
     "Page",
     "RunInfo",
+    "RunOrigin",
     "TaskInfo",
     "UnknownTaskError",
     "child",
@@ -74,7 +77,9 @@ __all__ = [
     "location",
     "run_key",
     "run_logs",
+    "run_origin",
     "run_tasks",
+    "run_timing",
     "runs_over_time",
     "task_children",
 ]
@@ -134,6 +139,20 @@ class FlowInfo:
     parameters: dict = field(default_factory=dict)
     created_at: float = 0.0
     updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunOrigin:
+    """Where a run came from: the ``deployment`` it is a run of (its name; None: none,
+    or deleted since: ``deployment_id`` says which), the ``worker`` that claimed it,
+    its ``attempt`` (1, or one more than the crashed run it retries) and the time its
+    schedule set for it (``scheduled_time``)."""
+
+    deployment: str | None
+    deployment_id: int | None
+    worker: str | None
+    attempt: int
+    scheduled_time: float | None
 
 
 class BadCursorError(ValueError):
@@ -302,6 +321,17 @@ def list_runs(conn: Connection, *, flow_name: str | None = None, states: Iterabl
     return Page([_run_info(r) for r in rows], next_cursor)
 
 
+def run_origin(conn: Connection, run_id: str) -> RunOrigin | None:
+    """The deployment, worker, attempt and scheduled time of run ``run_id``, or None
+    for an unknown run (one query, by the run id's index)."""
+    row = conn.execute(select(runs.c.deployment_id, runs.c.worker, runs.c.attempt, runs.c.scheduled_time,
+                              deployments.c.name).select_from(
+        runs.outerjoin(deployments, runs.c.deployment_id == deployments.c.id)).where(runs.c.run_id == run_id)).first()
+    if row is None:
+        return None
+    return RunOrigin(row.name, row.deployment_id, row.worker, int(row.attempt or 1), row.scheduled_time)
+
+
 # ----- flows ------------------------------------------------------------------------
 
 
@@ -378,6 +408,19 @@ def run_tasks(conn: Connection, run_id: str) -> list[TaskInfo]:
     return [TaskInfo(task_id=task_id, name=name, slug=slug, is_mapped=is_mapped, width=widths.get(task_id),
                      approved=approved, **task_state(own_state(own, codes, task_id), counts.get(task_id, {})))
             for task_id, name, slug, is_mapped, approved in listed]
+
+
+def run_timing(conn: Connection, run_id: str) -> tuple[list[tuple[int, int]] | None, dict[int, list[float]]]:
+    """A run's task graph and task times as the engine recorded them at run start and
+    as reports came: ``(edges, times)``, ``edges`` the ``(upstream, downstream)`` task
+    id pairs (None: not recorded, a run older than schema 9, or no tasks yet) and
+    ``times`` task id -> ``[first, last]`` (seconds since the epoch: when the task's
+    reports were first and last seen). Raises :class:`UnknownRunError`."""
+    key = _key_or_raise(conn, run_id)
+    row = conn.execute(select(tasks_table.c.edges, tasks_table.c.times).where(tasks_table.c.run == key)).first()
+    if row is None:
+        return None, {}
+    return read_edges(row.edges), read_times(row.times)
 
 
 def find_task(tasks: Sequence[TaskSummary], name: str, run_id: str = "") -> TaskSummary:
@@ -548,11 +591,14 @@ def _like_escape(text: str) -> str:
 
 def run_logs(conn: Connection, run_id: str, *, task: str | None = None, map_index: int | None = None,
              min_level: int | None = None, text: str | None = None, limit: int = 100,
-             cursor: str | None = None) -> Page[LogLine]:
+             cursor: str | None = None, follow: bool = False) -> Page[LogLine]:
     """A run's log records in the order they arrived, a page at a time: of one task
     (slug or name) and of one of its children (``map_index``; -1 the task itself), at
     ``min_level`` or above, whose message contains ``text`` (ignoring case; ``%`` and
-    ``_`` are themselves). Raises :class:`UnknownRunError`, :class:`UnknownTaskError`."""
+    ``_`` are themselves). With ``follow``, ``next_cursor`` is given on the last page
+    too (after its last record, or ``cursor`` again when none came; None only when
+    there is neither): the cursor to ask with later for records that came since.
+    Raises :class:`UnknownRunError`, :class:`UnknownTaskError`."""
     limit = max(1, min(int(limit), MAX_LIMIT))
     key = _key_or_raise(conn, run_id)
     listed = _task_list(conn, key)[0]
@@ -574,7 +620,9 @@ def run_logs(conn: Connection, run_id: str, *, task: str | None = None, map_inde
     items = [LogLine(r.task_id, names.get(r.task_id) if r.task_id is not None else None,
                      None if r.map_index < 0 else r.map_index, r.created_at, r.level, r.levelname, r.logger,
                      r.message) for r in rows]
-    return Page(items, encode_cursor("logs", rows[-1].id) if more else None)
+    if more or (follow and rows):
+        return Page(items, encode_cursor("logs", rows[-1].id))
+    return Page(items, cursor if follow else None)
 
 
 # ----- aggregates (the UI's dashboard) ----------------------------------------------------

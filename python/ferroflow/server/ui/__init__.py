@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from ferroflow.server.ui.pages import children, dashboard, deployments, flows, login, settings, workers
+from ferroflow.server.ui.pages import children, dashboard, deployments, flows, login, logs, runs, settings, workers
 from ferroflow.server.ui.web import LoginRequired, PageError, error_page, redirect
 
 __all__ = ["PAGES", "STATIC_PREFIX", "install"]
@@ -30,8 +30,8 @@ __all__ = ["PAGES", "STATIC_PREFIX", "install"]
 STATIC_PREFIX = "/static"
 
 #: The routers of the UI's pages, included in this order.
-PAGES = [login.router, dashboard.router, children.router, flows.router, deployments.router, workers.router,
-         settings.router]
+PAGES = [login.router, dashboard.router, runs.router, logs.router, children.router, flows.router,
+         deployments.router, workers.router, settings.router]
 
 
 def install(app: FastAPI) -> None:

@@ -50,13 +50,16 @@
   function start() {
     localTimes(document);
     document.querySelectorAll("[data-live]").forEach(poll);
-    // Buttons that ask first: <button data-confirm="Cancel this run?">
-    document.querySelectorAll("form [data-confirm]").forEach(function (button) {
-      button.form.addEventListener("submit", function (event) {
-        if (event.submitter === button && !window.confirm(button.getAttribute("data-confirm"))) event.preventDefault();
-      });
-    });
   }
+
+  // Buttons that ask first: <button data-confirm="Cancel this run?"> (asked for at the
+  // document, so that buttons of live parts put in place later ask too)
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    if (button && button.hasAttribute("data-confirm") && !window.confirm(button.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  });
 
   window.ferroflow = { poll: poll, localTimes: localTimes };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
