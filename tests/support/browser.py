@@ -78,7 +78,11 @@ class UI:
         page.goto(self.url + "/login?" + urllib.parse.urlencode({"next": path}))
         page.fill("#key", self.keys[role])
         page.click("form[action='/login'] button[type=submit]")
-        page.wait_for_url(self.url + path)
+        try:
+            page.wait_for_url(self.url + path, timeout=90_000)
+        except Exception as exc:  # (say where the browser was, and what the server said)
+            raise AssertionError(f"login as {role} did not reach {path}: the page is at {page.url}\n"
+                                 f"{page.content()[:2000]}\n--- server log ---\n{self.server.log()}") from exc
         return page
 
 
