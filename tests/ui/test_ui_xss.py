@@ -17,6 +17,7 @@ import textwrap
 import httpx
 import pytest
 
+from ferroflow.store.keys import create_key
 from tests.support.servers import child_env
 
 #: What the payloads would do if they became markup.
@@ -64,8 +65,24 @@ def payload_run(ui, tmp_path):
 
 
 def _pages(ui, run_id: str) -> list[str]:
-    """Every page that shows something of the run, found by following the UI's links."""
-    return ["/", "/runs", f"/runs/{run_id}", f"/runs/{run_id}/logs"]
+    """Every page that shows something of the payloads: the run's, its mapped task's and
+    failed child's, its flow's, a deployment's whose description, parameters and tags
+    carry them, and the settings page listing a key named with one."""
+    from urllib.parse import quote
+
+    with ui.client("admin") as client:
+        tasks = client.run_tasks(run_id)
+        flow = client.get_run(run_id).flow_name
+        client.put("/api/v1/deployments/xss", {
+            "entrypoint": "flow.py:flow", "flow_name": flow, "description": PAYLOAD, "tags": [PAYLOAD[:60]],
+            "parameters": {"payload": PAYLOAD},
+            "parameter_schema": {"payload": {"default": PAYLOAD, "required": False, "type": "string"}}})
+    with ui.engine.begin() as conn:
+        create_key(conn, '<img src=x class=xss-img onerror="window.__xss=3">', "read")
+    mapped = next(t for t in tasks if t.is_mapped)
+    return ["/", "/runs", f"/runs/{run_id}", f"/runs/{run_id}/logs", f"/runs/{run_id}/tasks/{mapped.task_id}",
+            f"/runs/{run_id}/tasks/{mapped.task_id}/children/1", "/flows", "/flows/" + quote(flow, safe=""),
+            "/deployments", "/deployments/xss", "/settings"]
 
 
 def test_payloads_are_shown_as_text_on_every_page(ui, browser, payload_run):
@@ -73,7 +90,8 @@ def test_payloads_are_shown_as_text_on_every_page(ui, browser, payload_run):
     dialogs: list = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     seen_payload = 0
-    for path in _pages(ui, payload_run):
+    pages = _pages(ui, payload_run)
+    for path in pages:
         page.goto(ui.url + path)
         page.wait_for_load_state("networkidle")
         assert page.evaluate("window.__xss") is None, path
@@ -81,9 +99,10 @@ def test_payloads_are_shown_as_text_on_every_page(ui, browser, payload_run):
         scripts = page.eval_on_selector_all("script", "els => els.map(e => e.textContent + (e.src || ''))")
         assert not any("__xss" in s for s in scripts), path
         text = page.inner_text("body")
+        assert page.locator("h1").count() == 1 and "404" not in page.inner_text("h1"), path
         seen_payload += text.count("<script>window.__xss=1</script>")
     assert not dialogs
-    assert seen_payload >= len(_pages(ui, payload_run))  # the payloads are there, as text
+    assert seen_payload >= len(pages) - 1  # the payloads are there, as text (settings has the key's only)
     page.context.close()
 
 
@@ -94,5 +113,7 @@ def test_raw_html_escapes_every_payload(ui, payload_run):
         token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
         assert http.post("/login", data={"csrf": token, "key": ui.keys["read"]}).status_code == 303
         for path in _pages(ui, payload_run):
+            if path == "/settings":
+                continue  # (an admin page: this client is read)
             html = http.get(path).text
             assert "<script>window.__xss" not in html and "<img src=x" not in html and "<b class=xss-b>" not in html
