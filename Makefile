@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ferroflow-installed
 
-.PHONY: demo test test-rust test-python test-wheel dev services browser bench clean
+.PHONY: demo test test-rust test-python test-wheel dev services browser ui-screenshots bench clean
 
 demo: dev
 	$(VENV)/bin/ferroflow run examples/etl.py --param n=100000
@@ -57,6 +57,12 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; \
 	fi
+
+# The web UI's screenshots in docs/ui.md, taken again by its browser tests.
+ui-screenshots: dev browser
+	$(PY) -m pytest -q -n 2 tests/ui
+	for n in dashboard runs run children child logs deployment workers settings; do \
+	  cp build/screenshots/$$n.png docs/images/ui-$$n.png; done
 
 # A built wheel installs into a fresh virtualenv and runs an example there, with no
 # Rust toolchain and no source tree on the path.

@@ -403,3 +403,21 @@ def test_resume_from_failures_runs_the_failed_part_again(ui, browser, worker, tm
     assert "Success" in page.inner_text("#run-head .state")
     assert str(out) in page.inner_text("dl.params")  # (the parameters of the run it resumed)
     page.context.close()
+
+
+def test_a_task_bar_starts_when_its_upstream_ended():
+    """The engine reports task runs as they end: a task's bar starts at its upstream
+    tasks' last report (or the run's start), not at its own first report."""
+    from ferroflow.server.ui.pages.runs import timeline
+    from ferroflow.store.queries import TaskInfo
+
+    tasks = [TaskInfo(task_id=i, name=n, slug=n, is_mapped=False, width=None, code=None, run_count=1,
+                      message=None, result_location=None) for i, n in enumerate(("a", "b", "c"))]
+    times = {0: [100.0, 100.5], 1: [102.0, 102.0], 2: [103.0, 103.0]}
+    picture = timeline(tasks, times, 100.0, 104.0, edges=[(0, 1), (1, 2)])
+    rows = {r.task_id: r for r in picture.rows}
+    # b ran between a's end (+0.5 s) and its report (+2 s); c between b's and its own
+    assert rows[1].x < rows[2].x and rows[1].w > rows[0].w
+    assert abs((rows[2].x - rows[1].x) - (rows[1].w)) < 1.0
+    unlinked = {r.task_id: r for r in timeline(tasks, times, 100.0, 104.0).rows}
+    assert unlinked[1].w == 2.0  # (without edges: a sliver at its report)

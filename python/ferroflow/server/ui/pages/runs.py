@@ -178,16 +178,33 @@ _PLOT, _LABEL, _ROW, _AXIS = 760.0, 190.0, 18.0, 22.0
 
 
 def timeline(tasks: list[TaskInfo], times: dict, start: float, end: float,
-             limit: int = TIMELINE_ROWS) -> Timeline | None:
-    """The timeline of ``tasks`` from their ``times`` (task id -> ``[first, last]``)
-    between the run's ``start`` and ``end`` (now, for a run not over): the first
-    ``limit`` tasks by start time. None when no task has times."""
+             limit: int = TIMELINE_ROWS, edges: list[tuple[int, int]] | None = None) -> Timeline | None:
+    """The timeline of ``tasks`` from their ``times`` (task id -> ``[first, last]``
+    report) between the run's ``start`` and ``end`` (now, for a run not over): the first
+    ``limit`` tasks by start time. None when no task has times.
+
+    The engine reports a task run when it ends (not when it starts), so a task's bar
+    starts when it could start: when the last of its upstream tasks (``edges``) was last
+    reported, or the run started (a root task), unless it was reported earlier than
+    that; it ends at its last report. The bar is the window within which it ran. Without
+    ``edges`` (a run recorded before schema 9) a bar starts at the task's first report."""
     named = {t.task_id: t for t in tasks}
-    spans = sorted((float(v[0]), float(v[1]), task_id) for task_id, v in times.items()
-                   if task_id in named and isinstance(v, list) and len(v) == 2)
-    if not spans:
+    seen = {task_id: (float(v[0]), float(v[1])) for task_id, v in times.items()
+            if task_id in named and isinstance(v, list) and len(v) == 2}
+    if not seen:
         return None
-    origin = min(start, spans[0][0])
+    upstream: dict[int, list[int]] = {}
+    for up, down in edges or ():
+        upstream.setdefault(down, []).append(up)
+    origin = min(start, min(first for first, _ in seen.values()))
+    spans = []
+    for task_id, (first, last) in seen.items():
+        if edges is None:  # (not recorded: the first report is all there is)
+            spans.append((first, last, task_id))
+            continue
+        ready = max((seen[u][1] for u in upstream.get(task_id, ()) if u in seen), default=origin)
+        spans.append((min(first, ready), last, task_id))
+    spans.sort()
     span = max(end - origin, max(s[1] for s in spans) - origin, 1e-3)
     scale = _PLOT / span
     rows = []
@@ -249,7 +266,7 @@ def _tasks(conn: Connection, run: RunInfo, now: float) -> dict:
     edges, times = queries.run_timing(conn, run.run_id)
     end = run.ended_at if run.ended_at is not None and run.state in control.ENDED_STATES else now
     return {"tasks": tasks, "ordered": ordered_counts, "edges": edges,
-            "timeline": timeline(tasks, times, run.started_at, end),
+            "timeline": timeline(tasks, times, run.started_at, end, edges=edges),
             "live": run.state not in control.ENDED_STATES,
             "can_approve": run.state not in ("Running", "Cancelling", "Pending")}
 
