@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, func, select
 
-from ferroflow.store.queries import _RUN_COLUMNS, RunInfo, _run_info
+from ferroflow.store.queries import RUN_SELECT, RunInfo, run_info
 from ferroflow.store.schema import deployments, runs
 
 __all__ = ["UNSTARTED", "deployments_of_flows", "latest_runs", "next_run_times", "run_counts_since",
@@ -29,10 +29,10 @@ def latest_runs(conn: Connection, flow_names: Iterable[str], now: float) -> dict
     are left out); one probe of ``runs_by_flow`` per name."""
     out: dict[str, RunInfo] = {}
     for name in dict.fromkeys(flow_names):
-        row = conn.execute(select(*_RUN_COLUMNS).where(runs.c.flow_name == name, runs.c.started_at <= now)
+        row = conn.execute(select(*RUN_SELECT).where(runs.c.flow_name == name, runs.c.started_at <= now)
                            .order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(1)).first()
         if row is not None:
-            out[name] = _run_info(row)
+            out[name] = run_info(row)
     return out
 
 
@@ -75,15 +75,15 @@ def next_run_times(conn: Connection, deployment_ids: Sequence[int]) -> dict[int,
 
 def upcoming_runs(conn: Connection, deployment_id: int, limit: int = 10) -> list[RunInfo]:
     """A deployment's runs that did not start (``Scheduled``, ``Late``), soonest first."""
-    return [_run_info(r) for r in conn.execute(
-        select(*_RUN_COLUMNS).where(runs.c.deployment_id == deployment_id, runs.c.state.in_(UNSTARTED))
+    return [run_info(r) for r in conn.execute(
+        select(*RUN_SELECT).where(runs.c.deployment_id == deployment_id, runs.c.state.in_(UNSTARTED))
         .order_by(runs.c.started_at, runs.c.id).limit(max(1, limit)))]
 
 
 def recent_runs(conn: Connection, deployment_id: int, flow_name: str, limit: int = 10) -> list[RunInfo]:
     """A deployment's runs that started, newest first (read along its flow's runs,
     ``runs_by_flow``)."""
-    return [_run_info(r) for r in conn.execute(
-        select(*_RUN_COLUMNS).where(runs.c.flow_name == flow_name, runs.c.deployment_id == deployment_id,
+    return [run_info(r) for r in conn.execute(
+        select(*RUN_SELECT).where(runs.c.flow_name == flow_name, runs.c.deployment_id == deployment_id,
                                     runs.c.state.notin_(UNSTARTED))
         .order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(max(1, limit)))]

@@ -75,6 +75,8 @@ __all__ = [
     "list_flows",
     "list_runs",
     "location",
+    "RUN_SELECT",
+    "run_info",
     "run_key",
     "run_logs",
     "run_origin",
@@ -224,7 +226,8 @@ def location(conn: Connection) -> str:
     return conn.engine.url.render_as_string(hide_password=True)
 
 
-_RUN_COLUMNS = (runs.c.id, *(runs.c[name] for name in RUN_COLUMNS), runs.c.tags, runs.c.state_version,
+#: The columns a :class:`RunInfo` is read from (:func:`run_info`), for queries of runs.
+RUN_SELECT = (runs.c.id, *(runs.c[name] for name in RUN_COLUMNS), runs.c.tags, runs.c.state_version,
                 runs.c.created_at, runs.c.idempotency_key)
 
 
@@ -235,7 +238,8 @@ def _json(text: str | None, default: Any) -> Any:
         return default
 
 
-def _run_info(row: Any) -> RunInfo:
+def run_info(row: Any) -> RunInfo:
+    """The :class:`RunInfo` of a row of :data:`RUN_SELECT`."""
     tags = _json(row.tags, [])
     return read_run(tuple(row)[1:1 + len(RUN_COLUMNS)], RunInfo,
                     tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (),
@@ -257,8 +261,8 @@ def _key_or_raise(conn: Connection, run_id: str) -> int:
 
 def get_run(conn: Connection, run_id: str) -> RunInfo | None:
     """The run ``run_id`` (its full id), or None."""
-    row = conn.execute(select(*_RUN_COLUMNS).where(runs.c.run_id == run_id)).first()
-    return None if row is None else _run_info(row)
+    row = conn.execute(select(*RUN_SELECT).where(runs.c.run_id == run_id)).first()
+    return None if row is None else run_info(row)
 
 
 def _hex_successor(prefix: str) -> str | None:
@@ -285,7 +289,7 @@ def list_runs(conn: Connection, *, flow_name: str | None = None, states: Iterabl
     at its scheduled start.
     """
     limit = max(1, min(int(limit), MAX_LIMIT))
-    base = select(*_RUN_COLUMNS)
+    base = select(*RUN_SELECT)
     if flow_name is not None:
         base = base.where(runs.c.flow_name == flow_name)
     if started_after is not None:
@@ -318,7 +322,7 @@ def list_runs(conn: Connection, *, flow_name: str | None = None, states: Iterabl
         rows = _merged(per_state, key=lambda r: (r.started_at, r.id), limit=limit + 1, reverse=True)
         rows, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor("runs", rows[-1].started_at, rows[-1].id) if more else None
-    return Page([_run_info(r) for r in rows], next_cursor)
+    return Page([run_info(r) for r in rows], next_cursor)
 
 
 def run_origin(conn: Connection, run_id: str) -> RunOrigin | None:

@@ -9,6 +9,8 @@
 * ``deployments.parameter_schema``: the flow's parameters as ``ferroflow deploy`` found
   them (JSON: name -> ``{"default", "required", "type"}``), from which the UI builds its
   Run form.
+* ``runs_by_resumed_from``: the runs resuming a run, found by an index (the run page's
+  "resumed by", a resume's check that none is under way, a crashed run's retries).
 * ``ui_sessions``: the web UI's login sessions (the session token kept only as its
   SHA-256), each bound to the API key it was opened with, with its CSRF token.
 
@@ -29,6 +31,7 @@ _TIME = sa.Float(precision=53)
 
 
 def upgrade() -> None:
+    op.create_index("runs_by_resumed_from", "runs", ["resumed_from"])
     op.add_column("run_tasks", sa.Column("edges", sa.Text))
     op.add_column("run_tasks", sa.Column("times", sa.Text))
     op.add_column("deployments", sa.Column("parameter_schema", sa.Text, nullable=False, server_default="{}"))
@@ -52,3 +55,4 @@ def downgrade() -> None:
     op.drop_column("deployments", "parameter_schema")
     op.drop_column("run_tasks", "times")
     op.drop_column("run_tasks", "edges")
+    op.drop_index("runs_by_resumed_from", table_name="runs")
