@@ -1,6 +1,6 @@
 """Fixtures of the web UI's tests: ``browser`` (Debian's Chromium through Playwright, one
-per test process), ``ui`` (a server with authentication on and a key per role, see
-:class:`tests.support.browser.UI`))."""
+per test module), ``ui`` (a server with authentication on and a key per role, see
+:class:`tests.support.browser.UI`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import pytest
 from tests.support.browser import UI, launch
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # (one per test module: Playwright's sync API keeps an asyncio loop running while it
+    # is open, and a test of another package run later in the same process may need
+    # asyncio.run())
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
