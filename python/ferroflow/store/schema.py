@@ -130,7 +130,7 @@ runs = Table(
 Index("runs_by_start", runs.c.started_at)
 Index("runs_by_flow", runs.c.flow_name, runs.c.started_at)
 Index("runs_by_state", runs.c.state, runs.c.started_at)
-Index("runs_by_resumed_from", runs.c.resumed_from)  # (schema 9)
+Index("runs_by_resumed_from", runs.c.resumed_from, runs.c.started_at)  # (schema 9)
 # Each (deployment, scheduled time) at most once: what makes scheduling exactly-once.
 # NULLs never collide (a run of no deployment, a manual run), on either database.
 Index("uq_runs_deployment_time", runs.c.deployment_id, runs.c.scheduled_time, unique=True)

@@ -47,6 +47,10 @@ __all__ = ["LOGIN_COOKIE", "LoginRequired", "PageCheck", "PageError", "SESSION_C
 
 #: The session cookie (HttpOnly, SameSite=Lax, Secure over TLS).
 SESSION_COOKIE = "ferroflow_session"
+#: The note an action leaves for the next page (shown once).
+NOTE_COOKIE = "ferroflow_note"
+#: Longest note kept.
+NOTE_CHARS = 600
 #: The login form's CSRF cookie (double submit: no session exists yet).
 LOGIN_COOKIE = "ferroflow_login"
 #: Headers of every page: no inline script or style, no framing, no sniffing.
@@ -272,17 +276,26 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     from ferroflow.server.app import server_version
 
     viewer = getattr(request.state, "viewer", None)
-    context.setdefault("note", request.query_params.get("note"))
+    note = request.cookies.get(NOTE_COOKIE)
+    if note is not None:
+        context.setdefault("note", urllib.parse.unquote(note)[:NOTE_CHARS] or None)
     response = templates.TemplateResponse(request, template, {"viewer": viewer, "version": server_version(),
                                                               **context}, status_code=status)
+    if note is not None and not template.startswith("partials/"):  # (shown once, by the next whole page)
+        response.delete_cookie(NOTE_COOKIE, path="/", secure=request.url.scheme == "https", httponly=True,
+                               samesite="strict")
     return finish(request, response)
 
 
 def redirect(request: Request, url: str, note: str | None = None) -> Response:
-    """A 303 to ``url`` (a path of this server), with a ``note`` the next page shows."""
+    """A 303 to ``url`` (a path of this server), with a ``note`` the next page shows
+    once. The note travels in a short-lived cookie, not in the URL: a link made
+    elsewhere cannot put words on a page of this server."""
+    response = finish(request, RedirectResponse(url, status_code=303))
     if note:
-        url += ("&" if "?" in url else "?") + urllib.parse.urlencode({"note": note})
-    return finish(request, RedirectResponse(url, status_code=303))
+        response.set_cookie(NOTE_COOKIE, urllib.parse.quote(note[:NOTE_CHARS]), max_age=60, path="/",
+                            secure=request.url.scheme == "https", httponly=True, samesite="strict")
+    return response
 
 
 def safe_next(url: str | None) -> str:

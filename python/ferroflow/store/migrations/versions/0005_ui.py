@@ -31,7 +31,7 @@ _TIME = sa.Float(precision=53)
 
 
 def upgrade() -> None:
-    op.create_index("runs_by_resumed_from", "runs", ["resumed_from"])
+    op.create_index("runs_by_resumed_from", "runs", ["resumed_from", "started_at"])
     op.add_column("run_tasks", sa.Column("edges", sa.Text))
     op.add_column("run_tasks", sa.Column("times", sa.Text))
     op.add_column("deployments", sa.Column("parameter_schema", sa.Text, nullable=False, server_default="{}"))
