@@ -74,6 +74,7 @@ class UI:
     def login(self, browser, role: str = "admin", path: str = "/"):
         """A new page (in a context of its own) logged in with ``role``'s key, at ``path``."""
         context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(60_000)  # (a loaded machine: waits, never wall-clock assertions)
         page = context.new_page()
         page.goto(self.url + "/login?" + urllib.parse.urlencode({"next": path}))
         page.fill("#key", self.keys[role])

@@ -100,8 +100,8 @@ def test_a_key_made_on_the_settings_page_is_shown_once_works_and_revoking_it_fai
     shoot(page, "settings")
     # the key works against the API, with its role
     headers = {"Authorization": f"Bearer {key}"}
-    assert httpx.get(ui.url + "/api/v1/runs", headers=headers).status_code == 200
-    assert httpx.get(ui.url + "/api/v1/keys", headers=headers).status_code == 403
+    assert httpx.get(timeout=60, url=ui.url + "/api/v1/runs", headers=headers).status_code == 200
+    assert httpx.get(timeout=60, url=ui.url + "/api/v1/keys", headers=headers).status_code == 403
     # shown once: the page again shows its prefix, never the key
     page.goto(ui.url + "/settings")
     assert key not in page.content() and key[:12] in page.content()
@@ -109,7 +109,7 @@ def test_a_key_made_on_the_settings_page_is_shown_once_works_and_revoking_it_fai
     row = page.locator("tr[data-key]", has_text="ci <deploys>")
     _submit(page, row.locator("button", has_text="Revoke"))
     assert "revoked" in _note(page)
-    assert httpx.get(ui.url + "/api/v1/runs", headers=headers).status_code == 401
+    assert httpx.get(timeout=60, url=ui.url + "/api/v1/runs", headers=headers).status_code == 401
     assert page.locator("tr[data-key].revoked", has_text="ci <deploys>").count() == 1
     assert key not in ui.server.log()  # (never in the server's log either)
     page.context.close()
@@ -123,8 +123,8 @@ def test_revoking_the_key_of_ones_own_session_logs_out(ui, browser):
     _submit(page, row.locator("button", has_text="Revoke"))
     assert "/login" in page.url
     assert "revoked" in _note(page)
-    assert httpx.get(ui.url + "/api/v1/runs", headers={"Authorization": f"Bearer {ui.keys['admin']}"}).status_code \
-        == 401
+    admin = {"Authorization": f"Bearer {ui.keys['admin']}"}
+    assert httpx.get(timeout=60, url=ui.url + "/api/v1/runs", headers=admin).status_code == 401
     page.goto(ui.url + "/settings")
     assert page.url.startswith(ui.url + "/login")
     page.context.close()
@@ -181,7 +181,7 @@ def test_a_run_key_also_sees_no_admin_forms(ui, browser):
 
 
 def test_the_workers_fragment_needs_a_session(ui):
-    answer = httpx.get(ui.url + "/workers/live")
+    answer = httpx.get(timeout=60, url=ui.url + "/workers/live")
     assert answer.status_code in (303, 307) and "/login" in answer.headers["location"]
 
 

@@ -100,10 +100,10 @@ def test_a_child_page_shows_its_traceback_and_logs_and_404s_past_the_width(ui, b
     for path in (base + "/children/60", base + "/children/-1", base + "/children/x",
                  f"/runs/{sample.run_id}/tasks/9", f"/runs/{uuid.uuid4().hex}/tasks/1",
                  f"/runs/{sample.run_id}/tasks/0/children/0"):
-        answer = httpx.get(ui.url + path, cookies=cookies)
+        answer = httpx.get(timeout=60, url=ui.url + path, cookies=cookies)
         assert answer.status_code == 404, path
         assert "<h1>404</h1>" in answer.text
-    assert httpx.get(ui.url + base + "?state=Nope", cookies=cookies).status_code == 400
+    assert httpx.get(timeout=60, url=ui.url + base + "?state=Nope", cookies=cookies).status_code == 400
     page.context.close()
 
 

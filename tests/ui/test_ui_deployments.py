@@ -146,12 +146,13 @@ def test_a_read_key_sees_no_form_and_may_not_post(ui, browser, deployed):
     csrf = page.get_attribute("header input[name=csrf]", "value")
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     for action, data in (("run", {"p.n": "1", "p.target": "1"}), ("pause", {}), ("resume", {})):
-        answer = httpx.post(f"{ui.url}/deployments/{NAME}/{action}", data={"csrf": csrf, **data}, cookies=cookies)
+        answer = httpx.post(timeout=60, url=f"{ui.url}/deployments/{NAME}/{action}", data={"csrf": csrf, **data},
+                            cookies=cookies)
         assert answer.status_code == 403, action
     assert _scheduled(ui) == []
     with ui.client("read") as client:
         assert client.get(f"/api/v1/deployments/{NAME}")["paused"] is False
-    assert httpx.get(f"{ui.url}/deployments/nope", cookies=cookies).status_code == 404
+    assert httpx.get(timeout=60, url=f"{ui.url}/deployments/nope", cookies=cookies).status_code == 404
     page.context.close()
 
 

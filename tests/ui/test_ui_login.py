@@ -57,15 +57,15 @@ def test_forms_without_the_session_csrf_token_are_refused(ui, browser):
     cookies = {"ferroflow_session": session}
     # a form posted without the token, with a wrong one, or from another site
     for data, headers in (({}, {}), ({"csrf": "guess"}, {}), ({"csrf": "guess"}, {"Origin": "http://evil.example"})):
-        answer = httpx.post(ui.url + "/logout", data=data, cookies=cookies, headers=headers)
+        answer = httpx.post(timeout=60, url=ui.url + "/logout", data=data, cookies=cookies, headers=headers)
         assert answer.status_code == 403, answer.text
         assert "<h1>403</h1>" in answer.text
     # the session is still open: the refused forms did nothing
-    assert httpx.get(ui.url + "/", cookies=cookies).status_code == 200
+    assert httpx.get(timeout=60, url=ui.url + "/", cookies=cookies).status_code == 200
 
 
 def test_login_form_has_its_own_csrf_check(ui):
-    answer = httpx.post(ui.url + "/login", data={"key": ui.keys["admin"], "csrf": "x"})
+    answer = httpx.post(timeout=60, url=ui.url + "/login", data={"key": ui.keys["admin"], "csrf": "x"})
     assert answer.status_code == 403
     assert "ferroflow_session" not in answer.cookies
 
@@ -82,7 +82,7 @@ def test_pages_send_a_strict_content_security_policy(ui, browser):
 def test_errors_outside_the_api_are_html_pages_and_inside_stay_problems(ui):
     import re
 
-    with httpx.Client(base_url=ui.url) as http:
+    with httpx.Client(timeout=60, base_url=ui.url) as http:
         form = http.get("/login")
         token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
         http.post("/login", data={"csrf": token, "key": ui.keys["read"]})

@@ -68,7 +68,7 @@ with Flow("flaky", result=Result(base=RESULTS)) as flaky_flow:
 @contextmanager
 def session(ui, role: str) -> Iterator[httpx.Client]:
     """An HTTP client logged in to the UI with ``role``'s key."""
-    with httpx.Client(base_url=ui.url, follow_redirects=True) as http:
+    with httpx.Client(timeout=60, base_url=ui.url, follow_redirects=True) as http:
         token = re.search(r'name="csrf" value="([^"]+)"', http.get("/login").text).group(1)
         logged_in = http.post("/login", data={"csrf": token, "key": ui.keys[role]}, follow_redirects=False)
         assert logged_in.status_code == 303

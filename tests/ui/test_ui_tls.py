@@ -47,7 +47,7 @@ def test_the_session_cookie_is_secure_over_tls(tmp_path):
     server = Server(url, tmp_path / "server.log", args=("--auth", "--tls-cert", str(cert), "--tls-key", str(private)),
                     scheme="https").start()
     try:
-        with httpx.Client(base_url=server.url, verify=False) as http:
+        with httpx.Client(timeout=60, base_url=server.url, verify=False) as http:
             form = http.get("/login")
             assert "Secure" in form.headers["set-cookie"]  # (the login form's own cookie too)
             token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)

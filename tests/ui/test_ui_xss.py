@@ -108,7 +108,7 @@ def test_payloads_are_shown_as_text_on_every_page(ui, browser, payload_run):
 
 def test_raw_html_escapes_every_payload(ui, payload_run):
     """The same pages' HTML as served: the payload's tags only ever appear escaped."""
-    with httpx.Client(base_url=ui.url) as http:
+    with httpx.Client(timeout=60, base_url=ui.url) as http:
         form = http.get("/login")
         token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
         assert http.post("/login", data={"csrf": token, "key": ui.keys["read"]}).status_code == 303
