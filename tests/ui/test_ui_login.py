@@ -93,3 +93,26 @@ def test_errors_outside_the_api_are_html_pages_and_inside_stay_problems(ui):
         assert bad.status_code == 422 and "<h1>422</h1>" in bad.text and "<b>" not in bad.text
         api = http.get("/api/v1/no/such", headers={"Authorization": f"Bearer {ui.keys['read']}"})
         assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+
+
+def test_a_session_opened_without_authentication_is_refused_once_it_is_on(tmp_path):
+    """With authentication off (loopback, no --auth) the UI opens an admin session for
+    anyone; the same database served with --auth later must not honour that cookie."""
+    from tests.support.browser import UI
+
+    ui = UI(tmp_path)
+    ui.server.args = tuple(a for a in ui.server.args if a != "--auth")
+    ui.start()
+    try:
+        first = httpx.get(timeout=60, url=ui.url + "/")
+        assert first.status_code == 200 and "<h1>Dashboard</h1>" in first.text  # (no login asked)
+        cookies = {"ferroflow_session": first.cookies["ferroflow_session"]}
+    finally:
+        ui.server.kill()
+    ui.server.args = (*ui.server.args, "--auth")
+    ui.server.start()
+    try:
+        again = httpx.get(timeout=60, url=ui.url + "/", cookies=cookies)
+        assert again.status_code == 303 and again.headers["location"].startswith("/login")
+    finally:
+        ui.stop()
