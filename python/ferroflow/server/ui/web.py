@@ -85,19 +85,11 @@ def iso(ts: float | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """A duration for people: ``850 ms``, ``12.3 s``, ``4 min 5 s``, ``2 h 3 min``, ``3 d 4 h``."""
-    if seconds is None:
-        return "—"
-    s = max(0.0, float(seconds))
-    if s < 1:
-        return f"{s * 1000:.0f} ms"
-    if s < 60:
-        return f"{s:.1f} s"
-    if s < 3600:
-        return f"{int(s // 60)} min {int(s % 60)} s"
-    if s < 86400:
-        return f"{int(s // 3600)} h {int(s % 3600 // 60)} min"
-    return f"{int(s // 86400)} d {int(s % 86400 // 3600)} h"
+    """A duration as the command line writes it (``0.31s``, ``12.3s``, ``2m03s``,
+    ``1h02m05s``: :func:`ferroflow.cli.formatting.format_duration`), ``—`` for None."""
+    from ferroflow.cli.formatting import format_duration
+
+    return "—" if seconds is None else format_duration(seconds)
 
 
 def ago(ts: float | None, now: float | None = None) -> str:

@@ -112,23 +112,23 @@ def deployment_page(request: Request, viewer: Annotated[Viewer, page("read")], c
 @router.post("/deployments/{name}/pause", summary="Pause a deployment's schedule")
 def pause(request: Request, viewer: Annotated[Viewer, action("run")], name: Name) -> Response:
     """Pause the schedule (the runs it made that did not start are deleted)."""
-    try:
-        store.pause_deployment(request.app.state.engine, name)
-    except store.UnknownDeploymentError:
-        raise PageError(404, f"there is no deployment {name[:200]!r}") from None
-    return redirect(request, "/deployments/" + urllib.parse.quote(name, safe=""),
-                    note="Paused: its schedule makes no runs until resumed; the runs it had made ahead are gone.")
+    return _toggle(request, name, store.pause_deployment,
+                   "Paused: its schedule makes no runs until resumed; the runs it had made ahead are gone.")
 
 
 @router.post("/deployments/{name}/resume", summary="Resume a deployment's schedule")
 def resume(request: Request, viewer: Annotated[Viewer, action("run")], name: Name) -> Response:
     """Resume the schedule (from now: the time paused is not caught up)."""
+    return _toggle(request, name, store.resume_deployment, "Resumed: its schedule makes runs from now on.")
+
+
+def _toggle(request: Request, name: str, change: Any, note: str) -> Response:
+    """Pause or resume (``change``) the schedule of deployment ``name``, back to its page."""
     try:
-        store.resume_deployment(request.app.state.engine, name)
+        change(request.app.state.engine, name)
     except store.UnknownDeploymentError:
         raise PageError(404, f"there is no deployment {name[:200]!r}") from None
-    return redirect(request, "/deployments/" + urllib.parse.quote(name, safe=""),
-                    note="Resumed: its schedule makes runs from now on.")
+    return redirect(request, "/deployments/" + urllib.parse.quote(name, safe=""), note=note)
 
 
 @router.post("/deployments/{name}/run", summary="Run a deployment now")
