@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="no live progress display (the summary is still printed)")
     run.add_argument("--traceback", action="store_true",
                      help="show tracebacks of load and usage errors")
+    run.add_argument("--log-level", choices=LOG_LEVELS, metavar="LEVEL",
+                     help="the least level of ferroflow's and the tasks' log records kept and shown on the "
+                          "console for this run: debug, info, warning, error or critical (default: the "
+                          "loggers' own levels, INFO for tasks, and warnings and above on the console)")
     run.add_argument("--resume", metavar="RUN_ID",
                      help="resume an earlier run of this flow (see `ferroflow runs`): task runs "
                           "whose checkpointed results can be read are not run again")
@@ -253,6 +257,25 @@ def _error(exc: BaseException, show_traceback: bool) -> int:
 # ---------------------------------------------------------------------------
 
 
+#: The levels ``--log-level`` takes.
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _set_log_level(name: str | None, console: logging.Handler) -> dict[str, int]:
+    """Apply ``--log-level``: ferroflow's and the tasks' loggers keep records of that
+    level and above, and the console shows them. The loggers' earlier levels, to put
+    back after the run."""
+    if name is None:
+        return {}
+    level = getattr(logging, name.upper())
+    console.setLevel(level)
+    earlier = {}
+    for logger_name in ("ferroflow", "ferroflow.task"):
+        earlier[logger_name] = logging.getLogger(logger_name).level
+        logging.getLogger(logger_name).setLevel(level)
+    return earlier
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from ferroflow.cli.deployment_runs import check_options, run_deployment
     from ferroflow.cli.loader import FlowLoadError, load_flow
@@ -293,6 +316,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     console = ConsoleLog(display)
     logger = logging.getLogger("ferroflow")
     logger.addHandler(console)
+    levels = _set_log_level(args.log_level, console)
     stop = StopSignals()
     try:
         with stop:
@@ -315,6 +339,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     finally:
         logger.removeHandler(console)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
     # The engine sets both on the final state of a flow run (``recorded`` when a run store kept it).
     run_id: str | None = getattr(state, "flow_run_id", None)
     if run_id is not None and getattr(state, "recorded", False):

@@ -38,7 +38,7 @@ from ferroflow.errors import EngineError
 from ferroflow.runtime.batch import TaskPlan, TaskRuns, run_plain
 from ferroflow.runtime.context import CURRENT_FRAME, Frame, RunInfo, in_frame
 from ferroflow.runtime.handlers import call_handlers, on_failure_handler, outcome_of, state_of
-from ferroflow.runtime.logs import RunLogHandler
+from ferroflow.runtime.logs import TASK_LOGGER, RunLogHandler
 from ferroflow.runtime.slots import SlotWaitInterrupted
 from ferroflow.runtime.unit import SIGNAL_CODES, UnitResult, WorkUnit
 from ferroflow.store import (
@@ -348,7 +348,10 @@ class FlowRun:
                 started = self._stopped(stop)
             if started.is_finished():
                 return self._finish(started)
-        logs = self.logs = RunLogHandler(self.info)
+        # (records at INFO and above are kept; below too when the task loggers were set
+        # lower, by the application or `ferroflow run --log-level debug`)
+        kept = min(logging.INFO, logging.getLogger(TASK_LOGGER).getEffectiveLevel())
+        logs = self.logs = RunLogHandler(self.info, kept)
         logger = logging.getLogger("ferroflow")
         logger.addHandler(logs)
         self.record.logs = logs.entries
