@@ -29,6 +29,7 @@ import time
 from typing import Any
 
 from ferroflow.store.concurrency import free_slots
+from ferroflow.store.database import writing
 from ferroflow.store.orphans import HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT
 from ferroflow.store.sessions import purge_sessions
 
@@ -99,7 +100,7 @@ class Maintenance:
                 free_slots(store.engine)  # tag concurrency slots of runs that ended, crashed or were cancelled
                 if time.monotonic() - pruned_at >= _PRUNE_EVERY:
                     store.forget_batches(time.time() - BATCH_MEMORY)
-                    with store.engine.begin() as conn:  # the web UI's expired sessions
+                    with writing(store.engine) as conn, conn.begin():  # the web UI's expired sessions
                         purge_sessions(conn)
                     pruned_at = time.monotonic()
             except Exception as exc:  # the database may be away for a while: try again next time

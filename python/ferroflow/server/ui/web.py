@@ -38,6 +38,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from ferroflow.store.database import writing
 from ferroflow.store.keys import role_allows
 from ferroflow.store.sessions import Session, find_session, open_session
 
@@ -170,13 +171,15 @@ def _session(request: Request) -> Session | None:
     without: it is admin)."""
     authenticator = request.app.state.authenticator
     token = request.cookies.get(SESSION_COOKIE)
-    with request.app.state.engine.begin() as conn:
+    engine = request.app.state.engine
+    with engine.connect() as conn:
         found = find_session(conn, token) if token else None
-        if found is not None and authenticator.enabled and found.key_id is None:
-            found = None  # opened while authentication was off
-        if found is None and not authenticator.enabled:
+    if found is not None and authenticator.enabled and found.key_id is None:
+        found = None  # opened while authentication was off
+    if found is None and not authenticator.enabled:
+        with writing(engine) as conn, conn.begin():  # (SQLite: BEGIN IMMEDIATE, never "locked" half-way)
             token, found = open_session(conn, name="(authentication off)", role="admin", key_id=None)
-            request.state.new_session = token
+        request.state.new_session = token
     return found
 
 

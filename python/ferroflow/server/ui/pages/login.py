@@ -22,6 +22,7 @@ from ferroflow.server.ui.web import (
     safe_next,
     set_session,
 )
+from ferroflow.store.database import writing
 from ferroflow.store.keys import find_key
 from ferroflow.store.sessions import close_session, open_session
 
@@ -72,7 +73,7 @@ def _open(request: Request, key: str) -> str | None:
     """A new session's token for ``key``, or None when the key is not valid."""
     if not key or len(key) > 200:
         return None
-    with request.app.state.engine.begin() as conn:
+    with writing(request.app.state.engine) as conn, conn.begin():
         found = find_key(conn, key)
         if found is None or not found.active:
             return None
@@ -85,7 +86,7 @@ def log_out(request: Request, viewer: Annotated[Viewer, action("read")]) -> Resp
     """Close the session."""
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        with request.app.state.engine.begin() as conn:
+        with writing(request.app.state.engine) as conn, conn.begin():
             close_session(conn, token)
     response = redirect(request, "/login" if request.app.state.authenticator.enabled else "/")
     set_session(request, response, None)

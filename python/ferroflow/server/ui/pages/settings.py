@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from ferroflow.server.ui.web import SESSION_COOKIE, PageError, Viewer, action, page, redirect, render, set_session
 from ferroflow.store import concurrency, keys, secret_store
+from ferroflow.store.database import writing
 from ferroflow.store.sessions import find_session
 
 __all__ = ["router"]
@@ -57,7 +58,7 @@ def create_key(request: Request, viewer: Annotated[Viewer, action("admin")]) -> 
     name = name.strip() if isinstance(name, str) else ""
     role = role if isinstance(role, str) else ""
     try:
-        with request.app.state.engine.begin() as conn:
+        with writing(request.app.state.engine) as conn, conn.begin():
             key, made = keys.create_key(conn, name, role)
     except ValueError as exc:
         return _settings(request, viewer, status=422, key_error=str(exc), key_name=name, key_role=role)
@@ -73,7 +74,7 @@ def revoke_key(request: Request, viewer: Annotated[Viewer, action("admin")]) -> 
         raise PageError(400, "this form needs the id of the key to revoke")
     own = _session_key(request)
     try:
-        with request.app.state.engine.begin() as conn:
+        with writing(request.app.state.engine) as conn, conn.begin():
             revoked = keys.revoke_key(conn, int(given))
     except keys.UnknownKeyError as exc:
         raise PageError(404, str(exc)) from None
