@@ -421,3 +421,18 @@ def test_a_task_bar_starts_when_its_upstream_ended():
     assert abs((rows[2].x - rows[1].x) - (rows[1].w)) < 1.0
     unlinked = {r.task_id: r for r in timeline(tasks, times, 100.0, 104.0).rows}
     assert unlinked[1].w == 2.0  # (without edges: a sliver at its report)
+
+
+def test_a_live_page_goes_on_after_a_request_that_is_never_answered(ui, browser):
+    """A proxy or server that never answers one poll must not stop the page's polling
+    for good: the fragment is given up after ui.js's timeout and asked for again."""
+    run, _ = control.create_run(ui.engine, "etl", scheduled_start=time.time() + 3600)
+    page = ui.login(browser, "read", f"/runs/{run.run_id}")
+    hung: list = []
+    # the first poll of the header is never answered; the next ones go through
+    page.route("**/live?part=head", lambda route: hung.append(route) if not hung else route.continue_())
+    page.wait_for_timeout(4000)  # (that poll is sent, and hangs)
+    assert len(hung) == 1
+    control.cancel_run(ui.engine, run.run_id)
+    page.wait_for_selector("#run-head .state.st-cancelled", timeout=60_000)  # (after ui.js gave the hung one up)
+    page.context.close()

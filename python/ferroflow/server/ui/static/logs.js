@@ -28,16 +28,8 @@
       if (document.hidden) { schedule(2000); return; }
       var url = table.getAttribute("data-tail");
       url += (url.indexOf("?") < 0 ? "?" : "&") + "after=" + encodeURIComponent(table.getAttribute("data-after") || "");
-      fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
-        .then(function (r) {
-          if (r.status === 401 || r.redirected) { window.location.reload(); return null; }
-          return r.ok ? r.text() : null;
-        })
-        .then(function (text) {
-          if (text === null || text === undefined) { schedule(4000); return; }
-          var box_ = document.createElement("template");
-          box_.innerHTML = text;  // the server's own escaped HTML
-          var body = box_.content.querySelector("tbody");
+      window.ferroflow.fragment(url).then(function (content) {
+          var body = content && content.querySelector("tbody");
           if (!body) { schedule(4000); return; }
           var rows = Array.prototype.slice.call(body.rows);
           var follow = atBottom();
@@ -58,8 +50,7 @@
           }
           say("Following…");
           schedule(body.getAttribute("data-more") === "1" ? 50 : 2000);
-        })
-        .catch(function () { schedule(4000); });
+        });
     }
 
     box.addEventListener("change", function () {

@@ -26,16 +26,10 @@
     var graph = document.getElementById("run-graph");
     var url = graph && graph.getAttribute("data-refresh");
     if (!url || graph.hasAttribute("data-live")) return;
-    fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
-      .then(function (r) { return r.ok ? r.text() : null; })
-      .then(function (text) {
-        if (!text) return;
-        var box = document.createElement("template");
-        box.innerHTML = text;  // the server's own escaped HTML
-        var fresh = box.content.firstElementChild;
-        if (fresh && fresh.id === "run-graph") graph.replaceWith(fresh);
-      })
-      .catch(function () { /* the graph drawn before stays */ });
+    window.ferroflow.fragment(url).then(function (content) {
+      var fresh = content && content.firstElementChild;  // (none: the graph drawn before stays)
+      if (fresh && fresh.id === "run-graph") graph.replaceWith(fresh);
+    });
   }
 
   document.addEventListener("ferroflow:live", function (event) {

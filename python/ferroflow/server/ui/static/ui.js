@@ -19,6 +19,29 @@
     });
   }
 
+  // A fragment of HTML the server renders at url, parsed: a promise of its
+  // DocumentFragment, or null (an error, or no answer within FRAGMENT_TIMEOUT ms: a
+  // server that never answers must not stop a page's polling for good). A session that
+  // ended (401, or sent to the login page) reloads the page, which then asks to log in.
+  var FRAGMENT_TIMEOUT = 15000;
+  function fragment(url) {
+    var abort = new AbortController();
+    var timer = window.setTimeout(function () { abort.abort(); }, FRAGMENT_TIMEOUT);
+    return fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" }, signal: abort.signal })
+      .then(function (r) {
+        if (r.status === 401 || r.redirected) { window.location.reload(); return null; }
+        return r.ok ? r.text() : null;
+      })
+      .then(function (text) {
+        if (text === null) return null;
+        var box = document.createElement("template");
+        box.innerHTML = text;  // the server's own escaped HTML
+        return box.content;
+      })
+      .catch(function () { return null; })
+      .finally(function () { window.clearTimeout(timer); });
+  }
+
   function poll(el) {
     var url = el.getAttribute("data-live");
     var every = parseInt(el.getAttribute("data-every") || "2000", 10);
@@ -26,23 +49,14 @@
     function schedule() { timer = window.setTimeout(tick, every); }
     function tick() {
       if (document.hidden) { schedule(); return; }
-      fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
-        .then(function (r) {
-          if (r.status === 401 || r.redirected) { window.location.reload(); return null; }
-          return r.ok ? r.text() : null;
-        })
-        .then(function (text) {
-          if (text === null || text === undefined) { schedule(); return; }
-          var box = document.createElement("template");
-          box.innerHTML = text;  // the server's own escaped HTML
-          var fresh = box.content.firstElementChild;
-          if (!fresh) { schedule(); return; }
-          el.replaceWith(fresh);
-          localTimes(fresh);
-          document.dispatchEvent(new CustomEvent("ferroflow:live", { detail: fresh }));
-          if (fresh.hasAttribute("data-live")) poll(fresh);
-        })
-        .catch(function () { schedule(); });
+      fragment(url).then(function (content) {
+        var fresh = content && content.firstElementChild;
+        if (!fresh) { schedule(); return; }
+        el.replaceWith(fresh);
+        localTimes(fresh);
+        document.dispatchEvent(new CustomEvent("ferroflow:live", { detail: fresh }));
+        if (fresh.hasAttribute("data-live")) poll(fresh);
+      });
     }
     schedule();
   }
@@ -61,7 +75,7 @@
     }
   });
 
-  window.ferroflow = { poll: poll, localTimes: localTimes };
+  window.ferroflow = { poll: poll, fragment: fragment, localTimes: localTimes };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
