@@ -72,3 +72,18 @@ def test_tls_options_go_together(tmp_path):
                            f"sqlite:///{tmp_path / 'x.db'}", "--tls-cert", str(tmp_path / "c.pem")],
                           env=child_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "go together" in done.stderr
+
+
+def test_the_session_cookie_is_secure_behind_a_local_tls_proxy(ui):
+    """A proxy on the same machine that ends TLS says so with X-Forwarded-Proto: the
+    cookie is Secure then (and not for a plain request)."""
+    for proto, secure in (("https", True), (None, False)):
+        headers = {"X-Forwarded-Proto": proto} if proto else {}
+        form = httpx.get(ui.url + "/login", headers=headers, timeout=60)
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        answer = httpx.post(ui.url + "/login", data={"csrf": token, "key": ui.keys["read"], "next": "/"},
+                            headers=headers, cookies={"ferroflow_login": form.cookies["ferroflow_login"]}, timeout=60)
+        assert answer.status_code == 303, answer.text
+        cookie = next(v for k, v in answer.headers.multi_items()
+                      if k == "set-cookie" and v.startswith("ferroflow_session="))
+        assert ("secure" in {p.strip().lower() for p in cookie.split(";")}) is secure, cookie

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from ferroflow.server.deps import Reading
-from ferroflow.server.ui.web import Viewer, page, render, state_class
+from ferroflow.server.ui.web import Viewer, page, render, state_class, when
 from ferroflow.store import claims, queries
 
 __all__ = ["WINDOWS", "Chart", "chart", "router"]
@@ -54,8 +54,6 @@ class Chart:
 
 def chart(counts: dict[str, list[int]], since: float, bucket: float, buckets: int) -> Chart:
     """The chart of ``counts`` (:func:`ferroflow.store.queries.runs_over_time`)."""
-    from ferroflow.server.ui.web import when
-
     states = sorted(counts, key=lambda s: (_ORDER.index(s) if s in _ORDER else len(_ORDER), s))
     totals = [sum(counts[s][i] for s in states) for i in range(buckets)]
     top = max(totals, default=0) or 1
