@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ferroflow-installed
 
-.PHONY: demo test test-rust test-python test-wheel dev services browser ui-screenshots bench clean
+.PHONY: demo test test-rust test-python test-wheel dev services browser ui-screenshots bench dist dist-tools clean
 
 demo: dev
 	$(VENV)/bin/ferroflow run examples/etl.py --param n=100000
@@ -65,8 +65,9 @@ ui-screenshots: dev browser
 	  cp build/screenshots/$$n.png docs/images/ui-$$n.png; done
 
 # A built wheel installs into a fresh virtualenv and runs an example there, with no
-# Rust toolchain and no source tree on the path.
-test-wheel: dev
+# Rust toolchain and no source tree on the path. It is built as a release builds it
+# (maturin with zig, manylinux2014) and checked with auditwheel.
+test-wheel: dev dist-tools
 	bash .ci/check-wheel.sh
 
 # Benchmarks (not part of `make test`): the side-by-side comparison and the
@@ -76,6 +77,27 @@ bench: dev
 	$(PY) benches/compare_mapped.py
 	$(PY) -m pytest benches --benchmark-only -q
 	cargo bench -p ferroflow-core
+
+# Everything a release publishes, built into dist/ and checked (.ci/check-dist.sh):
+# ferroflow's manylinux2014 x86_64 abi3 wheel (maturin with zig as the linker, so the
+# wheel needs only glibc 2.17) and its sdist; the five plugins' wheels and sdists.
+# The tools come from PyPI into the venv; no editable install is needed.
+DIST_TOOLS := 'maturin[zig]>=1.7,<2' 'twine>=5' 'auditwheel>=6' 'build>=1.2'
+DIST_STAMP := $(VENV)/.ferroflow-dist-tools
+
+dist-tools: $(DIST_STAMP)
+
+$(DIST_STAMP): Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(DIST_TOOLS)
+	touch $(DIST_STAMP)
+
+dist: dist-tools
+	rm -rf dist
+	PATH="$(abspath $(VENV))/bin:$$PATH" maturin build --release --zig --compatibility manylinux2014 --out dist
+	PATH="$(abspath $(VENV))/bin:$$PATH" maturin sdist --out dist
+	for p in plugins/*/; do $(PY) -m build --outdir dist $$p; done
+	bash .ci/check-dist.sh dist
 
 clean:
 	rm -rf $(VENV) target dist

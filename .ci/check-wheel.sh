@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Build the wheel, install it into a fresh virtualenv outside the source tree and run
-# an example flow with it: proves the wheel needs no Rust toolchain and no sources.
+# Build the wheel as a release does (maturin with zig as the linker: manylinux2014, so
+# glibc 2.17+; check-manylinux.sh checks it with auditwheel), install it into a fresh
+# virtualenv outside the source tree and run an example flow with it: proves the wheel
+# needs no Rust toolchain and no sources. The tools come from `make dist-tools`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-"$root/.venv/bin/python" -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$root"
+(cd "$root" && PATH="$root/.venv/bin:$PATH" maturin build --quiet --release --zig --compatibility manylinux2014 \
+    --out "$work/dist")
+bash "$root/.ci/check-manylinux.sh" "$work"/dist/ferroflow-*.whl
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet "$work"/dist/ferroflow-*.whl
 cp "$root/examples/etl.py" "$work/etl.py"

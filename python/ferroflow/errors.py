@@ -48,6 +48,30 @@ class PluginError(FerroflowError):
     """A plugin could not be loaded or does not honour its hook's contract."""
 
 
+class PluginContractError(PluginError):
+    """A plugin's executor, result store, serializer or notifier broke its hook's
+    contract where ferroflow crossed into it (``wait()`` returned the wrong shape, a
+    factory built the wrong kind of object, ``dumps()`` returned no bytes...).
+
+    The message names the thing (its kind and registered name), the plugin's
+    distribution and version, and the rule it broke; the same are attributes:
+    ``kind`` (``"executor"``), ``name`` (``"ferroflow-dask:dask"``, or the class
+    when it was not registered), ``distribution`` and ``version`` (None when unknown)
+    and ``rule``. See ``docs/plugin-contracts.md``.
+    """
+
+    def __init__(self, kind: str, name: str, distribution: str | None, version: str | None, rule: str):
+        self.kind = kind
+        self.name = name
+        self.distribution = distribution
+        self.version = version
+        self.rule = rule
+        source = distribution if distribution else "unknown distribution"
+        if distribution and version:
+            source = f"{distribution} {version}"
+        super().__init__(f"{kind} {name!r} (from {source}) broke the {kind} contract: {rule}")
+
+
 class ExecutorError(FerroflowError):
     """An executor failed (as opposed to the user's code inside a task)."""
 

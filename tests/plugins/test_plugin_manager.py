@@ -9,6 +9,7 @@ import types
 import pluggy
 import pytest
 
+import ferroflow
 from ferroflow import plugins
 from ferroflow.errors import PluginError
 from ferroflow.plugins import hookimpl, manager
@@ -108,16 +109,89 @@ def test_hook_that_raises_fails_its_plugin_only(install, plugin_record, caplog):
                for r in caplog.records if r.name == LOGGER)
 
 
-def test_name_conflict_first_registration_wins(install, plugin_record, caplog):
+def test_name_two_distributions_claim_is_an_error_at_use(install, plugin_record, caplog):
     caplog.set_level(logging.WARNING, logger=LOGGER)
     install("good", "conflict")
     registry = plugins.get_registry("executors")
-    assert registry["good"].plugin == "good"
+    assert "good" not in registry  # nobody owns the bare name
     assert registry["other"].plugin == "conflict"
-    record = plugin_record("conflict")
-    assert record.status == "ok"
-    assert record.registrations == {"executors": ["other"]}
-    assert record.warnings == ["executor 'good' is already registered by plugin 'good'; kept the first"]
+    qualified = plugins.get_registry("executors", qualified=True)
+    assert qualified["ferroflow-testgood:good"].plugin == "good"
+    assert qualified["ferroflow-testconflict:good"].plugin == "conflict"
+    expected = ("executor 'good' is registered by several distributions ('ferroflow-testconflict:good', "
+                "'ferroflow-testgood:good'): use one of these names")
+    for name in ("good", "conflict"):  # both are told
+        record = plugin_record(name)
+        assert record.status == "ok"
+        assert record.warnings == [expected]
+    assert plugin_record("conflict").registrations == {"executors": ["good", "other"]}
+    with pytest.raises(PluginError) as info:
+        plugins.get_executor("good")
+    assert str(info.value) == (
+        "Executor 'good' is registered by several plugins: 'ferroflow-testconflict:good' "
+        "(ferroflow-testconflict 0.6.0), 'ferroflow-testgood:good' (ferroflow-testgood 1.2.0); "
+        "ferroflow does not pick one: name the one you mean (e.g. 'ferroflow-testconflict:good')")
+    assert type(plugins.get_executor("ferroflow-testgood:good", workers=2)).__name__ == "GoodExecutor"
+    assert type(plugins.get_executor("ferroflow-testconflict:good")).__name__ == "OtherExecutor"
+
+
+def test_unknown_qualified_name_suggests_a_qualified_one(install):
+    install("good")
+    with pytest.raises(PluginError, match=r"^Unknown executor 'ferroflow-testgod:good'\. "
+                                          r"Did you mean 'ferroflow-testgood:good'\?"):
+        plugins.get_executor("ferroflow-testgod:good")
+
+
+@pytest.mark.parametrize("order", [("good", "conflict"), ("conflict", "good")], ids=["good-first", "conflict-first"])
+def test_name_conflict_does_not_depend_on_the_order_on_sys_path(install, order):
+    install(*order)
+    with pytest.raises(PluginError, match="registered by several plugins: 'ferroflow-testconflict:good' "
+                                          r"\(ferroflow-testconflict 0.6.0\), 'ferroflow-testgood:good'"):
+        plugins.get_executor("good")
+    assert [r.name for r in plugins.list_plugins()
+            if (r.distribution or "").startswith("ferroflow-test")] == ["conflict", "good"]
+
+
+def test_a_builtin_keeps_its_bare_name_over_a_runtime_plugin(install, plugin_record):
+    class Shadow:
+        @hookimpl
+        def register_executors(self, register):
+            register("local", FakeExecutor)
+
+    install("good")
+    with plugins.registered_plugin(Shadow(), name="shadow"):
+        assert plugins.get_registry("executors")["local"].plugin == "ferroflow.executors.local"
+        assert plugin_record("shadow").warnings == [
+            "executor 'local' is already registered by plugin 'ferroflow.executors.local'; kept the first"]
+
+
+def test_a_builtin_keeps_its_bare_name_over_a_distribution(install, plugin_record):
+    install("shadow")
+    assert type(plugins.get_executor("threads")).__name__ == "ThreadsExecutor"
+    assert type(plugins.get_executor("ferroflow-testshadow:threads")).__name__ == "ShadowExecutor"
+    assert type(plugins.get_executor("ferroflow:threads")).__name__ == "ThreadsExecutor"
+    builtin = plugins.get_registry("executors", qualified=True)["ferroflow:threads"]
+    assert builtin.distribution == "ferroflow" and builtin.version == ferroflow.__version__
+    record = plugin_record("shadow")
+    assert record.registrations == {"executors": ["threads"]}
+    assert record.warnings == [
+        "executor 'threads' is also built in ('ferroflow:threads'), which keeps the bare name; "
+        "this one is 'ferroflow-testshadow:threads'"]
+
+
+def test_two_distributions_with_one_entry_point_name_both_load(install, plugin_record, caplog):
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    install("twin", "good")  # the twin first on sys.path: the names stay the same
+    good = plugin_record("good")
+    twin = plugin_record("ferroflow-testtwin:good")
+    assert good.status == twin.status == "ok"
+    assert good.distribution == "ferroflow-testgood" and twin.distribution == "ferroflow-testtwin"
+    assert twin.warnings == ["entry point name 'good' is also used by plugin 'good' (ferroflow-testgood 1.2.0); "
+                             "this plugin is named 'ferroflow-testtwin:good'"]
+    assert type(plugins.get_executor("twin")).__name__ == "TwinExecutor"
+    assert type(plugins.get_executor("good")).__name__ == "GoodExecutor"
+    messages = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert any("also used by plugin 'good' (ferroflow-testgood 1.2.0)" in m for m in messages), messages
 
 
 # -- disabling and tracing --------------------------------------------------------
@@ -131,8 +205,17 @@ def test_disable_plugins_by_entry_point_name(install, plugin_record, monkeypatch
     assert plugin_record("conflict").status == "ok"
     assert "ferroflow_testgood" not in sys.modules
     assert "ferroflow_testbroken" not in sys.modules
-    assert "good" in plugins.get_registry("executors")  # now from the conflict plugin
+    assert "good" in plugins.get_registry("executors")  # now from the conflict plugin alone
     assert plugins.get_registry("executors")["good"].plugin == "conflict"
+
+
+def test_disable_one_of_two_distributions_sharing_an_entry_point_name(install, plugin_record, monkeypatch):
+    monkeypatch.setenv(plugins.DISABLE_ENV, "ferroflow-testtwin:good")
+    install("good", "twin")
+    assert plugin_record("good").status == "ok"
+    assert plugin_record("good").distribution == "ferroflow-testgood"
+    assert plugin_record("ferroflow-testtwin:good").status == "disabled"
+    assert "ferroflow_testtwin" not in sys.modules
 
 
 def test_disable_all_third_party_plugins(install, plugin_record, monkeypatch):
@@ -175,8 +258,10 @@ def test_unknown_executor_lists_available_ones(install):
     message = str(info.value)
     assert message.startswith("Unknown executor 'goood'. Did you mean 'good'?")
     assert "Available executors: " in message
-    available = message.split("Available executors: ", 1)[1].split(".", 1)[0].split(", ")
-    assert {"good", "other"} <= set(available)
+    available = message.split("Available executors: ", 1)[1].rsplit(".", 1)[0].split(", ")
+    # (the name both claim is listed by its qualified names)
+    assert {"other", "ferroflow-testgood:good", "ferroflow-testconflict:good"} <= set(available)
+    assert "good" not in available
 
 
 def test_unknown_executor_names_the_broken_plugin_of_that_name(install):
@@ -262,6 +347,12 @@ def test_get_registry_rejects_unknown_kinds():
 class FakeExecutor:
     def __init__(self, **options):
         self.options = options
+
+    def submit(self, unit):
+        raise NotImplementedError("a stand-in: never runs units")
+
+    def wait(self):
+        raise NotImplementedError("a stand-in: never runs units")
 
 
 class FakePlugin:
@@ -426,10 +517,12 @@ def test_duplicate_entry_point_names_are_reported(tmp_path, monkeypatch, install
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ferroflow-dupe\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[ferroflow]\ngood = ferroflow_test_dupe\n")
     (tmp_path / "other" / "ferroflow_test_dupe.py").write_text("")
-    monkeypatch.syspath_prepend(str(tmp_path / "other"))  # discovered first
+    monkeypatch.syspath_prepend(str(tmp_path / "other"))
     plugins.reset_plugin_manager()
-    records = [r for r in plugins.list_plugins() if r.name == "good"]
-    assert [r.status for r in records] == ["ok", "failed"]
-    assert records[0].distribution == "ferroflow-dupe"
-    assert "entry point name 'good' is already used" in records[1].error
-    assert records[1].registrations == {}
+    # both load; the distribution first by name keeps the bare plugin name
+    dupe, good = (plugin_record(name) for name in ("good", "ferroflow-testgood:good"))
+    assert dupe.distribution == "ferroflow-dupe" and dupe.status == "ok"
+    assert good.distribution == "ferroflow-testgood" and good.status == "ok"
+    assert good.warnings == ["entry point name 'good' is also used by plugin 'good' (ferroflow-dupe 1.0); "
+                             "this plugin is named 'ferroflow-testgood:good'"]
+    assert good.registrations == {"executors": ["good"], "serializers": ["goodser"]}

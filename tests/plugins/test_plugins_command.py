@@ -30,15 +30,18 @@ def test_plugins_table(install, capsys):
     assert lines[0].split() == ["NAME", "SOURCE", "STATUS", "REGISTERS"]
     rows = table_rows(out)
     assert rows["good"] == ["good", "ferroflow-testgood 1.2.0", "ok",
-                            "executors: good; serializers: goodser"]
+                            "executors: ferroflow-testgood:good; serializers: ferroflow-testgood:goodser"]
     assert rows["broken"] == ["broken", "ferroflow-testbroken 0.1.0", "failed", "-"]
-    assert rows["conflict"][2:] == ["ok", "executors: other"]
+    assert rows["conflict"][2:] == ["ok", "executors: ferroflow-testconflict:good, ferroflow-testconflict:other"]
     # the broken plugin's error, last line only, right under its row
     broken_at = next(i for i, line in enumerate(lines) if line.startswith("broken "))
     assert lines[broken_at + 1] == (
         "    error: ModuleNotFoundError: No module named 'ferroflow_nonexistent_dependency_for_tests'")
-    assert ("    warning: executor 'good' is already registered by plugin 'good'; kept the first"
+    assert ("    warning: executor 'good' is registered by several distributions "
+            "('ferroflow-testconflict:good', 'ferroflow-testgood:good'): use one of these names"
             in lines)
+    assert any(line.startswith("ferroflow.executors.local ") and "executors: ferroflow:local" in line
+               for line in lines)
     assert "Traceback" not in out
 
 

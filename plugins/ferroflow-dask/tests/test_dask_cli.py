@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from importlib.metadata import version
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_ferroflow_plugins_lists_it():
     out = _ferroflow("plugins")
     assert out.returncode == 0, out.stderr
     [line] = [line for line in out.stdout.splitlines() if line.startswith("dask ")]
-    assert line.split() == ["dask", "ferroflow-dask", "0.1.0", "ok", "executors:", "dask"]
+    assert line.split() == ["dask", "ferroflow-dask", version("ferroflow-dask"), "ok", "executors:", "ferroflow-dask:dask"]
 
 
 @pytest.fixture

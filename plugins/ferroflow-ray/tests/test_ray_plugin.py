@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+from importlib.metadata import version
 
 import psutil
 import pytest
@@ -26,7 +27,7 @@ from ferroflow_ray import RayExecutor, ray_options
 def test_ferroflow_plugins_lists_it(capsys):
     assert main(["plugins"]) == 0
     lines = [line.split() for line in capsys.readouterr().out.splitlines()]
-    assert ["ray", "ferroflow-ray", "0.1.0", "ok", "executors:", "ray"] in lines
+    assert ["ray", "ferroflow-ray", version("ferroflow-ray"), "ok", "executors:", "ferroflow-ray:ray"] in lines
     [record] = [r for r in plugins.list_plugins() if r.name == "ray"]
     assert record.ok and record.distribution == "ferroflow-ray"
     assert record.registrations == {"executors": ["ray"]}

@@ -382,7 +382,7 @@ def _plugins_table(records: list[Any], *, verbose: bool = False) -> str:
     rows = [["NAME", "SOURCE", "STATUS", "REGISTERS"]]
     notes: dict[int, list[str]] = {}
     for i, record in enumerate(records):
-        registers = "; ".join(f"{kind}: {', '.join(names)}"
+        registers = "; ".join(f"{kind}: {', '.join(record.qualified(n) for n in names)}"
                               for kind, names in record.registrations.items() if names)
         rows.append([record.name, record.source, record.status, registers or "-"])
         lines = []

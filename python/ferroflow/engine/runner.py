@@ -34,7 +34,8 @@ from ferroflow.engine.record import TASK_LEVEL, RunRecord, TaskStates
 from ferroflow.engine.recorder import Recorder
 from ferroflow.engine.release import Releaser
 from ferroflow.engine.resume import Resume, find_run, resumed_parameters
-from ferroflow.errors import EngineError
+from ferroflow.errors import EngineError, one_line
+from ferroflow.plugins.contracts import check_slots, checked_wait, warn_broken
 from ferroflow.runtime.batch import TaskPlan, TaskRuns, run_plain
 from ferroflow.runtime.context import CURRENT_FRAME, Frame, RunInfo, in_frame
 from ferroflow.runtime.handlers import call_handlers, on_failure_handler, outcome_of, state_of
@@ -363,7 +364,7 @@ class FlowRun:
                 raise exc.error from None
             finally:
                 stop_waiting(self.task_slots)
-                self.executor.shutdown()
+                self._shutdown_executor()
                 release_all(self.task_slots, self.info.flow_run_id)
                 logger.removeHandler(logs)
             state = self._final_state() if self.raised is None else self._stopped(self.raised)
@@ -438,10 +439,19 @@ class FlowRun:
         state.task_states = TaskStates(self.record)  # type: ignore[attr-defined]
         return state
 
+    def _shutdown_executor(self) -> None:
+        """``executor.shutdown()``; one that raises breaks its contract, but the run's
+        tasks are done by then: a warning names the executor and the run keeps its state."""
+        try:
+            self.executor.shutdown()
+        except Exception as exc:
+            warn_broken("executors", self.executor, f"shutdown() must release its resources "
+                                                    f"without raising; it raised {one_line(exc)}")
+
     def _loop(self) -> None:
         core = self.core
         executor = self.executor
-        slots = self.slots = max(1, executor.slots())
+        slots = self.slots = check_slots(executor)
         window = WINDOW_PER_SLOT * slots
         max_units = UNITS_PER_SLOT * slots
         backlog = self.backlog
@@ -507,7 +517,7 @@ class FlowRun:
             reports = self.direct
             self.direct = []
             if self.in_flight:
-                for unit, result in executor.wait():
+                for unit, result in checked_wait(executor, UnitResult):
                     if submitted.pop(id(unit), None) is not unit:
                         # A late or duplicate result (a recomputed future, say): the
                         # unit's outcome was recorded once already and stands.

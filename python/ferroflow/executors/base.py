@@ -16,6 +16,10 @@ results. A new executor is a class with four methods::
 it can run at once (the engine keeps about twice that many in flight).
 
 Register it through the ``register_executors`` hook (see ``docs/writing-an-executor.md``).
+The engine checks the shapes it is given back (``slots()`` an int of at least 1,
+``wait()`` a list of ``(unit, UnitResult)`` pairs) and raises
+:class:`ferroflow.errors.PluginContractError` naming the executor when they are wrong;
+a ``shutdown()`` that raises is logged as a warning (``docs/plugin-contracts.md``).
 """
 
 from __future__ import annotations

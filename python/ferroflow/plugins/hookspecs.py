@@ -76,8 +76,13 @@ def register_executors(register: Callable[[str, Callable[..., Executor]], None])
 
     If the hook raises, nothing this plugin registered in this hook is kept and the
     plugin is reported as failed (``ferroflow plugins``) while the others still load.
-    A name already taken by an earlier plugin is refused (the first registration
-    wins, built-ins first) and reported as a warning on the later plugin.
+    Every registration is reachable as ``distribution:name``
+    (``"ferroflow-dask:dask"``). A bare name belongs to its only claimant; a built-in
+    keeps its bare name over a plugin's (which is warned); a bare name two
+    distributions claim belongs to neither, and using it is an error listing both
+    (``docs/plugin-contracts.md``). The object the factory builds is checked to be an
+    executor (``submit()`` and ``wait()``): :class:`ferroflow.errors.PluginContractError`
+    otherwise.
     """
 
 

@@ -18,7 +18,8 @@ only when the set of registered plugins changes.
 Environment variables:
 
 ``FERROFLOW_DISABLE_PLUGINS``
-    Comma-separated entry point names not to load (``dask,ray``), or ``all`` to load
+    Comma-separated entry point names not to load (``dask,ray``; ``distribution:name``
+    for one of two distributions sharing an entry point name), or ``all`` to load
     no third-party plugin at all. Built-in plugins are always registered.
 ``FERROFLOW_TRACE_PLUGINS``
     ``1`` to log each plugin load at INFO level (DEBUG otherwise). When the
@@ -44,7 +45,7 @@ from typing import Any
 import pluggy
 
 from ferroflow.errors import PluginError, one_line
-from ferroflow.plugins import hookspecs
+from ferroflow.plugins import contracts, hookspecs
 from ferroflow.plugins.hookspecs import PROJECT_NAME
 
 __all__ = [
@@ -145,6 +146,12 @@ class PluginRecord:
         """``'dask' (ferroflow-dask 0.2.0)``: the plugin's name and source, for messages."""
         return f"{self.name!r} ({self.source})"
 
+    def qualified(self, name: str) -> str:
+        """``"distribution:name"`` of a name this plugin registered (``"ferroflow:local"``
+        for a built-in; the bare name for a plugin registered at runtime)."""
+        distribution = PROJECT_NAME if self.source == BUILTIN_SOURCE else self.distribution
+        return f"{distribution}:{name}" if distribution else name
+
 
 @dataclasses.dataclass(frozen=True)
 class Registration:
@@ -161,6 +168,16 @@ class Registration:
     name: str
     factory: Callable[..., Any]
     plugin: str
+    #: The distribution of the plugin (``"ferroflow"`` for built-ins); None for a
+    #: plugin registered at runtime.
+    distribution: str | None = None
+    version: str | None = None
+
+    @property
+    def qualified(self) -> str:
+        """``"distribution:name"`` (``"ferroflow-dask:dask"``, ``"ferroflow:local"``);
+        the bare name for a plugin registered at runtime (it has no distribution)."""
+        return f"{self.distribution}:{self.name}" if self.distribution else self.name
 
 
 class _Registries:
@@ -168,6 +185,10 @@ class _Registries:
 
     def __init__(self) -> None:
         self.by_kind: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
+        # "distribution:name" -> registration, every registration
+        self.qualified: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
+        # bare name -> the registrations of several distributions claiming it (none built in)
+        self.ambiguous: dict[str, dict[str, list[Registration]]] = {kind: {} for kind in KINDS}
         # plugin name -> [(one-line error, traceback)], warnings, registrations
         self.errors: dict[str, list[tuple[str, str]]] = {}
         self.warnings: dict[str, list[str]] = {}
@@ -242,15 +263,19 @@ def list_plugins() -> list[PluginRecord]:
         return records
 
 
-def get_registry(kind: str) -> Mapping[str, Registration]:
+def get_registry(kind: str, *, qualified: bool = False) -> Mapping[str, Registration]:
     """Return name -> :class:`Registration` for one kind (``"executors"``, ...).
 
-    The mapping is a snapshot; it does not change when plugins are registered later.
+    By bare name: the names that resolve to one registration (a name several
+    distributions claim is absent). With ``qualified=True``: every registration, by
+    its ``"distribution:name"``. The mapping is a snapshot; it does not change when
+    plugins are registered later.
     """
     if kind not in KINDS:
         raise ValueError(f"Unknown registry kind {kind!r}; expected one of {', '.join(KINDS)}")
     with _lock:
-        return dict(_get_registries(_get_loaded()).by_kind[kind])
+        regs = _get_registries(_get_loaded())
+        return dict(regs.qualified[kind] if qualified else regs.by_kind[kind])
 
 
 def get_executor(name_or_instance: Any = None, /, **options: Any) -> Any:
@@ -372,18 +397,21 @@ def _load() -> _Loaded:
             version=version,
             entry_point=f"{ep.name} = {ep.value}",
         )
+        if ep.name in taken:
+            # Two distributions, one entry point name: both load; the later one (in
+            # the sorted order of _entry_points) is named "distribution:name".
+            other = next(r for r in records if r.name == ep.name)
+            record.name = f"{dist_name or 'unknown'}:{ep.name}"
+            record.warnings.append(f"entry point name {ep.name!r} is also used by plugin {other.describe()}; "
+                                   f"this plugin is named {record.name!r}")
         records.append(record)
-        if "all" in disabled or ep.name.casefold() in disabled:
+        taken.add(record.name)
+        if "all" in disabled or ep.name.casefold() in disabled or f"{dist_name}:{ep.name}".casefold() in disabled:
             record.status = "disabled"
             logger.log(level, "plugin %s disabled by %s", record.describe(), DISABLE_ENV)
             continue
-        if ep.name in taken:
-            record.status = "failed"
-            record.error = (f"PluginError: entry point name {ep.name!r} is already used by "
-                            f"another plugin; not loaded")
-            logger.warning("ferroflow plugin %s failed to load: %s", record.describe(), record.error)
-            continue
-        taken.add(ep.name)
+        if record.warnings:
+            logger.warning("ferroflow plugin %s: %s", record.describe(), record.warnings[-1])
         try:
             plugin = ep.load()
         except BaseException as exc:  # a plugin must not break loading
@@ -406,6 +434,10 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
             continue
         seen.add(key)
         result.append(ep)
+    # Sorted, so that what depends on the order (which of two distributions sharing
+    # an entry point name keeps it bare) is the same on every machine, whatever the
+    # order of the folders on sys.path.
+    result.sort(key=lambda ep: ((_dist_of(ep)[0] or "").casefold(), ep.name, ep.value))
     return result
 
 
@@ -483,20 +515,29 @@ def _hook_names() -> list[str]:
 
 
 def _get_registries(loaded: _Loaded) -> _Registries:
-    key = tuple((name, id(plugin)) for name, plugin in loaded.pm.list_name_plugin())
+    # (the plugin objects themselves, not their ids: the key holds them, so a plugin
+    # unregistered and freed cannot leave its id to a new one and stale registries)
+    key = tuple(loaded.pm.list_name_plugin())
     if loaded.registries is None or loaded.registries_key != key:
-        loaded.registries = _build_registries(loaded.pm)
+        loaded.registries = _build_registries(loaded.pm, loaded.records)
         loaded.registries_key = key
     return loaded.registries
 
 
-def _build_registries(pm: pluggy.PluginManager) -> _Registries:
+def _build_registries(pm: pluggy.PluginManager, records: list[PluginRecord]) -> _Registries:
+    """Call every registration hook and decide who owns each name (see
+    ``docs/plugin-contracts.md``): every registration is reachable as
+    ``distribution:name``; a bare name belongs to its only claimant, to the built-in
+    when one claims it (later claimants are warned), and to nobody when several
+    third-party distributions claim it (using it is an error listing them)."""
     regs = _Registries()
+    own_version = getattr(sys.modules.get("ferroflow"), "__version__", None)
+    origins = {r.name: ((PROJECT_NAME, own_version) if r.source == BUILTIN_SOURCE else (r.distribution, r.version))
+               for r in records}
     plugins = [(name, plugin) for name, plugin in pm.list_name_plugin() if plugin is not None]
     for kind, (hook_name, noun) in KINDS.items():
         caller = getattr(pm.hook, hook_name)
         impls = caller.get_hookimpls()
-        registry = regs.by_kind[kind]
         for plugin_name, plugin in plugins:  # registration order: built-ins first
             for impl in (i for i in impls if i.plugin is plugin):
                 if impl.hookwrapper or impl.wrapper:
@@ -506,18 +547,54 @@ def _build_registries(pm: pluggy.PluginManager) -> _Registries:
                 pending = _call_registration(impl, hook_name, noun, plugin_name, regs)
                 if pending is None:
                     continue
+                distribution, version = origins.get(plugin_name, (None, None))
                 for name, factory in pending:
-                    existing = registry.get(name)
-                    if existing is not None:
-                        by = ("this plugin already" if existing.plugin == plugin_name
-                              else f"plugin {existing.plugin!r}")
-                        message = f"{noun} {name!r} is already registered by {by}; kept the first"
-                        regs.warnings.setdefault(plugin_name, []).append(message)
-                        logger.warning("ferroflow plugin %r: %s", plugin_name, message)
-                        continue
-                    registry[name] = Registration(kind, name, factory, plugin_name)
-                    regs.registered.setdefault(plugin_name, {}).setdefault(kind, []).append(name)
+                    registration = Registration(kind, name, factory, plugin_name, distribution, version)
+                    _claim(regs, registration, noun)
     return regs
+
+
+def _claim(regs: _Registries, new: Registration, noun: str) -> None:
+    """Record ``new`` under its qualified name and decide who owns its bare name."""
+    kind, name, plugin_name = new.kind, new.name, new.plugin
+    same = regs.qualified[kind].get(new.qualified)
+    if same is None and new.distribution is None:  # (runtime: no name of its own)
+        same = regs.by_kind[kind].get(name)
+    if same is not None:
+        by = ("this plugin already" if same.plugin == plugin_name
+              else f"plugin {same.plugin!r}" + (" of the same distribution" if new.distribution else ""))
+        _warn(regs, plugin_name, f"{noun} {name!r} is already registered by {by}; kept the first")
+        return
+    regs.qualified[kind][new.qualified] = new
+    regs.registered.setdefault(plugin_name, {}).setdefault(kind, []).append(name)
+    claimants = regs.ambiguous[kind].get(name)
+    if claimants is not None:  # already claimed by several distributions
+        claimants.append(new)
+        _warn(regs, plugin_name, _ambiguous_warning(noun, name, claimants))
+        return
+    owner = regs.by_kind[kind].get(name)
+    if owner is None:
+        regs.by_kind[kind][name] = new
+    elif owner.distribution == PROJECT_NAME:  # built-ins register first
+        _warn(regs, plugin_name, (
+            f"{noun} {name!r} is also built in ({owner.qualified!r}), which keeps the bare name; "
+            f"this one is {new.qualified!r}"))
+    else:
+        del regs.by_kind[kind][name]
+        claimants = regs.ambiguous[kind][name] = [owner, new]
+        message = _ambiguous_warning(noun, name, claimants)
+        _warn(regs, owner.plugin, message)
+        _warn(regs, plugin_name, message)
+
+
+def _ambiguous_warning(noun: str, name: str, claimants: list[Registration]) -> str:
+    return (f"{noun} {name!r} is registered by several distributions "
+            f"({', '.join(repr(c.qualified) for c in claimants)}): use one of these names")
+
+
+def _warn(regs: _Registries, plugin_name: str, message: str) -> None:
+    regs.warnings.setdefault(plugin_name, []).append(message)
+    logger.warning("ferroflow plugin %r: %s", plugin_name, message)
 
 
 def _call_registration(impl: Any, hook_name: str, noun: str, plugin_name: str,
@@ -571,16 +648,20 @@ def create_registered(kind: str, name_or_instance: Any, options: dict[str, Any])
         with _lock:
             loaded = _get_loaded()
             regs = _get_registries(loaded)
-            registration = regs.by_kind[kind].get(name_or_instance)
+            registration = _resolve(kind, name_or_instance, regs)
             if registration is None:
                 raise PluginError(_unknown_message(kind, name_or_instance, loaded, regs))
         try:
-            return registration.factory(**options)
+            built = registration.factory(**options)
         except Exception as exc:
             shown = f" with options {options!r}" if options else ""
             raise PluginError(
                 f"Could not create {noun} {registration.name!r} (from plugin "
                 f"{registration.plugin!r}){shown}: {one_line(exc)}") from exc
+        origin = (registration.qualified, registration.distribution, registration.version)
+        contracts.tag_origin(built, *origin)
+        contracts.check_built(kind, built, registration.factory, origin)
+        return built
     if isinstance(name_or_instance, type):
         return name_or_instance(**options)
     if options:
@@ -590,11 +671,29 @@ def create_registered(kind: str, name_or_instance: Any, options: dict[str, Any])
     return name_or_instance
 
 
+def _resolve(kind: str, name: str, regs: _Registries) -> Registration | None:
+    """The registration ``name`` (bare or ``distribution:name``) stands for; None when
+    unknown. Raises :class:`PluginError` for a bare name several distributions claim."""
+    if ":" in name:
+        return regs.qualified[kind].get(name)
+    claimants = regs.ambiguous[kind].get(name)
+    if claimants:
+        noun = KINDS[kind][1]
+        listed = ", ".join(f"{c.qualified!r} ({c.distribution or 'plugin ' + repr(c.plugin)}"
+                           f"{' ' + c.version if c.version else ''})" for c in claimants)
+        raise PluginError(f"{noun.capitalize()} {name!r} is registered by several plugins: {listed}; "
+                          f"ferroflow does not pick one: name the one you mean "
+                          f"(e.g. {claimants[0].qualified!r})")
+    return regs.by_kind[kind].get(name)
+
+
 def _unknown_message(kind: str, name: str, loaded: _Loaded, regs: _Registries) -> str:
     noun = KINDS[kind][1]
-    available = sorted(regs.by_kind[kind])
+    claimed = regs.ambiguous[kind]
+    available = sorted(regs.by_kind[kind]) + sorted(c.qualified for cs in claimed.values() for c in cs)
     parts = [f"Unknown {noun} {name!r}."]
-    close = difflib.get_close_matches(name, available, n=1)
+    names = sorted(regs.qualified[kind]) if ":" in name else sorted(regs.by_kind[kind]) + sorted(claimed)
+    close = difflib.get_close_matches(name, names, n=1)
     if close:
         parts.append(f"Did you mean {close[0]!r}?")
     parts.append(f"Available {noun}s: {', '.join(available) if available else '(none)'}.")

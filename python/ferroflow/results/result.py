@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ferroflow.errors import one_line
+from ferroflow.plugins.contracts import check_dumped, check_read
 from ferroflow.results.errors import ResultError, ResultLocationError, SerializationError
 from ferroflow.results.serializers import Serializer, get_serializer
 from ferroflow.results.stores import ResultStore, _looks_like_url, _wrap, check_location, get_result_store
@@ -347,7 +348,7 @@ class Result:
             raise
         except Exception as exc:
             raise _wrap(self.store, exc, location, "read") from exc
-        return self._loads(data, location)
+        return self._loads(check_read(self.store, data), location)
 
     # -- many values ----------------------------------------------------------------
 
@@ -392,7 +393,7 @@ class Result:
                 blob.location = location
                 out[i] = blob
             else:
-                items.append((location, blob))
+                items.append((location, check_dumped(self.serializer, blob)))
                 positions.append(i)
         if items:
             try:
@@ -422,7 +423,7 @@ class Result:
                 out.append(blob)
                 continue
             try:
-                out.append(self._loads(blob, location))
+                out.append(self._loads(check_read(self.store, blob), location))
             except SerializationError as exc:
                 out.append(exc)
         return out
@@ -432,7 +433,7 @@ class Result:
     def _dumps(self, value: Any, location: str) -> bytes:
         name = getattr(self.serializer, "name", "") or type(self.serializer).__name__
         try:
-            return self.serializer.dumps(value)
+            data = self.serializer.dumps(value)
         except SerializationError as exc:
             exc.location = location
             raise
@@ -440,6 +441,7 @@ class Result:
             error = SerializationError.for_value(name, value, exc)
             error.location = location
             raise error from exc
+        return check_dumped(self.serializer, data)
 
     def _dumps_many(self, values: Sequence[Any]) -> list[bytes | SerializationError]:
         many = getattr(self.serializer, "dumps_many", None)

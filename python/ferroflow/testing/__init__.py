@@ -6,20 +6,35 @@ a clean plugin manager, captured notifier warnings); import the ones you need in
 
     from ferroflow.testing.fixtures import http_server, no_proxy, refused_url  # noqa: F401
 
-Conformance suites for plugin authors: ``ferroflow.testing.conformance`` (executors,
-:class:`ExecutorConformance`) and ``ferroflow.testing.launchers`` (launchers,
-:class:`LauncherConformance`); both are importable from here too.
+Conformance kits for plugin authors, one per hook kind, all importable from here too:
+``ferroflow.testing.conformance`` (executors, :class:`ExecutorConformance`),
+``ferroflow.testing.notifiers`` (:class:`NotifierConformance`),
+``ferroflow.testing.result_stores`` (:class:`ResultStoreConformance`),
+``ferroflow.testing.serializers`` (:class:`SerializerConformance`) and
+``ferroflow.testing.launchers`` (:class:`LauncherConformance`). Every test of every kit
+bounds its own time and records into a temporary ``FERROFLOW_HOME``
+(``ferroflow.testing.kit``).
 """
 
 from typing import Any
 
-__all__ = ["ExecutorConformance", "LauncherConformance", "executor_conformance", "launcher_conformance"]
+__all__ = [
+    "ExecutorConformance", "LauncherConformance", "NotifierConformance", "ResultStoreConformance",
+    "SerializerConformance", "executor_conformance", "launcher_conformance", "notifier_conformance",
+    "result_store_conformance", "serializer_conformance",
+]
 
 _SUITES = {
     "ExecutorConformance": "ferroflow.testing.conformance",
     "executor_conformance": "ferroflow.testing.conformance",
     "LauncherConformance": "ferroflow.testing.launchers",
     "launcher_conformance": "ferroflow.testing.launchers",
+    "NotifierConformance": "ferroflow.testing.notifiers",
+    "notifier_conformance": "ferroflow.testing.notifiers",
+    "ResultStoreConformance": "ferroflow.testing.result_stores",
+    "result_store_conformance": "ferroflow.testing.result_stores",
+    "SerializerConformance": "ferroflow.testing.serializers",
+    "serializer_conformance": "ferroflow.testing.serializers",
 }
 
 

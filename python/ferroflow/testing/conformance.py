@@ -26,6 +26,10 @@ a 20,000-child map, ``start``/``shutdown`` called once even after an error, and 
 executor error or Ctrl-C ending the run (``Failed`` / ``Cancelled``) without hanging
 on task runs still in flight.
 
+Every test bounds its own time (no pytest-timeout needed) and records runs into a
+temporary ``FERROFLOW_HOME``, never the user's ``~/.ferroflow/runs.db``: see
+:mod:`ferroflow.testing.kit`.
+
 Tasks here only use what crosses a process boundary: they are module-level, their
 arguments and results pickle, and they record side effects in files (a task may run
 in another process), so the suite fits executors that run task runs anywhere.
@@ -41,6 +45,7 @@ from typing import Any
 
 from ferroflow import Flow, Parameter, context, get_logger, signals, states, task, unmapped
 from ferroflow.executors.base import Executor
+from ferroflow.testing.kit import ConformanceKit, time_limit
 
 __all__ = ["ExecutorConformance", "executor_conformance", "Spy"]
 
@@ -221,9 +226,15 @@ class Spy(Executor):
 # ----- the suite ---------------------------------------------------------------------------
 
 
-class ExecutorConformance:
+class ExecutorConformance(ConformanceKit):
     """Tests every executor must pass; see the module docstring. Set
-    ``executor_factory`` in a subclass named ``Test...``."""
+    ``executor_factory`` in a subclass named ``Test...``.
+
+    Each test has a time limit of its own (:attr:`default_time_limit`, 120 s; the large map
+    300 s; an executor error or Ctrl-C with task runs in flight 30 s, half the time
+    those task runs would sleep, so a ``shutdown()`` that waits for them fails) and
+    runs with a private ``FERROFLOW_HOME`` (:class:`ferroflow.testing.kit.ConformanceKit`).
+    """
 
     #: Called with no arguments: returns a new executor. Required.
     executor_factory: Callable[[], Executor] | None = None
@@ -281,6 +292,7 @@ class ExecutorConformance:
         state = self.run(flow)
         assert state.result[m].result == [10 * i for i in range(n)]
 
+    @time_limit(300)
     def test_large_map(self):
         with Flow("large") as flow:
             m = inc.map(list(range(LARGE_MAP)))
@@ -440,6 +452,7 @@ class ExecutorConformance:
             assert state.is_successful() is successful
             assert spy.calls["start"] == 1 and spy.calls["shutdown"] == 1, spy.calls
 
+    @time_limit(NEVER / 2)
     def test_an_executor_error_fails_the_run_without_hanging(self):
         spy = Spy(self.make_executor(), fail_at=2)
         state = self.run(self._in_flight_flow(), executor=spy)
@@ -447,6 +460,7 @@ class ExecutorConformance:
         assert state.message is not None and "injected executor failure" in state.message
         assert spy.calls["shutdown"] == 1, spy.calls
 
+    @time_limit(NEVER / 2)
     def test_ctrl_c_cancels_the_run_without_hanging(self):
         spy = Spy(self.make_executor(), fail_at=2, error=KeyboardInterrupt())
         state = self.run(self._in_flight_flow(), executor=spy)

@@ -58,6 +58,7 @@ from ferroflow.launchers.base import (
     Launcher,
     LaunchSpec,
 )
+from ferroflow.testing.kit import ConformanceKit
 
 __all__ = ["FLOW_FILE", "LauncherConformance", "launcher_conformance"]
 
@@ -124,9 +125,13 @@ with Flow("conformance-lingers") as lingers:
 TIMEOUT = 120.0
 
 
-class LauncherConformance:
+class LauncherConformance(ConformanceKit):
     """Tests every launcher must pass; see the module docstring. Set
-    ``launcher_factory`` in a subclass named ``Test...``."""
+    ``launcher_factory`` in a subclass named ``Test...``. Each test has a time limit
+    of its own (:mod:`ferroflow.testing.kit`, 120 s), on the main thread (a launcher
+    may fork)."""
+
+    bound_on_main_thread = True
 
     #: Called with no arguments: returns a new launcher. Required.
     launcher_factory: Callable[[], Launcher] | None = None
