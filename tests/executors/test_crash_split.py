@@ -55,7 +55,7 @@ def test_one_poison_run_fails_alone_after_log2_losses(n, where):
     assert [j for j in range(n) if result.codes[j] != SUCCESS] == [x]
     assert result.values[x] == "lost"
     assert all(result.values[j] == j * 10 for j in range(n) if j != x)
-    assert losses <= 1 + (n - 1).bit_length()
+    assert losses <= 2 + (n - 1).bit_length()  # its halvings, and once more alone
 
 
 def test_two_poison_runs_are_both_isolated():
@@ -74,7 +74,7 @@ def test_splitting_stops_when_every_run_kills_its_worker(depth_first):
     assert back is unit and all(code == FAILED for code in result.codes)
     # Full bisection would lose 2n - 1 = 2047 pieces. Splitting stops at the budget
     # (21 here); the halves already made are still lost once each: each split made two.
-    assert lost_budget(n) == 21 and lost_budget(n) < losses <= 2 * lost_budget(n) + 1
+    assert lost_budget(n) == 23 and lost_budget(n) < losses <= 2 * lost_budget(n) + 1
 
 
 def test_a_unit_of_one_is_not_split_and_units_not_split_pass_through():
@@ -83,6 +83,21 @@ def test_a_unit_of_one_is_not_split_and_units_not_split_pass_through():
     assert splitter.split(one, lost(one)) == []
     result = lost(one)
     assert splitter.settle(one, result) == (one, result)
+
+
+def test_a_run_lost_beside_the_poison_runs_once_more_alone_and_completes():
+    # A dying worker takes every piece it holds: a half of one innocent task run lost
+    # with the poison is run again alone before it could be taken for the culprit.
+    unit = unit_of(2)
+    splitter = CrashSplitter()
+    left, right = splitter.split(unit, lost(unit))
+    (left_again,) = splitter.split(left, lost(left))  # lost beside the poison
+    (right_again,) = splitter.split(right, lost(right))
+    assert (left_again.columns, right_again.columns) == (([0],), ([1],))
+    assert splitter.split(right_again, lost(right_again)) == []  # lost alone twice: the poison
+    assert splitter.settle(right_again, lost(right_again)) is None
+    back, result = splitter.settle(left_again, UnitResult(bytearray([SUCCESS]), [0]))
+    assert back is unit and list(result.codes) == [SUCCESS, FAILED] and result.values == [0, "lost"]
 
 
 def test_halves_keep_map_indices_inputs_and_attempts():

@@ -22,11 +22,13 @@ CLUSTER = {"n_workers": 2, "threads_per_worker": 2, "processes": True, "host": "
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """A LocalCluster shared by the tests of one module (started once: about 0.5 s)."""
+def cluster(request):
+    """A LocalCluster shared by the tests of one module (started once: about 0.5 s); a
+    module may set ``THREADS_PER_WORKER`` to have more threads."""
     from distributed import LocalCluster
 
-    with LocalCluster(**CLUSTER) as local:
+    threads = getattr(request.module, "THREADS_PER_WORKER", CLUSTER["threads_per_worker"])
+    with LocalCluster(**{**CLUSTER, "threads_per_worker": threads}) as local:
         yield local
 
 

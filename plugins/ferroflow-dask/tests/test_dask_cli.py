@@ -42,7 +42,8 @@ def test_ferroflow_plugins_lists_it():
     out = _ferroflow("plugins")
     assert out.returncode == 0, out.stderr
     [line] = [line for line in out.stdout.splitlines() if line.startswith("dask ")]
-    assert line.split() == ["dask", "ferroflow-dask", version("ferroflow-dask"), "ok", "executors:", "ferroflow-dask:dask"]
+    assert line.split() == ["dask", "ferroflow-dask", version("ferroflow-dask"), "ok", "executors:",
+                            "ferroflow-dask:dask"]
 
 
 @pytest.fixture

@@ -10,6 +10,12 @@ from ferroflow_dask import DaskExecutor
 
 _SCHEDULER: dict = {}
 
+#: Dask cannot stop a task already running in a worker thread, so the suite's timeout,
+#: executor-error and Ctrl-C tests leave task runs sleeping there for a minute (five in
+#: all): on four threads, the Ctrl-C test's first task waited for one of them to end,
+#: past the test's 30 s limit. Twelve threads leave room.
+THREADS_PER_WORKER = 6
+
 
 @pytest.fixture(autouse=True)
 def _scheduler(address):
@@ -19,7 +25,4 @@ def _scheduler(address):
 
 
 class TestDaskExecutorConformance(ExecutorConformance):
-    # Note: the suite's Ctrl-C and executor-error tests leave 60 s naps running in
-    # worker threads (Dask cannot stop a running thread); they are the suite's last two
-    # tests, and the module's cluster has four threads, so nothing waits on them.
     executor_factory = staticmethod(lambda: DaskExecutor(address=_SCHEDULER["address"]))

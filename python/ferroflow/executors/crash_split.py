@@ -1,9 +1,12 @@
 """Finding the task run that kills its workers, for executors that cannot see inside a
 unit (Dask, Ray): a unit lost as a whole is split in two halves that run again, a lost
 half is split again, and so on, until the culprit is a unit of one task run that fails
-alone while the rest of the unit completes.
+alone while the rest of the unit completes. A piece of one task run lost once runs
+once more alone before it is taken as the culprit: a worker that dies takes with it
+every piece it held, the culprit's innocent neighbours too (seen on Dask, whose workers
+may hold more than one task).
 
-One *poison* task run in a unit of ``n`` costs ``1 + ceil(log2(n))`` lost units (each
+One *poison* task run in a unit of ``n`` costs ``2 + ceil(log2(n))`` lost units (each
 costing what the executor spends before giving up on a unit: Dask's
 ``allowed-failures + 1`` worker deaths, Ray's ``max_retries + 1``) instead of the whole
 unit. Splitting stops after :func:`lost_budget` losses per unit, enough to isolate two
@@ -45,8 +48,8 @@ log = logging.getLogger("ferroflow.executors")
 
 def lost_budget(size: int) -> int:
     """Lost pieces a unit of ``size`` task runs may have before splitting stops: enough
-    to isolate two poison task runs."""
-    return 1 + 2 * math.ceil(math.log2(size)) if size > 1 else 1
+    to isolate two poison task runs (each: its halvings, and its run alone once more)."""
+    return 1 + 2 * (math.ceil(math.log2(size)) + 1) if size > 1 else 1
 
 
 def groups_by_task(unit: Any, key: Callable[[Any], Any]) -> list | None:
@@ -69,6 +72,7 @@ class _Split:
     result: UnitResult  # its result, filled in by its halves
     pending: int  # halves not back yet
     root: _Root
+    again: bool = False  # a piece of one task run, lost once, run once more alone
 
 
 @dataclass
@@ -94,6 +98,11 @@ class CrashSplitter:
         engine, ``(unit it gave, whole result)``, once all of it is back."""
         if lost:
             halves = self.split(unit, result)
+            if halves and unit.size == 1:
+                log.warning("a task run of task %r was lost with its workers: running it once more alone, to "
+                            "tell the task run that kills them from one lost beside it", unit.label)
+                submit(halves[0])
+                return
             if halves:
                 log.warning("the workers running a work unit of task %r (%d task runs) kept dying: running it "
                             "again in two halves, to find the task run that kills them", unit.label, unit.size)
@@ -105,13 +114,20 @@ class CrashSplitter:
             out.append(done)
 
     def split(self, unit: WorkUnit, lost: UnitResult) -> list:
-        """Two halves of ``unit`` to run instead (their results go to :meth:`settle`),
-        or ``[]``: ``unit`` has one task run, or its unit lost too many pieces already;
-        then settle ``lost`` as its result."""
+        """Two halves of ``unit`` to run instead (their results go to :meth:`settle`);
+        for a piece of one task run (a half) lost for the first time, itself once more;
+        or ``[]``: ``unit`` is a unit of one the engine gave, or a piece of one lost
+        alone twice, or its unit lost too many pieces already; then settle ``lost`` as
+        its result."""
         root = self._root(unit)
         root.lost += 1
-        if unit.size < 2 or root.lost > lost_budget(root.size):
+        if root.lost > lost_budget(root.size):
             return []
+        if unit.size < 2:
+            piece = self._pieces.get(id(unit))
+            if piece is None or piece[1].again:
+                return []
+            return self._parts(unit, lost, [range(1)], root, again=True)
         self.stats["split"] += 1
         middle = unit.size // 2
         return self._parts(unit, lost, [range(middle), range(middle, unit.size)], root)
@@ -128,10 +144,10 @@ class CrashSplitter:
         piece = self._pieces.get(id(unit))
         return piece[1].root if piece is not None else self._roots.get(id(unit)) or _Root(unit.size)
 
-    def _parts(self, unit: WorkUnit, result: UnitResult, groups: list, root: _Root) -> list:
+    def _parts(self, unit: WorkUnit, result: UnitResult, groups: list, root: _Root, again: bool = False) -> list:
         if id(unit) not in self._pieces:
             self._roots[id(unit)] = root
-        node = _Split(unit, result, len(groups), root)
+        node = _Split(unit, result, len(groups), root, again)
         parts = []
         for positions in groups:
             part = unit.subset(positions)
