@@ -78,6 +78,8 @@ def test_plugins_json(install, capsys):
     data = {d["name"]: d for d in json.loads(capsys.readouterr().out)}
     assert data["good"]["status"] == "ok"
     assert data["good"]["registrations"] == {"executors": ["good"], "serializers": ["goodser"]}
+    assert data["good"]["qualified"] == {"executors": [f"{data['good']['distribution']}:good"],
+                                         "serializers": [f"{data['good']['distribution']}:goodser"]}
     assert data["broken"]["status"] == "failed"
     assert data["broken"]["error"].startswith("ModuleNotFoundError")
     assert data["broken"]["distribution"] == "ferroflow-testbroken"
@@ -87,6 +89,9 @@ def test_plugins_lists_the_builtins(capsys):
     assert cli.main(["plugins"]) == 0
     rows = table_rows(capsys.readouterr().out)
     assert rows["ferroflow.executors.local"][1] == "built-in"
+    assert cli.main(["plugins", "--json"]) == 0
+    data = {d["name"]: d for d in json.loads(capsys.readouterr().out)}
+    assert data["ferroflow.executors.local"]["qualified"] == {"executors": ["ferroflow:local"]}
 
 
 def test_plugins_in_a_subprocess_with_a_broken_plugin(install, tmp_path):

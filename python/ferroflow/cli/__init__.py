@@ -369,7 +369,10 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     if args.json:
         import dataclasses
 
-        print(json.dumps([dataclasses.asdict(r) for r in records], indent=2))
+        # "qualified": each name as `distribution:name`, the form that is never ambiguous
+        print(json.dumps([{**dataclasses.asdict(r), "qualified": {
+            kind: [r.qualified(n) for n in names] for kind, names in r.registrations.items()}}
+            for r in records], indent=2))
     else:
         print(_plugins_table(records, verbose=args.verbose), end="")
     failed = any(r.status == "failed" for r in records)
