@@ -24,6 +24,7 @@ else:  # Python 3.10: tomli, a dependency of ferroflow there
 import ferroflow
 from ferroflow import starter
 from ferroflow.cli import get_version, main
+from ferroflow.plugins import hookimpl, registered_plugin
 from ferroflow.starter import KINDS, StarterError, package_files, write_package
 
 #: The directory holding the ``ferroflow`` package these tests import.
@@ -85,12 +86,27 @@ def test_names_of_built_in_plugins_of_the_kind_are_refused(kind, name, tmp_path,
     assert _written(tmp_path) == []
 
 
+def test_a_name_another_distribution_registers_is_refused(tmp_path, monkeypatch, capsys):
+    class Other:
+        @hookimpl
+        def register_notifiers(self, register):
+            register("taken-here", object)
+
+    monkeypatch.chdir(tmp_path)
+    with registered_plugin(Other(), name="other"):
+        assert main(["plugin", "new", "notifier", "taken-here"]) == 2
+        assert "would make the name ambiguous" in capsys.readouterr().err
+        assert main(["plugin", "new", "serializer", "taken-here"]) == 0  # another kind: free
+    assert _written(tmp_path) != []
+
+
 def test_a_name_installed_already_is_refused(tmp_path, monkeypatch, capsys):
     installed = next(d.metadata["Name"] for d in importlib.metadata.distributions()
                      if (d.metadata["Name"] or "").startswith("ferroflow-"))
     monkeypatch.chdir(tmp_path)
-    assert main(["plugin", "new", "notifier", installed.removeprefix("ferroflow-")]) == 2
-    assert "already installed" in capsys.readouterr().err
+    # (as a serializer: none of ferroflow's plugins registers one, so it is the distribution that is refused)
+    assert main(["plugin", "new", "serializer", installed.removeprefix("ferroflow-")]) == 2
+    assert "is already installed here" in capsys.readouterr().err
     assert _written(tmp_path) == []
 
 
@@ -223,7 +239,7 @@ def test_the_package_files(kind):
     plugin = files[f"src/{module}/__init__.py"]
     assert f"@hookimpl\ndef {KINDS[kind].hook}(register):" in plugin and 'register("my-thing", ' in plugin
     assert KINDS[kind].kit_class in files["tests/test_conformance.py"]
-    assert "pip install -e .[test]" in files["README.md"]
+    assert "python -m pip install -e '.[test]'" in files["README.md"]
 
 
 def test_the_command_prints_the_files_and_next_steps(tmp_path, monkeypatch, capsys):
@@ -284,7 +300,7 @@ def test_each_kind_installs_and_passes_its_own_tests(kind, tmp_path, run_ferrofl
 
     report = tmp_path / "report.xml"
     tested = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA",
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", f"--basetemp={tmp_path / 'basetemp'}",
          f"--junitxml={report}"],
         cwd=package, env=_clean_env(tmp_path, [str(site), str(PACKAGE_ROOT)]),
         capture_output=True, text=True, timeout=240)

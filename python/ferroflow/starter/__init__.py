@@ -83,9 +83,10 @@ def check_name(name: str, kind: str | None = None) -> str:
     Raises:
         StarterError: ``name`` is not lowercase ASCII letters, digits and single dashes
             starting with a letter, is longer than :data:`MAX_NAME`, starts with
-            ``ferroflow``, is a Python keyword, or (with ``kind``) is the name of one of
-            ferroflow's built-in plugins of that kind (which would keep the bare name),
-            or ``ferroflow-NAME`` is a distribution installed already.
+            ``ferroflow``, is a Python keyword, or (with ``kind``) is the name of a
+            plugin of that kind already installed (built in, which would keep the bare
+            name, or from another distribution, which would make it ambiguous), or
+            ``ferroflow-NAME`` is a distribution installed already.
     """
     shown = ascii(name)  # escapes show what a terminal would hide (look-alikes, controls)
     if not isinstance(name, str) or not name:
@@ -105,9 +106,14 @@ def check_name(name: str, kind: str | None = None) -> str:
         from ferroflow.plugins import get_registry
         from ferroflow.plugins.hookspecs import PROJECT_NAME
 
-        if f"{PROJECT_NAME}:{name}" in get_registry(KINDS[kind].registry, qualified=True):
+        owners = sorted(qualified.rpartition(":")[0] for qualified in get_registry(KINDS[kind].registry, qualified=True)
+                        if qualified.rpartition(":")[2] == name)
+        if PROJECT_NAME in owners:
             raise StarterError(f"{name!r} is the name of ferroflow's built-in {kind}; a plugin would only be "
                                f"reachable as ferroflow-{name}:{name}. Pick another name")
+        if owners:
+            raise StarterError(f"{name!r} is the name of a {kind} of {', '.join(owners)}, installed here; "
+                               f"a second one would make the name ambiguous. Pick another name")
         try:
             installed = importlib.metadata.version(f"ferroflow-{name}")
         except importlib.metadata.PackageNotFoundError:
