@@ -180,7 +180,8 @@ def write_package(files: dict[str, str], directory: str | os.PathLike[str], *, f
     """Write ``files`` (relative path -> text) into ``directory``; return its resolved path.
 
     A directory that does not exist is made whole in a temporary sibling and renamed
-    into place, so that an interrupted command leaves no half package. An existing
+    into place, so that an interrupted command leaves no half package (a process
+    killed meanwhile leaves at most that hidden sibling, ``.NAME.<hex>.tmp``). An existing
     empty directory is filled; a non-empty one only with ``force``, which replaces the
     starter's own files (each atomically) and leaves every other file alone.
 
