@@ -20,6 +20,16 @@ env -i PATH="$work/venv/bin:/usr/bin:/bin" HOME="$work" \
     "$work/venv/bin/ferroflow" run etl.py --param n=1000 --no-progress
 env -i PATH="$work/venv/bin:/usr/bin:/bin" HOME="$work" \
     "$work/venv/bin/python" -c "import ferroflow, sys; assert 'site-packages' in ferroflow.__file__, ferroflow.__file__; print('wheel OK:', ferroflow.__file__)"
+# The plugin starter kit from the wheel: its templates are package data inside it
+# (named *.tmpl, none of them a .gitignore, which maturin would obey).
+env -i PATH="$work/venv/bin:/usr/bin:/bin" HOME="$work" "$work/venv/bin/ferroflow" plugin new notifier probe
+for f in pyproject.toml README.md .gitignore src/ferroflow_probe/__init__.py tests/conftest.py tests/test_conformance.py; do
+    test -s "$work/ferroflow-probe/$f" || { echo "ferroflow plugin new: $f is missing" >&2; exit 1; }
+done
+"$work/venv/bin/python" -m py_compile "$work/ferroflow-probe/src/ferroflow_probe/__init__.py" \
+    "$work/ferroflow-probe/tests/test_conformance.py"
+grep -q '^probe = "ferroflow_probe"$' "$work/ferroflow-probe/pyproject.toml"
+echo "wheel plugin new OK"
 # The web UI from the wheel: its templates and static files are inside it (no CDN, no
 # source tree): the server answers the dashboard and the stylesheet.
 port=$("$work/venv/bin/python" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")

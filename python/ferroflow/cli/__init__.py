@@ -4,6 +4,8 @@
 
     ferroflow --version
     ferroflow plugins [--strict] [--json] [--verbose]
+    ferroflow plugin new executor|notifier|result-store|serializer NAME [DIR] [--force]
+                                                (see ``cli.plugin_new``)
     ferroflow run FILE.py[:FLOW_NAME] [--param KEY=VALUE ...] [--executor NAME]
                   [--executor-option KEY=VALUE ...] [--no-progress] [--traceback]
                   [--resume RUN_ID [--approve TASK ... | --approve-all]] [--no-record]
@@ -185,12 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
     from ferroflow.cli.cancel import add_parsers as add_cancel_parsers
     from ferroflow.cli.concurrency import add_parsers as add_limit_parsers
     from ferroflow.cli.deployments import add_parsers as add_deployment_parsers
+    from ferroflow.cli.plugin_new import add_parsers as add_plugin_new_parsers
     from ferroflow.cli.runs import add_parsers as add_run_store_parsers
     from ferroflow.cli.scheduler import add_parsers as add_scheduler_parsers
     from ferroflow.cli.secrets import add_parsers as add_secret_parsers
     from ferroflow.cli.server import add_parsers as add_server_parsers
     from ferroflow.cli.worker import add_parsers as add_worker_parsers
 
+    add_plugin_new_parsers(sub)  # plugin new
     add_run_store_parsers(sub)  # runs, runs show, logs
     add_server_parsers(sub)  # server start, migrate, create-key, keys, revoke-key, push-spool
     add_secret_parsers(sub)  # secret key, set, ls, rm, rotate

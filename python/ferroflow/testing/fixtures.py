@@ -204,15 +204,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def require_installed(distribution: str, package: str) -> None:
+def require_installed(distribution: str, package: str, install: str | None = None) -> None:
     """Raise ImportError naming the install command unless ``distribution`` is
     installed and ``package`` imports (a plugin's entry point is part of what its tests
-    test, so they fail rather than skip)."""
+    test, so they fail rather than skip). ``install`` is the command the message
+    suggests (default: the editable install of ``plugins/<distribution>`` from the
+    ferroflow repository root, for the plugins kept there)."""
     try:
         importlib.metadata.distribution(distribution)
         importlib.import_module(package)
     except ImportError as exc:  # PackageNotFoundError is an ImportError
-        raise ImportError(
-            f"{distribution} is not installed in this environment ({exc}); install it with "
-            f"`python -m pip install -e plugins/{distribution}` from the ferroflow repository root"
-        ) from None
+        how = (f"`{install}`" if install else
+               f"`python -m pip install -e plugins/{distribution}` from the ferroflow repository root")
+        raise ImportError(f"{distribution} is not installed in this environment ({exc}); "
+                          f"install it with {how}") from None
