@@ -199,7 +199,11 @@ class ProgressDisplay:
         was written meanwhile. Safe to call more than once."""
         live, self._live = self._live, None
         if live is not None:
+            from rich.text import Text
+
             try:
+                # Live.stop() draws once more before erasing: drawing nothing is cheaper.
+                live.update(Text(""))
                 live.stop()
             except (OSError, ValueError):  # closed terminal: progress is not worth a crash
                 pass
