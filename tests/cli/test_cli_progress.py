@@ -13,6 +13,7 @@ from ferroflow.cli.progress import (
     render_summary,
 )
 from ferroflow.states import Cancelled, Failed, Mapped, Skipped, Success, TriggerFailed
+from tests.support.terminal import screen, strip_styles
 
 
 class Clock:
@@ -49,6 +50,7 @@ def make(mode, **kwargs):
     clock = Clock()
     stream = TTYStream() if mode == "tty" else io.StringIO()
     summary = io.StringIO()
+    kwargs.setdefault("render_share", None)  # (the fake clock does not move while drawing anyway)
     display = ProgressDisplay(stream, summary, mode=mode, clock=clock, size=(100, 30), **kwargs)
     return display, stream, summary, clock
 
@@ -81,17 +83,28 @@ def test_tty_table_rendering():
     ]
 
 
-def test_tty_redraws_in_place():
+def test_tty_draws_with_rich_what_render_table_says():
     display, stream, _, clock = make("tty")
     display.start("etl", ["extract", "transform", "load"])
     first = stream.getvalue()
-    assert "\x1b[" not in first  # nothing to erase yet
-    assert first.count("\n") == 5  # header, column titles, three tasks
+    assert screen(first) == display.render_table()  # header, column titles, three tasks
+    assert "\x1b[1mtask" in first  # the column titles in bold
     clock.now += 1.0
     display.update(SNAPSHOT_1)
     second = stream.getvalue()[len(first):]
-    assert second.startswith("\x1b[5A\r\x1b[J")  # up over the previous table, clear
-    assert "transform  1,000" in second
+    assert second.startswith("\r\x1b[2K" + "\x1b[1A\x1b[2K" * 4)  # up over the previous table, erased
+    assert screen(stream.getvalue()) == display.render_table()  # drawn again in place
+    assert screen(stream.getvalue())[3] == "transform  1,000    96      900        4       96"
+
+
+def test_tty_never_reads_markup_in_task_names():
+    display, stream, _, clock = make("tty")
+    display.start("[bold red]x[/]", ["[red]t[/red]"])
+    clock.now += 1.0
+    display.update([("[red]t[/red]", {"Success": 1})])
+    shown = screen(stream.getvalue())
+    assert shown[0].startswith("flow '[bold red]x[/]'")
+    assert shown[2].startswith("[red]t[/red]")
 
 
 def test_tty_updates_are_throttled():
@@ -107,10 +120,50 @@ def test_tty_updates_are_throttled():
     assert len(stream.getvalue()) > size
 
 
+def test_tty_draws_an_unchanged_snapshot_once_a_second():
+    display, stream, _, clock = make("tty")
+    display.start("etl", ["extract", "transform", "load"])
+    clock.now += 0.1
+    display.update(SNAPSHOT_1)
+    size = len(stream.getvalue())
+    for _ in range(9):  # the same counts for 0.9 s: only the clock would move
+        clock.now += 0.1
+        display.update(list(SNAPSHOT_1))
+    assert len(stream.getvalue()) == size
+    clock.now += 0.1
+    display.update(list(SNAPSHOT_1))
+    assert len(stream.getvalue()) > size
+    assert screen(stream.getvalue())[0].startswith("flow 'etl'  elapsed 1.10s")
+    size = len(stream.getvalue())
+    clock.now += 0.1
+    display.update(SNAPSHOT_2)  # new counts: drawn at once
+    assert len(stream.getvalue()) > size
+
+
+def test_tty_draws_less_often_when_drawing_is_slow():
+    class SlowTerminal(TTYStream):  # each write takes 10 ms of the display's clock
+        def write(self, text):
+            clock.now += 0.01
+            return super().write(text)
+
+    clock = Clock()
+    stream = SlowTerminal()
+    display = ProgressDisplay(stream, io.StringIO(), mode="tty", clock=clock, size=(100, 30), render_share=0.02)
+    display.start("etl", ["extract", "transform", "load"])
+    draws = 0
+    for i in range(100):  # ten seconds of snapshots, each a new one
+        size = len(stream.getvalue())
+        clock.now += 0.1
+        display.update([("extract", {"Success": 1}), ("transform", {"Success": i}), ("load", {})])
+        draws += len(stream.getvalue()) > size
+    # A draw takes >= 10 ms, so the next waits >= 0.5 s: at most about 2 a second, not 10.
+    assert 5 <= draws <= 21
+
+
 def test_tty_table_fits_a_small_terminal():
     clock = Clock()
     stream = TTYStream()
-    display = ProgressDisplay(stream, io.StringIO(), mode="tty", clock=clock, size=(40, 10))
+    display = ProgressDisplay(stream, io.StringIO(), mode="tty", clock=clock, size=(40, 10), render_share=None)
     names = [f"task_{i}" for i in range(50)]
     display.start("big", names)
     snapshot = [(name, {"Success": 1}) for name in names]
@@ -125,6 +178,9 @@ def test_tty_table_fits_a_small_terminal():
     assert "task_30" in shown and "task_40" in shown  # running and failed rows kept
     assert shown == sorted(shown, key=lambda n: int(n.split("_")[1]))  # topological order
     assert lines[-1].startswith("... ") and "more tasks" in lines[-1]
+    shown = screen(stream.getvalue())  # what rich drew: as many lines, none wider
+    assert len(shown) == len(lines) and all(len(line) <= 40 for line in shown)
+    assert [line.split()[0] for line in shown[2:-1]] == [line.split()[0] for line in lines[2:-1]]
 
 
 def test_tty_finish_erases_the_table_and_prints_the_summary():
@@ -132,10 +188,45 @@ def test_tty_finish_erases_the_table_and_prints_the_summary():
     display.start("etl", ["extract", "transform", "load"])
     clock.now += 1
     display.update(SNAPSHOT_2)
-    before = len(stream.getvalue())
+    assert len(screen(stream.getvalue())) == 5
     display.finish(Failed("Some reference tasks failed.", {}))
-    assert stream.getvalue()[before:] == "\x1b[5A\r\x1b[J"
+    assert screen(stream.getvalue()) == []  # erased
     assert summary.getvalue().startswith("Flow 'etl': Failed - Some reference tasks failed.\n")
+    assert "\x1b" not in summary.getvalue()  # the summary's stream is no terminal: plain text
+
+
+def test_summary_on_a_terminal_is_the_plain_one_in_colour(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough for every cell
+    terminal = TTYStream()
+    display = ProgressDisplay(io.StringIO(), terminal, mode="lines", clock=Clock())
+    display.start("etl", [])
+    display.finish(failing_run())
+    text = terminal.getvalue()
+    assert "\x1b[1;31mFailed" in text  # a failed state in bold red
+    assert [line.rstrip() for line in strip_styles(text).splitlines()] == \
+        render_summary("etl", failing_run(), elapsed=0.0).splitlines()
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = TTYStream()
+    display = ProgressDisplay(io.StringIO(), plain, mode="lines", clock=Clock())
+    display.start("etl", [])
+    display.finish(failing_run())
+    assert "\x1b" not in plain.getvalue()
+
+
+def test_summary_on_a_narrow_terminal_cuts_the_details_first(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "40")
+    terminal = TTYStream()
+    display = ProgressDisplay(io.StringIO(), terminal, mode="lines", clock=Clock())
+    display.start("etl", [])
+    display.finish(failing_run())
+    lines = strip_styles(terminal.getvalue()).splitlines()
+    table = lines[lines.index("") + 1:]
+    assert all(len(line.rstrip()) <= 40 for line in table)
+    assert table[3].startswith("load       TriggerFailed  Trigger")  # name and state whole
 
 
 def test_lines_mode_prints_at_most_every_two_seconds():

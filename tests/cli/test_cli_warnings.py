@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ import pytest
 import ferroflow.cli
 from ferroflow.runtime.checkpoints import UNREAD_LISTED
 from ferroflow.runtime.logs import RunLogHandler
+from tests.support.terminal import screen as shown
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -245,19 +245,6 @@ def test_concurrent_runs_show_an_unhandled_record_once_and_a_configured_one_neve
     assert mine.stream.getvalue() == "left to the user's handler\n"
 
 
-def _screen(text: str) -> list:
-    """The lines a terminal shows after ``text``, for the progress display's only
-    escape sequence: cursor up N lines, then clear to the end of the screen."""
-    lines: list = []
-    for part in re.split(r"(\x1b\[\d+A\r\x1b\[J)", text):
-        erase = re.fullmatch(r"\x1b\[(\d+)A\r\x1b\[J", part)
-        if erase:
-            del lines[len(lines) - int(erase.group(1)):]
-        else:
-            lines.extend(part.splitlines())
-    return lines
-
-
 def test_a_warning_stays_on_the_terminal_above_the_live_table(monkeypatch):
     """On a terminal the live table is redrawn in place; a warning written in between
     must not be erased by the next redraw: the table is erased first, drawn again
@@ -267,7 +254,8 @@ def test_a_warning_stays_on_the_terminal_above_the_live_table(monkeypatch):
 
     now = [0.0]
     terminal = io.StringIO()
-    display = ProgressDisplay(terminal, io.StringIO(), mode="tty", clock=lambda: now[0], size=(100, 30))
+    display = ProgressDisplay(terminal, io.StringIO(), mode="tty", clock=lambda: now[0], size=(100, 30),
+                              render_share=None)
     console = ConsoleLog(display, stream=terminal)
     display.start("etl", ["extract", "load"])
     display.update([("extract", {"Running": 1}), ("load", {})])
@@ -277,6 +265,6 @@ def test_a_warning_stays_on_the_terminal_above_the_live_table(monkeypatch):
     console.handle(record)
     now[0] = 1.0
     display.update([("extract", {"Success": 1}), ("load", {"Running": 1})])
-    screen = _screen(terminal.getvalue())
+    screen = shown(terminal.getvalue())
     assert screen[0] == "ferroflow: warning: the store is slow"
     assert screen[1].startswith("flow 'etl'") and len(screen) == len(display.render_table(1.0)) + 1

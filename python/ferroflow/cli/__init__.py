@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ferroflow.cli.formatting import format_table
+from ferroflow.cli.terminal import terminal_for
 from ferroflow.errors import FerroflowError, FlowDefinitionError, ParameterError, PluginError
 from ferroflow.redaction import scrubbed_output
 
@@ -401,7 +402,7 @@ def _plugins_table(records: list[Any], *, verbose: bool = False) -> str:
         if lines:
             notes[i + 1] = lines
     out = []
-    for i, line in enumerate(format_table(rows)):
+    for i, line in enumerate(format_table(rows, console=terminal_for(sys.stdout), state_column=2)):
         out.append(line)
         out.extend("    " + note for note in notes.get(i, []))
     return "\n".join(out) + "\n"

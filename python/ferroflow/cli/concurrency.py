@@ -103,7 +103,7 @@ def cmd_set(args: argparse.Namespace) -> int:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     """``ferroflow concurrency-limit [ls]``."""
-    from ferroflow.cli.formatting import format_table
+    from ferroflow.cli.formatting import print_table
 
     try:
         found = _with(args, lambda place: place.list())
@@ -114,7 +114,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return EXIT_OK
     rows = [["TAG", "LIMIT", "IN USE"]]
     rows.extend([x.tag, str(x.slots), str(x.in_use)] for x in found)
-    print("\n".join(format_table(rows)))
+    print_table(rows)
     return EXIT_OK
 
 

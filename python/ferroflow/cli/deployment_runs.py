@@ -27,6 +27,7 @@ from typing import Any
 
 from ferroflow.cli.commands import EXIT_USAGE, fail
 from ferroflow.cli.progress import render_summary
+from ferroflow.cli.terminal import terminal_for
 
 __all__ = ["ACTIVE_STATES", "POLL_SECONDS", "exit_code", "follow", "run_deployment", "snapshot"]
 
@@ -229,7 +230,8 @@ def follow(read: Any, run_id: str, display: Any, *,
             elapsed = display.elapsed() if started else (
                 None if run.ended_at is None else max(0.0, run.ended_at - run.started_at))
             display.summary_stream.write(render_summary(run.flow_name, final_state(run, tasks, firsts),
-                                                        display.snapshot, elapsed=elapsed))
+                                                        display.snapshot, elapsed=elapsed,
+                                                        console=terminal_for(display.summary_stream)))
             display.summary_stream.flush()
             return run
         sleep(poll)

@@ -265,7 +265,7 @@ def _with(args: argparse.Namespace, action: Any) -> Any:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     """``ferroflow deployments [ls]``."""
-    from ferroflow.cli.formatting import format_table
+    from ferroflow.cli.formatting import print_table
 
     try:
         found = _with(args, lambda place: place.list())
@@ -278,7 +278,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     rows.extend([d.name, d.flow_name, d.pool,
                   "-" if d.schedule is None else _describe_schedule(d.schedule).removeprefix("schedule: "),
                  "yes" if d.paused else "no"] for d in found)
-    print("\n".join(format_table(rows)))
+    print_table(rows)
     return EXIT_OK
 
 

@@ -1,15 +1,21 @@
 """How the ``ferroflow`` command writes durations, tables and shortened text.
 
-One format for each, used by every command: ``ferroflow run``'s progress and summary,
-``ferroflow runs``, ``runs show`` and ``ferroflow plugins``.
+One format for each, used by every command (``ferroflow run``'s progress and summary,
+``ferroflow runs``, ``runs show``, ``plugins``, ``workers``, ``pool ls``,
+``deployments``, ...) and, for durations, by the web UI. A table is plain text, or
+drawn by ``rich`` with the same layout on a terminal (:mod:`ferroflow.cli.terminal`).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-__all__ = ["format_duration", "format_table", "shorten"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["format_duration", "format_table", "print_table", "shorten"]
 
 
 def format_duration(seconds: float | None) -> str:
@@ -36,7 +42,8 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_table(rows: Sequence[Sequence[str]], *, right_from: int | None = None,
-                 max_first: int | None = None) -> list[str]:
+                 max_first: int | None = None, console: Console | None = None,
+                 state_column: int | None = None) -> list[str]:
     """The lines of a table (no line ends): columns two spaces apart, each as wide as
     its widest cell, trailing spaces dropped.
 
@@ -46,11 +53,21 @@ def format_table(rows: Sequence[Sequence[str]], *, right_from: int | None = None
             (numbers); None aligns every cell left.
         max_first: Cells of the first column longer than this are shortened (see
             :func:`shorten`).
+        console: A terminal's console (:func:`ferroflow.cli.terminal.terminal_for`):
+            the same table drawn by ``rich``, with escape codes (bold header, coloured
+            states), cut to the terminal's width; None (pipes, files) or a table of
+            more than :data:`~ferroflow.cli.terminal.STYLED_ROWS_MAX` rows: plain text.
+        state_column: On a terminal, the cells of this column are coloured as states.
     """
     if not rows:
         return []
     if max_first is not None:
         rows = [[shorten(row[0], max_first), *row[1:]] for row in rows]
+    if console is not None:
+        from ferroflow.cli.terminal import STYLED_ROWS_MAX, table_lines
+
+        if len(rows) - 1 <= STYLED_ROWS_MAX:
+            return table_lines(console, rows, right_from=right_from, state_column=state_column)
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
     lines = []
     for row in rows:
@@ -58,6 +75,18 @@ def format_table(rows: Sequence[Sequence[str]], *, right_from: int | None = None
                  for c, cell in enumerate(row)]
         lines.append("  ".join(cells).rstrip())
     return lines
+
+
+def print_table(rows: Sequence[Sequence[str]], *, right_from: int | None = None,
+                state_column: int | None = None, file: TextIO | None = None) -> None:
+    """Write :func:`format_table`'s lines to ``file`` (default ``sys.stdout``): drawn
+    by ``rich`` on a terminal, plain text elsewhere."""
+    from ferroflow.cli.terminal import terminal_for
+
+    stream = sys.stdout if file is None else file
+    console = terminal_for(stream)
+    stream.write("".join(line + "\n" for line in format_table(rows, right_from=right_from, console=console,
+                                                              state_column=state_column)))
 
 
 def shorten(text: Any, width: int) -> str:

@@ -3,20 +3,20 @@
 The engine reports progress through the small :class:`ProgressReporter` protocol; it
 hands over *snapshots* (counts of task runs by state, per task), never one call per
 task run, so a display costs nothing per task run whatever the flow's size.
-:class:`ProgressDisplay` is the CLI's implementation: plain text, no dependency.
+:class:`ProgressDisplay` is the CLI's implementation: on a terminal a table redrawn in
+place by ``rich`` (``rich.live``), elsewhere a line every two seconds.
 """
 
 from __future__ import annotations
 
-import io
-import os
 import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, TextIO, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 
-from ferroflow.cli.formatting import format_duration, format_table
+from ferroflow.cli.formatting import format_duration, format_table, shorten
+from ferroflow.cli.terminal import is_terminal, make_console, styled_table, terminal_for
 from ferroflow.errors import one_line
 from ferroflow.state_codes import DISPLAY_ORDER, FAILED_NAMES, FINISHED_NAMES
 
@@ -37,6 +37,10 @@ STATE_NAMES: tuple[str, ...] = DISPLAY_ORDER
 FINISHED_STATES: frozenset[str] = FINISHED_NAMES
 
 _FAILED_STATES = FAILED_NAMES
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.live import Live
 
 #: One entry per task, in topological order: (display name, {state name: count}).
 Snapshot = Sequence[tuple[str, Mapping[str, int]]]
@@ -95,14 +99,22 @@ class ProgressDisplay:
         stream: Where live progress goes (default ``sys.stderr``).
         summary_stream: Where the final summary goes (default ``sys.stdout``).
         mode: ``"auto"`` (``"tty"`` when ``stream`` is a terminal and ``TERM`` is
-            not ``dumb``, else ``"lines"``), ``"tty"`` (a table redrawn in place
-            with ANSI escapes, at most every ``interval`` seconds, 0.1 by default),
+            not ``dumb``, else ``"lines"``), ``"tty"`` (a table redrawn in place by
+            ``rich.live``, at most every ``interval`` seconds, 0.1 by default),
             ``"lines"`` (one line at most every ``interval`` seconds, 2 by default:
             small logs for CI and pipes) or ``"off"`` (no live output; the summary is
             still printed).
         interval: Minimum seconds between two live outputs.
         clock: Monotonic clock in seconds (tests pass a fake one).
         size: ``(columns, lines)`` of the terminal; measured when ``None``.
+        render_share: In ``"tty"`` mode, the largest share of the run's time the
+            drawing may take: after a draw that took ``d`` seconds, the next waits at
+            least ``d / render_share`` (a table of many tasks on a slow terminal is
+            drawn less often). None: only ``interval`` counts.
+
+    In ``"tty"`` mode a snapshot equal to the last one drawn (only the clock moved) is
+    drawn at most once a second. The display draws in the engine's thread, only when
+    the engine reports (no thread of its own), so it costs nothing per task run.
     """
 
     def __init__(
@@ -114,24 +126,33 @@ class ProgressDisplay:
         interval: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         size: tuple[int, int] | None = None,
+        render_share: float | None = 0.02,
     ) -> None:
         if mode not in {"auto", "tty", "lines", "off"}:
             raise ValueError(f"mode must be 'auto', 'tty', 'lines' or 'off', not {mode!r}")
         self.stream = stream if stream is not None else sys.stderr
         self.summary_stream = summary_stream if summary_stream is not None else sys.stdout
         if mode == "auto":
-            mode = "tty" if _is_terminal(self.stream) else "lines"
+            mode = "tty" if is_terminal(self.stream) else "lines"
         self.mode = mode
         self.interval = interval if interval is not None else (0.1 if mode == "tty" else 2.0)
         self._clock = clock
         self._size = size
+        self._render_share = render_share
         self.flow_name = ""
         self.task_names: list[str] = []
         self.snapshot: Snapshot = []
         self._started: float | None = None
         self._last_output: float | None = None
-        self._lines_drawn = 0
-        self._dirty = False
+        self._console: Console | None = None
+        self._live: Live | None = None  # while the table is on the terminal
+        self._drawn: Snapshot | None = None  # the snapshot last drawn
+        self._draw_seconds = 0.0  # what the last draw took
+        if mode == "tty":
+            # rich is loaded here, before the run's clock starts (about 20 ms, once).
+            import rich.live  # noqa: F401
+
+            self._console = make_console(self.stream, size=size)
 
     # -- protocol ------------------------------------------------------------
 
@@ -154,8 +175,7 @@ class ProgressDisplay:
         if self.mode == "off":
             return
         now = self._clock()
-        if self._last_output is not None and now - self._last_output < self.interval - 1e-6:
-            self._dirty = True
+        if self._last_output is not None and now - self._last_output < self._wait(snapshot) - 1e-6:
             return
         if self.mode == "tty":
             self._redraw(now)
@@ -167,17 +187,26 @@ class ProgressDisplay:
         """Erase the live table and print the summary table."""
         self.close()
         elapsed = self.elapsed()
-        text = render_summary(self.flow_name, state, self.snapshot, elapsed=elapsed)
+        text = render_summary(self.flow_name, state, self.snapshot, elapsed=elapsed,
+                              console=terminal_for(self.summary_stream))
         self.summary_stream.write(text)
         self.summary_stream.flush()
 
     # -- helpers ---------------------------------------------------------------
 
     def close(self) -> None:
-        """Erase the live table (TTY mode). Safe to call more than once."""
-        if self.mode == "tty" and self._lines_drawn:
-            self._write(_up_and_clear(self._lines_drawn))
-            self._lines_drawn = 0
+        """Erase the live table (TTY mode); the next update draws it again, below what
+        was written meanwhile. Safe to call more than once."""
+        live, self._live = self._live, None
+        if live is not None:
+            from rich.text import Text
+
+            try:
+                # Live.stop() draws once more before erasing: drawing nothing is cheaper.
+                live.update(Text(""))
+                live.stop()
+            except (OSError, ValueError):  # closed terminal: progress is not worth a crash
+                pass
 
     def elapsed(self, now: float | None = None) -> float:
         """Seconds since :meth:`start` (0 before it)."""
@@ -199,8 +228,29 @@ class ProgressDisplay:
                 + (f" ({states})" if states else "") + f", {_rate(rate)} runs/s")
 
     def render_table(self, now: float | None = None) -> list[str]:
-        """The live table's lines (without ANSI escapes), fitted to the terminal."""
-        columns, lines = self._terminal_size()
+        """The live table's lines as plain text (what the terminal shows, without its
+        colours), fitted to the terminal."""
+        columns, _ = self._terminal_size()
+        header, table, footer = self._table_parts(now)
+        out = [header, *format_table(table, right_from=1)] + ([footer] if footer else [])
+        return [line[: max(10, columns - 1)] for line in out]
+
+    def renderable(self, now: float | None = None) -> RenderableType:
+        """The live table as ``rich`` draws it (:meth:`render_table` with a bold header)."""
+        from rich.console import Group
+        from rich.text import Text
+
+        header, table, footer = self._table_parts(now)
+        parts: list[Any] = [Text(header, no_wrap=True, overflow="ellipsis"), styled_table(table, right_from=1)]
+        if footer:
+            parts.append(Text(footer, no_wrap=True, overflow="ellipsis"))
+        return Group(*parts)
+
+    def _table_parts(self, now: float | None) -> tuple[str, list[list[str]], str]:
+        """The live table's title line, its rows (the header first; at most as many as
+        the terminal has lines, unfinished and failing tasks first) and the line saying
+        how many were left out (empty when none)."""
+        _, lines = self._terminal_size()
         elapsed = self.elapsed(now)
         total, done, counts = self.totals()
         rate = done / elapsed if elapsed > 0 else 0.0
@@ -215,13 +265,13 @@ class ProgressDisplay:
             rows = [rows[i] for i in keep]
         table = [["task", "total", "done", *states]]
         for name, task_total, task_done, task_counts in rows:
-            table.append([name, _n(task_total), _n(task_done),
+            table.append([shorten(name, 40), _n(task_total), _n(task_done),
                           *(_n(task_counts.get(s, 0)) if task_counts.get(s, 0) else "" for s in states)])
-        out = [header, *format_table(table, right_from=1, max_first=40)]
+        footer = ""
         if hidden:
             finished = sum(1 for total_, done_ in hidden if total_ and total_ == done_)
-            out.append(f"... {len(hidden)} more tasks ({finished} finished)")
-        return [line[: max(10, columns - 1)] for line in out]
+            footer = f"... {len(hidden)} more tasks ({finished} finished)"
+        return header, table, footer
 
     def _terminal_size(self) -> tuple[int, int]:
         if self._size is not None:
@@ -229,14 +279,35 @@ class ProgressDisplay:
         size = shutil.get_terminal_size(fallback=(100, 30))
         return size.columns, size.lines
 
+    def _wait(self, snapshot: Snapshot) -> float:
+        """Seconds to leave between the last output and the next one."""
+        if self.mode != "tty":
+            return self.interval
+        wait = self.interval
+        if self._render_share:
+            wait = max(wait, self._draw_seconds / self._render_share)
+        if snapshot == self._drawn:
+            wait = max(wait, 1.0)  # only the clock moved
+        return wait
+
     def _redraw(self, now: float | None = None) -> None:
         now = self._clock() if now is None else now
-        lines = self.render_table(now)
-        prefix = _up_and_clear(self._lines_drawn) if self._lines_drawn else ""
-        self._write(prefix + "".join(line + "\n" for line in lines))
-        self._lines_drawn = len(lines)
+        began = self._clock()
+        try:
+            if self._live is None:
+                from rich.live import Live
+
+                assert self._console is not None  # (made in "tty" mode)
+                self._live = Live(self.renderable(now), console=self._console, auto_refresh=False,
+                                  transient=True, redirect_stdout=False, redirect_stderr=False)
+                self._live.start(refresh=True)
+            else:
+                self._live.update(self.renderable(now), refresh=True)
+        except (OSError, ValueError):  # closed terminal: progress is not worth a crash
+            pass
+        self._draw_seconds = self._clock() - began
+        self._drawn = self.snapshot
         self._last_output = now
-        self._dirty = False
 
     def _write(self, text: str) -> None:
         try:
@@ -252,7 +323,7 @@ class ProgressDisplay:
 
 
 def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
-                   elapsed: float | None = None) -> str:
+                   elapsed: float | None = None, console: Console | None = None) -> str:
     """The summary table printed when a run ends.
 
     One row per task (in the snapshot's topological order when it names the tasks):
@@ -260,7 +331,8 @@ def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
     mapped task, the first line of the error for a failed one); then the flow's final
     state and message, and the elapsed time and throughput when ``elapsed`` is given.
     ``snapshot`` (the last one) supplies child counts; without it they are counted from
-    ``Mapped.map_states``.
+    ``Mapped.map_states``. With a terminal's ``console`` the table is drawn by ``rich``
+    (see :func:`~ferroflow.cli.formatting.format_table`).
     """
     by_name: dict[str, Mapping[str, int]] = {}
     duplicates: set[str] = set()
@@ -302,7 +374,7 @@ def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
         lines.append(f"error: {first_error_line(state)}")
     if len(table) > 1:
         lines.append("")
-        lines.extend(format_table(table))
+        lines.extend(format_table(table, console=console, state_column=1))
     return "\n".join(lines) + "\n"
 
 
@@ -351,18 +423,6 @@ def _details(task_state: Any, counts: Mapping[str, int] | None) -> str:
 # ---------------------------------------------------------------------------
 # formatting helpers
 # ---------------------------------------------------------------------------
-
-
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return bool(stream.isatty()) and os.environ.get("TERM", "") != "dumb"
-    except (AttributeError, ValueError, io.UnsupportedOperation):
-        return False
-
-
-def _up_and_clear(n: int) -> str:
-    # Cursor up n lines, to column 0, then clear to the end of the screen.
-    return f"\x1b[{n}A\r\x1b[J"
 
 
 def _row(name: str, counts: Mapping[str, int]) -> tuple[str, int, int, Mapping[str, int]]:

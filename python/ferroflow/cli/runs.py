@@ -24,7 +24,7 @@ import sys
 from typing import Any
 
 from ferroflow.cli.commands import fail
-from ferroflow.cli.formatting import format_duration, format_table, shorten
+from ferroflow.cli.formatting import format_duration, print_table, shorten
 from ferroflow.store.orphans import HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, check_timeout
 
 __all__ = ["add_parsers", "format_duration", "format_time"]
@@ -201,8 +201,6 @@ def format_time(ts: float | None, millis: bool = False) -> str:
     return f"{text}.{moment.microsecond // 1000:03d}" if millis else text
 
 
-def _table(rows: list[list[str]]) -> str:
-    return "".join(line + "\n" for line in format_table(rows))
 
 
 def _flat(text: str | None, width: int = 100) -> str:
@@ -237,7 +235,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for run in runs:
         duration = "running" if run.ended_at is None else format_duration(run.duration)
         rows.append([run.run_id, run.flow_name, run.state, format_time(run.started_at), duration])
-    print(_table(rows), end="")
+    print_table(rows, state_column=2)
     return EXIT_OK
 
 
@@ -266,7 +264,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     for t in tasks:
         rows.append([t.name, t.state or "-", "-" if t.run_count is None else str(t.run_count),
                      _children(t), _flat(t.message, 80)])
-    print(_table(rows), end="")
+    print_table(rows, state_column=1)
     for t in tasks:
         if not t.failed_count:
             continue

@@ -150,7 +150,7 @@ def cmd_set(args: argparse.Namespace) -> int:
 def cmd_ls(args: argparse.Namespace) -> int:
     """``ferroflow secret ls``."""
     from ferroflow import secrets
-    from ferroflow.cli.formatting import format_table
+    from ferroflow.cli.formatting import print_table
     from ferroflow.cli.runs import format_time
     from ferroflow.store.secret_store import list_secrets
 
@@ -167,7 +167,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return EXIT_OK
     rows = [["NAME", "CREATED", "UPDATED"]]
     rows.extend([info.name, format_time(info.created_at), format_time(info.updated_at)] for info in found)
-    print("\n".join(format_table(rows)))
+    print_table(rows)
     return EXIT_OK
 
 

@@ -26,7 +26,7 @@ import sys
 from typing import Any
 
 from ferroflow.cli.commands import EXIT_USAGE, database_option, fail, group_usage, open_database
-from ferroflow.cli.formatting import format_table
+from ferroflow.cli.formatting import print_table
 from ferroflow.store.config import DATABASE_ENV
 
 __all__ = ["DATABASE_ENV", "AUTH_ENV", "DEFAULT_PORT", "add_parsers", "database_url", "needs_auth",
@@ -295,7 +295,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
     for k in found:
         rows.append([str(k.id), k.name, k.role, k.prefix, format_time(k.created_at), format_time(k.last_used_at),
                      format_time(k.revoked_at)])
-    print("".join(line + "\n" for line in format_table(rows)), end="")
+    print_table(rows)
     return EXIT_OK
 
 

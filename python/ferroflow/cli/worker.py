@@ -164,7 +164,7 @@ def _served(args: argparse.Namespace, fn: Any) -> int:
 
 def cmd_workers(args: argparse.Namespace) -> int:
     """Print the workers."""
-    from ferroflow.cli.formatting import format_table
+    from ferroflow.cli.formatting import print_table
 
     def show(client: Any) -> int:
         found = client.get("/api/v1/workers", pool=args.pool)
@@ -176,22 +176,24 @@ def cmd_workers(args: argparse.Namespace) -> int:
             return EXIT_OK
         rows = [[w["id"][:8], w["name"], w["pool"], "healthy" if w["healthy"] else f"silent ({w['state']})",
                  f"{w['running']}/{w['concurrency']}", _ago(w["heartbeat_at"])] for w in found]
-        print("\n".join(format_table([["ID", "NAME", "POOL", "HEALTH", "RUNS", "LAST SEEN"], *rows])))
+        print_table([["ID", "NAME", "POOL", "HEALTH", "RUNS", "LAST SEEN"], *rows])
         return EXIT_OK
 
     return _served(args, show)
 
 
 def _ago(when: float) -> str:
+    """``12.3s ago``, ``2m03s ago``: the CLI's one duration format."""
     import time
 
-    seconds = max(0.0, time.time() - when)
-    return f"{seconds:.0f} s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
+    from ferroflow.cli.formatting import format_duration
+
+    return f"{format_duration(time.time() - when)} ago"
 
 
 def cmd_pool_ls(args: argparse.Namespace) -> int:
     """Print the work pools."""
-    from ferroflow.cli.formatting import format_table
+    from ferroflow.cli.formatting import print_table
 
     def show(client: Any) -> int:
         found = client.get("/api/v1/pools")
@@ -203,7 +205,7 @@ def cmd_pool_ls(args: argparse.Namespace) -> int:
             return EXIT_OK
         rows = [[p["name"], "-" if p["concurrency_limit"] is None else str(p["concurrency_limit"]),
                  "paused" if p["paused"] else "", str(p["active"]), str(p["deployments"])] for p in found]
-        print("\n".join(format_table([["POOL", "LIMIT", "PAUSED", "ACTIVE", "DEPLOYMENTS"], *rows])))
+        print_table([["POOL", "LIMIT", "PAUSED", "ACTIVE", "DEPLOYMENTS"], *rows])
         return EXIT_OK
 
     return _served(args, show)
