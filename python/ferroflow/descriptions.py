@@ -49,8 +49,6 @@ KEY_SETTINGS = ("address", "max_workers", "n_workers")
 #: case-insensitive: ``api_key``, ``DB_PASSWORD``, ``authToken``).
 _SECRET = re.compile(r"pass(?:word|wd|phrase)?|pwd|secret|token|key|credential|auth|cookie|session|private|"
                      r"signature|salt|cert", re.IGNORECASE)
-#: A URL's ``user:password@`` part.
-_URL_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/@\s]*@")
 #: Items of a list or dict shown, and nesting levels, before ``...``.
 _ITEMS = 8
 _DEPTH = 3
@@ -73,7 +71,7 @@ def printable(text: str, limit: int = MAX_CHARS) -> str:
 def _text(value: str) -> str:
     from ferroflow import redaction
 
-    return redaction.scrub(_URL_PASSWORD.sub(r"\1:" + MASKED + "@", value))
+    return redaction.scrub(redaction.without_password(value))
 
 
 def _value(value: Any, depth: int = 0) -> str:
