@@ -32,7 +32,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any, overload
 
 __all__ = ["MASK", "MIN_LENGTH", "register", "register_all", "registered", "active", "scrub", "scrub_nested",
-           "contains", "clear", "RedactingFilter", "FILTER", "scrub_record", "ScrubbingStream", "scrubbed_output"]
+           "contains", "clear", "RedactingFilter", "FILTER", "scrub_record", "ScrubbingStream", "scrubbed_output",
+           "without_password"]
 
 #: What a secret value is replaced with.
 MASK = "********"
@@ -49,6 +50,16 @@ _encoded: tuple[bytes, ...] = ()
 #: The values as a tuple (what :func:`registered` answers), None: none.
 _registered: tuple[str, ...] | None = None
 _lock = threading.Lock()
+
+
+_URL_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/\s]*@")
+
+
+def without_password(text: str) -> str:
+    """``text`` with the password of every URL's user part (``scheme://user:password@``)
+    replaced by ``***``: URLs (a result store's, an executor's scheduler) may carry
+    credentials, and errors, logs, reprs and run records quote them."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
 
 
 def _repr_inside(value: str, quote: str) -> str:

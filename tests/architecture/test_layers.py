@@ -17,7 +17,7 @@ ROOT = Path(ferroflow.__file__).parent
 #: Bottom to top; a module's layer is that of its top-level name under ``ferroflow``.
 LAYERS = [
     {"_core", "errors"},
-    {"states", "signals", "state_codes", "schedules", "redaction"},
+    {"states", "signals", "state_codes", "schedules", "redaction", "descriptions"},
     {"plugins", "store", "client", "secrets"},
     {"results", "cache_validators"},
     {"runtime", "debug", "retries"},

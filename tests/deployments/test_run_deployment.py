@@ -118,6 +118,7 @@ def test_wait_follows_runs_through_a_server_to_their_exit_codes(project, server)
     assert lines[:2] in (["State Scheduled", "Scheduled -> Running"], ["State Scheduled", "Scheduled -> Success"])
     assert "Running -> Success" in lines or "Scheduled -> Success" in lines
     assert "Flow 'etl': Success" in out
+    assert "\nExecutor: local\n" in out  # (as the worker recorded it)
     assert any(line.startswith("check ") and line.split()[1:] == ["Mapped", "4", "children:", "Success", "4"]
                for line in lines), out
     assert f"Flow run id: {run_id}" in out
@@ -224,6 +225,7 @@ def test_wait_on_a_database(project, database_url):
         code, out, err = finish(process)
         assert code == 0, err
         assert "Flow 'etl': Success" in out and "4 children: Success 4" in out
+        assert "\nExecutor: local\n" in out
         process, run_id = start_waiting(project, "--deployment", "etl", "--database", database_url, env=env)
         assert work(project, run_id, env) == "Failed"
         code, out, err = finish(process)

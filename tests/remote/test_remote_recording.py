@@ -65,7 +65,8 @@ def summary(store, run_id) -> dict:
              for t in store.task_states(run_id, failed_limit=None)]
     logs = sorted((line.task_name, line.map_index, line.levelname, line.message)
                   for line in store.logs(run_id))
-    return {"run": (run.flow_name, run.state, run.message, run.parameters), "tasks": tasks, "logs": logs}
+    return {"run": (run.flow_name, run.state, run.message, run.parameters, run.executor), "tasks": tasks,
+            "logs": logs}
 
 
 def test_a_mapped_run_arrives_as_the_embedded_store_records_it(server, database_url, tmp_path, monkeypatch):
@@ -82,6 +83,7 @@ def test_a_mapped_run_arrives_as_the_embedded_store_records_it(server, database_
         failed = {c.map_index: c for t in store.task_states(remote_id, failed_limit=None)
                   for c in t.failed_children}
     assert got == summary(local, local_state.flow_run_id)
+    assert got["run"][-1] == "local"  # (schema 10: the executor travels with the start)
     local.close()
     assert set(failed) == BAD
     assert all("ValueError: bad item" in (c.traceback or "") for c in failed.values())
@@ -223,6 +225,10 @@ def _hostile(run_id: str, item: list) -> bytes:
     (["states", "ab" * 16, [{"$t": [0, 10 ** 10, 1, 1, None, None]}], 1.0], "child indices below"),
     (["logs", "ab" * 16, [{"$t": ["x", -1, 1.0, 20, "l", "m"]}]], "task ids below"),
     (["width", "ab" * 16], "wrong shape"),
+    (["start", "ab" * 16, "f", "{}", [], {"$t": ["[]", "[]", "[]", {"$b": ""}, {"$b": ""}, None]}, 0, 1.0, None,
+      "h", 1, "t", "x" * 5000], "the executor is null or a description of at most 1,000 characters"),
+    (["start", "ab" * 16, "f", "{}", [], {"$t": ["[]", "[]", "[]", {"$b": ""}, {"$b": ""}, None]}, 0, 1.0, None,
+      "h", 1, "t", ["not", "text"]], "the executor is null or a description"),
 ])
 def test_a_batch_that_would_make_the_server_allocate_without_bound_is_refused(server, item, words):
     """(the run's record holds a byte per task and per child while a batch is applied)"""

@@ -25,6 +25,23 @@ def test_creating_a_run_makes_it_scheduled_and_registers_its_flow(api):
     assert [f["name"] for f in api.get("/api/v1/flows").json()["items"]] == ["etl"]
 
 
+def test_a_run_shows_the_executor_it_ran_on(api, engine):
+    """(schema 10) null until it starts, and for runs recorded before; as recorded after."""
+    from ferroflow.store.sql import SQLRunStore
+
+    made = api.post("/api/v1/runs", json={"flow_name": "etl"}).json()
+    assert made["executor"] is None
+    with SQLRunStore(engine) as store:
+        store.start_run(made["run_id"], "etl", {}, [], executor="ferroflow-dask:dask(address='tcp://h:1', token=***)")
+        store.start_run("e" * 32, "etl", {}, [])
+    run = api.get(f"/api/v1/runs/{made['run_id']}").json()
+    assert run["executor"] == "ferroflow-dask:dask(address='tcp://h:1', token=***)"
+    listed = {r["run_id"]: r["executor"] for r in api.get("/api/v1/runs").json()["items"]}
+    assert listed == {made["run_id"]: run["executor"], "e" * 32: None}
+    schema = api.get("/api/v1/openapi.json").json()["components"]["schemas"]["RunOut"]["properties"]
+    assert "executor" in schema
+
+
 def test_the_same_idempotency_key_returns_the_same_run(api):
     body = {"flow_name": "etl", "parameters": {"n": 1}, "idempotency_key": "deploy-42"}
     first = api.post("/api/v1/runs", json=body)

@@ -62,7 +62,7 @@ def test_a_start_item_without_edges_is_still_taken(store, database_url):
 
     tasks = TaskList([0, 1], ["a", "b"], [None, None], bytes(2), edges=[(0, 1)])
     item = items.start("ab" * 16, "old client", {}, tasks, pid=1, token="0" * 32)
-    old = (*item[:5], item[5][:5], *item[6:])  # what a ferroflow before schema 9 sends
+    old = (*item[:5], item[5][:5], *item[6:12])  # what a ferroflow before schema 9 sends
     store.ingest("b1", [old], {})
     assert query(database_url, "SELECT edges FROM run_tasks") == [(None,)]
     store.ingest("b2", [item], {})

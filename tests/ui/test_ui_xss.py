@@ -1,5 +1,5 @@
 """Everything the UI shows is escaped: HTML and script payloads in a flow's name, task
-names, parameters, tags, log lines and exception messages, recorded by a real run
+names, parameters, tags, log lines, exception messages and the executor's name, recorded by a real run
 through the server, show as text on every page and never become markup.
 
 The check looks at the DOM, not only for script that ran: the pages' Content-Security-
@@ -26,8 +26,13 @@ PAYLOAD = ('<script>window.__xss=1</script><img src=x class=xss-img onerror="win
 
 FLOW = textwrap.dedent('''
     from ferroflow import Flow, Parameter, task, get_logger
+    from ferroflow.executors.local import LocalExecutor
 
     P = {payload!r}
+
+
+    class PayloadExecutor(LocalExecutor):
+        name = "local " + P
 
     @task(name="work " + P)
     def work(i):
@@ -41,7 +46,7 @@ FLOW = textwrap.dedent('''
         get_logger().error("about to fail " + P)
         raise RuntimeError("boom " + P)
 
-    with Flow("flow " + P) as flow:
+    with Flow("flow " + P, executor=PayloadExecutor()) as flow:
         p = Parameter("payload", default=P)
         explode(p)
         work.map([0, 1, 2])
@@ -117,3 +122,7 @@ def test_raw_html_escapes_every_payload(ui, payload_run):
                 continue  # (an admin page: this client is read)
             html = http.get(path).text
             assert "<script>window.__xss" not in html and "<img src=x" not in html and "<b class=xss-b>" not in html
+            if path == f"/runs/{payload_run}":  # the executor, in the run's header
+                assert '<dd class="mono executor">local &lt;script&gt;window.__xss=1&lt;/script&gt;' in html
+    with ui.client("read") as client:
+        assert client.get_run(payload_run).executor.startswith("local <script>window.__xss=1</script>")

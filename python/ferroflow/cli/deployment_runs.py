@@ -93,7 +93,8 @@ _MADE: dict[str, type] = {}
 
 def final_state(run: Any, tasks: Sequence[Any], first_failures: dict | None = None) -> Any:
     """A :class:`~ferroflow.states.State` of the run's final state and message whose
-    result maps each task's name to a state of its own (what the summary renders).
+    result maps each task's name to a state of its own (what the summary renders), and
+    whose ``executor`` is the run's (as its worker recorded it).
     ``first_failures`` maps a mapped task's name to ``(index, message)`` of its first
     failed child, which the summary names."""
     from ferroflow import states
@@ -108,7 +109,9 @@ def final_state(run: Any, tasks: Sequence[Any], first_failures: dict | None = No
             # the earlier places hold one shared state (pointers, whatever the width).
             state.map_states = [states.Success()] * index + [states.Failed(message=message)]
         results[task.name] = state
-    return _state_class(run.state)(message=run.message, result=results)
+    final = _state_class(run.state)(message=run.message, result=results)
+    final.executor = getattr(run, "executor", None)
+    return final
 
 
 class _Poller:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO, runtime_checkable
 
 from ferroflow.cli.formatting import format_duration, format_table, shorten
 from ferroflow.cli.terminal import is_terminal, make_console, styled_table, terminal_for
+from ferroflow.descriptions import printable
 from ferroflow.errors import one_line
 from ferroflow.state_codes import DISPLAY_ORDER, FAILED_NAMES, FINISHED_NAMES
 
@@ -329,7 +330,8 @@ def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
     One row per task (in the snapshot's topological order when it names the tasks):
     name, final state, and details (child counts by state for a
     mapped task, the first line of the error for a failed one); then the flow's final
-    state and message, and the elapsed time and throughput when ``elapsed`` is given.
+    state and message, and the elapsed time and throughput when ``elapsed`` is given;
+    the executor the run ran on (``state.executor``, as the engine sets it).
     ``snapshot`` (the last one) supplies child counts; without it they are counted from
     ``Mapped.map_states``. With a terminal's ``console`` the table is drawn by ``rich``
     (see :func:`~ferroflow.cli.formatting.format_table`).
@@ -370,6 +372,9 @@ def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
         rate = ran / elapsed if elapsed > 0 else 0.0
         line = f"{_n(ran)} task runs in {format_duration(elapsed)} ({_rate(rate)} runs/s)"
         lines.append(line + (f", {_n(cancelled)} cancelled" if cancelled else ""))
+    executor = getattr(state, "executor", None)
+    if isinstance(executor, str) and executor:
+        lines.append(f"Executor: {printable(executor)}")
     if isinstance(results, BaseException):
         lines.append(f"error: {first_error_line(state)}")
     if len(table) > 1:

@@ -25,6 +25,7 @@ from typing import Any
 
 from ferroflow.cli.commands import fail
 from ferroflow.cli.formatting import format_duration, print_table, shorten
+from ferroflow.descriptions import printable
 from ferroflow.store.orphans import HEARTBEAT_SECONDS, HEARTBEAT_TIMEOUT, check_timeout
 
 __all__ = ["add_parsers", "format_duration", "format_time"]
@@ -334,6 +335,8 @@ def _run_header(run: Any) -> str:
     ]
     if run.resumed_from:
         lines.append(["Resumed from", run.resumed_from])
+    if getattr(run, "executor", None):  # (None: recorded before schema 10)
+        lines.append(["Executor", printable(run.executor)])
     width = max(len(k) for k, _ in lines)
     return "".join(f"{k.ljust(width)}  {v}\n" for k, v in lines)
 

@@ -76,7 +76,7 @@ def run_from_json(data: dict) -> RunInfo:
     """A :class:`RunInfo` from the API's run."""
     return RunInfo(data["run_id"], data["flow_name"], data["state"], data.get("message"), data.get("parameters") or {},
                    data["started_at"], data.get("ended_at"), data.get("resumed_from"), data.get("hostname"),
-                   data.get("pid"), data.get("record_error"), tuple(data.get("tags") or ()),
+                   data.get("pid"), data.get("record_error"), data.get("executor"), tuple(data.get("tags") or ()),
                    int(data.get("state_version") or 0), data.get("created_at"), data.get("idempotency_key"))
 
 

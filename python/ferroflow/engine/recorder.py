@@ -102,7 +102,8 @@ class Recorder:
         self.failed = exc
         log.warning("the run store failed; this run is no longer recorded: %s", exc)
 
-    def start(self, parameters: dict, resumed_from: str | None = None, approved: frozenset = frozenset()) -> None:
+    def start(self, parameters: dict, resumed_from: str | None = None, approved: frozenset = frozenset(),
+              executor: str | None = None) -> None:
         if self.unrecorded:
             return
         frozen = self.record.frozen
@@ -120,7 +121,7 @@ class Recorder:
             # (a worker's claim: its fencing token, see ferroflow.store.claims)
             leased = {} if self.lease is None else {"lease": self.lease}
             self._guard(self.store.start_run, self.run_id, frozen.flow.name, parameters, tasks,
-                        resumed_from=resumed_from, **leased)
+                        resumed_from=resumed_from, executor=executor, **leased)
         except ResumeRefusedError as exc:
             from ferroflow.engine.resume import ResumeError
 

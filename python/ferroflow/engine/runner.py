@@ -25,6 +25,7 @@ from ferroflow import _core, debug, signals, states
 from ferroflow.core.collections import Constant
 from ferroflow.core.parameter import Parameter
 from ferroflow.debug import TaskRaised
+from ferroflow.descriptions import describe_executor
 from ferroflow.engine import inputs
 from ferroflow.engine.graph import freeze, given_states, observed
 from ferroflow.engine.limits import release_all, stop_waiting, task_slots
@@ -104,7 +105,8 @@ def run_flow(flow: Any, parameters: dict | None = None, executor: Any = None, pr
     (default: unless ``FERROFLOW_RECORD=0``) records the run in the run store (see
     ``docs/run-store.md``); ``server`` (default ``FERROFLOW_API_URL``) records it through
     that ferroflow server instead (``docs/server.md``). The returned state's
-    ``flow_run_id`` is the run's id.
+    ``flow_run_id`` is the run's id, and its ``executor`` describes the executor it ran
+    on (as its record says: :func:`ferroflow.descriptions.describe_executor`).
 
     ``resume`` is the id (or a unique prefix) of an earlier run of this flow, say one
     whose process died: its parameters are used (``parameters`` override them) and
@@ -211,6 +213,8 @@ class FlowRun:
         self.flow = frozen.flow
         self.parameters = parameters
         self.executor = executor
+        #: What the run's record and summary say ran it (ferroflow.descriptions).
+        self.executor_description = describe_executor(executor)
         self.progress = progress
         decided, cached = given  # states given for tasks (graph.given_states)
         self.core = _core.Run(frozen.graph, frozen.specs(decided={i: code for i, (code, _) in decided.items()}))
@@ -337,7 +341,7 @@ class FlowRun:
             self.progress.start(self.flow.name, [t.name for t in self.frozen.sorted_tasks()])
         with _collector_paused():
             self.recorder.start(self.parameters, resumed_from=None if self.resume is None else self.resume.run.run_id,
-                                approved=self.info.approved)
+                                approved=self.info.approved, executor=self.executor_description)
         flow_handlers = _handlers_of(self.flow)
         flow_frame = Frame(self.info, -1, None, None, frozenset(), None, None)
         if flow_handlers:
@@ -410,6 +414,7 @@ class FlowRun:
         if self.resume is not None:
             self.resume.unread.finish()
         state.flow_run_id = self.info.flow_run_id  # type: ignore[attr-defined]
+        state.executor = self.executor_description  # type: ignore[attr-defined]
         self.recorder.finish(state, self.logs)
         state.recorded = self.recorder.recorded  # type: ignore[attr-defined]
         if self.progress is not None:

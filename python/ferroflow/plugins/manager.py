@@ -654,12 +654,19 @@ def create_registered(kind: str, name_or_instance: Any, options: dict[str, Any])
         try:
             built = registration.factory(**options)
         except Exception as exc:
-            shown = f" with options {options!r}" if options else ""
+            from ferroflow.descriptions import describe_value
+
+            shown = f" with options {describe_value(options)}" if options else ""  # (secret-looking ones masked)
             raise PluginError(
                 f"Could not create {noun} {registration.name!r} (from plugin "
                 f"{registration.plugin!r}){shown}: {one_line(exc)}") from exc
         origin = (registration.qualified, registration.distribution, registration.version)
         contracts.tag_origin(built, *origin)
+        if kind == "executors":  # (what a run's record says ran it: ferroflow.descriptions)
+            from ferroflow.descriptions import tag_description
+
+            own = registration.distribution in (None, PROJECT_NAME)  # built in, or registered at runtime
+            tag_description(built, registration.name if own else registration.qualified, options)
         contracts.check_built(kind, built, registration.factory, origin)
         return built
     if isinstance(name_or_instance, type):

@@ -26,10 +26,10 @@ attributes.
 from __future__ import annotations
 
 import errno as errno_module
-import re
 from typing import Any
 
 from ferroflow.errors import FerroflowError, one_line
+from ferroflow.redaction import without_password  # (re-exported: where the result stores found it)
 
 __all__ = [
     "ResultError",
@@ -40,16 +40,6 @@ __all__ = [
     "ResultCorrupt",
     "without_password",
 ]
-
-_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/\s]*@")
-
-
-def without_password(text: str) -> str:
-    """``text`` with the password of every URL's user part (``scheme://user:password@``)
-    replaced by ``***``: store URLs may carry credentials, and errors, logs and reprs
-    quote them."""
-    return _PASSWORD.sub(r"\1:***@", text)
-
 
 def _rebuild(cls: type[ResultError], attrs: dict[str, Any]) -> ResultError:
     error = cls.__new__(cls)

@@ -126,7 +126,8 @@ class RunIn(_In):
 
 class RunOut(_Out):
     """A flow run. ``message`` starts with ``record_error`` when the run's record is
-    incomplete. ``started_at`` of a run not started yet is when it is to start."""
+    incomplete. ``started_at`` of a run not started yet is when it is to start.
+    ``executor`` says what it ran on."""
 
     run_id: str
     flow_name: str
@@ -141,6 +142,9 @@ class RunOut(_Out):
     hostname: str | None
     pid: int | None
     record_error: str | None
+    executor: str | None = Field(description="The executor the run ran on, with its options "
+                                 "(secret-looking ones masked): `local`, `ferroflow-dask:dask(address='...')`; "
+                                 "null for a run not started yet or recorded before schema 10")
     state_version: int = Field(description="Bumped by every state change; send it back as expected_version")
     idempotency_key: str | None
 

@@ -125,6 +125,11 @@ class RunSummary:
     ``record_error`` says why the run's record is incomplete (records its process could
     not write, or had to drop, while the store could not be written), or is None;
     ``message`` then starts with it.
+
+    ``executor`` describes the executor the run ran on, its options included
+    (``local``, ``ferroflow-dask:dask(address='tcp://10.0.0.5:8786')``; secret-looking
+    options masked, see :mod:`ferroflow.descriptions`), or is None for a run recorded
+    before schema 10 (or not started yet).
     """
 
     run_id: str
@@ -138,6 +143,7 @@ class RunSummary:
     hostname: str | None = None
     pid: int | None = None
     record_error: str | None = None
+    executor: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -280,7 +286,8 @@ class RunStore(abc.ABC):
     @abc.abstractmethod
     def start_run(self, run_id: str, flow_name: str, parameters: Mapping[str, Any],
                   tasks: Iterable[TaskSpec], started_at: Timestamp = None, *,
-                  resumed_from: str | None = None, lease: str | None = None) -> None:
+                  resumed_from: str | None = None, lease: str | None = None,
+                  executor: str | None = None) -> None:
         """Record that a run started: its flow, parameters (kept twice: as JSON for
         display, a value JSON cannot hold by its ``repr``; and each value pickled, for
         :meth:`recorded_parameters`) and tasks as ``(task_id, name, slug, is_mapped)``
@@ -295,7 +302,8 @@ class RunStore(abc.ABC):
         worker's claim of the run gave (its fencing token, see
         :mod:`ferroflow.store.claims`): the start is then committed before this returns
         and refused (:class:`ResumeRefusedError`) unless the run is still ``Pending``
-        under that claim."""
+        under that claim. ``executor`` describes the executor the run runs on (see
+        :func:`ferroflow.descriptions.describe_executor`; None: not known)."""
 
     @abc.abstractmethod
     def end_run(self, run_id: str, state_name: str, message: str | None = None,
@@ -468,7 +476,8 @@ class NullRunStore(RunStore):
 
     location = "(recording off)"
 
-    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None):
+    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None,
+                  executor=None):
         pass
 
     def end_run(self, run_id, state_name, message=None, ended_at=None):

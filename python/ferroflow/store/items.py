@@ -6,14 +6,17 @@ applies them; a store that sends them elsewhere, to a server that applies them w
 Every item is a tuple whose first element names its kind and whose second is the run
 id (``"beat"`` alone has none). Times are seconds since the epoch.
 
-``("start", run_id, flow_name, parameters, pickles, columns, count, started_at, resumed_from, hostname, pid, token)``
-    A run started (or reopened). ``parameters``: the readable JSON text
+``("start", run_id, flow, parameters, pickles, columns, count, started, resumed_from, host, pid, token, executor)``
+    A run started (or reopened). ``flow``: the flow's name; ``started``: when;
+    ``host``: the hostname; ``parameters``: the readable JSON text
     (:func:`ferroflow.store.parameters.readable`); ``pickles``: ``[(name, bytes or None,
     problem or None), ...]`` (:func:`ferroflow.store.parameters.pickled`);
     ``columns``: the task list as ``run_tasks`` columns (:func:`task_columns`; the
     sixth, the edges, is missing from the items of a ferroflow older than schema 9);
     ``count``: one more than the highest task id; ``resumed_from``: the run it resumes
-    or None; ``token``: the lease token of the process that records it (32 hex digits).
+    or None; ``token``: the lease token of the process that records it (32 hex digits);
+    ``executor``: what ran it (:func:`ferroflow.descriptions.describe_executor`) or
+    None (missing from the items of a ferroflow older than schema 10).
 ``("end", run_id, state, message, ended_at)``
     A run's final state name and message.
 ``("states", run_id, rows, now)``
@@ -97,8 +100,9 @@ def task_columns(tasks: TaskList) -> tuple:
 
 def start(run_id: str, flow_name: str, parameters: Mapping[str, Any] | None, tasks: Iterable[TaskSpec] | TaskList,
           started_at: Timestamp = None, resumed_from: str | None = None, *, pid: int, token: str,
-          hostname: str | None = None) -> tuple:
-    """A ``start`` item: the run, its parameters in both forms, its task list."""
+          hostname: str | None = None, executor: str | None = None) -> tuple:
+    """A ``start`` item: the run, its parameters in both forms, its task list, its
+    executor."""
     tasks = TaskList.of(tasks)
     try:
         columns = task_columns(tasks)
@@ -108,7 +112,8 @@ def start(run_id: str, flow_name: str, parameters: Mapping[str, Any] | None, tas
         columns = task_columns(plain)
     return ("start", str(run_id), str(flow_name), readable(parameters), pickled(parameters), columns,
             max(tasks.ids) + 1 if len(tasks) else 0, to_epoch(started_at), resumed_from,
-            socket.gethostname() if hostname is None else hostname, pid, token)
+            socket.gethostname() if hostname is None else hostname, pid, token,
+            None if executor is None else str(executor))
 
 
 def end(run_id: str, state_name: str, message: str | None = None, ended_at: Timestamp = None) -> tuple:

@@ -7,7 +7,7 @@ Pure functions of column values: no database, no SQLAlchemy (an up-to-date SQLit
 store reads without importing it). What they decode (see ``docs/run-store.md``):
 
 * ``runs``: ``record_error`` is put at the start of ``message``; ``parameters`` is a
-  JSON object.
+  JSON object; ``executor`` (schema 10) is NULL for a run recorded before.
 * ``run_tasks``: the task list by columns (JSON arrays of ids, names and slugs, a
   byte per task for each flag), one byte per task with its own latest code
   (:data:`UNREPORTED` while it never reported) and the widths of mapped tasks (a JSON
@@ -38,7 +38,7 @@ R = TypeVar("R", bound=RunSummary)
 
 #: The ``runs`` columns :func:`read_run` reads, in its order.
 RUN_COLUMNS = ("run_id", "flow_name", "state", "message", "parameters", "started_at", "ended_at", "resumed_from",
-               "hostname", "pid", "record_error")
+               "hostname", "pid", "record_error", "executor")
 #: The ``run_tasks`` columns :func:`read_run_tasks` reads, in its order.
 RUN_TASKS_COLUMNS = ("ids", "names", "slugs", "mapped", "approved", "codes", "widths")
 
@@ -55,7 +55,8 @@ def read_run(row: Any, cls: type = RunSummary, **extra: Any) -> Any:
     """A run from the ``runs`` columns :data:`RUN_COLUMNS` (in that order): a ``cls``
     (a :class:`RunSummary`, or a subclass given its own fields in ``extra``) whose
     ``message`` starts with ``record_error`` when there is one."""
-    run_id, flow_name, state, message, parameters, started_at, ended_at, resumed_from, hostname, pid, note = row
+    (run_id, flow_name, state, message, parameters, started_at, ended_at, resumed_from, hostname, pid, note,
+     executor) = row
     if note:
         message = f"{note} {message}" if message else note
     try:
@@ -63,7 +64,7 @@ def read_run(row: Any, cls: type = RunSummary, **extra: Any) -> Any:
     except ValueError:
         params = {}
     return cls(run_id, flow_name, state, message, params if isinstance(params, dict) else {}, started_at, ended_at,
-               resumed_from, hostname, pid, note, **extra)
+               resumed_from, hostname, pid, note, executor, **extra)
 
 
 def read_task_list(ids: str, names: str, slugs: str, mapped: bytes, approved: bytes) -> list:

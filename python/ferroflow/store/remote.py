@@ -47,6 +47,7 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import logging
@@ -184,10 +185,11 @@ class RemoteRunStore(items.ItemStore):
         if failure is not None:
             raise failure
 
-    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None):
+    def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None,
+                  executor=None):
         token = items.new_token() if lease is None else str(lease)
         item = items.start(str(run_id), flow_name, parameters, tasks, started_at, resumed_from, pid=os.getpid(),
-                           token=token)
+                           token=token, executor=executor)
         with self._lock:
             self._owned[str(run_id)] = token
             self._lost.pop(str(run_id), None)
@@ -309,7 +311,8 @@ class RemoteRunStore(items.ItemStore):
                 raise UnknownRunError(str(run_id), self.url) from None
             raise
         run, tasks = data["info"]
-        info = ResumeInfo(RunSummary(*run), {task_id: TaskResume(*fields) for task_id, fields in tasks.items()})
+        info = ResumeInfo(RunSummary(*run[:len(dataclasses.fields(RunSummary))]),
+                          {task_id: TaskResume(*fields) for task_id, fields in tasks.items()})
         parameters = data["parameters"]
         return info, None if parameters is None else {name: tuple(v) for name, v in parameters.items()}
 

@@ -21,7 +21,8 @@ Schema 7 adds ``deployments`` and ``work_pools``, and a run's ``deployment_id`` 
 ``scheduled_time`` (unique together). Schema 8 adds a run's ``worker`` and ``attempt``,
 a deployment's ``scheduled_until``, and the ``workers``, ``concurrency_limits`` and
 ``concurrency_slots`` tables. Schema 9 adds a run's task ``edges`` and ``times``, a
-deployment's ``parameter_schema`` and the web UI's ``ui_sessions``.
+deployment's ``parameter_schema`` and the web UI's ``ui_sessions``. Schema 10 adds a
+run's ``executor``.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ __all__ = [
     "ui_sessions",
 ]
 
-# SCHEMA_VERSION (7), the schema version this ferroflow writes, also kept in ``meta``
+# SCHEMA_VERSION (10), the schema version this ferroflow writes, also kept in ``meta``
 # (key ``schema_version``) so that an older ferroflow refuses a newer store by name, is
 # defined beside the migrations' head revision (opening a store compares them without
 # importing SQLAlchemy).
@@ -97,7 +98,8 @@ meta = Table(
 #: it ended, was reaped or taken over); ``heartbeat_at`` when that process last said it
 #: was alive. ``parameters`` is JSON for display (every value the run used, defaults
 #: included); ``run_parameters`` keeps them pickled for resume. ``tags`` is a JSON array
-#: (``run_tags`` indexes it).
+#: (``run_tags`` indexes it). ``executor`` describes the executor the run ran on
+#: (:mod:`ferroflow.descriptions`; NULL: recorded before schema 10, or not started).
 runs = Table(
     "runs", metadata,
     Column("id", _ID, primary_key=True, autoincrement=True),
@@ -126,6 +128,8 @@ runs = Table(
     # the attempt of the crashed run it retries (``resumed_from``)
     Column("worker", Text),
     Column("attempt", Integer, nullable=False, server_default="1"),
+    # schema 10: what the run ran on, one line, secret-looking options masked
+    Column("executor", Text),
 )
 Index("runs_by_start", runs.c.started_at)
 Index("runs_by_flow", runs.c.flow_name, runs.c.started_at)

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from ferroflow import _core
+from ferroflow.descriptions import printable
 from ferroflow.store.base import SUCCEEDED, to_epoch
 from ferroflow.store.dialects import Dialect
 from ferroflow.store.errors import RunLostError, StateStoreError
@@ -231,19 +232,24 @@ class Transaction:
         c.execute("UPDATE runs SET owner = NULL WHERE id = ?", (row[0],))
 
     def _start(self, run_id, flow_name, parameters, pickles, columns, count, started_at, resumed_from, hostname,
-               pid, token) -> None:
+               pid, token, executor=None) -> None:
+        # (executor: absent from the item of a ferroflow older than schema 10)
         c = self.conn
         self.keys.clear()  # leases change here
         if len(columns) == 5:  # (the item of a ferroflow older than schema 9: no edges)
             columns = (*columns, None)
+        if executor is not None:
+            if not isinstance(executor, str):
+                raise TypeError(f"a run's executor is a description (a string), got {type(executor).__name__}")
+            executor = printable(executor)  # (one line, bounded, whoever sent it)
         self._flow(flow_name)
         if resumed_from is not None:
             self._claim(run_id, resumed_from)
         inserted = self.dialect.insert_returning_key(
             c, "INSERT INTO runs (run_id, flow_name, parameters, state, message, started_at, ended_at, resumed_from, "
-            "hostname, pid, heartbeat_at, owner) VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (run_id) DO NOTHING",
-            (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid, self.now, token))
+            "hostname, pid, heartbeat_at, owner, executor) "
+            "VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+            (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid, self.now, token, executor))
         new = inserted is not None
         if new:
             # A new run (the common case: three statements, no read).
@@ -268,8 +274,9 @@ class Transaction:
                 raise Skip(run_id)
             # The run is reopened: it keeps its start time, task states and widths.
             c.execute("UPDATE runs SET flow_name = ?, parameters = ?, state = 'Running', message = NULL, "
-                      "ended_at = NULL, hostname = ?, pid = ?, heartbeat_at = ?, owner = ? WHERE run_id = ?",
-                      (flow_name, parameters, hostname, pid, self.now, token, run_id))
+                      "ended_at = NULL, hostname = ?, pid = ?, heartbeat_at = ?, owner = ?, executor = ? "
+                      "WHERE run_id = ?",
+                      (flow_name, parameters, hostname, pid, self.now, token, executor, run_id))
             if claimed[2] is not None:  # (a claimed run starts now, not when it was due)
                 c.execute("UPDATE runs SET started_at = ?, state_version = state_version + 1 WHERE run_id = ?",
                           (started_at, run_id))

@@ -143,6 +143,9 @@ def _parse(raw: bytes) -> tuple[str, dict, list]:
 #: without bound.
 MAX_TASKS = 10_000_000
 MAX_CHILDREN = 100_000_000
+#: The longest executor description a start item may carry (a client makes them at most
+#: ferroflow.descriptions.MAX_CHARS long; the store cuts what it takes to that).
+MAX_EXECUTOR_CHARS = 1000
 
 
 def _index(value: Any, bound: int, allow_none: bool = False) -> bool:
@@ -157,6 +160,10 @@ def _out_of_bounds(item: tuple) -> str | None:
     try:
         if kind == "start" and not (type(item[6]) is int and 0 <= item[6] <= MAX_TASKS):
             return f"a flow of at most {MAX_TASKS:,} tasks"
+        # (a start item of a ferroflow older than schema 10 has no executor)
+        if kind == "start" and len(item) > 12 and not (
+                item[12] is None or (type(item[12]) is str and len(item[12]) <= MAX_EXECUTOR_CHARS)):
+            return f"the executor is null or a description of at most {MAX_EXECUTOR_CHARS:,} characters"
         if kind == "width" and not (_index(item[2], MAX_TASKS) and type(item[3]) is int
                                     and 0 <= item[3] <= MAX_CHILDREN):
             return f"a task id below {MAX_TASKS:,} and at most {MAX_CHILDREN:,} children"

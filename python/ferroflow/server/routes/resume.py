@@ -64,7 +64,12 @@ def resume_run(run_id: RunId, response: Response, db: DB) -> RunOut:
     return RunOut.model_validate(made)
 
 
+#: How many of a run's fields the resume record sends: those a ferroflow before schema 10
+#: knows (its client builds a RunSummary of them all; resuming needs no more).
+RUN_FIELDS = 11
+
+
 def _read(store, run_id: str) -> tuple:
     info = store.resume_info(run_id)
     tasks = {task_id: dataclasses.astuple(task) for task_id, task in info.tasks.items()}
-    return (dataclasses.astuple(info.run), tasks), store.recorded_parameters(run_id)
+    return (dataclasses.astuple(info.run)[:RUN_FIELDS], tasks), store.recorded_parameters(run_id)
