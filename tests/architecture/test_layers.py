@@ -24,7 +24,7 @@ LAYERS = [
     {"core", "triggers", "control_flow", "tasks", "notifications"},
     {"executors"},
     {"engine"},
-    {"cli", "server", "launchers", "worker", "testing", "__main__", "ferroflow"},
+    {"cli", "server", "launchers", "worker", "testing", "starter", "__main__", "ferroflow"},
 ]
 
 #: Upward imports allowed, each made inside a function: (module, imported module).
