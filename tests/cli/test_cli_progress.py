@@ -76,7 +76,7 @@ def test_tty_table_rendering():
     display.update(SNAPSHOT_1)
     assert display.render_table() == [
         "flow 'etl'  elapsed 2.00s  97/1,002 task runs done  48.5 runs/s",
-        "task       total  done  Pending  Running  Success",
+        "TASK       TOTAL  DONE  Pending  Running  Success",
         "extract        1     1                          1",
         "transform  1,000    96      900        4       96",
         "load           1     0        1",
@@ -88,7 +88,7 @@ def test_tty_draws_with_rich_what_render_table_says():
     display.start("etl", ["extract", "transform", "load"])
     first = stream.getvalue()
     assert screen(first) == display.render_table()  # header, column titles, three tasks
-    assert "\x1b[1mtask" in first  # the column titles in bold
+    assert "\x1b[1mTASK" in first  # the column titles in bold
     clock.now += 1.0
     display.update(SNAPSHOT_1)
     second = stream.getvalue()[len(first):]
@@ -288,7 +288,7 @@ def test_summary_table():
     assert text.splitlines() == [
         "Flow 'etl': Failed - Some reference tasks failed.",
         "",
-        "task       state          details",
+        "TASK       STATE          DETAILS",
         "extract    Success",
         "transform  Mapped         5 children: Success 4, Failed 1; "
         "first failure [3]: ValueError: bad row 3",
@@ -316,7 +316,7 @@ def test_summary_of_a_successful_run():
     assert text == ("Flow 'ok': Success - All reference tasks succeeded.\n"
                     "1 task runs in 0.50s (2.0 runs/s)\n"
                     "\n"
-                    "task  state    details\n"
+                    "TASK  STATE    DETAILS\n"
                     "a     Success\n")
 
 

@@ -264,7 +264,7 @@ class ProgressDisplay:
         if len(rows) > max_rows:
             keep, hidden = _pick_rows(rows, max_rows - 1)
             rows = [rows[i] for i in keep]
-        table = [["task", "total", "done", *states]]
+        table = [["TASK", "TOTAL", "DONE", *states]]
         for name, task_total, task_done, task_counts in rows:
             table.append([shorten(name, 40), _n(task_total), _n(task_done),
                           *(_n(task_counts.get(s, 0)) if task_counts.get(s, 0) else "" for s in states)])
@@ -347,7 +347,7 @@ def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
 
     results = getattr(state, "result", None)
     task_states = results if isinstance(results, Mapping) else getattr(state, "task_states", None)
-    table = [["task", "state", "details"]]
+    table = [["TASK", "STATE", "DETAILS"]]
     if isinstance(task_states, Mapping):
         rows = []
         for task, task_state in task_states.items():
