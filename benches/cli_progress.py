@@ -39,6 +39,8 @@ import time
 from fcntl import ioctl
 from pathlib import Path
 
+from harness import TRIVIAL_TASKS
+
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS, LINES = 120, 40
 
@@ -63,17 +65,7 @@ assert code == 0, code
 print(json.dumps({{"run": spent[0], "command": command}}))
 """
 
-FLOW = """
-from ferroflow import Flow, task
-
-@task
-def inc(x):
-    return x + 1
-
-@task
-def total(xs):
-    return sum(xs)
-
+FLOW = textwrap.dedent(TRIVIAL_TASKS) + """
 with Flow("bench") as flow:
     total(inc.map(list(range({n}))))
 """
@@ -175,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         flow_file = tmpdir / "million.py"
-        flow_file.write_text(textwrap.dedent(FLOW.format(n=args.n)))
+        flow_file.write_text(FLOW.format(n=args.n))
         old = before_tree(args.before, tmpdir)
         new = str(ROOT / "python")
         extra = os.environ.get("PYTHONPATH")  # (where rich is, when it is not installed)
