@@ -111,6 +111,24 @@ impl RetryDelays {
     }
 }
 
+/// Whether an attempt that ended in `code` (with the [`crate::state::RETRY_OK`] flag when the
+/// task's rules allow a retry) runs again, and after how long: the rule of a deferred
+/// run's core. A failure flagged `RETRY_OK` is retried while `runs` (attempts made, this
+/// one included) is at most `max_retries`; `RETRYING` (a `RETRY` signal, or a state
+/// handler's) always runs again, at once.
+pub fn retry_wait(code: u8, runs: u8, max_retries: u8, delays: &RetryDelays, task: u32, index: u32) -> Option<u64> {
+    let base = code & !crate::state::RETRY_OK;
+    match base {
+        crate::state::FAILED | crate::state::TIMED_OUT | crate::state::TRIGGER_FAILED
+            if code & crate::state::RETRY_OK != 0 && runs <= max_retries =>
+        {
+            Some(delays.delay_ms(task, index, runs))
+        }
+        crate::state::RETRYING => Some(0),
+        _ => None,
+    }
+}
+
 /// One round of splitmix64 (Steele, Lea, Flood 2014): a bijective 64-bit mixer.
 #[inline]
 pub fn splitmix64(x: u64) -> u64 {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use crate::error::CoreError;
 use crate::graph::{EdgeSpec, Graph};
 use crate::ready::RankSet;
-use crate::retry::RetryDelays;
+use crate::retry::{retry_wait, RetryDelays};
 use crate::state::*;
 use crate::trigger::{Trigger, Verdict};
 
@@ -1065,24 +1065,19 @@ impl Run {
 
     #[inline(never)]
     fn retry_outcome(&mut self, task: u32, runs: u8, code: u8, now_ms: u64, index: u32) -> u8 {
-        let base = code & !RETRY_OK;
-        let retries = || self.retries.get(&task);
-        match base {
-            // A trigger failure decided by the core never carries RETRY_OK; a TRIGGERFAIL
-            // raised inside the task body does, and is retried like any failure. The
-            // delay is that of this run's own attempt (a mapped child's, for a child).
-            FAILED | TIMED_OUT | TRIGGER_FAILED
-                if code & RETRY_OK != 0 && runs <= retries().map_or(0, |r| r.max_retries) =>
-            {
-                let delay = retries().map_or(0, |r| r.delays.delay_ms(task, index, runs));
+        // A trigger failure decided by the core never carries RETRY_OK; a TRIGGERFAIL
+        // raised inside the task body does, and is retried like any failure. The delay
+        // is that of this run's own attempt (a mapped child's, for a child).
+        let wait = match self.retries.get(&task) {
+            Some(r) => retry_wait(code, runs, r.max_retries, &r.delays, task, index),
+            None => retry_wait(code, runs, 0, &RetryDelays::NONE, task, index),
+        };
+        match wait {
+            Some(delay) => {
                 self.timers.push(Reverse((now_ms.saturating_add(delay), task, index)));
                 RETRYING
             }
-            RETRYING => {
-                self.timers.push(Reverse((now_ms, task, index)));
-                RETRYING
-            }
-            _ => base,
+            None => code & !RETRY_OK,
         }
     }
 

@@ -2,11 +2,13 @@
 //!
 //! One file per exposed concept: [`graph`] (freezing, topological order, cycles),
 //! [`run`] (per-run bookkeeping and the batch API), [`spec`] (a task's scheduling spec),
-//! [`layout`] (the layered layout of a run's graph). Core errors map to the exceptions
+//! [`layout`] (the layered layout of a run's graph), [`eager`] (an eager flow run's
+//! ledger). Core errors map to the exceptions
 //! of `ferroflow.errors` in [`errors`].
 
 use pyo3::prelude::*;
 
+mod eager;
 mod errors;
 mod graph;
 mod layout;
@@ -18,6 +20,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     use ferroflow_core::state as s;
     m.add_class::<graph::Graph>()?;
     m.add_class::<run::Run>()?;
+    m.add_class::<eager::Ledger>()?;
     m.add_class::<spec::TaskSpec>()?;
     m.add_function(wrap_pyfunction!(layout::layered_layout, m)?)?;
     m.add_function(wrap_pyfunction!(layout::layered_svg, m)?)?;
