@@ -34,6 +34,47 @@ class ParameterError(FerroflowError, ValueError):
     """A flow run was given an unknown parameter or lacks a required one."""
 
 
+class ParameterBindError(ParameterError, TypeError):
+    """An eager flow (``@flow``) was called with arguments its function cannot take
+    (Prefect 3's name): unknown, missing or repeated ones. Nothing ran."""
+
+
+class ParameterTypeError(ParameterError, TypeError):
+    """An eager flow's argument does not match its type hint (Prefect 3's name); the
+    message names each parameter at fault and why. Nothing ran."""
+
+
+class TaskRunTimeoutError(FerroflowError, TimeoutError):
+    """A task call of an eager flow took longer than its ``timeout_seconds`` (Prefect
+    3's name); raised in the flow's function where the task was called."""
+
+
+class FlowRunTimeoutError(FerroflowError, TimeoutError):
+    """An eager flow run took longer than its ``timeout_seconds``."""
+
+
+class FailedRun(FerroflowError):
+    """``state.result()`` of a failed run that carries no exception of its own (a task
+    that returned ``Failed(message=...)``, say): its message is the state's."""
+
+
+class CrashedRun(FerroflowError):
+    """``state.result()`` of a run that crashed (ended by its process, not its code)."""
+
+
+class CancelledRun(FerroflowError):
+    """``state.result()`` of a cancelled run."""
+
+
+class UnfinishedRun(FerroflowError):
+    """``state.result()`` of a run that has not finished."""
+
+
+class UpstreamTaskError(FerroflowError):
+    """A task call of an eager flow did not run: a task it waits for (``wait_for=``, or
+    a future among its arguments) failed, and it was not wrapped in ``allow_failure``."""
+
+
 class ScheduleError(FerroflowError, ValueError):
     """A schedule, clock, filter or adjustment was given input it cannot use.
 

@@ -49,8 +49,11 @@ CHECK_SECONDS = 0.05
 log = logging.getLogger("ferroflow.store")
 
 
-class Recorder:
-    """Writes one flow run's states and logs to a :class:`~ferroflow.store.RunStore`.
+class StoreWriter:
+    """What every recording of a run into a run store shares (a deferred run's
+    :class:`Recorder`, an eager run's ``ferroflow.eager.record.EagerRecorder``):
+    guarded writes, every text scrubbed of secrets, the lease checked, logs handed over,
+    the end recorded and flushed.
 
     A store that cannot be written for a while (disk full, locked) keeps the records
     and retries them itself, and says so (see :mod:`ferroflow.store.sql`): recording
@@ -62,20 +65,13 @@ class Recorder:
     written.
     """
 
-    def __init__(self, store: RunStore, run_id: str, record: RunRecord, lease: str | None = None):
+    def __init__(self, store: RunStore, run_id: str, lease: str | None = None):
         self.store = store
         self.run_id = run_id
         self.lease = lease
-        self.record = record
-        self.round: dict = {}  # (task id, index) -> (message, location, run count)
         self.failed: StateStoreError | None = None
         self.lost: RunLostError | None = None
         self.unstored = False  # the store could not take even the run's start (yet)
-        # The task-level code last recorded for each task with its final message (255:
-        # none yet): at the end only the tasks whose code changed since are recorded again.
-        self.reported = bytearray(b"\xff") * len(record.frozen.tasks)
-        # Whether each task may map (it has a mapped input): the others have no children.
-        self.mappable = record.frozen.may_map
         self.checked_at = 0.0  # when the lease was last asked about
         self.unrecorded = isinstance(store, NullRunStore)  # nothing to write
 
@@ -102,6 +98,69 @@ class Recorder:
         self.failed = exc
         log.warning("the run store failed; this run is no longer recorded: %s", exc)
 
+    def _start(self, flow_name: str, parameters: dict, tasks: TaskList, **options: Any) -> None:
+        """Record the run's start (under its lease, when a worker claimed it); a resume
+        the store refuses raises :class:`~ferroflow.engine.resume.ResumeError`."""
+        try:
+            # (a worker's claim: its fencing token, see ferroflow.store.claims)
+            leased = {} if self.lease is None else {"lease": self.lease}
+            self._guard(self.store.start_run, self.run_id, flow_name, parameters, tasks, **options, **leased)
+        except ResumeRefusedError as exc:
+            from ferroflow.engine.resume import ResumeError
+
+            raise ResumeError(str(exc)) from exc
+
+    def check(self) -> None:
+        """Raise :class:`~ferroflow.store.RunLostError` when this process no longer holds
+        the run's lease (cheap: the store asks only once a heartbeat period passed
+        without a commit confirming it)."""
+        if self.failed is None and self.lost is None:
+            now = time.monotonic()
+            if now - self.checked_at >= CHECK_SECONDS:
+                self.checked_at = now
+                self._guard(self.store.check_lease, self.run_id)
+
+    def _logs(self, logs: Any) -> None:
+        if logs is not None and logs.pending:
+            rows, logs.pending = logs.pending, []
+            self._write(self.store.record_logs, self.run_id, rows)
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the run is in the run store (recording on, and the store worked, or
+        at least took the run's start)."""
+        return not isinstance(self.store, NullRunStore) and self.failed is None and not self.unstored
+
+    def _end(self, state_name: str, message: Any) -> None:
+        """Record the run's final state and flush."""
+        self._write(self.store.end_run, self.run_id, state_name, None if message is None else str(message))
+        if self.failed is not None:
+            return
+        try:
+            self.store.flush()
+        except StateStoreError as exc:
+            if not exc.pending:
+                self._stop_recording(exc)  # a batch wrong in itself
+            elif self.store.get_run(self.run_id) is None:
+                # Not even its start could be written yet (the store said so when it
+                # happened); the records wait, and are written if it comes back.
+                self.unstored = True
+
+
+class Recorder(StoreWriter):
+    """Writes one deferred flow run's states and logs to a
+    :class:`~ferroflow.store.RunStore` (see :class:`StoreWriter`)."""
+
+    def __init__(self, store: RunStore, run_id: str, record: RunRecord, lease: str | None = None):
+        super().__init__(store, run_id, lease)
+        self.record = record
+        self.round: dict = {}  # (task id, index) -> (message, location, run count)
+        # The task-level code last recorded for each task with its final message (255:
+        # none yet): at the end only the tasks whose code changed since are recorded again.
+        self.reported = bytearray(b"\xff") * len(record.frozen.tasks)
+        # Whether each task may map (it has a mapped input): the others have no children.
+        self.mappable = record.frozen.may_map
+
     def start(self, parameters: dict, resumed_from: str | None = None, approved: frozenset = frozenset(),
               executor: str | None = None) -> None:
         if self.unrecorded:
@@ -117,25 +176,7 @@ class Recorder:
             slug_list = [slugs.get(t, t.slug) for t in ordered]
         tasks = TaskList(order, [t.name for t in ordered], slug_list, bytes([mappable[i] for i in order]),
                          bytes([i in approved for i in order]) if approved else None, frozen.edge_pairs())
-        try:
-            # (a worker's claim: its fencing token, see ferroflow.store.claims)
-            leased = {} if self.lease is None else {"lease": self.lease}
-            self._guard(self.store.start_run, self.run_id, frozen.flow.name, parameters, tasks,
-                        resumed_from=resumed_from, executor=executor, **leased)
-        except ResumeRefusedError as exc:
-            from ferroflow.engine.resume import ResumeError
-
-            raise ResumeError(str(exc)) from exc
-
-    def check(self) -> None:
-        """Raise :class:`~ferroflow.store.RunLostError` when this process no longer holds
-        the run's lease (cheap: the store asks only once a heartbeat period passed
-        without a commit confirming it)."""
-        if self.failed is None and self.lost is None:
-            now = time.monotonic()
-            if now - self.checked_at >= CHECK_SECONDS:
-                self.checked_at = now
-                self._guard(self.store.check_lease, self.run_id)
+        self._start(frozen.flow.name, parameters, tasks, resumed_from=resumed_from, executor=executor)
 
     def note(self, task_id: int, index: int, message: str | None, location: str | None = None,
              traceback: str | None = None) -> None:
@@ -172,17 +213,6 @@ class Recorder:
         if logs is not None and logs.pending:
             self._logs(logs)
 
-    def _logs(self, logs: Any) -> None:
-        if logs is not None and logs.pending:
-            rows, logs.pending = logs.pending, []
-            self._write(self.store.record_logs, self.run_id, rows)
-
-    @property
-    def recorded(self) -> bool:
-        """Whether the run is in the run store (recording on, and the store worked, or
-        at least took the run's start)."""
-        return not isinstance(self.store, NullRunStore) and self.failed is None and not self.unstored
-
     def finish(self, state: Any, logs: Any) -> None:
         """Record every task's final codes, the run's final state, and flush (nothing
         for a run lost to another process)."""
@@ -217,16 +247,4 @@ class Recorder:
             reports.append((task_id, None, code))
         self._write(self.store.record_report, self.run_id, reports, details)
         self._logs(logs)
-        message = state.message
-        self._write(self.store.end_run, self.run_id, type(state).__name__, None if message is None else str(message))
-        if self.failed is not None:
-            return
-        try:
-            self.store.flush()
-        except StateStoreError as exc:
-            if not exc.pending:
-                self._stop_recording(exc)  # a batch wrong in itself
-            elif self.store.get_run(self.run_id) is None:
-                # Not even its start could be written yet (the store said so when it
-                # happened); the records wait, and are written if it comes back.
-                self.unstored = True
+        self._end(type(state).__name__, state.message)
