@@ -24,7 +24,7 @@ from ferroflow.core.flow import Flow
 from ferroflow.core.parameter import Parameter
 from ferroflow.core.task import Task, tags, task
 from ferroflow.runtime.context import context
-from ferroflow.runtime.logs import get_logger
+from ferroflow.runtime.logs import get_logger, get_run_logger
 
 try:
     from importlib.metadata import PackageNotFoundError, version
@@ -35,13 +35,14 @@ except PackageNotFoundError:  # running from a source tree without installing
 
 #: Subpackages reachable as attributes of ``ferroflow`` (``ferroflow.schedules.CronSchedule``
 #: after a bare ``import ferroflow``), imported on first use.
-_SUBMODULES = frozenset({"cache_validators", "debug", "engine", "errors", "executors", "notifications", "plugins",
+_SUBMODULES = frozenset({"cache_policies", "cache_validators", "debug", "eager", "engine", "errors", "executors",
+                         "notifications", "plugins",
                          "results", "retries", "runtime", "store",
                          "schedules", "tasks"})
 
 #: Names of ``ferroflow`` defined in modules imported on first use (``from ferroflow
 #: import resource_manager`` works as for any other name).
-_LAZY_NAMES = {"resource_manager": "ferroflow.control_flow.resource_manager"}
+_LAZY_NAMES = {"resource_manager": "ferroflow.control_flow.resource_manager", "flow": "ferroflow.eager.flow"}
 
 
 def __getattr__(name: str):
@@ -59,6 +60,8 @@ def __getattr__(name: str):
 __all__ = [
     "Flow",
     "context",
+    "flow",
+    "get_run_logger",
     "get_logger",
     "ifelse",
     "merge",

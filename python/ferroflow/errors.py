@@ -70,6 +70,11 @@ class UnfinishedRun(FerroflowError):
     """``state.result()`` of a run that has not finished."""
 
 
+class MissingContextError(FerroflowError, RuntimeError):
+    """Something that needs a running flow or task (``get_run_logger()``) was called
+    outside any."""
+
+
 class UpstreamTaskError(FerroflowError):
     """A task call of an eager flow did not run: a task it waits for (``wait_for=``, or
     a future among its arguments) failed, and it was not wrapped in ``allow_failure``."""

@@ -38,8 +38,9 @@ from typing import (
 )
 
 from ferroflow import triggers
-from ferroflow.core import result_options
+from ferroflow.core import prefect3_options, result_options
 from ferroflow.retries import MAX_RETRIES
+from ferroflow.runtime.context import CURRENT_EAGER_RUN
 
 if TYPE_CHECKING:  # pragma: no cover
     from ferroflow.core.flow import Flow
@@ -540,6 +541,9 @@ def _task_call(self: Task, *args: Any, **kwargs: Any) -> Task:
     # parameters, filled with defaults, would cost more than the rest of the call).
     flow = _ACTIVE_FLOW.get()
     if flow is None:
+        eager = CURRENT_EAGER_RUN.get()
+        if eager is not None:  # inside an @flow function: the task runs now
+            return eager.call(self, args, {})
         flow = _require_flow(self, flow)  # raises, saying what to do
     # What copy() does (_copy_into, written out here: a call is a tenth of this
     # path; FunctionTask has no __new__ or __setattr__ of its own, and a slug is in
@@ -854,6 +858,11 @@ class Task:
         **kwargs: Any,
     ) -> Task:
         """``self(*args, **kwargs)`` with keyword arguments (see :meth:`__call__`)."""
+        if flow is None and _ACTIVE_FLOW.get() is None:
+            eager = CURRENT_EAGER_RUN.get()
+            if eager is not None:  # inside an @flow function: the task runs now
+                return eager.call(self, args, kwargs, task_args=task_args, mapped=mapped,
+                                  upstream_tasks=upstream_tasks)
         flow = _require_flow(self, flow)
         new = self.copy(**task_args) if task_args else self.copy()
         return new._bind_call(flow, args, kwargs, mapped, upstream_tasks)
@@ -937,6 +946,10 @@ class Task:
         :class:`~ferroflow.core.edge.unmapped` to pass it whole to every child, in
         :class:`~ferroflow.core.edge.flatten` to un-nest it first. Inputs must be tasks,
         annotations or subscriptable values. The copy's ``nout`` is None."""
+        if flow is None and _ACTIVE_FLOW.get() is None:
+            eager = CURRENT_EAGER_RUN.get()
+            if eager is not None:  # inside an @flow function: the children run now
+                return eager.map(self, args, kwargs, task_args=task_args, upstream_tasks=upstream_tasks)
         arguments = self._bind_arguments(args, kwargs)
         for key, value in arguments.items():
             if not (
@@ -954,6 +967,19 @@ class Task:
         return new.bind(
             *args, mapped=True, upstream_tasks=upstream_tasks, flow=flow, **kwargs
         )
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        """Inside an eager flow (an ``@flow`` function): run this task on the flow's
+        executor and return a future at once (``future.result()`` waits for its value).
+        ``wait_for=[futures]`` runs it after those; ``return_state=True`` makes
+        ``result()`` give the state. See ``docs/eager-flows.md``."""
+        eager = CURRENT_EAGER_RUN.get() if _ACTIVE_FLOW.get() is None else None
+        if eager is None:
+            raise RuntimeError(
+                f"Task {self.name!r}: submit() runs a task inside an eager flow (a function decorated "
+                f"with @flow). Inside `with Flow(...)`, call the task to add it to the flow."
+            )
+        return eager.submit(self, args, kwargs)
 
     def set_dependencies(
         self,
@@ -1216,7 +1242,10 @@ class FunctionTask(Task):
         self.__dict__["_ff_instance_run_info"] = _inspect_run(
             fn, f"Task {name!r}", drop_first=False
         )
+        task_kwargs, eager = prefect3_options.split(task_kwargs, f"Task {name!r}", fn)
         super().__init__(name=name, **task_kwargs)
+        if eager is not None:
+            self.__dict__["_ff_eager_options"] = eager
 
     def __repr__(self) -> str:
         return f"<Task: {self.name}>"

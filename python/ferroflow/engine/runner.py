@@ -39,7 +39,7 @@ from ferroflow.errors import EngineError, one_line
 from ferroflow.plugins.contracts import check_slots, checked_wait, warn_broken
 from ferroflow.runtime.batch import TaskPlan, TaskRuns, run_plain
 from ferroflow.runtime.context import CURRENT_FRAME, Frame, RunInfo, in_frame
-from ferroflow.runtime.handlers import call_handlers, on_failure_handler, outcome_of, state_of
+from ferroflow.runtime.handlers import call_handlers, handlers_of, outcome_of, state_of
 from ferroflow.runtime.logs import TASK_LOGGER, RunLogHandler
 from ferroflow.runtime.slots import SlotWaitInterrupted
 from ferroflow.runtime.unit import SIGNAL_CODES, UnitResult, WorkUnit
@@ -312,7 +312,7 @@ class FlowRun:
                 constants[i] = True
                 continue
             # (a task with no option of its own, its key its class, has no handlers)
-            own = handlers[i] = () if type(okey) is type or not observed(t) else _handlers_of(t)
+            own = handlers[i] = () if type(okey) is type or not observed(t) else handlers_of(t)
             if may_batch is None:  # a parameter
                 continue
             slug = slugs.get(t, t.slug)
@@ -342,7 +342,7 @@ class FlowRun:
         with _collector_paused():
             self.recorder.start(self.parameters, resumed_from=None if self.resume is None else self.resume.run.run_id,
                                 approved=self.info.approved, executor=self.executor_description)
-        flow_handlers = _handlers_of(self.flow)
+        flow_handlers = handlers_of(self.flow)
         flow_frame = Frame(self.info, -1, None, None, frozenset(), None, None)
         if flow_handlers:
             try:
@@ -1064,13 +1064,6 @@ def _profile_of(task: Any, flow: Any, may_map: bool) -> tuple:
         custom or may_map or task.timeout is not None or task.log_stdout or task.retry_condition is not None
         or task.task_run_name is not None)
     return False, custom, bool(task.max_retries), keeps_nothing(task, flow), may_batch
-
-
-def _handlers_of(task: Any) -> tuple:
-    handlers = list(getattr(task, "state_handlers", None) or ())
-    if getattr(task, "on_failure", None) is not None:
-        handlers.append(on_failure_handler(task.on_failure))
-    return tuple(handlers)
 
 
 def _element(value: Any, index: int) -> Any:

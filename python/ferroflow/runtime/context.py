@@ -137,6 +137,10 @@ class Frame:
 _NO_RUN = RunInfo("", "", {}, datetime.datetime.fromtimestamp(0, datetime.timezone.utc))
 
 CURRENT_FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar("ferroflow_frame", default=None)
+#: The eager flow run (``ferroflow.eager.run.EagerRun``) whose function is running in
+#: this context, or None: a task called there runs at once (``core/task.py`` looks here
+#: when no ``with Flow(...)`` block is open).
+CURRENT_EAGER_RUN: contextvars.ContextVar[Any] = contextvars.ContextVar("ferroflow_eager_run", default=None)
 # The default is read-only: every change sets a new mapping (see ``context(**values)``).
 USER_VALUES: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "ferroflow_user_context", default=MappingProxyType({})

@@ -21,7 +21,7 @@ from ferroflow import _core, signals, states
 from ferroflow.debug import TaskRaised, raising
 from ferroflow.errors import formatted_traceback
 
-__all__ = ["OnFailure", "call_handlers", "on_failure_handler", "state_of", "outcome_of"]
+__all__ = ["OnFailure", "call_handlers", "handlers_of", "on_failure_handler", "state_of", "outcome_of"]
 
 Handler = Callable[[Any, states.State, states.State], states.State | None]
 
@@ -37,6 +37,15 @@ _SIGNAL_STATES = {
 def on_failure_handler(fn: Callable[[Any, states.State], Any]) -> Handler:
     """Turn ``on_failure=fn(obj, state)`` into a handler called for failed states."""
     return OnFailure(fn)
+
+
+def handlers_of(task: Any) -> tuple:
+    """The state handlers a task's (or flow's) runs pass through: its
+    ``state_handlers``, then its ``on_failure`` callback as one."""
+    handlers = list(getattr(task, "state_handlers", None) or ())
+    if getattr(task, "on_failure", None) is not None:
+        handlers.append(on_failure_handler(task.on_failure))
+    return tuple(handlers)
 
 
 class OnFailure:

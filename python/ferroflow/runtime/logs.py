@@ -30,14 +30,17 @@ from typing import Any
 from ferroflow.redaction import FILTER
 from ferroflow.runtime.context import current_frame
 
-__all__ = ["get_logger", "handlers_reached", "KeepingHandler", "LogEntry", "RunLogHandler", "StdoutToLogger",
+__all__ = ["get_logger", "get_run_logger", "handlers_reached", "KeepingHandler", "LogEntry", "RunLogHandler", "StdoutToLogger",
            "TaskLogger"]
 
 TASK_LOGGER = "ferroflow.task"
+#: The logger of eager flows' own code (``ferroflow.flow.<flow name>``).
+FLOW_LOGGER = "ferroflow.flow"
 
-# Task loggers speak at INFO unless the application chose a level.
-if logging.getLogger(TASK_LOGGER).level == logging.NOTSET:
-    logging.getLogger(TASK_LOGGER).setLevel(logging.INFO)
+# Task and flow loggers speak at INFO unless the application chose a level.
+for _name in (TASK_LOGGER, FLOW_LOGGER):
+    if logging.getLogger(_name).level == logging.NOTSET:
+        logging.getLogger(_name).setLevel(logging.INFO)
 
 
 class TaskLogger(logging.LoggerAdapter):
@@ -120,6 +123,22 @@ def get_logger(name: str | None = None) -> TaskLogger:
     return logger
 
 
+def get_run_logger() -> Any:
+    """The logger of the run this code is part of (Prefect 3's ``get_run_logger``): in a
+    task, its task logger (:func:`get_logger` of its name); in an eager flow's own code,
+    ``ferroflow.flow.<flow name>``. Its records are kept with the run (``ferroflow
+    logs``). Outside any run it raises :class:`~ferroflow.errors.MissingContextError`."""
+    frame = current_frame()
+    if frame is None or frame.run is None or not frame.run.flow_run_id:
+        from ferroflow.errors import MissingContextError
+
+        raise MissingContextError("There is no active flow or task run context: get_run_logger() is for code "
+                                  "running inside a task or a flow")
+    if frame.task_name is not None:
+        return get_logger(frame.task_name)
+    return logging.getLogger(f"{FLOW_LOGGER}.{frame.run.flow_name}")
+
+
 class LogEntry(tuple):
     """One kept record: ``(created, level, logger, message)``."""
 
@@ -179,12 +198,14 @@ class RunLogHandler(KeepingHandler):
     """Keeps records emitted during one flow run's task runs, keyed by task run, and
     shows on stderr what no other handler gets (see :class:`KeepingHandler`)."""
 
-    def __init__(self, run: Any, level: int = logging.INFO):
+    def __init__(self, run: Any, level: int = logging.INFO, flow_level: bool = False):
         super().__init__(level)
         self.entries: dict = {}
         #: Records not yet handed to the run store, as its log rows.
         self.pending: list = []
         self._run = run
+        #: Keep the records of the flow's own code too (an eager flow's), as the run's.
+        self.flow_level = flow_level
 
     def emit(self, record: logging.LogRecord) -> None:
         self.show_unhandled(record)
@@ -192,9 +213,12 @@ class RunLogHandler(KeepingHandler):
         if frame is None or frame.run is not self._run:
             return  # another run's (or no) task: not ours to keep
         if frame.task_name is None:
-            return  # flow-level records are not kept with a task run
-        index = frame.map_index
-        key = (frame.task_id, -1 if index is None else index)
+            if not self.flow_level:
+                return  # flow-level records are not kept with a task run
+            key: tuple = (None, -1)
+        else:
+            index = frame.map_index
+            key = (frame.task_id, -1 if index is None else index)
         try:
             message = record.getMessage()
         except Exception:  # a bad format string must not break the task

@@ -19,3 +19,18 @@ from ferroflow.tasks.shell import ShellTask
 from ferroflow.tasks.templates import JinjaTemplate, StringFormatter
 
 __all__ = ["ShellTask", "JinjaTemplate", "StringFormatter", "Secret", "PrefectSecret"]
+
+
+def task_input_hash(context: dict, arguments: dict) -> str | None:
+    """Prefect's ``cache_key_fn`` of the same name: a task call's key is a hash of its
+    arguments (``@task(cache_key_fn=task_input_hash)``); None (not cached) when an
+    argument cannot be hashed."""
+    from ferroflow.results import hash_value
+
+    try:
+        return hash_value(sorted(arguments.items()))
+    except Exception:
+        return None
+
+
+__all__ += ["task_input_hash"]

@@ -1,0 +1,103 @@
+"""Prefect 3's names for task options, accepted by ``@task`` beside ferroflow's.
+
+``@task(retries=2, retry_delay_seconds=5, timeout_seconds=60, log_prints=True)`` is
+``@task(max_retries=2, retry_delay=5, timeout=60, log_stdout=True)``; a task may not be
+given both names of one option. The options Prefect 3 has and Prefect 1 had not
+(``cache_policy``, ``persist_result``, the ``on_completion`` hooks, ``on_failure`` as a
+list of hooks) are kept on the task as :class:`EagerOptions` and used by eager flows
+(``@flow``); a deferred flow ignores them, except ``cache_policy``, which becomes the
+task's ``cache_key_fn`` (see :mod:`ferroflow.cache_policies`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+__all__ = ["EagerOptions", "RENAMED", "check_hooks", "eager_options", "split"]
+
+#: Prefect 3's name -> ferroflow's.
+RENAMED = {
+    "retries": "max_retries",
+    "retry_delay_seconds": "retry_delay",
+    "timeout_seconds": "timeout",
+    "log_prints": "log_stdout",
+    "cache_expiration": "cache_for",
+    "retry_condition_fn": "retry_condition",
+}
+
+#: Accepted for Prefect 3's signature; they change nothing here.
+_IGNORED = frozenset({"description", "version", "cache_result_in_memory", "viz_return_value"})
+
+
+@dataclasses.dataclass(frozen=True)
+class EagerOptions:
+    """The Prefect 3 options of a task that ferroflow's deferred tasks do not have."""
+
+    #: Hooks called as ``hook(task, task_run, state)`` when a call of the task completes
+    #: or fails (in eager flows).
+    on_completion: tuple = ()
+    on_failure: tuple = ()
+    #: ``persist_result``: None (decide from the cache policy), True or False.
+    persist_result: bool | None = None
+    #: The cache policy given (kept to show; it is the task's ``cache_key_fn`` too).
+    cache_policy: Any = None
+    refresh_cache: bool = False
+
+
+def check_hooks(value: Any, name: str, owner: str) -> tuple:
+    """The hooks given as ``name=`` (a callable or a list of them), as a tuple."""
+    if value is None:
+        return ()
+    hooks = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    for hook in hooks:
+        if not callable(hook):
+            raise TypeError(f"{owner}: {name} must be a list of callables hook(obj, run, state), got {hook!r}")
+    return hooks
+
+
+def split(options: dict, owner: str, fn: Any = None) -> tuple[dict, EagerOptions | None]:
+    """``(ferroflow's options, EagerOptions or None)`` from a task's keyword options,
+    renaming Prefect 3's. ``owner`` names the task in errors; ``fn`` is its function
+    (a cache policy keyed on the task's source hashes it)."""
+    if not any(name in options for name in (*RENAMED, *_IGNORED, "on_completion", "persist_result",
+                                            "cache_policy", "refresh_cache")) \
+            and not isinstance(options.get("on_failure"), (list, tuple)):
+        return options, None
+    given = dict(options)
+    for name in _IGNORED:
+        given.pop(name, None)
+    for old, new in RENAMED.items():
+        if old in given:
+            if new in given:
+                raise TypeError(f"{owner}: give {old}= or {new}= (the same option), not both")
+            given[new] = given.pop(old)
+    extra: dict[str, Any] = {}
+    if "on_completion" in given:
+        extra["on_completion"] = check_hooks(given.pop("on_completion"), "on_completion", owner)
+    if isinstance(given.get("on_failure"), (list, tuple)):
+        extra["on_failure"] = check_hooks(given.pop("on_failure"), "on_failure", owner)
+    if "persist_result" in given:
+        persist = given.pop("persist_result")
+        if persist is not None and not isinstance(persist, bool):
+            raise TypeError(f"{owner}: persist_result must be True, False or None, got {persist!r}")
+        extra["persist_result"] = persist
+    if "refresh_cache" in given:
+        extra["refresh_cache"] = bool(given.pop("refresh_cache"))
+    if "cache_policy" in given:
+        from ferroflow.cache_policies import as_key_fn
+
+        policy = given.pop("cache_policy")
+        extra["cache_policy"] = policy
+        key_fn = as_key_fn(policy, owner, fn)
+        if key_fn is not None:
+            if given.get("cache_key_fn") is not None:
+                raise TypeError(f"{owner}: give cache_policy= or cache_key_fn=, not both")
+            given["cache_key_fn"] = key_fn
+    return given, EagerOptions(**extra)
+
+
+def eager_options(task: Any) -> EagerOptions | None:
+    """The :class:`EagerOptions` of ``task``, or None."""
+    return task.__dict__.get("_ff_eager_options")
+

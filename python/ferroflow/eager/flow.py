@@ -1,0 +1,266 @@
+"""``@flow``: an ordinary Python function as a flow, run eagerly (Prefect 2/3 style).
+
+::
+
+    from ferroflow import flow, task
+
+    @task(retries=2)
+    def fetch(url: str) -> str: ...
+
+    @flow
+    def etl(urls: list[str]) -> int:
+        pages = [fetch(u) for u in urls]   # each call runs now, with retries
+        return len(pages)
+
+    etl(["https://..."])                   # a flow run: recorded, returns 1
+
+Calling the function is a flow run: its arguments are bound and checked against its
+type hints first (:mod:`ferroflow.eager.parameters`), the run is recorded in the run
+store like any other (``ferroflow runs``), and every ``@task`` it calls runs at once
+(:mod:`ferroflow.eager.run`). It returns the function's value, or raises its exception;
+``return_state=True`` gives the final state instead (:mod:`ferroflow.eager.states`).
+
+The final state follows Prefect 3: the function raised -> ``Failed``; it returned a
+state -> that state; it returned states (a list, tuple, set or dict's values) ->
+``Failed`` when one of them failed, else ``Completed``; anything else -> ``Completed``
+with that value, even when a task call failed and the function caught the exception.
+Ctrl-C ends the run ``Cancelled`` (recorded), then raises ``KeyboardInterrupt`` again.
+
+A flow called inside another flow is a *subflow*: a run of its own, recorded with its
+parent's id.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import inspect
+import logging
+import time
+from typing import Any
+
+from ferroflow.core.prefect3_options import check_hooks
+from ferroflow.eager import states as eager_states
+from ferroflow.eager.hooks import call_hooks
+from ferroflow.eager.parameters import Binder
+from ferroflow.eager.run import EagerRun
+from ferroflow.errors import FlowRunTimeoutError, TaskTimeout, one_line
+from ferroflow.runtime.context import CURRENT_EAGER_RUN, CURRENT_FRAME
+
+__all__ = ["EagerFlow", "flow"]
+
+
+class EagerFlow:
+    """A function decorated with :func:`flow`; calling it runs the flow."""
+
+    #: Checkpointed results default to none (a task's own ``result=`` still applies).
+    result = None
+
+    def __init__(self, fn: Any, name: str | None = None, description: str | None = None,
+                 version: str | None = None, retries: int | None = None, retry_delay_seconds: float | None = None,
+                 timeout_seconds: float | None = None, validate_parameters: bool = True,
+                 log_prints: bool | None = None, on_completion: Any = None, on_failure: Any = None,
+                 on_cancellation: Any = None, on_crashed: Any = None, executor: Any = None,
+                 task_runner: Any = None, persist_result: bool | None = None, flow_run_name: Any = None):
+        if not callable(fn):
+            raise TypeError(f"@flow needs a function, got {fn!r}")
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", None) or "flow"
+        owner = f"Flow {self.name!r}"
+        self.description = description if description is not None else inspect.getdoc(fn)
+        self.version = version
+        self.retries = _count(retries, "retries", owner)
+        self.retry_delay_seconds = _seconds(retry_delay_seconds, "retry_delay_seconds", owner) or 0.0
+        self.timeout_seconds = _seconds(timeout_seconds, "timeout_seconds", owner)
+        self.log_prints = bool(log_prints)
+        self.hooks = {"completion": check_hooks(on_completion, "on_completion", owner),
+                      "failure": check_hooks(on_failure, "on_failure", owner),
+                      "cancellation": check_hooks(on_cancellation, "on_cancellation", owner),
+                      "crashed": check_hooks(on_crashed, "on_crashed", owner)}
+        #: The executor (a registered name or an instance) that ``task.submit()`` and
+        #: ``task.map()`` run on (``task_runner`` is Prefect 3's name for it).
+        self.executor = executor if executor is not None else task_runner
+        self.persist_result = persist_result
+        self.flow_run_name = flow_run_name
+        self.binder = Binder(fn, self.name, validate_parameters)
+        self.is_async = inspect.iscoroutinefunction(fn)
+        functools.update_wrapper(self, fn)
+
+    def __repr__(self) -> str:
+        return f"<EagerFlow: {self.name}>"
+
+    def with_options(self, **options: Any) -> EagerFlow:
+        """A copy of this flow with some options changed (Prefect 3's ``with_options``)."""
+        keep = {"name": self.name, "description": self.description, "version": self.version,
+                "retries": self.retries, "retry_delay_seconds": self.retry_delay_seconds,
+                "timeout_seconds": self.timeout_seconds, "validate_parameters": self.binder.validate,
+                "log_prints": self.log_prints, "on_completion": self.hooks["completion"],
+                "on_failure": self.hooks["failure"], "on_cancellation": self.hooks["cancellation"],
+                "on_crashed": self.hooks["crashed"], "executor": self.executor,
+                "persist_result": self.persist_result, "flow_run_name": self.flow_run_name}
+        unknown = set(options) - set(keep) - {"task_runner"}
+        if unknown:
+            raise TypeError(f"with_options() got unexpected options {sorted(unknown)}")
+        return EagerFlow(self.fn, **{**keep, **options})
+
+    def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
+        bound = self.binder.bind(args, kwargs)
+        state = self._run(bound)
+        return state if return_state else state.result()
+
+    # ----- a run ---------------------------------------------------------------------------
+
+    def _run(self, bound: inspect.BoundArguments) -> eager_states.State:
+        from ferroflow.engine.runner import open_run_store
+        from ferroflow.runtime.logs import TASK_LOGGER, RunLogHandler
+        from ferroflow.store.config import new_run_id
+
+        parent = CURRENT_EAGER_RUN.get()
+        store = parent.store if parent is not None else open_run_store(None)
+        parameters = dict(bound.arguments)
+        run = EagerRun(self, parameters, store, new_run_id(), datetime.datetime.now(datetime.timezone.utc))
+        options: dict = {}
+        if parent is not None:
+            options["parent_run_id"] = parent.info.flow_run_id
+            parent.flush()  # (the parent's calls so far are recorded before its child starts)
+        run.recorder.start(self.name, parameters, **options)
+        kept = min(logging.INFO, logging.getLogger(TASK_LOGGER).getEffectiveLevel())
+        logs = run.logs = RunLogHandler(run.info, kept, flow_level=True)
+        root = logging.getLogger("ferroflow")
+        root.addHandler(logs)
+        run_token = CURRENT_EAGER_RUN.set(run)
+        frame_token = CURRENT_FRAME.set(run.frame)
+        interrupted = False
+        try:
+            attempt = 1
+            while True:
+                state = self._attempt(bound)
+                if not state.is_failed() or attempt > self.retries:
+                    break
+                attempt += 1
+                logging.getLogger(f"ferroflow.flow.{self.name}").info(
+                    "Flow run failed (%s); retrying (attempt %d of %d)", state.message, attempt, self.retries + 1)
+                if self.retry_delay_seconds:
+                    time.sleep(self.retry_delay_seconds)
+        except KeyboardInterrupt:
+            interrupted = True
+            state = eager_states.Cancelled("Flow run was cancelled: interrupted (Ctrl-C or SIGTERM).")
+        finally:
+            CURRENT_FRAME.reset(frame_token)
+            CURRENT_EAGER_RUN.reset(run_token)
+        kind = {"COMPLETED": "completion", "FAILED": "failure", "CANCELLED": "cancellation",
+                "CRASHED": "crashed"}.get(state.type.value)
+        if kind and self.hooks[kind]:
+            call_hooks(self.hooks[kind], self, _FlowRun(run, state), state, run.frame)
+        try:
+            run.recorder.finish(state.store_name, state.message, logs)
+        finally:
+            root.removeHandler(logs)
+        if interrupted:
+            raise KeyboardInterrupt
+        return state
+
+    def _attempt(self, bound: inspect.BoundArguments) -> eager_states.State:
+        """Call the function once; its final state."""
+        try:
+            value = self._call(bound)
+        except TaskTimeout:
+            message = f"Flow run exceeded timeout of {self.timeout_seconds:g} second(s)"
+            return eager_states.TimedOut(message, data=FlowRunTimeoutError(message))
+        except Exception as exc:
+            return eager_states.Failed(f"Flow run encountered an exception: {one_line(exc)}", data=exc)
+        return final_state(value)
+
+    def _call(self, bound: inspect.BoundArguments) -> Any:
+        def body() -> Any:
+            return self.fn(*bound.args, **bound.kwargs)
+
+        call = body
+        if self.log_prints:
+            def call() -> Any:
+                from ferroflow.runtime.logs import StdoutToLogger
+                from ferroflow.runtime.stdout import prints_to
+
+                stream = StdoutToLogger(logging.getLogger(f"ferroflow.flow.{self.name}"))
+                with prints_to(stream):
+                    try:
+                        return body()
+                    finally:
+                        stream.flush()
+
+        if self.timeout_seconds is not None:
+            from ferroflow.runtime.timeouts import call_with_timeout
+
+            return call_with_timeout(lambda: call(), self.timeout_seconds, {})
+        return call()
+
+
+def final_state(value: Any) -> eager_states.State:
+    """The state of a flow run whose function returned ``value`` (Prefect 3's rule)."""
+    if isinstance(value, eager_states.State):
+        return value
+    found = _states_in(value)
+    if found:
+        failed = [s for s in found if s.type in (eager_states.StateType.FAILED, eager_states.StateType.CRASHED,
+                                                 eager_states.StateType.CANCELLED)]
+        if failed:
+            return eager_states.Failed(f"{len(failed)}/{len(found)} states failed.", data=value)
+        return eager_states.Completed(f"All states completed.", data=value)
+    return eager_states.Completed(data=value)
+
+
+def _states_in(value: Any) -> list:
+    if isinstance(value, dict):
+        items = list(value.values())
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+    else:
+        return []
+    found = [v for v in items if isinstance(v, eager_states.State)]
+    return found if found and len(found) == len(items) else []
+
+
+class _FlowRun:
+    """What a flow's hooks get as ``flow_run``: ``id``, ``name``, ``flow_name``,
+    ``parameters``, ``state``."""
+
+    __slots__ = ("id", "name", "flow_name", "parameters", "state")
+
+    def __init__(self, run: EagerRun, state: Any):
+        self.id = self.name = run.info.flow_run_id
+        self.flow_name = run.info.flow_name
+        self.parameters = run.info.parameters
+        self.state = state
+
+
+def _count(value: Any, name: str, owner: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"{owner}: {name} must be a whole number of at least 0, got {value!r}")
+    return value
+
+
+def _seconds(value: Any, name: str, owner: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime.timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise TypeError(f"{owner}: {name} must be a number of seconds, got {value!r}")
+    return float(value)
+
+
+def flow(__fn: Any = None, **options: Any) -> Any:
+    """Make a function a flow: ``@flow`` or ``@flow(name=..., retries=..., ...)``.
+
+    Options (Prefect 3's): ``name``, ``description``, ``version``, ``retries``,
+    ``retry_delay_seconds``, ``timeout_seconds``, ``validate_parameters`` (default
+    True), ``log_prints``, ``on_completion``, ``on_failure``, ``on_cancellation``,
+    ``on_crashed`` (lists of ``hook(flow, flow_run, state)``), ``executor`` (or
+    ``task_runner``: where ``task.submit()`` and ``task.map()`` run),
+    ``persist_result``, ``flow_run_name``.
+    """
+    if __fn is None:
+        return lambda fn: EagerFlow(fn, **options)
+    return EagerFlow(__fn, **options)

@@ -1,0 +1,109 @@
+"""An eager flow's arguments: bound to its function's signature, then checked against
+its type hints with pydantic (and coerced, as Prefect 3 does: ``"3"`` for an ``int``
+becomes ``3``) before anything runs.
+
+A call that does not bind raises :class:`~ferroflow.errors.ParameterBindError`; an
+argument that does not fit its hint raises :class:`~ferroflow.errors.ParameterTypeError`
+naming every parameter at fault. ``@flow(validate_parameters=False)`` skips the check.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Any
+
+from ferroflow.errors import ParameterBindError, ParameterTypeError
+
+__all__ = ["Binder"]
+
+_EMPTY = inspect.Parameter.empty
+
+
+class Binder:
+    """Binds and checks the arguments of one flow function (its pydantic adapters made
+    on first use, once)."""
+
+    def __init__(self, fn: Any, name: str, validate: bool = True):
+        self.fn = fn
+        self.name = name
+        self.signature = inspect.signature(fn)
+        self.validate = validate
+        self._adapters: dict | None = None
+
+    def bind(self, args: tuple, kwargs: dict) -> inspect.BoundArguments:
+        """The arguments bound, defaults applied, checked and coerced."""
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ParameterBindError(
+                f"Error binding parameters for flow {self.name!r}: {exc}. Its signature is {self.signature}; it "
+                f"was called with {len(args)} positional argument(s) and keyword(s) {sorted(kwargs)}."
+            ) from None
+        bound.apply_defaults()
+        if self.validate:
+            self._check(bound)
+        return bound
+
+    def _check(self, bound: inspect.BoundArguments) -> None:
+        adapters = self._adapters
+        if adapters is None:
+            adapters = self._adapters = self._make_adapters()
+        if not adapters:
+            return
+        from pydantic import ValidationError
+
+        errors = []
+        for name, adapter in adapters.items():
+            if name not in bound.arguments:
+                continue
+            try:
+                bound.arguments[name] = adapter.validate_python(bound.arguments[name])
+            except ValidationError as exc:
+                reasons = "; ".join(error["msg"] for error in exc.errors())
+                errors.append(f" - {name}: {reasons} (got {_preview(bound.arguments[name])})")
+        if errors:
+            raise ParameterTypeError(f"Flow run of {self.name!r} received invalid parameters:\n" + "\n".join(errors))
+
+    def _make_adapters(self) -> dict:
+        """A pydantic TypeAdapter per annotated parameter (*args and **kwargs excepted)."""
+        try:
+            hints = typing.get_type_hints(self.fn)
+        except Exception:  # a hint that names what cannot be found: left unchecked
+            hints = {}
+        wanted = {name: hints[name] for name, p in self.signature.parameters.items()
+                  if name in hints and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and hints[name] is not Any}
+        if not wanted:
+            return {}
+        from pydantic import ConfigDict, TypeAdapter
+
+        config = ConfigDict(arbitrary_types_allowed=True)
+        adapters = {}
+        for name, hint in wanted.items():
+            try:
+                adapters[name] = TypeAdapter(hint, config=config)
+            except Exception:  # a type pydantic cannot check (a class of the user's): an isinstance check
+                if isinstance(hint, type):
+                    adapters[name] = _InstanceOf(hint)
+        return adapters
+
+
+class _InstanceOf:
+    """An adapter for a hint pydantic cannot build one for: ``isinstance`` only."""
+
+    def __init__(self, cls: type):
+        self.cls = cls
+
+    def validate_python(self, value: Any) -> Any:
+        if isinstance(value, self.cls):
+            return value
+        from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
+
+        error = PydanticCustomError("is_instance_of", "Input should be an instance of {cls}",
+                                    {"cls": self.cls.__name__})
+        raise ValidationError.from_exception_data(self.cls.__name__, [InitErrorDetails(type=error, input=value)])
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

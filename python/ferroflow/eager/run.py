@@ -1,0 +1,244 @@
+"""One eager flow run: the tasks it met, each call of them, and how a call runs.
+
+A task called inside an ``@flow`` function runs at once, in the flow's thread, through
+the same runtime as a deferred run's task runs (``ferroflow.runtime``: the context,
+logging, timeouts, state handlers, checkpoints and caching, tag concurrency slots),
+and its outcome is a state code the Rust core's ledger (``_core.Ledger``) books, with
+the retry rule of deferred runs. A call with nothing around it (no retries, timeout,
+handlers, cache, result, printed-output capture or limited tag) takes a short path:
+the function is called in a frame of its own and its outcome booked, a few
+microseconds in all.
+
+Calls are numbered per task in call order: call ``k`` of task ``t`` is child ``k`` of
+task ``t`` in the run's record (``ferroflow.eager.record``).
+"""
+
+from __future__ import annotations
+
+import time
+import traceback as traceback_module
+from typing import Any
+
+from ferroflow import _core, retries, signals
+from ferroflow._core import SUCCESS
+from ferroflow.core.prefect3_options import eager_options
+from ferroflow.eager import states as eager_states
+from ferroflow.eager.hooks import call_hooks
+from ferroflow.eager.record import EagerRecorder
+from ferroflow.engine.persistence import checkpoint_of
+from ferroflow.errors import FailedRun, TaskRunTimeoutError, TaskTimeout, one_line
+from ferroflow.runtime.context import CURRENT_FRAME, Frame, RunInfo
+from ferroflow.runtime.handlers import handlers_of
+from ferroflow.runtime.unit import SIGNAL_CODES, WorkUnit
+
+__all__ = ["EagerRun", "TaskSlot"]
+
+_FAILED_CODES = frozenset({_core.FAILED, _core.TRIGGER_FAILED, _core.TIMED_OUT, _core.CANCELLED})
+_CAUGHT = (Exception, signals.FerroflowSignal, TaskTimeout)
+
+
+class TaskSlot:
+    """A task the run met: its id in the run, its name there, and how its calls run."""
+
+    __slots__ = ("task_id", "task", "name", "slug", "tags", "fn", "plain", "checkpoint", "handlers", "limits",
+                 "hooks")
+
+    def __init__(self, task_id: int, task: Any, name: str, checkpoint: Any, handlers: tuple, limits: Any):
+        self.task_id = task_id
+        self.task = task  # (kept: the run's table is keyed by id(task))
+        self.name = name
+        self.slug = name
+        self.tags = frozenset(task.__dict__.get("tags") or ())
+        self.fn = task.run
+        self.checkpoint = checkpoint
+        self.handlers = handlers
+        self.limits = limits
+        options = eager_options(task)
+        self.hooks = (options.on_completion, options.on_failure) if options is not None else ((), ())
+        self.plain = not (task.max_retries or task.timeout is not None or handlers or checkpoint is not None
+                          or task.log_stdout or limits is not None or task.task_run_name is not None
+                          or task.retry_on or task.retry_condition is not None or any(self.hooks))
+
+
+class EagerRun:
+    """One run of an eager flow (see the module docstring)."""
+
+    def __init__(self, flow: Any, parameters: dict, store: Any, run_id: str, scheduled_start_time: Any,
+                 lease: str | None = None):
+        self.flow = flow
+        self.info = RunInfo(flow.name, run_id, parameters, scheduled_start_time)
+        self.ledger = _core.Ledger()
+        self.slots: dict[int, TaskSlot] = {}
+        self.names: set[str] = set()
+        self.store = store
+        self.recorder = EagerRecorder(store, run_id, self.ledger, lease)
+        self.logs: Any = None  # the run's RunLogHandler, while it runs
+        #: The frame of the flow's own code (context and logging outside any task).
+        self.frame = Frame(self.info, -1, None, None, frozenset(), None, None)
+
+    # ----- meeting tasks -----------------------------------------------------------------
+
+    def slot(self, task: Any) -> TaskSlot:
+        """The slot of ``task``, made the first time the run meets it."""
+        found = self.slots.get(id(task))
+        if found is not None:
+            return found
+        name = task.name
+        k = 1
+        while name in self.names:  # two tasks of one name: name, name-2, name-3...
+            k += 1
+            name = f"{task.name}-{k}"
+        self.names.add(name)
+        delays, jitter, seed = retries.core_delays(task.retry_delay, task.max_retries)
+        task_id = self.ledger.add_task(task.max_retries, delays, jitter, seed if seed is not None else 0)
+        from ferroflow.engine.limits import task_slots
+
+        limits = task_slots([task], self.store, self.info.flow_run_id).get(0)
+        if limits is not None:
+            limits.task_id = task_id
+        checkpoint = checkpoint_of(task, self.flow, name, False)
+        slot = TaskSlot(task_id, task, name, checkpoint, handlers_of(task), limits)
+        self.slots[id(task)] = slot
+        self.recorder.add_task(task_id, name, name)
+        return slot
+
+    # ----- a call ---------------------------------------------------------------------------
+
+    def call(self, task: Any, args: tuple, kwargs: dict, task_args: dict | None = None, mapped: bool = False,
+             upstream_tasks: Any = None) -> Any:
+        """Run ``task(*args, **kwargs)`` now; its value, or its exception raised (or its
+        state, with ``return_state=True``)."""
+        return_state = kwargs.pop("return_state", False) if kwargs else False
+        if task_args:
+            task = task.copy(**task_args)
+        if mapped:
+            return self.map(task, args, kwargs)
+        if upstream_tasks is not None or (kwargs and "wait_for" in kwargs):
+            raise NotImplementedError("wait_for= arrives with submit() and futures")
+        slot = self.slot(task)
+        task_id = slot.task_id
+        ledger = self.ledger
+        index = ledger.reserve(task_id, 1)
+        if slot.plain:
+            frame = Frame(self.info, task_id, slot.name, slot.slug, slot.tags, (index,), b"\x01")
+            token = CURRENT_FRAME.set(frame)
+            try:
+                value = slot.fn(*args, **kwargs)
+            except _CAUGHT as exc:
+                CURRENT_FRAME.reset(token)
+                return self._raised(slot, index, exc, return_state)
+            CURRENT_FRAME.reset(token)
+            if isinstance(value, eager_states.State):
+                return self._returned_state(slot, index, value, 1, return_state)
+            ledger.outcome(task_id, index, 1, SUCCESS)
+            self.recorder.ended(task_id, self.logs)
+            return eager_states.Completed(data=value) if return_state else value
+        return self._run_unit(slot, index, task._bind_arguments(args, kwargs), return_state)
+
+    def _raised(self, slot: TaskSlot, index: int, exc: BaseException, return_state: bool) -> Any:
+        """A plain call raised ``exc``: book it, then raise it again (keeping its
+        traceback) or give its state."""
+        if isinstance(exc, signals.FerroflowSignal):
+            code = SIGNAL_CODES.get(exc.state_name, _core.FAILED)
+            message = str(exc) or None
+            value = exc.result if code != _core.FAILED else exc
+        else:
+            code, message, value = _core.FAILED, f"Task run encountered an exception {one_line(exc)}", exc
+        text = "".join(traceback_module.format_exception(type(exc), exc, exc.__traceback__))
+        code, _ = self.ledger.outcome(slot.task_id, index, 1, code)
+        self.recorder.note(slot.task_id, index, message, traceback=text if code in _FAILED_CODES else None)
+        self.recorder.ended(slot.task_id, self.logs)
+        state = eager_states.of_code(code, message, value)
+        if return_state:
+            return state
+        if code in _FAILED_CODES:
+            raise exc
+        return value
+
+    def _returned_state(self, slot: TaskSlot, index: int, state: Any, runs: int, return_state: bool) -> Any:
+        """The call returned a state (``Completed(...)``, ``Failed(...)``): it ends in it."""
+        code, _ = self.ledger.outcome(slot.task_id, index, runs, state.ferroflow_code)
+        if code in _FAILED_CODES or state.message is not None:
+            self.recorder.note(slot.task_id, index, state.message, run_count=runs)
+        self.recorder.ended(slot.task_id, self.logs)
+        if return_state:
+            return state
+        return state.result()
+
+    def _run_unit(self, slot: TaskSlot, index: int, inputs: dict, return_state: bool) -> Any:
+        """A call with something around it: run as a work unit of one task run (the
+        runtime a deferred run's task runs go through), again while the ledger says
+        to retry."""
+        task = slot.task
+        runs = 1
+        retried_from = None
+        while True:
+            frame = Frame(self.info, slot.task_id, slot.name, slot.slug, slot.tags, [index], bytes([runs]),
+                          task.task_run_name)
+            unit = WorkUnit(task_id=slot.task_id, label=slot.name, fn=slot.fn, indices=[index], size=1,
+                            static=inputs, retry_on=tuple(task.retry_on or ()), retry_condition=task.retry_condition,
+                            frame=frame, log_stdout=task.log_stdout, timeout=task.timeout, handlers=slot.handlers,
+                            owner=task, checkpoint=slot.checkpoint, retried_from=retried_from, slots=slot.limits)
+            result = unit.run()
+            code, value = result.codes[0], result.values[0]
+            detail = result.details.get(0)
+            if isinstance(value, eager_states.State) and code & 0x7F == SUCCESS:
+                return self._finish_hooks(slot, index, self._returned_state(slot, index, value, runs, True),
+                                          return_state, frame)
+            final, wait = self.ledger.outcome(slot.task_id, index, runs, code)
+            if wait is None:
+                break
+            retried_from = {0: detail[0]} if detail is not None and code & 0x7F == _core.RETRYING else None
+            if wait:
+                time.sleep(wait / 1000)
+            runs += 1
+        location = result.locations[0] if result.locations else None
+        message = None if detail is None else detail[0]
+        if message is not None or location is not None or runs > 1:
+            self.recorder.note(slot.task_id, index, message, location, runs,
+                               detail[1] if detail is not None and final in _FAILED_CODES else None)
+        self.recorder.ended(slot.task_id, self.logs)
+        if final == _core.TIMED_OUT:
+            message = f"Task run exceeded timeout of {task.timeout:g} second(s)"
+            value = TaskRunTimeoutError(message)
+        elif final in _FAILED_CODES and not isinstance(value, BaseException):
+            value = FailedRun(message or f"Task run ended in state {_core.STATE_NAMES[final]}.")
+        state = eager_states.of_code(final, message, value)
+        return self._finish_hooks(slot, index, state, return_state, frame)
+
+    def _finish_hooks(self, slot: TaskSlot, index: int, state: Any, return_state: bool, frame: Frame) -> Any:
+        completed, failed = slot.hooks
+        hooks = completed if state.is_completed() else failed if state.is_failed() else ()
+        if hooks:
+            call_hooks(hooks, slot.task, _TaskRun(self, slot, index, state), state, frame)
+        if return_state:
+            return state
+        return state.result()
+
+    # ----- the rest, built on calls ---------------------------------------------------------
+
+    def map(self, task: Any, args: tuple, kwargs: dict, task_args: dict | None = None,
+            upstream_tasks: Any = None) -> Any:
+        raise NotImplementedError("task.map() in an eager flow arrives with the futures")
+
+    def submit(self, task: Any, args: tuple, kwargs: dict) -> Any:
+        raise NotImplementedError("task.submit() in an eager flow arrives with the futures")
+
+    def flush(self) -> None:
+        self.recorder.flush(self.logs)
+
+
+class _TaskRun:
+    """What a task's hooks get as ``task_run`` (Prefect 3's ``TaskRun``, the fields a
+    hook reads): ``id``, ``name``, ``task_key``, ``flow_run_id``, ``run_count``,
+    ``state``."""
+
+    __slots__ = ("id", "name", "task_key", "flow_run_id", "run_count", "state")
+
+    def __init__(self, run: EagerRun, slot: TaskSlot, index: int, state: Any):
+        self.flow_run_id = run.info.flow_run_id
+        self.id = f"{self.flow_run_id}:{slot.task_id}:{index}"
+        self.name = f"{slot.name}-{index}"
+        self.task_key = slot.name
+        self.run_count = 1
+        self.state = state

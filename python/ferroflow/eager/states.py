@@ -1,0 +1,284 @@
+"""The states of eager flows, with Prefect 3's API: ``from ferroflow.eager.states
+import Completed, Failed``.
+
+A deferred flow (``with Flow(...)``) keeps Prefect 1's states (:mod:`ferroflow.states`,
+where ``state.result`` is an attribute). An eager flow (``@flow``) and its task calls
+give these instead, as Prefect 3 does: ``state.type`` (a :class:`StateType`),
+``state.name``, ``state.message``, ``state.data`` and ``state.result()``, a *method*
+that returns the value, or raises the run's exception when it failed::
+
+    state = my_flow(return_state=True)
+    if state.is_failed():
+        print(state.message)
+    value = state.result(raise_on_failure=False)
+
+A task may return :func:`Completed` or :func:`Failed` to set its own state.
+
+How the names map onto the run store's (``ferroflow runs`` shows those): Completed is
+``Success``, Cached ``Cached``, Failed ``Failed``, TimedOut ``TimedOut``, Crashed
+``Crashed`` (a task run: ``Failed``), Cancelled ``Cancelled``; Pending, Running,
+Scheduled, Paused and Retrying keep their names (AwaitingRetry is ``Retrying``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from typing import Any
+
+from ferroflow import _core
+from ferroflow.errors import CancelledRun, CrashedRun, FailedRun, UnfinishedRun
+
+__all__ = [
+    "State",
+    "StateType",
+    "AwaitingRetry",
+    "Cached",
+    "Cancelled",
+    "Cancelling",
+    "Completed",
+    "Crashed",
+    "Failed",
+    "Paused",
+    "Pending",
+    "Retrying",
+    "Running",
+    "Scheduled",
+    "TimedOut",
+]
+
+
+class StateType(str, enum.Enum):
+    """The kind of a state (its ``name`` may say more: ``Cached`` is a COMPLETED)."""
+
+    SCHEDULED = "SCHEDULED"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    CRASHED = "CRASHED"
+    PAUSED = "PAUSED"
+    CANCELLING = "CANCELLING"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FINAL_TYPES = frozenset({StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED})
+
+#: (state type, name) -> the core's state code it is recorded as.
+_CODES = {
+    "Completed": _core.SUCCESS,
+    "Cached": _core.CACHED,
+    "Failed": _core.FAILED,
+    "TimedOut": _core.TIMED_OUT,
+    "Crashed": _core.FAILED,
+    "Cancelled": _core.CANCELLED,
+    "Cancelling": _core.RUNNING,
+    "Pending": _core.PENDING,
+    "Running": _core.RUNNING,
+    "Retrying": _core.RETRYING,
+    "AwaitingRetry": _core.RETRYING,
+    "Scheduled": _core.PENDING,
+    "Paused": _core.PAUSED,
+}
+_TYPE_CODES = {
+    StateType.COMPLETED: _core.SUCCESS,
+    StateType.FAILED: _core.FAILED,
+    StateType.CRASHED: _core.FAILED,
+    StateType.CANCELLED: _core.CANCELLED,
+    StateType.PENDING: _core.PENDING,
+    StateType.SCHEDULED: _core.PENDING,
+    StateType.RUNNING: _core.RUNNING,
+    StateType.CANCELLING: _core.RUNNING,
+    StateType.PAUSED: _core.PAUSED,
+}
+#: The run store's name of an eager flow run's final state.
+STORE_NAMES = {"Completed": "Success", "Cached": "Cached", "TimedOut": "TimedOut", "Failed": "Failed",
+               "Crashed": "Crashed", "Cancelled": "Cancelled"}
+
+
+class State:
+    """A state of an eager flow run or task call.
+
+    ``data`` is the value of a completed run, or the exception of a failed one (or
+    None); ``result()`` reads it. ``type`` and ``name`` say what happened; ``message``
+    explains it.
+    """
+
+    __slots__ = ("type", "name", "message", "data", "timestamp", "_details")
+
+    def __init__(self, type: StateType | str, name: str | None = None, message: str | None = None,
+                 data: Any = None, timestamp: datetime.datetime | None = None):
+        self.type = StateType(type)
+        self.name = name if name is not None else self.type.value.capitalize()
+        self.message = message
+        self.data = data
+        self.timestamp = timestamp or datetime.datetime.now(datetime.timezone.utc)
+        self._details: dict = {}
+
+    def __repr__(self) -> str:
+        text = f"{self.name}"
+        if self.message:
+            text += f"({self.message!r})"
+        return text if self.name == self.type.value.capitalize() else f"{text} [{self.type.value}]"
+
+    # ----- the value -----------------------------------------------------------------
+
+    def result(self, raise_on_failure: bool = True, fetch: bool = True) -> Any:
+        """The run's value. A failed, crashed or cancelled run raises its exception
+        (or, when it has none, :class:`~ferroflow.errors.FailedRun`,
+        :class:`~ferroflow.errors.CrashedRun` or :class:`~ferroflow.errors.CancelledRun`
+        with its message) unless ``raise_on_failure=False``, which returns the
+        exception. A run not finished raises :class:`~ferroflow.errors.UnfinishedRun`.
+        ``fetch`` is accepted for Prefect 3's signature (values are always at hand)."""
+        if self.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED):
+            error = self.data if isinstance(self.data, BaseException) else self._error()
+            if raise_on_failure:
+                raise error
+            return error
+        if self.type is not StateType.COMPLETED:
+            if raise_on_failure:
+                raise UnfinishedRun(f"Run is in {self.name} state, its result is not available.")
+            return None
+        return self.data
+
+    def _error(self) -> BaseException:
+        cls = {StateType.CRASHED: CrashedRun, StateType.CANCELLED: CancelledRun}.get(self.type, FailedRun)
+        return cls(self.message or f"Run ended in state {self.name}.")
+
+    # ----- what it is ----------------------------------------------------------------
+
+    def is_scheduled(self) -> bool:
+        return self.type is StateType.SCHEDULED
+
+    def is_pending(self) -> bool:
+        return self.type is StateType.PENDING
+
+    def is_running(self) -> bool:
+        return self.type is StateType.RUNNING
+
+    def is_completed(self) -> bool:
+        return self.type is StateType.COMPLETED
+
+    def is_failed(self) -> bool:
+        return self.type is StateType.FAILED
+
+    def is_crashed(self) -> bool:
+        return self.type is StateType.CRASHED
+
+    def is_cancelled(self) -> bool:
+        return self.type is StateType.CANCELLED
+
+    def is_cancelling(self) -> bool:
+        return self.type is StateType.CANCELLING
+
+    def is_paused(self) -> bool:
+        return self.type is StateType.PAUSED
+
+    def is_final(self) -> bool:
+        return self.type in FINAL_TYPES
+
+    # ----- how ferroflow records it --------------------------------------------------
+
+    @property
+    def ferroflow_code(self) -> int:
+        """The core's state code this state is recorded as (``ferroflow._core.SUCCESS``...)."""
+        code = _CODES.get(self.name)
+        return _TYPE_CODES[self.type] if code is None else code
+
+    @property
+    def store_name(self) -> str:
+        """The name of this state in the run store (``Success`` for Completed...)."""
+        return STORE_NAMES.get(self.name) or STORE_NAMES.get(self.type.value.capitalize(), self.name)
+
+    def __reduce__(self) -> Any:
+        return (_rebuild, (self.type.value, self.name, self.message, self.data, self.timestamp))
+
+
+def _rebuild(type: str, name: str, message: str | None, data: Any, timestamp: datetime.datetime) -> State:
+    return State(type, name, message, data, timestamp)
+
+
+# ----- constructors, as Prefect 3's ---------------------------------------------------
+
+
+def Completed(message: str | None = None, data: Any = None, name: str = "Completed", **_: Any) -> State:
+    """A successful end; a task returning it ends so, with ``data`` as its value."""
+    return State(StateType.COMPLETED, name, message, data)
+
+
+def Cached(message: str | None = None, data: Any = None, name: str = "Cached", **_: Any) -> State:
+    """A successful end whose value came from the cache."""
+    return State(StateType.COMPLETED, name, message, data)
+
+
+def Failed(message: str | None = None, data: Any = None, name: str = "Failed", **_: Any) -> State:
+    """A failed end; a task returning it fails with ``message``."""
+    return State(StateType.FAILED, name, message, data)
+
+
+def TimedOut(message: str | None = None, data: Any = None, name: str = "TimedOut", **_: Any) -> State:
+    """A run that took longer than its timeout (a FAILED)."""
+    return State(StateType.FAILED, name, message, data)
+
+
+def Crashed(message: str | None = None, data: Any = None, name: str = "Crashed", **_: Any) -> State:
+    """A run ended by something outside the user's code (its process, an interrupt)."""
+    return State(StateType.CRASHED, name, message, data)
+
+
+def Cancelled(message: str | None = None, data: Any = None, name: str = "Cancelled", **_: Any) -> State:
+    """A run stopped on request (Ctrl-C, ``ferroflow cancel``)."""
+    return State(StateType.CANCELLED, name, message, data)
+
+
+def Cancelling(message: str | None = None, data: Any = None, name: str = "Cancelling", **_: Any) -> State:
+    return State(StateType.CANCELLING, name, message, data)
+
+
+def Pending(message: str | None = None, data: Any = None, name: str = "Pending", **_: Any) -> State:
+    return State(StateType.PENDING, name, message, data)
+
+
+def Running(message: str | None = None, data: Any = None, name: str = "Running", **_: Any) -> State:
+    return State(StateType.RUNNING, name, message, data)
+
+
+def Retrying(message: str | None = None, data: Any = None, name: str = "Retrying", **_: Any) -> State:
+    return State(StateType.RUNNING, name, message, data)
+
+
+def Scheduled(message: str | None = None, data: Any = None, name: str = "Scheduled", **_: Any) -> State:
+    return State(StateType.SCHEDULED, name, message, data)
+
+
+def AwaitingRetry(message: str | None = None, data: Any = None, name: str = "AwaitingRetry", **_: Any) -> State:
+    return State(StateType.SCHEDULED, name, message, data)
+
+
+def Paused(message: str | None = None, data: Any = None, name: str = "Paused", **_: Any) -> State:
+    return State(StateType.PAUSED, name, message, data)
+
+
+#: The core's code of a task call's end -> (constructor, name) of its eager state.
+BY_CODE = {
+    _core.SUCCESS: Completed,
+    _core.CACHED: Cached,
+    _core.SKIPPED: Completed,
+    _core.MAPPED: Completed,
+    _core.FAILED: Failed,
+    _core.TRIGGER_FAILED: Failed,
+    _core.TIMED_OUT: TimedOut,
+    _core.CANCELLED: Cancelled,
+    _core.PAUSED: Paused,
+    _core.RETRYING: AwaitingRetry,
+    _core.PENDING: Pending,
+    _core.RUNNING: Running,
+}
+
+
+def of_code(code: int, message: str | None = None, data: Any = None) -> State:
+    """The eager state of a task call that ended with the core's ``code``."""
+    return BY_CODE[code & 0x7F](message, data)

@@ -1,0 +1,278 @@
+"""Eager flows (``@flow``): task calls run at once with ferroflow's negative
+engineering, and states follow Prefect 3's API."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from ferroflow import Flow, context, flow, get_run_logger, task
+from ferroflow.eager.states import Completed, Failed, StateType
+from ferroflow.errors import FailedRun, MissingContextError, ParameterBindError, ParameterTypeError, TaskRunTimeoutError
+
+
+@task
+def inc(x):
+    return x + 1
+
+
+@task
+def boom(message="boom"):
+    raise RuntimeError(message)
+
+
+def test_a_flow_call_runs_its_tasks_at_once_and_returns_the_value():
+    @flow
+    def chain(n: int):
+        total = 0
+        for _ in range(n):
+            total = inc(total)
+        return total
+
+    assert chain(5) == 5
+    state = chain(3, return_state=True)
+    assert state.is_completed() and state.type is StateType.COMPLETED and state.name == "Completed"
+    assert state.result() == 3
+
+
+def test_the_same_task_builds_a_graph_inside_with_flow_and_runs_inside_at_flow():
+    with Flow("deferred") as deferred:
+        r = inc(1)
+    assert deferred.run().result[r].result == 2
+
+    @flow
+    def eager():
+        return inc(1)
+
+    assert eager() == 2
+    with pytest.raises(ValueError, match="called outside a flow"):
+        inc(1)
+
+
+def test_a_task_that_raises_raises_in_the_flow_and_fails_it():
+    @flow
+    def fails():
+        boom("bad input")
+
+    with pytest.raises(RuntimeError, match="bad input"):
+        fails()
+    state = fails(return_state=True)
+    assert state.is_failed() and "RuntimeError: bad input" in state.message
+    assert isinstance(state.result(raise_on_failure=False), RuntimeError)
+
+
+def test_a_caught_task_failure_leaves_the_flow_completed():
+    @flow
+    def recovers():
+        try:
+            boom()
+        except RuntimeError:
+            return "recovered"
+
+    assert recovers(return_state=True).is_completed()
+    assert recovers() == "recovered"
+
+
+def test_return_state_on_a_task_call():
+    @flow
+    def look():
+        ok = inc(1, return_state=True)
+        bad = boom(return_state=True)
+        return ok.type, ok.result(), bad.type, type(bad.result(raise_on_failure=False)).__name__
+
+    assert look() == (StateType.COMPLETED, 2, StateType.FAILED, "RuntimeError")
+
+
+def test_retries_with_prefect3_names_run_the_call_again():
+    attempts = []
+
+    @task(retries=2, retry_delay_seconds=0)
+    def flaky():
+        attempts.append(context.task_run_count)
+        if len(attempts) < 3:
+            raise ValueError("not yet")
+        return "third time"
+
+    @flow
+    def retried():
+        return flaky()
+
+    assert retried() == "third time"
+    assert attempts == [1, 2, 3]
+
+
+def test_retries_exhausted_raise_the_last_error():
+    @task(retries=1, retry_delay_seconds=0)
+    def always():
+        raise ValueError("never")
+
+    @flow
+    def exhausted():
+        return always()
+
+    with pytest.raises(ValueError, match="never"):
+        exhausted()
+
+
+def test_a_timeout_fails_the_call_with_task_run_timeout_error():
+    import time
+
+    @task(timeout_seconds=0.2)
+    def sleepy():
+        time.sleep(5)
+
+    @flow
+    def slow():
+        try:
+            sleepy()
+        except TaskRunTimeoutError as exc:
+            return str(exc)
+
+    assert slow() == "Task run exceeded timeout of 0.2 second(s)"
+
+
+def test_a_task_returning_a_state_ends_in_it():
+    @task
+    def chooses(ok):
+        return Completed(message="fine", data=7) if ok else Failed(message="said no")
+
+    @flow
+    def states():
+        good = chooses(True)
+        bad = chooses(False, return_state=True)
+        try:
+            chooses(False)
+        except FailedRun as exc:
+            raised = str(exc)
+        return good, bad.name, bad.message, raised
+
+    assert states() == (7, "Failed", "said no", "said no")
+
+
+def test_parameters_are_bound_and_coerced_from_type_hints():
+    seen = []
+
+    @flow
+    def typed(x: int, names: list[str], ratio: float = 0.5):
+        seen.append((x, names, ratio))
+        return x
+
+    assert typed("3", ["a"]) == 3
+    assert seen == [(3, ["a"], 0.5)]
+    with pytest.raises(ParameterTypeError, match="x: Input should be a valid integer"):
+        typed("three", ["a"])
+    with pytest.raises(ParameterBindError, match="missing a required argument: 'names'"):
+        typed(1)
+    assert len(seen) == 1  # nothing ran for the bad calls
+
+
+def test_validate_parameters_false_passes_arguments_as_given():
+    @flow(validate_parameters=False)
+    def loose(x: int):
+        return x
+
+    assert loose("not an int") == "not an int"
+
+
+def test_hooks_see_the_final_state():
+    seen = []
+
+    def record(obj, run, state):
+        seen.append((obj.name, state.name))
+
+    @task(on_completion=[record], on_failure=[record])
+    def hooked(fail):
+        if fail:
+            raise ValueError("x")
+        return 1
+
+    @flow(on_completion=[record], on_failure=[record])
+    def hooks():
+        hooked(False)
+        hooked(True)
+
+    with pytest.raises(ValueError):
+        hooks()
+    assert seen == [("hooked", "Completed"), ("hooked", "Failed"), ("hooks", "Failed")]
+
+
+def test_a_hook_that_raises_is_logged_and_changes_nothing(caplog):
+    def broken(obj, run, state):
+        raise RuntimeError("hook broke")
+
+    @flow(on_completion=[broken])
+    def fine():
+        return 1
+
+    with caplog.at_level(logging.ERROR, logger="ferroflow.hooks"):
+        assert fine() == 1
+    assert "hook broke" in caplog.text
+
+
+def test_get_run_logger_and_context_inside_flows_and_tasks():
+    @task
+    def who():
+        get_run_logger().info("in task")
+        return context.task_name, context.map_index
+
+    @flow
+    def named():
+        get_run_logger().info("in flow")
+        return context.flow_name, who(), who()
+
+    assert named() == ("named", ("who", 0), ("who", 1))
+    with pytest.raises(MissingContextError):
+        get_run_logger()
+
+
+def test_a_flow_retries_its_function():
+    calls = []
+
+    @flow(retries=2, retry_delay_seconds=0)
+    def retried():
+        calls.append(1)
+        if len(calls) < 2:
+            raise ValueError("first attempt")
+        return len(calls)
+
+    assert retried() == 2
+
+
+def test_a_flow_returning_failed_states_fails():
+    @flow
+    def returns_states():
+        return [inc(1, return_state=True), boom(return_state=True)]
+
+    state = returns_states(return_state=True)
+    assert state.is_failed() and state.message == "1/2 states failed."
+
+
+def test_a_subflow_runs_inside_its_parent():
+    @flow
+    def child(x: int):
+        return inc(x)
+
+    @flow
+    def parent():
+        return child(1) + child(10)
+
+    assert parent() == 13
+
+
+def test_prefect3_and_ferroflow_names_of_one_option_are_refused_together():
+    with pytest.raises(TypeError, match="give retries= or max_retries="):
+        task(retries=1, max_retries=2)(lambda: None)
+
+
+def test_ctrl_c_cancels_the_run_and_is_raised_again():
+    @task
+    def interrupted():
+        raise KeyboardInterrupt
+
+    @flow
+    def stopped():
+        interrupted()
+
+    with pytest.raises(KeyboardInterrupt):
+        stopped()
