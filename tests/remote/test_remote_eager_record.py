@@ -72,7 +72,7 @@ def test_added_tasks_and_subflow_runs_arrive_as_the_embedded_store_records_them(
     assert cli.main(["runs", "show", PARENT, "--server", server.url]) == 0
     shown = capsys.readouterr().out
     assert [line.split()[0] for line in shown.split("\n\n")[1].splitlines()[1:]] == ["load", "check", "save"]
-    assert f"Subflow runs:\nRUN ID" in shown and f"{CHILD}  inner  Success" in shown
+    assert "Subflow runs:\nRUN ID" in shown and f"{CHILD}  inner  Success" in shown
     assert cli.main(["runs", "show", CHILD, "--server", server.url]) == 0
     assert f"Parent      {PARENT}" in capsys.readouterr().out
 

@@ -6,7 +6,7 @@ applies them; a store that sends them elsewhere, to a server that applies them w
 Every item is a tuple whose first element names its kind and whose second is the run
 id (``"beat"`` alone has none). Times are seconds since the epoch.
 
-``("start", run_id, flow, parameters, pickles, columns, count, started, resumed_from, host, pid, token, executor, parent_run_id)``
+``("start", run_id, flow, parameters, pickles, columns, count, started, resumed_from, host, pid, token, exe[, parent])``
     A run started (or reopened). ``flow``: the flow's name; ``started``: when;
     ``host``: the hostname; ``parameters``: the readable JSON text
     (:func:`ferroflow.store.parameters.readable`); ``pickles``: ``[(name, bytes or None,
@@ -15,9 +15,9 @@ id (``"beat"`` alone has none). Times are seconds since the epoch.
     sixth, the edges, is missing from the items of a ferroflow older than schema 9);
     ``count``: one more than the highest task id; ``resumed_from``: the run it resumes
     or None; ``token``: the lease token of the process that records it (32 hex digits);
-    ``executor``: what ran it (:func:`ferroflow.descriptions.describe_executor`) or
+    ``exe``: the executor that ran it (:func:`ferroflow.descriptions.describe_executor`) or
     None (missing from the items of a ferroflow older than schema 10);
-    ``parent_run_id``: the run it is a subflow run of; missing when it has none (so that
+    ``parent``: the run id of the run it is a subflow run of; missing when it has none (so that
     a server older than schema 11, which refuses a 14th field, takes the other runs).
 ``("tasks", run_id, columns, count)``
     Tasks of a running run that its start did not list, to display after those it has

@@ -661,14 +661,14 @@ class Transaction:
     def apply(self) -> None:
         c = self.conn
         for key, (ids, names, slugs, mapped, approved, edges, exists) in self.lists.items():
-            row = (json.dumps(ids), json.dumps(names), json.dumps(slugs), mapped, approved,
-                   None if edges is None else json.dumps([[a, b] for a, b in edges]), key)
+            listed = (json.dumps(ids), json.dumps(names), json.dumps(slugs), mapped, approved,
+                      None if edges is None else json.dumps([[a, b] for a, b in edges]), key)
             if exists:
                 c.execute("UPDATE run_tasks SET ids = ?, names = ?, slugs = ?, mapped = ?, approved = ?, edges = ? "
-                          "WHERE run = ?", row)
+                          "WHERE run = ?", listed)
             else:
                 c.execute("INSERT INTO run_tasks (ids, names, slugs, mapped, approved, edges, run, codes) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*row, b""))
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*listed, b""))
         if self.rows:
             upserts = []
             deletes = []
