@@ -252,6 +252,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             _reap(store)
             run = store.resolve_run(args.run_id)
             tasks = store.task_states(run.run_id, failed_limit=args.failed)
+            subflows = store.child_runs(run.run_id, limit=SUBFLOWS_SHOWN + 1)
     except (UnknownRunError, AmbiguousRunIdError, _Unknown) as exc:
         return fail(str(exc), EXIT_USAGE)
     except _source_errors() as exc:
@@ -260,7 +261,30 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     print()
     if not tasks:
         print("No tasks recorded.")
-        return EXIT_OK
+    else:
+        _print_tasks(run, tasks)
+    if subflows:
+        _print_subflows(subflows)
+    return EXIT_OK
+
+
+#: The most subflow runs ``runs show`` lists (oldest first).
+SUBFLOWS_SHOWN = 50
+
+
+def _print_subflows(subflows: list) -> None:
+    print()
+    print("Subflow runs:")
+    rows = [["RUN ID", "FLOW", "STATE", "STARTED", "DURATION"]]
+    for child in subflows[:SUBFLOWS_SHOWN]:
+        duration = "running" if child.ended_at is None else format_duration(child.duration)
+        rows.append([child.run_id, printable(child.flow_name), child.state, format_time(child.started_at), duration])
+    print_table(rows, state_column=2)
+    if len(subflows) > SUBFLOWS_SHOWN:
+        print(f"... and more (the first {SUBFLOWS_SHOWN} are listed)")
+
+
+def _print_tasks(run: Any, tasks: list) -> None:
     rows = [["TASK", "STATE", "RUNS", "CHILDREN", "MESSAGE"]]
     for t in tasks:
         rows.append([t.name, t.state or "-", "-" if t.run_count is None else str(t.run_count),
@@ -288,7 +312,6 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         for t in failed:
             print(f"{t.name} failed with a traceback: `ferroflow logs {run.run_id} --task {t.slug or t.name}` "
                   f"shows it")
-    return EXIT_OK
 
 
 def cmd_runs_reap(args: argparse.Namespace) -> int:
@@ -335,6 +358,8 @@ def _run_header(run: Any) -> str:
     ]
     if run.resumed_from:
         lines.append(["Resumed from", run.resumed_from])
+    if getattr(run, "parent_run_id", None):  # (a subflow run; schema 11)
+        lines.append(["Parent", printable(run.parent_run_id)])
     if getattr(run, "executor", None):  # (None: recorded before schema 10)
         lines.append(["Executor", printable(run.executor)])
     width = max(len(k) for k, _ in lines)

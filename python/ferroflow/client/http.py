@@ -76,7 +76,8 @@ def run_from_json(data: dict) -> RunInfo:
     """A :class:`RunInfo` from the API's run."""
     return RunInfo(data["run_id"], data["flow_name"], data["state"], data.get("message"), data.get("parameters") or {},
                    data["started_at"], data.get("ended_at"), data.get("resumed_from"), data.get("hostname"),
-                   data.get("pid"), data.get("record_error"), data.get("executor"), tuple(data.get("tags") or ()),
+                   data.get("pid"), data.get("record_error"), data.get("executor"), data.get("parent_run_id"),
+                   tuple(data.get("tags") or ()),
                    int(data.get("state_version") or 0), data.get("created_at"), data.get("idempotency_key"))
 
 
@@ -217,11 +218,12 @@ class Client:
     def list_runs(self, *, flow: str | None = None, states: Iterable[str] | None = None,
                   started_after: float | None = None, started_before: float | None = None,
                   tags: Iterable[str] | None = None, id_prefix: str | None = None, limit: int = 50,
-                  cursor: str | None = None, resumed_from: str | None = None) -> Page[RunInfo]:
+                  cursor: str | None = None, resumed_from: str | None = None,
+                  parent_run_id: str | None = None) -> Page[RunInfo]:
         """A page of runs, newest first (see :func:`ferroflow.store.queries.list_runs`)."""
         data = self.get("/api/v1/runs", flow=flow, state=list(states or []), started_after=started_after,
                         started_before=started_before, tag=list(tags or []), id_prefix=id_prefix, limit=limit,
-                        cursor=cursor, resumed_from=resumed_from)
+                        cursor=cursor, resumed_from=resumed_from, parent_run_id=parent_run_id)
         return Page([run_from_json(r) for r in data["items"]], data["next_cursor"])
 
     def iter_runs(self, *, limit: int | None = None, page_size: int = 200, **filters: Any) -> Iterator[RunInfo]:

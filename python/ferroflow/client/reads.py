@@ -9,6 +9,7 @@ one renderer shows runs from either.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from ferroflow.client.http import Client, ClientError
@@ -16,6 +17,8 @@ from ferroflow.store.base import ChildState, LogLine, RunSummary, TaskSummary
 from ferroflow.store.errors import AmbiguousRunIdError, UnknownRunError
 
 __all__ = ["ServerRuns"]
+
+_FULL_ID = re.compile(r"[0-9a-fA-F]{32}")
 
 
 class ServerRuns:
@@ -28,6 +31,15 @@ class ServerRuns:
     def list_runs(self, limit: int | None = 20, flow_name: str | None = None) -> list[RunSummary]:
         """The most recent runs first, at most ``limit`` (None: all)."""
         return list(self.client.iter_runs(limit=limit, flow=flow_name))
+
+    def child_runs(self, run_id: str, limit: int | None = None) -> list[RunSummary]:
+        """The subflow runs of run ``run_id``, oldest first, at most ``limit`` (None:
+        all; the API lists them newest first: every page is read)."""
+        if not _FULL_ID.fullmatch(run_id):  # (the API takes full ids only; no run of the server has another)
+            return []
+        found: list[RunSummary] = list(self.client.iter_runs(parent_run_id=run_id))
+        found.reverse()
+        return found if limit is None else found[:limit]
 
     def get_run(self, run_id: str) -> RunSummary | None:
         """The run with this full id, or None."""

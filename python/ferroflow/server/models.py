@@ -145,6 +145,9 @@ class RunOut(_Out):
     executor: str | None = Field(description="The executor the run ran on, with its options "
                                  "(secret-looking ones masked): `local`, `ferroflow-dask:dask(address='...')`; "
                                  "null for a run not started yet or recorded before schema 10")
+    parent_run_id: str | None = Field(default=None, description="The run this one is a subflow run of (a flow "
+                                      "called inside another flow run), or null; list a run's subflow runs with "
+                                      "`GET /runs?parent_run_id=...`")
     state_version: int = Field(description="Bumped by every state change; send it back as expected_version")
     idempotency_key: str | None
 
@@ -184,6 +187,8 @@ class RunQuery(_In):
         Field(default=None, description="Only runs whose id starts with this (to resolve an abbreviated id)")
     resumed_from: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{32}$")] | None = Field(
         default=None, description="Only runs that resume this run (its retries, say)")
+    parent_run_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{32}$")] | None = Field(
+        default=None, description="Only the subflow runs of this run")
     limit: Limit = 50
     cursor: Cursor | None = None
 

@@ -130,6 +130,10 @@ class RunSummary:
     (``local``, ``ferroflow-dask:dask(address='tcp://10.0.0.5:8786')``; secret-looking
     options masked, see :mod:`ferroflow.descriptions`), or is None for a run recorded
     before schema 10 (or not started yet).
+
+    ``parent_run_id`` is the id of the run this one is a subflow run of (an eager flow
+    called inside another flow run), or None (schema 11; None for every run recorded
+    before).
     """
 
     run_id: str
@@ -144,6 +148,7 @@ class RunSummary:
     pid: int | None = None
     record_error: str | None = None
     executor: str | None = None
+    parent_run_id: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -287,7 +292,7 @@ class RunStore(abc.ABC):
     def start_run(self, run_id: str, flow_name: str, parameters: Mapping[str, Any],
                   tasks: Iterable[TaskSpec], started_at: Timestamp = None, *,
                   resumed_from: str | None = None, lease: str | None = None,
-                  executor: str | None = None) -> None:
+                  executor: str | None = None, parent_run_id: str | None = None) -> None:
         """Record that a run started: its flow, parameters (kept twice: as JSON for
         display, a value JSON cannot hold by its ``repr``; and each value pickled, for
         :meth:`recorded_parameters`) and tasks as ``(task_id, name, slug, is_mapped)``
@@ -303,7 +308,25 @@ class RunStore(abc.ABC):
         :mod:`ferroflow.store.claims`): the start is then committed before this returns
         and refused (:class:`ResumeRefusedError`) unless the run is still ``Pending``
         under that claim. ``executor`` describes the executor the run runs on (see
-        :func:`ferroflow.descriptions.describe_executor`; None: not known)."""
+        :func:`ferroflow.descriptions.describe_executor`; None: not known).
+        ``parent_run_id``: the run this one is a subflow run of (see
+        :meth:`child_runs`), or None."""
+
+    @abc.abstractmethod
+    def add_tasks(self, run_id: str, tasks: Iterable[TaskSpec]) -> None:
+        """Record tasks of a running run that its ``start_run`` did not list (an eager
+        flow meets its tasks as it calls them), given as for ``start_run`` (tuples or a
+        :class:`TaskList`; its ``edges``, when given, are added to the run's). They are
+        displayed after the tasks the run has already, in the order given; records of
+        them (``record_report``, ``record_width``, ``record_states``, ``record_logs``)
+        made after this call are taken as for tasks listed at the start.
+
+        Batched like the other records, and written before any record made after it.
+        Task ids must be non-negative ints, distinct, and new to the run: ids repeated
+        within the call (or not ints, or negative) raise ``ValueError`` here; an id the
+        run has already is refused when the batch is written (the batch is dropped and
+        :class:`StateStoreError` ``invalid record`` raised once, by the next writing
+        call, as for any record wrong in itself). An empty list records nothing."""
 
     @abc.abstractmethod
     def end_run(self, run_id: str, state_name: str, message: str | None = None,
@@ -402,6 +425,15 @@ class RunStore(abc.ABC):
             raise UnknownRunError(run_id, self.location)
         return run
 
+    def child_runs(self, run_id: str, limit: int | None = None) -> list[RunSummary]:
+        """The subflow runs of run ``run_id`` (those started with ``parent_run_id=run_id``),
+        oldest first, at most ``limit`` (None: all); ``[]`` for a run without any (or an
+        unknown one). (This default reads every run; the SQL and remote stores ask one
+        indexed query.)"""
+        found = sorted((run for run in self.list_runs(limit=None) if run.parent_run_id == run_id),
+                       key=lambda run: run.started_at)
+        return found if limit is None else found[:limit]
+
     @abc.abstractmethod
     def task_states(self, run_id: str, failed_limit: int | None = 100) -> list[TaskSummary]:
         """Every task of a run in the order given to ``start_run``, with its final
@@ -477,7 +509,10 @@ class NullRunStore(RunStore):
     location = "(recording off)"
 
     def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None,
-                  executor=None):
+                  executor=None, parent_run_id=None):
+        pass
+
+    def add_tasks(self, run_id, tasks):
         pass
 
     def end_run(self, run_id, state_name, message=None, ended_at=None):
@@ -508,6 +543,9 @@ class NullRunStore(RunStore):
         return None
 
     def match_run_ids(self, prefix, limit=10):
+        return []
+
+    def child_runs(self, run_id, limit=None):
         return []
 
     def _unknown(self, run_id: str):

@@ -6,7 +6,7 @@ applies them; a store that sends them elsewhere, to a server that applies them w
 Every item is a tuple whose first element names its kind and whose second is the run
 id (``"beat"`` alone has none). Times are seconds since the epoch.
 
-``("start", run_id, flow, parameters, pickles, columns, count, started, resumed_from, host, pid, token, executor)``
+``("start", run_id, flow, parameters, pickles, columns, count, started, resumed_from, host, pid, token, exe[, parent])``
     A run started (or reopened). ``flow``: the flow's name; ``started``: when;
     ``host``: the hostname; ``parameters``: the readable JSON text
     (:func:`ferroflow.store.parameters.readable`); ``pickles``: ``[(name, bytes or None,
@@ -15,8 +15,15 @@ id (``"beat"`` alone has none). Times are seconds since the epoch.
     sixth, the edges, is missing from the items of a ferroflow older than schema 9);
     ``count``: one more than the highest task id; ``resumed_from``: the run it resumes
     or None; ``token``: the lease token of the process that records it (32 hex digits);
-    ``executor``: what ran it (:func:`ferroflow.descriptions.describe_executor`) or
-    None (missing from the items of a ferroflow older than schema 10).
+    ``exe``: the executor that ran it (:func:`ferroflow.descriptions.describe_executor`) or
+    None (missing from the items of a ferroflow older than schema 10);
+    ``parent``: the run id of the run it is a subflow run of; missing when it has none (so that
+    a server older than schema 11, which refuses a 14th field, takes the other runs).
+``("tasks", run_id, columns, count)``
+    Tasks of a running run that its start did not list, to display after those it has
+    (:meth:`~ferroflow.store.RunStore.add_tasks`): ``columns`` as in ``start`` (their
+    ``edges`` are added to the run's), ``count`` one more than their highest task id.
+    A server that predates schema 11 refuses the kind.
 ``("end", run_id, state, message, ended_at)``
     A run's final state name and message.
 ``("states", run_id, rows, now)``
@@ -52,12 +59,13 @@ from ferroflow import _core
 from ferroflow.store.base import RunStore, TaskList, TaskSpec, Timestamp, to_epoch
 from ferroflow.store.parameters import pickled, readable
 
-__all__ = ["ItemStore", "KINDS", "BEAT", "start", "end", "states", "report", "width", "logs", "task_columns",
-           "new_token", "weight", "records", "coalesced",
+__all__ = ["ItemStore", "KINDS", "BEAT", "start", "added_tasks", "end", "states", "report", "width", "logs",
+           "task_columns",
+           "new_token", "weight", "records", "coalesced", "read_columns",
            "TRACEBACK_LIMIT", "bound_traceback", "to_detail"]
 
 #: Every kind of item.
-KINDS = frozenset({"start", "end", "states", "report", "width", "logs", "beat"})
+KINDS = frozenset({"start", "tasks", "end", "states", "report", "width", "logs", "beat"})
 #: The heartbeat item.
 BEAT = ("beat",)
 
@@ -100,20 +108,70 @@ def task_columns(tasks: TaskList) -> tuple:
 
 def start(run_id: str, flow_name: str, parameters: Mapping[str, Any] | None, tasks: Iterable[TaskSpec] | TaskList,
           started_at: Timestamp = None, resumed_from: str | None = None, *, pid: int, token: str,
-          hostname: str | None = None, executor: str | None = None) -> tuple:
+          hostname: str | None = None, executor: str | None = None, parent_run_id: str | None = None) -> tuple:
     """A ``start`` item: the run, its parameters in both forms, its task list, its
-    executor."""
+    executor, its parent run."""
     tasks = TaskList.of(tasks)
-    try:
-        columns = task_columns(tasks)
-    except (TypeError, ValueError):  # not plain types (a numpy integer id, say)
-        plain = TaskList.of(list(tasks))
-        plain.edges = tasks.edges
-        columns = task_columns(plain)
+    columns = _columns(tasks)
     return ("start", str(run_id), str(flow_name), readable(parameters), pickled(parameters), columns,
             max(tasks.ids) + 1 if len(tasks) else 0, to_epoch(started_at), resumed_from,
             socket.gethostname() if hostname is None else hostname, pid, token,
-            None if executor is None else str(executor))
+            None if executor is None else str(executor)) + (() if parent_run_id is None else (str(parent_run_id),))
+
+
+def _columns(tasks: TaskList) -> tuple:
+    """:func:`task_columns` of ``tasks``, made of plain types first when they are not."""
+    try:
+        return task_columns(tasks)
+    except (TypeError, ValueError):  # not plain types (a numpy integer id, say)
+        plain = TaskList.of(list(tasks))
+        plain.edges = tasks.edges
+        return task_columns(plain)
+
+
+def read_columns(columns: Any) -> tuple[list, list, list, bytes, bytes, list | None]:
+    """The ``columns`` of a ``tasks`` (or ``start``) item, checked, as ``(ids, names,
+    slugs, mapped, approved, edges)``: ids distinct non-negative ints, names strings,
+    slugs strings or None, one flag byte per task (made 0 or 1), edges None or
+    ``[upstream, downstream]`` int pairs. Raises ValueError or TypeError otherwise
+    (what a server's client sent is not trusted)."""
+    if not isinstance(columns, (tuple, list)) or len(columns) not in (5, 6):
+        raise ValueError("a task list is 5 or 6 columns")
+    ids, names, slugs = (json.loads(text) if isinstance(text, str) else None for text in columns[:3])
+    mapped, approved = columns[3], columns[4]
+    if not (isinstance(ids, list) and isinstance(names, list) and isinstance(slugs, list)
+            and isinstance(mapped, (bytes, bytearray)) and isinstance(approved, (bytes, bytearray))
+            and len(ids) == len(names) == len(slugs) == len(mapped) == len(approved)):
+        raise ValueError("a task list's columns are JSON arrays of ids, names and slugs and a flag byte per task for "
+                         "mapped and approved, one item per task each")
+    if not all(type(i) is int and i >= 0 for i in ids):
+        raise ValueError("task ids are non-negative ints")
+    if len(set(ids)) != len(ids):
+        raise ValueError("a task id is given twice")
+    if not all(type(n) is str for n in names) or not all(s is None or type(s) is str for s in slugs):
+        raise ValueError("task names are strings, slugs strings or null")
+    edges = json.loads(columns[5]) if len(columns) > 5 and columns[5] is not None else None
+    if edges is not None and not (isinstance(edges, list) and all(
+            isinstance(e, list) and len(e) == 2 and all(type(x) is int for x in e) for e in edges)):
+        raise ValueError("edges are [upstream, downstream] task id pairs")
+    return (ids, names, slugs, bytes(bool(b) for b in mapped), bytes(bool(b) for b in approved),
+            None if edges is None else [(a, b) for a, b in edges])
+
+
+def added_tasks(run_id: str, tasks: Iterable[TaskSpec] | TaskList) -> tuple | None:
+    """A ``tasks`` item (:meth:`~ferroflow.store.RunStore.add_tasks`), or None when
+    there are no tasks (and no edges). Raises ValueError for a task id that is not a
+    non-negative int or that is given twice."""
+    tasks = TaskList.of(tasks)
+    if not len(tasks) and not tasks.edges:
+        return None
+    columns = _columns(tasks)
+    ids = json.loads(columns[0])
+    if not all(type(i) is int and i >= 0 for i in ids):
+        raise ValueError(f"run {run_id}: task ids are non-negative ints, got {ids[:20]!r}")
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"run {run_id}: a task id is given twice in {ids[:20]!r}")
+    return ("tasks", str(run_id), columns, max(ids) + 1 if ids else 0)
 
 
 def end(run_id: str, state_name: str, message: str | None = None, ended_at: Timestamp = None) -> tuple:
@@ -158,6 +216,8 @@ def weight(item: tuple) -> int:
         return len(item[2])
     if kind == "start":
         return 1 + item[6]
+    if kind == "tasks":
+        return 1 + len(item[2][3])
     return 1
 
 
@@ -224,6 +284,11 @@ class ItemStore(RunStore):
         rows = rows if isinstance(rows, list) else list(rows)
         if rows:
             self._put(states(run_id, rows))
+
+    def add_tasks(self, run_id, tasks):
+        item = added_tasks(run_id, tasks)
+        if item is not None:
+            self._put(item)
 
     def record_width(self, run_id, task_id, width):
         self._put(_width(run_id, task_id, width))

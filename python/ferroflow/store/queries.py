@@ -278,14 +278,16 @@ def _hex_successor(prefix: str) -> str | None:
 def list_runs(conn: Connection, *, flow_name: str | None = None, states: Iterable[str] | None = None,
               started_after: float | None = None, started_before: float | None = None,
               tags: Iterable[str] = (), id_prefix: str | None = None, limit: int = 50,
-              cursor: str | None = None, resumed_from: str | None = None) -> Page[RunInfo]:
+              cursor: str | None = None, resumed_from: str | None = None,
+              parent_run_id: str | None = None) -> Page[RunInfo]:
     """Runs, newest first (by ``started_at``, then by key), a page at a time.
 
     Filters (all given must hold): ``flow_name``; ``states`` (any of them); started at
     or after ``started_after`` and before ``started_before`` (seconds since the epoch);
     every one of ``tags``; ``id_prefix`` (lowercase hex: the runs whose id starts with
     it, to resolve an abbreviated id); ``resumed_from`` (the runs resuming that run: a
-    crashed run's retries). A run not started yet (``Scheduled``) is listed
+    crashed run's retries); ``parent_run_id`` (the subflow runs of that run, by the
+    index ``runs_by_parent``). A run not started yet (``Scheduled``) is listed
     at its scheduled start.
     """
     limit = max(1, min(int(limit), MAX_LIMIT))
@@ -305,6 +307,8 @@ def list_runs(conn: Connection, *, flow_name: str | None = None, states: Iterabl
             base = base.where(runs.c.run_id < upper)
     if resumed_from is not None:
         base = base.where(runs.c.resumed_from == resumed_from)
+    if parent_run_id is not None:
+        base = base.where(runs.c.parent_run_id == parent_run_id)
     if cursor is not None:
         at, key = decode_cursor(cursor, "runs", (float, int))
         base = base.where(runs.c.started_at <= at, or_(runs.c.started_at < at, runs.c.id < key))

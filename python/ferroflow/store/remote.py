@@ -108,6 +108,17 @@ def spool_dir() -> Path:
     return path
 
 
+def _older_server(status: int, detail: Any) -> str:
+    """A hint, when a refusal says the server predates the records this ferroflow sends
+    (a ``tasks`` record, or a run's parent: schema 11, eager flows), else ``""``."""
+    text = str(detail)
+    if status == 422 and (("not a record" in text and "'tasks'" not in text)
+                          or ("_start()" in text and "positional argument" in text)):
+        return (" - the server runs an older ferroflow, which does not know the records of eager flows (tasks met "
+                "as a run goes, subflow runs): upgrade the server")
+    return ""
+
+
 @dataclass
 class _Batch:
     batch_id: str
@@ -186,10 +197,10 @@ class RemoteRunStore(items.ItemStore):
             raise failure
 
     def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None,
-                  executor=None):
+                  executor=None, parent_run_id=None):
         token = items.new_token() if lease is None else str(lease)
         item = items.start(str(run_id), flow_name, parameters, tasks, started_at, resumed_from, pid=os.getpid(),
-                           token=token, executor=executor)
+                           token=token, executor=executor, parent_run_id=parent_run_id)
         with self._lock:
             self._owned[str(run_id)] = token
             self._lost.pop(str(run_id), None)
@@ -278,6 +289,9 @@ class RemoteRunStore(items.ItemStore):
 
     def match_run_ids(self, prefix, limit=10):
         return self.client.match_run_ids(prefix, limit=limit)
+
+    def child_runs(self, run_id, limit=None):
+        return self._reads().child_runs(str(run_id), limit)
 
     def resolve_run(self, run_id):
         return self._reads().resolve_run(str(run_id))
@@ -486,7 +500,8 @@ class RemoteRunStore(items.ItemStore):
             with self._lock:
                 self._failure = StateStoreError("refused", self.url, "write",
                                                 f"the server refused a batch of records ({exc.status} {exc.title}: "
-                                                f"{exc.detail}); those records are lost")
+                                                f"{exc.detail}){_older_server(exc.status, exc.detail)}; those "
+                                                f"records are lost")
             log.warning("the ferroflow server at %s refused a batch of records: %s %s: %s", self.url, exc.status,
                         exc.title, exc.detail)
             return "dropped"

@@ -22,7 +22,7 @@ Schema 7 adds ``deployments`` and ``work_pools``, and a run's ``deployment_id`` 
 a deployment's ``scheduled_until``, and the ``workers``, ``concurrency_limits`` and
 ``concurrency_slots`` tables. Schema 9 adds a run's task ``edges`` and ``times``, a
 deployment's ``parameter_schema`` and the web UI's ``ui_sessions``. Schema 10 adds a
-run's ``executor``.
+run's ``executor``. Schema 11 adds a run's ``parent_run_id`` (subflow runs), indexed.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ __all__ = [
     "ui_sessions",
 ]
 
-# SCHEMA_VERSION (10), the schema version this ferroflow writes, also kept in ``meta``
+# SCHEMA_VERSION (11), the schema version this ferroflow writes, also kept in ``meta``
 # (key ``schema_version``) so that an older ferroflow refuses a newer store by name, is
 # defined beside the migrations' head revision (opening a store compares them without
 # importing SQLAlchemy).
@@ -100,6 +100,8 @@ meta = Table(
 #: included); ``run_parameters`` keeps them pickled for resume. ``tags`` is a JSON array
 #: (``run_tags`` indexes it). ``executor`` describes the executor the run ran on
 #: (:mod:`ferroflow.descriptions`; NULL: recorded before schema 10, or not started).
+#: ``parent_run_id`` is the ``run_id`` of the run this one is a subflow run of (an
+#: eager flow called inside another flow run; NULL: none, or recorded before schema 11).
 runs = Table(
     "runs", metadata,
     Column("id", _ID, primary_key=True, autoincrement=True),
@@ -130,11 +132,14 @@ runs = Table(
     Column("attempt", Integer, nullable=False, server_default="1"),
     # schema 10: what the run ran on, one line, secret-looking options masked
     Column("executor", Text),
+    # schema 11: the run this one is a subflow run of (its run_id), or NULL
+    Column("parent_run_id", Text),
 )
 Index("runs_by_start", runs.c.started_at)
 Index("runs_by_flow", runs.c.flow_name, runs.c.started_at)
 Index("runs_by_state", runs.c.state, runs.c.started_at)
 Index("runs_by_resumed_from", runs.c.resumed_from, runs.c.started_at)  # (schema 9)
+Index("runs_by_parent", runs.c.parent_run_id, runs.c.started_at)  # (schema 11: a run's subflow runs)
 # Each (deployment, scheduled time) at most once: what makes scheduling exactly-once.
 # NULLs never collide (a run of no deployment, a manual run), on either database.
 Index("uq_runs_deployment_time", runs.c.deployment_id, runs.c.scheduled_time, unique=True)

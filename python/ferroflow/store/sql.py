@@ -284,10 +284,11 @@ class SQLRunStore(items.ItemStore):
         writer.put(item)
 
     def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None,
-                  executor=None):
+                  executor=None, parent_run_id=None):
         run_id = str(run_id)
         item = items.start(run_id, flow_name, parameters, tasks, started_at, resumed_from, pid=_PROCESS[0],
-                           token=items.new_token() if lease is None else str(lease), executor=executor)
+                           token=items.new_token() if lease is None else str(lease), executor=executor,
+                           parent_run_id=parent_run_id)
         self._put(item)
         writer = self._writer
         assert writer is not None  # _put made one
@@ -405,6 +406,14 @@ class SQLRunStore(items.ItemStore):
             return None if row is None else read_run(row)
 
         return self._query(get)
+
+    def child_runs(self, run_id, limit=None):
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE parent_run_id = ? ORDER BY started_at, id"  # (runs_by_parent)
+        args: list = [str(run_id)]
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return self._query(lambda c: [read_run(r) for r in c.execute(sql, args)])
 
     def match_run_ids(self, prefix, limit=10):
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

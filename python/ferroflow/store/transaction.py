@@ -26,8 +26,8 @@ from ferroflow.descriptions import printable
 from ferroflow.store.base import SUCCEEDED, to_epoch
 from ferroflow.store.dialects import Dialect
 from ferroflow.store.errors import RunLostError, StateStoreError
-from ferroflow.store.items import bound_traceback, to_detail
-from ferroflow.store.layout import UNREPORTED, merge_spans, read_times, read_widths
+from ferroflow.store.items import bound_traceback, read_columns, to_detail
+from ferroflow.store.layout import UNREPORTED, merge_spans, read_edges, read_times, read_widths
 
 __all__ = ["Transaction", "Skip", "RunTasks", "Caches", "transaction"]
 
@@ -149,6 +149,9 @@ class Transaction:
         self.counts: dict = {}  # (run, task, code) -> delta
         self.spans: dict = {}  # (run, task) -> [(start, stop), ...]
         self.logs: list = []
+        # runs.id -> the run's task list with tasks added here ([ids, names, slugs,
+        # mapped, approved, edges, whether run_tasks has a row]), written at the end
+        self.lists: dict = {}
         self.touched: set = set()  # runs.id whose run_tasks codes or widths changed
         self.keys: dict = {}  # run id -> runs.id, once _key found (and confirmed) it
         self.ended: list = []  # runs.id of the runs ended here
@@ -232,8 +235,9 @@ class Transaction:
         c.execute("UPDATE runs SET owner = NULL WHERE id = ?", (row[0],))
 
     def _start(self, run_id, flow_name, parameters, pickles, columns, count, started_at, resumed_from, hostname,
-               pid, token, executor=None) -> None:
-        # (executor: absent from the item of a ferroflow older than schema 10)
+               pid, token, executor=None, parent_run_id=None) -> None:
+        # (executor: absent from the item of a ferroflow older than schema 10;
+        # parent_run_id: older than schema 11)
         c = self.conn
         self.keys.clear()  # leases change here
         if len(columns) == 5:  # (the item of a ferroflow older than schema 9: no edges)
@@ -242,14 +246,19 @@ class Transaction:
             if not isinstance(executor, str):
                 raise TypeError(f"a run's executor is a description (a string), got {type(executor).__name__}")
             executor = printable(executor)  # (one line, bounded, whoever sent it)
+        if parent_run_id is not None:
+            if not isinstance(parent_run_id, str):
+                raise TypeError(f"a run's parent is a run id (a string), got {type(parent_run_id).__name__}")
+            parent_run_id = printable(parent_run_id)
         self._flow(flow_name)
         if resumed_from is not None:
             self._claim(run_id, resumed_from)
         inserted = self.dialect.insert_returning_key(
             c, "INSERT INTO runs (run_id, flow_name, parameters, state, message, started_at, ended_at, resumed_from, "
-            "hostname, pid, heartbeat_at, owner, executor) "
-            "VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
-            (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid, self.now, token, executor))
+            "hostname, pid, heartbeat_at, owner, executor, parent_run_id) "
+            "VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+            (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid, self.now, token, executor,
+             parent_run_id))
         new = inserted is not None
         if new:
             # A new run (the common case: three statements, no read).
@@ -274,9 +283,9 @@ class Transaction:
                 raise Skip(run_id)
             # The run is reopened: it keeps its start time, task states and widths.
             c.execute("UPDATE runs SET flow_name = ?, parameters = ?, state = 'Running', message = NULL, "
-                      "ended_at = NULL, hostname = ?, pid = ?, heartbeat_at = ?, owner = ?, executor = ? "
-                      "WHERE run_id = ?",
-                      (flow_name, parameters, hostname, pid, self.now, token, executor, run_id))
+                      "ended_at = NULL, hostname = ?, pid = ?, heartbeat_at = ?, owner = ?, executor = ?, "
+                      "parent_run_id = ? WHERE run_id = ?",
+                      (flow_name, parameters, hostname, pid, self.now, token, executor, parent_run_id, run_id))
             if claimed[2] is not None:  # (a claimed run starts now, not when it was due)
                 c.execute("UPDATE runs SET started_at = ?, state_version = state_version + 1 WHERE run_id = ?",
                           (started_at, run_id))
@@ -286,6 +295,7 @@ class Transaction:
                       "names = excluded.names, slugs = excluded.slugs, mapped = excluded.mapped, "
                       "approved = excluded.approved, edges = excluded.edges", (key, *columns, b""))
             self.w.own.pop(key, None)  # read again from the store when needed
+        self.lists.pop(key, None)  # (the start's task list replaces tasks added before it)
         self.w.runs[run_id] = key
         self.started[run_id] = token
         self.checked[run_id] = True
@@ -295,6 +305,36 @@ class Transaction:
         if pickles:
             c.executemany("INSERT INTO run_parameters (run, name, value, problem) VALUES (?, ?, ?, ?)",
                           [(key, name, data, problem) for name, data, problem in pickles])
+
+    def _tasks(self, run_id, columns, count) -> None:
+        """Tasks added to a running run: appended to its task list (written at the end)."""
+        key = self._key(run_id)
+        ids, names, slugs, mapped, approved, edges = read_columns(columns)
+        listed = self.lists.get(key)
+        if listed is None:
+            row = self.conn.execute("SELECT ids, names, slugs, mapped, approved, edges FROM run_tasks WHERE run = ?",
+                                    (key,)).fetchone()
+            if row is None:  # (a run made by a server, started without a task list)
+                listed = [[], [], [], b"", b"", None, False]
+            else:
+                listed = [json.loads(row[0]), json.loads(row[1]), json.loads(row[2]), bytes(row[3]), bytes(row[4]),
+                          read_edges(row[5]), True]
+            self.lists[key] = listed
+        known = set(listed[0])
+        again = [i for i in ids if i in known]
+        if again:
+            raise ValueError(f"run {run_id}: task ids {again[:10]} are the run's already: tasks added to a run take "
+                             f"new ids")
+        every = known.union(ids)
+        if edges and not all(a in every and b in every for a, b in edges):
+            raise ValueError(f"run {run_id}: an edge names a task the run does not have")
+        listed[0] = listed[0] + ids
+        listed[1] = listed[1] + names
+        listed[2] = listed[2] + slugs
+        listed[3] = listed[3] + mapped
+        listed[4] = listed[4] + approved
+        if edges:
+            listed[5] = (listed[5] or []) + edges
 
     def _flow(self, name: str) -> None:
         """Register the flow ``name`` (the UI and ``GET /flows`` list the flows runs were
@@ -620,6 +660,15 @@ class Transaction:
 
     def apply(self) -> None:
         c = self.conn
+        for key, (ids, names, slugs, mapped, approved, edges, exists) in self.lists.items():
+            listed = (json.dumps(ids), json.dumps(names), json.dumps(slugs), mapped, approved,
+                      None if edges is None else json.dumps([[a, b] for a, b in edges]), key)
+            if exists:
+                c.execute("UPDATE run_tasks SET ids = ?, names = ?, slugs = ?, mapped = ?, approved = ?, edges = ? "
+                          "WHERE run = ?", listed)
+            else:
+                c.execute("INSERT INTO run_tasks (ids, names, slugs, mapped, approved, edges, run, codes) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*listed, b""))
         if self.rows:
             upserts = []
             deletes = []

@@ -146,12 +146,31 @@ MAX_CHILDREN = 100_000_000
 #: The longest executor description a start item may carry (a client makes them at most
 #: ferroflow.descriptions.MAX_CHARS long; the store cuts what it takes to that).
 MAX_EXECUTOR_CHARS = 1000
+#: The longest name or slug of a task added to a running run (``tasks`` records).
+MAX_TASK_NAME_CHARS = 1000
 
 
 def _index(value: Any, bound: int, allow_none: bool = False) -> bool:
     if value is None:
         return allow_none
     return type(value) is int and -1 <= value < bound
+
+
+def _tasks_out_of_bounds(item: tuple) -> str | None:
+    """Why a ``tasks`` record (tasks added to a running run) is malformed or past the
+    limits, or None."""
+    if len(item) != 4 or not (type(item[3]) is int and 0 <= item[3] <= MAX_TASKS):
+        return f"4 fields, the last one more than the highest task id (at most {MAX_TASKS:,})"
+    try:
+        ids, names, slugs, *_ = store_items.read_columns(item[2])
+    except (ValueError, TypeError) as exc:
+        return f"a task list: {exc}"
+    if ids and max(ids) >= item[3]:
+        return "task ids below the record's count"
+    if any(len(text) > MAX_TASK_NAME_CHARS for text in names) or \
+            any(len(text) > MAX_TASK_NAME_CHARS for text in slugs if text is not None):
+        return f"task names and slugs of at most {MAX_TASK_NAME_CHARS:,} characters"
+    return None
 
 
 def _out_of_bounds(item: tuple) -> str | None:
@@ -164,6 +183,12 @@ def _out_of_bounds(item: tuple) -> str | None:
         if kind == "start" and len(item) > 12 and not (
                 item[12] is None or (type(item[12]) is str and len(item[12]) <= MAX_EXECUTOR_CHARS)):
             return f"the executor is null or a description of at most {MAX_EXECUTOR_CHARS:,} characters"
+        # (schema 11: a subflow run's start names its parent run; others have 13 fields)
+        if kind == "start" and len(item) > 13 and not (
+                len(item) == 14 and (item[13] is None or (type(item[13]) is str and _RUN_ID.fullmatch(item[13])))):
+            return "the parent run is null or a run id (32 hex digits), the last of 14 fields"
+        if kind == "tasks":
+            return _tasks_out_of_bounds(item)
         if kind == "width" and not (_index(item[2], MAX_TASKS) and type(item[3]) is int
                                     and 0 <= item[3] <= MAX_CHILDREN):
             return f"a task id below {MAX_TASKS:,} and at most {MAX_CHILDREN:,} children"

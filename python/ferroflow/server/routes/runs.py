@@ -53,7 +53,8 @@ def list_runs(q: Annotated[RunQuery, Query()], conn: Reading) -> RunPage:
     page = queries.list_runs(conn, flow_name=q.flow, states=q.state or None, started_after=q.started_after,
                              started_before=q.started_before, tags=q.tag,
                              id_prefix=q.id_prefix.lower() if q.id_prefix else None, limit=q.limit, cursor=q.cursor,
-                             resumed_from=q.resumed_from.lower() if q.resumed_from else None)
+                             resumed_from=q.resumed_from.lower() if q.resumed_from else None,
+                             parent_run_id=q.parent_run_id.lower() if q.parent_run_id else None)
     return RunPage(items=[RunOut.model_validate(r) for r in page.items], next_cursor=page.next_cursor)
 
 

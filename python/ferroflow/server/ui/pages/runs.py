@@ -241,10 +241,17 @@ def _pretty(value: Any) -> str:
     return text if len(text) <= PARAMETER_CHARS else text[:PARAMETER_CHARS] + f"\n… ({len(text):,} characters)"
 
 
+#: The most subflow runs the run page's header lists (newest first).
+SUBFLOWS_SHOWN = 20
+
+
 def _head(conn: Connection, run: RunInfo, now: float) -> dict:
     """What the run page's header shows (the ``head`` part)."""
     origin = queries.run_origin(conn, run.run_id)
     resumed_by = queries.list_runs(conn, resumed_from=run.run_id, limit=10).items
+    # (schema 11) the run it is a subflow run of, and its own subflow runs, newest first
+    parent = queries.get_run(conn, run.parent_run_id) if run.parent_run_id else None
+    subflows = queries.list_runs(conn, parent_run_id=run.run_id, limit=SUBFLOWS_SHOWN + 1).items
     not_started = run.state in control.NOT_STARTED
     if run.ended_at is not None and not not_started:
         took: float | None = run.ended_at - run.started_at
@@ -253,6 +260,7 @@ def _head(conn: Connection, run: RunInfo, now: float) -> dict:
     else:
         took = None
     return {"run": run, "origin": origin, "resumed_by": resumed_by, "not_started": not_started, "took": took,
+            "parent": parent, "subflows": subflows[:SUBFLOWS_SHOWN], "more_subflows": len(subflows) > SUBFLOWS_SHOWN,
             "live": run.state not in control.ENDED_STATES,
             "can_cancel": run.state in control.CANCELLABLE and run.state != "Cancelling",
             "can_resume": run.state in control.RESUMABLE and origin is not None and origin.deployment is not None,
