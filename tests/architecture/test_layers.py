@@ -19,11 +19,11 @@ LAYERS = [
     {"_core", "errors"},
     {"states", "signals", "state_codes", "schedules", "redaction", "descriptions"},
     {"plugins", "store", "client", "secrets"},
-    {"results", "cache_validators"},
+    {"results", "cache_validators", "cache_policies"},
     {"runtime", "debug", "retries"},
     {"core", "triggers", "control_flow", "tasks", "notifications"},
     {"executors"},
-    {"engine"},
+    {"engine", "eager"},
     {"cli", "server", "launchers", "worker", "testing", "starter", "__main__", "ferroflow"},
 ]
 

@@ -205,7 +205,7 @@ def final_state(value: Any) -> eager_states.State:
                                                  eager_states.StateType.CANCELLED)]
         if failed:
             return eager_states.Failed(f"{len(failed)}/{len(found)} states failed.", data=value)
-        return eager_states.Completed(f"All states completed.", data=value)
+        return eager_states.Completed("All states completed.", data=value)
     return eager_states.Completed(data=value)
 
 

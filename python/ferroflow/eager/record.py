@@ -37,7 +37,7 @@ class EagerRecorder(StoreWriter):
 
     def start(self, flow_name: str, parameters: dict, **options: Any) -> None:
         if not self.unrecorded:
-            self._start(flow_name, parameters, TaskList([], [], [], b""), **options)
+            self._start(flow_name, parameters, TaskList([], [], [], b"", edges=[]), **options)
 
     def add_task(self, task_id: int, name: str, slug: str | None) -> None:
         if not self.unrecorded:

@@ -30,8 +30,8 @@ from typing import Any
 from ferroflow.redaction import FILTER
 from ferroflow.runtime.context import current_frame
 
-__all__ = ["get_logger", "get_run_logger", "handlers_reached", "KeepingHandler", "LogEntry", "RunLogHandler", "StdoutToLogger",
-           "TaskLogger"]
+__all__ = ["get_logger", "get_run_logger", "handlers_reached", "KeepingHandler", "LogEntry", "RunLogHandler",
+           "StdoutToLogger", "TaskLogger"]
 
 TASK_LOGGER = "ferroflow.task"
 #: The logger of eager flows' own code (``ferroflow.flow.<flow name>``).
