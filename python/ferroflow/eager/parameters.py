@@ -78,7 +78,7 @@ class Binder:
         from pydantic import ConfigDict, TypeAdapter
 
         config = ConfigDict(arbitrary_types_allowed=True)
-        adapters = {}
+        adapters: dict[str, Any] = {}
         for name, hint in wanted.items():
             try:
                 adapters[name] = TypeAdapter(hint, config=config)
