@@ -202,13 +202,13 @@ FILL = textwrap.dedent("""
     d, mode = sys.argv[1], sys.argv[2]
     path = os.path.join(d, "runs.db")
     filler = os.path.join(d, "filler")
-    if mode == "tmpfs":  # leave about 300 kB free
-        st = os.statvfs(d)
-        with open(filler, "wb") as f:
-            f.write(b"x" * max(0, st.f_bavail * st.f_frsize - 300_000))
     store = SQLiteRunStore(path)
     store.start_run("r", "f", {}, [(0, "t", "t", True)])
     store.flush()
+    if mode == "tmpfs":  # then leave about 300 kB free (the store's schema is made: it takes more)
+        st = os.statvfs(d)
+        with open(filler, "wb") as f:
+            f.write(b"x" * max(0, st.f_bavail * st.f_frsize - 300_000))
     if mode == "rlimit":
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
