@@ -134,6 +134,11 @@ class State:
         exception. A run not finished raises :class:`~ferroflow.errors.UnfinishedRun`.
         ``fetch`` is accepted for Prefect 3's signature (values are always at hand)."""
         if self.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED):
+            data = self.data
+            if isinstance(data, State):  # a flow that returned a failed future: its state
+                return data.result(raise_on_failure=True) if raise_on_failure else data
+            if isinstance(data, (list, tuple)) and data and all(isinstance(s, State) for s in data):
+                return data  # a flow that returned states (Prefect 3 gives them back)
             error = self.data if isinstance(self.data, BaseException) else self._error()
             if raise_on_failure:
                 raise error
