@@ -213,8 +213,7 @@ def final_state(value: Any) -> eager_states.State:
         if single or isinstance(value, MappedFutures) or run.scan:
             value = futures_to_states(value)
         if single:
-            failed = value.type in _FAILED_TYPES
-            return (eager_states.Failed("1/1 states failed.", data=value) if failed
+            return (eager_states.Failed("1/1 states failed.", data=value) if value.type in _FAILED_TYPES
                     else eager_states.Completed("All states completed.", data=value))
     if isinstance(value, eager_states.State):
         return value

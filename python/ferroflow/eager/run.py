@@ -232,7 +232,7 @@ class EagerRun:
         state = eager_states.of_code(final, message, value)
         return self._finish_hooks(slot, index, state, True, unit.frame), None, None
 
-    def _finish_hooks(self, slot: TaskSlot, index: int, state: Any, return_state: bool, frame: Frame) -> Any:
+    def _finish_hooks(self, slot: TaskSlot, index: int, state: Any, return_state: bool, frame: Frame | None) -> Any:
         completed, failed = slot.hooks
         hooks = completed if state.is_completed() else failed if state.is_failed() else ()
         if hooks:

@@ -131,7 +131,8 @@ class State:
         (or, when it has none, :class:`~ferroflow.errors.FailedRun`,
         :class:`~ferroflow.errors.CrashedRun` or :class:`~ferroflow.errors.CancelledRun`
         with its message) unless ``raise_on_failure=False``, which returns the
-        exception. A run not finished raises :class:`~ferroflow.errors.UnfinishedRun`.
+        exception. A run not finished raises :class:`~ferroflow.errors.UnfinishedRun`
+        (even with ``raise_on_failure=False``, as Prefect 3).
         ``fetch`` is accepted for Prefect 3's signature (values are always at hand)."""
         if self.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED):
             data = self.data
@@ -143,10 +144,8 @@ class State:
             if raise_on_failure:
                 raise error
             return error
-        if self.type is not StateType.COMPLETED:
-            if raise_on_failure:
-                raise UnfinishedRun(f"Run is in {self.name} state, its result is not available.")
-            return None
+        if self.type is not StateType.COMPLETED:  # (raised whatever raise_on_failure says, as Prefect 3)
+            raise UnfinishedRun(f"Run is in {self.type.value} state, its result is not available.")
         return self.data
 
     def _error(self) -> BaseException:
