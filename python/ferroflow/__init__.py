@@ -42,7 +42,8 @@ _SUBMODULES = frozenset({"cache_policies", "cache_validators", "debug", "eager",
 
 #: Names of ``ferroflow`` defined in modules imported on first use (``from ferroflow
 #: import resource_manager`` works as for any other name).
-_LAZY_NAMES = {"resource_manager": "ferroflow.control_flow.resource_manager", "flow": "ferroflow.eager.flow"}
+_LAZY_NAMES = {"resource_manager": "ferroflow.control_flow.resource_manager", "flow": "ferroflow.eager.flow",
+               "wait": "ferroflow.eager.futures", "allow_failure": "ferroflow.eager.futures"}
 
 
 def __getattr__(name: str):
@@ -59,6 +60,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "Flow",
+    "allow_failure",
     "context",
     "flow",
     "get_run_logger",
@@ -80,5 +82,6 @@ __all__ = [
     "task",
     "triggers",
     "unmapped",
+    "wait",
     "__version__",
 ]

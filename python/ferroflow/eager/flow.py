@@ -135,6 +135,7 @@ class EagerFlow:
             attempt = 1
             while True:
                 state = self._attempt(bound)
+                run.end_futures()  # (every submitted call ends before the attempt does)
                 if not state.is_failed() or attempt > self.retries:
                     break
                 attempt += 1
@@ -144,8 +145,10 @@ class EagerFlow:
                     time.sleep(self.retry_delay_seconds)
         except KeyboardInterrupt:
             interrupted = True
+            run.close_futures(cancelled=True)  # (running work is not waited for)
             state = eager_states.Cancelled("Flow run was cancelled: interrupted (Ctrl-C or SIGTERM).")
         finally:
+            run.close_futures(cancelled=True)  # (done already, unless something else interrupted the run)
             CURRENT_FRAME.reset(frame_token)
             CURRENT_EAGER_RUN.reset(run_token)
         kind = {"COMPLETED": "completion", "FAILED": "failure", "CANCELLED": "cancellation",
@@ -196,17 +199,34 @@ class EagerFlow:
 
 
 def final_state(value: Any) -> eager_states.State:
-    """The state of a flow run whose function returned ``value`` (Prefect 3's rule)."""
+    """The state of a flow run whose function returned ``value`` (Prefect 3's rule).
+
+    Futures in the value (alone, or in a list, tuple, set or dict's values; a
+    ``task.map()``'s as the list of its children) are waited for and stand for their
+    states: one future gives ``Failed("1/1 states failed.")`` (its state as the data:
+    ``result()`` raises its exception) or ``Completed("All states completed.")``."""
+    run = CURRENT_EAGER_RUN.get()
+    if run is not None and run.futures is not None:
+        from ferroflow.eager.futures import MappedFutures, TaskFuture, futures_to_states
+
+        single = isinstance(value, TaskFuture)
+        if single or isinstance(value, MappedFutures) or run.scan:
+            value = futures_to_states(value)
+        if single:
+            return (eager_states.Failed("1/1 states failed.", data=value) if value.type in _FAILED_TYPES
+                    else eager_states.Completed("All states completed.", data=value))
     if isinstance(value, eager_states.State):
         return value
     found = _states_in(value)
     if found:
-        failed = [s for s in found if s.type in (eager_states.StateType.FAILED, eager_states.StateType.CRASHED,
-                                                 eager_states.StateType.CANCELLED)]
+        failed = [s for s in found if s.type in _FAILED_TYPES]
         if failed:
             return eager_states.Failed(f"{len(failed)}/{len(found)} states failed.", data=value)
         return eager_states.Completed("All states completed.", data=value)
     return eager_states.Completed(data=value)
+
+
+_FAILED_TYPES = (eager_states.StateType.FAILED, eager_states.StateType.CRASHED, eager_states.StateType.CANCELLED)
 
 
 def _states_in(value: Any) -> list:

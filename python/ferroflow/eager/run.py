@@ -75,6 +75,11 @@ class EagerRun:
         self.logs: Any = None  # the run's RunLogHandler, while it runs
         #: The frame of the flow's own code (context and logging outside any task).
         self.frame = Frame(self.info, -1, None, None, frozenset(), None, None)
+        #: The run's futures (``ferroflow.eager.futures.Dispatch``), once it made one.
+        self.futures: Any = None
+        #: Whether task calls look for futures among their arguments (once the run made
+        #: a future or an ``allow_failure``: plain calls before that pay nothing).
+        self.scan = False
 
     # ----- meeting tasks -----------------------------------------------------------------
 
@@ -112,9 +117,13 @@ class EagerRun:
         if task_args:
             task = task.copy(**task_args)
         if mapped:
-            return self.map(task, args, kwargs)
-        if upstream_tasks is not None or (kwargs and "wait_for" in kwargs):
-            raise NotImplementedError("wait_for= arrives with submit() and futures")
+            return self.map(task, args, kwargs, return_state=return_state)
+        if self.scan or upstream_tasks is not None or (kwargs and "wait_for" in kwargs):
+            # Futures may be among the arguments (only once the run made one): their values.
+            args, kwargs, failed = self.dispatch().resolve(args, kwargs, upstream_tasks)
+            if failed is not None:  # an upstream future did not complete: the call does not run
+                state = self.dispatch().not_ready(self.slot(task), failed)
+                return state if return_state else None
         slot = self.slot(task)
         task_id = slot.task_id
         ledger = self.ledger
@@ -165,48 +174,65 @@ class EagerRun:
             return state
         return state.result()
 
+    def unit_of(self, slot: TaskSlot, indices: Any, static: dict, keys: tuple = (), columns: tuple = (),
+                run_counts: bytes = b"\x01", retried_from: dict | None = None) -> WorkUnit:
+        """The work unit of calls ``indices`` of ``slot``'s task (one call, or a map's
+        children with one column per mapped keyword), each at its attempt in
+        ``run_counts``: what an inline call, a submitted call and a map run alike."""
+        task = slot.task
+        frame = Frame(self.info, slot.task_id, slot.name, slot.slug, slot.tags, indices, run_counts,
+                      task.task_run_name)
+        return WorkUnit(task_id=slot.task_id, label=slot.name, fn=slot.fn, indices=indices, size=len(indices),
+                        static=static, mapped_keys=keys, columns=columns, retry_on=tuple(task.retry_on or ()),
+                        retry_condition=task.retry_condition, frame=frame, log_stdout=task.log_stdout,
+                        timeout=task.timeout, handlers=slot.handlers, owner=task, checkpoint=slot.checkpoint,
+                        retried_from=retried_from, slots=slot.limits)
+
     def _run_unit(self, slot: TaskSlot, index: int, inputs: dict, return_state: bool) -> Any:
         """A call with something around it: run as a work unit of one task run (the
         runtime a deferred run's task runs go through), again while the ledger says
         to retry."""
-        task = slot.task
         runs = 1
         retried_from = None
         while True:
-            frame = Frame(self.info, slot.task_id, slot.name, slot.slug, slot.tags, [index], bytes([runs]),
-                          task.task_run_name)
-            unit = WorkUnit(task_id=slot.task_id, label=slot.name, fn=slot.fn, indices=[index], size=1,
-                            static=inputs, retry_on=tuple(task.retry_on or ()), retry_condition=task.retry_condition,
-                            frame=frame, log_stdout=task.log_stdout, timeout=task.timeout, handlers=slot.handlers,
-                            owner=task, checkpoint=slot.checkpoint, retried_from=retried_from, slots=slot.limits)
-            result = unit.run()
-            code, value = result.codes[0], result.values[0]
-            detail = result.details.get(0)
-            if isinstance(value, eager_states.State) and code & 0x7F == SUCCESS:
-                return self._finish_hooks(slot, index, self._returned_state(slot, index, value, runs, True),
-                                          return_state, frame)
-            final, wait = self.ledger.outcome(slot.task_id, index, runs, code)
-            if wait is None:
-                break
-            retried_from = {0: detail[0]} if detail is not None and code & 0x7F == _core.RETRYING else None
+            unit = self.unit_of(slot, [index], inputs, run_counts=bytes([runs]), retried_from=retried_from)
+            state, wait, retried_from = self.settle(slot, index, unit, unit.run(), 0, runs)
+            if state is not None:
+                return state if return_state else state.result()
             if wait:
                 time.sleep(wait / 1000)
             runs += 1
-        location = result.locations[0] if result.locations else None
+
+    def settle(self, slot: TaskSlot, index: int, unit: WorkUnit, result: Any, j: int, runs: int) -> tuple:
+        """Book attempt ``runs`` of call ``index``, run ``j`` of ``unit``: ``(state,
+        None, None)`` when the call ended (recorded, its hooks called), ``(None,
+        wait_ms, retried_from)`` when the ledger says it runs again."""
+        code, value = result.codes[j], result.values[j]
+        detail = result.details.get(j)
+        if isinstance(value, eager_states.State) and code & 0x7F == SUCCESS:
+            state = self._returned_state(slot, index, value, runs, True)
+            return self._finish_hooks(slot, index, state, True, unit.frame), None, None
+        final, wait = self.ledger.outcome(slot.task_id, index, runs, code)
+        if wait is not None:
+            retried_from = {0: detail[0]} if detail is not None and code & 0x7F == _core.RETRYING else None
+            return None, wait, retried_from
+        location = result.locations[j] if result.locations else None
         message = None if detail is None else detail[0]
+        if final == _core.FAILED and isinstance(value, Exception):
+            message = f"Task run encountered an exception {one_line(value)}"
         if message is not None or location is not None or runs > 1:
             self.recorder.note(slot.task_id, index, message, location, runs,
                                detail[1] if detail is not None and final in _FAILED_CODES else None)
         self.recorder.ended(slot.task_id, self.logs)
         if final == _core.TIMED_OUT:
-            message = f"Task run exceeded timeout of {task.timeout:g} second(s)"
+            message = f"Task run exceeded timeout of {slot.task.timeout:g} second(s)"
             value = TaskRunTimeoutError(message)
         elif final in _FAILED_CODES and not isinstance(value, BaseException):
             value = FailedRun(message or f"Task run ended in state {_core.STATE_NAMES[final]}.")
         state = eager_states.of_code(final, message, value)
-        return self._finish_hooks(slot, index, state, return_state, frame)
+        return self._finish_hooks(slot, index, state, True, unit.frame), None, None
 
-    def _finish_hooks(self, slot: TaskSlot, index: int, state: Any, return_state: bool, frame: Frame) -> Any:
+    def _finish_hooks(self, slot: TaskSlot, index: int, state: Any, return_state: bool, frame: Frame | None) -> Any:
         completed, failed = slot.hooks
         hooks = completed if state.is_completed() else failed if state.is_failed() else ()
         if hooks:
@@ -217,15 +243,66 @@ class EagerRun:
 
     # ----- the rest, built on calls ---------------------------------------------------------
 
+    def dispatch(self) -> Any:
+        """The run's futures (:class:`ferroflow.eager.futures.Dispatch`), made on first use."""
+        futures = self.futures
+        if futures is None:
+            from ferroflow.eager.futures import Dispatch
+
+            futures = self.futures = Dispatch(self)
+            self.scan = True
+        return futures
+
     def map(self, task: Any, args: tuple, kwargs: dict, task_args: dict | None = None,
-            upstream_tasks: Any = None) -> Any:
-        raise NotImplementedError("task.map() in an eager flow arrives with the futures")
+            upstream_tasks: Any = None, return_state: bool = False) -> Any:
+        """``task.map(...)``: one call per element, run on the flow's executor in units
+        of many children; a lazy sequence of futures (a list of states with
+        ``return_state=True``, once they ended)."""
+        return_state = kwargs.pop("return_state", return_state) if kwargs else return_state
+        wait_for = kwargs.pop("wait_for", None) if kwargs else None
+        if task_args:
+            task = task.copy(**task_args)
+        slot = self.slot(task)
+        mapped = self.dispatch().map(slot, task._bind_arguments(args, kwargs), _after(wait_for, upstream_tasks))
+        if return_state:
+            mapped.wait()
+            return [mapped.state_at(k) for k in range(len(mapped))]
+        return mapped
 
     def submit(self, task: Any, args: tuple, kwargs: dict) -> Any:
-        raise NotImplementedError("task.submit() in an eager flow arrives with the futures")
+        """``task.submit(...)``: the call runs on the flow's executor; a future at once
+        (its state once it ended, with ``return_state=True``)."""
+        return_state = kwargs.pop("return_state", False) if kwargs else False
+        wait_for = kwargs.pop("wait_for", None) if kwargs else None
+        slot = self.slot(task)
+        future = self.dispatch().submit(slot, task._bind_arguments(args, kwargs), _after(wait_for, None))
+        if return_state:
+            future.wait()
+            return future.state
+        return future
+
+    def end_futures(self) -> None:
+        """The flow function ended: wait for every submitted call (Prefect 3 does too)."""
+        if self.futures is not None:
+            self.futures.finish()
+
+    def close_futures(self, cancelled: bool = False) -> None:
+        """The run ends: shut the executor down (without waiting for running work when
+        ``cancelled``: the calls not ended are recorded Cancelled)."""
+        if self.futures is not None:
+            self.futures.close(cancelled)
 
     def flush(self) -> None:
         self.recorder.flush(self.logs)
+
+
+def _after(wait_for: Any, upstream_tasks: Any) -> list:
+    """What a call waits for: ``wait_for=`` (Prefect 3) and ``upstream_tasks=``."""
+    after: list = []
+    for given in (wait_for, upstream_tasks):
+        if given is not None:
+            after.extend(given if isinstance(given, (list, tuple, set, frozenset)) else [given])
+    return after
 
 
 class _TaskRun:

@@ -131,17 +131,21 @@ class State:
         (or, when it has none, :class:`~ferroflow.errors.FailedRun`,
         :class:`~ferroflow.errors.CrashedRun` or :class:`~ferroflow.errors.CancelledRun`
         with its message) unless ``raise_on_failure=False``, which returns the
-        exception. A run not finished raises :class:`~ferroflow.errors.UnfinishedRun`.
+        exception. A run not finished raises :class:`~ferroflow.errors.UnfinishedRun`
+        (even with ``raise_on_failure=False``, as Prefect 3).
         ``fetch`` is accepted for Prefect 3's signature (values are always at hand)."""
         if self.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED):
+            data = self.data
+            if isinstance(data, State):  # a flow that returned a failed future: its state
+                return data.result(raise_on_failure=True) if raise_on_failure else data
+            if isinstance(data, (list, tuple)) and data and all(isinstance(s, State) for s in data):
+                return data  # a flow that returned states (Prefect 3 gives them back)
             error = self.data if isinstance(self.data, BaseException) else self._error()
             if raise_on_failure:
                 raise error
             return error
-        if self.type is not StateType.COMPLETED:
-            if raise_on_failure:
-                raise UnfinishedRun(f"Run is in {self.name} state, its result is not available.")
-            return None
+        if self.type is not StateType.COMPLETED:  # (raised whatever raise_on_failure says, as Prefect 3)
+            raise UnfinishedRun(f"Run is in {self.type.value} state, its result is not available.")
         return self.data
 
     def _error(self) -> BaseException:
