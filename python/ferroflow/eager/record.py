@@ -11,6 +11,7 @@ batches again on its own writer thread.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -34,6 +35,8 @@ class EagerRecorder(StoreWriter):
         self.details: dict = {}  # (task id, call) -> (message, location, run count, traceback)
         self.flushed_at = time.monotonic()
         self.calls = 0  # calls since the last batch
+        # (calls may end in several threads: a task calling a task on the executor)
+        self.lock = threading.RLock()
 
     def start(self, flow_name: str, parameters: dict, **options: Any) -> None:
         if not self.unrecorded:
@@ -47,19 +50,26 @@ class EagerRecorder(StoreWriter):
              traceback: str | None = None) -> None:
         """Remember what a call carries besides its state (a message, where its value
         was kept, its attempts, the traceback of its exception)."""
-        self.details[(task_id, index)] = (None if message is None else str(message), location, run_count,
-                                          None if traceback is None else str(traceback))
+        with self.lock:
+            self.details[(task_id, index)] = (None if message is None else str(message), location, run_count,
+                                              None if traceback is None else str(traceback))
 
     def ended(self, task_id: int, logs: Any) -> None:
         """A call of ``task_id`` ended (its state is in the ledger): hand over a batch
         when one is due."""
-        self.touched.add(task_id)
-        self.calls += 1
-        if self.calls >= FLUSH_CALLS or (self.calls & 63 == 0 and time.monotonic() - self.flushed_at >= FLUSH_SECONDS):
-            self.flush(logs)
+        with self.lock:
+            self.touched.add(task_id)
+            self.calls += 1
+            if self.calls >= FLUSH_CALLS or (self.calls & 63 == 0
+                                             and time.monotonic() - self.flushed_at >= FLUSH_SECONDS):
+                self.flush(logs)
 
     def flush(self, logs: Any = None) -> None:
         """Hand the store what changed since the last batch (and check the lease)."""
+        with self.lock:
+            self._flush(logs)
+
+    def _flush(self, logs: Any) -> None:
         self.calls = 0
         self.flushed_at = time.monotonic()
         if self.unrecorded:

@@ -15,6 +15,7 @@ task ``t`` in the run's record (``ferroflow.eager.record``).
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback as traceback_module
 from typing import Any
@@ -80,6 +81,12 @@ class EagerRun:
         #: Whether task calls look for futures among their arguments (once the run made
         #: a future or an ``allow_failure``: plain calls before that pay nothing).
         self.scan = False
+        #: The thread of the flow's function: only it drives the executor (submit, map).
+        #: A task calling a task from an executor's thread runs it inline; the booking
+        #: is safe there (the ledger locks, the recorder and the table of tasks take
+        #: ``lock``).
+        self.thread = threading.get_ident()
+        self.lock = threading.Lock()
 
     # ----- meeting tasks -----------------------------------------------------------------
 
@@ -88,6 +95,11 @@ class EagerRun:
         found = self.slots.get(id(task))
         if found is not None:
             return found
+        with self.lock:
+            found = self.slots.get(id(task))
+            return found if found is not None else self._meet(task)
+
+    def _meet(self, task: Any) -> TaskSlot:
         name = task.name
         k = 1
         while name in self.names:  # two tasks of one name: name, name-2, name-3...
@@ -258,6 +270,7 @@ class EagerRun:
         """``task.map(...)``: one call per element, run on the flow's executor in units
         of many children; a lazy sequence of futures (a list of states with
         ``return_state=True``, once they ended)."""
+        self._in_flow_thread("map")
         return_state = kwargs.pop("return_state", return_state) if kwargs else return_state
         wait_for = kwargs.pop("wait_for", None) if kwargs else None
         if task_args:
@@ -272,6 +285,7 @@ class EagerRun:
     def submit(self, task: Any, args: tuple, kwargs: dict) -> Any:
         """``task.submit(...)``: the call runs on the flow's executor; a future at once
         (its state once it ended, with ``return_state=True``)."""
+        self._in_flow_thread("submit")
         return_state = kwargs.pop("return_state", False) if kwargs else False
         wait_for = kwargs.pop("wait_for", None) if kwargs else None
         slot = self.slot(task)
@@ -280,6 +294,12 @@ class EagerRun:
             future.wait()
             return future.state
         return future
+
+    def _in_flow_thread(self, what: str) -> None:
+        if threading.get_ident() != self.thread:
+            raise RuntimeError(f"task.{what}() was called from a task running on the flow's executor: only the "
+                               f"flow's function hands calls to the executor. Call the task directly there (it "
+                               f"runs at once), or return values and {what} from the flow.")
 
     def end_futures(self) -> None:
         """The flow function ended: wait for every submitted call (Prefect 3 does too)."""
