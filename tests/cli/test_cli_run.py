@@ -198,4 +198,5 @@ def test_subprocess_load_error_exits_2_with_one_line(run_ferroflow, flow_file):
     proc = run_ferroflow("run", str(path))
     assert proc.returncode == 2
     assert proc.stderr == f"ferroflow: error: No flow found in {str(path)!r}: assign a Flow to a " \
-                          f"module-level variable (for instance `with Flow(\"etl\") as flow:`)\n"
+                          f"module-level variable (for instance `with Flow(\"etl\") as flow:`), or define an @flow " \
+                          f"function\n"

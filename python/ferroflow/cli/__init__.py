@@ -304,6 +304,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             from ferroflow.plugins import get_executor
 
             executor = get_executor(args.executor, **executor_options)
+        if not hasattr(flow, "tasks"):  # an @flow function (ferroflow.eager): no graph to run
+            return _cmd_run_eager(args, flow, params, executor)
         try:
             from ferroflow.engine import run_flow
         except ImportError as exc:
@@ -360,6 +362,60 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if state.is_paused():
         return EXIT_PAUSED
     return EXIT_FAILED
+
+
+def _cmd_run_eager(args: argparse.Namespace, flow: Any, params: dict, executor: Any) -> int:
+    """``ferroflow run`` of an ``@flow`` function (see :mod:`ferroflow.cli.eager_run`)."""
+    from ferroflow.cli.console import ConsoleLog
+    from ferroflow.cli.eager_run import EagerProgress
+    from ferroflow.cli.interrupts import StopSignals
+    from ferroflow.cli.progress import ProgressDisplay
+    from ferroflow.engine.resume import ResumeError
+    from ferroflow.engine.runner import open_run_store
+    from ferroflow.store import StateStoreError, UnknownRunError
+
+    if args.approve or args.approve_all:
+        return _error(UsageError("--approve and --approve-all approve paused tasks of deferred flows; "
+                                 f"{flow.name!r} is an @flow function"), args.traceback)
+    if executor is not None:
+        flow = flow.with_options(executor=executor)
+    progress = EagerProgress(ProgressDisplay(mode="off" if args.no_progress else "auto"))
+    console = ConsoleLog(progress)
+    logger = logging.getLogger("ferroflow")
+    logger.addHandler(console)
+    levels = _set_log_level(args.log_level, console)
+    stop = StopSignals()
+    interrupted = False
+    try:
+        with stop:
+            store = open_run_store(False if args.no_record else None, args.server)
+            try:
+                state = flow.run_with(params, resume=args.resume, store=store, progress=progress)
+            except KeyboardInterrupt:
+                interrupted = True
+    except (ParameterError, UnknownRunError, ResumeError, StateStoreError) as exc:
+        progress.close()
+        return _error(exc, args.traceback)
+    except Exception as exc:  # the run should not raise; report it
+        progress.close()
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        print(f"ferroflow: error: the flow run raised {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        logger.removeHandler(console)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    run = progress.run
+    run_id = None if run is None else run.info.flow_run_id
+    if run_id is not None and run.recorder.recorded:
+        print(f"Flow run id: {run_id}  (details: ferroflow runs show {run_id[:12]})")
+    if interrupted:
+        print("ferroflow: interrupted", file=sys.stderr)
+        if run_id is not None:
+            print(f"ferroflow: the run was cancelled; go on with `ferroflow run {shlex.quote(args.flow)} --resume "
+                  f"{run_id[:12]}`", file=sys.stderr)
+        return stop.exit_code(EXIT_INTERRUPTED)
+    return EXIT_OK if state.is_completed() else EXIT_FAILED
 
 
 # ---------------------------------------------------------------------------

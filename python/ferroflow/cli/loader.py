@@ -99,7 +99,7 @@ def load_module(path: str) -> ModuleType:
     return module
 
 
-def find_flows(namespace: Mapping[str, Any], flow_class: type | None = None) -> list[tuple[str, Any]]:
+def find_flows(namespace: Mapping[str, Any], flow_class: type | tuple | None = None) -> list[tuple[str, Any]]:
     """Return ``(variable name, flow)`` for each flow bound at module level, in order.
 
     A flow bound to several names is listed once, under its first name. Private names
@@ -126,7 +126,7 @@ def select_flow(flows: list[tuple[str, Any]], flow_name: str | None, path: str) 
     if not flows:
         raise FlowLoadError(
             f"No flow found in {path!r}: assign a Flow to a module-level variable "
-            f"(for instance `with Flow(\"etl\") as flow:`)", path)
+            f"(for instance `with Flow(\"etl\") as flow:`), or define an @flow function", path)
     listing = ", ".join(_describe(variable, flow) for variable, flow in flows)
     if flow_name is None:
         if len(flows) == 1:
@@ -148,7 +148,9 @@ def select_flow(flows: list[tuple[str, Any]], flow_name: str | None, path: str) 
 
 
 def load_flow(spec: str) -> Any:
-    """Load ``FILE.py[:FLOW_NAME]`` and return the :class:`ferroflow.Flow` it names.
+    """Load ``FILE.py[:FLOW_NAME]`` and return the flow it names: a
+    :class:`ferroflow.Flow`, or an ``@flow`` function (``FLOW_NAME`` is its variable,
+    function or flow name).
 
     Raises:
         FlowLoadError: see :func:`load_module` and :func:`select_flow`.
@@ -185,17 +187,21 @@ def load_entrypoint(entrypoint: str) -> Any:
         if found is None:
             raise FlowLoadError(f"module {path!r} has no flow {attribute!r}", path)
         if not isinstance(found, _flow_class()):
-            raise FlowLoadError(f"{entrypoint!r} is a {type(found).__name__}, not a ferroflow Flow", path)
+            raise FlowLoadError(f"{entrypoint!r} is a {type(found).__name__}, not a ferroflow Flow or @flow function",
+                                  path)
         return found
     return load_flow(entrypoint)
 
 
-def _flow_class() -> type:
+def _flow_class() -> tuple:
+    """What a flow is: a deferred :class:`ferroflow.Flow` or an ``@flow`` function
+    (:class:`ferroflow.eager.flow.EagerFlow`)."""
     try:
         from ferroflow import Flow
+        from ferroflow.eager.flow import EagerFlow
     except ImportError as exc:
         raise FlowLoadError(f"ferroflow.Flow cannot be imported: {exc}") from exc
-    return Flow
+    return (Flow, EagerFlow)
 
 
 def _describe(variable: str, flow: Any) -> str:

@@ -174,14 +174,23 @@ def deploy_flow(flow: Any, name: str, entrypoint: str, *, parameters: Mapping[st
     ``(deployment, created)``."""
 
     parameters = dict(parameters or {})
-    known = sorted(p.name for p in flow.parameters())
+    eager = not hasattr(flow, "parameters")  # an @flow function: its parameters are its arguments
+    if eager:
+        signature = flow.binder.signature
+        known = sorted(n for n, p in signature.parameters.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+            known = sorted(set(known) | set(parameters))
+    else:
+        known = sorted(p.name for p in flow.parameters())
     unknown = sorted(set(parameters) - set(known))
     if unknown:
         raise DeploymentError(f"flow {flow.name!r} has no parameter {', '.join(map(repr, unknown))} (its parameters: "
                               f"{', '.join(known) or 'none'})")
     with open_deployments(server, database) as place:
         return place.deploy(name, entrypoint=entrypoint, flow_name=flow.name, parameters=parameters,
-                            schedule=schedule_spec(schedule), parameter_schema=parameter_schema(flow), **recipe)
+                            schedule=schedule_spec(schedule),
+                            parameter_schema=eager_parameter_schema(flow) if eager else parameter_schema(flow),
+                            **recipe)
 
 
 def json_type(value: Any) -> str:
@@ -211,6 +220,50 @@ def _json_default(value: Any) -> Any:
     except (TypeError, ValueError):
         return None
     return None if len(text) > MAX_SCHEMA_DEFAULT_BYTES else json.loads(text)
+
+
+#: Type hints -> the type a parameter schema names.
+_HINT_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", tuple: "array",
+               set: "array", frozenset: "array", dict: "object"}
+
+
+def eager_parameter_schema(flow: Any) -> dict[str, dict[str, Any]]:
+    """:func:`parameter_schema` of an ``@flow`` function: one entry per argument of its
+    function (``*args``/``**kwargs`` excepted), required when it has no default, its
+    type from its type hint (``int`` -> ``integer``, ``list[str]`` -> ``array``,
+    ``Optional[int]`` -> ``integer``...), else from its default."""
+    import inspect
+    import typing
+
+    signature = flow.binder.signature
+    try:
+        hints = typing.get_type_hints(flow.fn)
+    except Exception:  # a hint naming what cannot be found
+        hints = {}
+    out: dict[str, dict[str, Any]] = {}
+    for name, p in sorted(signature.parameters.items()):
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        required = p.default is inspect.Parameter.empty
+        default = None if required else _json_default(p.default)
+        kind = _hint_type(hints.get(name))
+        if kind == "any" and default is not None:
+            kind = json_type(default)
+        out[name] = {"default": default, "required": required, "type": kind}
+    return out
+
+
+def _hint_type(hint: Any) -> str:
+    import typing
+
+    if hint is None:
+        return "any"
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or type(hint).__name__ == "UnionType":
+        kinds = {_hint_type(a) for a in typing.get_args(hint) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else "any"
+    found = _HINT_TYPES.get(origin if origin is not None else hint)
+    return found or "any"
 
 
 def parameter_schema(flow: Any) -> dict[str, dict[str, Any]]:

@@ -44,6 +44,7 @@ from ferroflow.eager import states as eager_states
 from ferroflow.eager.hooks import call_hooks
 from ferroflow.eager.parameters import Binder
 from ferroflow.eager.run import EagerRun
+from ferroflow.engine.resume import ResumeError
 from ferroflow.errors import FlowRunTimeoutError, TaskTimeout, one_line
 from ferroflow.runtime.context import CURRENT_EAGER_RUN, CURRENT_FRAME
 
@@ -104,25 +105,88 @@ class EagerFlow:
         return EagerFlow(self.fn, **{**keep, **options})
 
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
+        """Run the flow with these arguments. ``return_state=True`` gives the final state
+        instead of the value. ``resume=RUN_ID`` (unless the function has a parameter of
+        that name: then use :meth:`resume`) resumes an earlier run of this flow."""
+        resume = kwargs.pop("resume", None) if "resume" not in self.binder.signature.parameters else None
+        if resume is not None:
+            return self.resume(resume, *args, return_state=return_state, **kwargs)
         bound = self.binder.bind(args, kwargs)
         state = self._run(bound)
         return state if return_state else state.result()
 
+    def resume(self, run_id: str, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
+        """Resume the earlier run ``run_id`` of this flow (or a unique prefix of its id):
+        run the function again with that run's parameters (those given here override
+        them); each task call that run finished, with the same arguments, returns its
+        checkpointed value at once instead of running (see
+        :mod:`ferroflow.eager.resume`). Raises :class:`~ferroflow.store.UnknownRunError`
+        for an unknown run and :class:`~ferroflow.engine.resume.ResumeError` for a run
+        of another flow, one still running or being resumed by another process."""
+        given = self.binder.signature.bind_partial(*args, **kwargs).arguments
+        state = self.run_with(dict(given), resume=run_id)
+        return state if return_state else state.result()
+
+    def run_with(self, parameters: dict, *, resume: str | None = None, store: Any = None, run_id: str | None = None,
+                 lease: str | None = None, progress: Any = None) -> eager_states.State:
+        """One run with ``parameters`` (name -> value, checked and coerced as a call's
+        arguments are), as the command line and workers start one; its final state.
+
+        ``resume``: an earlier run to resume (its parameters fill in those not given);
+        ``store``: the run store (default the process's); ``run_id``/``lease``: the run a
+        worker claimed and the claim's token (fencing: the store refuses to start it
+        otherwise); ``progress``: told ``watch(run)`` as it starts and ``done(run,
+        state)`` as it ends."""
+        from ferroflow.engine.runner import open_run_store
+        from ferroflow.store import NullRunStore
+
+        if store is None:
+            store = open_run_store(None)
+        resumed = None
+        if resume is not None:
+            from ferroflow.eager.resume import start_resume
+
+            if CURRENT_EAGER_RUN.get() is not None:
+                raise ResumeError("resume= resumes a flow run, not a subflow run inside another flow")
+            if isinstance(store, NullRunStore):
+                raise ResumeError("cannot resume a run: runs are not recorded here (FERROFLOW_RECORD=0, or the "
+                                  "run store could not be opened)")
+            earlier, parameters, entries = start_resume(store, resume, self.name, parameters)
+            resumed = (earlier, entries)
+        bound = self.binder.bind(*_call_form(self.binder.signature, parameters))
+        return self._run(bound, resumed, store, run_id, lease, progress)
+
     # ----- a run ---------------------------------------------------------------------------
 
-    def _run(self, bound: inspect.BoundArguments) -> eager_states.State:
+    def _run(self, bound: inspect.BoundArguments, resumed: tuple | None = None, store: Any = None,
+             run_id: str | None = None, lease: str | None = None, progress: Any = None) -> eager_states.State:
+        """One run of the flow with ``bound`` arguments: resuming ``resumed`` (``(earlier
+        run, journal entries)``), into ``store`` (default: the parent's, else the
+        process's), as run ``run_id`` under ``lease`` (a run a worker claimed)."""
+        from ferroflow.eager.resume import Checkpoints
         from ferroflow.engine.runner import open_run_store
         from ferroflow.runtime.logs import TASK_LOGGER, RunLogHandler
+        from ferroflow.store import NullRunStore
         from ferroflow.store.config import new_run_id
 
         parent = CURRENT_EAGER_RUN.get()
-        store = parent.store if parent is not None else open_run_store(None)
+        if store is None:
+            store = parent.store if parent is not None else open_run_store(None)
         parameters = dict(bound.arguments)
-        run = EagerRun(self, parameters, store, new_run_id(), datetime.datetime.now(datetime.timezone.utc))
+        run = EagerRun(self, parameters, store, run_id or new_run_id(), datetime.datetime.now(datetime.timezone.utc),
+                       lease)
         options: dict = {}
         if parent is not None:
             options["parent_run_id"] = parent.info.flow_run_id
             parent.flush()  # (the parent's calls so far are recorded before its child starts)
+        recorded = not isinstance(store, NullRunStore)
+        if resumed is not None:
+            options["resumed_from"] = resumed[0].run_id
+            run.checkpoints = Checkpoints(run.info.flow_run_id, self, resumed[0], resumed[1], recorded)
+        elif recorded and self.persist_result is not False:
+            run.checkpoints = Checkpoints(run.info.flow_run_id, self)
+        if progress is not None:
+            progress.watch(run)
         run.recorder.start(self.name, parameters, **options)
         kept = min(logging.INFO, logging.getLogger(TASK_LOGGER).getEffectiveLevel())
         logs = run.logs = RunLogHandler(run.info, kept, flow_level=True)
@@ -155,10 +219,14 @@ class EagerFlow:
                 "CRASHED": "crashed"}.get(state.type.value)
         if kind and self.hooks[kind]:
             call_hooks(self.hooks[kind], self, _FlowRun(run, state), state, run.frame)
+        if run.checkpoints is not None:
+            run.checkpoints.finish(state.type is eager_states.StateType.COMPLETED)
         try:
             run.recorder.finish(state.store_name, state.message, logs)
         finally:
             root.removeHandler(logs)
+            if progress is not None:
+                progress.done(run, state)
         if interrupted:
             raise KeyboardInterrupt
         return state
@@ -196,6 +264,29 @@ class EagerFlow:
 
             return call_with_timeout(lambda: call(), self.timeout_seconds, {})
         return call()
+
+
+def _call_form(signature: inspect.Signature, arguments: dict) -> tuple:
+    """``(args, kwargs)`` that bind to ``arguments`` (name -> value, as
+    ``BoundArguments.arguments``) in ``signature``."""
+    args: list = []
+    kwargs: dict = {}
+    positional = True  # (every parameter so far was given: the next may be too)
+    for name, parameter in signature.parameters.items():
+        if name not in arguments:
+            positional = False
+            continue
+        value = arguments[name]
+        if parameter.kind is parameter.POSITIONAL_ONLY or (
+                positional and parameter.kind is parameter.POSITIONAL_OR_KEYWORD):
+            args.append(value)
+        elif parameter.kind is parameter.VAR_POSITIONAL:
+            args.extend(value)
+        elif parameter.kind is parameter.VAR_KEYWORD:
+            kwargs.update(value)
+        else:
+            kwargs[name] = value
+    return tuple(args), kwargs
 
 
 def final_state(value: Any) -> eager_states.State:

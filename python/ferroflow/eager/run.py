@@ -74,6 +74,9 @@ class EagerRun:
         self.store = store
         self.recorder = EagerRecorder(store, run_id, self.ledger, lease)
         self.logs: Any = None  # the run's RunLogHandler, while it runs
+        #: What the run keeps of its calls, and returns of an earlier run's when it
+        #: resumes one (``ferroflow.eager.resume.Checkpoints``); None: nothing.
+        self.checkpoints: Any = None
         #: The frame of the flow's own code (context and logging outside any task).
         self.frame = Frame(self.info, -1, None, None, frozenset(), None, None)
         #: The run's futures (``ferroflow.eager.futures.Dispatch``), once it made one.
@@ -140,6 +143,13 @@ class EagerRun:
         task_id = slot.task_id
         ledger = self.ledger
         index = ledger.reserve(task_id, 1)
+        checkpoints = self.checkpoints
+        if checkpoints is not None:  # (resume: ferroflow.eager.resume)
+            digest, found = checkpoints.lookup(slot, index, args, kwargs)
+            if found is not None:
+                return self._resumed(slot, index, digest, found, return_state)
+            if digest is not None:
+                return self._kept(slot, index, digest, task, args, kwargs, return_state)
         if slot.plain:
             frame = Frame(self.info, task_id, slot.name, slot.slug, slot.tags, (index,), b"\x01")
             token = CURRENT_FRAME.set(frame)
@@ -155,6 +165,40 @@ class EagerRun:
             self.recorder.ended(task_id, self.logs)
             return eager_states.Completed(data=value) if return_state else value
         return self._run_unit(slot, index, task._bind_arguments(args, kwargs), return_state)
+
+    def _resumed(self, slot: TaskSlot, index: int, digest: Any, found: tuple, return_state: bool) -> Any:
+        """The run resumed finished this call: its value, without running it."""
+        value, blob = found
+        self.ledger.outcome(slot.task_id, index, 1, SUCCESS)
+        self.checkpoints.copied(slot, index, digest, blob)
+        self.recorder.ended(slot.task_id, self.logs)
+        return eager_states.Completed(data=value) if return_state else value
+
+    def _kept(self, slot: TaskSlot, index: int, digest: Any, task: Any, args: tuple, kwargs: dict,
+              return_state: bool) -> Any:
+        """Run a call whose value is checkpointed when it succeeds."""
+        if slot.plain:
+            frame = Frame(self.info, slot.task_id, slot.name, slot.slug, slot.tags, (index,), b"\x01")
+            token = CURRENT_FRAME.set(frame)
+            try:
+                value = slot.fn(*args, **kwargs)
+            except _CAUGHT as exc:
+                CURRENT_FRAME.reset(token)
+                return self._raised(slot, index, exc, return_state)
+            CURRENT_FRAME.reset(token)
+            if isinstance(value, eager_states.State):
+                return self._returned_state(slot, index, value, 1, return_state)
+            try:
+                self.checkpoints.kept(slot, index, digest, value)
+            except Exception as exc:  # persist_result=True and it cannot be pickled: the call fails
+                return self._raised(slot, index, exc, return_state)
+            self.ledger.outcome(slot.task_id, index, 1, SUCCESS)
+            self.recorder.ended(slot.task_id, self.logs)
+            return eager_states.Completed(data=value) if return_state else value
+        state = self._run_unit(slot, index, task._bind_arguments(args, kwargs), True)
+        if state.type is eager_states.StateType.COMPLETED:
+            self.checkpoints.kept(slot, index, digest, state.data)
+        return state if return_state else state.result()
 
     def _raised(self, slot: TaskSlot, index: int, exc: BaseException, return_state: bool) -> Any:
         """A plain call raised ``exc``: book it, then raise it again (keeping its
@@ -313,6 +357,8 @@ class EagerRun:
             self.futures.close(cancelled)
 
     def flush(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.flush()
         self.recorder.flush(self.logs)
 
 

@@ -4,7 +4,8 @@ claimed flow run.
 It reads the run's :class:`~ferroflow.launchers.base.LaunchSpec` from
 ``FERROFLOW_LAUNCH_SPEC`` (the API key from ``FERROFLOW_API_KEY``), changes to its
 working directory, loads its entrypoint, runs the flow with
-:func:`ferroflow.engine.runner.run_flow` under the claim's lease, and exits with a code
+:func:`ferroflow.engine.runner.run_flow` (an ``@flow`` function: with
+:meth:`~ferroflow.eager.flow.EagerFlow.run_with`) under the claim's lease, and exits with a code
 saying how it went (``EXIT_*`` in :mod:`ferroflow.launchers.base`):
 
 * 0 the run ended ``Success``; 1 it ended otherwise (``Failed``...);
@@ -86,6 +87,8 @@ def _execute(spec: LaunchSpec) -> int:
     except _NotStarted as exc:
         return _end_unstarted(spec, "Failed", str(exc), EXIT_NOT_STARTED)
     try:
+        if hasattr(flow, "run_with"):  # an @flow function (ferroflow.eager)
+            return _execute_eager(spec, flow, executor)
         state = run_flow(flow, dict(spec.parameters), executor, server=spec.server, run_id=spec.run_id,
                          lease=spec.lease, resume=spec.resume_from)
     except ResumeError as exc:
@@ -101,6 +104,26 @@ def _execute(spec: LaunchSpec) -> int:
         log.exception("ferroflow: run %s failed unexpectedly", spec.run_id)
         return EXIT_CRASHED
     if state.is_successful():
+        return EXIT_SUCCESS
+    if state.is_cancelled():
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED
+
+
+def _execute_eager(spec: LaunchSpec, flow: Any, executor: Any) -> int:
+    """Run an ``@flow`` function as the claimed run: its id, the claim's lease (the
+    store refuses the start otherwise), the parameters checked by the flow's type
+    hints. Ctrl-C or SIGTERM: the run ends ``Cancelled`` (recorded by the flow run)."""
+    from ferroflow.engine.runner import open_run_store
+
+    if spec.executor is not None or spec.executor_options:
+        flow = flow.with_options(executor=executor)
+    try:
+        state = flow.run_with(dict(spec.parameters), resume=spec.resume_from, store=open_run_store(None, spec.server),
+                              run_id=spec.run_id, lease=spec.lease)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    if state.is_completed():
         return EXIT_SUCCESS
     if state.is_cancelled():
         return EXIT_INTERRUPTED
