@@ -229,6 +229,7 @@ class EagerFlow:
                 progress.done(run, state)
         if interrupted:
             raise KeyboardInterrupt
+        state.flow_run_id = run.info.flow_run_id
         return state
 
     def _attempt(self, bound: inspect.BoundArguments) -> eager_states.State:

@@ -151,20 +151,31 @@ class EagerRun:
             if digest is not None:
                 return self._kept(slot, index, digest, task, args, kwargs, return_state)
         if slot.plain:
-            frame = Frame(self.info, task_id, slot.name, slot.slug, slot.tags, (index,), b"\x01")
-            token = CURRENT_FRAME.set(frame)
-            try:
-                value = slot.fn(*args, **kwargs)
-            except _CAUGHT as exc:
-                CURRENT_FRAME.reset(token)
-                return self._raised(slot, index, exc, return_state)
-            CURRENT_FRAME.reset(token)
-            if isinstance(value, eager_states.State):
-                return self._returned_state(slot, index, value, 1, return_state)
-            ledger.outcome(task_id, index, 1, SUCCESS)
-            self.recorder.ended(task_id, self.logs)
-            return eager_states.Completed(data=value) if return_state else value
+            return self._plain(slot, index, args, kwargs, return_state)
         return self._run_unit(slot, index, task._bind_arguments(args, kwargs), return_state)
+
+    def _plain(self, slot: TaskSlot, index: int, args: tuple, kwargs: dict, return_state: bool,
+               digest: Any = None) -> Any:
+        """A call with nothing around it: the function in a frame of its own, its
+        outcome booked (its value checkpointed first, given its arguments' ``digest``)."""
+        frame = Frame(self.info, slot.task_id, slot.name, slot.slug, slot.tags, (index,), b"\x01")
+        token = CURRENT_FRAME.set(frame)
+        try:
+            value = slot.fn(*args, **kwargs)
+        except _CAUGHT as exc:
+            CURRENT_FRAME.reset(token)
+            return self._raised(slot, index, exc, return_state)
+        CURRENT_FRAME.reset(token)
+        if isinstance(value, eager_states.State):
+            return self._returned_state(slot, index, value, 1, return_state)
+        if digest is not None:
+            try:
+                self.checkpoints.kept(slot, index, digest, value)
+            except Exception as exc:  # persist_result=True and it cannot be pickled: the call fails
+                return self._raised(slot, index, exc, return_state)
+        self.ledger.outcome(slot.task_id, index, 1, SUCCESS)
+        self.recorder.ended(slot.task_id, self.logs)
+        return eager_states.Completed(data=value) if return_state else value
 
     def _resumed(self, slot: TaskSlot, index: int, digest: Any, found: tuple, return_state: bool) -> Any:
         """The run resumed finished this call: its value, without running it."""
@@ -178,23 +189,7 @@ class EagerRun:
               return_state: bool) -> Any:
         """Run a call whose value is checkpointed when it succeeds."""
         if slot.plain:
-            frame = Frame(self.info, slot.task_id, slot.name, slot.slug, slot.tags, (index,), b"\x01")
-            token = CURRENT_FRAME.set(frame)
-            try:
-                value = slot.fn(*args, **kwargs)
-            except _CAUGHT as exc:
-                CURRENT_FRAME.reset(token)
-                return self._raised(slot, index, exc, return_state)
-            CURRENT_FRAME.reset(token)
-            if isinstance(value, eager_states.State):
-                return self._returned_state(slot, index, value, 1, return_state)
-            try:
-                self.checkpoints.kept(slot, index, digest, value)
-            except Exception as exc:  # persist_result=True and it cannot be pickled: the call fails
-                return self._raised(slot, index, exc, return_state)
-            self.ledger.outcome(slot.task_id, index, 1, SUCCESS)
-            self.recorder.ended(slot.task_id, self.logs)
-            return eager_states.Completed(data=value) if return_state else value
+            return self._plain(slot, index, args, kwargs, return_state, digest)
         state = self._run_unit(slot, index, task._bind_arguments(args, kwargs), True)
         if state.type is eager_states.StateType.COMPLETED:
             self.checkpoints.kept(slot, index, digest, state.data)

@@ -107,7 +107,7 @@ class State:
     explains it.
     """
 
-    __slots__ = ("type", "name", "message", "data", "timestamp", "_details")
+    __slots__ = ("type", "name", "message", "data", "timestamp", "flow_run_id", "_details")
 
     def __init__(self, type: StateType | str, name: str | None = None, message: str | None = None,
                  data: Any = None, timestamp: datetime.datetime | None = None):
@@ -116,6 +116,9 @@ class State:
         self.message = message
         self.data = data
         self.timestamp = timestamp or datetime.datetime.now(datetime.timezone.utc)
+        #: The id of the flow run this is the final state of (set when a flow run ends;
+        #: ``ferroflow runs show ID``, ``my_flow(resume=ID)``), else None.
+        self.flow_run_id: str | None = None
         self._details: dict = {}
 
     def __repr__(self) -> str:
