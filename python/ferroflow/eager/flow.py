@@ -32,11 +32,13 @@ parent's id.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import inspect
 import logging
 import time
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from ferroflow.core.prefect3_options import check_hooks
@@ -107,11 +109,14 @@ class EagerFlow:
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
         """Run the flow with these arguments. ``return_state=True`` gives the final state
         instead of the value. ``resume=RUN_ID`` (unless the function has a parameter of
-        that name: then use :meth:`resume`) resumes an earlier run of this flow."""
+        that name: then use :meth:`resume`) resumes an earlier run of this flow. A flow of
+        an ``async def`` returns an awaitable: ``await my_flow(...)`` runs it."""
         resume = kwargs.pop("resume", None) if "resume" not in self.binder.signature.parameters else None
         if resume is not None:
             return self.resume(resume, *args, return_state=return_state, **kwargs)
         bound = self.binder.bind(args, kwargs)
+        if self.is_async:
+            return _outcome(self._run_async(bound), return_state)
         state = self._run(bound)
         return state if return_state else state.result()
 
@@ -122,21 +127,36 @@ class EagerFlow:
         checkpointed value at once instead of running (see
         :mod:`ferroflow.eager.resume`). Raises :class:`~ferroflow.store.UnknownRunError`
         for an unknown run and :class:`~ferroflow.engine.resume.ResumeError` for a run
-        of another flow, one still running or being resumed by another process."""
+        of another flow, one still running or being resumed by another process. A flow
+        of an ``async def`` returns an awaitable."""
         given = self.binder.signature.bind_partial(*args, **kwargs).arguments
-        state = self.run_with(dict(given), resume=run_id)
+        bound, resumed, store = self._prepare(dict(given), run_id, None)
+        if self.is_async:
+            return _outcome(self._run_async(bound, resumed, store), return_state)
+        state = self._run(bound, resumed, store)
         return state if return_state else state.result()
 
     def run_with(self, parameters: dict, *, resume: str | None = None, store: Any = None, run_id: str | None = None,
                  lease: str | None = None, progress: Any = None) -> eager_states.State:
         """One run with ``parameters`` (name -> value, checked and coerced as a call's
-        arguments are), as the command line and workers start one; its final state.
+        arguments are), as the command line and workers start one; its final state (a
+        flow of an ``async def`` runs to completion on an event loop of its own).
 
         ``resume``: an earlier run to resume (its parameters fill in those not given);
         ``store``: the run store (default the process's); ``run_id``/``lease``: the run a
         worker claimed and the claim's token (fencing: the store refuses to start it
         otherwise); ``progress``: told ``watch(run)`` as it starts and ``done(run,
         state)`` as it ends."""
+        bound, resumed, store = self._prepare(parameters, resume, store)
+        if self.is_async:
+            from ferroflow.eager.aio import run_to_completion
+
+            return run_to_completion(self._run_async(bound, resumed, store, run_id, lease, progress))
+        return self._run(bound, resumed, store, run_id, lease, progress)
+
+    def _prepare(self, parameters: dict, resume: str | None, store: Any) -> tuple:
+        """``(bound arguments, resumed, store)`` of a run with ``parameters``, resuming
+        the run ``resume`` (its parameters fill in those not given)."""
         from ferroflow.engine.runner import open_run_store
         from ferroflow.store import NullRunStore
 
@@ -153,16 +173,66 @@ class EagerFlow:
                                   "run store could not be opened)")
             earlier, parameters, entries = start_resume(store, resume, self.name, parameters)
             resumed = (earlier, entries)
-        bound = self.binder.bind(*_call_form(self.binder.signature, parameters))
-        return self._run(bound, resumed, store, run_id, lease, progress)
+        return self.binder.bind(*_call_form(self.binder.signature, parameters)), resumed, store
 
     # ----- a run ---------------------------------------------------------------------------
+    #
+    # One run is the generator _steps: everything but calling the function, and waiting
+    # before a retry, which it asks its driver for (yields _CALL, or seconds to sleep).
+    # _run drives it in this thread, _run_async on the running event loop.
 
     def _run(self, bound: inspect.BoundArguments, resumed: tuple | None = None, store: Any = None,
              run_id: str | None = None, lease: str | None = None, progress: Any = None) -> eager_states.State:
+        """One run of the flow with ``bound`` arguments (see :meth:`_steps`)."""
+        steps = self._steps(bound, resumed, store, run_id, lease, progress)
+        reply: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                request = steps.send(reply) if error is None else steps.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            reply = error = None
+            try:
+                if request is _CALL:
+                    reply = self._call(bound)
+                else:
+                    time.sleep(request)
+            except BaseException as exc:  # (handed to the run: it decides)
+                error = exc
+
+    async def _run_async(self, bound: inspect.BoundArguments, resumed: tuple | None = None, store: Any = None,
+                         run_id: str | None = None, lease: str | None = None,
+                         progress: Any = None) -> eager_states.State:
+        """One run of the flow of an ``async def`` on the running event loop."""
+        import asyncio
+
+        steps = self._steps(bound, resumed, store, run_id, lease, progress)
+        reply: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                request = steps.send(reply) if error is None else steps.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            reply = error = None
+            try:
+                if request is _CALL:
+                    reply = await self._call_async(bound)
+                else:
+                    await asyncio.sleep(request)
+            except BaseException as exc:  # (asyncio.CancelledError too: the run ends Cancelled)
+                error = exc
+
+    def _steps(self, bound: inspect.BoundArguments, resumed: tuple | None, store: Any, run_id: str | None,
+               lease: str | None, progress: Any) -> Generator[Any, Any, eager_states.State]:
         """One run of the flow with ``bound`` arguments: resuming ``resumed`` (``(earlier
         run, journal entries)``), into ``store`` (default: the parent's, else the
-        process's), as run ``run_id`` under ``lease`` (a run a worker claimed)."""
+        process's), as run ``run_id`` under ``lease`` (a run a worker claimed). Yields
+        ``_CALL`` to have the function called (sent its value, or thrown its exception)
+        and a number of seconds to have the driver wait before a retry."""
+        import asyncio
+
         from ferroflow.eager.resume import Checkpoints
         from ferroflow.engine.runner import open_run_store
         from ferroflow.runtime.logs import TASK_LOGGER, RunLogHandler
@@ -194,11 +264,19 @@ class EagerFlow:
         root.addHandler(logs)
         run_token = CURRENT_EAGER_RUN.set(run)
         frame_token = CURRENT_FRAME.set(run.frame)
-        interrupted = False
+        interrupted: BaseException | None = None
         try:
             attempt = 1
             while True:
-                state = self._attempt(bound)
+                try:
+                    value = yield _CALL
+                except TaskTimeout:
+                    message = f"Flow run exceeded timeout of {self.timeout_seconds:g} second(s)"
+                    state = eager_states.TimedOut(message, data=FlowRunTimeoutError(message))
+                except Exception as exc:
+                    state = eager_states.Failed(f"Flow run encountered an exception: {one_line(exc)}", data=exc)
+                else:
+                    state = final_state(value)
                 run.end_futures()  # (every submitted call ends before the attempt does)
                 if not state.is_failed() or attempt > self.retries:
                     break
@@ -206,13 +284,19 @@ class EagerFlow:
                 logging.getLogger(f"ferroflow.flow.{self.name}").info(
                     "Flow run failed (%s); retrying (attempt %d of %d)", state.message, attempt, self.retries + 1)
                 if self.retry_delay_seconds:
-                    time.sleep(self.retry_delay_seconds)
-        except KeyboardInterrupt:
-            interrupted = True
+                    yield self.retry_delay_seconds
+        except (KeyboardInterrupt, asyncio.CancelledError) as exc:
+            interrupted = exc
             run.close_futures(cancelled=True)  # (running work is not waited for)
-            state = eager_states.Cancelled("Flow run was cancelled: interrupted (Ctrl-C or SIGTERM).")
+            why = ("interrupted (Ctrl-C or SIGTERM)" if isinstance(exc, KeyboardInterrupt)
+                   else "its asyncio task was cancelled")
+            state = eager_states.Cancelled(f"Flow run was cancelled: {why}.")
         finally:
             run.close_futures(cancelled=True)  # (done already, unless something else interrupted the run)
+            if run.unawaited:
+                from ferroflow.eager.aio import cancel_unawaited
+
+                cancel_unawaited(run)
             CURRENT_FRAME.reset(frame_token)
             CURRENT_EAGER_RUN.reset(run_token)
         kind = {"COMPLETED": "completion", "FAILED": "failure", "CANCELLED": "cancellation",
@@ -227,44 +311,58 @@ class EagerFlow:
             root.removeHandler(logs)
             if progress is not None:
                 progress.done(run, state)
-        if interrupted:
-            raise KeyboardInterrupt
+        if interrupted is not None:
+            raise interrupted
         state.flow_run_id = run.info.flow_run_id
         return state
 
-    def _attempt(self, bound: inspect.BoundArguments) -> eager_states.State:
-        """Call the function once; its final state."""
-        try:
-            value = self._call(bound)
-        except TaskTimeout:
-            message = f"Flow run exceeded timeout of {self.timeout_seconds:g} second(s)"
-            return eager_states.TimedOut(message, data=FlowRunTimeoutError(message))
-        except Exception as exc:
-            return eager_states.Failed(f"Flow run encountered an exception: {one_line(exc)}", data=exc)
-        return final_state(value)
-
     def _call(self, bound: inspect.BoundArguments) -> Any:
-        def body() -> Any:
-            return self.fn(*bound.args, **bound.kwargs)
-
-        call = body
-        if self.log_prints:
-            def call() -> Any:
-                from ferroflow.runtime.logs import StdoutToLogger
-                from ferroflow.runtime.stdout import prints_to
-
-                stream = StdoutToLogger(logging.getLogger(f"ferroflow.flow.{self.name}"))
-                with prints_to(stream):
-                    try:
-                        return body()
-                    finally:
-                        stream.flush()
+        """Call the function once (in this thread)."""
+        def call() -> Any:
+            with self._prints():
+                return self.fn(*bound.args, **bound.kwargs)
 
         if self.timeout_seconds is not None:
             from ferroflow.runtime.timeouts import call_with_timeout
 
             return call_with_timeout(lambda: call(), self.timeout_seconds, {})
         return call()
+
+    async def _call_async(self, bound: inspect.BoundArguments) -> Any:
+        """Call the function of an ``async def`` once and await it (on this loop)."""
+        from ferroflow.eager.aio import within
+
+        awaitable = self.fn(*bound.args, **bound.kwargs)
+        if self.timeout_seconds is not None:
+            awaitable = within(awaitable, self.timeout_seconds)
+        with self._prints():
+            return await awaitable
+
+    @contextlib.contextmanager
+    def _prints(self) -> Iterator[None]:
+        """With ``log_prints``: what the function prints goes to the flow's logger."""
+        if not self.log_prints:
+            yield
+            return
+        from ferroflow.runtime.logs import StdoutToLogger
+        from ferroflow.runtime.stdout import prints_to
+
+        stream = StdoutToLogger(logging.getLogger(f"ferroflow.flow.{self.name}"))
+        with prints_to(stream):
+            try:
+                yield
+            finally:
+                stream.flush()
+
+
+#: What the run asks its driver for: call the function once.
+_CALL = object()
+
+
+async def _outcome(awaitable: Any, return_state: bool) -> Any:
+    """What awaiting a flow call gives: the final state, or its value."""
+    state = await awaitable
+    return state if return_state else state.result()
 
 
 def _call_form(signature: inspect.Signature, arguments: dict) -> tuple:

@@ -15,6 +15,7 @@ task ``t`` in the run's record (``ferroflow.eager.record``).
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 import traceback as traceback_module
@@ -42,7 +43,7 @@ class TaskSlot:
     """A task the run met: its id in the run, its name there, and how its calls run."""
 
     __slots__ = ("task_id", "task", "name", "slug", "tags", "fn", "plain", "checkpoint", "handlers", "limits",
-                 "hooks")
+                 "hooks", "is_async")
 
     def __init__(self, task_id: int, task: Any, name: str, checkpoint: Any, handlers: tuple, limits: Any):
         self.task_id = task_id
@@ -51,6 +52,14 @@ class TaskSlot:
         self.slug = name
         self.tags = frozenset(task.__dict__.get("tags") or ())
         self.fn = task.run
+        #: An ``async def`` task: a call returns an awaitable (``ferroflow.eager.aio``);
+        #: its submitted calls and map children run ``fn``, which runs the coroutine to
+        #: completion on an event loop of its own (Prefect 3 does the same).
+        self.is_async = inspect.iscoroutinefunction(task.run)
+        if self.is_async:
+            from ferroflow.eager.aio import ToCompletion
+
+            self.fn = ToCompletion(task.run)
         self.checkpoint = checkpoint
         self.handlers = handlers
         self.limits = limits
@@ -90,6 +99,8 @@ class EagerRun:
         #: ``lock``).
         self.thread = threading.get_ident()
         self.lock = threading.Lock()
+        #: Calls of ``async def`` tasks made but not awaited yet: (task id, index) -> None.
+        self.unawaited: dict = {}
 
     # ----- meeting tasks -----------------------------------------------------------------
 
@@ -143,6 +154,10 @@ class EagerRun:
         task_id = slot.task_id
         ledger = self.ledger
         index = ledger.reserve(task_id, 1)
+        if slot.is_async:  # (numbered now, run when awaited)
+            from ferroflow.eager.aio import call
+
+            return call(self, slot, index, task, args, kwargs, return_state)
         checkpoints = self.checkpoints
         if checkpoints is not None:  # (resume: ferroflow.eager.resume)
             digest, found = checkpoints.lookup(slot, index, args, kwargs)
@@ -166,6 +181,11 @@ class EagerRun:
             CURRENT_FRAME.reset(token)
             return self._raised(slot, index, exc, return_state)
         CURRENT_FRAME.reset(token)
+        return self._succeeded(slot, index, value, return_state, digest)
+
+    def _succeeded(self, slot: TaskSlot, index: int, value: Any, return_state: bool, digest: Any) -> Any:
+        """A plain call returned ``value``: book it (checkpointed first, given its
+        arguments' ``digest``)."""
         if isinstance(value, eager_states.State):
             return self._returned_state(slot, index, value, 1, return_state)
         if digest is not None:
