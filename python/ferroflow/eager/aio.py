@@ -10,7 +10,7 @@ attempts), timeouts (the call is cancelled: ``TaskRunTimeoutError``), hooks,
 context of one never shows in another.
 
 A call whose task has options that the runtime applies around a call on a thread
-(state handlers, ``result=``/``target``, caching, ``log_stdout``, limited tags) runs
+(state handlers, ``result=``/``target``, caching, limited tags) runs
 that machinery on a helper thread of its own, while its coroutine runs on the loop:
 what it does is the same, at the cost of a thread per attempt.
 
@@ -87,7 +87,7 @@ async def _plain(run: Any, slot: Any, index: int, args: tuple, kwargs: dict, ret
 async def _attempts(run: Any, slot: Any, index: int, inputs: dict) -> Any:
     """A call with something around it, attempt after attempt while the ledger says to
     retry (``EagerRun._run_unit``, awaited); its final state."""
-    threaded = slot.handlers or slot.checkpoint is not None or slot.limits is not None or slot.task.log_stdout
+    threaded = slot.handlers or slot.checkpoint is not None or slot.limits is not None
     runs = 1
     retried_from = None
     while True:
@@ -116,7 +116,20 @@ async def _attempt(unit: WorkUnit) -> UnitResult:
     token = CURRENT_FRAME.set(frame)
     try:
         awaitable = unit.fn(**unit.static)
-        value = await (awaitable if unit.timeout is None else within(awaitable, unit.timeout))
+        if unit.timeout is not None:
+            awaitable = within(awaitable, unit.timeout)
+        if unit.log_stdout:
+            from ferroflow.runtime.logs import StdoutToLogger, get_logger
+            from ferroflow.runtime.stdout import prints_in_context
+
+            stream = StdoutToLogger(get_logger(frame.task_name))
+            with prints_in_context(stream):  # (this call's prints only, not the loop's)
+                try:
+                    value = await awaitable
+                finally:
+                    stream.flush()
+        else:
+            value = await awaitable
     except _CAUGHT as exc:
         code, value, detail = outcome_of_exception(exc, retry_rule(unit))
         return UnitResult(bytearray([code]), [value], {0: detail} if detail is not None else {})

@@ -335,20 +335,21 @@ class EagerFlow:
         awaitable = self.fn(*bound.args, **bound.kwargs)
         if self.timeout_seconds is not None:
             awaitable = within(awaitable, self.timeout_seconds)
-        with self._prints():
+        with self._prints(in_context=True):
             return await awaitable
 
     @contextlib.contextmanager
-    def _prints(self) -> Iterator[None]:
-        """With ``log_prints``: what the function prints goes to the flow's logger."""
+    def _prints(self, in_context: bool = False) -> Iterator[None]:
+        """With ``log_prints``: what the function prints (in this thread, or
+        ``in_context``: this asyncio task) goes to the flow's logger."""
         if not self.log_prints:
             yield
             return
         from ferroflow.runtime.logs import StdoutToLogger
-        from ferroflow.runtime.stdout import prints_to
+        from ferroflow.runtime.stdout import prints_in_context, prints_to
 
         stream = StdoutToLogger(logging.getLogger(f"ferroflow.flow.{self.name}"))
-        with prints_to(stream):
+        with (prints_in_context if in_context else prints_to)(stream):
             try:
                 yield
             finally:
