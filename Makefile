@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.ferroflow-installed
 
-.PHONY: demo test test-rust test-python test-wheel dev services browser ui-screenshots bench dist dist-tools clean
+.PHONY: demo test test-rust test-python test-wheel dev services browser ui-screenshots bench dist dist-tools p3venv clean
 
 demo: dev
 	$(VENV)/bin/ferroflow run examples/etl.py --param n=100000
@@ -98,6 +98,21 @@ dist: dist-tools
 	PATH="$(abspath $(VENV))/bin:$$PATH" maturin sdist --out dist
 	for p in plugins/*/; do $(PY) -m build --outdir dist $$p; done
 	bash .ci/check-dist.sh dist
+
+# Prefect 3 in a virtualenv of its own, for the eager-flow compatibility recording
+# (tests/compat/eager/record_prefect3.py) and the side-by-side benchmark
+# (benches/eager_flows.py); ferroflow's own tests only read the committed recording.
+# FastAPI is held below 0.140: Prefect 3.8's temporary server fails to start with the
+# newest releases (0.165: "Body() got an unexpected keyword argument 'min_items'").
+P3VENV   ?= /work/p3venv
+PREFECT3 := 'prefect>=3.8,<3.9' 'fastapi>=0.139,<0.140'
+
+p3venv: $(P3VENV)/.prefect3-installed
+
+$(P3VENV)/.prefect3-installed: Makefile
+	test -x $(P3VENV)/bin/python || $(PYTHON) -m venv $(P3VENV)
+	$(P3VENV)/bin/python -m pip install --quiet $(PREFECT3)
+	touch $@
 
 clean:
 	rm -rf $(VENV) target dist

@@ -46,9 +46,11 @@ class MeasurementFailed(SystemExit):
 
 
 def run_measurement(code: str, env: dict | None = None, unset: Iterable[str] = (),
-                    timeout: float | None = None) -> dict:
+                    timeout: float | None = None, python: str | None = None) -> dict:
     """Run ``code`` with ``python -c`` in a fresh process (this process's environment,
     plus ``env``, minus ``unset``) and return the JSON object on its last output line.
+    ``python`` is the interpreter (default: this one; another virtualenv's for a
+    contender that lives there).
 
     Raises:
         MeasurementFailed: the process failed.
@@ -57,7 +59,8 @@ def run_measurement(code: str, env: dict | None = None, unset: Iterable[str] = (
     environ = {**os.environ, **(env or {})}
     for name in unset:
         environ.pop(name, None)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=timeout)
+    out = subprocess.run([python or sys.executable, "-c", code], capture_output=True, text=True,
+                         env=environ, timeout=timeout)
     if out.returncode != 0:
         raise MeasurementFailed(out.returncode, out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
