@@ -129,10 +129,10 @@ def test_a_timeout_fails_the_call_with_task_run_timeout_error():
         except TaskRunTimeoutError as exc:
             return str(exc)
 
-    assert slow() == "Task run exceeded timeout of 0.2 second(s)"
+    assert slow() == "Scope timed out after 0.2 second(s)."
 
 
-def test_a_task_returning_a_state_ends_in_it():
+def test_a_task_returning_a_state_ends_in_it_and_gives_it_back():
     @task
     def chooses(ok):
         return Completed(message="fine", data=7) if ok else Failed(message="said no")
@@ -140,14 +140,19 @@ def test_a_task_returning_a_state_ends_in_it():
     @flow
     def states():
         good = chooses(True)
-        bad = chooses(False, return_state=True)
-        try:
-            chooses(False)
-        except FailedRun as exc:
-            raised = str(exc)
-        return good, bad.name, bad.message, raised
+        bad = chooses(False)  # (Prefect 3: the state itself, not raised)
+        return good.result(), bad.name, bad.message, bad.result(raise_on_failure=False)
 
-    assert states() == (7, "Failed", "said no", "said no")
+    assert states() == (7, "Failed", "said no", None)
+
+    @flow
+    def returns_it():
+        return chooses(False)
+
+    state = returns_it(return_state=True)  # a task's failed state returned: "1/1 states failed."
+    assert state.is_failed() and state.message == "1/1 states failed."
+    with pytest.raises(FailedRun, match="said no"):
+        returns_it()
 
 
 def test_parameters_are_bound_and_coerced_from_type_hints():
@@ -161,6 +166,12 @@ def test_parameters_are_bound_and_coerced_from_type_hints():
     assert typed("3", ["a"]) == 3
     assert seen == [(3, ["a"], 0.5)]
     with pytest.raises(ParameterTypeError, match="x: Input should be a valid integer"):
+        typed("three", ["a"])
+    state = typed("three", ["a"], return_state=True)
+    assert state.is_failed() and state.message.startswith("Validation of flow parameters failed with error: ")
+    with pytest.raises(ParameterTypeError, match=r"names\.0: Input should be a valid string"):
+        typed(1, [2])
+    with pytest.raises(ParameterTypeError):
         typed("three", ["a"])
     with pytest.raises(ParameterBindError, match="missing a required argument: 'names'"):
         typed(1)

@@ -250,8 +250,9 @@ def test_a_value_that_cannot_be_pickled_is_not_kept_unless_persist_result_asks(c
     def strict():
         return must(return_state=True)
 
-    state = strict(return_state=True)
-    assert state.is_failed() and "Could not checkpoint the result of call 0 of task 'must'" in state.message
+    state = strict(return_state=True)  # (the task call's failed state, returned: "1/1 states failed.")
+    assert state.is_failed() and state.message == "1/1 states failed."
+    assert "Could not checkpoint the result of call 0 of task 'must'" in state.data.message
 
 
 def test_a_journal_cut_short_keeps_what_comes_before_the_cut(clean, caplog):

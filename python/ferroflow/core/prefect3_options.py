@@ -23,7 +23,6 @@ RENAMED = {
     "timeout_seconds": "timeout",
     "log_prints": "log_stdout",
     "cache_expiration": "cache_for",
-    "retry_condition_fn": "retry_condition",
 }
 
 #: Accepted for Prefect 3's signature; they change nothing here.
@@ -43,6 +42,9 @@ class EagerOptions:
     #: The cache policy given (kept to show; it is the task's ``cache_key_fn`` too).
     cache_policy: Any = None
     refresh_cache: bool = False
+    #: ``retry_condition_fn(task, task_run, state) -> bool`` (Prefect 3's; ``state`` an
+    #: eager Failed state whose ``result()`` raises the attempt's exception).
+    retry_condition_fn: Any = None
 
 
 def check_hooks(value: Any, name: str, owner: str) -> tuple:
@@ -56,12 +58,14 @@ def check_hooks(value: Any, name: str, owner: str) -> tuple:
     return hooks
 
 
-def split(options: dict, owner: str, fn: Any = None) -> tuple[dict, EagerOptions | None]:
+def split(options: dict, owner: str, fn: Any = None,
+          base: EagerOptions | None = None) -> tuple[dict, EagerOptions | None]:
     """``(ferroflow's options, EagerOptions or None)`` from a task's keyword options,
     renaming Prefect 3's. ``owner`` names the task in errors; ``fn`` is its function
-    (a cache policy keyed on the task's source hashes it)."""
+    (a cache policy keyed on the task's source hashes it); ``base``: the task's
+    EagerOptions so far, which the options given change (``with_options``)."""
     if not any(name in options for name in (*RENAMED, *_IGNORED, "on_completion", "persist_result",
-                                            "cache_policy", "refresh_cache")) \
+                                            "cache_policy", "refresh_cache", "retry_condition_fn")) \
             and not isinstance(options.get("on_failure"), (list, tuple)):
         return options, None
     given = dict(options)
@@ -82,6 +86,13 @@ def split(options: dict, owner: str, fn: Any = None) -> tuple[dict, EagerOptions
         if persist is not None and not isinstance(persist, bool):
             raise TypeError(f"{owner}: persist_result must be True, False or None, got {persist!r}")
         extra["persist_result"] = persist
+    if "retry_condition_fn" in given:
+        condition = given.pop("retry_condition_fn")
+        if condition is not None and not callable(condition):
+            raise TypeError(f"{owner}: retry_condition_fn must be a callable (task, task_run, state) -> bool")
+        if given.get("retry_condition") is not None:
+            raise TypeError(f"{owner}: give retry_condition_fn= or retry_condition=, not both")
+        extra["retry_condition_fn"] = condition
     if "refresh_cache" in given:
         extra["refresh_cache"] = bool(given.pop("refresh_cache"))
     if "cache_policy" in given:
@@ -94,7 +105,7 @@ def split(options: dict, owner: str, fn: Any = None) -> tuple[dict, EagerOptions
             if given.get("cache_key_fn") is not None:
                 raise TypeError(f"{owner}: give cache_policy= or cache_key_fn=, not both")
             given["cache_key_fn"] = key_fn
-    return given, EagerOptions(**extra)
+    return given, dataclasses.replace(base or EagerOptions(), **extra)
 
 
 def eager_options(task: Any) -> EagerOptions | None:

@@ -33,6 +33,7 @@ from typing import Any
 
 from ferroflow import _core
 from ferroflow._core import SUCCESS
+from ferroflow.eager import states as eager_states
 from ferroflow.eager.run import _CAUGHT
 from ferroflow.errors import TaskTimeout
 from ferroflow.runtime.context import CURRENT_FRAME, Frame
@@ -64,7 +65,7 @@ async def _call(run: Any, slot: Any, index: int, task: Any, args: tuple, kwargs:
     state = await _attempts(run, slot, index, task._bind_arguments(args, kwargs))
     if digest is not None and state.is_completed():
         checkpoints.kept(slot, index, digest, state.data)
-    return state if return_state else state.result()
+    return eager_states.deliver(state, return_state)
 
 
 async def _plain(run: Any, slot: Any, index: int, args: tuple, kwargs: dict, return_state: bool,

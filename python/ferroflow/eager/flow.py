@@ -47,7 +47,7 @@ from ferroflow.eager.hooks import call_hooks
 from ferroflow.eager.parameters import Binder
 from ferroflow.eager.run import EagerRun
 from ferroflow.engine.resume import ResumeError
-from ferroflow.errors import FlowRunTimeoutError, TaskTimeout, one_line
+from ferroflow.errors import FlowRunTimeoutError, ParameterTypeError, TaskRunTimeoutError, TaskTimeout
 from ferroflow.runtime.context import CURRENT_EAGER_RUN, CURRENT_FRAME
 
 __all__ = ["EagerFlow", "flow"]
@@ -68,7 +68,8 @@ class EagerFlow:
         if not callable(fn):
             raise TypeError(f"@flow needs a function, got {fn!r}")
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", None) or "flow"
+        # (Prefect 3's default: the function's name, dashes for underscores)
+        self.name = name or (getattr(fn, "__name__", None) or "flow").replace("_", "-")
         owner = f"Flow {self.name!r}"
         self.description = description if description is not None else inspect.getdoc(fn)
         self.version = version
@@ -114,7 +115,15 @@ class EagerFlow:
         resume = kwargs.pop("resume", None) if "resume" not in self.binder.signature.parameters else None
         if resume is not None:
             return self.resume(resume, *args, return_state=return_state, **kwargs)
-        bound = self.binder.bind(args, kwargs)
+        try:
+            bound = self.binder.bind(args, kwargs)
+        except ParameterTypeError as exc:
+            if not return_state:
+                raise
+            # (Prefect 3: a failed state; arguments that do not bind raise all the same)
+            state = eager_states.Failed(
+                f"Validation of flow parameters failed with error: {eager_states.exception_text(exc)}", data=exc)
+            return _given(state) if self.is_async else state
         if self.is_async:
             return _outcome(self._run_async(bound), return_state)
         state = self._run(bound)
@@ -271,10 +280,14 @@ class EagerFlow:
                 try:
                     value = yield _CALL
                 except TaskTimeout:
-                    message = f"Flow run exceeded timeout of {self.timeout_seconds:g} second(s)"
-                    state = eager_states.TimedOut(message, data=FlowRunTimeoutError(message))
+                    state = eager_states.TimedOut(eager_states.timeout_message("Flow", self.timeout_seconds),
+                                                  data=eager_states.timeout_error(FlowRunTimeoutError,
+                                                                                  self.timeout_seconds))
+                except TaskRunTimeoutError as exc:  # a task's, let through
+                    state = eager_states.TimedOut(f"Flow run failed due to timeout: {exc!r}", data=exc)
                 except Exception as exc:
-                    state = eager_states.Failed(f"Flow run encountered an exception: {one_line(exc)}", data=exc)
+                    state = eager_states.Failed(
+                        f"Flow run encountered an exception: {eager_states.exception_text(exc)}", data=exc)
                 else:
                     state = final_state(value)
                 run.end_futures()  # (every submitted call ends before the attempt does)
@@ -400,14 +413,14 @@ def final_state(value: Any) -> eager_states.State:
     if run is not None and run.futures is not None:
         from ferroflow.eager.futures import MappedFutures, TaskFuture, futures_to_states
 
-        single = isinstance(value, TaskFuture)
-        if single or isinstance(value, MappedFutures) or run.scan:
+        if isinstance(value, (TaskFuture, MappedFutures)) or run.scan:
             value = futures_to_states(value)
-        if single:
-            return (eager_states.Failed("1/1 states failed.", data=value) if value.type in _FAILED_TYPES
-                    else eager_states.Completed("All states completed.", data=value))
     if isinstance(value, eager_states.State):
-        return value
+        if not value._details.get("task_run"):
+            return value  # a state the flow made: its own
+        # a task call's state (a future's): it stands for its run, as one of one
+        return (eager_states.Failed("1/1 states failed.", data=value) if value.type in _FAILED_TYPES
+                else eager_states.Completed("All states completed.", data=value))
     found = _states_in(value)
     if found:
         failed = [s for s in found if s.type in _FAILED_TYPES]
@@ -475,3 +488,8 @@ def flow(__fn: Any = None, **options: Any) -> Any:
     if __fn is None:
         return lambda fn: EagerFlow(fn, **options)
     return EagerFlow(__fn, **options)
+
+
+async def _given(state: eager_states.State) -> eager_states.State:
+    """An awaitable of ``state`` (what an async flow's call gives when it cannot run)."""
+    return state

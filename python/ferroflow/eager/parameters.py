@@ -36,9 +36,10 @@ class Binder:
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
-            raise ParameterBindError(
-                f"Error binding parameters for flow {self.name!r}: {exc}. Its signature is {self.signature}; it "
-                f"was called with {len(args)} positional argument(s) and keyword(s) {sorted(kwargs)}."
+            function = getattr(self.fn, "__name__", self.name)
+            raise ParameterBindError(  # (Prefect 3's words)
+                f"Error binding parameters for function '{function}': {exc}.\nFunction '{function}' has signature "
+                f"'{str(self.signature)[1:-1]}' but received args: {args} and kwargs: {list(kwargs)}."
             ) from None
         bound.apply_defaults()
         if self.validate:
@@ -60,10 +61,11 @@ class Binder:
             try:
                 bound.arguments[name] = adapter.validate_python(bound.arguments[name])
             except ValidationError as exc:
-                reasons = "; ".join(error["msg"] for error in exc.errors())
-                errors.append(f" - {name}: {reasons} (got {_preview(bound.arguments[name])})")
+                for error in exc.errors():
+                    where = ".".join([name, *(str(part) for part in error["loc"])])
+                    errors.append(f" - {where}: {error['msg']}")
         if errors:
-            raise ParameterTypeError(f"Flow run of {self.name!r} received invalid parameters:\n" + "\n".join(errors))
+            raise ParameterTypeError("Flow run received invalid parameters:\n" + "\n".join(errors))
 
     def _make_adapters(self) -> dict:
         """A pydantic TypeAdapter per annotated parameter (*args and **kwargs excepted)."""
@@ -103,7 +105,3 @@ class _InstanceOf:
                                     {"cls": self.cls.__name__})
         raise ValidationError.from_exception_data(self.cls.__name__, [InitErrorDetails(type=error, input=value)])
 
-
-def _preview(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

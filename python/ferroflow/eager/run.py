@@ -28,7 +28,7 @@ from ferroflow.eager import states as eager_states
 from ferroflow.eager.hooks import call_hooks
 from ferroflow.eager.record import EagerRecorder
 from ferroflow.engine.persistence import checkpoint_of
-from ferroflow.errors import FailedRun, TaskRunTimeoutError, TaskTimeout, one_line
+from ferroflow.errors import FailedRun, TaskRunTimeoutError, TaskTimeout
 from ferroflow.runtime.context import CURRENT_FRAME, Frame, RunInfo
 from ferroflow.runtime.handlers import handlers_of
 from ferroflow.runtime.unit import SIGNAL_CODES, WorkUnit
@@ -43,7 +43,7 @@ class TaskSlot:
     """A task the run met: its id in the run, its name there, and how its calls run."""
 
     __slots__ = ("task_id", "task", "name", "slug", "tags", "fn", "plain", "checkpoint", "handlers", "limits",
-                 "hooks", "is_async")
+                 "hooks", "is_async", "retry_condition")
 
     def __init__(self, task_id: int, task: Any, name: str, checkpoint: Any, handlers: tuple, limits: Any):
         self.task_id = task_id
@@ -65,9 +65,14 @@ class TaskSlot:
         self.limits = limits
         options = eager_options(task)
         self.hooks = (options.on_completion, options.on_failure) if options is not None else ((), ())
+        #: The task's retry condition as the runtime calls it, ``(task, state)``:
+        #: Prefect 1's own, or Prefect 3's ``retry_condition_fn`` adapted.
+        self.retry_condition = task.retry_condition
+        if options is not None and options.retry_condition_fn is not None:
+            self.retry_condition = _Prefect3Condition(options.retry_condition_fn)
         self.plain = not (task.max_retries or task.timeout is not None or handlers or checkpoint is not None
                           or task.log_stdout or limits is not None or task.task_run_name is not None
-                          or task.retry_on or task.retry_condition is not None or any(self.hooks))
+                          or task.retry_on or self.retry_condition is not None or any(self.hooks))
 
 
 class EagerRun:
@@ -213,7 +218,7 @@ class EagerRun:
         state = self._run_unit(slot, index, task._bind_arguments(args, kwargs), True)
         if state.type is eager_states.StateType.COMPLETED:
             self.checkpoints.kept(slot, index, digest, state.data)
-        return state if return_state else state.result()
+        return eager_states.deliver(state, return_state)
 
     def _raised(self, slot: TaskSlot, index: int, exc: BaseException, return_state: bool) -> Any:
         """A plain call raised ``exc``: book it, then raise it again (keeping its
@@ -223,7 +228,7 @@ class EagerRun:
             message = str(exc) or None
             value = exc.result if code != _core.FAILED else exc
         else:
-            code, message, value = _core.FAILED, f"Task run encountered an exception {one_line(exc)}", exc
+            code, message, value = _core.FAILED, eager_states.task_failure_message(exc), exc
         text = "".join(traceback_module.format_exception(type(exc), exc, exc.__traceback__))
         code, _ = self.ledger.outcome(slot.task_id, index, 1, code)
         self.recorder.note(slot.task_id, index, message, traceback=text if code in _FAILED_CODES else None)
@@ -241,9 +246,8 @@ class EagerRun:
         if code in _FAILED_CODES or state.message is not None:
             self.recorder.note(slot.task_id, index, state.message, run_count=runs)
         self.recorder.ended(slot.task_id, self.logs)
-        if return_state:
-            return state
-        return state.result()
+        state._details["returned"] = state._details["task_run"] = True  # (given back as it is)
+        return state
 
     def unit_of(self, slot: TaskSlot, indices: Any, static: dict, keys: tuple = (), columns: tuple = (),
                 run_counts: bytes = b"\x01", retried_from: dict | None = None) -> WorkUnit:
@@ -255,7 +259,7 @@ class EagerRun:
                       task.task_run_name)
         return WorkUnit(task_id=slot.task_id, label=slot.name, fn=slot.fn, indices=indices, size=len(indices),
                         static=static, mapped_keys=keys, columns=columns, retry_on=tuple(task.retry_on or ()),
-                        retry_condition=task.retry_condition, frame=frame, log_stdout=task.log_stdout,
+                        retry_condition=slot.retry_condition, frame=frame, log_stdout=task.log_stdout,
                         timeout=task.timeout, handlers=slot.handlers, owner=task, checkpoint=slot.checkpoint,
                         retried_from=retried_from, slots=slot.limits)
 
@@ -269,7 +273,7 @@ class EagerRun:
             unit = self.unit_of(slot, [index], inputs, run_counts=bytes([runs]), retried_from=retried_from)
             state, wait, retried_from = self.settle(slot, index, unit, unit.run(), 0, runs)
             if state is not None:
-                return state if return_state else state.result()
+                return eager_states.deliver(state, return_state)
             if wait:
                 time.sleep(wait / 1000)
             runs += 1
@@ -290,14 +294,14 @@ class EagerRun:
         location = result.locations[j] if result.locations else None
         message = None if detail is None else detail[0]
         if final == _core.FAILED and isinstance(value, Exception):
-            message = f"Task run encountered an exception {one_line(value)}"
+            message = eager_states.task_failure_message(value)
         if message is not None or location is not None or runs > 1:
             self.recorder.note(slot.task_id, index, message, location, runs,
                                detail[1] if detail is not None and final in _FAILED_CODES else None)
         self.recorder.ended(slot.task_id, self.logs)
         if final == _core.TIMED_OUT:
-            message = f"Task run exceeded timeout of {slot.task.timeout:g} second(s)"
-            value = TaskRunTimeoutError(message)
+            message = eager_states.timeout_message("Task", slot.task.timeout)
+            value = eager_states.timeout_error(TaskRunTimeoutError, slot.task.timeout)
         elif final in _FAILED_CODES and not isinstance(value, BaseException):
             value = FailedRun(message or f"Task run ended in state {_core.STATE_NAMES[final]}.")
         state = eager_states.of_code(final, message, value)
@@ -308,9 +312,7 @@ class EagerRun:
         hooks = completed if state.is_completed() else failed if state.is_failed() else ()
         if hooks:
             call_hooks(hooks, slot.task, _TaskRun(self, slot, index, state), state, frame)
-        if return_state:
-            return state
-        return state.result()
+        return eager_states.deliver(state, return_state)
 
     # ----- the rest, built on calls ---------------------------------------------------------
 
@@ -384,6 +386,19 @@ def _after(wait_for: Any, upstream_tasks: Any) -> list:
         if given is not None:
             after.extend(given if isinstance(given, (list, tuple, set, frozenset)) else [given])
     return after
+
+
+class _Prefect3Condition:
+    """``retry_condition_fn(task, task_run, state)`` called as the runtime calls a
+    retry condition, ``(task, state)``: the attempt's Failed state as an eager state
+    (``state.result()`` raises its exception); ``task_run`` is None."""
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+
+    def __call__(self, task: Any, state: Any) -> bool:
+        failed = eager_states.of_code(_core.FAILED, state.message, state.result)
+        return bool(self.fn(task, None, failed))
 
 
 class _TaskRun:

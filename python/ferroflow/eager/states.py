@@ -134,8 +134,9 @@ class State:
         (or, when it has none, :class:`~ferroflow.errors.FailedRun`,
         :class:`~ferroflow.errors.CrashedRun` or :class:`~ferroflow.errors.CancelledRun`
         with its message) unless ``raise_on_failure=False``, which returns the
-        exception. A run not finished raises :class:`~ferroflow.errors.UnfinishedRun`
-        (even with ``raise_on_failure=False``, as Prefect 3).
+        exception (or the state's data, for a state without one). A run not finished
+        raises :class:`~ferroflow.errors.UnfinishedRun` (even with
+        ``raise_on_failure=False``, as Prefect 3).
         ``fetch`` is accepted for Prefect 3's signature (values are always at hand)."""
         if self.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED):
             data = self.data
@@ -143,10 +144,13 @@ class State:
                 return data.result(raise_on_failure=True) if raise_on_failure else data
             if isinstance(data, (list, tuple)) and data and all(isinstance(s, State) for s in data):
                 return data  # a flow that returned states (Prefect 3 gives them back)
-            error = self.data if isinstance(self.data, BaseException) else self._error()
+            if isinstance(data, BaseException):
+                if raise_on_failure:
+                    raise data
+                return data
             if raise_on_failure:
-                raise error
-            return error
+                raise self._error()
+            return data  # (a state made by Failed(message=...): its data, None, as Prefect 3)
         if self.type is not StateType.COMPLETED:  # (raised whatever raise_on_failure says, as Prefect 3)
             raise UnfinishedRun(f"Run is in {self.type.value} state, its result is not available.")
         return self.data
@@ -286,6 +290,38 @@ BY_CODE = {
 }
 
 
+def deliver(state: State, return_state: bool) -> Any:
+    """What a task call gives back: its state with ``return_state=True`` or when the
+    task itself returned that state (Prefect 3 hands it back as is), else its value
+    (``state.result()``: a failure raises)."""
+    if return_state or state._details.get("returned"):
+        return state
+    return state.result()
+
+
+def exception_text(exc: BaseException) -> str:
+    """``"ValueError: boom"``: how Prefect 3's messages name an exception (type, a colon,
+    its ``str``, even when empty)."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def task_failure_message(exc: BaseException) -> str:
+    """The message of a task call that raised ``exc`` (Prefect 3's words)."""
+    return f"Task run encountered an exception {exception_text(exc)}"
+
+
+def timeout_message(what: str, seconds: float) -> str:
+    """``"Task run exceeded timeout of 0.2 second(s)"`` (``what``: Task or Flow)."""
+    return f"{what} run exceeded timeout of {seconds:g} second(s)"
+
+
+def timeout_error(cls: type, seconds: float) -> BaseException:
+    """The exception a timed-out call or run carries: Prefect 3's text."""
+    return cls(f"Scope timed out after {seconds:g} second(s).")
+
+
 def of_code(code: int, message: str | None = None, data: Any = None) -> State:
     """The eager state of a task call that ended with the core's ``code``."""
-    return BY_CODE[code & 0x7F](message, data)
+    state = BY_CODE[code & 0x7F](message, data)
+    state._details["task_run"] = True
+    return state

@@ -132,8 +132,7 @@ def get_run_logger() -> Any:
     if frame is None or frame.run is None or not frame.run.flow_run_id:
         from ferroflow.errors import MissingContextError
 
-        raise MissingContextError("There is no active flow or task run context: get_run_logger() is for code "
-                                  "running inside a task or a flow")
+        raise MissingContextError("There is no active flow or task run context.")
     if frame.task_name is not None:
         return get_logger(frame.task_name)
     return logging.getLogger(f"{FLOW_LOGGER}.{frame.run.flow_name}")
