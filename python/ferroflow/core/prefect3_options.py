@@ -71,6 +71,8 @@ def split(options: dict, owner: str, fn: Any = None,
     given = dict(options)
     for name in _IGNORED:
         given.pop(name, None)
+    if "retries" in given and "retry_delay_seconds" not in given and "retry_delay" not in given:
+        given["retry_delay"] = 0  # (Prefect 3 retries at once unless told to wait)
     for old, new in RENAMED.items():
         if old in given:
             if new in given:
