@@ -287,3 +287,53 @@ def test_ctrl_c_cancels_the_run_and_is_raised_again():
 
     with pytest.raises(KeyboardInterrupt):
         stopped()
+
+
+def test_on_running_hooks_see_each_attempt_start():
+    seen = []
+
+    def running(obj, run, state):
+        seen.append((obj.name, state.name))
+
+    @task(retries=2, on_running=[running])
+    def flaky():
+        if context.task_run_count < 3:
+            raise ValueError("again")
+        return "ok"
+
+    @flow(on_running=[running])
+    def runs():
+        return flaky()
+
+    assert runs() == "ok"
+    assert seen == [("runs", "Running"), ("flaky", "Running"), ("flaky", "Retrying"), ("flaky", "Retrying")]
+
+
+def test_with_options_fn_and_retry_condition_fn():
+    attempts = []
+
+    def only_value_errors(task, task_run, state):
+        try:
+            state.result()
+        except ValueError:
+            return True
+        except Exception:
+            return False
+        return False
+
+    @task
+    def picky():
+        attempts.append(1)
+        raise (ValueError if len(attempts) == 1 else KeyError)("no")
+
+    retried = picky.with_options(retries=3, retry_condition_fn=only_value_errors, name="picky-retried")
+    assert retried.name == "picky-retried" and retried.max_retries == 3 and picky.max_retries == 0
+
+    @flow
+    def f():
+        return retried()
+
+    with pytest.raises(KeyError):
+        f()
+    assert len(attempts) == 2  # retried after the ValueError, not after the KeyError
+    assert inc.fn(1) == 2  # the function itself, outside any flow

@@ -37,6 +37,9 @@ class EagerOptions:
     #: or fails (in eager flows).
     on_completion: tuple = ()
     on_failure: tuple = ()
+    #: Called as ``hook(task, task_run, state)`` as each attempt of a call starts
+    #: (``Running``, then ``Retrying`` for a retry).
+    on_running: tuple = ()
     #: ``persist_result``: None (decide from the cache policy), True or False.
     persist_result: bool | None = None
     #: The cache policy given (kept to show; it is the task's ``cache_key_fn`` too).
@@ -65,7 +68,8 @@ def split(options: dict, owner: str, fn: Any = None,
     (a cache policy keyed on the task's source hashes it); ``base``: the task's
     EagerOptions so far, which the options given change (``with_options``)."""
     if not any(name in options for name in (*RENAMED, *_IGNORED, "on_completion", "persist_result",
-                                            "cache_policy", "refresh_cache", "retry_condition_fn")) \
+                                            "cache_policy", "refresh_cache", "retry_condition_fn",
+                                            "on_running")) \
             and not isinstance(options.get("on_failure"), (list, tuple)):
         return options, None
     given = dict(options)
@@ -79,8 +83,9 @@ def split(options: dict, owner: str, fn: Any = None,
                 raise TypeError(f"{owner}: give {old}= or {new}= (the same option), not both")
             given[new] = given.pop(old)
     extra: dict[str, Any] = {}
-    if "on_completion" in given:
-        extra["on_completion"] = check_hooks(given.pop("on_completion"), "on_completion", owner)
+    for name in ("on_completion", "on_running"):
+        if name in given:
+            extra[name] = check_hooks(given.pop(name), name, owner)
     if isinstance(given.get("on_failure"), (list, tuple)):
         extra["on_failure"] = check_hooks(given.pop("on_failure"), "on_failure", owner)
     if "persist_result" in given:

@@ -63,7 +63,7 @@ class EagerFlow:
                  version: str | None = None, retries: int | None = None, retry_delay_seconds: float | None = None,
                  timeout_seconds: float | None = None, validate_parameters: bool = True,
                  log_prints: bool | None = None, on_completion: Any = None, on_failure: Any = None,
-                 on_cancellation: Any = None, on_crashed: Any = None, executor: Any = None,
+                 on_cancellation: Any = None, on_crashed: Any = None, on_running: Any = None, executor: Any = None,
                  task_runner: Any = None, persist_result: bool | None = None, flow_run_name: Any = None):
         if not callable(fn):
             raise TypeError(f"@flow needs a function, got {fn!r}")
@@ -80,7 +80,8 @@ class EagerFlow:
         self.hooks = {"completion": check_hooks(on_completion, "on_completion", owner),
                       "failure": check_hooks(on_failure, "on_failure", owner),
                       "cancellation": check_hooks(on_cancellation, "on_cancellation", owner),
-                      "crashed": check_hooks(on_crashed, "on_crashed", owner)}
+                      "crashed": check_hooks(on_crashed, "on_crashed", owner),
+                      "running": check_hooks(on_running, "on_running", owner)}
         #: The executor (a registered name or an instance) that ``task.submit()`` and
         #: ``task.map()`` run on (``task_runner`` is Prefect 3's name for it).
         self.executor = executor if executor is not None else task_runner
@@ -100,7 +101,7 @@ class EagerFlow:
                 "timeout_seconds": self.timeout_seconds, "validate_parameters": self.binder.validate,
                 "log_prints": self.log_prints, "on_completion": self.hooks["completion"],
                 "on_failure": self.hooks["failure"], "on_cancellation": self.hooks["cancellation"],
-                "on_crashed": self.hooks["crashed"], "executor": self.executor,
+                "on_crashed": self.hooks["crashed"], "on_running": self.hooks["running"], "executor": self.executor,
                 "persist_result": self.persist_result, "flow_run_name": self.flow_run_name}
         unknown = set(options) - set(keep) - {"task_runner"}
         if unknown:
@@ -277,6 +278,9 @@ class EagerFlow:
         try:
             attempt = 1
             while True:
+                if self.hooks["running"]:
+                    running = eager_states.Running()
+                    call_hooks(self.hooks["running"], self, _FlowRun(run, running), running, run.frame)
                 try:
                     value = yield _CALL
                 except TaskTimeout:

@@ -43,7 +43,7 @@ class TaskSlot:
     """A task the run met: its id in the run, its name there, and how its calls run."""
 
     __slots__ = ("task_id", "task", "name", "slug", "tags", "fn", "plain", "checkpoint", "handlers", "limits",
-                 "hooks", "is_async", "retry_condition")
+                 "hooks", "is_async", "retry_condition", "on_running")
 
     def __init__(self, task_id: int, task: Any, name: str, checkpoint: Any, handlers: tuple, limits: Any):
         self.task_id = task_id
@@ -65,6 +65,7 @@ class TaskSlot:
         self.limits = limits
         options = eager_options(task)
         self.hooks = (options.on_completion, options.on_failure) if options is not None else ((), ())
+        self.on_running = options.on_running if options is not None else ()
         #: The task's retry condition as the runtime calls it, ``(task, state)``:
         #: Prefect 1's own, or Prefect 3's ``retry_condition_fn`` adapted.
         self.retry_condition = task.retry_condition
@@ -72,7 +73,8 @@ class TaskSlot:
             self.retry_condition = _Prefect3Condition(options.retry_condition_fn)
         self.plain = not (task.max_retries or task.timeout is not None or handlers or checkpoint is not None
                           or task.log_stdout or limits is not None or task.task_run_name is not None
-                          or task.retry_on or self.retry_condition is not None or any(self.hooks))
+                          or task.retry_on or self.retry_condition is not None or any(self.hooks)
+                          or bool(self.on_running))
 
 
 class EagerRun:
@@ -257,7 +259,8 @@ class EagerRun:
         task = slot.task
         frame = Frame(self.info, slot.task_id, slot.name, slot.slug, slot.tags, indices, run_counts,
                       task.task_run_name)
-        return WorkUnit(task_id=slot.task_id, label=slot.name, fn=slot.fn, indices=indices, size=len(indices),
+        fn = slot.fn if not slot.on_running else _RunningHooks(slot.fn, slot.on_running, task, slot.name)
+        return WorkUnit(task_id=slot.task_id, label=slot.name, fn=fn, indices=indices, size=len(indices),
                         static=static, mapped_keys=keys, columns=columns, retry_on=tuple(task.retry_on or ()),
                         retry_condition=slot.retry_condition, frame=frame, log_stdout=task.log_stdout,
                         timeout=task.timeout, handlers=slot.handlers, owner=task, checkpoint=slot.checkpoint,
@@ -386,6 +389,39 @@ def _after(wait_for: Any, upstream_tasks: Any) -> list:
         if given is not None:
             after.extend(given if isinstance(given, (list, tuple, set, frozenset)) else [given])
     return after
+
+
+class _RunningHooks:
+    """A task's function with its ``on_running`` hooks called first, as each attempt
+    starts (``Running``, then ``Retrying``), in the task run's frame (picklable: it
+    travels with the unit to any executor)."""
+
+    def __init__(self, fn: Any, hooks: tuple, task: Any, name: str):
+        self.fn, self.hooks, self.task, self.name = fn, hooks, task, name
+
+    def __call__(self, **kwargs: Any) -> Any:
+        frame = CURRENT_FRAME.get()
+        runs = frame.run_counts[frame.j] if frame is not None and frame.run_counts else 1
+        state = eager_states.Running() if runs <= 1 else eager_states.Retrying()
+        index = frame.map_index if frame is not None else None
+        run = _HookRun(frame.run.flow_run_id if frame is not None and frame.run else None, self.name, index,
+                       runs, state)
+        call_hooks(self.hooks, self.task, run, state)
+        return self.fn(**kwargs)
+
+
+class _HookRun:
+    """``task_run`` as an ``on_running`` hook sees it (where the call runs)."""
+
+    __slots__ = ("id", "name", "task_key", "flow_run_id", "run_count", "state")
+
+    def __init__(self, flow_run_id: str | None, name: str, index: Any, runs: int, state: Any):
+        self.flow_run_id = flow_run_id
+        self.id = f"{flow_run_id}:{name}:{index}"
+        self.name = f"{name}-{index}"
+        self.task_key = name
+        self.run_count = runs
+        self.state = state
 
 
 class _Prefect3Condition:
