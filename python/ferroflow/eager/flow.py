@@ -284,9 +284,9 @@ class EagerFlow:
                 try:
                     value = yield _CALL
                 except TaskTimeout:
-                    state = eager_states.TimedOut(eager_states.timeout_message("Flow", self.timeout_seconds),
-                                                  data=eager_states.timeout_error(FlowRunTimeoutError,
-                                                                                  self.timeout_seconds))
+                    seconds = self.timeout_seconds or 0.0  # (only a flow timeout raises it here)
+                    state = eager_states.TimedOut(eager_states.timeout_message("Flow", seconds),
+                                                  data=eager_states.timeout_error(FlowRunTimeoutError, seconds))
                 except TaskRunTimeoutError as exc:  # a task's, let through
                     state = eager_states.TimedOut(f"Flow run failed due to timeout: {exc!r}", data=exc)
                 except Exception as exc:
