@@ -779,7 +779,7 @@ class Task:
         directly, outside any flow."""
         return self.run
 
-    def with_options(self, **options: Any) -> FunctionTask:
+    def with_options(self, **options: Any) -> Task:
         """A copy of this task with some options changed (Prefect 3's ``with_options``;
         its option names are accepted beside ferroflow's)."""
         owner = f"Task {self.name!r}"
@@ -788,7 +788,7 @@ class Task:
         new = self.copy(**given)
         if eager is not None:
             new.__dict__["_ff_eager_options"] = eager
-        return new  # type: ignore[return-value]
+        return new
 
     @property
     def logger(self) -> Any:
@@ -1266,23 +1266,6 @@ class FunctionTask(Task):
 
     def __repr__(self) -> str:
         return f"<Task: {self.name}>"
-
-    @property
-    def fn(self) -> Callable[..., Any]:
-        """The task's function (Prefect 3's ``task.fn``): ``task.fn(x)`` calls it
-        directly, outside any flow."""
-        return self.run
-
-    def with_options(self, **options: Any) -> FunctionTask:
-        """A copy of this task with some options changed (Prefect 3's ``with_options``;
-        its option names are accepted beside ferroflow's)."""
-        owner = f"Task {self.name!r}"
-        base = prefect3_options.eager_options(self)
-        given, eager = prefect3_options.split(options, owner, self.run, base)
-        new = self.copy(**given)
-        if eager is not None:
-            new.__dict__["_ff_eager_options"] = eager
-        return new  # type: ignore[return-value]
 
     @property
     def logger(self) -> Any:
