@@ -12,6 +12,7 @@ task's ``cache_key_fn`` (see :mod:`ferroflow.cache_policies`).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Any
 
 __all__ = ["EagerOptions", "RENAMED", "check_hooks", "eager_options", "split"]
@@ -43,6 +44,9 @@ class EagerOptions:
     #: The cache policy given (kept to show; it is the task's ``cache_key_fn`` too).
     cache_policy: Any = None
     refresh_cache: bool = False
+    #: ``cache_expiration`` of zero (or less): a cached value is never reused, so the
+    #: task does not cache at all (in a deferred flow as in an eager one).
+    never_reuse: bool = False
 
 
 def check_hooks(value: Any, name: str, owner: str) -> tuple:
@@ -67,12 +71,15 @@ def split(options: dict, owner: str, fn: Any = None) -> tuple[dict, EagerOptions
     given = dict(options)
     for name in _IGNORED:
         given.pop(name, None)
+    extra: dict[str, Any] = {}
+    if _not_positive(given.get("cache_expiration")):
+        del given["cache_expiration"]
+        extra["never_reuse"] = True
     for old, new in RENAMED.items():
         if old in given:
             if new in given:
                 raise TypeError(f"{owner}: give {old}= or {new}= (the same option), not both")
             given[new] = given.pop(old)
-    extra: dict[str, Any] = {}
     if "on_completion" in given:
         extra["on_completion"] = check_hooks(given.pop("on_completion"), "on_completion", owner)
     if isinstance(given.get("on_failure"), (list, tuple)):
@@ -94,7 +101,17 @@ def split(options: dict, owner: str, fn: Any = None) -> tuple[dict, EagerOptions
             if given.get("cache_key_fn") is not None:
                 raise TypeError(f"{owner}: give cache_policy= or cache_key_fn=, not both")
             given["cache_key_fn"] = key_fn
+    if extra.get("never_reuse"):  # (nothing to key, nothing to keep)
+        given.pop("cache_key_fn", None)
+        given.pop("cache_for", None)
     return given, EagerOptions(**extra)
+
+
+def _not_positive(value: Any) -> bool:
+    """Whether ``cache_expiration=value`` is zero or less (a duration or seconds)."""
+    if isinstance(value, datetime.timedelta):
+        return value <= datetime.timedelta(0)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0
 
 
 def eager_options(task: Any) -> EagerOptions | None:
