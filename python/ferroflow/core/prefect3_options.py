@@ -15,7 +15,7 @@ import dataclasses
 import datetime
 from typing import Any
 
-__all__ = ["EagerOptions", "RENAMED", "check_hooks", "eager_options", "split"]
+__all__ = ["EagerOptions", "RENAMED", "check_hooks", "eager_options", "merged", "split"]
 
 #: Prefect 3's name -> ferroflow's.
 RENAMED = {
@@ -112,6 +112,18 @@ def _not_positive(value: Any) -> bool:
     if isinstance(value, datetime.timedelta):
         return value <= datetime.timedelta(0)
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0
+
+
+#: EagerOptions' field -> the option that sets it.
+_SET_BY = {"on_completion": "on_completion", "on_failure": "on_failure", "persist_result": "persist_result",
+           "cache_policy": "cache_policy", "refresh_cache": "refresh_cache", "never_reuse": "cache_expiration"}
+
+
+def merged(old: EagerOptions | None, new: EagerOptions | None, options: dict) -> EagerOptions | None:
+    """A task's ``old`` options with those among ``options`` (split into ``new``) changed."""
+    if new is None or old is None:
+        return old if new is None else new
+    return dataclasses.replace(old, **{f: getattr(new, f) for f, name in _SET_BY.items() if name in options})
 
 
 def eager_options(task: Any) -> EagerOptions | None:

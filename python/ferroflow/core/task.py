@@ -798,6 +798,16 @@ class Task:
 
     # ------------------------------------------------------------------- copying and binding
 
+    def with_options(self, **options: Any) -> Task:
+        """Prefect 3's: a copy of this task with ``options`` changed (Prefect 3's names,
+        ``refresh_cache=True``, ``retries=2``..., or ferroflow's, as ``@task`` takes)."""
+        given, eager = prefect3_options.split(options, f"Task {self.name!r}", getattr(self, "run", None))
+        new = self.copy(**given)
+        eager = prefect3_options.merged(prefect3_options.eager_options(self), eager, options)
+        if eager is not None:
+            new.__dict__["_ff_eager_options"] = eager
+        return new
+
     def copy(self, **task_args: Any) -> Task:
         """A shallow copy of this task, with attributes in ``task_args`` replaced.
 
