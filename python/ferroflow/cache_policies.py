@@ -14,7 +14,9 @@ share one cached value (kept in the cache's result store, as ferroflow's other c
 
 A policy becomes the task's ``cache_key_fn(context, inputs)``, so it works in deferred
 flows too. :func:`ferroflow.tasks.task_input_hash` is Prefect's ``cache_key_fn`` of the
-same name (the call's arguments only).
+same name (the call's arguments, and in an eager flow the task's function). In an eager
+flow keys are global, as in Prefect 3 (``docs/eager-flows.md``, "Caching"); in a
+deferred flow each task's entries are its own.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ task's ``cache_key_fn`` (see :mod:`ferroflow.cache_policies`).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Any
 
 __all__ = ["EagerOptions", "RENAMED", "check_hooks", "eager_options", "split"]
@@ -48,6 +49,9 @@ class EagerOptions:
     #: ``retry_condition_fn(task, task_run, state) -> bool`` (Prefect 3's; ``state`` an
     #: eager Failed state whose ``result()`` raises the attempt's exception).
     retry_condition_fn: Any = None
+    #: ``cache_expiration`` of zero (or less): a cached value is never reused, so the
+    #: task does not cache at all (in a deferred flow as in an eager one).
+    never_reuse: bool = False
 
 
 def check_hooks(value: Any, name: str, owner: str) -> tuple:
@@ -77,12 +81,15 @@ def split(options: dict, owner: str, fn: Any = None,
         given.pop(name, None)
     if "retries" in given and "retry_delay_seconds" not in given and "retry_delay" not in given:
         given["retry_delay"] = 0  # (Prefect 3 retries at once unless told to wait)
+    extra: dict[str, Any] = {}
+    if _not_positive(given.get("cache_expiration")):
+        del given["cache_expiration"]
+        extra["never_reuse"] = True
     for old, new in RENAMED.items():
         if old in given:
             if new in given:
                 raise TypeError(f"{owner}: give {old}= or {new}= (the same option), not both")
             given[new] = given.pop(old)
-    extra: dict[str, Any] = {}
     for name in ("on_completion", "on_running"):
         if name in given:
             extra[name] = check_hooks(given.pop(name), name, owner)
@@ -112,10 +119,19 @@ def split(options: dict, owner: str, fn: Any = None,
             if given.get("cache_key_fn") is not None:
                 raise TypeError(f"{owner}: give cache_policy= or cache_key_fn=, not both")
             given["cache_key_fn"] = key_fn
+    if extra.get("never_reuse"):  # (nothing to key, nothing to keep)
+        given.pop("cache_key_fn", None)
+        given.pop("cache_for", None)
     return given, dataclasses.replace(base or EagerOptions(), **extra)
+
+
+def _not_positive(value: Any) -> bool:
+    """Whether ``cache_expiration=value`` is zero or less (a duration or seconds)."""
+    if isinstance(value, datetime.timedelta):
+        return value <= datetime.timedelta(0)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0
 
 
 def eager_options(task: Any) -> EagerOptions | None:
     """The :class:`EagerOptions` of ``task``, or None."""
     return task.__dict__.get("_ff_eager_options")
-

@@ -134,7 +134,7 @@ class EagerRun:
         limits = task_slots([task], self.store, self.info.flow_run_id).get(0)
         if limits is not None:
             limits.task_id = task_id
-        checkpoint = checkpoint_of(task, self.flow, name, False)
+        checkpoint = checkpoint_of(task, self.flow, name, False, eager=True)
         slot = TaskSlot(task_id, task, name, checkpoint, handlers_of(task), limits)
         self.slots[id(task)] = slot
         self.recorder.add_task(task_id, name, name)

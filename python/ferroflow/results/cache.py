@@ -21,7 +21,9 @@ frozensets of them are hashed structurally (dicts and sets regardless of order);
 anything else is hashed from its cloudpickle bytes. A value that cannot be pickled is
 hashed from its ``repr()``, with a warning on the ``ferroflow.results`` logger: equal
 values whose ``repr()`` differ (or show a memory address, ``<Foo object at 0x...>``)
-then never hit the cache.
+then never hit the cache. Inside :func:`strict_hashing` (eager flows' caching, as in
+Prefect 3) such a value is not hashed at all: :func:`hash_value` raises
+:class:`UnhashableValue`, and the call is not cached.
 
 Source hashing (:func:`task_source_hash`) reads the function's source with
 :func:`inspect.getsource` and normalizes it (comments, blank lines and indentation
@@ -31,6 +33,8 @@ Only the function's own source counts, not the functions it calls.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import datetime
 import functools
@@ -43,7 +47,7 @@ import re
 import textwrap
 import tokenize
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import cloudpickle
@@ -55,6 +59,7 @@ from ferroflow.results.stores import ResultStore
 __all__ = [
     "CACHE_PREFIX",
     "CacheRecord",
+    "UnhashableValue",
     "cache_key_for",
     "cache_key_from_hashes",
     "cache_candidates_location",
@@ -68,6 +73,7 @@ __all__ = [
     "load_cache_record",
     "save_cache_candidates",
     "save_cache_record",
+    "strict_hashing",
 ]
 
 logger = logging.getLogger("ferroflow.results")
@@ -91,6 +97,24 @@ def _new_hasher() -> hashlib.blake2b:
 # ---------------------------------------------------------------------------
 
 _warned_types: set[str] = set()
+
+#: Whether a value that cannot be pickled raises instead of being hashed from its repr().
+_STRICT: contextvars.ContextVar[bool] = contextvars.ContextVar("ferroflow_strict_hashing", default=False)
+
+
+class UnhashableValue(TypeError):
+    """A value that cannot be pickled was hashed inside :func:`strict_hashing`."""
+
+
+@contextlib.contextmanager
+def strict_hashing() -> Iterator[None]:
+    """Within the block, :func:`hash_value` raises :class:`UnhashableValue` for a value
+    it cannot pickle, instead of hashing its ``repr()``."""
+    token = _STRICT.set(True)
+    try:
+        yield
+    finally:
+        _STRICT.reset(token)
 
 
 def hash_value(value: Any) -> str:
@@ -170,6 +194,8 @@ def _feed_pickle(hasher: Any, value: Any) -> None:
         data = cloudpickle.dumps(value, protocol=5)
     except Exception as exc:  # unpicklable: fall back to repr
         type_name = f"{type(value).__module__}.{type(value).__qualname__}"
+        if _STRICT.get():
+            raise UnhashableValue(f"a value of type {type_name!r} cannot be hashed: {one_line(exc)}") from exc
         if type_name not in _warned_types:
             _warned_types.add(type_name)
             logger.warning(

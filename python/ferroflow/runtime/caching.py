@@ -23,6 +23,12 @@ parameters) and drops the expired ones. A Cached state given to
 
 A cache that cannot be read or written is a warning: the task runs (or its result
 stands) as if there were no cache.
+
+In an eager flow (``@flow``) caching follows Prefect 3 instead (``Cache.eager``): keys
+are not kept apart per task (two tasks whose key functions give one key share its
+entry), a call that ran ends ``Completed`` and a hit ends ``Cached``, both with no
+message; a key function that raises (an input that cannot be hashed) means the call
+is not cached, and ``refresh_cache`` runs the call and overwrites its entry.
 """
 
 from __future__ import annotations
@@ -50,10 +56,13 @@ from ferroflow.results import (
     save_cache_record,
     task_source_hash,
 )
-from ferroflow.results.cache import SUCCEEDED, load_cache_candidates, save_cache_candidates
+from ferroflow.results.cache import SUCCEEDED, load_cache_candidates, save_cache_candidates, strict_hashing
 from ferroflow.runtime.context import frame_values, in_frame
 
-__all__ = ["Cache", "cache_of", "read_cache", "settle"]
+__all__ = ["EAGER_KEYS", "Cache", "cache_of", "read_cache", "settle"]
+
+#: The name every eager cache key is made with: eager keys are global, as in Prefect 3.
+EAGER_KEYS = "eager"
 
 log = logging.getLogger("ferroflow.cache")
 
@@ -68,6 +77,10 @@ class Cache:
     the task (of the child, for a mapped task) are then *candidates* kept under one
     key, offered to it one by one. ``given`` is a ``Cached`` state given to
     ``flow.run(task_states=...)``, offered to the validator first.
+
+    ``eager``: Prefect 3's rules (see the module docstring); ``task_key`` (the task's
+    function's qualified name and code hash) is then in the context its key function
+    gets, and ``refresh`` says to run every call and overwrite its entry.
     """
 
     name: str
@@ -78,6 +91,9 @@ class Cache:
     mapped: bool = False
     source: str | None = None  # the task's source hash, when the validator keys on it
     given: Any = None
+    eager: bool = False
+    refresh: bool = False
+    task_key: str | None = None
 
     @property
     def _kept_in(self) -> Result:
@@ -105,6 +121,8 @@ class Cache:
 
     def key(self, context: dict, inputs: dict, parameters: dict, map_index: int | None) -> str | None:
         """The cache key of one task run, or None when it is not to be cached."""
+        if self.eager:
+            return self._eager_key(context, inputs)
         if self.key_fn is not None:
             custom = self.key_fn(context, inputs)
             if custom is None:
@@ -121,6 +139,20 @@ class Cache:
             extra = hash_value(map_index)  # each child its own entry
         return cache_key_from_hashes(self.name, hashed_inputs=hashed_inputs, hashed_parameters=hashed_parameters,
                                      source_hash=self.source, extra=extra)
+
+    def _eager_key(self, context: dict, inputs: dict) -> str | None:
+        """An eager call's key (global: not made with the task's name), None when the key
+        function gives None or raises (a value it cannot hash, say), as in Prefect 3."""
+        assert self.key_fn is not None  # (an eager cache always has one)
+        try:
+            with strict_hashing():
+                custom = self.key_fn({**context, "task_key": self.task_key}, inputs)
+                if custom is None:
+                    return None
+                return cache_key_from_hashes(EAGER_KEYS, extra=hash_value(str(custom)))
+        except Exception as exc:
+            log.debug("task call not cached: its cache key could not be computed: %r", exc)
+            return None
 
     def lookup(self, key: str, label: str) -> tuple | None:
         """``(value, message)`` of a valid entry under ``key``, else None."""
@@ -212,8 +244,21 @@ def _select(values: dict, selection: Any) -> dict:
     return {k: values[k] for k in selection if k in values}
 
 
-def cache_of(task: Any, flow_name: str, slug: str, result: Result | None, mapped: bool) -> Cache | None:
-    """The :class:`Cache` of a task in a flow, or None when it does not cache."""
+def cache_of(task: Any, flow_name: str, slug: str, result: Result | None, mapped: bool,
+             eager_key_fn: Callable[..., Any] | None = None, refresh: bool = False) -> Cache | None:
+    """The :class:`Cache` of a task in a flow, or None when it does not cache. A task
+    called in an eager flow caches with ``eager_key_fn`` (the key function its options
+    come to, see :func:`ferroflow.engine.persistence.checkpoint_of`) and Prefect 3's
+    rules; ``refresh`` is its ``refresh_cache``."""
+    if eager_key_fn is not None:
+        if result is None:
+            result = _home_cache()
+        fn = task.run
+        task_key = f"{getattr(fn, '__qualname__', task.name)}-{task_source_hash(fn)}"
+        from ferroflow.cache_validators import duration_only
+
+        return Cache(EAGER_KEYS, result, duration_only, task.cache_for, eager_key_fn, mapped, eager=True,
+                     refresh=refresh, task_key=task_key)
     if task.cache_for is None and task.cache_key_fn is None:
         return None
 
@@ -222,12 +267,17 @@ def cache_of(task: Any, flow_name: str, slug: str, result: Result | None, mapped
     validator = task.cache_validator or duration_only
     builtin = not _chooses(validator)
     if result is None and (not builtin or validator.use):
-        from ferroflow.store import make_home
-
-        result = Result(base=(make_home() / "cache").as_uri())
+        result = _home_cache()
     source = task_source_hash(task.run) if builtin and validator.source else None
     return Cache(task.cache_key or f"{flow_name}.{slug}", result, validator, task.cache_for, task.cache_key_fn,
                  mapped, source)
+
+
+def _home_cache() -> Result:
+    """The result store of caches without a result of their own: ``$FERROFLOW_HOME/cache``."""
+    from ferroflow.store import make_home
+
+    return Result(base=(make_home() / "cache").as_uri())
 
 
 # ---------------------------------------------------------------------------
@@ -263,8 +313,8 @@ def _read_one(unit: Any, cache: Cache, j: int, keys: dict, codes: Any, values: l
         codes[j], values[j], details[j] = retryable((FAILED, exc, detail), retry_rule(unit))
         return True
     try:
-        found = _given(cache, inputs, parameters)
-        if found is None and key is not None:
+        found = None if cache.refresh else _given(cache, inputs, parameters)
+        if found is None and key is not None and not cache.refresh:
             if cache.chooses:
                 found = cache.choose(key, unit.label, inputs, parameters)
             else:
@@ -297,6 +347,11 @@ def settle(unit: Any, cache: Cache, keys: dict, codes: Any, values: list, detail
     ``Cached``."""
     from ferroflow.runtime.unit import retry_rule, retryable
 
+    if cache.eager:  # the calls that ran end Completed; their values are stored
+        for j, key in keys.items():
+            if codes[j] == SUCCESS and key is not None:
+                cache.save(key, values[j], None, unit.label)
+        return
     run_counts = unit.frame.run_counts
     with in_frame(unit.frame):
         for j, key in keys.items():

@@ -24,10 +24,15 @@ __all__ = ["ShellTask", "JinjaTemplate", "StringFormatter", "Secret", "PrefectSe
 def task_input_hash(context: dict, arguments: dict) -> str | None:
     """Prefect's ``cache_key_fn`` of the same name: a task call's key is a hash of its
     arguments (``@task(cache_key_fn=task_input_hash)``); None (not cached) when an
-    argument cannot be hashed."""
+    argument cannot be hashed. In an eager flow the context's ``task_key`` (the task's
+    function's qualified name and code) is hashed too: eager keys are not kept apart
+    per task, so two tasks share entries only when made from one function."""
     from ferroflow.results import hash_value
 
     try:
+        task_key = context.get("task_key")
+        if task_key is not None:
+            return hash_value((task_key, sorted(arguments.items())))
         return hash_value(sorted(arguments.items()))
     except Exception:
         return None
