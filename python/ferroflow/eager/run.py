@@ -219,7 +219,14 @@ class EagerRun:
             return self._plain(slot, index, args, kwargs, return_state, digest)
         state = self._run_unit(slot, index, task._bind_arguments(args, kwargs), True)
         if state.type is eager_states.StateType.COMPLETED:
-            self.checkpoints.kept(slot, index, digest, state.data)
+            try:
+                self.checkpoints.kept(slot, index, digest, state.data)
+            except Exception as exc:  # persist_result=True and it cannot be pickled: the call fails
+                message = eager_states.task_failure_message(exc)
+                self.ledger.outcome(slot.task_id, index, 1, _core.FAILED)  # (booked Completed a moment ago)
+                self.recorder.note(slot.task_id, index, message)
+                self.recorder.ended(slot.task_id, self.logs)
+                state = eager_states.of_code(_core.FAILED, message, exc)
         return eager_states.deliver(state, return_state)
 
     def _raised(self, slot: TaskSlot, index: int, exc: BaseException, return_state: bool) -> Any:
