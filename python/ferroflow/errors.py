@@ -66,6 +66,10 @@ class CancelledRun(FerroflowError):
     """``state.result()`` of a cancelled run."""
 
 
+class MissingResult(FerroflowError):
+    """``state.result()`` of a completed state made without data (``Completed()``)."""
+
+
 class UnfinishedRun(FerroflowError):
     """``state.result()`` of a run that has not finished."""
 

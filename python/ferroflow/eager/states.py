@@ -27,7 +27,7 @@ import enum
 from typing import Any
 
 from ferroflow import _core
-from ferroflow.errors import CancelledRun, CrashedRun, FailedRun, UnfinishedRun
+from ferroflow.errors import CancelledRun, CrashedRun, FailedRun, MissingResult, UnfinishedRun
 
 __all__ = [
     "State",
@@ -153,6 +153,9 @@ class State:
             return data  # (a state made by Failed(message=...): its data, None, as Prefect 3)
         if self.type is not StateType.COMPLETED:  # (raised whatever raise_on_failure says, as Prefect 3)
             raise UnfinishedRun(f"Run is in {self.type.value} state, its result is not available.")
+        if self._details.get("missing"):  # Completed() made without data, as Prefect 3 says
+            raise MissingResult("State data is missing. Typically, this occurs when result persistence is "
+                                "disabled and the state has been retrieved from the API.")
         return self.data
 
     def _error(self) -> BaseException:
@@ -214,10 +217,16 @@ def _rebuild(type: str, name: str, message: str | None, data: Any, timestamp: da
 
 # ----- constructors, as Prefect 3's ---------------------------------------------------
 
+_MISSING: Any = object()  # (no data given)
 
-def Completed(message: str | None = None, data: Any = None, name: str = "Completed", **_: Any) -> State:
-    """A successful end; a task returning it ends so, with ``data`` as its value."""
-    return State(StateType.COMPLETED, name, message, data)
+
+def Completed(message: str | None = None, data: Any = _MISSING, name: str = "Completed", **_: Any) -> State:
+    """A successful end; a task returning it ends so, with ``data`` as its value
+    (made without ``data``, its ``result()`` raises ``MissingResult``, as Prefect 3's)."""
+    state = State(StateType.COMPLETED, name, message, None if data is _MISSING else data)
+    if data is _MISSING:
+        state._details["missing"] = True
+    return state
 
 
 def Cached(message: str | None = None, data: Any = None, name: str = "Cached", **_: Any) -> State:

@@ -42,8 +42,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "logging/log_prints_task_overrides_flow":
         "a task's log_prints=False inside a flow with log_prints=True: ferroflow captures the flow thread's "
         "prints for the whole flow body, the task's own False does not win yet",
-    "states/constructors":
-        "Completed() without data: result() gives None, where Prefect 3 raises MissingResult",
 }
 
 
