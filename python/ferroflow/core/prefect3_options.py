@@ -46,6 +46,9 @@ class EagerOptions:
     #: The cache policy given (kept to show; it is the task's ``cache_key_fn`` too).
     cache_policy: Any = None
     refresh_cache: bool = False
+    #: ``log_prints`` as given (None: not given; the flow's then applies to the task's
+    #: calls; False: its prints stay prints even in a flow with ``log_prints=True``).
+    log_prints: bool | None = None
     #: ``retry_condition_fn(task, task_run, state) -> bool`` (Prefect 3's; ``state`` an
     #: eager Failed state whose ``result()`` raises the attempt's exception).
     retry_condition_fn: Any = None
@@ -82,6 +85,8 @@ def split(options: dict, owner: str, fn: Any = None,
     if "retries" in given and "retry_delay_seconds" not in given and "retry_delay" not in given:
         given["retry_delay"] = 0  # (Prefect 3 retries at once unless told to wait)
     extra: dict[str, Any] = {}
+    if given.get("log_prints") is not None:
+        extra["log_prints"] = bool(given["log_prints"])
     if _not_positive(given.get("cache_expiration")):
         del given["cache_expiration"]
         extra["never_reuse"] = True

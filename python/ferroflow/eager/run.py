@@ -43,9 +43,10 @@ class TaskSlot:
     """A task the run met: its id in the run, its name there, and how its calls run."""
 
     __slots__ = ("task_id", "task", "name", "slug", "tags", "fn", "plain", "checkpoint", "handlers", "limits",
-                 "hooks", "is_async", "retry_condition", "on_running")
+                 "hooks", "is_async", "retry_condition", "on_running", "uncaptured")
 
-    def __init__(self, task_id: int, task: Any, name: str, checkpoint: Any, handlers: tuple, limits: Any):
+    def __init__(self, task_id: int, task: Any, name: str, checkpoint: Any, handlers: tuple, limits: Any,
+                 flow_log_prints: bool = False):
         self.task_id = task_id
         self.task = task  # (kept: the run's table is keyed by id(task))
         self.name = name
@@ -66,6 +67,9 @@ class TaskSlot:
         options = eager_options(task)
         self.hooks = (options.on_completion, options.on_failure) if options is not None else ((), ())
         self.on_running = options.on_running if options is not None else ()
+        #: The task said ``log_prints=False`` in a flow that logs prints: its calls'
+        #: prints stay prints (Prefect 3: the task's own setting wins).
+        self.uncaptured = flow_log_prints and options is not None and options.log_prints is False
         #: The task's retry condition as the runtime calls it, ``(task, state)``:
         #: Prefect 1's own, or Prefect 3's ``retry_condition_fn`` adapted.
         self.retry_condition = task.retry_condition
@@ -74,7 +78,7 @@ class TaskSlot:
         self.plain = not (task.max_retries or task.timeout is not None or handlers or checkpoint is not None
                           or task.log_stdout or limits is not None or task.task_run_name is not None
                           or task.retry_on or self.retry_condition is not None or any(self.hooks)
-                          or bool(self.on_running))
+                          or bool(self.on_running) or self.uncaptured)
 
 
 class EagerRun:
@@ -135,7 +139,8 @@ class EagerRun:
         if limits is not None:
             limits.task_id = task_id
         checkpoint = checkpoint_of(task, self.flow, name, False, eager=True)
-        slot = TaskSlot(task_id, task, name, checkpoint, handlers_of(task), limits)
+        slot = TaskSlot(task_id, task, name, checkpoint, handlers_of(task), limits,
+                        bool(getattr(self.flow, "log_prints", False)))
         self.slots[id(task)] = slot
         self.recorder.add_task(task_id, name, name)
         return slot
@@ -267,6 +272,8 @@ class EagerRun:
         frame = Frame(self.info, slot.task_id, slot.name, slot.slug, slot.tags, indices, run_counts,
                       task.task_run_name)
         fn = slot.fn if not slot.on_running else _RunningHooks(slot.fn, slot.on_running, task, slot.name)
+        if slot.uncaptured:
+            fn = _Uncaptured(fn)
         return WorkUnit(task_id=slot.task_id, label=slot.name, fn=fn, indices=indices, size=len(indices),
                         static=static, mapped_keys=keys, columns=columns, retry_on=tuple(task.retry_on or ()),
                         retry_condition=slot.retry_condition, frame=frame, log_stdout=task.log_stdout,
@@ -415,6 +422,19 @@ class _RunningHooks:
                        runs, state)
         call_hooks(self.hooks, self.task, run, state)
         return self.fn(**kwargs)
+
+
+class _Uncaptured:
+    """A task's function whose prints are not captured by its flow's ``log_prints``."""
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+
+    def __call__(self, **kwargs: Any) -> Any:
+        from ferroflow.runtime.stdout import prints_uncaptured
+
+        with prints_uncaptured():
+            return self.fn(**kwargs)
 
 
 class _HookRun:

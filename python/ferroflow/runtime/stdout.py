@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["prints_to"]
+__all__ = ["prints_to", "prints_uncaptured"]
 
 
 class _Router:
@@ -59,6 +59,15 @@ def prints_to(stream: Any) -> Iterator[None]:
             yield
     finally:
         _ROUTES.stream = outer
+
+
+@contextlib.contextmanager
+def prints_uncaptured() -> Iterator[None]:
+    """Within the block, what this thread prints goes where it would without any
+    capture (``sys.stdout`` as it was before ferroflow routed it)."""
+    router = _router
+    with prints_to(router.target if router is not None else sys.stdout):
+        yield
 
 
 @contextlib.contextmanager

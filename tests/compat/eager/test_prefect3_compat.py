@@ -39,9 +39,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "hooks/decorator_style":
         "@my_task.on_failure as a decorator: ferroflow's Task.on_failure is Prefect 1's option (a callable "
         "or None); eager hooks are given as on_failure=[...]",
-    "logging/log_prints_task_overrides_flow":
-        "a task's log_prints=False inside a flow with log_prints=True: ferroflow captures the flow thread's "
-        "prints for the whole flow body, the task's own False does not win yet",
 }
 
 
