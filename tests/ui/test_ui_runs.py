@@ -62,6 +62,27 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 with Flow("flaky", result=Result(base=RESULTS)) as flaky_flow:
     fail_once(count(Parameter("out")))
+
+from ferroflow import flow
+
+
+@task
+def first():
+    return 1
+
+
+@task
+def second(x):
+    return x + 1
+
+
+@flow(name="grow")
+def grow(pause: float = 4.0):
+    x = first()
+    time.sleep(pause)
+    x = second(x)
+    time.sleep(pause)
+    return square(x)
 """
 
 
@@ -365,6 +386,26 @@ def test_the_run_page_follows_a_run_until_it_ends(ui, browser, worker):
     # (drawn again once the run was over: the mapped task's caption is final)
     page.wait_for_selector("#run-graph text.caption:has-text('20 / 20 children')")
     shoot(page, "run-live")
+    page.context.close()
+
+
+def test_an_eager_runs_graph_grows_while_it_runs(ui, browser, worker):
+    # An eager flow meets its tasks as its function calls them: the page draws the
+    # graph again when the live task table lists a task the graph does not have.
+    with ui.client("run") as client:
+        deploy(client, "grow", "flows.py:grow")
+        run_id = run_deployment(client, "grow", pause=4)
+    page = ui.login(browser, "read", f"/runs/{run_id}")
+    page.evaluate("window.__same_page = true")
+    def drawn() -> tuple[int, bool]:  # (nodes in the graph, whether the run still runs)
+        return page.evaluate("() => [document.querySelectorAll('#run-graph g.node').length, "
+                             "!!document.querySelector('#run-head[data-live]')]")
+
+    seen = wait_for(lambda: (state := drawn())[0] >= 2 and state, "a second task in the graph", timeout=120)
+    assert seen[1], "the graph grew only once the run had ended"
+    page.wait_for_selector("#run-head .state.st-success", timeout=120_000)
+    wait_for(lambda: drawn()[0] == 3, "the third task in the graph", timeout=30)
+    assert page.evaluate("window.__same_page") is True  # (no reload)
     page.context.close()
 
 

@@ -2,14 +2,18 @@
 // while the run goes on); each row says its task's state (data-task, data-css). The
 // graph is drawn once: this copies the new states onto its nodes (elements with
 // data-task inside #run-graph) instead of fetching the picture again, and fetches it
-// one last time when the header says the run is over (its mapped tasks' bars final).
+// one last time when the header says the run is over (its mapped tasks' bars final),
+// or when the table lists a task the graph does not have yet (an eager flow's tasks
+// are met as its function calls them).
 "use strict";
 
 (function () {
   function recolor(part) {
     var graph = document.getElementById("run-graph");
     if (!graph || !part.querySelectorAll) return;
+    var missing = false;
     part.querySelectorAll("tr[data-task]").forEach(function (row) {
+      if (!graph.querySelector('[data-task="' + row.getAttribute("data-task") + '"]')) missing = true;
       var css = row.getAttribute("data-css");
       graph.querySelectorAll('[data-task="' + row.getAttribute("data-task") + '"]').forEach(function (node) {
         var classes = (node.getAttribute("class") || "").split(/\s+/).filter(function (c) {
@@ -20,6 +24,7 @@
         node.setAttribute("data-state", row.getAttribute("data-state") || "");
       });
     });
+    if (missing && graph.querySelector("svg")) redraw();
   }
 
   function redraw() {
