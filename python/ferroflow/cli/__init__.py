@@ -34,6 +34,7 @@ Warnings of ferroflow's loggers during the run go to stderr (``cli.console``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -41,7 +42,7 @@ import shlex
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ferroflow.cli.formatting import format_table
@@ -313,20 +314,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (UsageError, FlowLoadError, PluginError) as exc:
         return _error(exc, args.traceback)
 
-    from ferroflow.cli.console import ConsoleLog
     from ferroflow.cli.interrupts import StopSignals
     from ferroflow.engine.resume import ResumeError
     from ferroflow.store import StateStoreError, UnknownRunError
 
     display = ProgressDisplay(mode="off" if args.no_progress else "auto")
     record = False if args.no_record else None
-    console = ConsoleLog(display)
-    logger = logging.getLogger("ferroflow")
-    logger.addHandler(console)
-    levels = _set_log_level(args.log_level, console)
     stop = StopSignals()
     try:
-        with stop:
+        with _console_logging(display, args.log_level), stop:
             approve = True if args.approve_all else (args.approve or None)
             state = run_flow(flow, parameters=params, executor=executor, progress=display, record=record,
                              server=args.server,
@@ -341,13 +337,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _error(exc, args.traceback)
     except Exception as exc:  # the engine should not raise; report it
         display.close()
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-        print(f"ferroflow: error: the flow run raised {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        logger.removeHandler(console)
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
+        return _unexpected(exc)
     # The engine sets both on the final state of a flow run (``recorded`` when a run store kept it).
     run_id: str | None = getattr(state, "flow_run_id", None)
     if run_id is not None and getattr(state, "recorded", False):
@@ -364,9 +354,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+@contextlib.contextmanager
+def _console_logging(display: Any, log_level: str | None) -> Iterator[None]:
+    """For a ``ferroflow run``: log records shown on the console beside ``display``, at
+    ``--log-level``; the loggers' levels put back after."""
+    from ferroflow.cli.console import ConsoleLog
+
+    console = ConsoleLog(display)
+    logger = logging.getLogger("ferroflow")
+    logger.addHandler(console)
+    levels = _set_log_level(log_level, console)
+    try:
+        yield
+    finally:
+        logger.removeHandler(console)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _unexpected(exc: BaseException) -> int:
+    """Report an error a flow run should never raise (a bug): its traceback."""
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    print(f"ferroflow: error: the flow run raised {type(exc).__name__}: {exc}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def _cmd_run_eager(args: argparse.Namespace, flow: Any, params: dict, executor: Any) -> int:
     """``ferroflow run`` of an ``@flow`` function (see :mod:`ferroflow.cli.eager_run`)."""
-    from ferroflow.cli.console import ConsoleLog
     from ferroflow.cli.eager_run import EagerProgress
     from ferroflow.cli.interrupts import StopSignals
     from ferroflow.cli.progress import ProgressDisplay
@@ -380,14 +394,10 @@ def _cmd_run_eager(args: argparse.Namespace, flow: Any, params: dict, executor: 
     if executor is not None:
         flow = flow.with_options(executor=executor)
     progress = EagerProgress(ProgressDisplay(mode="off" if args.no_progress else "auto"))
-    console = ConsoleLog(progress)
-    logger = logging.getLogger("ferroflow")
-    logger.addHandler(console)
-    levels = _set_log_level(args.log_level, console)
     stop = StopSignals()
     interrupted = False
     try:
-        with stop:
+        with _console_logging(progress, args.log_level), stop:
             store = open_run_store(False if args.no_record else None, args.server)
             try:
                 state = flow.run_with(params, resume=args.resume, store=store, progress=progress)
@@ -398,13 +408,7 @@ def _cmd_run_eager(args: argparse.Namespace, flow: Any, params: dict, executor: 
         return _error(exc, args.traceback)
     except Exception as exc:  # the run should not raise; report it
         progress.close()
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-        print(f"ferroflow: error: the flow run raised {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        logger.removeHandler(console)
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
+        return _unexpected(exc)
     run = progress.run
     run_id = None if run is None else run.info.flow_run_id
     if run_id is not None and run.recorder.recorded:
