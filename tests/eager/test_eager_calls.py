@@ -337,3 +337,36 @@ def test_with_options_fn_and_retry_condition_fn():
         f()
     assert len(attempts) == 2  # retried after the ValueError, not after the KeyError
     assert inc.fn(1) == 2  # the function itself, outside any flow
+
+
+def test_a_slow_call_is_handed_to_the_store_once_the_batch_is_due(monkeypatch):
+    from ferroflow import _core
+    from ferroflow.eager import record
+
+    written = []
+
+    class Store:  # what the recorder calls (a run store's writing methods)
+        def record_width(self, run_id, task_id, width):
+            written.append(("width", task_id, width))
+
+        def record_report(self, run_id, reports, details=None):
+            written.append(("report", [(t, list(i), bytes(c)) for t, i, c in reports]))
+
+        def check_lease(self, run_id):
+            pass
+
+    ledger = _core.Ledger()
+    task_id = ledger.add_task()
+    recorder = record.EagerRecorder(Store(), "r", ledger)
+    clock = [100.0]
+    monkeypatch.setattr(record.time, "monotonic", lambda: clock[0])
+    recorder.flushed_at = clock[0]
+    index = ledger.reserve(task_id)
+    ledger.outcome(task_id, index, 1, _core.SUCCESS)
+    recorder.ended(task_id, None)
+    assert written == []  # (not due yet)
+    clock[0] += 2 * record.FLUSH_SECONDS  # the second call was slow: its end hands both over
+    index = ledger.reserve(task_id)
+    ledger.outcome(task_id, index, 1, _core.SUCCESS)
+    recorder.ended(task_id, None)
+    assert written == [("width", task_id, 2), ("report", [(task_id, [0, 1], bytes([_core.SUCCESS] * 2))])]
