@@ -346,3 +346,30 @@ def test_checkpoints_are_thread_safe_with_calls_from_threads(clean):
     assert threaded(return_state=True).is_failed()
     entries = read_journal(_last_run("threads"))
     assert len(entries) == 800
+
+
+def test_a_journal_that_cannot_be_written_warns_once_and_the_run_goes_on(clean, caplog, monkeypatch):
+    # A full disk: the first batch that fails stops the journal (one warning, not one
+    # per batch); the run's calls and its outcome are not touched.
+    import errno
+
+    from ferroflow.eager import resume
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(resume.os, "write", full)
+
+    @task
+    def slow(i):
+        time.sleep(0.06)  # (each call ends a batch)
+        return i
+
+    @flow(name="disk-full")
+    def disk_full():
+        return sum(slow(i) for i in range(4))
+
+    with caplog.at_level(logging.WARNING, logger="ferroflow"):
+        assert disk_full() == 6
+    warnings = [r for r in caplog.records if "could not write the journal" in r.getMessage()]
+    assert len(warnings) == 1 and "No space left on device" in warnings[0].getMessage()

@@ -143,6 +143,9 @@ class Checkpoints:
         self.modes: dict = {}  # task id -> keep_mode
         self.unpicklable: set = set()  # names of tasks warned about
         self.fd: int | None = None
+        #: The journal could not be written (a full disk...): nothing more is appended (a
+        #: batch after a torn one could not be read), and the warning was given once.
+        self.broken = False
         #: The run resumed (a RunSummary), or None.
         self.earlier = earlier
         self.entries = entries if entries is not None else {}
@@ -221,16 +224,22 @@ class Checkpoints:
         if not n:
             return
         batch = [pending.popleft() for _ in range(n)]
+        if self.broken:
+            return
         body = pickle.dumps(batch, 5)
+        record = _HEADER.pack(len(body), zlib.crc32(body)) + body
         try:
             if self.fd is None:
                 path = journal_path(self.run_id)
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.write(self.fd, _HEADER.pack(len(body), zlib.crc32(body)) + body)
+            written = os.write(self.fd, record)
+            if written != len(record):  # (a disk that filled up mid-write)
+                raise OSError(f"only {written} of {len(record)} bytes written")
         except OSError as exc:
-            log.warning("could not write the journal of run %s (%s): a resumed run runs those calls again",
-                        self.run_id, exc)
+            self.broken = True
+            log.warning("could not write the journal of run %s (%s): it stops here, and a resumed run runs the "
+                        "calls after this point again", self.run_id, exc)
 
     def finish(self, completed: bool) -> None:
         """The run ended: close its journal; a Completed run deletes it, and the journal
