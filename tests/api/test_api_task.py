@@ -168,7 +168,6 @@ def _fn_reserved_two(mapped, task_args):
 @pytest.mark.parametrize(
     "fn, error, fragments",
     [
-        (_fn_varargs, ValueError, ["'_fn_varargs'", "*args"]),
         (_fn_posonly, TypeError, ["'_fn_posonly'", "positional-only", "'x'"]),
         (_fn_reserved_positional, ValueError, ["'_fn_reserved_positional'", "upstream_tasks"]),
         (_fn_reserved_keyword_only, ValueError, ["'_fn_reserved_keyword_only'", "flow"]),
@@ -180,6 +179,19 @@ def test_bad_function_signatures(fn, error, fragments):
         task(fn)
     for fragment in fragments:
         assert fragment in str(info.value)
+
+
+def test_a_function_taking_star_args_is_a_task_a_deferred_flow_refuses():
+    """*args are passed by an eager flow (tests/eager/test_eager_star_args.py); a
+    deferred flow's edges are keyed by name, so calling or mapping such a task in a
+    Flow is refused, naming the task and its *args."""
+    t = task(_fn_varargs)
+    assert t.run(1, 2) == (1, 2)
+    with Flow("f"):
+        for build in (lambda: t(1, 2), lambda: t.map([1, 2]), lambda: t.copy().bind(1)):
+            with pytest.raises(ValueError) as info:
+                build()
+            assert "'_fn_varargs'" in str(info.value) and "*args" in str(info.value)
 
 
 def test_kwargs_named_like_a_reserved_word_are_fine():

@@ -11,6 +11,8 @@ import textwrap
 
 import pytest
 
+from tests.support.processes import finish
+
 SLOW_FLOW = textwrap.dedent(
     """
     import time
@@ -48,7 +50,7 @@ def test_sigint_cancels_the_run_and_exits_130(tmp_path):
     try:
         assert proc.stdout.readline().strip() == "started"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
+        _, out, err = finish(proc, 120)
     finally:
         proc.kill()
     assert proc.returncode == 130, err

@@ -18,6 +18,7 @@ import pytest
 import ferroflow.cli
 from ferroflow import _core
 from ferroflow.store import SQLiteRunStore
+from tests.support.processes import finish
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -108,7 +109,7 @@ def test_sigterm_cancels_records_and_exits_143_and_resume_runs_the_rest(tmp_path
     try:
         assert proc.stdout.readline().strip() == "halfway"
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=120)
+        _, out, err = finish(proc, 120)
     finally:
         proc.kill()
     assert proc.returncode == 143, err
@@ -151,7 +152,7 @@ def test_a_second_signal_stops_at_once(tmp_path, first, second):
         proc.send_signal(first)
         assert proc.stdout.readline().strip() == "stopping"  # the first one stops the run gracefully
         proc.send_signal(second)
-        proc.communicate(timeout=120)
+        finish(proc, 120)
     finally:
         proc.kill()
     assert proc.returncode == -second  # killed by it, without waiting for the handler

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 
 import pytest
 
@@ -19,6 +18,7 @@ from ferroflow.store import deployments as store
 from ferroflow.store.database import make_engine
 from ferroflow.store.migrations import migrate
 from ferroflow.store.queries import list_runs
+from tests.support.processes import finish
 from tests.support.servers import Server, child_env
 
 FLOW = textwrap.dedent("""
@@ -101,25 +101,6 @@ def work(project, run_id, env):
                           timeout=300, env=child_env(env))
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
-
-
-def finish(process):
-    """(exit code, rest of stdout, rest of stderr). Read through the text streams the
-    test read lines from: ``communicate()`` reads the pipes' file descriptors and so
-    misses what a ``readline()`` had already buffered (a line printed right after the
-    one read: seen in CI as a lost "State Scheduled")."""
-    rest: dict = {}
-    readers = [threading.Thread(target=lambda name, stream: rest.__setitem__(name, stream.read()),
-                                args=(name, stream), daemon=True)
-               for name, stream in (("out", process.stdout), ("err", process.stderr))]
-    for reader in readers:
-        reader.start()
-    process.wait(timeout=300)
-    for reader in readers:
-        reader.join(timeout=60)
-    process.stdout.close()
-    process.stderr.close()
-    return process.returncode, rest["out"], rest["err"]
 
 
 def test_wait_follows_runs_through_a_server_to_their_exit_codes(project, server):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
 import threading
 import warnings
 
@@ -175,6 +176,52 @@ def test_async_task_hooks_are_called():
     asyncio.run(f())
     assert seen == [("completed", "hooked", "hooked-0", 1),
                     ("failed", "hooked", "hooked-1", "Task run encountered an exception ValueError: negative")]
+
+
+def test_async_task_on_running_hooks_see_each_attempt_when_awaited_and_submitted():
+    seen = []
+
+    @task(retries=1, retry_delay_seconds=0, on_running=[lambda tsk, run, state: seen.append(state.name)])
+    async def flaky():
+        if seen[-1] == "Running":  # (the first attempt of each call fails)
+            raise ValueError("again")
+        return "ok"
+
+    @flow
+    async def awaited():
+        return await flaky()
+
+    @flow
+    def submitted():
+        return flaky.submit().result()
+
+    seen.append("start")
+    assert asyncio.run(awaited()) == "ok"
+    assert seen == ["start", "Running", "Retrying"]
+    seen[:] = ["start"]
+    assert submitted() == "ok"
+    assert seen == ["start", "Running", "Retrying"]
+
+
+def test_an_async_task_with_log_prints_false_prints_in_a_flow_that_logs_prints(capsys, caplog):
+    @task(log_prints=False)
+    async def quiet():
+        print("quiet says")
+
+    @task(log_prints=False, retries=1)
+    async def quiet_retried():
+        print("quiet retried says")
+
+    @flow(log_prints=True)
+    async def f():
+        print("flow says")
+        await quiet()
+        await quiet_retried()
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(f())
+    assert capsys.readouterr().out.splitlines() == ["quiet says", "quiet retried says"]
+    assert "flow says" in caplog.text and "quiet" not in caplog.text
 
 
 def test_a_cancelled_flow_task_ends_the_run_cancelled_and_propagates(store):

@@ -309,6 +309,90 @@ def test_on_running_hooks_see_each_attempt_start():
     assert seen == [("runs", "Running"), ("flaky", "Running"), ("flaky", "Retrying"), ("flaky", "Retrying")]
 
 
+def test_hooks_added_with_the_decorator_form_run_after_those_given():
+    seen = []
+
+    def given(obj, run, state):
+        seen.append(("given", obj.name, state.name))
+
+    @task(on_failure=[given])
+    def boom():
+        raise ValueError("boom")
+
+    @boom.on_failure
+    def decorated(obj, run, state):
+        seen.append(("decorated", obj.name, state.name))
+
+    @task
+    def fine():
+        return 1
+
+    assert fine.on_running(lambda obj, run, state: seen.append(("running", obj.name))) is not None
+    fine.on_completion(lambda obj, run, state: seen.append(("completed", obj.name, state.result())))
+
+    @flow
+    def f():
+        boom(return_state=True)
+        return fine()
+
+    for kind in ("on_running", "on_completion", "on_failure", "on_cancellation", "on_crashed"):
+        getattr(f, kind)(lambda obj, run, state, kind=kind: seen.append((kind, obj.name, state.name)))
+
+    assert decorated.__name__ == "decorated"  # (the decorator returns the hook)
+    assert f() == 1
+    assert seen == [("on_running", "f", "Running"), ("given", "boom", "Failed"), ("decorated", "boom", "Failed"),
+                    ("running", "fine"), ("completed", "fine", 1), ("on_completion", "f", "Completed")]
+    # with_options copies the hooks added so far
+    seen.clear()
+    assert f.with_options(name="g")() == 1
+    assert ("on_completion", "g", "Completed") in seen and ("decorated", "boom", "Failed") in seen
+
+
+def test_a_hook_decorator_given_something_not_callable_is_refused():
+    @task
+    def t():
+        return 1
+
+    @flow
+    def f():
+        return t()
+
+    for add in (t.on_failure, t.on_completion, f.on_failure):
+        with pytest.raises(TypeError, match="must be a list of callables"):
+            add("not a hook")
+
+
+def test_prefect_1s_on_failure_callback_is_kept_beside_the_decorator():
+    called = []
+
+    @task(on_failure=lambda tsk, state: called.append(("prefect 1", type(state).__name__)))
+    def boom():
+        raise ValueError("boom")
+
+    @boom.on_failure
+    def _hook(obj, run, state):
+        called.append(("prefect 3", state.name))
+
+    assert boom.on_failure and callable(boom.on_failure.callback)
+    assert not task(lambda: 1).on_failure and task(lambda: 1).on_failure.callback is None
+
+    @flow
+    def f():
+        return boom(return_state=True).name
+
+    assert f() == "Failed"
+    assert called == [("prefect 1", "Failed"), ("prefect 3", "Failed")]
+    with Flow("deferred") as deferred:
+        boom()
+    called.clear()
+    deferred.run()
+    assert called == [("prefect 1", "Failed")]  # (a deferred flow calls Prefect 1's only)
+    with pytest.raises(TypeError, match="on_failure must be a callable"):
+        boom.on_failure = "nope"
+    boom.on_failure = None
+    assert not boom.on_failure
+
+
 def test_with_options_fn_and_retry_condition_fn():
     attempts = []
 

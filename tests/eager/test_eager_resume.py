@@ -373,3 +373,78 @@ def test_a_journal_that_cannot_be_written_warns_once_and_the_run_goes_on(clean, 
         assert disk_full() == 6
     warnings = [r for r in caplog.records if "could not write the journal" in r.getMessage()]
     assert len(warnings) == 1 and "No space left on device" in warnings[0].getMessage()
+
+
+# ----- subflows under a resumed parent ---------------------------------------------------------
+
+
+@flow(name="sub-load")
+def sub_load(x: int):
+    calls.append(("sub-load", x))
+    return step(x)
+
+
+@flow(name="sub-publish")
+def sub_publish(y: int):
+    first = step(y)
+    return finish(first)
+
+
+@flow(name="parent-of-subflows")
+def parent_of_subflows(n: int = 2):
+    loaded = [sub_load(i) for i in range(n)]
+    return sub_publish(sum(loaded))
+
+
+def test_a_resumed_parent_returns_completed_subflows_and_resumes_the_failed_one(clean):
+    EXTERNAL["fail"] = True
+    state = parent_of_subflows(2, return_state=True)
+    assert state.is_failed()
+    store = get_run_store(True)
+    run_id = _last_run("parent-of-subflows")
+    earlier_children = store.child_runs(run_id)
+    assert [(c.flow_name, c.state) for c in earlier_children] == [
+        ("sub-load", "Success"), ("sub-load", "Success"), ("sub-publish", "Failed")]
+    del EXTERNAL["fail"]
+    calls.clear()
+
+    assert parent_of_subflows(resume=run_id) == 201 + 100
+    # The completed subflows did not run again; the failed one was resumed: its first
+    # call returned from its own journal, its failed call ran.
+    assert calls == [("finish", 301)]
+    resumed = _last_run("parent-of-subflows")
+    assert store.get_run(resumed).resumed_from == run_id
+    (child,) = store.child_runs(resumed)
+    assert child.flow_name == "sub-publish" and child.state == "Success"
+    assert child.resumed_from == earlier_children[2].run_id
+    # Every journal is gone once the runs completed.
+    for done in (run_id, resumed, child.run_id, *(c.run_id for c in earlier_children)):
+        assert not journal_path(done).exists(), done
+
+
+def test_subflow_calls_with_other_arguments_run_again(clean, caplog):
+    EXTERNAL["fail"] = True
+    parent_of_subflows(2, return_state=True)
+    run_id = _last_run("parent-of-subflows")
+    del EXTERNAL["fail"]
+    calls.clear()
+    with caplog.at_level(logging.WARNING, logger="ferroflow.resume"):
+        assert parent_of_subflows(resume=run_id, n=3) == 100 + 101 + 102 + 100
+    # sub-load 0 and 1 returned; sub-load 2 was never called before: it runs; the
+    # resumed sub-publish gets another sum, so its step runs again, and finish.
+    assert calls == [("sub-load", 2), ("step", 2), ("step", 303), ("finish", 403)]
+    assert "call 0 of task 'step' runs again: its arguments differ" in caplog.text
+
+
+def test_a_parent_resumed_twice_keeps_returned_subflows_in_its_own_journal(clean):
+    EXTERNAL["fail"] = True
+    parent_of_subflows(2, return_state=True)
+    first = _last_run("parent-of-subflows")
+    parent_of_subflows(resume=first, return_state=True)  # fails again: publish still fails
+    second = _last_run("parent-of-subflows")
+    assert second != first
+    assert {name for name, _ in read_journal(second)} >= {("flow", "sub-load")}
+    del EXTERNAL["fail"]
+    calls.clear()
+    assert parent_of_subflows(resume=second) == 301
+    assert calls == [("finish", 301)]

@@ -19,6 +19,7 @@ import pytest
 from ferroflow import Flow, task
 from ferroflow.store import SQLiteRunStore
 from ferroflow.store.wire import batch_body
+from tests.support.processes import finish
 from tests.support.servers import child_env, wait_for
 
 N = 2_000
@@ -338,7 +339,7 @@ def test_a_run_silent_in_a_long_task_keeps_beating_through_the_server(database_u
                                                   "'Running' AND heartbeat_at > started_at + 2"),
                       "a heartbeat while the task is silent")
         finally:
-            out, err = client.communicate(timeout=120)
+            _, out, err = finish(client, 120)
         assert "ENDED Success" in out, out + err
         (run,) = _runs(server.url, "slow")
         assert run["state"] == "Success"
@@ -395,7 +396,7 @@ def test_a_spool_that_cannot_grow_keeps_the_records_in_memory_in_order(database_
         time.sleep(0.5)  # (the server stays away a while: batches pile up)
         server = Server(database_url, tmp_path / "server.log", port=port).start()
         try:
-            out, err = client.communicate(timeout=120)
+            _, out, err = finish(client, 120)
         finally:
             server.stop()
     finally:

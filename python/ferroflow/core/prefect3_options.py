@@ -15,7 +15,7 @@ import dataclasses
 import datetime
 from typing import Any
 
-__all__ = ["EagerOptions", "RENAMED", "check_hooks", "eager_options", "split"]
+__all__ = ["EagerOptions", "RENAMED", "add_hook", "check_hooks", "eager_options", "split"]
 
 #: Prefect 3's name -> ferroflow's.
 RENAMED = {
@@ -66,6 +66,17 @@ def check_hooks(value: Any, name: str, owner: str) -> tuple:
         if not callable(hook):
             raise TypeError(f"{owner}: {name} must be a list of callables hook(obj, run, state), got {hook!r}")
     return hooks
+
+
+def add_hook(task: Any, name: str, fn: Any) -> Any:
+    """Prefect 3's decorator form, ``@my_task.on_failure``: ``fn`` added to ``task``'s
+    ``name`` hooks (``on_completion``, ``on_failure``, ``on_running``); returns ``fn``.
+    (A copy made before, by ``with_options`` or a deferred call, keeps its own.)"""
+    check_hooks(fn, name, f"Task {task.name!r}")
+    base = eager_options(task) or EagerOptions()
+    hooks: dict[str, Any] = {name: (*getattr(base, name), fn)}
+    task.__dict__["_ff_eager_options"] = dataclasses.replace(base, **hooks)
+    return fn
 
 
 def split(options: dict, owner: str, fn: Any = None,

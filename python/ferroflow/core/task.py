@@ -110,7 +110,7 @@ class _RunInfo:
     with slots: a call reads its fields at the speed of instance attributes.)"""
 
     __slots__ = ("func", "signature", "positional", "names", "required", "var_keyword", "nout",
-                 "positional_counts")
+                 "positional_counts", "var_positional")
 
     def __init__(
         self,
@@ -122,6 +122,7 @@ class _RunInfo:
         var_keyword: str | None,
         nout: int | None,
         positional_counts: frozenset[int],
+        var_positional: str | None = None,
     ):
         self.func = func
         self.signature = signature
@@ -134,11 +135,15 @@ class _RunInfo:
         # from the number of required names (a prefix of ``positional``) to all of
         # ``positional``; none when a keyword-only argument is required.
         self.positional_counts = positional_counts
+        # name of *args, if any (a function task's, which runs only in eager flows)
+        self.var_positional = var_positional
 
 
-def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
+def _inspect_run(func: Any, owner: str, drop_first: bool, var_positional: bool = False) -> _RunInfo:
     """Inspect and validate ``func`` as a task's ``run``; ``owner`` names the task
-    (or task class) in error messages."""
+    (or task class) in error messages. ``var_positional``: ``*args`` is allowed (a
+    function task: eager flows pass them; a deferred flow refuses the task when it is
+    called, see :meth:`Task._graph_arguments`)."""
     try:
         signature = inspect.signature(func)
     except (TypeError, ValueError) as exc:
@@ -150,7 +155,8 @@ def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
     if drop_first and params:
         params = params[1:]
         signature = signature.replace(parameters=params)
-    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+    star = next((p.name for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+    if star is not None and not var_positional:
         raise ValueError(
             f"{owner}: run() may not take *args, because ferroflow passes every "
             "input by keyword; take **kwargs instead"
@@ -174,7 +180,7 @@ def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
     var_keyword = next(
         (p.name for p in params if p.kind is inspect.Parameter.VAR_KEYWORD), None
     )
-    named = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    named = [p for p in params if p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)]
     positional = tuple(p.name for p in named if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
     required = tuple(p.name for p in named if p.default is inspect.Parameter.empty)
     return _RunInfo(
@@ -186,8 +192,10 @@ def _inspect_run(func: Any, owner: str, drop_first: bool) -> _RunInfo:
         var_keyword=var_keyword,
         nout=_infer_nout(func, signature),
         positional_counts=frozenset(
-            range(len(required), len(positional) + 1) if positional[: len(required)] == required else ()
+            range(len(required), len(positional) + 1)
+            if positional[: len(required)] == required and star is None else ()
         ),
+        var_positional=star,
     )
 
 
@@ -634,7 +642,7 @@ class Task:
     log_stdout: bool
     timeout: float | None
     state_handlers: list
-    on_failure: Callable[..., Any] | None
+    on_failure: FailureHooks  # (its Prefect 1 value: ``on_failure.callback``)
     result: Any
     checkpoint: bool | None
     target: str | Callable[..., str] | None
@@ -766,7 +774,7 @@ class Task:
             cached = state.get("_ff_instance_run_info")
             if cached is not None and cached.func is run:
                 return cached
-            info = _inspect_run(run, f"Task {self.name!r}", drop_first=False)
+            info = _inspect_run(run, f"Task {self.name!r}", drop_first=False, var_positional=True)
         state["_ff_instance_run_info"] = info
         return info
 
@@ -778,6 +786,18 @@ class Task:
         """The task's function (Prefect 3's ``task.fn``): ``task.fn(x)`` calls it
         directly, outside any flow."""
         return self.run
+
+    def on_completion(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Prefect 3's decorator: ``@my_task.on_completion`` above a ``hook(task,
+        task_run, state)`` adds it to the hooks eager flows call when a call of the task
+        completes (as ``on_completion=[hook]`` does); returns it. (``on_failure`` is
+        the same for failures: :class:`FailureHooks`.)"""
+        return prefect3_options.add_hook(self, "on_completion", fn)
+
+    def on_running(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Prefect 3's decorator: ``@my_task.on_running`` adds a hook called as each
+        attempt of a call starts (as ``on_running=[hook]`` does); returns it."""
+        return prefect3_options.add_hook(self, "on_running", fn)
 
     def with_options(self, **options: Any) -> Task:
         """A copy of this task with some options changed (Prefect 3's ``with_options``;
@@ -889,7 +909,7 @@ class Task:
     ) -> Task:
         """Bind this copy, made by a call, to the call's inputs; returns it. (A copy()
         of a subclass's own may return a task already in the flow: bound again.)"""
-        arguments = self._bind_arguments(args, kwargs)
+        arguments = self._graph_arguments(args, kwargs)
         if (mapped or upstream_tasks or isinstance(self, _parameter.Parameter) or self in flow.tasks
                 or not flow._bind_fresh(self, tuple(arguments), tuple(arguments.values()), True)):
             flow._bind_inputs(self, arguments, bool(mapped), upstream_tasks)
@@ -910,13 +930,25 @@ class Task:
         constants. ``upstream_tasks`` adds state-only edges. A key may be bound once per
         flow. Returns ``self``.
         """
-        arguments = self._bind_arguments(args, kwargs)
+        arguments = self._graph_arguments(args, kwargs)
         flow = _require_flow(self, flow)
         flow._bind_inputs(self, arguments, bool(mapped), upstream_tasks)
         context_tags = _CONTEXT_TAGS.get()
         if context_tags:
             self.tags |= context_tags
         return self
+
+    def _graph_arguments(self, args: tuple, kwargs: dict) -> dict[str, Any]:
+        """:meth:`_bind_arguments` for a deferred flow's graph, whose edges are keyed
+        by name: a function taking ``*args`` is refused there."""
+        star = self._run_info().var_positional
+        if star is not None:
+            raise ValueError(
+                f"Task {self.name!r}: its function takes *{star}, which only an eager flow "
+                f"(@flow) can pass: a deferred Flow binds every input by name; take **kwargs "
+                f"or a list instead"
+            )
+        return self._bind_arguments(args, kwargs)
 
     def _bind_arguments(self, args: tuple, kwargs: dict) -> dict[str, Any]:
         """Match call arguments to ``run()``'s parameters, like
@@ -925,6 +957,9 @@ class Task:
         info = self._run_info()
         ok = len(args) <= len(info.positional)
         arguments = dict(zip(info.positional, args, strict=False))
+        if not ok and info.var_positional is not None:  # the rest go to *args, as a tuple
+            arguments[info.var_positional] = args[len(info.positional):]
+            ok = info.var_positional not in kwargs
         if ok:
             for key, value in kwargs.items():
                 if key in arguments or (key not in info.names and info.var_keyword is None):
@@ -967,7 +1002,7 @@ class Task:
             eager = CURRENT_EAGER_RUN.get()
             if eager is not None:  # inside an @flow function: the children run now
                 return eager.map(self, args, kwargs, task_args=task_args, upstream_tasks=upstream_tasks)
-        arguments = self._bind_arguments(args, kwargs)
+        arguments = self._graph_arguments(args, kwargs)
         for key, value in arguments.items():
             if not (
                 isinstance(value, (Task, _edge.EdgeAnnotation)) or hasattr(value, "__getitem__")
@@ -1238,6 +1273,52 @@ for _name, _option in TASK_OPTIONS.items():
 del _name, _option
 
 
+class FailureHooks:
+    """What ``task.on_failure`` reads: Prefect 3's decorator, ``@my_task.on_failure``
+    above a ``hook(task, task_run, state)`` adds it to the hooks eager flows call when a
+    call of the task fails (as ``on_failure=[hook]`` does) and returns it. Prefect 1's
+    ``on_failure=callback(task, state)`` option is its :attr:`callback` (None when not
+    given; the object is true when it is given)."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, task: Task):
+        self.task = task
+
+    @property
+    def callback(self) -> Callable[..., Any] | None:
+        return self.task.__dict__.get("on_failure")
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return prefect3_options.add_hook(self.task, "on_failure", fn)
+
+    def __bool__(self) -> bool:
+        return self.callback is not None
+
+    def __eq__(self, other: object) -> bool:  # (compared as the option is)
+        return isinstance(other, FailureHooks) and self.callback == other.callback
+
+    def __hash__(self) -> int:
+        return hash(self.callback)
+
+    def __repr__(self) -> str:
+        return f"<on_failure of {self.task!r}: {self.callback!r}>"
+
+
+class _OnFailure:
+    """``Task.on_failure``: reads give :class:`FailureHooks`, an assignment sets the
+    Prefect 1 option (validated as the constructor's ``on_failure=``)."""
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        return self if instance is None else FailureHooks(instance)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance._set_options({"on_failure": value})
+
+
+Task.on_failure = _OnFailure()  # type: ignore[assignment]  # (set after the options' defaults)
+
+
 def _preview(value: Any, limit: int = 40) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -1257,7 +1338,7 @@ class FunctionTask(Task):
         functools.update_wrapper(self, fn)
         self.run = fn  # type: ignore[method-assign]  # this instance's run is fn itself
         self.__dict__["_ff_instance_run_info"] = _inspect_run(
-            fn, f"Task {name!r}", drop_first=False
+            fn, f"Task {name!r}", drop_first=False, var_positional=True
         )
         task_kwargs, eager = prefect3_options.split(task_kwargs, f"Task {name!r}", fn)
         super().__init__(name=name, **task_kwargs)

@@ -92,8 +92,7 @@ async def _attempts(run: Any, slot: Any, index: int, inputs: dict) -> Any:
     runs = 1
     retried_from = None
     while True:
-        unit = run.unit_of(slot, [index], inputs, run_counts=bytes([runs]), retried_from=retried_from)
-        unit.fn = slot.task.run
+        unit = run.unit_of(slot, [index], inputs, run_counts=bytes([runs]), retried_from=retried_from, awaited=True)
         try:
             result = await (_on_a_thread(unit) if threaded else _attempt(unit))
         except asyncio.CancelledError:

@@ -94,6 +94,28 @@ class EagerFlow:
     def __repr__(self) -> str:
         return f"<EagerFlow: {self.name}>"
 
+    # Prefect 3's decorator form of the hooks: ``@my_flow.on_failure`` above a
+    # ``hook(flow, flow_run, state)`` adds it (as ``on_failure=[hook]`` does), returns it.
+
+    def on_completion(self, fn: Any) -> Any:
+        return self._add_hook("completion", fn)
+
+    def on_failure(self, fn: Any) -> Any:
+        return self._add_hook("failure", fn)
+
+    def on_cancellation(self, fn: Any) -> Any:
+        return self._add_hook("cancellation", fn)
+
+    def on_crashed(self, fn: Any) -> Any:
+        return self._add_hook("crashed", fn)
+
+    def on_running(self, fn: Any) -> Any:
+        return self._add_hook("running", fn)
+
+    def _add_hook(self, kind: str, fn: Any) -> Any:
+        self.hooks[kind] = (*self.hooks[kind], *check_hooks(fn, f"on_{kind}", f"Flow {self.name!r}"))
+        return fn
+
     def with_options(self, **options: Any) -> EagerFlow:
         """A copy of this flow with some options changed (Prefect 3's ``with_options``)."""
         keep = {"name": self.name, "description": self.description, "version": self.version,
@@ -243,7 +265,7 @@ class EagerFlow:
         and a number of seconds to have the driver wait before a retry."""
         import asyncio
 
-        from ferroflow.eager.resume import Checkpoints
+        from ferroflow.eager.resume import Checkpoints, read_journal
         from ferroflow.engine.runner import open_run_store
         from ferroflow.runtime.logs import TASK_LOGGER, RunLogHandler
         from ferroflow.store import NullRunStore
@@ -253,6 +275,18 @@ class EagerFlow:
         if store is None:
             store = parent.store if parent is not None else open_run_store(None)
         parameters = dict(bound.arguments)
+        journal = parent.checkpoints if parent is not None else None
+        if journal is not None:  # a subflow call: returned from, or resuming, the run its parent resumes
+            index = parent.subflow_calls[self.name]
+            parent.subflow_calls[self.name] += 1
+            digest, found = journal.lookup_subflow(self, index, parameters)
+            if found is not None:
+                journal.kept_subflow(self, index, digest, None, found[1])
+                return eager_states.Completed(data=found[0])
+            if resumed is None:
+                earlier = journal.earlier_subflow_run(store, self.name, index)
+                if earlier is not None:
+                    resumed = (earlier, read_journal(earlier.run_id) or {})
         run = EagerRun(self, parameters, store, run_id or new_run_id(), datetime.datetime.now(datetime.timezone.utc),
                        lease)
         options: dict = {}
@@ -322,6 +356,8 @@ class EagerFlow:
             call_hooks(self.hooks[kind], self, _FlowRun(run, state), state, run.frame)
         if run.checkpoints is not None:
             run.checkpoints.finish(state.type is eager_states.StateType.COMPLETED)
+        if journal is not None and state.type is eager_states.StateType.COMPLETED:
+            journal.kept_subflow(self, index, digest, state.data)
         try:
             run.recorder.finish(state.store_name, state.message, logs)
         finally:

@@ -151,6 +151,7 @@ class Checkpoints:
         self.entries = entries if entries is not None else {}
         self.returned = 0  # calls returned from the earlier run's journal
         self.changed = 0  # calls found there whose arguments differ
+        self.children: dict | None = None  # the earlier run's subflow runs by flow name, once read
 
     # ----- a call ----------------------------------------------------------------------------
 
@@ -165,26 +166,79 @@ class Checkpoints:
         if not mode and not self.entries:
             return None, None
         digest = digest_of(args, kwargs)
+        return digest, self._recorded(slot.name, index, digest, f"call {index} of task {slot.name!r}")
+
+    def _recorded(self, name: Any, index: int, digest: bytes | None, what: str) -> tuple | None:
+        """``(value, blob)`` the earlier run kept for call ``index`` of ``name`` with
+        arguments of ``digest`` (taken out: a call is returned once), or None."""
         if not self.entries:
-            return digest, None
-        recorded = self.entries.pop((slot.name, index), None)
+            return None
+        recorded = self.entries.pop((name, index), None)
         if recorded is None:
-            return digest, None
+            return None
         if digest is None or recorded[0] != digest:
             self.changed += 1
             if self.changed <= _LISTED:
                 why = "cannot be pickled to compare" if digest is None else "differ from the recorded call's"
-                log.warning("resuming run %s: call %d of task %r runs again: its arguments %s", self.earlier.run_id,
-                            index, slot.name, why)
-            return digest, None
+                log.warning("resuming run %s: %s runs again: its arguments %s", self.earlier.run_id, what, why)
+            return None
         try:
             value = pickle.loads(recorded[1])
         except Exception as exc:
-            log.warning("resuming run %s: call %d of task %r runs again: its kept value cannot be read back (%s: %s)",
-                        self.earlier.run_id, index, slot.name, type(exc).__name__, exc)
-            return digest, None
+            log.warning("resuming run %s: %s runs again: its kept value cannot be read back (%s: %s)",
+                        self.earlier.run_id, what, type(exc).__name__, exc)
+            return None
         self.returned += 1
-        return digest, (value, recorded[1])
+        return value, recorded[1]
+
+    # ----- a subflow call --------------------------------------------------------------------
+    #
+    # The value of a subflow run that completed is kept in its parent's journal, under
+    # ("flow", the subflow's name) and the index of the call among that subflow's calls
+    # in the parent run. A resumed parent returns it without running the subflow again;
+    # a subflow call the earlier parent did not finish resumes that subflow run instead.
+
+    def lookup_subflow(self, flow: Any, index: int, parameters: dict) -> tuple:
+        """``(digest, found)`` for call ``index`` of subflow ``flow`` with ``parameters``
+        (as :meth:`lookup`; the digest is None when the call's value is not kept)."""
+        keeps = self.keep and flow.persist_result is not False
+        if not keeps and not self.entries:
+            return None, None
+        digest = digest_of((), parameters)
+        found = self._recorded(("flow", flow.name), index, digest, f"call {index} of subflow {flow.name!r}")
+        return (digest if keeps else None), found
+
+    def kept_subflow(self, flow: Any, index: int, digest: bytes | None, value: Any, blob: bytes | None = None) -> None:
+        """Call ``index`` of subflow ``flow`` completed with ``value`` (or was returned
+        from the earlier run as ``blob``): keep it, when it can be pickled."""
+        if digest is None:
+            return
+        if blob is None:
+            try:
+                blob = _dumps(value)
+            except Exception as exc:
+                log.warning("the value of subflow %r cannot be pickled (%s: %s): a resumed run runs it again",
+                            flow.name, type(exc).__name__, exc)
+                return
+        self.pending.append((("flow", flow.name), index, digest, blob))
+
+    def earlier_subflow_run(self, store: Any, flow_name: str, index: int) -> Any:
+        """The run of call ``index`` of subflow ``flow_name`` in the run resumed (a
+        RunSummary), or None: when it did not complete, this call resumes it."""
+        if self.earlier is None:
+            return None
+        children = self.children
+        if children is None:
+            children = {}
+            try:
+                for child in store.child_runs(self.earlier.run_id):
+                    children.setdefault(child.flow_name, []).append(child)
+            except Exception as exc:  # (the store is down: the subflows run from the start)
+                log.warning("resuming run %s: its subflow runs could not be read (%s: %s): they run again from the "
+                            "start", self.earlier.run_id, type(exc).__name__, exc)
+            self.children = children
+        runs = children.get(flow_name, ())
+        return runs[index] if index < len(runs) else None
 
     def kept(self, slot: Any, index: int, digest: bytes | None, value: Any) -> None:
         """Call ``index`` of ``slot``'s task succeeded with ``value``: keep it (pickled

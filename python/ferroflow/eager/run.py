@@ -15,6 +15,7 @@ task ``t`` in the run's record (``ferroflow.eager.record``).
 
 from __future__ import annotations
 
+import collections
 import inspect
 import threading
 import time
@@ -43,7 +44,7 @@ class TaskSlot:
     """A task the run met: its id in the run, its name there, and how its calls run."""
 
     __slots__ = ("task_id", "task", "name", "slug", "tags", "fn", "plain", "checkpoint", "handlers", "limits",
-                 "hooks", "is_async", "retry_condition", "on_running", "uncaptured")
+                 "hooks", "is_async", "retry_condition", "on_running", "uncaptured", "by_keyword")
 
     def __init__(self, task_id: int, task: Any, name: str, checkpoint: Any, handlers: tuple, limits: Any,
                  flow_log_prints: bool = False):
@@ -52,7 +53,12 @@ class TaskSlot:
         self.name = name
         self.slug = name
         self.tags = frozenset(task.__dict__.get("tags") or ())
-        self.fn = task.run
+        #: The function as a run calls it, with keywords (``*args`` spread back).
+        info = task._run_info()
+        self.by_keyword = task.run
+        if info.var_positional is not None:
+            self.by_keyword = _Spread(task.run, info.positional, info.var_positional)
+        self.fn = self.by_keyword
         #: An ``async def`` task: a call returns an awaitable (``ferroflow.eager.aio``);
         #: its submitted calls and map children run ``fn``, which runs the coroutine to
         #: completion on an event loop of its own (Prefect 3 does the same).
@@ -60,7 +66,7 @@ class TaskSlot:
         if self.is_async:
             from ferroflow.eager.aio import ToCompletion
 
-            self.fn = ToCompletion(task.run)
+            self.fn = ToCompletion(self.fn)
         self.checkpoint = checkpoint
         self.handlers = handlers
         self.limits = limits
@@ -75,7 +81,8 @@ class TaskSlot:
         self.retry_condition = task.retry_condition
         if options is not None and options.retry_condition_fn is not None:
             self.retry_condition = _Prefect3Condition(options.retry_condition_fn)
-        self.plain = not (task.max_retries or task.timeout is not None or handlers or checkpoint is not None
+        self.plain = not (info.var_positional is not None
+                          or task.max_retries or task.timeout is not None or handlers or checkpoint is not None
                           or task.log_stdout or limits is not None or task.task_run_name is not None
                           or task.retry_on or self.retry_condition is not None or any(self.hooks)
                           or bool(self.on_running) or self.uncaptured)
@@ -91,6 +98,8 @@ class EagerRun:
         self.ledger = _core.Ledger()
         self.slots: dict[int, TaskSlot] = {}
         self.names: set[str] = set()
+        #: Subflow calls so far, by the subflow's name (a call's index among them).
+        self.subflow_calls: collections.Counter = collections.Counter()
         self.store = store
         self.recorder = EagerRecorder(store, run_id, self.ledger, lease)
         self.logs: Any = None  # the run's RunLogHandler, while it runs
@@ -264,16 +273,20 @@ class EagerRun:
         return state
 
     def unit_of(self, slot: TaskSlot, indices: Any, static: dict, keys: tuple = (), columns: tuple = (),
-                run_counts: bytes = b"\x01", retried_from: dict | None = None) -> WorkUnit:
+                run_counts: bytes = b"\x01", retried_from: dict | None = None, awaited: bool = False) -> WorkUnit:
         """The work unit of calls ``indices`` of ``slot``'s task (one call, or a map's
         children with one column per mapped keyword), each at its attempt in
-        ``run_counts``: what an inline call, a submitted call and a map run alike."""
+        ``run_counts``: what an inline call, a submitted call and a map run alike.
+        ``awaited``: the call of an ``async def`` awaited on the flow's loop (the unit's
+        ``fn`` gives the coroutine; ``ferroflow.eager.aio``)."""
         task = slot.task
         frame = Frame(self.info, slot.task_id, slot.name, slot.slug, slot.tags, indices, run_counts,
                       task.task_run_name)
-        fn = slot.fn if not slot.on_running else _RunningHooks(slot.fn, slot.on_running, task, slot.name)
+        fn = slot.by_keyword if awaited else slot.fn
+        if slot.on_running:
+            fn = _RunningHooks(fn, slot.on_running, task, slot.name)
         if slot.uncaptured:
-            fn = _Uncaptured(fn)
+            fn = _Uncaptured(fn, awaited)
         return WorkUnit(task_id=slot.task_id, label=slot.name, fn=fn, indices=indices, size=len(indices),
                         static=static, mapped_keys=keys, columns=columns, retry_on=tuple(task.retry_on or ()),
                         retry_condition=slot.retry_condition, frame=frame, log_stdout=task.log_stdout,
@@ -354,7 +367,12 @@ class EagerRun:
         if task_args:
             task = task.copy(**task_args)
         slot = self.slot(task)
-        mapped = self.dispatch().map(slot, task._bind_arguments(args, kwargs), _after(wait_for, upstream_tasks))
+        inputs = task._bind_arguments(args, kwargs)
+        star = task._run_info().var_positional
+        if star in inputs:
+            raise TypeError(f"Task {task.name!r}: .map() maps inputs by name, and these arguments go to "
+                            f"*{star}: pass a list by a parameter's name instead")
+        mapped = self.dispatch().map(slot, inputs, _after(wait_for, upstream_tasks))
         if return_state:
             mapped.wait()
             return [mapped.state_at(k) for k in range(len(mapped))]
@@ -424,17 +442,45 @@ class _RunningHooks:
         return self.fn(**kwargs)
 
 
-class _Uncaptured:
-    """A task's function whose prints are not captured by its flow's ``log_prints``."""
+class _Spread:
+    """A function taking ``*args``, called as every run is, with keywords (``*args``
+    as a tuple under its name): the leading names and that tuple are passed by
+    position again (picklable: it travels with the unit to any executor)."""
 
-    def __init__(self, fn: Any):
-        self.fn = fn
+    def __init__(self, fn: Any, positional: tuple, star: str):
+        self.fn, self.positional, self.star = fn, positional, star
+
+    def __call__(self, **kwargs: Any) -> Any:
+        extra = kwargs.pop(self.star, ())
+        leading = []
+        for name in self.positional:  # (up to the first one left to its default)
+            if name not in kwargs:
+                break
+            leading.append(kwargs.pop(name))
+        return self.fn(*leading, *extra, **kwargs)
+
+
+class _Uncaptured:
+    """A task's function whose prints are not captured by its flow's ``log_prints``
+    (``awaited``: an ``async def`` whose coroutine is awaited on the flow's loop)."""
+
+    def __init__(self, fn: Any, awaited: bool = False):
+        self.fn, self.awaited = fn, awaited
 
     def __call__(self, **kwargs: Any) -> Any:
         from ferroflow.runtime.stdout import prints_uncaptured
 
+        if self.awaited:
+            return _awaited_uncaptured(self.fn(**kwargs))
         with prints_uncaptured():
             return self.fn(**kwargs)
+
+
+async def _awaited_uncaptured(awaitable: Any) -> Any:
+    from ferroflow.runtime.stdout import prints_uncaptured
+
+    with prints_uncaptured(in_context=True):
+        return await awaitable
 
 
 class _HookRun:

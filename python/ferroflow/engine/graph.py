@@ -96,7 +96,8 @@ class FrozenFlow:
 #: Every task option, and those that tasks sharing an options key share (tags and
 #: state handlers are each task's own: read on their own).
 _OPTION_NAMES = frozenset(TASK_OPTIONS)
-_READ_SHARED = operator.attrgetter(*(name for name in TASK_OPTIONS if name not in ("tags", "state_handlers")))
+_READ_SHARED = operator.attrgetter(*(name for name in TASK_OPTIONS
+                                     if name not in ("tags", "state_handlers", "on_failure")))
 
 
 def options_key(task: Any, alive: list) -> Any:
@@ -106,7 +107,7 @@ def options_key(task: Any, alive: list) -> Any:
     its options (which ``alive`` keeps alive while the key is in use)."""
     if _OPTION_NAMES.isdisjoint(task.__dict__):
         return type(task)
-    options = _READ_SHARED(task)
+    options = (*_READ_SHARED(task), task.__dict__.get("on_failure"))  # (task.on_failure: a new object)
     alive.append(options)
     return (type(task), *map(id, options))
 
@@ -114,7 +115,7 @@ def options_key(task: Any, alive: list) -> Any:
 def observed(task: Any) -> bool:
     """Whether ``task`` has state handlers (or an ``on_failure``): Python watches its
     transitions. Reads the task's own handlers without making it an empty list."""
-    return bool(task.__dict__.get("state_handlers") or task.on_failure)
+    return bool(task.__dict__.get("state_handlers") or task.__dict__.get("on_failure"))
 
 
 #: Classes of states ``flow.run(task_states=...)`` may give, and the state code each

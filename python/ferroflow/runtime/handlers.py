@@ -43,8 +43,10 @@ def handlers_of(task: Any) -> tuple:
     """The state handlers a task's (or flow's) runs pass through: its
     ``state_handlers``, then its ``on_failure`` callback as one."""
     handlers = list(getattr(task, "state_handlers", None) or ())
-    if getattr(task, "on_failure", None) is not None:
-        handlers.append(on_failure_handler(task.on_failure))
+    callback = getattr(task, "on_failure", None)
+    callback = getattr(callback, "callback", callback)  # (a task's: ferroflow.core.task.FailureHooks)
+    if callback is not None:
+        handlers.append(on_failure_handler(callback))
     return tuple(handlers)
 
 

@@ -62,11 +62,12 @@ def prints_to(stream: Any) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def prints_uncaptured() -> Iterator[None]:
-    """Within the block, what this thread prints goes where it would without any
-    capture (``sys.stdout`` as it was before ferroflow routed it)."""
+def prints_uncaptured(in_context: bool = False) -> Iterator[None]:
+    """Within the block, what this thread (or ``in_context``: the code of this
+    context) prints goes where it would without any capture (``sys.stdout`` as it was
+    before ferroflow routed it)."""
     router = _router
-    with prints_to(router.target if router is not None else sys.stdout):
+    with (prints_in_context if in_context else prints_to)(router.target if router is not None else sys.stdout):
         yield
 
 

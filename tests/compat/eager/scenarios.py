@@ -493,6 +493,113 @@ def flow_state_async(flow: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     return state_record(state)
 
 
+@scenario("basic/star_args_submit_and_retries")
+def _(pf, obs):
+    @pf.task(retries=1, retry_delay_seconds=0)
+    def gather(first, *rest, scale=1):
+        if bump(obs, f"calls-{first}") == 1 and first == 1:
+            raise ValueError("first attempt fails")
+        return [first * scale, [x * scale for x in rest]]
+
+    @pf.flow
+    def f():
+        future = gather.submit(2, 3, 4, scale=10)
+        return [gather(1, 5), future.result(), gather(7)]
+
+    return flow_state(f)
+
+
+@scenario("async/task_retries")
+def _(pf, obs):
+    @pf.task(retries=2, retry_delay_seconds=0)
+    async def flaky(x):
+        await asyncio.sleep(0)
+        if bump(obs, "attempts") < 3:
+            raise ValueError(f"attempt {obs['attempts']}")
+        return x * 2
+
+    @pf.flow
+    async def f():
+        return await flaky(21)
+
+    return flow_state_async(f)
+
+
+@scenario("async/task_failure_return_state")
+def _(pf, obs):
+    @pf.task
+    async def boom():
+        await asyncio.sleep(0)
+        raise KeyError("missing")
+
+    @pf.flow
+    async def f():
+        st = await boom(return_state=True)
+        note(obs, "task_state", [st.type.name, st.name, clean(st.message)])  # (result(): a coroutine here)
+        return "after"
+
+    return flow_state_async(f)
+
+
+@scenario("async/gather")
+def _(pf, obs):
+    @pf.task
+    async def square(x):
+        await asyncio.sleep(0.01 * (3 - x))
+        return x * x
+
+    @pf.flow
+    async def f():
+        return list(await asyncio.gather(*(square(i) for i in range(3))))
+
+    return flow_state_async(f)
+
+
+@scenario("async/task_times_out")
+def _(pf, obs):
+    @pf.task(timeout_seconds=0.2)
+    async def slow():
+        bump(obs, "started")
+        await asyncio.sleep(2)
+        bump(obs, "finished")
+        return 1
+
+    @pf.flow
+    async def f():
+        st = await slow(return_state=True)
+        note(obs, "task_state", [st.type.name, st.name, clean(st.message)])  # (result(): a coroutine here)
+        return "after"
+
+    return flow_state_async(f)
+
+
+@scenario("async/submit_and_map_from_a_sync_flow")
+def _(pf, obs):
+    @pf.task
+    async def double(x):
+        await asyncio.sleep(0)
+        return 2 * x
+
+    @pf.flow
+    def f():
+        return [double.submit(4).result(), double.map([1, 2, 3]).result()]
+
+    return flow_state(f)
+
+
+@scenario("async/flow_completion_hook")
+def _(pf, obs):
+    @pf.task
+    async def ok():
+        return 1
+
+    @pf.flow(on_completion=[hook(obs, "flow done")])
+    async def f():
+        return await ok()
+
+    return flow_state_async(f)
+
+
 # ---------------------------------------------------------------------------
 # 2. failures
 # ---------------------------------------------------------------------------
@@ -1701,6 +1808,56 @@ def _(pf, obs):
     return flow_state(f)
 
 
+@scenario("hooks/decorator_style_every_kind")
+def _(pf, obs):
+    @pf.task
+    def ok():
+        return 1
+
+    @ok.on_running
+    def _running(task, run, state):
+        note(obs, "hooks", ["task running", state.name])
+
+    @ok.on_completion
+    def _done(task, run, state):
+        note(obs, "hooks", ["task completed", state.name, state.result()])
+
+    @pf.task
+    def boom():
+        raise ValueError("boom")
+
+    @boom.on_failure
+    def _first(task, run, state):
+        note(obs, "hooks", ["task failed 1", state.name])
+
+    @boom.on_failure
+    def _second(task, run, state):
+        note(obs, "hooks", ["task failed 2", state.name])
+
+    @pf.flow
+    def good():
+        return ok()
+
+    @good.on_running
+    def _flow_running(flow, run, state):
+        note(obs, "hooks", ["flow running", state.name])
+
+    @good.on_completion
+    def _flow_done(flow, run, state):
+        note(obs, "hooks", ["flow completed", state.name])
+
+    @pf.flow
+    def bad():
+        return boom()
+
+    @bad.on_failure
+    def _flow_failed(flow, run, state):
+        note(obs, "hooks", ["flow failed", state.name])
+
+    returned = [_running.__name__, _flow_failed.__name__]  # (the decorator returns the hook)
+    return [returned, flow_state(good), flow_state(bad)]
+
+
 @scenario("hooks/hook_raises")
 def _(pf, obs):
     def bad_hook(task, run, state):
@@ -2151,6 +2308,32 @@ def _(pf, obs):
 
     with capture(pf, obs):
         return flow_state(f)
+
+
+@scenario("async/log_prints")
+def _(pf, obs):
+    @pf.task(log_prints=False)
+    async def quiet():
+        print("user: quiet task says")
+        return 1
+
+    @pf.task(log_prints=False, retries=1, retry_delay_seconds=0)
+    async def quiet_retried():
+        print("user: quiet retried task says")
+        return 2
+
+    @pf.task
+    async def loud():
+        print("user: loud task says")
+        return 3
+
+    @pf.flow(log_prints=True)
+    async def f():
+        print("user: flow says")
+        return await quiet() + await quiet_retried() + await loud()
+
+    with capture(pf, obs):
+        return flow_state_async(f)
 
 
 @scenario("logging/get_run_logger")

@@ -32,13 +32,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "outside/task_called_outside_flow":
         "Prefect 3 runs a task called outside any flow; ferroflow raises as it always "
         "has (issue 14: 'A task called outside any flow raises as today')",
-    # Not built yet (follow-ups of issue 14):
-    "basic/task_kwargs_and_defaults":
-        "a task function taking *args: ferroflow's tasks take their inputs by keyword (deferred flows bind "
-        "them by name), so @task refuses *args",
-    "hooks/decorator_style":
-        "@my_task.on_failure as a decorator: ferroflow's Task.on_failure is Prefect 1's option (a callable "
-        "or None); eager hooks are given as on_failure=[...]",
 }
 
 
