@@ -47,11 +47,16 @@ SCRIPT = textwrap.dedent('''
     def pipeline(n: int):
         return total([work(i) for i in range(n)])
 
+    @flow(name="outer-eager")
+    def outer(n: int):
+        return pipeline(n) + 1  # (a subflow: the process is killed inside it)
+
     if __name__ == "__main__":
-        if sys.argv[1] == "run":
-            state = pipeline(int(sys.argv[2]), return_state=True)
+        chosen = outer if sys.argv[1].endswith("-outer") else pipeline
+        if sys.argv[1].startswith("run"):
+            state = chosen(int(sys.argv[2]), return_state=True)
         else:
-            state = pipeline.resume(sys.argv[2], return_state=True)
+            state = chosen.resume(sys.argv[2], return_state=True)
         print("RESULT", state.name, state.result(raise_on_failure=False))
 ''')
 
@@ -68,15 +73,13 @@ def _marks(marks: Path) -> set:
     return {p.name for p in marks.iterdir()}
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_a_run_killed_with_sigkill_resumes_without_repeating_finished_calls(tmp_path):
-    script = tmp_path / "pipeline.py"
-    script.write_text(SCRIPT)
-    marks1, marks2 = tmp_path / "marks1", tmp_path / "marks2"
-    with (tmp_path / "first.err").open("w") as errors:
-        first = subprocess.Popen([sys.executable, str(script), "run", str(N)], env=_env(marks1, SLOW="0.06"),
-                                 stdout=subprocess.DEVNULL, stderr=errors)
+def _killed_while_journaling(tmp_path: Path, script: Path, marks: Path, command: str) -> str:
+    """Run ``script command N`` and kill it with SIGKILL once its run of the flow
+    ``resumable-eager`` (a subflow or not) has some calls in its journal; that run's id."""
     store = get_run_store(True)
+    with (tmp_path / "first.err").open("w") as errors:
+        first = subprocess.Popen([sys.executable, str(script), command, str(N)], env=_env(marks, SLOW="0.06"),
+                                 stdout=subprocess.DEVNULL, stderr=errors)
     try:
         run_id = None
         while True:  # until some calls are in the journal (bounded by the test's timeout only)
@@ -93,6 +96,16 @@ def test_a_run_killed_with_sigkill_resumes_without_repeating_finished_calls(tmp_
         if first.poll() is None:
             first.kill()
             first.wait()
+    return run_id
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_run_killed_with_sigkill_resumes_without_repeating_finished_calls(tmp_path):
+    script = tmp_path / "pipeline.py"
+    script.write_text(SCRIPT)
+    marks1, marks2 = tmp_path / "marks1", tmp_path / "marks2"
+    run_id = _killed_while_journaling(tmp_path, script, marks1, "run")
+    store = get_run_store(True)
     ran_first = _marks(marks1)
     kept = {index for (name, index) in read_journal(run_id)}
     assert kept and "total" not in ran_first and len(ran_first) < N
@@ -113,6 +126,29 @@ def test_a_run_killed_with_sigkill_resumes_without_repeating_finished_calls(tmp_
     assert counts["work"] == {"Success": N} and counts["total"] == {"Success": 1}
     # A Completed run leaves no journal behind, nor does the run it resumed.
     assert not journal_path(run_id).exists() and not journal_path(resumed.run_id).exists()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_run_killed_inside_a_subflow_resumes_the_subflow_without_repeating_its_finished_calls(tmp_path):
+    script = tmp_path / "pipeline.py"
+    script.write_text(SCRIPT)
+    marks1, marks2 = tmp_path / "marks1", tmp_path / "marks2"
+    child = _killed_while_journaling(tmp_path, script, marks1, "run-outer")
+    store = get_run_store(True)
+    parent = store.get_run(child).parent_run_id
+    assert parent is not None and store.get_run(parent).flow_name == "outer-eager"
+    kept = {index for (name, index) in read_journal(child)}
+
+    done = subprocess.run([sys.executable, str(script), "resume-outer", parent], env=_env(marks2),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"RESULT Completed {sum(i * 10 for i in range(N)) + 1}" in done.stdout
+    assert _marks(marks2) == {str(i) for i in range(N) if i not in kept} | {"total"}
+    (resumed,) = [r for r in store.list_runs(limit=10) if r.resumed_from == parent]
+    (resumed_child,) = store.child_runs(resumed.run_id)
+    assert resumed_child.resumed_from == child and resumed_child.state == "Success"
+    for run_id in (parent, child, resumed.run_id, resumed_child.run_id):
+        assert not journal_path(run_id).exists(), run_id
 
 
 calls: list = []
