@@ -20,16 +20,6 @@ from ferroflow.errors import ParameterTypeError, TaskRunTimeoutError
 HANG = 60  # seconds: a hang guard, never reached when things work
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    """A run store of its own (SQLite in a temporary home), recording on."""
-    monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path))
-    monkeypatch.setenv("FERROFLOW_RECORD", "1")
-    from ferroflow.store import get_run_store
-
-    return lambda: get_run_store(True)
-
-
 @task
 async def double(x):
     await asyncio.sleep(0)
@@ -233,6 +223,10 @@ def test_a_cancelled_flow_task_ends_the_run_cancelled_and_propagates(store):
         started.append(True)
         await asyncio.sleep(HANG)
 
+    @long.on_cancellation
+    def _cancelled(tsk, run, state):
+        hooks.append((tsk.name, state.name))
+
     @flow(on_cancellation=[lambda fl, run, state: hooks.append(state.name)])
     async def f():
         await double(1)
@@ -247,7 +241,7 @@ def test_a_cancelled_flow_task_ends_the_run_cancelled_and_propagates(store):
             await running
 
     asyncio.run(asyncio.wait_for(main(), HANG))
-    assert hooks == ["Cancelled"]
+    assert hooks == [("long", "Cancelled"), "Cancelled"]  # (the task's hook, then the flow's)
     reader = store()
     run = reader.list_runs(limit=1)[0]
     assert run.state == "Cancelled" and "cancelled" in run.message
@@ -256,10 +250,13 @@ def test_a_cancelled_flow_task_ends_the_run_cancelled_and_propagates(store):
 
 
 def test_a_call_never_awaited_is_recorded_cancelled(store):
+    cancelled = []
+    double_once = double.with_options(on_cancellation=[lambda tsk, run, state: cancelled.append(run.name)])
+
     @flow
     async def f():
-        double(1)  # (forgot the await)
-        return await double(2)
+        double_once(1)  # (forgot the await)
+        return await double_once(2)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # "coroutine ... was never awaited"
@@ -270,6 +267,7 @@ def test_a_call_never_awaited_is_recorded_cancelled(store):
     (double_task,) = reader.task_states(run.run_id)
     assert double_task.counts == {"Cancelled": 1, "Success": 1}
     assert "never awaited" in reader.child_state(run.run_id, 0, 0).message
+    assert cancelled == ["double-0"]
 
 
 def test_an_async_task_in_a_sync_flow_returns_an_awaitable_as_in_prefect_3():

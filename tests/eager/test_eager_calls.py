@@ -276,17 +276,33 @@ def test_prefect3_and_ferroflow_names_of_one_option_are_refused_together():
         task(retries=1, max_retries=2)(lambda: None)
 
 
-def test_ctrl_c_cancels_the_run_and_is_raised_again():
-    @task
+def test_ctrl_c_cancels_the_run_and_the_call_it_stopped_and_is_raised_again(store):
+    cancelled = []
+
+    @task(retries=1)
     def interrupted():
         raise KeyboardInterrupt
 
+    @interrupted.on_cancellation
+    def _hook(tsk, run, state):
+        cancelled.append((tsk.name, run.name, state.name, state.message))
+
     @flow
     def stopped():
+        inc(1)
         interrupted()
 
     with pytest.raises(KeyboardInterrupt):
         stopped()
+    message = "Task run was cancelled: its flow run ended while it ran."
+    assert cancelled == [("interrupted", "interrupted-0", "Cancelled", message)]
+    reader = store()
+    run = reader.list_runs(limit=1)[0]
+    assert run.state == "Cancelled"
+    # The call the interrupt stopped is Cancelled, not left Running forever.
+    assert [(t.name, t.state, t.counts) for t in reader.task_states(run.run_id)] == [
+        ("inc", "Success", {"Success": 1}), ("interrupted", "Cancelled", {"Cancelled": 1})]
+    assert reader.child_state(run.run_id, 1, 0).message == message
 
 
 def test_on_running_hooks_see_each_attempt_start():

@@ -37,16 +37,6 @@ def pick(x):
     return x * 10
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    """A run store of its own (SQLite in a temporary home), recording on."""
-    monkeypatch.setenv("FERROFLOW_HOME", str(tmp_path))
-    monkeypatch.setenv("FERROFLOW_RECORD", "1")
-    from ferroflow.store import get_run_store
-
-    return lambda: get_run_store(True)
-
-
 @pytest.mark.parametrize("executor", ["threads", "local", "processes"])
 def test_submit_and_map_give_values_in_order_on_each_executor(executor):
     @flow(executor=executor)
@@ -422,7 +412,9 @@ def test_ctrl_c_while_futures_run_cancels_the_run_and_records_the_calls(store):
     gate = threading.Event()
     release = threading.Event()
 
-    @task
+    cancelled = []
+
+    @task(on_cancellation=[lambda tsk, run, state: cancelled.append((tsk.name, state.message))])
     def held():
         gate.set()
         release.wait(HANG)
@@ -450,7 +442,41 @@ def test_ctrl_c_while_futures_run_cancels_the_run_and_records_the_calls(store):
     assert run.state == "Cancelled"
     held_task, interrupt_task = reader.task_states(run.run_id)
     assert held_task.counts == {"Cancelled": 1}
+    assert cancelled == [("held", "Task run was cancelled: the flow run was interrupted.")]
     assert interrupt_task.counts in ({"Success": 1}, {"Cancelled": 1})  # (it may end before the interrupt lands)
+
+
+def test_ctrl_c_while_a_map_runs_calls_each_cancelled_childs_hooks(store):
+    gate = threading.Event()
+    release = threading.Event()
+    cancelled = []
+
+    @task(on_cancellation=[lambda tsk, run, state: cancelled.append(run.name)])
+    def held(x):
+        gate.set()
+        release.wait(HANG)
+        return x
+
+    @task
+    def interrupt():
+        assert gate.wait(HANG)
+        _thread.interrupt_main()
+
+    @flow(executor=ThreadsExecutor(max_workers=4))
+    def f():
+        children = held.map(range(3))
+        interrupt.submit()
+        return children.result()
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            f()
+    finally:
+        release.set()
+    run = store().list_runs(limit=1)[0]
+    held_task = store().task_states(run.run_id)[0]
+    assert held_task.counts == {"Cancelled": 3}
+    assert sorted(cancelled) == ["held-0", "held-1", "held-2"]
 
 
 def test_local_executor_runs_submitted_calls_in_the_flow_thread():

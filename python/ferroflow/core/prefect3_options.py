@@ -41,6 +41,9 @@ class EagerOptions:
     #: Called as ``hook(task, task_run, state)`` as each attempt of a call starts
     #: (``Running``, then ``Retrying`` for a retry).
     on_running: tuple = ()
+    #: Called as ``hook(task, task_run, state)`` when a call ends ``Cancelled`` (its flow
+    #: run was interrupted, or its asyncio task cancelled, before it ended).
+    on_cancellation: tuple = ()
     #: ``persist_result``: None (decide from the cache policy), True or False.
     persist_result: bool | None = None
     #: The cache policy given (kept to show; it is the task's ``cache_key_fn`` too).
@@ -70,7 +73,8 @@ def check_hooks(value: Any, name: str, owner: str) -> tuple:
 
 def add_hook(task: Any, name: str, fn: Any) -> Any:
     """Prefect 3's decorator form, ``@my_task.on_failure``: ``fn`` added to ``task``'s
-    ``name`` hooks (``on_completion``, ``on_failure``, ``on_running``); returns ``fn``.
+    ``name`` hooks (``on_completion``, ``on_failure``, ``on_running``,
+    ``on_cancellation``); returns ``fn``.
     (A copy made before, by ``with_options`` or a deferred call, keeps its own.)"""
     check_hooks(fn, name, f"Task {task.name!r}")
     base = eager_options(task) or EagerOptions()
@@ -87,7 +91,7 @@ def split(options: dict, owner: str, fn: Any = None,
     EagerOptions so far, which the options given change (``with_options``)."""
     if not any(name in options for name in (*RENAMED, *_IGNORED, "on_completion", "persist_result",
                                             "cache_policy", "refresh_cache", "retry_condition_fn",
-                                            "on_running")) \
+                                            "on_running", "on_cancellation")) \
             and not isinstance(options.get("on_failure"), (list, tuple)):
         return options, None
     given = dict(options)
@@ -106,7 +110,7 @@ def split(options: dict, owner: str, fn: Any = None,
             if new in given:
                 raise TypeError(f"{owner}: give {old}= or {new}= (the same option), not both")
             given[new] = given.pop(old)
-    for name in ("on_completion", "on_running"):
+    for name in ("on_completion", "on_running", "on_cancellation"):
         if name in given:
             extra[name] = check_hooks(given.pop(name), name, owner)
     if isinstance(given.get("on_failure"), (list, tuple)):

@@ -794,6 +794,12 @@ class Task:
         the same for failures: :class:`FailureHooks`.)"""
         return prefect3_options.add_hook(self, "on_completion", fn)
 
+    def on_cancellation(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """The decorator form of ``on_cancellation=[hook]``: a hook called when a call of
+        the task ends ``Cancelled`` (its flow run was interrupted, or its asyncio task
+        cancelled, before it ended); returns it."""
+        return prefect3_options.add_hook(self, "on_cancellation", fn)
+
     def on_running(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Prefect 3's decorator: ``@my_task.on_running`` adds a hook called as each
         attempt of a call starts (as ``on_running=[hook]`` does); returns it."""

@@ -205,7 +205,7 @@ async def within(awaitable: Awaitable, seconds: float) -> Any:
 def _cancelled(run: Any, slot: Any, index: int, runs: int) -> None:
     """Book call ``index`` of ``slot``'s task Cancelled (its asyncio task was)."""
     run.ledger.outcome(slot.task_id, index, runs, _core.CANCELLED)
-    run.recorder.note(slot.task_id, index, "Task run was cancelled: its asyncio task was cancelled.")
+    run.cancelled(slot.task_id, index, "Task run was cancelled: its asyncio task was cancelled.")
     run.recorder.ended(slot.task_id, run.logs)
 
 
@@ -215,8 +215,8 @@ def cancel_unawaited(run: Any) -> None:
     for (task_id, index) in list(run.unawaited):
         run.unawaited[(task_id, index)] = True
         run.ledger.outcome(task_id, index, 1, _core.CANCELLED)
-        run.recorder.note(task_id, index, "Task run was cancelled: its call was never awaited (an async task "
-                                          "call returns an awaitable: `await` it).")
+        run.cancelled(task_id, index, "Task run was cancelled: its call was never awaited (an async task call "
+                                      "returns an awaitable: `await` it).")
         run.recorder.ended(task_id, run.logs)
 
 

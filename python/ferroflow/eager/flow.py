@@ -348,6 +348,7 @@ class EagerFlow:
                 from ferroflow.eager.aio import cancel_unawaited
 
                 cancel_unawaited(run)
+            run.end_open_calls()
             CURRENT_FRAME.reset(frame_token)
             CURRENT_EAGER_RUN.reset(run_token)
         kind = {"COMPLETED": "completion", "FAILED": "failure", "CANCELLED": "cancellation",

@@ -760,7 +760,7 @@ class Dispatch:
             task_id = owner.slot.task_id
             if isinstance(owner, _Call):
                 run.ledger.outcome(task_id, owner.index, owner.runs, _core.CANCELLED)
-                run.recorder.note(task_id, owner.index, message)
+                run.cancelled(task_id, owner.index, message)
                 owner.state = eager_states.Cancelled(message)
             else:
                 for k in range(owner.n):
@@ -768,6 +768,8 @@ class Dispatch:
                         run.ledger.outcome(task_id, owner.first + k, 1, _core.CANCELLED)
                         owner.codes[k] = _core.CANCELLED
                         owner.messages[k] = message
+                        if owner.slot.on_cancellation:
+                            run.cancelled(task_id, owner.first + k, message)
                 owner.left = 0
             run.recorder.ended(task_id, run.logs)
         self.open.clear()

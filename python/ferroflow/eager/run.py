@@ -44,7 +44,8 @@ class TaskSlot:
     """A task the run met: its id in the run, its name there, and how its calls run."""
 
     __slots__ = ("task_id", "task", "name", "slug", "tags", "fn", "plain", "checkpoint", "handlers", "limits",
-                 "hooks", "is_async", "retry_condition", "on_running", "uncaptured", "by_keyword")
+                 "hooks", "is_async", "retry_condition", "on_running", "uncaptured", "by_keyword",
+                 "on_cancellation")
 
     def __init__(self, task_id: int, task: Any, name: str, checkpoint: Any, handlers: tuple, limits: Any,
                  flow_log_prints: bool = False):
@@ -73,6 +74,7 @@ class TaskSlot:
         options = eager_options(task)
         self.hooks = (options.on_completion, options.on_failure) if options is not None else ((), ())
         self.on_running = options.on_running if options is not None else ()
+        self.on_cancellation = options.on_cancellation if options is not None else ()
         #: The task said ``log_prints=False`` in a flow that logs prints: its calls'
         #: prints stay prints (Prefect 3: the task's own setting wins).
         self.uncaptured = flow_log_prints and options is not None and options.log_prints is False
@@ -97,6 +99,7 @@ class EagerRun:
         self.info = RunInfo(flow.name, run_id, parameters, scheduled_start_time)
         self.ledger = _core.Ledger()
         self.slots: dict[int, TaskSlot] = {}
+        self.by_task_id: list[TaskSlot] = []  # (the same slots, by task id)
         self.names: set[str] = set()
         #: Subflow calls so far, by the subflow's name (a call's index among them).
         self.subflow_calls: collections.Counter = collections.Counter()
@@ -151,6 +154,7 @@ class EagerRun:
         slot = TaskSlot(task_id, task, name, checkpoint, handlers_of(task), limits,
                         bool(getattr(self.flow, "log_prints", False)))
         self.slots[id(task)] = slot
+        self.by_task_id.append(slot)
         self.recorder.add_task(task_id, name, name)
         return slot
 
@@ -343,6 +347,24 @@ class EagerRun:
         if hooks:
             call_hooks(hooks, slot.task, _TaskRun(self, slot, index, state), state, frame)
         return eager_states.deliver(state, return_state)
+
+    def cancelled(self, task_id: int, index: int, message: str) -> None:
+        """Call ``index`` of task ``task_id`` was booked Cancelled: note ``message`` for
+        it, and call the task's ``on_cancellation`` hooks."""
+        self.recorder.note(task_id, index, message)
+        slot = self.by_task_id[task_id]
+        if slot.on_cancellation:
+            state = eager_states.Cancelled(message)
+            call_hooks(slot.on_cancellation, slot.task, _TaskRun(self, slot, index, state), state, self.frame)
+
+    def end_open_calls(self) -> None:
+        """The run ends: the calls that have not ended (it was interrupted while they
+        ran) are booked Cancelled (``_core.Ledger.end_open``)."""
+        ended = self.ledger.end_open(_core.CANCELLED)
+        for task_id, index in ended:
+            self.cancelled(task_id, index, "Task run was cancelled: its flow run ended while it ran.")
+        for task_id in {task_id for task_id, _ in ended}:
+            self.recorder.ended(task_id, self.logs)
 
     # ----- the rest, built on calls ---------------------------------------------------------
 

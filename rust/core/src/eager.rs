@@ -163,6 +163,29 @@ impl Ledger {
         Some(state::SUCCESS)
     }
 
+    /// End every call that has not ended (`Pending`, `Running` or `Retrying`: the run
+    /// was interrupted while they ran) in `code`; returns them as `(task, index)`, task
+    /// by task in call order. Nothing changes (and nothing is returned) when `code` is
+    /// not a final state. Only tasks with a call open are scanned.
+    pub fn end_open(&mut self, code: u8) -> Vec<(u32, u32)> {
+        let mut ended = Vec::new();
+        if !state::is_finished(code) || code as usize >= N_STATES {
+            return ended;
+        }
+        for (task, t) in self.tasks.iter_mut().enumerate() {
+            if t.tallies.iter().sum::<u64>() == t.codes.len() as u64 {
+                continue;
+            }
+            for index in 0..t.codes.len() {
+                if !state::is_finished(t.codes[index]) {
+                    Self::set(t, index as u32, code);
+                    ended.push((task as u32, index as u32));
+                }
+            }
+        }
+        ended
+    }
+
     /// What changed in `task` since the last call: `(width, segments)` where `width`
     /// is the number of calls now (None when it did not grow) and `segments` the states
     /// of the calls that ended since, as `(first call, codes)` runs of ended calls (a
@@ -284,5 +307,31 @@ mod tests {
         l.reserve(t, 1);
         assert_eq!(l.unreported(t), Some((Some(6), vec![(3, vec![SUCCESS])])));
         assert_eq!(l.unreported(5), None);
+    }
+
+    #[test]
+    fn end_open_ends_only_the_calls_not_ended_and_reports_them() {
+        let mut l = Ledger::new();
+        let a = l.add_task(1, RetryDelays::NONE);
+        let b = l.add_task(0, RetryDelays::NONE);
+        let c = l.add_task(0, RetryDelays::NONE);
+        assert_eq!(l.reserve(a, 3), Some(0));
+        assert_eq!(l.reserve(b, 1), Some(0));
+        assert_eq!(l.reserve(c, 2), Some(0));
+        l.outcome(a, 0, 1, SUCCESS);
+        assert_eq!(l.outcome(a, 1, 1, FAILED | RETRY_OK), Some(Outcome::Retry(0))); // retrying: open
+        l.outcome(b, 0, 1, FAILED);
+        l.record(c, 0, &[SUCCESS, SKIPPED]);
+        l.unreported(a);
+        assert!(l.end_open(PENDING).is_empty() && l.end_open(RUNNING).is_empty());
+        assert_eq!(l.end_open(CANCELLED), vec![(a, 1), (a, 2)]);
+        assert_eq!(l.codes(a), Some(&[SUCCESS, CANCELLED, CANCELLED][..]));
+        assert_eq!(l.tallies(a).unwrap()[CANCELLED as usize], 2);
+        assert_eq!(l.task_code(a), Some(CANCELLED));
+        assert_eq!(l.task_code(b), Some(FAILED));
+        // reported as any other ending, and a second call finds nothing open
+        assert_eq!(l.unreported(a), Some((None, vec![(1, vec![CANCELLED, CANCELLED])])));
+        assert!(l.end_open(CANCELLED).is_empty());
+        assert!(l.end_open(200).is_empty());
     }
 }

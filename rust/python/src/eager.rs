@@ -95,6 +95,15 @@ impl Ledger {
         self.core().task_code(task).ok_or_else(|| unknown_task(task))
     }
 
+    /// End every call not ended yet in `code` (a final state); the calls ended, as
+    /// `[(task, index)]`.
+    fn end_open(&self, code: u8) -> PyResult<Vec<(u32, u32)>> {
+        if !ferroflow_core::state::is_finished(code) || code as usize >= ferroflow_core::state::N_STATES {
+            return Err(spec_error(format!("{code} is not a final state code")));
+        }
+        Ok(self.core().end_open(code))
+    }
+
     /// What changed in `task` since the last call: `(width or None, [(first, codes)])`.
     fn unreported<'py>(&self, py: Python<'py>, task: u32) -> PyResult<(Option<u32>, Vec<(u32, Bound<'py, PyBytes>)>)> {
         let (width, segments) = self.core().unreported(task).ok_or_else(|| unknown_task(task))?;
