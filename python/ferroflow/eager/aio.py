@@ -71,7 +71,9 @@ async def _call(run: Any, slot: Any, index: int, task: Any, args: tuple, kwargs:
 async def _plain(run: Any, slot: Any, index: int, args: tuple, kwargs: dict, return_state: bool,
                  digest: Any) -> Any:
     """A call with nothing around it (``EagerRun._plain``, awaited)."""
-    token = CURRENT_FRAME.set(Frame(run.info, slot.task_id, slot.name, slot.slug, slot.tags, (index,), b"\x01"))
+    frame = Frame(run.info, slot.task_id, slot.name, slot.slug, slot.tags, (index,), b"\x01")
+    frame.call = (slot.task, args, kwargs)
+    token = CURRENT_FRAME.set(frame)
     try:
         value = await slot.task.run(*args, **kwargs)
     except _CAUGHT as exc:

@@ -86,6 +86,11 @@ class EagerFlow:
         #: ``task.map()`` run on (``task_runner`` is Prefect 3's name for it).
         self.executor = executor if executor is not None else task_runner
         self.persist_result = persist_result
+        if flow_run_name is not None and not isinstance(flow_run_name, str) and not callable(flow_run_name):
+            raise TypeError(f"{owner}: flow_run_name must be a string template or a callable returning a string, "
+                            f"got {flow_run_name!r}")
+        #: The runs' name: a template formatted with the run's parameters, or a callable
+        #: called with none (``ferroflow.runtime.flow_run`` tells it the run's facts).
         self.flow_run_name = flow_run_name
         self.binder = Binder(fn, self.name, validate_parameters)
         self.is_async = inspect.iscoroutinefunction(fn)
@@ -289,9 +294,15 @@ class EagerFlow:
                     resumed = (earlier, read_journal(earlier.run_id) or {})
         run = EagerRun(self, parameters, store, run_id or new_run_id(), datetime.datetime.now(datetime.timezone.utc),
                        lease)
+        info = run.info
+        info.flow_version = self.version
         options: dict = {}
         if parent is not None:
-            options["parent_run_id"] = parent.info.flow_run_id
+            info.parent_run_id = options["parent_run_id"] = parent.info.flow_run_id
+            info.root_run_id = parent.info.root_run_id
+        if self.flow_run_name is not None:
+            info.run_name = self._run_name(run)  # (raises, as Prefect 3: nothing ran)
+        if parent is not None:
             parent.flush()  # (the parent's calls so far are recorded before its child starts)
         recorded = not isinstance(store, NullRunStore)
         if resumed is not None:
@@ -332,6 +343,7 @@ class EagerFlow:
                 if not state.is_failed() or attempt > self.retries:
                     break
                 attempt += 1
+                info.attempt = attempt
                 logging.getLogger(f"ferroflow.flow.{self.name}").info(
                     "Flow run failed (%s); retrying (attempt %d of %d)", state.message, attempt, self.retries + 1)
                 if self.retry_delay_seconds:
@@ -369,6 +381,22 @@ class EagerFlow:
             raise interrupted
         state.flow_run_id = run.info.flow_run_id
         return state
+
+    def _run_name(self, run: EagerRun) -> str:
+        """The name of ``run``: ``flow_run_name`` formatted with its parameters, or
+        called (in the run's frame); a callable that gives no string is a TypeError."""
+        template = self.flow_run_name
+        if not callable(template):
+            return str(template).format(**run.info.parameters)
+        token = CURRENT_FRAME.set(run.frame)
+        try:
+            name = template()
+        finally:
+            CURRENT_FRAME.reset(token)
+        if not isinstance(name, str):
+            raise TypeError(f"Callable {template} for 'flow_run_name' returned type {type(name).__name__} but a "
+                            f"string is required.")
+        return name
 
     def _call(self, bound: inspect.BoundArguments) -> Any:
         """Call the function once (in this thread)."""
@@ -492,7 +520,8 @@ class _FlowRun:
     __slots__ = ("id", "name", "flow_name", "parameters", "state")
 
     def __init__(self, run: EagerRun, state: Any):
-        self.id = self.name = run.info.flow_run_id
+        self.id = run.info.flow_run_id
+        self.name = run.info.run_name or run.info.flow_run_id
         self.flow_name = run.info.flow_name
         self.parameters = run.info.parameters
         self.state = state

@@ -199,6 +199,7 @@ class EagerRun:
         """A call with nothing around it: the function in a frame of its own, its
         outcome booked (its value checkpointed first, given its arguments' ``digest``)."""
         frame = Frame(self.info, slot.task_id, slot.name, slot.slug, slot.tags, (index,), b"\x01")
+        frame.call = (slot.task, args, kwargs)
         token = CURRENT_FRAME.set(frame)
         try:
             value = slot.fn(*args, **kwargs)

@@ -117,6 +117,9 @@ class TaskRuns:
         plans, task_ids, all_kwargs = self.plans, self.task_ids, self.kwargs
         if frame is None:
             frame = Frame(self.run_info, -1, None, None, frozenset(), None, self.run_counts)
+        lent = frame.unit is None
+        if lent:
+            frame.unit = self  # (ferroflow.runtime.task_run reads the inputs; for the run only: no cycle stays)
         token = CURRENT_FRAME.set(frame)
         j = 0
         try:
@@ -134,6 +137,8 @@ class TaskRuns:
             result = UnitResult(codes, values, details)
         finally:
             CURRENT_FRAME.reset(token)
+            if lent:
+                frame.unit = None
         result.elapsed = time.perf_counter() - started
         return result
 

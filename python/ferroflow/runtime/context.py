@@ -36,7 +36,8 @@ class RunInfo:
     """Facts about one flow run, shared by all of its task runs."""
 
     __slots__ = ("flow_name", "flow_run_id", "parameters", "scheduled_start_time", "extra", "loops", "approved",
-                 "raise_on_exception", "_values", "_task_run_ids")
+                 "raise_on_exception", "run_name", "parent_run_id", "root_run_id", "attempt", "flow_version",
+                 "_values", "_task_run_ids")
 
     def __init__(self, flow_name: str, flow_run_id: str, parameters: dict,
                  scheduled_start_time: datetime.datetime, extra: dict | None = None):
@@ -54,6 +55,15 @@ class RunInfo:
         #: Whether the run stops at its first error and flow.run() raises it
         #: (``ferroflow.debug.raise_on_exception``).
         self.raise_on_exception = False
+        #: An eager run's facts beyond Prefect 1's (``ferroflow.runtime.flow_run``): its
+        #: name (``flow_run_name``; None: it has none), the run it is a subflow of and
+        #: the root of its subflow tree, the attempt running (flow retries), the flow's
+        #: version.
+        self.run_name: str | None = None
+        self.parent_run_id: str | None = None
+        self.root_run_id: str = flow_run_id
+        self.attempt = 1
+        self.flow_version: str | None = None
         self._values: dict | None = None  # the run-level context, built on first read
         self._task_run_ids: dict = {}  # task slug -> task_run_id, computed on first read
 
@@ -64,7 +74,7 @@ class RunInfo:
                 "flow_name": self.flow_name,
                 "flow_id": self.flow_name,  # Prefect 1's keys of a local run
                 "flow_run_id": self.flow_run_id,
-                "flow_run_name": self.flow_run_id,
+                "flow_run_name": self.run_name or self.flow_run_id,
                 "parameters": self.parameters,
                 "scheduled_start_time": self.scheduled_start_time,
                 **_date_keys(self.scheduled_start_time),
@@ -92,7 +102,7 @@ class Frame:
     """The task runs of one work unit: ``j`` is the position of the one running now."""
 
     __slots__ = ("run", "task_id", "task_name", "task_slug", "task_tags", "indices", "run_counts", "j",
-                 "run_name", "unit", "looped")
+                 "run_name", "unit", "looped", "call")
 
     def __init__(self, run: RunInfo | None, task_id: int, task_name: str | None, task_slug: str | None,
                  task_tags: frozenset, indices: Sequence[int] | None, run_counts: bytes | bytearray | None,
@@ -113,21 +123,36 @@ class Frame:
         #: last iteration of each task run of the unit that looped (``signals.LOOP``):
         #: what the context says once the loop is over (result locations, handlers).
         self.looped: dict = {}
+        #: ``(task, args, kwargs)`` of an eager call that runs without a unit (its
+        #: inputs, bound when asked for).
+        self.call: tuple | None = None
 
     def inputs(self) -> dict:
-        """The keyword arguments of the task run at position ``j`` ({} outside a unit)."""
-        return {} if self.unit is None else self.unit.inputs(self.j)
+        """The keyword arguments of the task run at position ``j`` ({} outside a unit
+        and an eager call)."""
+        if self.unit is not None:
+            return self.unit.inputs(self.j)
+        if self.call is not None:
+            task, args, kwargs = self.call
+            return task._bind_arguments(args, kwargs)
+        return {}
 
     @property
     def map_index(self) -> int | None:
         return None if self.indices is None else self.indices[self.j]
 
+    @property
+    def run_count(self) -> int:
+        """The attempt of the task run at position ``j`` (1 for the first)."""
+        return max(1, self.run_counts[self.j]) if self.run_counts else 1
+
     def __getstate__(self):
         # Not the unit: a unit carries its frame, and is set again where it runs.
-        return {k: getattr(self, k) for k in self.__slots__ if k != "unit"}
+        return {k: getattr(self, k) for k in self.__slots__ if k not in ("unit", "call")}
 
     def __setstate__(self, state):
         self.unit = None
+        self.call = None
         self.looped = {}
         for k, v in state.items():
             setattr(self, k, v)
@@ -193,7 +218,7 @@ def frame_values(frame: Frame) -> dict:
         "task_tags": frame.task_tags,
         "map_index": index,
         "task_full_name": frame.task_name if index is None else f"{frame.task_name}[{index}]",
-        "task_run_count": max(1, frame.run_counts[frame.j]) if frame.run_counts else 1,
+        "task_run_count": frame.run_count,
         "resume": frame.task_id in run.approved,
     })
     if frame.run_name is not None:

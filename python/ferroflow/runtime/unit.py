@@ -149,9 +149,13 @@ class WorkUnit:
             return 0
 
     def _run_in_frame(self) -> UnitResult:
-        if self.frame is not None and self.frame.run_name is not None:
-            self.frame.unit = self  # (a subset of the unit has a frame of its own)
-        token = CURRENT_FRAME.set(self.frame)
+        frame = self.frame
+        lent = frame is not None and frame.unit is None and frame.run_name is None
+        if frame is not None and (lent or frame.run_name is not None):
+            # (task_run_name and ferroflow.runtime.task_run read the inputs; a subset of
+            # the unit has a frame of its own. Lent for the run only: no cycle stays.)
+            frame.unit = self
+        token = CURRENT_FRAME.set(frame)
         try:
             if self.log_stdout:
                 from ferroflow.runtime.logs import StdoutToLogger, get_logger
@@ -166,6 +170,8 @@ class WorkUnit:
             return self._run()
         finally:
             CURRENT_FRAME.reset(token)
+            if lent:
+                frame.unit = None  # type: ignore[union-attr]
 
     def _run(self) -> UnitResult:
         n = self.size

@@ -78,6 +78,7 @@ def _namespace(lib: str, fresh_cache, run_loggers, **names) -> SimpleNamespace:
 
 
 def prefect_namespace() -> SimpleNamespace:
+    import prefect.runtime as runtime
     from prefect import flow, get_run_logger, task, unmapped
     from prefect.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
     from prefect.futures import wait
@@ -97,11 +98,12 @@ def prefect_namespace() -> SimpleNamespace:
         flow=flow, task=task, unmapped=unmapped, get_run_logger=get_run_logger,
         wait=wait, allow_failure=allow_failure, Completed=Completed, Failed=Failed,
         INPUTS=INPUTS, TASK_SOURCE=TASK_SOURCE, NO_CACHE=NO_CACHE,
-        task_input_hash=task_input_hash,
+        task_input_hash=task_input_hash, runtime=runtime,
     )
 
 
 def ferroflow_namespace() -> SimpleNamespace:
+    import ferroflow.runtime as runtime
     from ferroflow import allow_failure, flow, get_run_logger, task, unmapped, wait
     from ferroflow.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
     from ferroflow.eager.states import Completed, Failed
@@ -126,7 +128,7 @@ def ferroflow_namespace() -> SimpleNamespace:
         flow=flow, task=task, unmapped=unmapped, get_run_logger=get_run_logger,
         wait=wait, allow_failure=allow_failure, Completed=Completed, Failed=Failed,
         INPUTS=INPUTS, TASK_SOURCE=TASK_SOURCE, NO_CACHE=NO_CACHE,
-        task_input_hash=task_input_hash,
+        task_input_hash=task_input_hash, runtime=runtime,
     )
 
 
@@ -598,6 +600,92 @@ def _(pf, obs):
         return await ok()
 
     return flow_state_async(f)
+
+
+def flow_run_facts(pf) -> dict[str, Any]:
+    """What ``runtime.flow_run`` says where it is read (ids as whether they are set)."""
+    fr = pf.runtime.flow_run
+    return {"name": fr.name, "flow_name": fr.flow_name, "parameters": fr.parameters, "run_count": fr.run_count,
+            "has_id": isinstance(fr.id, str), "has_parent": fr.parent_flow_run_id is not None,
+            "root_is_self": fr.root_flow_run_id == fr.id, "tags": list(fr.tags),
+            "scheduled_is_datetime": hasattr(fr.scheduled_start_time, "year")}
+
+
+@scenario("runtime/flow_run_name_template")
+def _(pf, obs):
+    @pf.task
+    def t(x):
+        tr = pf.runtime.task_run
+        note(obs, "task", {"task_name": tr.task_name, "parameters": tr.parameters, "run_count": tr.run_count,
+                           "has_id": isinstance(tr.id, str), "name_starts": str(tr.name).startswith("t-"),
+                           "flow_run": pf.runtime.flow_run.name})
+        return x
+
+    @pf.flow(flow_run_name="etl-{day}-{n}")
+    def etl(day: str, n: int = 2):
+        note(obs, "flow", flow_run_facts(pf))
+        return t(n)
+
+    return flow_state(etl, "mon")
+
+
+@scenario("runtime/flow_run_name_callable")
+def _(pf, obs):
+    def name_it():
+        return f"from-callable-{pf.runtime.flow_run.parameters['n']}"
+
+    @pf.flow(flow_run_name=name_it)
+    def f(n: int):
+        note(obs, "flow", pf.runtime.flow_run.name)
+        return n
+
+    return flow_state(f, 3)
+
+
+@scenario("runtime/flow_run_name_missing_key")
+def _(pf, obs):
+    @pf.flow(flow_run_name="etl-{missing}")
+    def f(n: int):
+        bump(obs, "body ran")
+        return n
+
+    return flow_state(f, 3)
+
+
+@scenario("runtime/flow_run_name_callable_not_a_string")
+def _(pf, obs):
+    @pf.flow(flow_run_name=lambda: 5)
+    def f():
+        bump(obs, "body ran")
+        return 1
+
+    return flow_state(f)
+
+
+@scenario("runtime/subflow_and_retries")
+def _(pf, obs):
+    @pf.flow(flow_run_name="child-{x}")
+    def child(x: int):
+        note(obs, "child", flow_run_facts(pf))
+        return x
+
+    @pf.flow(retries=1, retry_delay_seconds=0)
+    def parent():
+        facts = flow_run_facts(pf)
+        note(obs, "parent", {k: facts[k] for k in ("run_count", "has_parent", "root_is_self")})
+        if bump(obs, "attempts") == 1:
+            raise ValueError("first attempt fails")
+        return child(7)
+
+    return flow_state(parent)
+
+
+@scenario("runtime/outside_any_run")
+def _(pf, obs):
+    fr, tr = pf.runtime.flow_run, pf.runtime.task_run
+    return {"flow_run": [fr.id, fr.name, fr.flow_name, fr.parameters, fr.run_count, list(fr.tags),
+                         fr.parent_flow_run_id],
+            "task_run": [tr.id, tr.name, tr.task_name, tr.parameters, tr.run_count, list(tr.tags)]}
 
 
 # ---------------------------------------------------------------------------

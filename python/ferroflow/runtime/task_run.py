@@ -1,0 +1,81 @@
+"""``ferroflow.runtime.task_run``: facts about the task run the calling code is part
+of, read at each access (Prefect 3's ``prefect.runtime.task_run``)::
+
+    from ferroflow.runtime import task_run
+
+    task_run.name         # its task_run_name, else "<task>-<call index>"
+    task_run.parameters   # the call's arguments by name
+
+Attributes: ``id`` (one per call), ``name``, ``task_name``, ``parameters``,
+``run_count`` (the attempt running), ``tags``, ``api_url`` and ``ui_url`` (None).
+Outside any task run: None, ``{}``, ``0`` and ``[]``, as in Prefect 3.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from ferroflow.runtime.context import Frame, current_frame, run_name, task_run_context
+
+
+def _frame() -> Frame | None:
+    frame = current_frame()
+    return frame if frame is not None and frame.task_name is not None else None
+
+
+def _id(frame: Frame) -> str:
+    namespace = uuid.UUID(frame.run.task_run_id(frame.task_slug)) if frame.run is not None else uuid.NAMESPACE_OID
+    return str(uuid.uuid5(namespace, str(frame.map_index)))
+
+
+def _name(frame: Frame) -> str:
+    if frame.run_name is not None:
+        return run_name(frame, task_run_context(frame))
+    return f"{frame.task_name}-{frame.map_index}" if frame.map_index is not None else str(frame.task_name)
+
+
+def _parameters(frame: Frame) -> dict:
+    """The call's arguments by name, defaults included (as Prefect 3 gives them)."""
+    parameters = dict(frame.inputs())
+    task = frame.call[0] if frame.call is not None else getattr(frame.unit, "owner", None)
+    if task is not None and hasattr(task, "_run_info"):
+        for name, parameter in task._run_info().signature.parameters.items():
+            if parameter.default is not parameter.empty:
+                parameters.setdefault(name, parameter.default)
+    return parameters
+
+
+def _of_task_run(read: Callable[[Frame], Any], outside: Any = None) -> Callable[[], Any]:
+    def get() -> Any:
+        frame = _frame()
+        return read(frame) if frame is not None else outside
+    return get
+
+
+_FIELDS: dict[str, Callable[[], Any]] = {
+    "id": _of_task_run(_id),
+    "name": _of_task_run(_name),
+    "task_name": _of_task_run(lambda frame: frame.task_name),
+    "parameters": _of_task_run(_parameters, {}),
+    "run_count": _of_task_run(lambda frame: frame.run_count, 0),
+    "tags": _of_task_run(lambda frame: sorted(frame.task_tags), []),
+    "api_url": lambda: None,
+    "ui_url": lambda: None,
+}
+
+
+#: The attributes (read at each access by ``__getattr__``).
+__all__ = sorted(_FIELDS)
+
+
+def __getattr__(name: str) -> Any:
+    read = _FIELDS.get(name)
+    if read is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return read()
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
