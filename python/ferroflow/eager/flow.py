@@ -282,8 +282,9 @@ class EagerFlow:
         parameters = dict(bound.arguments)
         journal = parent.checkpoints if parent is not None else None
         if journal is not None:  # a subflow call: returned from, or resuming, the run its parent resumes
-            index = parent.subflow_calls[self.name]
-            parent.subflow_calls[self.name] += 1
+            with parent.lock:  # (subflows may be called from tasks running on threads)
+                index = parent.subflow_calls[self.name]
+                parent.subflow_calls[self.name] += 1
             digest, found = journal.lookup_subflow(self, index, parameters)
             if found is not None:
                 journal.kept_subflow(self, index, digest, None, found[1])
