@@ -95,7 +95,11 @@ _COLUMNS = {"$t": ["[0]", "[\"a\"]", "[null]", {"$b": "AA=="}, {"$b": "AA=="}, N
     (["start", "ab" * 16, "f", "{}", [], {"$t": ["[]", "[]", "[]", {"$b": ""}, {"$b": ""}, None]}, 0, 1.0, None,
       "h", 1, "t", None, "not a run id"], "the parent run is null or a run id"),
     (["start", "ab" * 16, "f", "{}", [], {"$t": ["[]", "[]", "[]", {"$b": ""}, {"$b": ""}, None]}, 0, 1.0, None,
-      "h", 1, "t", None, "cd" * 16, "more"], "the last of 14 fields"),
+      "h", 1, "t", None, "cd" * 16, "name", "more"], "the 14th of at most 15 fields"),
+    (["start", "ab" * 16, "f", "{}", [], {"$t": ["[]", "[]", "[]", {"$b": ""}, {"$b": ""}, None]}, 0, 1.0, None,
+      "h", 1, "t", None, None, "n" * 1001], "the run's name is null or a string of at most 1,000 characters"),
+    (["start", "ab" * 16, "f", "{}", [], {"$t": ["[]", "[]", "[]", {"$b": ""}, {"$b": ""}, None]}, 0, 1.0, None,
+      "h", 1, "t", None, None, ["not", "text"]], "the run's name is null or a string"),
 ])
 def test_hostile_records_of_eager_runs_are_refused_by_name(server, item, words):
     _post_and_check(server, _hostile("ab" * 16, item), 422, words)
@@ -123,6 +127,11 @@ def test_a_server_that_does_not_know_a_record_kind_says_so_and_the_client_says_w
         422, "a record of the batch is malformed: TypeError: Transaction._start() takes from 12 to 13 positional "
              "arguments but 14 were given")
     assert _older_server(422, "items[0] (report): task ids below 10,000,000") == ""
+    # (what a server of schema 11 answers to a named run's start, its 15 fields)
+    assert "upgrade the server" in _older_server(
+        422, "items[0] (start): the parent run is null or a run id (32 hex digits), the last of 14 fields")
+    assert _older_server(422, "items[0] (start): the run's name is null or a string of at most 1,000 "
+                              "characters") == ""
 
 
 def test_a_refused_batch_of_added_tasks_is_raised_by_the_next_call(server):
@@ -137,3 +146,36 @@ def test_a_refused_batch_of_added_tasks_is_raised_by_the_next_call(server):
         assert remote.task_states(PARENT) == []
     finally:
         remote.close()
+
+
+def test_a_runs_name_travels_through_the_server(server, database_url, monkeypatch, capsys):
+    """(schema 12) An eager recorder's ``run_name`` goes with the run's start to the
+    server's database, and reads back through the remote store, the API and ``ferroflow
+    runs --server``; a run without one has none."""
+    from ferroflow.eager.record import EagerRecorder
+
+    remote = RemoteRunStore(server.url)
+    try:
+        EagerRecorder(remote, PARENT, ledger=None).start("etl", {"day": "2026-12-01"}, run_name="etl-2026-12-01")
+        remote.start_run(CHILD, "inner", {}, NONE, 2.0, parent_run_id=PARENT, run_name="inner <b>\x1b[2J")
+        remote.start_run("d1" * 16, "plain", {}, NONE, 3.0)
+        for run_id in (PARENT, CHILD, "d1" * 16):
+            remote.end_run(run_id, "Success")
+        remote.flush()
+        assert remote.get_run(PARENT).run_name == "etl-2026-12-01"
+        assert [(r.run_id, r.run_name) for r in remote.child_runs(PARENT)] == [(CHILD, "inner <b>\\x1b[2J")]
+    finally:
+        remote.close()
+    with SQLRunStore(database_url) as served:
+        assert {r.run_id: r.run_name for r in served.list_runs()} == {
+            PARENT: "etl-2026-12-01", CHILD: "inner <b>\\x1b[2J", "d1" * 16: None}
+    run = httpx.get(f"{server.url}/api/v1/runs/{PARENT}", timeout=30).json()
+    assert run["run_name"] == "etl-2026-12-01" and run["parameters"] == {"day": "2026-12-01"}
+    assert cli.main(["runs", "show", PARENT, "--server", server.url]) == 0
+    assert "\nName        etl-2026-12-01\n" in capsys.readouterr().out
+    assert cli.main(["runs", "--server", server.url]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split() == ["RUN", "ID", "NAME", "FLOW", "STATE", "STARTED", "DURATION"]
+    assert [line.split()[:2] for line in listed[1:]] == [[PARENT, "etl-2026-12-01"], ["d1" * 16, "-"],
+                                                         [CHILD, "inner"]]  # (newest first; PARENT began now)
+    assert "\x1b" not in "\n".join(listed)

@@ -66,7 +66,8 @@ def summary(store, run_id) -> dict:
              for t in store.task_states(run_id, failed_limit=None)]
     logs = sorted((line.task_name, line.map_index, line.levelname, line.message)
                   for line in store.logs(run_id))
-    return {"run": (run.flow_name, run.state, run.message, run.parameters, run.executor), "tasks": tasks,
+    return {"run": (run.flow_name, run.state, run.message, run.parameters, run.executor, run.run_name),
+            "tasks": tasks,
             "logs": logs}
 
 
@@ -84,7 +85,8 @@ def test_a_mapped_run_arrives_as_the_embedded_store_records_it(server, database_
         failed = {c.map_index: c for t in store.task_states(remote_id, failed_limit=None)
                   for c in t.failed_children}
     assert got == summary(local, local_state.flow_run_id)
-    assert got["run"][-1] == "local"  # (schema 10: the executor travels with the start)
+    assert got["run"][-2:] == ("local", None)  # (schema 10: the executor travels with the start; a deferred
+    # run has no name, schema 12)
     local.close()
     assert set(failed) == BAD
     assert all("ValueError: bad item" in (c.traceback or "") for c in failed.values())

@@ -24,7 +24,7 @@ def ferroflow(*argv, env=None) -> subprocess.CompletedProcess:
 
 def test_health_version_and_openapi_over_http(engine, server):
     assert httpx.get(server.url + "/api/v1/health").json() == {
-        "status": "ok", "database": engine.dialect.name, "schema_version": 11}
+        "status": "ok", "database": engine.dialect.name, "schema_version": 12}
     assert httpx.get(server.url + "/api/v1/version").json()["api"] == "v1"
     document = httpx.get(server.url + "/api/v1/openapi.json").json()
     assert "/api/v1/runs/{run_id}/tasks/{task}/children" in document["paths"]
@@ -86,7 +86,7 @@ def test_a_database_that_cannot_be_opened_is_said_and_nothing_is_served(tmp_path
 
 def test_migrate_creates_the_schema_and_says_so(database_url):
     done = ferroflow("server", "migrate", "--database", database_url)
-    assert done.returncode == 0 and "schema 11" in done.stdout
+    assert done.returncode == 0 and "schema 12" in done.stdout
     assert ferroflow("server", "migrate", "--database", database_url).returncode == 0  # again: nothing to do
 
 

@@ -42,6 +42,28 @@ def test_a_run_shows_the_executor_it_ran_on(api, engine):
     assert "executor" in schema
 
 
+def test_a_run_shows_its_name(api, engine):
+    """(schema 12) null until it starts, for a run without one and for runs recorded
+    before; as recorded after, escaped and bounded."""
+    from ferroflow.store.items import bound_run_name
+    from ferroflow.store.sql import SQLRunStore
+
+    made = api.post("/api/v1/runs", json={"flow_name": "etl"}).json()
+    assert made["run_name"] is None
+    hostile = "etl <b>\n" + "x" * 500
+    with SQLRunStore(engine) as store:
+        store.start_run(made["run_id"], "etl", {}, [], run_name="etl-2026-12-01")
+        store.start_run("e" * 32, "etl", {}, [])
+        store.start_run("f" * 32, "etl", {}, [], run_name=hostile)
+    run = api.get(f"/api/v1/runs/{made['run_id']}").json()
+    assert run["run_name"] == "etl-2026-12-01"
+    listed = {r["run_id"]: r["run_name"] for r in api.get("/api/v1/runs").json()["items"]}
+    assert listed == {made["run_id"]: "etl-2026-12-01", "e" * 32: None, "f" * 32: bound_run_name(hostile)}
+    assert listed["f" * 32].startswith("etl <b>\\nxxx") and len(listed["f" * 32]) == 200
+    schema = api.get("/api/v1/openapi.json").json()["components"]["schemas"]["RunOut"]["properties"]
+    assert "run_name" in schema
+
+
 def test_the_same_idempotency_key_returns_the_same_run(api):
     body = {"flow_name": "etl", "parameters": {"n": 1}, "idempotency_key": "deploy-42"}
     first = api.post("/api/v1/runs", json=body)

@@ -41,7 +41,7 @@ def as_json(value):
 
 
 #: Fields the readers' answers gained after schema 4, None for a run recorded then.
-NEW_FIELDS = {"traceback", "executor", "parent_run_id"}
+NEW_FIELDS = {"traceback", "executor", "parent_run_id", "run_name"}
 
 
 def _without_new_fields(value):
@@ -70,7 +70,7 @@ def test_the_fixture_holds_what_the_readers_are_asked_about():
 
 
 def test_a_schema_4_store_is_migrated(migrated):
-    assert migrated.schema_version() == SCHEMA_VERSION == 11
+    assert migrated.schema_version() == SCHEMA_VERSION == 12
     assert migrated.integrity_check() == "ok"
     with sqlite3.connect(migrated.path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -58,7 +58,7 @@ def at_revision(url, revision):
 
 def test_a_new_store_has_the_current_schema(database_url):
     with SQLRunStore(database_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 11
+        assert store.schema_version() == SCHEMA_VERSION == 12
     assert tables(database_url) == TABLES
     info = dict(query(database_url, "SELECT key, value FROM meta"))
     assert info["schema_version"] == str(SCHEMA_VERSION)
@@ -140,7 +140,7 @@ def test_a_newer_schema_is_refused(database_url):
     SQLRunStore(database_url).close()
     execute(database_url, "UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StateStoreError, match=r"newer schema: cannot open the run store .*schema version 99; "
-                                              r"this ferroflow knows versions up to 11: upgrade ferroflow"):
+                                              r"this ferroflow knows versions up to 12: upgrade ferroflow"):
         SQLRunStore(database_url)
 
 
@@ -200,7 +200,7 @@ def test_stores_of_every_older_version_are_migrated(tmp_path, version):
     path = tmp_path / "runs.db"
     store_at_version(path, version)
     with SQLiteRunStore(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 11
+        assert store.schema_version() == SCHEMA_VERSION == 12
         assert store.integrity_check() == "ok"
         old = store.get_run("old")
         assert (old.state, old.parameters) == ("Failed", {"n": 3, "day": "datetime.date(2026, 1, 2)"})
@@ -221,7 +221,7 @@ def test_stores_of_every_older_version_are_migrated(tmp_path, version):
     assert tables(f"sqlite:///{path}") == TABLES
     assert [json.loads(x) for x in listed[:3]] == [[0], ["t"], ["t-1"]]
     assert listed[3:] == (b"\x00", b"\x00", b"")  # its state stays a task_runs row
-    assert query(f"sqlite:///{path}", "SELECT value FROM meta WHERE key = 'schema_version'") == [("11",)]
+    assert query(f"sqlite:///{path}", "SELECT value FROM meta WHERE key = 'schema_version'") == [("12",)]
     assert query(f"sqlite:///{path}", "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
@@ -312,10 +312,10 @@ def test_a_database_at_schema_6_is_upgraded_to_7_keeping_its_runs(database_url):
             "INSERT INTO runs (run_id, flow_name, parameters, state, started_at, ended_at, hostname, pid) "
             "VALUES ('six', 'etl', '{\"n\": 6}', 'Success', 1.0, 2.0, 'h', 1)")
     with SQLRunStore(database_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 11
+        assert store.schema_version() == SCHEMA_VERSION == 12
         assert store.get_run("six").parameters == {"n": 6}
     assert tables(database_url) == TABLES
-    assert query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)] == [("0007",)]
+    assert query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)] == [("0008",)]
     assert query(database_url, "SELECT deployment_id, scheduled_time FROM runs") == [(None, None)]
     execute(database_url, "INSERT INTO deployments (name, flow_name, entrypoint, created_at, updated_at) "
                           "VALUES ('d', 'etl', 'etl.py:etl', 1.0, 1.0)")
@@ -342,13 +342,13 @@ def test_a_database_at_schema_9_is_upgraded_to_10_keeping_its_runs(database_url,
             "INSERT INTO runs (run_id, flow_name, parameters, state, started_at, ended_at, hostname, pid) "
             "VALUES ('99990000999900009999000099990000', 'etl', '{\"n\": 9}', 'Success', 1.0, 2.0, 'h', 1)")
     with SQLRunStore(database_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 11
+        assert store.schema_version() == SCHEMA_VERSION == 12
         old = store.get_run("99990000999900009999000099990000")
         assert (old.parameters, old.state, old.executor) == ({"n": 9}, "Success", None)
         store.start_run("new", "etl", {}, [(0, "t", None, False)], executor="local")
         assert [(r.run_id, r.executor) for r in store.list_runs()] == [
             ("new", "local"), ("99990000999900009999000099990000", None)]
-    assert query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)] == [("0007",)]
+    assert query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)] == [("0008",)]
     assert "executor" in columns(database_url, "runs")
     monkeypatch.setenv("FERROFLOW_DATABASE_URL", database_url)
     assert cli.main(["runs", "show", "9999"]) == 0
@@ -402,13 +402,13 @@ def test_a_database_at_schema_10_is_upgraded_to_11_keeping_its_runs(database_url
             "INSERT INTO runs (run_id, flow_name, parameters, state, started_at, ended_at, hostname, pid, executor) "
             f"VALUES ('{old_id}', 'etl', '{{\"n\": 10}}', 'Success', 1.0, 2.0, 'h', 1, 'local')")
     with SQLRunStore(database_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 11
+        assert store.schema_version() == SCHEMA_VERSION == 12
         old = store.get_run(old_id)
         assert (old.parameters, old.executor, old.parent_run_id) == ({"n": 10}, "local", None)
         assert store.child_runs(old_id) == []
         store.start_run("a" * 32, "sub", {}, [], 3.0, parent_run_id=old_id)
         assert [r.run_id for r in store.child_runs(old_id)] == ["a" * 32]
-    assert query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)] == [("0007",)]
+    assert query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)] == [("0008",)]
     assert indexes(database_url, "runs")["runs_by_parent"] == ["parent_run_id", "started_at"]
     monkeypatch.setenv("FERROFLOW_DATABASE_URL", database_url)
     assert cli.main(["runs", "show", "1010"]) == 0
@@ -433,3 +433,61 @@ def test_revision_0007_goes_down_and_up_again(database_url):
     finally:
         engine.dispose()
     assert sorted(query(database_url, "SELECT run_id, parent_run_id FROM runs")) == [("c", None), ("p", None)]
+
+
+def test_a_database_at_schema_11_is_upgraded_to_12_keeping_its_runs(database_url, capsys, monkeypatch):
+    """Revision 0008 adds a run's name: NULL for the runs there already, which read and
+    show as before (no Name line, no NAME column in ``ferroflow runs``)."""
+    from alembic import command
+
+    from ferroflow import cli
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0007")
+            conn.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('schema_version', '11')")
+    finally:
+        engine.dispose()
+    assert "run_name" not in columns(database_url, "runs")
+    old_id = "11110000111100001111000011110000"
+    execute(database_url,
+            "INSERT INTO runs (run_id, flow_name, parameters, state, started_at, ended_at, hostname, pid, executor, "
+            f"parent_run_id) VALUES ('{old_id}', 'etl', '{{\"n\": 11}}', 'Success', 1.0, 2.0, 'h', 1, 'local', "
+            f"'{'p' * 32}')")
+    monkeypatch.setenv("FERROFLOW_DATABASE_URL", database_url)
+    with SQLRunStore(database_url) as store:
+        assert store.schema_version() == SCHEMA_VERSION == 12
+        old = store.get_run(old_id)
+        assert (old.parameters, old.executor, old.parent_run_id, old.run_name) == ({"n": 11}, "local", "p" * 32,
+                                                                                  None)
+        assert cli.main(["runs", "show", "1111"]) == 0
+        shown = capsys.readouterr().out
+        assert shown.startswith(f"Run         {old_id}\nFlow        etl\n") and "Name" not in shown
+        assert cli.main(["runs"]) == 0
+        assert capsys.readouterr().out.splitlines()[0].split() == ["RUN", "ID", "FLOW", "STATE", "STARTED",
+                                                                   "DURATION"]
+        store.start_run("b" * 32, "etl", {}, [], 3.0, run_name="etl-2026-12-01")
+        assert [(r.run_id, r.run_name) for r in store.list_runs()] == [("b" * 32, "etl-2026-12-01"), (old_id, None)]
+    assert query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)] == [("0008",)]
+    assert "run_name" in columns(database_url, "runs")
+
+
+def test_revision_0008_goes_down_and_up_again(database_url):
+    from alembic import command
+
+    with SQLRunStore(database_url) as store:
+        store.start_run("r", "etl", {}, [], run_name="named")
+        assert store.get_run("r").run_name == "named"
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0007")
+        assert "run_name" not in columns(database_url, "runs")
+        assert "parent_run_id" in columns(database_url, "runs")  # (only 0008 went down)
+        assert query(database_url, "SELECT version_num FROM alembic_version") == [("0007",)]
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "head")
+    finally:
+        engine.dispose()
+    assert query(database_url, "SELECT run_id, run_name FROM runs") == [("r", None)]

@@ -232,12 +232,27 @@ def cmd_runs(args: argparse.Namespace) -> int:
         which = f" of flow {args.flow!r}" if args.flow else ""
         print(f"No runs{which} recorded in {store.location}.")
         return EXIT_OK
-    rows = [["RUN ID", "FLOW", "STATE", "STARTED", "DURATION"]]
+    _print_runs(runs)
+    return EXIT_OK
+
+
+#: The widest run name ``ferroflow runs`` shows in its NAME column (a longer one is cut,
+#: ending ``...``; ``runs show`` prints it whole).
+NAME_WIDTH = 40
+
+
+def _print_runs(runs: list) -> None:
+    """A table of runs: id, flow, state, start and duration; and, when one of them has a
+    name (schema 12: an eager flow's ``flow_run_name``), a NAME column beside the id
+    (``-`` for a run without one). Names and flow names are shown escaped, one line
+    each."""
+    named = any(run.run_name for run in runs)
+    rows = [["RUN ID", *(["NAME"] if named else []), "FLOW", "STATE", "STARTED", "DURATION"]]
     for run in runs:
         duration = "running" if run.ended_at is None else format_duration(run.duration)
-        rows.append([run.run_id, run.flow_name, run.state, format_time(run.started_at), duration])
-    print_table(rows, state_column=2)
-    return EXIT_OK
+        name = [shorten(printable(run.run_name), NAME_WIDTH) if run.run_name else "-"] if named else []
+        rows.append([run.run_id, *name, printable(run.flow_name), run.state, format_time(run.started_at), duration])
+    print_table(rows, state_column=3 if named else 2)
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
@@ -275,11 +290,7 @@ SUBFLOWS_SHOWN = 50
 def _print_subflows(subflows: list) -> None:
     print()
     print("Subflow runs:")
-    rows = [["RUN ID", "FLOW", "STATE", "STARTED", "DURATION"]]
-    for child in subflows[:SUBFLOWS_SHOWN]:
-        duration = "running" if child.ended_at is None else format_duration(child.duration)
-        rows.append([child.run_id, printable(child.flow_name), child.state, format_time(child.started_at), duration])
-    print_table(rows, state_column=2)
+    _print_runs(subflows[:SUBFLOWS_SHOWN])
     if len(subflows) > SUBFLOWS_SHOWN:
         print(f"... and more (the first {SUBFLOWS_SHOWN} are listed)")
 
@@ -349,8 +360,10 @@ def _run_header(run: Any) -> str:
         timing = f"{format_time(run.started_at)} (not ended)"
     else:
         timing = f"{format_time(run.started_at)} (duration {format_duration(run.duration)})"
-    lines = [
-        ["Run", run.run_id],
+    lines = [["Run", run.run_id]]
+    if getattr(run, "run_name", None):  # (None: no name, or recorded before schema 12)
+        lines.append(["Name", printable(run.run_name)])
+    lines += [
         ["Flow", run.flow_name],
         ["State", state],
         ["Started", timing],

@@ -77,7 +77,7 @@ def run_from_json(data: dict) -> RunInfo:
     return RunInfo(data["run_id"], data["flow_name"], data["state"], data.get("message"), data.get("parameters") or {},
                    data["started_at"], data.get("ended_at"), data.get("resumed_from"), data.get("hostname"),
                    data.get("pid"), data.get("record_error"), data.get("executor"), data.get("parent_run_id"),
-                   tuple(data.get("tags") or ()),
+                   data.get("run_name"), tuple(data.get("tags") or ()),
                    int(data.get("state_version") or 0), data.get("created_at"), data.get("idempotency_key"))
 
 

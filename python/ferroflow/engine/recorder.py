@@ -100,7 +100,13 @@ class StoreWriter:
 
     def _start(self, flow_name: str, parameters: dict, tasks: TaskList, **options: Any) -> None:
         """Record the run's start (under its lease, when a worker claimed it); a resume
-        the store refuses raises :class:`~ferroflow.engine.resume.ResumeError`."""
+        the store refuses raises :class:`~ferroflow.engine.resume.ResumeError`.
+        ``options`` go to :meth:`~ferroflow.store.RunStore.start_run` (``resumed_from``,
+        ``executor``, ``parent_run_id``, ``run_name``); a ``run_name`` (made from the
+        run's parameters, which may hold a secret) is scrubbed of registered secret
+        values."""
+        if options.get("run_name") is not None and redaction.active():
+            options["run_name"] = redaction.scrub(str(options["run_name"]))
         try:
             # (a worker's claim: its fencing token, see ferroflow.store.claims)
             leased = {} if self.lease is None else {"lease": self.lease}

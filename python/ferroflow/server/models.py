@@ -127,7 +127,7 @@ class RunIn(_In):
 class RunOut(_Out):
     """A flow run. ``message`` starts with ``record_error`` when the run's record is
     incomplete. ``started_at`` of a run not started yet is when it is to start.
-    ``executor`` says what it ran on."""
+    ``executor`` says what it ran on, ``run_name`` what its flow named it."""
 
     run_id: str
     flow_name: str
@@ -148,6 +148,9 @@ class RunOut(_Out):
     parent_run_id: str | None = Field(default=None, description="The run this one is a subflow run of (a flow "
                                       "called inside another flow run), or null; list a run's subflow runs with "
                                       "`GET /runs?parent_run_id=...`")
+    run_name: str | None = Field(default=None, description="The run's name (an eager flow's `flow_run_name`, "
+                                 "`etl-2026-12-01`; one line of at most 200 characters, non-printable ones "
+                                 "escaped), or null: a run without one, or recorded before schema 12")
     state_version: int = Field(description="Bumped by every state change; send it back as expected_version")
     idempotency_key: str | None
 

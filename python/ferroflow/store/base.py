@@ -134,6 +134,11 @@ class RunSummary:
     ``parent_run_id`` is the id of the run this one is a subflow run of (an eager flow
     called inside another flow run), or None (schema 11; None for every run recorded
     before).
+
+    ``run_name`` is the run's human name (an eager flow's ``flow_run_name``,
+    ``etl-2026-12-01``): one printable line of at most
+    :data:`~ferroflow.store.items.MAX_RUN_NAME_CHARS` characters, or None (a run without
+    one: every deferred run, and every run recorded before schema 12).
     """
 
     run_id: str
@@ -149,6 +154,7 @@ class RunSummary:
     record_error: str | None = None
     executor: str | None = None
     parent_run_id: str | None = None
+    run_name: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -292,7 +298,8 @@ class RunStore(abc.ABC):
     def start_run(self, run_id: str, flow_name: str, parameters: Mapping[str, Any],
                   tasks: Iterable[TaskSpec], started_at: Timestamp = None, *,
                   resumed_from: str | None = None, lease: str | None = None,
-                  executor: str | None = None, parent_run_id: str | None = None) -> None:
+                  executor: str | None = None, parent_run_id: str | None = None,
+                  run_name: str | None = None) -> None:
         """Record that a run started: its flow, parameters (kept twice: as JSON for
         display, a value JSON cannot hold by its ``repr``; and each value pickled, for
         :meth:`recorded_parameters`) and tasks as ``(task_id, name, slug, is_mapped)``
@@ -310,7 +317,11 @@ class RunStore(abc.ABC):
         under that claim. ``executor`` describes the executor the run runs on (see
         :func:`ferroflow.descriptions.describe_executor`; None: not known).
         ``parent_run_id``: the run this one is a subflow run of (see
-        :meth:`child_runs`), or None."""
+        :meth:`child_runs`), or None. ``run_name``: the run's human name (an eager
+        flow's ``flow_run_name``), or None; kept as one printable line (a character
+        that is not printable escaped), cut to
+        :data:`~ferroflow.store.items.MAX_RUN_NAME_CHARS` characters (ending ``...``),
+        an empty (or blank) name kept as None."""
 
     @abc.abstractmethod
     def add_tasks(self, run_id: str, tasks: Iterable[TaskSpec]) -> None:
@@ -509,7 +520,7 @@ class NullRunStore(RunStore):
     location = "(recording off)"
 
     def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None,
-                  executor=None, parent_run_id=None):
+                  executor=None, parent_run_id=None, run_name=None):
         pass
 
     def add_tasks(self, run_id, tasks):

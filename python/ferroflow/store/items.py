@@ -6,19 +6,22 @@ applies them; a store that sends them elsewhere, to a server that applies them w
 Every item is a tuple whose first element names its kind and whose second is the run
 id (``"beat"`` alone has none). Times are seconds since the epoch.
 
-``("start", run_id, flow, parameters, pickles, columns, count, started, resumed_from, host, pid, token, exe[, parent])``
+``("start", run_id, flow, params, pickles, columns, count, started, resumed, host, pid, token, exe[, parent[, name]])``
     A run started (or reopened). ``flow``: the flow's name; ``started``: when;
-    ``host``: the hostname; ``parameters``: the readable JSON text
+    ``host``: the hostname; ``params``: the parameters' readable JSON text
     (:func:`ferroflow.store.parameters.readable`); ``pickles``: ``[(name, bytes or None,
     problem or None), ...]`` (:func:`ferroflow.store.parameters.pickled`);
     ``columns``: the task list as ``run_tasks`` columns (:func:`task_columns`; the
     sixth, the edges, is missing from the items of a ferroflow older than schema 9);
-    ``count``: one more than the highest task id; ``resumed_from``: the run it resumes
+    ``count``: one more than the highest task id; ``resumed``: the run it resumes
     or None; ``token``: the lease token of the process that records it (32 hex digits);
     ``exe``: the executor that ran it (:func:`ferroflow.descriptions.describe_executor`) or
     None (missing from the items of a ferroflow older than schema 10);
     ``parent``: the run id of the run it is a subflow run of; missing when it has none (so that
-    a server older than schema 11, which refuses a 14th field, takes the other runs).
+    a server older than schema 11, which refuses a 14th field, takes the other runs);
+    ``name``: the run's name (:func:`bound_run_name`), missing when it has none (a server
+    older than schema 12 refuses a 15th field; ``parent`` is then None when the run has
+    no parent).
 ``("tasks", run_id, columns, count)``
     Tasks of a running run that its start did not list, to display after those it has
     (:meth:`~ferroflow.store.RunStore.add_tasks`): ``columns`` as in ``start`` (their
@@ -56,13 +59,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ferroflow import _core
+from ferroflow.descriptions import printable
 from ferroflow.store.base import RunStore, TaskList, TaskSpec, Timestamp, to_epoch
 from ferroflow.store.parameters import pickled, readable
 
 __all__ = ["ItemStore", "KINDS", "BEAT", "start", "added_tasks", "end", "states", "report", "width", "logs",
            "task_columns",
            "new_token", "weight", "records", "coalesced", "read_columns",
-           "TRACEBACK_LIMIT", "bound_traceback", "to_detail"]
+           "TRACEBACK_LIMIT", "bound_traceback", "to_detail", "MAX_RUN_NAME_CHARS", "bound_run_name"]
 
 #: Every kind of item.
 KINDS = frozenset({"start", "tasks", "end", "states", "report", "width", "logs", "beat"})
@@ -84,6 +88,26 @@ def bound_traceback(text: str | None) -> str | None:
         return text
     text = str(text)
     return f"[... {len(text) - TRACEBACK_LIMIT:,} earlier characters cut ...]\n" + text[-TRACEBACK_LIMIT:]
+
+
+#: The longest run name kept (characters, after escaping): a longer one is cut, ending
+#: ``...``.
+MAX_RUN_NAME_CHARS = 200
+
+
+def bound_run_name(name: str | None) -> str | None:
+    """A run's name as the store keeps it: one line (a character that is not printable,
+    a newline or an escape sequence, escaped as :func:`ferroflow.descriptions.printable`
+    does), cut to :data:`MAX_RUN_NAME_CHARS` characters; None for None or a name that is
+    empty or blank. A name that is not a string raises TypeError (what a server's client
+    sent is not trusted)."""
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise TypeError(f"a run's name is a string, got {type(name).__name__}")
+    if not name.strip():
+        return None
+    return printable(name, MAX_RUN_NAME_CHARS)
 
 
 def to_detail(detail: tuple) -> tuple:
@@ -108,15 +132,23 @@ def task_columns(tasks: TaskList) -> tuple:
 
 def start(run_id: str, flow_name: str, parameters: Mapping[str, Any] | None, tasks: Iterable[TaskSpec] | TaskList,
           started_at: Timestamp = None, resumed_from: str | None = None, *, pid: int, token: str,
-          hostname: str | None = None, executor: str | None = None, parent_run_id: str | None = None) -> tuple:
+          hostname: str | None = None, executor: str | None = None, parent_run_id: str | None = None,
+          run_name: str | None = None) -> tuple:
     """A ``start`` item: the run, its parameters in both forms, its task list, its
-    executor, its parent run."""
+    executor, its parent run, its name (:func:`bound_run_name`; fields a run does not
+    have are left off the end)."""
     tasks = TaskList.of(tasks)
     columns = _columns(tasks)
+    name = bound_run_name(None if run_name is None else str(run_name))
+    tail: tuple = ()
+    if name is not None:
+        tail = (None if parent_run_id is None else str(parent_run_id), name)
+    elif parent_run_id is not None:
+        tail = (str(parent_run_id),)
     return ("start", str(run_id), str(flow_name), readable(parameters), pickled(parameters), columns,
             max(tasks.ids) + 1 if len(tasks) else 0, to_epoch(started_at), resumed_from,
             socket.gethostname() if hostname is None else hostname, pid, token,
-            None if executor is None else str(executor)) + (() if parent_run_id is None else (str(parent_run_id),))
+            None if executor is None else str(executor)) + tail
 
 
 def _columns(tasks: TaskList) -> tuple:

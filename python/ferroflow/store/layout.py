@@ -7,8 +7,8 @@ Pure functions of column values: no database, no SQLAlchemy (an up-to-date SQLit
 store reads without importing it). What they decode (see ``docs/run-store.md``):
 
 * ``runs``: ``record_error`` is put at the start of ``message``; ``parameters`` is a
-  JSON object; ``executor`` (schema 10) and ``parent_run_id`` (schema 11) are NULL
-  for a run recorded before.
+  JSON object; ``executor`` (schema 10), ``parent_run_id`` (schema 11) and
+  ``run_name`` (schema 12) are NULL for a run recorded before.
 * ``run_tasks``: the task list by columns (JSON arrays of ids, names and slugs, a
   byte per task for each flag), one byte per task with its own latest code
   (:data:`UNREPORTED` while it never reported) and the widths of mapped tasks (a JSON
@@ -39,7 +39,7 @@ R = TypeVar("R", bound=RunSummary)
 
 #: The ``runs`` columns :func:`read_run` reads, in its order.
 RUN_COLUMNS = ("run_id", "flow_name", "state", "message", "parameters", "started_at", "ended_at", "resumed_from",
-               "hostname", "pid", "record_error", "executor", "parent_run_id")
+               "hostname", "pid", "record_error", "executor", "parent_run_id", "run_name")
 #: The ``run_tasks`` columns :func:`read_run_tasks` reads, in its order.
 RUN_TASKS_COLUMNS = ("ids", "names", "slugs", "mapped", "approved", "codes", "widths")
 
@@ -57,7 +57,7 @@ def read_run(row: Any, cls: type = RunSummary, **extra: Any) -> Any:
     (a :class:`RunSummary`, or a subclass given its own fields in ``extra``) whose
     ``message`` starts with ``record_error`` when there is one."""
     (run_id, flow_name, state, message, parameters, started_at, ended_at, resumed_from, hostname, pid, note,
-     executor, parent_run_id) = row
+     executor, parent_run_id, run_name) = row
     if note:
         message = f"{note} {message}" if message else note
     try:
@@ -65,7 +65,7 @@ def read_run(row: Any, cls: type = RunSummary, **extra: Any) -> Any:
     except ValueError:
         params = {}
     return cls(run_id, flow_name, state, message, params if isinstance(params, dict) else {}, started_at, ended_at,
-               resumed_from, hostname, pid, note, executor, parent_run_id, **extra)
+               resumed_from, hostname, pid, note, executor, parent_run_id, run_name, **extra)
 
 
 def read_task_list(ids: str, names: str, slugs: str, mapped: bytes, approved: bytes) -> list:

@@ -110,12 +110,14 @@ def spool_dir() -> Path:
 
 def _older_server(status: int, detail: Any) -> str:
     """A hint, when a refusal says the server predates the records this ferroflow sends
-    (a ``tasks`` record, or a run's parent: schema 11, eager flows), else ``""``."""
+    (a ``tasks`` record, or a run's parent: schema 11, eager flows; a run's name: schema
+    12), else ``""``."""
     text = str(detail)
     if status == 422 and (("not a record" in text and "'tasks'" not in text)
-                          or ("_start()" in text and "positional argument" in text)):
+                          or ("_start()" in text and "positional argument" in text)
+                          or "the last of 14 fields" in text):
         return (" - the server runs an older ferroflow, which does not know the records of eager flows (tasks met "
-                "as a run goes, subflow runs): upgrade the server")
+                "as a run goes, subflow runs, run names): upgrade the server")
     return ""
 
 
@@ -197,10 +199,10 @@ class RemoteRunStore(items.ItemStore):
             raise failure
 
     def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None,
-                  executor=None, parent_run_id=None):
+                  executor=None, parent_run_id=None, run_name=None):
         token = items.new_token() if lease is None else str(lease)
         item = items.start(str(run_id), flow_name, parameters, tasks, started_at, resumed_from, pid=os.getpid(),
-                           token=token, executor=executor, parent_run_id=parent_run_id)
+                           token=token, executor=executor, parent_run_id=parent_run_id, run_name=run_name)
         with self._lock:
             self._owned[str(run_id)] = token
             self._lost.pop(str(run_id), None)

@@ -23,6 +23,7 @@ a deployment's ``scheduled_until``, and the ``workers``, ``concurrency_limits`` 
 ``concurrency_slots`` tables. Schema 9 adds a run's task ``edges`` and ``times``, a
 deployment's ``parameter_schema`` and the web UI's ``ui_sessions``. Schema 10 adds a
 run's ``executor``. Schema 11 adds a run's ``parent_run_id`` (subflow runs), indexed.
+Schema 12 adds a run's ``run_name``.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ __all__ = [
     "ui_sessions",
 ]
 
-# SCHEMA_VERSION (11), the schema version this ferroflow writes, also kept in ``meta``
+# SCHEMA_VERSION (12), the schema version this ferroflow writes, also kept in ``meta``
 # (key ``schema_version``) so that an older ferroflow refuses a newer store by name, is
 # defined beside the migrations' head revision (opening a store compares them without
 # importing SQLAlchemy).
@@ -102,6 +103,8 @@ meta = Table(
 #: (:mod:`ferroflow.descriptions`; NULL: recorded before schema 10, or not started).
 #: ``parent_run_id`` is the ``run_id`` of the run this one is a subflow run of (an
 #: eager flow called inside another flow run; NULL: none, or recorded before schema 11).
+#: ``run_name`` is the run's human name (an eager flow's ``flow_run_name``; one
+#: printable line of at most 200 characters; NULL: none, or recorded before schema 12).
 runs = Table(
     "runs", metadata,
     Column("id", _ID, primary_key=True, autoincrement=True),
@@ -134,6 +137,8 @@ runs = Table(
     Column("executor", Text),
     # schema 11: the run this one is a subflow run of (its run_id), or NULL
     Column("parent_run_id", Text),
+    # schema 12: the run's name (an eager flow's flow_run_name), or NULL
+    Column("run_name", Text),
 )
 Index("runs_by_start", runs.c.started_at)
 Index("runs_by_flow", runs.c.flow_name, runs.c.started_at)

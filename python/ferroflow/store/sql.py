@@ -284,11 +284,11 @@ class SQLRunStore(items.ItemStore):
         writer.put(item)
 
     def start_run(self, run_id, flow_name, parameters, tasks, started_at=None, *, resumed_from=None, lease=None,
-                  executor=None, parent_run_id=None):
+                  executor=None, parent_run_id=None, run_name=None):
         run_id = str(run_id)
         item = items.start(run_id, flow_name, parameters, tasks, started_at, resumed_from, pid=_PROCESS[0],
                            token=items.new_token() if lease is None else str(lease), executor=executor,
-                           parent_run_id=parent_run_id)
+                           parent_run_id=parent_run_id, run_name=run_name)
         self._put(item)
         writer = self._writer
         assert writer is not None  # _put made one

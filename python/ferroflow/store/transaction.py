@@ -26,7 +26,7 @@ from ferroflow.descriptions import printable
 from ferroflow.store.base import SUCCEEDED, to_epoch
 from ferroflow.store.dialects import Dialect
 from ferroflow.store.errors import RunLostError, StateStoreError
-from ferroflow.store.items import bound_traceback, read_columns, to_detail
+from ferroflow.store.items import bound_run_name, bound_traceback, read_columns, to_detail
 from ferroflow.store.layout import UNREPORTED, merge_spans, read_edges, read_times, read_widths
 
 __all__ = ["Transaction", "Skip", "RunTasks", "Caches", "transaction"]
@@ -235,9 +235,9 @@ class Transaction:
         c.execute("UPDATE runs SET owner = NULL WHERE id = ?", (row[0],))
 
     def _start(self, run_id, flow_name, parameters, pickles, columns, count, started_at, resumed_from, hostname,
-               pid, token, executor=None, parent_run_id=None) -> None:
+               pid, token, executor=None, parent_run_id=None, run_name=None) -> None:
         # (executor: absent from the item of a ferroflow older than schema 10;
-        # parent_run_id: older than schema 11)
+        # parent_run_id: older than schema 11; run_name: older than schema 12)
         c = self.conn
         self.keys.clear()  # leases change here
         if len(columns) == 5:  # (the item of a ferroflow older than schema 9: no edges)
@@ -250,15 +250,16 @@ class Transaction:
             if not isinstance(parent_run_id, str):
                 raise TypeError(f"a run's parent is a run id (a string), got {type(parent_run_id).__name__}")
             parent_run_id = printable(parent_run_id)
+        run_name = bound_run_name(run_name)  # (one line, bounded, whoever sent it)
         self._flow(flow_name)
         if resumed_from is not None:
             self._claim(run_id, resumed_from)
         inserted = self.dialect.insert_returning_key(
             c, "INSERT INTO runs (run_id, flow_name, parameters, state, message, started_at, ended_at, resumed_from, "
-            "hostname, pid, heartbeat_at, owner, executor, parent_run_id) "
-            "VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
+            "hostname, pid, heartbeat_at, owner, executor, parent_run_id, run_name) "
+            "VALUES (?, ?, ?, 'Running', NULL, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING",
             (run_id, flow_name, parameters, started_at, resumed_from, hostname, pid, self.now, token, executor,
-             parent_run_id))
+             parent_run_id, run_name))
         new = inserted is not None
         if new:
             # A new run (the common case: three statements, no read).
@@ -284,8 +285,9 @@ class Transaction:
             # The run is reopened: it keeps its start time, task states and widths.
             c.execute("UPDATE runs SET flow_name = ?, parameters = ?, state = 'Running', message = NULL, "
                       "ended_at = NULL, hostname = ?, pid = ?, heartbeat_at = ?, owner = ?, executor = ?, "
-                      "parent_run_id = ? WHERE run_id = ?",
-                      (flow_name, parameters, hostname, pid, self.now, token, executor, parent_run_id, run_id))
+                      "parent_run_id = ?, run_name = ? WHERE run_id = ?",
+                      (flow_name, parameters, hostname, pid, self.now, token, executor, parent_run_id, run_name,
+                       run_id))
             if claimed[2] is not None:  # (a claimed run starts now, not when it was due)
                 c.execute("UPDATE runs SET started_at = ?, state_version = state_version + 1 WHERE run_id = ?",
                           (started_at, run_id))

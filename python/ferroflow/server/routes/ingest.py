@@ -146,6 +146,9 @@ MAX_CHILDREN = 100_000_000
 #: The longest executor description a start item may carry (a client makes them at most
 #: ferroflow.descriptions.MAX_CHARS long; the store cuts what it takes to that).
 MAX_EXECUTOR_CHARS = 1000
+#: The longest run name a start item may carry (a client cuts them to
+#: ferroflow.store.items.MAX_RUN_NAME_CHARS; the store cuts what it takes to that).
+MAX_RUN_NAME_CHARS = 1000
 #: The longest name or slug of a task added to a running run (``tasks`` records).
 MAX_TASK_NAME_CHARS = 1000
 
@@ -183,10 +186,14 @@ def _out_of_bounds(item: tuple) -> str | None:
         if kind == "start" and len(item) > 12 and not (
                 item[12] is None or (type(item[12]) is str and len(item[12]) <= MAX_EXECUTOR_CHARS)):
             return f"the executor is null or a description of at most {MAX_EXECUTOR_CHARS:,} characters"
-        # (schema 11: a subflow run's start names its parent run; others have 13 fields)
+        # (schema 11: a subflow run's start names its parent run; schema 12: a named
+        # run's start, its name; others have 13 fields, an older ferroflow's fewer)
         if kind == "start" and len(item) > 13 and not (
-                len(item) == 14 and (item[13] is None or (type(item[13]) is str and _RUN_ID.fullmatch(item[13])))):
-            return "the parent run is null or a run id (32 hex digits), the last of 14 fields"
+                len(item) <= 15 and (item[13] is None or (type(item[13]) is str and _RUN_ID.fullmatch(item[13])))):
+            return "the parent run is null or a run id (32 hex digits), the 14th of at most 15 fields"
+        if kind == "start" and len(item) > 14 and not (
+                item[14] is None or (type(item[14]) is str and len(item[14]) <= MAX_RUN_NAME_CHARS)):
+            return f"the run's name is null or a string of at most {MAX_RUN_NAME_CHARS:,} characters"
         if kind == "tasks":
             return _tasks_out_of_bounds(item)
         if kind == "width" and not (_index(item[2], MAX_TASKS) and type(item[3]) is int

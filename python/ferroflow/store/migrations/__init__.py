@@ -36,9 +36,9 @@ __all__ = ["SCHEMA_VERSION", "HEAD", "FIRST", "migrate", "up_to_date", "current_
 #: The schema version this ferroflow writes; also kept in ``meta`` (key
 #: ``schema_version``) so that an older ferroflow refuses a newer store by name.
 #: (:mod:`ferroflow.store.schema` exports it too.)
-SCHEMA_VERSION = 11
-#: The revision this ferroflow's schema is (schema 11), and the one that is schema 5.
-HEAD = "0007"
+SCHEMA_VERSION = 12
+#: The revision this ferroflow's schema is (schema 12), and the one that is schema 5.
+HEAD = "0008"
 FIRST = "0001"
 #: The key of PostgreSQL's advisory lock held while migrating ("ferroflow" in ASCII).
 LOCK_KEY = 0x6665_7272_6F66_6C6F
