@@ -35,7 +35,7 @@ FLOWS = textwrap.dedent('''
             time.sleep(600)
         return x
 
-    @flow(name="cli-etl")
+    @flow(name="cli-etl", flow_run_name="etl-{n}")
     def etl(n: int, scale: float = 1.0):
         values = [double(i) for i in range(n)]
         for v in values:
@@ -65,10 +65,10 @@ def _runs(flow_name):
 def test_run_picks_an_eager_flow_by_name_and_coerces_its_parameters(flows, capsys):
     assert main(["run", f"{flows}:etl", "--param", "n=3", "--param", "scale=2", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "Flow 'cli-etl': Success" in out
+    assert "Flow 'cli-etl': Success" in out and "Name: etl-3" in out
     assert "double  Mapped  3 children: Success 3" in out and "check   Mapped  3 children: Success 3" in out
     (run,) = _runs("cli-etl")[:1]
-    assert run.state == "Success" and run.parameters == {"n": 3, "scale": 2.0}
+    assert run.state == "Success" and run.parameters == {"n": 3, "scale": 2.0} and run.run_name == "etl-3"
     assert f"Flow run id: {run.run_id}" in out
     assert main(["run", f"{flows}:cli-etl", "--param", "n=1", "--no-progress"]) == 0  # by the flow's name
 

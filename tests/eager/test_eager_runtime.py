@@ -157,3 +157,22 @@ def test_server_urls_when_a_server_is_named(monkeypatch, tmp_path):
     assert ui == f"http://127.0.0.1:4200/runs/{run_id}" and api == f"http://127.0.0.1:4200/api/v1/runs/{run_id}"
     monkeypatch.delenv("FERROFLOW_API_URL")
     assert f()[0] is None
+
+
+def test_the_run_name_is_recorded_and_shown_by_the_cli(store, capsys):
+    from ferroflow.cli import main
+
+    @flow(flow_run_name="report-{region}")
+    def report(region: str):
+        return region
+
+    @flow
+    def unnamed():
+        return 1
+
+    report("emea")
+    unnamed()
+    runs = {run.flow_name: run for run in store().list_runs(limit=5)}
+    assert runs["report"].run_name == "report-emea" and runs["unnamed"].run_name is None
+    assert main(["runs", "show", runs["report"].run_id]) == 0
+    assert "report-emea" in capsys.readouterr().out

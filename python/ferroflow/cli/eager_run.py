@@ -89,7 +89,9 @@ class EagerProgress:
         snapshot = snapshot_of(run)
         with self.lock:
             self.display.update(snapshot)
-            self.display.finish(summary_state(state, snapshot))
+            shown = summary_state(state, snapshot)
+            shown.run_name = run.info.run_name  # type: ignore[attr-defined]
+            self.display.finish(shown)
 
     def close(self) -> None:
         """Erase the live table (before a console line is written)."""

@@ -372,6 +372,9 @@ def render_summary(flow_name: str, state: Any, snapshot: Snapshot = (), *,
         rate = ran / elapsed if elapsed > 0 else 0.0
         line = f"{_n(ran)} task runs in {format_duration(elapsed)} ({_rate(rate)} runs/s)"
         lines.append(line + (f", {_n(cancelled)} cancelled" if cancelled else ""))
+    run_name = getattr(state, "run_name", None)
+    if isinstance(run_name, str) and run_name:
+        lines.append(f"Name: {printable(run_name)}")
     executor = getattr(state, "executor", None)
     if isinstance(executor, str) and executor:
         lines.append(f"Executor: {printable(executor)}")

@@ -302,7 +302,7 @@ class EagerFlow:
             info.parent_run_id = options["parent_run_id"] = parent.info.flow_run_id
             info.root_run_id = parent.info.root_run_id
         if self.flow_run_name is not None:
-            info.run_name = self._run_name(run)  # (raises, as Prefect 3: nothing ran)
+            info.run_name = options["run_name"] = self._run_name(run)  # (raises, as Prefect 3: nothing ran)
         if parent is not None:
             parent.flush()  # (the parent's calls so far are recorded before its child starts)
         recorded = not isinstance(store, NullRunStore)
