@@ -90,7 +90,7 @@ class EagerProgress:
         with self.lock:
             self.display.update(snapshot)
             shown = summary_state(state, snapshot)
-            shown.run_name = run.info.run_name  # type: ignore[attr-defined]
+            shown.run_name = run.info.run_name
             self.display.finish(shown)
 
     def close(self) -> None:
