@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ExponentialBackoff", "exponential_backoff"]
+__all__ = ["ExponentialBackoff", "JitteredDelays", "exponential_backoff", "with_jitter_factor"]
 
 Delay = datetime.timedelta | int | float
 
@@ -110,10 +110,43 @@ def exponential_backoff(
 # ----- normalising task options --------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class JitteredDelays:
+    """Per-retry waits (a tuple of timedeltas, the last repeated) each shortened by a
+    random share of up to ``jitter`` (0 to 1), as :class:`ExponentialBackoff`'s are:
+    what :func:`with_jitter_factor` makes of Prefect 3's ``retry_jitter_factor``."""
+
+    delays: tuple
+    jitter: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "jitter", _jitter(self.jitter, "retry_jitter_factor"))
+
+
+def with_jitter_factor(retry_delay: Any, factor: Any, culprit: str) -> Any:
+    """``retry_delay`` (normalised) with Prefect 3's ``retry_jitter_factor``: each wait
+    ``d`` becomes a random wait of at most ``d * (1 + factor)`` whose mean is about
+    ``d`` (uniform in ``[d * (1 - factor), d * (1 + factor)]``, the lower end at 0 from
+    a factor of 1). Prefect 3 draws from a clamped exponential with the same upper
+    bound and mean; ferroflow's core draws its jitter uniformly (and reproducibly)."""
+    if not _is_real(factor) or not math.isfinite(factor) or factor < 0:
+        raise ValueError(f"{culprit}: retry_jitter_factor must be a number >= 0, got {factor!r}")
+    if not factor or retry_delay is None:
+        return retry_delay
+    stretch = 1 + factor
+    jitter = min(1.0, 2 * factor / stretch)
+    if isinstance(retry_delay, ExponentialBackoff):
+        cap = None if retry_delay.max_delay is None else retry_delay.max_delay * stretch
+        return ExponentialBackoff(retry_delay.base * stretch, retry_delay.factor, cap, jitter, retry_delay.seed)
+    delays = retry_delay if isinstance(retry_delay, tuple) else (retry_delay,)
+    return JitteredDelays(tuple(d * stretch for d in delays), jitter)
+
+
 def check_retry_delay(value: Any, culprit: str) -> Any:
-    """Normalise a task's ``retry_delay``: None, a timedelta, a tuple of timedeltas or
-    an :class:`ExponentialBackoff`; errors start with ``culprit`` (``"Task 'x'"``)."""
-    if value is None or isinstance(value, ExponentialBackoff):
+    """Normalise a task's ``retry_delay``: None, a timedelta, a tuple of timedeltas, an
+    :class:`ExponentialBackoff` or :class:`JitteredDelays`; errors start with
+    ``culprit`` (``"Task 'x'"``)."""
+    if value is None or isinstance(value, (ExponentialBackoff, JitteredDelays)):
         return value
     if isinstance(value, (list, tuple)):
         if not value:
@@ -213,6 +246,9 @@ def core_delays(retry_delay: Any, max_retries: int) -> tuple:
     if isinstance(retry_delay, ExponentialBackoff):
         seconds = retry_delay.delays(max_retries)
         jitter, seed = retry_delay.jitter, retry_delay.seed
+    elif isinstance(retry_delay, JitteredDelays):
+        seconds = [d.total_seconds() for d in retry_delay.delays[:max_retries]]
+        jitter, seed = retry_delay.jitter, None
     elif isinstance(retry_delay, tuple):
         seconds = [d.total_seconds() for d in retry_delay[:max_retries]]
         jitter, seed = 0.0, None

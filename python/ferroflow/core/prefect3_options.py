@@ -91,7 +91,7 @@ def split(options: dict, owner: str, fn: Any = None,
     EagerOptions so far, which the options given change (``with_options``)."""
     if not any(name in options for name in (*RENAMED, *_IGNORED, "on_completion", "persist_result",
                                             "cache_policy", "refresh_cache", "retry_condition_fn",
-                                            "on_running", "on_cancellation")) \
+                                            "on_running", "on_cancellation", "retry_jitter_factor")) \
             and not isinstance(options.get("on_failure"), (list, tuple)):
         return options, None
     given = dict(options)
@@ -110,6 +110,16 @@ def split(options: dict, owner: str, fn: Any = None,
             if new in given:
                 raise TypeError(f"{owner}: give {old}= or {new}= (the same option), not both")
             given[new] = given.pop(old)
+    if "retry_jitter_factor" in given:
+        from ferroflow import retries
+
+        factor = given.pop("retry_jitter_factor")
+        if factor is not None:
+            if "retry_delay" not in given:
+                raise TypeError(f"{owner}: retry_jitter_factor= spreads the retry delays: give "
+                                f"retry_delay_seconds= with it")
+            delay = retries.check_retry_delay(given["retry_delay"], owner)
+            given["retry_delay"] = retries.with_jitter_factor(delay, factor, owner)
     for name in ("on_completion", "on_running", "on_cancellation"):
         if name in given:
             extra[name] = check_hooks(given.pop(name), name, owner)

@@ -121,11 +121,18 @@ class State:
         self.flow_run_id: str | None = None
         self._details: dict = {}
 
+    def __str__(self) -> str:
+        """For logs, as Prefect 3 writes it: ``Completed()``, ``Failed('boom')``,
+        ``TimedOut('...', type=FAILED)``."""
+        shown = [repr(self.message)] if self.message else []
+        if self.type.value.lower() != self.name.lower():
+            shown.append(f"type={self.type.value}")
+        return f"{self.name}({', '.join(shown)})"
+
     def __repr__(self) -> str:
-        text = f"{self.name}"
-        if self.message:
-            text += f"({self.message!r})"
-        return text if self.name == self.type.value.capitalize() else f"{text} [{self.type.value}]"
+        """With the result, as Prefect 3 writes it: ``Completed(message=None,
+        type=COMPLETED, result=1)``."""
+        return f"{self.name}(message={self.message!r}, type={self.type.value}, result={self.data!r})"
 
     # ----- the value -----------------------------------------------------------------
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
+import functools
+import inspect
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
@@ -262,14 +264,37 @@ def task_run_context(frame: Frame | None) -> dict:
 
 def run_name(frame: Frame, values: dict) -> str:
     """The ``task_run_name`` of the task run at ``frame``: its template formatted with
-    the context ``values`` and the run's inputs (or its callable called with them)."""
-    keys = {**values, **frame.inputs()}
+    the context ``values`` and the run's inputs, or its callable called with them as
+    keywords (Prefect 1), with none when it takes none, or as ``parameters=`` (the
+    inputs) when that is all it takes (Prefect 3)."""
+    inputs = frame.inputs()
     template = frame.run_name
     try:
-        name = template(**keys) if callable(template) else template.format(**keys)
+        if not callable(template):
+            name = template.format(**values, **inputs)
+        else:
+            takes = _named_parameters(template)
+            if takes == ():
+                name = template()
+            elif takes == ("parameters",):
+                name = template(parameters=inputs)
+            else:
+                name = template(**{**values, **inputs})
     except Exception as exc:  # a user's template or callable
         return f"{values.get('task_full_name')} (task_run_name failed: {exc!r})"
     return str(name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _named_parameters(fn: Any) -> tuple | None:
+    """The names ``fn`` takes (None: it takes ``**kwargs``, or cannot be inspected)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return tuple(p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL)
 
 
 class Context(Mapping):

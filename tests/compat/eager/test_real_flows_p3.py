@@ -49,18 +49,9 @@ KNOWN_MISMATCHES: dict[str, str] = {
     "annageller_return_state_manually":
         "a flow returning Completed(message=...) (no data): Prefect 3's state.result() is "
         "None, ferroflow's raises MissingResult",
-    "annageller_state_vs_data":
-        "str() of a Completed state (logged with %s): Prefect 3 'Completed()', ferroflow "
-        "'Completed'",
-    "cellarity_retry_on_first_run":
-        "prefect.runtime.task_run.get_run_count() (Prefect 3's runtime getter functions): "
-        "ferroflow.runtime.task_run has no get_run_count (AttributeError fails the flow)",
     "cellarity_static_keys_transaction":
         "unsupported: prefect.transactions.transaction (the migration page lists "
         "transactions as not carried over); the import is left unplaced",
-    "mortenoh_advanced_retries":
-        "@task(retry_jitter_factor=0.5): ferroflow's task() refuses the keyword (TypeError "
-        "at import); Prefect 3 accepts it",
     "mortenoh_map_three_iterables":
         "prints of mapped tasks in a log_prints=True flow: Prefect 3 logs them, ferroflow "
         "sends them to stdout (only the calling thread's prints are captured)",
@@ -70,11 +61,6 @@ KNOWN_MISMATCHES: dict[str, str] = {
     "mortenoh_state_hooks_allow_failure":
         "a print in a flow's on_completion hook of a log_prints=True flow: Prefect 3 logs "
         "it, ferroflow prints it to stdout",
-    "mortenoh_task_run_names":
-        "task_run_name=<callable taking no arguments> (reads prefect.runtime.task_run."
-        "parameters): Prefect 3 calls it with no arguments; ferroflow calls it with keyword "
-        "arguments (TypeError: unexpected keyword argument 'flow_name') and falls back to "
-        "'process_batch[0] (task_run_name failed: ...)'",
     "pacc_cache_within_flow_run":
         "unsupported: from prefect.context import get_run_context (and the context's "
         "task_run.flow_run_id in a cache_key_fn): ferroflow has no get_run_context; the "
