@@ -326,7 +326,8 @@ class EagerFlow:
             while True:
                 if self.hooks["running"]:
                     running = eager_states.Running()
-                    call_hooks(self.hooks["running"], self, _FlowRun(run, running), running, run.frame)
+                    with self._prints(in_context=self.is_async):  # (a hook's prints are the run's too)
+                        call_hooks(self.hooks["running"], self, _FlowRun(run, running), running, run.frame)
                 try:
                     value = yield _CALL
                 except TaskTimeout:
@@ -367,7 +368,8 @@ class EagerFlow:
         kind = {"COMPLETED": "completion", "FAILED": "failure", "CANCELLED": "cancellation",
                 "CRASHED": "crashed"}.get(state.type.value)
         if kind and self.hooks[kind]:
-            call_hooks(self.hooks[kind], self, _FlowRun(run, state), state, run.frame)
+            with self._prints(in_context=self.is_async):
+                call_hooks(self.hooks[kind], self, _FlowRun(run, state), state, run.frame)
         if run.checkpoints is not None:
             run.checkpoints.finish(state.type is eager_states.StateType.COMPLETED)
         if journal is not None and state.type is eager_states.StateType.COMPLETED:

@@ -45,7 +45,7 @@ class TaskSlot:
 
     __slots__ = ("task_id", "task", "name", "slug", "tags", "fn", "plain", "checkpoint", "handlers", "limits",
                  "hooks", "is_async", "retry_condition", "on_running", "uncaptured", "by_keyword",
-                 "on_cancellation")
+                 "on_cancellation", "log_stdout")
 
     def __init__(self, task_id: int, task: Any, name: str, checkpoint: Any, handlers: tuple, limits: Any,
                  flow_log_prints: bool = False):
@@ -78,6 +78,9 @@ class TaskSlot:
         #: The task said ``log_prints=False`` in a flow that logs prints: its calls'
         #: prints stay prints (Prefect 3: the task's own setting wins).
         self.uncaptured = flow_log_prints and options is not None and options.log_prints is False
+        #: Its calls' prints are logged: its own ``log_prints``, or its flow's (which a
+        #: call on another thread, submitted or mapped, does not inherit by itself).
+        self.log_stdout = bool(task.log_stdout) or (flow_log_prints and not self.uncaptured)
         #: The task's retry condition as the runtime calls it, ``(task, state)``:
         #: Prefect 1's own, or Prefect 3's ``retry_condition_fn`` adapted.
         self.retry_condition = task.retry_condition
@@ -294,7 +297,7 @@ class EagerRun:
             fn = _Uncaptured(fn, awaited)
         return WorkUnit(task_id=slot.task_id, label=slot.name, fn=fn, indices=indices, size=len(indices),
                         static=static, mapped_keys=keys, columns=columns, retry_on=tuple(task.retry_on or ()),
-                        retry_condition=slot.retry_condition, frame=frame, log_stdout=task.log_stdout,
+                        retry_condition=slot.retry_condition, frame=frame, log_stdout=slot.log_stdout,
                         timeout=task.timeout, handlers=slot.handlers, owner=task, checkpoint=slot.checkpoint,
                         retried_from=retried_from, slots=slot.limits)
 

@@ -52,22 +52,10 @@ KNOWN_MISMATCHES: dict[str, str] = {
     "cellarity_static_keys_transaction":
         "unsupported: prefect.transactions.transaction (the migration page lists "
         "transactions as not carried over); the import is left unplaced",
-    "mortenoh_map_three_iterables":
-        "prints of mapped tasks in a log_prints=True flow: Prefect 3 logs them, ferroflow "
-        "sends them to stdout (only the calling thread's prints are captured)",
-    "mortenoh_retries_and_hooks":
-        "a print in a flow's on_completion hook of a log_prints=True flow: Prefect 3 logs "
-        "it, ferroflow prints it to stdout",
-    "mortenoh_state_hooks_allow_failure":
-        "a print in a flow's on_completion hook of a log_prints=True flow: Prefect 3 logs "
-        "it, ferroflow prints it to stdout",
     "pacc_cache_within_flow_run":
         "unsupported: from prefect.context import get_run_context (and the context's "
         "task_run.flow_run_id in a cache_key_fn): ferroflow has no get_run_context; the "
         "import is left unplaced",
-    "pacc_cleanup_after_state_dependencies":
-        "prints of .submit()-ted tasks in a log_prints=True flow: Prefect 3 logs them, "
-        "ferroflow sends them to stdout",
     "pacc_dbt_command_validator":
         "a dict passed for a pydantic BaseModel parameter: Prefect 3 validates it into the "
         "model (the model's @validator runs: 'dbt.dbt_command: Value error, ...'); ferroflow "
