@@ -499,3 +499,31 @@ def test_processes_executor_runs_a_map():
 
     values = f()
     assert values[0] == 10 and isinstance(values[1], ValueError) and values[2] == 30
+
+
+def test_a_map_over_a_future_maps_over_its_value_and_a_failed_one_is_an_upstream_error():
+    from ferroflow.errors import UpstreamTaskError
+
+    @task
+    def numbers(fail: bool = False):
+        if fail:
+            raise ValueError("no numbers")
+        return [1, 2, 3]
+
+    @task
+    def double(x):
+        return 2 * x
+
+    @flow
+    def mapped():
+        return double.map(numbers.submit()).result()
+
+    @flow
+    def upstream_failed():
+        return double.map(numbers.submit(fail=True))
+
+    assert mapped() == [2, 4, 6]
+    state = upstream_failed(return_state=True)
+    assert state.is_failed()
+    with pytest.raises(UpstreamTaskError, match="did not reach a 'COMPLETED' state"):
+        state.result()

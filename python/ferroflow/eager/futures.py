@@ -583,6 +583,15 @@ class Dispatch:
     def map(self, slot: Any, arguments: dict, after: list) -> MappedFutures:
         from ferroflow.core.edge import unmapped
 
+        for key, value in arguments.items():
+            if isinstance(value, TaskFuture):  # mapped over: its value, waited for (Prefect 3 waits too)
+                value.wait()
+                if not value.state.is_completed():
+                    from ferroflow.errors import UpstreamTaskError
+
+                    raise UpstreamTaskError(f"Upstream task run '{value.task_run_id}' did not reach a 'COMPLETED' "
+                                            f"state.")
+                arguments[key] = value.result()
         widths = {}
         for key, value in arguments.items():
             if type(value) is MappedFutures:

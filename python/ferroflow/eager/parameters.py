@@ -82,11 +82,14 @@ class Binder:
         config = ConfigDict(arbitrary_types_allowed=True)
         adapters: dict[str, Any] = {}
         for name, hint in wanted.items():
-            try:
-                adapters[name] = TypeAdapter(hint, config=config)
-            except Exception:  # a type pydantic cannot check (a class of the user's): an isinstance check
-                if isinstance(hint, type):
-                    adapters[name] = _InstanceOf(hint)
+            try:  # (a model, dataclass or TypedDict brings its own config: given one, pydantic refuses)
+                adapters[name] = TypeAdapter(hint)
+            except Exception:
+                try:  # a hint with classes of the user's inside (list[Connection]): taken as they are
+                    adapters[name] = TypeAdapter(hint, config=config)
+                except Exception:  # a type pydantic cannot check (a class of the user's): an isinstance check
+                    if isinstance(hint, type):
+                        adapters[name] = _InstanceOf(hint)
         return adapters
 
 

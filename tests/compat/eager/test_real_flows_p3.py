@@ -56,17 +56,6 @@ KNOWN_MISMATCHES: dict[str, str] = {
         "unsupported: from prefect.context import get_run_context (and the context's "
         "task_run.flow_run_id in a cache_key_fn): ferroflow has no get_run_context; the "
         "import is left unplaced",
-    "pacc_dbt_command_validator":
-        "a dict passed for a pydantic BaseModel parameter: Prefect 3 validates it into the "
-        "model (the model's @validator runs: 'dbt.dbt_command: Value error, ...'); ferroflow "
-        "refuses it: ParameterTypeError 'dbt: Input should be an instance of DbtCommand'",
-    "pacc_map_over_future":
-        "task.map(<future of a list>): Prefect 3 maps over the future's value; ferroflow "
-        "fails the flow: \"map() needs at least one iterable argument\"",
-    "pacc_pydantic_model_parameter":
-        "a dict passed for a pydantic BaseModel parameter: Prefect 3 coerces it (and reports "
-        "'model.a: Input should be a valid integer...' when invalid); ferroflow refuses every "
-        "dict: 'model: Input should be an instance of Model'",
     "pacc_task_fn_and_failing_child":
         "a flow returning the Failed state of a subflow (return_state=True): Prefect 3 ends "
         "Failed '1/1 states failed.' with the child's state as its result; ferroflow ends "
