@@ -3,9 +3,11 @@ engineering, and states follow Prefect 3's API."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
+from pydantic import BaseModel
 
 from ferroflow import Flow, context, flow, get_run_logger, task
 from ferroflow.eager.states import Completed, Failed, StateType
@@ -470,3 +472,63 @@ def test_a_slow_call_is_handed_to_the_store_once_the_batch_is_due(monkeypatch):
     ledger.outcome(task_id, index, 1, _core.SUCCESS)
     recorder.ended(task_id, None)
     assert written == [("width", task_id, 2), ("report", [(task_id, [0, 1], bytes([_core.SUCCESS] * 2))])]
+
+
+@pytest.mark.parametrize("call", ["plain", "retried", "submitted", "mapped"])
+def test_task_arguments_that_do_not_bind_are_a_parameter_bind_error(call, store):
+    @task
+    def one(x):
+        return x
+
+    @task(retries=1)
+    def retried(x):
+        return x
+
+    @task
+    def broken(x):
+        return len(x)  # (a TypeError inside the function stays a TypeError)
+
+    @flow
+    def f():
+        if call == "plain":
+            return one(1, 2)
+        if call == "retried":
+            return retried(1, 2)
+        if call == "submitted":
+            return one.submit(1, 2)
+        return one.map([1], [2])
+
+    state = f(return_state=True)
+    with pytest.raises(ParameterBindError, match="Error binding parameters for function '(one|retried)': too many "
+                                                  "positional arguments"):
+        state.result()
+
+    @flow
+    def inner():
+        return broken(5)
+
+    with pytest.raises(TypeError) as raised:
+        inner()
+    assert type(raised.value) is TypeError
+
+
+class Window(BaseModel):
+    start: int
+    days: int = 7
+
+
+@dataclasses.dataclass
+class Target:
+    table: str
+    replace: bool = False
+
+
+def test_models_and_dataclasses_as_parameters_are_built_from_dicts_with_their_own_config():
+    @flow
+    def load(window: Window, target: Target):
+        return type(window).__name__, window.start, window.days, type(target).__name__, target.table
+
+    assert load({"start": "3"}, {"table": "t"}) == ("Window", 3, 7, "Target", "t")
+    assert load(Window(start=1, days=2), Target("u")) == ("Window", 1, 2, "Target", "u")
+    with pytest.raises(ParameterTypeError, match=r"window\.start: Input should be a valid integer"):
+        load({"start": "soon"}, {"table": "t"})

@@ -176,3 +176,34 @@ def test_the_run_name_is_recorded_and_shown_by_the_cli(store, capsys):
     assert runs["report"].run_name == "report-emea" and runs["unnamed"].run_name is None
     assert main(["runs", "show", runs["report"].run_id]) == 0
     assert "report-emea" in capsys.readouterr().out
+
+
+def test_get_run_context_in_a_flow_a_task_a_cache_key_fn_and_outside():
+    from ferroflow.errors import MissingContextError
+    from ferroflow.runtime import get_run_context
+    from ferroflow.runtime.run_context import FlowRunContext, TaskRunContext
+
+    keys = []
+
+    def per_run(context, parameters):
+        keys.append((context.task_run.flow_run_id, context.task.name, context.get("task_name")))
+        return f"{context.task_run.flow_run_id}-{parameters['x']}"
+
+    @task(cache_key_fn=per_run)
+    def cached(x):
+        ctx = get_run_context()
+        assert isinstance(ctx, TaskRunContext)
+        return ctx.task_run.name, ctx.task_run.run_count, ctx.parameters, ctx.task.name
+
+    @flow(flow_run_name="ctx-{n}")
+    def f(n: int):
+        ctx = get_run_context()
+        assert isinstance(ctx, FlowRunContext)
+        return ctx.flow_run.name, ctx.flow.name, ctx.parameters, cached(n), ctx.flow_run.id
+
+    name, flow_name, parameters, in_task, run_id = f(3)
+    assert (name, flow_name, parameters) == ("ctx-3", "f", {"n": 3})
+    assert in_task == ("cached-0", 1, {"x": 3}, "cached")
+    assert keys == [(run_id, "cached", "cached")]
+    with pytest.raises(MissingContextError, match="No run context available"):
+        get_run_context()

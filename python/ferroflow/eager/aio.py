@@ -34,8 +34,9 @@ from typing import Any
 from ferroflow import _core
 from ferroflow._core import SUCCESS
 from ferroflow.eager import states as eager_states
+from ferroflow.eager.parameters import bind_task_call
 from ferroflow.eager.run import _CAUGHT
-from ferroflow.errors import TaskTimeout
+from ferroflow.errors import ParameterBindError, TaskTimeout
 from ferroflow.runtime.context import CURRENT_FRAME, Frame
 from ferroflow.runtime.unit import UnitResult, WorkUnit, outcome_of_exception, retry_rule
 
@@ -62,7 +63,11 @@ async def _call(run: Any, slot: Any, index: int, task: Any, args: tuple, kwargs:
             return run._resumed(slot, index, digest, found, return_state)
     if slot.plain:
         return await _plain(run, slot, index, args, kwargs, return_state, digest)
-    state = await _attempts(run, slot, index, task._bind_arguments(args, kwargs))
+    try:
+        inputs = bind_task_call(task, args, kwargs)
+    except ParameterBindError as exc:
+        return run._raised(slot, index, exc, return_state)
+    state = await _attempts(run, slot, index, inputs)
     if digest is not None and state.is_completed():
         checkpoints.kept(slot, index, digest, state.data)
     return eager_states.deliver(state, return_state)

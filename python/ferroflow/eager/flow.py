@@ -383,6 +383,7 @@ class EagerFlow:
         if interrupted is not None:
             raise interrupted
         state.flow_run_id = run.info.flow_run_id
+        state._details["of_run"] = True  # (a flow returning it returns a run's state: data, as Prefect 3)
         return state
 
     def _run_name(self, run: EagerRun) -> str:
@@ -488,9 +489,10 @@ def final_state(value: Any) -> eager_states.State:
         if isinstance(value, (TaskFuture, MappedFutures)) or run.scan:
             value = futures_to_states(value)
     if isinstance(value, eager_states.State):
-        if not value._details.get("task_run"):
+        if not value._details.get("of_run"):
+            value._details.pop("missing", None)  # (Completed() without data: the run's result is None, as Prefect 3)
             return value  # a state the flow made: its own
-        # a task call's state (a future's): it stands for its run, as one of one
+        # a run's state (a task call's, a future's, a subflow's): it stands for its run, as one of one
         return (eager_states.Failed("1/1 states failed.", data=value) if value.type in _FAILED_TYPES
                 else eager_states.Completed("All states completed.", data=value))
     found = _states_in(value)

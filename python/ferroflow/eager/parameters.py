@@ -20,6 +20,31 @@ __all__ = ["Binder"]
 _EMPTY = inspect.Parameter.empty
 
 
+def bind_error(fn: Any, signature: inspect.Signature, args: tuple, kwargs: dict) -> ParameterBindError | None:
+    """Prefect 3's :class:`ParameterBindError` for a call of ``fn`` with ``args`` and
+    ``kwargs`` that ``signature`` cannot bind (None: it can)."""
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        function = getattr(fn, "__name__", repr(fn))
+        return ParameterBindError(
+            f"Error binding parameters for function '{function}': {exc}.\nFunction '{function}' has signature "
+            f"'{str(signature)[1:-1]}' but received args: {args} and kwargs: {list(kwargs)}.")
+    return None
+
+
+def bind_task_call(task: Any, args: tuple, kwargs: dict) -> dict:
+    """The inputs of a call of ``task`` in an eager flow, by name; arguments its
+    function cannot take raise :class:`ParameterBindError` (as Prefect 3's task calls)."""
+    try:
+        return task._bind_arguments(args, kwargs)
+    except TypeError:
+        error = bind_error(task.run, task._run_info().signature, args, kwargs)
+        if error is None:
+            raise
+        raise error from None
+
+
 class Binder:
     """Binds and checks the arguments of one flow function (its pydantic adapters made
     on first use, once)."""
@@ -35,12 +60,8 @@ class Binder:
         """The arguments bound, defaults applied, checked and coerced."""
         try:
             bound = self.signature.bind(*args, **kwargs)
-        except TypeError as exc:
-            function = getattr(self.fn, "__name__", self.name)
-            raise ParameterBindError(  # (Prefect 3's words)
-                f"Error binding parameters for function '{function}': {exc}.\nFunction '{function}' has signature "
-                f"'{str(self.signature)[1:-1]}' but received args: {args} and kwargs: {list(kwargs)}."
-            ) from None
+        except TypeError:
+            raise bind_error(self.fn, self.signature, args, kwargs) or RuntimeError("binding failed") from None
         bound.apply_defaults()
         if self.validate:
             self._check(bound)

@@ -27,9 +27,10 @@ from ferroflow._core import SUCCESS
 from ferroflow.core.prefect3_options import eager_options
 from ferroflow.eager import states as eager_states
 from ferroflow.eager.hooks import call_hooks
+from ferroflow.eager.parameters import bind_error, bind_task_call
 from ferroflow.eager.record import EagerRecorder
 from ferroflow.engine.persistence import checkpoint_of
-from ferroflow.errors import FailedRun, TaskRunTimeoutError, TaskTimeout
+from ferroflow.errors import FailedRun, ParameterBindError, TaskRunTimeoutError, TaskTimeout
 from ferroflow.runtime.context import CURRENT_FRAME, Frame, RunInfo
 from ferroflow.runtime.handlers import handlers_of
 from ferroflow.runtime.unit import SIGNAL_CODES, WorkUnit
@@ -195,7 +196,11 @@ class EagerRun:
                 return self._kept(slot, index, digest, task, args, kwargs, return_state)
         if slot.plain:
             return self._plain(slot, index, args, kwargs, return_state)
-        return self._run_unit(slot, index, task._bind_arguments(args, kwargs), return_state)
+        try:
+            inputs = bind_task_call(task, args, kwargs)
+        except ParameterBindError as exc:  # (the call ends Failed: it could not start)
+            return self._raised(slot, index, exc, return_state)
+        return self._run_unit(slot, index, inputs, return_state)
 
     def _plain(self, slot: TaskSlot, index: int, args: tuple, kwargs: dict, return_state: bool,
                digest: Any = None) -> Any:
@@ -208,6 +213,9 @@ class EagerRun:
             value = slot.fn(*args, **kwargs)
         except _CAUGHT as exc:
             CURRENT_FRAME.reset(token)
+            if type(exc) is TypeError and exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+                # (raised by the call itself, not inside the function: its arguments do not bind)
+                exc = bind_error(slot.fn, slot.task._run_info().signature, args, kwargs) or exc
             return self._raised(slot, index, exc, return_state)
         CURRENT_FRAME.reset(token)
         return self._succeeded(slot, index, value, return_state, digest)
@@ -239,7 +247,11 @@ class EagerRun:
         """Run a call whose value is checkpointed when it succeeds."""
         if slot.plain:
             return self._plain(slot, index, args, kwargs, return_state, digest)
-        state = self._run_unit(slot, index, task._bind_arguments(args, kwargs), True)
+        try:
+            inputs = bind_task_call(task, args, kwargs)
+        except ParameterBindError as exc:
+            return self._raised(slot, index, exc, return_state)
+        state = self._run_unit(slot, index, inputs, True)
         if state.type is eager_states.StateType.COMPLETED:
             try:
                 self.checkpoints.kept(slot, index, digest, state.data)
@@ -277,7 +289,8 @@ class EagerRun:
         if code in _FAILED_CODES or state.message is not None:
             self.recorder.note(slot.task_id, index, state.message, run_count=runs)
         self.recorder.ended(slot.task_id, self.logs)
-        state._details["returned"] = state._details["task_run"] = True  # (given back as it is)
+        state._details["returned"] = state._details["of_run"] = True  # (given back as it is)
+        state._details.pop("missing", None)  # (Completed() without data: its run's result is None, as Prefect 3)
         return state
 
     def unit_of(self, slot: TaskSlot, indices: Any, static: dict, keys: tuple = (), columns: tuple = (),
@@ -393,7 +406,7 @@ class EagerRun:
         if task_args:
             task = task.copy(**task_args)
         slot = self.slot(task)
-        inputs = task._bind_arguments(args, kwargs)
+        inputs = bind_task_call(task, args, kwargs)
         star = task._run_info().var_positional
         if star in inputs:
             raise TypeError(f"Task {task.name!r}: .map() maps inputs by name, and these arguments go to "
@@ -411,7 +424,7 @@ class EagerRun:
         return_state = kwargs.pop("return_state", False) if kwargs else False
         wait_for = kwargs.pop("wait_for", None) if kwargs else None
         slot = self.slot(task)
-        future = self.dispatch().submit(slot, task._bind_arguments(args, kwargs), _after(wait_for, None))
+        future = self.dispatch().submit(slot, bind_task_call(task, args, kwargs), _after(wait_for, None))
         if return_state:
             future.wait()
             return future.state

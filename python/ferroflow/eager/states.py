@@ -339,5 +339,5 @@ def timeout_error(cls: type, seconds: float) -> BaseException:
 def of_code(code: int, message: str | None = None, data: Any = None) -> State:
     """The eager state of a task call that ended with the core's ``code``."""
     state = BY_CODE[code & 0x7F](message, data)
-    state._details["task_run"] = True
+    state._details["of_run"] = True
     return state

@@ -146,7 +146,9 @@ class Cache:
         assert self.key_fn is not None  # (an eager cache always has one)
         try:
             with strict_hashing():
-                custom = self.key_fn({**context, "task_key": self.task_key}, inputs)
+                from ferroflow.runtime.run_context import KeyContext
+
+                custom = self.key_fn(KeyContext(context, task_key=self.task_key), inputs)
                 if custom is None:
                     return None
                 return cache_key_from_hashes(EAGER_KEYS, extra=hash_value(str(custom)))

@@ -124,8 +124,7 @@ class WorkUnit:
         """Run every task run of the unit. A user's exception fails that run only;
         ``KeyboardInterrupt`` and ``SystemExit`` propagate."""
         started = time.perf_counter()
-        if self.frame is not None and self.frame.run_name is not None:
-            self.frame.unit = self  # task_run_name reads the inputs (targets too)
+        lent = self._lend_frame()
         try:
             if self.checkpoint is not None:
                 from ferroflow.runtime.checkpoints import run_checkpointed
@@ -136,6 +135,9 @@ class WorkUnit:
         except TaskRaised as stop:  # raise_on_exception, outside the run loops (a cache's handler)
             n = self.size
             result = stopped_at(self._position(stop), stop, bytearray([CANCELLED]) * n, [None] * n, {})
+        finally:
+            if lent:
+                self.frame.unit = None  # type: ignore[union-attr]
         result.elapsed = time.perf_counter() - started
         return result
 
@@ -148,13 +150,25 @@ class WorkUnit:
         except ValueError:
             return 0
 
+    def _lend_frame(self) -> bool:
+        """Make this unit its frame's (``task_run_name``, targets, cache key functions
+        and ``ferroflow.runtime`` read the inputs through it); True when it is lent for
+        this run only (no cycle stays), False when it stays (a ``task_run_name``) or the
+        frame has a unit already."""
+        frame = self.frame
+        if frame is None or frame.unit is self:
+            return False
+        if frame.run_name is not None:
+            frame.unit = self  # (a subset of the unit has a frame of its own)
+            return False
+        if frame.unit is None:
+            frame.unit = self
+            return True
+        return False
+
     def _run_in_frame(self) -> UnitResult:
         frame = self.frame
-        lent = frame is not None and frame.unit is None and frame.run_name is None
-        if frame is not None and (lent or frame.run_name is not None):
-            # (task_run_name and ferroflow.runtime.task_run read the inputs; a subset of
-            # the unit has a frame of its own. Lent for the run only: no cycle stays.)
-            frame.unit = self
+        lent = self._lend_frame()
         token = CURRENT_FRAME.set(frame)
         try:
             if self.log_stdout:

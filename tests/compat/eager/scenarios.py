@@ -39,6 +39,8 @@ from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
+from pydantic import BaseModel
+
 __all__ = [
     "SCENARIOS",
     "prefect_namespace",
@@ -136,7 +138,8 @@ def ferroflow_namespace() -> SimpleNamespace:
 # recording helpers (shared by both sides)
 # ---------------------------------------------------------------------------
 
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# (a UUID as Prefect writes it, or as ferroflow writes its run ids: 32 hex digits)
+_UUID = re.compile(r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b")
 _ADDR = re.compile(r" at 0x[0-9a-f]+")
 _PYDANTIC_URL = re.compile(r"https://errors\.pydantic\.dev/[0-9.]+/")
 
@@ -976,6 +979,71 @@ def _(pf, obs):
     fl = pf.Failed(message="x")
     return [state_record(c), state_record(c2), state_record(fl, result=False),
             [c.is_completed(), c.is_failed(), fl.is_failed(), fl.is_final()]]
+
+
+@scenario("states/returned_completed_without_data")
+def _(pf, obs):
+    @pf.task
+    def t():
+        return pf.Completed(message="task done")
+
+    @pf.flow
+    def f():
+        st = t(return_state=True)
+        note(obs, "task_state", state_record(st))
+        return pf.Completed(message="flow done")
+
+    return [flow_state(f), call(f)]
+
+
+class Point(BaseModel):
+    """A flow parameter's model (module-level: the hint is resolved in this module)."""
+
+    x: int
+    y: float = 0.0
+
+
+@scenario("params/pydantic_model_from_a_dict")
+def _(pf, obs):
+    @pf.flow
+    def f(p: Point):
+        return [type(p).__name__, p.x, p.y]
+
+    return [flow_state(f, {"x": "3"}), flow_state(f, p={"x": "three"}), flow_state(f, Point(x=1, y=2))]
+
+
+@scenario("futures/map_over_a_future")
+def _(pf, obs):
+    @pf.task
+    def numbers(fail: bool):
+        if fail:
+            raise ValueError("no numbers")
+        return [1, 2, 3]
+
+    @pf.task
+    def double(x):
+        return 2 * x
+
+    @pf.flow
+    def f(fail: bool):
+        return double.map(numbers.submit(fail)).result()
+
+    return [flow_state(f, False), flow_state(f, True)]
+
+
+@scenario("retries/jitter_factor")
+def _(pf, obs):
+    @pf.task(retries=2, retry_delay_seconds=0.01, retry_jitter_factor=0.5)
+    def flaky():
+        if bump(obs, "attempts") < 3:
+            raise ValueError("again")
+        return "ok"
+
+    @pf.flow
+    def f():
+        return flaky()
+
+    return flow_state(f)
 
 
 # ---------------------------------------------------------------------------
@@ -2422,6 +2490,53 @@ def _(pf, obs):
 
     with capture(pf, obs):
         return flow_state_async(f)
+
+
+@scenario("logging/log_prints_submitted_mapped_and_hooks")
+def _(pf, obs):
+    @pf.task
+    def shout(x):
+        print(f"user: task says {x}")
+        return x
+
+    def done(flow, run, state):
+        print("user: hook says done")
+
+    @pf.flow(log_prints=True, on_completion=[done])
+    def f():
+        return [shout.submit(1).result(), shout.map([2, 3]).result()]
+
+    with capture(pf, obs):
+        record = flow_state(f)
+    obs["logs"] = sorted(obs["logs"])  # (submitted and mapped calls log from other threads)
+    return record
+
+
+@scenario("runtime/task_run_name_callables")
+def _(pf, obs):
+    def from_runtime():
+        return f"load-{pf.runtime.task_run.parameters['x']}"
+
+    def from_parameters(parameters):
+        return f"save-{parameters['x']}"
+
+    @pf.task(task_run_name=from_runtime)
+    def load(x):
+        return pf.runtime.task_run.name
+
+    @pf.task(task_run_name=from_parameters)
+    def save(x):
+        return pf.runtime.task_run.name
+
+    @pf.task(task_run_name="fmt-{x}-{y}")
+    def fmt(x, y=2):
+        return pf.runtime.task_run.name
+
+    @pf.flow
+    def f():
+        return [load(1), save(2), fmt(3), load.submit(4).result()]
+
+    return flow_state(f)
 
 
 @scenario("logging/get_run_logger")

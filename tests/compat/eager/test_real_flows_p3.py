@@ -38,29 +38,9 @@ TABLE = ImportTable.from_markdown(DOC.read_text())
 
 # Flows that do not match Prefect 3.8 yet: name -> the cause (strict xfail).
 KNOWN_MISMATCHES: dict[str, str] = {
-    "annageller_allow_failure_subflow_state":
-        "task.submit() with too many positional arguments: Prefect 3 fails the flow with "
-        "ParameterBindError ('Error binding parameters for function ...: too many positional "
-        "arguments.'), ferroflow with TypeError (\"Task 'clean_up_task': too many positional "
-        "arguments\")",
-    "annageller_return_completed_early":
-        "a flow returning Completed(message=...) (no data): on Prefect 3 its state's "
-        ".result() is None and a plain call returns None; on ferroflow both raise MissingResult",
-    "annageller_return_state_manually":
-        "a flow returning Completed(message=...) (no data): Prefect 3's state.result() is "
-        "None, ferroflow's raises MissingResult",
     "cellarity_static_keys_transaction":
         "unsupported: prefect.transactions.transaction (the migration page lists "
         "transactions as not carried over); the import is left unplaced",
-    "pacc_cache_within_flow_run":
-        "unsupported: from prefect.context import get_run_context (and the context's "
-        "task_run.flow_run_id in a cache_key_fn): ferroflow has no get_run_context; the "
-        "import is left unplaced",
-    "pacc_task_fn_and_failing_child":
-        "a flow returning the Failed state of a subflow (return_state=True): Prefect 3 ends "
-        "Failed '1/1 states failed.' with the child's state as its result; ferroflow ends "
-        "Failed with the child's message ('Flow run encountered an exception: ValueError: "
-        "...') and the exception as its result",
 }
 
 
