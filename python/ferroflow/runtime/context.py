@@ -267,7 +267,7 @@ def run_name(frame: Frame, values: dict) -> str:
     the context ``values`` and the run's inputs, or its callable called with them as
     keywords (Prefect 1), with none when it takes none, or as ``parameters=`` (the
     inputs) when that is all it takes (Prefect 3)."""
-    inputs = frame.inputs()
+    inputs = call_parameters(frame)
     template = frame.run_name
     try:
         if not callable(template):
@@ -283,6 +283,19 @@ def run_name(frame: Frame, values: dict) -> str:
     except Exception as exc:  # a user's template or callable
         return f"{values.get('task_full_name')} (task_run_name failed: {exc!r})"
     return str(name)
+
+
+def call_parameters(frame: Frame) -> dict:
+    """The arguments of the task run at ``frame`` by name, defaults included (as
+    Prefect 3 gives them to ``task_run_name`` and ``runtime.task_run.parameters``)."""
+    parameters = dict(frame.inputs())
+    task = frame.call[0] if frame.call is not None else getattr(frame.unit, "owner", None)
+    run_info = getattr(task, "_run_info", None)
+    if run_info is not None:
+        for name, parameter in run_info().signature.parameters.items():
+            if parameter.default is not parameter.empty:
+                parameters.setdefault(name, parameter.default)
+    return parameters
 
 
 @functools.lru_cache(maxsize=1024)

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ferroflow.runtime.context import Frame, current_frame, run_name, task_run_context
+from ferroflow.runtime.context import Frame, call_parameters, current_frame, run_name, task_run_context
 
 
 def _frame() -> Frame | None:
@@ -36,17 +36,6 @@ def _name(frame: Frame) -> str:
     return f"{frame.task_name}-{frame.map_index}" if frame.map_index is not None else str(frame.task_name)
 
 
-def _parameters(frame: Frame) -> dict:
-    """The call's arguments by name, defaults included (as Prefect 3 gives them)."""
-    parameters = dict(frame.inputs())
-    task = frame.call[0] if frame.call is not None else getattr(frame.unit, "owner", None)
-    if task is not None and hasattr(task, "_run_info"):
-        for name, parameter in task._run_info().signature.parameters.items():
-            if parameter.default is not parameter.empty:
-                parameters.setdefault(name, parameter.default)
-    return parameters
-
-
 def _of_task_run(read: Callable[[Frame], Any], outside: Any = None) -> Callable[[], Any]:
     def get() -> Any:
         frame = _frame()
@@ -58,7 +47,7 @@ _FIELDS: dict[str, Callable[[], Any]] = {
     "id": _of_task_run(_id),
     "name": _of_task_run(_name),
     "task_name": _of_task_run(lambda frame: frame.task_name),
-    "parameters": _of_task_run(_parameters, {}),
+    "parameters": _of_task_run(call_parameters, {}),
     "run_count": _of_task_run(lambda frame: frame.run_count, 0),
     "tags": _of_task_run(lambda frame: sorted(frame.task_tags), []),
     "api_url": lambda: None,
