@@ -205,3 +205,12 @@ def _list_differences(expected: list, got: list, where: str) -> list[str]:
 def _short(value: Any, limit: int = 300) -> str:
     text = json.dumps(value, sort_keys=True, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def flow_params(names: Iterable[str], known: dict[str, str]) -> list:
+    """One pytest parameter per flow name, sorted; a flow in ``known`` (name -> why it
+    differs) is a strict xfail with that reason."""
+    import pytest
+
+    return [pytest.param(n, id=n, marks=[pytest.mark.xfail(reason=known[n], strict=True)] if n in known else [])
+            for n in sorted(names)]

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
 import os
 import pathlib
 import sys
 import warnings
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))  # (the repository root, for tests.compat)
+from tests.compat.fixture_file import finish
 
 HERE = pathlib.Path(__file__).resolve().parent
 FIXTURE = HERE / "prefect1_expected.json"
@@ -90,23 +92,8 @@ def main(argv=None, sc=None, fixture=None, description=None):
     # record twice: every scenario must be deterministic
     first = record_all(sc, args.k)
     second = record_all(sc, args.k)
-    if first != second:
-        bad = sorted(n for n in first if first[n] != second.get(n))
-        raise SystemExit(f"non-deterministic scenarios: {bad}")
-    text = json.dumps({"prefect_version": "1.4.1", "scenarios": first},
-                      indent=1, sort_keys=True) + "\n"
-    if args.k:
-        sys.stdout.write(text)
-        return 0
-    if args.check:
-        if not fixture.exists() or fixture.read_text() != text:
-            print(f"{fixture.name} is stale; re-run without --check", file=sys.stderr)
-            return 1
-        print(f"{fixture.name} is up to date ({len(first)} scenarios)")
-        return 0
-    fixture.write_text(text)
-    print(f"wrote {fixture} ({len(first)} scenarios)")
-    return 0
+    return finish(first, second, fixture, key="scenarios", version="1.4.1", subset=args.k, check=args.check,
+                  what="scenarios")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,6 @@ import contextlib
 import importlib.util
 import inspect
 import io
-import json
 import logging
 import os
 import pathlib
@@ -52,6 +51,9 @@ import types
 import warnings
 from collections.abc import Callable
 from typing import Any
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))  # (the repository root, for tests.compat)
+from tests.compat.fixture_file import finish
 
 HERE = pathlib.Path(__file__).resolve().parent
 FLOWS_DIR = HERE / "real_flows"
@@ -228,23 +230,8 @@ def main(argv=None) -> int:
     _quiet_prefect_logs()
     first = record_all(args.k)
     second = record_all(args.k)
-    if first != second:
-        bad = sorted(n for n in first if first[n] != second.get(n))
-        raise SystemExit(f"non-deterministic flows: {bad}")
-    text = json.dumps({"prefect_version": "1.4.1", "flows": first}, indent=1,
-                      sort_keys=True, ensure_ascii=False) + "\n"
-    if args.k:
-        sys.stdout.write(text)
-        return 0
-    if args.check:
-        if not FIXTURE.exists() or FIXTURE.read_text() != text:
-            print(f"{FIXTURE.name} is stale; re-run without --check", file=sys.stderr)
-            return 1
-        print(f"{FIXTURE.name} is up to date ({len(first)} flows)")
-        return 0
-    FIXTURE.write_text(text)
-    print(f"wrote {FIXTURE} ({len(first)} flows)")
-    return 0
+    return finish(first, second, FIXTURE, key="flows", version="1.4.1", subset=args.k, check=args.check,
+                  what="flows")
 
 
 if __name__ == "__main__":

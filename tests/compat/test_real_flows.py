@@ -26,7 +26,7 @@ import pytest
 # pytest puts this directory on sys.path (rootdir-relative "prepend" imports).
 import record_real_flows as REC
 
-from tests.compat.real_flows_support import ImportTable, differences, rewrite_imports
+from tests.compat.real_flows_support import ImportTable, differences, flow_params, rewrite_imports
 
 HERE = pathlib.Path(__file__).resolve().parent
 DOC = HERE.parent.parent / "docs" / "migrating-from-prefect-1.md"
@@ -68,9 +68,7 @@ def run_on_ferroflow(name: str) -> tuple[dict[str, Any], list[str]]:
 # ---------------------------------------------------------------------------
 
 def _params() -> list:
-    names = sorted(set(REC.flow_files()) | set(EXPECTED))
-    return [pytest.param(n, id=n, marks=[pytest.mark.xfail(reason=KNOWN_MISMATCHES[n], strict=True)]
-                         if n in KNOWN_MISMATCHES else []) for n in names]
+    return flow_params(set(REC.flow_files()) | set(EXPECTED), KNOWN_MISMATCHES)
 
 
 def test_fixture_matches_flow_files():

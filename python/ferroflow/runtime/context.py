@@ -176,6 +176,24 @@ USER_VALUES: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
 LOOP_STATE: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("ferroflow_loop", default=None)
 
 
+def live_attributes(module: str, fields: dict) -> tuple:
+    """``(__getattr__, __dir__)`` for ``module`` whose attributes are ``fields`` (name ->
+    a function reading it), read at each access; ``get_<name>`` is the function itself
+    (Prefect 3's getters: ``task_run.get_run_count()``)."""
+    def __getattr__(name: str) -> Any:
+        read = fields.get(name)
+        if read is not None:
+            return read()
+        if name.startswith("get_") and name[4:] in fields:
+            return fields[name[4:]]
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(fields)
+
+    return __getattr__, __dir__
+
+
 def current_frame() -> Frame | None:
     """The frame of the task run executing in this thread, if any."""
     return CURRENT_FRAME.get()

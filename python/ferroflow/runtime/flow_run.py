@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from ferroflow.runtime.context import RunInfo, current_frame
+from ferroflow.runtime.context import RunInfo, current_frame, live_attributes
 
 
 def current_run() -> RunInfo | None:
@@ -69,16 +69,4 @@ _FIELDS: dict[str, Callable[[], Any]] = {
 
 #: The attributes (read at each access by ``__getattr__``; ``get_<name>()`` reads one).
 __all__ = sorted(_FIELDS)
-
-
-def __getattr__(name: str) -> Any:
-    read = _FIELDS.get(name)
-    if read is not None:
-        return read()
-    if name.startswith("get_") and name[4:] in _FIELDS:  # (Prefect 3's getters: get_run_count())
-        return _FIELDS[name[4:]]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = live_attributes(__name__, _FIELDS)

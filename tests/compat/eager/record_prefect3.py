@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
 import os
 import pathlib
@@ -27,6 +26,9 @@ import sys
 import tempfile
 import time
 import warnings
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3]))  # (the repository root, for tests.compat)
+from tests.compat.fixture_file import finish
 
 HERE = pathlib.Path(__file__).resolve().parent
 FIXTURE = HERE / "prefect3_expected.json"
@@ -101,26 +103,8 @@ def main(argv=None) -> int:
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             first = record_all(sc, pf, args.k)
             second = record_all(sc, pf, args.k)
-    if first != second:
-        bad = sorted(n for n in first if first[n] != second.get(n))
-        for n in bad:
-            print(f"{n}:\n  first:  {first[n]}\n  second: {second[n]}", file=sys.stderr)
-        raise SystemExit(f"non-deterministic scenarios: {bad}")
-    text = json.dumps({"prefect_version": prefect.__version__, "scenarios": first},
-                      indent=1, sort_keys=True) + "\n"
-    took = f"{time.monotonic() - started:.0f} s"
-    if args.k:
-        sys.stdout.write(text)
-        return 0
-    if args.check:
-        if not FIXTURE.exists() or FIXTURE.read_text() != text:
-            print(f"{FIXTURE.name} is stale; re-run without --check", file=sys.stderr)
-            return 1
-        print(f"{FIXTURE.name} is up to date ({len(first)} scenarios, {took})")
-        return 0
-    FIXTURE.write_text(text)
-    print(f"wrote {FIXTURE} ({len(first)} scenarios, {took})")
-    return 0
+    return finish(first, second, FIXTURE, key="scenarios", version=prefect.__version__, subset=args.k,
+                  check=args.check, what="scenarios", took=f"{time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":

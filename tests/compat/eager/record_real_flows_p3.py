@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import importlib.util
 import io
-import json
 import logging
 import pathlib
 import sys
@@ -46,6 +45,9 @@ import types
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3]))  # (the repository root, for tests.compat)
+from tests.compat.fixture_file import finish
 
 HERE = pathlib.Path(__file__).resolve().parent
 FLOWS_DIR = HERE / "real_flows"
@@ -190,25 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             first = record_all(pf, args.k)
             second = record_all(pf, args.k)
-    if first != second:
-        bad = sorted(n for n in first if first[n] != second.get(n))
-        for n in bad:
-            print(f"{n}:\n  first:  {first[n]}\n  second: {second[n]}", file=sys.stderr)
-        raise SystemExit(f"non-deterministic flows: {bad}")
-    text = json.dumps({"prefect_version": prefect.__version__, "flows": first}, indent=1,
-                      sort_keys=True, ensure_ascii=False) + "\n"
-    if args.k:
-        sys.stdout.write(text)
-        return 0
-    if args.check:
-        if not FIXTURE.exists() or FIXTURE.read_text() != text:
-            print(f"{FIXTURE.name} is stale; re-run without --check", file=sys.stderr)
-            return 1
-        print(f"{FIXTURE.name} is up to date ({len(first)} flows)")
-        return 0
-    FIXTURE.write_text(text)
-    print(f"wrote {FIXTURE} ({len(first)} flows)")
-    return 0
+    return finish(first, second, FIXTURE, key="flows", version=prefect.__version__, subset=args.k,
+                  check=args.check, what="flows")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ pytest.importorskip("ferroflow.eager", reason="ferroflow's eager flows are not i
 # pytest puts this directory on sys.path (rootdir-relative "prepend" imports).
 import record_real_flows_p3 as REC
 
-from tests.compat.real_flows_support import ImportTable, differences, rewrite_imports, table_rows
+from tests.compat.real_flows_support import ImportTable, differences, flow_params, rewrite_imports, table_rows
 
 HERE = pathlib.Path(__file__).resolve().parent
 DOC = HERE.parent.parent.parent / "docs" / "migrating-from-prefect-2-3.md"
@@ -66,9 +66,7 @@ def run_on_ferroflow(name: str) -> tuple[dict[str, Any], list[str]]:
 
 
 def _params() -> list:
-    names = sorted(set(REC.flow_files()) | set(EXPECTED))
-    return [pytest.param(n, id=n, marks=[pytest.mark.xfail(reason=KNOWN_MISMATCHES[n], strict=True)]
-                         if n in KNOWN_MISMATCHES else []) for n in names]
+    return flow_params(set(REC.flow_files()) | set(EXPECTED), KNOWN_MISMATCHES)
 
 
 def test_fixture_matches_flow_files():
