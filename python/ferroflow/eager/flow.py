@@ -270,7 +270,7 @@ class EagerFlow:
         and a number of seconds to have the driver wait before a retry."""
         import asyncio
 
-        from ferroflow.eager.resume import Checkpoints, read_journal
+        from ferroflow.eager.resume import Checkpoints
         from ferroflow.engine.runner import open_run_store
         from ferroflow.runtime.logs import TASK_LOGGER, RunLogHandler
         from ferroflow.store import NullRunStore
@@ -282,17 +282,9 @@ class EagerFlow:
         parameters = dict(bound.arguments)
         journal = parent.checkpoints if parent is not None else None
         if journal is not None:  # a subflow call: returned from, or resuming, the run its parent resumes
-            with parent.lock:  # (subflows may be called from tasks running on threads)
-                index = parent.subflow_calls[self.name]
-                parent.subflow_calls[self.name] += 1
-            digest, found = journal.lookup_subflow(self, index, parameters)
-            if found is not None:
-                journal.kept_subflow(self, index, digest, None, found[1])
-                return eager_states.Completed(data=found[0])
-            if resumed is None:
-                earlier = journal.earlier_subflow_run(store, self.name, index)
-                if earlier is not None:
-                    resumed = (earlier, read_journal(earlier.run_id) or {})
+            kept, resumed, index, digest = self._in_parent_journal(parent, parameters, store, resumed)
+            if kept is not None:
+                return kept
         run = EagerRun(self, parameters, store, run_id or new_run_id(), datetime.datetime.now(datetime.timezone.utc),
                        lease)
         info = run.info
@@ -385,6 +377,30 @@ class EagerFlow:
         state.flow_run_id = run.info.flow_run_id
         state._details["of_run"] = True  # (a flow returning it returns a run's state: data, as Prefect 3)
         return state
+
+    def _in_parent_journal(self, parent: EagerRun, parameters: dict, store: Any, resumed: tuple | None) -> tuple:
+        """A call of this flow as a subflow of ``parent``, whose journal keeps subflow
+        values (``ferroflow.eager.resume``): ``(state, resumed, index, digest)``. The
+        state is Completed with the value the run the parent resumes kept for this call
+        (returned without running), else None, and ``resumed`` is then the earlier run
+        of this call to resume, if there is one."""
+        from ferroflow.eager.resume import read_journal
+
+        journal = parent.checkpoints
+        with parent.lock:  # (subflows may be called from tasks running on threads)
+            index = parent.subflow_calls[self.name]
+            parent.subflow_calls[self.name] += 1
+        digest, found = journal.lookup_subflow(self, index, parameters)
+        if found is not None:
+            journal.kept_subflow(self, index, digest, None, found[1])
+            state = eager_states.Completed(data=found[0])
+            state._details["of_run"] = True
+            return state, resumed, index, digest
+        if resumed is None:
+            earlier = journal.earlier_subflow_run(store, self.name, index)
+            if earlier is not None:
+                resumed = (earlier, read_journal(earlier.run_id) or {})
+        return None, resumed, index, digest
 
     def _run_name(self, run: EagerRun) -> str:
         """The name of ``run``: ``flow_run_name`` formatted with its parameters, or
