@@ -146,9 +146,10 @@ def test_raw_html_escapes_every_payload(ui, payload_run, named_run):
             assert "<script>window.__xss" not in html and "<img src=x" not in html and "<b class=xss-b>" not in html
             if path == f"/runs/{payload_run}":  # the executor, in the run's header
                 assert '<dd class="mono executor">local &lt;script&gt;window.__xss=1&lt;/script&gt;' in html
-            if path == f"/runs/{named_run}":  # the run's name, in its header
+            if path == f"/runs/{named_run}":  # the run's name, in its header and the page's title
                 assert '<dd class="run-name">&lt;script&gt;window.__xss=1&lt;/script&gt;&lt;img src=x' in html
-            if path in ("/", "/runs"):  # the name beside the short id, in the runs tables
+                assert re.search(r"<title>&lt;script&gt;window.__xss=1&lt;/script&gt;.* · Run ", html)
+            if path in ("/", "/runs", "/flows"):  # the name beside the short id, in the runs tables
                 assert '<span class="run-name" title="&lt;script&gt;window.__xss=1&lt;/script&gt;' in html
     with ui.client("read") as client:
         assert client.get_run(payload_run).executor.startswith("local <script>window.__xss=1</script>")
