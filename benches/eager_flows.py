@@ -9,7 +9,7 @@ Two workloads, each timed in a fresh process (so each peak RSS is its own):
   returned futures.
 
 Contenders: the plain Python loop (at every N used); ferroflow's eager flows (``from
-ferroflow import flow, task``), when that is importable, else skipped with a note;
+ferroflow import flow, task``; the same flows as Prefect 3's, in ``EAGER_FLOWS``);
 Prefect 3 in its own virtualenv (``make p3venv``; ``--prefect-python``), when present,
 else skipped with a note. Prefect 3 spends milliseconds per task run, so it runs at the
 smaller ``--prefect-n`` sizes only. Prefect gets a fresh ``PREFECT_HOME`` per
@@ -26,7 +26,6 @@ everything else, including its run logging, is as installed.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shlex
 import statistics
@@ -36,6 +35,22 @@ import textwrap
 from pathlib import Path
 
 from harness import MeasurementFailed, run_measurement
+
+#: The flows under test, written once: each tool runs the same code with its own imports.
+EAGER_FLOWS = """
+        @task
+        def inc(x):
+            return x + 1
+        @flow
+        def seq(n):
+            acc = 0
+            for i in range(n):
+                acc += inc(i)
+            return acc
+        @flow
+        def mapped(n):
+            return sum(inc.map(range(n)).result())
+"""
 
 TASKS = {
     "python loop": """
@@ -53,18 +68,7 @@ TASKS = {
     """,
     "ferroflow eager": """
         from ferroflow import flow, task
-        @task
-        def inc(x):
-            return x + 1
-        @flow
-        def seq(n):
-            acc = 0
-            for i in range(n):
-                acc += inc(i)
-            return acc
-        @flow
-        def mapped(n):
-            return sum(inc.map(range(n)).result())
+""" + EAGER_FLOWS + """
         def warm():
             seq(1)  # loads the engine and the run store before the clock starts
     """,
@@ -73,18 +77,7 @@ TASKS = {
         from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
         no_heartbeats = temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
         no_heartbeats.__enter__()  # (kept referenced: collected, it would exit)
-        @task
-        def inc(x):
-            return x + 1
-        @flow
-        def seq(n):
-            acc = 0
-            for i in range(n):
-                acc += inc(i)
-            return acc
-        @flow
-        def mapped(n):
-            return sum(inc.map(range(n)).result())
+""" + EAGER_FLOWS + """
         def warm():
             seq(1)  # starts the temporary local server before the clock starts
     """,
@@ -123,16 +116,6 @@ def measure(contender: str, workload: str, n: int, prefect_python: str) -> dict:
         return run_measurement(code, {"FERROFLOW_HOME": home}, unset=("FERROFLOW_API_URL",))
 
 
-def ferroflow_eager_missing() -> str | None:
-    """Why the ferroflow contender is skipped, or None."""
-    try:
-        if importlib.util.find_spec("ferroflow.eager") is None:
-            return "ferroflow.eager does not exist in this checkout yet"
-    except ImportError as exc:
-        return f"ferroflow is not importable ({exc})"
-    return None
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seq-n", type=int, default=100_000,
@@ -153,9 +136,6 @@ def main(argv=None) -> int:
     prefect_ns = [int(x) for x in args.prefect_n.split(",") if x]
     plan = []  # (workload, contender, n)
     notes = []
-    missing = ferroflow_eager_missing()
-    if missing:
-        notes.append(f"ferroflow eager: skipped, {missing}")
     have_prefect = not args.no_prefect and Path(args.prefect_python).exists()
     if not have_prefect and not args.no_prefect:
         notes.append(f"prefect 3: skipped, no {args.prefect_python} (make p3venv)")
@@ -163,8 +143,7 @@ def main(argv=None) -> int:
         sizes = sorted({big, *(prefect_ns if have_prefect else [])})
         for n in sizes:
             plan.append((workload, "python loop", n))
-        if not missing:
-            plan.append((workload, "ferroflow eager", big))
+        plan.append((workload, "ferroflow eager", big))
         if have_prefect:
             plan.extend((workload, "prefect 3", n) for n in prefect_ns)
 
