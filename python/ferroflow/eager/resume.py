@@ -16,7 +16,7 @@ another path than before, and a value computed from other inputs is never return
 
 Choices (see ``docs/eager-flows.md``):
 
-* On by default for recorded runs (about 1.5 µs a call for small values); off for a
+* On by default for recorded runs (about 1.7 µs a call for small values); off for a
   task or flow with ``persist_result=False`` (or ``checkpoint=False``), and for runs
   that are not recorded (nothing could find them to resume). A value that cannot be
   pickled is not kept (a warning, once per task) unless ``persist_result=True`` asks for
