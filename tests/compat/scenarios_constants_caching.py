@@ -31,10 +31,8 @@ from __future__ import annotations
 import contextlib
 import datetime
 import importlib.util
-import os
 import pathlib
 import sys
-import tempfile
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -102,20 +100,10 @@ def prefect_namespace() -> SimpleNamespace:
 def ferroflow_namespace() -> SimpleNamespace:
     from ferroflow import cache_validators, context
     from ferroflow.core.collections import Constant
+    from tests.compat.ferroflow_home import fresh_home
 
-    @contextlib.contextmanager
     def fresh_cache():
-        saved = {k: os.environ.get(k) for k in ("FERROFLOW_HOME", "FERROFLOW_RECORD")}
-        with tempfile.TemporaryDirectory(prefix="ff-compat-cache-") as home:
-            os.environ.update(FERROFLOW_HOME=home, FERROFLOW_RECORD="0")
-            try:
-                yield
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
+        return fresh_home("ff-compat-cache-")
 
     return _extend(CONTROL.ferroflow_namespace(), Constant, cache_validators,
                    lambda: context.get("map_index"), fresh_cache)

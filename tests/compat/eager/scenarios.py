@@ -28,7 +28,6 @@ import datetime
 import importlib.util
 import io
 import logging
-import os
 import pathlib
 import re
 import sys
@@ -110,20 +109,10 @@ def ferroflow_namespace() -> SimpleNamespace:
     from ferroflow.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
     from ferroflow.eager.states import Completed, Failed
     from ferroflow.tasks import task_input_hash
+    from tests.compat.ferroflow_home import fresh_home
 
-    @contextlib.contextmanager
-    def fresh_cache() -> Iterator[None]:
-        saved = {k: os.environ.get(k) for k in ("FERROFLOW_HOME", "FERROFLOW_RECORD")}
-        with tempfile.TemporaryDirectory(prefix="ff-eager-compat-") as home:
-            os.environ.update(FERROFLOW_HOME=home, FERROFLOW_RECORD="0")
-            try:
-                yield
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
+    def fresh_cache() -> contextlib.AbstractContextManager:
+        return fresh_home("ff-eager-compat-")
 
     return _namespace(
         "ferroflow", fresh_cache, ("ferroflow",),
