@@ -484,3 +484,20 @@ def test_a_parent_resumed_twice_keeps_returned_subflows_in_its_own_journal(clean
     calls.clear()
     assert parent_of_subflows(resume=second) == 301
     assert calls == [("finish", 301)]
+
+
+def test_a_completed_subflow_is_in_its_parents_journal_on_disk_before_the_parent_goes_on(clean):
+    """So that a kill right after a subflow completed (its own journal deleted) loses
+    nothing: the parent's journal holds its value already."""
+    seen = {}
+
+    @flow(name="journaled-parent")
+    def parent():
+        value = sub_load(1)
+        from ferroflow.runtime import flow_run
+
+        seen["journal"] = read_journal(flow_run.id)
+        return value
+
+    assert parent() == 101
+    assert (("flow", "sub-load"), 0) in seen["journal"]

@@ -362,10 +362,13 @@ class EagerFlow:
         if kind and self.hooks[kind]:
             with self._prints(in_context=self.is_async):
                 call_hooks(self.hooks[kind], self, _FlowRun(run, state), state, run.frame)
+        if journal is not None and state.type is eager_states.StateType.COMPLETED:
+            # In the parent's journal, written, before the subflow's own is deleted: a kill
+            # between the two loses nothing.
+            journal.kept_subflow(self, index, digest, state.data)
+            journal.flush()
         if run.checkpoints is not None:
             run.checkpoints.finish(state.type is eager_states.StateType.COMPLETED)
-        if journal is not None and state.type is eager_states.StateType.COMPLETED:
-            journal.kept_subflow(self, index, digest, state.data)
         try:
             run.recorder.finish(state.store_name, state.message, logs)
         finally:

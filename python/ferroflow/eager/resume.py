@@ -35,6 +35,7 @@ import logging
 import os
 import pickle
 import struct
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -143,6 +144,7 @@ class Checkpoints:
         self.modes: dict = {}  # task id -> keep_mode
         self.unpicklable: set = set()  # names of tasks warned about
         self.fd: int | None = None
+        self.lock = threading.Lock()
         #: The journal could not be written (a full disk...): nothing more is appended (a
         #: batch after a torn one could not be read), and the warning was given once.
         self.broken = False
@@ -273,12 +275,15 @@ class Checkpoints:
     def flush(self) -> None:
         """Append the calls kept since the last flush to the journal, as one batch."""
         self.flushed_at = time.monotonic()
-        pending = self.pending
-        n = len(pending)
-        if not n:
+        if not self.pending:
             return
-        batch = [pending.popleft() for _ in range(n)]
-        if self.broken:
+        with self.lock:  # (calls and subflows end on several threads: one batch at a time, in order)
+            self._write_batch()
+
+    def _write_batch(self) -> None:
+        pending = self.pending
+        batch = [pending.popleft() for _ in range(len(pending))]
+        if self.broken or not batch:
             return
         body = pickle.dumps(batch, 5)
         record = _HEADER.pack(len(body), zlib.crc32(body)) + body

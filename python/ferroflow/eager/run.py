@@ -213,8 +213,7 @@ class EagerRun:
             value = slot.fn(*args, **kwargs)
         except _CAUGHT as exc:
             CURRENT_FRAME.reset(token)
-            if type(exc) is TypeError and exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
-                # (raised by the call itself, not inside the function: its arguments do not bind)
+            if type(exc) is TypeError:  # (arguments the signature cannot bind: the call could not start)
                 exc = bind_error(slot.fn, slot.task._run_info().signature, args, kwargs) or exc
             return self._raised(slot, index, exc, return_state)
         CURRENT_FRAME.reset(token)
