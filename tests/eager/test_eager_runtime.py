@@ -207,3 +207,24 @@ def test_get_run_context_in_a_flow_a_task_a_cache_key_fn_and_outside():
     assert keys == [(run_id, "cached", "cached")]
     with pytest.raises(MissingContextError, match="No run context available"):
         get_run_context()
+
+
+def test_a_task_run_name_callable_that_cannot_be_hashed_is_still_called():
+    class Namer:
+        __hash__ = None  # type: ignore[assignment]  # (a callable object defining __eq__ only)
+
+        def __eq__(self, other):
+            return isinstance(other, Namer)
+
+        def __call__(self):
+            return f"named-{task_run.parameters['x']}"
+
+    @task(task_run_name=Namer())
+    def named(x):
+        return task_run.name
+
+    @flow
+    def f():
+        return named(4)
+
+    assert f() == "named-4"

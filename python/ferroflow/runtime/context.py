@@ -316,9 +316,17 @@ def call_parameters(frame: Frame) -> dict:
     return parameters
 
 
-@functools.lru_cache(maxsize=1024)
 def _named_parameters(fn: Any) -> tuple | None:
-    """The names ``fn`` takes (None: it takes ``**kwargs``, or cannot be inspected)."""
+    """The names ``fn`` takes (None: it takes ``**kwargs``, or cannot be inspected);
+    remembered per function (a callable that cannot be hashed is inspected each time)."""
+    try:
+        return _named_parameters_of(fn)
+    except TypeError:  # (unhashable)
+        return _named_parameters_of.__wrapped__(fn)
+
+
+@functools.lru_cache(maxsize=1024)
+def _named_parameters_of(fn: Any) -> tuple | None:
     try:
         parameters = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
