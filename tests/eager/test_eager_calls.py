@@ -532,3 +532,19 @@ def test_models_and_dataclasses_as_parameters_are_built_from_dicts_with_their_ow
     assert load(Window(start=1, days=2), Target("u")) == ("Window", 1, 2, "Target", "u")
     with pytest.raises(ParameterTypeError, match=r"window\.start: Input should be a valid integer"):
         load({"start": "soon"}, {"table": "t"})
+
+
+def test_retry_jitter_factor_spreads_the_waits_and_bad_values_are_refused():
+    from ferroflow.retries import JitteredDelays, core_delays
+
+    @task(retries=2, retry_delay_seconds=[1, 2], retry_jitter_factor=0.5)
+    def jittered():
+        return 1
+
+    assert isinstance(jittered.retry_delay, JitteredDelays)
+    delays, jitter, _ = core_delays(jittered.retry_delay, 2)
+    assert delays == [1500, 3000] and jitter == pytest.approx(2 / 3)  # (uniform in [0.5 d, 1.5 d])
+    with pytest.raises(ValueError, match="retry_jitter_factor must be a number >= 0"):
+        task(retries=1, retry_delay_seconds=1, retry_jitter_factor=-1)(lambda: 1)
+    with pytest.raises(TypeError, match="give retry_delay_seconds= with it"):
+        jittered.with_options(retry_jitter_factor=0.2)
